@@ -1,0 +1,668 @@
+"""Load and validate the inventory file (hosts.toml) into the typed model.
+
+Every error names the file, the line and the key path, so that an admin at 3 a.m. can fix
+the file without reading Python. Nothing here raises anything but InventoryError.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from resil_tui import paths as xdg
+from resil_tui.inventory_model import (
+    DEFAULT_READINESS_PATTERN,
+    Inventory,
+    LogStreamSpec,
+    Node,
+    NodeKind,
+    RemotePaths,
+    Side,
+    Site,
+    SshSettings,
+)
+
+ENV_VAR = "RESIL_TUI_HOSTS"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9_.:%\[\]-]{1,253}$")
+_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+_FQDN_RE = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    file: str
+    line: int | None
+    key: str
+    message: str
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class InventoryError(Exception):
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+class InventoryNotFound(InventoryError):
+    """No inventory anywhere in the lookup order; `looked_in` says where we looked."""
+
+    def __init__(self, looked_in: list[str]) -> None:
+        self.looked_in = looked_in
+        msg = "no inventory found; looked in: " + ", ".join(looked_in)
+        super().__init__([ConfigError(file="(inventory)", line=None, key="", message=msg)])
+
+
+# --- where the inventory is ---------------------------------------------------------------
+
+
+def find_inventory(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Lookup: --hosts, $RESIL_TUI_HOSTS, ./hosts.toml, $XDG_CONFIG_HOME/resil-tui/hosts.toml."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    candidates = xdg.default_inventory_candidates()
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise InventoryNotFound(["--hosts (not given)", f"${ENV_VAR} (not set)", *map(str, candidates)])
+
+
+# --- line numbers for key paths -------------------------------------------------------------
+
+_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_ASSIGN_RE = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+
+def _split_dotted(text: str) -> list[str]:
+    parts: list[str] = []
+    for raw in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', text):
+        parts.append(raw.strip().strip("\"'"))
+    return [p for p in parts if p]
+
+
+def _locate_keys(text: str) -> dict[str, int]:
+    """Map dotted key paths (arrays of tables as name[i]) to the line that defines them.
+
+    tomllib gives no positions, so this is a light scan of headers and assignments: good
+    enough to point at the right line, never trusted for the values themselves.
+    """
+    lines: dict[str, int] = {}
+    array_counts: dict[str, int] = {}
+    current: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER_RE.match(line)
+        if header and not line.lstrip().startswith("#"):
+            names = _split_dotted(header.group(2))
+            if header.group(1) == "[[":
+                key = ".".join(names)
+                index = array_counts.get(key, 0)
+                array_counts[key] = index + 1
+                current = [*names[:-1], f"{names[-1]}[{index}]"]
+            else:
+                current = _with_array_indexes(names, array_counts)
+            path = ".".join(current)
+            lines.setdefault(path, number)
+            for i in range(1, len(current)):
+                lines.setdefault(".".join(current[:i]), number)
+            continue
+        assign = _ASSIGN_RE.match(line)
+        if assign and not line.lstrip().startswith("#"):
+            path = ".".join([*current, *_split_dotted(assign.group(1))])
+            lines.setdefault(path, number)
+    return lines
+
+
+def _with_array_indexes(names: list[str], array_counts: dict[str, int]) -> list[str]:
+    # [site.paris.mds.paths] after [[site.paris.mds]] belongs to the last array element.
+    out: list[str] = []
+    for name in names:
+        key = ".".join([*(n.split("[")[0] for n in out), name])
+        if key in array_counts:
+            out.append(f"{name}[{array_counts[key] - 1}]")
+        else:
+            out.append(name)
+    return out
+
+
+# --- validation ------------------------------------------------------------------------------
+
+_SSH_KEYS = {
+    "user",
+    "port",
+    "identity_file",
+    "known_hosts",
+    "jump",
+    "connect_timeout",
+    "command_timeout",
+    "keepalive_interval",
+    "use_ssh_config",
+}
+_PATH_KEYS = set(RemotePaths.__dataclass_fields__)
+_TOP_KEYS = {"read_only", "ssh", "paths", "keys", "site"}
+_SITE_KEYS = {"description", "xivo", "cc", "edge", "mds"}
+_NODE_COMMON = _SSH_KEYS | {"ssh", "paths", "logs"}
+_NODE_KEYS: dict[str, set[str]] = {
+    "xivo": _NODE_COMMON | {"voip_ip"},
+    "cc": _NODE_COMMON | {"ip", "fqdn", "readiness_pattern"},
+    "edge": _NODE_COMMON | {"fqdn", "env_path"},
+    "mds": _NODE_COMMON | {"name", "ip"},
+}
+
+
+class _Checker:
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.lines = _locate_keys(text)
+        self.errors: list[ConfigError] = []
+
+    def line_of(self, path: str) -> int | None:
+        probe = path
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = probe.rpartition(".")[0]
+        return None
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append(ConfigError(self.file, self.line_of(path), path, message))
+
+    def table(self, value: Any, path: str) -> dict[str, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.error(path, f"must be a table, not {_kind(value)}")
+        return None
+
+    def unknown_keys(self, table: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in table:
+            if key in allowed:
+                continue
+            hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+            suffix = (
+                f" (did you mean '{hint[0]}'?)"
+                if hint
+                else f" (allowed: {', '.join(sorted(allowed))})"
+            )
+            self.error(f"{path}.{key}" if path else key, f"unknown key{suffix}")
+
+    def string(
+        self,
+        table: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        required: bool = False,
+        pattern: re.Pattern[str] | None = None,
+        what: str = "",
+    ) -> str | None:
+        full = f"{path}.{key}" if path else key
+        if key not in table:
+            if required:
+                self.error(full, "is required")
+            return None
+        value = table[key]
+        if not isinstance(value, str):
+            self.error(full, f"must be a string, not {_kind(value)}")
+            return None
+        if not value.strip():
+            self.error(full, "must not be empty")
+            return None
+        if pattern is not None and not pattern.match(value):
+            self.error(full, f"{value!r} is not {what or 'valid'}")
+            return None
+        return value
+
+    def ipv4(
+        self, table: dict[str, Any], key: str, path: str, *, required: bool
+    ) -> IPv4Address | None:
+        raw = self.string(table, key, path, required=required)
+        if raw is None:
+            return None
+        try:
+            ip = IPv4Address(raw.strip())
+        except ValueError:
+            self.error(f"{path}.{key}", f"{raw!r} is not an IPv4 address")
+            return None
+        if ip.is_unspecified or ip.is_multicast:
+            self.error(f"{path}.{key}", f"{raw!r} cannot be a node address")
+            return None
+        return ip
+
+    def number(
+        self,
+        table: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        minimum: float,
+        maximum: float | None = None,
+        integer: bool = False,
+    ) -> float | int | None:
+        if key not in table:
+            return None
+        value = table[key]
+        full = f"{path}.{key}" if path else key
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok_type:
+            self.error(
+                full, f"must be {'an integer' if integer else 'a number'}, not {_kind(value)}"
+            )
+            return None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            self.error(full, f"{value!r} must be {bounds}")
+            return None
+        return int(value) if integer else float(value)
+
+    def boolean(self, table: dict[str, Any], key: str, path: str) -> bool | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, bool):
+            self.error(
+                f"{path}.{key}" if path else key, f"must be true or false, not {_kind(value)}"
+            )
+            return None
+        return value
+
+
+def _kind(value: Any) -> str:
+    return {
+        dict: "a table",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
+
+
+def _ssh_overrides(c: _Checker, table: dict[str, Any], path: str, base: SshSettings) -> SshSettings:
+    out = base
+    user = c.string(table, "user", path, pattern=_USER_RE, what="a valid user name")
+    if user is not None:
+        out = replace(out, user=user)
+    port = c.number(table, "port", path, minimum=1, maximum=65535, integer=True)
+    if port is not None:
+        out = replace(out, port=int(port))
+    if "identity_file" in table:
+        raw = table["identity_file"]
+        files = [raw] if isinstance(raw, str) else raw
+        if not isinstance(files, list) or not all(isinstance(f, str) and f.strip() for f in files):
+            c.error(f"{path}.identity_file", "must be a path or a list of paths")
+        else:
+            out = replace(out, identity_files=tuple(files))
+    known = c.string(table, "known_hosts", path)
+    if known is not None:
+        out = replace(out, known_hosts=known)
+    jump = c.string(
+        table,
+        "jump",
+        path,
+        pattern=re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*@)?[A-Za-z0-9_.\[\]:-]+$"),
+        what="a jump host (user@host:port)",
+    )
+    if jump is not None:
+        out = replace(out, jump=jump)
+    connect = c.number(table, "connect_timeout", path, minimum=0.1, maximum=86400)
+    if connect is not None:
+        out = replace(out, connect_timeout=float(connect))
+    command = c.number(table, "command_timeout", path, minimum=0.1, maximum=86400)
+    if command is not None:
+        out = replace(out, command_timeout=float(command))
+    keepalive = c.number(table, "keepalive_interval", path, minimum=0, maximum=86400)
+    if keepalive is not None:
+        out = replace(out, keepalive_interval=float(keepalive))
+    use_config = c.boolean(table, "use_ssh_config", path)
+    if use_config is not None:
+        out = replace(out, use_ssh_config=use_config)
+    return out
+
+
+def _paths(c: _Checker, value: Any, path: str, base: RemotePaths) -> RemotePaths:
+    table = c.table(value, path)
+    if table is None:
+        return base
+    c.unknown_keys(table, _PATH_KEYS, path)
+    changes: dict[str, str] = {}
+    for key in _PATH_KEYS & set(table):
+        raw = c.string(table, key, path)
+        if raw is None:
+            continue
+        if not raw.startswith("/") or "\x00" in raw or "\n" in raw:
+            c.error(f"{path}.{key}", f"{raw!r} must be an absolute path")
+            continue
+        changes[key] = raw
+    return replace(base, **changes)
+
+
+def _logs(c: _Checker, value: Any, path: str) -> tuple[LogStreamSpec, ...]:
+    if not isinstance(value, list):
+        c.error(path, f"must be an array of {{ name = ..., command = [...] }}, not {_kind(value)}")
+        return ()
+    out: list[LogStreamSpec] = []
+    for i, item in enumerate(value):
+        item_path = f"{path}[{i}]"
+        if not isinstance(item, dict):
+            c.error(item_path, "must be a table { name = ..., command = [...] }")
+            continue
+        c.unknown_keys(item, {"name", "command"}, item_path)
+        name = c.string(
+            item, "name", item_path, required=True, pattern=_NAME_RE, what="a simple name"
+        )
+        command = item.get("command")
+        if (
+            not isinstance(command, list)
+            or not command
+            or not all(
+                isinstance(a, str) and a and "\x00" not in a and "\n" not in a for a in command
+            )
+        ):
+            c.error(f"{item_path}.command", "must be a non-empty array of strings (argv, no shell)")
+            continue
+        if name is not None:
+            out.append(LogStreamSpec(name=name, argv=tuple(command)))
+    return tuple(out)
+
+
+def _node(
+    c: _Checker,
+    value: Any,
+    path: str,
+    *,
+    site: str,
+    kind: NodeKind,
+    side: Side | None,
+    name: str,
+    defaults: SshSettings,
+    paths: RemotePaths,
+) -> Node | None:
+    table = c.table(value, path)
+    if table is None:
+        return None
+    c.unknown_keys(table, _NODE_KEYS[kind.value], path)
+    host = c.string(table, "ssh", path, required=True)
+    user_from_host: str | None = None
+    if host is not None and "@" in host:
+        user_from_host, _, host = host.rpartition("@")
+        if not _USER_RE.match(user_from_host):
+            c.error(f"{path}.ssh", f"{user_from_host!r} is not a valid user name")
+    if host is not None and not _HOST_RE.match(host):
+        c.error(f"{path}.ssh", f"{host!r} is not a host name, address or ssh alias")
+        host = None
+    ssh = _ssh_overrides(c, table, path, defaults)
+    if user_from_host and "user" not in table:
+        ssh = replace(ssh, user=user_from_host)
+    node_paths = _paths(c, table["paths"], f"{path}.paths", paths) if "paths" in table else paths
+    if kind is NodeKind.EDGE:
+        env_path = c.string(table, "env_path", path)
+        if env_path is not None:
+            if env_path.startswith("/"):
+                node_paths = replace(node_paths, edge_env=env_path)
+            else:
+                c.error(f"{path}.env_path", f"{env_path!r} must be an absolute path")
+    ip: IPv4Address | None = None
+    if kind is NodeKind.XIVO:
+        ip = c.ipv4(table, "voip_ip", path, required=True)
+    elif kind is NodeKind.CC:
+        ip = c.ipv4(table, "ip", path, required=True)
+    elif kind is NodeKind.MDS:
+        ip = c.ipv4(table, "ip", path, required=False)
+    fqdn = c.string(
+        table,
+        "fqdn",
+        path,
+        required=kind is NodeKind.CC,
+        pattern=_FQDN_RE,
+        what="a host name (FQDN)",
+    )
+    readiness = DEFAULT_READINESS_PATTERN
+    if kind is NodeKind.CC and "readiness_pattern" in table:
+        raw = c.string(table, "readiness_pattern", path)
+        if raw is not None:
+            try:
+                re.compile(raw)
+                readiness = raw
+            except re.error as exc:
+                c.error(
+                    f"{path}.readiness_pattern", f"{raw!r} is not a valid regular expression: {exc}"
+                )
+    logs = _logs(c, table["logs"], f"{path}.logs") if "logs" in table else ()
+    if host is None:
+        return None
+    return Node(
+        id=f"{site}.{name}",
+        site=site,
+        kind=kind,
+        side=side,
+        ssh=replace(ssh, host=host),
+        ip=ip,
+        fqdn=fqdn,
+        paths=node_paths,
+        readiness_pattern=readiness,
+        logs=logs,
+        name=name,
+    )
+
+
+def _pair(
+    c: _Checker,
+    site_table: dict[str, Any],
+    part: str,
+    path: str,
+    *,
+    required: bool,
+    build: Callable[[Any, str, Side], Node | None],
+) -> tuple[Node | None, Node | None]:
+    if part not in site_table:
+        if required:
+            c.error(f"{path}.{part}", "is required (a master and a slave)")
+        return None, None
+    table = c.table(site_table[part], f"{path}.{part}")
+    if table is None:
+        return None, None
+    c.unknown_keys(table, {"master", "slave"}, f"{path}.{part}")
+    nodes: list[Node | None] = []
+    for side in (Side.MASTER, Side.SLAVE):
+        sub = f"{path}.{part}.{side.value}"
+        if side.value not in table:
+            c.error(sub, "is required")
+            nodes.append(None)
+        else:
+            nodes.append(build(table[side.value], sub, side))
+    master, slave = nodes
+    if master and slave and master.ip is not None and master.ip == slave.ip:
+        c.error(
+            f"{path}.{part}.slave.{'voip_ip' if part == 'xivo' else 'ip'}",
+            f"{slave.ip} is also the master's address: master and slave must differ",
+        )
+    return master, slave
+
+
+def _site(
+    c: _Checker, name: str, value: Any, defaults: SshSettings, paths: RemotePaths
+) -> Site | None:
+    path = f"site.{name}"
+    if not _NAME_RE.match(name):
+        c.error(path, f"site name {name!r} must be letters, digits, '-' or '_'")
+        return None
+    table = c.table(value, path)
+    if table is None:
+        return None
+    c.unknown_keys(table, _SITE_KEYS, path)
+
+    def builder(kind: NodeKind) -> Callable[[Any, str, Side], Node | None]:
+        def build(v: Any, p: str, side: Side) -> Node | None:
+            return _node(
+                c,
+                v,
+                p,
+                site=name,
+                kind=kind,
+                side=side,
+                name=f"{kind.value}.{side.value}",
+                defaults=defaults,
+                paths=paths,
+            )
+
+        return build
+
+    xm, xs = _pair(c, table, "xivo", path, required=True, build=builder(NodeKind.XIVO))
+    cm, cs = _pair(c, table, "cc", path, required=False, build=builder(NodeKind.CC))
+    edge = None
+    if "edge" in table:
+        edge = _node(
+            c,
+            table["edge"],
+            f"{path}.edge",
+            site=name,
+            kind=NodeKind.EDGE,
+            side=None,
+            name="edge",
+            defaults=defaults,
+            paths=paths,
+        )
+    mds: list[Node] = []
+    if "mds" in table:
+        raw = table["mds"]
+        if not isinstance(raw, list):
+            c.error(f"{path}.mds", "must be an array of tables ([[site.NAME.mds]])")
+        else:
+            seen: set[str] = set()
+            for i, item in enumerate(raw):
+                ipath = f"{path}.mds[{i}]"
+                if not isinstance(item, dict):
+                    c.error(ipath, "must be a table")
+                    continue
+                mname = c.string(
+                    item, "name", ipath, required=True, pattern=_NAME_RE, what="a simple name"
+                )
+                if mname is None:
+                    continue
+                if mname in seen:
+                    c.error(
+                        f"{ipath}.name", f"{mname!r} is used by another media server of this site"
+                    )
+                    continue
+                seen.add(mname)
+                node = _node(
+                    c,
+                    item,
+                    ipath,
+                    site=name,
+                    kind=NodeKind.MDS,
+                    side=None,
+                    name=f"mds.{mname}",
+                    defaults=defaults,
+                    paths=paths,
+                )
+                if node is not None:
+                    mds.append(node)
+    description = c.string(table, "description", path) or ""
+    if xm is None or xs is None:
+        return None
+    return Site(
+        name=name,
+        xivo_master=xm,
+        xivo_slave=xs,
+        cc_master=cm,
+        cc_slave=cs,
+        edge=edge,
+        mds=tuple(mds),
+        description=description,
+    )
+
+
+def parse_inventory(text: str, *, file: str = "<inventory>", path: Path | None = None) -> Inventory:
+    """Validate inventory text; raise InventoryError with every located problem at once."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InventoryError([_syntax_error(file, exc, text)]) from None
+    c = _Checker(file, text)
+    c.unknown_keys(data, _TOP_KEYS, "")
+    read_only = c.boolean(data, "read_only", "") or False
+    defaults = SshSettings(host="")
+    if "ssh" in data:
+        ssh_table = c.table(data["ssh"], "ssh")
+        if ssh_table is not None:
+            c.unknown_keys(ssh_table, _SSH_KEYS, "ssh")
+            defaults = _ssh_overrides(c, ssh_table, "ssh", defaults)
+    paths = _paths(c, data["paths"], "paths", RemotePaths()) if "paths" in data else RemotePaths()
+    keys: dict[str, str] = {}
+    if "keys" in data:
+        keys_table = c.table(data["keys"], "keys")
+        for key, value in (keys_table or {}).items():
+            if isinstance(value, str) and value.strip():
+                keys[key] = value
+            else:
+                c.error(f"keys.{key}", "must be a key name such as 'ctrl+r' or 'f5'")
+    sites: dict[str, Site] = {}
+    raw_sites = data.get("site")
+    if raw_sites is None:
+        c.error("site", "at least one [site.NAME] with a XiVO master and slave is required")
+    else:
+        table = c.table(raw_sites, "site")
+        for name, value in (table or {}).items():
+            site = _site(c, name, value, defaults, paths)
+            if site is not None:
+                sites[name] = site
+        if table is not None and not table:
+            c.error("site", "at least one [site.NAME] is required")
+    if c.errors:
+        raise InventoryError(c.errors)
+    return Inventory(path=path, sites=sites, read_only=read_only, keys=keys)
+
+
+def _syntax_error(file: str, exc: tomllib.TOMLDecodeError, text: str) -> ConfigError:
+    message = str(exc)
+    if message.endswith("(at end of document)"):
+        bare = message.removesuffix("(at end of document)").strip()
+        return ConfigError(
+            file, text.count("\n") + 1, "", f"TOML syntax error at end of file: {bare}"
+        )
+    found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if found:
+        bare = message[: found.start()].strip()
+        return ConfigError(
+            file, int(found.group(1)), "", f"TOML syntax error: {bare}", column=int(found.group(2))
+        )
+    return ConfigError(file, None, "", f"TOML syntax error: {message}")
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise InventoryError([ConfigError(str(file), None, "", "file not found")]) from None
+    except OSError as exc:
+        raise InventoryError(
+            [ConfigError(str(file), None, "", f"cannot read: {exc.strerror}")]
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InventoryError([ConfigError(str(file), line, "", "not valid UTF-8 text")]) from None
+    return parse_inventory(text, file=str(file), path=file.resolve())

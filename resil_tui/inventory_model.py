@@ -1,0 +1,143 @@
+"""The typed inventory: which sites and nodes exist and how to reach them.
+
+Kept apart from the loader (inventory.py) so that every layer can import the model
+without pulling in TOML parsing or validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from ipaddress import IPv4Address
+from pathlib import Path
+
+
+class NodeKind(StrEnum):
+    XIVO = "xivo"
+    CC = "cc"
+    EDGE = "edge"
+    MDS = "mds"
+
+
+class Side(StrEnum):
+    MASTER = "master"
+    SLAVE = "slave"
+
+
+DEFAULT_READINESS_PATTERN = r"Listening for HTTP on"
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How to reach a node. None means: let ~/.ssh/config (or OpenSSH defaults) decide."""
+
+    host: str
+    port: int | None = None
+    user: str | None = None
+    identity_files: tuple[str, ...] = ()
+    known_hosts: str | None = None
+    jump: str | None = None
+    connect_timeout: float = 10.0
+    command_timeout: float = 60.0
+    keepalive_interval: float = 15.0
+    use_ssh_config: bool = True
+
+
+@dataclass(frozen=True)
+class RemotePaths:
+    """Where XiVO keeps things on a node (XIVO.md); every path can be overridden."""
+
+    ha_conf: str = "/etc/xivo/ha.conf"
+    disabled_flag: str = "/var/lib/xivo/disabled"
+    sync_log: str = "/var/log/xivo-sync.log"
+    sync_key: str = "/root/.ssh/xivo_id_rsa"
+    cron_master: str = "/etc/cron.d/xivo-ha-master"
+    cron_slave: str = "/etc/cron.d/xivo-ha-slave"
+    edge_env: str = "/etc/docker/edge/.env"
+
+
+@dataclass(frozen=True)
+class LogStreamSpec:
+    """An extra read-only log stream declared in the inventory for a node."""
+
+    name: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str  # "paris.xivo.master", "paris.cc.slave", "paris.edge", "paris.mds.mds1"
+    site: str
+    kind: NodeKind
+    side: Side | None  # master/slave for XiVO and CC, None for Edge and MDS
+    ssh: SshSettings
+    ip: IPv4Address | None = None  # VoIP IP (XiVO), service IP (CC, MDS)
+    fqdn: str | None = None
+    paths: RemotePaths = field(default_factory=RemotePaths)
+    readiness_pattern: str = DEFAULT_READINESS_PATTERN
+    logs: tuple[LogStreamSpec, ...] = ()
+    name: str = ""  # short name inside the site: "xivo.master", "mds.mds1"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    xivo_master: Node
+    xivo_slave: Node
+    cc_master: Node | None = None
+    cc_slave: Node | None = None
+    edge: Node | None = None
+    mds: tuple[Node, ...] = ()
+    description: str = ""
+
+    def nodes(self) -> tuple[Node, ...]:
+        found: list[Node | None] = [
+            self.xivo_master,
+            self.xivo_slave,
+            self.cc_master,
+            self.cc_slave,
+            self.edge,
+        ]
+        return tuple(n for n in found if n is not None) + self.mds
+
+    def xivo(self, side: Side) -> Node:
+        return self.xivo_master if side is Side.MASTER else self.xivo_slave
+
+    def cc(self, side: Side) -> Node | None:
+        return self.cc_master if side is Side.MASTER else self.cc_slave
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path | None
+    sites: dict[str, Site]
+    read_only: bool = False
+    demo: bool = False
+    keys: dict[str, str] = field(default_factory=dict)  # binding id -> key, from [keys]
+
+    def nodes(self) -> tuple[Node, ...]:
+        return tuple(n for s in self.sites.values() for n in s.nodes())
+
+    def node(self, node_id: str) -> Node:
+        """Find a node by id ("paris.cc.slave") or, when unambiguous, by its ssh host."""
+        for n in self.nodes():
+            if n.id == node_id:
+                return n
+        matches = [n for n in self.nodes() if n.ssh.host == node_id or n.name == node_id]
+        if len(matches) == 1:
+            return matches[0]
+        known = ", ".join(n.id for n in self.nodes())
+        raise KeyError(f"no node {node_id!r} in the inventory (known: {known})")
+
+    def site(self, name: str | None) -> Site:
+        if name is None:
+            return next(iter(self.sites.values()))
+        try:
+            return self.sites[name]
+        except KeyError:
+            known = ", ".join(self.sites)
+            raise KeyError(f"no site {name!r} in the inventory (known: {known})") from None

@@ -1,0 +1,42 @@
+"""XDG locations of resil-tui's own files (config, state, logs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP = "resil-tui"
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var, "").strip()
+    # The XDG spec says relative values are invalid and must be ignored.
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path.home() / fallback
+
+
+def config_dir() -> Path:
+    return _xdg("XDG_CONFIG_HOME", ".config") / APP
+
+
+def state_dir() -> Path:
+    return _xdg("XDG_STATE_HOME", ".local/state") / APP
+
+
+def audit_log_path() -> Path:
+    return state_dir() / "audit.jsonl"
+
+
+def debug_log_path() -> Path:
+    return state_dir() / "debug.log"
+
+
+def preferences_path() -> Path:
+    return config_dir() / "preferences.toml"
+
+
+def default_inventory_candidates(cwd: Path | None = None) -> list[Path]:
+    """Where an inventory is looked for when neither --hosts nor $RESIL_TUI_HOSTS is given."""
+    base = cwd if cwd is not None else Path.cwd()
+    return [base / "hosts.toml", config_dir() / "hosts.toml"]
