@@ -70,6 +70,9 @@ class InventoryNotFound(InventoryError):
         msg = "no inventory found; looked in: " + ", ".join(looked_in)
         super().__init__([ConfigError(file="(inventory)", line=None, key="", message=msg)])
 
+    def __str__(self) -> str:
+        return "no inventory found; looked in:\n" + "\n".join(f"  - {p}" for p in self.looked_in)
+
 
 # --- where the inventory is ---------------------------------------------------------------
 

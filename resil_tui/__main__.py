@@ -1,0 +1,5 @@
+import sys
+
+from resil_tui.cli import main
+
+sys.exit(main())

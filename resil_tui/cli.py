@@ -1,0 +1,255 @@
+"""Command-line entry point.
+
+Never imports Textual at module level: `resil-tui status --json` runs in monitoring loops
+and must not pay for the TUI (a test checks sys.modules).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from resil_tui import __version__
+from resil_tui import paths as xdg
+from resil_tui.inventory import InventoryError, InventoryNotFound, find_inventory, load_inventory
+from resil_tui.inventory_model import Inventory
+
+if TYPE_CHECKING:
+    from resil_tui.lab.server import Lab
+
+log = logging.getLogger("resil_tui")
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An error to show the admin as one clear message (no traceback); exit code attached."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    inventory: Inventory
+    lab: Lab | None = None
+
+
+def _setup_debug_log(verbose: bool) -> None:
+    path = xdg.debug_log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("resil_tui")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG)
+    if verbose:
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.setLevel(logging.INFO)
+        root.addHandler(stderr)
+    # asyncssh logs every channel at INFO; keep its detail in the debug log only.
+    logging.getLogger("asyncssh").handlers[:] = [handler]
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    logging.getLogger("asyncssh").propagate = False
+
+
+# --- argument parsing ----------------------------------------------------------------------
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Global options are accepted before and after the subcommand ("resil-tui --demo status"
+    # and "resil-tui status --demo"); SUPPRESS keeps the sub-parser from erasing top values.
+    default: Any = None if top else argparse.SUPPRESS
+    parser.add_argument("--hosts", metavar="FILE", default=default, help="inventory file")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="refuse every command that changes a node",
+    )
+    parser.add_argument("--theme", metavar="NAME", default=default, help="colour theme")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="run against the embedded simulated deployment (the lab)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="also print log messages to stderr",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resil-tui",
+        description="Console for XiVO high-availability administration.",
+        epilog="Without a command, opens the terminal UI.",
+    )
+    parser.add_argument("--version", action="version", version=f"resil-tui {__version__}")
+    _global_options(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _global_options(p, top=False)
+        return p
+
+    p = add("check-config", "validate an inventory file; exit 0 when valid, 2 when not")
+    p.add_argument("file", nargs="?", help="inventory file (default: the lookup order)")
+
+    p = add("lab", "run the simulated XiVO deployment standalone, with a fault prompt")
+    p.add_argument("--state-dir", metavar="DIR", help="keep the lab's state in DIR between runs")
+
+    p = add("status", "print the status of every node and the cluster verdicts")
+    p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
+    p.add_argument("--site", metavar="NAME", help="only this site")
+    p.add_argument("--watch", metavar="SECONDS", type=float, help="repeat every SECONDS")
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _resolve_inventory(args: argparse.Namespace, lab: Lab | None) -> Inventory:
+    if lab is not None:
+        inv = load_inventory(lab.inventory_path)
+        inv = replace(inv, demo=True)
+    else:
+        inv = load_inventory(find_inventory(args.hosts))
+    if args.read_only:
+        inv = replace(inv, read_only=True)
+    return inv
+
+
+@contextlib.asynccontextmanager
+async def _maybe_lab(args: argparse.Namespace) -> AsyncIterator[Lab | None]:
+    if not args.demo:
+        yield None
+        return
+    from resil_tui.lab.emulation import LabTiming
+    from resil_tui.lab.server import Lab
+
+    state = os.environ.get("RESIL_TUI_DEMO_DIR")
+    lab = await Lab.start(Path(state) if state else None, timing=LabTiming.demo())
+    try:
+        yield lab
+    finally:
+        await lab.stop()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = find_inventory(args.file or args.hosts)
+    inv = load_inventory(path)
+    nodes = len(inv.nodes())
+    print(f"{path}: OK ({len(inv.sites)} site(s), {nodes} node(s))")
+    return EXIT_OK
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from resil_tui.lab.standalone import main as lab_main
+
+    argv = ["--state-dir", args.state_dir] if args.state_dir else []
+    return lab_main(argv)
+
+
+async def cmd_status(ctx: Context) -> int:
+    from resil_tui.status_cli import run_status
+
+    return await run_status(ctx.inventory, ctx.args)
+
+
+async def run_tui(ctx: Context) -> int:
+    from resil_tui.ui.app import ResilApp
+
+    app = ResilApp(
+        ctx.inventory,
+        read_only=ctx.inventory.read_only,
+        theme=ctx.args.theme,
+        demo=ctx.lab is not None,
+        lab=ctx.lab,
+    )
+    result = await app.run_async()
+    return int(result or 0)
+
+
+_ASYNC_COMMANDS: dict[str | None, Callable[[Context], Awaitable[int]]] = {
+    None: run_tui,
+    "status": cmd_status,
+}
+
+
+async def _run_async(args: argparse.Namespace) -> int:
+    handler = _ASYNC_COMMANDS[args.command]
+    async with _maybe_lab(args) as lab:
+        ctx = Context(args=args, inventory=_resolve_inventory(args, lab), lab=lab)
+        return await handler(ctx)
+
+
+def _validate_theme(name: str | None) -> None:
+    if name is None:
+        return
+    from resil_tui.theme_files import validate_theme_name
+
+    try:
+        validate_theme_name(name)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_debug_log(args.verbose)
+    try:
+        _validate_theme(args.theme)
+        if args.command == "check-config":
+            return cmd_check_config(args)
+        if args.command == "lab":
+            return cmd_lab(args)
+        return asyncio.run(_run_async(args))
+    except InventoryNotFound as exc:
+        print(f"resil-tui: {exc}", file=sys.stderr)
+        print(
+            "Create one from hosts.example.toml (see README), pass --hosts FILE, "
+            "or try the simulated deployment: resil-tui --demo",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except InventoryError as exc:
+        print(f"resil-tui: invalid inventory:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"resil-tui: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # last line of defence: no tracebacks for users
+        log.exception("unexpected error")
+        print(
+            f"resil-tui: unexpected error: {exc.__class__.__name__}: {exc}\n"
+            f"(details in {xdg.debug_log_path()})",
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
