@@ -1,0 +1,736 @@
+"""Site verdicts: from what was polled to "is telephony served, by whom, and what is wrong".
+
+``evaluate(snapshot, topology, now, stale_after_seconds)`` returns a primary verdict about
+who serves telephony plus every finding, each with the evidence lines that led to it.
+
+States of a XiVO node (``XivoState``):
+
+* active: reachable, fresh data, telephony running (Asterisk up, see services.py);
+* standby: reachable, telephony stopped, /var/lib/xivo/disabled present: stopped on purpose
+  by xivo-manage-slave-services;
+* stopped: reachable, telephony stopped, no disabled flag (or unknown): nothing says it is
+  on purpose. On the slave this is a "broken standby": it would still take over, but
+  something stopped it outside the HA scripts;
+* unreachable: the last poll did not reach it;
+* unknown: never polled, stale data, or services not readable.
+
+Severity order, worst first: critical > unknown > warning > ok. "Unknown" ranks above
+"warning" because not knowing whether telephony is served is worse than a known minor fault.
+Exit codes follow the monitoring plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING, Any
+
+from resil_tui.core.compose import ContainerState
+from resil_tui.core.ha import HaMode
+from resil_tui.core.node_status import (
+    EdgeSide,
+    EdgeTargets,
+    NodeSnapshot,
+    ReachState,
+    SiteSnapshot,
+    edge_targets,
+)
+from resil_tui.core.replication import ReplicationOutcome
+from resil_tui.core.sync_log import SyncOutcome
+
+if TYPE_CHECKING:
+    from resil_tui.inventory_model import Site
+
+SCHEMA_VERSION = 1
+
+
+class Severity(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
+_EXIT = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.UNKNOWN: 3}
+
+
+def exit_code(severity: Severity) -> int:
+    """Monitoring plugin exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
+    return _EXIT[severity]
+
+
+def worst(severities: list[Severity]) -> Severity:
+    return max(severities, key=lambda s: s.rank, default=Severity.OK)
+
+
+class Verdict(StrEnum):
+    """Finding codes (stable: published by ``status --json``)."""
+
+    NORMAL = "normal"
+    FAILED_OVER = "failed_over"
+    SPLIT_BRAIN = "split_brain"
+    NO_TELEPHONY = "no_telephony"
+    UNKNOWN = "unknown"
+    HA_MISCONFIGURED = "ha_misconfigured"
+    STANDBY_BROKEN = "standby_broken"
+    EDGE_WRONG_SIDE = "edge_wrong_side"
+    EDGE_MIXED = "edge_mixed"
+    XUC_DOWN = "xuc_down"
+    SYNC_FAILING = "sync_failing"
+    SYNC_KEY_MISSING = "sync_key_missing"
+    REPLICATION_FAILING = "replication_failing"
+    SERVICES_FAILED = "services_failed"
+    NODE_UNREACHABLE = "node_unreachable"
+    STALE = "stale"
+
+
+PRIMARY_CODES = frozenset(
+    {
+        Verdict.NORMAL,
+        Verdict.FAILED_OVER,
+        Verdict.SPLIT_BRAIN,
+        Verdict.NO_TELEPHONY,
+        Verdict.UNKNOWN,
+    }
+)
+
+
+class XivoState(StrEnum):
+    ACTIVE = "active"
+    STANDBY = "standby"
+    STOPPED = "stopped"
+    UNREACHABLE = "unreachable"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The site as the inventory describes it; only plain values, no SSH settings."""
+
+    site: str
+    xivo_master_id: str
+    xivo_slave_id: str
+    xivo_master_ip: IPv4Address | None
+    xivo_slave_ip: IPv4Address | None
+    cc_master_id: str | None = None
+    cc_slave_id: str | None = None
+    cc_master_ip: IPv4Address | None = None
+    cc_slave_ip: IPv4Address | None = None
+    edge_id: str | None = None
+    mds_ids: tuple[str, ...] = ()
+
+    @property
+    def edge_present(self) -> bool:
+        return self.edge_id is not None
+
+    @classmethod
+    def from_site(cls, site: Site) -> Topology:
+        return cls(
+            site=site.name,
+            xivo_master_id=site.xivo_master.id,
+            xivo_slave_id=site.xivo_slave.id,
+            xivo_master_ip=site.xivo_master.ip,
+            xivo_slave_ip=site.xivo_slave.ip,
+            cc_master_id=site.cc_master.id if site.cc_master else None,
+            cc_slave_id=site.cc_slave.id if site.cc_slave else None,
+            cc_master_ip=site.cc_master.ip if site.cc_master else None,
+            cc_slave_ip=site.cc_slave.ip if site.cc_slave else None,
+            edge_id=site.edge.id if site.edge else None,
+            mds_ids=tuple(n.id for n in site.mds),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: Verdict
+    severity: Severity
+    title: str
+    explanation: str  # one line
+    evidence: list[str] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)  # node ids concerned
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code.value,
+            "severity": self.severity.value,
+            "title": self.title,
+            "explanation": self.explanation,
+            "evidence": list(self.evidence),
+            "nodes": list(self.nodes),
+        }
+
+
+@dataclass(frozen=True)
+class SiteVerdicts:
+    site: str
+    primary: Finding  # also findings[0]
+    findings: list[Finding]
+    severity: Severity
+    active_side: str | None  # "master" | "slave" | "both" | None
+    xivo_states: dict[str, XivoState]  # by node id
+    evaluated_at: float
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.severity)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "site": self.site,
+            "severity": self.severity.value,
+            "exit_code": self.exit_code,
+            "verdict": self.primary.code.value,
+            "active_side": self.active_side,
+            "xivo_states": {k: v.value for k, v in self.xivo_states.items()},
+            "evaluated_at": self.evaluated_at,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+def _is_stale(node: NodeSnapshot | None, now: float, stale_after: float) -> bool:
+    if node is None or not node.reachability.ok or node.last_success_at is None:
+        return False
+    return now - node.last_success_at > stale_after
+
+
+def xivo_state(node: NodeSnapshot | None, now: float, stale_after: float) -> XivoState:
+    if node is None or node.reachability.state is ReachState.NOT_POLLED:
+        return XivoState.UNKNOWN
+    if not node.reachability.ok:
+        return XivoState.UNREACHABLE
+    if _is_stale(node, now, stale_after) or node.last_success_at is None:
+        return XivoState.UNKNOWN
+    services = node.xivo.services if node.xivo else None
+    running = services.telephony_running if services else None
+    if running is None:
+        return XivoState.UNKNOWN
+    if running:
+        return XivoState.ACTIVE
+    if node.xivo is not None and node.xivo.disabled_flag:
+        return XivoState.STANDBY
+    return XivoState.STOPPED
+
+
+def _describe(label: str, node: NodeSnapshot | None, state: XivoState) -> str:
+    if node is None:
+        return f"{label}: no data"
+    reach = node.reachability
+    if state is XivoState.UNREACHABLE:
+        return (
+            f"{label} ({node.node_id}): unreachable ({reach.state.value}) {reach.message}".rstrip()
+        )
+    services = node.xivo.services if node.xivo else None
+    parts = [f"{label} ({node.node_id}): {state.value}"]
+    if services is not None:
+        tel = ", ".join(
+            f"{s.name} {s.state.value}"
+            for s in services.services
+            if s.name in services.telephony_services
+        )
+        parts.append(tel or "no telephony service listed")
+    if node.xivo is not None and node.xivo.disabled_flag is not None:
+        parts.append("disabled flag " + ("present" if node.xivo.disabled_flag else "absent"))
+    return "; ".join(parts)
+
+
+def _primary(
+    topo: Topology, m: XivoState, s: XivoState, evidence: list[str]
+) -> tuple[Finding, str | None]:
+    nodes = [topo.xivo_master_id, topo.xivo_slave_id]
+    active, inactive = XivoState.ACTIVE, (XivoState.STANDBY, XivoState.STOPPED)
+    if m is active and s is active:
+        return Finding(
+            Verdict.SPLIT_BRAIN,
+            Severity.CRITICAL,
+            "Split brain: both XiVO run telephony",
+            "Master and slave both run Asterisk; phones and calls are split between them.",
+            evidence,
+            nodes,
+        ), "both"
+    if m is active:
+        return Finding(
+            Verdict.NORMAL,
+            Severity.OK,
+            "Normal: master serves telephony",
+            "The master is active and the slave is not running telephony.",
+            evidence,
+            nodes,
+        ), "master"
+    if s is active:
+        return Finding(
+            Verdict.FAILED_OVER,
+            Severity.WARNING,
+            "Failed over: the slave serves telephony",
+            "The slave took over; CC and Edge must follow it (see the failover runbook).",
+            evidence,
+            nodes,
+        ), "slave"
+    if m in inactive and s in inactive:
+        return Finding(
+            Verdict.NO_TELEPHONY,
+            Severity.CRITICAL,
+            "No telephony: neither XiVO runs Asterisk",
+            "Both nodes are reachable and neither runs telephony services.",
+            evidence,
+            nodes,
+        ), None
+    return Finding(
+        Verdict.UNKNOWN,
+        Severity.UNKNOWN,
+        "Unknown: cannot tell who serves telephony",
+        "Too little is known about the XiVO pair (unreachable, stale or unreadable status).",
+        evidence,
+        nodes,
+    ), None
+
+
+def _ha_findings(
+    topo: Topology, master: NodeSnapshot | None, slave: NodeSnapshot | None
+) -> list[Finding]:
+    found: list[Finding] = []
+    pairs = [
+        ("master", master, topo.xivo_master_id, topo.xivo_slave_ip),
+        ("slave", slave, topo.xivo_slave_id, topo.xivo_master_ip),
+    ]
+    modes: dict[str, HaMode] = {}
+    for role, node, node_id, expected_peer in pairs:
+        ha = node.xivo.ha if node and node.xivo and node.reachability.ok else None
+        if ha is None:
+            continue
+        modes[role] = ha.mode
+        if ha.problems:
+            found.append(
+                _ha(
+                    Severity.WARNING,
+                    f"ha.conf unreadable on the {role}",
+                    "The HA configuration file could not be understood.",
+                    [*ha.problems, f"raw: {ha.raw.strip()[:200]}"],
+                    [node_id],
+                )
+            )
+        if ha.mode is HaMode.DISABLED:
+            found.append(
+                _ha(
+                    Severity.WARNING,
+                    f"HA disabled on the {role}",
+                    f"The {role} XiVO has HA disabled: no replication or failover.",
+                    [f"{node_id}: node_type disabled" + ("" if ha.present else " (no ha.conf)")],
+                    [node_id],
+                )
+            )
+        elif ha.enabled and expected_peer is not None and ha.peer != expected_peer:
+            other = "slave" if role == "master" else "master"
+            found.append(
+                _ha(
+                    Severity.CRITICAL,
+                    f"Wrong peer IP on the {role}",
+                    f"ha.conf on the {role} must name the {other}'s VoIP IP.",
+                    [f"{node_id}: remote_address {ha.peer or 'empty'}, expected {expected_peer}"],
+                    [node_id],
+                )
+            )
+        cron = node.xivo.cron if node and node.xivo else None
+        if cron is not None:
+            problems = cron.problems(ha.mode, ha.peer)
+            if problems:
+                found.append(
+                    _ha(
+                        Severity.WARNING,
+                        f"HA cron does not match the {role}'s role",
+                        "The cron file sysconfd writes for this HA role is missing,"
+                        " extra, commented out or names another IP.",
+                        [f"{node_id}: {p}" for p in problems],
+                        [node_id],
+                    )
+                )
+    m, s = modes.get("master"), modes.get("slave")
+    both = [topo.xivo_master_id, topo.xivo_slave_id]
+    if m is HaMode.MASTER and s is HaMode.MASTER:
+        found.append(
+            _ha(
+                Severity.CRITICAL,
+                "Both XiVO configured as master",
+                "Two masters both serve telephony and replicate onto each other.",
+                ["master: node_type master", "slave: node_type master"],
+                both,
+            )
+        )
+    elif m is HaMode.SLAVE and s is HaMode.SLAVE:
+        found.append(
+            _ha(
+                Severity.CRITICAL,
+                "Both XiVO configured as slave",
+                "With no master, nothing replicates and either may stop telephony.",
+                ["master: node_type slave", "slave: node_type slave"],
+                both,
+            )
+        )
+    elif m is HaMode.SLAVE and s is HaMode.MASTER:
+        found.append(
+            _ha(
+                Severity.WARNING,
+                "Roles swapped compared with the inventory",
+                "The inventory's master is configured as slave and vice versa.",
+                ["master: node_type slave", "slave: node_type master"],
+                both,
+            )
+        )
+    else:
+        if m is HaMode.SLAVE:
+            found.append(
+                _ha(
+                    Severity.WARNING,
+                    "The inventory's master is configured as slave",
+                    "ha.conf role differs from the inventory.",
+                    ["master: node_type slave"],
+                    [topo.xivo_master_id],
+                )
+            )
+        if s is HaMode.MASTER:
+            found.append(
+                _ha(
+                    Severity.WARNING,
+                    "The inventory's slave is configured as master",
+                    "ha.conf role differs from the inventory.",
+                    ["slave: node_type master"],
+                    [topo.xivo_slave_id],
+                )
+            )
+    return found
+
+
+def _ha(sev: Severity, title: str, why: str, evidence: list[str], nodes: list[str]) -> Finding:
+    return Finding(Verdict.HA_MISCONFIGURED, sev, title, why, evidence, nodes)
+
+
+def _sync_findings(
+    topo: Topology, master: NodeSnapshot | None, slave: NodeSnapshot | None
+) -> list[Finding]:
+    """Replication and sync run on the node whose ha.conf says master."""
+    found: list[Finding] = []
+    for node in (master, slave):
+        if node is None or node.xivo is None or not node.reachability.ok:
+            continue
+        x = node.xivo
+        is_master = x.ha is not None and x.ha.mode is HaMode.MASTER
+        if not is_master:
+            continue
+        key_evidence: list[str] = []
+        if x.sync_key_present is False:
+            key_evidence.append(f"{node.node_id}: /root/.ssh/xivo_id_rsa does not exist")
+        if x.sync is not None and x.sync.outcome is SyncOutcome.KEY_MISSING:
+            key_evidence.append(f"{node.node_id}: xivo-sync.log: {x.sync.message}")
+        if key_evidence:
+            found.append(
+                Finding(
+                    Verdict.SYNC_KEY_MISSING,
+                    Severity.WARNING,
+                    "xivo-sync has no SSH key",
+                    "xivo-sync exits 0 without copying anything; run 'xivo-sync -i' on the master.",
+                    key_evidence,
+                    [node.node_id],
+                )
+            )
+        if x.sync is not None and x.sync.outcome is SyncOutcome.ERROR:
+            when = x.sync.time.isoformat(sep=" ") if x.sync.time else "unknown time"
+            found.append(
+                Finding(
+                    Verdict.SYNC_FAILING,
+                    Severity.WARNING,
+                    "xivo-sync fails",
+                    "The last xivo-sync run failed: files are not copied to the slave.",
+                    [f"{node.node_id}: {when}: {x.sync.message}", *x.sync.detail[:5]],
+                    [node.node_id],
+                )
+            )
+        rep = x.replication
+        if rep is not None and rep.outcome in (
+            ReplicationOutcome.FAILURE,
+            ReplicationOutcome.USAGE,
+        ):
+            found.append(
+                Finding(
+                    Verdict.REPLICATION_FAILING,
+                    Severity.WARNING,
+                    "Database replication fails",
+                    "The last xivo-master-slave-db-replication run did not complete.",
+                    [f"{node.node_id}: {rep.outcome.value}: {rep.reason}"],
+                    [node.node_id],
+                )
+            )
+    return found
+
+
+def _edge_findings(
+    topo: Topology, snapshot: SiteSnapshot, active_side: str | None
+) -> list[Finding]:
+    edge = snapshot.node(topo.edge_id)
+    if edge is None or edge.edge is None or not edge.reachability.ok:
+        return []
+    targets: EdgeTargets = edge.edge.targets or edge_targets(
+        edge.edge.values,
+        topo.xivo_master_ip,
+        topo.xivo_slave_ip,
+        topo.cc_master_ip,
+        topo.cc_slave_ip,
+    )
+    evidence = [
+        f"{v.name}={v.value if v.value is not None else '(missing)'} -> {v.side.value}"
+        for v in targets.variables
+    ]
+    nodes = [edge.node_id]
+    if targets.overall is EdgeSide.MIXED:
+        wrong = active_side in ("master", "slave") and any(
+            v.side.value not in (active_side, EdgeSide.UNKNOWN.value) for v in targets.variables
+        )
+        return [
+            Finding(
+                Verdict.EDGE_MIXED,
+                Severity.CRITICAL if wrong else Severity.WARNING,
+                "Edge points partly to the master, partly to the slave",
+                "Some Edge variables name one side and others the other side.",
+                evidence,
+                nodes,
+            )
+        ]
+    if targets.overall is EdgeSide.UNKNOWN:
+        return [
+            Finding(
+                Verdict.UNKNOWN,
+                Severity.WARNING,
+                "Edge target unknown",
+                "No Edge variable names a known XiVO or CC IP.",
+                evidence,
+                nodes,
+            )
+        ]
+    if active_side in ("master", "slave") and targets.overall.value != active_side:
+        return [
+            Finding(
+                Verdict.EDGE_WRONG_SIDE,
+                Severity.CRITICAL,
+                f"Edge points to the {targets.overall.value}, telephony is on the {active_side}",
+                "Remote users go through the Edge to the inactive side; switch the Edge.",
+                evidence,
+                nodes,
+            )
+        ]
+    return []
+
+
+def _xuc_findings(topo: Topology, snapshot: SiteSnapshot, active_side: str | None) -> list[Finding]:
+    if active_side not in ("master", "slave"):
+        return []
+    cc_id = topo.cc_master_id if active_side == "master" else topo.cc_slave_id
+    cc = snapshot.node(cc_id)
+    if cc is None or cc.cc is None or cc.cc.containers is None or not cc.reachability.ok:
+        return []
+    container = cc.cc.containers.service("xuc")
+    nodes = [cc.node_id]
+    if container is None:
+        return [
+            Finding(
+                Verdict.XUC_DOWN,
+                Severity.CRITICAL,
+                f"xuc not listed on the {active_side} CC",
+                "The CC of the active side has no xuc container: CC users cannot work.",
+                [f"{cc.node_id}: no xuc in 'xivocc-dcomp ps'"],
+                nodes,
+            )
+        ]
+    if container.state is not ContainerState.UP:
+        return [
+            Finding(
+                Verdict.XUC_DOWN,
+                Severity.CRITICAL,
+                f"xuc is {container.state.value} on the {active_side} CC",
+                "The CC of the active side does not run xuc: CC users cannot work.",
+                [f"{cc.node_id}: {container.name}: {container.status}"],
+                nodes,
+            )
+        ]
+    if container.health == "unhealthy":
+        return [
+            Finding(
+                Verdict.XUC_DOWN,
+                Severity.WARNING,
+                f"xuc is unhealthy on the {active_side} CC",
+                "Docker reports the xuc container as unhealthy.",
+                [f"{cc.node_id}: {container.name}: {container.status}"],
+                nodes,
+            )
+        ]
+    return []
+
+
+def _services_findings(snapshot: SiteSnapshot, topo: Topology) -> list[Finding]:
+    found: list[Finding] = []
+    for node_id in (topo.xivo_master_id, topo.xivo_slave_id, *topo.mds_ids):
+        node = snapshot.node(node_id)
+        if node is None or not node.reachability.ok:
+            continue
+        services = node.xivo.services if node.xivo else node.mds.services if node.mds else None
+        if services is None:
+            continue
+        evidence = [f"{node_id}: {name} failed" for name in services.failed]
+        if services.database.value == "nok":
+            evidence.append(f"{node_id}: database {services.database_raw}")
+        if evidence:
+            found.append(
+                Finding(
+                    Verdict.SERVICES_FAILED,
+                    Severity.WARNING,
+                    f"Services failed on {node_id}",
+                    "xivo-service reports failed services or a database mismatch.",
+                    evidence,
+                    [node_id],
+                )
+            )
+    return found
+
+
+def _reach_findings(
+    snapshot: SiteSnapshot,
+    topo: Topology,
+    states: dict[str, XivoState],
+    now: float,
+    stale_after: float,
+) -> list[Finding]:
+    found: list[Finding] = []
+    ids: list[str | None] = [
+        topo.xivo_master_id,
+        topo.xivo_slave_id,
+        topo.cc_master_id,
+        topo.cc_slave_id,
+        topo.edge_id,
+        *topo.mds_ids,
+    ]
+    for node_id in ids:
+        node = snapshot.node(node_id)
+        if node is None or node_id is None:
+            continue
+        reach = node.reachability
+        if reach.state is ReachState.NOT_POLLED:
+            continue
+        if not reach.ok:
+            severity = Severity.WARNING
+            if node_id in (topo.xivo_master_id, topo.xivo_slave_id):
+                other = (
+                    topo.xivo_slave_id if node_id == topo.xivo_master_id else topo.xivo_master_id
+                )
+                other_state = states.get(other, XivoState.UNKNOWN)
+                # Presumed active unless the other XiVO is known to serve telephony; when
+                # neither is reachable the master is the one presumed active.
+                if other_state is not XivoState.ACTIVE and not (
+                    other_state is XivoState.UNREACHABLE and node_id == topo.xivo_slave_id
+                ):
+                    severity = Severity.CRITICAL
+            since = f" since {reach.since:.0f}" if reach.since is not None else ""
+            found.append(
+                Finding(
+                    Verdict.NODE_UNREACHABLE,
+                    severity,
+                    f"{node_id} unreachable ({reach.state.value})",
+                    _REACH_HINT.get(reach.state, "The node could not be polled."),
+                    [f"{node_id}: {reach.state.value}{since}: {reach.message}".rstrip(": ")],
+                    [node_id],
+                )
+            )
+        elif _is_stale(node, now, stale_after):
+            assert node.last_success_at is not None
+            age = now - node.last_success_at
+            is_xivo = node_id in (topo.xivo_master_id, topo.xivo_slave_id)
+            found.append(
+                Finding(
+                    Verdict.STALE,
+                    Severity.UNKNOWN if is_xivo else Severity.WARNING,
+                    f"{node_id}: data is {age:.0f}s old",
+                    f"No successful poll for over {stale_after:.0f}s; the data shown may be wrong.",
+                    [f"{node_id}: last successful poll at {node.last_success_at:.0f}"],
+                    [node_id],
+                )
+            )
+    return found
+
+
+_REACH_HINT = {
+    ReachState.REFUSED: "SSH connection refused: sshd down or firewalled.",
+    ReachState.TIMEOUT: "SSH connection timed out: host down or network path broken.",
+    ReachState.AUTH: "SSH authentication failed: check the key and user.",
+    ReachState.HOST_KEY_UNKNOWN: "Host key not in known_hosts: check and trust it first.",
+    ReachState.HOST_KEY_CHANGED: "Host key changed: reinstalled node or an attack; verify it.",
+    ReachState.DROPPED: "The SSH connection dropped during the poll.",
+    ReachState.ERROR: "The poll failed.",
+}
+
+
+def evaluate(
+    snapshot: SiteSnapshot, topology: Topology, now: float, stale_after_seconds: float
+) -> SiteVerdicts:
+    master = snapshot.node(topology.xivo_master_id)
+    slave = snapshot.node(topology.xivo_slave_id)
+    m = xivo_state(master, now, stale_after_seconds)
+    s = xivo_state(slave, now, stale_after_seconds)
+    states = {topology.xivo_master_id: m, topology.xivo_slave_id: s}
+    evidence = [_describe("master", master, m), _describe("slave", slave, s)]
+    primary, active_side = _primary(topology, m, s, evidence)
+
+    findings: list[Finding] = [primary]
+    if active_side == "master" and s is XivoState.STOPPED:
+        findings.append(
+            Finding(
+                Verdict.STANDBY_BROKEN,
+                Severity.WARNING,
+                "Slave stopped without the disabled flag",
+                "Telephony is stopped on the slave but not by xivo-manage-slave-services.",
+                [_describe("slave", slave, s)],
+                [topology.xivo_slave_id],
+            )
+        )
+    for role, state, node_id in (
+        ("master", m, topology.xivo_master_id),
+        ("slave", s, topology.xivo_slave_id),
+    ):
+        node = snapshot.node(node_id)
+        if (
+            state is XivoState.UNKNOWN
+            and node is not None
+            and node.reachability.ok
+            and not (_is_stale(node, now, stale_after_seconds))
+        ):
+            findings.append(
+                Finding(
+                    Verdict.UNKNOWN,
+                    Severity.UNKNOWN,
+                    f"Telephony state of the {role} unknown",
+                    "xivo-service status did not list any telephony service.",
+                    [_describe(role, node, state)],
+                    [node_id],
+                )
+            )
+    findings += _ha_findings(topology, master, slave)
+    findings += _sync_findings(topology, master, slave)
+    findings += _edge_findings(topology, snapshot, active_side)
+    findings += _xuc_findings(topology, snapshot, active_side)
+    findings += _services_findings(snapshot, topology)
+    findings += _reach_findings(snapshot, topology, states, now, stale_after_seconds)
+
+    return SiteVerdicts(
+        site=topology.site,
+        primary=primary,
+        findings=findings,
+        severity=worst([f.severity for f in findings]),
+        active_side=active_side,
+        xivo_states=states,
+        evaluated_at=now,
+    )
