@@ -1,0 +1,358 @@
+"""The Textual application shell: header, five panes, footer, palette, help, keymap, themes.
+
+The shell connects nowhere: the remote pool (or the demo lab) is handed in by the CLI and
+kept for the panes. Long work belongs in workers with a named `group` and
+`exit_on_error=False`; the shell itself has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+from textual.reactive import reactive
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from resil_tui import paths
+from resil_tui.inventory_model import Inventory, Site
+from resil_tui.ui.commands import ShellCommands
+from resil_tui.ui.keymap import (
+    BindingInfo,
+    KeymapCheck,
+    check_keymap,
+    collect_bindings,
+    effective_keys,
+    find_clashes,
+)
+from resil_tui.ui.panes import PANES, Pane
+from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
+from resil_tui.ui.screens.help import HelpRow, HelpScreen
+from resil_tui.ui.themes import register_themes
+from resil_tui.ui.widgets.header import ShellHeader
+
+# App actions that change a node. check_action() greys them out in read-only mode (the
+# footer shows them dimmed) and the actions refuse again with a notification when reached
+# another way (palette). Panes declare their own in Pane.MUTATING_ACTIONS.
+MUTATING_ACTIONS: frozenset[str] = frozenset({"apply"})
+
+READ_ONLY_REASON = (
+    "READ-ONLY mode: {what} would change a node and is refused. Restart without "
+    "--read-only, with read_only = false in the inventory, to allow changes."
+)
+
+
+@dataclass(frozen=True)
+class ConnectionSummary:
+    """What the header says about connections; the status poller replaces it."""
+
+    total: int
+    connected: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        text = f"{self.total} nodes · {self.connected} connected"
+        if self.failed:
+            text += f" · ✗ {self.failed} unreachable"
+        return text
+
+
+class ResilApp(App[int]):
+    TITLE = "resil-tui"
+    # Absolute: a relative CSS_PATH is resolved next to the module of a subclass.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    COMMANDS: ClassVar[set[type[ShellCommands]]] = {ShellCommands}  # type: ignore[assignment]
+    COMMAND_PALETTE_DISPLAY = "^p"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("1", "show_pane('status')", "Status pane", show=False, id="pane.status"),
+        Binding("2", "show_pane('ha')", "HA pane", show=False, id="pane.ha"),
+        Binding("3", "show_pane('edge')", "Edge pane", show=False, id="pane.edge"),
+        Binding("4", "show_pane('wizard')", "Wizard pane", show=False, id="pane.wizard"),
+        Binding("5", "show_pane('logs')", "Logs pane", show=False, id="pane.logs"),
+        Binding("s", "next_site", "Site", id="app.site"),
+        Binding("r", "refresh", "Refresh", id="app.refresh"),
+        Binding("a", "apply", "Apply", id="pane.apply"),
+        Binding("ctrl+t", "next_theme", "Theme", show=False, id="app.theme"),
+        # The footer shows the palette key on its right edge by itself.
+        Binding(
+            "ctrl+p", "command_palette", "Palette", show=False, priority=True, id="app.palette"
+        ),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    site_name: reactive[str] = reactive("", init=False)
+    connection: reactive[ConnectionSummary] = reactive(ConnectionSummary(0), init=False)
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        read_only: bool,
+        theme: str | None = None,
+        demo: bool = False,
+        pool: object | None = None,
+        lab: object | None = None,
+    ) -> None:
+        if not inventory.sites:
+            raise ValueError("the inventory has no site")
+        super().__init__()
+        self.inventory = inventory
+        # Never weaker than the inventory: read_only = true in hosts.toml always wins.
+        self.read_only = read_only or inventory.read_only
+        self.demo = demo or inventory.demo
+        self.pool = pool
+        self.lab = lab
+        self.keymap: dict[str, str] = {}
+        self._startup_warnings: list[str] = []
+        self._reported_clashes: set[frozenset[str]] = set()
+
+        registered = register_themes(self)
+        self.resil_theme_names = registered.names
+        self._theme_descriptions = registered.descriptions
+        self._startup_warnings.extend(f"theme: {p}" for p in registered.problems)
+        if theme is not None and theme in self.available_themes:
+            self.theme = theme
+        else:
+            if theme is not None:
+                self._startup_warnings.append(
+                    f"unknown theme {theme!r}; using {registered.default} "
+                    f"(available: {', '.join(registered.names)})"
+                )
+            self.theme = registered.default
+
+        self.set_reactive(ResilApp.site_name, next(iter(inventory.sites)))
+        self.set_reactive(ResilApp.connection, ConnectionSummary(len(self.current_site.nodes())))
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        header = ShellHeader(id="header")
+        header.read_only = self.read_only
+        header.demo = self.demo
+        header.site_label = self._site_label()
+        header.connection_label = str(self.connection)
+        yield header
+        site = self.current_site
+        with TabbedContent(initial=PANES[0].PANE_ID, id="panes"):
+            for number, pane_cls in enumerate(PANES, start=1):
+                with TabPane(f"{number} {pane_cls.TITLE}", id=pane_cls.PANE_ID):
+                    yield pane_cls(site)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"resil-tui · {self.site_name}"
+        self.apply_keymap(self.inventory.keys)
+        for warning in self._startup_warnings:
+            self.notify(warning, severity="warning", timeout=15, markup=False)
+
+    # --- state ----------------------------------------------------------------------------
+
+    @property
+    def current_site(self) -> Site:
+        return self.inventory.site(self.site_name)
+
+    @property
+    def active_pane_id(self) -> str:
+        try:
+            return self.query_one("#panes", TabbedContent).active
+        except Exception:
+            # Before compose (palette built early, tests): the first pane.
+            return PANES[0].PANE_ID
+
+    @property
+    def active_pane(self) -> Pane | None:
+        pane_id = self.active_pane_id
+        found = self.query(f"#pane-{pane_id}").results(Pane)
+        return next(iter(found), None)
+
+    def pane_classes(self) -> tuple[type[Pane], ...]:
+        return PANES
+
+    def theme_description(self, name: str) -> str:
+        return self._theme_descriptions.get(name, "")
+
+    def set_connection_summary(self, connected: int, failed: int = 0) -> None:
+        """Entry point for the status poller: connections to the current site's nodes."""
+        self.connection = ConnectionSummary(len(self.current_site.nodes()), connected, failed)
+
+    def _site_label(self) -> str:
+        names = list(self.inventory.sites)
+        label = f"⌂ site {self.site_name}"
+        if len(names) > 1:
+            label += f" ({names.index(self.site_name) + 1}/{len(names)})"
+        return label
+
+    def watch_site_name(self, site_name: str) -> None:
+        self.title = f"resil-tui · {site_name}"
+        self.query_one(ShellHeader).site_label = self._site_label()
+        site = self.inventory.site(site_name)
+        for pane in self.query(Pane):
+            pane.show_site(site)
+        # Counts are per site; the status poller fills them in again for the new site.
+        self.connection = ConnectionSummary(len(site.nodes()))
+        self.refresh_bindings()
+
+    def watch_connection(self, summary: ConnectionSummary) -> None:
+        self.query_one(ShellHeader).connection_label = str(summary)
+
+    @on(TabbedContent.TabActivated)
+    def _pane_changed(self) -> None:
+        # Whether "apply" is available depends on the pane shown.
+        self.refresh_bindings()
+
+    # --- keymap ---------------------------------------------------------------------------
+
+    @classmethod
+    def binding_infos(cls) -> list[BindingInfo]:
+        """Every remappable binding of the UI, app first, then screens and panes."""
+        sources: list[tuple[str, list[BindingType]]] = [
+            ("global", cls.BINDINGS),
+            ("help screen", HelpScreen.BINDINGS),
+            ("confirmation", ConfirmScreen.BINDINGS),
+            ("typed confirmation", TypedConfirmScreen.BINDINGS),
+        ]
+        sources.extend((f"{p.TITLE} pane", p.BINDINGS) for p in PANES)
+        return collect_bindings(sources)
+
+    def apply_keymap(self, keys: Mapping[str, object]) -> KeymapCheck:
+        """Apply a `[keys]` table; unknown ids and bad values are reported, not fatal."""
+        infos = self.binding_infos()
+        known = [info.id for info in infos]
+        check = check_keymap(keys, known)
+        self.keymap = dict(check.valid)
+        self.set_keymap(self.keymap)
+        problems = check.problems(known)
+        problems.extend(
+            f"[keys]: {clash}; only one of them will work"
+            for clash in find_clashes(infos, self.keymap)
+        )
+        for problem in problems:
+            self.notify(problem, severity="warning", timeout=20, markup=False)
+        return check
+
+    def keys_for(self, binding_id: str) -> str:
+        """The keys that trigger `binding_id` now, as shown to the user ("? f1")."""
+        for info in self.binding_infos():
+            if info.id == binding_id:
+                return " ".join(
+                    self.get_key_display(Binding(key, info.action))
+                    for key in effective_keys(info, self.keymap)
+                )
+        return ""
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: DOMNode) -> None:
+        # Textual also reports a compound binding ("question_mark,f1") remapped to one key
+        # as clashing with itself: only a binding the keymap did not put there is a clash.
+        normalized = self._normalize_keymap(self.keymap)
+        real = sorted(
+            f"{self.get_key_display(b)} ({b.id or b.action})"
+            for b in clashed_bindings
+            if not (b.id and b.key in normalized.get(b.id, "").split(","))
+        )
+        if not real or frozenset(real) in self._reported_clashes:
+            return  # Textual calls this on every key press while the clash lasts.
+        self._reported_clashes.add(frozenset(real))
+        self.notify(
+            f"[keys]: the keymap takes key(s) already bound to {', '.join(real)}; the keymap wins.",
+            severity="warning",
+            timeout=15,
+            markup=False,
+        )
+
+    # --- actions --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_site":
+            return len(self.inventory.sites) > 1
+        if action in MUTATING_ACTIONS:
+            pane = self.active_pane
+            if pane is None or not pane.can_apply():
+                return False
+            if self.read_only:
+                return None
+        return True
+
+    def refuse_if_read_only(self, what: str) -> bool:
+        """True (and a notification saying why) when read-only mode forbids `what`."""
+        if not self.read_only:
+            return False
+        self.notify(
+            READ_ONLY_REASON.format(what=what), title="Refused", severity="error", markup=False
+        )
+        return True
+
+    def action_apply(self) -> None:
+        pane = self.active_pane
+        if pane is None:
+            return
+        if self.refuse_if_read_only(f"applying the {pane.TITLE} pane's change"):
+            return
+        if not pane.can_apply():
+            self.notify(f"{pane.TITLE}: nothing to apply.", severity="warning")
+            return
+        pane.apply()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        rows = [
+            HelpRow(
+                keys=self.keys_for(info.id),
+                binding_id=info.id,
+                description=info.description,
+                context=info.context,
+            )
+            for info in self.binding_infos()
+        ]
+        self.push_screen(
+            HelpScreen(
+                rows,
+                read_only=self.read_only,
+                audit_log=paths.audit_log_path(),
+                debug_log=paths.debug_log_path(),
+                inventory_path=self.inventory.path,
+            )
+        )
+
+    def action_show_pane(self, pane_id: str) -> None:
+        self.query_one("#panes", TabbedContent).active = pane_id
+
+    def action_switch_site(self, name: str) -> None:
+        if name not in self.inventory.sites:
+            self.notify(f"no site {name!r} in the inventory", severity="error", markup=False)
+            return
+        self.site_name = name
+
+    def action_next_site(self) -> None:
+        names = list(self.inventory.sites)
+        self.site_name = names[(names.index(self.site_name) + 1) % len(names)]
+        self.notify(f"Site: {self.site_name}", markup=False)
+
+    def action_set_theme(self, name: str) -> None:
+        if name not in self.available_themes:
+            self.notify(f"unknown theme {name!r}", severity="error", markup=False)
+            return
+        self.theme = name
+
+    def action_next_theme(self) -> None:
+        names = list(self.resil_theme_names)
+        if not names:
+            return
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", markup=False)
+
+    def action_refresh(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            pane.refresh_pane()
+
+    async def action_quit(self) -> None:
+        self.exit(0)
