@@ -144,7 +144,7 @@ async def _maybe_lab(args: argparse.Namespace) -> AsyncIterator[Lab | None]:
     if not args.demo:
         yield None
         return
-    from resil_tui.lab.emulation import LabTiming
+    from resil_tui.lab.spec import LabTiming
     from resil_tui.lab.server import Lab
 
     state = os.environ.get("RESIL_TUI_DEMO_DIR")
@@ -177,16 +177,19 @@ async def cmd_status(ctx: Context) -> int:
 
 
 async def run_tui(ctx: Context) -> int:
+    from resil_tui.ops.session import open_pool
     from resil_tui.ui.app import ResilApp
 
-    app = ResilApp(
-        ctx.inventory,
-        read_only=ctx.inventory.read_only,
-        theme=ctx.args.theme,
-        demo=ctx.lab is not None,
-        lab=ctx.lab,
-    )
-    result = await app.run_async()
+    async with open_pool(ctx.inventory) as pool:
+        app = ResilApp(
+            ctx.inventory,
+            read_only=ctx.inventory.read_only,
+            theme=ctx.args.theme,
+            demo=ctx.lab is not None,
+            pool=pool,
+            lab=ctx.lab,
+        )
+        result = await app.run_async()
     return int(result or 0)
 
 

@@ -1,0 +1,271 @@
+"""Collect the status of every node, in parallel, and judge each site.
+
+Each node is polled on its own task with its own deadline, so a slow or dead node never
+delays the others; results are reported per node as they arrive (`on_node`), which is
+what lets the Status pane fill in row by row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dotenv import dotenv_values
+
+from resil_tui.core.cluster import Severity, SiteVerdicts, Topology, evaluate, exit_code, worst
+from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
+from resil_tui.core.node_status import (
+    EDGE_VARIABLES,
+    CcStatus,
+    EdgeStatus,
+    MdsStatus,
+    NodeSnapshot,
+    Reachability,
+    ReachState,
+    SiteSnapshot,
+    XivoStatus,
+    edge_targets,
+)
+from resil_tui.core.services import parse_xivo_service_status
+from resil_tui.core.sync_log import last_sync_result
+from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.remote import commands as cat
+from resil_tui.remote.commands import Command
+from resil_tui.remote.errors import ErrorKind, RemoteError
+from resil_tui.remote.pool import Pool, Result
+
+# How many sync log lines tell the last run's outcome (a run logs a handful of lines).
+SYNC_LOG_LINES = 60
+
+_REACH_OF_ERROR = {
+    ErrorKind.REFUSED: ReachState.REFUSED,
+    ErrorKind.TIMEOUT: ReachState.TIMEOUT,
+    ErrorKind.AUTH: ReachState.AUTH,
+    ErrorKind.HOST_KEY_UNKNOWN: ReachState.HOST_KEY_UNKNOWN,
+    ErrorKind.HOST_KEY_CHANGED: ReachState.HOST_KEY_CHANGED,
+    ErrorKind.DROPPED: ReachState.DROPPED,
+    ErrorKind.DNS: ReachState.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    site: str
+    snapshot: SiteSnapshot
+    verdicts: SiteVerdicts
+
+    @property
+    def severity(self) -> Severity:
+        return self.verdicts.severity
+
+    def to_dict(self, include_raw: bool = False) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "verdicts": self.verdicts.to_dict(),
+            "nodes": self.snapshot.to_dict(include_raw)["nodes"],
+        }
+
+
+@dataclass
+class StatusCollector:
+    """Polls nodes through the pool and keeps what the last polls said (for 'since when')."""
+
+    inventory: Inventory
+    pool: Pool
+    stale_after_seconds: float = 120.0
+    clock: Callable[[], float] = time.time
+    _last: dict[str, NodeSnapshot] = field(default_factory=dict)
+
+    def last(self, node_id: str) -> NodeSnapshot | None:
+        return self._last.get(node_id)
+
+    async def poll(
+        self,
+        sites: Iterable[Site] | None = None,
+        on_node: Callable[[NodeSnapshot], None] | None = None,
+    ) -> list[SiteReport]:
+        chosen = list(sites) if sites is not None else list(self.inventory.sites.values())
+        return list(await asyncio.gather(*(self.poll_site(s, on_node) for s in chosen)))
+
+    async def poll_site(
+        self, site: Site, on_node: Callable[[NodeSnapshot], None] | None = None
+    ) -> SiteReport:
+        async def one(node: Node) -> NodeSnapshot:
+            snap = await self.poll_node(node)
+            if on_node is not None:
+                on_node(snap)
+            return snap
+
+        snaps = await asyncio.gather(*(one(n) for n in site.nodes()))
+        return self.judge(site, {s.node_id: s for s in snaps})
+
+    def judge(self, site: Site, nodes: dict[str, NodeSnapshot]) -> SiteReport:
+        now = self.clock()
+        snapshot = SiteSnapshot(site=site.name, nodes=nodes, polled_at=now)
+        verdicts = evaluate(snapshot, Topology.from_site(site), now, self.stale_after_seconds)
+        return SiteReport(site=site.name, snapshot=snapshot, verdicts=verdicts)
+
+    async def poll_node(self, node: Node) -> NodeSnapshot:
+        deadline = node.ssh.connect_timeout + node.ssh.command_timeout
+        previous = self._last.get(node.id)
+        try:
+            snap = await asyncio.wait_for(self._collect(node), timeout=deadline)
+        except RemoteError as exc:
+            snap = self._unreachable(
+                node, _REACH_OF_ERROR.get(exc.kind, ReachState.ERROR), exc.message, previous
+            )
+        except TimeoutError:
+            snap = self._unreachable(
+                node, ReachState.TIMEOUT, f"no complete answer within {deadline:g}s", previous
+            )
+        self._last[node.id] = snap
+        return snap
+
+    def _unreachable(
+        self, node: Node, state: ReachState, message: str, previous: NodeSnapshot | None
+    ) -> NodeSnapshot:
+        now = self.clock()
+        since = now
+        if previous is not None and previous.reachability.state is state:
+            since = previous.reachability.since or now
+        # Keep the last good data (marked by last_success_at) so the pane can show it as stale.
+        base = previous if previous is not None else _empty(node)
+        return replace(
+            base,
+            reachability=Reachability(state=state, message=message, since=since),
+            polled_at=now,
+            latency_seconds=None,
+            errors=[message],
+        )
+
+    async def _collect(self, node: Node) -> NodeSnapshot:
+        runner = _Runner(self.pool, node)
+        if node.kind is NodeKind.XIVO:
+            xivo = await _collect_xivo(runner, node)
+            parts: dict[str, Any] = {"xivo": xivo}
+        elif node.kind is NodeKind.CC:
+            ps = await runner.run(cat.xivocc_ps())
+            parts = {"cc": CcStatus(containers=parse_compose_ps(ps.stdout) if ps.ok else None)}
+        elif node.kind is NodeKind.EDGE:
+            parts = {"edge": await _collect_edge(runner, node, self.inventory.site(node.site))}
+        else:
+            status = await runner.run(cat.xivo_service_status(all=True))
+            services = parse_xivo_service_status(status.stdout, status.exit_status)
+            parts = {"mds": MdsStatus(services=services)}
+        now = self.clock()
+        previous = self._last.get(node.id)
+        since = now
+        if previous is not None and previous.reachability.ok:
+            since = previous.reachability.since or now
+        return NodeSnapshot(
+            node_id=node.id,
+            kind=node.kind.value,
+            side=node.side.value if node.side else None,
+            reachability=Reachability(state=ReachState.OK, since=since),
+            latency_seconds=runner.latency,
+            polled_at=now,
+            last_success_at=now,
+            raw=runner.raw,
+            errors=runner.errors,
+            **parts,
+        )
+
+
+def _empty(node: Node) -> NodeSnapshot:
+    return NodeSnapshot(
+        node_id=node.id, kind=node.kind.value, side=node.side.value if node.side else None
+    )
+
+
+class _Runner:
+    """Runs read-only catalog entries for one poll and keeps their raw output."""
+
+    def __init__(self, pool: Pool, node: Node) -> None:
+        self.pool = pool
+        self.node = node
+        self.raw: dict[str, str] = {}
+        self.errors: list[str] = []
+        self.latency: float | None = None
+
+    async def run(self, command: Command) -> Result:
+        result = await self.pool.run(self.node, command)
+        if result.lost or result.timed_out:
+            # Half an answer is no answer: report the node as unreachable for this poll.
+            error = result.error
+            assert error is not None
+            raise error
+        shown = result.stdout
+        if result.stderr.strip():
+            shown += ("\n" if shown and not shown.endswith("\n") else "") + result.stderr
+        self.raw[command.line] = f"{shown}[exit {result.exit_status}]"
+        # The quickest command of the poll is the closest to the round-trip time.
+        if self.latency is None or result.duration < self.latency:
+            self.latency = result.duration
+        return result
+
+    async def read(self, path: str) -> str | None:
+        """File content, or None when it does not exist (another failure is an error)."""
+        result = await self.run(cat.cat(path))
+        if result.ok:
+            return result.stdout
+        if "No such file" not in result.stderr:
+            self.errors.append(f"cat {path}: {result.stderr.strip() or result.summary()}")
+        return None
+
+    async def exists(self, path: str) -> bool | None:
+        result = await self.run(cat.test_exists(path))
+        if result.exit_status in (0, 1):
+            return result.exit_status == 0
+        self.errors.append(f"test -e {path}: {result.summary()}")
+        return None
+
+
+async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
+    p = node.paths
+    (ha_text, cron_m, cron_s), (disabled, key), (status, sync_text) = await asyncio.gather(
+        asyncio.gather(
+            runner.read(p.ha_conf), runner.read(p.cron_master), runner.read(p.cron_slave)
+        ),
+        asyncio.gather(runner.exists(p.disabled_flag), runner.exists(p.sync_key)),
+        asyncio.gather(
+            runner.run(cat.xivo_service_status(all=True)),
+            runner.run(cat.tail(p.sync_log, SYNC_LOG_LINES)),
+        ),
+    )
+    sync = last_sync_result(sync_text.stdout) if sync_text.ok else None
+    return XivoStatus(
+        ha=parse_ha_conf(ha_text),
+        services=parse_xivo_service_status(status.stdout, status.exit_status),
+        disabled_flag=disabled,
+        cron=HaCron(master=parse_cron_file(cron_m), slave=parse_cron_file(cron_s)),
+        sync=sync,
+        sync_key_present=key,
+    )
+
+
+async def _collect_edge(runner: _Runner, node: Node, site: Site) -> EdgeStatus:
+    env_text, ps = await asyncio.gather(runner.read(node.paths.edge_env), runner.run(cat.edge_ps()))
+    values: dict[str, str] = {}
+    if env_text is not None:
+        parsed = dotenv_values(stream=io.StringIO(env_text), interpolate=False)
+        values = {k: v for k, v in parsed.items() if k in EDGE_VARIABLES and v is not None}
+    else:
+        runner.errors.append(f"{node.paths.edge_env}: not found")
+    targets = edge_targets(
+        values,
+        site.xivo_master.ip,
+        site.xivo_slave.ip,
+        site.cc_master.ip if site.cc_master else None,
+        site.cc_slave.ip if site.cc_slave else None,
+    )
+    containers = parse_compose_ps(ps.stdout) if ps.ok else None
+    return EdgeStatus(values=values, targets=targets, containers=containers)
+
+
+def overall_exit_code(reports: Iterable[SiteReport]) -> int:
+    return exit_code(worst([r.severity for r in reports]))
