@@ -1,0 +1,157 @@
+"""`resil-tui status` end to end over real SSH against the in-process lab."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from resil_tui.cli import main
+from resil_tui.inventory import load_inventory
+from resil_tui.lab.server import Lab
+from resil_tui.lab.spec import LabTiming
+from resil_tui.status_cli import run_status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture
+async def lab(tmp_path: Path):
+    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast())
+    try:
+        yield lab
+    finally:
+        await lab.stop()
+
+
+async def status_json(lab: Lab, site: str | None = None) -> tuple[int, dict]:
+    inv = load_inventory(lab.inventory_path)
+    out = io.StringIO()
+    args = argparse.Namespace(json=True, site=site, watch=None)
+    code = await run_status(inv, args, out)
+    return code, json.loads(out.getvalue())
+
+
+async def test_normal_site_is_ok(lab: Lab) -> None:
+    code, data = await status_json(lab)
+    assert code == 0
+    (site,) = data["sites"]
+    assert site["verdicts"]["verdict"] == "normal"
+    assert site["verdicts"]["active_side"] == "master"
+    nodes = site["nodes"]
+    assert set(nodes) == {
+        "demo.xivo.master",
+        "demo.xivo.slave",
+        "demo.cc.master",
+        "demo.cc.slave",
+        "demo.edge",
+        "demo.mds.mds1",
+        "demo.mds.mds2",
+    }
+    assert nodes["demo.xivo.master"]["xivo"]["ha"]["mode"] == "master"
+    assert nodes["demo.edge"]["edge"]["targets"]["overall"] == "master"
+    assert nodes["demo.cc.slave"]["cc"]["xuc_state"] == "up"
+    # Nothing the status poll sends may change a node.
+    for node_id in nodes:
+        for cmd in lab.commands(node_id):
+            assert cmd["argv"][0] in {
+                "cat",
+                "test",
+                "tail",
+                "xivo-service",
+                "xivocc-dcomp",
+                "edge-dcomp",
+                "sftp",
+            }, cmd
+            if cmd["argv"][0] == "xivo-service":
+                assert cmd["argv"][1] == "status"
+
+
+async def test_master_powered_off_is_critical_and_others_unaffected(lab: Lab) -> None:
+    await lab.power_off("demo.xivo.master")
+    code, data = await status_json(lab)
+    assert code == 2
+    nodes = data["sites"][0]["nodes"]
+    assert nodes["demo.xivo.master"]["reachability"]["state"] == "refused"
+    assert nodes["demo.xivo.slave"]["reachability"]["state"] == "ok"
+    assert nodes["demo.cc.master"]["reachability"]["state"] == "ok"
+    codes = {f["code"] for f in data["sites"][0]["verdicts"]["findings"]}
+    assert "node_unreachable" in codes
+
+
+async def test_link_cut_becomes_split_brain(lab: Lab) -> None:
+    await lab.cut_link()
+    # The slave's check-master-status cron (fast in tests) starts telephony once pings fail.
+    for _ in range(100):
+        code, data = await status_json(lab)
+        if data["sites"][0]["verdicts"]["verdict"] == "split_brain":
+            break
+        await asyncio.sleep(0.1)
+    assert data["sites"][0]["verdicts"]["verdict"] == "split_brain"
+    assert code == 2
+    await lab.heal_link()
+    for _ in range(100):
+        code, data = await status_json(lab)
+        if data["sites"][0]["verdicts"]["verdict"] == "normal":
+            break
+        await asyncio.sleep(0.1)
+    assert code == 0
+
+
+def test_status_cli_does_not_import_textual(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from resil_tui.cli import main\n"
+        "code = main(['--demo', 'status', '--json'])\n"
+        "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print('TEXTUAL', loaded, file=sys.stderr)\n"
+        "sys.exit(code if not loaded else 99)\n"
+    )
+    env = {
+        "XDG_STATE_HOME": str(tmp_path / "s"),
+        "XDG_CONFIG_HOME": str(tmp_path / "c"),
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert "TEXTUAL []" in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["sites"][0]["site"] == "demo"
+
+
+def test_check_config_and_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["check-config", str(ROOT / "hosts.example.toml")]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[site.x.xivo.master]\nssh = "a"\nvoip_ip = "1.2.3"\n')
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:3: site.x.xivo.master.voip_ip: '1.2.3' is not an IPv4 address" in err
+    assert "Traceback" not in err
+    assert main(["--theme", "nope", "check-config", str(ROOT / "hosts.example.toml")]) == 2
+    assert "available themes" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RESIL_TUI_HOSTS", raising=False)
+    assert main(["status"]) == 2
+    assert "resil-tui --demo" in capsys.readouterr().err
