@@ -1,0 +1,318 @@
+"""The command catalog: every command resil-tui may run on a node, and nothing else.
+
+Each entry validates its values, builds an argv tuple and says whether it mutates the
+node. The pool only accepts `Command` objects, so read-only mode and the audit log are
+decided here once, from `mutates`, rather than per screen. The line sent to sshd is
+`shlex.join(argv)`: quoting is never done by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv4Address
+from typing import Literal
+
+SYSCONFD = "http://127.0.0.1:8668"
+
+# Service / container names: what docker compose and systemd accept, nothing shell-special.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+# Remote paths: absolute, a conservative character set, no "..", no empty components.
+_PATH_RE = re.compile(r"/[A-Za-z0-9_.@+:,=~/-]{0,4095}")
+# docker compose --since: RFC 3339 timestamp, unix timestamp or relative ("10m", "1h30m").
+_SINCE_RE = re.compile(r"[0-9][0-9A-Za-z:.+-]{0,39}")
+MAX_LINES = 1_000_000
+MAX_ARG_LEN = 4096
+
+
+class CommandError(ValueError):
+    """A value refused before any command is built (bad IP, path, name...)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    argv: tuple[str, ...]
+    mutates: bool
+    pty: bool = False
+    stdin: bytes | None = None
+    secret_stdin: bool = False  # the caller must pass the secret at run time; never stored
+    long_running: bool = False  # a follow/stream: run it with Pool.stream
+
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise CommandError(f"{self.name}: empty argv")
+        for arg in self.argv:
+            if not isinstance(arg, str):
+                raise CommandError(f"{self.name}: argument {arg!r} is not a string")
+            if "\x00" in arg:
+                raise CommandError(f"{self.name}: NUL byte in an argument")
+
+    @property
+    def line(self) -> str:
+        return shlex.join(self.argv)
+
+    def __str__(self) -> str:
+        return self.line
+
+
+# --- validators ----------------------------------------------------------------------
+
+
+def ipv4(value: IPv4Address | str) -> str:
+    try:
+        return str(IPv4Address(value.strip() if isinstance(value, str) else value))
+    except ValueError:
+        raise CommandError(f"not an IPv4 address: {value!r}") from None
+
+
+def remote_path(value: str) -> str:
+    if not isinstance(value, str) or not _PATH_RE.fullmatch(value):
+        raise CommandError(f"refused remote path {value!r}: must be absolute, plain characters")
+    parts = value.split("/")[1:]
+    if any(p in ("..", ".") for p in parts) or "//" in value:
+        raise CommandError(f"refused remote path {value!r}: no '.', '..' or empty components")
+    return value
+
+
+def name(value: str, what: str = "name") -> str:
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
+        raise CommandError(f"refused {what} {value!r}: letters, digits, '_.@-' only")
+    return value
+
+
+def count(value: int, what: str = "line count") -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LINES:
+        raise CommandError(f"refused {what} {value!r}: an integer from 0 to {MAX_LINES}")
+    return str(value)
+
+
+def since_value(value: str) -> str:
+    if not isinstance(value, str) or not _SINCE_RE.fullmatch(value):
+        raise CommandError(f"refused --since value {value!r}")
+    return value
+
+
+# --- the catalog ---------------------------------------------------------------------
+
+
+class ServiceAction(StrEnum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    ENABLE = "enable"
+    DISABLE = "disable"
+
+
+class HaMode(StrEnum):
+    DISABLED = "disabled"
+    MASTER = "master"
+    SLAVE = "slave"
+
+
+class SlaveAction(StrEnum):
+    START = "start"
+    STOP = "stop"
+
+
+ComposeTool = Literal["xivocc-dcomp", "edge-dcomp"]
+COMPOSE_TOOLS: tuple[str, ...] = ("xivocc-dcomp", "edge-dcomp")
+
+
+def xivo_service_status(all: bool = False) -> Command:
+    argv = ("xivo-service", "status", "all") if all else ("xivo-service", "status")
+    return Command("xivo_service_status", argv, mutates=False)
+
+
+def xivo_service(action: ServiceAction | str) -> Command:
+    try:
+        act = ServiceAction(action)
+    except ValueError:
+        raise CommandError(f"unknown xivo-service action {action!r}") from None
+    return Command(f"xivo_service_{act.value}", ("xivo-service", act.value), mutates=True)
+
+
+def cat(path: str) -> Command:
+    return Command("cat", ("cat", remote_path(path)), mutates=False)
+
+
+def test_exists(path: str, *, regular_file: bool = False) -> Command:
+    flag = "-f" if regular_file else "-e"
+    return Command("test_exists", ("test", flag, remote_path(path)), mutates=False)
+
+
+def ls(path: str) -> Command:
+    return Command("ls", ("ls", remote_path(path)), mutates=False)
+
+
+def tail(path: str, lines: int = 200, follow: bool = False) -> Command:
+    p, n = remote_path(path), count(lines)
+    if follow:
+        # PTY so that closing the channel hangs the tail up instead of leaving it running.
+        return Command("tail_follow", ("tail", "-F", "-n", n, p), False, pty=True,
+                       long_running=True)
+    return Command("tail", ("tail", "-n", n, p), mutates=False)
+
+
+def sysconfd_get_ha_config() -> Command:
+    argv = ("curl", "-sS", "--max-time", "10", f"{SYSCONFD}/get_ha_config")
+    return Command("sysconfd_get_ha_config", argv, mutates=False)
+
+
+def ha_config_body(mode: HaMode | str, peer: IPv4Address | str | None) -> str:
+    """The JSON sysconfd expects (XIVO.md): {"node_type": ..., "remote_address": ...}."""
+    try:
+        m = HaMode(mode)
+    except ValueError:
+        raise CommandError(f"unknown HA mode {mode!r}") from None
+    if peer is None or (isinstance(peer, str) and peer.strip() == ""):
+        if m is not HaMode.DISABLED:
+            raise CommandError(f"HA mode {m.value} needs the peer's IP address")
+        address = ""
+    else:
+        address = ipv4(peer)
+    return json.dumps({"node_type": m.value, "remote_address": address})
+
+
+def sysconfd_update_ha_config(mode: HaMode | str, peer: IPv4Address | str | None) -> Command:
+    body = ha_config_body(mode, peer)
+    argv = (
+        "curl", "-sS", "--max-time", "60", "-X", "POST",
+        "-H", "Content-Type: application/json", "-d", body,
+        f"{SYSCONFD}/update_ha_config",
+    )
+    return Command("sysconfd_update_ha_config", argv, mutates=True)
+
+
+def db_replication(slave_ip: IPv4Address | str) -> Command:
+    argv = ("xivo-master-slave-db-replication", ipv4(slave_ip))
+    return Command("db_replication", argv, mutates=True)
+
+
+def manage_slave_services(action: SlaveAction | str) -> Command:
+    try:
+        act = SlaveAction(action)
+    except ValueError:
+        raise CommandError(f"xivo-manage-slave-services takes start|stop, not {action!r}") from None
+    argv = ("xivo-manage-slave-services", act.value)
+    return Command(f"manage_slave_services_{act.value}", argv, mutates=True)
+
+
+def check_master_status(master_ip: IPv4Address | str) -> Command:
+    # Mutates: depending on the ping it starts or stops the slave's telephony services.
+    argv = ("xivo-check-master-status", ipv4(master_ip))
+    return Command("check_master_status", argv, mutates=True)
+
+
+def xivo_sync() -> Command:
+    return Command("xivo_sync", ("xivo-sync",), mutates=True)
+
+
+def xivo_sync_init() -> Command:
+    # ssh-copy-id asks for the slave's root password on a terminal: needs a PTY.
+    return Command("xivo_sync_init", ("xivo-sync", "-i"), mutates=True, pty=True,
+                   secret_stdin=True)
+
+
+SIP_EXPIRY_SQL = (
+    "SELECT var_name, var_val FROM staticsip "
+    "WHERE var_name IN ('minexpiry','maxexpiry','defaultexpiry')"
+)
+
+
+def sip_expiry_query() -> Command:
+    argv = ("psql", "-U", "postgres", "-d", "asterisk", "-At", "-F", "|", "-c", SIP_EXPIRY_SQL)
+    return Command("sip_expiry_query", argv, mutates=False)
+
+
+def xivocc_ps() -> Command:
+    return Command("xivocc_ps", ("xivocc-dcomp", "ps"), mutates=False)
+
+
+def xivocc_restart(service: str = "xuc") -> Command:
+    argv = ("xivocc-dcomp", "restart", name(service, "service"))
+    return Command("xivocc_restart", argv, mutates=True)
+
+
+def compose_logs(
+    tool: ComposeTool | str,
+    service: str | None = None,
+    *,
+    follow: bool = False,
+    tail: int | None = 200,
+    since: str | None = None,
+    timestamps: bool = False,
+) -> Command:
+    if tool not in COMPOSE_TOOLS:
+        raise CommandError(f"unknown compose wrapper {tool!r} (known: {', '.join(COMPOSE_TOOLS)})")
+    argv: list[str] = [tool, "logs"]
+    if follow:
+        argv.append("-f")
+    if tail is not None:
+        argv += ["--tail", count(tail, "--tail")]
+    if since is not None:
+        argv += ["--since", since_value(since)]
+    if timestamps:
+        argv.append("-t")
+    if service is not None:
+        argv.append(name(service, "service"))
+    # Without a PTY a `logs -f` survives the channel; with one it gets SIGHUP.
+    return Command("compose_logs", tuple(argv), mutates=False, pty=follow, long_running=follow)
+
+
+def edge_ps() -> Command:
+    return Command("edge_ps", ("edge-dcomp", "ps"), mutates=False)
+
+
+def edge_up() -> Command:
+    return Command("edge_up", ("edge-dcomp", "up", "-d"), mutates=True)
+
+
+def custom_log(argv: Iterable[str]) -> Command:
+    """An extra log stream declared in the inventory (trusted admin input, read-only)."""
+    args = tuple(argv)
+    if not args:
+        raise CommandError("custom log command is empty")
+    for a in args:
+        if not isinstance(a, str):
+            raise CommandError(f"custom log argument {a!r} is not a string")
+        if "\x00" in a or len(a) > MAX_ARG_LEN:
+            raise CommandError("custom log argument contains NUL or is too long")
+    return Command("custom_log", args, mutates=False, pty=True, long_running=True)
+
+
+def mutating_entries() -> list[Command]:
+    """One instance of every entry that changes a node (tests and docs use this list)."""
+    return [
+        *(xivo_service(a) for a in ServiceAction),
+        sysconfd_update_ha_config(HaMode.SLAVE, "10.0.0.1"),
+        db_replication("10.0.0.2"),
+        *(manage_slave_services(a) for a in SlaveAction),
+        check_master_status("10.0.0.1"),
+        xivo_sync(),
+        xivo_sync_init(),
+        xivocc_restart("xuc"),
+        edge_up(),
+    ]
+
+
+def read_only_entries() -> list[Command]:
+    return [
+        xivo_service_status(),
+        xivo_service_status(all=True),
+        cat("/etc/xivo/ha.conf"),
+        test_exists("/var/lib/xivo/disabled"),
+        ls("/etc/cron.d"),
+        tail("/var/log/xivo-sync.log", 50),
+        tail("/var/log/xivo-sync.log", 50, follow=True),
+        sysconfd_get_ha_config(),
+        sip_expiry_query(),
+        xivocc_ps(),
+        compose_logs("xivocc-dcomp", "xuc", follow=True, tail=100),
+        edge_ps(),
+        custom_log(["tail", "-F", "/var/log/syslog"]),
+    ]

@@ -1,0 +1,182 @@
+"""Strict host key handling: which known_hosts file, is a host unknown or changed, and the
+explicit "trust this key" step (only ever run after the admin accepted the fingerprint).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+from dataclasses import dataclass
+from ipaddress import ip_address
+from pathlib import Path
+
+import asyncssh
+from asyncssh.config import SSHClientConfig
+
+from resil_tui.inventory_model import SshSettings
+
+DEFAULT_PORT = 22
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a node really is once ~/.ssh/config has been applied."""
+
+    host: str  # HostName (or the alias when the config has none)
+    port: int
+    key_name: str  # what known_hosts is keyed on: HostKeyAlias or host
+
+
+@dataclass(frozen=True)
+class KnownHostEntry:
+    line: int  # 1-based
+    key_type: str
+    fingerprint: str  # SHA256:...
+    marker: str  # "" | "cert-authority" | "revoked"
+
+
+@dataclass(frozen=True)
+class HostKeyInfo:
+    """A server key fetched for the admin to accept or reject."""
+
+    host: str
+    port: int
+    key_type: str
+    fingerprint: str  # "SHA256:..." as ssh-keygen -l prints it
+    public_key: str  # OpenSSH one-line form "ssh-ed25519 AAAA..."
+
+    @property
+    def host_pattern(self) -> str:
+        return self.host if self.port == DEFAULT_PORT else f"[{self.host}]:{self.port}"
+
+    def known_hosts_line(self) -> str:
+        return f"{self.host_pattern} {self.public_key}"
+
+
+def known_hosts_path(settings: SshSettings) -> Path:
+    return Path(os.path.expanduser(settings.known_hosts or "~/.ssh/known_hosts"))
+
+
+def ssh_config_paths(settings: SshSettings) -> list[Path]:
+    if not settings.use_ssh_config:
+        return []
+    default = Path("~/.ssh/config").expanduser()
+    return [default] if os.access(default, os.R_OK) else []
+
+
+def resolve_target(settings: SshSettings) -> Target:
+    """Apply HostName / Port / HostKeyAlias from ~/.ssh/config the way asyncssh does."""
+    host, port, alias = settings.host, settings.port, None
+    cfg_paths = ssh_config_paths(settings)
+    if cfg_paths:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = ""
+        cfg = SSHClientConfig.load(
+            None, cfg_paths, False, False, False,
+            user, settings.user if settings.user is not None else (),
+            settings.host, settings.port if settings.port is not None else (),
+        )
+        found_host = cfg.get("Hostname")
+        host = found_host if isinstance(found_host, str) and found_host else settings.host
+        found_port = cfg.get("Port")
+        if port is None and isinstance(found_port, int):
+            port = found_port
+        found_alias = cfg.get("HostKeyAlias")
+        alias = found_alias if isinstance(found_alias, str) and found_alias else None
+    return Target(host=host, port=port or DEFAULT_PORT, key_name=alias or host)
+
+
+def lookup(path: Path, host: str, port: int) -> list[KnownHostEntry]:
+    """Lines of `path` whose host pattern matches host (as `[host]:port` off port 22).
+
+    Each line is matched on its own through asyncssh, so hashed names, wildcards and
+    negations behave exactly as they do when asyncssh verifies the key.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    try:
+        addr = str(ip_address(host))
+    except ValueError:
+        addr = ""
+    p = None if port == DEFAULT_PORT else port
+    found: list[KnownHostEntry] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            entries = asyncssh.import_known_hosts(line)
+        except (ValueError, asyncssh.KeyImportError):
+            continue  # a line asyncssh cannot read cannot match either
+        keys, ca_keys, revoked, *_ = entries.match(host, addr, p)
+        marker = line.split(None, 1)[0] if line.startswith("@") else ""
+        for key in (*keys, *ca_keys, *revoked):
+            found.append(
+                KnownHostEntry(number, key.get_algorithm(), key.get_fingerprint("sha256"), marker)
+            )
+    return found
+
+
+def load_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
+    """The object passed to asyncssh. A missing file is an empty list, never a fallback
+    to another file: asyncssh treats b"" as "use ~/.ssh/known_hosts"."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        text = ""
+    return asyncssh.import_known_hosts(text)
+
+
+async def fetch_host_key(
+    settings: SshSettings, tunnel: asyncssh.SSHClientConnection | None = None
+) -> HostKeyInfo:
+    """Connect just long enough to read the server's host key (no authentication)."""
+    target = resolve_target(settings)
+    key = await asyncssh.get_server_host_key(
+        target.host,
+        target.port,
+        tunnel=tunnel if tunnel is not None else (),
+        config=None,
+    )
+    if key is None:
+        raise ValueError(f"{target.host}:{target.port} presented no host key")
+    return HostKeyInfo(
+        host=target.key_name,
+        port=target.port,
+        key_type=key.get_algorithm(),
+        fingerprint=key.get_fingerprint("sha256"),
+        public_key=key.export_public_key("openssh").decode("ascii").strip(),
+    )
+
+
+def append_known_host(path: Path, info: HostKeyInfo) -> str:
+    """Append the key to known_hosts (created 0600 in a 0700 dir). Returns the line."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    line = info.known_hosts_line()
+    prefix = ""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                prefix = "" if f.read(1) == b"\n" else "\n"
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, (prefix + line + "\n").encode("ascii"))
+    finally:
+        os.close(fd)
+    return line
+
+
+def removal_hint(path: Path, target: Target) -> str:
+    pattern = target.key_name
+    if target.port != DEFAULT_PORT:
+        pattern = f"[{pattern}]:{target.port}"
+    return f"ssh-keygen -R {shlex.quote(pattern)} -f {shlex.quote(str(path))}"

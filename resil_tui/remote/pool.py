@@ -1,0 +1,869 @@
+"""The connection pool: the only way resil-tui sends anything to a node.
+
+One asyncssh connection per node, opened on demand and reused. A per-connection
+semaphore keeps channels under OpenSSH's MaxSessions (10, SFTP included), a global one
+keeps simultaneous handshakes under sshd's MaxStartups. Every command is a catalog
+`Command`; read-only mode refuses mutating ones before connecting, and every mutating
+one that was sent is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import logging
+import os
+import re
+import time
+from asyncio.subprocess import PIPE, STDOUT
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from resil_tui.audit import AuditLog
+from resil_tui.inventory_model import Node, SshSettings
+from resil_tui.remote import hostkeys
+from resil_tui.remote.commands import Command
+from resil_tui.remote.errors import ErrorKind, RemoteError, classify
+
+log = logging.getLogger(__name__)
+
+# Failures that retrying cannot fix: kept until reset() / trust_host_key().
+STICKY_KINDS = frozenset({ErrorKind.AUTH, ErrorKind.HOST_KEY_UNKNOWN, ErrorKind.HOST_KEY_CHANGED})
+
+# How long we wait for a closed channel to be acknowledged before giving up on it.
+CLOSE_GRACE = 2.0
+
+
+class LinkState(StrEnum):
+    IDLE = "idle"  # never connected, or closed by us
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DOWN = "down"  # last attempt failed or the connection was lost
+
+
+@dataclass(frozen=True)
+class NodeLink:
+    """Connection state of one node, for the UI."""
+
+    node_id: str
+    state: LinkState
+    since: datetime
+    reason: str | None = None
+    error_kind: ErrorKind | None = None
+    failures: int = 0  # consecutive failed connection attempts
+
+
+@dataclass(frozen=True)
+class Result:
+    node_id: str
+    command: Command
+    exit_status: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    lost: bool = False  # the connection went away: the command may or may not have run
+    timed_out: bool = False  # we gave up waiting and closed the channel
+    exit_signal: str | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0 and not self.lost and not self.timed_out
+
+    @property
+    def line(self) -> str:
+        return self.command.line
+
+    @property
+    def error(self) -> RemoteError | None:
+        """The failure as a RemoteError when the command did not complete."""
+        if self.lost:
+            return RemoteError(ErrorKind.DROPPED, self.node_id, self.note or "connection lost")
+        if self.timed_out:
+            return RemoteError(ErrorKind.TIMEOUT, self.node_id, self.note or "command timed out")
+        return None
+
+    def summary(self) -> str:
+        if self.lost:
+            return "lost"
+        if self.timed_out:
+            return "timeout"
+        if self.exit_status is None:
+            return f"signal {self.exit_signal}" if self.exit_signal else "no exit status"
+        return "ok" if self.exit_status == 0 else f"exit {self.exit_status}"
+
+
+def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
+    """`[user@]host[:port]` (IPv6 as `[addr]:port`) -> (user, host, port)."""
+    user: str | None = None
+    rest = spec.strip()
+    if "@" in rest:
+        user, rest = rest.rsplit("@", 1)
+    port: int | None = None
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    elif rest.count(":") == 1:
+        host, port_text = rest.split(":")
+        port = int(port_text)
+    else:
+        host = rest
+    if not host or (port is not None and not 0 < port < 65536):
+        raise ValueError(f"invalid jump host {spec!r}: expected user@host:port")
+    return user or None, host, port
+
+
+class _Client(asyncssh.SSHClient):
+    def __init__(self, on_lost: Callable[[asyncssh.SSHClientConnection, Exception | None], None]):
+        self._on_lost = on_lost
+        self._conn: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._on_lost(self._conn, exc)
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    # A connect task may finish after every waiter gave up: read its outcome so asyncio
+    # does not report "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+@dataclass
+class _Link:
+    node: Node
+    channels: asyncio.Semaphore
+    state: NodeLink
+    conn: asyncssh.SSHClientConnection | None = None
+    connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
+    failures: int = 0
+    next_attempt: float = 0.0
+    sticky: RemoteError | None = None
+    closing: set[int] = field(default_factory=set)  # id() of connections we close on purpose
+
+
+@dataclass
+class _Jump:
+    spec: str
+    settings: SshSettings
+    conn: asyncssh.SSHClientConnection | None = None
+    connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
+
+
+def _decode(data: bytes | str | None, pty: bool) -> str:
+    if data is None:
+        return ""
+    text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+    # A PTY turns "\n" into "\r\n"; callers parse lines.
+    return text.replace("\r\n", "\n") if pty else text
+
+
+class Pool:
+    def __init__(
+        self,
+        *,
+        read_only: bool = False,
+        audit: AuditLog | Path | str | None = None,
+        max_channels: int = 8,
+        max_connects: int = 8,
+        connect_attempts: int = 2,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        on_state_change: Callable[[NodeLink], None] | None = None,
+    ) -> None:
+        self.read_only = read_only
+        self.audit = audit if isinstance(audit, AuditLog) else AuditLog(audit)
+        self.max_channels = max_channels
+        self.connect_attempts = max(1, connect_attempts)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.on_state_change = on_state_change
+        self._connect_sem = asyncio.Semaphore(max_connects)
+        self._links: dict[str, _Link] = {}
+        self._jumps: dict[str, _Jump] = {}
+        self._closed = False
+
+    async def __aenter__(self) -> Pool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- state -----------------------------------------------------------------------
+
+    def state(self, node_id: str) -> NodeLink:
+        link = self._links.get(node_id)
+        if link is None:
+            return NodeLink(node_id, LinkState.IDLE, datetime.now(UTC))
+        return link.state
+
+    def states(self) -> dict[str, NodeLink]:
+        return {node_id: link.state for node_id, link in self._links.items()}
+
+    def _set_state(self, link: _Link, state: LinkState, error: RemoteError | None = None,
+                   reason: str | None = None) -> None:
+        new = NodeLink(
+            node_id=link.node.id,
+            state=state,
+            since=datetime.now(UTC) if state is not link.state.state else link.state.since,
+            reason=error.message if error is not None else reason,
+            error_kind=error.kind if error is not None else None,
+            failures=link.failures,
+        )
+        if new == link.state:
+            return
+        link.state = new
+        if self.on_state_change is not None:
+            try:
+                self.on_state_change(new)
+            except Exception:  # a UI bug must not break the connection machinery
+                log.exception("on_state_change callback failed")
+
+    def _link(self, node: Node) -> _Link:
+        link = self._links.get(node.id)
+        if link is None:
+            link = _Link(
+                node=node,
+                channels=asyncio.Semaphore(self.max_channels),
+                state=NodeLink(node.id, LinkState.IDLE, datetime.now(UTC)),
+            )
+            self._links[node.id] = link
+        elif link.node.ssh != node.ssh:
+            # The inventory changed under us: the old connection targets the old settings.
+            self._drop_conn(link)
+            link.sticky, link.failures, link.next_attempt = None, 0, 0.0
+            link.node = node
+        else:
+            link.node = node
+        return link
+
+    def reset(self, node: Node) -> None:
+        """Forget a failure (and its backoff) so the next call connects at once."""
+        link = self._link(node)
+        link.sticky, link.failures, link.next_attempt = None, 0, 0.0
+        if link.conn is None:
+            self._set_state(link, LinkState.IDLE)
+
+    # --- read-only guard -------------------------------------------------------------
+
+    def check_allowed(self, node: Node, command: Command) -> None:
+        if command.mutates and self.read_only:
+            raise RemoteError(
+                ErrorKind.READ_ONLY, node.id,
+                f"read-only mode: refused `{command.line}`; nothing was sent",
+            )
+
+    def require_writable(self, node: Node, what: str) -> None:
+        if self.read_only:
+            raise RemoteError(
+                ErrorKind.READ_ONLY, node.id, f"read-only mode: refused to {what}; nothing was sent"
+            )
+
+    # --- connecting ------------------------------------------------------------------
+
+    async def connection(self, node: Node) -> asyncssh.SSHClientConnection:
+        """The node's live connection, opened (single-flight, with backoff) if needed."""
+        if self._closed:
+            raise RemoteError(ErrorKind.ERROR, node.id, "the connection pool is closed")
+        link = self._link(node)
+        if link.conn is not None and not link.conn.is_closed():
+            return link.conn
+        if link.sticky is not None:
+            raise link.sticky
+        if link.connecting is None or link.connecting.done():
+            link.connecting = asyncio.create_task(self._connect_with_retries(link))
+            link.connecting.add_done_callback(_consume)
+        # shield: one caller giving up must not cancel the attempt others wait for.
+        return await asyncio.shield(link.connecting)
+
+    async def _connect_with_retries(self, link: _Link) -> asyncssh.SSHClientConnection:
+        attempt = 0
+        while True:
+            delay = link.next_attempt - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._set_state(link, LinkState.CONNECTING)
+            node = link.node
+            try:
+                tunnel = await self._jump_connection(node) if node.ssh.jump else None
+                conn = await self._open(node.id, node.ssh, tunnel, link)
+            except RemoteError as err:
+                link.failures += 1
+                backoff = min(self.backoff_cap, self.backoff_base * 2 ** (link.failures - 1))
+                link.next_attempt = time.monotonic() + backoff
+                if err.kind in STICKY_KINDS:
+                    link.sticky = err
+                self._set_state(link, LinkState.DOWN, err)
+                attempt += 1
+                if not err.transient or attempt >= self.connect_attempts:
+                    raise
+                continue
+            link.conn, link.failures, link.next_attempt = conn, 0, 0.0
+            self._set_state(link, LinkState.CONNECTED)
+            return conn
+
+    def _connect_kwargs(
+        self, settings: SshSettings, tunnel: asyncssh.SSHClientConnection | None
+    ) -> dict[str, object]:
+        kw: dict[str, object] = {
+            # Strict: only this file, re-read at every connect (a key trusted a moment ago
+            # counts); a missing file means "no key known", never a silent fallback.
+            "known_hosts": hostkeys.load_known_hosts(hostkeys.known_hosts_path(settings)),
+            "connect_timeout": settings.connect_timeout,
+            "keepalive_interval": max(0.0, settings.keepalive_interval),
+            "keepalive_count_max": 3,
+            # () = asyncssh's default: load ~/.ssh/config; None = load no config file.
+            "config": () if settings.use_ssh_config else None,
+        }
+        # Unset values are left out, not passed as None, so ~/.ssh/config decides.
+        if settings.port is not None:
+            kw["port"] = settings.port
+        if settings.user is not None:
+            kw["username"] = settings.user
+        if settings.identity_files:
+            kw["client_keys"] = [os.path.expanduser(p) for p in settings.identity_files]
+        if tunnel is not None:
+            kw["tunnel"] = tunnel
+        return kw
+
+    async def _open(
+        self,
+        node_id: str,
+        settings: SshSettings,
+        tunnel: asyncssh.SSHClientConnection | None,
+        link: _Link | None,
+        label: str = "",
+        via_jump: bool = False,
+    ) -> asyncssh.SSHClientConnection:
+        kw = self._connect_kwargs(settings, tunnel)
+        where = label or self._where(settings)
+
+        def factory() -> _Client:
+            return _Client(lambda conn, exc: self._on_conn_lost(link, conn, exc))
+
+        async with self._connect_sem:
+            try:
+                conn = await asyncssh.connect(settings.host, client_factory=factory, **kw)
+            except (TimeoutError, OSError, asyncssh.Error, ValueError) as exc:
+                err = self.classify(node_id, settings, exc, where)
+                err.via_jump = via_jump
+                raise err from exc
+        return conn
+
+    @staticmethod
+    def _where(settings: SshSettings) -> str:
+        user = f"{settings.user}@" if settings.user else ""
+        port = f":{settings.port}" if settings.port else ""
+        return f"{user}{settings.host}{port}"
+
+    def classify(
+        self, node_id: str, settings: SshSettings, exc: BaseException, where: str = ""
+    ) -> RemoteError:
+        """Turn an exception into a RemoteError, telling unknown from changed host keys."""
+        where = where or self._where(settings)
+        if isinstance(exc, asyncssh.HostKeyNotVerifiable | asyncssh.KeyExchangeFailed):
+            path = hostkeys.known_hosts_path(settings)
+            target = hostkeys.resolve_target(settings)
+            entries = [e for e in hostkeys.lookup(path, target.key_name, target.port)
+                       if e.marker != "@revoked"]
+            pattern = (target.key_name if target.port == hostkeys.DEFAULT_PORT
+                       else f"[{target.key_name}]:{target.port}")
+            if entries:
+                first = entries[0]
+                return RemoteError(
+                    ErrorKind.HOST_KEY_CHANGED, node_id,
+                    f"HOST KEY CHANGED for {pattern} ({where}): the key the server presents "
+                    f"does not match {path} line {first.line} ({first.key_type} "
+                    f"{first.fingerprint}). Connection refused. If the change is expected "
+                    f"(reinstalled node), remove that line ({hostkeys.removal_hint(path, target)})"
+                    " and trust the new key after checking its fingerprint.",
+                    known_hosts=str(path), line=first.line,
+                )
+            if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+                return RemoteError(
+                    ErrorKind.HOST_KEY_UNKNOWN, node_id,
+                    f"unknown host key for {pattern} ({where}): not in {path}. Check its "
+                    "fingerprint and trust it before connecting.",
+                    known_hosts=str(path),
+                )
+        return classify(exc, node_id, where)
+
+    def _on_conn_lost(
+        self, link: _Link | None, conn: asyncssh.SSHClientConnection, exc: Exception | None
+    ) -> None:
+        if link is None or link.conn is not conn:
+            return
+        link.conn = None
+        if id(conn) in link.closing:
+            link.closing.discard(id(conn))
+            self._set_state(link, LinkState.IDLE, reason="closed")
+            return
+        reason = f"connection lost: {exc}" if exc else "connection closed by the server"
+        self._set_state(link, LinkState.DOWN, RemoteError(ErrorKind.DROPPED, link.node.id, reason))
+
+    def _jump_for(self, node: Node) -> _Jump:
+        spec = node.ssh.jump
+        if not spec:
+            raise ValueError(f"{node.id} has no jump host")
+        jump = self._jumps.get(spec)
+        if jump is None:
+            try:
+                user, host, port = parse_jump(spec)
+            except ValueError as exc:
+                raise RemoteError(ErrorKind.ERROR, node.id, str(exc)) from None
+            s = node.ssh
+            # The first node behind this spec lends its keys, known_hosts and timeouts.
+            jump = _Jump(spec, SshSettings(
+                host=host, port=port, user=user, identity_files=s.identity_files,
+                known_hosts=s.known_hosts, connect_timeout=s.connect_timeout,
+                command_timeout=s.command_timeout, keepalive_interval=s.keepalive_interval,
+                use_ssh_config=s.use_ssh_config,
+            ))
+            self._jumps[spec] = jump
+        return jump
+
+    async def _jump_connection(self, node: Node) -> asyncssh.SSHClientConnection:
+        """The one connection shared by every node behind the same jump spec."""
+        jump = self._jump_for(node)
+        spec = jump.spec
+        if jump.conn is not None and not jump.conn.is_closed():
+            return jump.conn
+        if jump.connecting is None or jump.connecting.done():
+            jump.connecting = asyncio.create_task(
+                self._open(node.id, jump.settings, None, None, label=f"jump host {spec}",
+                           via_jump=True)
+            )
+            jump.connecting.add_done_callback(_consume)
+        try:
+            jump.conn = await asyncio.shield(jump.connecting)
+        except RemoteError as err:
+            # The attempt may have been started for another node: re-address the error.
+            mine = RemoteError(err.kind, node.id, err.message, known_hosts=err.known_hosts,
+                               line=err.line)
+            mine.via_jump = True
+            raise mine from err
+        return jump.conn
+
+    def _drop_conn(self, link: _Link) -> asyncssh.SSHClientConnection | None:
+        conn, link.conn = link.conn, None
+        if conn is not None:
+            link.closing.add(id(conn))
+            conn.close()
+        self._set_state(link, LinkState.IDLE, reason="closed")
+        return conn
+
+    async def disconnect(self, node: Node) -> None:
+        link = self._links.get(node.id)
+        if link is None:
+            return
+        conn = self._drop_conn(link)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.wait_closed(), CLOSE_GRACE)
+
+    async def close(self) -> None:
+        self._closed = True
+        conns: list[asyncssh.SSHClientConnection] = []
+        for link in self._links.values():
+            if link.connecting is not None and not link.connecting.done():
+                link.connecting.cancel()
+            conn = self._drop_conn(link)
+            if conn is not None:
+                conns.append(conn)
+        for jump in self._jumps.values():
+            if jump.connecting is not None and not jump.connecting.done():
+                jump.connecting.cancel()
+            if jump.conn is not None:
+                jump.conn.close()
+                conns.append(jump.conn)
+                jump.conn = None
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.wait_closed(), CLOSE_GRACE)
+
+    # --- host keys -------------------------------------------------------------------
+
+    async def fetch_host_key(self, node: Node, *, jump: bool = False) -> hostkeys.HostKeyInfo:
+        """The server's host key and SHA256 fingerprint, to show the admin. Trusts nothing.
+        With jump=True, the key of the node's jump host (when the error was `via_jump`)."""
+        if jump:
+            if not node.ssh.jump:
+                raise ValueError(f"{node.id} has no jump host")
+            settings, tunnel = self._jump_for(node).settings, None
+        else:
+            settings = node.ssh
+            tunnel = await self._jump_connection(node) if node.ssh.jump else None
+        try:
+            async with self._connect_sem:
+                return await asyncio.wait_for(
+                    hostkeys.fetch_host_key(settings, tunnel), settings.connect_timeout
+                )
+        except (TimeoutError, OSError, asyncssh.Error) as exc:
+            raise classify(exc, node.id, self._where(settings)) from exc
+
+    def trust_host_key(self, node: Node, info: hostkeys.HostKeyInfo, *, step: str = "") -> str:
+        """Append an accepted key to the node's known_hosts file. Call only after the admin
+        confirmed `info.fingerprint`. Returns the line written."""
+        path = hostkeys.known_hosts_path(node.ssh)
+        line = hostkeys.append_known_host(path, info)
+        self.audit.record(
+            site=node.site, node=node.id, kind="trust_host_key",
+            command=f"append to {path}: {info.host_pattern} {info.key_type} {info.fingerprint}",
+            exit_status=0, duration=0.0, step=step or "trust host key", result="ok",
+        )
+        link = self._link(node)
+        if link.sticky is not None and link.sticky.kind is ErrorKind.HOST_KEY_UNKNOWN:
+            link.sticky = None
+        link.failures, link.next_attempt = 0, 0.0
+        return line
+
+    # --- running commands ------------------------------------------------------------
+
+    async def _process(
+        self, node: Node, command: Command, *, stderr_to_stdout: bool
+    ) -> tuple[_Link, asyncssh.SSHClientProcess[bytes]]:
+        """Open a channel for `command`; the caller holds link.channels."""
+        link = self._link(node)
+        for attempt in (1, 2):
+            conn = await self.connection(node)
+            try:
+                proc: asyncssh.SSHClientProcess[bytes] = await conn.create_process(
+                    command.line,
+                    encoding=None,  # bytes in, bytes out: we decode with errors="replace"
+                    stderr=STDOUT if stderr_to_stdout else PIPE,
+                    request_pty="force" if command.pty else False,
+                    term_type="dumb" if command.pty else None,
+                )
+                return link, proc
+            except asyncssh.ChannelOpenError as exc:
+                raise RemoteError(
+                    ErrorKind.ERROR, node.id, f"{node.id} refused a new channel: {exc.reason}"
+                ) from exc
+            except (OSError, asyncssh.Error) as exc:
+                err = self.classify(node.id, node.ssh, exc)
+                # A stale connection found at use: safe to retry once when nothing mutates.
+                if attempt == 1 and not command.mutates and err.kind is ErrorKind.DROPPED:
+                    self._drop_conn(link)
+                    continue
+                raise err from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def run(
+        self,
+        node: Node,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        input_secret: str | None = None,
+        step: str = "",
+    ) -> Result:
+        """Run one catalog entry and wait for it. Connection failures raise RemoteError;
+        a drop or timeout during the command returns a Result that is not ok."""
+        self.check_allowed(node, command)
+        if command.secret_stdin and input_secret is None and not command.pty:
+            raise ValueError(f"{command.name} needs a secret on stdin")
+        limit = timeout if timeout is not None else node.ssh.command_timeout
+        link = self._link(node)
+        async with link.channels:
+            start = time.monotonic()
+            try:
+                link, proc = await self._process(node, command, stderr_to_stdout=False)
+            except RemoteError as failure:
+                if command.mutates and failure.kind is ErrorKind.DROPPED:
+                    # The exec request may have left before the link died: record the doubt.
+                    self._audit(node, command, None, time.monotonic() - start, step,
+                                f"not confirmed: {failure.message}", input_secret)
+                raise
+            data = command.stdin or b""
+            if input_secret is not None:
+                data += input_secret.encode("utf-8") + b"\n"
+            lost = timed_out = False
+            note = ""
+            try:
+                if data:
+                    proc.stdin.write(data)
+                if not command.pty:
+                    proc.stdin.write_eof()
+                done = await proc.wait(timeout=limit)
+                out, err = done.stdout, done.stderr
+                status, signal = done.exit_status, done.exit_signal
+            except asyncssh.TimeoutError as exc:
+                timed_out = True
+                out, err, status, signal = exc.stdout, exc.stderr, None, None
+                await self._kill(proc)
+                note = (f"no answer after {limit:g}s: sent TERM and closed the channel "
+                        "(a command that ignores both may still be running)")
+            except asyncio.CancelledError:
+                # The caller gave up (e.g. a poll deadline): do not leave the command running.
+                self._abandon(proc)
+                if command.mutates:
+                    self._audit(node, command, None, time.monotonic() - start, step,
+                                "cancelled: channel closed", input_secret)
+                raise
+            except (OSError, asyncssh.Error) as exc:
+                lost = True
+                out, err = proc.collect_output()
+                status, signal = None, None
+                note = f"connection lost during the command: {exc}"
+            if not timed_out and not lost and status is None and signal is None:
+                # asyncssh may end a process without an exit status when the link drops.
+                lost = True
+                note = "connection lost: no exit status received"
+            if lost and link.conn is not None and link.conn.is_closed():
+                link.conn = None
+            result = Result(
+                node_id=node.id, command=command, exit_status=status,
+                stdout=_decode(out, command.pty), stderr=_decode(err, command.pty),
+                duration=time.monotonic() - start, lost=lost, timed_out=timed_out,
+                exit_signal=signal[0] if signal else None, note=note,
+            )
+        if command.mutates:
+            self._audit(node, command, result.exit_status, result.duration, step,
+                        result.summary(), input_secret)
+        return result
+
+    def _audit(self, node: Node, command: Command, status: int | None, duration: float,
+               step: str, result: str, *secrets: str | None) -> None:
+        self.audit.record(
+            site=node.site, node=node.id, kind="command", command=command.line,
+            exit_status=status, duration=duration, step=step, result=result,
+            secrets=[s for s in secrets if s],
+        )
+
+    @staticmethod
+    def _abandon(proc: asyncssh.SSHClientProcess[bytes]) -> None:
+        """Signal the remote process, then close the channel (a PTY gets SIGHUP)."""
+        for sig in ("HUP", "TERM"):
+            with contextlib.suppress(OSError, asyncssh.Error):
+                proc.send_signal(sig)
+        proc.close()
+
+    @staticmethod
+    async def _kill(proc: asyncssh.SSHClientProcess[bytes]) -> None:
+        """End a remote process and wait (briefly) for the channel to be closed."""
+        Pool._abandon(proc)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.wait_closed(), CLOSE_GRACE)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, node: Node, command: Command, *, step: str = ""
+                     ) -> AsyncIterator[LineStream]:
+        """Run a (usually long-running) entry and yield its output lines as they come.
+        Leaving the block ends the remote process and closes the channel."""
+        self.check_allowed(node, command)
+        link = self._link(node)
+        async with link.channels:
+            start = time.monotonic()
+            link, proc = await self._process(node, command, stderr_to_stdout=True)
+            lines = LineStream(node.id, command, proc)
+            try:
+                yield lines
+            finally:
+                await lines.aclose()
+                if command.mutates:
+                    self._audit(node, command, lines.exit_status, time.monotonic() - start,
+                                step, "lost" if lines.lost else f"exit {lines.exit_status}")
+
+    @contextlib.asynccontextmanager
+    async def open_pty(self, node: Node, command: Command, *, step: str = ""
+                       ) -> AsyncIterator[PtySession]:
+        """An interactive run on a PTY (e.g. `xivo-sync -i` asking for a password)."""
+        self.check_allowed(node, command)
+        if not command.pty:
+            raise ValueError(f"{command.name} is not a PTY command")
+        link = self._link(node)
+        async with link.channels:
+            start = time.monotonic()
+            link, proc = await self._process(node, command, stderr_to_stdout=True)
+            session = PtySession(node.id, command, proc)
+            try:
+                yield session
+            finally:
+                await session.aclose()
+                if command.mutates:
+                    self._audit(node, command, session.exit_status, time.monotonic() - start,
+                                step, session.summary(), *session.secrets)
+
+    @contextlib.asynccontextmanager
+    async def sftp(self, node: Node) -> AsyncIterator[asyncssh.SFTPClient]:
+        """An SFTP session on the node's connection, counted against the channel cap."""
+        link = self._link(node)
+        async with link.channels:
+            conn = await self.connection(node)
+            try:
+                client = await conn.start_sftp_client()
+            except (OSError, asyncssh.Error) as exc:
+                raise self.classify(node.id, node.ssh, exc) from exc
+            try:
+                yield client
+            finally:
+                client.exit()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.wait_closed(), CLOSE_GRACE)
+
+
+class LineStream:
+    """Async iterator of decoded output lines (stderr merged). A drop raises `dropped`."""
+
+    def __init__(self, node_id: str, command: Command,
+                 proc: asyncssh.SSHClientProcess[bytes]) -> None:
+        self.node_id = node_id
+        self.command = command
+        self._proc = proc
+        self.exit_status: int | None = None
+        self.lost = False
+        self._ended = False
+
+    def __aiter__(self) -> LineStream:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._ended:
+            raise StopAsyncIteration
+        try:
+            raw = await self._proc.stdout.readline()
+        except (OSError, asyncssh.Error) as exc:
+            self._ended, self.lost = True, True
+            raise RemoteError(ErrorKind.DROPPED, self.node_id,
+                              f"stream {self.command.line!r} lost: {exc}") from exc
+        if not raw:
+            self._ended = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._proc.wait_closed(), CLOSE_GRACE)
+            self.exit_status = self._proc.exit_status
+            if self.exit_status is None and self._proc.exit_signal is None:
+                self.lost = True
+                raise RemoteError(ErrorKind.DROPPED, self.node_id,
+                                  f"stream {self.command.line!r} ended without exit status")
+            raise StopAsyncIteration
+        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+    async def aclose(self) -> None:
+        self._ended = True
+        if self._proc.exit_status is None:
+            await Pool._kill(self._proc)
+        self.exit_status = self._proc.exit_status
+
+
+class PtySession:
+    """An interactive process on a PTY. Secrets sent with `send_secret` are masked in
+    everything this object returns and are never logged."""
+
+    def __init__(self, node_id: str, command: Command,
+                 proc: asyncssh.SSHClientProcess[bytes]) -> None:
+        self.node_id = node_id
+        self.command = command
+        self._proc = proc
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""  # received, not yet consumed by expect()
+        self._transcript: list[str] = []
+        self.secrets: list[str] = []
+        self.exit_status: int | None = None
+        self.lost = False
+
+    def _mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    @property
+    def transcript(self) -> str:
+        return self._mask("".join(self._transcript))
+
+    async def read(self, timeout: float | None = None) -> str:
+        """The next chunk of output; "" only at the end of the output.
+        Raises TimeoutError when nothing came within `timeout`."""
+        try:
+            text = await asyncio.wait_for(self._read_text(), timeout)
+        except TimeoutError:
+            raise
+        except (OSError, asyncssh.Error) as exc:
+            self.lost = True
+            raise RemoteError(ErrorKind.DROPPED, self.node_id, f"session lost: {exc}") from exc
+        self._transcript.append(text)
+        return self._mask(text)
+
+    async def _read_text(self) -> str:
+        while True:
+            raw = await self._proc.stdout.read(4096)
+            text = self._decoder.decode(raw, final=not raw).replace("\r\n", "\n")
+            # A chunk ending inside a multi-byte character decodes to "": read on.
+            if text or not raw:
+                return text
+
+    async def expect(self, pattern: str | re.Pattern[str], timeout: float) -> str:
+        """Read until `pattern` appears; return everything read up to and including it."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        while True:
+            found = regex.search(self._buffer)
+            if found:
+                text, self._buffer = self._buffer[: found.end()], self._buffer[found.end():]
+                return self._mask(text)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RemoteError(ErrorKind.TIMEOUT, self.node_id,
+                                  f"no {regex.pattern!r} from {self.command.line!r} "
+                                  f"after {timeout:g}s")
+            try:
+                chunk = await self.read(remaining)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise RemoteError(ErrorKind.ERROR, self.node_id,
+                                  f"{self.command.line!r} ended before {regex.pattern!r}: "
+                                  f"{self._mask(self._buffer)[-200:]!r}")
+            self._buffer += chunk
+
+    def send_line(self, text: str) -> None:
+        self._proc.stdin.write(text.encode("utf-8") + b"\n")
+
+    def send_secret(self, secret: str) -> None:
+        if secret:
+            self.secrets.append(secret)
+        self._proc.stdin.write(secret.encode("utf-8") + b"\n")
+
+    async def wait(self, timeout: float) -> int | None:
+        """Drain the output and wait for the exit status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RemoteError(ErrorKind.TIMEOUT, self.node_id,
+                                  f"{self.command.line!r} still running after {timeout:g}s")
+            try:
+                chunk = await self.read(remaining)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            self._buffer += chunk
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._proc.wait_closed(), CLOSE_GRACE)
+        self.exit_status = self._proc.exit_status
+        if self.exit_status is None and self._proc.exit_signal is None:
+            self.lost = True
+        return self.exit_status
+
+    def summary(self) -> str:
+        if self.lost:
+            return "lost"
+        return "ended early" if self.exit_status is None else (
+            "ok" if self.exit_status == 0 else f"exit {self.exit_status}")
+
+    async def aclose(self) -> None:
+        if self._proc.exit_status is None:
+            await Pool._kill(self._proc)
+        self.exit_status = self._proc.exit_status
