@@ -122,6 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
     p.add_argument("--site", metavar="NAME", help="only this site")
     p.add_argument("--watch", metavar="SECONDS", type=float, help="repeat every SECONDS")
+
+    p = add("edge", "preview, apply or roll back the Edge .env switch")
+    edge = p.add_subparsers(dest="edge_command", metavar="ACTION", required=True)
+    for name, text in (
+        ("plan", "print the diff of the switch (exit 0: changes, 1: nothing to do)"),
+        ("apply", "switch the Edge to a side: backup, atomic write, verify, edge-dcomp up -d"),
+        ("rollback", "restore a backup of the Edge .env, then edge-dcomp up -d"),
+    ):
+        ep = edge.add_parser(name, help=text, description=text)
+        _global_options(ep, top=False)
+        ep.add_argument("--site", metavar="NAME", help="the site (default: the first)")
+        if name in ("plan", "apply"):
+            ep.add_argument("--to", choices=("slave", "master"), required=True)
+        if name in ("apply", "rollback"):
+            ep.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        if name == "rollback":
+            ep.add_argument("--backup", metavar="NAME", help="backup file (default: newest)")
     return parser
 
 
@@ -144,8 +161,8 @@ async def _maybe_lab(args: argparse.Namespace) -> AsyncIterator[Lab | None]:
     if not args.demo:
         yield None
         return
-    from resil_tui.lab.spec import LabTiming
     from resil_tui.lab.server import Lab
+    from resil_tui.lab.spec import LabTiming
 
     state = os.environ.get("RESIL_TUI_DEMO_DIR")
     lab = await Lab.start(Path(state) if state else None, timing=LabTiming.demo())
@@ -176,6 +193,12 @@ async def cmd_status(ctx: Context) -> int:
     return await run_status(ctx.inventory, ctx.args)
 
 
+async def cmd_edge(ctx: Context) -> int:
+    from resil_tui.edge_cli import run_edge
+
+    return await run_edge(ctx.inventory, ctx.args)
+
+
 async def run_tui(ctx: Context) -> int:
     from resil_tui.ops.session import open_pool
     from resil_tui.ui.app import ResilApp
@@ -196,6 +219,7 @@ async def run_tui(ctx: Context) -> int:
 _ASYNC_COMMANDS: dict[str | None, Callable[[Context], Awaitable[int]]] = {
     None: run_tui,
     "status": cmd_status,
+    "edge": cmd_edge,
 }
 
 
