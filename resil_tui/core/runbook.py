@@ -1,0 +1,914 @@
+"""The failover / failback runbook as data: ordered, typed steps built from the inventory.
+
+Source: the seed procedure (seed/resilience-administration.txt) and its summary table in
+XIVO.md. Per deployment part and direction:
+
+=======  =====================================  ======================================
+part     failover to the slave                  failback to the master
+=======  =====================================  ======================================
+XiVO     nothing to do: phones follow           nothing to do: the slave stops itself
+CC       CC slave: ``xivocc-dcomp restart xuc``  CC master: ``xivocc-dcomp restart xuc``
+         users open the CC slave FQDN           users open the CC master FQDN
+XDS      nothing                                nothing
+Edge     4 ``.env`` variables to slave IPs,     the reverse, ``edge-dcomp up -d``
+         ``edge-dcomp up -d``
+=======  =====================================  ======================================
+
+and always: wait until the target XiVO runs its services, wait until the restarted xuc is
+ready, then users refresh their browsers before reconnecting to UC / CCAgent / Switchboard.
+
+"Nothing to do" is still verified here (checks and waits), never skipped. Each step is a
+frozen dataclass: the ops layer maps ``Step.command`` (an :class:`ActionSpec`) to the remote
+catalog and ``Step.condition`` (a :class:`Condition`) to a probe; ``Step.shell`` is only for
+display (the wizard, ``resil-tui plan``). Pure: no I/O, nothing from ``remote/``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from ipaddress import IPv4Address
+from types import MappingProxyType
+from typing import Any
+
+from resil_tui.core import edge_env
+from resil_tui.core.cluster import Severity, Verdict
+from resil_tui.inventory_model import Node, Side, Site
+
+# --- vocabulary ---------------------------------------------------------------------------
+
+
+class Direction(StrEnum):
+    FAILOVER = "failover"  # telephony moved (or moves) to the slave: CC and Edge follow it
+    FAILBACK = "failback"  # the master is back: CC and Edge return to it
+
+    @property
+    def target(self) -> Side:
+        return Side.SLAVE if self is Direction.FAILOVER else Side.MASTER
+
+    @property
+    def source(self) -> Side:
+        return Side.MASTER if self is Direction.FAILOVER else Side.SLAVE
+
+    @property
+    def edge_direction(self) -> edge_env.Direction:
+        """The matching direction of the Edge ``.env`` switch planner."""
+        if self is Direction.FAILOVER:
+            return edge_env.Direction.TO_SLAVE
+        return edge_env.Direction.TO_MASTER
+
+
+class Part(StrEnum):
+    """Deployment parts of the seed. XDS is the set of media servers (MDS nodes)."""
+
+    XIVO = "xivo"
+    CC = "cc"
+    XDS = "xds"
+    EDGE = "edge"
+
+    @property
+    def label(self) -> str:
+        return _PART_LABELS[self]
+
+
+_PART_LABELS = {Part.XIVO: "XiVO", Part.CC: "CC", Part.XDS: "XDS", Part.EDGE: "Edge"}
+ALL_PARTS: frozenset[Part] = frozenset(Part)
+# Order of the parts in a runbook: XiVO first (it is what moves), XDS follows it, then the
+# seed's own order, CC before Edge.
+PART_ORDER: tuple[Part, ...] = (Part.XIVO, Part.XDS, Part.CC, Part.EDGE)
+
+
+def parse_parts(text: str | Iterable[str]) -> frozenset[Part]:
+    """``"cc,edge"`` or ``["cc", "edge"]`` -> parts; ``mds`` is accepted for XDS."""
+    items = text.replace(",", " ").split() if isinstance(text, str) else list(text)
+    found: set[Part] = set()
+    for raw in items:
+        word = raw.strip().lower()
+        if not word:
+            continue
+        if word == "mds":
+            word = Part.XDS.value
+        try:
+            found.add(Part(word))
+        except ValueError:
+            known = ", ".join(p.value for p in PART_ORDER)
+            raise ValueError(f"unknown part {raw!r} (known: {known})") from None
+    return frozenset(found)
+
+
+class StepKind(StrEnum):
+    CHECK = "check"  # read-only: what must be true now
+    ACTION = "action"  # a catalog command on a named node
+    WAIT = "wait"  # poll until a condition holds, or the timeout
+    MANUAL = "manual"  # what a person must do; the engine asks them to confirm it is done
+
+
+class OnFail(StrEnum):
+    """What the engine does when a check's condition does not hold."""
+
+    STOP = "stop"  # abort the run before anything else happens
+    CONFIRM = "confirm"  # go on only after the admin types Step.confirm_word
+    WARN = "warn"  # say so, then go on (the next steps handle it)
+
+
+class ActionName(StrEnum):
+    """Names the ops layer maps to the remote catalog (``remote/commands.py``) or to an op."""
+
+    XIVOCC_RESTART = "xivocc_restart"  # catalog: xivocc-dcomp restart SERVICE
+    EDGE_SWITCH = "edge_switch"  # ops: plan with core.edge_env, write the .env over SFTP
+    EDGE_UP = "edge_up"  # catalog: edge-dcomp up -d
+
+
+class ConditionKind(StrEnum):
+    XIVO_REACHABLE = "xivo_reachable"  # an SSH command on the node succeeds
+    NOT_SPLIT_BRAIN = "not_split_brain"  # not both XiVO running telephony
+    MASTER_NOT_ACTIVE = "master_not_active"  # master unreachable, or telephony stopped
+    XIVO_SERVICES_HEALTHY = "xivo_services_healthy"  # database OK and no service failed
+    XIVO_TELEPHONY_RUNNING = "xivo_telephony_running"  # `xivo-service status all`: asterisk up
+    XIVO_TELEPHONY_STOPPED = "xivo_telephony_stopped"  # telephony stopped (standby)
+    MDS_OK = "mds_ok"  # reachable and every service running
+    XUC_READY = "xuc_ready"  # a log line matching `pattern` after the restart
+    EDGE_POINTS_TO = "edge_points_to"  # the four .env variables name `side`
+    EDGE_CONTAINERS_UP = "edge_containers_up"  # `edge-dcomp ps`: every container up
+    CLUSTER_VERDICT = "cluster_verdict"  # cluster.evaluate: primary `verdict`, no worse
+
+
+def _frozen(values: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(values))
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """A typed description of an action; ``remote/`` and ``ops/`` decide how it runs."""
+
+    name: ActionName
+    args: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", ActionName(self.name))
+        object.__setattr__(self, "args", _frozen(self.args))
+
+    def __str__(self) -> str:
+        return _call(self.name.value, None, self.args)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A typed condition id, the node it is about (if one) and its parameters."""
+
+    kind: ConditionKind
+    node_id: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ConditionKind(self.kind))
+        object.__setattr__(self, "params", _frozen(self.params))
+
+    def __str__(self) -> str:
+        return _call(self.kind.value, self.node_id, self.params)
+
+
+def _call(name: str, node_id: str | None, params: Mapping[str, str]) -> str:
+    args = ([f"node={node_id}"] if node_id else []) + [f"{k}={v}" for k, v in params.items()]
+    return f"{name}({', '.join(args)})"
+
+
+@dataclass(frozen=True)
+class EnvChange:
+    """One Edge ``.env`` variable the switch changes (display; core.edge_env does the work)."""
+
+    variable: str
+    old: IPv4Address
+    new: IPv4Address
+    whole_value: bool  # True: the value is the address; False: the address inside the value
+
+    def __str__(self) -> str:
+        if self.whole_value:
+            return f"{self.variable}: {self.old} -> {self.new}"
+        return f"{self.variable}: {self.old} -> {self.new} inside the value"
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """What a reader needs to recognise a node; no SSH settings."""
+
+    id: str
+    label: str
+    host: str
+    ip: IPv4Address | None = None
+    fqdn: str | None = None
+
+    @classmethod
+    def of(cls, node: Node) -> NodeRef:
+        return cls(node.id, node.label, node.ssh.host, node.ip, node.fqdn)
+
+    def describe(self) -> str:
+        extra = [self.host] + ([str(self.ip)] if self.ip is not None else [])
+        if self.fqdn and self.fqdn != self.host:
+            extra.append(self.fqdn)
+        return f"{self.label} ({', '.join(extra)})"
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str  # stable: "cc.restart_xuc"
+    kind: StepKind
+    title: str  # imperative, short
+    detail: str  # one or two sentences with the real names filled in
+    part: Part | None  # None: the whole site (guards, final steps)
+    node_id: str | None = None
+    command: ActionSpec | None = None  # actions only
+    condition: Condition | None = None  # checks and waits
+    timeout_seconds: float | None = None  # waits only
+    shell: str | None = None  # what an admin would type on the node (display only)
+    shell_local: bool = False  # the shell line runs on the admin's workstation, not a node
+    guard: bool = False  # a safety check before the first action
+    on_fail: OnFail = OnFail.STOP  # checks: what a false condition does
+    confirm_word: str | None = None  # OnFail.CONFIRM: the word to type
+    env_changes: tuple[EnvChange, ...] = ()  # edge_switch: the variables that change
+
+    def __post_init__(self) -> None:
+        # Broken steps are programming errors of this module: fail loudly at build time.
+        problems: list[str] = []
+        if self.kind is StepKind.ACTION and (self.command is None or self.node_id is None):
+            problems.append("an action needs a command and a node")
+        if self.kind is not StepKind.ACTION and self.command is not None:
+            problems.append("only actions carry a command")
+        if self.kind in (StepKind.CHECK, StepKind.WAIT) and self.condition is None:
+            problems.append("checks and waits need a condition")
+        if self.kind in (StepKind.ACTION, StepKind.MANUAL) and self.condition is not None:
+            problems.append("actions and manual steps carry no condition")
+        if self.kind is StepKind.WAIT and not (self.timeout_seconds and self.timeout_seconds > 0):
+            problems.append("a wait needs a positive timeout")
+        if self.kind is not StepKind.WAIT and self.timeout_seconds is not None:
+            problems.append("only waits have a timeout")
+        if self.guard and self.kind is not StepKind.CHECK:
+            problems.append("guards are checks")
+        if (self.confirm_word is not None) != (self.on_fail is OnFail.CONFIRM):
+            problems.append("confirm_word goes with on_fail=confirm")
+        if self.on_fail is not OnFail.STOP and self.kind is not StepKind.CHECK:
+            problems.append("only checks have an on_fail policy")
+        if problems:
+            raise ValueError(f"step {self.id}: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "title": self.title,
+            "detail": self.detail,
+            "part": self.part.value if self.part else None,
+            "node_id": self.node_id,
+            "command": (
+                {"name": self.command.name.value, "args": dict(self.command.args)}
+                if self.command
+                else None
+            ),
+            "condition": (
+                {
+                    "kind": self.condition.kind.value,
+                    "node_id": self.condition.node_id,
+                    "params": dict(self.condition.params),
+                }
+                if self.condition
+                else None
+            ),
+            "timeout_seconds": self.timeout_seconds,
+            "shell": self.shell,
+            "shell_local": self.shell_local,
+            "guard": self.guard,
+            "on_fail": self.on_fail.value,
+            "confirm_word": self.confirm_word,
+            "env_changes": [
+                {
+                    "variable": c.variable,
+                    "old": str(c.old),
+                    "new": str(c.new),
+                    "whole_value": c.whole_value,
+                }
+                for c in self.env_changes
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RunbookOptions:
+    telephony_timeout_seconds: float = 300.0  # target XiVO runs telephony
+    standby_timeout_seconds: float = 300.0  # failback: the slave's cron stops its telephony
+    xuc_ready_timeout_seconds: float = 180.0  # restarted xuc prints its readiness line
+    edge_up_timeout_seconds: float = 120.0  # Edge containers up after `edge-dcomp up -d`
+    xuc_service: str = "xuc"
+    log_tail_lines: int = 50  # shown `logs -f` commands never dump the whole history
+    # Phones are NOT resynchronised on a plain failover/failback: the HA provisioning
+    # (registrar_backup / proxy_backup = the slave's IP) was pushed when HA was configured,
+    # so phones already know both XiVO and move by themselves (the seed: "nothing to do").
+    # A resync is needed only after HA settings changed (HA just configured, a peer IP
+    # changed): then set this and the XiVO part gets a manual "Resynchronise phones" step.
+    ha_settings_changed: bool = False
+
+    def __post_init__(self) -> None:
+        for name in (
+            "telephony_timeout_seconds",
+            "standby_timeout_seconds",
+            "xuc_ready_timeout_seconds",
+            "edge_up_timeout_seconds",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"RunbookOptions.{name} must be positive")
+        if self.log_tail_lines < 0:
+            raise ValueError("RunbookOptions.log_tail_lines must be >= 0")
+        if not self.xuc_service or any(c.isspace() for c in self.xuc_service):
+            raise ValueError("RunbookOptions.xuc_service must be a simple service name")
+
+
+DEFAULT_OPTIONS = RunbookOptions()
+
+
+@dataclass(frozen=True)
+class Runbook:
+    site: str
+    direction: Direction
+    steps: tuple[Step, ...]
+    present: frozenset[Part]  # parts the site's inventory has
+    selected: frozenset[Part]  # the `only` filter (every part when none was given)
+    nodes: tuple[NodeRef, ...]  # every node a step names, for display
+    source: NodeRef  # the XiVO telephony leaves
+    target: NodeRef  # the XiVO telephony moves to
+    notes: tuple[str, ...] = ()  # what was left out or kept, and why
+    options: RunbookOptions = field(default_factory=RunbookOptions)
+
+    @property
+    def parts(self) -> frozenset[Part]:
+        """Parts that have at least one step."""
+        return frozenset(s.part for s in self.steps if s.part is not None)
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(f"no step {step_id!r} in the {self.direction.value} runbook")
+
+    def node(self, node_id: str | None) -> NodeRef | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    def of_kind(self, kind: StepKind) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.kind is kind)
+
+    @property
+    def guards(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.guard)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "direction": self.direction.value,
+            "present": sorted(p.value for p in self.present),
+            "selected": sorted(p.value for p in self.selected),
+            "source": self.source.id,
+            "target": self.target.id,
+            "notes": list(self.notes),
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+# --- building -----------------------------------------------------------------------------
+
+
+def present_parts(site: Site) -> frozenset[Part]:
+    """Parts the inventory describes. CC counts when either CC node is declared."""
+    found = {Part.XIVO}
+    if site.cc_master is not None or site.cc_slave is not None:
+        found.add(Part.CC)
+    if site.mds:
+        found.add(Part.XDS)
+    if site.edge is not None:
+        found.add(Part.EDGE)
+    return frozenset(found)
+
+
+XIVO_STATUS_SHELL = shlex.join(["xivo-service", "status", "all"])
+
+
+def _ssh_shell(node: Node) -> str:
+    """What an admin types on their workstation to see whether the node answers."""
+    argv = ["ssh"]
+    if node.ssh.port is not None and node.ssh.port != 22:
+        argv += ["-p", str(node.ssh.port)]
+    target = f"{node.ssh.user}@{node.ssh.host}" if node.ssh.user else node.ssh.host
+    return shlex.join([*argv, target, "true"])
+
+
+def _role(node: Node) -> str:
+    side = f" {node.side.value}" if node.side is not None else ""
+    kind = {"xivo": "XiVO", "cc": "CC", "edge": "Edge", "mds": "media server"}[node.kind.value]
+    return f"the {kind}{side} {NodeRef.of(node).describe()}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class _Builder:
+    def __init__(self, site: Site, direction: Direction, options: RunbookOptions) -> None:
+        self.site = site
+        self.direction = direction
+        self.options = options
+        self.target = site.xivo(direction.target)
+        self.source = site.xivo(direction.source)
+        self.steps: list[Step] = []
+        self.notes: list[str] = []
+        self.nodes: dict[str, NodeRef] = {}
+
+    def add(self, step: Step) -> None:
+        self.steps.append(step)
+
+    def ref(self, node: Node) -> str:
+        self.nodes.setdefault(node.id, NodeRef.of(node))
+        return node.id
+
+    # --- guards (always: they protect every action, and cost one read) ---
+
+    def guards(self, has_actions: bool) -> None:
+        t = self.target
+        master, slave = self.site.xivo_master, self.site.xivo_slave
+        self.add(
+            Step(
+                id="guard.target_reachable",
+                kind=StepKind.CHECK,
+                title=f"Check the XiVO {self.direction.target.value} is reachable",
+                detail=(
+                    f"Everything below moves users to {_role(t)}; stop here if it does "
+                    "not answer over SSH."
+                ),
+                part=None,
+                node_id=self.ref(t),
+                condition=Condition(ConditionKind.XIVO_REACHABLE, t.id),
+                shell=_ssh_shell(t),
+                shell_local=True,
+                guard=True,
+            )
+        )
+        if self.direction is Direction.FAILOVER:
+            split_detail = (
+                f"If both {master.label} and {slave.label} run Asterisk, phones and calls are "
+                "split between them (XiVO HA has no fencing): this is said first, before the "
+                "master check below."
+            )
+        else:
+            split_detail = (
+                f"Both running telephony is expected for about 90 s after the master is back "
+                f"(the slave's cron runs xivo-check-master-status {master.ip} "
+                "every minute, 3 pings 10 s apart); if it lasts, the slave cannot ping the "
+                "master."
+            )
+        self.add(
+            Step(
+                id="guard.split_brain",
+                kind=StepKind.CHECK,
+                title="Check that only one XiVO runs telephony",
+                detail=split_detail,
+                part=None,
+                condition=Condition(
+                    ConditionKind.NOT_SPLIT_BRAIN,
+                    None,
+                    {"master": self.ref(master), "slave": self.ref(slave)},
+                ),
+                shell=XIVO_STATUS_SHELL,
+                guard=True,
+                on_fail=OnFail.WARN,
+            )
+        )
+        if self.direction is Direction.FAILOVER:
+            # A pingable master keeps telephony (no service-level check in the HA scripts):
+            # moving CC and Edge users off a working master is what this guard prevents.
+            confirm = has_actions
+            self.add(
+                Step(
+                    id="guard.master_not_active",
+                    kind=StepKind.CHECK,
+                    title="Check the XiVO master no longer serves telephony",
+                    detail=(
+                        f"{_sentence(_role(master))} must be unreachable or have telephony "
+                        "stopped. "
+                        + (
+                            f"If it still looks active, type {master.id} to move CC and "
+                            "Edge users to the slave anyway."
+                            if confirm
+                            else "This runbook has no action: a still-active master is "
+                            "only reported."
+                        )
+                    ),
+                    part=None,
+                    node_id=self.ref(master),
+                    condition=Condition(ConditionKind.MASTER_NOT_ACTIVE, master.id),
+                    shell=XIVO_STATUS_SHELL,
+                    guard=True,
+                    on_fail=OnFail.CONFIRM if confirm else OnFail.WARN,
+                    confirm_word=master.id if confirm else None,
+                )
+            )
+        else:
+            self.add(
+                Step(
+                    id="guard.target_healthy",
+                    kind=StepKind.CHECK,
+                    title="Check the XiVO master's services are healthy",
+                    detail=(
+                        f"Before traffic moves back, `xivo-service status all` on {_role(t)} "
+                        "must show the database OK and no failed service."
+                    ),
+                    part=None,
+                    node_id=self.ref(t),
+                    condition=Condition(ConditionKind.XIVO_SERVICES_HEALTHY, t.id),
+                    shell=XIVO_STATUS_SHELL,
+                    guard=True,
+                )
+            )
+
+    # --- XiVO: nothing to do, verified ---
+
+    def wait_target_telephony(self) -> None:
+        t = self.target
+        self.add(
+            Step(
+                id="xivo.wait_target_telephony",
+                kind=StepKind.WAIT,
+                title=f"Wait until the XiVO {self.direction.target.value} runs telephony",
+                detail=(
+                    f"`xivo-service status all` on {_role(t)} must show Asterisk running; "
+                    + (
+                        "the slave's check-master-status cron starts it when the master "
+                        "stops answering pings. Phones then register to the slave by themselves."
+                        if self.direction is Direction.FAILOVER
+                        else "phones then register to the master again by themselves."
+                    )
+                ),
+                part=Part.XIVO,
+                node_id=self.ref(t),
+                condition=Condition(ConditionKind.XIVO_TELEPHONY_RUNNING, t.id),
+                timeout_seconds=self.options.telephony_timeout_seconds,
+                shell=XIVO_STATUS_SHELL,
+            )
+        )
+
+    def xivo(self) -> None:
+        self.wait_target_telephony()
+        if self.direction is Direction.FAILBACK:
+            slave, master = self.site.xivo_slave, self.site.xivo_master
+            self.add(
+                Step(
+                    id="xivo.wait_source_standby",
+                    kind=StepKind.WAIT,
+                    title="Wait until the XiVO slave stops telephony",
+                    detail=(
+                        f"On {_role(slave)} the check-master-status cron pings the master "
+                        f"({master.ip}) and runs `xivo-manage-slave-services stop`: telephony "
+                        "stopped, /var/lib/xivo/disabled present."
+                    ),
+                    part=Part.XIVO,
+                    node_id=self.ref(slave),
+                    condition=Condition(ConditionKind.XIVO_TELEPHONY_STOPPED, slave.id),
+                    timeout_seconds=self.options.standby_timeout_seconds,
+                    shell=XIVO_STATUS_SHELL,
+                )
+            )
+        if self.options.ha_settings_changed:
+            master, slave = self.site.xivo_master, self.site.xivo_slave
+            self.add(
+                Step(
+                    id="xivo.resync_phones",
+                    kind=StepKind.MANUAL,
+                    title="Resynchronise phones",
+                    detail=(
+                        "HA settings changed: phones pick up the new registrar and proxy backup "
+                        f"(the slave {slave.label}, {slave.ip}; master {master.ip}) only after "
+                        "a resync from the provisioning server or a reboot."
+                    ),
+                    part=Part.XIVO,
+                )
+            )
+
+    # --- XDS: nothing to do, verified ---
+
+    def xds(self) -> None:
+        used: set[str] = set()
+        for node in self.site.mds:
+            short = node.name.removeprefix("mds.") if node.name else node.id
+            step_id = f"xds.mds_ok.{short}"
+            n = 2
+            while step_id in used:  # names are unique per site in a loaded inventory
+                step_id, n = f"xds.mds_ok.{short}_{n}", n + 1
+            used.add(step_id)
+            self.add(
+                Step(
+                    id=step_id,
+                    kind=StepKind.CHECK,
+                    title=f"Check media server {node.label} is up",
+                    detail=(
+                        f"Nothing to do for XDS (the seed): {_role(node)} must be reachable "
+                        "and `xivo-service status all` must show every service running."
+                    ),
+                    part=Part.XDS,
+                    node_id=self.ref(node),
+                    condition=Condition(ConditionKind.MDS_OK, node.id),
+                    shell=XIVO_STATUS_SHELL,
+                    # A media server down does not make moving CC and Edge users wrong.
+                    on_fail=OnFail.WARN,
+                )
+            )
+
+    # --- CC: restart xuc on the target side, users open its FQDN ---
+
+    def cc(self) -> None:
+        side = self.direction.target
+        cc = self.site.cc(side)
+        if cc is None:
+            self.notes.append(
+                f"CC: the inventory has no CC {side.value}; its xuc restart and the users' "
+                "new address are left out."
+            )
+            return
+        service = self.options.xuc_service
+        node_id = self.ref(cc)
+        self.add(
+            Step(
+                id="cc.restart_xuc",
+                kind=StepKind.ACTION,
+                title=f"Restart {service} on the CC {side.value}",
+                detail=(
+                    f"On {_role(cc)}: xuc reconnects to the XiVO now serving telephony "
+                    f"({self.target.ip})."
+                ),
+                part=Part.CC,
+                node_id=node_id,
+                command=ActionSpec(ActionName.XIVOCC_RESTART, {"service": service}),
+                shell=shlex.join(["xivocc-dcomp", "restart", service]),
+            )
+        )
+        self.add(
+            Step(
+                id="cc.wait_xuc_ready",
+                kind=StepKind.WAIT,
+                title=f"Wait until {service} is ready on the CC {side.value}",
+                detail=(
+                    f"Follow the {service} log on {cc.label} until a line after the restart "
+                    f"matches {cc.readiness_pattern!r}."
+                ),
+                part=Part.CC,
+                node_id=node_id,
+                condition=Condition(
+                    ConditionKind.XUC_READY,
+                    cc.id,
+                    {"service": service, "pattern": cc.readiness_pattern},
+                ),
+                timeout_seconds=self.options.xuc_ready_timeout_seconds,
+                shell=shlex.join(
+                    [
+                        "xivocc-dcomp",
+                        "logs",
+                        "-f",
+                        "--tail",
+                        str(self.options.log_tail_lines),
+                        service,
+                    ]
+                ),
+            )
+        )
+        address = self._cc_url(cc)
+        via_edge = (
+            f" Users who go through the Edge keep https://{self.site.edge.fqdn}."
+            if self.site.edge is not None and self.site.edge.fqdn
+            else ""
+        )
+        self.add(
+            Step(
+                id="cc.users_open_fqdn",
+                kind=StepKind.MANUAL,
+                title=f"Users open {address}",
+                detail=(
+                    f"Tell CC users to reconnect by entering {address} (the CC {side.value}, "
+                    f"{cc.label}) in their browser.{via_edge}"
+                ),
+                part=Part.CC,
+                node_id=node_id,
+            )
+        )
+
+    def _cc_url(self, cc: Node) -> str:
+        if cc.fqdn:
+            return f"https://{cc.fqdn}"
+        self.notes.append(
+            f"CC: {cc.id} has no fqdn in the inventory; its SSH host {cc.ssh.host} is shown "
+            "as the users' address instead."
+        )
+        return f"https://{cc.ssh.host}"
+
+    # --- Edge: switch the four variables, up -d, verify ---
+
+    def env_changes(self) -> tuple[EnvChange, ...]:
+        d = self.direction
+        xivo = (self.site.xivo(d.source).ip, self.site.xivo(d.target).ip)
+        cc_source, cc_target = self.site.cc(d.source), self.site.cc(d.target)
+        cc = (cc_source.ip if cc_source else None, cc_target.ip if cc_target else None)
+        changes: list[EnvChange] = []
+        for variable in edge_env.EDGE_VARIABLES:
+            old, new = cc if variable in edge_env.CC_VARIABLES else xivo
+            if old is None or new is None:
+                what = "CC" if variable in edge_env.CC_VARIABLES else "XiVO"
+                self.notes.append(
+                    f"Edge: {variable} is not switched: the inventory lacks a {what} "
+                    f"{'IP' if what == 'CC' else 'VoIP IP'} on one side."
+                )
+                continue
+            whole = variable in ("XIVO_HOST", "XIVOCC_HOST")
+            changes.append(EnvChange(variable, old, new, whole_value=whole))
+        return tuple(changes)
+
+    def edge(self) -> None:
+        edge = self.site.edge
+        assert edge is not None
+        side = self.direction.target.value
+        node_id = self.ref(edge)
+        path = edge.paths.edge_env
+        changes = self.env_changes()
+        listed = "; ".join(str(c) for c in changes) or "nothing known to switch"
+        self.add(
+            Step(
+                id="edge.switch_env",
+                kind=StepKind.ACTION,
+                title=f"Switch the Edge .env to the {side}",
+                detail=(
+                    f"In {path} on {NodeRef.of(edge).describe()}: {listed}. Only these "
+                    "variables change, whole "
+                    "addresses only; every other line stays as it is."
+                ),
+                part=Part.EDGE,
+                node_id=node_id,
+                command=ActionSpec(ActionName.EDGE_SWITCH, {"to": side, "env_path": path}),
+                # No shell line on purpose: the seed's `sed -i s/IP/IP/g` also rewrites
+                # 10.0.0.10 for 10.0.0.1 and comments (XIVO.md); the changes are listed.
+                shell=None,
+                env_changes=changes,
+            )
+        )
+        self.add(
+            Step(
+                id="edge.up",
+                kind=StepKind.ACTION,
+                title="Apply the Edge settings",
+                detail=f"On {edge.label}, recreate the Edge containers with the new .env.",
+                part=Part.EDGE,
+                node_id=node_id,
+                command=ActionSpec(ActionName.EDGE_UP, {}),
+                shell=shlex.join(["edge-dcomp", "up", "-d"]),
+            )
+        )
+        self.add(
+            Step(
+                id="edge.check_points_to",
+                kind=StepKind.CHECK,
+                title=f"Check the Edge points to the {side}",
+                detail=(
+                    f"{', '.join(edge_env.EDGE_VARIABLES)} in {path} on {edge.label} must "
+                    f"name the {side}'s addresses only."
+                ),
+                part=Part.EDGE,
+                node_id=node_id,
+                condition=Condition(
+                    ConditionKind.EDGE_POINTS_TO, edge.id, {"side": side, "env_path": path}
+                ),
+                shell=shlex.join(["grep", "-E", "|".join(edge_env.EDGE_VARIABLES), path]),
+            )
+        )
+        fqdn = f" Users keep https://{edge.fqdn}." if edge.fqdn else ""
+        self.add(
+            Step(
+                id="edge.wait_containers_up",
+                kind=StepKind.WAIT,
+                title="Wait until the Edge containers are up",
+                detail=f"`edge-dcomp ps` on {edge.label} must list every container up.{fqdn}",
+                part=Part.EDGE,
+                node_id=node_id,
+                condition=Condition(ConditionKind.EDGE_CONTAINERS_UP, edge.id),
+                timeout_seconds=self.options.edge_up_timeout_seconds,
+                shell=shlex.join(["edge-dcomp", "ps"]),
+            )
+        )
+
+    # --- final ---
+
+    def final(self) -> None:
+        if any(s.part in (Part.CC, Part.EDGE) for s in self.steps):
+            where: list[str] = []
+            cc = self.site.cc(self.direction.target)
+            if cc is not None and any(s.part is Part.CC for s in self.steps):
+                where.append(f"https://{cc.fqdn or cc.ssh.host}")
+            edge = self.site.edge
+            if edge is not None and edge.fqdn and any(s.part is Part.EDGE for s in self.steps):
+                where.append(f"https://{edge.fqdn}")
+            addresses = f" ({' or '.join(where)})" if where else ""
+            self.add(
+                Step(
+                    id="final.refresh_browsers",
+                    kind=StepKind.MANUAL,
+                    title=(
+                        "Tell users to refresh their browser windows before reconnecting to "
+                        "UC / CCAgent / Switchboard"
+                    ),
+                    detail=(
+                        "Open UC apps still talk to the old side: a refresh loads them again "
+                        f"from the side now serving{addresses}."
+                    ),
+                    part=None,
+                )
+            )
+        expected = Verdict.FAILED_OVER if self.direction is Direction.FAILOVER else Verdict.NORMAL
+        self.add(
+            Step(
+                id="final.cluster_verdict",
+                kind=StepKind.CHECK,
+                title="Check the site verdict",
+                detail=(
+                    f"Site {self.site.name} must read '{expected.value}' "
+                    f"({self.target.label} serving) with no critical finding."
+                ),
+                part=None,
+                condition=Condition(
+                    ConditionKind.CLUSTER_VERDICT,
+                    None,
+                    {"verdict": expected.value, "max_severity": Severity.WARNING.value},
+                ),
+                shell=shlex.join(["resil-tui", "status", "--site", self.site.name]),
+                shell_local=True,
+            )
+        )
+
+
+def build_runbook(
+    site: Site,
+    direction: Direction,
+    only: frozenset[Part] | None = None,
+    options: RunbookOptions = DEFAULT_OPTIONS,
+) -> Runbook:
+    """The ordered steps of ``direction`` for the parts present in ``site`` (and in ``only``).
+
+    Order: guards, XiVO, XDS, CC, Edge, the users' browser refresh, the site verdict.
+    Guards are always there (they protect every action). The wait for the target XiVO's
+    telephony is kept even when ``only`` leaves XiVO out but selects CC or Edge: restarting
+    xuc or switching the Edge before that XiVO serves points users at a dead PBX (the seed:
+    "always" wait for it). A part selected but absent from the inventory is a note.
+    """
+    opts = options
+    direction = Direction(direction)
+    present = present_parts(site)
+    selected = ALL_PARTS if only is None else frozenset(Part(p) for p in only)
+    b = _Builder(site, direction, opts)
+    b.ref(b.source)
+    b.ref(b.target)
+    for part in PART_ORDER:
+        if part in selected and part not in present:
+            b.notes.append(f"{part.label}: not in the inventory of site {site.name}.")
+    wanted = [p for p in PART_ORDER if p in selected and p in present]
+
+    body: list[Step] = []
+    b.steps = body
+    for part in wanted:
+        if part is Part.XIVO:
+            b.xivo()
+        elif part is Part.XDS:
+            b.xds()
+        elif part is Part.CC:
+            b.cc()
+        else:
+            b.edge()
+    has_actions = any(s.kind is StepKind.ACTION for s in body)
+    if has_actions and Part.XIVO not in wanted:
+        b.steps = []
+        b.wait_target_telephony()
+        body = b.steps + body
+        b.notes.append(
+            "XiVO: the wait for the target XiVO's telephony is kept: CC and Edge must not "
+            "move before it serves."
+        )
+    b.steps = []
+    b.guards(has_actions)
+    b.steps += body
+    b.final()
+
+    ids = [s.id for s in b.steps]
+    if len(set(ids)) != len(ids):  # a bug here, never an inventory problem
+        raise AssertionError(f"duplicate step ids: {ids}")
+    return Runbook(
+        site=site.name,
+        direction=direction,
+        steps=tuple(b.steps),
+        present=present,
+        selected=selected,
+        nodes=tuple(b.nodes.values()),
+        source=NodeRef.of(b.source),
+        target=NodeRef.of(b.target),
+        notes=tuple(dict.fromkeys(b.notes)),
+        options=opts,
+    )

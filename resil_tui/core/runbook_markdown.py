@@ -1,0 +1,137 @@
+"""Render a runbook as Markdown: what ``resil-tui plan failover|failback`` prints.
+
+A printed runbook must be usable without the tool, on paper or in a ticket: every step
+names its node with host and IP, the command to type, what must hold and for how long.
+"""
+
+from __future__ import annotations
+
+import re
+
+from resil_tui.core.runbook import (
+    PART_ORDER,
+    Direction,
+    OnFail,
+    Part,
+    Runbook,
+    Step,
+    StepKind,
+)
+
+_TITLES = {
+    Direction.FAILOVER: "Failover to the slave",
+    Direction.FAILBACK: "Failback to the master",
+}
+
+
+def code(text: str) -> str:
+    """A Markdown code span that survives backticks inside ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds)
+    text = f"{whole} s" if whole == seconds else f"{seconds:g} s"
+    if whole >= 120 and whole % 60 == 0:
+        text += f" ({whole // 60} min)"
+    return text
+
+
+def _parts(parts: frozenset[Part]) -> str:
+    return ", ".join(p.label for p in PART_ORDER if p in parts) or "none"
+
+
+def _context(runbook: Runbook) -> str:
+    src, dst = runbook.source.describe(), runbook.target.describe()
+    if runbook.direction is Direction.FAILOVER:
+        move = (
+            f"Telephony moves from the XiVO master {src} to the XiVO slave {dst}: "
+            "CC and Edge must follow the slave."
+        )
+    else:
+        move = (
+            f"The XiVO master {dst} is back and takes telephony over again from the "
+            f"XiVO slave {src}: CC and Edge must return to the master."
+        )
+    follow = (
+        "XiVO and XDS need no action (phones and media servers follow by themselves) "
+        "but are verified."
+    )
+    guards = (
+        "Guards run before the first action: a failing guard stops the run, or asks "
+        "you to type a confirmation word."
+    )
+    covered = f"Parts covered: {_parts(runbook.parts)}"
+    if runbook.selected != frozenset(Part):
+        covered += f" (selected: {_parts(runbook.selected)})"
+    return f"{move} {follow} {guards} {covered}."
+
+
+def _on_fail(step: Step) -> str:
+    if step.on_fail is OnFail.CONFIRM and step.confirm_word is not None:
+        return f"type {code(step.confirm_word)} to go on anyway"
+    if step.on_fail is OnFail.WARN:
+        return "say so and go on"
+    return "stop"
+
+
+def _step(runbook: Runbook, number: int, step: Step) -> list[str]:
+    head = f"{number}. "
+    indent = " " * len(head)
+    scope = step.part.label if step.part is not None else "site"
+    tags = ", ".join(["guard", scope] if step.guard else [scope])
+    lines = [f"{head}[{step.kind.value}] **{step.title}** ({tags})", ""]
+    lines.append(f"{indent}{step.detail}")
+    lines.append("")
+    facts: list[str] = []
+    node = runbook.node(step.node_id)
+    if node is not None:
+        facts.append(f"Node: {code(node.id)}, {node.describe()}")
+    elif step.node_id is not None:
+        facts.append(f"Node: {code(step.node_id)}")
+    if step.shell is not None:
+        where = ""
+        if step.shell_local:
+            where = "from your workstation"
+        elif step.node_id is None and step.condition is not None:
+            # A condition over several nodes (split brain): the command runs on each.
+            named = [runbook.node(v) for v in step.condition.params.values()]
+            labels = [n.label for n in named if n is not None]
+            where = f"on {' and '.join(labels)}" if labels else ""
+        facts.append(f"Command{' ' + where if where else ''}: {code(step.shell)}")
+    if step.command is not None:
+        facts.append(f"Action: {code(str(step.command))}")
+    if step.env_changes:
+        facts.append("Changes:")
+    if step.condition is not None:
+        facts.append(f"Condition: {code(str(step.condition))}")
+    if step.timeout_seconds is not None:
+        facts.append(f"Timeout: {_duration(step.timeout_seconds)}")
+    if step.kind is StepKind.CHECK:
+        facts.append(f"If it does not hold: {_on_fail(step)}")
+    if step.kind is StepKind.MANUAL:
+        facts.append("Done by a person: confirm when it is done")
+    for fact in facts:
+        lines.append(f"{indent}- {fact}")
+        if fact == "Changes:":
+            lines += [f"{indent}  - {code(str(c))}" for c in step.env_changes]
+    lines.append("")
+    return lines
+
+
+def render_markdown(runbook: Runbook) -> str:
+    title = f"# {_TITLES[runbook.direction]}: site {runbook.site}"
+    out = [title, "", _context(runbook), ""]
+    if runbook.notes:
+        out += ["Notes:", ""]
+        out += [f"- {note}" for note in runbook.notes]
+        out.append("")
+    counts = {k: len(runbook.of_kind(k)) for k in StepKind}
+    summary = ", ".join(f"{n} {k.value}" for k, n in counts.items() if n)
+    out += [f"## Steps ({summary})", ""]
+    for number, step in enumerate(runbook.steps, start=1):
+        out += _step(runbook, number, step)
+    return "\n".join(out).rstrip("\n") + "\n"
