@@ -158,6 +158,14 @@ def tail(path: str, lines: int = 200, follow: bool = False) -> Command:
     return Command("tail", ("tail", "-n", n, p), mutates=False)
 
 
+def tail_files(paths: Iterable[str], lines: int = 200) -> Command:
+    """Several small files in one command (GNU tail headers; see core/multifile.py)."""
+    checked = tuple(remote_path(p) for p in paths)
+    if not checked:
+        raise CommandError("tail_files needs at least one path")
+    return Command("tail_files", ("tail", "-n", count(lines), "--", *checked), mutates=False)
+
+
 def sysconfd_get_ha_config() -> Command:
     argv = ("curl", "-sS", "--max-time", "10", f"{SYSCONFD}/get_ha_config")
     return Command("sysconfd_get_ha_config", argv, mutates=False)

@@ -1,0 +1,70 @@
+"""Split the output of `tail -n N -- FILE...` back into one text per file.
+
+Reading several small files in one command (instead of one `cat` each) saves a channel,
+and on a real node a fork, per file and per poll. With more than one file GNU tail
+prints a `==> FILE <==` header before each file, a blank line between files, and
+`tail: cannot open 'FILE' for reading: ...` on stderr for a missing one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_MISSING = re.compile(r"^tail: cannot open '(?P<path>.*)' for reading: (?P<why>.*)$")
+
+
+@dataclass(frozen=True)
+class MultiFile:
+    texts: dict[str, str | None]  # None: the file does not exist
+    problems: dict[str, str] = field(default_factory=dict)  # path -> why it could not be read
+
+    def text(self, path: str) -> str | None:
+        return self.texts.get(path)
+
+
+def split_multi_tail(stdout: str, stderr: str, paths: list[str]) -> MultiFile:
+    """Texts by path. A header only counts when it names the next expected file, so a
+    line that merely looks like a header inside a file cannot shift the split."""
+    problems: dict[str, str] = {}
+    missing: set[str] = set()
+    for line in stderr.splitlines():
+        found = _MISSING.match(line.strip())
+        if found and found.group("path") in paths:
+            why = found.group("why")
+            if "No such file" in why:
+                missing.add(found.group("path"))
+            else:
+                problems[found.group("path")] = why
+    present = [p for p in paths if p not in missing and p not in problems]
+    texts: dict[str, str | None] = {p: None for p in paths}
+    if len(paths) == 1:
+        # A single file gets no header from tail.
+        if present:
+            texts[paths[0]] = stdout
+        return MultiFile(texts, problems)
+    lines = stdout.splitlines(keepends=True)
+    current: str | None = None
+    buffer: list[str] = []
+    queue = list(present)
+
+    def flush(before_header: bool) -> None:
+        if current is not None:
+            text = "".join(buffer)
+            # tail writes "\n" before every header after the first; it is not file content.
+            if before_header and text.endswith("\n"):
+                text = text[:-1]
+            texts[current] = text
+
+    for line in lines:
+        stripped = line.rstrip("\r\n")
+        if queue and stripped == f"==> {queue[0]} <==":
+            flush(before_header=True)
+            current = queue.pop(0)
+            buffer = []
+            continue
+        buffer.append(line)
+    flush(before_header=False)
+    for path in queue:  # announced as present but no header seen: unreadable output
+        problems.setdefault(path, "no output for this file")
+    return MultiFile(texts, problems)

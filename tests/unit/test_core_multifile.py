@@ -1,0 +1,81 @@
+"""Splitting `tail -n N -- FILE...` output, checked against the real GNU tail."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resil_tui.core.multifile import split_multi_tail
+
+
+def real_tail(paths: list[Path], lines: int = 60) -> tuple[str, str]:
+    proc = subprocess.run(
+        ["tail", "-n", str(lines), "--", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout, proc.stderr
+
+
+def test_real_tail_output_splits_back(tmp_path: Path) -> None:
+    files = {
+        "ha.conf": '{"node_type": "master"}\n',
+        "empty": "",
+        "cron": "0 * * * * root x\n\n",
+        "tricky": "==> ha.conf <==\nnot a header\n",
+    }
+    paths = []
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        paths.append(tmp_path / name)
+    paths.insert(2, tmp_path / "missing")
+    out, err = real_tail(paths)
+    got = split_multi_tail(out, err, [str(p) for p in paths])
+    for name, text in files.items():
+        assert got.text(str(tmp_path / name)) == text
+    assert got.text(str(tmp_path / "missing")) is None
+    assert not got.problems
+
+
+def test_single_file_has_no_header() -> None:
+    assert split_multi_tail("a\n", "", ["/x"]).text("/x") == "a\n"
+    assert (
+        split_multi_tail(
+            "", "tail: cannot open '/x' for reading: No such file or directory", ["/x"]
+        ).text("/x")
+        is None
+    )
+
+
+def test_permission_problem_is_reported() -> None:
+    got = split_multi_tail(
+        "==> /b <==\nz\n", "tail: cannot open '/a' for reading: Permission denied", ["/a", "/b"]
+    )
+    assert got.problems == {"/a": "Permission denied"}
+    assert got.text("/b") == "z\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="ab=>< \n", max_size=30).map(
+            lambda t: t if t.endswith("\n") or not t else t + "\n"
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_texts_round_trip_through_real_tail(tmp_path_factory, texts: list[str]) -> None:
+    d = tmp_path_factory.mktemp("mt")
+    paths = []
+    for i, text in enumerate(texts):
+        p = d / f"f{i}"
+        p.write_text(text)
+        paths.append(p)
+    out, err = real_tail(paths, lines=1000)
+    got = split_multi_tail(out, err, [str(p) for p in paths])
+    assert [got.text(str(p)) for p in paths] == texts
