@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", metavar="NAME", help="only this site")
     p.add_argument("--watch", metavar="SECONDS", type=float, help="repeat every SECONDS")
 
+    p = add("plan", "print the failover or failback runbook of a site, as Markdown")
+    p.add_argument("direction", choices=("failover", "failback"))
+    p.add_argument("--site", metavar="NAME", help="the site (default: the first)")
+    p.add_argument("--only", metavar="PARTS", help="comma-separated: xivo,cc,xds,edge")
+    p.add_argument("--json", action="store_true", help="the steps as JSON instead")
+
     p = add("edge", "preview, apply or roll back the Edge .env switch")
     edge = p.add_subparsers(dest="edge_command", metavar="ACTION", required=True)
     for name, text in (
@@ -180,6 +186,26 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from resil_tui.core.runbook import Direction, build_runbook, parse_parts
+    from resil_tui.core.runbook_markdown import render_markdown
+
+    inventory = _resolve_inventory(args, None)
+    try:
+        site = inventory.site(args.site)
+        only = parse_parts(args.only) if args.only else None
+    except (KeyError, ValueError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    runbook = build_runbook(site, Direction(args.direction), only)
+    if args.json:
+        print(json.dumps(runbook.to_dict(), indent=2))
+    else:
+        print(render_markdown(runbook))
+    return EXIT_OK
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     from resil_tui.lab.standalone import main as lab_main
 
@@ -191,6 +217,12 @@ async def cmd_status(ctx: Context) -> int:
     from resil_tui.status_cli import run_status
 
     return await run_status(ctx.inventory, ctx.args)
+
+
+async def cmd_plan_demo(ctx: Context) -> int:
+    # With --demo the lab's inventory is only known once the lab runs.
+    ctx.args.hosts = str(ctx.lab.inventory_path) if ctx.lab else ctx.args.hosts
+    return cmd_plan(ctx.args)
 
 
 async def cmd_edge(ctx: Context) -> int:
@@ -220,6 +252,7 @@ _ASYNC_COMMANDS: dict[str | None, Callable[[Context], Awaitable[int]]] = {
     None: run_tui,
     "status": cmd_status,
     "edge": cmd_edge,
+    "plan": cmd_plan_demo,
 }
 
 
@@ -251,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check_config(args)
         if args.command == "lab":
             return cmd_lab(args)
+        if args.command == "plan" and not args.demo:
+            return cmd_plan(args)
         return asyncio.run(_run_async(args))
     except InventoryNotFound as exc:
         print(f"resil-tui: {exc}", file=sys.stderr)
@@ -268,6 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `resil-tui plan ... | head`: the reader left; not an error worth a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # last line of defence: no tracebacks for users
         log.exception("unexpected error")
         print(
