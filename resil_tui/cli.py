@@ -123,6 +123,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", metavar="NAME", help="only this site")
     p.add_argument("--watch", metavar="SECONDS", type=float, help="repeat every SECONDS")
 
+    p = add("ha", "show or change HA modes and run the HA scripts")
+    ha = p.add_subparsers(dest="ha_command", metavar="ACTION", required=True)
+    hp = ha.add_parser("show", help="HA mode, peer, cron, SIP expiry of each XiVO node")
+    _global_options(hp, top=False)
+    hp.add_argument("--site", metavar="NAME")
+    hp = ha.add_parser("set", help="set a XiVO node's HA mode through sysconfd")
+    _global_options(hp, top=False)
+    hp.add_argument("node", metavar="NODE", help="node id, e.g. paris.xivo.master")
+    hp.add_argument("--mode", choices=("disabled", "master", "slave"), required=True)
+    hp.add_argument("--peer", metavar="IP", help="the other node's VoIP IP (master, slave)")
+    hp.add_argument("--restart", action="store_true", help="then run xivo-service restart")
+    hp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for name, text in (
+        ("replicate", "run xivo-master-slave-db-replication on the master"),
+        ("sync", "run xivo-sync on the master, then show its log"),
+        ("check", "run xivo-check-master-status on the slave"),
+    ):
+        hp = ha.add_parser(name, help=text, description=text)
+        _global_options(hp, top=False)
+        hp.add_argument("--site", metavar="NAME")
+        hp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    p = add("logs", "print a node's log stream (xuc by default on CC nodes)")
+    p.add_argument("node", metavar="NODE", help="node id, e.g. paris.cc.slave")
+    p.add_argument("--stream", metavar="NAME", help="stream name (see the Logs pane)")
+    p.add_argument("--tail", type=int, default=100, metavar="N", help="history lines first")
+    p.add_argument("--no-follow", action="store_true", help="print history and exit")
+    p.add_argument(
+        "--until-ready",
+        action="store_true",
+        help="follow until the readiness line appears: exit 0, or 1 at --timeout",
+    )
+    p.add_argument("--timeout", type=float, default=180.0, metavar="S")
+
     p = add("plan", "print the failover or failback runbook of a site, as Markdown")
     p.add_argument("direction", choices=("failover", "failback"))
     p.add_argument("--site", metavar="NAME", help="the site (default: the first)")
@@ -225,6 +259,18 @@ async def cmd_plan_demo(ctx: Context) -> int:
     return cmd_plan(ctx.args)
 
 
+async def cmd_ha(ctx: Context) -> int:
+    from resil_tui.ha_cli import run_ha
+
+    return await run_ha(ctx.inventory, ctx.args)
+
+
+async def cmd_logs(ctx: Context) -> int:
+    from resil_tui.logs_cli import run_logs
+
+    return await run_logs(ctx.inventory, ctx.args)
+
+
 async def cmd_edge(ctx: Context) -> int:
     from resil_tui.edge_cli import run_edge
 
@@ -252,6 +298,8 @@ _ASYNC_COMMANDS: dict[str | None, Callable[[Context], Awaitable[int]]] = {
     None: run_tui,
     "status": cmd_status,
     "edge": cmd_edge,
+    "ha": cmd_ha,
+    "logs": cmd_logs,
     "plan": cmd_plan_demo,
 }
 
