@@ -1,0 +1,621 @@
+"""The CC and Edge docker compose stacks: containers, their logs over time, and dcomp.
+
+Logs are generated lazily: each read "catches the log up" to now from the container's
+timeline (start-up lines, the xuc readiness line, then ongoing traffic), appends the new
+lines to a file under the node root and moves a cursor in state.json. No writer daemon is
+needed, so any process (in-process server, sshd-tier dispatcher) sees the same logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from resil_tui.lab.base import CommandFailed, Ctx
+from resil_tui.lab.facts import EDGE_ENV, parse_env
+from resil_tui.lab.spec import CC, EDGE, LabTiming, NodeSpec
+
+if TYPE_CHECKING:
+    from resil_tui.lab.world import LabWorld
+
+READY_LINE = "Listening for HTTP on /0.0.0.0:9000"
+MAX_CATCH_UP = 200  # lines of ongoing traffic kept when a log was not read for long
+
+
+@dataclass(frozen=True)
+class ContainerDef:
+    service: str
+    image: str
+    command: str
+    ports: str
+    style: str  # log line style: play | nginx | pg | kamailio | coturn
+    healthcheck: bool = False
+
+
+CC_PROJECT = "xivocc"
+EDGE_PROJECT = "edge"
+CC_CONTAINERS = (
+    ContainerDef("pgxivocc", "xivoxc/pgxivocc:2023.10.latest", "docker-entrypoint.sh postgres",
+                 "0.0.0.0:5443->5432/tcp", "pg"),
+    ContainerDef("xuc", "xivoxc/xuc:2023.10.latest", "bin/xuc_docker",
+                 "0.0.0.0:8090->9000/tcp", "play", healthcheck=True),
+    ContainerDef("xucmgt", "xivoxc/xucmgt:2023.10.latest", "bin/xucmgt_docker",
+                 "0.0.0.0:8070->9000/tcp", "play"),
+    ContainerDef("config_mgt", "xivoxc/config-mgt:2023.10.latest", "bin/config-mgt-docker",
+                 "0.0.0.0:9100->9000/tcp", "play"),
+    ContainerDef("nginx", "xivoxc/xivoxc_nginx:2023.10.latest", "/docker-entrypoint.sh nginx",
+                 "0.0.0.0:80->80/tcp, 0.0.0.0:443->443/tcp", "nginx"),
+)
+EDGE_CONTAINERS = (
+    ContainerDef("nginx", "xivoxc/edge-nginx:2023.10.latest", "/docker-entrypoint.sh nginx",
+                 "0.0.0.0:443->443/tcp", "nginx"),
+    ContainerDef("kamailio", "xivoxc/edge-kamailio:2023.10.latest", "kamailio -DD -E",
+                 "0.0.0.0:5060->5060/udp, 0.0.0.0:5061->5061/tcp", "kamailio"),
+    ContainerDef("coturn", "coturn/coturn:4.6", "turnserver -c /etc/coturn/turnserver.conf",
+                 "0.0.0.0:3478->3478/udp", "coturn"),
+)
+# Which .env variables each Edge service uses: `up -d` recreates a service when one changed.
+EDGE_WATCHED = {
+    "nginx": ("XIVO_HOST", "XIVOCC_HOST", "EDGE_FQDN"),
+    "kamailio": ("XIVO_HOST", "XIVO_MDS_HOST_DEFAULT"),
+    "coturn": ("TURN_ALLOWED_PEERS", "TURN_FQDN"),
+}
+
+
+def project_of(node: NodeSpec) -> tuple[str, tuple[ContainerDef, ...]]:
+    if node.kind == CC:
+        return CC_PROJECT, CC_CONTAINERS
+    if node.kind == EDGE:
+        return EDGE_PROJECT, EDGE_CONTAINERS
+    raise KeyError(node.kind)
+
+
+def new_container(project: str, d: ContainerDef, now: float,
+                  env: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "service": d.service,
+        "name": f"{project}-{d.service}-1",
+        "image": d.image,
+        "command": d.command,
+        "ports": d.ports,
+        "style": d.style,
+        "healthcheck": d.healthcheck,
+        "created_at": now,
+        "started_at": now,
+        "timeline_at": now,  # origin of the start-up timeline (shifted when xuc resumes)
+        "state": "running",
+        "startup_idx": 0,
+        "ready_at": None,
+        "stalled": False,
+        "retry_k": 0,
+        "seq": 0,
+        "cursor": now - 0.001,
+        "restarts": 0,
+        "env": dict(env or {}),
+    }
+
+
+def initial_containers(node: NodeSpec, now: float, env: dict[str, str] | None = None,
+                       age: float = 2 * 86400) -> dict[str, Any]:
+    project, defs = project_of(node)
+    born = now - age
+    out = {}
+    for d in defs:
+        watched = {k: v for k, v in (env or {}).items() if k in EDGE_WATCHED.get(d.service, ())}
+        out[d.service] = new_container(project, d, born, watched if node.kind == EDGE else None)
+    return out
+
+
+# -- the log timelines ---------------------------------------------------------------------
+Line = tuple[float, str, str, str]  # (fraction of start span, level, logger, message)
+
+XUC_STARTUP: tuple[Line, ...] = (
+    (0.0, "INFO", "xuc", "Starting xuc 2023.10.05 (Play 2.8, Akka 2.6)"),
+    (0.05, "INFO", "akka.event.slf4j.Slf4jLogger", "Slf4jLogger started"),
+    (0.15, "INFO", "play.api.db.DefaultDBApi",
+     "Database [default] initialized at jdbc:postgresql://pgxivocc:5432/xuc"),
+    (0.25, "INFO", "xivo.xuc.XucConfig", "XiVO host is {xivo_ip}"),
+    (0.35, "INFO", "xivo.ami.AmiSupervisor", "Connecting to AMI at {xivo_ip}:5038"),
+    (0.5, "INFO", "xivo.ami.AmiSupervisor", "AMI connection established with {xivo_ip}:5038"),
+    (0.65, "INFO", "services.config.ConfigRepository",
+     "Loaded 42 agents, 12 queues, 318 users from {xivo_ip}"),
+    (0.8, "INFO", "xivo.websocket.WsBus", "Event bus started"),
+    (0.92, "INFO", "play.api.Play", "Application started (Prod) (no global state)"),
+)
+XUC_GATE = 5  # with the never-ready fault, start-up stops before this line (AMI never answers)
+XUC_RETRY = ("WARN", "xivo.ami.AmiSupervisor",
+             "AMI connection to {xivo_ip}:5038 failed: Connection refused, retrying in 5 seconds")
+XUC_READY = ("INFO", "play.core.server.AkkaHttpServer", READY_LINE)
+XUC_TRAFFIC = (
+    ("INFO", "services.agent.AgentManager", "Agent {n} state changed to Ready"),
+    ("INFO", "controllers.WebSocketApp", "User user{n} connected from 10.60.1.{ipn}"),
+    ("INFO", "xivo.ami.AmiBus", "AMI event QueueMemberStatus for agent {n}"),
+    ("INFO", "services.XucStatsEventBus", "Queue statistics published for 12 queues"),
+    ("INFO", "controllers.WebSocketApp", "User user{n} disconnected"),
+)
+XUC_STOP = (
+    ("INFO", "play.core.server.AkkaHttpServer", "Stopping server..."),
+    ("INFO", "akka.actor.CoordinatedShutdown",
+     "Running CoordinatedShutdown with reason [ApplicationStoppedReason]"),
+)
+
+GENERIC_STARTUP: dict[str, tuple[Line, ...]] = {
+    "play": ((0.0, "INFO", "play.api.Play", "Application started (Prod)"),
+             (0.5, "INFO", "play.core.server.AkkaHttpServer", READY_LINE)),
+    "nginx": ((0.0, "notice", "1#1", "using the \"epoll\" event method"),
+              (0.2, "notice", "1#1", "nginx/1.24.0"),
+              (0.4, "notice", "1#1", "start worker processes")),
+    "pg": ((0.0, "LOG", "1", "starting PostgreSQL 11.22 on x86_64-pc-linux-gnu"),
+           (0.5, "LOG", "1", "database system is ready to accept connections")),
+    "kamailio": ((0.0, "INFO", "<core>", "main(): kamailio 5.6.4 starting"),
+                 (0.3, "INFO", "dispatcher", "XiVO destination set to sip:{xivo_host}:5060"),
+                 (0.6, "INFO", "dispatcher", "default MDS set to sip:{mds_default}:5060")),
+    "coturn": ((0.0, "INFO", "turnserver", "Coturn Version Coturn-4.6.2 'Gorst'"),
+               (0.3, "INFO", "turnserver", "realm {turn_fqdn}, allowed peers {turn_peers}")),
+}
+GENERIC_TRAFFIC: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "play": (("INFO", "controllers.Status", "GET /status 200"),),
+    "nginx": (("access", "", "GET /xuc/api/2.0/config HTTP/1.1\" 200 {m}"),
+              ("access", "", "GET /ucassistant/ HTTP/1.1\" 200 {m}")),
+    "pg": (("LOG", "{n}", "checkpoint complete: wrote {m} buffers"),),
+    "kamailio": (("INFO", "<script>",
+                  "REGISTER from sip:10{m}@{edge_fqdn} relayed to {xivo_host}"),),
+    "coturn": (("INFO", "session", "{n}: new TURN allocation, peers {turn_peers}"),),
+}
+
+
+def _fmt(style: str, t: float, level: str, logger: str, msg: str) -> str:
+    lt = time.localtime(t)
+    ms = int(t * 1000) % 1000
+    if style == "play":
+        return f"{time.strftime('%Y-%m-%d %H:%M:%S', lt)},{ms:03d} {level:<5} [{logger}] - {msg}"
+    if style == "nginx":
+        if level == "access":
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z", lt)
+            return f'10.60.1.{int(t) % 200 + 1} - - [{stamp}] "{msg} "-" "Mozilla/5.0"'
+        return f"{time.strftime('%Y/%m/%d %H:%M:%S', lt)} [{level}] {logger}: {msg}"
+    if style == "pg":
+        stamp = dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        return f"{stamp} UTC [{logger}] {level}:  {msg}"
+    if style == "kamailio":
+        return f" 0(1) {level}: {logger} [main.c:2822]: {msg}"
+    return f"{int(t) % 100000}: : {level}: {msg}"
+
+
+def _context(world: LabWorld, node: NodeSpec, c: dict[str, Any]) -> dict[str, str]:
+    site = world.spec.site(node.site)
+    xivo = site.node("xivo", node.side) if node.side else site.node("xivo", "master")
+    env = c.get("env", {})
+    return {
+        "xivo_ip": xivo.ip if xivo else "127.0.0.1",
+        "xivo_host": env.get("XIVO_HOST", "?"),
+        "mds_default": env.get("XIVO_MDS_HOST_DEFAULT", "?"),
+        "turn_fqdn": env.get("TURN_FQDN", "?"),
+        "turn_peers": env.get("TURN_ALLOWED_PEERS", "?"),
+        "edge_fqdn": node.fqdn or "edge",
+    }
+
+
+def _span(c: dict[str, Any], timing: LabTiming) -> float:
+    return timing.xuc_ready if c["service"] == "xuc" else max(0.05, timing.xuc_ready / 4)
+
+
+def _interval(c: dict[str, Any], timing: LabTiming) -> float:
+    return timing.xuc_traffic if c["service"] == "xuc" else timing.xuc_traffic * 5
+
+
+def catch_up(world: LabWorld, node: NodeSpec, c: dict[str, Any], now: float,
+             timing: LabTiming, never_ready: bool) -> list[tuple[float, str]]:
+    """Advance container `c` (mutated) to `now`; return the new (time, text) log lines."""
+    if c.get("state") != "running":
+        return []
+    is_xuc = c["service"] == "xuc"
+    startup = XUC_STARTUP if is_xuc else GENERIC_STARTUP[c["style"]]
+    span = _span(c, timing)
+    ctx = _context(world, node, c)
+    out: list[tuple[float, str]] = []
+    floor = c["cursor"]
+
+    def emit(t: float, level: str, logger: str, msg: str, n: int = 0) -> None:
+        text = msg.format(n=n, m=(n * 37) % 900 + 100, ipn=n % 200 + 1, **ctx)
+        out.append((max(t, floor), _fmt(c["style"], t, level, logger.format(n=n), text)))
+
+    if is_xuc and c["stalled"] and not never_ready:
+        # The fault was cleared: resume the start-up from the gate as if starting now.
+        c["timeline_at"] = now - startup[XUC_GATE][0] * span
+        c["stalled"] = False
+    base = c["timeline_at"]
+    while c["startup_idx"] < len(startup):
+        if is_xuc and never_ready and c["startup_idx"] >= XUC_GATE:
+            break
+        frac, level, logger, msg = startup[c["startup_idx"]]
+        if base + frac * span > now:
+            break
+        emit(base + frac * span, level, logger, msg)
+        c["startup_idx"] += 1
+    done = c["startup_idx"] >= len(startup)
+    interval = _interval(c, timing)
+
+    if is_xuc and c["ready_at"] is None:
+        if done and not never_ready:
+            t = base + span
+            if t <= now:
+                emit(t, *XUC_READY)
+                c["ready_at"] = t
+        elif never_ready and c["startup_idx"] >= XUC_GATE:
+            c["stalled"] = True
+            t0 = base + startup[XUC_GATE - 1][0] * span
+            last = int((now - t0) / interval)
+            for k in range(max(c["retry_k"] + 1, last - MAX_CATCH_UP + 1), last + 1):
+                emit(t0 + k * interval, *XUC_RETRY)
+            c["retry_k"] = max(c["retry_k"], last)
+
+    traffic_from = c["ready_at"] if is_xuc else (base + span if done else None)
+    if traffic_from is not None:
+        traffic = XUC_TRAFFIC if is_xuc else GENERIC_TRAFFIC[c["style"]]
+        last = int((now - traffic_from) / interval)
+        for k in range(max(c["seq"] + 1, last - MAX_CATCH_UP + 1), last + 1):
+            level, logger, msg = traffic[k % len(traffic)]
+            emit(traffic_from + k * interval, level, logger, msg, n=k)
+        c["seq"] = max(c["seq"], last)
+    c["cursor"] = now
+    return out
+
+
+def log_path(world: LabWorld, node: NodeSpec, c: dict[str, Any]) -> Path:
+    return world.resolve(node.id, f"/var/lib/docker/containers/{c['name']}/{c['name']}.log")
+
+
+def _append(path: Path, lines: list[tuple[float, str]]) -> None:
+    if not lines:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.writelines(f"{t:.6f}\t{text}\n" for t, text in lines)
+
+
+def sync_node(world: LabWorld, node: NodeSpec, now: float | None = None) -> dict[str, Any]:
+    """Catch up every container of the node; return the node state afterwards."""
+    now = time.time() if now is None else now
+    timing = world.timing
+    never_ready = bool(world.node_flags(node.id).get("xuc_never_ready"))
+    with world.edit_state(node.id) as st:
+        for c in st.get("containers", {}).values():
+            _append(log_path(world, node, c), catch_up(world, node, c, now, timing, never_ready))
+        return st
+
+
+def read_log(path: Path) -> list[tuple[float, str]]:
+    if not path.exists():
+        return []
+    out = []
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        t, sep, text = raw.partition("\t")
+        try:
+            out.append((float(t), text) if sep else (0.0, raw))
+        except ValueError:
+            out.append((0.0, raw))
+    return out
+
+
+# -- docker-ish formatting -----------------------------------------------------------------
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration, as `docker ps` prints it."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    return f"{h // (24 * 7)} weeks"
+
+
+def _status(c: dict[str, Any], now: float) -> str:
+    if c["state"] == "restarting":
+        return "Restarting"
+    if c["state"] != "running":
+        return f"Exited (0) {human_duration(now - c.get('stopped_at', now))} ago"
+    up = f"Up {human_duration(now - c['started_at'])}"
+    if c.get("healthcheck"):
+        up += " (healthy)" if c.get("ready_at") else " (health: starting)"
+    return up
+
+
+def ps_table(containers: list[dict[str, Any]], now: float) -> str:
+    header = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
+    rows = [header]
+    for c in sorted(containers, key=lambda c: c["name"]):
+        cmd = c["command"] if len(c["command"]) <= 20 else c["command"][:19] + "…"
+        rows.append([c["name"], c["image"], f'"{cmd}"', c["service"],
+                     f"{human_duration(now - c['created_at'])} ago",
+                     _status(c, now), c["ports"] if c["state"] == "running" else ""])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["   ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def parse_since(value: str, now: float) -> float:
+    """docker's --since: unix time, RFC 3339 / ISO date, or a relative duration (10m, 1h30m)."""
+    v = value.strip()
+    try:
+        return float(v)
+    except ValueError:
+        pass
+    if _DURATION.fullmatch(v) or re.fullmatch(r"(\d+(?:\.\d+)?(ms|h|m|s))+", v):
+        unit = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+        return now - sum(float(n) * unit[u] for n, u in _DURATION.findall(v))
+    try:
+        d = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandFailed(f'invalid value "{value}" for flag --since: '
+                            "expected a timestamp or a duration", 1) from None
+    return d.timestamp()  # naive dates are local time, as docker reads them
+
+
+def rfc3339(t: float) -> str:
+    d = dt.datetime.fromtimestamp(t, dt.UTC)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond:06d}000Z"
+
+
+# -- the dcomp commands ----------------------------------------------------------------------
+@dataclass
+class LogsArgs:
+    follow: bool = False
+    tail: int | None = None
+    since: float | None = None
+    timestamps: bool = False
+    prefix: bool = True
+    services: tuple[str, ...] = ()
+
+
+def _parse_logs(args: list[str], now: float) -> LogsArgs:
+    la = LogsArgs()
+    services: list[str] = []
+    it = iter(args)
+    for a in it:
+        key, eq, inline = a.partition("=")
+        if a in ("-f", "--follow"):
+            la.follow = True
+        elif a in ("-t", "--timestamps"):
+            la.timestamps = True
+        elif a == "--no-log-prefix":
+            la.prefix = False
+        elif a in ("--no-color",):
+            continue
+        elif key in ("--tail", "-n"):
+            v = inline if eq else next(it, "")
+            la.tail = None if v == "all" else _int(v, "--tail")
+        elif key == "--since":
+            la.since = parse_since(inline if eq else next(it, ""), now)
+        elif a[:1] == "-" and a[1:2] != "-" and len(a) > 1 and set(a[1:]) <= {"f", "t"}:
+            la.follow = la.follow or "f" in a
+            la.timestamps = la.timestamps or "t" in a
+        elif a.startswith("-"):
+            raise CommandFailed(f"unknown flag: {a}", 1)
+        else:
+            services.append(a)
+    la.services = tuple(services)
+    return la
+
+
+def _int(v: str, flag: str) -> int:
+    try:
+        return int(v)
+    except ValueError:
+        raise CommandFailed(f'invalid argument "{v}" for "{flag}" flag', 1) from None
+
+
+async def dcomp(ctx: Ctx, prog: str, args: list[str]) -> int:
+    _, defs = project_of(ctx.node)
+    if not args:
+        ctx.out(f"Usage: {prog} COMMAND\n\nCommands: ps, logs, restart, up\n")
+        return 1
+    sub, rest = args[0], args[1:]
+    known = [d.service for d in defs]
+    if sub == "ps":
+        st = sync_node(ctx.world, ctx.node)
+        wanted = [a for a in rest if not a.startswith("-")]
+        for w in wanted:
+            if w not in known:
+                raise CommandFailed(f"no such service: {w}", 1)
+        cs = [c for c in st.get("containers", {}).values()
+              if (not wanted or c["service"] in wanted)
+              and (c["state"] != "exited" or "-a" in rest or "--all" in rest)]
+        ctx.out(ps_table(cs, time.time()))
+        return 0
+    if sub == "logs":
+        return await _logs(ctx, rest, known)
+    if sub == "restart":
+        targets = [a for a in rest if not a.startswith("-")] or known
+        for t in targets:
+            if t not in known:
+                raise CommandFailed(f"no such service: {t}", 1)
+        await _restart(ctx, targets)
+        return 0
+    if sub == "up":
+        if ctx.node.kind == EDGE:
+            return await _edge_up(ctx)
+        st = sync_node(ctx.world, ctx.node)
+        for c in st.get("containers", {}).values():
+            ctx.err(f" Container {c['name']}  Running\n")
+        return 0
+    raise CommandFailed(f"unknown docker command: \"compose {sub}\"", 1)
+
+
+async def _restart(ctx: Ctx, services: list[str]) -> None:
+    world, node = ctx.world, ctx.node
+    sync_node(world, node)
+    now = time.time()
+    with world.edit_state(node.id) as st:
+        for s in services:
+            c = st["containers"][s]
+            if c["service"] == "xuc" and c["state"] == "running":
+                _append(log_path(world, node, c),
+                        [(now, _fmt(c["style"], now, lv, lg, m)) for lv, lg, m in XUC_STOP])
+            c["state"] = "restarting"
+            c["stopped_at"] = now
+    for s in services:
+        ctx.err(f" Container {CC_PROJECT if node.kind == CC else EDGE_PROJECT}-{s}-1  Restarting\n")
+    await ctx.flush()
+    await ctx.sleep(ctx.timing.container_restart)
+    now = time.time()
+    with world.edit_state(node.id) as st:
+        for s in services:
+            c = st["containers"][s]
+            c.update(state="running", started_at=now, timeline_at=now, startup_idx=0,
+                     ready_at=None, stalled=False, retry_k=0, seq=0, cursor=now - 0.001,
+                     restarts=c.get("restarts", 0) + 1)
+    for s in services:
+        ctx.err(f" Container {CC_PROJECT if node.kind == CC else EDGE_PROJECT}-{s}-1  Started\n")
+
+
+async def _edge_up(ctx: Ctx) -> int:
+    world, node = ctx.world, ctx.node
+    env_file = ctx.path(EDGE_ENV)
+    if not env_file.is_file():
+        raise CommandFailed(f"env file {EDGE_ENV} not found: stat {EDGE_ENV}: "
+                            "no such file or directory", 1)
+    env = parse_env(env_file.read_text(encoding="utf-8", errors="replace"))
+    sync_node(world, node)
+    st = world.read_state(node.id)
+    plan: list[tuple[ContainerDef, str, dict[str, str]]] = []
+    for d in EDGE_CONTAINERS:
+        watched = {k: env.get(k, "") for k in EDGE_WATCHED[d.service]}
+        c = st.get("containers", {}).get(d.service)
+        if c is None:
+            plan.append((d, "create", watched))
+        elif c.get("env") != watched:
+            plan.append((d, "recreate", watched))
+        elif c["state"] != "running":
+            plan.append((d, "start", watched))
+        else:
+            plan.append((d, "running", watched))
+    for d, action, _ in plan:
+        name = f"{EDGE_PROJECT}-{d.service}-1"
+        if action == "recreate":
+            ctx.err(f" Container {name}  Recreate\n")
+        elif action == "create":
+            ctx.err(f" Container {name}  Creating\n")
+    if any(a != "running" for _, a, _ in plan):
+        await ctx.flush()
+        await ctx.sleep(ctx.timing.edge_up)
+    now = time.time()
+    with world.edit_state(node.id) as st2:
+        containers = st2.setdefault("containers", {})
+        for d, action, watched in plan:
+            if action in ("create", "recreate"):
+                old = containers.get(d.service)
+                c = new_container(EDGE_PROJECT, d, now, watched)
+                if old is not None:
+                    c["restarts"] = old.get("restarts", 0)
+                    log_path(world, node, old).unlink(missing_ok=True)  # a new container
+                containers[d.service] = c
+            elif action == "start":
+                containers[d.service].update(state="running", started_at=now)
+    for d, action, _ in plan:
+        name = f"{EDGE_PROJECT}-{d.service}-1"
+        if action == "recreate":
+            ctx.err(f" Container {name}  Recreated\n Container {name}  Starting\n"
+                    f" Container {name}  Started\n")
+        elif action == "create":
+            ctx.err(f" Container {name}  Created\n Container {name}  Starting\n"
+                    f" Container {name}  Started\n")
+        elif action == "start":
+            ctx.err(f" Container {name}  Starting\n Container {name}  Started\n")
+        else:
+            ctx.err(f" Container {name}  Running\n")
+    return 0
+
+
+async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
+    la = _parse_logs(args, time.time())
+    for s in la.services:
+        if s not in known:
+            raise CommandFailed(f"no such service: {s}", 1)
+    services = list(la.services) or known
+    width = max(len(f"{s}-1") for s in services)
+    world, node = ctx.world, ctx.node
+
+    def render(service: str, t: float, text: str) -> str:
+        prefix = f"{service}-1".ljust(width) + "  | " if la.prefix else ""
+        return prefix + (rfc3339(t) + " " if la.timestamps else "") + text + "\n"
+
+    st = sync_node(world, node)
+    offsets: dict[str, tuple[str, int]] = {}
+    merged: list[tuple[float, int, str]] = []
+    for i, s in enumerate(services):
+        c = st["containers"].get(s)
+        if c is None:
+            continue
+        lines = read_log(log_path(world, node, c))
+        offsets[s] = (c["name"] + str(c["created_at"]), len(lines))
+        if la.since is not None:
+            # Inclusive, with room for the float rounding of an RFC 3339 round trip.
+            lines = [ln for ln in lines if ln[0] >= la.since - 1e-6]
+        if la.tail is not None:
+            lines = lines[-la.tail:] if la.tail > 0 else []
+        merged += [(t, i, render(s, t, text)) for t, text in lines]
+    merged.sort(key=lambda x: (x[0], x[1]))
+    ctx.out("".join(m[2] for m in merged))
+    await ctx.flush()
+    while la.follow:
+        await ctx.sleep(ctx.timing.follow_poll)
+        st = sync_node(world, node)
+        fresh: list[tuple[float, int, str]] = []
+        for i, s in enumerate(services):
+            c = st["containers"].get(s)
+            if c is None:
+                continue
+            ident = c["name"] + str(c["created_at"])
+            lines = read_log(log_path(world, node, c))
+            prev_ident, seen = offsets.get(s, (ident, 0))
+            if prev_ident != ident:
+                seen = 0  # recreated container: a new log
+            offsets[s] = (ident, len(lines))
+            fresh += [(t, i, render(s, t, text)) for t, text in lines[seen:]]
+        fresh.sort(key=lambda x: (x[0], x[1]))
+        if fresh:
+            ctx.out("".join(f[2] for f in fresh))
+        await ctx.flush()  # raises once the peer is gone: that ends the follow
+    return 0
+
+
+def boot(world: LabWorld, node: NodeSpec, now: float) -> None:
+    """Power-on: containers come back (restart policy `always`), with a new start-up."""
+    with world.edit_state(node.id) as st:
+        for c in st.get("containers", {}).values():
+            c.update(state="running", started_at=now, timeline_at=now, startup_idx=0,
+                     ready_at=None, stalled=False, retry_k=0, seq=0, cursor=now - 0.001)
+
+
+def halt(world: LabWorld, node: NodeSpec, now: float) -> None:
+    with world.edit_state(node.id) as st:
+        for c in st.get("containers", {}).values():
+            c.update(state="exited", stopped_at=now)
+
+
+def container(world: LabWorld, node_id: str, service: str) -> dict[str, Any] | None:
+    node = world.node(node_id)
+    st = sync_node(world, node)
+    c = st.get("containers", {}).get(service)
+    return dict(c) if c else None

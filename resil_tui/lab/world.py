@@ -1,0 +1,256 @@
+"""The lab's state on disk: one directory that several processes may share.
+
+Layout (see the lab contract): lab.json (lab-wide: spec, timing, power, links, faults),
+nodes/<id>/root/ (the node's file system), nodes/<id>/state.json (services, containers,
+counters) and nodes/<id>/commands.jsonl (every command the node received).
+
+Every read-modify-write goes through `_locked_json`, which holds an fcntl lock only for a
+synchronous section: callers never await while holding it, so coroutines of one process
+cannot deadlock each other on it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import posixpath
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from resil_tui.lab import initial
+from resil_tui.lab.spec import SLAVE, XIVO, LabSpec, LabTiming, NodeSpec
+
+LAB_JSON = "lab.json"
+FORMAT_VERSION = 1
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        # mkstemp makes 0600; the sshd tier's sessions run as another user and must read it.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _locked_json(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield the JSON document at `path` under an exclusive lock; write it back on success."""
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+            before = json.dumps(data, sort_keys=True)
+            yield data
+            after = json.dumps(data, sort_keys=True)
+            if after != before:
+                _atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class LabWorld:
+    """File-backed world; any process may open the same lab_dir."""
+
+    def __init__(self, lab_dir: Path, spec: LabSpec) -> None:
+        self.lab_dir = Path(lab_dir)
+        self.spec = spec
+        self._nodes = {n.id: n for n in spec.nodes()}
+        self._by_ip = {n.ip: n for n in spec.nodes()}
+        self._lab_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+
+    # -- creation -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, lab_dir: Path, spec: LabSpec, timing: LabTiming) -> LabWorld:
+        """Write the initial (normal, healthy) state of every node."""
+        lab_dir = Path(lab_dir)
+        lab_dir.mkdir(parents=True, exist_ok=True)
+        world = cls(lab_dir, spec)
+        now = time.time()
+        doc: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "created_at": now,
+            "spec": spec.to_json(),
+            "timing": timing.to_json(),
+            "nodes": {
+                n.id: {"port": None, "powered": True, "hung": False, "slow": 0.0,
+                       "xuc_never_ready": False}
+                for n in spec.nodes()
+            },
+            "cut_links": [],
+            "faults": {"fail_replication": False},
+        }
+        for n in spec.nodes():
+            root = world.node_root(n.id)
+            root.mkdir(parents=True, exist_ok=True)
+            initial.populate(world, n, now)
+        _atomic_write_text(world.lab_json_path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        return world
+
+    @classmethod
+    def open(cls, lab_dir: Path) -> LabWorld:
+        path = Path(lab_dir) / LAB_JSON
+        if not path.exists():
+            raise FileNotFoundError(f"no lab in {lab_dir} ({LAB_JSON} missing)")
+        doc = json.loads(path.read_text())
+        return cls(Path(lab_dir), LabSpec.from_json(doc["spec"]))
+
+    @classmethod
+    def exists(cls, lab_dir: Path) -> bool:
+        return (Path(lab_dir) / LAB_JSON).exists()
+
+    # -- paths ----------------------------------------------------------------------------
+    @property
+    def lab_json_path(self) -> Path:
+        return self.lab_dir / LAB_JSON
+
+    def node_dir(self, node_id: str) -> Path:
+        return self.lab_dir / "nodes" / node_id
+
+    def node_root(self, node_id: str) -> Path:
+        return self.node_dir(node_id) / "root"
+
+    def node_ids(self) -> list[str]:
+        return list(self._nodes)
+
+    def node(self, node_id: str) -> NodeSpec:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise KeyError(f"no node {node_id!r} in the lab (known: "
+                           f"{', '.join(self._nodes)})") from None
+
+    def node_by_ip(self, ip: str) -> NodeSpec | None:
+        return self._by_ip.get(ip)
+
+    def peer(self, node: NodeSpec) -> NodeSpec | None:
+        """The other side of a master/slave pair of the same kind."""
+        other = "master" if node.side == SLAVE else "slave"
+        return self.spec.site(node.site).node(node.kind, other) if node.side else None
+
+    def resolve(self, node_id: str, path: str, cwd: str = "/root") -> Path:
+        """Map a path seen by a command on the node to the real file (lab contract)."""
+        root = self.node_root(node_id)
+        root_s = str(root)
+        if path == root_s or path.startswith(root_s + "/"):
+            path = path[len(root_s):] or "/"
+        virtual = posixpath.normpath(posixpath.join("/", cwd, path))
+        return root / virtual.lstrip("/")
+
+    # -- lab-wide state -------------------------------------------------------------------
+    def lab_state(self) -> dict[str, Any]:
+        """lab.json, re-read only when it changed on disk (cheap for 200 nodes)."""
+        st = self.lab_json_path.stat()
+        key = (st.st_mtime_ns, st.st_size)
+        if self._lab_cache is None or self._lab_cache[0] != key:
+            self._lab_cache = (key, json.loads(self.lab_json_path.read_text()))
+        return self._lab_cache[1]
+
+    @contextmanager
+    def edit_lab(self) -> Iterator[dict[str, Any]]:
+        with _locked_json(self.lab_json_path) as doc:
+            yield doc
+        self._lab_cache = None
+
+    @property
+    def timing(self) -> LabTiming:
+        return LabTiming.from_json(self.lab_state()["timing"])
+
+    def set_timing(self, timing: LabTiming) -> None:
+        with self.edit_lab() as doc:
+            doc["timing"] = timing.to_json()
+
+    def node_flags(self, node_id: str) -> dict[str, Any]:
+        return dict(self.lab_state()["nodes"].get(node_id, {}))
+
+    def set_node_flag(self, node_id: str, key: str, value: Any) -> None:
+        self.node(node_id)
+        with self.edit_lab() as doc:
+            doc["nodes"].setdefault(node_id, {})[key] = value
+
+    def fault(self, name: str) -> Any:
+        return self.lab_state().get("faults", {}).get(name)
+
+    def set_fault(self, name: str, value: Any) -> None:
+        with self.edit_lab() as doc:
+            doc.setdefault("faults", {})[name] = value
+
+    def is_powered(self, node_id: str) -> bool:
+        return bool(self.node_flags(node_id).get("powered", True))
+
+    def link_cut(self, a: str, b: str) -> bool:
+        pair = sorted((a, b))
+        return pair in self.lab_state().get("cut_links", [])
+
+    def set_link(self, a: str, b: str, cut: bool) -> None:
+        pair = sorted((a, b))
+        with self.edit_lab() as doc:
+            links = [p for p in doc.get("cut_links", []) if p != pair]
+            if cut:
+                links.append(pair)
+            doc["cut_links"] = links
+
+    def reachable(self, src_id: str, ip: str) -> bool:
+        """Would a packet from node `src_id` to VoIP `ip` get an answer?"""
+        target = self.node_by_ip(ip)
+        if target is None or target.id == src_id:
+            return target is not None
+        return self.is_powered(target.id) and not self.link_cut(src_id, target.id)
+
+    # -- per-node state -------------------------------------------------------------------
+    def state_path(self, node_id: str) -> Path:
+        return self.node_dir(node_id) / "state.json"
+
+    def read_state(self, node_id: str) -> dict[str, Any]:
+        path = self.state_path(node_id)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    @contextmanager
+    def edit_state(self, node_id: str) -> Iterator[dict[str, Any]]:
+        with _locked_json(self.state_path(node_id)) as st:
+            yield st
+
+    def write_state(self, node_id: str, state: dict[str, Any]) -> None:
+        _atomic_write_text(self.state_path(node_id), json.dumps(state, indent=1,
+                                                                sort_keys=True) + "\n")
+
+    # -- recording ------------------------------------------------------------------------
+    def record(self, node_id: str, entry: dict[str, Any]) -> None:
+        line = json.dumps({"t": time.time(), **entry}, sort_keys=True) + "\n"
+        # One write() on an O_APPEND file: lines of concurrent writers do not interleave.
+        fd = os.open(self.node_dir(node_id) / "commands.jsonl",
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def commands(self, node_id: str) -> list[dict[str, Any]]:
+        path = self.node_dir(node_id) / "commands.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    # -- conveniences used by commands and tests --------------------------------------------
+    def xivo_nodes(self) -> list[NodeSpec]:
+        return [n for n in self.spec.nodes() if n.kind == XIVO]
+
+    def read_file(self, node_id: str, path: str) -> str | None:
+        p = self.resolve(node_id, path)
+        return p.read_text() if p.is_file() else None

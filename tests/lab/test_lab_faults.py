@@ -1,0 +1,164 @@
+"""Network faults, persistence, scale, the sshd-tier dispatcher and the standalone runner."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from resil_tui.lab.emulation import LabWorld
+from resil_tui.lab.faults import apply_fault
+from resil_tui.lab.server import Lab
+from resil_tui.lab.spec import LabSpec, LabTiming
+from tests.lab.conftest import connect, run, ssh_cli
+
+M, S = "demo.xivo.master", "demo.xivo.slave"
+
+
+async def test_power_off_refuses_and_power_on_restores(lab: Lab) -> None:
+    port = lab.port(M)
+    await lab.power_off(M)
+    with pytest.raises(OSError):
+        await run(lab, M, "true")
+    assert (await ssh_cli(lab, M, "true")).returncode == 255
+    await lab.power_on(M)
+    assert lab.port(M) == port
+    assert (await run(lab, M, "xivo-service status")).exit_status == 0  # same host key
+    assert (await ssh_cli(lab, M, "true")).returncode == 0
+
+
+async def test_hang_accepts_but_never_answers(lab: Lab) -> None:
+    await lab.hang(M)
+    with pytest.raises((asyncio.TimeoutError, TimeoutError)):
+        await asyncio.wait_for(run(lab, M, "true"), 0.5)
+    await lab.hang(M, False)
+    assert (await run(lab, M, "true")).exit_status == 0
+
+
+async def test_hang_also_stalls_commands_on_open_connections(lab: Lab) -> None:
+    async with connect(lab, M) as conn:
+        await lab.hang(M)
+        with pytest.raises((asyncio.TimeoutError, TimeoutError)):
+            await asyncio.wait_for(conn.run("true"), 0.3)
+
+
+async def test_slow_adds_latency(lab: Lab) -> None:
+    await lab.slow(M, 0.3)
+    async with connect(lab, M) as conn:
+        t0 = time.monotonic()
+        assert (await conn.run("true")).exit_status == 0
+        assert time.monotonic() - t0 >= 0.3  # a lower bound only: never flaky
+    await lab.slow(M, 0)
+
+
+async def test_drop_connections_mid_stream(lab: Lab) -> None:
+    async with connect(lab, "demo.cc.master") as conn:
+        proc = await conn.create_process("xivocc-dcomp logs -f --tail 1 xuc")
+        await proc.stdout.readline()
+        assert await lab.drop_connections("demo.cc.master") == 1
+        await asyncio.wait_for(conn.wait_closed(), 5)
+    assert (await run(lab, "demo.cc.master", "true")).exit_status == 0  # new ones are fine
+
+
+async def test_host_key_change_is_refused(lab: Lab) -> None:
+    await lab.change_host_key(M)
+    with pytest.raises(asyncssh.HostKeyNotVerifiable):
+        await run(lab, M, "true")
+    cli = await ssh_cli(lab, M, "true")
+    assert cli.returncode == 255 and "HOST IDENTIFICATION HAS CHANGED" in cli.stderr
+
+
+async def test_state_and_ports_survive_a_restart(tmp_path: Path) -> None:
+    d = tmp_path / "lab"
+    lab = await Lab.start(d, timing=LabTiming.fast(), ticker=False)
+    ports = {n: lab.port(n) for n in lab.node_ids()}
+    await lab.remove_sync_key()
+    await lab.stop()
+    again = await Lab.start(d, ticker=False)
+    try:
+        assert {n: again.port(n) for n in again.node_ids()} == ports
+        assert (await run(again, M, "test -e /root/.ssh/xivo_id_rsa")).exit_status == 1
+    finally:
+        await again.stop()
+    with pytest.raises(ValueError):
+        await Lab.start(d, spec=LabSpec.many(2))
+
+
+async def test_two_hundred_nodes_in_one_process(tmp_path: Path) -> None:
+    spec = LabSpec.many(29)
+    assert len(spec.nodes()) == 203
+    lab = await Lab.start(tmp_path / "big", spec=spec,
+                          timing=LabTiming.fast().with_(latency=0.01), ticker=False)
+    try:
+        last = lab.node_ids()[-1]
+        res = await run(lab, "s029.xivo.slave", "cat /etc/xivo/ha.conf")
+        assert '"remote_address": "10.100.28.11"' in str(res.stdout)
+        assert (await run(lab, last, "xivo-service status")).exit_status == 0
+    finally:
+        await lab.stop()
+
+
+async def test_apply_fault_language(lab: Lab) -> None:
+    assert "power-off NODE" in await apply_fault(lab, ["help"])
+    assert "powered off" in await apply_fault(lab, ["power-off", "xivo.master"])
+    assert "POWERED OFF" in await apply_fault(lab, ["status"])
+    await apply_fault(lab, ["power-on", "xivo.master"])
+    await apply_fault(lab, ["fail-replication", "on"])
+    assert lab.world.fault("fail_replication") is True
+    await apply_fault(lab, ["slow", "mds1", "0.5"])
+    assert lab.world.node_flags("demo.mds.mds1")["slow"] == 0.5
+    await apply_fault(lab, ["xuc-never-ready", "cc.slave", "on"])
+    assert lab.world.node_flags("demo.cc.slave")["xuc_never_ready"] is True
+    await apply_fault(lab, ["cut-link"])
+    assert lab.world.link_cut(M, S)
+    with pytest.raises(KeyError):
+        await apply_fault(lab, ["hang", "master"])  # ambiguous: xivo.master or cc.master
+    with pytest.raises(ValueError):
+        await apply_fault(lab, ["slow", "edge"])
+    with pytest.raises(ValueError):
+        await apply_fault(lab, ["xuc-never-ready", "edge", "on"])
+
+
+async def _dispatch(lab_dir: Path, node: str, command: str) -> tuple[int, str, str]:
+    env = {**os.environ, "SSH_ORIGINAL_COMMAND": command}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "resil_tui.lab.dispatch", "--lab-dir", str(lab_dir),
+        "--node", node, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_dispatch_entry_point(tmp_path: Path) -> None:
+    world = LabWorld.create(tmp_path / "lab", LabSpec.demo(), LabTiming.fast())
+    code, out, _ = await _dispatch(world.lab_dir, S, "xivo-service status")
+    assert code == 1 and "\tstopped\t\tasterisk" in out
+    code, _, err = await _dispatch(world.lab_dir, S, "")
+    assert code == 1 and "interactive shells are not emulated" in err
+    world.set_fault("fail_replication", True)
+    code, out, _ = await _dispatch(world.lab_dir, M, "xivo-master-slave-db-replication 10.50.0.12")
+    assert code == 1 and out.startswith("Slave replication failed: ")
+    assert world.commands(M)[-1]["argv"] == ["xivo-master-slave-db-replication", "10.50.0.12"]
+
+
+async def test_standalone_runner(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "resil_tui.lab.standalone", "--state-dir", str(tmp_path / "s"),
+        "--fast", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    first = [(await asyncio.wait_for(proc.stdout.readline(), 20)).decode() for _ in range(3)]
+    assert first[1].startswith("inventory: ") and "xivo-service status all" in first[2]
+    out, err = await asyncio.wait_for(
+        proc.communicate(b"power-off xivo.slave\nbogus\nstatus\nquit\n"), 20)
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    assert "demo.xivo.slave powered off" in text and "error: unknown command" in text
+    assert "lab stopped" in text
+    assert (tmp_path / "s" / "inventory.toml").exists()

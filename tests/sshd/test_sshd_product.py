@@ -1,0 +1,175 @@
+"""The product's own SSH layer and status collection against real OpenSSH sshd."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from sshd_fixture import SshdLab, SshdLabFactory
+
+from resil_tui.inventory import load_inventory
+from resil_tui.inventory_model import Inventory
+from resil_tui.ops.session import make_pool
+from resil_tui.ops.status import StatusCollector
+from resil_tui.remote import commands as cat
+from resil_tui.remote import sftp
+from resil_tui.remote.errors import ErrorKind, RemoteError
+
+
+@pytest.fixture(autouse=True)
+def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def inventory_of(lab: SshdLab) -> Inventory:
+    return load_inventory(lab.inventory_path)
+
+
+async def test_whole_site_status(sshd_lab: SshdLab, tmp_path: Path) -> None:
+    inv = inventory_of(sshd_lab)
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        (report,) = await StatusCollector(inv, pool).poll()
+    finally:
+        await pool.close()
+    assert report.verdicts.primary.code == "normal", report.verdicts.to_dict()
+    assert all(s.reachability.ok for s in report.snapshot.nodes.values())
+    master = report.snapshot.nodes["demo.xivo.master"]
+    assert master.xivo is not None and master.xivo.ha is not None
+    assert master.xivo.ha.mode.value == "master"
+    assert master.xivo.sync_key_present is True
+    edge = report.snapshot.nodes["demo.edge"]
+    assert edge.edge is not None and edge.edge.targets is not None
+    assert edge.edge.targets.overall.value == "master"
+    # A status poll is read-only: nothing was audited.
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+async def test_atomic_replace_of_edge_env_over_real_sftp(
+    sshd_lab_factory: SshdLabFactory, tmp_path: Path
+) -> None:
+    lab = sshd_lab_factory()
+    inv = inventory_of(lab)
+    node = inv.node("demo.edge")
+    path = node.paths.edge_env
+    local = Path(path)
+    os.chmod(local, 0o640)
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        before = await sftp.read_file(pool, node, path)
+        assert before is not None and b"XIVO_HOST" in before
+        new = before.replace(b"NGINX_WORKER_CONNECTIONS", b"NGINX_WORKER_CONNECTIONS_X")
+        result = await sftp.replace_file(
+            pool, node, path, new, expected_sha256=sftp.sha256_hex(before), step="test"
+        )
+        assert result.changed and result.backup is not None
+        assert local.read_bytes() == new
+        assert stat.S_IMODE(local.stat().st_mode) == 0o640
+        assert Path(result.backup).read_bytes() == before
+        # The preview's hash no longer matches: a second apply is refused, file untouched.
+        with pytest.raises(RemoteError) as info:
+            await sftp.replace_file(
+                pool, node, path, before, expected_sha256=sftp.sha256_hex(before), step="test"
+            )
+        assert info.value.kind is ErrorKind.CONFLICT
+        assert local.read_bytes() == new
+    finally:
+        await pool.close()
+    leftovers = [p.name for p in local.parent.iterdir() if "resil-tmp" in p.name]
+    assert not leftovers
+
+
+async def test_thirty_commands_on_one_connection(sshd_lab: SshdLab, tmp_path: Path) -> None:
+    # OpenSSH allows 10 sessions per connection; the pool caps channels below that.
+    inv = inventory_of(sshd_lab)
+    node = inv.node("demo.xivo.slave")
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        results = await asyncio.gather(
+            *(pool.run(node, cat.xivo_service_status(all=True)) for _ in range(30))
+        )
+    finally:
+        await pool.close()
+    assert all("Checking services" in r.stdout for r in results)
+    assert all(r.exit_status is not None and not r.lost for r in results)
+
+
+async def test_twenty_one_nodes_at_once(sshd_many: SshdLab, tmp_path: Path) -> None:
+    # sshd's MaxStartups drops unauthenticated connections past 10: the pool must pace them.
+    inv = inventory_of(sshd_many)
+    assert len(inv.nodes()) >= 20
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        reports = await StatusCollector(inv, pool).poll()
+    finally:
+        await pool.close()
+    down = [n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok]
+    assert down == []
+
+
+async def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return predicate()
+
+
+async def test_stopped_follow_leaves_no_process(sshd_lab: SshdLab, tmp_path: Path) -> None:
+    inv = inventory_of(sshd_lab)
+    node = inv.node("demo.cc.slave")
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+
+    def follows() -> list[str]:
+        # The dispatcher's command line does not show the command (it comes in
+        # SSH_ORIGINAL_COMMAND); nothing else runs on this node during the test.
+        return [p.cmdline for p in sshd_lab.node_commands(node.id)]
+
+    try:
+        command = cat.compose_logs("xivocc-dcomp", "xuc", follow=True, tail=5)
+        async with pool.stream(node, command) as lines:
+            got = [await lines.__anext__() for _ in range(3)]
+            assert got
+            assert await _wait_for(lambda: bool(follows())), "the follow never ran on the node"
+        assert await _wait_for(lambda: not follows()), f"still running: {follows()}"
+    finally:
+        await pool.close()
+
+
+async def test_sshd_killed_mid_command_then_back(
+    sshd_lab_factory: SshdLabFactory, tmp_path: Path
+) -> None:
+    lab = sshd_lab_factory()
+    inv = inventory_of(lab)
+    node = inv.node("demo.cc.master")
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    collector = StatusCollector(inv, pool)
+    try:
+        command = cat.compose_logs("xivocc-dcomp", "xuc", follow=True, tail=1)
+        with pytest.raises(RemoteError) as info:
+            async with pool.stream(node, command) as lines:
+                await lines.__anext__()
+                lab.stop_node(node.id)
+                async for _ in lines:
+                    pass
+        assert info.value.kind is ErrorKind.DROPPED
+        down = await collector.poll_node(node)
+        assert not down.reachability.ok
+        assert down.reachability.state.value in {"refused", "dropped", "timeout"}
+        other = await collector.poll_node(inv.node("demo.cc.slave"))
+        assert other.reachability.ok
+        lab.start_node(node.id)
+        up = None
+        for _ in range(20):  # reconnect backoff: a few tries
+            up = await collector.poll_node(node)
+            if up.reachability.ok:
+                break
+            await asyncio.sleep(0.3)
+        assert up is not None and up.reachability.ok, up
+    finally:
+        await pool.close()
