@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=180.0, metavar="S")
 
+    p = add("trust", "show a node's unknown host key fingerprint and trust it on yes")
+    p.add_argument("node", metavar="NODE", help="node id, e.g. paris.xivo.master")
+    p.add_argument("--yes", action="store_true", help="trust without asking (scripts)")
+
     p = add("plan", "print the failover or failback runbook of a site, as Markdown")
     p.add_argument("direction", choices=("failover", "failback"))
     p.add_argument("--site", metavar="NAME", help="the site (default: the first)")
@@ -271,6 +275,12 @@ async def cmd_logs(ctx: Context) -> int:
     return await run_logs(ctx.inventory, ctx.args)
 
 
+async def cmd_trust(ctx: Context) -> int:
+    from resil_tui.trust_cli import run_trust
+
+    return await run_trust(ctx.inventory, ctx.args)
+
+
 async def cmd_edge(ctx: Context) -> int:
     from resil_tui.edge_cli import run_edge
 
@@ -298,6 +308,7 @@ _ASYNC_COMMANDS: dict[str | None, Callable[[Context], Awaitable[int]]] = {
     None: run_tui,
     "status": cmd_status,
     "edge": cmd_edge,
+    "trust": cmd_trust,
     "ha": cmd_ha,
     "logs": cmd_logs,
     "plan": cmd_plan_demo,
