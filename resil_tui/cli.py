@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,14 @@ def _setup_debug_log(verbose: bool) -> None:
 
 
 # --- argument parsing ----------------------------------------------------------------------
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.astimezone()  # naive: the workstation's zone
 
 
 def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -156,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="follow until the readiness line appears: exit 0, or 1 at --timeout",
     )
     p.add_argument("--timeout", type=float, default=180.0, metavar="S")
+    p.add_argument(
+        "--since",
+        dest="not_before",
+        type=_timestamp,
+        metavar="TIME",
+        help="with --until-ready: count readiness lines from TIME (ISO 8601, e.g. the "
+        "time you restarted xuc); default: from now, so an old line never counts",
+    )
 
     p = add("trust", "show a node's unknown host key fingerprint and trust it on yes")
     p.add_argument("node", metavar="NODE", help="node id, e.g. paris.xivo.master")

@@ -1,23 +1,267 @@
-"""Logs pane: following node logs (placeholder until the logs issue)."""
+"""Logs pane: live, read-only log streams of the site's nodes, one tab each.
+
+The first time the pane is shown it opens xuc's log on the active side's CC (the Status
+pane's last verdict says which side; master when unknown). `o` opens any other stream
+(xuc, the whole CC stack, `edge-dcomp logs`, the xivo-sync log, the inventory's extra
+streams). Each tab runs its stream in a worker (group `logs-<tab>`, `exit_on_error=False`)
+through `ops.logs.LogFollower`; closing the tab cancels the worker, which stops the
+follower: the remote `logs -f` is hung up, not left running.
+
+Nothing here changes a node.
+"""
 
 from __future__ import annotations
 
-from resil_tui.ui.panes.base import PlaceholderPane
+import itertools
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Static, TabbedContent, TabPane
+
+from resil_tui import paths
+from resil_tui.inventory_model import Node, Site
+from resil_tui.ops.logs import (
+    LogFollower,
+    LogGap,
+    LogLines,
+    LogState,
+    LogStream,
+    default_target,
+)
+from resil_tui.remote.pool import Pool
+from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.widgets.log_picker import LogPickerScreen
+from resil_tui.ui.widgets.log_view import LogView
+
+_ids = itertools.count(1)
 
 
-class LogsPane(PlaceholderPane):
+def saved_logs_dir() -> Path:
+    return paths.state_dir() / "logs"
+
+
+class LogTab(TabPane):
+    """A tab holding one stream's view and the worker that follows it."""
+
+    def __init__(self, node: Node, stream: LogStream, *, tail: int = 100) -> None:
+        self.number = next(_ids)
+        super().__init__(f"{node.label} · {stream.name}", id=f"logtab-{self.number}")
+        self.node = node
+        self.stream = stream
+        self.tail = tail
+        self.follower: LogFollower | None = None
+        self.log_view = LogView(f"{node.id} · {stream.name}", readiness=node.readiness_pattern)
+
+    @property
+    def group(self) -> str:
+        return f"logs-{self.number}"
+
+    def compose(self) -> ComposeResult:
+        yield self.log_view
+
+    def on_mount(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        pool = getattr(self.app, "pool", None)
+        if not isinstance(pool, Pool):
+            self.log_view.state_text = "no connection pool: nothing is followed"
+            return
+        follower = LogFollower(pool, self.node, self.stream, tail=self.tail)
+        self.follower = follower
+        self.run_worker(self._follow(follower), group=self.group, exclusive=True,
+                        exit_on_error=False, name=f"follow {self.node.id} {self.stream.name}")
+
+    async def _follow(self, follower: LogFollower) -> None:
+        # The worker only feeds the buffer (plain data); the view's timer draws it.
+        view = self.log_view
+        async with follower:
+            async for event in follower:
+                if isinstance(event, LogLines):
+                    view.ingest(event.lines)
+                elif isinstance(event, LogGap):
+                    view.ingest_marker(event.marker)
+                elif isinstance(event, LogState):
+                    view.state_text = f"{event.state.value}: {event.message}"[:160]
+
+    async def stop(self) -> None:
+        self.workers.cancel_group(self, self.group)
+        if self.follower is not None:
+            await self.follower.stop()
+
+    async def on_unmount(self) -> None:
+        await self.stop()
+
+
+class LogsPane(Pane):
     PANE_ID = "logs"
     TITLE = "Logs"
-    WHAT_COMES = (
-        "live, read-only logs of a node: /var/log/xivo-sync.log, `xivocc-dcomp logs -f xuc`, "
-        "and the extra streams declared per node in the inventory (listed below)."
-    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "open_stream", "Open stream", id="logs.open"),
+        Binding("x", "close_stream", "Close tab", id="logs.close"),
+        Binding("f", "toggle_follow", "Follow", id="logs.follow"),
+        Binding("slash", "filter", "Filter", id="logs.filter"),
+        Binding("ctrl+r", "toggle_regex", "Regex", show=False, id="logs.regex"),
+        Binding("ctrl+n", "toggle_case", "Case", show=False, id="logs.case"),
+        Binding("w", "toggle_wrap", "Wrap", id="logs.wrap"),
+        Binding("ctrl+s", "save", "Save", id="logs.save"),
+        Binding("c", "copy", "Copy", show=False, id="logs.copy"),
+    ]
 
-    def site_summary(self) -> str:
-        lines = [super().site_summary(), "", "Extra log streams declared in the inventory:"]
-        streams = [(node, spec) for node in self.site.nodes() for spec in node.logs]
-        if not streams:
-            lines.append("  (none for this site)")
-        for node, spec in streams:
-            lines.append(f"  • {node.label}: {spec.name} ({' '.join(spec.argv)})")
-        return "\n".join(lines)
+    DEFAULT_CSS = """
+    LogsPane { overflow: hidden hidden; }
+    LogsPane > #logs-tabs { height: 1fr; }
+    LogsPane > #logs-empty { height: auto; }
+    LogsPane TabPane { padding: 0; height: 1fr; }
+    """
+
+    def __init__(self, site: Site) -> None:
+        super().__init__(site)
+        self._opened_default = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("No stream open. Press o to open one.", id="logs-empty", markup=False)
+        yield TabbedContent(id="logs-tabs")
+
+    def on_show(self) -> None:
+        if not self._opened_default:
+            self._opened_default = True
+            self.call_after_refresh(self.open_default)
+
+    # --- tabs -------------------------------------------------------------------------------
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#logs-tabs", TabbedContent)
+
+    def log_tabs(self) -> list[LogTab]:
+        return list(self.query(LogTab))
+
+    @property
+    def active_tab(self) -> LogTab | None:
+        active = self.tabs.active
+        for tab in self.log_tabs():
+            if tab.id == active:
+                return tab
+        return None
+
+    @property
+    def active_view(self) -> LogView | None:
+        tab = self.active_tab
+        return tab.log_view if tab is not None else None
+
+    def _active_side(self) -> str | None:
+        status = next(iter(self.app.query("#pane-status")), None)
+        report = getattr(status, "report", None)
+        verdicts = getattr(report, "verdicts", None)
+        side = getattr(verdicts, "active_side", None)
+        return side if isinstance(side, str) else None
+
+    async def open_default(self) -> LogTab | None:
+        if not isinstance(getattr(self.app, "pool", None), Pool):
+            declared = [f"  • {node.label}: {spec.name} ({' '.join(spec.argv)})"
+                        for node in self.site.nodes() for spec in node.logs]
+            self.query_one("#logs-empty", Static).update("\n".join([
+                "No stream open: the console was started without a connection pool.",
+                "Extra log streams declared in the inventory:",
+                *(declared or ["  (none for this site)"]),
+            ]))
+            return None
+        target = default_target(self.site, self._active_side())
+        if target is None:
+            return None
+        return await self.open_stream(*target)
+
+    async def open_stream(self, node: Node, stream: LogStream, *, tail: int = 100) -> LogTab:
+        tab = LogTab(node, stream, tail=tail)
+        await self.tabs.add_pane(tab)
+        self.tabs.active = tab.id or ""
+        self.query_one("#logs-empty", Static).display = False
+        self.call_after_refresh(tab.log_view.surface.focus)
+        return tab
+
+    async def close_stream(self, tab: LogTab | None = None) -> None:
+        tab = tab or self.active_tab
+        if tab is None:
+            return
+        await tab.stop()
+        await self.tabs.remove_pane(tab.id or "")
+        if not self.log_tabs():
+            self.query_one("#logs-empty", Static).display = True
+
+    # --- shell hooks ------------------------------------------------------------------------
+
+    def show_site(self, site: Site) -> None:
+        # Open tabs keep following their node; the picker offers the new site's streams.
+        super().show_site(site)
+
+    def refresh_pane(self) -> None:
+        tab = self.active_tab
+        if tab is None:
+            self.run_worker(self.open_default(), group="logs-open", exit_on_error=False)
+            return
+        follower = tab.follower
+        if follower is None or not follower.running:
+            tab.log_view.ingest_marker(f"── restarted at {datetime.now():%H:%M:%S} ──")
+            tab.start()
+        else:
+            self.notify("The stream is running; r restarts it only once it ended.")
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_open_stream(self) -> None:
+        def chosen(choice: tuple[Node, LogStream] | None) -> None:
+            if choice is not None:
+                self.run_worker(self.open_stream(*choice), group="logs-open",
+                                exit_on_error=False)
+
+        self.app.push_screen(LogPickerScreen(self.site), chosen)
+
+    async def action_close_stream(self) -> None:
+        await self.close_stream()
+
+    def action_toggle_follow(self) -> None:
+        if (view := self.active_view) is not None:
+            view.toggle_follow()
+
+    def action_filter(self) -> None:
+        if (view := self.active_view) is not None:
+            view.open_filter()
+
+    def action_toggle_regex(self) -> None:
+        if (view := self.active_view) is not None:
+            view.toggle_regex()
+
+    def action_toggle_case(self) -> None:
+        if (view := self.active_view) is not None:
+            view.toggle_case()
+
+    def action_toggle_wrap(self) -> None:
+        if (view := self.active_view) is not None:
+            view.toggle_wrap()
+
+    def action_save(self) -> None:
+        tab = self.active_tab
+        if tab is None:
+            return
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{tab.node.id}-{tab.stream.name}")
+        path = saved_logs_dir() / f"{safe}-{datetime.now():%Y%m%d-%H%M%S}.log"
+        try:
+            count = tab.log_view.save(path)
+        except OSError as exc:
+            self.notify(f"could not save the log: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"saved {count:,} lines to {path}", markup=False)
+
+    def action_copy(self) -> None:
+        view = self.active_view
+        text = view.selected_text() if view is not None else None
+        if not text:
+            self.notify("Select lines with the mouse first, then press c.", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied {text.count(chr(10)) + 1} line(s)")

@@ -1,0 +1,114 @@
+"""`resil-tui logs` against the in-process lab: printing, --no-follow, --until-ready codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+
+from resil_tui.cli import build_parser
+from resil_tui.inventory import load_inventory
+from resil_tui.inventory_model import Inventory
+from resil_tui.lab.server import Lab
+from resil_tui.logs_cli import run_logs
+from resil_tui.ops.session import make_pool
+from resil_tui.remote import commands as cat
+
+CC = "demo.cc.master"
+
+
+@pytest.fixture(autouse=True)
+def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def inventory(lab: Lab) -> Inventory:
+    return load_inventory(lab.inventory_path)
+
+
+def args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["logs", *argv])
+
+
+async def logs(inventory: Inventory, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_logs(inventory, args(*argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+async def restart_xuc(inventory: Inventory, tmp_path: Path, delay: float) -> None:
+    await asyncio.sleep(delay)
+    pool = make_pool(inventory, audit_path=tmp_path / "restart-audit.jsonl")
+    try:
+        assert (await pool.run(inventory.node(CC), cat.xivocc_restart("xuc"))).ok
+    finally:
+        await pool.close()
+
+
+async def test_no_follow_prints_the_tail_and_exits(lab: Lab, inventory: Inventory) -> None:
+    code, out, err = await logs(inventory, CC, "--no-follow", "--tail", "4")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 4 and all(line.startswith("xuc-1") for line in lines)
+    sent = [c for c in lab.commands(CC) if c["argv"][:2] == ["xivocc-dcomp", "logs"]]
+    assert sent[-1]["argv"] == ["xivocc-dcomp", "logs", "--tail", "4", "-t", "xuc"]
+    assert sent[-1]["pty"] is False
+
+    code, out, _ = await logs(inventory, "demo.xivo.master", "--stream", "xivo-sync",
+                              "--no-follow", "--tail", "2")
+    assert code == 0 and "Synchronization" in out and len(out.splitlines()) == 2
+
+
+async def test_unknown_node_or_stream_is_a_usage_error(inventory: Inventory) -> None:
+    code, _, err = await logs(inventory, "demo.nope")
+    assert code == 2 and "no node 'demo.nope'" in err
+    code, _, err = await logs(inventory, CC, "--stream", "syslog")
+    assert code == 2 and "streams: xuc, xivocc" in err
+
+
+async def test_until_ready_exits_0_when_the_restarted_xuc_is_ready(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    restart = asyncio.create_task(restart_xuc(inventory, tmp_path, 0.3))
+    code, out, err = await logs(inventory, CC, "--until-ready", "--timeout", "10")
+    await restart
+    assert code == 0, err
+    assert "ready after" in err
+    assert "Listening for HTTP on" in out.splitlines()[-1]
+
+
+async def test_until_ready_exits_1_at_the_timeout(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    # The history holds the previous start's readiness line: it must not count.
+    await lab.xuc_never_ready(CC)
+    restart = asyncio.create_task(restart_xuc(inventory, tmp_path, 0.1))
+    code, out, err = await logs(inventory, CC, "--until-ready", "--timeout", "1.5")
+    await restart
+    assert code == 1
+    assert "not ready" in err
+    assert "retrying in 5 seconds" in out or "Stopping server" in out
+
+
+async def test_until_ready_since_a_past_restart_counts_that_start(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    # A script that restarted xuc and only then calls --until-ready passes --since.
+    from datetime import UTC, datetime, timedelta
+
+    restarted_at = datetime.now(UTC) - timedelta(seconds=1)
+    await restart_xuc(inventory, tmp_path, 0)
+    await asyncio.sleep(1.5)  # xuc is ready (fast timings) before the CLI starts
+    code, _, err = await logs(inventory, CC, "--until-ready", "--timeout", "3")
+    assert code == 1, "without --since only a readiness line logged from now on counts"
+    since = restarted_at.isoformat()
+    code, _, err = await logs(inventory, CC, "--until-ready", "--timeout", "10", "--since", since)
+    assert code == 0, err
+    with pytest.raises(SystemExit) as bad:
+        args(CC, "--until-ready", "--since", "x")
+    assert bad.value.code == 2
