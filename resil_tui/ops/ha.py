@@ -1,0 +1,623 @@
+"""HA operations on a XiVO pair: read the HA state, change a node's mode through sysconfd,
+restart services, and run the four HA scripts with their output live.
+
+Shared by the HA pane and `resil-tui ha`; never imports Textual. Every action:
+* refuses in read-only mode before reading or sending anything (`Pool.require_writable`,
+  and the pool refuses the mutating command again);
+* streams its output line by line to `on_line` and keeps it all in an `ActionRecord`;
+* is audited by the pool (the mutating command, its exit status, the step name).
+
+Passwords (`xivo-sync -i`) go from the `ask_password` callback straight to the PTY; they
+are masked in the record by the PTY session and in the audit log, and never stored here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from typing import Any
+
+from resil_tui.core.cluster import SiteVerdicts, XivoState
+from resil_tui.core.ha import HaConfig, HaCron, HaMode, parse_cron_file, parse_ha_conf
+from resil_tui.core.ha_form import (
+    PROVISIONING_UNREADABLE,
+    CheckMasterResult,
+    ExpiryCheck,
+    FormValidation,
+    SipExpiry,
+    SyncRunCheck,
+    compare_sip_expiry,
+    expected_backup_registrar,
+    judge_sync_run,
+    new_log_lines,
+    parse_check_master,
+    parse_sip_expiry,
+    slave_start_warnings,
+    validate_ha_form,
+    verify_applied,
+)
+from resil_tui.core.multifile import split_multi_tail
+from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.core.replication import ReplicationResult, parse_replication_output
+from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
+from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.ops.status import StatusCollector
+from resil_tui.remote import commands as cat
+from resil_tui.remote.commands import Command, ServiceAction, SlaveAction
+from resil_tui.remote.errors import ErrorKind, RemoteError
+from resil_tui.remote.pool import Pool
+
+LineSink = Callable[[str], None]
+PasswordAsk = Callable[[str], Awaitable[str | None]]
+
+SYNC_LOG_TAIL = 200
+# The slave's root password prompt of ssh-copy-id ("root@10.0.0.2's password: ").
+PASSWORD_PROMPT = re.compile(r"password[^\n:]*:\s*$", re.IGNORECASE)
+
+
+def _ignore(_line: str) -> None:
+    return None
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HaNodeState:
+    node: Node
+    snapshot: NodeSnapshot
+    sip: SipExpiry | None = None
+    sip_error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.snapshot.reachability.ok
+
+    @property
+    def ha(self) -> HaConfig | None:
+        return self.snapshot.xivo.ha if self.snapshot.xivo else None
+
+    @property
+    def cron(self) -> HaCron | None:
+        return self.snapshot.xivo.cron if self.snapshot.xivo else None
+
+    @property
+    def services(self) -> ServicesStatus | None:
+        return self.snapshot.xivo.services if self.snapshot.xivo else None
+
+    @property
+    def mode(self) -> HaMode:
+        return self.ha.mode if self.ha is not None else HaMode.UNKNOWN
+
+    def expiry_checks(self) -> list[ExpiryCheck]:
+        if self.sip is None:
+            return []
+        return compare_sip_expiry(self.sip, self.mode)
+
+    def expiry_mismatch(self) -> bool:
+        return any(not c.ok for c in self.expiry_checks())
+
+    def registrar_line(self) -> str:
+        """Backup registrar: expected from ha.conf, actual not readable (no verified path)."""
+        ha = self.ha
+        expected = expected_backup_registrar(ha.mode, ha.peer) if ha is not None else None
+        want = "unknown" if expected is None else (expected or "blank")
+        return f"provisioning backup registrar: expected {want}; actual {PROVISIONING_UNREADABLE}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node.id,
+            "reachable": self.reachable,
+            "error": self.snapshot.reachability.message or None,
+            "ha": self.ha.to_dict() if self.ha else None,
+            "cron": self.cron.to_dict() if self.cron else None,
+            "cron_problems": self.cron.problems(self.mode, self.ha.peer)
+            if self.cron and self.ha
+            else [],
+            "sip_expiry": [
+                {"name": c.name, "actual": c.actual, "expected": c.expected, "ok": c.ok}
+                for c in self.expiry_checks()
+            ],
+            "sip_error": self.sip_error,
+            "backup_registrar": {
+                "expected": expected_backup_registrar(self.ha.mode, self.ha.peer)
+                if self.ha
+                else None,
+                "actual": PROVISIONING_UNREADABLE,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class HaSiteState:
+    site: Site
+    nodes: dict[str, HaNodeState]  # the XiVO master and slave, by node id
+    verdicts: SiteVerdicts
+    read_at: float
+
+    def node(self, node_id: str) -> HaNodeState | None:
+        return self.nodes.get(node_id)
+
+    def xivo_state(self, node_id: str) -> XivoState:
+        return self.verdicts.xivo_states.get(node_id, XivoState.UNKNOWN)
+
+    def configured(self, mode: HaMode) -> list[HaNodeState]:
+        """The nodes whose ha.conf says `mode` (replication runs where ha.conf says master)."""
+        return [s for s in self.nodes.values() if s.reachable and s.mode is mode]
+
+    def ha_findings(self) -> list[str]:
+        return [
+            f"{f.severity.value.upper()}: {f.title}"
+            for f in self.verdicts.findings[1:]
+            if f.code.value in ("ha_misconfigured", "split_brain", "standby_broken",
+                                "sync_key_missing", "sync_failing", "node_unreachable")
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site.name,
+            "verdict": self.verdicts.primary.code.value,
+            "verdict_title": self.verdicts.primary.title,
+            "severity": self.verdicts.severity.value,
+            "xivo_states": {k: v.value for k, v in self.verdicts.xivo_states.items()},
+            "findings": [f.to_dict() for f in self.verdicts.findings],
+            "nodes": {k: v.to_dict() for k, v in self.nodes.items()},
+        }
+
+
+def xivo_nodes(site: Site) -> tuple[Node, Node]:
+    return site.xivo_master, site.xivo_slave
+
+
+def peer_node(site: Site, node: Node) -> Node:
+    return site.xivo_slave if node.id == site.xivo_master.id else site.xivo_master
+
+
+async def read_sip_expiry(pool: Pool, node: Node) -> tuple[SipExpiry | None, str | None]:
+    try:
+        result = await pool.run(node, cat.sip_expiry_query())
+    except RemoteError as exc:
+        return None, exc.message
+    if not result.ok:
+        why = result.stderr.strip() or result.stdout.strip() or result.summary()
+        return None, f"psql: {why.splitlines()[0] if why else result.summary()}"
+    return parse_sip_expiry(result.stdout), None
+
+
+async def read_ha_site(
+    pool: Pool, inventory: Inventory, site: Site, collector: StatusCollector | None = None
+) -> HaSiteState:
+    """The XiVO pair as the status poll sees it (verdicts included), plus SIP expiry."""
+    coll = collector or StatusCollector(inventory, pool)
+    pair = xivo_nodes(site)
+    snaps = await asyncio.gather(*(coll.poll_node(n) for n in pair))
+
+    async def sip(node: Node, snap: NodeSnapshot) -> tuple[SipExpiry | None, str | None]:
+        if not snap.reachability.ok:
+            return None, "node unreachable"
+        return await read_sip_expiry(pool, node)
+
+    sips = await asyncio.gather(*(sip(n, s) for n, s in zip(pair, snaps, strict=True)))
+    report = coll.judge(site, {s.node_id: s for s in snaps})
+    nodes = {
+        n.id: HaNodeState(n, snap, sip_value, sip_err)
+        for n, snap, (sip_value, sip_err) in zip(pair, snaps, sips, strict=True)
+    }
+    return HaSiteState(site, nodes, report.verdicts, time.time())
+
+
+def validate_for_node(
+    site: Site, node: Node, mode: str | HaMode | None, peer_text: str | None
+) -> FormValidation:
+    """The form's validation with the pair from the inventory (subnet: not in the inventory)."""
+    other = peer_node(site, node)
+    return validate_ha_form(
+        mode, peer_text, own_ip=node.ip, expected_peer=other.ip, subnet=None, node_label=node.id
+    )
+
+
+# --- action records ---------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class ActionRecord:
+    """One action on one node: what ran, everything it printed, and what it meant."""
+
+    action: str  # "set-mode", "restart", "replicate", "sync", "sync-init", "check", ...
+    node_id: str
+    command: str
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    lines: list[str] = field(default_factory=list)
+    ok: bool = False
+    exit_status: int | None = None
+    summary: str = ""
+    refused: bool = False
+    restart_required: bool = False
+    verify_problems: list[str] = field(default_factory=list)
+    replication: ReplicationResult | None = None
+    sync: SyncRunCheck | None = None
+    check: CheckMasterResult | None = None
+    status_after: ServicesStatus | None = None
+    _sink: LineSink = field(default=_ignore, repr=False)
+
+    def emit(self, line: str) -> None:
+        self.lines.append(line)
+        self._sink(line)
+
+    def finish(self, ok: bool, summary: str) -> ActionRecord:
+        self.ok, self.summary = ok, summary
+        self.finished_at = time.time()
+        self.emit(("✔ " if ok else "✖ ") + summary)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "node": self.node_id,
+            "command": self.command,
+            "ok": self.ok,
+            "exit_status": self.exit_status,
+            "summary": self.summary,
+            "restart_required": self.restart_required,
+            "verify_problems": list(self.verify_problems),
+            "lines": list(self.lines),
+        }
+
+
+def refused_record(action: str, node_id: str, command: str, error: RemoteError) -> ActionRecord:
+    rec = ActionRecord(action=action, node_id=node_id, command=command, refused=True)
+    return rec.finish(False, f"refused: {error.message}")
+
+
+async def _stream(
+    pool: Pool, node: Node, command: Command, rec: ActionRecord, step: str,
+    timeout: float | None = None,
+) -> int | None:
+    """Run `command`, each output line to the record as it comes; the exit status."""
+    rec.emit(f"$ {command.line}")
+    try:
+        async with asyncio.timeout(timeout), pool.stream(node, command, step=step) as lines:
+            async for line in lines:
+                rec.emit(line)
+            status = lines.exit_status
+    except RemoteError as exc:
+        if exc.kind is ErrorKind.READ_ONLY:
+            raise
+        rec.emit(f"[{exc.kind.value}] {exc.message}")
+        return None
+    except TimeoutError:
+        rec.emit(f"[timeout] no end after {timeout:g}s: the channel was closed")
+        return None
+    rec.exit_status = status
+    return status
+
+
+async def _read_files(pool: Pool, node: Node, paths: list[str]) -> dict[str, str | None]:
+    result = await pool.run(node, cat.tail_files(paths, 500))
+    split = split_multi_tail(result.stdout, result.stderr, paths)
+    return {p: split.text(p) for p in paths}
+
+
+async def _status_all(pool: Pool, node: Node, rec: ActionRecord) -> ServicesStatus | None:
+    command = cat.xivo_service_status(all=True)
+    rec.emit(f"$ {command.line}")
+    try:
+        result = await pool.run(node, command)
+    except RemoteError as exc:
+        rec.emit(f"[{exc.kind.value}] {exc.message}")
+        return None
+    for line in (result.stdout + result.stderr).splitlines():
+        rec.emit(line)
+    return parse_xivo_service_status(result.stdout, result.exit_status)
+
+
+async def _flag_and_status(
+    pool: Pool, node: Node, rec: ActionRecord
+) -> tuple[bool | None, ServicesStatus | None]:
+    status = await _status_all(pool, node, rec)
+    try:
+        flag = await pool.run(node, cat.test_exists(node.paths.disabled_flag))
+        present = flag.exit_status == 0 if flag.exit_status in (0, 1) else None
+    except RemoteError:
+        present = None
+    if present is not None:
+        rec.emit(f"{node.paths.disabled_flag}: {'present' if present else 'absent'}")
+    return present, status
+
+
+# --- mode change ------------------------------------------------------------------------------
+
+
+async def apply_ha_mode(
+    pool: Pool,
+    node: Node,
+    validation: FormValidation,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "HA mode change",
+) -> ActionRecord:
+    """POST /update_ha_config through sysconfd on the node, then re-read ha.conf and the
+    cron files to verify. Raises ValueError for an invalid form, RemoteError(READ_ONLY)."""
+    if not validation.ok or validation.mode is None:
+        raise ValueError("; ".join(validation.errors) or "invalid HA form")
+    mode, peer = validation.mode, validation.peer
+    command = cat.sysconfd_update_ha_config(mode.value, peer)
+    pool.require_writable(node, f"set HA mode {mode.value}")
+    rec = ActionRecord(action="set-mode", node_id=node.id, command=command.line, _sink=on_line)
+    rec.emit(f"$ {command.line}")
+    try:
+        # sysconfd restarts PostgreSQL before answering: give it more than a status read.
+        result = await pool.run(node, command, timeout=max(node.ssh.command_timeout, 90.0),
+                                step=step)
+    except RemoteError as exc:
+        if exc.kind is ErrorKind.READ_ONLY:
+            raise
+        return rec.finish(False, f"sysconfd not reached: {exc.message}")
+    rec.exit_status = result.exit_status
+    for line in (result.stdout + result.stderr).splitlines():
+        rec.emit(line)
+    answer_problem = _sysconfd_problem(result.exit_status, result.stdout, result.stderr)
+    if result.lost or result.timed_out:
+        answer_problem = result.note or result.summary()
+    if answer_problem:
+        rec.emit(f"sysconfd: {answer_problem}")
+
+    # Verify from the node's files, whatever sysconfd answered.
+    paths = [node.paths.ha_conf, node.paths.cron_master, node.paths.cron_slave]
+    try:
+        texts = await _read_files(pool, node, paths)
+    except RemoteError as exc:
+        return rec.finish(False, f"could not re-read ha.conf to verify: {exc.message}")
+    after = parse_ha_conf(texts[node.paths.ha_conf])
+    cron = HaCron(
+        master=parse_cron_file(texts[node.paths.cron_master]),
+        slave=parse_cron_file(texts[node.paths.cron_slave]),
+    )
+    rec.emit(f"ha.conf now: {after.raw.strip() if after.present else '(no file)'}")
+    rec.emit(f"cron now: {cron.state.value}")
+    for job in (e.raw.strip() for f in (cron.master, cron.slave) for e in f.active_entries):
+        rec.emit(f"  {job}")
+    rec.verify_problems = verify_applied(mode, peer, after, cron)
+    for problem in rec.verify_problems:
+        rec.emit(f"verify: {problem}")
+    rec.restart_required = mode in (HaMode.MASTER, HaMode.DISABLED)
+    if answer_problem or rec.verify_problems:
+        why = answer_problem or "; ".join(rec.verify_problems)
+        return rec.finish(False, f"HA mode {mode.value} not confirmed on {node.id}: {why}")
+    tail = " — restart pending: xivo-service restart" if rec.restart_required else ""
+    peer_text = f" (peer {peer})" if peer else ""
+    return rec.finish(True, f"{node.id} is now HA {mode.value}{peer_text}, verified{tail}")
+
+
+def _sysconfd_problem(exit_status: int | None, stdout: str, stderr: str) -> str:
+    """Why sysconfd's answer is a failure ("" when it is not). Without curl --fail an
+    HTTP error still exits 0, so the body is looked at too."""
+    if exit_status not in (0, None):
+        first = (stderr.strip() or stdout.strip() or "no output").splitlines()[0]
+        return f"curl exit {exit_status}: {first}"
+    body = stdout.strip()
+    if not body:
+        return ""
+    if body.startswith("<"):
+        return f"unexpected HTML answer: {body[:120]}"
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""  # plain text acknowledgements are judged by the re-read, not here
+    if isinstance(data, dict) and "error" in data:
+        return f"sysconfd refused: {data['error']}"
+    return ""
+
+
+async def restart_services(
+    pool: Pool, node: Node, *, on_line: LineSink = _ignore, step: str = "restart services",
+    timeout: float | None = 600.0,
+) -> ActionRecord:
+    """`xivo-service restart` with its output live, then `xivo-service status all`."""
+    command = cat.xivo_service(ServiceAction.RESTART)
+    pool.require_writable(node, "restart services")
+    rec = ActionRecord(action="restart", node_id=node.id, command=command.line, _sink=on_line)
+    status = await _stream(pool, node, command, rec, step, timeout)
+    rec.status_after = await _status_all(pool, node, rec)
+    after = rec.status_after
+    not_running = after.not_running if after is not None else []
+    if status != 0:
+        return rec.finish(False, f"xivo-service restart failed (exit {status})")
+    if after is None:
+        return rec.finish(False, "restarted, but xivo-service status all could not be read")
+    if not_running:
+        return rec.finish(
+            False, f"restarted; not running: {', '.join(not_running)} (see status above)"
+        )
+    return rec.finish(True, f"all services running on {node.id}")
+
+
+# --- the four scripts -------------------------------------------------------------------------
+
+
+async def run_replication(
+    pool: Pool, master: Node, slave_ip: IPv4Address | str, *, on_line: LineSink = _ignore,
+    step: str = "DB replication", timeout: float | None = 3600.0,
+) -> ActionRecord:
+    command = cat.db_replication(slave_ip)
+    pool.require_writable(master, "run the DB replication")
+    rec = ActionRecord(action="replicate", node_id=master.id, command=command.line,
+                       _sink=on_line)
+    first = len(rec.lines) + 1
+    status = await _stream(pool, master, command, rec, step, timeout)
+    result = parse_replication_output("\n".join(rec.lines[first:]), status)
+    rec.replication = result
+    if result.ok:
+        return rec.finish(True, "replication completed successfully")
+    return rec.finish(False, f"replication {result.outcome.value}: {result.reason}")
+
+
+async def run_sync(
+    pool: Pool, master: Node, *, on_line: LineSink = _ignore, step: str = "xivo-sync",
+    timeout: float | None = 3600.0,
+) -> ActionRecord:
+    """xivo-sync, then the lines it added to its log; flags the silent no-op."""
+    command = cat.xivo_sync()
+    pool.require_writable(master, "run xivo-sync")
+    rec = ActionRecord(action="sync", node_id=master.id, command=command.line, _sink=on_line)
+    log_path = master.paths.sync_log
+    before = await _tail(pool, master, log_path)
+    status = await _stream(pool, master, command, rec, step, timeout)
+    after = await _tail(pool, master, log_path)
+    fresh = new_log_lines(before, after)
+    rec.emit(f"--- new lines of {log_path} ({len(fresh)}) ---")
+    for line in fresh:
+        rec.emit(line)
+    check = judge_sync_run(status, fresh)
+    rec.sync = check
+    return rec.finish(check.ok, check.message)
+
+
+async def _tail(pool: Pool, node: Node, path: str) -> str:
+    try:
+        result = await pool.run(node, cat.tail(path, SYNC_LOG_TAIL))
+    except RemoteError:
+        return ""
+    return result.stdout if result.ok else ""
+
+
+async def run_sync_init(
+    pool: Pool,
+    master: Node,
+    ask_password: PasswordAsk,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "xivo-sync -i",
+    timeout: float = 120.0,
+) -> ActionRecord:
+    """`xivo-sync -i` on a PTY; each password prompt is answered through `ask_password`
+    (None cancels). Output is masked: the secret never reaches the record or the audit."""
+    command = cat.xivo_sync_init()
+    pool.require_writable(master, "run xivo-sync -i")
+    rec = ActionRecord(action="sync-init", node_id=master.id, command=command.line,
+                       _sink=on_line)
+    rec.emit(f"$ {command.line}")
+    deadline = time.monotonic() + timeout
+    cancelled = False
+    try:
+        async with pool.open_pty(master, command, step=step) as session:
+            partial = ""
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    rec.emit(f"[timeout] still running after {timeout:g}s: closed")
+                    break
+                try:
+                    chunk = await session.read(remaining)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                partial += chunk
+                *complete, partial = partial.split("\n")
+                for line in complete:
+                    rec.emit(line.rstrip("\r"))
+                if PASSWORD_PROMPT.search(partial):
+                    prompt, partial = partial.strip(), ""
+                    rec.emit(prompt)
+                    secret = await ask_password(prompt)
+                    if secret is None:
+                        cancelled = True
+                        rec.emit("[cancelled] no password given: the session was closed")
+                        break
+                    session.send_secret(secret)
+                    secret = None
+                    rec.emit("(password sent, not shown)")
+            if partial.strip():
+                rec.emit(partial.rstrip())
+            status = None if cancelled else await session.wait(max(1.0, deadline -
+                                                                    time.monotonic()))
+            rec.exit_status = status
+    except RemoteError as exc:
+        if exc.kind is ErrorKind.READ_ONLY:
+            raise
+        return rec.finish(False, f"xivo-sync -i: {exc.message}")
+    if cancelled:
+        return rec.finish(False, "xivo-sync -i cancelled: no password given")
+    text = "\n".join(rec.lines)
+    if rec.exit_status == 0:
+        added = re.search(r"Number of key\(s\) added:\s*(\d+)", text)
+        what = f"{added.group(1)} key(s) added on the slave" if added else "key installed"
+        return rec.finish(True, f"xivo-sync -i done: {what}")
+    reason = _last_meaningful(rec.lines[1:]) or "no output"
+    return rec.finish(False, f"xivo-sync -i failed (exit {rec.exit_status}): {reason}")
+
+
+def _last_meaningful(lines: list[str]) -> str:
+    for line in reversed(lines):
+        text = line.strip()
+        if text and not text.startswith("(password sent") and not text.endswith("password:"):
+            return text
+    return ""
+
+
+async def run_check_master(
+    pool: Pool, slave: Node, master_ip: IPv4Address | str, *, on_line: LineSink = _ignore,
+    step: str = "check master status", timeout: float | None = 300.0,
+) -> ActionRecord:
+    """`xivo-check-master-status MASTER_IP` on the slave: the ping result and the decision."""
+    command = cat.check_master_status(master_ip)
+    pool.require_writable(slave, "run xivo-check-master-status")
+    rec = ActionRecord(action="check", node_id=slave.id, command=command.line, _sink=on_line)
+    first = len(rec.lines) + 1
+    status = await _stream(pool, slave, command, rec, step, timeout)
+    output = "\n".join(rec.lines[first:])
+    flag, services = await _flag_and_status(pool, slave, rec)
+    rec.status_after = services
+    result = parse_check_master(output, flag, services.telephony_running if services else None)
+    rec.check = result
+    if status != 0:
+        return rec.finish(False, f"xivo-check-master-status failed (exit {status}); "
+                          + result.describe())
+    return rec.finish(result.decision.value != "unknown", result.describe())
+
+
+async def run_manage_slave(
+    pool: Pool, slave: Node, action: SlaveAction | str, *, on_line: LineSink = _ignore,
+    step: str = "manage slave services", timeout: float | None = 600.0,
+) -> ActionRecord:
+    command = cat.manage_slave_services(action)
+    act = SlaveAction(action)
+    pool.require_writable(slave, f"{act.value} the slave's services")
+    rec = ActionRecord(action=f"slave-{act.value}", node_id=slave.id, command=command.line,
+                       _sink=on_line)
+    status = await _stream(pool, slave, command, rec, step, timeout)
+    flag, services = await _flag_and_status(pool, slave, rec)
+    rec.status_after = services
+    tel = services.telephony_running if services else None
+    if status != 0:
+        return rec.finish(False, f"xivo-manage-slave-services {act.value} failed (exit {status})")
+    if act is SlaveAction.START:
+        ok = tel is True
+        what = "telephony running on the slave" if ok else "telephony NOT running after start"
+    else:
+        ok = tel is False and flag is True
+        what = ("slave on standby (telephony stopped, disabled flag present)" if ok
+                else f"standby not confirmed (telephony running: {tel}, flag: {flag})")
+    return rec.finish(ok, what)
+
+
+def slave_start_risk(state: HaSiteState | None, site: Site) -> list[str]:
+    """Split-brain warning before `manage-slave-services start`, from the live status."""
+    master = site.xivo_master
+    if state is None:
+        return [f"The master's state ({master.id}) has not been read: if it is active, "
+                "starting the slave makes split brain."]
+    node_state = state.node(master.id)
+    tel = node_state.services.telephony_running if node_state and node_state.services else None
+    return slave_start_warnings(master.id, state.xivo_state(master.id).value, tel)
+
+
+def is_xivo(node: Node) -> bool:
+    return node.kind is NodeKind.XIVO

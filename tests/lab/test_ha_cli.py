@@ -1,0 +1,147 @@
+"""`resil-tui ha ...` against the in-process lab: exit codes, confirmations, read-only."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from resil_tui.cli import build_parser
+from resil_tui.ha_cli import run_ha
+from resil_tui.inventory import load_inventory
+from resil_tui.lab import facts
+from resil_tui.lab.server import Lab
+
+MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+async def ha(lab: Lab, *argv: str, stdin: io.StringIO | None = None,
+             read_only: bool = False) -> tuple[int, str, str]:
+    inv = load_inventory(lab.inventory_path)
+    if read_only:
+        inv = dataclasses.replace(inv, read_only=True)
+    args = build_parser().parse_args(["ha", *argv])
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_ha(inv, args, out, err, stdin if stdin is not None else io.StringIO())
+    return code, out.getvalue(), err.getvalue()
+
+
+def changes(lab: Lab, node_id: str) -> list[list[str]]:
+    """Commands that change a node (reads are cat/tail/test/status/psql/GET)."""
+    out = []
+    for entry in lab.commands(node_id):
+        argv = entry.get("argv") or []
+        if argv and argv[0] not in ("cat", "tail", "test", "psql") and not (
+            argv[0] == "xivo-service" and argv[1:2] == ["status"]
+        ) and not (argv[0] == "curl" and "POST" not in argv):
+            out.append(argv)
+    return out
+
+
+def node_type(lab: Lab, node_id: str) -> str:
+    return str(json.loads(lab.world.read_file(node_id, facts.HA_CONF) or "{}")["node_type"])
+
+
+async def test_show(lab: Lab) -> None:
+    code, out, _ = await ha(lab, "show")
+    assert code == 0
+    assert "Site demo: Normal: master serves telephony" in out
+    assert "HA mode: master, peer 10.50.0.12" in out
+    assert "SIP maxexpiry: 300s (expected 300s) ✓" in out
+    assert "actual not readable: unverified format" in out
+    assert changes(lab, MASTER) == [] and changes(lab, SLAVE) == []
+
+
+async def test_set_validation_errors_exit_2_and_send_nothing(lab: Lab) -> None:
+    for argv in (["--peer", "10.50.0.300"], ["--peer", "10.50.0.11"], []):
+        code, _, err = await ha(lab, "set", MASTER, "--mode", "master", *argv, "--yes")
+        assert code == 2, err
+    code, _, err = await ha(lab, "set", "demo.edge", "--mode", "master", "--peer", "1.2.3.4")
+    assert code == 2 and "not a XiVO node" in err
+    assert changes(lab, MASTER) == []
+
+
+async def test_set_needs_a_terminal_or_yes(lab: Lab) -> None:
+    code, out, err = await ha(lab, "set", SLAVE, "--mode", "master", "--peer", "10.50.0.11")
+    assert code == 2
+    assert "ha.conf after:" in out  # the preview is shown first
+    assert "stdin is not a terminal" in err
+    code, _, err = await ha(lab, "set", SLAVE, "--mode", "master", "--peer", "10.50.0.11",
+                            stdin=Tty("n\n"))
+    assert code == 2 and "not confirmed" in err
+    assert changes(lab, SLAVE) == []
+
+
+async def test_set_other_peer_warns_and_applies(lab: Lab) -> None:
+    code, out, err = await ha(lab, "set", SLAVE, "--mode", "slave", "--peer", "10.50.0.99",
+                              stdin=Tty("y\n"))
+    assert code == 0, err
+    assert "is not the master of this pair in the inventory" in err
+    assert "verified" in out
+    assert "xivo-check-master-status 10.50.0.99" in (
+        lab.world.read_file(SLAVE, facts.CRON_SLAVE) or "")
+
+
+async def test_disable_typed_confirmation(lab: Lab) -> None:
+    code, _, err = await ha(lab, "set", MASTER, "--mode", "disabled", stdin=Tty("master\n"))
+    assert code == 2 and "nothing was sent" in err
+    code, _, err = await ha(lab, "set", MASTER, "--mode", "disabled")
+    assert code == 2 and "stdin is not a terminal" in err
+    assert node_type(lab, MASTER) == "master" and changes(lab, MASTER) == []
+    # Typed right, then the restart is declined: it stays pending.
+    code, out, err = await ha(lab, "set", MASTER, "--mode", "disabled",
+                              stdin=Tty(f"{MASTER}\nn\n"))
+    assert code == 0, err
+    assert "Disabling an HA node in production" in out
+    assert "RESTART PENDING" in out
+    assert node_type(lab, MASTER) == "disabled"
+    assert ["xivo-service", "restart"] not in changes(lab, MASTER)
+
+
+async def test_disable_with_yes_and_restart(lab: Lab) -> None:
+    code, out, err = await ha(lab, "set", MASTER, "--mode", "disabled", "--yes", "--restart")
+    assert code == 0, err
+    assert "--yes given: taken as the typed confirmation" in out
+    assert "XiVO fully booted" in out and "all services running" in out
+    assert ["xivo-service", "restart"] in changes(lab, MASTER)
+    assert lab.world.read_state(MASTER)["postgres_restarts"] == 1
+
+
+async def test_scripts_exit_codes(lab: Lab) -> None:
+    code, out, _ = await ha(lab, "replicate", "--yes")
+    assert code == 0 and "replication completed successfully" in out
+    await lab.fail_replication()
+    code, out, _ = await ha(lab, "replicate", "--yes")
+    assert code == 1 and "replication failure: pg_restore" in out
+    code, out, _ = await ha(lab, "check", "--yes")
+    assert code == 0 and "master answered ping" in out
+    code, out, _ = await ha(lab, "sync", "--yes")
+    assert code == 0
+    await lab.remove_sync_key()
+    code, out, _ = await ha(lab, "sync", "--yes")
+    assert code == 1 and "SILENT NO-OP" in out
+    code, _, err = await ha(lab, "sync")
+    assert code == 2 and "stdin is not a terminal" in err
+
+
+async def test_read_only_refuses_with_exit_2(lab: Lab) -> None:
+    for argv in (["set", MASTER, "--mode", "disabled", "--yes"], ["replicate", "--yes"],
+                 ["sync", "--yes"], ["check", "--yes"]):
+        code, _, err = await ha(lab, *argv, read_only=True)
+        assert code == 2, argv
+        assert "read-only" in err
+    assert changes(lab, MASTER) == [] and changes(lab, SLAVE) == []
