@@ -99,6 +99,7 @@ class ResilApp(App[int]):
         demo: bool = False,
         pool: object | None = None,
         lab: object | None = None,
+        status_refresh_interval: float = 10.0,
     ) -> None:
         if not inventory.sites:
             raise ValueError("the inventory has no site")
@@ -109,6 +110,8 @@ class ResilApp(App[int]):
         self.demo = demo or inventory.demo
         self.pool = pool
         self.lab = lab
+        # Seconds between the end of one status poll and the start of the next.
+        self.status_refresh_interval = status_refresh_interval
         self.keymap: dict[str, str] = {}
         self._startup_warnings: list[str] = []
         self._reported_clashes: set[frozenset[str]] = set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -71,6 +71,7 @@ def palette_commands(app: ResilApp) -> list[PaletteCommand]:
                 f"theme: {name}", partial(app.action_set_theme, name), f"{description}{state}"
             )
         )
+    commands.extend(lab_commands(app))
     commands.extend(
         [
             PaletteCommand(
@@ -86,6 +87,115 @@ def palette_commands(app: ResilApp) -> list[PaletteCommand]:
             PaletteCommand("app: quit", app.action_quit, "Quit" + _key_hint(app, "app.quit")),
         ]
     )
+    return commands
+
+
+# --- demo: lab faults -----------------------------------------------------------------------
+# Only offered when the app runs on the in-process lab (--demo). A fault changes the
+# simulated world, never a real node, so read-only mode does not refuse it.
+
+
+def run_lab_fault(app: ResilApp, words: list[str]) -> None:
+    """Apply a lab fault in a worker, say what it did, then refresh the Status pane."""
+    app.run_worker(
+        _apply_lab_fault(app, words),
+        name=f"lab: {' '.join(words)}",
+        group="lab-fault",
+        exit_on_error=False,
+    )
+
+
+async def _apply_lab_fault(app: ResilApp, words: list[str]) -> None:
+    from resil_tui.lab.standalone import apply_fault
+    from resil_tui.ui.panes.status import StatusPane
+
+    try:
+        text = await apply_fault(app.lab, words)  # type: ignore[arg-type]
+    except (ValueError, KeyError, OSError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        app.notify(f"lab: {message}", severity="error", markup=False)
+        return
+    if text:
+        app.notify(text, title="lab", markup=False, timeout=10)
+    for pane in app.query(StatusPane):
+        pane.refresh_pane()
+
+
+def lab_commands(app: ResilApp) -> list[PaletteCommand]:
+    """The lab's faults for the current site's nodes, worded for the state they are in."""
+    lab: Any = app.lab
+    if lab is None:
+        return []
+    site = app.current_site
+    known = set(lab.node_ids())
+    commands: list[PaletteCommand] = []
+
+    def add(title: str, words: list[str], help_text: str) -> None:
+        commands.append(
+            PaletteCommand(
+                f"lab: {title}",
+                partial(run_lab_fault, app, words),
+                f"{help_text}; then refreshes the Status pane",
+            )
+        )
+
+    master, slave = site.xivo_master.id, site.xivo_slave.id
+    if master in known and slave in known:
+        if lab.world.link_cut(master, slave):
+            add(
+                "heal master/slave link",
+                ["heal-link", site.name],
+                "XiVO master and slave see each other again",
+            )
+        else:
+            add(
+                "cut master/slave link",
+                ["cut-link", site.name],
+                "Only the XiVO master <-> slave link; phones reach both: split brain",
+            )
+        add(
+            "remove sync key",
+            ["remove-sync-key", site.name],
+            "Delete /root/.ssh/xivo_id_rsa on the master",
+        )
+    if lab.world.fault("fail_replication"):
+        add("replication works again", ["fail-replication", "off"], "DB replication succeeds")
+    else:
+        add("replication fails", ["fail-replication", "on"], "DB replication runs fail")
+    for node in site.nodes():
+        nid = node.id
+        if nid not in known:
+            continue
+        flags = lab.world.node_flags(nid)
+        if lab.world.is_powered(nid):
+            add(f"power off {nid}", ["power-off", nid], "The node goes away: SSH refused")
+        else:
+            add(f"power on {nid}", ["power-on", nid], "The node boots again")
+        if flags.get("hung"):
+            add(f"unhang {nid}", ["unhang", nid], "The node answers again")
+        else:
+            add(f"hang {nid}", ["hang", nid], "Accepts TCP, never answers: the poll times out")
+        if flags.get("slow"):
+            add(f"not slow {nid}", ["slow", nid, "0"], "No added latency")
+        else:
+            add(f"slow {nid} (+3 s per command)", ["slow", nid, "3"], "The other rows do not wait")
+        add(f"new host key on {nid}", ["rekey", nid], "known_hosts keeps the old key: refused")
+        if node.kind.value == "xivo":
+            add(f"crash asterisk on {nid}", ["crash", nid, "asterisk"], "asterisk in failed state")
+        if node.kind.value == "cc":
+            if flags.get("xuc_never_ready"):
+                add(
+                    f"xuc ready again on {nid}",
+                    ["xuc-never-ready", nid, "off"],
+                    "xuc starts normally",
+                )
+            else:
+                add(
+                    f"xuc never ready on {nid}",
+                    ["xuc-never-ready", nid, "on"],
+                    "The next xuc start never logs its readiness line",
+                )
+    add("status", ["status"], "What the lab simulates: nodes, ports, power, faults")
     return commands
 
 
