@@ -1,0 +1,797 @@
+"""Switch the Edge `.env` to the other side, or roll it back, one checked step at a time.
+
+Apply: re-read the file and refuse if it is not what the admin previewed; back it up,
+write the new content atomically and read it back (`remote.sftp.replace_file`); run
+`edge-dcomp up -d`; then watch `edge-dcomp ps` until the containers are up. Rollback puts
+a backup back the same way. Every failure says what state the node was left in: before
+the rename the old file is untouched; after it, the message says so and offers rollback.
+
+Progress is reported as typed events through a callback (the UI posts them as messages,
+the CLI prints them); the callback may be async, which is also the tests' seam to break
+the connection between steps. No Textual here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import posixpath
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from resil_tui.core.compose import ComposePs, ContainerState, parse_compose_ps
+from resil_tui.core.edge_env import (
+    EDGE_VARIABLES,
+    Direction,
+    EdgeAddresses,
+    EdgeSwitchPlan,
+    VarSide,
+    current_side,
+    overall_side,
+    plan_edge_switch,
+    unified_diff,
+)
+from resil_tui.inventory_model import Node, Site
+from resil_tui.remote import commands as cat
+from resil_tui.remote import sftp
+from resil_tui.remote.errors import ErrorKind, RemoteError
+from resil_tui.remote.pool import Pool, Result
+
+log = logging.getLogger(__name__)
+
+
+class EdgeSetupError(ValueError):
+    """The inventory cannot support an Edge switch (no Edge, no CC pair, no addresses)."""
+
+
+# --- inventory -> planner inputs ---------------------------------------------------------
+
+
+def edge_node(site: Site) -> Node:
+    if site.edge is None:
+        raise EdgeSetupError(f"site {site.name} has no Edge in the inventory: nothing to switch")
+    return site.edge
+
+
+def edge_addresses(site: Site) -> EdgeAddresses:
+    """The two address pairs the planner switches between, from the inventory.
+
+    XIVOCC_HOST needs the CC pair: an Edge without one is refused rather than guessed."""
+    edge_node(site)
+    if site.cc_master is None or site.cc_slave is None:
+        missing = " and ".join(
+            f"[site.{site.name}.cc.{side}]"
+            for side, node in (("master", site.cc_master), ("slave", site.cc_slave))
+            if node is None
+        )
+        raise EdgeSetupError(
+            f"site {site.name} has an Edge but no CC {'pair' if ' and ' in missing else 'node'} "
+            f"in the inventory ({missing} missing): XIVOCC_HOST must switch between the CC "
+            "master and slave addresses; add them with their `ip`, then retry"
+        )
+    for node, what in (
+        (site.xivo_master, "voip_ip"),
+        (site.xivo_slave, "voip_ip"),
+        (site.cc_master, "ip"),
+        (site.cc_slave, "ip"),
+    ):
+        if node.ip is None:
+            raise EdgeSetupError(
+                f"{node.id} has no `{what}` in the inventory: the Edge switch needs it"
+            )
+    assert site.xivo_master.ip and site.xivo_slave.ip and site.cc_master.ip and site.cc_slave.ip
+    return EdgeAddresses(
+        xivo_master=site.xivo_master.ip,
+        xivo_slave=site.xivo_slave.ip,
+        cc_master=site.cc_master.ip,
+        cc_slave=site.cc_slave.ip,
+    )
+
+
+def decode_env(data: bytes) -> str:
+    # surrogateescape: an odd byte survives the round trip and the hash stays the file's.
+    return data.decode("utf-8", "surrogateescape")
+
+
+def encode_env(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def default_direction(sides: Mapping[str, VarSide]) -> Direction:
+    """The opposite of where the Edge points now; when it is mixed, away from the majority."""
+    overall = overall_side(sides)
+    if overall is VarSide.MASTER:
+        return Direction.TO_SLAVE
+    if overall is VarSide.SLAVE:
+        return Direction.TO_MASTER
+    on_slave = sum(1 for s in sides.values() if s is VarSide.SLAVE)
+    on_master = sum(1 for s in sides.values() if s is VarSide.MASTER)
+    return Direction.TO_MASTER if on_slave > on_master else Direction.TO_SLAVE
+
+
+def direction_of(word: str) -> Direction:
+    """`slave` / `master` (the CLI's --to) -> Direction."""
+    try:
+        return {"slave": Direction.TO_SLAVE, "master": Direction.TO_MASTER}[word]
+    except KeyError:
+        raise ValueError(f"--to takes slave or master, not {word!r}") from None
+
+
+def step_label(direction: Direction) -> str:
+    """The audit log's step text for a switch."""
+    return f"edge switch to {direction.target.value}"
+
+
+# --- preview -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EdgePreview:
+    """The Edge `.env` as read now, and what the planner makes of it."""
+
+    site: str
+    node: Node
+    path: str
+    data: bytes
+    addresses: EdgeAddresses
+
+    @property
+    def text(self) -> str:
+        return decode_env(self.data)
+
+    @property
+    def sha256(self) -> str:
+        return sha256_hex(self.data)
+
+    @property
+    def sides(self) -> dict[str, VarSide]:
+        return current_side(self.text, self.addresses)
+
+    @property
+    def overall(self) -> VarSide:
+        return overall_side(self.sides)
+
+    def values(self) -> dict[str, str | None]:
+        """The effective value of each managed variable (None: not set)."""
+        plan = plan_edge_switch(self.text, self.addresses, Direction.TO_SLAVE)
+        found: dict[str, str | None] = dict.fromkeys(EDGE_VARIABLES)
+        for name in EDGE_VARIABLES:
+            entry = plan.entry(name)
+            if entry is not None:
+                found[name] = entry.old_value
+        return found
+
+    def plan(self, direction: Direction) -> EdgeSwitchPlan:
+        return plan_edge_switch(self.text, self.addresses, direction)
+
+
+async def _read(pool: Pool, node: Node, path: str) -> bytes | None:
+    """read_file, once more on a transient failure: a read is always safe to repeat, and a
+    connection found dead at use is reopened by the second attempt."""
+    try:
+        return await sftp.read_file(pool, node, path)
+    except RemoteError as err:
+        if not err.transient:
+            raise
+        log.info("re-reading %s on %s after: %s", path, node.id, err.message)
+        return await sftp.read_file(pool, node, path)
+
+
+async def load_preview(pool: Pool, site: Site) -> EdgePreview:
+    """Read the site's Edge `.env`. Raises EdgeSetupError (inventory) or RemoteError."""
+    node = edge_node(site)
+    addresses = edge_addresses(site)
+    path = node.paths.edge_env
+    data = await _read(pool, node, path)
+    if data is None:
+        raise RemoteError(ErrorKind.ERROR, node.id, f"{path} does not exist on {node.id}")
+    return EdgePreview(site.name, node, path, data, addresses)
+
+
+def plan_notes(plan: EdgeSwitchPlan) -> list[str]:
+    """What the admin must read before applying: warnings, then what sed would change."""
+    notes = [issue.message for issue in plan.warnings]
+    for line in plan.sed_only:
+        notes.append(
+            f"the seed's sed would also change line {line.line}: {line.before!r} -> {line.after!r}"
+        )
+    return notes
+
+
+# --- steps and events ----------------------------------------------------------------------
+
+
+class EdgeStep(StrEnum):
+    FIND = "find"  # rollback: pick the backup
+    CHECK = "check"  # re-read, compare with the preview
+    WRITE = "write"  # backup, atomic write, read back
+    UP = "up"  # edge-dcomp up -d
+    WAIT = "wait"  # edge-dcomp ps until the containers are up
+
+
+APPLY_STEPS: tuple[EdgeStep, ...] = (EdgeStep.CHECK, EdgeStep.WRITE, EdgeStep.UP, EdgeStep.WAIT)
+ROLLBACK_STEPS: tuple[EdgeStep, ...] = (EdgeStep.FIND, *APPLY_STEPS)
+
+
+def step_text(step: EdgeStep, path: str) -> str:
+    return {
+        EdgeStep.FIND: f"find the backup of {path} to restore",
+        EdgeStep.CHECK: f"re-read {path} and compare it with the preview",
+        EdgeStep.WRITE: "back it up, write the new content atomically, read it back",
+        EdgeStep.UP: "run edge-dcomp up -d",
+        EdgeStep.WAIT: "watch edge-dcomp ps until the containers are up",
+    }[step]
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    step: EdgeStep
+    index: int  # 1-based
+    total: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    step: EdgeStep
+    index: int
+    total: int
+    ok: bool
+    detail: str
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class ContainersPolled:
+    attempt: int
+    all_up: bool
+    ps: ComposePs | None  # None when the poll itself failed
+    error: str | None = None
+
+
+EdgeEvent = StepStarted | StepFinished | ContainersPolled
+EventCallback = Callable[[EdgeEvent], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class ContainerWait:
+    """How long to watch the containers come back after `edge-dcomp up -d`."""
+
+    timeout: float = 60.0
+    interval: float = 2.0
+
+
+class NodeState(StrEnum):
+    UNCHANGED = "unchanged"  # the previous .env is in place; containers untouched
+    WRITTEN = "written"  # the new .env is in place; containers not (known to be) updated
+    APPLIED = "applied"  # the new .env is in place and `edge-dcomp up -d` succeeded
+    UNKNOWN = "unknown"  # could not tell which content the file holds
+
+
+@dataclass(frozen=True)
+class EdgeOutcome:
+    action: str  # "apply" | "rollback"
+    node_id: str
+    path: str
+    label: str  # the audit step text: "edge switch to slave"
+    ok: bool
+    state: NodeState
+    message: str  # says where it stopped and what the node holds now
+    failed_step: EdgeStep | None = None
+    error: RemoteError | None = None
+    backup: str | None = None  # backup written by this run: what a rollback restores
+    restored_from: str | None = None  # rollback: the backup put back
+    before_sha256: str | None = None
+    after_sha256: str | None = None
+    up_output: str = ""
+    containers: ComposePs | None = None
+    steps: tuple[StepFinished, ...] = field(default=())
+
+    @property
+    def rollback_offered(self) -> bool:
+        """The file may differ from before and the run did not end well."""
+        return not self.ok and self.state is not NodeState.UNCHANGED
+
+    @property
+    def refused_read_only(self) -> bool:
+        return self.error is not None and self.error.kind is ErrorKind.READ_ONLY
+
+
+class _Run:
+    """Numbers the steps, times them and reports them; a broken callback is logged, not
+    allowed to stop a half-done change."""
+
+    def __init__(self, steps: tuple[EdgeStep, ...], path: str, on_event: EventCallback | None):
+        self.steps = steps
+        self.path = path
+        self.on_event = on_event
+        self.started: dict[EdgeStep, float] = {}
+        self.finished: list[StepFinished] = []
+
+    async def emit(self, event: EdgeEvent) -> None:
+        if self.on_event is None:
+            return
+        try:
+            result = self.on_event(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("edge progress callback failed on %r", event)
+
+    def index(self, step: EdgeStep) -> int:
+        return self.steps.index(step) + 1
+
+    async def start(self, step: EdgeStep) -> None:
+        self.started[step] = time.monotonic()
+        await self.emit(
+            StepStarted(step, self.index(step), len(self.steps), step_text(step, self.path))
+        )
+
+    async def finish(self, step: EdgeStep, ok: bool, detail: str) -> None:
+        elapsed = time.monotonic() - self.started.get(step, time.monotonic())
+        event = StepFinished(step, self.index(step), len(self.steps), ok, detail, elapsed)
+        self.finished.append(event)
+        await self.emit(event)
+
+    def where(self, step: EdgeStep) -> str:
+        return f"step {self.index(step)}/{len(self.steps)} ({step.value})"
+
+
+def _short(sha: str | None) -> str:
+    return f"{sha[:12]}…" if sha else "nothing"
+
+
+def _result_text(result: Result) -> str:
+    text = (result.stderr + result.stdout).strip()
+    return text.splitlines()[-1] if text else result.summary()
+
+
+def _all_up(ps: ComposePs) -> bool:
+    return bool(ps.containers) and all(
+        c.state is ContainerState.UP and c.health not in ("starting", "unhealthy")
+        for c in ps.containers
+    )
+
+
+def _describe(ps: ComposePs) -> str:
+    return ", ".join(
+        f"{c.service} {c.state.value}{f' ({c.health})' if c.health else ''}"
+        for c in ps.containers
+    ) or "no containers listed"
+
+
+# --- the shared tail: write, up -d, wait -------------------------------------------------
+
+
+@dataclass
+class _Switch:
+    """One replace-then-restart run (apply or rollback)."""
+
+    pool: Pool
+    node: Node
+    path: str
+    action: str
+    label: str
+    run: _Run
+    wait: ContainerWait
+    old: bytes | None = None  # content before the run (None until read)
+    new: bytes | None = None
+    backup: str | None = None
+    restored_from: str | None = None
+    done_text: str = ""  # success message's first part
+
+    def outcome(
+        self,
+        ok: bool,
+        state: NodeState,
+        message: str,
+        *,
+        failed_step: EdgeStep | None = None,
+        error: RemoteError | None = None,
+        up_output: str = "",
+        containers: ComposePs | None = None,
+    ) -> EdgeOutcome:
+        return EdgeOutcome(
+            action=self.action,
+            node_id=self.node.id,
+            path=self.path,
+            label=self.label,
+            ok=ok,
+            state=state,
+            message=message,
+            backup=self.backup,
+            restored_from=self.restored_from,
+            before_sha256=sha256_hex(self.old) if self.old is not None else None,
+            after_sha256=sha256_hex(self.new) if self.new is not None else None,
+            steps=tuple(self.run.finished),
+            failed_step=failed_step,
+            error=error,
+            up_output=up_output,
+            containers=containers,
+        )
+
+    async def fail(
+        self,
+        step: EdgeStep,
+        state: NodeState,
+        message: str,
+        error: RemoteError | None = None,
+        *,
+        up_output: str = "",
+        containers: ComposePs | None = None,
+    ) -> EdgeOutcome:
+        await self.run.finish(step, False, message)
+        text = f"{self.label} on {self.node.id} stopped at {self.run.where(step)}: {message}"
+        return self.outcome(False, state, text, failed_step=step, error=error,
+                            up_output=up_output, containers=containers)
+
+    async def check(self, expected_sha256: str) -> EdgeOutcome | None:
+        """Re-read the file; refuse (nothing written) unless it still hashes as previewed."""
+        await self.run.start(EdgeStep.CHECK)
+        try:
+            current = await _read(self.pool, self.node, self.path)
+        except RemoteError as err:
+            return await self.fail(
+                EdgeStep.CHECK, NodeState.UNCHANGED,
+                f"could not re-read {self.path} ({err.message}); nothing was written", err,
+            )
+        found = sha256_hex(current) if current is not None else None
+        if found != expected_sha256.lower():
+            what = "is gone" if current is None else "changed"
+            conflict = RemoteError(
+                ErrorKind.CONFLICT, self.node.id,
+                f"{self.path} {what} since the preview (expected sha256 "
+                f"{_short(expected_sha256)}, found {_short(found)})",
+            )
+            return await self.fail(
+                EdgeStep.CHECK, NodeState.UNCHANGED,
+                f"{conflict.message}: nothing was written; reload and review the change again",
+                conflict,
+            )
+        self.old = current
+        await self.run.finish(
+            EdgeStep.CHECK, True, f"unchanged since the preview (sha256 {_short(found)})"
+        )
+        return None
+
+    async def write(self, data: bytes, restore_from: str | None = None) -> EdgeOutcome | None:
+        """Backup + atomic replace + read back. On failure, find out what the file holds."""
+        assert self.old is not None
+        self.new = data
+        await self.run.start(EdgeStep.WRITE)
+        if data == self.old:
+            await self.run.finish(
+                EdgeStep.WRITE, True, "the file already holds this content: nothing to write"
+            )
+            return None
+        try:
+            if restore_from is not None:
+                result = await sftp.restore_backup(
+                    self.pool, self.node, self.path, restore_from,
+                    expected_sha256=sha256_hex(self.old), step=self.label,
+                )
+            else:
+                result = await sftp.replace_file(
+                    self.pool, self.node, self.path, data, backup=True,
+                    expected_sha256=sha256_hex(self.old), step=self.label,
+                )
+        except RemoteError as err:
+            state, found = await self._probe(err)
+            return await self.fail(EdgeStep.WRITE, state, self._write_failure(err, state, found),
+                                   err)
+        self.backup = result.backup
+        if result.after_sha256 != sha256_hex(data):
+            # restore_backup re-read the backup itself: it changed under us.
+            state = NodeState.UNKNOWN
+            return await self.fail(
+                EdgeStep.WRITE, state,
+                f"the content written (sha256 {_short(result.after_sha256)}) is not the one "
+                f"reviewed (sha256 {_short(sha256_hex(data))}); backup of the previous file: "
+                f"{result.backup or 'none'}",
+            )
+        sync = "" if result.fsynced else " (the server does not support fsync)"
+        await self.run.finish(
+            EdgeStep.WRITE, True,
+            f"backup {result.backup or 'not needed'}; written and read back "
+            f"(sha256 {_short(result.after_sha256)}){sync}",
+        )
+        return None
+
+    async def _probe(self, err: RemoteError) -> tuple[NodeState, str]:
+        """After a failed write: which content does the file hold now?"""
+        if err.kind in (ErrorKind.CONFLICT, ErrorKind.READ_ONLY):
+            return NodeState.UNCHANGED, ""  # refused before anything was written
+        try:
+            now = await _read(self.pool, self.node, self.path)
+        except RemoteError as probe_err:
+            return NodeState.UNKNOWN, f"could not read it back to tell ({probe_err.message})"
+        if now == self.new:
+            return NodeState.WRITTEN, "read back afterwards: the new content is in place"
+        if now == self.old:
+            return NodeState.UNCHANGED, "read back afterwards: the file is unchanged"
+        found = sha256_hex(now) if now is not None else None
+        return NodeState.UNKNOWN, (
+            f"read back afterwards: it holds neither the previous nor the new content "
+            f"(sha256 {_short(found)})"
+        )
+
+    def _write_failure(self, err: RemoteError, state: NodeState, found: str) -> str:
+        if state is NodeState.UNCHANGED:
+            tail = f"; {found}" if found else ""
+            return (f"writing {self.path} failed ({err.message}){tail}: nothing was changed, "
+                    "the containers keep running with the current settings")
+        if state is NodeState.WRITTEN:
+            return (f"writing {self.path} did not complete normally ({err.message}); {found}. "
+                    "edge-dcomp up -d was NOT run: the containers still run with the old "
+                    "settings. Roll back, or run edge-dcomp up -d on the node")
+        return (f"writing {self.path} failed ({err.message}); {found}. The file's state is "
+                "unknown: check it on the node, and roll back if needed")
+
+    async def up_and_wait(self) -> EdgeOutcome:
+        await self.run.start(EdgeStep.UP)
+        written = f"new .env written and verified ({self.path}, backup {self.backup or 'none'})"
+        try:
+            result = await self.pool.run(self.node, cat.edge_up(), step=self.label)
+        except RemoteError as err:
+            doubt = ("may not have been sent" if err.kind is ErrorKind.DROPPED
+                     else "was not run")
+            return await self.fail(
+                EdgeStep.UP, NodeState.WRITTEN,
+                f"{written}, but edge-dcomp up -d {doubt} ({err.message}): the containers "
+                "still run with the old settings. Roll back, or run edge-dcomp up -d again",
+                err,
+            )
+        output = (result.stderr + result.stdout).strip()
+        if not result.ok:
+            if result.lost or result.timed_out:
+                how = ("lost the connection while it ran" if result.lost
+                       else f"did not finish in time ({result.note})")
+                what = ("the containers may still run with the old settings, or be half "
+                        "recreated")
+            else:
+                how = f"failed ({result.summary()}: {_result_text(result)})"
+                what = "the containers still run with the old settings"
+            return await self.fail(
+                EdgeStep.UP, NodeState.WRITTEN,
+                f"{written}, but edge-dcomp up -d {how}: {what}. Roll back, or run "
+                "edge-dcomp up -d again",
+                result.error, up_output=output,
+            )
+        recreated = sum(1 for line in output.splitlines() if line.rstrip().endswith("Recreated"))
+        await self.run.finish(
+            EdgeStep.UP, True,
+            f"done ({recreated} container(s) recreated)" if recreated else "done",
+        )
+        return await self._wait(output)
+
+    async def _wait(self, up_output: str) -> EdgeOutcome:
+        await self.run.start(EdgeStep.WAIT)
+        deadline = time.monotonic() + self.wait.timeout
+        attempt = 0
+        last: ComposePs | None = None
+        last_error = ""
+        while True:
+            attempt += 1
+            try:
+                result = await self.pool.run(self.node, cat.edge_ps())
+                if result.ok:
+                    last, last_error = parse_compose_ps(result.stdout), ""
+                else:
+                    last_error = f"edge-dcomp ps {result.summary()}: {_result_text(result)}"
+            except RemoteError as err:
+                last_error = err.message
+            up = last is not None and not last_error and _all_up(last)
+            await self.run.emit(
+                ContainersPolled(attempt, up, last if not last_error else None,
+                                 last_error or None)
+            )
+            if up and last is not None:
+                names = ", ".join(c.service for c in last.containers)
+                await self.run.finish(EdgeStep.WAIT, True, f"all up: {names}")
+                return self.outcome(
+                    True, NodeState.APPLIED,
+                    f"{self.done_text}; edge-dcomp up -d done; containers up ({names})",
+                    up_output=up_output, containers=last,
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            await asyncio.sleep(min(self.wait.interval, remaining))
+        seen = _describe(last) if last is not None else "never listed"
+        why = f"; last error: {last_error}" if last_error else ""
+        return await self.fail(
+            EdgeStep.WAIT, NodeState.APPLIED,
+            f"new .env written and verified and edge-dcomp up -d done, but the containers "
+            f"are not all up after {self.wait.timeout:g}s ({seen}{why}). Check "
+            "edge-dcomp ps / logs on the node; roll back if they do not come up",
+            up_output=up_output, containers=last,
+        )
+
+
+async def _refused(switch: _Switch, what: str) -> EdgeOutcome | None:
+    try:
+        switch.pool.require_writable(switch.node, what)
+    except RemoteError as err:
+        return switch.outcome(False, NodeState.UNCHANGED, err.message, error=err)
+    return None
+
+
+# --- apply -------------------------------------------------------------------------------
+
+
+async def apply_switch(
+    pool: Pool,
+    node: Node,
+    plan: EdgeSwitchPlan,
+    *,
+    path: str | None = None,
+    on_event: EventCallback | None = None,
+    wait: ContainerWait | None = None,
+) -> EdgeOutcome:
+    """Write `plan.new_text` over the Edge `.env` the plan was made from, then `up -d`.
+
+    Never raises for remote failures: the outcome says where it stopped and what the node
+    holds. Refuses (nothing sent) in read-only mode, or when the plan is not applicable."""
+    path = path or node.paths.edge_env
+    label = step_label(plan.direction)
+    switch = _Switch(pool, node, path, "apply", label, _Run(APPLY_STEPS, path, on_event),
+                     wait or ContainerWait())
+    if not plan.applicable:
+        why = "; ".join(e.message for e in plan.errors) or (
+            f"already on the {plan.direction.target.value} side")
+        return switch.outcome(False, NodeState.UNCHANGED, f"nothing to apply: {why}")
+    refused = await _refused(switch, f"switch {path} ({label})")
+    if refused is not None:
+        return refused
+    switch.done_text = (f"Edge {node.id} switched to {plan.direction.target.value}: "
+                        f"{path} written")
+    failed = await switch.check(sha256_hex(encode_env(plan.old_text)))
+    if failed is None:
+        failed = await switch.write(encode_env(plan.new_text))
+    if failed is not None:
+        return failed
+    switch.done_text += f" (backup {switch.backup or 'none'})"
+    return await switch.up_and_wait()
+
+
+# --- rollback ----------------------------------------------------------------------------
+
+_BACKUP_SUFFIX = re.compile(r"\.resil-(\d{8}T\d{6}Z)(?:-(\d+))?\.bak$")
+
+
+def _backup_order(info: sftp.BackupInfo) -> tuple[object, int]:
+    # Same-second backups are numbered "-1", "-2"...: a higher number is newer (plain string
+    # order would put ".bak" after "-1.bak").
+    m = _BACKUP_SUFFIX.search(info.path)
+    return info.taken, int(m.group(2)) if m and m.group(2) else 0
+
+
+async def list_edge_backups(pool: Pool, node: Node, path: str | None = None
+                            ) -> list[sftp.BackupInfo]:
+    """Backups of the Edge `.env` next to it, newest first."""
+    path = path or node.paths.edge_env
+    try:
+        found = await sftp.list_backups(pool, node, path)
+    except RemoteError as err:
+        if not err.transient:
+            raise
+        found = await sftp.list_backups(pool, node, path)
+    return sorted(found, key=_backup_order, reverse=True)
+
+
+def find_backup(backups: list[sftp.BackupInfo], name: str) -> sftp.BackupInfo | None:
+    """A backup by full path or file name."""
+    for info in backups:
+        if name in (info.path, posixpath.basename(info.path)):
+            return info
+    return None
+
+
+class NoBackupError(LookupError):
+    """No backup (or none with the requested name) next to the Edge `.env`."""
+
+
+@dataclass(frozen=True)
+class RollbackPreview:
+    """What a rollback would put back, for the admin to review before confirming."""
+
+    node: Node
+    path: str
+    backup: sftp.BackupInfo
+    current: bytes | None
+    content: bytes
+    others: tuple[sftp.BackupInfo, ...] = ()  # every backup, newest first
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.backup.path)
+
+    @property
+    def current_sha256(self) -> str | None:
+        return sha256_hex(self.current) if self.current is not None else None
+
+    @property
+    def identical(self) -> bool:
+        return self.current == self.content
+
+    def diff(self) -> str:
+        """From the current file to the backup's content."""
+        return unified_diff(decode_env(self.current or b""), decode_env(self.content), self.path)
+
+
+async def load_rollback_preview(
+    pool: Pool, node: Node, backup: str | None = None, path: str | None = None
+) -> RollbackPreview:
+    """The backup a rollback would restore (default: the newest) and the current file.
+    Raises NoBackupError or RemoteError."""
+    path = path or node.paths.edge_env
+    backups = await list_edge_backups(pool, node, path)
+    chosen = find_backup(backups, backup) if backup is not None else (
+        backups[0] if backups else None)
+    if chosen is None:
+        names = ", ".join(posixpath.basename(b.path) for b in backups[:5]) or "none"
+        what = f"no backup named {backup!r}" if backup is not None else "no backup"
+        raise NoBackupError(f"{what} next to {path} on {node.id} (available: {names})")
+    content = await _read(pool, node, chosen.path)
+    if content is None:
+        raise NoBackupError(f"{chosen.path} disappeared from {node.id}")
+    current = await _read(pool, node, path)
+    return RollbackPreview(node, path, chosen, current, content, tuple(backups))
+
+
+async def rollback(
+    pool: Pool,
+    node: Node,
+    *,
+    backup: str | None = None,
+    expected_sha256: str | None = None,
+    path: str | None = None,
+    on_event: EventCallback | None = None,
+    wait: ContainerWait | None = None,
+) -> EdgeOutcome:
+    """Restore a backup of the Edge `.env` (default: the newest) the same safe way (the
+    current file is backed up too), then `edge-dcomp up -d`.
+
+    `expected_sha256`: the current file as the admin saw it; when given, a file changed
+    since is refused. Never raises for remote failures."""
+    path = path or node.paths.edge_env
+    run = _Run(ROLLBACK_STEPS, path, on_event)
+    switch = _Switch(pool, node, path, "rollback", "edge rollback", run, wait or ContainerWait())
+    refused = await _refused(switch, f"restore a backup of {path}")
+    if refused is not None:
+        return refused
+
+    await run.start(EdgeStep.FIND)
+    try:
+        preview = await load_rollback_preview(pool, node, backup, path)
+    except NoBackupError as exc:
+        return await switch.fail(EdgeStep.FIND, NodeState.UNCHANGED, str(exc))
+    except RemoteError as err:
+        return await switch.fail(EdgeStep.FIND, NodeState.UNCHANGED,
+                                 f"could not read the backups ({err.message})", err)
+    chosen = preview.backup
+    switch.label = f"edge rollback to {preview.name}"
+    switch.restored_from = chosen.path
+    await run.finish(EdgeStep.FIND, True,
+                     f"{preview.name} (taken {chosen.taken:%Y-%m-%d %H:%M:%S} UTC, sha256 "
+                     f"{_short(sha256_hex(preview.content))})")
+    # Nothing previewed: compare with what was there a moment ago (replace_file checks
+    # again right before writing).
+    expected = expected_sha256 or preview.current_sha256 or ""
+    failed = await switch.check(expected)
+    if failed is None:
+        failed = await switch.write(preview.content, restore_from=chosen.path)
+    if failed is not None:
+        return failed
+    switch.done_text = (f"{path} on {node.id} restored from {preview.name}"
+                        f" (previous content backed up to {switch.backup or 'nowhere: identical'})")
+    return await switch.up_and_wait()
