@@ -325,7 +325,12 @@ class ResilApp(App[int]):
         )
 
     def action_show_pane(self, pane_id: str) -> None:
+        # Hiding a focused widget makes Textual focus a sibling in the hidden tab, which
+        # switches the tab straight back: drop focus first, then give it to the new pane.
+        self.set_focus(None)
         self.query_one("#panes", TabbedContent).active = pane_id
+        pane = self.query_one(f"#{pane_id}")
+        self.call_after_refresh(pane.focus)
 
     def action_switch_site(self, name: str) -> None:
         if name not in self.inventory.sites:
