@@ -548,6 +548,15 @@ class Pool:
                 )
                 return link, proc
             except asyncssh.ChannelOpenError as exc:
+                if conn.is_closed():
+                    # The connection died under us (e.g. the node dropped it): no command was
+                    # started, so reconnecting once is safe even for a mutating entry.
+                    self._drop_conn(link)
+                    if attempt == 1:
+                        continue
+                    raise RemoteError(
+                        ErrorKind.DROPPED, node.id, f"connection lost: {exc.reason}"
+                    ) from exc
                 raise RemoteError(
                     ErrorKind.ERROR, node.id, f"{node.id} refused a new channel: {exc.reason}"
                 ) from exc

@@ -155,3 +155,21 @@ def test_check_config_and_errors(
     monkeypatch.delenv("RESIL_TUI_HOSTS", raising=False)
     assert main(["status"]) == 2
     assert "resil-tui --demo" in capsys.readouterr().err
+
+
+async def test_dropped_connection_is_reopened_on_next_poll(lab: Lab, tmp_path: Path) -> None:
+    from resil_tui.ops.session import make_pool
+    from resil_tui.ops.status import StatusCollector
+
+    inv = load_inventory(lab.inventory_path)
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        collector = StatusCollector(inv, pool)
+        node = inv.node("demo.xivo.slave")
+        assert (await collector.poll_node(node)).reachability.ok
+        assert await lab.drop_connections(node.id) >= 1
+        # The pooled connection is dead; the next poll must reconnect, not report an error.
+        again = await collector.poll_node(node)
+        assert again.reachability.ok, again.reachability
+    finally:
+        await pool.close()
