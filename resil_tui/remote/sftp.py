@@ -118,6 +118,25 @@ async def _write_new(
     return fsynced
 
 
+STALE_TEMP_SECONDS = 600.0
+
+
+async def _sweep_stale_temps(sftp: asyncssh.SFTPClient, path: str) -> None:
+    """Remove temp files an interrupted replace of `path` left behind. Only ours (the exact
+    name pattern) and only old ones, so a concurrent replace from another console is safe."""
+    directory, base = posixpath.split(path)
+    pattern = re.compile(re.escape(f".{base}.resil-tmp-") + r"[0-9a-f]{8}")
+    with contextlib.suppress(OSError, asyncssh.Error):
+        for entry in await sftp.readdir(directory):
+            name = entry.filename if isinstance(entry.filename, str) else entry.filename.decode()
+            mtime = entry.attrs.mtime
+            if pattern.fullmatch(name) and mtime is not None and (
+                time.time() - mtime > STALE_TEMP_SECONDS
+            ):
+                with contextlib.suppress(OSError, asyncssh.Error):
+                    await sftp.remove(posixpath.join(directory, name))
+
+
 async def _free_backup_name(sftp: asyncssh.SFTPClient, path: str) -> str:
     stamp = datetime.now(UTC).strftime(BACKUP_STAMP)
     candidate = f"{path}.resil-{stamp}.bak"
@@ -177,6 +196,7 @@ async def replace_file(
                 else DEFAULT_MODE
             if current == data:
                 return WriteResult(path, False, before_hash, new_hash, None, mode, False)
+            await _sweep_stale_temps(sftp, path)
             if backup and current is not None:
                 backup_path = await _free_backup_name(sftp, path)
                 await _write_new(sftp, backup_path, current, attrs)
@@ -200,7 +220,7 @@ async def replace_file(
         raise err from exc
 
 
-_BACKUP_RE = r"\.resil-(\d{8}T\d{6}Z)(?:-\d+)?\.bak"
+_BACKUP_RE = r"\.resil-(\d{8}T\d{6}Z)(?:-(\d+))?\.bak"
 
 
 async def list_backups(pool: Pool, node: Node, path: str) -> list[BackupInfo]:
@@ -213,14 +233,16 @@ async def list_backups(pool: Pool, node: Node, path: str) -> list[BackupInfo]:
             names = await sftp.readdir(directory)
     except (OSError, asyncssh.Error) as exc:
         raise _sftp_error(pool, node, exc, f"listing {directory}") from exc
-    found: list[BackupInfo] = []
+    found: list[tuple[datetime, int, BackupInfo]] = []
     for entry in names:
         filename = entry.filename if isinstance(entry.filename, str) else entry.filename.decode()
         m = pattern.fullmatch(filename)
         if m:
             taken = datetime.strptime(m.group(1), BACKUP_STAMP).replace(tzinfo=UTC)
-            found.append(BackupInfo(posixpath.join(directory, filename), taken, entry.attrs.size))
-    return sorted(found, key=lambda b: (b.taken, b.path), reverse=True)
+            info = BackupInfo(posixpath.join(directory, filename), taken, entry.attrs.size)
+            # Same-second backups get -1, -2...: the number orders them, not the name.
+            found.append((taken, int(m.group(2) or 0), info))
+    return [info for _, _, info in sorted(found, key=lambda t: (t[0], t[1]), reverse=True)]
 
 
 async def restore_backup(

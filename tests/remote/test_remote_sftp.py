@@ -121,3 +121,30 @@ async def test_restore_backup(pool: Pool, node, env_file: Path) -> None:
     assert len(await list_backups(pool, node, ENV)) == 2
     with pytest.raises(RemoteError):
         await restore_backup(pool, node, ENV, "/etc/shadow", expected_sha256=None, step="x")
+
+
+async def test_same_second_backups_are_listed_newest_first(pool: Pool, node,
+                                                           env_file: Path) -> None:
+    stamp = "20261125T120000Z"
+    for name in (f".env.resil-{stamp}.bak", f".env.resil-{stamp}-1.bak",
+                 f".env.resil-{stamp}-2.bak", ".env.resil-20261125T115959Z.bak"):
+        (env_file.parent / name).write_bytes(OLD)
+    names = [Path(b.path).name for b in await list_backups(pool, node, ENV)]
+    assert names == [f".env.resil-{stamp}-2.bak", f".env.resil-{stamp}-1.bak",
+                     f".env.resil-{stamp}.bak", ".env.resil-20261125T115959Z.bak"]
+
+
+async def test_stale_temp_files_of_an_interrupted_replace_are_swept(pool: Pool, node,
+                                                                    env_file: Path) -> None:
+    stale = env_file.parent / ".env.resil-tmp-0123abcd"
+    fresh = env_file.parent / ".env.resil-tmp-89abcdef"
+    other = env_file.parent / ".env.resil-tmp-notours"
+    for p in (stale, fresh, other):
+        p.write_bytes(b"half")
+    old = 1_700_000_000
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    await replace_file(pool, node, ENV, NEW, expected_sha256=sha256_hex(OLD), step="s")
+    assert not stale.exists()  # left by a replace interrupted long ago
+    assert fresh.exists()  # may belong to a replace running right now elsewhere
+    assert other.exists()  # not a name we make
