@@ -136,9 +136,10 @@ async def test_same_second_backups_are_listed_newest_first(pool: Pool, node,
 
 async def test_stale_temp_files_of_an_interrupted_replace_are_swept(pool: Pool, node,
                                                                     env_file: Path) -> None:
-    stale = env_file.parent / ".env.resil-tmp-0123abcd"
-    fresh = env_file.parent / ".env.resil-tmp-89abcdef"
-    other = env_file.parent / ".env.resil-tmp-notours"
+    # Temp names are "." + the file's name: "..env.resil-tmp-XXXXXXXX" for ".env".
+    stale = env_file.parent / "..env.resil-tmp-0123abcd"
+    fresh = env_file.parent / "..env.resil-tmp-89abcdef"
+    other = env_file.parent / "..env.resil-tmp-notours"
     for p in (stale, fresh, other):
         p.write_bytes(b"half")
     old = 1_700_000_000
