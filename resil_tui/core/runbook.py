@@ -793,7 +793,7 @@ class _Builder:
                 node_id=node_id,
                 condition=Condition(ConditionKind.EDGE_CONTAINERS_UP, edge.id),
                 timeout_seconds=self.options.edge_up_timeout_seconds,
-                shell=shlex.join(["edge-dcomp", "ps"]),
+                shell=shlex.join(["edge-dcomp", "ps", "-a"]),
             )
         )
 

@@ -23,6 +23,8 @@ Faults and commands:
   remove-sync-key             delete /root/.ssh/xivo_id_rsa on the XiVO master(s)
   xuc-never-ready NODE on|off the next xuc start never logs its readiness line
   crash NODE SERVICE          put a service in `failed` state
+  stop-container NODE SERVICE / start-container NODE SERVICE
+                              docker stop / start of one container (e.g. xuc)
   help, quit
 NODE is a node id or an unambiguous suffix: xivo.master, cc.slave, edge, mds1."""
 
@@ -133,6 +135,11 @@ async def apply_fault(lab: Lab, words: list[str]) -> str:
         on = _on_off(args[1])
         await lab.xuc_never_ready(nid, on)
         return f"{nid}: xuc {'will never become' if on else 'becomes'} ready"
+    if cmd in ("stop-container", "start-container"):
+        need(2, f"{cmd} NODE SERVICE")
+        nid = lab.resolve_node(args[0])
+        await lab.stop_container(nid, args[1], running=cmd == "start-container")
+        return f"{nid}: container {args[1]} {'started' if cmd == 'start-container' else 'stopped'}"
     if cmd == "crash":
         need(2, "crash NODE SERVICE")
         nid = lab.resolve_node(args[0])

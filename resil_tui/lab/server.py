@@ -159,6 +159,12 @@ class _Tracker(asyncssh.SSHServer):
         if self._conn is not None:
             self._node.connections.discard(self._conn)
 
+    def connection_requested(self, dest_host: str, dest_port: int,
+                             orig_host: str, orig_port: int) -> bool:
+        # A node used as a jump host (`[ssh] jump`) forwards to the other lab nodes, which
+        # all listen on loopback; anything else is refused, as a locked-down bastion would.
+        return dest_host in ("127.0.0.1", "localhost")
+
 
 class _NodeServer:
     """One node's endpoint: an SSH listener, a silent TCP listener (hang), or nothing."""
@@ -547,6 +553,25 @@ class Lab:
             raise ValueError(f"{node_id} is not a CC node")
         containers.sync_node(self.world, self.world.node(node_id))  # settle the past first
         self.world.set_node_flag(node_id, "xuc_never_ready", bool(on))
+
+    async def stop_container(self, node_id: str, service: str, *, running: bool = False) -> None:
+        """A container stopped behind the product's back (`docker stop`), or started again."""
+        node = self.world.node(node_id)
+        if node.kind not in (CC, EDGE):
+            raise ValueError(f"{node_id} runs no containers")
+        now = time.time()
+        containers.sync_node(self.world, node)  # settle the past first
+        with self.world.edit_state(node_id) as st:
+            c = st.get("containers", {}).get(service)
+            if c is None:
+                raise ValueError(f"no container for service {service!r} on {node_id}")
+            if running:
+                if c["state"] != "running":
+                    c.update(state="running", started_at=now, timeline_at=now, startup_idx=0,
+                             ready_at=None, stalled=False, retry_k=0, seq=0,
+                             cursor=now - 0.001)
+            else:
+                c.update(state="exited", stopped_at=now)
 
     async def crash_service(self, node_id: str, service: str) -> None:
         """A service in `failed` state (e.g. asterisk crash on a pingable master)."""

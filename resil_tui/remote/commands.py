@@ -145,6 +145,11 @@ def test_exists(path: str, *, regular_file: bool = False) -> Command:
     return Command("test_exists", ("test", flag, remote_path(path)), mutates=False)
 
 
+def command_exists(program: str) -> Command:
+    """`which PROGRAM`: exit 0 and its path when the node has it (init checks targets)."""
+    return Command("command_exists", ("which", name(program, "program")), mutates=False)
+
+
 def ls(path: str) -> Command:
     return Command("ls", ("ls", remote_path(path)), mutates=False)
 
@@ -237,8 +242,10 @@ def sip_expiry_query() -> Command:
     return Command("sip_expiry_query", argv, mutates=False)
 
 
+# `ps -a`: compose v2 hides stopped containers by default, and "xuc exited" must not read
+# as "no xuc here".
 def xivocc_ps() -> Command:
-    return Command("xivocc_ps", ("xivocc-dcomp", "ps"), mutates=False)
+    return Command("xivocc_ps", ("xivocc-dcomp", "ps", "-a"), mutates=False)
 
 
 def xivocc_restart(service: str = "xuc") -> Command:
@@ -273,7 +280,7 @@ def compose_logs(
 
 
 def edge_ps() -> Command:
-    return Command("edge_ps", ("edge-dcomp", "ps"), mutates=False)
+    return Command("edge_ps", ("edge-dcomp", "ps", "-a"), mutates=False)
 
 
 def edge_up() -> Command:
@@ -314,6 +321,7 @@ def read_only_entries() -> list[Command]:
         xivo_service_status(all=True),
         cat("/etc/xivo/ha.conf"),
         test_exists("/var/lib/xivo/disabled"),
+        command_exists("xivo-service"),
         ls("/etc/cron.d"),
         tail("/var/log/xivo-sync.log", 50),
         tail("/var/log/xivo-sync.log", 50, follow=True),

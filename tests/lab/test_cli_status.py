@@ -173,3 +173,40 @@ async def test_dropped_connection_is_reopened_on_next_poll(lab: Lab, tmp_path: P
         assert again.reachability.ok, again.reachability
     finally:
         await pool.close()
+
+
+def _codes(data: dict) -> set[str]:
+    return {f["code"] for f in data["sites"][0]["verdicts"]["findings"]}
+
+
+async def test_xuc_stopped_on_the_active_side_is_reported(lab: Lab) -> None:
+    await lab.stop_container("demo.cc.master", "xuc")
+    code, data = await status_json(lab)
+    assert "xuc_down" in _codes(data)
+    assert data["sites"][0]["nodes"]["demo.cc.master"]["cc"]["xuc_state"] == "exited"
+    assert code == 2
+    # The standby side's xuc does not matter while the master is active.
+    await lab.stop_container("demo.cc.master", "xuc", running=True)
+    await lab.stop_container("demo.cc.slave", "xuc")
+    code, data = await status_json(lab)
+    assert "xuc_down" not in _codes(data)
+
+
+async def test_edge_switched_by_hand_is_on_the_wrong_side(lab: Lab) -> None:
+    env = lab.world.node_root("demo.edge") / "etc/docker/edge/.env"
+    text = env.read_text()
+    # What the seed's sed does: every occurrence, the master's XiVO IP and CC IP.
+    env.write_text(text.replace("10.50.0.11", "10.50.0.12").replace("10.50.0.21", "10.50.0.22"))
+    code, data = await status_json(lab)
+    edge = data["sites"][0]["nodes"]["demo.edge"]["edge"]
+    assert edge["targets"]["overall"] == "slave"
+    assert "edge_wrong_side" in _codes(data) and code == 2
+    # Half done by hand: only XIVO_HOST moved.
+    lines = [
+        ln.replace("10.50.0.11", "10.50.0.12") if ln.startswith("XIVO_HOST=") else ln
+        for ln in text.splitlines(keepends=True)
+    ]
+    env.write_text("".join(lines))
+    code, data = await status_json(lab)
+    assert data["sites"][0]["nodes"]["demo.edge"]["edge"]["targets"]["overall"] == "mixed"
+    assert "edge_mixed" in _codes(data)

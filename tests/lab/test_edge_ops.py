@@ -225,21 +225,37 @@ async def test_connection_dropped_at_each_step(
         expected = new if outcome.state in (NodeState.WRITTEN, NodeState.APPLIED) else old
         assert on_disk == expected
 
-    if step in (EdgeStep.CHECK, EdgeStep.WAIT):
-        # Reads are retried on a fresh connection: the switch completes.
+    if step in (EdgeStep.CHECK, EdgeStep.WAIT, EdgeStep.UP):
+        # Reads are retried on a fresh connection, and so is `up -d` when the drop came
+        # before its channel opened (nothing was sent yet): the switch completes.
         assert outcome.ok, outcome.message
     elif step is EdgeStep.WRITE:
         assert outcome.state is NodeState.UNCHANGED
         assert "nothing was changed" in outcome.message
         assert sent(lab) == []
-    else:  # UP: the file is switched, the containers are not
-        assert outcome.state is NodeState.WRITTEN
-        assert "new .env written and verified" in outcome.message
-        assert "still run with the old settings" in outcome.message
-        assert outcome.rollback_offered
-        assert sent(lab) == []
-        nginx = containers.container(lab.world, EDGE, "nginx")
-        assert nginx is not None and nginx["env"]["XIVO_HOST"] == "10.50.0.11"
+
+
+async def test_node_lost_before_up_leaves_the_file_switched_and_offers_rollback(
+    lab: Lab, site: Site, pool: Pool
+) -> None:
+    preview = await load_preview(pool, site)
+    plan = preview.plan(Direction.TO_SLAVE)
+
+    async def hook(event: EdgeEvent) -> None:
+        if isinstance(event, StepStarted) and event.step is EdgeStep.UP:
+            await lab.power_off(EDGE)
+
+    outcome = await apply_switch(pool, site.edge, plan, on_event=hook, wait=FAST)  # type: ignore[arg-type]
+    await lab.power_on(EDGE)
+    assert outcome.failed_step is EdgeStep.UP
+    assert outcome.state is NodeState.WRITTEN
+    assert "new .env written and verified" in outcome.message
+    assert "still run with the old settings" in outcome.message
+    assert outcome.rollback_offered
+    assert env_file(lab).read_bytes() == plan.new_text.encode()
+    assert sent(lab) == []
+    nginx = containers.container(lab.world, EDGE, "nginx")
+    assert nginx is not None and nginx["env"]["XIVO_HOST"] == "10.50.0.11"
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-rename", "after-rename"])

@@ -115,7 +115,7 @@ def test_exact_argv_forms() -> None:
         "SELECT var_name, var_val FROM staticsip "
         "WHERE var_name IN ('minexpiry','maxexpiry','defaultexpiry')")
     assert C.sip_expiry_query().argv[-1] == C.SIP_EXPIRY_SQL
-    assert C.xivocc_ps().line == "xivocc-dcomp ps"
+    assert C.xivocc_ps().line == "xivocc-dcomp ps -a"
     assert C.xivocc_restart().line == "xivocc-dcomp restart xuc"
     logs = C.compose_logs("xivocc-dcomp", "xuc", follow=True, tail=100,
                           since="2026-11-25T12:00:00Z", timestamps=True)
@@ -123,7 +123,7 @@ def test_exact_argv_forms() -> None:
     assert logs.pty and logs.long_running
     assert not C.compose_logs("edge-dcomp", tail=20).pty
     assert C.compose_logs("edge-dcomp", tail=20).line == "edge-dcomp logs --tail 20"
-    assert C.edge_ps().line == "edge-dcomp ps"
+    assert C.edge_ps().line == "edge-dcomp ps -a"
     assert C.edge_up().line == "edge-dcomp up -d"
     assert C.custom_log(["tail", "-F", "/var/log/syslog"]).argv == (
         "tail", "-F", "/var/log/syslog")
