@@ -195,6 +195,8 @@ def lab_commands(app: ResilApp) -> list[PaletteCommand]:
                     ["xuc-never-ready", nid, "on"],
                     "The next xuc start never logs its readiness line",
                 )
+            add(f"stop xuc on {nid}", ["stop-container", nid, "xuc"], "docker stop of xuc")
+            add(f"start xuc on {nid}", ["start-container", nid, "xuc"], "xuc starts again")
     add("status", ["status"], "What the lab simulates: nodes, ports, power, faults")
     return commands
 
