@@ -59,6 +59,7 @@ class SiteReport:
     site: str
     snapshot: SiteSnapshot
     verdicts: SiteVerdicts
+    waiting: tuple[str, ...] = ()  # nodes still answering a previous poll (last data shown)
 
     @property
     def severity(self) -> Severity:
@@ -81,6 +82,7 @@ class StatusCollector:
     stale_after_seconds: float = 120.0
     clock: Callable[[], float] = time.time
     _last: dict[str, NodeSnapshot] = field(default_factory=dict)
+    _inflight: dict[str, asyncio.Task[NodeSnapshot]] = field(default_factory=dict)
 
     def last(self, node_id: str) -> NodeSnapshot | None:
         return self._last.get(node_id)
@@ -94,16 +96,55 @@ class StatusCollector:
         return list(await asyncio.gather(*(self.poll_site(s, on_node) for s in chosen)))
 
     async def poll_site(
-        self, site: Site, on_node: Callable[[NodeSnapshot], None] | None = None
+        self,
+        site: Site,
+        on_node: Callable[[NodeSnapshot], None] | None = None,
+        *,
+        patience: float | None = None,
     ) -> SiteReport:
-        async def one(node: Node) -> NodeSnapshot:
-            snap = await self.poll_node(node)
-            if on_node is not None:
-                on_node(snap)
-            return snap
+        """Poll every node of the site and judge it.
 
-        snaps = await asyncio.gather(*(one(n) for n in site.nodes()))
-        return self.judge(site, {s.node_id: s for s in snaps})
+        A node is polled again only once its previous poll has finished: a node still
+        answering is not asked twice. With `patience`, the report is made after that many
+        seconds with the last known data of the nodes still answering (listed in
+        `waiting`, reported later through `on_node`); without it, it waits for all.
+        """
+        tasks: dict[str, asyncio.Task[NodeSnapshot]] = {}
+        for node in site.nodes():
+            task = self._inflight.get(node.id)
+            if task is None or task.done():
+                task = asyncio.ensure_future(self._poll_reporting(node, on_node))
+                self._inflight[node.id] = task
+            tasks[node.id] = task
+        if patience is None:
+            await asyncio.gather(*tasks.values())
+        else:
+            await asyncio.wait(tasks.values(), timeout=patience)
+        nodes: dict[str, NodeSnapshot] = {}
+        waiting: list[str] = []
+        for node in site.nodes():
+            task = tasks[node.id]
+            if task.done():
+                nodes[node.id] = task.result()
+            else:
+                waiting.append(node.id)
+                nodes[node.id] = self._last.get(node.id) or _empty(node)
+        report = self.judge(site, nodes)
+        return replace(report, waiting=tuple(waiting))
+
+    async def _poll_reporting(
+        self, node: Node, on_node: Callable[[NodeSnapshot], None] | None
+    ) -> NodeSnapshot:
+        snap = await self.poll_node(node)
+        if on_node is not None:
+            on_node(snap)
+        return snap
+
+    def cancel(self) -> None:
+        """Stop every poll still running (leaving a screen, closing the app)."""
+        for task in self._inflight.values():
+            task.cancel()
+        self._inflight.clear()
 
     def judge(self, site: Site, nodes: dict[str, NodeSnapshot]) -> SiteReport:
         now = self.clock()

@@ -210,3 +210,31 @@ async def test_edge_switched_by_hand_is_on_the_wrong_side(lab: Lab) -> None:
     code, data = await status_json(lab)
     assert data["sites"][0]["nodes"]["demo.edge"]["edge"]["targets"]["overall"] == "mixed"
     assert "edge_mixed" in _codes(data)
+
+
+async def test_a_hung_node_does_not_hold_back_the_next_refresh(lab: Lab, tmp_path: Path) -> None:
+    from resil_tui.ops.session import make_pool
+    from resil_tui.ops.status import StatusCollector
+
+    inv = load_inventory(lab.inventory_path)
+    site = inv.site("demo")
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    collector = StatusCollector(inv, pool)
+    try:
+        await collector.poll_site(site)
+        await lab.hang("demo.mds.mds2")
+        late: list[str] = []
+        first = await collector.poll_site(
+            site, on_node=lambda s: late.append(s.node_id), patience=1.0
+        )
+        assert first.waiting == ("demo.mds.mds2",)
+        slave_at = first.snapshot.nodes["demo.xivo.slave"].polled_at
+        second = await collector.poll_site(site, patience=1.0)
+        # The others were polled again; the hung node was not asked a second time.
+        assert second.snapshot.nodes["demo.xivo.slave"].polled_at > slave_at
+        assert second.waiting == ("demo.mds.mds2",)
+        assert list(collector._inflight) and not collector._inflight["demo.mds.mds2"].done()
+        assert "demo.mds.mds2" not in late
+    finally:
+        collector.cancel()
+        await pool.close()

@@ -225,7 +225,10 @@ class StatusPane(Pane):
             self.post_message(self.NodeReported(site.name, generation, snap))
 
         try:
-            report = await collector.poll_site(site, on_node=on_node)
+            # A hung node must not hold back the others' next refresh: after `patience` the
+            # report is made with its last data, and it is not asked again until it answers.
+            patience = max(2.0, self.refresh_interval)
+            report = await collector.poll_site(site, on_node=on_node, patience=patience)
         except Exception as exc:  # a bug must not stop the polling cycle
             self.post_message(
                 self.PollFinished(site.name, generation, None, f"{type(exc).__name__}: {exc}")
@@ -257,7 +260,8 @@ class StatusPane(Pane):
         if message.generation != self.generation or message.site != self.site.name:
             return
         self.polling = False
-        self.pending.clear()
+        # Nodes still answering an earlier poll keep their "waiting" mark until they report.
+        self.pending = set(message.report.waiting) if message.report is not None else set()
         self.polls_finished += 1
         if message.report is not None:
             self.report = message.report
@@ -389,6 +393,10 @@ class StatusPane(Pane):
     def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._render_detail()
         self.refresh_bindings()
+
+    def on_unmount(self) -> None:
+        if self.collector is not None:
+            self.collector.cancel()
 
     # --- shell hooks ----------------------------------------------------------------------
 
