@@ -41,6 +41,9 @@ POLL_GROUP = "status-poll"
 TRUST_GROUP = "status-trust"
 
 
+STALE_AFTER_REFRESHES = 3
+
+
 class StatusPane(Pane):
     PANE_ID = "status"
     TITLE = "Status"
@@ -190,6 +193,8 @@ class StatusPane(Pane):
             self._timer = None
         self._next_at = None
         self._forget_backoff()
+        # "Stale" is counted in refreshes: data older than a few missed polls is flagged.
+        self.collector.stale_after_seconds = STALE_AFTER_REFRESHES * self.refresh_interval
         self.polling = True
         self.poll_started_at = time.time()
         self.pending = {n.id for n in self.site.nodes()}
