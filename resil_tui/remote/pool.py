@@ -134,6 +134,29 @@ class _Client(asyncssh.SSHClient):
             self._on_lost(self._conn, exc)
 
 
+DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+
+
+def _fix_evidence(settings: SshSettings, kind: ErrorKind) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime_ns, size) of the files whose edit fixes a sticky failure: known_hosts
+    for host keys, the identity files for auth. Sticky failures are never retried as such
+    (no lockouts); they are retried once after one of these files changed."""
+    if kind is ErrorKind.AUTH:
+        paths = [Path(os.path.expanduser(p))
+                 for p in (settings.identity_files or DEFAULT_IDENTITIES)]
+    else:
+        paths = [hostkeys.known_hosts_path(settings)]
+    found: list[tuple[str, int, int]] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            found.append((str(path), -1, -1))
+        else:
+            found.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(found)
+
+
 def _consume(task: asyncio.Task[Any]) -> None:
     # A connect task may finish after every waiter gave up: read its outcome so asyncio
     # does not report "exception was never retrieved".
@@ -151,6 +174,8 @@ class _Link:
     failures: int = 0
     next_attempt: float = 0.0
     sticky: RemoteError | None = None
+    # What the admin edits to fix the sticky failure, as it was then (see _fix_evidence).
+    sticky_evidence: tuple[tuple[str, int, int], ...] = ()
     closing: set[int] = field(default_factory=set)  # id() of connections we close on purpose
 
 
@@ -281,7 +306,11 @@ class Pool:
         if link.conn is not None and not link.conn.is_closed():
             return link.conn
         if link.sticky is not None:
-            raise link.sticky
+            if _fix_evidence(link.node.ssh, link.sticky.kind) == link.sticky_evidence:
+                raise link.sticky
+            # known_hosts (host keys) or the key files (auth) changed since: the admin acted
+            # on the message, so one new attempt is worth it (and is not a blind retry).
+            link.sticky, link.failures, link.next_attempt = None, 0, 0.0
         if link.connecting is None or link.connecting.done():
             link.connecting = asyncio.create_task(self._connect_with_retries(link))
             link.connecting.add_done_callback(_consume)
@@ -305,6 +334,7 @@ class Pool:
                 link.next_attempt = time.monotonic() + backoff
                 if err.kind in STICKY_KINDS:
                     link.sticky = err
+                    link.sticky_evidence = _fix_evidence(node.ssh, err.kind)
                 self._set_state(link, LinkState.DOWN, err)
                 attempt += 1
                 if not err.transient or attempt >= self.connect_attempts:
@@ -548,7 +578,9 @@ class Pool:
                 )
                 return link, proc
             except asyncssh.ChannelOpenError as exc:
-                if conn.is_closed():
+                # asyncssh says "SSH connection closed" as soon as the transport is gone,
+                # before is_closed() turns true.
+                if conn.is_closed() or exc.reason == "SSH connection closed":
                     # The connection died under us (e.g. the node dropped it): no command was
                     # started, so reconnecting once is safe even for a mutating entry.
                     self._drop_conn(link)
