@@ -1,0 +1,572 @@
+"""Fan-out against peers (issue 9): the same read-only work over 20 real sshd nodes.
+
+Every tool reads `xivo-service status all` and the node's ha.conf on 20 XiVO nodes, each
+served by its own OpenSSH sshd on 127.0.0.x (the sshd tier of tests/sshd), measured in
+one run, a fresh process per measurement (cold: start-up, 20 handshakes, the commands):
+
+- ours, `resil-tui status --json`: the full status poll (more work than the peers, below);
+- ours, pool fan-out: exactly the two catalog commands per node through ops' `Pool`
+  (`python -m bench.fanout --pool-child INVENTORY`): like for like with the peers;
+- a sequential OpenSSH `ssh` loop;
+- Debian's pssh (`parallel-ssh`, 20 in parallel), installed with apt when missing;
+- `ansible -m raw` with 20 forks, installed in a throwaway venv when missing.
+
+Each peer runs in two forms: the two commands as two remote executions per node (like
+ours), and joined into one command line per node (`A ; B`: half the executions, the way
+one would write it by hand). The outputs of every run are checked (each node's services
+listing and its own ha.conf) before a time counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import re
+import resource
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SITES = 10  # x (XiVO master + slave) = 20 nodes
+ROUNDS = 5  # runs of every tool...
+LOOP_ROUNDS = 3  # ...but the sequential ssh loops, which take 10-20 s a run
+STATUS_LINE = "xivo-service status all"
+# What pssh's `cat` reads: pssh sends one command line to every host, so it cannot use the
+# per-node path override of the inventory; the lab resolves this default path to the same
+# file in each node's root (checked below: each node shows its own ha.conf).
+DEFAULT_HA_CONF = "/etc/xivo/ha.conf"
+ANSIBLE_VENV = Path("/tmp/ansible-venv")
+RUN_TIMEOUT = 180.0  # one measurement, any tool
+
+NOTES = f"""\
+**Setup.** {SITES * 2} XiVO nodes ({SITES} sites x master + slave) of the lab, each behind
+its own OpenSSH `sshd` on 127.0.0.x (the sshd tier of `tests/sshd/sshd_fixture.py`), strict
+host key checking against the tier's known_hosts and its client key for every tool. The
+lab emulation runs as each node's ForceCommand: **every remote execution starts a Python
+lab dispatcher on the same machine** (its CPU cost is measured in the run, below the
+table), far more than a fork of bash on a real XiVO, and sshd's own per-session work comes
+on top. That server cost is the same for every tool per execution and weighs heavily in
+these figures, all processes sharing the same cores. Hence the column "remote executions
+per node".
+
+**Tools.** Each measurement is a fresh process (cold: start-up, {SITES * 2} SSH handshakes,
+the commands, exit), timed from spawn to exit. *ours status --json* is the real
+`resil-tui status --json`: a full status poll, which on a XiVO node runs three commands
+(a `tail` of ha.conf, both HA cron files, the disabled flag and the sync log in one;
+`xivo-service status all`; `test -e` of the sync key) and judges the cluster; it does
+more than the peers. *ours pool* runs exactly the two catalog commands per node
+(`xivo-service status all`, `cat <ha.conf>`) through `resil_tui.remote.pool.Pool` over one
+connection per node, as the status poll does (`python -m bench.fanout --pool-child`).
+The peers run the same two commands, either as two executions per node (*2 execs*: two
+`ssh` per node; two `parallel-ssh` runs; two `ansible -m raw` runs) or joined as
+`xivo-service status all ; cat <ha.conf>` (*1 exec*). pssh uses `-p 20`, options
+`-O UserKnownHostsFile=... -O StrictHostKeyChecking=yes -x "-i KEY"`; it sends one line to
+all hosts, so its `cat` reads `{DEFAULT_HA_CONF}`, which the lab resolves to the same file
+as the inventory's per-node override (checked: every node shows its own ha.conf, its
+role and its peer's address). ansible
+uses `-f 20`, `ANSIBLE_HOST_KEY_CHECKING=True`, `ansible_ssh_common_args` with the strict
+known_hosts, `ansible_ssh_private_key_file`, the per-node path as a host variable
+(`cat {{{{ ha_conf }}}}`), its default SSH multiplexing (ControlPersist: its second run
+reuses the first run's connections), a fresh control directory every round so that every
+round starts cold, and its tree callback (a JSON result per host) to check the output.
+
+**Figures.** Median of {ROUNDS} runs ({LOOP_ROUNDS} for the sequential ssh loops), tools
+interleaved round by round. "x ours" = the tool's median / ours' median: above 1, ours is
+faster. *client CPU* = user + system time of the tool's processes, median (getrusage of
+reaped children: ssh clients under pssh and ansible count; ansible's ControlPersist
+masters, which detach, do not).
+
+Lab fidelity note: the emulation splits command lines with shlex, so `;` must stand
+apart (`all ; cat`), where a real shell also accepts `all; cat`."""
+
+
+# --- the nodes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    node_id: str
+    side: str  # master | slave: what its ha.conf says it is
+    peer: str  # the other node's VoIP IP: its ha.conf's remote_address
+    address: str
+    port: int
+    ha_conf: str  # the inventory's per-node override (the file inside the node root)
+
+    @property
+    def pssh_host(self) -> str:
+        return f"{self.address}:{self.port}"
+
+
+def _targets(lab: Any) -> list[Target]:
+    import tomllib
+
+    inv = tomllib.loads(Path(lab.inventory_path).read_text())
+    found = []
+    for site, doc in inv["site"].items():
+        for side, other in (("master", "slave"), ("slave", "master")):
+            node_id = f"{site}.xivo.{side}"
+            n = lab.node(node_id)
+            found.append(Target(node_id, side, doc["xivo"][other]["voip_ip"], n.address, n.port,
+                                doc["xivo"][side]["paths"]["ha_conf"]))
+    return found
+
+
+# What a run showed of one node: (services listed, its ha.conf's node_type, remote_address).
+Facts = tuple[bool, str | None, str | None]
+
+
+def facts(output: str) -> Facts:
+    """The facts checked in a node's raw output (services listing + ha.conf JSON)."""
+    mode = re.search(r'"node_type":\s*"(\w+)"', output)
+    peer = re.search(r'"remote_address":\s*"([0-9.]+)"', output)
+    return ("Checking services" in output and "xivo-" in output,
+            mode.group(1) if mode else None, peer.group(1) if peer else None)
+
+
+def check_facts(tool: str, targets: list[Target], seen: dict[str, Facts]) -> None:
+    """Every node answered with its services listing and its own ha.conf."""
+    problems = []
+    for t in targets:
+        got = seen.get(t.node_id)
+        if got is None:
+            problems.append(f"{t.node_id}: no output")
+            continue
+        services, node_type, peer = got
+        if not services:
+            problems.append(f"{t.node_id}: no service listing")
+        if (node_type, peer) != (t.side, t.peer):
+            problems.append(f"{t.node_id}: ha.conf says {node_type!r} with peer {peer!r}, "
+                            f"not {t.side!r} with {t.peer!r}")
+    if problems:
+        raise RuntimeError(f"{tool}: wrong output: {'; '.join(problems[:4])}")
+
+
+# --- the tools ------------------------------------------------------------------------------
+
+
+@dataclass
+class Tool:
+    name: str
+    execs: str  # remote executions per node, as shown
+    run_once: Callable[[Path], dict[str, Facts]]  # a scratch dir -> facts per node id
+    rounds: int = ROUNDS
+    ours: bool = False
+    cleanup: Callable[[Path], None] | None = None  # after a run, outside the timing
+    times: list[float] = field(default_factory=list)
+    client_cpu: list[float] = field(default_factory=list)  # the tool's processes
+    error: str = ""  # why the tool stopped being measured, if it did
+
+
+def _run(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+         what: str = "") -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", env=env,
+                          cwd=cwd, stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT, check=False)
+    return proc
+
+
+def _resil_tui_argv() -> list[str]:
+    script = Path(sys.executable).with_name("resil-tui")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "resil_tui"]
+
+
+def _product_env(scratch: Path) -> dict[str, str]:
+    # The product's debug log and audit log go to the scratch dir, not to ~.
+    return dict(os.environ, XDG_STATE_HOME=str(scratch / "state"),
+                XDG_CONFIG_HOME=str(scratch / "config"), PYTHONPATH=str(ROOT))
+
+
+def ours_status(lab: Any, targets: list[Target]) -> Callable[[Path], dict[str, Facts]]:
+    def run(scratch: Path) -> dict[str, Facts]:
+        proc = _run([*_resil_tui_argv(), "--hosts", str(lab.inventory_path), "status",
+                     "--json"], env=_product_env(scratch))
+        if proc.returncode not in (0, 1, 2):
+            raise RuntimeError(f"status exited {proc.returncode}: {proc.stderr[-400:]}")
+        doc = json.loads(proc.stdout)
+        seen: dict[str, Facts] = {}
+        for site in doc["sites"]:
+            for node_id, snap in site["nodes"].items():
+                if snap["reachability"]["state"] != "ok":
+                    raise RuntimeError(f"status: {node_id} {snap['reachability']}")
+                # --json has no raw outputs: check the parsed facts instead.
+                x = snap["xivo"]
+                seen[node_id] = (bool(x["services"]["services"]), x["ha"]["mode"],
+                                 x["ha"]["peer"])
+        return seen
+
+    return run
+
+
+def ours_pool(lab: Any) -> Callable[[Path], dict[str, Facts]]:
+    def run(scratch: Path) -> dict[str, Facts]:
+        proc = _run([sys.executable, "-m", "bench.fanout", "--pool-child",
+                     str(lab.inventory_path), str(scratch / "audit.jsonl")],
+                    env=_product_env(scratch), cwd=ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pool child exited {proc.returncode}: {proc.stderr[-400:]}")
+        return {k: facts(v) for k, v in json.loads(proc.stdout).items()}
+
+    return run
+
+
+def ssh_loop(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], dict[str, Facts]]:
+    def run(scratch: Path) -> dict[str, Facts]:
+        outputs = {}
+        for t in targets:
+            cat = shlex.join(["cat", t.ha_conf])
+            lines = [f"{STATUS_LINE} ; {cat}"] if joined else [STATUS_LINE, cat]
+            out = ""
+            for line in lines:
+                proc = _run(lab.ssh_argv(t.node_id, line))
+                if proc.returncode == 255:
+                    raise RuntimeError(f"ssh {t.node_id}: {proc.stderr[-300:]}")
+                out += proc.stdout
+            outputs[t.node_id] = out
+        return {k: facts(v) for k, v in outputs.items()}
+
+    return run
+
+
+def _pssh_install() -> str | None:
+    """None when parallel-ssh is there (installed with apt if needed), else why not."""
+    if shutil.which("parallel-ssh"):
+        return None
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "parallel-ssh not installed, and apt-get needs root"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for step in (["apt-get", "install", "-y", "-q", "pssh"],
+                 ["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "pssh"]):
+        if shutil.which("parallel-ssh"):
+            break
+        try:
+            subprocess.run(step, capture_output=True, env=env, timeout=300, check=False)
+        except subprocess.TimeoutExpired:
+            return f"`{' '.join(step)}` took over 300 s"
+    return None if shutil.which("parallel-ssh") else "apt-get install pssh failed"
+
+
+def pssh(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], dict[str, Facts]]:
+    by_host = {t.pssh_host: t for t in targets}
+
+    def run(scratch: Path) -> dict[str, Facts]:
+        hosts = scratch / "pssh-hosts"
+        hosts.write_text("".join(f"{t.pssh_host}\n" for t in targets))
+        lines = ([f"{STATUS_LINE} ; cat {DEFAULT_HA_CONF}"] if joined
+                 else [STATUS_LINE, f"cat {DEFAULT_HA_CONF}"])
+        outputs = dict.fromkeys((t.node_id for t in targets), "")
+        for i, line in enumerate(lines):
+            outdir = scratch / f"pssh-out-{i}"
+            argv = [
+                "parallel-ssh", "-h", str(hosts), "-l", lab.user, "-p", str(len(targets)),
+                "-t", "60", "-o", str(outdir), "-e", str(scratch / f"pssh-err-{i}"),
+                "-O", f"UserKnownHostsFile={lab.known_hosts}",
+                "-O", "StrictHostKeyChecking=yes", "-O", "GlobalKnownHostsFile=/dev/null",
+                "-O", "BatchMode=yes", "-O", "IdentitiesOnly=yes",
+                "-x", f"-F /dev/null -i {lab.client_key}",
+                line,
+            ]  # fmt: skip
+            proc = _run(argv)
+            # pssh exits 5 when a remote command exits non-zero (a stopped service): fine.
+            if proc.returncode not in (0, 5):
+                raise RuntimeError(f"parallel-ssh exited {proc.returncode}: {proc.stdout[-300:]}")
+            for path in outdir.iterdir():
+                host = path.name.split("@", 1)[-1]
+                if host in by_host:
+                    outputs[by_host[host].node_id] += path.read_text(errors="replace")
+        return {k: facts(v) for k, v in outputs.items()}
+
+    return run
+
+
+def _ansible_install() -> str | None:
+    """None when the throwaway venv has ansible (installed if needed), else why not."""
+    ansible = ANSIBLE_VENV / "bin" / "ansible"
+    if ansible.exists():
+        return None
+    python = shutil.which("python3") or sys.executable
+    try:
+        subprocess.run([python, "-m", "venv", str(ANSIBLE_VENV)], capture_output=True,
+                       timeout=120, check=True)
+        proc = subprocess.run([str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q",
+                               "ansible-core"], capture_output=True, text=True, timeout=400,
+                              check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot create {ANSIBLE_VENV}: {exc}"
+    if not ansible.exists():
+        return f"pip install ansible-core failed: {proc.stderr.strip()[-200:]}"
+    return None
+
+
+def _ansible_inventory(lab: Any, targets: list[Target], path: Path) -> None:
+    # JSON is YAML: ansible's yaml inventory plugin reads it, no YAML writer needed here.
+    common = (f"-F /dev/null -o UserKnownHostsFile={lab.known_hosts} "
+              "-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes "
+              "-o IdentitiesOnly=yes")
+    doc = {"all": {
+        "vars": {"ansible_user": lab.user,
+                 "ansible_ssh_private_key_file": str(lab.client_key),
+                 "ansible_ssh_common_args": common},
+        "hosts": {t.node_id: {"ansible_host": t.address, "ansible_port": t.port,
+                              "ha_conf": t.ha_conf} for t in targets},
+    }}
+    path.write_text(json.dumps(doc, indent=1))
+
+
+def _stop_masters(control_dir: Path) -> None:
+    """End the SSH master connections ansible left behind (ControlPersist)."""
+    if not control_dir.is_dir():
+        return
+    for sock in sorted(control_dir.iterdir())[:200]:
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+            subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit",
+                            "unused"], capture_output=True, timeout=10, check=False)
+
+
+def ansible(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], dict[str, Facts]]:
+    def run(scratch: Path) -> dict[str, Facts]:
+        inventory = scratch / "ansible-hosts.yml"
+        _ansible_inventory(lab, targets, inventory)
+        control = scratch / "acp"
+        control.mkdir()
+        env = dict(
+            os.environ,
+            ANSIBLE_HOST_KEY_CHECKING="True",
+            ANSIBLE_HOME=str(scratch / "ansible-home"),
+            ANSIBLE_LOCAL_TEMP=str(scratch / "ansible-tmp"),
+            ANSIBLE_SSH_CONTROL_PATH_DIR=str(control),
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="True",
+            # ansible-core's tree callback: one JSON result file per host, parsed below.
+            ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+            ANSIBLE_DEPRECATION_WARNINGS="False",
+            ANSIBLE_PYTHON_INTERPRETER="auto_silent",
+        )
+        cat = "cat {{ ha_conf }}"
+        lines = [f"{STATUS_LINE} ; {cat}"] if joined else [STATUS_LINE, cat]
+        outputs = dict.fromkeys((t.node_id for t in targets), "")
+        for i, line in enumerate(lines):
+            tree = scratch / f"ansible-tree-{i}"
+            proc = _run([str(ANSIBLE_VENV / "bin" / "ansible"), "all", "-i", str(inventory),
+                         "-m", "raw", "-a", line, "-f", str(len(targets))],
+                        env={**env, "ANSIBLE_CALLBACK_TREE_DIR": str(tree)}, cwd=scratch)
+            # rc 2: a host's command failed (a stopped service exits 1): still answered.
+            if proc.returncode not in (0, 2):
+                raise RuntimeError(f"ansible exited {proc.returncode}: "
+                                   f"{(proc.stderr or proc.stdout)[-400:]}")
+            for path in tree.iterdir():
+                res = json.loads(path.read_text())
+                if res.get("unreachable"):
+                    raise RuntimeError(f"ansible: {path.name} unreachable: {res.get('msg')}")
+                if path.name in outputs:
+                    outputs[path.name] += res.get("stdout", "")
+        return {k: facts(v) for k, v in outputs.items()}
+
+    return run
+
+
+def ansible_cleanup(scratch: Path) -> None:
+    _stop_masters(scratch / "acp")
+
+
+# --- ours: the pool child -------------------------------------------------------------------
+
+
+def _pool_child(inventory_path: str, audit_path: str) -> int:
+    """Run the two catalog commands on every node through one Pool; print outputs as JSON."""
+    import asyncio
+
+    from resil_tui.inventory import load_inventory
+    from resil_tui.ops.session import make_pool
+    from resil_tui.remote import commands as cat
+
+    async def main() -> dict[str, str]:
+        inv = load_inventory(Path(inventory_path))
+        pool = make_pool(inv, audit_path=Path(audit_path))
+        try:
+            async def one(node: Any) -> tuple[str, str]:
+                status, conf = await asyncio.gather(
+                    pool.run(node, cat.xivo_service_status(all=True)),
+                    pool.run(node, cat.cat(node.paths.ha_conf)),
+                )
+                for r in (status, conf):
+                    if r.lost or r.timed_out:
+                        raise RuntimeError(f"{node.id}: {r.summary()}")
+                return node.id, status.stdout + conf.stdout
+
+            return dict(await asyncio.gather(*(one(n) for n in inv.nodes())))
+        finally:
+            await pool.close()
+
+    print(json.dumps(asyncio.run(main())))
+    return 0
+
+
+# --- the benchmark --------------------------------------------------------------------------
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (and theirs, once reaped)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def dispatcher_cpu(lab: Any, node_id: str, runs: int = 5) -> float:
+    """CPU seconds of one lab dispatcher run (what every remote execution costs the lab),
+    run as the tier's ForceCommand runs it: same interpreter, environment and user."""
+    python, extra = _sshd_fixture()._dispatcher_python(lab.user)
+    argv = [python, "-m", "resil_tui.lab.dispatch", "--lab-dir", str(lab.lab_dir),
+            "--node", node_id]
+    if os.geteuid() == 0 and lab.user != "root":
+        argv = ["runuser", "-u", lab.user, "--", *argv]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **extra,
+           "SSH_ORIGINAL_COMMAND": STATUS_LINE}
+    before = _children_cpu()
+    for _ in range(runs):
+        proc = subprocess.run(argv, env=env, cwd="/", capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=60, check=False)
+        if b"Checking services" not in proc.stdout:
+            raise RuntimeError(f"lab dispatcher: {proc.stderr.decode(errors='replace')[-300:]}")
+    return (_children_cpu() - before) / runs
+
+
+def _sshd_fixture() -> Any:
+    """tests/sshd/sshd_fixture.py, the sshd tier's harness, imported from where it lives."""
+    where = str(ROOT / "tests" / "sshd")
+    if where not in sys.path:
+        sys.path.insert(0, where)
+    return importlib.import_module("sshd_fixture")
+
+
+@contextlib.contextmanager
+def sshd_tier(sites: int) -> Iterator[Any]:
+    from resil_tui.lab.spec import LabSpec
+
+    lab = _sshd_fixture().start_sshd_lab(LabSpec.many(sites, cc=False, edge=False, mds=0))
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def _tools(lab: Any, targets: list[Target], skipped: list[str]) -> list[Tool]:
+    tools = [
+        Tool("ours: resil-tui status --json (full poll)", "3 (1 connection)",
+             ours_status(lab, targets), ours=True),
+        Tool("ours: Pool, the two commands", "2 (1 connection)", ours_pool(lab), ours=True),
+        Tool("ssh loop, sequential", "2 (2 connections)", ssh_loop(lab, targets, False),
+             rounds=LOOP_ROUNDS),
+        Tool("ssh loop, sequential, joined", "1", ssh_loop(lab, targets, True),
+             rounds=LOOP_ROUNDS),
+    ]
+    n = len(targets)
+    why = _pssh_install()
+    if why is None:
+        tools += [Tool(f"pssh -p {n} (2 runs)", "2 (2 connections)", pssh(lab, targets, False)),
+                  Tool(f"pssh -p {n}, joined", "1", pssh(lab, targets, True))]
+    else:
+        skipped.append(f"pssh skipped: {why}")
+    why = _ansible_install()
+    if why is None:
+        tools += [Tool(f"ansible -m raw -f {n} (2 runs)", "2 (1 connection, ControlPersist)",
+                       ansible(lab, targets, False), cleanup=ansible_cleanup),
+                  Tool(f"ansible -m raw -f {n}, joined", "1", ansible(lab, targets, True),
+                       cleanup=ansible_cleanup)]
+    else:
+        skipped.append(f"ansible skipped: {why}")
+    return tools
+
+
+def measure(scratch: Path) -> tuple[list[Tool], list[str]]:
+    skipped: list[str] = []
+    with sshd_tier(SITES) as lab:
+        targets = _targets(lab)
+        tools = _tools(lab, targets, skipped)
+        per_exec = dispatcher_cpu(lab, targets[0].node_id)
+        skipped.append(
+            f"lab cost of one remote execution (a Python dispatcher, measured here): "
+            f"{per_exec * 1000:.0f} ms CPU, so {len(targets) * 2} executions need at least "
+            f"{per_exec * len(targets) * 2 / (os.cpu_count() or 1):.2f} s of the machine's "
+            f"{os.cpu_count()} cores, {len(targets)} executions half that")
+        deadline = time.monotonic() + 400  # bounds the whole benchmark, whatever happens
+        for rnd in range(max(t.rounds for t in tools)):
+            # Interleaved, and rotated so that no tool always follows the same one.
+            order = tools[rnd % len(tools):] + tools[:rnd % len(tools)]
+            for tool in order:
+                if (tool.error or len(tool.times) >= tool.rounds
+                        or time.monotonic() > deadline):
+                    continue
+                run_dir = scratch / f"r{rnd}-{tools.index(tool)}"
+                run_dir.mkdir()
+                client0 = _children_cpu()
+                try:
+                    t0 = time.perf_counter()
+                    seen = tool.run_once(run_dir)
+                    elapsed = time.perf_counter() - t0
+                    cpu = _children_cpu() - client0
+                    if tool.cleanup is not None:
+                        tool.cleanup(run_dir)
+                    check_facts(tool.name, targets, seen)
+                except (RuntimeError, OSError, ValueError, KeyError,
+                        subprocess.SubprocessError) as exc:
+                    # One broken tool must not take the others' figures with it.
+                    tool.error = f"{exc.__class__.__name__}: {exc}"
+                    continue
+                tool.times.append(elapsed)
+                tool.client_cpu.append(cpu)
+    return tools, skipped
+
+
+def report(tools: list[Tool], skipped: list[str]) -> list[str]:
+    status_s, pool_s = (statistics.median(t.times) if t.times else float("nan")
+                        for t in tools if t.ours)
+    lines = [
+        f"{SITES * 2} XiVO nodes behind {SITES * 2} sshd on 127.0.0.x; per node "
+        f"`{STATUS_LINE}` + `cat <ha.conf>`; cold process per run",
+        "| tool | remote executions per node | median s | runs | min-max s "
+        "| x ours status | x ours pool | client CPU s |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for t in tools:
+        if not t.times:
+            continue
+        med = statistics.median(t.times)
+        lines.append(
+            f"| {t.name} | {t.execs} | {med:.2f} | {len(t.times)} | "
+            f"{min(t.times):.2f}-{max(t.times):.2f} | {med / status_s:.2f} | {med / pool_s:.2f} "
+            f"| {statistics.median(t.client_cpu):.2f} |"
+        )
+    lines += [f"{t.name}: FAILED after {len(t.times)} run(s): {t.error}"
+              for t in tools if t.error]
+    lines += skipped
+    return lines
+
+
+def run() -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="resil-fanout-") as d:
+        tools, skipped = measure(Path(d))
+    return report(tools, skipped)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pool-child", nargs=2, metavar=("INVENTORY", "AUDIT"))
+    args = parser.parse_args()
+    if args.pool_child:
+        return _pool_child(*args.pool_child)
+    for line in run():
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
