@@ -237,10 +237,7 @@ async def main_async(rate: int, seconds: float) -> list[str]:
 
 
 def run(rate: int = RATE, seconds: float = SECONDS) -> list[str]:
-    lines = asyncio.run(main_async(rate, seconds))
-    for line in lines:
-        print(line, flush=True)
-    return lines
+    return asyncio.run(main_async(rate, seconds))
 
 
 def main() -> None:
@@ -248,7 +245,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=SECONDS)
     parser.add_argument("--rate", type=int, default=RATE)
     args = parser.parse_args()
-    run(args.rate, args.seconds)
+    for line in run(args.rate, args.seconds):
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
