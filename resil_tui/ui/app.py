@@ -206,7 +206,13 @@ class ResilApp(App[int]):
         self.query_one(ShellHeader).connection_label = str(summary)
 
     @on(TabbedContent.TabActivated)
-    def _pane_changed(self) -> None:
+    def _pane_changed(self, event: TabbedContent.TabActivated) -> None:
+        # The pane's own keys (and their footer hints) need the focus inside it; this runs
+        # once the switch is done, so a hidden widget can no longer pull the tab back.
+        pane = next(iter(event.pane.query(Pane)), None)
+        focused = self.focused
+        if pane is not None and (focused is None or pane not in focused.ancestors_with_self):
+            pane.focus()
         # Whether "apply" is available depends on the pane shown.
         self.refresh_bindings()
 
@@ -326,11 +332,9 @@ class ResilApp(App[int]):
 
     def action_show_pane(self, pane_id: str) -> None:
         # Hiding a focused widget makes Textual focus a sibling in the hidden tab, which
-        # switches the tab straight back: drop focus first, then give it to the new pane.
+        # switches the tab straight back: drop focus first; each pane takes it when shown.
         self.set_focus(None)
         self.query_one("#panes", TabbedContent).active = pane_id
-        pane = self.query_one(f"#{pane_id}")
-        self.call_after_refresh(pane.focus)
 
     def action_switch_site(self, name: str) -> None:
         if name not in self.inventory.sites:
