@@ -121,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
         _global_options(p, top=False)
         return p
 
+    # Console settings (precedence: flag > RESIL_TUI_* environment > preferences > default).
+    parser.add_argument("--refresh", metavar="SECONDS", type=float, default=None,
+                        help="seconds between two Status polls in the console")
+    parser.add_argument("--log-buffer", metavar="LINES", type=int, default=None,
+                        help="lines kept per followed log stream in the console")
+
+    p = add("init", "create an inventory with a form that tests each SSH target live")
+    p.add_argument("file", nargs="?", help="where to write it (default: "
+                   "$XDG_CONFIG_HOME/resil-tui/hosts.toml)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file (the old one is kept as FILE.DATE.bak)")
+
     p = add("check-config", "validate an inventory file; exit 0 when valid, 2 when not")
     p.add_argument("file", nargs="?", help="inventory file (default: the lookup order)")
 
@@ -226,7 +238,10 @@ async def _maybe_lab(args: argparse.Namespace) -> AsyncIterator[Lab | None]:
     from resil_tui.lab.spec import LabTiming
 
     state = os.environ.get("RESIL_TUI_DEMO_DIR")
-    lab = await Lab.start(Path(state) if state else None, timing=LabTiming.demo())
+    # RESIL_TUI_DEMO_FAST=1: sub-second lab timings (the tmux end-to-end test uses it).
+    fast = os.environ.get("RESIL_TUI_DEMO_FAST", "").strip() not in ("", "0")
+    timing = LabTiming.fast() if fast else LabTiming.demo()
+    lab = await Lab.start(Path(state) if state else None, timing=timing)
     try:
         yield lab
     finally:
@@ -306,16 +321,32 @@ async def cmd_edge(ctx: Context) -> int:
 
 async def run_tui(ctx: Context) -> int:
     from resil_tui.ops.session import open_pool
+    from resil_tui.preferences import PreferencesError, console_settings
     from resil_tui.ui.app import ResilApp
 
+    try:
+        settings = console_settings(
+            theme_flag=ctx.args.theme,
+            refresh_flag=getattr(ctx.args, "refresh", None),
+            log_buffer_flag=getattr(ctx.args, "log_buffer", None),
+            sites=list(ctx.inventory.sites),
+        )
+    except PreferencesError as exc:
+        raise CliError(str(exc)) from None
     async with open_pool(ctx.inventory) as pool:
         app = ResilApp(
             ctx.inventory,
             read_only=ctx.inventory.read_only,
-            theme=ctx.args.theme,
+            theme=settings.theme.value,
             demo=ctx.lab is not None,
             pool=pool,
             lab=ctx.lab,
+            status_refresh_interval=settings.refresh_interval.value,
+            site=settings.site.value,
+            log_buffer_lines=settings.log_buffer.value,
+            preference_keys=settings.keys,
+            preferences_path=xdg.preferences_path(),
+            startup_warnings=settings.problems,
         )
         result = await app.run_async()
     return int(result or 0)
@@ -356,6 +387,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_debug_log(args.verbose)
     try:
         _validate_theme(args.theme)
+        if args.command == "init":
+            from resil_tui.init_cli import cmd_init
+
+            return cmd_init(args)
+        if args.command is None and not args.demo:
+            from resil_tui.init_cli import first_run
+
+            # No inventory anywhere: offer init or the demo instead of a path error.
+            code = first_run(args)
+            if code is not None:
+                return code
         if args.command == "check-config":
             return cmd_check_config(args)
         if args.command == "lab":
@@ -366,8 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InventoryNotFound as exc:
         print(f"resil-tui: {exc}", file=sys.stderr)
         print(
-            "Create one from hosts.example.toml (see README), pass --hosts FILE, "
-            "or try the simulated deployment: resil-tui --demo",
+            "Create one with `resil-tui init` (a form that tests each node) or from "
+            "hosts.example.toml, pass --hosts FILE, or try the simulated deployment: "
+            "resil-tui --demo",
             file=sys.stderr,
         )
         return EXIT_USAGE

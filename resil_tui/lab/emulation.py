@@ -32,6 +32,18 @@ async def _false(ctx: Ctx, args: list[str]) -> int:
     return 1
 
 
+async def _which(ctx: Ctx, args: list[str]) -> int:
+    # Debian's which: the path of each program found on stdout, exit 1 if any is missing.
+    code = 0 if args else 1
+    for program in (a for a in args if not a.startswith("-")):
+        known = program in COMMON or program in BY_KIND.get(ctx.node.kind, {})
+        if known:
+            ctx.out(f"/usr/bin/{program}\n")
+        else:
+            code = 1
+    return code
+
+
 COMMON: dict[str, Handler] = {
     "cat": files.cat,
     "test": files.test,
@@ -43,6 +55,7 @@ COMMON: dict[str, Handler] = {
     "true": _true,
     "false": _false,
     "curl": xivo.curl,
+    "which": _which,
 }
 BY_KIND: dict[str, dict[str, Handler]] = {
     XIVO: {

@@ -7,7 +7,7 @@ kept for the panes. Long work belongs in workers with a named `group` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -21,7 +21,9 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from resil_tui import paths
 from resil_tui.inventory_model import Inventory, Site
+from resil_tui.preferences import DEFAULT_LOG_BUFFER, update_preferences
 from resil_tui.ui.commands import ShellCommands
+from resil_tui.ui.errors import DebugLogErrors, log
 from resil_tui.ui.keymap import (
     BindingInfo,
     KeymapCheck,
@@ -62,7 +64,7 @@ class ConnectionSummary:
         return text
 
 
-class ResilApp(App[int]):
+class ResilApp(DebugLogErrors, App[int]):
     TITLE = "resil-tui"
     # Absolute: a relative CSS_PATH is resolved next to the module of a subclass.
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -100,6 +102,11 @@ class ResilApp(App[int]):
         pool: object | None = None,
         lab: object | None = None,
         status_refresh_interval: float = 10.0,
+        site: str | None = None,
+        log_buffer_lines: int = DEFAULT_LOG_BUFFER,
+        preference_keys: Mapping[str, str] | None = None,
+        preferences_path: Path | None = None,
+        startup_warnings: Sequence[str] = (),
     ) -> None:
         if not inventory.sites:
             raise ValueError("the inventory has no site")
@@ -112,8 +119,14 @@ class ResilApp(App[int]):
         self.lab = lab
         # Seconds between the end of one status poll and the start of the next.
         self.status_refresh_interval = status_refresh_interval
+        # Lines kept per log stream opened from now on (preferences / RESIL_TUI_LOG_BUFFER).
+        self.log_buffer_lines = log_buffer_lines
+        # [keys] from the preferences file; the inventory's [keys] is applied on top.
+        self.preference_keys: dict[str, str] = dict(preference_keys or {})
+        # Where UI changes (theme, settings, keys) are saved; None: not saved (tests).
+        self.preferences_path = preferences_path
         self.keymap: dict[str, str] = {}
-        self._startup_warnings: list[str] = []
+        self._startup_warnings: list[str] = list(startup_warnings)
         self._reported_clashes: set[frozenset[str]] = set()
 
         registered = register_themes(self)
@@ -130,7 +143,13 @@ class ResilApp(App[int]):
                 )
             self.theme = registered.default
 
-        self.set_reactive(ResilApp.site_name, next(iter(inventory.sites)))
+        if site is not None and site not in inventory.sites:
+            self._startup_warnings.append(
+                f"no site {site!r} in the inventory; opening {next(iter(inventory.sites))} "
+                f"(sites: {', '.join(inventory.sites)})"
+            )
+            site = None
+        self.set_reactive(ResilApp.site_name, site or next(iter(inventory.sites)))
         self.set_reactive(ResilApp.connection, ConnectionSummary(len(self.current_site.nodes())))
 
     # --- layout ---------------------------------------------------------------------------
@@ -151,7 +170,7 @@ class ResilApp(App[int]):
 
     def on_mount(self) -> None:
         self.title = f"resil-tui · {self.site_name}"
-        self.apply_keymap(self.inventory.keys)
+        self.apply_keymap(self.merged_keys())
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
 
@@ -245,6 +264,27 @@ class ResilApp(App[int]):
         for problem in problems:
             self.notify(problem, severity="warning", timeout=20, markup=False)
         return check
+
+    def merged_keys(self) -> dict[str, str]:
+        """Preferences' [keys], then the inventory's on top (a team's file wins)."""
+        return {**self.preference_keys, **self.inventory.keys}
+
+    def remember(self, **changes: object) -> bool:
+        """Save changed settings to the preferences file; say so if it cannot be written."""
+        if self.preferences_path is None:
+            return False
+        try:
+            update_preferences(self.preferences_path, **changes)  # type: ignore[arg-type]
+        except OSError as exc:
+            log.warning("cannot save preferences to %s", self.preferences_path, exc_info=exc)
+            self.notify(
+                f"could not save preferences to {self.preferences_path}: {exc.strerror or exc}"
+                "; the change lasts until you quit",
+                severity="warning",
+                markup=False,
+            )
+            return False
+        return True
 
     def keys_for(self, binding_id: str) -> str:
         """The keys that trigger `binding_id` now, as shown to the user ("? f1")."""
@@ -352,6 +392,7 @@ class ResilApp(App[int]):
             self.notify(f"unknown theme {name!r}", severity="error", markup=False)
             return
         self.theme = name
+        self.remember(theme=name)
 
     def action_next_theme(self) -> None:
         names = list(self.resil_theme_names)
@@ -360,6 +401,7 @@ class ResilApp(App[int]):
         current = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(current + 1) % len(names)]
         self.notify(f"Theme: {self.theme}", markup=False)
+        self.remember(theme=self.theme)
 
     def action_refresh(self) -> None:
         pane = self.active_pane

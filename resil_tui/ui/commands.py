@@ -71,6 +71,7 @@ def palette_commands(app: ResilApp) -> list[PaletteCommand]:
                 f"theme: {name}", partial(app.action_set_theme, name), f"{description}{state}"
             )
         )
+    commands.extend(settings_commands(app))
     commands.extend(lab_commands(app))
     commands.extend(
         [
@@ -87,6 +88,124 @@ def palette_commands(app: ResilApp) -> list[PaletteCommand]:
             PaletteCommand("app: quit", app.action_quit, "Quit" + _key_hint(app, "app.quit")),
         ]
     )
+    return commands
+
+
+# --- settings: saved to the preferences file -----------------------------------------------
+
+REFRESH_CHOICES = (5.0, 10.0, 30.0, 60.0)
+LOG_BUFFER_CHOICES = (10_000, 50_000, 200_000, 1_000_000)
+
+
+def set_refresh(app: ResilApp, seconds: float) -> None:
+    app.status_refresh_interval = seconds
+    saved = app.remember(refresh_interval=seconds)
+    app.notify(
+        f"Status refresh every {seconds:g} s (from the next poll)" + (", saved" if saved else ""),
+        markup=False,
+    )
+
+
+def set_log_buffer(app: ResilApp, lines: int) -> None:
+    app.log_buffer_lines = lines
+    saved = app.remember(log_buffer=lines)
+    app.notify(
+        f"Log buffer {lines:,} lines for the streams opened from now on"
+        + (", saved" if saved else ""),
+        markup=False,
+    )
+
+
+def set_default_site(app: ResilApp, name: str) -> None:
+    saved = app.remember(site=name)
+    app.notify(f"The console will open on site {name}" + ("" if saved else " (not saved)"),
+               markup=False)
+
+
+def show_preferences(app: ResilApp) -> None:
+    where = app.preferences_path or "(not saved in this session)"
+    app.notify(
+        f"Preferences file: {where}. Precedence: command-line flag > RESIL_TUI_THEME, "
+        "RESIL_TUI_REFRESH, RESIL_TUI_LOG_BUFFER, RESIL_TUI_SITE > preferences > defaults; "
+        "the inventory's [keys] wins over the preferences' [keys].",
+        title="Preferences",
+        timeout=20,
+        markup=False,
+    )
+
+
+def rebind_key(app: ResilApp, binding_id: str) -> None:
+    from resil_tui.ui.screens.key_capture import KeyCaptureScreen
+
+    info = next((i for i in app.binding_infos() if i.id == binding_id), None)
+    if info is None:
+        return
+
+    def done(key: str | None) -> None:
+        if not key:
+            return
+        app.preference_keys[binding_id] = key
+        app.apply_keymap(app.merged_keys())
+        saved = app.remember(keys=app.preference_keys)
+        if binding_id in app.inventory.keys:
+            app.notify(
+                f"{binding_id}: saved, but the inventory's [keys] sets it to "
+                f"{app.inventory.keys[binding_id]!r} and wins",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            app.notify(f"{binding_id} is now {app.keys_for(binding_id)}"
+                       + (", saved" if saved else ""), markup=False)
+
+    app.push_screen(KeyCaptureScreen(binding_id, info.description, app.keys_for(binding_id)),
+                    done)
+
+
+def reset_keys(app: ResilApp) -> None:
+    app.preference_keys.clear()
+    app.apply_keymap(app.merged_keys())
+    app.remember(keys=None)
+    app.notify("Key bindings from your preferences removed", markup=False)
+
+
+def settings_commands(app: ResilApp) -> list[PaletteCommand]:
+    """Refresh interval, log buffer, start site and key bindings, saved when chosen."""
+    commands: list[PaletteCommand] = []
+    for seconds in REFRESH_CHOICES:
+        state = " (current)" if app.status_refresh_interval == seconds else ""
+        commands.append(PaletteCommand(
+            f"settings: refresh every {seconds:g} s", partial(set_refresh, app, seconds),
+            f"Seconds between two Status polls{state}",
+        ))
+    for lines in LOG_BUFFER_CHOICES:
+        state = " (current)" if app.log_buffer_lines == lines else ""
+        commands.append(PaletteCommand(
+            f"settings: log buffer {lines:,} lines", partial(set_log_buffer, app, lines),
+            f"Lines kept per followed log stream{state}",
+        ))
+    if len(app.inventory.sites) > 1:
+        for name in app.inventory.sites:
+            commands.append(PaletteCommand(
+                f"settings: open on site {name}", partial(set_default_site, app, name),
+                "The site shown when the console starts",
+            ))
+    commands.append(PaletteCommand(
+        "settings: preferences file", partial(show_preferences, app),
+        "Where settings are saved, and which source wins",
+    ))
+    for info in app.binding_infos():
+        if info.context != "global" and not info.context.endswith(" pane"):
+            continue
+        commands.append(PaletteCommand(
+            f"keys: rebind {info.id}", partial(rebind_key, app, info.id),
+            f"{info.description} (now {app.keys_for(info.id) or 'no key'}); press the new key",
+        ))
+    if app.preference_keys:
+        commands.append(PaletteCommand(
+            "keys: reset my bindings", partial(reset_keys, app),
+            "Forget the key bindings saved in your preferences",
+        ))
     return commands
 
 

@@ -35,7 +35,7 @@ from resil_tui.ops.logs import (
 from resil_tui.remote.pool import Pool
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.widgets.log_picker import LogPickerScreen
-from resil_tui.ui.widgets.log_view import LogView
+from resil_tui.ui.widgets.log_view import DEFAULT_BUFFER_LINES, LogView
 
 _ids = itertools.count(1)
 
@@ -47,14 +47,18 @@ def saved_logs_dir() -> Path:
 class LogTab(TabPane):
     """A tab holding one stream's view and the worker that follows it."""
 
-    def __init__(self, node: Node, stream: LogStream, *, tail: int = 100) -> None:
+    def __init__(
+        self, node: Node, stream: LogStream, *, tail: int = 100,
+        buffer_lines: int = DEFAULT_BUFFER_LINES,
+    ) -> None:
         self.number = next(_ids)
         super().__init__(f"{node.label} · {stream.name}", id=f"logtab-{self.number}")
         self.node = node
         self.stream = stream
         self.tail = tail
         self.follower: LogFollower | None = None
-        self.log_view = LogView(f"{node.id} · {stream.name}", readiness=node.readiness_pattern)
+        self.log_view = LogView(f"{node.id} · {stream.name}", readiness=node.readiness_pattern,
+                                buffer_lines=buffer_lines)
 
     @property
     def group(self) -> str:
@@ -177,7 +181,9 @@ class LogsPane(Pane):
         return await self.open_stream(*target)
 
     async def open_stream(self, node: Node, stream: LogStream, *, tail: int = 100) -> LogTab:
-        tab = LogTab(node, stream, tail=tail)
+        # The app's setting (preferences, RESIL_TUI_LOG_BUFFER); applies to new streams.
+        lines = getattr(self.app, "log_buffer_lines", DEFAULT_BUFFER_LINES)
+        tab = LogTab(node, stream, tail=tail, buffer_lines=int(lines))
         await self.tabs.add_pane(tab)
         self.tabs.active = tab.id or ""
         self.query_one("#logs-empty", Static).display = False
