@@ -22,13 +22,15 @@ from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncOutcome
 from resil_tui.inventory_model import Node, NodeKind, Site
 
+# Most telling first: at 80 columns the row must still say up/down and active/standby;
+# the role repeats what the node's name says and goes last.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("node", "Node"),
-    ("role", "Role"),
     ("reach", "Reachability"),
-    ("ha", "HA mode → peer"),
     ("summary", "State"),
+    ("ha", "HA mode → peer"),
     ("latency", "Latency"),
+    ("role", "Role"),
 )
 
 KIND_LABEL = {NodeKind.XIVO: "XiVO", NodeKind.CC: "CC", NodeKind.EDGE: "Edge", NodeKind.MDS: "MDS"}
