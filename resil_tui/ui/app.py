@@ -33,6 +33,7 @@ from resil_tui.ui.keymap import (
     find_clashes,
 )
 from resil_tui.ui.panes import PANES, Pane
+from resil_tui.ui.panes.wizard import offer_resume
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.screens.help import HelpRow, HelpScreen
 from resil_tui.ui.themes import register_themes
@@ -173,6 +174,8 @@ class ResilApp(DebugLogErrors, App[int]):
         self.apply_keymap(self.merged_keys())
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
+        # An unfinished wizard run (console or link died): offer to resume it.
+        self.call_after_refresh(offer_resume, self)
 
     # --- state ----------------------------------------------------------------------------
 

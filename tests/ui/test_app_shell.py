@@ -70,17 +70,6 @@ async def test_starts_with_example_inventory_and_switches_panes(inventory: Inven
         assert "7 nodes · 0 connected" in header_text(app)
 
 
-async def test_placeholder_panes_say_they_are_not_built(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")  # the Wizard is the pane still to come
-        await pilot.pause()
-        pane = app.active_pane
-        assert pane is not None and pane.PANE_ID == "wizard"
-        texts = " ".join(str(s.content) for s in pane.query(Static))
-        assert "not built yet" in texts
-
-
 async def test_help_opens_with_question_mark_and_f1_and_lists_binding_ids(
     inventory: Inventory, tmp_path: Path
 ) -> None:
@@ -286,16 +275,21 @@ async def test_theme_from_constructor_and_unknown_theme(inventory: Inventory) ->
 async def test_site_switch_by_key_updates_header_and_panes(inventory: Inventory) -> None:
     app = ResilApp(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")  # a placeholder pane lists the site's nodes
+        await pilot.press("4")  # the Wizard shows the site's failover plan before a run
+        await pilot.pause()
+        pane = app.active_pane
+        assert pane is not None and pane.PANE_ID == "wizard"
+        assert "site paris" in str(pane.query_one("#wizard-title", Static).content)
         await pilot.press("s")
         await pilot.pause()
         assert app.site_name == "lyon"
         assert "site lyon (2/2)" in header_text(app)
-        pane = app.active_pane
-        assert pane is not None
-        site_text = str(pane.query_one(".placeholder-site", Static).content)
-        assert "xivo-lyon-1.example.com" in site_text
-        assert "paris" not in site_text
+        assert app.active_pane is pane
+        title = str(pane.query_one("#wizard-title", Static).content)
+        assert "site lyon" in title and "paris" not in title
+        current = str(pane.query_one("#wizard-current", Static).content)
+        assert "xivo-lyon-2.example.com" in current  # the failover target, from the inventory
+        assert "paris" not in current
 
 
 async def test_site_binding_hidden_with_one_site(inventory: Inventory) -> None:

@@ -1,14 +1,598 @@
-"""Wizard pane: the failover / failback procedure (placeholder until the wizard issue)."""
+"""Wizard pane: the guided failover / failback, one step at a time, resumable.
+
+Before a run the pane shows the plan of the current site (the failover runbook; f starts
+it, b starts the failback). A run starts with its safety checks (guards, read-only); then
+the admin runs each step with g / enter, sees the exact command and node first, the output
+live, and for waits the condition with a countdown. A failed step stays current until it
+is retried (t), skipped with a reason (k) or the run is aborted (X); manual steps need d
+("done"); a guard that needs the typed word opens the typed confirmation (c opens it
+again). Work runs in workers (group `wizard-run`, `exit_on_error=False`) that call
+``ops.wizard.WizardEngine``; the engine's events come back as messages.
+
+In read-only mode the checks run and actions are greyed out (the engine refuses them too).
+"""
 
 from __future__ import annotations
 
-from resil_tui.ui.panes.base import PlaceholderPane
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Log, Static
+
+from resil_tui.core.runbook import (
+    DEFAULT_OPTIONS,
+    Direction,
+    Runbook,
+    RunbookOptions,
+    Step,
+    StepKind,
+    build_runbook,
+)
+from resil_tui.core.wizard_run import RunStatus, StepState, WizardRun
+from resil_tui.inventory_model import Site
+from resil_tui.ops.wizard import (
+    EngineOptions,
+    RunEnded,
+    StepBegan,
+    StepChanged,
+    StepOutput,
+    WaitTick,
+    WizardEngine,
+    WizardError,
+    WizardEvent,
+    discard_run,
+)
+from resil_tui.ops.wizard_store import find_unfinished_runs
+from resil_tui.remote.pool import Pool
+from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
+from resil_tui.ui.widgets.wizard_dialogs import DISCARD, RESUME, ReasonScreen, ResumeScreen
+from resil_tui.ui.widgets.wizard_plan import WizardPlan
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+log = logging.getLogger(__name__)
+
+RUN_GROUP = "wizard-run"
 
 
-class WizardPane(PlaceholderPane):
+class WizardPane(Pane):
     PANE_ID = "wizard"
     TITLE = "Wizard"
-    WHAT_COMES = (
-        "the failover and failback procedure step by step: check XiVO, restart xuc on the "
-        "target CC and wait until it is ready, switch the Edge, then what to tell users."
-    )
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "start('failover')", "Start failover", id="wizard.failover"),
+        Binding("b", "start('failback')", "Start failback", id="wizard.failback"),
+        Binding("g,enter", "run_step", "Run step", id="wizard.run"),
+        Binding("t", "retry", "Retry", id="wizard.retry"),
+        Binding("k", "skip", "Skip", id="wizard.skip"),
+        Binding("d", "done", "Done", id="wizard.done"),
+        Binding("c", "confirm", "Confirm", id="wizard.confirm"),
+        Binding("X", "abort", "Abort", id="wizard.abort"),
+    ]
+
+    DEFAULT_CSS = """
+    WizardPane #wizard-title { text-style: bold; }
+    WizardPane #wizard-keys { color: $foreground 70%; }
+    WizardPane #wizard-current { margin-top: 1; height: auto; border: round $primary;
+                                 padding: 0 1; }
+    WizardPane #wizard-output { height: 12; border: round $panel; }
+    WizardPane #wizard-final { margin-top: 1; height: auto; text-style: bold; }
+    WizardPane #wizard-final.-ok { color: $success; }
+    WizardPane #wizard-final.-bad { color: $error; }
+    """
+
+    class Event(Message):
+        bubble = False
+
+        def __init__(self, event: WizardEvent) -> None:
+            super().__init__()
+            self.event = event
+
+    class WorkDone(Message):
+        bubble = False
+
+        def __init__(self, error: str | None) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, site: Site) -> None:
+        super().__init__(site)
+        self.engine: WizardEngine | None = None
+        self.preview: Runbook = build_runbook(site, Direction.FAILOVER)
+        self.engine_options = EngineOptions()
+        self.runbook_options: RunbookOptions = DEFAULT_OPTIONS
+        self.working = False  # a worker is on the engine now
+        self.countdown = ""
+        self.problem = ""  # the last refusal or error, shown under the current step
+        self._confirm_shown_for: str | None = None
+
+    @property
+    def pool(self) -> Pool | None:
+        pool = getattr(self.app, "pool", None)
+        return pool if isinstance(pool, Pool) else None
+
+    @property
+    def active(self) -> bool:
+        return self.engine is not None and not self.engine.run.finished
+
+    # --- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="wizard-title", markup=False)
+        yield Static("", id="wizard-keys", markup=False)
+        yield WizardPlan(id="wizard-plan")
+        yield Static("", id="wizard-current", markup=False)
+        yield Log(id="wizard-output", max_lines=2000, highlight=False)
+        yield Static("", id="wizard-final", markup=False)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._render_all)
+
+    def on_show(self) -> None:
+        self.call_after_refresh(self._take_focus)
+
+    def _take_focus(self) -> None:
+        if not self.display or not self.is_on_screen:
+            return
+        focused = self.app.focused
+        if focused is None or self not in focused.ancestors_with_self:
+            self.focus()
+
+    # --- rendering ---------------------------------------------------------------------
+
+    @property
+    def runbook(self) -> Runbook:
+        return self.engine.runbook if self.engine is not None else self.preview
+
+    @property
+    def run(self) -> WizardRun | None:
+        return self.engine.run if self.engine is not None else None
+
+    def current_step(self) -> Step | None:
+        if self.engine is None:
+            return None
+        return self.engine.current
+
+    def _render_all(self) -> None:
+        if not self.is_mounted:
+            return
+        runbook, run = self.runbook, self.run
+        title = f"Wizard · site {runbook.site} · {runbook.direction.value}"
+        if run is not None:
+            title += f" · run {run.run_id} ({run.status.value})"
+        else:
+            title += " (plan: nothing runs until you start)"
+        if self.read_only:
+            title += " · READ-ONLY: checks run, actions are refused"
+        self.query_one("#wizard-title", Static).update(title)
+        self.query_one("#wizard-keys", Static).update(self._keys_text())
+        self.query_one(WizardPlan).show(runbook, run)
+        self.query_one("#wizard-current", Static).update(self._current_text())
+        self._render_final()
+
+    def _keys_text(self) -> str:
+        run = self.run
+        if run is not None and run.finished:
+            final = run.final
+            verdict = (f"site verdict: {final.verdict} ({final.severity})"
+                       if final is not None and not final.error else "site verdict unknown")
+            return f"Run {run.status.value} · {verdict} · f / b: start another run"
+        if not self.active:
+            start = "f: start the failover · b: start the failback"
+            if self.pool is None:
+                start = "not connected: this session has no connection pool"
+            return start
+        step = self.current_step()
+        if self.working:
+            return "running… X aborts (cancels the step first)"
+        if step is None:
+            return ""
+        rec = self.engine.record(step.id) if self.engine else None
+        keys = []
+        if rec is not None and rec.state is StepState.AWAITING_CONFIRM:
+            keys.append(f"c: type {step.confirm_word} to go on anyway")
+            keys.append("t: check again")
+        elif step.kind is StepKind.MANUAL:
+            keys.append("d: done (when it is done)")
+        elif rec is not None and rec.state is StepState.FAILED:
+            keys.append("t: retry")
+        elif self.engine is not None and self.engine.refused(step):
+            keys.append("g: refused (READ-ONLY)")
+        else:
+            keys.append("g / enter: run this step")
+        if not step.guard:
+            keys.append("k: skip (asks why)")
+        keys.append("X: abort")
+        return " · ".join(keys)
+
+    def _current_text(self) -> Text:
+        text = Text()
+        engine = self.engine
+        step = self.current_step() if engine is not None else self.runbook.steps[0]
+        if step is None:
+            text.append("Every step is settled.", style="bold")
+            return text
+        rec = engine.record(step.id) if engine is not None else None
+        state = rec.state.value if rec is not None else "pending"
+        text.append(f"{step.title}", style="bold")
+        text.append(f"   [{step.kind.value}{', guard' if step.guard else ''}] {state}\n",
+                    style="dim")
+        text.append(f"{step.detail}\n")
+        node = (engine.node_text(step) if engine is not None else
+                (f"{ref.id}: {ref.describe()}" if (ref := self.runbook.node(step.node_id))
+                 else None))
+        if node:
+            text.append("Node: ", style="bold")
+            text.append(f"{node}\n")
+        command = engine.command_text(step) if engine is not None else (step.shell or "")
+        if rec is not None and rec.state is not StepState.PENDING and rec.command:
+            command = rec.command
+        if command:
+            text.append("Command: ", style="bold")
+            text.append(f"{command}\n")
+        if step.condition is not None:
+            text.append("Condition: ", style="bold")
+            text.append(f"{step.condition}")
+            if step.timeout_seconds is not None:
+                text.append(f" · timeout {step.timeout_seconds:g}s")
+            text.append("\n")
+        if self.countdown and rec is not None and rec.state is StepState.RUNNING:
+            text.append(f"⏱ {self.countdown}\n", style="bold yellow")
+        if rec is not None and rec.message:
+            style = {StepState.FAILED: "bold red", StepState.AWAITING_CONFIRM: "bold red",
+                     StepState.DONE: "green"}.get(rec.state, "")
+            text.append(f"→ {rec.message}\n", style=style)
+        if self.problem:
+            text.append(f"✖ {self.problem}\n", style="bold red")
+        text.rstrip()
+        return text
+
+    def _render_final(self) -> None:
+        widget = self.query_one("#wizard-final", Static)
+        run = self.run
+        if run is None or not run.finished:
+            widget.update("")
+            widget.display = False
+            return
+        final = run.final
+        if final is None or final.error:
+            verdict = f"site verdict not checked ({final.error if final else 'no data'})"
+            ok = False
+        else:
+            verdict = f"site verdict: {final.verdict} ({final.severity}) — {final.title}"
+            ok = final.severity in ("ok", "warning")
+        what = "Run finished" if run.status is RunStatus.FINISHED else \
+            f"Run aborted ({run.abort_reason})"
+        widget.update(f"{what} · {verdict}\nReport: {run.report_path}")
+        widget.display = True
+        widget.set_class(ok and run.status is RunStatus.FINISHED, "-ok")
+        widget.set_class(not ok or run.status is not RunStatus.FINISHED, "-bad")
+
+    # --- shell hooks -------------------------------------------------------------------
+
+    def show_site(self, site: Site) -> None:
+        super().show_site(site)
+        if not self.active:
+            self.engine = None
+            self.preview = build_runbook(site, Direction.FAILOVER)
+            if self.is_mounted:
+                self.query_one(Log).clear()
+        self._render_all()
+
+    def refresh_pane(self) -> None:
+        self._render_all()
+
+    # --- bindings ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        engine = self.engine
+        if action == "start":
+            return None if self.active or self.pool is None else True
+        if action == "abort":
+            return True if self.active else None
+        if engine is None or not self.active or self.working:
+            return None if action in ("run_step", "retry", "skip", "done", "confirm") else True
+        step = engine.current
+        if step is None:
+            return None
+        state = engine.record(step.id).state
+        if action == "run_step":
+            if state is StepState.AWAITING_CONFIRM:
+                return None
+            return None if engine.refused(step) else True
+        if action == "retry":
+            return True if state in (StepState.FAILED, StepState.AWAITING_CONFIRM) else None
+        if action == "skip":
+            return None if step.guard else True
+        if action == "done":
+            return True if step.kind is StepKind.MANUAL else None
+        if action == "confirm":
+            return True if state is StepState.AWAITING_CONFIRM else None
+        return True
+
+    def _refresh(self) -> None:
+        self._render_all()
+        self.app.refresh_bindings()
+
+    # --- workers -----------------------------------------------------------------------
+
+    def _work(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        self.working = True
+        self.problem = ""
+        self._refresh()
+
+        async def work() -> None:
+            error: str | None = None
+            try:
+                await job()
+            except WizardError as exc:
+                error = str(exc)
+            except asyncio.CancelledError:
+                error = "cancelled"
+                self.post_message(self.WorkDone(error))
+                raise
+            except Exception as exc:  # shown and logged: a bug must not kill the app
+                log.exception("wizard %s failed", name)
+                error = f"unexpected error: {exc!r}"
+            self.post_message(self.WorkDone(error))
+
+        self.run_worker(work(), group=RUN_GROUP, exit_on_error=False, name=f"wizard {name}")
+
+    def _on_engine_event(self, event: WizardEvent) -> None:
+        self.post_message(self.Event(event))
+
+    @on(WorkDone)
+    def _work_done(self, message: WorkDone) -> None:
+        self.working = False
+        if message.error and message.error != "cancelled":
+            self.problem = message.error
+            self.notify(message.error, severity="warning", markup=False)
+        self._refresh()
+        self._offer_confirm()
+
+    @on(Event)
+    def _event(self, message: Event) -> None:
+        event = message.event
+        output = self.query_one(Log)
+        if isinstance(event, StepBegan):
+            self.countdown = ""
+            output.clear()
+            where = f"  (on {event.node})" if event.node else ""
+            output.write_line(f"$ {event.command}{where}")
+        elif isinstance(event, StepOutput):
+            output.write_lines(list(event.lines))
+        elif isinstance(event, WaitTick):
+            self.countdown = (f"{event.remaining:.0f}s left of {event.timeout:g}s · "
+                              f"{event.last}")
+            self.query_one("#wizard-current", Static).update(self._current_text())
+            return
+        elif isinstance(event, StepChanged):
+            self.countdown = ""
+            if event.state in (StepState.DONE, StepState.SKIPPED) or event.message:
+                output.write_line(f"→ {event.state.value}: {event.message}")
+        elif isinstance(event, RunEnded):
+            output.write_line(f"Run {event.status.value}; report: {event.report_path}")
+            self.notify(f"Wizard run {event.status.value}. Report: {event.report_path}",
+                        severity="information" if event.status is RunStatus.FINISHED
+                        else "warning", markup=False, timeout=15)
+        self._render_all()
+
+    # --- starting and resuming ---------------------------------------------------------
+
+    def action_start(self, direction: str) -> None:
+        pool = self.pool
+        if pool is None:
+            self.notify("Wizard: not connected (no connection pool).", severity="error")
+            return
+        if self.active:
+            self.notify("Wizard: a run is in progress; abort it first.", severity="warning")
+            return
+        try:
+            self.engine = WizardEngine.create(
+                pool, self.app.inventory, self.site.name, Direction(direction),  # type: ignore[attr-defined]
+                runbook_opts=self.runbook_options, options=self.engine_options,
+                on_event=self._on_engine_event,
+            )
+        except (WizardError, OSError, ValueError) as exc:
+            self.notify(f"Wizard: cannot start: {exc}", severity="error", markup=False)
+            return
+        self.query_one(Log).clear()
+        self._confirm_shown_for = None
+        self._work("guards", self.engine.run_guards)
+
+    def resume_run(self, run: WizardRun) -> None:
+        pool = self.pool
+        if pool is None:
+            self.notify("Wizard: not connected (no connection pool).", severity="error")
+            return
+        try:
+            self.engine = WizardEngine.resume(
+                pool, self.app.inventory, run,  # type: ignore[attr-defined]
+                options=self.engine_options, on_event=self._on_engine_event)
+        except (WizardError, OSError, ValueError) as exc:
+            self.notify(f"Wizard: cannot resume: {exc}", severity="error", markup=False)
+            return
+        self.query_one(Log).clear()
+        self.query_one(Log).write_line(f"Resuming run {run.run_id}: checking the guards again.")
+        self._confirm_shown_for = None
+        self._work("guards", self.engine.run_guards)
+
+    # --- the admin's keys --------------------------------------------------------------
+
+    def _current(self) -> tuple[WizardEngine, Step] | None:
+        engine = self.engine
+        if engine is None or not self.active or self.working:
+            return None
+        step = engine.current
+        return (engine, step) if step is not None else None
+
+    def action_run_step(self) -> None:
+        found = self._current()
+        if found is None:
+            return
+        engine, step = found
+        if engine.refused(step):
+            refuse = getattr(self.app, "refuse_if_read_only", None)
+            if refuse is not None:
+                refuse(f"the wizard step '{step.title}'")
+            return
+        if step.kind is StepKind.ACTION and not (
+            step.id == "edge.up" and engine.edge_up_done() is not None
+        ):
+            screen = ConfirmScreen(step.title, engine.command_text(step),
+                                   engine.node_text(step) or "-",
+                                   confirm_label="Yes, run it")
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._work(step.id, lambda: engine.run_step(step.id))
+
+            self.app.push_screen(screen, callback=answered)
+            return
+        self._work(step.id, lambda: engine.run_step(step.id))
+
+    def action_retry(self) -> None:
+        found = self._current()
+        if found is None:
+            return
+        engine, step = found
+        if engine.refused(step):
+            self.action_run_step()
+            return
+        self._confirm_shown_for = None
+        self._work(step.id, lambda: engine.retry(step.id))
+
+    def action_done(self) -> None:
+        found = self._current()
+        if found is None:
+            return
+        engine, step = found
+        if step.kind is not StepKind.MANUAL:
+            self.notify("Wizard: only a manual step is marked done by hand.", severity="warning")
+            return
+        self._work(step.id, lambda: engine.mark_done(step.id))
+
+    def action_skip(self) -> None:
+        found = self._current()
+        if found is None:
+            return
+        engine, step = found
+        if step.guard:
+            self.notify("Wizard: a safety check cannot be skipped: retry it or abort.",
+                        severity="warning")
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason:
+                self._work(step.id, lambda: engine.skip(step.id, reason))
+
+        self.app.push_screen(
+            ReasonScreen(f"Skip: {step.title}", "Why is this step skipped? The reason is "
+                         "recorded in the run's report."),
+            callback=answered,
+        )
+
+    def action_confirm(self) -> None:
+        self._confirm_shown_for = None
+        self._offer_confirm(force=True)
+
+    def _offer_confirm(self, force: bool = False) -> None:
+        """A guard waits for its typed word: open the typed confirmation (once per wait)."""
+        engine = self.engine
+        if engine is None or not self.active or self.working:
+            return
+        step = engine.current
+        if step is None or step.confirm_word is None:
+            return
+        rec = engine.record(step.id)
+        if rec.state is not StepState.AWAITING_CONFIRM:
+            return
+        if self._confirm_shown_for == step.id and not force:
+            return
+        self._confirm_shown_for = step.id
+        word = step.confirm_word
+        screen = TypedConfirmScreen(
+            f"{step.title}: it does not hold",
+            f"go on with the {engine.runbook.direction.value}: the next actions move CC and "
+            f"Edge users to the {engine.runbook.direction.target.value}",
+            engine.node_text(step) or "-",
+            word,
+            [rec.message, "If both XiVO run telephony, phones and calls are split between "
+             "them (split brain): stop the master first if you can."],
+            confirm_label="Go on anyway",
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._work(step.id, lambda: engine.confirm_guard(step.id, word))
+
+        self.app.push_screen(screen, callback=answered)
+
+    def action_abort(self) -> None:
+        engine = self.engine
+        if engine is None or not self.active:
+            return
+
+        def answered(reason: str | None) -> None:
+            if not reason:
+                return
+            self.workers.cancel_group(self, RUN_GROUP)
+
+            async def abort() -> None:
+                for _ in range(100):  # the cancelled step saves itself, then frees the engine
+                    if engine.busy is None:
+                        break
+                    await asyncio.sleep(0.05)
+                await engine.abort(reason)
+
+            self._work("abort", abort)
+
+        self.app.push_screen(
+            ReasonScreen("Abort the run", "Why is the run aborted? Nothing more will run; "
+                         "the report records where it stopped."),
+            callback=answered,
+        )
+
+
+# --- start-up: offer to resume ----------------------------------------------------------
+
+
+def offer_resume(app: App[int]) -> None:
+    """Called once by the app after mounting: an unfinished run for this inventory is
+    offered (resume / discard / later). Needs a connection pool: without one, nothing."""
+    inventory = getattr(app, "inventory", None)
+    if getattr(app, "pool", None) is None or inventory is None:
+        return
+    try:
+        runs = find_unfinished_runs(inventory)
+    except OSError as exc:
+        log.warning("cannot look for unfinished wizard runs: %s", exc)
+        return
+    if not runs:
+        return
+    run = runs[0]
+
+    def chosen(choice: str | None) -> None:
+        if choice == RESUME:
+            if getattr(app, "site_name", run.site) != run.site:
+                app.site_name = run.site  # type: ignore[attr-defined]
+            show = getattr(app, "action_show_pane", None)
+            if show is not None:
+                show(WizardPane.PANE_ID)
+            app.query_one(WizardPane).resume_run(run)
+        elif choice == DISCARD:
+            pool = getattr(app, "pool", None)
+            audit = pool.audit if isinstance(pool, Pool) else None
+            path = discard_run(run, audit=audit)
+            app.notify(f"Wizard run {run.run_id} discarded; report: {path}", markup=False)
+
+    app.push_screen(ResumeScreen(run, len(runs) - 1), callback=chosen)

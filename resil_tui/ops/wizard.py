@@ -1,0 +1,755 @@
+"""The guided failover / failback: run a runbook step by step, save after every step,
+resume after a crash, and write the record at the end.
+
+The engine never decides to go on by itself: every step runs because the admin asked
+(`run_step`), a failed step stays the current one until it is retried, skipped with a
+reason, or the run is aborted. Guards (safety checks) come first in every runbook; a
+failed STOP guard cannot be skipped, a CONFIRM guard (failover while the master still
+looks active: split brain ahead) needs the typed word. In read-only mode checks and waits
+run, actions are refused before anything reaches the pool.
+
+Step kinds map to real work here: conditions through ``ops.wizard_probe`` (the status
+collector), ``xivocc_restart`` through the catalog, the xuc readiness wait through
+``ops.logs.wait_until_ready`` (only lines logged after the restart count), the Edge switch
+through ``ops.edge`` (which already runs ``edge-dcomp up -d``: the following ``edge_up``
+step then verifies instead of running it twice, and says so).
+
+Progress goes to ``on_event`` (a plain callable; the UI posts messages, the CLI and tests
+collect them). No Textual here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+from resil_tui.audit import AuditLog, local_user
+from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.runbook import (
+    DEFAULT_OPTIONS,
+    ActionName,
+    ConditionKind,
+    Direction,
+    OnFail,
+    Part,
+    Runbook,
+    RunbookOptions,
+    Step,
+    StepKind,
+    build_runbook,
+)
+from resil_tui.core.wizard_report import render_report
+from resil_tui.core.wizard_run import (
+    FinalVerdict,
+    RunStatus,
+    StepRecord,
+    StepState,
+    WizardRun,
+    make_run_id,
+    new_record,
+    records_match,
+)
+from resil_tui.inventory_model import Inventory, Node, Site
+from resil_tui.ops.edge import (
+    ContainersPolled,
+    ContainerWait,
+    EdgeEvent,
+    EdgeSetupError,
+    NodeState,
+    StepFinished,
+    StepStarted,
+    apply_switch,
+    load_preview,
+    plan_notes,
+)
+from resil_tui.ops.logs import wait_until_ready
+from resil_tui.ops.status import SiteReport, StatusCollector
+from resil_tui.ops.wizard_probe import ConditionProber, containers_up, describe_containers
+from resil_tui.ops.wizard_store import RunStore, site_key
+from resil_tui.remote import commands as cat
+from resil_tui.remote.commands import CommandError
+from resil_tui.remote.errors import RemoteError
+from resil_tui.remote.pool import Pool, Result
+
+log = logging.getLogger(__name__)
+
+READ_ONLY_REFUSAL = "refused: READ-ONLY mode; nothing was sent (skip it with a reason, or abort)"
+
+
+class WizardError(Exception):
+    """An operation the run does not allow now (wrong step, busy, finished, bad word...)."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    poll_interval: float = 2.0  # between two probes of a wait's condition
+    tick: float = 1.0  # between two countdown events
+    xuc_skew: float = 5.0  # node clock vs ours: readiness lines this much before count
+    edge_wait_timeout: float = 60.0  # containers up after the switch's `up -d`
+    final_timeout: float = 60.0  # the end-of-run verdict poll
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepBegan:
+    step_id: str
+    title: str
+    command: str
+    node: str | None  # NodeRef.describe() of the node, when the step has one
+    attempt: int
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    step_id: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WaitTick:
+    step_id: str
+    condition: str
+    remaining: float
+    timeout: float
+    last: str  # what the last probe said
+
+
+@dataclass(frozen=True)
+class StepChanged:
+    step_id: str
+    state: StepState
+    message: str
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    run_id: str
+    status: RunStatus
+    final: FinalVerdict | None
+    report_path: Path
+
+
+WizardEvent = StepBegan | StepOutput | WaitTick | StepChanged | RunEnded
+EventSink = Callable[[WizardEvent], None]
+
+
+def runbook_options(values: dict[str, object]) -> RunbookOptions:
+    known = {f.name for f in fields(RunbookOptions)}
+    return RunbookOptions(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+
+
+def _options_dict(options: RunbookOptions) -> dict[str, object]:
+    return {f.name: getattr(options, f.name) for f in fields(RunbookOptions)}
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+
+
+def _result_lines(result: Result) -> list[str]:
+    return _lines(result.stdout) + _lines(result.stderr)
+
+
+def _last_line(result: Result) -> str:
+    lines = _result_lines(result)
+    return lines[-1] if lines else ""
+
+
+class WizardEngine:
+    def __init__(
+        self,
+        pool: Pool,
+        inventory: Inventory,
+        site: Site,
+        runbook: Runbook,
+        *,
+        on_event: EventSink | None = None,
+        run: WizardRun | None = None,
+        store: RunStore | None = None,
+        options: EngineOptions | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pool = pool
+        self.inventory = inventory
+        self.site = site
+        self.runbook = runbook
+        self.on_event = on_event
+        self.store = store or RunStore()
+        self.options = options or EngineOptions()
+        self.clock = clock
+        self.read_only = bool(pool.read_only or inventory.read_only)
+        self.collector = StatusCollector(inventory, pool)
+        self.prober = ConditionProber(self.collector, inventory, site)
+        self.busy: str | None = None  # the step running now
+        self.last_report: SiteReport | None = None
+        if run is None:
+            run = self._new_run()
+        elif not records_match(run, runbook):
+            raise WizardError(
+                f"run {run.run_id} does not match the {runbook.direction.value} runbook of "
+                f"site {site.name} any more (the inventory changed): it cannot be resumed"
+            )
+        self.run = run
+        self.save()
+
+    # --- construction ------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        pool: Pool,
+        inventory: Inventory,
+        site: str | None,
+        direction: Direction | str,
+        *,
+        only: frozenset[Part] | None = None,
+        runbook_opts: RunbookOptions = DEFAULT_OPTIONS,
+        **kwargs: object,
+    ) -> WizardEngine:
+        chosen = inventory.site(site)
+        runbook = build_runbook(chosen, Direction(direction), only, runbook_opts)
+        return cls(pool, inventory, chosen, runbook, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def resume(
+        cls, pool: Pool, inventory: Inventory, run: WizardRun, **kwargs: object
+    ) -> WizardEngine:
+        """Take a saved run up again: what was running when the console died is marked
+        failed (it may or may not have happened: the admin decides), and the guards are
+        set back to pending so that they are checked again before anything else."""
+        if run.finished:
+            raise WizardError(f"run {run.run_id} is {run.status.value}: nothing to resume")
+        if run.site not in inventory.sites:
+            raise WizardError(f"run {run.run_id} is for site {run.site}, not in the inventory")
+        site = inventory.sites[run.site]
+        if run.site_key != site_key(site):
+            raise WizardError(f"site {run.site} has other nodes than when run {run.run_id} "
+                              "started: it cannot be resumed")
+        only = frozenset(Part(p) for p in run.only) if run.only is not None else None
+        runbook = build_runbook(site, Direction(run.direction), only,
+                                runbook_options(run.options))
+        now = time.time()
+        for rec in run.steps:
+            if rec.state is StepState.RUNNING:
+                rec.state = StepState.FAILED
+                rec.message = ("interrupted: the console or the SSH link went away while it "
+                               "ran; check the node, then retry or skip it")
+                stamp = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S UTC")
+                rec.add_output([f"--- interrupted (resumed {stamp}) ---"])
+            if rec.guard and rec.state is not StepState.PENDING:
+                rec.add_output(
+                    [f"--- was {rec.state.value}: {rec.message}; checked again on resume ---"])
+                rec.state, rec.confirmed, rec.warning = StepState.PENDING, False, None
+                rec.message = "checked again on resume"
+        run.resumed_at.append(now)
+        return cls(pool, inventory, site, runbook, run=run, **kwargs)  # type: ignore[arg-type]
+
+    def _new_run(self) -> WizardRun:
+        now = self.clock()
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+        rb = self.runbook
+        run = WizardRun(
+            run_id=make_run_id(rb.site, rb.direction.value, stamp, secrets.token_hex(2)),
+            site=rb.site,
+            direction=rb.direction.value,
+            user=local_user(),
+            started_at=now,
+            site_key=site_key(self.site),
+            only=sorted(p.value for p in rb.selected) if rb.selected != frozenset(Part) else None,
+            options=_options_dict(rb.options),
+            read_only=self.read_only,
+            inventory_path=str(self.inventory.path) if self.inventory.path else None,
+            notes=list(rb.notes),
+        )
+        run.steps = [new_record(s, "") for s in rb.steps]
+        for rec, step in zip(run.steps, rb.steps, strict=True):
+            rec.command = self.command_text(step, run)
+        return run
+
+    # --- queries -----------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def step(self, step_id: str) -> Step:
+        return self.runbook.step(step_id)
+
+    def record(self, step_id: str) -> StepRecord:
+        return self.run.record(step_id)
+
+    @property
+    def current(self) -> Step | None:
+        rec = self.run.current()
+        return self.step(rec.step_id) if rec is not None else None
+
+    def node(self, step: Step) -> Node | None:
+        return self.inventory.node(step.node_id) if step.node_id else None
+
+    def node_text(self, step: Step) -> str | None:
+        ref = self.runbook.node(step.node_id)
+        return f"{ref.id}: {ref.describe()}" if ref is not None else step.node_id
+
+    def refused(self, step: Step) -> bool:
+        """Read-only mode refuses this step (actions only)."""
+        return self.read_only and step.kind is StepKind.ACTION
+
+    def edge_up_done(self, run: WizardRun | None = None) -> str | None:
+        """When the switch step already ran `edge-dcomp up -d` in this run: its time."""
+        run = run or self.run
+        try:
+            rec = run.record("edge.switch_env")
+        except KeyError:
+            return None
+        return rec.flags.get("edge_up_done")
+
+    def command_text(self, step: Step, run: WizardRun | None = None) -> str:
+        """The exact command (or what is checked) shown before the step runs."""
+        if step.kind is StepKind.MANUAL:
+            return ""
+        if step.command is not None:
+            name = step.command.name
+            args = step.command.args
+            if name is ActionName.XIVOCC_RESTART:
+                return cat.xivocc_restart(args.get("service", "xuc")).line
+            if name is ActionName.EDGE_SWITCH:
+                changes = "; ".join(str(c) for c in step.env_changes) or "the Edge variables"
+                return (f"back up {args.get('env_path', '.env')} and replace it atomically "
+                        f"({changes}), then edge-dcomp up -d")
+            if self.edge_up_done(run):
+                return f"{cat.edge_ps().line} (edge-dcomp up -d already ran in the switch step)"
+            return cat.edge_up().line
+        cond = step.condition
+        if cond is not None and cond.kind is ConditionKind.XUC_READY:
+            return f"{step.shell} (until a line matches {cond.params.get('pattern', '')!r})"
+        return step.shell or str(cond)
+
+    # --- events and saving -------------------------------------------------------------
+
+    def emit(self, event: WizardEvent) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:  # a UI bug must not break a half-done step
+            log.exception("wizard event callback failed on %r", event)
+
+    def save(self) -> None:
+        self.run.updated_at = self.clock()
+        self.store.save(self.run)
+
+    def _output(self, rec: StepRecord, lines: list[str] | tuple[str, ...]) -> None:
+        if not lines:
+            return
+        rec.add_output(list(lines))
+        self.emit(StepOutput(rec.step_id, tuple(lines)))
+
+    def _changed(self, rec: StepRecord) -> None:
+        self.save()
+        self.emit(StepChanged(rec.step_id, rec.state, rec.message))
+
+    def _require_open(self) -> None:
+        if self.run.finished:
+            raise WizardError(f"the run is {self.run.status.value}")
+        if self.busy is not None:
+            raise WizardError(f"step {self.busy} is running; wait for it (or cancel it)")
+
+    def _require_current(self, step_id: str) -> tuple[Step, StepRecord]:
+        self._require_open()
+        step = self.step(step_id)
+        current = self.run.current()
+        if current is None or current.step_id != step_id:
+            now = f"the current step is {current.step_id}" if current else "every step is done"
+            raise WizardError(f"{step_id} is not the current step ({now}); steps run in order")
+        return step, self.run.record(step_id)
+
+    # --- the admin's commands ----------------------------------------------------------
+
+    async def run_step(self, step_id: str) -> StepRecord:
+        """Run the current step. Manual steps wait for `mark_done`; in read-only mode an
+        action is refused (nothing sent) and stays where it is."""
+        step, rec = self._require_current(step_id)
+        if rec.state is StepState.AWAITING_CONFIRM:
+            raise WizardError(f"{step_id} waits for the typed confirmation "
+                              f"({step.confirm_word}), a retry, or an abort")
+        if step.kind is StepKind.MANUAL:
+            if rec.state is not StepState.AWAITING_DONE:
+                rec.state, rec.started_at = StepState.AWAITING_DONE, self.clock()
+                rec.message = "a person does this: say done when it is done"
+                self._changed(rec)
+            return rec
+        if self.refused(step):
+            rec.message = READ_ONLY_REFUSAL
+            self._output(rec, [f"{READ_ONLY_REFUSAL}: {self.command_text(step)}"])
+            self._changed(rec)
+            return rec
+        rec.command = self.command_text(step)
+        rec.state = StepState.RUNNING
+        rec.attempts += 1
+        rec.started_at = self.clock()
+        rec.finished_at = rec.duration = None
+        rec.message, rec.warning = "", None
+        if rec.attempts > 1:
+            self._output(rec, [f"--- attempt {rec.attempts} ---"])
+        self.busy = step_id
+        self.save()
+        self.emit(StepBegan(step_id, step.title, rec.command, self.node_text(step), rec.attempts))
+        started = time.monotonic()
+        try:
+            if step.kind is StepKind.CHECK:
+                await self._check(step, rec)
+            elif step.kind is StepKind.WAIT:
+                await self._wait(step, rec)
+            else:
+                await self._action(step, rec)
+        except asyncio.CancelledError:
+            self._fail(rec, "cancelled by the admin while it ran; check the node, then retry, "
+                       "skip or abort")
+            raise
+        except (RemoteError, EdgeSetupError, CommandError, KeyError, ValueError) as exc:
+            message = exc.message if isinstance(exc, RemoteError) else str(exc).strip("'\"")
+            self._fail(rec, message)
+        finally:
+            rec.finished_at = self.clock()
+            rec.duration = time.monotonic() - started
+            self.busy = None
+            self._changed(rec)
+        await self._maybe_finish()
+        return rec
+
+    async def retry(self, step_id: str) -> StepRecord:
+        """Run a failed (or refused, or unconfirmed) current step again."""
+        step, rec = self._require_current(step_id)
+        if rec.state is StepState.AWAITING_CONFIRM:
+            rec.state = StepState.PENDING  # re-check: the master may have stopped meanwhile
+        return await self.run_step(step.id)
+
+    async def skip(self, step_id: str, reason: str) -> StepRecord:
+        step, rec = self._require_current(step_id)
+        why = " ".join(reason.split())
+        if not why:
+            raise WizardError("say why the step is skipped: the reason goes into the record")
+        if step.guard:
+            raise WizardError(
+                f"{step.title}: a safety check cannot be skipped"
+                + (f"; type {step.confirm_word} to go on anyway" if step.confirm_word else "")
+                + ", retry it, or abort the run"
+            )
+        rec.state, rec.skip_reason = StepState.SKIPPED, why
+        rec.finished_at = self.clock()
+        rec.message = f"skipped by {self.run.user}: {why}"
+        self._changed(rec)
+        await self._maybe_finish()
+        return rec
+
+    async def mark_done(self, step_id: str) -> StepRecord:
+        step, rec = self._require_current(step_id)
+        if step.kind is not StepKind.MANUAL:
+            raise WizardError(f"{step.title}: only a manual step is marked done by hand")
+        now = self.clock()
+        rec.started_at = rec.started_at or now
+        rec.finished_at = now
+        rec.duration = now - rec.started_at
+        rec.attempts = max(rec.attempts, 1)
+        rec.state, rec.message = StepState.DONE, f"done, said {self.run.user}"
+        self._changed(rec)
+        await self._maybe_finish()
+        return rec
+
+    async def confirm_guard(self, step_id: str, typed_word: str) -> StepRecord:
+        step, rec = self._require_current(step_id)
+        if rec.state is not StepState.AWAITING_CONFIRM or step.confirm_word is None:
+            raise WizardError(f"{step.title} does not wait for a confirmation")
+        if typed_word.strip() != step.confirm_word:
+            raise WizardError(f"the typed word does not match: type {step.confirm_word} exactly")
+        rec.state, rec.confirmed = StepState.DONE, True
+        rec.warning = rec.message
+        rec.message = f"{rec.message}; {self.run.user} typed {step.confirm_word} to go on anyway"
+        self._changed(rec)
+        await self._maybe_finish()
+        return rec
+
+    async def run_guards(self) -> bool:
+        """Run the pending safety checks in order; True when every guard passed (the run
+        stands at the first step after them)."""
+        for step in self.runbook.guards:
+            rec = self.record(step.id)
+            if rec.state.settled:
+                continue
+            if rec.state is StepState.PENDING:
+                rec = await self.run_step(step.id)
+            if not rec.state.settled:
+                return False
+        return True
+
+    async def abort(self, reason: str) -> Path:
+        if self.run.finished:
+            raise WizardError(f"the run is already {self.run.status.value}")
+        if self.busy is not None:
+            raise WizardError(f"step {self.busy} is running: cancel it first")
+        why = " ".join(reason.split()) or "no reason given"
+        return await self._end(RunStatus.ABORTED, why)
+
+    # --- ending ------------------------------------------------------------------------
+
+    async def _maybe_finish(self) -> None:
+        if not self.run.finished and self.run.current() is None:
+            await self._end(RunStatus.FINISHED, None)
+
+    async def _end(self, status: RunStatus, reason: str | None) -> Path:
+        self.run.final = await self._final_verdict()
+        self.run.status, self.run.abort_reason = status, reason
+        self.run.finished_at = self.clock()
+        path = self.store.report_path(self.run.run_id)
+        self.run.report_path = str(path)
+        self.store.write_report(self.run, render_report(self.run))
+        self.save()
+        final = self.run.final
+        verdict = f"verdict {final.verdict} ({final.severity})" if final and not final.error \
+            else "verdict not checked"
+        self.pool.audit.record(
+            site=self.run.site, node="-", kind="wizard_report",
+            command=f"report {path}", exit_status=None,
+            duration=self.run.finished_at - self.run.started_at,
+            step=f"wizard {self.run.direction} run {self.run.run_id}",
+            result=(f"finished; {verdict}" if status is RunStatus.FINISHED
+                    else f"aborted: {reason}; {verdict}"),
+        )
+        self.emit(RunEnded(self.run.run_id, status, final, path))
+        return path
+
+    async def _final_verdict(self) -> FinalVerdict:
+        try:
+            report = await asyncio.wait_for(self.prober.site_report(),
+                                            self.options.final_timeout)
+        except (TimeoutError, RemoteError) as exc:
+            return FinalVerdict("", "", "", error=str(exc) or "no answer in time")
+        self.last_report = report
+        v = report.verdicts
+        return FinalVerdict(
+            verdict=v.primary.code.value,
+            severity=v.severity.value,
+            title=v.primary.title,
+            findings=[f"{f.severity.value}: {f.title}" for f in v.findings[1:]],
+        )
+
+    # --- step kinds --------------------------------------------------------------------
+
+    def _fail(self, rec: StepRecord, message: str) -> None:
+        rec.state, rec.message = StepState.FAILED, message
+
+    def _done(self, rec: StepRecord, message: str) -> None:
+        rec.state, rec.message = StepState.DONE, message
+
+    async def _check(self, step: Step, rec: StepRecord) -> None:
+        assert step.condition is not None
+        probe = await self.prober.probe(step.condition)
+        if probe.report is not None:
+            self.last_report = probe.report
+        self._output(rec, probe.lines)
+        if probe.holds:
+            self._done(rec, probe.detail)
+        elif step.on_fail is OnFail.WARN:
+            self._done(rec, f"{probe.detail} (noted; the run goes on)")
+            rec.warning = probe.detail
+        elif step.on_fail is OnFail.CONFIRM:
+            rec.state = StepState.AWAITING_CONFIRM
+            rec.message = probe.detail
+            self._output(rec, [f"type {step.confirm_word} to go on anyway, retry, or abort"])
+        else:
+            self._fail(rec, probe.detail)
+
+    @contextlib.contextmanager
+    def _countdown(self, step: Step, timeout: float, last: list[str]) -> Iterator[None]:
+        """WaitTick events every `tick` seconds while a wait runs in the same task."""
+        deadline = time.monotonic() + timeout
+        condition = str(step.condition)
+
+        async def tick() -> None:
+            while True:
+                remaining = max(0.0, deadline - time.monotonic())
+                self.emit(WaitTick(step.id, condition, remaining, timeout, last[-1]))
+                await asyncio.sleep(self.options.tick)
+
+        task = asyncio.create_task(tick(), name=f"wizard countdown {step.id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    async def _wait(self, step: Step, rec: StepRecord) -> None:
+        assert step.condition is not None and step.timeout_seconds is not None
+        timeout = step.timeout_seconds
+        if step.condition.kind is ConditionKind.XUC_READY:
+            await self._wait_xuc(step, rec, timeout)
+            return
+        last = ["first check…"]
+        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        with self._countdown(step, timeout, last):
+            while True:
+                remaining = deadline - time.monotonic()
+                try:
+                    probe = await asyncio.wait_for(
+                        self.prober.probe(step.condition),
+                        max(remaining, self.options.poll_interval) + 1.0)
+                except TimeoutError:
+                    holds, detail = False, "no complete answer in time"
+                    lines: tuple[str, ...] = ()
+                else:
+                    holds, detail, lines = probe.holds, probe.detail, probe.lines
+                if detail != last[-1]:
+                    stamp = f"[+{time.monotonic() - started:.0f}s]"
+                    self._output(rec, [f"{stamp} {detail}", *lines])
+                    last.append(detail)
+                if holds:
+                    self._done(rec, detail)
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._fail(rec, f"still not true after {timeout:g}s: {detail}")
+                    return
+                await asyncio.sleep(min(self.options.poll_interval, remaining))
+
+    async def _wait_xuc(self, step: Step, rec: StepRecord, timeout: float) -> None:
+        assert step.condition is not None and step.node_id is not None
+        node = self.inventory.node(step.node_id)
+        since = self.run.started_at
+        for other in self.run.steps:
+            restart_at = other.flags.get("restart_at")
+            if other.step_id == "cc.restart_xuc" and other.state is StepState.DONE and restart_at:
+                since = float(restart_at)
+        not_before = datetime.fromtimestamp(since - self.options.xuc_skew, UTC)
+        self._output(rec, [f"counting readiness lines logged from "
+                           f"{not_before:%H:%M:%S} UTC (the restart, minus "
+                           f"{self.options.xuc_skew:g}s for clock skew)"])
+        last = ["following the log…"]
+
+        def on_line(line: str) -> None:
+            self._output(rec, [line])
+
+        with self._countdown(step, timeout, last):
+            result = await wait_until_ready(self.pool, node, timeout=timeout,
+                                            not_before=not_before, on_line=on_line)
+        if result.command:
+            rec.command = result.command
+        if result.ready:
+            self._done(rec, result.summary)
+        else:
+            self._fail(rec, result.summary)
+
+    # --- actions -----------------------------------------------------------------------
+
+    def _audit_step(self, step: Step) -> str:
+        return f"wizard {self.run.direction} {step.id} (run {self.run.run_id})"
+
+    async def _action(self, step: Step, rec: StepRecord) -> None:
+        assert step.command is not None
+        name = step.command.name
+        node = self.node(step)
+        assert node is not None
+        if name is ActionName.XIVOCC_RESTART:
+            command = cat.xivocc_restart(step.command.args.get("service", "xuc"))
+            rec.flags["restart_at"] = repr(self.clock())
+            result = await self.pool.run(node, command, step=self._audit_step(step))
+            self._output(rec, _result_lines(result))
+            if result.ok:
+                self._done(rec, f"{command.line}: ok on {node.id}")
+            else:
+                self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
+        elif name is ActionName.EDGE_SWITCH:
+            await self._edge_switch(step, rec)
+        else:
+            await self._edge_up(step, rec, node)
+
+    async def _edge_switch(self, step: Step, rec: StepRecord) -> None:
+        preview = await load_preview(self.pool, self.site)
+        plan = preview.plan(self.runbook.direction.edge_direction)
+        self._output(rec, [f"note: {n}" for n in plan_notes(plan)])
+        target = self.runbook.direction.target.value
+        if plan.errors:
+            self._fail(rec, "cannot switch: " + "; ".join(e.message for e in plan.errors))
+            return
+        if plan.nothing_to_do:
+            self._done(rec, f"{preview.path} already points to the {target}: nothing written")
+            return
+        self._output(rec, [f"{e.name}: {e.old_value} -> {e.new_value}"
+                           for e in plan.entries if e.changed])
+
+        def on_edge(event: EdgeEvent) -> None:
+            if isinstance(event, StepStarted):
+                self._output(rec, [f"{event.index}/{event.total} {event.text}"])
+            elif isinstance(event, StepFinished):
+                self._output(rec, [f"    {'ok' if event.ok else 'FAILED'}: {event.detail}"])
+            elif isinstance(event, ContainersPolled):
+                text = event.error or (describe_containers(event.ps) if event.ps else "?")
+                self._output(rec, [f"    ps #{event.attempt}: {text}"])
+
+        outcome = await apply_switch(
+            self.pool, preview.node, plan, path=preview.path, on_event=on_edge,
+            wait=ContainerWait(self.options.edge_wait_timeout, self.options.poll_interval),
+        )
+        self._output(rec, _lines(outcome.up_output))
+        if outcome.state is NodeState.APPLIED:
+            rec.flags["edge_up_done"] = datetime.fromtimestamp(self.clock(), UTC).strftime(
+                "%H:%M:%S UTC")
+        if outcome.ok:
+            self._done(rec, outcome.message)
+        else:
+            hint = (" The Edge pane (3) can roll it back." if outcome.rollback_offered else "")
+            self._fail(rec, outcome.message + hint)
+
+    async def _edge_up(self, step: Step, rec: StepRecord, node: Node) -> None:
+        done_at = self.edge_up_done()
+        if done_at is not None:
+            self._output(rec, [f"edge-dcomp up -d already ran in the switch step (at {done_at}): "
+                               "not run twice; verifying with edge-dcomp ps instead"])
+            result = await self.pool.run(node, cat.edge_ps())
+            ps = parse_compose_ps(result.stdout) if result.ok else None
+            self._output(rec, _result_lines(result))
+            text = describe_containers(ps)
+            if containers_up(ps):
+                self._done(rec, f"up -d already done by the switch; verified: {text}")
+            else:
+                self._fail(rec, f"up -d already done by the switch, but not all up: {text}")
+            return
+        command = cat.edge_up()
+        result = await self.pool.run(node, command, step=self._audit_step(step))
+        self._output(rec, _result_lines(result))
+        if result.ok:
+            rec.flags["edge_up_done"] = datetime.fromtimestamp(self.clock(), UTC).strftime(
+                "%H:%M:%S UTC")
+            self._done(rec, f"{command.line}: ok on {node.id}")
+        else:
+            self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
+
+
+def discard_run(run: WizardRun, *, store: RunStore | None = None,
+                audit: AuditLog | None = None, reason: str = "") -> Path:
+    """Close an unfinished run without resuming it: marked aborted, its report written
+    (what happened until it stopped) and linked from the audit log. Nothing is sent."""
+    if run.finished:
+        raise WizardError(f"run {run.run_id} is already {run.status.value}")
+    store = store or RunStore()
+    why = reason or f"discarded by {local_user()} instead of resuming"
+    run.status, run.abort_reason = RunStatus.ABORTED, why
+    run.finished_at = run.updated_at = time.time()
+    path = store.report_path(run.run_id)
+    run.report_path = str(path)
+    store.write_report(run, render_report(run))
+    store.save(run)
+    (audit or AuditLog()).record(
+        site=run.site, node="-", kind="wizard_report", command=f"report {path}",
+        exit_status=None, duration=run.finished_at - run.started_at,
+        step=f"wizard {run.direction} run {run.run_id}", result=f"aborted: {why}",
+    )
+    return path

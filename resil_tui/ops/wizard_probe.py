@@ -1,0 +1,194 @@
+"""Turn a runbook :class:`Condition` into a real check, through the status collector.
+
+Every condition is judged from the same snapshots the Status pane shows (one
+``StatusCollector.poll_node`` per node concerned), so the wizard and the dashboard never
+disagree about what "running telephony" means. ``XUC_READY`` is not here: it follows a log
+stream (``ops.logs.wait_until_ready``) and the engine handles it as a wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from resil_tui.core.cluster import Severity, Verdict
+from resil_tui.core.compose import ComposePs, ContainerState
+from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.core.runbook import Condition, ConditionKind
+from resil_tui.core.services import DatabaseState, ServicesStatus
+from resil_tui.inventory_model import Inventory, Node, Site
+from resil_tui.ops.status import SiteReport, StatusCollector
+from resil_tui.remote.pool import STICKY_KINDS, LinkState
+
+
+@dataclass(frozen=True)
+class Probe:
+    holds: bool
+    detail: str  # one line: why it holds or not
+    lines: tuple[str, ...] = ()  # what was seen, for the step's output
+    report: SiteReport | None = field(default=None, compare=False)  # cluster verdict probes
+
+
+def _reach(snap: NodeSnapshot) -> str:
+    r = snap.reachability
+    return f"{snap.node_id}: unreachable ({r.state.value}) {r.message}".rstrip()
+
+
+def _services_line(snap: NodeSnapshot, services: ServicesStatus | None) -> str:
+    if not snap.reachability.ok:
+        return _reach(snap)
+    if services is None or services.empty:
+        return f"{snap.node_id}: reachable; xivo-service status listed nothing"
+    states = ", ".join(f"{s.name} {s.state.value}" for s in services.services)
+    return f"{snap.node_id}: database {services.database.value.upper()}; {states}"
+
+
+def _xivo_services(snap: NodeSnapshot) -> ServicesStatus | None:
+    return snap.xivo.services if snap.xivo is not None else None
+
+
+def _telephony(snap: NodeSnapshot) -> bool | None:
+    services = _xivo_services(snap)
+    return services.telephony_running if services is not None else None
+
+
+def containers_up(ps: ComposePs | None) -> bool:
+    return ps is not None and bool(ps.containers) and all(
+        c.state is ContainerState.UP and c.health not in ("starting", "unhealthy")
+        for c in ps.containers
+    )
+
+
+def describe_containers(ps: ComposePs | None) -> str:
+    if ps is None:
+        return "edge-dcomp ps gave nothing usable"
+    return ", ".join(
+        f"{c.service} {c.state.value}{f' ({c.health})' if c.health else ''}" for c in ps.containers
+    ) or "no containers listed"
+
+
+class ConditionProber:
+    def __init__(self, collector: StatusCollector, inventory: Inventory, site: Site) -> None:
+        self.collector = collector
+        self.inventory = inventory
+        self.site = site
+
+    def _fresh(self, node: Node) -> None:
+        """A probe is asked for now: a node that failed lately is tried again at once
+        instead of after the pool's growing backoff (a wait polls every few seconds, so
+        this adds one connection attempt per poll at most). Host key and authentication
+        failures are kept: retrying cannot fix them."""
+        pool = self.collector.pool
+        link = pool.state(node.id)
+        if link.state is LinkState.DOWN and link.error_kind not in STICKY_KINDS:
+            pool.reset(node)
+
+    async def snapshot(self, node_id: str) -> NodeSnapshot:
+        node = self.inventory.node(node_id)
+        self._fresh(node)
+        return await self.collector.poll_node(node)
+
+    async def site_report(self) -> SiteReport:
+        for node in self.site.nodes():
+            self._fresh(node)
+        return await self.collector.poll_site(self.site)
+
+    async def probe(self, condition: Condition) -> Probe:
+        kind = condition.kind
+        if kind is ConditionKind.NOT_SPLIT_BRAIN:
+            return await self._split_brain(condition)
+        if kind is ConditionKind.CLUSTER_VERDICT:
+            return await self._verdict(condition)
+        if condition.node_id is None:
+            raise ValueError(f"condition {condition} names no node")
+        snap = await self.snapshot(condition.node_id)
+        if kind is ConditionKind.XIVO_REACHABLE:
+            ok = snap.reachability.ok
+            return Probe(ok, f"{snap.node_id} answers over SSH" if ok else _reach(snap),
+                         (_reach(snap) if not ok else f"{snap.node_id}: reachable",))
+        if kind is ConditionKind.MASTER_NOT_ACTIVE:
+            line = _services_line(snap, _xivo_services(snap))
+            if not snap.reachability.ok:
+                return Probe(True, f"the master does not answer ({snap.reachability.state.value})",
+                             (line,))
+            running = _telephony(snap)
+            if running is False:
+                return Probe(True, "the master answers but its telephony is stopped", (line,))
+            why = ("the master still looks ACTIVE: it answers and runs telephony"
+                   if running else "the master answers and its telephony state is unknown")
+            return Probe(False, why, (line,))
+        if kind in (ConditionKind.XIVO_TELEPHONY_RUNNING, ConditionKind.XIVO_TELEPHONY_STOPPED):
+            want = kind is ConditionKind.XIVO_TELEPHONY_RUNNING
+            line = _services_line(snap, _xivo_services(snap))
+            if not snap.reachability.ok:
+                return Probe(False, _reach(snap), (line,))
+            running = _telephony(snap)
+            word = {True: "running", False: "stopped", None: "unknown"}[running]
+            return Probe(running is want, f"{snap.node_id}: telephony {word}", (line,))
+        if kind is ConditionKind.XIVO_SERVICES_HEALTHY:
+            services = _xivo_services(snap)
+            line = _services_line(snap, services)
+            if not snap.reachability.ok:
+                return Probe(False, _reach(snap), (line,))
+            if services is None or services.empty:
+                return Probe(False, f"{snap.node_id}: no service status", (line,))
+            problems = [f"{name} failed" for name in services.failed]
+            if services.database is not DatabaseState.OK:
+                problems.insert(0, f"database {services.database_raw or services.database.value}")
+            if problems:
+                return Probe(False, f"{snap.node_id}: {'; '.join(problems)}", (line,))
+            return Probe(True, f"{snap.node_id}: database OK, no failed service", (line,))
+        if kind is ConditionKind.MDS_OK:
+            services = snap.mds.services if snap.mds is not None else None
+            line = _services_line(snap, services)
+            if not snap.reachability.ok:
+                return Probe(False, _reach(snap), (line,))
+            if services is None or not services.all_running:
+                down = ", ".join(services.not_running) if services else "no status"
+                return Probe(False, f"{snap.node_id}: not all running ({down})", (line,))
+            return Probe(True, f"{snap.node_id}: every service running", (line,))
+        if kind is ConditionKind.EDGE_POINTS_TO:
+            side = condition.params.get("side", "")
+            if not snap.reachability.ok or snap.edge is None or snap.edge.targets is None:
+                return Probe(False, _reach(snap) if not snap.reachability.ok
+                             else f"{snap.node_id}: the .env could not be read", ())
+            targets = snap.edge.targets
+            lines = tuple(f"{v.name}={v.value if v.value is not None else '(missing)'} -> "
+                          f"{v.side.value}" for v in targets.variables)
+            ok = targets.overall.value == side
+            return Probe(ok, f"the Edge points to: {targets.overall.value}"
+                         + ("" if ok else f" (expected {side})"), lines)
+        if kind is ConditionKind.EDGE_CONTAINERS_UP:
+            if not snap.reachability.ok or snap.edge is None:
+                return Probe(False, _reach(snap), ())
+            ps = snap.edge.containers
+            text = describe_containers(ps)
+            return Probe(containers_up(ps), f"{snap.node_id}: {text}", (f"edge-dcomp ps: {text}",))
+        raise ValueError(f"condition {kind.value} is not checked by a status poll")
+
+    async def _split_brain(self, condition: Condition) -> Probe:
+        master_id = condition.params.get("master", self.site.xivo_master.id)
+        slave_id = condition.params.get("slave", self.site.xivo_slave.id)
+        master, slave = await asyncio.gather(self.snapshot(master_id), self.snapshot(slave_id))
+        lines = (_services_line(master, _xivo_services(master)),
+                 _services_line(slave, _xivo_services(slave)))
+        if _telephony(master) and _telephony(slave) and master.reachability.ok \
+                and slave.reachability.ok:
+            return Probe(False, "SPLIT BRAIN: both the master and the slave run telephony", lines)
+        active = [s.node_id for s in (master, slave)
+                  if s.reachability.ok and _telephony(s)]
+        return Probe(True, f"telephony runs on: {', '.join(active) or 'neither'}", lines)
+
+    async def _verdict(self, condition: Condition) -> Probe:
+        report = await self.site_report()
+        verdicts = report.verdicts
+        want = condition.params.get("verdict", Verdict.NORMAL.value)
+        ceiling = Severity(condition.params.get("max_severity", Severity.WARNING.value))
+        primary = verdicts.primary
+        lines = tuple(f"{f.severity.value}: {f.title}" for f in verdicts.findings)
+        ok = primary.code.value == want and verdicts.severity.rank <= ceiling.rank
+        detail = f"site {report.site}: {primary.code.value} ({verdicts.severity.value}): " \
+                 f"{primary.title}"
+        if not ok:
+            detail += f" (expected {want}, at worst {ceiling.value})"
+        return Probe(ok, detail, lines, report)

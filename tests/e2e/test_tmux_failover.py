@@ -1,0 +1,133 @@
+"""End to end in a real terminal: `resil-tui --demo` under tmux, the master powered off
+from the command palette, the failover wizard run to the end with keystrokes as a person
+would, then the screen and the lab's Edge `.env` checked.
+
+RESIL_TUI_DEMO_FAST=1 gives the lab sub-second timings; RESIL_TUI_DEMO_DIR keeps the lab
+in a temp directory we can read afterwards. A private tmux socket (-L) keeps the admin's
+own tmux server out of it; it is killed in `finally`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+TMUX = shutil.which("tmux")
+DEADLINE = 60.0  # the whole scenario
+
+
+class Term:
+    def __init__(self, socket: str, session: str) -> None:
+        self.socket, self.session = socket, session
+
+    def tmux(self, *args: str) -> str:
+        assert TMUX is not None
+        done = subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True,
+                              text=True, timeout=10, check=False)
+        return done.stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.session)
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.session, *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.session, "-l", text)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        end = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > end:
+                raise AssertionError(f"{text!r} never appeared; the screen:\n{screen}")
+            time.sleep(0.1)
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
+def test_failover_in_a_real_terminal(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "RESIL_TUI_DEMO_DIR": str(demo),
+        "RESIL_TUI_DEMO_FAST": "1",
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+    command = " ".join(
+        ["env", *(f"{k}={shlex.quote(v)}" for k, v in env.items()),
+         shlex.quote(sys.executable), "-m", "resil_tui", "--demo"]
+    )
+    term = Term(f"resil-e2e-{uuid.uuid4().hex[:8]}", "wizard")
+    started = time.monotonic()
+    term.tmux("new-session", "-d", "-s", term.session, "-x", "160", "-y", "48", command)
+    try:
+        term.wait_for("site demo", 30)
+        term.wait_for("demo.xivo.master", 20)  # the Status pane filled in
+
+        # The fault, as a person injects it: the palette, its title, enter.
+        term.keys("C-p")
+        term.wait_for("Search for commands", 10)
+        term.type("power off demo.xivo.master")
+        term.wait_for("lab: power off demo.xivo.master", 10)
+        term.keys("Enter")
+        term.wait_for("powered off", 10)
+
+        # The Wizard pane (the Status table may keep the focus once: press again).
+        for _ in range(20):
+            term.keys("4")
+            time.sleep(0.3)
+            if "f: start the failover" in term.screen():
+                break
+        term.wait_for("f: start the failover", 5)
+        term.keys("f")
+
+        # Run every step as a person would: read the key line, press what it offers.
+        last = ""
+        while True:
+            assert time.monotonic() - started < DEADLINE, f"too slow; screen:\n{term.screen()}"
+            screen = term.screen()
+            if "Run finished" in screen:
+                break
+            if "Yes, run it" in screen:
+                term.keys("y")
+            elif "t: retry" in screen or "aborted" in screen:
+                raise AssertionError(f"a step failed:\n{screen}")
+            elif "c: type" in screen:
+                raise AssertionError(f"the master still looks active:\n{screen}")
+            elif "running…" in screen:
+                pass
+            elif "d: done" in screen:
+                term.keys("d")
+            elif "g / enter: run this step" in screen:
+                term.keys("g")
+            if screen != last:
+                last = screen
+            time.sleep(0.3)
+
+        screen = term.wait_for("site verdict: failed_over", 10)
+        assert "Run finished" in screen
+        env_file = demo / "nodes" / "demo.edge" / "root" / "etc" / "docker" / "edge" / ".env"
+        text = env_file.read_text()
+        assert "XIVO_HOST=10.50.0.12" in text and "XIVOCC_HOST=10.50.0.22" in text
+        assert "XIVO_HOST=10.50.0.11" not in text
+        reports = list((tmp_path / "state" / "resil-tui" / "runs").glob("*.md"))
+        assert len(reports) == 1 and "Failover to the slave" in reports[0].read_text()
+        term.keys("q")
+    finally:
+        term.tmux("kill-server")

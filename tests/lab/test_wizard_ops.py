@@ -1,0 +1,310 @@
+"""The wizard engine against the in-process lab: whole failover and failback runs over real
+SSH, a xuc that never gets ready, a console that dies mid-run, the split-brain guard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from resil_tui.audit import AuditLog
+from resil_tui.core.runbook import Direction, Part, RunbookOptions
+from resil_tui.core.wizard_run import RunStatus, StepState, WizardRun
+from resil_tui.inventory import load_inventory
+from resil_tui.inventory_model import Inventory
+from resil_tui.lab import xivo
+from resil_tui.lab.server import Lab
+from resil_tui.ops.wizard import (
+    READ_ONLY_REFUSAL,
+    EngineOptions,
+    RunEnded,
+    StepOutput,
+    WaitTick,
+    WizardEngine,
+    WizardError,
+    WizardEvent,
+)
+from resil_tui.ops.wizard_store import RunStore, find_unfinished_runs
+from resil_tui.remote.pool import Pool
+from tests.lab.conftest import eventually
+
+MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
+CC_SLAVE, EDGE = "demo.cc.slave", "demo.edge"
+ENV = "/etc/docker/edge/.env"
+FAST = EngineOptions(poll_interval=0.1, tick=0.2, edge_wait_timeout=10.0, final_timeout=20.0)
+SHORT = RunbookOptions(
+    telephony_timeout_seconds=15.0,
+    standby_timeout_seconds=15.0,
+    xuc_ready_timeout_seconds=10.0,
+    edge_up_timeout_seconds=10.0,
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+
+
+@pytest.fixture
+def inventory(ticking_lab: Lab) -> Inventory:
+    return load_inventory(ticking_lab.inventory_path)
+
+
+@pytest.fixture
+async def pool(tmp_path: Path) -> AsyncIterator[Pool]:
+    async with Pool(audit=tmp_path / "audit.jsonl") as p:
+        yield p
+
+
+def engine(pool: Pool, inventory: Inventory, direction: Direction,
+           events: list[WizardEvent] | None = None, **kw: object) -> WizardEngine:
+    return WizardEngine.create(
+        pool, inventory, "demo", direction, runbook_opts=SHORT, options=FAST,
+        on_event=events.append if events is not None else None, **kw,  # type: ignore[arg-type]
+    )
+
+
+async def drive(eng: WizardEngine, until: str | None = None) -> None:
+    """Do what an admin does: run each step, say done for manual ones; stop before `until`.
+    Every step must end done (the run stops at the first that does not)."""
+    while (step := eng.current) is not None and step.id != until:
+        if step.kind.value == "manual":
+            await eng.mark_done(step.id)
+        else:
+            await eng.run_step(step.id)
+        rec = eng.record(step.id)
+        assert rec.state is StepState.DONE, f"{step.id}: {rec.state.value}: {rec.message}"
+
+
+def env_text(lab: Lab) -> str:
+    return lab.world.resolve(EDGE, ENV).read_text()
+
+
+def telephony(lab: Lab, node: str) -> str | None:
+    return xivo.service_state(lab.world, node, "asterisk")
+
+
+def sent(lab: Lab, node: str, *argv: str) -> int:
+    return sum(1 for c in lab.commands(node) if c.get("argv") == list(argv))
+
+
+async def master_down(lab: Lab) -> None:
+    await lab.power_off(MASTER)
+    await eventually(lambda: telephony(lab, SLAVE) == "running", 15, "the slave to take over")
+
+
+async def test_failover_after_master_powered_off(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool, tmp_path: Path
+) -> None:
+    lab = ticking_lab
+    await lab.power_off(MASTER)  # the slave's cron takes over within about a second
+    events: list[WizardEvent] = []
+    eng = engine(pool, inventory, Direction.FAILOVER, events)
+    assert await eng.run_guards()
+    assert eng.record("guard.master_not_active").message.startswith("the master does not")
+    await drive(eng)
+
+    run = eng.run
+    assert run.status is RunStatus.FINISHED and run.final is not None
+    assert run.final.verdict == "failed_over", run.final
+    # The Edge now names the slave's addresses, and up -d ran once (the switch did it).
+    text = env_text(lab)
+    assert "XIVO_HOST=10.50.0.12" in text and "XIVOCC_HOST=10.50.0.22" in text
+    assert "10.50.0.11" not in text.split("XIVO_MDS_HOST_DEFAULT=")[1].splitlines()[0]
+    assert sent(lab, EDGE, "edge-dcomp", "up", "-d") == 1
+    up = eng.record("edge.up")
+    assert "not run twice" in "\n".join(up.output) and "edge-dcomp ps" in up.command
+    assert sent(lab, CC_SLAVE, "xivocc-dcomp", "restart", "xuc") == 1
+    # The wait saw the countdown and the live log.
+    assert any(isinstance(e, WaitTick) and e.step_id == "cc.wait_xuc_ready" for e in events)
+    assert any(isinstance(e, StepOutput) and e.step_id == "cc.wait_xuc_ready" for e in events)
+    assert "ready after" in eng.record("cc.wait_xuc_ready").message
+
+    # Saved, reported, audited.
+    saved = RunStore().load(run.run_id)
+    assert saved.status is RunStatus.FINISHED and saved.report_path == run.report_path
+    assert run.report_path is not None
+    report = Path(run.report_path).read_text()
+    assert "# Failover to the slave: site demo" in report
+    assert "xivocc-dcomp restart xuc" in report and "**failed_over**" in report
+    assert any(isinstance(e, RunEnded) for e in events)
+    records = AuditLog(tmp_path / "audit.jsonl").read()
+    restart = [r for r in records if r["command"] == "xivocc-dcomp restart xuc"]
+    assert restart and "cc.restart_xuc" in restart[0]["step"]
+    linked = [r for r in records if r["kind"] == "wizard_report"]
+    assert linked and run.report_path in linked[0]["command"]
+    assert find_unfinished_runs(inventory) == []
+
+
+async def test_failback_after_the_master_returns(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    lab = ticking_lab
+    await master_down(lab)
+    await drive(engine(pool, inventory, Direction.FAILOVER))
+    await lab.power_on(MASTER)
+    await eventually(lambda: telephony(lab, MASTER) == "running", 15, "the master to boot")
+
+    eng = engine(pool, inventory, Direction.FAILBACK)
+    assert await eng.run_guards()
+    await drive(eng)
+    assert eng.run.final is not None and eng.run.final.verdict == "normal", eng.run.final
+    assert telephony(lab, SLAVE) == "stopped"
+    text = env_text(lab)
+    assert "XIVO_HOST=10.50.0.11" in text and "XIVOCC_HOST=10.50.0.21" in text
+    assert sent(lab, "demo.cc.master", "xivocc-dcomp", "restart", "xuc") == 1
+
+
+async def test_xuc_never_ready_times_out_then_retry_succeeds(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    lab = ticking_lab
+    await master_down(lab)
+    await lab.xuc_never_ready(CC_SLAVE, True)
+    opts = RunbookOptions(telephony_timeout_seconds=15.0, xuc_ready_timeout_seconds=1.5)
+    eng = WizardEngine.create(pool, inventory, "demo", Direction.FAILOVER,
+                              only=frozenset({Part.CC}), runbook_opts=opts, options=FAST)
+    assert await eng.run_guards()
+    await drive(eng, until="cc.wait_xuc_ready")
+    rec = await eng.run_step("cc.wait_xuc_ready")
+    assert rec.state is StepState.FAILED and "not ready" in rec.message
+    # Nothing goes on without the admin: the failed wait stays the current step.
+    assert eng.current is not None and eng.current.id == "cc.wait_xuc_ready"
+    with pytest.raises(WizardError, match="not the current step"):
+        await eng.mark_done("cc.users_open_fqdn")
+
+    await lab.xuc_never_ready(CC_SLAVE, False)
+    rec = await eng.retry("cc.wait_xuc_ready")
+    assert rec.state is StepState.DONE and rec.attempts == 2, rec.message
+    assert "--- attempt 2 ---" in rec.output
+    await drive(eng, until="final.cluster_verdict")
+    # Only CC was moved: the Edge still names the master, and the verdict says so.
+    rec = await eng.run_step("final.cluster_verdict")
+    assert rec.state is StepState.FAILED and "Edge points to the master" in "\n".join(rec.output)
+    await eng.skip("final.cluster_verdict", "the Edge is switched in a later run")
+    assert eng.run.status is RunStatus.FINISHED
+    assert eng.run.report_path is not None
+    report = Path(eng.run.report_path).read_text()
+    assert "Skipped because: the Edge is switched in a later run" in report
+
+
+async def test_console_dies_mid_run_then_resume(
+    ticking_lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    lab = ticking_lab
+    await master_down(lab)
+    store = RunStore()
+    pool1 = Pool(audit=tmp_path / "audit.jsonl")
+    eng = engine(pool1, inventory, Direction.FAILOVER)
+    assert await eng.run_guards()
+    await drive(eng, until="cc.wait_xuc_ready")
+    saved = store.path(eng.run_id)
+
+    # The wait runs; the links drop; the console process dies with the step running.
+    await lab.xuc_never_ready(CC_SLAVE, True)  # keep the wait busy until we "crash"
+    task = asyncio.create_task(eng.run_step("cc.wait_xuc_ready"))
+
+    def running_on_disk() -> bool:
+        run = WizardRun.from_dict(json.loads(saved.read_text()))
+        return run.record("cc.wait_xuc_ready").state is StepState.RUNNING
+
+    await eventually(running_on_disk, 10, "the running step to be saved")
+    on_disk_at_crash = saved.read_bytes()
+    for node in lab.node_ids():
+        if lab.world.is_powered(node):
+            await lab.drop_connections(node)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await pool1.close()
+    saved.write_bytes(on_disk_at_crash)  # what a killed process leaves behind
+    await lab.xuc_never_ready(CC_SLAVE, False)
+
+    unfinished = find_unfinished_runs(inventory)
+    assert [r.run_id for r in unfinished] == [eng.run_id]
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool2:
+        again = WizardEngine.resume(pool2, inventory, unfinished[0], options=FAST)
+        rec = again.record("cc.wait_xuc_ready")
+        assert rec.state is StepState.FAILED and "interrupted" in rec.message
+        # The guards are checked again before anything else.
+        assert again.current is not None and again.current.id == "guard.target_reachable"
+        assert await again.run_guards()
+        assert again.current is not None and again.current.id == "cc.wait_xuc_ready"
+        assert again.record("cc.restart_xuc").state is StepState.DONE  # not run again
+        await again.retry("cc.wait_xuc_ready")
+        await drive(again)
+        assert again.run.status is RunStatus.FINISHED and again.run.resumed_at
+        assert sent(lab, CC_SLAVE, "xivocc-dcomp", "restart", "xuc") == 1
+        assert again.run.report_path is not None
+        assert "- Resumed:" in Path(again.run.report_path).read_text()
+    assert find_unfinished_runs(inventory) == []
+
+
+async def test_split_brain_guard_needs_the_typed_word(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool, tmp_path: Path
+) -> None:
+    lab = ticking_lab
+    await lab.cut_link("demo")  # the slave cannot ping the master: both run telephony
+    await eventually(lambda: telephony(lab, SLAVE) == "running", 15, "split brain")
+    eng = engine(pool, inventory, Direction.FAILOVER)
+    assert not await eng.run_guards()
+    split = eng.record("guard.split_brain")
+    assert split.state is StepState.DONE and split.warning and "SPLIT BRAIN" in split.warning
+    guard = eng.record("guard.master_not_active")
+    assert guard.state is StepState.AWAITING_CONFIRM and "ACTIVE" in guard.message
+    assert eng.current is not None and eng.current.id == "guard.master_not_active"
+    with pytest.raises(WizardError, match="typed confirmation"):
+        await eng.run_step("guard.master_not_active")
+    with pytest.raises(WizardError, match="cannot be skipped"):
+        await eng.skip("guard.master_not_active", "I know")
+    with pytest.raises(WizardError, match="does not match"):
+        await eng.confirm_guard("guard.master_not_active", "yes")
+    rec = await eng.confirm_guard("guard.master_not_active", MASTER)
+    assert rec.state is StepState.DONE and rec.confirmed
+    assert eng.current is not None and eng.current.id == "xivo.wait_target_telephony"
+
+    path = await eng.abort("testing the guard only")
+    assert eng.run.status is RunStatus.ABORTED
+    text = path.read_text()
+    assert "aborted: testing the guard only" in text and "split_brain" in text
+    # Nothing that changes a node was sent: the audit log only links the report.
+    kinds = [r["kind"] for r in AuditLog(tmp_path / "audit.jsonl").read()]
+    assert kinds == ["wizard_report"]
+
+
+async def test_read_only_runs_checks_and_refuses_actions(
+    ticking_lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    lab = ticking_lab
+    await master_down(lab)
+    async with Pool(read_only=True, audit=tmp_path / "audit.jsonl") as ro:
+        eng = WizardEngine.create(ro, inventory, "demo", Direction.FAILOVER,
+                                  only=frozenset({Part.CC}), runbook_opts=SHORT, options=FAST)
+        assert eng.read_only and await eng.run_guards()
+        await drive(eng, until="cc.restart_xuc")
+        rec = await eng.run_step("cc.restart_xuc")
+        assert rec.state is StepState.PENDING and rec.message == READ_ONLY_REFUSAL
+        assert sent(lab, CC_SLAVE, "xivocc-dcomp", "restart", "xuc") == 0
+        with pytest.raises(WizardError, match="say why"):
+            await eng.skip("cc.restart_xuc", "  ")
+        await eng.skip("cc.restart_xuc", "read-only rehearsal")
+        assert eng.record("cc.restart_xuc").skip_reason == "read-only rehearsal"
+
+
+async def test_failback_refused_while_the_master_is_down(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    await master_down(ticking_lab)
+    eng = engine(pool, inventory, Direction.FAILBACK)
+    assert not await eng.run_guards()
+    rec = eng.record("guard.target_reachable")
+    assert rec.state is StepState.FAILED and "unreachable" in rec.message
+    with pytest.raises(WizardError, match="cannot be skipped"):
+        await eng.skip("guard.target_reachable", "go")
+    assert eng.record("cc.restart_xuc").attempts == 0

@@ -1,0 +1,252 @@
+"""Pilot tests of the Wizard pane against the in-process lab (real SSH): a failover driven
+with keys, the resume offer at start-up, read-only mode."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Log, Static
+
+from resil_tui.core.runbook import Direction, RunbookOptions
+from resil_tui.core.wizard_run import RunStatus, StepState
+from resil_tui.inventory import load_inventory
+from resil_tui.inventory_model import Inventory
+from resil_tui.lab import xivo
+from resil_tui.lab.server import Lab
+from resil_tui.lab.spec import LabTiming
+from resil_tui.ops.wizard import EngineOptions, WizardEngine
+from resil_tui.ops.wizard_store import RunStore, find_unfinished_runs
+from resil_tui.remote.pool import Pool
+from resil_tui.ui.app import ResilApp
+from resil_tui.ui.panes.wizard import WizardPane
+from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
+from resil_tui.ui.widgets.wizard_dialogs import ReasonScreen, ResumeScreen
+from resil_tui.ui.widgets.wizard_plan import WizardPlan
+
+SIZE = (140, 50)
+MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
+FAST = EngineOptions(poll_interval=0.1, tick=0.2, edge_wait_timeout=10.0, final_timeout=20.0)
+SHORT = RunbookOptions(telephony_timeout_seconds=15.0, standby_timeout_seconds=15.0,
+                       xuc_ready_timeout_seconds=10.0, edge_up_timeout_seconds=10.0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+
+
+@pytest.fixture
+async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
+    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=True)
+    try:
+        yield lab
+    finally:
+        await lab.stop()
+
+
+@pytest.fixture
+def inventory(lab: Lab) -> Inventory:
+    return load_inventory(lab.inventory_path)
+
+
+async def until(pilot: Pilot[int], check: Callable[[], bool], what: str,
+                rounds: int = 600) -> None:
+    """Let the app run until `check` holds (a generous bound, no timing assertion)."""
+    for _ in range(rounds):
+        if check():
+            return
+        await pilot.pause(0.025)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def master_off(lab: Lab) -> None:
+    await lab.power_off(MASTER)
+    await until_slave_serves(lab)
+
+
+async def until_slave_serves(lab: Lab) -> None:
+    for _ in range(400):
+        if xivo.service_state(lab.world, SLAVE, "asterisk") == "running":
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the slave did not take over")
+
+
+async def show_wizard(app: ResilApp, pilot: Pilot[int]) -> WizardPane:
+    for _ in range(20):  # see test_edge_pane.show_edge: leave Status with nothing focused
+        app.screen.set_focus(None)
+        await pilot.pause(0.05)
+        if app.focused is None:
+            break
+    await pilot.press("4")
+    await until(pilot, lambda: app.active_pane_id == "wizard", "the Wizard tab")
+    pane = app.query_one(WizardPane)
+    pane.engine_options, pane.runbook_options = FAST, SHORT
+    await until(pilot, lambda: app.focused is pane, "the pane to take the focus")
+    return pane
+
+
+def text(pane: WizardPane, selector: str) -> str:
+    return str(pane.query_one(selector, Static).content)
+
+
+async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_path: Path) -> None:
+    await master_off(lab)
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        app = ResilApp(inventory, read_only=False, pool=pool)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await show_wizard(app, pilot)
+            assert "f: start the failover" in text(pane, "#wizard-keys")
+            assert "Check the XiVO slave is reachable" in pane.query_one(WizardPlan).plain
+            await pilot.press("f")
+            await until(pilot, lambda: pane.engine is not None and not pane.working,
+                        "the guards")
+            engine = pane.engine
+            assert engine is not None
+            assert engine.current is not None and engine.current.id == "xivo.wait_target_telephony"
+            assert "✔" in pane.query_one(WizardPlan).plain
+            # The current step shows its command and node before it runs.
+            current = text(pane, "#wizard-current")
+            assert "Command: xivo-service status all" in current and "demo.xivo.slave" in current
+
+            seen_countdown = False
+            skipped_once = False
+            while (step := engine.current) is not None:
+                if step.id == "xds.mds_ok.mds2" and not skipped_once:
+                    skipped_once = True
+                    await pilot.press("k")
+                    await until(pilot, lambda: isinstance(app.screen, ReasonScreen), "why?")
+                    await pilot.press(*"rebooting it later", "enter")
+                elif step.kind.value == "manual":
+                    await pilot.press("d")
+                elif step.id == "cc.restart_xuc":
+                    await lab.xuc_never_ready("demo.cc.slave", True)
+                    await pilot.press("g")
+                    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
+                                "the restart's confirmation")
+                    await pilot.press("y")
+                else:
+                    await pilot.press("g")
+                    if step.kind.value == "action" and step.id != "edge.up":
+                        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
+                                    f"the confirmation of {step.id}")
+                        shown = " ".join(str(s.content) for s in app.screen.query(Static))
+                        assert engine.command_text(step).split(" (")[0] in shown
+                        await pilot.press("y")
+                await pilot.pause(0.05)
+                if step.id == "cc.wait_xuc_ready":
+                    # xuc is held at start-up (fault set before the restart): the wait
+                    # shows its condition and countdown until the fault is lifted.
+                    await until(pilot, lambda: "⏱" in text(pane, "#wizard-current"),
+                                "the countdown")
+                    current = text(pane, "#wizard-current")
+                    assert "Condition: xuc_ready(node=demo.cc.slave" in current
+                    assert "left of 10s" in current
+                    seen_countdown = True
+                    await lab.xuc_never_ready("demo.cc.slave", False)
+                await until(pilot, lambda: not pane.working and not isinstance(
+                    app.screen, ConfirmScreen | ReasonScreen), f"{step.id} to end")
+                rec = engine.record(step.id)
+                assert rec.state.settled, f"{step.id}: {rec.state.value}: {rec.message}"
+
+            assert seen_countdown
+            run = engine.run
+            assert run.status is RunStatus.FINISHED
+            assert engine.record("xds.mds_ok.mds2").skip_reason == "rebooting it later"
+            assert "skipped: rebooting it later" in pane.query_one(WizardPlan).plain
+            final = text(pane, "#wizard-final")
+            assert "Run finished" in final and "site verdict: failed_over" in final
+            assert run.report_path is not None and run.report_path in final
+            assert "rebooting it later" in Path(run.report_path).read_text()
+            log_lines = "\n".join(pane.query_one(Log).lines)
+            assert "Run finished" in log_lines
+    env = lab.world.resolve("demo.edge", "/etc/docker/edge/.env").read_text()
+    assert "XIVO_HOST=10.50.0.12" in env
+
+
+async def test_unfinished_run_is_offered_at_start_and_resumed(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    await master_off(lab)
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        eng = WizardEngine.create(pool, inventory, "demo", Direction.FAILOVER,
+                                  runbook_opts=SHORT, options=FAST)
+        assert await eng.run_guards()
+        await eng.run_step("xivo.wait_target_telephony")  # then the console "dies"
+        run_id = eng.run_id
+    assert [r.run_id for r in find_unfinished_runs(inventory)] == [run_id]
+
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        app = ResilApp(inventory, read_only=False, pool=pool)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, ResumeScreen), "the offer")
+            offer = str(app.screen.query_one("#resume-text", Static).content)
+            assert "Site demo, failover" in offer and "Check media server" in offer
+            pane = app.query_one(WizardPane)
+            pane.engine_options = FAST
+            await pilot.press("r")
+            await until(pilot, lambda: pane.engine is not None and not pane.working
+                        and app.active_pane_id == "wizard", "the resume and its guards")
+            engine = pane.engine
+            assert engine is not None and engine.run_id == run_id and engine.run.resumed_at
+            assert engine.current is not None and engine.current.id == "xds.mds_ok.mds1"
+            assert engine.record("guard.target_reachable").attempts == 2  # checked again
+            assert "the master does not answer" in "\n".join(pane.query_one(Log).lines)
+
+            # Abort: asks why, writes the report.
+            await pilot.press("X")
+            await until(pilot, lambda: isinstance(app.screen, ReasonScreen), "why?")
+            await pilot.press(*"drill over", "enter")
+            await until(pilot, lambda: engine.run.finished and not pane.working, "the abort")
+            assert engine.run.status is RunStatus.ABORTED
+            assert "Run aborted (drill over)" in text(pane, "#wizard-final")
+    assert find_unfinished_runs(inventory) == []
+    assert RunStore().load(run_id).abort_reason == "drill over"
+
+
+async def test_split_brain_opens_the_typed_confirmation_and_read_only_greys_actions(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    # The master is up and serving, the slave cannot ping it: both run telephony.
+    await lab.cut_link("demo")
+    await until_slave_serves(lab)
+    async with Pool(read_only=True, audit=tmp_path / "audit.jsonl") as pool:
+        app = ResilApp(inventory, read_only=True, pool=pool)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await show_wizard(app, pilot)
+            assert "READ-ONLY" in text(pane, "#wizard-title")
+            await pilot.press("f")
+            await until(pilot, lambda: isinstance(app.screen, TypedConfirmScreen),
+                        "the typed confirmation")
+            engine = pane.engine
+            assert engine is not None
+            rec = engine.record("guard.master_not_active")
+            assert rec.state is StepState.AWAITING_CONFIRM
+            shown = " ".join(str(s.content) for s in app.screen.query(Static))
+            assert MASTER in shown and "ACTIVE" in shown
+            await pilot.press(*MASTER, "enter")
+            await until(pilot, lambda: rec.state is StepState.DONE and not pane.working,
+                        "the confirmation to count")
+            assert rec.confirmed
+            # Checks run in read-only mode...
+            while (step := engine.current) is not None and step.kind.value != "action":
+                await pilot.press("g")
+                await pilot.pause(0.05)
+                await until(pilot, lambda: not pane.working, f"{step.id}")
+                assert engine.record(step.id).state.settled
+            # ...actions are greyed and refused.
+            assert step is not None and step.id == "cc.restart_xuc"
+            assert app.active_bindings["g"].enabled is False
+            await pilot.press("g")
+            await pilot.pause(0.1)
+            assert not isinstance(app.screen, ConfirmScreen)
+            assert engine.record("cc.restart_xuc").attempts == 0
+    assert not any(c.get("argv", [""])[0] == "xivocc-dcomp" and "restart" in c["argv"]
+                   for c in lab.commands("demo.cc.slave"))
