@@ -636,13 +636,17 @@ async def apply_switch(
     path: str | None = None,
     on_event: EventCallback | None = None,
     wait: ContainerWait | None = None,
+    step: str | None = None,
 ) -> EdgeOutcome:
     """Write `plan.new_text` over the Edge `.env` the plan was made from, then `up -d`.
+
+    `step` is the audit log's step text (default "edge switch to slave|master"); the
+    wizard passes its own so the audit says which run and step did the switch.
 
     Never raises for remote failures: the outcome says where it stopped and what the node
     holds. Refuses (nothing sent) in read-only mode, or when the plan is not applicable."""
     path = path or node.paths.edge_env
-    label = step_label(plan.direction)
+    label = step or step_label(plan.direction)
     switch = _Switch(pool, node, path, "apply", label, _Run(APPLY_STEPS, path, on_event),
                      wait or ContainerWait())
     if not plan.applicable:

@@ -697,6 +697,7 @@ class WizardEngine:
         outcome = await apply_switch(
             self.pool, preview.node, plan, path=preview.path, on_event=on_edge,
             wait=ContainerWait(self.options.edge_wait_timeout, self.options.poll_interval),
+            step=self._audit_step(step),
         )
         self._output(rec, _lines(outcome.up_output))
         if outcome.state is NodeState.APPLIED:

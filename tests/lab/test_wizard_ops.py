@@ -137,6 +137,9 @@ async def test_failover_after_master_powered_off(
     records = AuditLog(tmp_path / "audit.jsonl").read()
     restart = [r for r in records if r["command"] == "xivocc-dcomp restart xuc"]
     assert restart and "cc.restart_xuc" in restart[0]["step"]
+    # The Edge write and its up -d say which wizard step made them.
+    writes = [r for r in records if r["kind"] == "write"]
+    assert writes and all("edge.switch" in r["step"] for r in writes), writes
     linked = [r for r in records if r["kind"] == "wizard_report"]
     assert linked and run.report_path in linked[0]["command"]
     assert find_unfinished_runs(inventory) == []

@@ -1,6 +1,6 @@
 """The five panes of the console, one module each (placeholders until their issue lands)."""
 
-from resil_tui.ui.panes.base import Pane, PlaceholderPane
+from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.edge import EdgePane
 from resil_tui.ui.panes.ha import HaPane
 from resil_tui.ui.panes.logs import LogsPane
@@ -16,7 +16,6 @@ __all__ = [
     "HaPane",
     "LogsPane",
     "Pane",
-    "PlaceholderPane",
     "StatusPane",
     "WizardPane",
 ]

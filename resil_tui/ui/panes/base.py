@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from resil_tui.inventory_model import Site
 
@@ -53,36 +51,3 @@ class Pane(VerticalScroll):
     def apply(self) -> None:
         """Apply the pane's pending change; only called when can_apply() and not read-only."""
         self.notify(f"{self.TITLE}: nothing to apply.", severity="warning")
-
-
-class PlaceholderPane(Pane):
-    """A pane not built yet: says so, says what will come, shows the site's real nodes."""
-
-    WHAT_COMES: ClassVar[str] = ""
-
-    def compose(self) -> ComposeResult:
-        yield Static(
-            f"✎ {self.TITLE}: not built yet. Nothing on this pane reads or changes a node.",
-            classes="placeholder-title",
-            markup=False,
-        )
-        yield Static(
-            f"What will come here: {self.WHAT_COMES}", classes="placeholder-text", markup=False
-        )
-        yield Static(self.site_summary(), classes="placeholder-site", markup=False)
-
-    def site_summary(self) -> str:
-        """The inventory's view of the current site (data, not status: nothing is probed)."""
-        lines = [f"Site {self.site.name} in the inventory:"]
-        for node in self.site.nodes():
-            extra = f", IP {node.ip}" if node.ip is not None else ""
-            lines.append(f"  • {node.label:<14} via ssh {node.ssh.host}{extra}")
-        return "\n".join(lines)
-
-    def show_site(self, site: Site) -> None:
-        super().show_site(site)
-        if self.is_mounted:
-            self.query_one(".placeholder-site", Static).update(self.site_summary())
-
-    def refresh_pane(self) -> None:
-        self.notify(f"{self.TITLE}: not built yet, nothing to refresh.")
