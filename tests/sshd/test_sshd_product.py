@@ -173,3 +173,51 @@ async def test_sshd_killed_mid_command_then_back(
         assert up is not None and up.reachability.ok, up
     finally:
         await pool.close()
+
+
+async def test_edge_switch_and_rollback_over_real_sftp(
+    sshd_lab_factory: SshdLabFactory, tmp_path: Path
+) -> None:
+    from resil_tui.core.edge_env import Direction
+    from resil_tui.ops.edge import ContainerWait, apply_switch, load_preview, rollback
+
+    lab = sshd_lab_factory()
+    inv = inventory_of(lab)
+    site = inv.site("demo")
+    local = Path(site.edge.paths.edge_env)  # type: ignore[union-attr]
+    old = local.read_bytes()
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        preview = await load_preview(pool, site)
+        plan = preview.plan(Direction.TO_SLAVE)
+        outcome = await apply_switch(pool, preview.node, plan, wait=ContainerWait(10, 0.2))
+        assert outcome.ok, outcome.message
+        assert local.read_bytes() == plan.new_text.encode()
+        assert b"XIVO_HOST=10.50.0.12" in local.read_bytes()
+        back = await rollback(pool, preview.node, wait=ContainerWait(10, 0.2))
+        assert back.ok, back.message
+        assert local.read_bytes() == old
+    finally:
+        await pool.close()
+    audit = (tmp_path / "audit.jsonl").read_text()
+    assert "before_sha256" in audit and "edge-dcomp up -d" in audit
+
+
+async def test_closing_a_followed_log_leaves_no_process(sshd_lab: SshdLab, tmp_path: Path) -> None:
+    from resil_tui.ops.logs import LogLines, follow
+
+    inv = inventory_of(sshd_lab)
+    node = inv.node("demo.cc.master")
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        async with follow(pool, node, "xuc", tail=3) as follower:
+            async for event in follower:
+                if isinstance(event, LogLines) and event.lines:
+                    break
+            assert await _wait_for(lambda: bool(sshd_lab.node_commands(node.id)))
+        # The tab closed: the remote `xivocc-dcomp logs -f` is gone from the node.
+        assert await _wait_for(lambda: not sshd_lab.node_commands(node.id)), sshd_lab.node_commands(
+            node.id
+        )
+    finally:
+        await pool.close()
