@@ -46,6 +46,7 @@ from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.replication import ReplicationResult, parse_replication_output
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.ops import replication_record
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command, ServiceAction, SlaveAction
@@ -453,6 +454,7 @@ async def run_replication(
     status = await _stream(pool, master, command, rec, step, timeout)
     result = parse_replication_output("\n".join(rec.lines[first:]), status)
     rec.replication = result
+    replication_record.remember(master.id, result)
     if result.ok:
         return rec.finish(True, "replication completed successfully")
     return rec.finish(False, f"replication {result.outcome.value}: {result.reason}")

@@ -35,10 +35,11 @@ from resil_tui.core.node_status import (
 from resil_tui.core.services import parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.ops import replication_record
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
-from resil_tui.remote.pool import Pool, Result
+from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
 
 # How many sync log lines tell the last run's outcome (a run logs a handful of lines).
 SYNC_LOG_LINES = 60
@@ -155,6 +156,12 @@ class StatusCollector:
     async def poll_node(self, node: Node) -> NodeSnapshot:
         deadline = node.ssh.connect_timeout + node.ssh.command_timeout
         previous = self._last.get(node.id)
+        link = self.pool.state(node.id)
+        if link.state is LinkState.DOWN and link.error_kind not in STICKY_KINDS:
+            # Polls are already spaced by their interval: the pool's reconnect back-off
+            # (up to 30 s) would otherwise outlast the poll deadline, so a node that is
+            # back stays "down", and a refused one is reported as a timeout.
+            self.pool.reset(node)
         try:
             snap = await asyncio.wait_for(self._collect(node), timeout=deadline)
         except RemoteError as exc:
@@ -293,6 +300,7 @@ async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
         ),
         sync=last_sync_result(sync_text) if sync_text is not None else None,
         sync_key_present=key,
+        replication=replication_record.last(node.id),
     )
 
 

@@ -163,6 +163,15 @@ async def test_failed_replication(lab: Lab, inventory: Inventory, pool: Pool) ->
     assert "lock timeout" in (rec.replication.reason or "")
     assert rec.exit_status == 1
     assert lab.world.read_state(MASTER)["last_replication"]["ok"] is False
+    # The status shows the last run this console saw (cron throws its output away).
+    from resil_tui.core.cluster import Verdict
+    from resil_tui.ops.status import StatusCollector
+
+    report = await StatusCollector(inventory, pool).poll_site(inventory.site("demo"))
+    xivo = report.snapshot.nodes[MASTER].xivo
+    assert xivo is not None and xivo.replication is not None
+    assert xivo.replication.outcome is ReplicationOutcome.FAILURE
+    assert Verdict.REPLICATION_FAILING in {f.code for f in report.verdicts.findings}
 
 
 async def test_sync_success_and_missing_key(lab: Lab, inventory: Inventory, pool: Pool) -> None:

@@ -1,0 +1,65 @@
+"""The last DB replication result per XiVO master, as this console last saw it.
+
+`xivo-master-slave-db-replication` runs hourly from cron with its output thrown away,
+so nothing on the node tells how the last run went: the status can only show the
+result of a run started from resil-tui. It is kept in the state directory so that
+it survives a restart of the console and shows in `resil-tui status` too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from resil_tui import paths
+from resil_tui.core.replication import ReplicationOutcome, ReplicationResult
+
+FILE_NAME = "replication.json"
+
+
+def _path(state_dir: Path | None) -> Path:
+    return (state_dir or paths.state_dir()) / FILE_NAME
+
+
+def _load_all(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remember(node_id: str, result: ReplicationResult, *, state_dir: Path | None = None) -> None:
+    path = _path(state_dir)
+    data = _load_all(path)
+    data[node_id] = {**result.to_dict(), "at": time.time()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{FILE_NAME}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    except OSError:
+        # Losing this memory only hides a past result; it must never fail the action.
+        return
+
+
+def last(node_id: str, *, state_dir: Path | None = None) -> ReplicationResult | None:
+    entry = _load_all(_path(state_dir)).get(node_id)
+    if not isinstance(entry, dict):
+        return None
+    try:
+        outcome = ReplicationOutcome(str(entry.get("outcome")))
+    except ValueError:
+        return None
+    reason = entry.get("reason")
+    code = entry.get("exit_code")
+    return ReplicationResult(
+        outcome=outcome,
+        reason=reason if isinstance(reason, str) else None,
+        exit_code=code if isinstance(code, int) else None,
+    )
