@@ -16,9 +16,8 @@ from resil_tui.core.compose import ComposePs, ContainerState
 from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.runbook import Condition, ConditionKind
 from resil_tui.core.services import DatabaseState, ServicesStatus
-from resil_tui.inventory_model import Inventory, Node, Site
+from resil_tui.inventory_model import Inventory, Site
 from resil_tui.ops.status import SiteReport, StatusCollector
-from resil_tui.remote.pool import STICKY_KINDS, LinkState
 
 
 @dataclass(frozen=True)
@@ -73,24 +72,11 @@ class ConditionProber:
         self.inventory = inventory
         self.site = site
 
-    def _fresh(self, node: Node) -> None:
-        """A probe is asked for now: a node that failed lately is tried again at once
-        instead of after the pool's growing backoff (a wait polls every few seconds, so
-        this adds one connection attempt per poll at most). Host key and authentication
-        failures are kept: retrying cannot fix them."""
-        pool = self.collector.pool
-        link = pool.state(node.id)
-        if link.state is LinkState.DOWN and link.error_kind not in STICKY_KINDS:
-            pool.reset(node)
-
     async def snapshot(self, node_id: str) -> NodeSnapshot:
-        node = self.inventory.node(node_id)
-        self._fresh(node)
-        return await self.collector.poll_node(node)
+        # poll_node itself clears a transient reconnect back-off: a probe asks for now.
+        return await self.collector.poll_node(self.inventory.node(node_id))
 
     async def site_report(self) -> SiteReport:
-        for node in self.site.nodes():
-            self._fresh(node)
         return await self.collector.poll_site(self.site)
 
     async def probe(self, condition: Condition) -> Probe:

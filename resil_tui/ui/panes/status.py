@@ -29,7 +29,7 @@ from resil_tui.inventory_model import Inventory, Node, Site
 from resil_tui.ops.status import SiteReport, StatusCollector
 from resil_tui.remote import hostkeys
 from resil_tui.remote.errors import RemoteError
-from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool
+from resil_tui.remote.pool import Pool
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.screens.confirm import ConfirmScreen
 from resil_tui.ui.widgets.node_detail import NodeDetail
@@ -192,7 +192,6 @@ class StatusPane(Pane):
             self._timer.stop()
             self._timer = None
         self._next_at = None
-        self._forget_backoff()
         # "Stale" is counted in refreshes: data older than a few missed polls is flagged.
         self.collector.stale_after_seconds = STALE_AFTER_REFRESHES * self.refresh_interval
         self.polling = True
@@ -205,22 +204,6 @@ class StatusPane(Pane):
             exit_on_error=False,
         )
         self._render_status_line()
-
-    def _forget_backoff(self) -> None:
-        """Let a node that failed last time be tried again at once.
-
-        The pool backs off exponentially (up to 30 s) after failed connects, and the whole
-        poll ends with its slowest node: one dead node would stretch every row's refresh
-        to the back-off. The poll interval already spaces the attempts. Host key and
-        authentication failures stay sticky: retrying them cannot succeed.
-        """
-        pool = self.collector.pool if self.collector else None
-        if pool is None:
-            return
-        for node in self.site.nodes():
-            link = pool.state(node.id)
-            if link.state is LinkState.DOWN and link.error_kind not in STICKY_KINDS:
-                pool.reset(node)
 
     async def _poll(self, site: Site, generation: int) -> None:
         collector = self.collector
