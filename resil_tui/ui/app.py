@@ -17,7 +17,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.reactive import reactive
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from resil_tui import paths
 from resil_tui.inventory_model import Inventory, Site
@@ -37,6 +37,7 @@ from resil_tui.ui.panes.wizard import offer_resume
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.screens.help import HelpRow, HelpScreen
 from resil_tui.ui.themes import register_themes
+from resil_tui.ui.widgets.footer import StableFooter
 from resil_tui.ui.widgets.header import ShellHeader
 
 # App actions that change a node. check_action() greys them out in read-only mode (the
@@ -167,7 +168,7 @@ class ResilApp(DebugLogErrors, App[int]):
             for number, pane_cls in enumerate(PANES, start=1):
                 with TabPane(f"{number} {pane_cls.TITLE}", id=pane_cls.PANE_ID):
                     yield pane_cls(site)
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self.title = f"resil-tui · {self.site_name}"

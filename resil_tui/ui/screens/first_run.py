@@ -11,7 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
+
+from resil_tui.ui.widgets.footer import StableFooter
 
 FirstRunChoice = Literal["init", "demo", "quit"]
 
@@ -66,7 +68,7 @@ class FirstRunScreen(Screen[FirstRunChoice]):
                 yield Button("i  Create inventory", id="first-run-init", variant="primary")
                 yield Button("d  Demo", id="first-run-demo")
                 yield Button("q  Quit", id="first-run-quit")
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self.query_one("#first-run-init", Button).focus()

@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Checkbox, Footer, Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from resil_tui.init_cli import (
@@ -43,6 +43,7 @@ from resil_tui.inventory import InventoryError
 from resil_tui.inventory_model import Node
 from resil_tui.ui.errors import log, one_line
 from resil_tui.ui.screens.confirm import ConfirmScreen
+from resil_tui.ui.widgets.footer import StableFooter
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ class InitFormScreen(Screen[Written | None]):
                         id="f-ssh-config",
                     )
         yield Static("", id="init-results", markup=False)
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self.query_one("#f-site", Input).focus()
