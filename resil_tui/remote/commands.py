@@ -51,6 +51,14 @@ class Command:
                 raise CommandError(f"{self.name}: argument {arg!r} is not a string")
             if "\x00" in arg:
                 raise CommandError(f"{self.name}: NUL byte in an argument")
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate (e.g. from bytes decoded with surrogateescape) cannot be
+                # sent: refuse it here rather than crash inside asyncssh's packet encoder.
+                raise CommandError(
+                    f"{self.name}: argument {arg!r} is not valid UTF-8 text"
+                ) from None
 
     @property
     def line(self) -> str:
