@@ -42,6 +42,7 @@ TRUST_GROUP = "status-trust"
 
 
 STALE_AFTER_REFRESHES = 3
+STALE_FLOOR_SECONDS = 30.0
 
 
 class StatusPane(Pane):
@@ -192,8 +193,11 @@ class StatusPane(Pane):
             self._timer.stop()
             self._timer = None
         self._next_at = None
-        # "Stale" is counted in refreshes: data older than a few missed polls is flagged.
-        self.collector.stale_after_seconds = STALE_AFTER_REFRESHES * self.refresh_interval
+        # "Stale" is counted in refreshes: data older than a few missed polls is flagged
+        # (with a floor: a very short interval must not make fresh data look stale).
+        self.collector.stale_after_seconds = max(
+            STALE_FLOOR_SECONDS, STALE_AFTER_REFRESHES * self.refresh_interval
+        )
         self.polling = True
         self.poll_started_at = time.time()
         self.pending = {n.id for n in self.site.nodes()}
