@@ -32,7 +32,8 @@ import tomli_w
 from resil_tui import paths as xdg
 from resil_tui.inventory import InventoryError, InventoryNotFound, find_inventory, parse_inventory
 from resil_tui.inventory_model import Inventory, Node, NodeKind
-from resil_tui.preferences import backup_name, write_atomic
+from resil_tui.localfiles import write_atomic
+from resil_tui.preferences import backup_name
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_EDGE_ENV = "/etc/docker/edge/.env"

@@ -21,10 +21,8 @@ file is reported and ignored, never a reason to keep an admin out of the console
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +33,7 @@ from typing import Any
 import tomli_w
 
 from resil_tui import paths as xdg
+from resil_tui.localfiles import write_atomic
 
 ENV_THEME = "RESIL_TUI_THEME"
 ENV_REFRESH = "RESIL_TUI_REFRESH"
@@ -182,23 +181,6 @@ def to_toml(preferences: Preferences) -> str:
     if preferences.keys:
         doc["keys"] = dict(sorted(preferences.keys.items()))
     return HEADER + "\n" + tomli_w.dumps(doc)
-
-
-def write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Temp file in the same directory, fsync, rename: an interrupted write keeps the old."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def save_preferences(preferences: Preferences, path: Path | None = None) -> Path:

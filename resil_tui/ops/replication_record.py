@@ -9,14 +9,13 @@ it survives a restart of the console and shows in `resil-tui status` too.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from resil_tui import paths
 from resil_tui.core.replication import ReplicationOutcome, ReplicationResult
+from resil_tui.localfiles import write_atomic
 
 FILE_NAME = "replication.json"
 
@@ -38,11 +37,7 @@ def remember(node_id: str, result: ReplicationResult, *, state_dir: Path | None 
     data = _load_all(path)
     data[node_id] = {**result.to_dict(), "at": time.time()}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{FILE_NAME}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, indent=1), mode=0o600)
     except OSError:
         # Losing this memory only hides a past result; it must never fail the action.
         return

@@ -7,16 +7,14 @@ runs name hosts and commands.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from resil_tui import paths
 from resil_tui.core.wizard_run import RunStatus, WizardRun
 from resil_tui.inventory_model import Inventory, Site
+from resil_tui.localfiles import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +26,6 @@ def runs_dir() -> Path:
 def site_key(site: Site) -> str:
     """What a run must find again to resume: the same site with the same nodes."""
     return ",".join(sorted(n.id for n in site.nodes()))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class RunStore:
@@ -59,12 +41,12 @@ class RunStore:
     def save(self, run: WizardRun) -> Path:
         path = self.path(run.run_id)
         text = json.dumps(run.to_dict(), indent=1, ensure_ascii=False)
-        _atomic_write(path, text.encode("utf-8"))
+        write_atomic(path, text, mode=0o600, dir_mode=0o700)
         return path
 
     def write_report(self, run: WizardRun, text: str) -> Path:
         path = self.report_path(run.run_id)
-        _atomic_write(path, text.encode("utf-8"))
+        write_atomic(path, text, mode=0o600, dir_mode=0o700)
         return path
 
     def load(self, run_id: str) -> WizardRun:
