@@ -33,6 +33,7 @@ Not imported by product code; used by tests/sshd/conftest.py and the sshd-tier t
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pwd
@@ -320,15 +321,11 @@ class SshdLab:
         if pid is None:
             return []
         table = _proc_table()
-        return [
-            table[p] for p in _descendants(pid, table) if p in table and table[p].state != "Z"
-        ]
+        return [table[p] for p in _descendants(pid, table) if p in table and table[p].state != "Z"]
 
     def node_commands(self, node_id: str) -> list[ProcInfo]:
         """The lab dispatcher processes (one per running command) of a node."""
-        return [
-            p for p in self.node_processes(node_id) if "resil_tui.lab.dispatch" in p.cmdline
-        ]
+        return [p for p in self.node_processes(node_id) if "resil_tui.lab.dispatch" in p.cmdline]
 
     def user_processes(self, user: str | None = None) -> list[ProcInfo]:
         """What `ps -u USER` lists (all nodes share the login user)."""
@@ -567,6 +564,22 @@ def _login_user(requested: str | None) -> tuple[str, str]:
 
 
 _PYTHON_CACHE: dict[str, tuple[str, dict[str, str]]] = {}
+_PACKAGE_COPY: list[Path] = []
+
+
+def _readable_package_copy(package: Path) -> Path:
+    """A copy of the package that every user can read, made once per test session."""
+    if _PACKAGE_COPY:
+        return _PACKAGE_COPY[0]
+    base = Path(tempfile.mkdtemp(prefix="resil-sshd-code-"))
+    atexit.register(shutil.rmtree, base, True)
+    shutil.copytree(
+        package, base / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    for path in [base, *base.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    _PACKAGE_COPY.append(base)
+    return base
 
 
 def _dispatcher_python(user: str) -> tuple[str, dict[str, str]]:
@@ -589,6 +602,15 @@ def _dispatcher_python(user: str) -> tuple[str, dict[str, str]]:
             for py in (f"/usr/bin/python{ver}", f"/usr/local/bin/python{ver}")
             if os.access(py, os.X_OK)
         ],
+    ]
+    # Last resort: the checkout itself may be out of the user's reach (CI cloning into a
+    # 0700 directory). The dispatcher needs only the standard library and resil_tui, so
+    # a world-readable copy of the package serves any system Python >= 3.11.
+    copy = _readable_package_copy(Path(project_root) / "resil_tui")
+    candidates += [
+        (py, {"PYTHONPATH": str(copy)})
+        for py in (f"/usr/bin/python{ver}", "/usr/bin/python3", "/usr/local/bin/python3")
+        if os.access(py, os.X_OK)
     ]
     errors: list[str] = []
     for python, env in candidates:
@@ -644,9 +666,7 @@ exec $drop {shlex.quote(python)} -m resil_tui.lab.dispatch \\
     return path
 
 
-def _sshd_config(
-    node: SshdNode, authorized: Path, wrapper: Path, version: tuple[int, int]
-) -> str:
+def _sshd_config(node: SshdNode, authorized: Path, wrapper: Path, version: tuple[int, int]) -> str:
     lines = [
         f"# sshd for lab node {node.node_id}",
         f"ListenAddress {node.address}:{node.port}",
