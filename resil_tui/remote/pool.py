@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # Failures that retrying cannot fix: kept until reset() / trust_host_key().
 STICKY_KINDS = frozenset({ErrorKind.AUTH, ErrorKind.HOST_KEY_UNKNOWN, ErrorKind.HOST_KEY_CHANGED})
 
+# How often a live connection's refusal to open a channel is tried again.
+CHANNEL_OPEN_TRIES = 4
+
 PREFERRED_CIPHERS = (
     "aes128-gcm@openssh.com",
     "aes256-gcm@openssh.com",
@@ -579,7 +582,9 @@ class Pool:
     ) -> tuple[_Link, asyncssh.SSHClientProcess[bytes]]:
         """Open a channel for `command`; the caller holds link.channels."""
         link = self._link(node)
-        for attempt in (1, 2):
+        refusals = 0
+        reconnected = False  # one fresh connection at most per command
+        while True:
             conn = await self.connection(node)
             try:
                 proc: asyncssh.SSHClientProcess[bytes] = await conn.create_process(
@@ -597,22 +602,30 @@ class Pool:
                     # The connection died under us (e.g. the node dropped it): no command was
                     # started, so reconnecting once is safe even for a mutating entry.
                     self._drop_conn(link)
-                    if attempt == 1:
+                    if not reconnected:
+                        reconnected = True
                         continue
                     raise RemoteError(
                         ErrorKind.DROPPED, node.id, f"connection lost: {exc.reason}"
                     ) from exc
+                # A live connection refusing a session: sshd frees a session slot only once
+                # the previous command's process is reaped, so right at MaxSessions a new
+                # channel can be refused for a moment. Nothing was sent: wait and retry.
+                refusals += 1
+                if refusals < CHANNEL_OPEN_TRIES:
+                    await asyncio.sleep(0.1 * 2**refusals)
+                    continue
                 raise RemoteError(
                     ErrorKind.ERROR, node.id, f"{node.id} refused a new channel: {exc.reason}"
                 ) from exc
             except (OSError, asyncssh.Error) as exc:
                 err = self.classify(node.id, node.ssh, exc)
                 # A stale connection found at use: safe to retry once when nothing mutates.
-                if attempt == 1 and not command.mutates and err.kind is ErrorKind.DROPPED:
+                if not reconnected and not command.mutates and err.kind is ErrorKind.DROPPED:
+                    reconnected = True
                     self._drop_conn(link)
                     continue
                 raise err from exc
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def run(
         self,

@@ -50,13 +50,15 @@ async def test_thirty_commands_share_one_connection_under_session_cap(
     assert server.rec.max_sessions <= 8
 
 
-async def test_server_refuses_past_ten_sessions(keys: Keys, node, server: TestServer,
-                                                tmp_path: Path) -> None:
-    """The test server really enforces MaxSessions: without the cap, runs fail."""
+async def test_server_refuses_past_ten_sessions(
+    keys: Keys, node, server: TestServer, tmp_path: Path
+) -> None:
+    """The test server really enforces MaxSessions: without the cap, runs fail (the pool
+    retries a refused channel for ~1.4 s, so the sessions here outlast the retries)."""
     p = Pool(audit=tmp_path / "a.jsonl", max_channels=30)
     try:
         results = await asyncio.gather(
-            *(p.run(node, raw("sleep", "0.2")) for _ in range(20)), return_exceptions=True
+            *(p.run(node, raw("sleep", "2")) for _ in range(20)), return_exceptions=True
         )
     finally:
         await p.close()
@@ -64,8 +66,9 @@ async def test_server_refuses_past_ten_sessions(keys: Keys, node, server: TestSe
     assert any(isinstance(r, RemoteError) for r in results)
 
 
-async def test_global_connect_cap(keys: Keys, server: TestServer, known_hosts: Path,
-                                  tmp_path: Path) -> None:
+async def test_global_connect_cap(
+    keys: Keys, server: TestServer, known_hosts: Path, tmp_path: Path
+) -> None:
     nodes = [make_node(server.port, keys, known_hosts, node_id=f"t.n{i}") for i in range(6)]
     p = Pool(audit=tmp_path / "a.jsonl", max_connects=2)
     try:
@@ -93,8 +96,9 @@ async def test_cancelled_run_closes_channel(pool: Pool, node, server: TestServer
     assert (await pool.run(node, raw("exit", "0"))).ok
 
 
-async def test_connect_timeout_on_silent_socket(keys: Keys, known_hosts: Path,
-                                                tmp_path: Path) -> None:
+async def test_connect_timeout_on_silent_socket(
+    keys: Keys, known_hosts: Path, tmp_path: Path
+) -> None:
     accepted: list[object] = []
     release = asyncio.Event()
 
@@ -136,8 +140,9 @@ async def test_refused_port(keys: Keys, known_hosts: Path, tmp_path: Path) -> No
     assert p.state(node.id).failures == 2  # connect_attempts=2: retried once with backoff
 
 
-async def test_auth_failure_is_not_retried(keys: Keys, server: TestServer, known_hosts: Path,
-                                           pool: Pool) -> None:
+async def test_auth_failure_is_not_retried(
+    keys: Keys, server: TestServer, known_hosts: Path, pool: Pool
+) -> None:
     node = make_node(server.port, keys, known_hosts, identity_files=(str(keys.stranger_path),))
     with pytest.raises(RemoteError) as info:
         await pool.run(node, raw("exit", "0"))
@@ -166,8 +171,11 @@ async def test_drop_mid_command_is_lost_then_reconnects(pool: Pool, node, server
     assert again.ok and json.loads(again.stdout) == ["back"]
     assert server.rec.connections == 2
     assert [s.state for s in states] == [
-        LinkState.CONNECTING, LinkState.CONNECTED, LinkState.DOWN,
-        LinkState.CONNECTING, LinkState.CONNECTED,
+        LinkState.CONNECTING,
+        LinkState.CONNECTED,
+        LinkState.DOWN,
+        LinkState.CONNECTING,
+        LinkState.CONNECTED,
     ]
 
 
@@ -260,17 +268,16 @@ async def test_pty_session_answers_prompt_with_secret(pool: Pool, node, server) 
     assert "s3cret" not in pool.audit.path.read_text()
 
 
-async def test_ssh_config_supplies_host_port_user(keys: Keys, server: TestServer,
-                                                  known_hosts: Path, isolated_home: Path,
-                                                  pool: Pool) -> None:
+async def test_ssh_config_supplies_host_port_user(
+    keys: Keys, server: TestServer, known_hosts: Path, isolated_home: Path, pool: Pool
+) -> None:
     ssh_dir = isolated_home / ".ssh"
     ssh_dir.mkdir()
     (ssh_dir / "config").write_text(
         f"Host xivo-alias\n  HostName {HOST}\n  Port {server.port}\n  User tester\n"
         f"Host {HOST}\n  Port {server.port}\n"
     )
-    node = make_node(None, keys, known_hosts, user=None, use_ssh_config=True,
-                     host="xivo-alias")
+    node = make_node(None, keys, known_hosts, user=None, use_ssh_config=True, host="xivo-alias")
     assert (await pool.run(node, raw("exit", "0"))).ok
     direct = make_node(None, keys, known_hosts, use_ssh_config=True, node_id="t.direct")
     assert (await pool.run(direct, raw("exit", "0"))).ok
@@ -282,8 +289,9 @@ async def test_ssh_config_supplies_host_port_user(keys: Keys, server: TestServer
     assert server.rec.connections == 2
 
 
-async def test_jump_host_shared_by_targets(keys: Keys, server: TestServer, known_hosts: Path,
-                                           tmp_path: Path, pool: Pool) -> None:
+async def test_jump_host_shared_by_targets(
+    keys: Keys, server: TestServer, known_hosts: Path, tmp_path: Path, pool: Pool
+) -> None:
     jump = await TestServer(keys.host, keys.client_pub, tmp_path).start()
     try:
         with known_hosts.open("a") as f:
@@ -291,8 +299,7 @@ async def test_jump_host_shared_by_targets(keys: Keys, server: TestServer, known
         spec = f"tester@{HOST}:{jump.port}"
         a = make_node(server.port, keys, known_hosts, node_id="t.a", jump=spec)
         b = make_node(server.port, keys, known_hosts, node_id="t.b", jump=spec)
-        ra, rb = await asyncio.gather(pool.run(a, raw("exit", "0")),
-                                      pool.run(b, raw("exit", "0")))
+        ra, rb = await asyncio.gather(pool.run(a, raw("exit", "0")), pool.run(b, raw("exit", "0")))
         assert ra.ok and rb.ok
         assert jump.rec.connections == 1
         assert jump.rec.direct_tcpip == [(HOST, server.port), (HOST, server.port)]
@@ -329,3 +336,17 @@ def test_parse_jump() -> None:
     assert parse_jump("u@[::1]:22") == ("u", "::1", 22)
     with pytest.raises(ValueError):
         parse_jump("u@host:99999")
+
+
+async def test_a_briefly_refused_channel_is_retried(
+    keys: Keys, node, server: TestServer, tmp_path: Path
+) -> None:
+    # Past MaxSessions for a moment (sshd frees a slot only once the previous command's
+    # process is reaped): nothing was sent, so the pool waits and opens the channel again.
+    p = Pool(audit=tmp_path / "a.jsonl", max_channels=30)
+    try:
+        results = await asyncio.gather(*(p.run(node, raw("sleep", "0.1")) for _ in range(12)))
+    finally:
+        await p.close()
+    assert server.rec.refused_sessions > 0
+    assert all(r.ok for r in results)

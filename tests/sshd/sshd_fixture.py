@@ -576,6 +576,13 @@ def _readable_package_copy(package: Path) -> Path:
     shutil.copytree(
         package, base / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
+    # Compiled once here: every remote command starts a dispatcher, and the lab user
+    # could not write the bytecode itself.
+    for python in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.access(python, os.X_OK):
+            subprocess.run(
+                [python, "-m", "compileall", "-q", str(base)], check=False, capture_output=True
+            )
     for path in [base, *base.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     _PACKAGE_COPY.append(base)
