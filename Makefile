@@ -23,6 +23,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check resil_tui tests bench
+	$(BIN)/ruff format --check resil_tui tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)

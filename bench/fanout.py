@@ -118,8 +118,16 @@ def _targets(lab: Any) -> list[Target]:
         for side, other in (("master", "slave"), ("slave", "master")):
             node_id = f"{site}.xivo.{side}"
             n = lab.node(node_id)
-            found.append(Target(node_id, side, doc["xivo"][other]["voip_ip"], n.address, n.port,
-                                doc["xivo"][side]["paths"]["ha_conf"]))
+            found.append(
+                Target(
+                    node_id,
+                    side,
+                    doc["xivo"][other]["voip_ip"],
+                    n.address,
+                    n.port,
+                    doc["xivo"][side]["paths"]["ha_conf"],
+                )
+            )
     return found
 
 
@@ -131,8 +139,11 @@ def facts(output: str) -> Facts:
     """The facts checked in a node's raw output (services listing + ha.conf JSON)."""
     mode = re.search(r'"node_type":\s*"(\w+)"', output)
     peer = re.search(r'"remote_address":\s*"([0-9.]+)"', output)
-    return ("Checking services" in output and "xivo-" in output,
-            mode.group(1) if mode else None, peer.group(1) if peer else None)
+    return (
+        "Checking services" in output and "xivo-" in output,
+        mode.group(1) if mode else None,
+        peer.group(1) if peer else None,
+    )
 
 
 def check_facts(tool: str, targets: list[Target], seen: dict[str, Facts]) -> None:
@@ -147,8 +158,10 @@ def check_facts(tool: str, targets: list[Target], seen: dict[str, Facts]) -> Non
         if not services:
             problems.append(f"{t.node_id}: no service listing")
         if (node_type, peer) != (t.side, t.peer):
-            problems.append(f"{t.node_id}: ha.conf says {node_type!r} with peer {peer!r}, "
-                            f"not {t.side!r} with {t.peer!r}")
+            problems.append(
+                f"{t.node_id}: ha.conf says {node_type!r} with peer {peer!r}, "
+                f"not {t.side!r} with {t.peer!r}"
+            )
     if problems:
         raise RuntimeError(f"{tool}: wrong output: {'; '.join(problems[:4])}")
 
@@ -169,10 +182,20 @@ class Tool:
     error: str = ""  # why the tool stopped being measured, if it did
 
 
-def _run(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-         what: str = "") -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", env=env,
-                          cwd=cwd, stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT, check=False)
+def _run(
+    argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, what: str = ""
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
     return proc
 
 
@@ -183,14 +206,20 @@ def _resil_tui_argv() -> list[str]:
 
 def _product_env(scratch: Path) -> dict[str, str]:
     # The product's debug log and audit log go to the scratch dir, not to ~.
-    return dict(os.environ, XDG_STATE_HOME=str(scratch / "state"),
-                XDG_CONFIG_HOME=str(scratch / "config"), PYTHONPATH=str(ROOT))
+    return dict(
+        os.environ,
+        XDG_STATE_HOME=str(scratch / "state"),
+        XDG_CONFIG_HOME=str(scratch / "config"),
+        PYTHONPATH=str(ROOT),
+    )
 
 
 def ours_status(lab: Any, targets: list[Target]) -> Callable[[Path], dict[str, Facts]]:
     def run(scratch: Path) -> dict[str, Facts]:
-        proc = _run([*_resil_tui_argv(), "--hosts", str(lab.inventory_path), "status",
-                     "--json"], env=_product_env(scratch))
+        proc = _run(
+            [*_resil_tui_argv(), "--hosts", str(lab.inventory_path), "status", "--json"],
+            env=_product_env(scratch),
+        )
         if proc.returncode not in (0, 1, 2):
             raise RuntimeError(f"status exited {proc.returncode}: {proc.stderr[-400:]}")
         doc = json.loads(proc.stdout)
@@ -201,8 +230,7 @@ def ours_status(lab: Any, targets: list[Target]) -> Callable[[Path], dict[str, F
                     raise RuntimeError(f"status: {node_id} {snap['reachability']}")
                 # --json has no raw outputs: check the parsed facts instead.
                 x = snap["xivo"]
-                seen[node_id] = (bool(x["services"]["services"]), x["ha"]["mode"],
-                                 x["ha"]["peer"])
+                seen[node_id] = (bool(x["services"]["services"]), x["ha"]["mode"], x["ha"]["peer"])
         return seen
 
     return run
@@ -210,9 +238,18 @@ def ours_status(lab: Any, targets: list[Target]) -> Callable[[Path], dict[str, F
 
 def ours_pool(lab: Any) -> Callable[[Path], dict[str, Facts]]:
     def run(scratch: Path) -> dict[str, Facts]:
-        proc = _run([sys.executable, "-m", "bench.fanout", "--pool-child",
-                     str(lab.inventory_path), str(scratch / "audit.jsonl")],
-                    env=_product_env(scratch), cwd=ROOT)
+        proc = _run(
+            [
+                sys.executable,
+                "-m",
+                "bench.fanout",
+                "--pool-child",
+                str(lab.inventory_path),
+                str(scratch / "audit.jsonl"),
+            ],
+            env=_product_env(scratch),
+            cwd=ROOT,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"pool child exited {proc.returncode}: {proc.stderr[-400:]}")
         return {k: facts(v) for k, v in json.loads(proc.stdout).items()}
@@ -245,8 +282,11 @@ def _pssh_install() -> str | None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return "parallel-ssh not installed, and apt-get needs root"
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for step in (["apt-get", "install", "-y", "-q", "pssh"],
-                 ["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "pssh"]):
+    for step in (
+        ["apt-get", "install", "-y", "-q", "pssh"],
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "pssh"],
+    ):
         if shutil.which("parallel-ssh"):
             break
         try:
@@ -262,8 +302,11 @@ def pssh(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], dict
     def run(scratch: Path) -> dict[str, Facts]:
         hosts = scratch / "pssh-hosts"
         hosts.write_text("".join(f"{t.pssh_host}\n" for t in targets))
-        lines = ([f"{STATUS_LINE} ; cat {DEFAULT_HA_CONF}"] if joined
-                 else [STATUS_LINE, f"cat {DEFAULT_HA_CONF}"])
+        lines = (
+            [f"{STATUS_LINE} ; cat {DEFAULT_HA_CONF}"]
+            if joined
+            else [STATUS_LINE, f"cat {DEFAULT_HA_CONF}"]
+        )
         outputs = dict.fromkeys((t.node_id for t in targets), "")
         for i, line in enumerate(lines):
             outdir = scratch / f"pssh-out-{i}"
@@ -296,11 +339,16 @@ def _ansible_install() -> str | None:
         return None
     python = shutil.which("python3") or sys.executable
     try:
-        subprocess.run([python, "-m", "venv", str(ANSIBLE_VENV)], capture_output=True,
-                       timeout=120, check=True)
-        proc = subprocess.run([str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q",
-                               "ansible-core"], capture_output=True, text=True, timeout=400,
-                              check=False)
+        subprocess.run(
+            [python, "-m", "venv", str(ANSIBLE_VENV)], capture_output=True, timeout=120, check=True
+        )
+        proc = subprocess.run(
+            [str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q", "ansible-core"],
+            capture_output=True,
+            text=True,
+            timeout=400,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"cannot create {ANSIBLE_VENV}: {exc}"
     if not ansible.exists():
@@ -310,16 +358,24 @@ def _ansible_install() -> str | None:
 
 def _ansible_inventory(lab: Any, targets: list[Target], path: Path) -> None:
     # JSON is YAML: ansible's yaml inventory plugin reads it, no YAML writer needed here.
-    common = (f"-F /dev/null -o UserKnownHostsFile={lab.known_hosts} "
-              "-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes "
-              "-o IdentitiesOnly=yes")
-    doc = {"all": {
-        "vars": {"ansible_user": lab.user,
-                 "ansible_ssh_private_key_file": str(lab.client_key),
-                 "ansible_ssh_common_args": common},
-        "hosts": {t.node_id: {"ansible_host": t.address, "ansible_port": t.port,
-                              "ha_conf": t.ha_conf} for t in targets},
-    }}
+    common = (
+        f"-F /dev/null -o UserKnownHostsFile={lab.known_hosts} "
+        "-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes "
+        "-o IdentitiesOnly=yes"
+    )
+    doc = {
+        "all": {
+            "vars": {
+                "ansible_user": lab.user,
+                "ansible_ssh_private_key_file": str(lab.client_key),
+                "ansible_ssh_common_args": common,
+            },
+            "hosts": {
+                t.node_id: {"ansible_host": t.address, "ansible_port": t.port, "ha_conf": t.ha_conf}
+                for t in targets
+            },
+        }
+    }
     path.write_text(json.dumps(doc, indent=1))
 
 
@@ -329,8 +385,12 @@ def _stop_masters(control_dir: Path) -> None:
         return
     for sock in sorted(control_dir.iterdir())[:200]:
         with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-            subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit",
-                            "unused"], capture_output=True, timeout=10, check=False)
+            subprocess.run(
+                ["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "unused"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
 
 
 def ansible(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], dict[str, Facts]]:
@@ -356,13 +416,27 @@ def ansible(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], d
         outputs = dict.fromkeys((t.node_id for t in targets), "")
         for i, line in enumerate(lines):
             tree = scratch / f"ansible-tree-{i}"
-            proc = _run([str(ANSIBLE_VENV / "bin" / "ansible"), "all", "-i", str(inventory),
-                         "-m", "raw", "-a", line, "-f", str(len(targets))],
-                        env={**env, "ANSIBLE_CALLBACK_TREE_DIR": str(tree)}, cwd=scratch)
+            proc = _run(
+                [
+                    str(ANSIBLE_VENV / "bin" / "ansible"),
+                    "all",
+                    "-i",
+                    str(inventory),
+                    "-m",
+                    "raw",
+                    "-a",
+                    line,
+                    "-f",
+                    str(len(targets)),
+                ],
+                env={**env, "ANSIBLE_CALLBACK_TREE_DIR": str(tree)},
+                cwd=scratch,
+            )
             # rc 2: a host's command failed (a stopped service exits 1): still answered.
             if proc.returncode not in (0, 2):
-                raise RuntimeError(f"ansible exited {proc.returncode}: "
-                                   f"{(proc.stderr or proc.stdout)[-400:]}")
+                raise RuntimeError(
+                    f"ansible exited {proc.returncode}: {(proc.stderr or proc.stdout)[-400:]}"
+                )
             for path in tree.iterdir():
                 res = json.loads(path.read_text())
                 if res.get("unreachable"):
@@ -393,6 +467,7 @@ def _pool_child(inventory_path: str, audit_path: str) -> int:
         inv = load_inventory(Path(inventory_path))
         pool = make_pool(inv, audit_path=Path(audit_path))
         try:
+
             async def one(node: Any) -> tuple[str, str]:
                 status, conf = await asyncio.gather(
                     pool.run(node, cat.xivo_service_status(all=True)),
@@ -424,16 +499,33 @@ def dispatcher_cpu(lab: Any, node_id: str, runs: int = 5) -> float:
     """CPU seconds of one lab dispatcher run (what every remote execution costs the lab),
     run as the tier's ForceCommand runs it: same interpreter, environment and user."""
     python, extra = _sshd_fixture()._dispatcher_python(lab.user)
-    argv = [python, "-m", "resil_tui.lab.dispatch", "--lab-dir", str(lab.lab_dir),
-            "--node", node_id]
+    argv = [
+        python,
+        "-m",
+        "resil_tui.lab.dispatch",
+        "--lab-dir",
+        str(lab.lab_dir),
+        "--node",
+        node_id,
+    ]
     if os.geteuid() == 0 and lab.user != "root":
         argv = ["runuser", "-u", lab.user, "--", *argv]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **extra,
-           "SSH_ORIGINAL_COMMAND": STATUS_LINE}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **extra,
+        "SSH_ORIGINAL_COMMAND": STATUS_LINE,
+    }
     before = _children_cpu()
     for _ in range(runs):
-        proc = subprocess.run(argv, env=env, cwd="/", capture_output=True,
-                              stdin=subprocess.DEVNULL, timeout=60, check=False)
+        proc = subprocess.run(
+            argv,
+            env=env,
+            cwd="/",
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
         if b"Checking services" not in proc.stdout:
             raise RuntimeError(f"lab dispatcher: {proc.stderr.decode(errors='replace')[-300:]}")
     return (_children_cpu() - before) / runs
@@ -460,27 +552,46 @@ def sshd_tier(sites: int) -> Iterator[Any]:
 
 def _tools(lab: Any, targets: list[Target], skipped: list[str]) -> list[Tool]:
     tools = [
-        Tool("ours: resil-tui status --json (full poll)", "3 (1 connection)",
-             ours_status(lab, targets), ours=True),
+        Tool(
+            "ours: resil-tui status --json (full poll)",
+            "3 (1 connection)",
+            ours_status(lab, targets),
+            ours=True,
+        ),
         Tool("ours: Pool, the two commands", "2 (1 connection)", ours_pool(lab), ours=True),
-        Tool("ssh loop, sequential", "2 (2 connections)", ssh_loop(lab, targets, False),
-             rounds=LOOP_ROUNDS),
-        Tool("ssh loop, sequential, joined", "1", ssh_loop(lab, targets, True),
-             rounds=LOOP_ROUNDS),
+        Tool(
+            "ssh loop, sequential",
+            "2 (2 connections)",
+            ssh_loop(lab, targets, False),
+            rounds=LOOP_ROUNDS,
+        ),
+        Tool("ssh loop, sequential, joined", "1", ssh_loop(lab, targets, True), rounds=LOOP_ROUNDS),
     ]
     n = len(targets)
     why = _pssh_install()
     if why is None:
-        tools += [Tool(f"pssh -p {n} (2 runs)", "2 (2 connections)", pssh(lab, targets, False)),
-                  Tool(f"pssh -p {n}, joined", "1", pssh(lab, targets, True))]
+        tools += [
+            Tool(f"pssh -p {n} (2 runs)", "2 (2 connections)", pssh(lab, targets, False)),
+            Tool(f"pssh -p {n}, joined", "1", pssh(lab, targets, True)),
+        ]
     else:
         skipped.append(f"pssh skipped: {why}")
     why = _ansible_install()
     if why is None:
-        tools += [Tool(f"ansible -m raw -f {n} (2 runs)", "2 (1 connection, ControlPersist)",
-                       ansible(lab, targets, False), cleanup=ansible_cleanup),
-                  Tool(f"ansible -m raw -f {n}, joined", "1", ansible(lab, targets, True),
-                       cleanup=ansible_cleanup)]
+        tools += [
+            Tool(
+                f"ansible -m raw -f {n} (2 runs)",
+                "2 (1 connection, ControlPersist)",
+                ansible(lab, targets, False),
+                cleanup=ansible_cleanup,
+            ),
+            Tool(
+                f"ansible -m raw -f {n}, joined",
+                "1",
+                ansible(lab, targets, True),
+                cleanup=ansible_cleanup,
+            ),
+        ]
     else:
         skipped.append(f"ansible skipped: {why}")
     return tools
@@ -496,14 +607,14 @@ def measure(scratch: Path) -> tuple[list[Tool], list[str]]:
             f"lab cost of one remote execution (a Python dispatcher, measured here): "
             f"{per_exec * 1000:.0f} ms CPU, so {len(targets) * 2} executions need at least "
             f"{per_exec * len(targets) * 2 / (os.cpu_count() or 1):.2f} s of the machine's "
-            f"{os.cpu_count()} cores, {len(targets)} executions half that")
+            f"{os.cpu_count()} cores, {len(targets)} executions half that"
+        )
         deadline = time.monotonic() + 400  # bounds the whole benchmark, whatever happens
         for rnd in range(max(t.rounds for t in tools)):
             # Interleaved, and rotated so that no tool always follows the same one.
-            order = tools[rnd % len(tools):] + tools[:rnd % len(tools)]
+            order = tools[rnd % len(tools) :] + tools[: rnd % len(tools)]
             for tool in order:
-                if (tool.error or len(tool.times) >= tool.rounds
-                        or time.monotonic() > deadline):
+                if tool.error or len(tool.times) >= tool.rounds or time.monotonic() > deadline:
                     continue
                 run_dir = scratch / f"r{rnd}-{tools.index(tool)}"
                 run_dir.mkdir()
@@ -516,8 +627,13 @@ def measure(scratch: Path) -> tuple[list[Tool], list[str]]:
                     if tool.cleanup is not None:
                         tool.cleanup(run_dir)
                     check_facts(tool.name, targets, seen)
-                except (RuntimeError, OSError, ValueError, KeyError,
-                        subprocess.SubprocessError) as exc:
+                except (
+                    RuntimeError,
+                    OSError,
+                    ValueError,
+                    KeyError,
+                    subprocess.SubprocessError,
+                ) as exc:
                     # One broken tool must not take the others' figures with it.
                     tool.error = f"{exc.__class__.__name__}: {exc}"
                     continue
@@ -527,8 +643,9 @@ def measure(scratch: Path) -> tuple[list[Tool], list[str]]:
 
 
 def report(tools: list[Tool], skipped: list[str]) -> list[str]:
-    status_s, pool_s = (statistics.median(t.times) if t.times else float("nan")
-                        for t in tools if t.ours)
+    status_s, pool_s = (
+        statistics.median(t.times) if t.times else float("nan") for t in tools if t.ours
+    )
     lines = [
         f"{SITES * 2} XiVO nodes behind {SITES * 2} sshd on 127.0.0.x; per node "
         f"`{STATUS_LINE}` + `cat <ha.conf>`; cold process per run",
@@ -545,8 +662,7 @@ def report(tools: list[Tool], skipped: list[str]) -> list[str]:
             f"{min(t.times):.2f}-{max(t.times):.2f} | {med / status_s:.2f} | {med / pool_s:.2f} "
             f"| {statistics.median(t.client_cpu):.2f} |"
         )
-    lines += [f"{t.name}: FAILED after {len(t.times)} run(s): {t.error}"
-              for t in tools if t.error]
+    lines += [f"{t.name}: FAILED after {len(t.times)} run(s): {t.error}" for t in tools if t.error]
     lines += skipped
     return lines
 

@@ -37,12 +37,27 @@ async def _serve(args: argparse.Namespace) -> None:
 
 @contextlib.contextmanager
 def lab_process(
-    directory: Path, sites: int, *, latency: float = 0.0, cc: bool = True, edge: bool = True,
+    directory: Path,
+    sites: int,
+    *,
+    latency: float = 0.0,
+    cc: bool = True,
+    edge: bool = True,
     mds: int = 2,
 ) -> Iterator[Path]:
     """Start a lab process; yield its inventory path; stop it on exit."""
-    argv = [sys.executable, "-m", "bench.labproc", str(directory), "--sites", str(sites),
-            "--latency", str(latency), "--mds", str(mds)]
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.labproc",
+        str(directory),
+        "--sites",
+        str(sites),
+        "--latency",
+        str(latency),
+        "--mds",
+        str(mds),
+    ]
     argv += [] if cc else ["--no-cc"]
     argv += [] if edge else ["--no-edge"]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

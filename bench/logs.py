@@ -43,8 +43,10 @@ def rss_mb() -> float:
 
 def make_line(i: int) -> str:
     level = "WARN " if i % 97 == 0 else "ERROR" if i % 991 == 0 else "INFO "
-    return (f"xuc-1  | 2026-11-25T10:00:{i % 60:02d}.{i % 1_000_000:06d}000Z 2026-11-25 "
-            f"10:00:00,000 {level} [services.agent.AgentManager] - Agent {i} state changed")
+    return (
+        f"xuc-1  | 2026-11-25T10:00:{i % 60:02d}.{i % 1_000_000:06d}000Z 2026-11-25 "
+        f"10:00:00,000 {level} [services.agent.AgentManager] - Agent {i} state changed"
+    )
 
 
 class LagProbe:
@@ -73,8 +75,9 @@ class LagProbe:
         return statistics.median(lags) * 1000, p99 * 1000, lags[-1] * 1000
 
 
-async def produce(sink: Callable[[list[str]], None], rate: int, seconds: float, *,
-                  hard_stop: bool = False) -> tuple[int, float]:
+async def produce(
+    sink: Callable[[list[str]], None], rate: int, seconds: float, *, hard_stop: bool = False
+) -> tuple[int, float]:
     """Feed `rate` lines/s in 10 ms batches; returns (lines, elapsed). A sink that cannot
     keep up makes it fall behind: the elapsed time grows (or, with `hard_stop`, fewer lines
     are sent by the deadline, in batches of at most one tick's worth)."""
@@ -110,8 +113,9 @@ class PlainLogApp(App[None]):
 
 
 async def ingest(rate: int, seconds: float) -> dict[str, float]:
-    app = ViewApp(buffer_lines=DEFAULT_BUFFER_LINES, display_lines=DEFAULT_DISPLAY_LINES,
-                  flush_interval=0.075)
+    app = ViewApp(
+        buffer_lines=DEFAULT_BUFFER_LINES, display_lines=DEFAULT_DISPLAY_LINES, flush_interval=0.075
+    )
     async with app.run_test(size=(160, 50)) as pilot:
         view = app.query_one(LogView)
         await pilot.pause(0.3)
@@ -125,10 +129,19 @@ async def ingest(rate: int, seconds: float) -> dict[str, float]:
         view.flush()
         caught_up = view.shown_seq == view.buffer.last_seq
         p50, p99, worst = probe.figures()
-        return {"lines": sent, "elapsed": elapsed, "rate": sent / elapsed, "p50": p50,
-                "p99": p99, "max": worst, "rss": rss1 - rss0, "caught_up": float(caught_up),
-                "flushes": view.flushes, "kept": len(view.buffer),
-                "shown": view.surface.line_count}
+        return {
+            "lines": sent,
+            "elapsed": elapsed,
+            "rate": sent / elapsed,
+            "p50": p50,
+            "p99": p99,
+            "max": worst,
+            "rss": rss1 - rss0,
+            "caught_up": float(caught_up),
+            "flushes": view.flushes,
+            "kept": len(view.buffer),
+            "shown": view.surface.line_count,
+        }
 
 
 async def baseline(rate: int, seconds: float) -> dict[str, float]:
@@ -146,8 +159,14 @@ async def baseline(rate: int, seconds: float) -> dict[str, float]:
         sent, elapsed = await produce(per_line, rate, seconds, hard_stop=True)
         await probe.stop()
         p50, p99, worst = probe.figures()
-        return {"lines": sent, "elapsed": elapsed, "rate": sent / elapsed, "p50": p50,
-                "p99": p99, "max": worst}
+        return {
+            "lines": sent,
+            "elapsed": elapsed,
+            "rate": sent / elapsed,
+            "p50": p50,
+            "p99": p99,
+            "max": worst,
+        }
 
 
 async def end_to_end(rate: int, seconds: float) -> dict[str, float]:
@@ -177,9 +196,12 @@ async def end_to_end(rate: int, seconds: float) -> dict[str, float]:
                             with target.open("a") as f:
                                 start = time.perf_counter()
                                 for k in range(0, total, rate // 100):
-                                    f.write("".join(
-                                        f"2026-11-25 10:00:00,000 [1] (INFO): e2e {i}\n"
-                                        for i in range(k, min(total, k + rate // 100))))
+                                    f.write(
+                                        "".join(
+                                            f"2026-11-25 10:00:00,000 [1] (INFO): e2e {i}\n"
+                                            for i in range(k, min(total, k + rate // 100))
+                                        )
+                                    )
                                     f.flush()
                                     pause = start + (k + rate // 100) / rate - time.perf_counter()
                                     if pause > 0:
@@ -200,8 +222,7 @@ async def end_to_end(rate: int, seconds: float) -> dict[str, float]:
                         writer.join()
             finally:
                 await pool.close()
-    return {"lines": total, "received": received, "elapsed": elapsed,
-            "rate": received / elapsed}
+    return {"lines": total, "received": received, "elapsed": elapsed, "rate": received / elapsed}
 
 
 async def main_async(rate: int, seconds: float) -> list[str]:
@@ -210,27 +231,33 @@ async def main_async(rate: int, seconds: float) -> list[str]:
     out.append(
         f"logs ingest: {ours['lines']:,.0f} lines at target {rate:,}/s in {ours['elapsed']:.1f}s"
         f" = {ours['rate']:,.0f} lines/s sustained; caught up: "
-        f"{'yes' if ours['caught_up'] else 'NO'}; {ours['flushes']:.0f} write_lines() flushes")
+        f"{'yes' if ours['caught_up'] else 'NO'}; {ours['flushes']:.0f} write_lines() flushes"
+    )
     out.append(
         f"logs ingest: event-loop lag p50 {ours['p50']:.1f} ms, p99 {ours['p99']:.1f} ms "
-        f"(target < 100), max {ours['max']:.1f} ms")
+        f"(target < 100), max {ours['max']:.1f} ms"
+    )
     out.append(
         f"logs ingest: RSS growth {ours['rss']:.1f} MB after {ours['lines']:,.0f} lines "
-        f"(target < 50; buffer keeps {ours['kept']:,.0f}, Log widget {ours['shown']:,.0f})")
+        f"(target < 50; buffer keeps {ours['kept']:,.0f}, Log widget {ours['shown']:,.0f})"
+    )
     base = await baseline(rate, BASELINE_SECONDS)
     out.append(
         f"logs baseline (Log.write_line per line, {BASELINE_SECONDS:.0f}s at target {rate:,}/s):"
         f" {base['rate']:,.0f} lines/s sustained, lag p99 {base['p99']:.1f} ms, "
-        f"max {base['max']:.1f} ms")
+        f"max {base['max']:.1f} ms"
+    )
     ratio = ours["rate"] / base["rate"] if base["rate"] else float("inf")
     lag_ratio = base["p99"] / ours["p99"] if ours["p99"] else float("inf")
-    out.append(f"logs ratio: {ratio:.2f}x the baseline's sustained rate, "
-               f"{lag_ratio:.1f}x lower p99 lag")
+    out.append(
+        f"logs ratio: {ratio:.2f}x the baseline's sustained rate, {lag_ratio:.1f}x lower p99 lag"
+    )
     try:
         e2e = await end_to_end(10_000, 3.0)
         out.append(
             f"logs end-to-end over SSH (lab process, tail -F): {e2e['received']:,.0f}/"
-            f"{e2e['lines']:,.0f} lines in {e2e['elapsed']:.1f}s = {e2e['rate']:,.0f} lines/s")
+            f"{e2e['lines']:,.0f} lines in {e2e['elapsed']:.1f}s = {e2e['rate']:,.0f} lines/s"
+        )
     except Exception as exc:  # the figures above stand on their own
         out.append(f"logs end-to-end over SSH: failed: {exc.__class__.__name__}: {exc}")
     return out

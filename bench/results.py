@@ -89,9 +89,7 @@ def _render_lines(lines: list[str]) -> list[str]:
     return out
 
 
-def render(
-    sections: list[Section], when: datetime | None = None, load_at_start: str = ""
-) -> str:
+def render(sections: list[Section], when: datetime | None = None, load_at_start: str = "") -> str:
     when = when or datetime.now(UTC)
     doc = [
         "# resil-tui benchmarks",

@@ -79,7 +79,7 @@ def _lab_pid(directory: Path) -> int | None:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
         if ppid == me and b"bench.labproc" in argv and str(directory).encode() in argv:
             return int(entry.name)
     return None
@@ -93,15 +93,14 @@ def _cpu_of(pid: int | None) -> float:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0.0
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def refresh_at(tmp: Path, nodes: int) -> dict[str, float | str]:
     sites = nodes // NODES_PER_SITE
     directory = tmp / f"scale{nodes}"
-    with lab_process(directory, sites, latency=LATENCY, cc=True, edge=True,
-                     mds=0) as inv_path:
+    with lab_process(directory, sites, latency=LATENCY, cc=True, edge=True, mds=0) as inv_path:
         lab_pid = _lab_pid(directory)
         inv = load_inventory(inv_path)
         pool = make_pool(inv, audit_path=tmp / "audit.jsonl")
@@ -119,8 +118,9 @@ async def refresh_at(tmp: Path, nodes: int) -> dict[str, float | str]:
                 walls.append(time.perf_counter() - t0)
                 cpu.append(time.process_time() - c0)
                 lab_cpu.append(_cpu_of(lab_pid) - l0)
-                down = [n for r in reports for n, s in r.snapshot.nodes.items()
-                        if not s.reachability.ok]
+                down = [
+                    n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok
+                ]
                 if down:
                     raise RuntimeError(f"unreachable in the benchmark: {down[:5]}")
             alone, alone_kind = await _alone(collector, inv.nodes())

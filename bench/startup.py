@@ -118,29 +118,43 @@ def _resil_tui() -> list[str]:
 
 def _env(tmp: Path) -> dict[str, str]:
     # No user config (theme, keymap) nor state from ~; the checkout on the path.
-    return dict(os.environ, XDG_STATE_HOME=str(tmp / "state"),
-                XDG_CONFIG_HOME=str(tmp / "config"), PYTHONPATH=str(ROOT))
+    return dict(
+        os.environ,
+        XDG_STATE_HOME=str(tmp / "state"),
+        XDG_CONFIG_HOME=str(tmp / "config"),
+        PYTHONPATH=str(ROOT),
+    )
 
 
 def _wall(argv: list[str], env: dict[str, str], ok: tuple[int, ...]) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, env=env, stdin=subprocess.DEVNULL,
-                          timeout=TIMEOUT, check=False)
+    proc = subprocess.run(
+        argv, capture_output=True, env=env, stdin=subprocess.DEVNULL, timeout=TIMEOUT, check=False
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode not in ok:
-        raise RuntimeError(f"{argv[-2:]} exited {proc.returncode}: "
-                           f"{proc.stderr.decode(errors='replace')[-400:]}")
+        raise RuntimeError(
+            f"{argv[-2:]} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-400:]}"
+        )
     return elapsed
 
 
 def _first_screen(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(seconds to the first screen, seconds to exit) of a harness child."""
     t0 = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL, timeout=TIMEOUT, check=False)
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=TIMEOUT,
+        check=False,
+    )
     ended = time.monotonic() - t0
-    marks = [line.split()[1] for line in proc.stdout.splitlines()
-             if line.startswith("FIRST-SCREEN ")]
+    marks = [
+        line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FIRST-SCREEN ")
+    ]
     if not marks:
         raise RuntimeError(f"no first screen ({proc.returncode}): {proc.stderr[-600:]}")
     return float(marks[0]) - t0, ended
@@ -150,19 +164,30 @@ def measure(tmp: Path) -> dict[str, list[float]]:
     env = _env(tmp)
     inv = smallest_inventory(tmp / "smallest.toml")
     py = sys.executable
-    times: dict[str, list[float]] = {k: [] for k in (
-        "pass", "check", "status_closed", "status_lab", "tui", "tui_exit", "minimal",
-        "minimal_exit")}
+    times: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "pass",
+            "check",
+            "status_closed",
+            "status_lab",
+            "tui",
+            "tui_exit",
+            "minimal",
+            "minimal_exit",
+        )
+    }
     with lab_process(tmp / "lab", 1, cc=False, edge=False, mds=0) as lab_inv:
         for _ in range(RUNS):
             times["pass"].append(_wall([py, "-c", "pass"], env, (0,)))
             times["check"].append(_wall([*_resil_tui(), "check-config", str(inv)], env, (0,)))
             # Exit 2 (CRITICAL): both nodes are down, as they should be.
             times["status_closed"].append(
-                _wall([*_resil_tui(), "--hosts", str(inv), "status", "--json"], env, (2,)))
+                _wall([*_resil_tui(), "--hosts", str(inv), "status", "--json"], env, (2,))
+            )
             times["status_lab"].append(
-                _wall([*_resil_tui(), "--hosts", str(lab_inv), "status", "--json"], env,
-                      (0, 1)))
+                _wall([*_resil_tui(), "--hosts", str(lab_inv), "status", "--json"], env, (0, 1))
+            )
             first, ended = _first_screen([py, "-c", _FIRST_SCREEN, "resil", str(inv)], env)
             times["tui"].append(first)
             times["tui_exit"].append(ended)
@@ -186,8 +211,7 @@ def run() -> list[str]:
         f"| {ms['status_closed']:.0f} | {t['status_closed'] / t['pass']:.1f} | `python -c pass` |",
         f"| `resil-tui status --json` (2 lab nodes, full poll) | {ms['status_lab']:.0f} "
         f"| {t['status_lab'] / t['pass']:.1f} | `python -c pass` |",
-        f"| minimal Textual app, first screen (headless) | {ms['minimal']:.0f} | 1.00 "
-        "| itself |",
+        f"| minimal Textual app, first screen (headless) | {ms['minimal']:.0f} | 1.00 | itself |",
         f"| `resil-tui` TUI, first screen (headless) | {ms['tui']:.0f} "
         f"| {t['tui'] / t['minimal']:.2f} | minimal Textual app |",
         f"| minimal Textual app, to exit | {ms['minimal_exit']:.0f} | 1.00 | itself |",

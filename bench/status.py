@@ -30,8 +30,9 @@ LATENCY = 0.2
 
 
 async def warm_refresh(tmp: Path, sites: int, mds: int, rounds: int = 3) -> dict[str, float]:
-    with lab_process(tmp / f"warm{sites}", sites, latency=LATENCY, cc=False, edge=False,
-                     mds=mds) as inv_path:
+    with lab_process(
+        tmp / f"warm{sites}", sites, latency=LATENCY, cc=False, edge=False, mds=mds
+    ) as inv_path:
         inv = load_inventory(inv_path)
         pool = make_pool(inv, audit_path=tmp / "audit.jsonl")
         try:
@@ -45,8 +46,9 @@ async def warm_refresh(tmp: Path, sites: int, mds: int, rounds: int = 3) -> dict
                 reports = await collector.poll()
                 walls.append(time.perf_counter() - t0)
                 cpu.append(time.process_time() - c0)
-            down = [n for r in reports for n, s in r.snapshot.nodes.items()
-                    if not s.reachability.ok]
+            down = [
+                n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok
+            ]
             assert not down, f"unreachable in benchmark: {down}"
             # Baseline in the same run: every node polled alone (warm), the slowest one.
             alone = []
@@ -72,9 +74,15 @@ def _commands_for(node: Node) -> list[Command]:
     """The same read-only commands the collector sends (see ops/status.py)."""
     if node.kind is NodeKind.XIVO:
         p = node.paths
-        return [cat.cat(p.ha_conf), cat.cat(p.cron_master), cat.cat(p.cron_slave),
-                cat.test_exists(p.disabled_flag), cat.test_exists(p.sync_key),
-                cat.xivo_service_status(all=True), cat.tail(p.sync_log, SYNC_LOG_LINES)]
+        return [
+            cat.cat(p.ha_conf),
+            cat.cat(p.cron_master),
+            cat.cat(p.cron_slave),
+            cat.test_exists(p.disabled_flag),
+            cat.test_exists(p.sync_key),
+            cat.xivo_service_status(all=True),
+            cat.tail(p.sync_log, SYNC_LOG_LINES),
+        ]
     return [cat.xivo_service_status(all=True)]
 
 
@@ -85,11 +93,24 @@ def ssh_loop(inv_path: Path) -> float:
     for node in inv.nodes():
         for command in _commands_for(node):
             subprocess.run(
-                ["ssh", "-p", str(node.ssh.port), "-i", str(lab_dir / "keys" / "client_ed25519"),
-                 "-o", f"UserKnownHostsFile={lab_dir / 'known_hosts'}",
-                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                 f"root@{node.ssh.host}", command.line],
-                capture_output=True, check=False, timeout=60,
+                [
+                    "ssh",
+                    "-p",
+                    str(node.ssh.port),
+                    "-i",
+                    str(lab_dir / "keys" / "client_ed25519"),
+                    "-o",
+                    f"UserKnownHostsFile={lab_dir / 'known_hosts'}",
+                    "-o",
+                    "StrictHostKeyChecking=yes",
+                    "-o",
+                    "BatchMode=yes",
+                    f"root@{node.ssh.host}",
+                    command.line,
+                ],
+                capture_output=True,
+                check=False,
+                timeout=60,
             )
     return time.perf_counter() - t0
 
@@ -97,8 +118,12 @@ def ssh_loop(inv_path: Path) -> float:
 def cold_status(inv_path: Path, tmp: Path) -> float:
     env = dict(os.environ, XDG_STATE_HOME=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "cfg"))
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "resil_tui", "--hosts", str(inv_path),
-                           "status", "--json"], capture_output=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "resil_tui", "--hosts", str(inv_path), "status", "--json"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"status failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
@@ -110,8 +135,12 @@ def cold_vs_ssh(tmp: Path, runs: int = 3) -> dict[str, float]:
     with lab_process(tmp / "cold", 4, cc=False, edge=False, mds=3) as inv_path:
         ours = [cold_status(inv_path, tmp) for _ in range(runs)]
         loop = [ssh_loop(inv_path) for _ in range(max(1, runs - 1))]
-    return {"nodes": 20, "ours_s": statistics.median(ours), "ssh_loop_s": statistics.median(loop),
-            "ratio": statistics.median(ours) / statistics.median(loop)}
+    return {
+        "nodes": 20,
+        "ours_s": statistics.median(ours),
+        "ssh_loop_s": statistics.median(loop),
+        "ratio": statistics.median(ours) / statistics.median(loop),
+    }
 
 
 def run() -> list[str]:

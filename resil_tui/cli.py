@@ -122,16 +122,30 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     # Console settings (precedence: flag > RESIL_TUI_* environment > preferences > default).
-    parser.add_argument("--refresh", metavar="SECONDS", type=float, default=None,
-                        help="seconds between two Status polls in the console")
-    parser.add_argument("--log-buffer", metavar="LINES", type=int, default=None,
-                        help="lines kept per followed log stream in the console")
+    parser.add_argument(
+        "--refresh",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="seconds between two Status polls in the console",
+    )
+    parser.add_argument(
+        "--log-buffer",
+        metavar="LINES",
+        type=int,
+        default=None,
+        help="lines kept per followed log stream in the console",
+    )
 
     p = add("init", "create an inventory with a form that tests each SSH target live")
-    p.add_argument("file", nargs="?", help="where to write it (default: "
-                   "$XDG_CONFIG_HOME/resil-tui/hosts.toml)")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing file (the old one is kept as FILE.DATE.bak)")
+    p.add_argument(
+        "file", nargs="?", help="where to write it (default: $XDG_CONFIG_HOME/resil-tui/hosts.toml)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file (the old one is kept as FILE.DATE.bak)",
+    )
 
     p = add("check-config", "validate an inventory file; exit 0 when valid, 2 when not")
     p.add_argument("file", nargs="?", help="inventory file (default: the lookup order)")

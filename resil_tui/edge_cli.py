@@ -85,17 +85,16 @@ class EdgeCli:
             if event.error:
                 self.note(f"      poll {event.attempt}: {event.error}")
             elif event.ps is not None:
-                states = ", ".join(
-                    f"{c.service} {c.status}" for c in event.ps.containers
-                ) or "no containers"
+                states = (
+                    ", ".join(f"{c.service} {c.status}" for c in event.ps.containers)
+                    or "no containers"
+                )
                 self.note(f"      poll {event.attempt}: {states}")
 
     def describe(self, preview: EdgePreview) -> None:
         sides = preview.sides
         values = preview.values()
-        self.note(
-            f"Edge {preview.node.id} ({preview.path}) points to: {preview.overall.value}"
-        )
+        self.note(f"Edge {preview.node.id} ({preview.path}) points to: {preview.overall.value}")
         for name in EDGE_VARIABLES:
             value = values.get(name)
             shown = "(not set)" if value is None else value
@@ -198,11 +197,14 @@ class EdgeCli:
         except NoBackupError as exc:
             raise _Stop(str(exc)) from None
         taken = f"{preview.backup.taken:%Y-%m-%d %H:%M:%S} UTC"
-        self.note(f"On {node.id}: restore {preview.path} from {preview.name} (taken {taken}), "
-                  "backing up the current file, then edge-dcomp up -d")
+        self.note(
+            f"On {node.id}: restore {preview.path} from {preview.name} (taken {taken}), "
+            "backing up the current file, then edge-dcomp up -d"
+        )
         if preview.identical:
-            self.note("the file already holds this backup's content: only edge-dcomp up -d "
-                      "will run")
+            self.note(
+                "the file already holds this backup's content: only edge-dcomp up -d will run"
+            )
         else:
             self.out.write(preview.diff())
             self.out.flush()
@@ -210,8 +212,13 @@ class EdgeCli:
             self.note("cancelled: nothing was changed")
             return EXIT_NOTHING
         outcome = await rollback(
-            pool, node, backup=preview.backup.path, expected_sha256=preview.current_sha256,
-            path=preview.path, on_event=self.progress, wait=self.wait,
+            pool,
+            node,
+            backup=preview.backup.path,
+            expected_sha256=preview.current_sha256,
+            path=preview.path,
+            on_event=self.progress,
+            wait=self.wait,
         )
         return self.finish(outcome, site)
 
@@ -233,8 +240,7 @@ async def run_edge(
     wait: ContainerWait | None = None,
 ) -> int:
     """Entry point of `resil-tui edge ACTION`; returns the exit code."""
-    cli = EdgeCli(inventory, args, out or sys.stdout, err or sys.stderr, stdin or sys.stdin,
-                  wait)
+    cli = EdgeCli(inventory, args, out or sys.stdout, err or sys.stderr, stdin or sys.stdin, wait)
     action = args.edge_command
     try:
         async with open_pool(inventory) as pool:

@@ -210,8 +210,12 @@ async def _set(inventory: Inventory, args: argparse.Namespace, io: _Io, pool: Po
         io.warn(f"resil-tui ha: {node.id} unreachable, nothing sent: {why}")
         return EXIT_FAILED
     preview = build_preview(
-        node.id, current.ha, current.cron, validation,
-        cron_master_path=node.paths.cron_master, cron_slave_path=node.paths.cron_slave,
+        node.id,
+        current.ha,
+        current.cron,
+        validation,
+        cron_master_path=node.paths.cron_master,
+        cron_slave_path=node.paths.cron_slave,
     )
     for line in preview.lines():
         io.say(line)
@@ -232,8 +236,10 @@ async def _set(inventory: Inventory, args: argparse.Namespace, io: _Io, pool: Po
         answer = await io.ask("Restart all services now (xivo-service restart)? [y/N] ")
         restart = answer.lower() in ("y", "yes")
     if not restart:
-        io.say(f"RESTART PENDING on {node.id}: the seed requires `xivo-service restart` "
-               "after configuring a master or disabling a node (rerun with --restart).")
+        io.say(
+            f"RESTART PENDING on {node.id}: the seed requires `xivo-service restart` "
+            "after configuring a master or disabling a node (rerun with --restart)."
+        )
         io.say(PHONES_REMINDER)
         return EXIT_OK
     rec = await restart_services(pool, node, on_line=lambda s: io.say(f"  {s}"))
@@ -270,8 +276,11 @@ async def _script(
     if what in ("replicate", "check") and peer is None:
         raise _Refused(f"{node.id}: ha.conf names no peer")
     if peer is not None and expected.ip is not None and peer != expected.ip:
-        io.warn(f"warning: {node.id}'s ha.conf names {peer}, the inventory's other node "
-                f"is {expected.ip}")
+        io.warn(
+            f"warning: {node.id}'s ha.conf names {peer}, the inventory's other node "
+            f"is {expected.ip}"
+        )
+
     def sink(line: str) -> None:
         io.say(f"  {line}")
 
@@ -287,6 +296,8 @@ async def _script(
         assert peer is not None
         await io.confirm(
             f"Run xivo-check-master-status {peer} on {node.id}? It starts or stops the "
-            "slave's telephony services depending on the ping", args.yes)
+            "slave's telephony services depending on the ping",
+            args.yes,
+        )
         rec = await run_check_master(pool, node, peer, on_line=sink)
     return EXIT_OK if rec.ok else EXIT_FAILED

@@ -218,8 +218,14 @@ def field_for(key: str, site: str) -> str | None:
         node, attr = f"mds{int(head[4:-1]) + 1}", parts[1] if len(parts) > 1 else ""
     else:
         return None
-    names = {"voip_ip": "ip", "ip": "ip", "fqdn": "fqdn", "env_path": "env", "paths": "env",
-             "name": "name"}
+    names = {
+        "voip_ip": "ip",
+        "ip": "ip",
+        "fqdn": "fqdn",
+        "env_path": "env",
+        "paths": "env",
+        "name": "name",
+    }
     wanted = f"{node}-{names.get(attr, 'ssh')}"
     return wanted if wanted in ALL_FIELDS else f"{node}-ssh"
 
@@ -311,8 +317,12 @@ class Probe:
     advice: str = ""
 
     def line(self) -> str:
-        mark = {Outcome.OK: "✓ OK", Outcome.WARNING: "⚠ WARNING", Outcome.FAILED: "✗ FAILED",
-                Outcome.UNTRUSTED: "✗ NOT TRUSTED"}[self.outcome]
+        mark = {
+            Outcome.OK: "✓ OK",
+            Outcome.WARNING: "⚠ WARNING",
+            Outcome.FAILED: "✗ FAILED",
+            Outcome.UNTRUSTED: "✗ NOT TRUSTED",
+        }[self.outcome]
         done = "; ".join(text for _, text in self.checks)
         tail = f" → {self.advice}" if self.advice else ""
         return f"{mark}  {self.node.id} ({self.target}): {done}{tail}"
@@ -470,8 +480,9 @@ def first_run(args: argparse.Namespace) -> int | None:
 
     result = InitApp(default_target(), looked_in=looked_in).run()
     if result is None or result.action == "quit":
-        print("resil-tui: no inventory; nothing started (resil-tui init creates one)",
-              file=sys.stderr)
+        print(
+            "resil-tui: no inventory; nothing started (resil-tui init creates one)", file=sys.stderr
+        )
         return 2
     if result.action == "demo":
         args.demo = True

@@ -65,8 +65,13 @@ async def run_logs(
                 out.flush()
 
             result = await wait_until_ready(
-                pool, node, timeout=float(args.timeout), not_before=not_before,
-                on_line=show, stream=stream, tail=tail,
+                pool,
+                node,
+                timeout=float(args.timeout),
+                not_before=not_before,
+                on_line=show,
+                stream=stream,
+                tail=tail,
             )
             err.write(f"resil-tui: {result.summary}\n")
             return EXIT_OK if result.ready else EXIT_FAILED

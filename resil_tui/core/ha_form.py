@@ -123,9 +123,7 @@ def validate_ha_form(
     try:
         peer = IPv4Address(text)
     except (AddressValueError, ValueError):
-        issues.append(
-            FormIssue(IssueLevel.ERROR, "peer", f"{text!r} is not a valid IPv4 address")
-        )
+        issues.append(FormIssue(IssueLevel.ERROR, "peer", f"{text!r} is not a valid IPv4 address"))
         return FormValidation(mode, None, issues)
     bad_kind = _unusable(peer)
     if bad_kind:
@@ -266,8 +264,7 @@ class ExpiryCheck:
 def compare_sip_expiry(actual: SipExpiry, mode: HaMode) -> list[ExpiryCheck]:
     expected = expected_sip_expiry(mode) or {}
     return [
-        ExpiryCheck(name, actual.values.get(name), expected.get(name))
-        for name in SIP_EXPIRY_NAMES
+        ExpiryCheck(name, actual.values.get(name), expected.get(name)) for name in SIP_EXPIRY_NAMES
     ]
 
 
@@ -321,8 +318,10 @@ class HaPreview:
 
     def lines(self) -> list[str]:
         """The preview as plain text lines (pane and CLI show the same thing)."""
-        out = [f"Change on {self.node_id}: HA mode → {self.mode.value}"
-               + (f", peer {self.peer}" if self.peer else "")]
+        out = [
+            f"Change on {self.node_id}: HA mode → {self.mode.value}"
+            + (f", peer {self.peer}" if self.peer else "")
+        ]
         if self.unchanged:
             out.append("  (ha.conf already says this: sysconfd will rewrite it all the same)")
         before = self.conf_before.strip() if self.conf_before_present else "(no file: disabled)"
@@ -337,13 +336,18 @@ class HaPreview:
             out.append(f"  cron: {path} removed")
         out.append("  sysconfd restarts PostgreSQL on the node (calls using the DB pause)")
         if self.mode is HaMode.SLAVE:
-            out.append("  sysconfd lets the master into PostgreSQL (pg_hba) and listens on all"
-                       " addresses")
-        out.append(f"  SIP expiry after: {_sip_text(self.sip_expiry_after)}"
-                   + (" (HA on)" if self.mode is not HaMode.DISABLED else " (HA off)"))
+            out.append(
+                "  sysconfd lets the master into PostgreSQL (pg_hba) and listens on all addresses"
+            )
+        out.append(
+            f"  SIP expiry after: {_sip_text(self.sip_expiry_after)}"
+            + (" (HA on)" if self.mode is not HaMode.DISABLED else " (HA off)")
+        )
         if self.backup_registrar_after:
-            out.append("  provisioning: registrar_backup and proxy_backup = "
-                       f"{self.backup_registrar_after} (the slave)")
+            out.append(
+                "  provisioning: registrar_backup and proxy_backup = "
+                f"{self.backup_registrar_after} (the slave)"
+            )
         else:
             out.append("  provisioning: registrar_backup and proxy_backup reset to blank")
         out.append(f"  ⚠ {PHONES_REMINDER}")
@@ -396,9 +400,7 @@ def build_preview(
     warnings = list(validation.warnings)
     if mode is HaMode.DISABLED:
         warnings.insert(0, DISABLE_WARNING)
-    unchanged = (
-        current is not None and current.mode is mode and current.peer == peer
-    )
+    unchanged = current is not None and current.mode is mode and current.peer == peer
     return HaPreview(
         node_id=node_id,
         mode=mode,
@@ -449,8 +451,11 @@ class CheckMasterResult:
     evidence: str  # where the decision was read from
 
     def describe(self) -> str:
-        ping = {True: "master answered ping", False: "master did not answer ping",
-                None: "ping result not printed"}[self.master_reachable]
+        ping = {
+            True: "master answered ping",
+            False: "master did not answer ping",
+            None: "ping result not printed",
+        }[self.master_reachable]
         what = {
             CheckDecision.STOP: "slave services stopped (standby)",
             CheckDecision.START: "slave services STARTED (the slave took over)",
@@ -471,8 +476,7 @@ def parse_check_master(
     """Read the ping result and the decision from the output; the format of the real
     script's output is not documented, so the node's state afterwards (disabled flag,
     telephony services) decides when the output does not say."""
-    pings = [ln.strip() for ln in text.splitlines() if "ping" in ln.lower()
-             or _RECEIVED.search(ln)]
+    pings = [ln.strip() for ln in text.splitlines() if "ping" in ln.lower() or _RECEIVED.search(ln)]
     reachable: bool | None = None
     for line in pings:
         m = _RECEIVED.search(line)
@@ -489,8 +493,9 @@ def parse_check_master(
     else:
         enabled = _ENABLED.findall(text)
         if enabled:
-            decision = CheckDecision.START if enabled[-1].lower() == "enabled" else (
-                CheckDecision.STOP)
+            decision = (
+                CheckDecision.START if enabled[-1].lower() == "enabled" else (CheckDecision.STOP)
+            )
     if decision is CheckDecision.UNKNOWN:
         evidence = "node state afterwards"
         if disabled_flag_after is True and telephony_after is not True:
@@ -518,7 +523,7 @@ def new_log_lines(before: str, after: str) -> list[str]:
     for i in range(len(new) - 1, -1, -1):
         if new[i] == marker:
             # Records carry a time to the millisecond and a pid: a repeat is not expected.
-            return new[i + 1:]
+            return new[i + 1 :]
     return new
 
 
@@ -534,24 +539,33 @@ def judge_sync_run(exit_status: int | None, new_lines: list[str]) -> SyncRunChec
     result: SyncResult = last_sync_result("\n".join(new_lines))
     if result.outcome is SyncOutcome.KEY_MISSING:
         return SyncRunCheck(
-            False, result.outcome,
+            False,
+            result.outcome,
             f"SILENT NO-OP: {result.message} — xivo-sync exited {exit_status} and copied "
             "nothing; run 'xivo-sync -i' on the master",
             True,
         )
     if exit_status not in (0, None) or result.outcome is SyncOutcome.ERROR:
         why = result.message if result.outcome is SyncOutcome.ERROR else "see the output"
-        return SyncRunCheck(False, SyncOutcome.ERROR,
-                            f"xivo-sync failed (exit {exit_status}): {why}", False)
+        return SyncRunCheck(
+            False, SyncOutcome.ERROR, f"xivo-sync failed (exit {exit_status}): {why}", False
+        )
     if result.outcome is SyncOutcome.SUCCESS:
         return SyncRunCheck(True, result.outcome, result.message, False)
     if not new_lines:
-        return SyncRunCheck(False, SyncOutcome.UNKNOWN,
-                            "xivo-sync exited 0 but wrote nothing to its log: nothing proves"
-                            " a synchronisation happened", True)
-    return SyncRunCheck(False, result.outcome,
-                        f"xivo-sync logged no success: {result.message}",
-                        "not synchronizing" in result.message.lower())
+        return SyncRunCheck(
+            False,
+            SyncOutcome.UNKNOWN,
+            "xivo-sync exited 0 but wrote nothing to its log: nothing proves"
+            " a synchronisation happened",
+            True,
+        )
+    return SyncRunCheck(
+        False,
+        result.outcome,
+        f"xivo-sync logged no success: {result.message}",
+        "not synchronizing" in result.message.lower(),
+    )
 
 
 def slave_start_warnings(

@@ -133,8 +133,7 @@ def render_report(run: WizardRun) -> str:
     skipped = [r for r in run.steps if r.state is StepState.SKIPPED]
     if skipped:
         out += ["## Skipped steps", ""]
-        out += [f"- {r.title} ({code(r.step_id)}): {r.skip_reason or 'no reason'}"
-                for r in skipped]
+        out += [f"- {r.title} ({code(r.step_id)}): {r.skip_reason or 'no reason'}" for r in skipped]
         out.append("")
     warned = [r for r in run.steps if r.warning]
     if warned:

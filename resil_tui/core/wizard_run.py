@@ -270,9 +270,7 @@ def new_record(step: Step, command: str) -> StepRecord:
 
 def records_match(run: WizardRun, runbook: Runbook) -> bool:
     """The saved run has exactly the runbook's steps (same ids, same order, same kinds)."""
-    return [(r.step_id, r.kind) for r in run.steps] == [
-        (s.id, s.kind.value) for s in runbook.steps
-    ]
+    return [(r.step_id, r.kind) for r in run.steps] == [(s.id, s.kind.value) for s in runbook.steps]
 
 
 def is_manual(record: StepRecord) -> bool:

@@ -39,24 +39,65 @@ class ContainerDef:
 CC_PROJECT = "xivocc"
 EDGE_PROJECT = "edge"
 CC_CONTAINERS = (
-    ContainerDef("pgxivocc", "xivoxc/pgxivocc:2023.10.latest", "docker-entrypoint.sh postgres",
-                 "0.0.0.0:5443->5432/tcp", "pg"),
-    ContainerDef("xuc", "xivoxc/xuc:2023.10.latest", "bin/xuc_docker",
-                 "0.0.0.0:8090->9000/tcp", "play", healthcheck=True),
-    ContainerDef("xucmgt", "xivoxc/xucmgt:2023.10.latest", "bin/xucmgt_docker",
-                 "0.0.0.0:8070->9000/tcp", "play"),
-    ContainerDef("config_mgt", "xivoxc/config-mgt:2023.10.latest", "bin/config-mgt-docker",
-                 "0.0.0.0:9100->9000/tcp", "play"),
-    ContainerDef("nginx", "xivoxc/xivoxc_nginx:2023.10.latest", "/docker-entrypoint.sh nginx",
-                 "0.0.0.0:80->80/tcp, 0.0.0.0:443->443/tcp", "nginx"),
+    ContainerDef(
+        "pgxivocc",
+        "xivoxc/pgxivocc:2023.10.latest",
+        "docker-entrypoint.sh postgres",
+        "0.0.0.0:5443->5432/tcp",
+        "pg",
+    ),
+    ContainerDef(
+        "xuc",
+        "xivoxc/xuc:2023.10.latest",
+        "bin/xuc_docker",
+        "0.0.0.0:8090->9000/tcp",
+        "play",
+        healthcheck=True,
+    ),
+    ContainerDef(
+        "xucmgt",
+        "xivoxc/xucmgt:2023.10.latest",
+        "bin/xucmgt_docker",
+        "0.0.0.0:8070->9000/tcp",
+        "play",
+    ),
+    ContainerDef(
+        "config_mgt",
+        "xivoxc/config-mgt:2023.10.latest",
+        "bin/config-mgt-docker",
+        "0.0.0.0:9100->9000/tcp",
+        "play",
+    ),
+    ContainerDef(
+        "nginx",
+        "xivoxc/xivoxc_nginx:2023.10.latest",
+        "/docker-entrypoint.sh nginx",
+        "0.0.0.0:80->80/tcp, 0.0.0.0:443->443/tcp",
+        "nginx",
+    ),
 )
 EDGE_CONTAINERS = (
-    ContainerDef("nginx", "xivoxc/edge-nginx:2023.10.latest", "/docker-entrypoint.sh nginx",
-                 "0.0.0.0:443->443/tcp", "nginx"),
-    ContainerDef("kamailio", "xivoxc/edge-kamailio:2023.10.latest", "kamailio -DD -E",
-                 "0.0.0.0:5060->5060/udp, 0.0.0.0:5061->5061/tcp", "kamailio"),
-    ContainerDef("coturn", "coturn/coturn:4.6", "turnserver -c /etc/coturn/turnserver.conf",
-                 "0.0.0.0:3478->3478/udp", "coturn"),
+    ContainerDef(
+        "nginx",
+        "xivoxc/edge-nginx:2023.10.latest",
+        "/docker-entrypoint.sh nginx",
+        "0.0.0.0:443->443/tcp",
+        "nginx",
+    ),
+    ContainerDef(
+        "kamailio",
+        "xivoxc/edge-kamailio:2023.10.latest",
+        "kamailio -DD -E",
+        "0.0.0.0:5060->5060/udp, 0.0.0.0:5061->5061/tcp",
+        "kamailio",
+    ),
+    ContainerDef(
+        "coturn",
+        "coturn/coturn:4.6",
+        "turnserver -c /etc/coturn/turnserver.conf",
+        "0.0.0.0:3478->3478/udp",
+        "coturn",
+    ),
 )
 # Which .env variables each Edge service uses: `up -d` recreates a service when one changed.
 EDGE_WATCHED = {
@@ -74,8 +115,9 @@ def project_of(node: NodeSpec) -> tuple[str, tuple[ContainerDef, ...]]:
     raise KeyError(node.kind)
 
 
-def new_container(project: str, d: ContainerDef, now: float,
-                  env: dict[str, str] | None = None) -> dict[str, Any]:
+def new_container(
+    project: str, d: ContainerDef, now: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "service": d.service,
         "name": f"{project}-{d.service}-1",
@@ -99,8 +141,9 @@ def new_container(project: str, d: ContainerDef, now: float,
     }
 
 
-def initial_containers(node: NodeSpec, now: float, env: dict[str, str] | None = None,
-                       age: float = 2 * 86400) -> dict[str, Any]:
+def initial_containers(
+    node: NodeSpec, now: float, env: dict[str, str] | None = None, age: float = 2 * 86400
+) -> dict[str, Any]:
     project, defs = project_of(node)
     born = now - age
     out = {}
@@ -116,19 +159,30 @@ Line = tuple[float, str, str, str]  # (fraction of start span, level, logger, me
 XUC_STARTUP: tuple[Line, ...] = (
     (0.0, "INFO", "xuc", "Starting xuc 2023.10.05 (Play 2.8, Akka 2.6)"),
     (0.05, "INFO", "akka.event.slf4j.Slf4jLogger", "Slf4jLogger started"),
-    (0.15, "INFO", "play.api.db.DefaultDBApi",
-     "Database [default] initialized at jdbc:postgresql://pgxivocc:5432/xuc"),
+    (
+        0.15,
+        "INFO",
+        "play.api.db.DefaultDBApi",
+        "Database [default] initialized at jdbc:postgresql://pgxivocc:5432/xuc",
+    ),
     (0.25, "INFO", "xivo.xuc.XucConfig", "XiVO host is {xivo_ip}"),
     (0.35, "INFO", "xivo.ami.AmiSupervisor", "Connecting to AMI at {xivo_ip}:5038"),
     (0.5, "INFO", "xivo.ami.AmiSupervisor", "AMI connection established with {xivo_ip}:5038"),
-    (0.65, "INFO", "services.config.ConfigRepository",
-     "Loaded 42 agents, 12 queues, 318 users from {xivo_ip}"),
+    (
+        0.65,
+        "INFO",
+        "services.config.ConfigRepository",
+        "Loaded 42 agents, 12 queues, 318 users from {xivo_ip}",
+    ),
     (0.8, "INFO", "xivo.websocket.WsBus", "Event bus started"),
     (0.92, "INFO", "play.api.Play", "Application started (Prod) (no global state)"),
 )
 XUC_GATE = 5  # with the never-ready fault, start-up stops before this line (AMI never answers)
-XUC_RETRY = ("WARN", "xivo.ami.AmiSupervisor",
-             "AMI connection to {xivo_ip}:5038 failed: Connection refused, retrying in 5 seconds")
+XUC_RETRY = (
+    "WARN",
+    "xivo.ami.AmiSupervisor",
+    "AMI connection to {xivo_ip}:5038 failed: Connection refused, retrying in 5 seconds",
+)
 XUC_READY = ("INFO", "play.core.server.AkkaHttpServer", READY_LINE)
 XUC_TRAFFIC = (
     ("INFO", "services.agent.AgentManager", "Agent {n} state changed to Ready"),
@@ -139,31 +193,47 @@ XUC_TRAFFIC = (
 )
 XUC_STOP = (
     ("INFO", "play.core.server.AkkaHttpServer", "Stopping server..."),
-    ("INFO", "akka.actor.CoordinatedShutdown",
-     "Running CoordinatedShutdown with reason [ApplicationStoppedReason]"),
+    (
+        "INFO",
+        "akka.actor.CoordinatedShutdown",
+        "Running CoordinatedShutdown with reason [ApplicationStoppedReason]",
+    ),
 )
 
 GENERIC_STARTUP: dict[str, tuple[Line, ...]] = {
-    "play": ((0.0, "INFO", "play.api.Play", "Application started (Prod)"),
-             (0.5, "INFO", "play.core.server.AkkaHttpServer", READY_LINE)),
-    "nginx": ((0.0, "notice", "1#1", "using the \"epoll\" event method"),
-              (0.2, "notice", "1#1", "nginx/1.24.0"),
-              (0.4, "notice", "1#1", "start worker processes")),
-    "pg": ((0.0, "LOG", "1", "starting PostgreSQL 11.22 on x86_64-pc-linux-gnu"),
-           (0.5, "LOG", "1", "database system is ready to accept connections")),
-    "kamailio": ((0.0, "INFO", "<core>", "main(): kamailio 5.6.4 starting"),
-                 (0.3, "INFO", "dispatcher", "XiVO destination set to sip:{xivo_host}:5060"),
-                 (0.6, "INFO", "dispatcher", "default MDS set to sip:{mds_default}:5060")),
-    "coturn": ((0.0, "INFO", "turnserver", "Coturn Version Coturn-4.6.2 'Gorst'"),
-               (0.3, "INFO", "turnserver", "realm {turn_fqdn}, allowed peers {turn_peers}")),
+    "play": (
+        (0.0, "INFO", "play.api.Play", "Application started (Prod)"),
+        (0.5, "INFO", "play.core.server.AkkaHttpServer", READY_LINE),
+    ),
+    "nginx": (
+        (0.0, "notice", "1#1", 'using the "epoll" event method'),
+        (0.2, "notice", "1#1", "nginx/1.24.0"),
+        (0.4, "notice", "1#1", "start worker processes"),
+    ),
+    "pg": (
+        (0.0, "LOG", "1", "starting PostgreSQL 11.22 on x86_64-pc-linux-gnu"),
+        (0.5, "LOG", "1", "database system is ready to accept connections"),
+    ),
+    "kamailio": (
+        (0.0, "INFO", "<core>", "main(): kamailio 5.6.4 starting"),
+        (0.3, "INFO", "dispatcher", "XiVO destination set to sip:{xivo_host}:5060"),
+        (0.6, "INFO", "dispatcher", "default MDS set to sip:{mds_default}:5060"),
+    ),
+    "coturn": (
+        (0.0, "INFO", "turnserver", "Coturn Version Coturn-4.6.2 'Gorst'"),
+        (0.3, "INFO", "turnserver", "realm {turn_fqdn}, allowed peers {turn_peers}"),
+    ),
 }
 GENERIC_TRAFFIC: dict[str, tuple[tuple[str, str, str], ...]] = {
     "play": (("INFO", "controllers.Status", "GET /status 200"),),
-    "nginx": (("access", "", "GET /xuc/api/2.0/config HTTP/1.1\" 200 {m}"),
-              ("access", "", "GET /ucassistant/ HTTP/1.1\" 200 {m}")),
+    "nginx": (
+        ("access", "", 'GET /xuc/api/2.0/config HTTP/1.1" 200 {m}'),
+        ("access", "", 'GET /ucassistant/ HTTP/1.1" 200 {m}'),
+    ),
     "pg": (("LOG", "{n}", "checkpoint complete: wrote {m} buffers"),),
-    "kamailio": (("INFO", "<script>",
-                  "REGISTER from sip:10{m}@{edge_fqdn} relayed to {xivo_host}"),),
+    "kamailio": (
+        ("INFO", "<script>", "REGISTER from sip:10{m}@{edge_fqdn} relayed to {xivo_host}"),
+    ),
     "coturn": (("INFO", "session", "{n}: new TURN allocation, peers {turn_peers}"),),
 }
 
@@ -208,8 +278,14 @@ def _interval(c: dict[str, Any], timing: LabTiming) -> float:
     return timing.xuc_traffic if c["service"] == "xuc" else timing.xuc_traffic * 5
 
 
-def catch_up(world: LabWorld, node: NodeSpec, c: dict[str, Any], now: float,
-             timing: LabTiming, never_ready: bool) -> list[tuple[float, str]]:
+def catch_up(
+    world: LabWorld,
+    node: NodeSpec,
+    c: dict[str, Any],
+    now: float,
+    timing: LabTiming,
+    never_ready: bool,
+) -> list[tuple[float, str]]:
     """Advance container `c` (mutated) to `now`; return the new (time, text) log lines."""
     if c.get("state") != "running":
         return []
@@ -343,9 +419,17 @@ def ps_table(containers: list[dict[str, Any]], now: float) -> str:
     rows = [header]
     for c in sorted(containers, key=lambda c: c["name"]):
         cmd = c["command"] if len(c["command"]) <= 20 else c["command"][:19] + "…"
-        rows.append([c["name"], c["image"], f'"{cmd}"', c["service"],
-                     f"{human_duration(now - c['created_at'])} ago",
-                     _status(c, now), c["ports"] if c["state"] == "running" else ""])
+        rows.append(
+            [
+                c["name"],
+                c["image"],
+                f'"{cmd}"',
+                c["service"],
+                f"{human_duration(now - c['created_at'])} ago",
+                _status(c, now),
+                c["ports"] if c["state"] == "running" else "",
+            ]
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["   ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
     return "\n".join(lines) + "\n"
@@ -367,8 +451,9 @@ def parse_since(value: str, now: float) -> float:
     try:
         d = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
-        raise CommandFailed(f'invalid value "{value}" for flag --since: '
-                            "expected a timestamp or a duration", 1) from None
+        raise CommandFailed(
+            f'invalid value "{value}" for flag --since: expected a timestamp or a duration', 1
+        ) from None
     return d.timestamp()  # naive dates are local time, as docker reads them
 
 
@@ -438,9 +523,12 @@ async def dcomp(ctx: Ctx, prog: str, args: list[str]) -> int:
         for w in wanted:
             if w not in known:
                 raise CommandFailed(f"no such service: {w}", 1)
-        cs = [c for c in st.get("containers", {}).values()
-              if (not wanted or c["service"] in wanted)
-              and (c["state"] != "exited" or "-a" in rest or "--all" in rest)]
+        cs = [
+            c
+            for c in st.get("containers", {}).values()
+            if (not wanted or c["service"] in wanted)
+            and (c["state"] != "exited" or "-a" in rest or "--all" in rest)
+        ]
         ctx.out(ps_table(cs, time.time()))
         return 0
     if sub == "logs":
@@ -459,7 +547,7 @@ async def dcomp(ctx: Ctx, prog: str, args: list[str]) -> int:
         for c in st.get("containers", {}).values():
             ctx.err(f" Container {c['name']}  Running\n")
         return 0
-    raise CommandFailed(f"unknown docker command: \"compose {sub}\"", 1)
+    raise CommandFailed(f'unknown docker command: "compose {sub}"', 1)
 
 
 async def _restart(ctx: Ctx, services: list[str]) -> None:
@@ -470,8 +558,10 @@ async def _restart(ctx: Ctx, services: list[str]) -> None:
         for s in services:
             c = st["containers"][s]
             if c["service"] == "xuc" and c["state"] == "running":
-                _append(log_path(world, node, c),
-                        [(now, _fmt(c["style"], now, lv, lg, m)) for lv, lg, m in XUC_STOP])
+                _append(
+                    log_path(world, node, c),
+                    [(now, _fmt(c["style"], now, lv, lg, m)) for lv, lg, m in XUC_STOP],
+                )
             c["state"] = "restarting"
             c["stopped_at"] = now
     for s in services:
@@ -482,9 +572,18 @@ async def _restart(ctx: Ctx, services: list[str]) -> None:
     with world.edit_state(node.id) as st:
         for s in services:
             c = st["containers"][s]
-            c.update(state="running", started_at=now, timeline_at=now, startup_idx=0,
-                     ready_at=None, stalled=False, retry_k=0, seq=0, cursor=now - 0.001,
-                     restarts=c.get("restarts", 0) + 1)
+            c.update(
+                state="running",
+                started_at=now,
+                timeline_at=now,
+                startup_idx=0,
+                ready_at=None,
+                stalled=False,
+                retry_k=0,
+                seq=0,
+                cursor=now - 0.001,
+                restarts=c.get("restarts", 0) + 1,
+            )
     for s in services:
         ctx.err(f" Container {CC_PROJECT if node.kind == CC else EDGE_PROJECT}-{s}-1  Started\n")
 
@@ -493,8 +592,9 @@ async def _edge_up(ctx: Ctx) -> int:
     world, node = ctx.world, ctx.node
     env_file = ctx.path(EDGE_ENV)
     if not env_file.is_file():
-        raise CommandFailed(f"env file {EDGE_ENV} not found: stat {EDGE_ENV}: "
-                            "no such file or directory", 1)
+        raise CommandFailed(
+            f"env file {EDGE_ENV} not found: stat {EDGE_ENV}: no such file or directory", 1
+        )
     env = parse_env(env_file.read_text(encoding="utf-8", errors="replace"))
     sync_node(world, node)
     st = world.read_state(node.id)
@@ -535,11 +635,15 @@ async def _edge_up(ctx: Ctx) -> int:
     for d, action, _ in plan:
         name = f"{EDGE_PROJECT}-{d.service}-1"
         if action == "recreate":
-            ctx.err(f" Container {name}  Recreated\n Container {name}  Starting\n"
-                    f" Container {name}  Started\n")
+            ctx.err(
+                f" Container {name}  Recreated\n Container {name}  Starting\n"
+                f" Container {name}  Started\n"
+            )
         elif action == "create":
-            ctx.err(f" Container {name}  Created\n Container {name}  Starting\n"
-                    f" Container {name}  Started\n")
+            ctx.err(
+                f" Container {name}  Created\n Container {name}  Starting\n"
+                f" Container {name}  Started\n"
+            )
         elif action == "start":
             ctx.err(f" Container {name}  Starting\n Container {name}  Started\n")
         else:
@@ -573,7 +677,7 @@ async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
             # Inclusive, with room for the float rounding of an RFC 3339 round trip.
             lines = [ln for ln in lines if ln[0] >= la.since - 1e-6]
         if la.tail is not None:
-            lines = lines[-la.tail:] if la.tail > 0 else []
+            lines = lines[-la.tail :] if la.tail > 0 else []
         merged += [(t, i, render(s, t, text)) for t, text in lines]
     merged.sort(key=lambda x: (x[0], x[1]))
     ctx.out("".join(m[2] for m in merged))
@@ -604,8 +708,17 @@ def boot(world: LabWorld, node: NodeSpec, now: float) -> None:
     """Power-on: containers come back (restart policy `always`), with a new start-up."""
     with world.edit_state(node.id) as st:
         for c in st.get("containers", {}).values():
-            c.update(state="running", started_at=now, timeline_at=now, startup_idx=0,
-                     ready_at=None, stalled=False, retry_k=0, seq=0, cursor=now - 0.001)
+            c.update(
+                state="running",
+                started_at=now,
+                timeline_at=now,
+                startup_idx=0,
+                ready_at=None,
+                stalled=False,
+                retry_k=0,
+                seq=0,
+                cursor=now - 0.001,
+            )
 
 
 def halt(world: LabWorld, node: NodeSpec, now: float) -> None:

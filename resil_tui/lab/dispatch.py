@@ -34,8 +34,10 @@ class StdIO:
             loop = asyncio.get_running_loop()
             reader = asyncio.StreamReader()
             try:
-                await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                             os.fdopen(os.dup(0), "rb", buffering=0))
+                await loop.connect_read_pipe(
+                    lambda: asyncio.StreamReaderProtocol(reader),
+                    os.fdopen(os.dup(0), "rb", buffering=0),
+                )
             except (ValueError, OSError):
                 self._plain_file = True  # a regular file: read it synchronously
                 return None

@@ -141,8 +141,9 @@ def _split_redirections(argv: list[str]) -> tuple[list[str], str, str]:
 
 async def _run_simple(ctx: Ctx, argv: list[str]) -> int:
     # Leading VAR=value assignments and wrappers do not change what runs.
-    while argv and ("=" in argv[0] and not argv[0].startswith("=")
-                    and argv[0].split("=", 1)[0].isidentifier()):
+    while argv and (
+        "=" in argv[0] and not argv[0].startswith("=") and argv[0].split("=", 1)[0].isidentifier()
+    ):
         argv = argv[1:]
     while argv and argv[0] in PREFIXES:
         argv = argv[1:]

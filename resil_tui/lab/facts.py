@@ -21,9 +21,21 @@ SYSCONFD_PORT = 8668
 # `xivo-service status` lists the XiVO services; `status all` adds the external ones first.
 XIVO_EXTERNAL = ("rabbitmq-server", "postgresql", "nginx", "consul", "xivo-sysconfd", "monit")
 XIVO_SERVICES = (
-    "xivo-dxtora", "xivo-provd", "xivo-agid", "asterisk", "xivo-amid", "xivo-call-logs",
-    "xivo-agentd", "xivo-ctid", "xivo-dird", "xivo-confgend", "xivo-auth", "xivo-confd",
-    "xivo-websocketd", "xivo-ctid-ng", "xivo-plugind",
+    "xivo-dxtora",
+    "xivo-provd",
+    "xivo-agid",
+    "asterisk",
+    "xivo-amid",
+    "xivo-call-logs",
+    "xivo-agentd",
+    "xivo-ctid",
+    "xivo-dird",
+    "xivo-confgend",
+    "xivo-auth",
+    "xivo-confd",
+    "xivo-websocketd",
+    "xivo-ctid-ng",
+    "xivo-plugind",
 )
 # What xivo-manage-slave-services starts/stops: the slave's standby leaves these stopped.
 TELEPHONY = ("monit", "asterisk", "xivo-agid", "xivo-amid", "xivo-ctid", "xivo-agentd")
@@ -76,8 +88,7 @@ def sync_log_line(t: float, pid: int, level: str, message: str) -> str:
     return f"{asctime(t)} [{pid}] ({level}): {message}\n"
 
 
-def edge_env_text(*, fqdn: str, edge_ip: str, xivo_ip: str, cc_ip: str,
-                  mds_ips: list[str]) -> str:
+def edge_env_text(*, fqdn: str, edge_ip: str, xivo_ip: str, cc_ip: str, mds_ips: list[str]) -> str:
     """A realistic Edge .env: comments, blank lines, quoting, and IP look-alikes."""
     peers = ",".join([xivo_ip, *mds_ips])
     return (
@@ -110,7 +121,7 @@ def parse_env(text: str) -> dict[str, str]:
         if not line or line.startswith("#") or "=" not in line:
             continue
         if line.startswith("export "):
-            line = line[len("export "):].lstrip()
+            line = line[len("export ") :].lstrip()
         key, _, value = line.partition("=")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":

@@ -38,8 +38,11 @@ async def test(ctx: Ctx, args: list[str], bracket: bool = False) -> int:
     elif len(args) == 2 and args[0] in ("-e", "-f", "-d", "-s", "-r", "-w", "-x", "-L"):
         p = ctx.path(args[1])
         result = {
-            "-e": p.exists(), "-f": p.is_file(), "-d": p.is_dir(),
-            "-s": p.is_file() and p.stat().st_size > 0, "-L": p.is_symlink(),
+            "-e": p.exists(),
+            "-f": p.is_file(),
+            "-d": p.is_dir(),
+            "-s": p.is_file() and p.stat().st_size > 0,
+            "-L": p.is_symlink(),
         }.get(args[0], p.exists())
     elif len(args) == 2 and args[0] in ("-n", "-z"):
         result = (args[1] != "") == (args[0] == "-n")
@@ -55,7 +58,7 @@ async def test(ctx: Ctx, args: list[str], bracket: bool = False) -> int:
 def _last_lines(data: bytes, n: int, from_start: bool) -> bytes:
     lines = data.splitlines(keepends=True)
     if from_start:
-        return b"".join(lines[max(n - 1, 0):])
+        return b"".join(lines[max(n - 1, 0) :])
     return b"".join(lines[-n:]) if n > 0 else b""
 
 
@@ -137,8 +140,10 @@ async def _follow(ctx: Ctx, name: str, p: Path, by_name: bool) -> None:
                 ctx.err(f"tail: '{name}' has become inaccessible: No such file or directory\n")
             current = None
         elif now_id != current and by_name:
-            ctx.err(f"tail: '{name}' has {'appeared' if current is None else 'been replaced'};"
-                    "  following new file\n")
+            ctx.err(
+                f"tail: '{name}' has {'appeared' if current is None else 'been replaced'};"
+                "  following new file\n"
+            )
             current, pos = now_id, 0
         if current is not None:
             size = p.stat().st_size

@@ -21,7 +21,8 @@ def populate(world: LabWorld, node: NodeSpec, now: float) -> None:
     log = root / "var/log"
     log.mkdir(parents=True, exist_ok=True)
     (log / "syslog").write_text(
-        f"{_syslog_stamp(now - 60)} {node.hostname} systemd[1]: Started Daily apt activities.\n")
+        f"{_syslog_stamp(now - 60)} {node.hostname} systemd[1]: Started Daily apt activities.\n"
+    )
     state: dict[str, Any] = {"boot_at": now - 2 * 86400, "postgres_restarts": 0}
     site = world.spec.site(node.site)
     if node.kind == XIVO:
@@ -49,8 +50,12 @@ def populate(world: LabWorld, node: NodeSpec, now: float) -> None:
         cc = site.node(CC, MASTER)
         assert master is not None
         text = facts.edge_env_text(
-            fqdn=node.fqdn or f"edge.{site.name}.example", edge_ip=node.ip, xivo_ip=master.ip,
-            cc_ip=cc.ip if cc else master.ip, mds_ips=[m.ip for m in site.mds()])
+            fqdn=node.fqdn or f"edge.{site.name}.example",
+            edge_ip=node.ip,
+            xivo_ip=master.ip,
+            cc_ip=cc.ip if cc else master.ip,
+            mds_ips=[m.ip for m in site.mds()],
+        )
         env_path = world.resolve(node.id, facts.EDGE_ENV)
         env_path.parent.mkdir(parents=True, exist_ok=True)
         env_path.write_text(text)
@@ -67,8 +72,10 @@ def _initial_sync_log(world: LabWorld, node: NodeSpec, slave_ip: str, now: float
     t = now - 1800
     pid = 23817
     lines = [facts.sync_log_line(t, pid, "INFO", f"Starting synchronization to {slave_ip}")]
-    lines += [facts.sync_log_line(t + 0.2 + i * 0.1, pid, "DEBUG", f"rsync {d} to {slave_ip}: done")
-              for i, d in enumerate(facts.SYNC_DIRS)]
+    lines += [
+        facts.sync_log_line(t + 0.2 + i * 0.1, pid, "DEBUG", f"rsync {d} to {slave_ip}: done")
+        for i, d in enumerate(facts.SYNC_DIRS)
+    ]
     lines.append(facts.sync_log_line(t + 1.4, pid, "INFO", "Synchronization successful"))
     p = world.resolve(node.id, facts.SYNC_LOG)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -79,4 +86,3 @@ def _syslog_stamp(t: float) -> str:
     import time
 
     return time.strftime("%b %d %H:%M:%S", time.localtime(t))
-

@@ -25,8 +25,7 @@ from resil_tui.lab.spec import CC, EDGE, MASTER, MDS, SLAVE, XIVO, LabSpec, LabT
 from resil_tui.lab.ticker import LabTicker
 from resil_tui.lab.world import LabWorld
 
-_WRITE_FLAGS = (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT
-                | asyncssh.FXF_TRUNC)
+_WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC
 
 
 class _ProcessIO:
@@ -52,7 +51,7 @@ class _ProcessIO:
             for sep in (b"\n", b"\r"):
                 i = self._buf.find(sep)
                 if i >= 0:
-                    line, self._buf = self._buf[:i + 1], self._buf[i + 1:]
+                    line, self._buf = self._buf[: i + 1], self._buf[i + 1 :]
                     if sep == b"\r" and self._buf.startswith(b"\n"):
                         self._buf = self._buf[1:]
                     return line
@@ -100,12 +99,14 @@ class _NodeSFTP(asyncssh.SFTPServer):
     def map_path(self, path: bytes) -> bytes:
         root = str(self._node.world.node_root(self._node.node_id)).encode()
         if path == root or path.startswith(root + b"/"):
-            path = path[len(root):] or b"/"
+            path = path[len(root) :] or b"/"
         return super().map_path(path)
 
     def _record(self, op: str, *paths: bytes) -> None:
-        self._node.world.record(self._node.node_id, {
-            "kind": "sftp", "op": op, "paths": [p.decode("utf-8", "replace") for p in paths]})
+        self._node.world.record(
+            self._node.node_id,
+            {"kind": "sftp", "op": op, "paths": [p.decode("utf-8", "replace") for p in paths]},
+        )
 
     async def _delay(self) -> None:
         flags = self._node.world.node_flags(self._node.node_id)
@@ -159,8 +160,9 @@ class _Tracker(asyncssh.SSHServer):
         if self._conn is not None:
             self._node.connections.discard(self._conn)
 
-    def connection_requested(self, dest_host: str, dest_port: int,
-                             orig_host: str, orig_port: int) -> bool:
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> bool:
         # A node used as a jump host (`[ssh] jump`) forwards to the other lab nodes, which
         # all listen on loopback; anything else is refused, as a locked-down bastion would.
         return dest_host in ("127.0.0.1", "localhost")
@@ -196,15 +198,21 @@ class _NodeServer:
     async def _listen_ssh(self) -> None:
         key = asyncssh.read_private_key(self.lab.host_key_path(self.node_id))
         self.acceptor = await asyncssh.listen(
-            host="127.0.0.1", port=self.port, reuse_address=True,
+            host="127.0.0.1",
+            port=self.port,
+            reuse_address=True,
             server_host_keys=[key],
             authorized_client_keys=asyncssh.import_authorized_keys(
-                self.lab.client_key_path.with_suffix(".pub").read_text()),
+                self.lab.client_key_path.with_suffix(".pub").read_text()
+            ),
             server_factory=lambda: _Tracker(self),
             process_factory=self._handle,
             sftp_factory=lambda chan: _NodeSFTP(chan, self),
-            allow_scp=False, line_editor=False, encoding=None,
-            login_timeout=30, keepalive_interval=0,
+            allow_scp=False,
+            line_editor=False,
+            encoding=None,
+            login_timeout=30,
+            keepalive_interval=0,
         )
         self.port = self.acceptor.get_port()
 
@@ -212,8 +220,7 @@ class _NodeServer:
         async def hold(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             self.silent_writers.add(w)  # accepted, never answered
 
-        self.silent = await asyncio.start_server(hold, "127.0.0.1", self.port,
-                                                 reuse_address=True)
+        self.silent = await asyncio.start_server(hold, "127.0.0.1", self.port, reuse_address=True)
         self.port = self.silent.sockets[0].getsockname()[1]
 
     async def close_listener(self) -> None:
@@ -249,9 +256,11 @@ class _NodeServer:
     async def _run(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         line = process.command
         if not line:
-            process.stderr.write(b"interactive shells are not emulated\r\n"
-                                 if process.get_terminal_type() else
-                                 b"interactive shells are not emulated\n")
+            process.stderr.write(
+                b"interactive shells are not emulated\r\n"
+                if process.get_terminal_type()
+                else b"interactive shells are not emulated\n"
+            )
             process.exit(1)
             return
         try:
@@ -260,8 +269,9 @@ class _NodeServer:
             process.stderr.write(f"bash: syntax error: {exc}\n".encode())
             process.exit(2)
             return
-        cmd = asyncio.ensure_future(run_command(self.world, self.node_id, argv,
-                                                _ProcessIO(process)))
+        cmd = asyncio.ensure_future(
+            run_command(self.world, self.node_id, argv, _ProcessIO(process))
+        )
         closed = asyncio.ensure_future(process.channel.wait_closed())
         try:
             await asyncio.wait({cmd, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -311,8 +321,14 @@ class Lab:
 
     # -- life cycle --------------------------------------------------------------------------
     @classmethod
-    async def start(cls, lab_dir: Path | None = None, *, spec: LabSpec | None = None,
-                    timing: LabTiming | None = None, ticker: bool = True) -> Lab:
+    async def start(
+        cls,
+        lab_dir: Path | None = None,
+        *,
+        spec: LabSpec | None = None,
+        timing: LabTiming | None = None,
+        ticker: bool = True,
+    ) -> Lab:
         owned = lab_dir is None
         path = Path(tempfile.mkdtemp(prefix="resil-lab-")) if lab_dir is None else Path(lab_dir)
         if LabWorld.exists(path):
@@ -434,10 +450,13 @@ class Lab:
                     sd["edge"] = entry
                 elif n.kind == MDS:
                     sd.setdefault("mds", []).append(
-                        {"name": n.name.split(".", 1)[1], **entry, "ip": n.ip})
+                        {"name": n.name.split(".", 1)[1], **entry, "ip": n.ip}
+                    )
             doc["site"][site.name] = sd
-        header = ("# resil-tui lab inventory (generated): every node is a simulated XiVO node\n"
-                  f"# served on 127.0.0.1. Lab directory: {self.lab_dir}\n\n")
+        header = (
+            "# resil-tui lab inventory (generated): every node is a simulated XiVO node\n"
+            f"# served on 127.0.0.1. Lab directory: {self.lab_dir}\n\n"
+        )
         return header + tomli_w.dumps(doc)
 
     # -- queries -----------------------------------------------------------------------------
@@ -463,11 +482,23 @@ class Lab:
         raise KeyError(f"unknown or ambiguous node {name!r} (nodes: {', '.join(ids)})")
 
     def ssh_command(self, node_id: str, command: str = "xivo-service status all") -> str:
-        return shlex.join([
-            "ssh", "-p", str(self.port(node_id)),
-            "-o", f"UserKnownHostsFile={self.known_hosts_path}",
-            "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes",
-            "-i", str(self.client_key_path), "root@127.0.0.1", command])
+        return shlex.join(
+            [
+                "ssh",
+                "-p",
+                str(self.port(node_id)),
+                "-o",
+                f"UserKnownHostsFile={self.known_hosts_path}",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-i",
+                str(self.client_key_path),
+                "root@127.0.0.1",
+                command,
+            ]
+        )
 
     def _server(self, node_id: str) -> _NodeServer:
         try:
@@ -567,9 +598,17 @@ class Lab:
                 raise ValueError(f"no container for service {service!r} on {node_id}")
             if running:
                 if c["state"] != "running":
-                    c.update(state="running", started_at=now, timeline_at=now, startup_idx=0,
-                             ready_at=None, stalled=False, retry_k=0, seq=0,
-                             cursor=now - 0.001)
+                    c.update(
+                        state="running",
+                        started_at=now,
+                        timeline_at=now,
+                        startup_idx=0,
+                        ready_at=None,
+                        stalled=False,
+                        retry_k=0,
+                        seq=0,
+                        cursor=now - 0.001,
+                    )
             else:
                 c.update(state="exited", stopped_at=now)
 

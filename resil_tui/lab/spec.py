@@ -60,25 +60,74 @@ def build_site(
     """One site on a /24 `prefix` ("10.50.0"), with the demo's host numbering."""
     domain = domain or f"{name}.example"
     nodes = [
-        NodeSpec(f"{name}.xivo.master", name, XIVO, MASTER, f"{prefix}.11", "xivo.master",
-                 hostname=f"xivo-{name}-1"),
-        NodeSpec(f"{name}.xivo.slave", name, XIVO, SLAVE, f"{prefix}.12", "xivo.slave",
-                 hostname=f"xivo-{name}-2"),
+        NodeSpec(
+            f"{name}.xivo.master",
+            name,
+            XIVO,
+            MASTER,
+            f"{prefix}.11",
+            "xivo.master",
+            hostname=f"xivo-{name}-1",
+        ),
+        NodeSpec(
+            f"{name}.xivo.slave",
+            name,
+            XIVO,
+            SLAVE,
+            f"{prefix}.12",
+            "xivo.slave",
+            hostname=f"xivo-{name}-2",
+        ),
     ]
     if cc:
         nodes += [
-            NodeSpec(f"{name}.cc.master", name, CC, MASTER, f"{prefix}.21", "cc.master",
-                     fqdn=f"cc1.{domain}", hostname=f"cc-{name}-1"),
-            NodeSpec(f"{name}.cc.slave", name, CC, SLAVE, f"{prefix}.22", "cc.slave",
-                     fqdn=f"cc2.{domain}", hostname=f"cc-{name}-2"),
+            NodeSpec(
+                f"{name}.cc.master",
+                name,
+                CC,
+                MASTER,
+                f"{prefix}.21",
+                "cc.master",
+                fqdn=f"cc1.{domain}",
+                hostname=f"cc-{name}-1",
+            ),
+            NodeSpec(
+                f"{name}.cc.slave",
+                name,
+                CC,
+                SLAVE,
+                f"{prefix}.22",
+                "cc.slave",
+                fqdn=f"cc2.{domain}",
+                hostname=f"cc-{name}-2",
+            ),
         ]
     if edge:
         # .110 on purpose: a naive `sed s/10.50.0.11/.../` also rewrites it.
-        nodes.append(NodeSpec(f"{name}.edge", name, EDGE, None, f"{prefix}.110", "edge",
-                              fqdn=f"edge.{domain}", hostname=f"edge-{name}"))
+        nodes.append(
+            NodeSpec(
+                f"{name}.edge",
+                name,
+                EDGE,
+                None,
+                f"{prefix}.110",
+                "edge",
+                fqdn=f"edge.{domain}",
+                hostname=f"edge-{name}",
+            )
+        )
     for i in range(1, mds + 1):
-        nodes.append(NodeSpec(f"{name}.mds.mds{i}", name, MDS, None, f"{prefix}.{30 + i}",
-                              f"mds.mds{i}", hostname=f"mds{i}-{name}"))
+        nodes.append(
+            NodeSpec(
+                f"{name}.mds.mds{i}",
+                name,
+                MDS,
+                None,
+                f"{prefix}.{30 + i}",
+                f"mds.mds{i}",
+                hostname=f"mds{i}-{name}",
+            )
+        )
     return SiteSpec(name, tuple(nodes), description)
 
 
@@ -97,8 +146,16 @@ class LabSpec:
         built = []
         for i in range(sites):
             prefix = f"10.{100 + i // 250}.{i % 250}"
-            built.append(build_site(f"s{i + 1:03d}", prefix, cc=cc, edge=edge, mds=mds,
-                                    description=f"lab site {i + 1}"))
+            built.append(
+                build_site(
+                    f"s{i + 1:03d}",
+                    prefix,
+                    cc=cc,
+                    edge=edge,
+                    mds=mds,
+                    description=f"lab site {i + 1}",
+                )
+            )
         return cls(tuple(built))
 
     def nodes(self) -> list[NodeSpec]:

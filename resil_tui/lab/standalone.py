@@ -20,12 +20,18 @@ __all__ = ["apply_fault", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="resil-tui lab",
-                                description="Run a simulated XiVO HA site over SSH on 127.0.0.1.")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="keep the lab's state (files, keys, ports) here and reuse it next time")
-    p.add_argument("--sites", type=int, default=0,
-                   help="simulate N sites (s001...) instead of the demo site")
+    p = argparse.ArgumentParser(
+        prog="resil-tui lab", description="Run a simulated XiVO HA site over SSH on 127.0.0.1."
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep the lab's state (files, keys, ports) here and reuse it next time",
+    )
+    p.add_argument(
+        "--sites", type=int, default=0, help="simulate N sites (s001...) instead of the demo site"
+    )
     p.add_argument("--fast", action="store_true", help="sub-second timings (for tests)")
     return p
 
@@ -90,7 +96,7 @@ async def _prompt(lab: Lab, say: object, stop: asyncio.Event, interactive: bool)
             while b"\n" in buf:
                 i = buf.index(b"\n")
                 lines.put_nowait(buf[:i].decode(errors="replace"))
-                del buf[:i + 1]
+                del buf[: i + 1]
 
         loop.add_reader(fd, readable)
     try:
@@ -133,4 +139,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-

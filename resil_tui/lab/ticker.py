@@ -92,12 +92,15 @@ class LabTicker:
 
     async def _check(self, node: NodeSpec, master_ip: str) -> None:
         lines: list[str] = []
-        await xivo.check_master(self.world, node, master_ip, lines.append,
-                                self.world.timing.ping_interval)
+        await xivo.check_master(
+            self.world, node, master_ip, lines.append, self.world.timing.ping_interval
+        )
         stamp = time.strftime("%b %d %H:%M:%S")
         host = node.hostname
-        out = [f"{stamp} {host} CRON[{4000 + len(lines)}]: (root) CMD "
-               f"(/usr/sbin/xivo-check-master-status {master_ip} >/dev/null)\n"]
+        out = [
+            f"{stamp} {host} CRON[{4000 + len(lines)}]: (root) CMD "
+            f"(/usr/sbin/xivo-check-master-status {master_ip} >/dev/null)\n"
+        ]
         out += [f"{stamp} {host} xivo-check-master-status: {line}\n" for line in lines]
         syslog = self.world.resolve(node.id, "/var/log/syslog")
         syslog.parent.mkdir(parents=True, exist_ok=True)

@@ -83,8 +83,13 @@ class LabWorld:
             "spec": spec.to_json(),
             "timing": timing.to_json(),
             "nodes": {
-                n.id: {"port": None, "powered": True, "hung": False, "slow": 0.0,
-                       "xuc_never_ready": False}
+                n.id: {
+                    "port": None,
+                    "powered": True,
+                    "hung": False,
+                    "slow": 0.0,
+                    "xuc_never_ready": False,
+                }
                 for n in spec.nodes()
             },
             "cut_links": [],
@@ -127,8 +132,9 @@ class LabWorld:
         try:
             return self._nodes[node_id]
         except KeyError:
-            raise KeyError(f"no node {node_id!r} in the lab (known: "
-                           f"{', '.join(self._nodes)})") from None
+            raise KeyError(
+                f"no node {node_id!r} in the lab (known: {', '.join(self._nodes)})"
+            ) from None
 
     def node_by_ip(self, ip: str) -> NodeSpec | None:
         return self._by_ip.get(ip)
@@ -143,7 +149,7 @@ class LabWorld:
         root = self.node_root(node_id)
         root_s = str(root)
         if path == root_s or path.startswith(root_s + "/"):
-            path = path[len(root_s):] or "/"
+            path = path[len(root_s) :] or "/"
         virtual = posixpath.normpath(posixpath.join("/", cwd, path))
         return root / virtual.lstrip("/")
 
@@ -221,15 +227,17 @@ class LabWorld:
             yield st
 
     def write_state(self, node_id: str, state: dict[str, Any]) -> None:
-        _atomic_write_text(self.state_path(node_id), json.dumps(state, indent=1,
-                                                                sort_keys=True) + "\n")
+        _atomic_write_text(
+            self.state_path(node_id), json.dumps(state, indent=1, sort_keys=True) + "\n"
+        )
 
     # -- recording ------------------------------------------------------------------------
     def record(self, node_id: str, entry: dict[str, Any]) -> None:
         line = json.dumps({"t": time.time(), **entry}, sort_keys=True) + "\n"
         # One write() on an O_APPEND file: lines of concurrent writers do not interleave.
-        fd = os.open(self.node_dir(node_id) / "commands.jsonl",
-                     os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(
+            self.node_dir(node_id) / "commands.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+        )
         try:
             os.write(fd, line.encode())
         finally:

@@ -23,14 +23,16 @@ if TYPE_CHECKING:
 # -- services ------------------------------------------------------------------------------
 def default_services(node: NodeSpec, telephony_running: bool) -> list[dict[str, Any]]:
     external, own = (
-        (facts.MDS_EXTERNAL, facts.MDS_SERVICES) if node.kind == MDS
+        (facts.MDS_EXTERNAL, facts.MDS_SERVICES)
+        if node.kind == MDS
         else (facts.XIVO_EXTERNAL, facts.XIVO_SERVICES)
     )
     out = []
     for name in (*external, *own):
         up = telephony_running or name not in facts.TELEPHONY
-        out.append({"name": name, "state": "running" if up else "stopped",
-                    "external": name in external})
+        out.append(
+            {"name": name, "state": "running" if up else "stopped", "external": name in external}
+        )
     return out
 
 
@@ -65,10 +67,13 @@ async def xivo_service(ctx: Ctx, args: list[str]) -> int:
     if action == "status":
         pg = next((s for s in st.get("services", []) if s["name"] == "postgresql"), None)
         db_ok = pg is None or pg["state"] == "running"
-        lines = ["Checking database...",
-                 "\tOK" if db_ok else "\tNOK (could not connect to the database: "
-                 "postgresql is not running)",
-                 "Checking services..."]
+        lines = [
+            "Checking database...",
+            "\tOK"
+            if db_ok
+            else "\tNOK (could not connect to the database: postgresql is not running)",
+            "Checking services...",
+        ]
         lines += [f"\t{s['state']}\t\t{s['name']}" for s in services]
         ctx.out("\n".join(lines) + "\n")
         states = {s["state"] for s in services}
@@ -95,8 +100,9 @@ async def xivo_service(ctx: Ctx, args: list[str]) -> int:
 
 async def _start(ctx: Ctx, names: list[str]) -> None:
     st = ctx.world.read_state(ctx.node.id)
-    todo = [s["name"] for s in st.get("services", [])
-            if s["name"] in names and s["state"] != "running"]
+    todo = [
+        s["name"] for s in st.get("services", []) if s["name"] in names and s["state"] != "running"
+    ]
     step = ctx.timing.service_start / (len(todo) + 1)
     for name in todo:
         ctx.out(f"Starting {name}...\n")
@@ -130,8 +136,10 @@ def read_ha(world: LabWorld, node_id: str) -> dict[str, str]:
         data = json.loads(p.read_text() or "{}")
     except json.JSONDecodeError:
         return default
-    return {"node_type": str(data.get("node_type", "disabled")),
-            "remote_address": str(data.get("remote_address", ""))}
+    return {
+        "node_type": str(data.get("node_type", "disabled")),
+        "remote_address": str(data.get("remote_address", "")),
+    }
 
 
 def write_role_files(world: LabWorld, node: NodeSpec, node_type: str, remote: str) -> None:
@@ -155,8 +163,11 @@ def apply_ha_db(st: dict[str, Any], node_type: str, remote: str) -> None:
     on = node_type in ("master", "slave")
     sip = st.setdefault("staticsip", {})
     sip.update(facts.SIP_EXPIRY_HA_ON if on else facts.SIP_EXPIRY_HA_OFF)
-    st["provd"] = ({"registrar_backup": remote, "proxy_backup": remote}
-                   if node_type == "master" else {"registrar_backup": "", "proxy_backup": ""})
+    st["provd"] = (
+        {"registrar_backup": remote, "proxy_backup": remote}
+        if node_type == "master"
+        else {"registrar_backup": "", "proxy_backup": ""}
+    )
     st["pg_hba_allow"] = remote if node_type == "slave" else ""
     st["pg_listen_all"] = node_type == "slave"
 
@@ -177,7 +188,8 @@ async def update_ha(ctx: Ctx, node_type: str, remote: str) -> None:
         st["postgres_restarts"] = st.get("postgres_restarts", 0) + 1
         st["postgres_restarted_at"] = time.time()
         st.setdefault("ha_updates", []).append(
-            {"t": time.time(), "node_type": node_type, "remote_address": remote})
+            {"t": time.time(), "node_type": node_type, "remote_address": remote}
+        )
         if node_type in ("master", "disabled"):
             for s in st.get("services", []):
                 if s["name"] in facts.TELEPHONY:
@@ -219,11 +231,30 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
     output: str | None = None
     url: str | None = None
     it = iter(args)
-    takes_value = {"-X": "X", "--request": "X", "-H": "H", "--header": "H", "-d": "d",
-                   "--data": "d", "--data-binary": "d", "--data-raw": "d", "--data-ascii": "d",
-                   "--json": "json", "-m": "m", "--max-time": "m", "--connect-timeout": "m",
-                   "-w": "w", "--write-out": "w", "-o": "o", "--output": "o", "-u": "H",
-                   "--user": "H", "-A": "H", "--user-agent": "H", "--retry": "m"}
+    takes_value = {
+        "-X": "X",
+        "--request": "X",
+        "-H": "H",
+        "--header": "H",
+        "-d": "d",
+        "--data": "d",
+        "--data-binary": "d",
+        "--data-raw": "d",
+        "--data-ascii": "d",
+        "--json": "json",
+        "-m": "m",
+        "--max-time": "m",
+        "--connect-timeout": "m",
+        "-w": "w",
+        "--write-out": "w",
+        "-o": "o",
+        "--output": "o",
+        "-u": "H",
+        "--user": "H",
+        "-A": "H",
+        "--user-agent": "H",
+        "--retry": "m",
+    }
     for a in it:
         kind: str | None = None
         value = ""
@@ -275,8 +306,9 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
         else:
             f = ctx.path(src)
             if not f.is_file():
-                ctx.err(f"Warning: Couldn't read data from file \"{src}\", "
-                        "this makes an empty POST.\n")
+                ctx.err(
+                    f'Warning: Couldn\'t read data from file "{src}", this makes an empty POST.\n'
+                )
                 data = ""
             else:
                 data = f.read_text()
@@ -284,13 +316,18 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
     parts = urlsplit(url if "://" in url else f"http://{url}")
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    up = (ctx.node.kind == XIVO and host in ("127.0.0.1", "localhost")
-          and port == facts.SYSCONFD_PORT
-          and service_state(ctx.world, ctx.node.id, "xivo-sysconfd") == "running")
+    up = (
+        ctx.node.kind == XIVO
+        and host in ("127.0.0.1", "localhost")
+        and port == facts.SYSCONFD_PORT
+        and service_state(ctx.world, ctx.node.id, "xivo-sysconfd") == "running"
+    )
     if not up:
         if show_error or not silent:
-            ctx.err(f"curl: (7) Failed to connect to {host} port {port} after 0 ms: "
-                    "Couldn't connect to server\n")
+            ctx.err(
+                f"curl: (7) Failed to connect to {host} port {port} after 0 ms: "
+                "Couldn't connect to server\n"
+            )
         return 7
     code, body = await _sysconfd(ctx, method, parts.path, data or "")
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}[code]
@@ -300,16 +337,25 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
         if show_error or not silent:
             ctx.err(f"curl: (22) The requested URL returned error: {code}\n")
         return 22
-    head = (f"HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n") if include else ""
+    head = (
+        (
+            f"HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        if include
+        else ""
+    )
     if output and output != "-":
         if output != "/dev/null":
             ctx.path(output).write_text(head + body)
     else:
         ctx.out(head + body)
     if write_out:
-        ctx.out(write_out.replace("%{http_code}", str(code))
-                .replace("%{response_code}", str(code)).replace("\\n", "\n"))
+        ctx.out(
+            write_out.replace("%{http_code}", str(code))
+            .replace("%{response_code}", str(code))
+            .replace("\\n", "\n")
+        )
     return 0
 
 
@@ -352,13 +398,14 @@ async def db_replication(ctx: Ctx, args: list[str]) -> int:
     await ctx.sleep(ctx.timing.replication)
     reason = _replication_problem(world, node, ip)
     if reason is None and world.fault("fail_replication"):
-        reason = ("pg_restore: error: could not execute query: ERROR:  canceling statement "
-                  "due to lock timeout")
+        reason = (
+            "pg_restore: error: could not execute query: ERROR:  canceling statement "
+            "due to lock timeout"
+        )
     if reason is not None:
         ctx.out(f"Slave replication failed: {reason}\n")
         with world.edit_state(node.id) as st:
-            st["last_replication"] = {"t": time.time(), "target": ip, "ok": False,
-                                      "reason": reason}
+            st["last_replication"] = {"t": time.time(), "target": ip, "ok": False, "reason": reason}
         return 1
     target = world.node_by_ip(ip)
     assert target is not None
@@ -374,8 +421,10 @@ async def db_replication(ctx: Ctx, args: list[str]) -> int:
 
 def _replication_problem(world: LabWorld, node: NodeSpec, ip: str) -> str | None:
     if service_state(world, node.id, "postgresql") != "running":
-        return ('pg_dump: error: connection to server on socket '
-                '"/var/run/postgresql/.s.PGSQL.5432" failed: No such file or directory')
+        return (
+            "pg_dump: error: connection to server on socket "
+            '"/var/run/postgresql/.s.PGSQL.5432" failed: No such file or directory'
+        )
     target = world.node_by_ip(ip)
     conn = f'psql: error: connection to server at "{ip}", port 5432 failed'
     if target is None or not world.reachable(node.id, ip):
@@ -384,8 +433,10 @@ def _replication_problem(world: LabWorld, node: NodeSpec, ip: str) -> str | None
         return f"{conn}: Connection refused"
     tst = world.read_state(target.id)
     if not tst.get("pg_listen_all") or tst.get("pg_hba_allow") != node.ip:
-        return (f'{conn}: FATAL:  no pg_hba.conf entry for host "{node.ip}", user "postgres", '
-                'database "asterisk"')
+        return (
+            f'{conn}: FATAL:  no pg_hba.conf entry for host "{node.ip}", user "postgres", '
+            'database "asterisk"'
+        )
     return None
 
 
@@ -399,8 +450,11 @@ def manage_slave(world: LabWorld, node: NodeSpec, action: str) -> list[str]:
         return [f"Stopping {', '.join(facts.TELEPHONY)}", "XiVO slave services disabled"]
     flag.unlink(missing_ok=True)
     set_services(world, node.id, set(facts.TELEPHONY), "running")
-    return ["Regenerating configuration", f"Starting {', '.join(facts.TELEPHONY)}",
-            "XiVO slave services enabled"]
+    return [
+        "Regenerating configuration",
+        f"Starting {', '.join(facts.TELEPHONY)}",
+        "XiVO slave services enabled",
+    ]
 
 
 async def manage_slave_services(ctx: Ctx, args: list[str]) -> int:
@@ -412,8 +466,13 @@ async def manage_slave_services(ctx: Ctx, args: list[str]) -> int:
     return 0
 
 
-async def check_master(world: LabWorld, node: NodeSpec, master_ip: str,
-                       emit: Callable[[str], None], ping_interval: float) -> bool:
+async def check_master(
+    world: LabWorld,
+    node: NodeSpec,
+    master_ip: str,
+    emit: Callable[[str], None],
+    ping_interval: float,
+) -> bool:
     """Three pings, `ping_interval` apart; any reply => stop slave services, none => start."""
     import asyncio
 
@@ -435,8 +494,12 @@ async def check_master(world: LabWorld, node: NodeSpec, master_ip: str,
     for line in lines:
         emit(line)
     with world.edit_state(node.id) as st:
-        st["last_check"] = {"t": time.time(), "master_ip": master_ip, "reachable": reachable,
-                            "action": "stop" if reachable else "start"}
+        st["last_check"] = {
+            "t": time.time(),
+            "master_ip": master_ip,
+            "reachable": reachable,
+            "action": "stop" if reachable else "start",
+        }
         st["checks"] = st.get("checks", 0) + 1
     return reachable
 
@@ -446,8 +509,9 @@ async def check_master_status(ctx: Ctx, args: list[str]) -> int:
     if ip is None:
         ctx.err("usage: xivo-check-master-status <master_ip>\n")
         return 1
-    await check_master(ctx.world, ctx.node, ip, lambda s: ctx.out(s + "\n"),
-                       ctx.timing.ping_interval)
+    await check_master(
+        ctx.world, ctx.node, ip, lambda s: ctx.out(s + "\n"), ctx.timing.ping_interval
+    )
     return 0
 
 
@@ -455,7 +519,7 @@ async def check_master_status(ctx: Ctx, args: list[str]) -> int:
 def fake_key_pair(comment: str) -> tuple[str, str]:
     blob = b64encode(b"\x00\x00\x00\x07ssh-rsa" + secrets.token_bytes(270)).decode()
     body = b64encode(secrets.token_bytes(900)).decode()
-    wrapped = "\n".join(body[i:i + 70] for i in range(0, len(body), 70))
+    wrapped = "\n".join(body[i : i + 70] for i in range(0, len(body), 70))
     private = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{wrapped}\n-----END OPENSSH PRIVATE KEY-----\n"
     return private, f"ssh-rsa {blob} {comment}\n"
 
@@ -488,13 +552,15 @@ async def xivo_sync(ctx: Ctx, args: list[str]) -> int:
         return await _sync_init(ctx, ha)
     pid = 1000 + secrets.randbelow(60000)
     if ha["node_type"] != "master":
-        _log_sync(world, node, pid, "INFO", "HA not configured or not a master node: "
-                  "not synchronizing")
+        _log_sync(
+            world, node, pid, "INFO", "HA not configured or not a master node: not synchronizing"
+        )
         return 0
     key = ctx.path(facts.SYNC_KEY)
     if not key.is_file():
-        _log_sync(world, node, pid, "ERROR",
-                  f"SSH key {facts.SYNC_KEY} not found: not synchronizing")
+        _log_sync(
+            world, node, pid, "ERROR", f"SSH key {facts.SYNC_KEY} not found: not synchronizing"
+        )
         return 0
     slave_ip = ha["remote_address"]
     _log_sync(world, node, pid, "INFO", f"Starting synchronization to {slave_ip}")
@@ -506,14 +572,15 @@ async def xivo_sync(ctx: Ctx, args: list[str]) -> int:
     else:
         pub = key.with_name(key.name + ".pub")
         auth = world.resolve(slave.id, facts.AUTHORIZED_KEYS)
-        if not (pub.is_file() and auth.is_file()
-                and pub.read_text().strip() in auth.read_text()):
+        if not (pub.is_file() and auth.is_file() and pub.read_text().strip() in auth.read_text()):
             problem = f"root@{slave_ip}: Permission denied (publickey,password)."
     if problem:
         _log_sync(world, node, pid, "ERROR", f"rsync failed: {problem}")
         _log_sync(world, node, pid, "ERROR", "Synchronization failed")
-        ctx.err(problem + "\nrsync: connection unexpectedly closed (0 bytes received so far)"
-                " [sender]\nrsync error: unexplained error (code 255)\n")
+        ctx.err(
+            problem + "\nrsync: connection unexpectedly closed (0 bytes received so far)"
+            " [sender]\nrsync error: unexplained error (code 255)\n"
+        )
         return 1
     for d in facts.SYNC_DIRS:
         _log_sync(world, node, pid, "DEBUG", f"rsync {d} to {slave_ip}: done")
@@ -534,20 +601,26 @@ async def _sync_init(ctx: Ctx, ha: dict[str, str]) -> int:
         ctx.err(f"SSH key {facts.SYNC_KEY} already exists\n")
         return 1
     slave_ip = ha["remote_address"]
-    ctx.out(f"Generating public/private rsa key pair.\nYour identification has been saved in "
-            f"{facts.SYNC_KEY}\nYour public key has been saved in {facts.SYNC_KEY}.pub\n")
+    ctx.out(
+        f"Generating public/private rsa key pair.\nYour identification has been saved in "
+        f"{facts.SYNC_KEY}\nYour public key has been saved in {facts.SYNC_KEY}.pub\n"
+    )
     tool = "/usr/bin/ssh-copy-id"
     ctx.err(f'{tool}: INFO: Source of key(s) to be installed: "{facts.SYNC_KEY}.pub"\n')
     slave = world.node_by_ip(slave_ip)
     if slave is None or not world.reachable(node.id, slave_ip):
         ctx.err(f"{tool}: ERROR: ssh: connect to host {slave_ip} port 22: No route to host\n")
         return 1
-    ctx.err(f"{tool}: INFO: attempting to log in with the new key(s), to filter out any that "
-            f"are already installed\n{tool}: INFO: 1 key(s) remain to be installed -- if you "
-            "are prompted now it is to install the new keys\n")
+    ctx.err(
+        f"{tool}: INFO: attempting to log in with the new key(s), to filter out any that "
+        f"are already installed\n{tool}: INFO: 1 key(s) remain to be installed -- if you "
+        "are prompted now it is to install the new keys\n"
+    )
     if not ctx.io.is_pty:
-        ctx.err("ssh_askpass: exec(/usr/bin/ssh-askpass): No such file or directory\n"
-                f"root@{slave_ip}: Permission denied (publickey,password).\n")
+        ctx.err(
+            "ssh_askpass: exec(/usr/bin/ssh-askpass): No such file or directory\n"
+            f"root@{slave_ip}: Permission denied (publickey,password).\n"
+        )
         return 1
     for attempt in range(3):
         if attempt:
@@ -562,9 +635,11 @@ async def _sync_init(ctx: Ctx, ha: dict[str, str]) -> int:
         ctx.err("\n")
         if line.rstrip(b"\r\n").decode("utf-8", errors="replace") == world.spec.root_password:
             install_sync_key(world, node, slave)
-            ctx.out("\nNumber of key(s) added: 1\n\nNow try logging into the machine, with:"
-                    f"   \"ssh 'root@{slave_ip}'\"\nand check to make sure that only the key(s)"
-                    " you wanted were added.\n\n")
+            ctx.out(
+                "\nNumber of key(s) added: 1\n\nNow try logging into the machine, with:"
+                f"   \"ssh 'root@{slave_ip}'\"\nand check to make sure that only the key(s)"
+                " you wanted were added.\n\n"
+            )
             return 0
         if not line:
             break  # EOF: nobody will type a password
@@ -573,8 +648,11 @@ async def _sync_init(ctx: Ctx, ha: dict[str, str]) -> int:
 
 
 # -- psql ----------------------------------------------------------------------------------------
-_SELECT = re.compile(r"^\s*select\s+(?P<cols>.+?)\s+from\s+(?P<table>\w+)"
-                     r"(?:\s+where\s+(?P<where>.+?))?\s*;?\s*$", re.I | re.S)
+_SELECT = re.compile(
+    r"^\s*select\s+(?P<cols>.+?)\s+from\s+(?P<table>\w+)"
+    r"(?:\s+where\s+(?P<where>.+?))?\s*;?\s*$",
+    re.I | re.S,
+)
 
 
 async def psql(ctx: Ctx, args: list[str]) -> int:
@@ -602,9 +680,11 @@ async def psql(ctx: Ctx, args: list[str]) -> int:
     if ctx.node.kind != XIVO:
         raise CommandFailed("bash: psql: command not found", 127)
     if service_state(ctx.world, ctx.node.id, "postgresql") != "running":
-        ctx.err('psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432"'
-                " failed: No such file or directory\n\tIs the server running locally and "
-                "accepting connections on that socket?\n")
+        ctx.err(
+            'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432"'
+            " failed: No such file or directory\n\tIs the server running locally and "
+            "accepting connections on that socket?\n"
+        )
         return 2
     if sql is None:
         ctx.err("psql: interactive sessions are not emulated: use -c\n")

@@ -363,10 +363,13 @@ def _all_up(ps: ComposePs) -> bool:
 
 
 def _describe(ps: ComposePs) -> str:
-    return ", ".join(
-        f"{c.service} {c.state.value}{f' ({c.health})' if c.health else ''}"
-        for c in ps.containers
-    ) or "no containers listed"
+    return (
+        ", ".join(
+            f"{c.service} {c.state.value}{f' ({c.health})' if c.health else ''}"
+            for c in ps.containers
+        )
+        or "no containers listed"
+    )
 
 
 # --- the shared tail: write, up -d, wait -------------------------------------------------
@@ -431,8 +434,15 @@ class _Switch:
     ) -> EdgeOutcome:
         await self.run.finish(step, False, message)
         text = f"{self.label} on {self.node.id} stopped at {self.run.where(step)}: {message}"
-        return self.outcome(False, state, text, failed_step=step, error=error,
-                            up_output=up_output, containers=containers)
+        return self.outcome(
+            False,
+            state,
+            text,
+            failed_step=step,
+            error=error,
+            up_output=up_output,
+            containers=containers,
+        )
 
     async def check(self, expected_sha256: str) -> EdgeOutcome | None:
         """Re-read the file; refuse (nothing written) unless it still hashes as previewed."""
@@ -441,19 +451,23 @@ class _Switch:
             current = await _read(self.pool, self.node, self.path)
         except RemoteError as err:
             return await self.fail(
-                EdgeStep.CHECK, NodeState.UNCHANGED,
-                f"could not re-read {self.path} ({err.message}); nothing was written", err,
+                EdgeStep.CHECK,
+                NodeState.UNCHANGED,
+                f"could not re-read {self.path} ({err.message}); nothing was written",
+                err,
             )
         found = sha256_hex(current) if current is not None else None
         if found != expected_sha256.lower():
             what = "is gone" if current is None else "changed"
             conflict = RemoteError(
-                ErrorKind.CONFLICT, self.node.id,
+                ErrorKind.CONFLICT,
+                self.node.id,
                 f"{self.path} {what} since the preview (expected sha256 "
                 f"{_short(expected_sha256)}, found {_short(found)})",
             )
             return await self.fail(
-                EdgeStep.CHECK, NodeState.UNCHANGED,
+                EdgeStep.CHECK,
+                NodeState.UNCHANGED,
                 f"{conflict.message}: nothing was written; reload and review the change again",
                 conflict,
             )
@@ -476,31 +490,43 @@ class _Switch:
         try:
             if restore_from is not None:
                 result = await sftp.restore_backup(
-                    self.pool, self.node, self.path, restore_from,
-                    expected_sha256=sha256_hex(self.old), step=self.label,
+                    self.pool,
+                    self.node,
+                    self.path,
+                    restore_from,
+                    expected_sha256=sha256_hex(self.old),
+                    step=self.label,
                 )
             else:
                 result = await sftp.replace_file(
-                    self.pool, self.node, self.path, data, backup=True,
-                    expected_sha256=sha256_hex(self.old), step=self.label,
+                    self.pool,
+                    self.node,
+                    self.path,
+                    data,
+                    backup=True,
+                    expected_sha256=sha256_hex(self.old),
+                    step=self.label,
                 )
         except RemoteError as err:
             state, found = await self._probe(err)
-            return await self.fail(EdgeStep.WRITE, state, self._write_failure(err, state, found),
-                                   err)
+            return await self.fail(
+                EdgeStep.WRITE, state, self._write_failure(err, state, found), err
+            )
         self.backup = result.backup
         if result.after_sha256 != sha256_hex(data):
             # restore_backup re-read the backup itself: it changed under us.
             state = NodeState.UNKNOWN
             return await self.fail(
-                EdgeStep.WRITE, state,
+                EdgeStep.WRITE,
+                state,
                 f"the content written (sha256 {_short(result.after_sha256)}) is not the one "
                 f"reviewed (sha256 {_short(sha256_hex(data))}); backup of the previous file: "
                 f"{result.backup or 'none'}",
             )
         sync = "" if result.fsynced else " (the server does not support fsync)"
         await self.run.finish(
-            EdgeStep.WRITE, True,
+            EdgeStep.WRITE,
+            True,
             f"backup {result.backup or 'not needed'}; written and read back "
             f"(sha256 {_short(result.after_sha256)}){sync}",
         )
@@ -527,14 +553,20 @@ class _Switch:
     def _write_failure(self, err: RemoteError, state: NodeState, found: str) -> str:
         if state is NodeState.UNCHANGED:
             tail = f"; {found}" if found else ""
-            return (f"writing {self.path} failed ({err.message}){tail}: nothing was changed, "
-                    "the containers keep running with the current settings")
+            return (
+                f"writing {self.path} failed ({err.message}){tail}: nothing was changed, "
+                "the containers keep running with the current settings"
+            )
         if state is NodeState.WRITTEN:
-            return (f"writing {self.path} did not complete normally ({err.message}); {found}. "
-                    "edge-dcomp up -d was NOT run: the containers still run with the old "
-                    "settings. Roll back, or run edge-dcomp up -d on the node")
-        return (f"writing {self.path} failed ({err.message}); {found}. The file's state is "
-                "unknown: check it on the node, and roll back if needed")
+            return (
+                f"writing {self.path} did not complete normally ({err.message}); {found}. "
+                "edge-dcomp up -d was NOT run: the containers still run with the old "
+                "settings. Roll back, or run edge-dcomp up -d on the node"
+            )
+        return (
+            f"writing {self.path} failed ({err.message}); {found}. The file's state is "
+            "unknown: check it on the node, and roll back if needed"
+        )
 
     async def up_and_wait(self) -> EdgeOutcome:
         await self.run.start(EdgeStep.UP)
@@ -542,10 +574,10 @@ class _Switch:
         try:
             result = await self.pool.run(self.node, cat.edge_up(), step=self.label)
         except RemoteError as err:
-            doubt = ("may not have been sent" if err.kind is ErrorKind.DROPPED
-                     else "was not run")
+            doubt = "may not have been sent" if err.kind is ErrorKind.DROPPED else "was not run"
             return await self.fail(
-                EdgeStep.UP, NodeState.WRITTEN,
+                EdgeStep.UP,
+                NodeState.WRITTEN,
                 f"{written}, but edge-dcomp up -d {doubt} ({err.message}): the containers "
                 "still run with the old settings. Roll back, or run edge-dcomp up -d again",
                 err,
@@ -553,22 +585,27 @@ class _Switch:
         output = (result.stderr + result.stdout).strip()
         if not result.ok:
             if result.lost or result.timed_out:
-                how = ("lost the connection while it ran" if result.lost
-                       else f"did not finish in time ({result.note})")
-                what = ("the containers may still run with the old settings, or be half "
-                        "recreated")
+                how = (
+                    "lost the connection while it ran"
+                    if result.lost
+                    else f"did not finish in time ({result.note})"
+                )
+                what = "the containers may still run with the old settings, or be half recreated"
             else:
                 how = f"failed ({result.summary()}: {_result_text(result)})"
                 what = "the containers still run with the old settings"
             return await self.fail(
-                EdgeStep.UP, NodeState.WRITTEN,
+                EdgeStep.UP,
+                NodeState.WRITTEN,
                 f"{written}, but edge-dcomp up -d {how}: {what}. Roll back, or run "
                 "edge-dcomp up -d again",
-                result.error, up_output=output,
+                result.error,
+                up_output=output,
             )
         recreated = sum(1 for line in output.splitlines() if line.rstrip().endswith("Recreated"))
         await self.run.finish(
-            EdgeStep.UP, True,
+            EdgeStep.UP,
+            True,
             f"done ({recreated} container(s) recreated)" if recreated else "done",
         )
         return await self._wait(output)
@@ -591,16 +628,17 @@ class _Switch:
                 last_error = err.message
             up = last is not None and not last_error and _all_up(last)
             await self.run.emit(
-                ContainersPolled(attempt, up, last if not last_error else None,
-                                 last_error or None)
+                ContainersPolled(attempt, up, last if not last_error else None, last_error or None)
             )
             if up and last is not None:
                 names = ", ".join(c.service for c in last.containers)
                 await self.run.finish(EdgeStep.WAIT, True, f"all up: {names}")
                 return self.outcome(
-                    True, NodeState.APPLIED,
+                    True,
+                    NodeState.APPLIED,
                     f"{self.done_text}; edge-dcomp up -d done; containers up ({names})",
-                    up_output=up_output, containers=last,
+                    up_output=up_output,
+                    containers=last,
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -609,11 +647,13 @@ class _Switch:
         seen = _describe(last) if last is not None else "never listed"
         why = f"; last error: {last_error}" if last_error else ""
         return await self.fail(
-            EdgeStep.WAIT, NodeState.APPLIED,
+            EdgeStep.WAIT,
+            NodeState.APPLIED,
             f"new .env written and verified and edge-dcomp up -d done, but the containers "
             f"are not all up after {self.wait.timeout:g}s ({seen}{why}). Check "
             "edge-dcomp ps / logs on the node; roll back if they do not come up",
-            up_output=up_output, containers=last,
+            up_output=up_output,
+            containers=last,
         )
 
 
@@ -647,17 +687,18 @@ async def apply_switch(
     holds. Refuses (nothing sent) in read-only mode, or when the plan is not applicable."""
     path = path or node.paths.edge_env
     label = step or step_label(plan.direction)
-    switch = _Switch(pool, node, path, "apply", label, _Run(APPLY_STEPS, path, on_event),
-                     wait or ContainerWait())
+    switch = _Switch(
+        pool, node, path, "apply", label, _Run(APPLY_STEPS, path, on_event), wait or ContainerWait()
+    )
     if not plan.applicable:
         why = "; ".join(e.message for e in plan.errors) or (
-            f"already on the {plan.direction.target.value} side")
+            f"already on the {plan.direction.target.value} side"
+        )
         return switch.outcome(False, NodeState.UNCHANGED, f"nothing to apply: {why}")
     refused = await _refused(switch, f"switch {path} ({label})")
     if refused is not None:
         return refused
-    switch.done_text = (f"Edge {node.id} switched to {plan.direction.target.value}: "
-                        f"{path} written")
+    switch.done_text = f"Edge {node.id} switched to {plan.direction.target.value}: {path} written"
     failed = await switch.check(sha256_hex(encode_env(plan.old_text)))
     if failed is None:
         failed = await switch.write(encode_env(plan.new_text))
@@ -679,8 +720,9 @@ def _backup_order(info: sftp.BackupInfo) -> tuple[object, int]:
     return info.taken, int(m.group(2)) if m and m.group(2) else 0
 
 
-async def list_edge_backups(pool: Pool, node: Node, path: str | None = None
-                            ) -> list[sftp.BackupInfo]:
+async def list_edge_backups(
+    pool: Pool, node: Node, path: str | None = None
+) -> list[sftp.BackupInfo]:
     """Backups of the Edge `.env` next to it, newest first."""
     path = path or node.paths.edge_env
     try:
@@ -739,8 +781,9 @@ async def load_rollback_preview(
     Raises NoBackupError or RemoteError."""
     path = path or node.paths.edge_env
     backups = await list_edge_backups(pool, node, path)
-    chosen = find_backup(backups, backup) if backup is not None else (
-        backups[0] if backups else None)
+    chosen = (
+        find_backup(backups, backup) if backup is not None else (backups[0] if backups else None)
+    )
     if chosen is None:
         names = ", ".join(posixpath.basename(b.path) for b in backups[:5]) or "none"
         what = f"no backup named {backup!r}" if backup is not None else "no backup"
@@ -780,14 +823,18 @@ async def rollback(
     except NoBackupError as exc:
         return await switch.fail(EdgeStep.FIND, NodeState.UNCHANGED, str(exc))
     except RemoteError as err:
-        return await switch.fail(EdgeStep.FIND, NodeState.UNCHANGED,
-                                 f"could not read the backups ({err.message})", err)
+        return await switch.fail(
+            EdgeStep.FIND, NodeState.UNCHANGED, f"could not read the backups ({err.message})", err
+        )
     chosen = preview.backup
     switch.label = f"edge rollback to {preview.name}"
     switch.restored_from = chosen.path
-    await run.finish(EdgeStep.FIND, True,
-                     f"{preview.name} (taken {chosen.taken:%Y-%m-%d %H:%M:%S} UTC, sha256 "
-                     f"{_short(sha256_hex(preview.content))})")
+    await run.finish(
+        EdgeStep.FIND,
+        True,
+        f"{preview.name} (taken {chosen.taken:%Y-%m-%d %H:%M:%S} UTC, sha256 "
+        f"{_short(sha256_hex(preview.content))})",
+    )
     # Nothing previewed: compare with what was there a moment ago (replace_file checks
     # again right before writing).
     expected = expected_sha256 or preview.current_sha256 or ""
@@ -796,6 +843,8 @@ async def rollback(
         failed = await switch.write(preview.content, restore_from=chosen.path)
     if failed is not None:
         return failed
-    switch.done_text = (f"{path} on {node.id} restored from {preview.name}"
-                        f" (previous content backed up to {switch.backup or 'nowhere: identical'})")
+    switch.done_text = (
+        f"{path} on {node.id} restored from {preview.name}"
+        f" (previous content backed up to {switch.backup or 'nowhere: identical'})"
+    )
     return await switch.up_and_wait()

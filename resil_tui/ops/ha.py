@@ -155,8 +155,15 @@ class HaSiteState:
         return [
             f"{f.severity.value.upper()}: {f.title}"
             for f in self.verdicts.findings[1:]
-            if f.code.value in ("ha_misconfigured", "split_brain", "standby_broken",
-                                "sync_key_missing", "sync_failing", "node_unreachable")
+            if f.code.value
+            in (
+                "ha_misconfigured",
+                "split_brain",
+                "standby_broken",
+                "sync_key_missing",
+                "sync_failing",
+                "node_unreachable",
+            )
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,7 +284,11 @@ def refused_record(action: str, node_id: str, command: str, error: RemoteError) 
 
 
 async def _stream(
-    pool: Pool, node: Node, command: Command, rec: ActionRecord, step: str,
+    pool: Pool,
+    node: Node,
+    command: Command,
+    rec: ActionRecord,
+    step: str,
     timeout: float | None = None,
 ) -> int | None:
     """Run `command`, each output line to the record as it comes; the exit status."""
@@ -354,8 +365,9 @@ async def apply_ha_mode(
     rec.emit(f"$ {command.line}")
     try:
         # sysconfd restarts PostgreSQL before answering: give it more than a status read.
-        result = await pool.run(node, command, timeout=max(node.ssh.command_timeout, 90.0),
-                                step=step)
+        result = await pool.run(
+            node, command, timeout=max(node.ssh.command_timeout, 90.0), step=step
+        )
     except RemoteError as exc:
         if exc.kind is ErrorKind.READ_ONLY:
             raise
@@ -417,7 +429,11 @@ def _sysconfd_problem(exit_status: int | None, stdout: str, stderr: str) -> str:
 
 
 async def restart_services(
-    pool: Pool, node: Node, *, on_line: LineSink = _ignore, step: str = "restart services",
+    pool: Pool,
+    node: Node,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "restart services",
     timeout: float | None = 600.0,
 ) -> ActionRecord:
     """`xivo-service restart` with its output live, then `xivo-service status all`."""
@@ -443,13 +459,17 @@ async def restart_services(
 
 
 async def run_replication(
-    pool: Pool, master: Node, slave_ip: IPv4Address | str, *, on_line: LineSink = _ignore,
-    step: str = "DB replication", timeout: float | None = 3600.0,
+    pool: Pool,
+    master: Node,
+    slave_ip: IPv4Address | str,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "DB replication",
+    timeout: float | None = 3600.0,
 ) -> ActionRecord:
     command = cat.db_replication(slave_ip)
     pool.require_writable(master, "run the DB replication")
-    rec = ActionRecord(action="replicate", node_id=master.id, command=command.line,
-                       _sink=on_line)
+    rec = ActionRecord(action="replicate", node_id=master.id, command=command.line, _sink=on_line)
     first = len(rec.lines) + 1
     status = await _stream(pool, master, command, rec, step, timeout)
     result = parse_replication_output("\n".join(rec.lines[first:]), status)
@@ -461,7 +481,11 @@ async def run_replication(
 
 
 async def run_sync(
-    pool: Pool, master: Node, *, on_line: LineSink = _ignore, step: str = "xivo-sync",
+    pool: Pool,
+    master: Node,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "xivo-sync",
     timeout: float | None = 3600.0,
 ) -> ActionRecord:
     """xivo-sync, then the lines it added to its log; flags the silent no-op."""
@@ -502,8 +526,7 @@ async def run_sync_init(
     (None cancels). Output is masked: the secret never reaches the record or the audit."""
     command = cat.xivo_sync_init()
     pool.require_writable(master, "run xivo-sync -i")
-    rec = ActionRecord(action="sync-init", node_id=master.id, command=command.line,
-                       _sink=on_line)
+    rec = ActionRecord(action="sync-init", node_id=master.id, command=command.line, _sink=on_line)
     rec.emit(f"$ {command.line}")
     deadline = time.monotonic() + timeout
     cancelled = False
@@ -538,8 +561,9 @@ async def run_sync_init(
                     rec.emit("(password sent, not shown)")
             if partial.strip():
                 rec.emit(partial.rstrip())
-            status = None if cancelled else await session.wait(max(1.0, deadline -
-                                                                    time.monotonic()))
+            status = (
+                None if cancelled else await session.wait(max(1.0, deadline - time.monotonic()))
+            )
             rec.exit_status = status
     except RemoteError as exc:
         if exc.kind is ErrorKind.READ_ONLY:
@@ -565,8 +589,13 @@ def _last_meaningful(lines: list[str]) -> str:
 
 
 async def run_check_master(
-    pool: Pool, slave: Node, master_ip: IPv4Address | str, *, on_line: LineSink = _ignore,
-    step: str = "check master status", timeout: float | None = 300.0,
+    pool: Pool,
+    slave: Node,
+    master_ip: IPv4Address | str,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "check master status",
+    timeout: float | None = 300.0,
 ) -> ActionRecord:
     """`xivo-check-master-status MASTER_IP` on the slave: the ping result and the decision."""
     command = cat.check_master_status(master_ip)
@@ -580,20 +609,27 @@ async def run_check_master(
     result = parse_check_master(output, flag, services.telephony_running if services else None)
     rec.check = result
     if status != 0:
-        return rec.finish(False, f"xivo-check-master-status failed (exit {status}); "
-                          + result.describe())
+        return rec.finish(
+            False, f"xivo-check-master-status failed (exit {status}); " + result.describe()
+        )
     return rec.finish(result.decision.value != "unknown", result.describe())
 
 
 async def run_manage_slave(
-    pool: Pool, slave: Node, action: SlaveAction | str, *, on_line: LineSink = _ignore,
-    step: str = "manage slave services", timeout: float | None = 600.0,
+    pool: Pool,
+    slave: Node,
+    action: SlaveAction | str,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "manage slave services",
+    timeout: float | None = 600.0,
 ) -> ActionRecord:
     command = cat.manage_slave_services(action)
     act = SlaveAction(action)
     pool.require_writable(slave, f"{act.value} the slave's services")
-    rec = ActionRecord(action=f"slave-{act.value}", node_id=slave.id, command=command.line,
-                       _sink=on_line)
+    rec = ActionRecord(
+        action=f"slave-{act.value}", node_id=slave.id, command=command.line, _sink=on_line
+    )
     status = await _stream(pool, slave, command, rec, step, timeout)
     flag, services = await _flag_and_status(pool, slave, rec)
     rec.status_after = services
@@ -605,8 +641,11 @@ async def run_manage_slave(
         what = "telephony running on the slave" if ok else "telephony NOT running after start"
     else:
         ok = tel is False and flag is True
-        what = ("slave on standby (telephony stopped, disabled flag present)" if ok
-                else f"standby not confirmed (telephony running: {tel}, flag: {flag})")
+        what = (
+            "slave on standby (telephony stopped, disabled flag present)"
+            if ok
+            else f"standby not confirmed (telephony running: {tel}, flag: {flag})"
+        )
     return rec.finish(ok, what)
 
 
@@ -614,8 +653,10 @@ def slave_start_risk(state: HaSiteState | None, site: Site) -> list[str]:
     """Split-brain warning before `manage-slave-services start`, from the live status."""
     master = site.xivo_master
     if state is None:
-        return [f"The master's state ({master.id}) has not been read: if it is active, "
-                "starting the slave makes split brain."]
+        return [
+            f"The master's state ({master.id}) has not been read: if it is active, "
+            "starting the slave makes split brain."
+        ]
     node_state = state.node(master.id)
     tel = node_state.services.telephony_running if node_state and node_state.services else None
     return slave_start_warnings(master.id, state.xivo_state(master.id).value, tel)

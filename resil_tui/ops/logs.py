@@ -86,14 +86,16 @@ class LogStream:
     def resumes_by_time(self) -> bool:
         return self.kind is StreamKind.COMPOSE
 
-    def command(self, *, tail: int | None = DEFAULT_TAIL, since: str | None = None,
-                follow: bool = True) -> Command:
+    def command(
+        self, *, tail: int | None = DEFAULT_TAIL, since: str | None = None, follow: bool = True
+    ) -> Command:
         """The catalog entry; follows run on a PTY (the catalog says so) so they end with
         the channel."""
         if self.kind is StreamKind.COMPOSE:
             assert self.tool is not None
-            return cat.compose_logs(self.tool, self.service, follow=follow, tail=tail,
-                                    since=since, timestamps=True)
+            return cat.compose_logs(
+                self.tool, self.service, follow=follow, tail=tail, since=since, timestamps=True
+            )
         if self.kind is StreamKind.FILE:
             assert self.path is not None
             return cat.tail(self.path, DEFAULT_TAIL if tail is None else tail, follow=follow)
@@ -323,8 +325,9 @@ class LogFollower:
         self._pending_lines -= dropped
         self.stats.skipped += dropped
         self._events = [e for e in self._events if not (isinstance(e, LogLines) and not e.lines)]
-        self._events.insert(0, LogGap(gap_marker(f"{dropped} lines skipped (display too slow)",
-                                                 self.clock())))
+        self._events.insert(
+            0, LogGap(gap_marker(f"{dropped} lines skipped (display too slow)", self.clock()))
+        )
 
     def _last_docker_time(self) -> datetime | None:
         for line in reversed(self._recent):
@@ -340,8 +343,9 @@ class LogFollower:
                 return self.stream.command(tail=RESUME_CAP, since=since_argument(last))
         # Never re-send more than was seen: the deduper can only drop a replay that starts
         # inside what it knows.
-        return self.stream.command(tail=min(RESUME_TAIL, len(self._recent)) if self._recent
-                                   else self.tail)
+        return self.stream.command(
+            tail=min(RESUME_TAIL, len(self._recent)) if self._recent else self.tail
+        )
 
     async def _run(self) -> None:
         attempt = 0
@@ -349,8 +353,10 @@ class LogFollower:
         command = self.stream.command(tail=self.tail, since=self.since, follow=self.follow)
         while True:
             deduper = ResumeDeduper(list(self._recent)) if lost_at is not None else None
-            self._set_state(FollowState.CONNECTING if lost_at is None else
-                            FollowState.RECONNECTING, f"running {command.line}")
+            self._set_state(
+                FollowState.CONNECTING if lost_at is None else FollowState.RECONNECTING,
+                f"running {command.line}",
+            )
             try:
                 self.commands.append(command.line)
                 async with self.pool.stream(self.node, command) as lines:
@@ -369,12 +375,12 @@ class LogFollower:
                     return
                 if lost_at is None:
                     lost_at = self.clock()
-                    self._emit(LogGap(gap_marker(f"connection lost ({err.kind.value})",
-                                                 lost_at)))
+                    self._emit(LogGap(gap_marker(f"connection lost ({err.kind.value})", lost_at)))
                 attempt += 1
                 delay = self.backoff.delay(attempt)
-                self._set_state(FollowState.RECONNECTING,
-                                f"{err.message}; retry {attempt} in {delay:.1f}s")
+                self._set_state(
+                    FollowState.RECONNECTING, f"{err.message}; retry {attempt} in {delay:.1f}s"
+                )
                 await asyncio.sleep(delay)
                 command = self._resume_command()
                 continue
@@ -382,8 +388,10 @@ class LogFollower:
                 self._set_state(FollowState.FAILED, str(err))
                 return
             status = self.exit_status
-            self._set_state(FollowState.ENDED,
-                            "stream ended" + (f" (exit {status})" if status is not None else ""))
+            self._set_state(
+                FollowState.ENDED,
+                "stream ended" + (f" (exit {status})" if status is not None else ""),
+            )
             return
 
     async def _pump(self, lines: AsyncIterator[str], deduper: ResumeDeduper | None) -> None:
@@ -409,8 +417,9 @@ class LogFollower:
 
 
 @contextlib.asynccontextmanager
-async def follow(pool: Pool, node: Node, stream: LogStream | str | None = None,
-                 **kwargs: object) -> AsyncIterator[LogFollower]:
+async def follow(
+    pool: Pool, node: Node, stream: LogStream | str | None = None, **kwargs: object
+) -> AsyncIterator[LogFollower]:
     """`async with follow(pool, node, "xuc") as f: async for event in f: ...`"""
     chosen = stream if isinstance(stream, LogStream) else find_stream(node, stream)
     follower = LogFollower(pool, node, chosen, **kwargs)  # type: ignore[arg-type]
@@ -479,8 +488,9 @@ async def wait_until_ready(
         not_before = not_before.astimezone(UTC)
     matcher = ReadinessMatcher(node.readiness_pattern, not_before)
     since = since_argument(not_before - READY_CONTEXT) if not_before is not None else None
-    follower = LogFollower(pool, node, chosen, tail=RESUME_CAP if since else tail,
-                           since=since, backoff=backoff)
+    follower = LogFollower(
+        pool, node, chosen, tail=RESUME_CAP if since else tail, since=since, backoff=backoff
+    )
     started = time.monotonic()
     timed_out = False
     error: str | None = None

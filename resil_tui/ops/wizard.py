@@ -232,22 +232,26 @@ class WizardEngine:
             raise WizardError(f"run {run.run_id} is for site {run.site}, not in the inventory")
         site = inventory.sites[run.site]
         if run.site_key != site_key(site):
-            raise WizardError(f"site {run.site} has other nodes than when run {run.run_id} "
-                              "started: it cannot be resumed")
+            raise WizardError(
+                f"site {run.site} has other nodes than when run {run.run_id} "
+                "started: it cannot be resumed"
+            )
         only = frozenset(Part(p) for p in run.only) if run.only is not None else None
-        runbook = build_runbook(site, Direction(run.direction), only,
-                                runbook_options(run.options))
+        runbook = build_runbook(site, Direction(run.direction), only, runbook_options(run.options))
         now = time.time()
         for rec in run.steps:
             if rec.state is StepState.RUNNING:
                 rec.state = StepState.FAILED
-                rec.message = ("interrupted: the console or the SSH link went away while it "
-                               "ran; check the node, then retry or skip it")
+                rec.message = (
+                    "interrupted: the console or the SSH link went away while it "
+                    "ran; check the node, then retry or skip it"
+                )
                 stamp = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S UTC")
                 rec.add_output([f"--- interrupted (resumed {stamp}) ---"])
             if rec.guard and rec.state is not StepState.PENDING:
                 rec.add_output(
-                    [f"--- was {rec.state.value}: {rec.message}; checked again on resume ---"])
+                    [f"--- was {rec.state.value}: {rec.message}; checked again on resume ---"]
+                )
                 rec.state, rec.confirmed, rec.warning = StepState.PENDING, False, None
                 rec.message = "checked again on resume"
         run.resumed_at.append(now)
@@ -323,8 +327,10 @@ class WizardEngine:
                 return cat.xivocc_restart(args.get("service", "xuc")).line
             if name is ActionName.EDGE_SWITCH:
                 changes = "; ".join(str(c) for c in step.env_changes) or "the Edge variables"
-                return (f"back up {args.get('env_path', '.env')} and replace it atomically "
-                        f"({changes}), then edge-dcomp up -d")
+                return (
+                    f"back up {args.get('env_path', '.env')} and replace it atomically "
+                    f"({changes}), then edge-dcomp up -d"
+                )
             if self.edge_up_done(run):
                 return f"{cat.edge_ps().line} (edge-dcomp up -d already ran in the switch step)"
             return cat.edge_up().line
@@ -379,8 +385,10 @@ class WizardEngine:
         action is refused (nothing sent) and stays where it is."""
         step, rec = self._require_current(step_id)
         if rec.state is StepState.AWAITING_CONFIRM:
-            raise WizardError(f"{step_id} waits for the typed confirmation "
-                              f"({step.confirm_word}), a retry, or an abort")
+            raise WizardError(
+                f"{step_id} waits for the typed confirmation "
+                f"({step.confirm_word}), a retry, or an abort"
+            )
         if step.kind is StepKind.MANUAL:
             if rec.state is not StepState.AWAITING_DONE:
                 rec.state, rec.started_at = StepState.AWAITING_DONE, self.clock()
@@ -412,8 +420,10 @@ class WizardEngine:
             else:
                 await self._action(step, rec)
         except asyncio.CancelledError:
-            self._fail(rec, "cancelled by the admin while it ran; check the node, then retry, "
-                       "skip or abort")
+            self._fail(
+                rec,
+                "cancelled by the admin while it ran; check the node, then retry, skip or abort",
+            )
             raise
         except (RemoteError, EdgeSetupError, CommandError, KeyError, ValueError) as exc:
             message = exc.message if isinstance(exc, RemoteError) else str(exc).strip("'\"")
@@ -514,23 +524,31 @@ class WizardEngine:
         self.store.write_report(self.run, render_report(self.run))
         self.save()
         final = self.run.final
-        verdict = f"verdict {final.verdict} ({final.severity})" if final and not final.error \
+        verdict = (
+            f"verdict {final.verdict} ({final.severity})"
+            if final and not final.error
             else "verdict not checked"
+        )
         self.pool.audit.record(
-            site=self.run.site, node="-", kind="wizard_report",
-            command=f"report {path}", exit_status=None,
+            site=self.run.site,
+            node="-",
+            kind="wizard_report",
+            command=f"report {path}",
+            exit_status=None,
             duration=self.run.finished_at - self.run.started_at,
             step=f"wizard {self.run.direction} run {self.run.run_id}",
-            result=(f"finished; {verdict}" if status is RunStatus.FINISHED
-                    else f"aborted: {reason}; {verdict}"),
+            result=(
+                f"finished; {verdict}"
+                if status is RunStatus.FINISHED
+                else f"aborted: {reason}; {verdict}"
+            ),
         )
         self.emit(RunEnded(self.run.run_id, status, final, path))
         return path
 
     async def _final_verdict(self) -> FinalVerdict:
         try:
-            report = await asyncio.wait_for(self.prober.site_report(),
-                                            self.options.final_timeout)
+            report = await asyncio.wait_for(self.prober.site_report(), self.options.final_timeout)
         except (TimeoutError, RemoteError) as exc:
             return FinalVerdict("", "", "", error=str(exc) or "no answer in time")
         self.last_report = report
@@ -601,7 +619,8 @@ class WizardEngine:
                 try:
                     probe = await asyncio.wait_for(
                         self.prober.probe(step.condition),
-                        max(remaining, self.options.poll_interval) + 1.0)
+                        max(remaining, self.options.poll_interval) + 1.0,
+                    )
                 except TimeoutError:
                     holds, detail = False, "no complete answer in time"
                     lines: tuple[str, ...] = ()
@@ -629,17 +648,23 @@ class WizardEngine:
             if other.step_id == "cc.restart_xuc" and other.state is StepState.DONE and restart_at:
                 since = float(restart_at)
         not_before = datetime.fromtimestamp(since - self.options.xuc_skew, UTC)
-        self._output(rec, [f"counting readiness lines logged from "
-                           f"{not_before:%H:%M:%S} UTC (the restart, minus "
-                           f"{self.options.xuc_skew:g}s for clock skew)"])
+        self._output(
+            rec,
+            [
+                f"counting readiness lines logged from "
+                f"{not_before:%H:%M:%S} UTC (the restart, minus "
+                f"{self.options.xuc_skew:g}s for clock skew)"
+            ],
+        )
         last = ["following the log…"]
 
         def on_line(line: str) -> None:
             self._output(rec, [line])
 
         with self._countdown(step, timeout, last):
-            result = await wait_until_ready(self.pool, node, timeout=timeout,
-                                            not_before=not_before, on_line=on_line)
+            result = await wait_until_ready(
+                self.pool, node, timeout=timeout, not_before=not_before, on_line=on_line
+            )
         if result.command:
             rec.command = result.command
         if result.ready:
@@ -682,8 +707,9 @@ class WizardEngine:
         if plan.nothing_to_do:
             self._done(rec, f"{preview.path} already points to the {target}: nothing written")
             return
-        self._output(rec, [f"{e.name}: {e.old_value} -> {e.new_value}"
-                           for e in plan.entries if e.changed])
+        self._output(
+            rec, [f"{e.name}: {e.old_value} -> {e.new_value}" for e in plan.entries if e.changed]
+        )
 
         def on_edge(event: EdgeEvent) -> None:
             if isinstance(event, StepStarted):
@@ -695,25 +721,35 @@ class WizardEngine:
                 self._output(rec, [f"    ps #{event.attempt}: {text}"])
 
         outcome = await apply_switch(
-            self.pool, preview.node, plan, path=preview.path, on_event=on_edge,
+            self.pool,
+            preview.node,
+            plan,
+            path=preview.path,
+            on_event=on_edge,
             wait=ContainerWait(self.options.edge_wait_timeout, self.options.poll_interval),
             step=self._audit_step(step),
         )
         self._output(rec, _lines(outcome.up_output))
         if outcome.state is NodeState.APPLIED:
             rec.flags["edge_up_done"] = datetime.fromtimestamp(self.clock(), UTC).strftime(
-                "%H:%M:%S UTC")
+                "%H:%M:%S UTC"
+            )
         if outcome.ok:
             self._done(rec, outcome.message)
         else:
-            hint = (" The Edge pane (3) can roll it back." if outcome.rollback_offered else "")
+            hint = " The Edge pane (3) can roll it back." if outcome.rollback_offered else ""
             self._fail(rec, outcome.message + hint)
 
     async def _edge_up(self, step: Step, rec: StepRecord, node: Node) -> None:
         done_at = self.edge_up_done()
         if done_at is not None:
-            self._output(rec, [f"edge-dcomp up -d already ran in the switch step (at {done_at}): "
-                               "not run twice; verifying with edge-dcomp ps instead"])
+            self._output(
+                rec,
+                [
+                    f"edge-dcomp up -d already ran in the switch step (at {done_at}): "
+                    "not run twice; verifying with edge-dcomp ps instead"
+                ],
+            )
             result = await self.pool.run(node, cat.edge_ps())
             ps = parse_compose_ps(result.stdout) if result.ok else None
             self._output(rec, _result_lines(result))
@@ -728,14 +764,20 @@ class WizardEngine:
         self._output(rec, _result_lines(result))
         if result.ok:
             rec.flags["edge_up_done"] = datetime.fromtimestamp(self.clock(), UTC).strftime(
-                "%H:%M:%S UTC")
+                "%H:%M:%S UTC"
+            )
             self._done(rec, f"{command.line}: ok on {node.id}")
         else:
             self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
 
 
-def discard_run(run: WizardRun, *, store: RunStore | None = None,
-                audit: AuditLog | None = None, reason: str = "") -> Path:
+def discard_run(
+    run: WizardRun,
+    *,
+    store: RunStore | None = None,
+    audit: AuditLog | None = None,
+    reason: str = "",
+) -> Path:
     """Close an unfinished run without resuming it: marked aborted, its report written
     (what happened until it stopped) and linked from the audit log. Nothing is sent."""
     if run.finished:
@@ -749,8 +791,13 @@ def discard_run(run: WizardRun, *, store: RunStore | None = None,
     store.write_report(run, render_report(run))
     store.save(run)
     (audit or AuditLog()).record(
-        site=run.site, node="-", kind="wizard_report", command=f"report {path}",
-        exit_status=None, duration=run.finished_at - run.started_at,
-        step=f"wizard {run.direction} run {run.run_id}", result=f"aborted: {why}",
+        site=run.site,
+        node="-",
+        kind="wizard_report",
+        command=f"report {path}",
+        exit_status=None,
+        duration=run.finished_at - run.started_at,
+        step=f"wizard {run.direction} run {run.run_id}",
+        result=f"aborted: {why}",
     )
     return path

@@ -52,18 +52,26 @@ def _telephony(snap: NodeSnapshot) -> bool | None:
 
 
 def containers_up(ps: ComposePs | None) -> bool:
-    return ps is not None and bool(ps.containers) and all(
-        c.state is ContainerState.UP and c.health not in ("starting", "unhealthy")
-        for c in ps.containers
+    return (
+        ps is not None
+        and bool(ps.containers)
+        and all(
+            c.state is ContainerState.UP and c.health not in ("starting", "unhealthy")
+            for c in ps.containers
+        )
     )
 
 
 def describe_containers(ps: ComposePs | None) -> str:
     if ps is None:
         return "edge-dcomp ps gave nothing usable"
-    return ", ".join(
-        f"{c.service} {c.state.value}{f' ({c.health})' if c.health else ''}" for c in ps.containers
-    ) or "no containers listed"
+    return (
+        ", ".join(
+            f"{c.service} {c.state.value}{f' ({c.health})' if c.health else ''}"
+            for c in ps.containers
+        )
+        or "no containers listed"
+    )
 
 
 class ConditionProber:
@@ -90,18 +98,25 @@ class ConditionProber:
         snap = await self.snapshot(condition.node_id)
         if kind is ConditionKind.XIVO_REACHABLE:
             ok = snap.reachability.ok
-            return Probe(ok, f"{snap.node_id} answers over SSH" if ok else _reach(snap),
-                         (_reach(snap) if not ok else f"{snap.node_id}: reachable",))
+            return Probe(
+                ok,
+                f"{snap.node_id} answers over SSH" if ok else _reach(snap),
+                (_reach(snap) if not ok else f"{snap.node_id}: reachable",),
+            )
         if kind is ConditionKind.MASTER_NOT_ACTIVE:
             line = _services_line(snap, _xivo_services(snap))
             if not snap.reachability.ok:
-                return Probe(True, f"the master does not answer ({snap.reachability.state.value})",
-                             (line,))
+                return Probe(
+                    True, f"the master does not answer ({snap.reachability.state.value})", (line,)
+                )
             running = _telephony(snap)
             if running is False:
                 return Probe(True, "the master answers but its telephony is stopped", (line,))
-            why = ("the master still looks ACTIVE: it answers and runs telephony"
-                   if running else "the master answers and its telephony state is unknown")
+            why = (
+                "the master still looks ACTIVE: it answers and runs telephony"
+                if running
+                else "the master answers and its telephony state is unknown"
+            )
             return Probe(False, why, (line,))
         if kind in (ConditionKind.XIVO_TELEPHONY_RUNNING, ConditionKind.XIVO_TELEPHONY_STOPPED):
             want = kind is ConditionKind.XIVO_TELEPHONY_RUNNING
@@ -136,14 +151,25 @@ class ConditionProber:
         if kind is ConditionKind.EDGE_POINTS_TO:
             side = condition.params.get("side", "")
             if not snap.reachability.ok or snap.edge is None or snap.edge.targets is None:
-                return Probe(False, _reach(snap) if not snap.reachability.ok
-                             else f"{snap.node_id}: the .env could not be read", ())
+                return Probe(
+                    False,
+                    _reach(snap)
+                    if not snap.reachability.ok
+                    else f"{snap.node_id}: the .env could not be read",
+                    (),
+                )
             targets = snap.edge.targets
-            lines = tuple(f"{v.name}={v.value if v.value is not None else '(missing)'} -> "
-                          f"{v.side.value}" for v in targets.variables)
+            lines = tuple(
+                f"{v.name}={v.value if v.value is not None else '(missing)'} -> {v.side.value}"
+                for v in targets.variables
+            )
             ok = targets.overall.value == side
-            return Probe(ok, f"the Edge points to: {targets.overall.value}"
-                         + ("" if ok else f" (expected {side})"), lines)
+            return Probe(
+                ok,
+                f"the Edge points to: {targets.overall.value}"
+                + ("" if ok else f" (expected {side})"),
+                lines,
+            )
         if kind is ConditionKind.EDGE_CONTAINERS_UP:
             if not snap.reachability.ok or snap.edge is None:
                 return Probe(False, _reach(snap), ())
@@ -156,13 +182,18 @@ class ConditionProber:
         master_id = condition.params.get("master", self.site.xivo_master.id)
         slave_id = condition.params.get("slave", self.site.xivo_slave.id)
         master, slave = await asyncio.gather(self.snapshot(master_id), self.snapshot(slave_id))
-        lines = (_services_line(master, _xivo_services(master)),
-                 _services_line(slave, _xivo_services(slave)))
-        if _telephony(master) and _telephony(slave) and master.reachability.ok \
-                and slave.reachability.ok:
+        lines = (
+            _services_line(master, _xivo_services(master)),
+            _services_line(slave, _xivo_services(slave)),
+        )
+        if (
+            _telephony(master)
+            and _telephony(slave)
+            and master.reachability.ok
+            and slave.reachability.ok
+        ):
             return Probe(False, "SPLIT BRAIN: both the master and the slave run telephony", lines)
-        active = [s.node_id for s in (master, slave)
-                  if s.reachability.ok and _telephony(s)]
+        active = [s.node_id for s in (master, slave) if s.reachability.ok and _telephony(s)]
         return Probe(True, f"telephony runs on: {', '.join(active) or 'neither'}", lines)
 
     async def _verdict(self, condition: Condition) -> Probe:
@@ -173,8 +204,9 @@ class ConditionProber:
         primary = verdicts.primary
         lines = tuple(f"{f.severity.value}: {f.title}" for f in verdicts.findings)
         ok = primary.code.value == want and verdicts.severity.rank <= ceiling.rank
-        detail = f"site {report.site}: {primary.code.value} ({verdicts.severity.value}): " \
-                 f"{primary.title}"
+        detail = (
+            f"site {report.site}: {primary.code.value} ({verdicts.severity.value}): {primary.title}"
+        )
         if not ok:
             detail += f" (expected {want}, at worst {ceiling.value})"
         return Probe(ok, detail, lines, report)

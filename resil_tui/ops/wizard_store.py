@@ -74,7 +74,8 @@ def find_unfinished_runs(
     runs = [r for r in (store or RunStore()).all() if r.status is RunStatus.ACTIVE]
     if inventory is not None:
         runs = [
-            r for r in runs
+            r
+            for r in runs
             if r.site in inventory.sites and r.site_key == site_key(inventory.sites[r.site])
         ]
     return sorted(runs, key=lambda r: r.updated_at or r.started_at, reverse=True)

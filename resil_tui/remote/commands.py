@@ -166,8 +166,9 @@ def tail(path: str, lines: int = 200, follow: bool = False) -> Command:
     p, n = remote_path(path), count(lines)
     if follow:
         # PTY so that closing the channel hangs the tail up instead of leaving it running.
-        return Command("tail_follow", ("tail", "-F", "-n", n, p), False, pty=True,
-                       long_running=True)
+        return Command(
+            "tail_follow", ("tail", "-F", "-n", n, p), False, pty=True, long_running=True
+        )
     return Command("tail", ("tail", "-n", n, p), mutates=False)
 
 
@@ -202,8 +203,16 @@ def ha_config_body(mode: HaMode | str, peer: IPv4Address | str | None) -> str:
 def sysconfd_update_ha_config(mode: HaMode | str, peer: IPv4Address | str | None) -> Command:
     body = ha_config_body(mode, peer)
     argv = (
-        "curl", "-sS", "--max-time", "60", "-X", "POST",
-        "-H", "Content-Type: application/json", "-d", body,
+        "curl",
+        "-sS",
+        "--max-time",
+        "60",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
         f"{SYSCONFD}/update_ha_config",
     )
     return Command("sysconfd_update_ha_config", argv, mutates=True)
@@ -235,8 +244,7 @@ def xivo_sync() -> Command:
 
 def xivo_sync_init() -> Command:
     # ssh-copy-id asks for the slave's root password on a terminal: needs a PTY.
-    return Command("xivo_sync_init", ("xivo-sync", "-i"), mutates=True, pty=True,
-                   secret_stdin=True)
+    return Command("xivo_sync_init", ("xivo-sync", "-i"), mutates=True, pty=True, secret_stdin=True)
 
 
 SIP_EXPIRY_SQL = (

@@ -75,9 +75,15 @@ def resolve_target(settings: SshSettings) -> Target:
         except (KeyError, OSError):
             user = ""
         cfg = SSHClientConfig.load(
-            None, cfg_paths, False, False, False,
-            user, settings.user if settings.user is not None else (),
-            settings.host, settings.port if settings.port is not None else (),
+            None,
+            cfg_paths,
+            False,
+            False,
+            False,
+            user,
+            settings.user if settings.user is not None else (),
+            settings.host,
+            settings.port if settings.port is not None else (),
         )
         found_host = cfg.get("Hostname")
         host = found_host if isinstance(found_host, str) and found_host else settings.host

@@ -154,8 +154,9 @@ def _fix_evidence(settings: SshSettings, kind: ErrorKind) -> tuple[tuple[str, in
     for host keys, the identity files for auth. Sticky failures are never retried as such
     (no lockouts); they are retried once after one of these files changed."""
     if kind is ErrorKind.AUTH:
-        paths = [Path(os.path.expanduser(p))
-                 for p in (settings.identity_files or DEFAULT_IDENTITIES)]
+        paths = [
+            Path(os.path.expanduser(p)) for p in (settings.identity_files or DEFAULT_IDENTITIES)
+        ]
     else:
         paths = [hostkeys.known_hosts_path(settings)]
     found: list[tuple[str, int, int]] = []
@@ -249,8 +250,13 @@ class Pool:
     def states(self) -> dict[str, NodeLink]:
         return {node_id: link.state for node_id, link in self._links.items()}
 
-    def _set_state(self, link: _Link, state: LinkState, error: RemoteError | None = None,
-                   reason: str | None = None) -> None:
+    def _set_state(
+        self,
+        link: _Link,
+        state: LinkState,
+        error: RemoteError | None = None,
+        reason: str | None = None,
+    ) -> None:
         new = NodeLink(
             node_id=link.node.id,
             state=state,
@@ -298,7 +304,8 @@ class Pool:
     def check_allowed(self, node: Node, command: Command) -> None:
         if command.mutates and self.read_only:
             raise RemoteError(
-                ErrorKind.READ_ONLY, node.id,
+                ErrorKind.READ_ONLY,
+                node.id,
                 f"read-only mode: refused `{command.line}`; nothing was sent",
             )
 
@@ -422,24 +429,33 @@ class Pool:
         if isinstance(exc, asyncssh.HostKeyNotVerifiable | asyncssh.KeyExchangeFailed):
             path = hostkeys.known_hosts_path(settings)
             target = hostkeys.resolve_target(settings)
-            entries = [e for e in hostkeys.lookup(path, target.key_name, target.port)
-                       if e.marker != "@revoked"]
-            pattern = (target.key_name if target.port == hostkeys.DEFAULT_PORT
-                       else f"[{target.key_name}]:{target.port}")
+            entries = [
+                e
+                for e in hostkeys.lookup(path, target.key_name, target.port)
+                if e.marker != "@revoked"
+            ]
+            pattern = (
+                target.key_name
+                if target.port == hostkeys.DEFAULT_PORT
+                else f"[{target.key_name}]:{target.port}"
+            )
             if entries:
                 first = entries[0]
                 return RemoteError(
-                    ErrorKind.HOST_KEY_CHANGED, node_id,
+                    ErrorKind.HOST_KEY_CHANGED,
+                    node_id,
                     f"HOST KEY CHANGED for {pattern} ({where}): the key the server presents "
                     f"does not match {path} line {first.line} ({first.key_type} "
                     f"{first.fingerprint}). Connection refused. If the change is expected "
                     f"(reinstalled node), remove that line ({hostkeys.removal_hint(path, target)})"
                     " and trust the new key after checking its fingerprint.",
-                    known_hosts=str(path), line=first.line,
+                    known_hosts=str(path),
+                    line=first.line,
                 )
             if isinstance(exc, asyncssh.HostKeyNotVerifiable):
                 return RemoteError(
-                    ErrorKind.HOST_KEY_UNKNOWN, node_id,
+                    ErrorKind.HOST_KEY_UNKNOWN,
+                    node_id,
                     f"unknown host key for {pattern} ({where}): not in {path}. Check its "
                     "fingerprint and trust it before connecting.",
                     known_hosts=str(path),
@@ -471,12 +487,20 @@ class Pool:
                 raise RemoteError(ErrorKind.ERROR, node.id, str(exc)) from None
             s = node.ssh
             # The first node behind this spec lends its keys, known_hosts and timeouts.
-            jump = _Jump(spec, SshSettings(
-                host=host, port=port, user=user, identity_files=s.identity_files,
-                known_hosts=s.known_hosts, connect_timeout=s.connect_timeout,
-                command_timeout=s.command_timeout, keepalive_interval=s.keepalive_interval,
-                use_ssh_config=s.use_ssh_config,
-            ))
+            jump = _Jump(
+                spec,
+                SshSettings(
+                    host=host,
+                    port=port,
+                    user=user,
+                    identity_files=s.identity_files,
+                    known_hosts=s.known_hosts,
+                    connect_timeout=s.connect_timeout,
+                    command_timeout=s.command_timeout,
+                    keepalive_interval=s.keepalive_interval,
+                    use_ssh_config=s.use_ssh_config,
+                ),
+            )
             self._jumps[spec] = jump
         return jump
 
@@ -488,16 +512,18 @@ class Pool:
             return jump.conn
         if jump.connecting is None or jump.connecting.done():
             jump.connecting = asyncio.create_task(
-                self._open(node.id, jump.settings, None, None, label=f"jump host {spec}",
-                           via_jump=True)
+                self._open(
+                    node.id, jump.settings, None, None, label=f"jump host {spec}", via_jump=True
+                )
             )
             jump.connecting.add_done_callback(_consume)
         try:
             jump.conn = await asyncio.shield(jump.connecting)
         except RemoteError as err:
             # The attempt may have been started for another node: re-address the error.
-            mine = RemoteError(err.kind, node.id, err.message, known_hosts=err.known_hosts,
-                               line=err.line)
+            mine = RemoteError(
+                err.kind, node.id, err.message, known_hosts=err.known_hosts, line=err.line
+            )
             mine.via_jump = True
             raise mine from err
         return jump.conn
@@ -565,9 +591,14 @@ class Pool:
         path = hostkeys.known_hosts_path(node.ssh)
         line = hostkeys.append_known_host(path, info)
         self.audit.record(
-            site=node.site, node=node.id, kind="trust_host_key",
+            site=node.site,
+            node=node.id,
+            kind="trust_host_key",
             command=f"append to {path}: {info.host_pattern} {info.key_type} {info.fingerprint}",
-            exit_status=0, duration=0.0, step=step or "trust host key", result="ok",
+            exit_status=0,
+            duration=0.0,
+            step=step or "trust host key",
+            result="ok",
         )
         link = self._link(node)
         if link.sticky is not None and link.sticky.kind is ErrorKind.HOST_KEY_UNKNOWN:
@@ -650,8 +681,15 @@ class Pool:
             except RemoteError as failure:
                 if command.mutates and failure.kind is ErrorKind.DROPPED:
                     # The exec request may have left before the link died: record the doubt.
-                    self._audit(node, command, None, time.monotonic() - start, step,
-                                f"not confirmed: {failure.message}", input_secret)
+                    self._audit(
+                        node,
+                        command,
+                        None,
+                        time.monotonic() - start,
+                        step,
+                        f"not confirmed: {failure.message}",
+                        input_secret,
+                    )
                 raise
             data = command.stdin or b""
             if input_secret is not None:
@@ -670,14 +708,23 @@ class Pool:
                 timed_out = True
                 out, err, status, signal = exc.stdout, exc.stderr, None, None
                 await self._kill(proc)
-                note = (f"no answer after {limit:g}s: sent TERM and closed the channel "
-                        "(a command that ignores both may still be running)")
+                note = (
+                    f"no answer after {limit:g}s: sent TERM and closed the channel "
+                    "(a command that ignores both may still be running)"
+                )
             except asyncio.CancelledError:
                 # The caller gave up (e.g. a poll deadline): do not leave the command running.
                 self._abandon(proc)
                 if command.mutates:
-                    self._audit(node, command, None, time.monotonic() - start, step,
-                                "cancelled: channel closed", input_secret)
+                    self._audit(
+                        node,
+                        command,
+                        None,
+                        time.monotonic() - start,
+                        step,
+                        "cancelled: channel closed",
+                        input_secret,
+                    )
                 raise
             except (OSError, asyncssh.Error) as exc:
                 lost = True
@@ -691,21 +738,48 @@ class Pool:
             if lost and link.conn is not None and link.conn.is_closed():
                 link.conn = None
             result = Result(
-                node_id=node.id, command=command, exit_status=status,
-                stdout=_decode(out, command.pty), stderr=_decode(err, command.pty),
-                duration=time.monotonic() - start, lost=lost, timed_out=timed_out,
-                exit_signal=signal[0] if signal else None, note=note,
+                node_id=node.id,
+                command=command,
+                exit_status=status,
+                stdout=_decode(out, command.pty),
+                stderr=_decode(err, command.pty),
+                duration=time.monotonic() - start,
+                lost=lost,
+                timed_out=timed_out,
+                exit_signal=signal[0] if signal else None,
+                note=note,
             )
         if command.mutates:
-            self._audit(node, command, result.exit_status, result.duration, step,
-                        result.summary(), input_secret)
+            self._audit(
+                node,
+                command,
+                result.exit_status,
+                result.duration,
+                step,
+                result.summary(),
+                input_secret,
+            )
         return result
 
-    def _audit(self, node: Node, command: Command, status: int | None, duration: float,
-               step: str, result: str, *secrets: str | None) -> None:
+    def _audit(
+        self,
+        node: Node,
+        command: Command,
+        status: int | None,
+        duration: float,
+        step: str,
+        result: str,
+        *secrets: str | None,
+    ) -> None:
         self.audit.record(
-            site=node.site, node=node.id, kind="command", command=command.line,
-            exit_status=status, duration=duration, step=step, result=result,
+            site=node.site,
+            node=node.id,
+            kind="command",
+            command=command.line,
+            exit_status=status,
+            duration=duration,
+            step=step,
+            result=result,
             secrets=[s for s in secrets if s],
         )
 
@@ -725,8 +799,9 @@ class Pool:
             await asyncio.wait_for(proc.wait_closed(), CLOSE_GRACE)
 
     @contextlib.asynccontextmanager
-    async def stream(self, node: Node, command: Command, *, step: str = ""
-                     ) -> AsyncIterator[LineStream]:
+    async def stream(
+        self, node: Node, command: Command, *, step: str = ""
+    ) -> AsyncIterator[LineStream]:
         """Run a (usually long-running) entry and yield its output lines as they come.
         Leaving the block ends the remote process and closes the channel."""
         self.check_allowed(node, command)
@@ -740,12 +815,19 @@ class Pool:
             finally:
                 await lines.aclose()
                 if command.mutates:
-                    self._audit(node, command, lines.exit_status, time.monotonic() - start,
-                                step, "lost" if lines.lost else f"exit {lines.exit_status}")
+                    self._audit(
+                        node,
+                        command,
+                        lines.exit_status,
+                        time.monotonic() - start,
+                        step,
+                        "lost" if lines.lost else f"exit {lines.exit_status}",
+                    )
 
     @contextlib.asynccontextmanager
-    async def open_pty(self, node: Node, command: Command, *, step: str = ""
-                       ) -> AsyncIterator[PtySession]:
+    async def open_pty(
+        self, node: Node, command: Command, *, step: str = ""
+    ) -> AsyncIterator[PtySession]:
         """An interactive run on a PTY (e.g. `xivo-sync -i` asking for a password)."""
         self.check_allowed(node, command)
         if not command.pty:
@@ -760,8 +842,15 @@ class Pool:
             finally:
                 await session.aclose()
                 if command.mutates:
-                    self._audit(node, command, session.exit_status, time.monotonic() - start,
-                                step, session.summary(), *session.secrets)
+                    self._audit(
+                        node,
+                        command,
+                        session.exit_status,
+                        time.monotonic() - start,
+                        step,
+                        session.summary(),
+                        *session.secrets,
+                    )
 
     @contextlib.asynccontextmanager
     async def sftp(self, node: Node) -> AsyncIterator[asyncssh.SFTPClient]:
@@ -784,8 +873,9 @@ class Pool:
 class LineStream:
     """Async iterator of decoded output lines (stderr merged). A drop raises `dropped`."""
 
-    def __init__(self, node_id: str, command: Command,
-                 proc: asyncssh.SSHClientProcess[bytes]) -> None:
+    def __init__(
+        self, node_id: str, command: Command, proc: asyncssh.SSHClientProcess[bytes]
+    ) -> None:
         self.node_id = node_id
         self.command = command
         self._proc = proc
@@ -803,8 +893,9 @@ class LineStream:
             raw = await self._proc.stdout.readline()
         except (OSError, asyncssh.Error) as exc:
             self._ended, self.lost = True, True
-            raise RemoteError(ErrorKind.DROPPED, self.node_id,
-                              f"stream {self.command.line!r} lost: {exc}") from exc
+            raise RemoteError(
+                ErrorKind.DROPPED, self.node_id, f"stream {self.command.line!r} lost: {exc}"
+            ) from exc
         if not raw:
             self._ended = True
             with contextlib.suppress(Exception):
@@ -812,8 +903,11 @@ class LineStream:
             self.exit_status = self._proc.exit_status
             if self.exit_status is None and self._proc.exit_signal is None:
                 self.lost = True
-                raise RemoteError(ErrorKind.DROPPED, self.node_id,
-                                  f"stream {self.command.line!r} ended without exit status")
+                raise RemoteError(
+                    ErrorKind.DROPPED,
+                    self.node_id,
+                    f"stream {self.command.line!r} ended without exit status",
+                )
             raise StopAsyncIteration
         return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
@@ -828,8 +922,9 @@ class PtySession:
     """An interactive process on a PTY. Secrets sent with `send_secret` are masked in
     everything this object returns and are never logged."""
 
-    def __init__(self, node_id: str, command: Command,
-                 proc: asyncssh.SSHClientProcess[bytes]) -> None:
+    def __init__(
+        self, node_id: str, command: Command, proc: asyncssh.SSHClientProcess[bytes]
+    ) -> None:
         self.node_id = node_id
         self.command = command
         self._proc = proc
@@ -877,21 +972,26 @@ class PtySession:
         while True:
             found = regex.search(self._buffer)
             if found:
-                text, self._buffer = self._buffer[: found.end()], self._buffer[found.end():]
+                text, self._buffer = self._buffer[: found.end()], self._buffer[found.end() :]
                 return self._mask(text)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise RemoteError(ErrorKind.TIMEOUT, self.node_id,
-                                  f"no {regex.pattern!r} from {self.command.line!r} "
-                                  f"after {timeout:g}s")
+                raise RemoteError(
+                    ErrorKind.TIMEOUT,
+                    self.node_id,
+                    f"no {regex.pattern!r} from {self.command.line!r} after {timeout:g}s",
+                )
             try:
                 chunk = await self.read(remaining)
             except TimeoutError:
                 continue
             if not chunk:
-                raise RemoteError(ErrorKind.ERROR, self.node_id,
-                                  f"{self.command.line!r} ended before {regex.pattern!r}: "
-                                  f"{self._mask(self._buffer)[-200:]!r}")
+                raise RemoteError(
+                    ErrorKind.ERROR,
+                    self.node_id,
+                    f"{self.command.line!r} ended before {regex.pattern!r}: "
+                    f"{self._mask(self._buffer)[-200:]!r}",
+                )
             self._buffer += chunk
 
     def send_line(self, text: str) -> None:
@@ -908,8 +1008,11 @@ class PtySession:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise RemoteError(ErrorKind.TIMEOUT, self.node_id,
-                                  f"{self.command.line!r} still running after {timeout:g}s")
+                raise RemoteError(
+                    ErrorKind.TIMEOUT,
+                    self.node_id,
+                    f"{self.command.line!r} still running after {timeout:g}s",
+                )
             try:
                 chunk = await self.read(remaining)
             except TimeoutError:
@@ -927,8 +1030,11 @@ class PtySession:
     def summary(self) -> str:
         if self.lost:
             return "lost"
-        return "ended early" if self.exit_status is None else (
-            "ok" if self.exit_status == 0 else f"exit {self.exit_status}")
+        return (
+            "ended early"
+            if self.exit_status is None
+            else ("ok" if self.exit_status == 0 else f"exit {self.exit_status}")
+        )
 
     async def aclose(self) -> None:
         if self._proc.exit_status is None:

@@ -98,8 +98,7 @@ async def _write_new(
     fsynced = True
     try:
         # Created private: the content may be a secret until the final mode is set.
-        async with sftp.open(tmp, "xb", asyncssh.SFTPAttrs(permissions=0o600),
-                             encoding=None) as f:
+        async with sftp.open(tmp, "xb", asyncssh.SFTPAttrs(permissions=0o600), encoding=None) as f:
             await f.write(data)
             try:
                 await f.fsync()
@@ -130,8 +129,10 @@ async def _sweep_stale_temps(sftp: asyncssh.SFTPClient, path: str) -> None:
         for entry in await sftp.readdir(directory):
             name = entry.filename if isinstance(entry.filename, str) else entry.filename.decode()
             mtime = entry.attrs.mtime
-            if pattern.fullmatch(name) and mtime is not None and (
-                time.time() - mtime > STALE_TEMP_SECONDS
+            if (
+                pattern.fullmatch(name)
+                and mtime is not None
+                and (time.time() - mtime > STALE_TEMP_SECONDS)
             ):
                 with contextlib.suppress(OSError, asyncssh.Error):
                     await sftp.remove(posixpath.join(directory, name))
@@ -172,9 +173,17 @@ async def replace_file(
 
     def audit(result: str, after: str | None, status: int | None) -> None:
         pool.audit.record(
-            site=node.site, node=node.id, kind="write", command=f"sftp replace {path}",
-            exit_status=status, duration=time.monotonic() - start, step=step, result=result,
-            before_sha256=before_hash, after_sha256=after, backup=backup_path,
+            site=node.site,
+            node=node.id,
+            kind="write",
+            command=f"sftp replace {path}",
+            exit_status=status,
+            duration=time.monotonic() - start,
+            step=step,
+            result=result,
+            before_sha256=before_hash,
+            after_sha256=after,
+            backup=backup_path,
         )
 
     try:
@@ -187,13 +196,18 @@ async def replace_file(
             before_hash = sha256_hex(current) if current is not None else None
             if expected_sha256 is not None and before_hash != expected_sha256.lower():
                 what = "is gone" if current is None else "changed"
-                msg = (f"{path} {what} since it was read (expected sha256 {expected_sha256[:12]}…,"
-                       f" found {before_hash[:12] + '…' if before_hash else 'nothing'}): "
-                       "nothing written; reload and review the change again")
+                msg = (
+                    f"{path} {what} since it was read (expected sha256 {expected_sha256[:12]}…,"
+                    f" found {before_hash[:12] + '…' if before_hash else 'nothing'}): "
+                    "nothing written; reload and review the change again"
+                )
                 audit(f"refused: {what} since preview", None, None)
                 raise RemoteError(ErrorKind.CONFLICT, node.id, msg)
-            mode = (attrs.permissions & 0o7777) if attrs and attrs.permissions is not None \
+            mode = (
+                (attrs.permissions & 0o7777)
+                if attrs and attrs.permissions is not None
                 else DEFAULT_MODE
+            )
             if current == data:
                 return WriteResult(path, False, before_hash, new_hash, None, mode, False)
             await _sweep_stale_temps(sftp, path)
@@ -206,7 +220,8 @@ async def replace_file(
             if after_hash != new_hash:
                 audit("verify failed: content read back differs", after_hash, 1)
                 raise RemoteError(
-                    ErrorKind.ERROR, node.id,
+                    ErrorKind.ERROR,
+                    node.id,
                     f"{path} was written but reads back differently (sha256 {after_hash}); "
                     f"backup: {backup_path or 'none'}",
                 )
@@ -265,5 +280,6 @@ async def restore_backup(
     data = await read_file(pool, node, backup_path)
     if data is None:
         raise RemoteError(ErrorKind.ERROR, node.id, f"backup {backup_path} does not exist")
-    return await replace_file(pool, node, path, data, backup=True,
-                              expected_sha256=expected_sha256, step=step)
+    return await replace_file(
+        pool, node, path, data, backup=True, expected_sha256=expected_sha256, step=step
+    )

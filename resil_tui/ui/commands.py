@@ -118,8 +118,9 @@ def set_log_buffer(app: ResilApp, lines: int) -> None:
 
 def set_default_site(app: ResilApp, name: str) -> None:
     saved = app.remember(site=name)
-    app.notify(f"The console will open on site {name}" + ("" if saved else " (not saved)"),
-               markup=False)
+    app.notify(
+        f"The console will open on site {name}" + ("" if saved else " (not saved)"), markup=False
+    )
 
 
 def show_preferences(app: ResilApp) -> None:
@@ -155,11 +156,12 @@ def rebind_key(app: ResilApp, binding_id: str) -> None:
                 markup=False,
             )
         else:
-            app.notify(f"{binding_id} is now {app.keys_for(binding_id)}"
-                       + (", saved" if saved else ""), markup=False)
+            app.notify(
+                f"{binding_id} is now {app.keys_for(binding_id)}" + (", saved" if saved else ""),
+                markup=False,
+            )
 
-    app.push_screen(KeyCaptureScreen(binding_id, info.description, app.keys_for(binding_id)),
-                    done)
+    app.push_screen(KeyCaptureScreen(binding_id, info.description, app.keys_for(binding_id)), done)
 
 
 def reset_keys(app: ResilApp) -> None:
@@ -174,38 +176,56 @@ def settings_commands(app: ResilApp) -> list[PaletteCommand]:
     commands: list[PaletteCommand] = []
     for seconds in REFRESH_CHOICES:
         state = " (current)" if app.status_refresh_interval == seconds else ""
-        commands.append(PaletteCommand(
-            f"settings: refresh every {seconds:g} s", partial(set_refresh, app, seconds),
-            f"Seconds between two Status polls{state}",
-        ))
+        commands.append(
+            PaletteCommand(
+                f"settings: refresh every {seconds:g} s",
+                partial(set_refresh, app, seconds),
+                f"Seconds between two Status polls{state}",
+            )
+        )
     for lines in LOG_BUFFER_CHOICES:
         state = " (current)" if app.log_buffer_lines == lines else ""
-        commands.append(PaletteCommand(
-            f"settings: log buffer {lines:,} lines", partial(set_log_buffer, app, lines),
-            f"Lines kept per followed log stream{state}",
-        ))
+        commands.append(
+            PaletteCommand(
+                f"settings: log buffer {lines:,} lines",
+                partial(set_log_buffer, app, lines),
+                f"Lines kept per followed log stream{state}",
+            )
+        )
     if len(app.inventory.sites) > 1:
         for name in app.inventory.sites:
-            commands.append(PaletteCommand(
-                f"settings: open on site {name}", partial(set_default_site, app, name),
-                "The site shown when the console starts",
-            ))
-    commands.append(PaletteCommand(
-        "settings: preferences file", partial(show_preferences, app),
-        "Where settings are saved, and which source wins",
-    ))
+            commands.append(
+                PaletteCommand(
+                    f"settings: open on site {name}",
+                    partial(set_default_site, app, name),
+                    "The site shown when the console starts",
+                )
+            )
+    commands.append(
+        PaletteCommand(
+            "settings: preferences file",
+            partial(show_preferences, app),
+            "Where settings are saved, and which source wins",
+        )
+    )
     for info in app.binding_infos():
         if info.context != "global" and not info.context.endswith(" pane"):
             continue
-        commands.append(PaletteCommand(
-            f"keys: rebind {info.id}", partial(rebind_key, app, info.id),
-            f"{info.description} (now {app.keys_for(info.id) or 'no key'}); press the new key",
-        ))
+        commands.append(
+            PaletteCommand(
+                f"keys: rebind {info.id}",
+                partial(rebind_key, app, info.id),
+                f"{info.description} (now {app.keys_for(info.id) or 'no key'}); press the new key",
+            )
+        )
     if app.preference_keys:
-        commands.append(PaletteCommand(
-            "keys: reset my bindings", partial(reset_keys, app),
-            "Forget the key bindings saved in your preferences",
-        ))
+        commands.append(
+            PaletteCommand(
+                "keys: reset my bindings",
+                partial(reset_keys, app),
+                "Forget the key bindings saved in your preferences",
+            )
+        )
     return commands
 
 

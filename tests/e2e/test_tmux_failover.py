@@ -32,8 +32,13 @@ class Term:
 
     def tmux(self, *args: str) -> str:
         assert TMUX is not None
-        done = subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True,
-                              text=True, timeout=10, check=False)
+        done = subprocess.run(
+            [TMUX, "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         return done.stdout
 
     def screen(self) -> str:
@@ -74,8 +79,14 @@ def test_failover_in_a_real_terminal(tmp_path: Path) -> None:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     }
     command = " ".join(
-        ["env", *(f"{k}={shlex.quote(v)}" for k, v in env.items()),
-         shlex.quote(sys.executable), "-m", "resil_tui", "--demo"]
+        [
+            "env",
+            *(f"{k}={shlex.quote(v)}" for k, v in env.items()),
+            shlex.quote(sys.executable),
+            "-m",
+            "resil_tui",
+            "--demo",
+        ]
     )
     term = Term(f"resil-e2e-{uuid.uuid4().hex[:8]}", "wizard")
     started = time.monotonic()

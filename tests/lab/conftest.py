@@ -39,9 +39,15 @@ async def ticking_lab(tmp_path: Path) -> AsyncIterator[Lab]:
 
 def connect(lab: Lab, node_id: str, **kw: object) -> asyncssh.connection._ConnectionManager:
     return asyncssh.connect(
-        "127.0.0.1", port=lab.port(node_id), username="root",
-        known_hosts=str(lab.known_hosts_path), client_keys=[str(lab.client_key_path)],
-        agent_path=None, config=[], **kw)
+        "127.0.0.1",
+        port=lab.port(node_id),
+        username="root",
+        known_hosts=str(lab.known_hosts_path),
+        client_keys=[str(lab.client_key_path)],
+        agent_path=None,
+        config=[],
+        **kw,
+    )
 
 
 async def run(lab: Lab, node_id: str, command: str, **kw: object) -> asyncssh.SSHCompletedProcess:
@@ -56,28 +62,50 @@ class CliResult:
     stderr: str
 
 
-async def ssh_cli(lab: Lab, node_id: str, command: str, *, tty: bool = False,
-                  stdin: bytes = b"") -> CliResult:
+async def ssh_cli(
+    lab: Lab, node_id: str, command: str, *, tty: bool = False, stdin: bytes = b""
+) -> CliResult:
     """OpenSSH's client, strict host key checking, the lab's key and known_hosts only."""
-    argv = [SSH, "-p", str(lab.port(node_id)), "-F", "/dev/null",
-            "-o", f"UserKnownHostsFile={lab.known_hosts_path}",
-            "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-            "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5",
-            "-i", str(lab.client_key_path)]
+    argv = [
+        SSH,
+        "-p",
+        str(lab.port(node_id)),
+        "-F",
+        "/dev/null",
+        "-o",
+        f"UserKnownHostsFile={lab.known_hosts_path}",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "ConnectTimeout=5",
+        "-i",
+        str(lab.client_key_path),
+    ]
     if tty:
         argv.append("-tt")
     argv += ["root@127.0.0.1", command]
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(stdin), 20)
     assert proc.returncode is not None
     return CliResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
-async def eventually(check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-                     timeout: float = 10.0, what: str = "condition") -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 10.0,
+    what: str = "condition",
+) -> None:
     """Poll until `check` holds (no timing assertion: only a generous deadline)."""
     deadline = time.monotonic() + timeout
     while True:

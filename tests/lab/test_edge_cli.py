@@ -67,8 +67,11 @@ def sent(lab: Lab) -> list[list[str]]:
 
 
 def changes(line_prefix: str, diff: str) -> list[str]:
-    return [line for line in diff.splitlines()
-            if line.startswith(line_prefix) and not line.startswith(line_prefix * 3)]
+    return [
+        line
+        for line in diff.splitlines()
+        if line.startswith(line_prefix) and not line.startswith(line_prefix * 3)
+    ]
 
 
 async def test_plan_prints_the_diff_and_exit_codes(lab: Lab, inventory: Inventory) -> None:
@@ -106,8 +109,9 @@ async def test_plan_errors_exit_2(lab: Lab, inventory: Inventory) -> None:
     assert run.code == 2 and "no site 'nowhere'" in run.err
 
     site = inventory.site("demo")
-    no_cc = dataclasses.replace(inventory, sites={"demo": dataclasses.replace(
-        site, cc_master=None, cc_slave=None)})
+    no_cc = dataclasses.replace(
+        inventory, sites={"demo": dataclasses.replace(site, cc_master=None, cc_slave=None)}
+    )
     run = await edge(no_cc, "plan", "--to", "slave")
     assert run.code == 2 and "no CC pair" in run.err and "XIVOCC_HOST" in run.err
 
@@ -123,8 +127,12 @@ async def test_apply_yes_then_nothing_to_do(lab: Lab, inventory: Inventory) -> N
     run = await edge(inventory, "apply", "--to", "slave", "--yes")
     assert run.code == 0, run.err
     assert "switched to slave" in run.out and "containers up" in run.out
-    for step in ("[1/4] re-read", "[2/4] back it up", "[3/4] run edge-dcomp up -d",
-                 "[4/4] watch edge-dcomp ps"):
+    for step in (
+        "[1/4] re-read",
+        "[2/4] back it up",
+        "[3/4] run edge-dcomp up -d",
+        "[4/4] watch edge-dcomp ps",
+    ):
         assert step in run.err
     assert "Apply? [y/N]" not in run.err
     assert b"XIVO_HOST=10.50.0.12\n" in env_bytes(lab)
@@ -151,8 +159,10 @@ async def test_apply_asks_on_a_terminal_and_refuses_without_one(
     run = await edge(inventory, "apply", "--to", "slave", stdin=Terminal("y\n"))
     assert run.code == 0, run.err
     assert b"XIVO_HOST=10.50.0.12\n" in env_bytes(lab)
-    records = [json.loads(line) for line in
-               (tmp_path / "state" / "resil-tui" / "audit.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "state" / "resil-tui" / "audit.jsonl").read_text().splitlines()
+    ]
     write = next(r for r in records if r["kind"] == "write")
     assert write["step"] == "edge switch to slave"
     assert write["before_sha256"] and write["after_sha256"] and write["backup"]
@@ -208,8 +218,14 @@ def test_edge_cli_does_not_import_textual(tmp_path: Path) -> None:
         "HOME": str(tmp_path),
         "PATH": "/usr/bin:/bin",
     }
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=60, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert "TEXTUAL []" in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
     assert "+XIVO_HOST=10.50.0.12" in proc.stdout

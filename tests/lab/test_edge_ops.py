@@ -189,8 +189,13 @@ async def test_change_between_check_and_write_is_refused_by_the_write(
         if isinstance(event, StepStarted) and event.step is EdgeStep.WRITE:
             env_file(lab).write_bytes(edited)
 
-    outcome = await apply_switch(pool, site.edge, preview.plan(Direction.TO_SLAVE),  # type: ignore[arg-type]
-                                 on_event=meddle, wait=FAST)
+    outcome = await apply_switch(
+        pool,
+        site.edge,
+        preview.plan(Direction.TO_SLAVE),  # type: ignore[arg-type]
+        on_event=meddle,
+        wait=FAST,
+    )
     assert outcome.state is NodeState.UNCHANGED
     assert outcome.failed_step is EdgeStep.WRITE
     assert outcome.error is not None and outcome.error.kind is ErrorKind.CONFLICT
@@ -318,7 +323,8 @@ async def test_up_failure_says_containers_keep_old_settings(
     outcome = await apply_switch(pool, site.edge, preview.plan(Direction.TO_SLAVE), wait=FAST)  # type: ignore[arg-type]
     assert outcome.state is NodeState.WRITTEN and outcome.failed_step is EdgeStep.UP
     assert "edge-dcomp up -d failed (exit 1: Error response from daemon: no space)" in (
-        outcome.message)
+        outcome.message
+    )
     assert "the containers still run with the old settings" in outcome.message
     assert outcome.rollback_offered and outcome.backup is not None
     assert b"XIVO_HOST=10.50.0.12" in env_file(lab).read_bytes()
@@ -341,8 +347,13 @@ async def test_containers_not_up_in_time(
     monkeypatch.setattr(pool, "run", stuck_ps)
     record = Recorder()
     preview = await load_preview(pool, site)
-    outcome = await apply_switch(pool, site.edge, preview.plan(Direction.TO_SLAVE),  # type: ignore[arg-type]
-                                 on_event=record, wait=ContainerWait(timeout=0.3, interval=0.05))
+    outcome = await apply_switch(
+        pool,
+        site.edge,
+        preview.plan(Direction.TO_SLAVE),  # type: ignore[arg-type]
+        on_event=record,
+        wait=ContainerWait(timeout=0.3, interval=0.05),
+    )
     assert outcome.state is NodeState.APPLIED and not outcome.ok
     assert outcome.failed_step is EdgeStep.WAIT
     assert "not all up after 0.3s" in outcome.message and "nginx restarting" in outcome.message
@@ -390,9 +401,7 @@ async def test_rollback_restores_chosen_and_newest_backup(
     assert env_file(lab).read_bytes() == original
 
 
-async def test_rollback_refuses_a_file_changed_since_seen(
-    lab: Lab, site: Site, pool: Pool
-) -> None:
+async def test_rollback_refuses_a_file_changed_since_seen(lab: Lab, site: Site, pool: Pool) -> None:
     node = site.edge
     assert node is not None
     preview = await load_preview(pool, site)
@@ -404,9 +413,7 @@ async def test_rollback_refuses_a_file_changed_since_seen(
     assert env_file(lab).read_bytes() == b"XIVO_HOST=10.50.0.12\n"
 
 
-async def test_read_only_refuses_with_nothing_sent(
-    lab: Lab, site: Site, tmp_path: Path
-) -> None:
+async def test_read_only_refuses_with_nothing_sent(lab: Lab, site: Site, tmp_path: Path) -> None:
     before = env_file(lab).read_bytes()
     async with Pool(read_only=True, audit=tmp_path / "ro-audit.jsonl") as ro:
         preview = await load_preview(ro, site)  # reading is allowed

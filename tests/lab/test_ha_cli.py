@@ -29,8 +29,9 @@ def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
-async def ha(lab: Lab, *argv: str, stdin: io.StringIO | None = None,
-             read_only: bool = False) -> tuple[int, str, str]:
+async def ha(
+    lab: Lab, *argv: str, stdin: io.StringIO | None = None, read_only: bool = False
+) -> tuple[int, str, str]:
     inv = load_inventory(lab.inventory_path)
     if read_only:
         inv = dataclasses.replace(inv, read_only=True)
@@ -45,9 +46,12 @@ def changes(lab: Lab, node_id: str) -> list[list[str]]:
     out = []
     for entry in lab.commands(node_id):
         argv = entry.get("argv") or []
-        if argv and argv[0] not in ("cat", "tail", "test", "psql") and not (
-            argv[0] == "xivo-service" and argv[1:2] == ["status"]
-        ) and not (argv[0] == "curl" and "POST" not in argv):
+        if (
+            argv
+            and argv[0] not in ("cat", "tail", "test", "psql")
+            and not (argv[0] == "xivo-service" and argv[1:2] == ["status"])
+            and not (argv[0] == "curl" and "POST" not in argv)
+        ):
             out.append(argv)
     return out
 
@@ -80,20 +84,23 @@ async def test_set_needs_a_terminal_or_yes(lab: Lab) -> None:
     assert code == 2
     assert "ha.conf after:" in out  # the preview is shown first
     assert "stdin is not a terminal" in err
-    code, _, err = await ha(lab, "set", SLAVE, "--mode", "master", "--peer", "10.50.0.11",
-                            stdin=Tty("n\n"))
+    code, _, err = await ha(
+        lab, "set", SLAVE, "--mode", "master", "--peer", "10.50.0.11", stdin=Tty("n\n")
+    )
     assert code == 2 and "not confirmed" in err
     assert changes(lab, SLAVE) == []
 
 
 async def test_set_other_peer_warns_and_applies(lab: Lab) -> None:
-    code, out, err = await ha(lab, "set", SLAVE, "--mode", "slave", "--peer", "10.50.0.99",
-                              stdin=Tty("y\n"))
+    code, out, err = await ha(
+        lab, "set", SLAVE, "--mode", "slave", "--peer", "10.50.0.99", stdin=Tty("y\n")
+    )
     assert code == 0, err
     assert "is not the master of this pair in the inventory" in err
     assert "verified" in out
     assert "xivo-check-master-status 10.50.0.99" in (
-        lab.world.read_file(SLAVE, facts.CRON_SLAVE) or "")
+        lab.world.read_file(SLAVE, facts.CRON_SLAVE) or ""
+    )
 
 
 async def test_disable_typed_confirmation(lab: Lab) -> None:
@@ -103,8 +110,7 @@ async def test_disable_typed_confirmation(lab: Lab) -> None:
     assert code == 2 and "stdin is not a terminal" in err
     assert node_type(lab, MASTER) == "master" and changes(lab, MASTER) == []
     # Typed right, then the restart is declined: it stays pending.
-    code, out, err = await ha(lab, "set", MASTER, "--mode", "disabled",
-                              stdin=Tty(f"{MASTER}\nn\n"))
+    code, out, err = await ha(lab, "set", MASTER, "--mode", "disabled", stdin=Tty(f"{MASTER}\nn\n"))
     assert code == 0, err
     assert "Disabling an HA node in production" in out
     assert "RESTART PENDING" in out
@@ -139,8 +145,12 @@ async def test_scripts_exit_codes(lab: Lab) -> None:
 
 
 async def test_read_only_refuses_with_exit_2(lab: Lab) -> None:
-    for argv in (["set", MASTER, "--mode", "disabled", "--yes"], ["replicate", "--yes"],
-                 ["sync", "--yes"], ["check", "--yes"]):
+    for argv in (
+        ["set", MASTER, "--mode", "disabled", "--yes"],
+        ["replicate", "--yes"],
+        ["sync", "--yes"],
+        ["check", "--yes"],
+    ):
         code, _, err = await ha(lab, *argv, read_only=True)
         assert code == 2, argv
         assert "read-only" in err

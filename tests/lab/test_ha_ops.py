@@ -34,7 +34,9 @@ from resil_tui.remote.pool import Pool
 
 MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
 MUTATING_PROGRAMS = {
-    "xivo-master-slave-db-replication", "xivo-sync", "xivo-check-master-status",
+    "xivo-master-slave-db-replication",
+    "xivo-sync",
+    "xivo-check-master-status",
     "xivo-manage-slave-services",
 }
 
@@ -62,8 +64,11 @@ def mutating(lab: Lab, node_id: str) -> list[list[str]]:
         argv = entry.get("argv") or []
         if not argv:
             continue
-        if argv[0] in MUTATING_PROGRAMS or (argv[0] == "xivo-service" and argv[1:2] != [
-                "status"]) or (argv[0] == "curl" and "POST" in argv):
+        if (
+            argv[0] in MUTATING_PROGRAMS
+            or (argv[0] == "xivo-service" and argv[1:2] != ["status"])
+            or (argv[0] == "curl" and "POST" in argv)
+        ):
             found.append(argv)
     return found
 
@@ -79,8 +84,9 @@ def service(lab: Lab, node_id: str, name: str) -> str:
     raise KeyError(name)
 
 
-async def test_disable_master_then_restart(lab: Lab, inventory: Inventory, pool: Pool,
-                                           tmp_path: Path) -> None:
+async def test_disable_master_then_restart(
+    lab: Lab, inventory: Inventory, pool: Pool, tmp_path: Path
+) -> None:
     site = inventory.site("demo")
     node = inventory.node(MASTER)
     v = validate_for_node(site, node, "disabled", "")
@@ -105,8 +111,7 @@ async def test_disable_master_then_restart(lab: Lab, inventory: Inventory, pool:
     argv = [e["argv"] for e in lab.commands(MASTER)]
     assert ["xivo-service", "restart"] in argv
     audit = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [a["command"] for a in audit][-2:] == [
-        rec.command, "xivo-service restart"]
+    assert [a["command"] for a in audit][-2:] == [rec.command, "xivo-service restart"]
 
 
 async def test_slave_becomes_master_and_master_becomes_slave(
@@ -126,8 +131,7 @@ async def test_slave_becomes_master_and_master_becomes_slave(
 
     rec = await apply_ha_mode(pool, master, validate_for_node(site, master, "slave", "10.50.0.12"))
     assert rec.ok and not rec.restart_required
-    assert "xivo-check-master-status 10.50.0.12" in (lab_file(lab, MASTER, facts.CRON_SLAVE)
-                                                     or "")
+    assert "xivo-check-master-status 10.50.0.12" in (lab_file(lab, MASTER, facts.CRON_SLAVE) or "")
     assert lab_file(lab, MASTER, facts.CRON_MASTER) is None
     assert lab.world.read_state(MASTER)["pg_hba_allow"] == "10.50.0.12"
 
@@ -185,12 +189,13 @@ async def test_sync_success_and_missing_key(lab: Lab, inventory: Inventory, pool
     assert rec.exit_status == 0  # xivo-sync says nothing went wrong...
     assert rec.sync is not None and rec.sync.silent_noop  # ...and the product flags it
     assert "SILENT NO-OP" in rec.summary
-    new = rec.lines[rec.lines.index(next(x for x in rec.lines if x.startswith("--- new"))) + 1:]
+    new = rec.lines[rec.lines.index(next(x for x in rec.lines if x.startswith("--- new"))) + 1 :]
     assert len(new) == 2 and "not found: not synchronizing" in new[0]
 
 
-async def test_sync_init_right_password(lab: Lab, inventory: Inventory, pool: Pool,
-                                        tmp_path: Path) -> None:
+async def test_sync_init_right_password(
+    lab: Lab, inventory: Inventory, pool: Pool, tmp_path: Path
+) -> None:
     await lab.remove_sync_key()
     prompts: list[str] = []
 

@@ -61,8 +61,12 @@ async def test_ha_config_through_sysconfd(lab: Lab) -> None:
     assert json.loads(str(got.stdout)) == {"node_type": "slave", "remote_address": "10.50.0.11"}
     before = lab.world.read_state(S)["postgres_restarts"]
     body = json.dumps({"node_type": "master", "remote_address": "10.50.0.11"})
-    post = await run(lab, S, "curl -sS --max-time 60 -X POST -H 'Content-Type: application/json'"
-                     f" -d '{body}' http://127.0.0.1:8668/update_ha_config")
+    post = await run(
+        lab,
+        S,
+        "curl -sS --max-time 60 -X POST -H 'Content-Type: application/json'"
+        f" -d '{body}' http://127.0.0.1:8668/update_ha_config",
+    )
     assert post.exit_status == 0, post.stderr
     root = lab.world.node_root(S)
     assert (root / "etc/xivo/ha.conf").read_text() == body + "\n"
@@ -72,28 +76,47 @@ async def test_ha_config_through_sysconfd(lab: Lab) -> None:
     st = lab.world.read_state(S)
     assert st["postgres_restarts"] == before + 1
     assert services(str((await run(lab, S, "xivo-service status")).stdout))["asterisk"] == "running"
-    sip = await run(lab, S, "psql -U postgres -d asterisk -At -F '|' -c \"SELECT var_name, var_val"
-                    " FROM staticsip WHERE var_name IN ('minexpiry','maxexpiry','defaultexpiry')\"")
+    sip = await run(
+        lab,
+        S,
+        "psql -U postgres -d asterisk -At -F '|' -c \"SELECT var_name, var_val"
+        " FROM staticsip WHERE var_name IN ('minexpiry','maxexpiry','defaultexpiry')\"",
+    )
     assert sorted(str(sip.stdout).split()) == ["defaultexpiry|120", "maxexpiry|300", "minexpiry|60"]
     # Disabling: no cron file at all, SIP expiry back to the HA-off values; body from stdin.
-    off = await run(lab, S, "curl -sS -X POST --data-binary @- "
-                    "http://127.0.0.1:8668/update_ha_config",
-                    input='{"node_type": "disabled", "remote_address": ""}')
+    off = await run(
+        lab,
+        S,
+        "curl -sS -X POST --data-binary @- http://127.0.0.1:8668/update_ha_config",
+        input='{"node_type": "disabled", "remote_address": ""}',
+    )
     assert off.exit_status == 0
     assert not list((root / "etc/cron.d").iterdir())
-    sip = await run(lab, S, "psql -d asterisk -At -c \"SELECT var_name, var_val FROM staticsip "
-                    "WHERE var_name IN ('maxexpiry')\"")
+    sip = await run(
+        lab,
+        S,
+        'psql -d asterisk -At -c "SELECT var_name, var_val FROM staticsip '
+        "WHERE var_name IN ('maxexpiry')\"",
+    )
     assert str(sip.stdout) == "maxexpiry|3600\n"
 
 
 async def test_sysconfd_rejects_bad_requests(lab: Lab) -> None:
-    bad = await run(lab, S, "curl -sS -X POST -d '{\"node_type\": \"boss\"}' "
-                    "-w '%{http_code}' http://127.0.0.1:8668/update_ha_config")
+    bad = await run(
+        lab,
+        S,
+        'curl -sS -X POST -d \'{"node_type": "boss"}\' '
+        "-w '%{http_code}' http://127.0.0.1:8668/update_ha_config",
+    )
     assert bad.exit_status == 0 and str(bad.stdout).endswith("400")
-    failing = await run(lab, S, "curl -fsS -X POST -d 'nope' http://127.0.0.1:8668/update_ha_config")
+    failing = await run(
+        lab, S, "curl -fsS -X POST -d 'nope' http://127.0.0.1:8668/update_ha_config"
+    )
     assert failing.exit_status == 22 and "error: 400" in str(failing.stderr)
-    assert json.loads((lab.world.node_root(S) / "etc/xivo/ha.conf").read_text())["node_type"] \
+    assert (
+        json.loads((lab.world.node_root(S) / "etc/xivo/ha.conf").read_text())["node_type"]
         == "slave"
+    )
     # sysconfd only exists on XiVO nodes.
     cc = await run(lab, "demo.cc.master", "curl -sS http://127.0.0.1:8668/get_ha_config")
     assert cc.exit_status == 7
@@ -119,15 +142,21 @@ async def test_sync_and_missing_key(lab: Lab) -> None:
     ok = await run(lab, M, "xivo-sync")
     assert ok.exit_status == 0
     log = await run(lab, M, "tail -n 1 /var/log/xivo-sync.log")
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\d+\] \(INFO\): "
-                        r"Synchronization successful\n", str(log.stdout))
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\d+\] \(INFO\): "
+        r"Synchronization successful\n",
+        str(log.stdout),
+    )
     removed = await lab.remove_sync_key()
     assert removed == [M]
     missing = await run(lab, M, "xivo-sync")
     assert missing.exit_status == 0  # exits 0 although it did nothing: the product must flag it
     log = await run(lab, M, "tail -n 1 /var/log/xivo-sync.log")
-    assert str(log.stdout).rstrip().endswith(
-        "(ERROR): SSH key /root/.ssh/xivo_id_rsa not found: not synchronizing")
+    assert (
+        str(log.stdout)
+        .rstrip()
+        .endswith("(ERROR): SSH key /root/.ssh/xivo_id_rsa not found: not synchronizing")
+    )
 
 
 async def _sync_init(lab: Lab, passwords: list[str]) -> tuple[int | None, str]:
@@ -166,14 +195,18 @@ async def test_sync_init_password_on_a_pty(lab: Lab) -> None:
     assert "Number of key(s) added: 1" in text
     assert (lab.world.node_root(M) / "root/.ssh/xivo_id_rsa").exists()
     assert (await run(lab, M, "xivo-sync")).exit_status == 0
-    assert str((await run(lab, M, "tail -n 1 /var/log/xivo-sync.log")).stdout).rstrip() \
+    assert (
+        str((await run(lab, M, "tail -n 1 /var/log/xivo-sync.log")).stdout)
+        .rstrip()
         .endswith("Synchronization successful")
+    )
 
 
 async def test_sync_init_through_openssh_tty(lab: Lab) -> None:
     await lab.remove_sync_key()
-    res = await ssh_cli(lab, M, "xivo-sync -i", tty=True,
-                        stdin=(lab.world.spec.root_password + "\r").encode())
+    res = await ssh_cli(
+        lab, M, "xivo-sync -i", tty=True, stdin=(lab.world.spec.root_password + "\r").encode()
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Number of key(s) added: 1" in res.stdout
 
@@ -186,8 +219,7 @@ async def test_check_master_status_and_manage_slave(lab: Lab) -> None:
     down = await run(lab, S, "xivo-check-master-status 10.50.0.11")
     assert "did not answer" in str(down.stdout)
     assert str(down.stdout).count("0 received") == 3
-    assert services(str((await run(lab, S, "xivo-service status")).stdout))["asterisk"] \
-        == "running"
+    assert services(str((await run(lab, S, "xivo-service status")).stdout))["asterisk"] == "running"
     assert not (lab.world.node_root(S) / "var/lib/xivo/disabled").exists()
     stop = await run(lab, S, "xivo-manage-slave-services stop")
     assert stop.exit_status == 0
@@ -205,9 +237,19 @@ async def test_files_and_unknown_commands(lab: Lab) -> None:
     cli = await ssh_cli(lab, "demo.edge", "xivo-service status")
     assert cli.returncode == 127 and "command not found" in cli.stderr
     env = await ssh_cli(lab, "demo.edge", "cat /etc/docker/edge/.env")
-    for var in ("TIMEZONE=", "EDGE_FQDN=", "EDGE_HOST_IP=", "TURN_FQDN=", "EDGE_NGINX_TURN_PROXY=",
-                "OCSP_ENABLE=", "NGINX_WORKER_CONNECTIONS=", "XIVO_HOST=10.50.0.11",
-                "XIVOCC_HOST=10.50.0.21", "TURN_ALLOWED_PEERS=", "XIVO_MDS_HOST_DEFAULT="):
+    for var in (
+        "TIMEZONE=",
+        "EDGE_FQDN=",
+        "EDGE_HOST_IP=",
+        "TURN_FQDN=",
+        "EDGE_NGINX_TURN_PROXY=",
+        "OCSP_ENABLE=",
+        "NGINX_WORKER_CONNECTIONS=",
+        "XIVO_HOST=10.50.0.11",
+        "XIVOCC_HOST=10.50.0.21",
+        "TURN_ALLOWED_PEERS=",
+        "XIVO_MDS_HOST_DEFAULT=",
+    ):
         assert var in env.stdout
     assert env.stdout.count("#") >= 3
     recorded = lab.commands(M)
@@ -257,8 +299,11 @@ def test_inventory_matches_the_schema(lab: Lab) -> None:
     assert doc["ssh"]["user"] == "root"
     assert doc["ssh"]["known_hosts"] == str(lab.known_hosts_path)
     site = doc["site"]["demo"]
-    assert site["xivo"]["master"] == {"ssh": "127.0.0.1", "port": lab.port(M),
-                                      "voip_ip": "10.50.0.11"}
+    assert site["xivo"]["master"] == {
+        "ssh": "127.0.0.1",
+        "port": lab.port(M),
+        "voip_ip": "10.50.0.11",
+    }
     assert site["cc"]["slave"]["fqdn"] == "cc2.demo.example"
     assert site["edge"]["fqdn"] == "edge.demo.example"
     assert [m["name"] for m in site["mds"]] == ["mds1", "mds2"]

@@ -92,8 +92,9 @@ async def test_state_and_ports_survive_a_restart(tmp_path: Path) -> None:
 async def test_two_hundred_nodes_in_one_process(tmp_path: Path) -> None:
     spec = LabSpec.many(29)
     assert len(spec.nodes()) == 203
-    lab = await Lab.start(tmp_path / "big", spec=spec,
-                          timing=LabTiming.fast().with_(latency=0.01), ticker=False)
+    lab = await Lab.start(
+        tmp_path / "big", spec=spec, timing=LabTiming.fast().with_(latency=0.01), ticker=False
+    )
     try:
         last = lab.node_ids()[-1]
         res = await run(lab, "s029.xivo.slave", "cat /etc/xivo/ha.conf")
@@ -127,9 +128,18 @@ async def test_apply_fault_language(lab: Lab) -> None:
 async def _dispatch(lab_dir: Path, node: str, command: str) -> tuple[int, str, str]:
     env = {**os.environ, "SSH_ORIGINAL_COMMAND": command}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "resil_tui.lab.dispatch", "--lab-dir", str(lab_dir),
-        "--node", node, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "resil_tui.lab.dispatch",
+        "--lab-dir",
+        str(lab_dir),
+        "--node",
+        node,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -149,14 +159,22 @@ async def test_dispatch_entry_point(tmp_path: Path) -> None:
 
 async def test_standalone_runner(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "resil_tui.lab.standalone", "--state-dir", str(tmp_path / "s"),
-        "--fast", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "resil_tui.lab.standalone",
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--fast",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert proc.stdout is not None
     first = [(await asyncio.wait_for(proc.stdout.readline(), 20)).decode() for _ in range(3)]
     assert first[1].startswith("inventory: ") and "xivo-service status all" in first[2]
     out, err = await asyncio.wait_for(
-        proc.communicate(b"power-off xivo.slave\nbogus\nstatus\nquit\n"), 20)
+        proc.communicate(b"power-off xivo.slave\nbogus\nstatus\nquit\n"), 20
+    )
     text = out.decode()
     assert proc.returncode == 0, err.decode()
     assert "demo.xivo.slave powered off" in text and "error: unknown command" in text

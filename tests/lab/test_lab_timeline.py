@@ -28,7 +28,7 @@ async def test_xuc_restart_not_ready_then_ready(lab: Lab) -> None:
 
     def since_restart(lines: list[str]) -> list[str]:
         starts = [i for i, line in enumerate(lines) if "Starting xuc" in line]
-        return lines[starts[-1]:]
+        return lines[starts[-1] :]
 
     early = since_restart(await xuc_log(lab))
     ps = await run(lab, CC, "xivocc-dcomp ps xuc")
@@ -53,7 +53,7 @@ async def test_xuc_restart_not_ready_then_ready(lab: Lab) -> None:
 
 async def _more_lines(lab: Lab, n: int) -> bool:
     starts = [i for i, line in enumerate(await xuc_log(lab)) if "Starting xuc" in line]
-    return len((await xuc_log(lab))[starts[-1]:]) > n + 1
+    return len((await xuc_log(lab))[starts[-1] :]) > n + 1
 
 
 async def test_xuc_never_ready_fault(lab: Lab) -> None:

@@ -59,8 +59,9 @@ async def test_no_follow_prints_the_tail_and_exits(lab: Lab, inventory: Inventor
     assert sent[-1]["argv"] == ["xivocc-dcomp", "logs", "--tail", "4", "-t", "xuc"]
     assert sent[-1]["pty"] is False
 
-    code, out, _ = await logs(inventory, "demo.xivo.master", "--stream", "xivo-sync",
-                              "--no-follow", "--tail", "2")
+    code, out, _ = await logs(
+        inventory, "demo.xivo.master", "--stream", "xivo-sync", "--no-follow", "--tail", "2"
+    )
     assert code == 0 and "Synchronization" in out and len(out.splitlines()) == 2
 
 

@@ -65,8 +65,9 @@ def running_commands(lab: Lab, node_id: str) -> int:
     return len(lab._server(node_id).tasks)
 
 
-async def collect(follower: LogFollower, seconds: float, out: list[str],
-                  until: object = None) -> None:
+async def collect(
+    follower: LogFollower, seconds: float, out: list[str], until: object = None
+) -> None:
     deadline = time.monotonic() + seconds
     async with asyncio.timeout(seconds + 5):
         async for event in follower:
@@ -110,8 +111,12 @@ async def test_dropped_connection_shows_a_gap_and_resumes_without_duplicates(
         await collect(follower, 3, lines, until=lambda out: len(out) >= 25)
         before = len(lines)
         assert await lab.drop_connections(CC) >= 1
-        await collect(follower, 6, lines, until=lambda out: sum(
-            1 for line in out[before:] if not is_gap_marker(line)) >= 5)
+        await collect(
+            follower,
+            6,
+            lines,
+            until=lambda out: sum(1 for line in out[before:] if not is_gap_marker(line)) >= 5,
+        )
     markers = [line for line in lines if is_gap_marker(line)]
     assert any("connection lost" in m and "resumed" not in m for m in markers), markers
     assert any("resumed at" in m for m in markers), markers
@@ -155,16 +160,15 @@ async def test_tail_stream_resumes_by_tail_without_duplicates(
     assert tails[-1][:4] == ["tail", "-F", "-n", "13"]
 
 
-async def test_readiness_found_after_a_restart(
-    lab: Lab, inventory: Inventory, pool: Pool
-) -> None:
+async def test_readiness_found_after_a_restart(lab: Lab, inventory: Inventory, pool: Pool) -> None:
     node = inventory.node(CC)
     not_before = datetime.now(UTC)
     restart = await pool.run(node, cat.xivocc_restart("xuc"))
     assert restart.ok
     seen: list[str] = []
-    result = await wait_until_ready(pool, node, timeout=10, not_before=not_before,
-                                    on_line=seen.append)
+    result = await wait_until_ready(
+        pool, node, timeout=10, not_before=not_before, on_line=seen.append
+    )
     assert result.ready, result.summary
     assert result.matched_line is not None and "Listening for HTTP on" in result.matched_line
     assert result.matched_time is not None and result.matched_time >= not_before
@@ -179,8 +183,9 @@ async def test_readiness_times_out_and_ignores_the_previous_start(
     node = inventory.node(CC)
     # A first restart leaves a fresh readiness line in the history...
     assert (await pool.run(node, cat.xivocc_restart("xuc"))).ok
-    first = await wait_until_ready(pool, node, timeout=10, not_before=datetime.now(UTC).replace(
-        microsecond=0))
+    first = await wait_until_ready(
+        pool, node, timeout=10, not_before=datetime.now(UTC).replace(microsecond=0)
+    )
     assert first.ready, first.summary
     # ...then xuc never becomes ready again: that old line must not satisfy the wait.
     await lab.xuc_never_ready(CC)

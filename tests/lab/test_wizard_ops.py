@@ -62,11 +62,22 @@ async def pool(tmp_path: Path) -> AsyncIterator[Pool]:
         yield p
 
 
-def engine(pool: Pool, inventory: Inventory, direction: Direction,
-           events: list[WizardEvent] | None = None, **kw: object) -> WizardEngine:
+def engine(
+    pool: Pool,
+    inventory: Inventory,
+    direction: Direction,
+    events: list[WizardEvent] | None = None,
+    **kw: object,
+) -> WizardEngine:
     return WizardEngine.create(
-        pool, inventory, "demo", direction, runbook_opts=SHORT, options=FAST,
-        on_event=events.append if events is not None else None, **kw,  # type: ignore[arg-type]
+        pool,
+        inventory,
+        "demo",
+        direction,
+        runbook_opts=SHORT,
+        options=FAST,
+        on_event=events.append if events is not None else None,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -171,8 +182,15 @@ async def test_xuc_never_ready_times_out_then_retry_succeeds(
     await master_down(lab)
     await lab.xuc_never_ready(CC_SLAVE, True)
     opts = RunbookOptions(telephony_timeout_seconds=15.0, xuc_ready_timeout_seconds=1.5)
-    eng = WizardEngine.create(pool, inventory, "demo", Direction.FAILOVER,
-                              only=frozenset({Part.CC}), runbook_opts=opts, options=FAST)
+    eng = WizardEngine.create(
+        pool,
+        inventory,
+        "demo",
+        Direction.FAILOVER,
+        only=frozenset({Part.CC}),
+        runbook_opts=opts,
+        options=FAST,
+    )
     assert await eng.run_guards()
     await drive(eng, until="cc.wait_xuc_ready")
     rec = await eng.run_step("cc.wait_xuc_ready")
@@ -287,8 +305,15 @@ async def test_read_only_runs_checks_and_refuses_actions(
     lab = ticking_lab
     await master_down(lab)
     async with Pool(read_only=True, audit=tmp_path / "audit.jsonl") as ro:
-        eng = WizardEngine.create(ro, inventory, "demo", Direction.FAILOVER,
-                                  only=frozenset({Part.CC}), runbook_opts=SHORT, options=FAST)
+        eng = WizardEngine.create(
+            ro,
+            inventory,
+            "demo",
+            Direction.FAILOVER,
+            only=frozenset({Part.CC}),
+            runbook_opts=SHORT,
+            options=FAST,
+        )
         assert eng.read_only and await eng.run_guards()
         await drive(eng, until="cc.restart_xuc")
         rec = await eng.run_step("cc.restart_xuc")

@@ -43,12 +43,18 @@ from resil_tui.ops.session import make_pool
 pytestmark = pytest.mark.sshd
 
 EDGE = "demo.edge"
-POINTS = ["after_backup", "after_temp_write", "before_rename", "after_rename", "before_up",
-          "during_wait"]
+POINTS = [
+    "after_backup",
+    "after_temp_write",
+    "before_rename",
+    "after_rename",
+    "before_up",
+    "during_wait",
+]
 
 # The hook the client subprocess runs: pause forever at POINT (after writing MARKER) so the
 # test can SIGKILL it there; then the real CLI.
-HOOK = r'''
+HOOK = r"""
 import asyncio, os, sys, time
 import asyncssh
 from resil_tui.remote.pool import Pool
@@ -93,7 +99,7 @@ asyncssh.SFTPClient.chmod = chmod
 Pool.run = run
 from resil_tui.cli import main
 sys.exit(main(sys.argv[1:]))
-'''
+"""
 
 
 @pytest.fixture
@@ -114,8 +120,9 @@ def edge_env(sshd_module: SshdLab) -> Iterator[tuple[Path, bytes]]:
 def new_content(lab: SshdLab, old: bytes) -> bytes:
     inv = load_inventory(lab.inventory_path)
     site = inv.site("demo")
-    preview = edge_ops.EdgePreview("demo", inv.node(EDGE), inv.node(EDGE).paths.edge_env, old,
-                                   edge_ops.edge_addresses(site))
+    preview = edge_ops.EdgePreview(
+        "demo", inv.node(EDGE), inv.node(EDGE).paths.edge_env, old, edge_ops.edge_addresses(site)
+    )
     plan = preview.plan(Direction.TO_SLAVE)
     assert plan.applicable
     return edge_ops.encode_env(plan.new_text)
@@ -125,8 +132,11 @@ def check_invariant(path: Path, old: bytes, new: bytes) -> str:
     """Old or new, never anything else; a backup of the old bytes whenever it changed."""
     now = path.read_bytes()
     assert now in (old, new), f"{path} holds neither the old nor the new content: {now!r}"
-    backups = [p for p in path.parent.iterdir()
-               if p.name.startswith(".env.resil-") and p.name.endswith(".bak")]
+    backups = [
+        p
+        for p in path.parent.iterdir()
+        if p.name.startswith(".env.resil-") and p.name.endswith(".bak")
+    ]
     if now == new:
         assert [b.read_bytes() for b in backups] == [old], backups
     leftovers = [p.name for p in path.parent.iterdir() if "resil-tmp" in p.name]
@@ -144,9 +154,13 @@ def kill_sessions(lab: SshdLab, node_id: str) -> None:
 
 
 @pytest.mark.parametrize("point", POINTS)
-async def test_connection_killed(sshd_module: SshdLab, edge_env: tuple[Path, bytes],
-                                 tmp_path: Path, point: str,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_connection_killed(
+    sshd_module: SshdLab,
+    edge_env: tuple[Path, bytes],
+    tmp_path: Path,
+    point: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     lab = sshd_module
     path, old = edge_env
     new = new_content(lab, old)
@@ -186,9 +200,16 @@ async def test_connection_killed(sshd_module: SshdLab, edge_env: tuple[Path, byt
     pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
     try:
         preview = await edge_ops.load_preview(pool, inv.site("demo"))
-        outcome = await asyncio.wait_for(edge_ops.apply_switch(
-            pool, preview.node, preview.plan(Direction.TO_SLAVE), on_event=on_event,
-            wait=ContainerWait(timeout=15, interval=0.2)), 90)
+        outcome = await asyncio.wait_for(
+            edge_ops.apply_switch(
+                pool,
+                preview.node,
+                preview.plan(Direction.TO_SLAVE),
+                on_event=on_event,
+                wait=ContainerWait(timeout=15, interval=0.2),
+            ),
+            90,
+        )
     finally:
         await pool.close()
     assert killed == [point]
@@ -206,8 +227,9 @@ async def test_connection_killed(sshd_module: SshdLab, edge_env: tuple[Path, byt
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_client_process_killed(sshd_module: SshdLab, edge_env: tuple[Path, bytes],
-                               tmp_path: Path, point: str) -> None:
+def test_client_process_killed(
+    sshd_module: SshdLab, edge_env: tuple[Path, bytes], tmp_path: Path, point: str
+) -> None:
     lab = sshd_module
     path, old = edge_env
     new = new_content(lab, old)
@@ -219,17 +241,32 @@ def test_client_process_killed(sshd_module: SshdLab, edge_env: tuple[Path, bytes
         "PYTHONPATH": str(ROOT),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOOK, "--hosts", str(lab.inventory_path), "edge", "apply",
-         "--to", "slave", "--yes"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        [
+            sys.executable,
+            "-c",
+            HOOK,
+            "--hosts",
+            str(lab.inventory_path),
+            "edge",
+            "apply",
+            "--to",
+            "slave",
+            "--yes",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():
             if proc.poll() is not None:
                 out, err = proc.communicate()
-                raise AssertionError(f"the CLI ended before {point}: {proc.returncode}\n"
-                                     f"{out.decode()}\n{err.decode()}")
+                raise AssertionError(
+                    f"the CLI ended before {point}: {proc.returncode}\n"
+                    f"{out.decode()}\n{err.decode()}"
+                )
             assert time.monotonic() < deadline, f"{point} never reached"
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)

@@ -53,8 +53,9 @@ def env_dir_names(lab: Lab) -> list[str]:
 
 def backups(lab: Lab) -> list[Path]:
     d = lab.world.resolve(EDGE, ENV).parent
-    return sorted(p for p in d.iterdir() if p.name.startswith(".env.resil-") and
-                  p.name.endswith(".bak"))
+    return sorted(
+        p for p in d.iterdir() if p.name.startswith(".env.resil-") and p.name.endswith(".bak")
+    )
 
 
 async def poll(collector: StatusCollector) -> dict[str, NodeSnapshot]:
@@ -62,8 +63,9 @@ async def poll(collector: StatusCollector) -> dict[str, NodeSnapshot]:
     return dict(report.snapshot.nodes)
 
 
-async def poll_until(collector: StatusCollector, node_id: str, state: ReachState,
-                     timeout: float = 20.0) -> dict[str, NodeSnapshot]:
+async def poll_until(
+    collector: StatusCollector, node_id: str, state: ReachState, timeout: float = 20.0
+) -> dict[str, NodeSnapshot]:
     """Poll again until `node_id` is in `state` (the first poll after a fault may still
     meet the connection being torn down)."""
     found: dict[str, NodeSnapshot] = {}
@@ -82,8 +84,11 @@ async def poll_until(collector: StatusCollector, node_id: str, state: ReachState
 
 
 def assert_others_up(snaps: dict[str, NodeSnapshot], *down: str) -> None:
-    bad = {n: (s.reachability.state.value, s.reachability.message)
-           for n, s in snaps.items() if n not in down and not s.reachability.ok}
+    bad = {
+        n: (s.reachability.state.value, s.reachability.message)
+        for n, s in snaps.items()
+        if n not in down and not s.reachability.ok
+    }
     assert bad == {}, f"other nodes affected: {bad}"
 
 
@@ -117,11 +122,13 @@ async def try_apply(pool: Pool, preview: edge_ops.EdgePreview) -> edge_ops.EdgeO
     if pool.state(preview.node.id).error_kind not in STICKY_KINDS:
         pool.reset(preview.node)
     return await asyncio.wait_for(
-        edge_ops.apply_switch(pool, preview.node, plan, wait=FAST_WAIT), 60)
+        edge_ops.apply_switch(pool, preview.node, plan, wait=FAST_WAIT), 60
+    )
 
 
-async def setup(lab: Lab, tmp_path: Path, **kw: Any
-                ) -> tuple[Inventory, Pool, StatusCollector, edge_ops.EdgePreview, Path]:
+async def setup(
+    lab: Lab, tmp_path: Path, **kw: Any
+) -> tuple[Inventory, Pool, StatusCollector, edge_ops.EdgePreview, Path]:
     inv, _ = lab_inventory(lab, tmp_path, edit=short_timeouts, **kw)
     audit = tmp_path / "audit.jsonl"
     pool = make_pool(inv, audit_path=audit)
@@ -186,8 +193,9 @@ async def test_edge_node_fault(lab: Lab, tmp_path: Path, fault: str) -> None:
         code, doc, table = await cli_status(inv)
         assert cli_node(doc, EDGE)["reachability"]["state"] == state.value
         assert code == doc["exit_code"] and code != 0
-        assert all(cli_node(doc, n)["reachability"]["state"] == "ok"
-                   for n in lab.node_ids() if n != EDGE)
+        assert all(
+            cli_node(doc, n)["reachability"]["state"] == "ok" for n in lab.node_ids() if n != EDGE
+        )
         edge_line = next(line for line in table.splitlines() if EDGE in line)
         assert "✖ down" in edge_line and state.value in edge_line
 
@@ -242,8 +250,9 @@ async def test_auth_refused_is_classified_and_never_retried(lab: Lab, tmp_path: 
     asyncssh.generate_private_key("ssh-ed25519").write_private_key(stranger)
     stranger.chmod(0o600)
     good = str(lab.client_key_path)
-    inv, _ = lab_inventory(lab, tmp_path, edit=lambda t: short_timeouts(t).replace(
-        good, str(stranger)))
+    inv, _ = lab_inventory(
+        lab, tmp_path, edit=lambda t: short_timeouts(t).replace(good, str(stranger))
+    )
     audit = tmp_path / "audit.jsonl"
     pool = make_pool(inv, audit_path=audit)
     collector = StatusCollector(inv, pool)
@@ -267,8 +276,10 @@ async def test_auth_refused_is_classified_and_never_retried(lab: Lab, tmp_path: 
             asyncssh_connect.undo()
         # One attempt per node, over three polls: an auth failure is never retried.
         assert len(attempts) == len(lab.node_ids()), attempts
-        assert all(pool.state(n).failures == 1 and pool.state(n).error_kind is ErrorKind.AUTH
-                   for n in lab.node_ids())
+        assert all(
+            pool.state(n).failures == 1 and pool.state(n).error_kind is ErrorKind.AUTH
+            for n in lab.node_ids()
+        )
         code, doc, table = await cli_status(inv)
         assert code == 2 and cli_node(doc, EDGE)["reachability"]["state"] == "auth"
         assert "✖ down" in table and "auth: authentication refused" in table
@@ -324,6 +335,7 @@ async def test_drop_mid_stream_resumes_without_duplicates(lab: Lab, tmp_path: Pa
     gaps: list[str] = []
     try:
         async with follower:
+
             async def consume() -> None:
                 async for event in follower:
                     if isinstance(event, LogLines):
@@ -334,14 +346,20 @@ async def test_drop_mid_stream_resumes_without_duplicates(lab: Lab, tmp_path: Pa
             reader = asyncio.create_task(consume())
             await eventually(lambda: len(lines) >= 5, 15, "first lines")
             await lab.drop_connections(node.id)
-            await eventually(lambda: follower.stats.reconnects >= 1 and bool(gaps), 20,
-                             "a gap marker and a reconnect")
+            await eventually(
+                lambda: follower.stats.reconnects >= 1 and bool(gaps),
+                20,
+                "a gap marker and a reconnect",
+            )
             # The other nodes do not notice.
             others = await poll(StatusCollector(inv, pool))
             assert_others_up(others)
             shown = len(lines)
-            await eventually(lambda: len(lines) > shown or follower.state.value == "streaming",
-                             20, "streaming again")
+            await eventually(
+                lambda: len(lines) > shown or follower.state.value == "streaming",
+                20,
+                "streaming again",
+            )
             await follower.stop()
             await asyncio.wait_for(reader, 10)
         assert any("lost" in g.lower() or "connection" in g.lower() for g in gaps), gaps
@@ -362,7 +380,8 @@ async def test_jump_host_lost(lab: Lab, tmp_path: Path) -> None:
 
     def via_bastion(text: str) -> str:
         return short_timeouts(text).replace(
-            "[ssh]\n", f'[ssh]\njump = "root@127.0.0.1:{port}"\n', 1)
+            "[ssh]\n", f'[ssh]\njump = "root@127.0.0.1:{port}"\n', 1
+        )
 
     inv, _ = lab_inventory(lab, tmp_path, edit=via_bastion)
     assert all(n.ssh.jump for n in inv.nodes())
@@ -406,8 +425,7 @@ async def test_link_cut_split_brain_then_heal(ticking_lab: Lab, tmp_path: Path) 
             (report,) = await collector.poll()
             return report.verdicts.primary.code
 
-        await eventually(lambda: _is(verdict, "split_brain"), 30,
-                         "split brain", interval=0.3)
+        await eventually(lambda: _is(verdict, "split_brain"), 30, "split brain", interval=0.3)
         snaps = await poll(collector)
         assert_others_up(snaps)  # every node answers: the link is between master and slave
         code, doc, table = await cli_status(inv)
@@ -415,8 +433,7 @@ async def test_link_cut_split_brain_then_heal(ticking_lab: Lab, tmp_path: Path) 
         assert "Split brain" in table
         await lab.heal_link("demo")
         # The slave's cron gives telephony back to the master once it answers again.
-        await eventually(lambda: _is(verdict, "normal"), 40,
-                         "back to normal", interval=0.3)
+        await eventually(lambda: _is(verdict, "normal"), 40, "back to normal", interval=0.3)
         # Polling read only, whatever the verdict: the product sent nothing that mutates.
         assert audit_records(audit) == []
     finally:
@@ -441,9 +458,12 @@ async def test_edge_apply_connection_cut_at_step(lab: Lab, tmp_path: Path, step:
             await lab.drop_connections(EDGE)
 
     try:
-        outcome = await asyncio.wait_for(edge_ops.apply_switch(
-            pool, preview.node, preview.plan(Direction.TO_SLAVE), on_event=cut,
-            wait=FAST_WAIT), 60)
+        outcome = await asyncio.wait_for(
+            edge_ops.apply_switch(
+                pool, preview.node, preview.plan(Direction.TO_SLAVE), on_event=cut, wait=FAST_WAIT
+            ),
+            60,
+        )
         now = env_bytes(lab)
         assert now in (old, new), "the .env is neither the old nor the new content"
         if now != old:

@@ -38,11 +38,13 @@ MASTER = "demo.xivo.master"
 BASTION = "demo.mds.mds2"
 
 
-def inventory(lab: SshdLab, tmp_path: Path, edit: Callable[[str], str] | None = None,
-              name: str = "hosts.toml") -> Inventory:
+def inventory(
+    lab: SshdLab, tmp_path: Path, edit: Callable[[str], str] | None = None, name: str = "hosts.toml"
+) -> Inventory:
     text = lab.inventory_path.read_text()
     text = text.replace("connect_timeout = 10.0", "connect_timeout = 2.0").replace(
-        "command_timeout = 60.0", "command_timeout = 4.0")
+        "command_timeout = 60.0", "command_timeout = 4.0"
+    )
     if edit is not None:
         text = edit(text)
     path = tmp_path / name
@@ -55,8 +57,9 @@ async def poll(collector: StatusCollector) -> dict[str, NodeSnapshot]:
     return dict(report.snapshot.nodes)
 
 
-async def poll_until(collector: StatusCollector, node_id: str, state: ReachState,
-                     timeout: float = 30.0) -> dict[str, NodeSnapshot]:
+async def poll_until(
+    collector: StatusCollector, node_id: str, state: ReachState, timeout: float = 30.0
+) -> dict[str, NodeSnapshot]:
     found: dict[str, NodeSnapshot] = {}
 
     async def check() -> bool:
@@ -73,8 +76,11 @@ async def poll_until(collector: StatusCollector, node_id: str, state: ReachState
 
 
 def others_up(snaps: dict[str, NodeSnapshot], *down: str) -> dict[str, str]:
-    return {n: f"{s.reachability.state.value}: {s.reachability.message}"
-            for n, s in snaps.items() if n not in down and not s.reachability.ok}
+    return {
+        n: f"{s.reachability.state.value}: {s.reachability.message}"
+        for n, s in snaps.items()
+        if n not in down and not s.reachability.ok
+    }
 
 
 @contextlib.asynccontextmanager
@@ -182,6 +188,7 @@ async def test_connection_dropped_mid_stream(sshd_module: SshdLab, tmp_path: Pat
     gaps: list[str] = []
     try:
         async with follower:
+
             async def consume() -> None:
                 async for event in follower:
                     if isinstance(event, LogLines):
@@ -192,8 +199,11 @@ async def test_connection_dropped_mid_stream(sshd_module: SshdLab, tmp_path: Pat
             reader = asyncio.create_task(consume())
             await eventually(lambda: len(lines) >= 3, 20, "first lines")
             kill_sessions(lab, node.id)
-            await eventually(lambda: follower.stats.reconnects >= 1 and bool(gaps), 30,
-                             "gap marker and reconnect")
+            await eventually(
+                lambda: follower.stats.reconnects >= 1 and bool(gaps),
+                30,
+                "gap marker and reconnect",
+            )
             await eventually(lambda: follower.state.value == "streaming", 30, "streaming again")
             snaps = await poll(StatusCollector(inv, pool))
             assert others_up(snaps) == {}
@@ -212,14 +222,16 @@ async def test_host_key_changed_then_fixed(sshd_module: SshdLab, tmp_path: Path)
     known = tmp_path / "known_hosts"
     good = lab.known_hosts.read_text()
     wrong = tmp_path / "other_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)],
-                   check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
     other_key = " ".join(wrong.with_suffix(".pub").read_text().split()[:2])
     addr, port = lab.address(EDGE)
     prefix = f"[{addr}]:{port} "
-    known.write_text("".join(
-        f"{prefix}{other_key}\n" if line.startswith(prefix) else line + "\n"
-        for line in good.splitlines()))
+    known.write_text(
+        "".join(
+            f"{prefix}{other_key}\n" if line.startswith(prefix) else line + "\n"
+            for line in good.splitlines()
+        )
+    )
     inv = inventory(lab, tmp_path, lambda t: t.replace(str(lab.known_hosts), str(known)))
     async with collector_of(inv, tmp_path) as (collector, pool):
         snaps = await poll(collector)
@@ -238,8 +250,7 @@ async def test_host_key_changed_then_fixed(sshd_module: SshdLab, tmp_path: Path)
 async def test_auth_refused_never_retried(sshd_module: SshdLab, tmp_path: Path) -> None:
     lab = sshd_module
     stranger = tmp_path / "stranger"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
-                   check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
     inv = inventory(lab, tmp_path, lambda t: t.replace(str(lab.client_key), str(stranger)))
 
     def attempts() -> int:

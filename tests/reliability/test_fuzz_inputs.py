@@ -44,8 +44,11 @@ from resil_tui.ops.session import make_pool
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command, CommandError
 
-FUZZ = settings(max_examples=100, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 META = ";|&$`'\"\\\n\r\t (){}[]<>*?~!#%^=,:@-_./+0123456789abcxyzXYZ\x00\x1b\u00e9\u202e\ufffd"
 # Values an attacker (or a typo) could put in a field: shell metacharacters, newlines,
@@ -54,10 +57,16 @@ META = ";|&$`'\"\\\n\r\t (){}[]<>*?~!#%^=,:@-_./+0123456789abcxyzXYZ\x00\x1b\u00
 hostile = st.one_of(
     st.text(alphabet=META, max_size=40),
     st.text(max_size=40),
-    st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF) | st.sampled_from(
-        "abc;$`\n"), max_size=10),
-    st.builds(lambda c, n: c * n, st.sampled_from(["a", ";", "$(x)", "'", "\n", "é"]),
-              st.integers(1000, 20000)),
+    st.text(
+        alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+        | st.sampled_from("abc;$`\n"),
+        max_size=10,
+    ),
+    st.builds(
+        lambda c, n: c * n,
+        st.sampled_from(["a", ";", "$(x)", "'", "\n", "é"]),
+        st.integers(1000, 20000),
+    ),
 )
 ips = st.builds(lambda n: str(IPv4Address(n)), st.integers(0, 2**32 - 1))
 
@@ -109,9 +118,25 @@ async def test_hostile_argv_reaches_the_node_as_sent(lab: Lab, tmp_path: Path) -
     """Over real SSH: the lab splits the received line like a shell would."""
     inv, _ = lab_inventory(lab, tmp_path)
     node = inv.node("demo.mds.mds1")
-    values = ["; touch /tmp/pwned", "$(reboot)", "`id`", "a\nb", "'\"'\"'", "x" * 20000,
-              "\u202eevil", "&& rm -rf /", "|| true", "> /etc/passwd", "-n", "*",
-              "~root", "\t\r", "#comment", "a\\", "\x1b[31mred"]
+    values = [
+        "; touch /tmp/pwned",
+        "$(reboot)",
+        "`id`",
+        "a\nb",
+        "'\"'\"'",
+        "x" * 20000,
+        "\u202eevil",
+        "&& rm -rf /",
+        "|| true",
+        "> /etc/passwd",
+        "-n",
+        "*",
+        "~root",
+        "\t\r",
+        "#comment",
+        "a\\",
+        "\x1b[31mred",
+    ]
     pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
     try:
         for value in values:
@@ -121,7 +146,7 @@ async def test_hostile_argv_reaches_the_node_as_sent(lab: Lab, tmp_path: Path) -
     finally:
         await pool.close()
     received = [c["argv"] for c in lab.commands(node.id) if c.get("kind") == "exec"]
-    assert received[-len(values):] == [["echo", v] for v in values]
+    assert received[-len(values) :] == [["echo", v] for v in values]
     # Text that is not valid UTF-8 (a lone surrogate) is refused before anything is sent.
     with pytest.raises(CommandError):
         Command("fuzz_echo", ("echo", "é\udcff"), mutates=False)
@@ -129,18 +154,32 @@ async def test_hostile_argv_reaches_the_node_as_sent(lab: Lab, tmp_path: Path) -
 
 # --- parsers of what nodes print ----------------------------------------------------------
 
-lines_of = st.lists(st.one_of(
-    hostile,
-    st.sampled_from([
-        "Checking services...", "\trunning\tasterisk", "\tstopped\tconsul", "failed nginx",
-        "Database: running", "xivo-agentd\trunning", "NAME  IMAGE  COMMAND  SERVICE  STATUS",
-        "xivocc-xuc-1  xivoxc/xuc  \"/run\"  xuc  Up 3 minutes (healthy)",
-        "xuc_1 /run Exit 137", "[{\"Service\": \"xuc\", \"State\": \"running\"}]",
-        "node_type: master", "remote_address: 10.0.0.1", "{\"node_type\":\"slave\"}",
-        "* * * * * root /usr/sbin/xivo-check-master-status 10.0.0.1",
-        "==> /etc/xivo/ha.conf <==", "tail: cannot open '/x' for reading: No such file",
-    ]),
-), max_size=30).map("\n".join)
+lines_of = st.lists(
+    st.one_of(
+        hostile,
+        st.sampled_from(
+            [
+                "Checking services...",
+                "\trunning\tasterisk",
+                "\tstopped\tconsul",
+                "failed nginx",
+                "Database: running",
+                "xivo-agentd\trunning",
+                "NAME  IMAGE  COMMAND  SERVICE  STATUS",
+                'xivocc-xuc-1  xivoxc/xuc  "/run"  xuc  Up 3 minutes (healthy)',
+                "xuc_1 /run Exit 137",
+                '[{"Service": "xuc", "State": "running"}]',
+                "node_type: master",
+                "remote_address: 10.0.0.1",
+                '{"node_type":"slave"}',
+                "* * * * * root /usr/sbin/xivo-check-master-status 10.0.0.1",
+                "==> /etc/xivo/ha.conf <==",
+                "tail: cannot open '/x' for reading: No such file",
+            ]
+        ),
+    ),
+    max_size=30,
+).map("\n".join)
 
 
 @FUZZ
@@ -157,28 +196,42 @@ def test_node_output_parsers_never_crash(text: str, code: int | None) -> None:
 
 # --- the Edge .env ------------------------------------------------------------------------
 
-ADDR = EdgeAddresses(IPv4Address("10.0.0.11"), IPv4Address("10.0.0.12"),
-                     IPv4Address("10.0.0.21"), IPv4Address("10.0.0.22"))
+ADDR = EdgeAddresses(
+    IPv4Address("10.0.0.11"),
+    IPv4Address("10.0.0.12"),
+    IPv4Address("10.0.0.21"),
+    IPv4Address("10.0.0.22"),
+)
 env_line = st.one_of(
     hostile,
-    st.builds(lambda k, v, q: f"{k}={q}{v}{q}", st.sampled_from(EDGE_VARIABLES),
-              st.one_of(st.sampled_from(["10.0.0.11", "10.0.0.12", "10.0.0.21", "10.0.0.22",
-                                         "${XIVO_HOST}", "10.0.0.111"]), hostile),
-              st.sampled_from(["", "'", '"'])),
-    st.builds(lambda k, v: f"export {k} = {v} # c", st.sampled_from(EDGE_VARIABLES),
-              st.sampled_from(["10.0.0.11", "10.0.0.12"])),
+    st.builds(
+        lambda k, v, q: f"{k}={q}{v}{q}",
+        st.sampled_from(EDGE_VARIABLES),
+        st.one_of(
+            st.sampled_from(
+                ["10.0.0.11", "10.0.0.12", "10.0.0.21", "10.0.0.22", "${XIVO_HOST}", "10.0.0.111"]
+            ),
+            hostile,
+        ),
+        st.sampled_from(["", "'", '"']),
+    ),
+    st.builds(
+        lambda k, v: f"export {k} = {v} # c",
+        st.sampled_from(EDGE_VARIABLES),
+        st.sampled_from(["10.0.0.11", "10.0.0.12"]),
+    ),
 )
 env_bytes = st.one_of(
-    st.lists(env_line, max_size=20).map(lambda ls: "\n".join(ls).encode("utf-8",
-                                                                       "surrogatepass")),
+    st.lists(env_line, max_size=20).map(lambda ls: "\n".join(ls).encode("utf-8", "surrogatepass")),
     st.binary(max_size=300),
 )
 
 
 @FUZZ
 @given(data=env_bytes, to_slave=st.booleans())
-def test_edge_env_plan_never_crashes_and_only_touches_managed_lines(data: bytes,
-                                                                    to_slave: bool) -> None:
+def test_edge_env_plan_never_crashes_and_only_touches_managed_lines(
+    data: bytes, to_slave: bool
+) -> None:
     counted("edge .env: plan never crashes, bytes round-trip, only managed lines change")
     text = decode_env(data)
     assert encode_env(text) == data  # invalid UTF-8 survives: the hash stays the file's
@@ -199,13 +252,23 @@ def test_edge_env_plan_never_crashes_and_only_touches_managed_lines(data: bytes,
 
 node_table = st.fixed_dictionaries(
     {"ssh": hostile},
-    optional={"voip_ip": st.one_of(ips, hostile), "ip": st.one_of(ips, hostile),
-              "user": hostile, "port": st.integers(-1, 70000), "jump": hostile,
-              "identity_file": hostile, "fqdn": hostile, "env_path": hostile,
-              "logs": st.lists(st.fixed_dictionaries(
-                  {"name": hostile, "command": st.lists(hostile, max_size=3)}), max_size=2),
-              "paths": st.dictionaries(st.sampled_from(["ha_conf", "edge_env", "sync_log"]),
-                                       hostile, max_size=2)},
+    optional={
+        "voip_ip": st.one_of(ips, hostile),
+        "ip": st.one_of(ips, hostile),
+        "user": hostile,
+        "port": st.integers(-1, 70000),
+        "jump": hostile,
+        "identity_file": hostile,
+        "fqdn": hostile,
+        "env_path": hostile,
+        "logs": st.lists(
+            st.fixed_dictionaries({"name": hostile, "command": st.lists(hostile, max_size=3)}),
+            max_size=2,
+        ),
+        "paths": st.dictionaries(
+            st.sampled_from(["ha_conf", "edge_env", "sync_log"]), hostile, max_size=2
+        ),
+    },
 )
 
 
@@ -216,8 +279,11 @@ def inventory_docs(draw: Any) -> str:
         site["cc"] = {"master": draw(node_table), "slave": draw(node_table)}
     if draw(st.booleans()):
         site["edge"] = draw(node_table)
-    doc = {"read_only": draw(st.booleans()), "ssh": {"connect_timeout": draw(
-        st.floats(-1, 1e6, allow_nan=False))}, "site": {draw(hostile) or "s": site}}
+    doc = {
+        "read_only": draw(st.booleans()),
+        "ssh": {"connect_timeout": draw(st.floats(-1, 1e6, allow_nan=False))},
+        "site": {draw(hostile) or "s": site},
+    }
     try:
         return tomli_w.dumps(doc)
     except (ValueError, TypeError):
@@ -246,8 +312,9 @@ def test_inventory_is_valid_or_every_error_is_located(text: str) -> None:
 
 @FUZZ
 @given(raw=st.binary(max_size=300))
-def test_inventory_file_with_invalid_utf8(tmp_path_factory: pytest.TempPathFactory,
-                                          raw: bytes) -> None:
+def test_inventory_file_with_invalid_utf8(
+    tmp_path_factory: pytest.TempPathFactory, raw: bytes
+) -> None:
     counted("inventory file: arbitrary bytes (invalid UTF-8)")
     path = tmp_path_factory.mktemp("inv") / "hosts.toml"
     path.write_bytes(raw)
@@ -261,12 +328,15 @@ def test_inventory_file_with_invalid_utf8(tmp_path_factory: pytest.TempPathFacto
 
 
 @FUZZ
-@given(mode=st.one_of(st.sampled_from(["master", "Slave", "disabled", " MASTER "]), hostile),
-       peer=st.one_of(ips, hostile, st.none()))
+@given(
+    mode=st.one_of(st.sampled_from(["master", "Slave", "disabled", " MASTER "]), hostile),
+    peer=st.one_of(ips, hostile, st.none()),
+)
 def test_ha_form_validation(mode: str, peer: str | None) -> None:
     counted("HA form: mode and peer text")
-    result = validate_ha_form(mode, peer, own_ip=IPv4Address("10.0.0.11"),
-                              expected_peer=IPv4Address("10.0.0.12"))
+    result = validate_ha_form(
+        mode, peer, own_ip=IPv4Address("10.0.0.11"), expected_peer=IPv4Address("10.0.0.12")
+    )
     errors = [i for i in result.issues if i.level is IssueLevel.ERROR]
     if errors:
         return
@@ -288,10 +358,17 @@ async def test_hostile_values_typed_into_the_ha_form(lab: Lab, tmp_path: Path) -
 
     inv, _ = lab_inventory(lab, tmp_path)
     pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
-    app = ResilApp(inv, read_only=False, demo=True, pool=pool, lab=lab,
-                   status_refresh_interval=600)
-    values = ["10.0.0.1; reboot", "$(id)", "10.0.0.1\nxivo-service stop", "`x`", "1" * 5000,
-              "10.0.0.300", "\u202e21.0.0.01", "' OR 1=1 --"]
+    app = ResilApp(inv, read_only=False, demo=True, pool=pool, lab=lab, status_refresh_interval=600)
+    values = [
+        "10.0.0.1; reboot",
+        "$(id)",
+        "10.0.0.1\nxivo-service stop",
+        "`x`",
+        "1" * 5000,
+        "10.0.0.300",
+        "\u202e21.0.0.01",
+        "' OR 1=1 --",
+    ]
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.press("2")
         await pilot.pause(1.0)
@@ -308,6 +385,10 @@ async def test_hostile_values_typed_into_the_ha_form(lab: Lab, tmp_path: Path) -
         assert [w for w in app.workers if w.state is WorkerState.ERROR] == []
     await pool.close()
     for nid in lab.node_ids():
-        changes = [c for c in lab.commands(nid) if c.get("kind") == "sftp" or (
-            c.get("kind") == "exec" and c["argv"][:1] == ["curl"] and "POST" in c["argv"])]
+        changes = [
+            c
+            for c in lab.commands(nid)
+            if c.get("kind") == "sftp"
+            or (c.get("kind") == "exec" and c["argv"][:1] == ["curl"] and "POST" in c["argv"])
+        ]
         assert changes == [], (nid, changes)

@@ -33,9 +33,27 @@ SAFE_SUBCOMMANDS = {
     "edge-dcomp": {"ps", "logs"},
 }
 ALWAYS_MUTATING = {
-    "xivo-master-slave-db-replication", "xivo-manage-slave-services", "xivo-check-master-status",
-    "xivo-sync", "systemctl", "service", "rm", "mv", "cp", "tee", "sed", "chmod", "chown",
-    "reboot", "shutdown", "kill", "docker", "ssh-copy-id", "touch", "truncate", "ln",
+    "xivo-master-slave-db-replication",
+    "xivo-manage-slave-services",
+    "xivo-check-master-status",
+    "xivo-sync",
+    "systemctl",
+    "service",
+    "rm",
+    "mv",
+    "cp",
+    "tee",
+    "sed",
+    "chmod",
+    "chown",
+    "reboot",
+    "shutdown",
+    "kill",
+    "docker",
+    "ssh-copy-id",
+    "touch",
+    "truncate",
+    "ln",
 }
 
 
@@ -99,12 +117,12 @@ def received(lab: Lab) -> dict[str, list[dict[str, Any]]]:
 
 
 async def test_read_only_walk_sends_nothing_mutating(lab: Lab, tmp_path: Path) -> None:
-    inv, _ = lab_inventory(lab, tmp_path, edit=lambda t: short_timeouts(t, 2.0, 4.0),
-                           read_only=True)
+    inv, _ = lab_inventory(
+        lab, tmp_path, edit=lambda t: short_timeouts(t, 2.0, 4.0), read_only=True
+    )
     audit = tmp_path / "audit.jsonl"
     pool = make_pool(inv, audit_path=audit)
-    app = WalkApp(inv, read_only=True, demo=True, pool=pool, lab=lab,
-                  status_refresh_interval=10.0)
+    app = WalkApp(inv, read_only=True, demo=True, pool=pool, lab=lab, status_refresh_interval=10.0)
     pressed = 0
     palette_run: list[str] = []
     async with app.run_test(size=SIZE) as pilot:
@@ -116,8 +134,9 @@ async def test_read_only_walk_sends_nothing_mutating(lab: Lab, tmp_path: Path) -
             for binding in [*pane_cls.BINDINGS, *ResilApp.BINDINGS]:
                 key = getattr(binding, "key", None) or binding[0]  # type: ignore[index]
                 action = getattr(binding, "action", "")
-                if action in ("quit", "command_palette", "next_theme") or \
-                        str(action).startswith("show_pane"):
+                if action in ("quit", "command_palette", "next_theme") or str(action).startswith(
+                    "show_pane"
+                ):
                     continue
                 keys.extend(k.strip() for k in key.split(","))
             rounds = 2 if pane_cls.PANE_ID == "wizard" else 1  # the wizard needs a start first
@@ -165,13 +184,17 @@ async def test_read_only_walk_sends_nothing_mutating(lab: Lab, tmp_path: Path) -
     got = received(lab)
     assert sum(len(v) for v in got.values()) > 0, "the walk never reached a node"
     bad = {
-        nid: [c for c in cmds if c.get("kind") == "sftp" or
-              (c.get("kind") == "exec" and is_mutating(c["argv"]))]
+        nid: [
+            c
+            for c in cmds
+            if c.get("kind") == "sftp" or (c.get("kind") == "exec" and is_mutating(c["argv"]))
+        ]
         for nid, cmds in got.items()
     }
     assert {n: b for n, b in bad.items() if b} == {}
-    records = [json.loads(line) for line in audit.read_text().splitlines()] \
-        if audit.exists() else []
+    records = (
+        [json.loads(line) for line in audit.read_text().splitlines()] if audit.exists() else []
+    )
     assert [r for r in records if r.get("kind") in ("command", "write")] == []
     # The refusals were said, not silent.
     assert any("READ-ONLY" in text or "read-only" in text for _, text in app.notes)

@@ -120,11 +120,17 @@ class Faults:
 
 def trust_current_key(lab: Lab, node: str) -> None:
     """The admin checked the new fingerprint and replaced the known_hosts line."""
-    pub = asyncssh.read_private_key(lab.host_key_path(node)).export_public_key(
-        "openssh").decode().split()
+    pub = (
+        asyncssh.read_private_key(lab.host_key_path(node))
+        .export_public_key("openssh")
+        .decode()
+        .split()
+    )
     prefix = f"[127.0.0.1]:{lab.port(node)} "
-    lines = [f"{prefix}{pub[0]} {pub[1]}" if line.startswith(prefix) else line
-             for line in lab.known_hosts_path.read_text().splitlines()]
+    lines = [
+        f"{prefix}{pub[0]} {pub[1]}" if line.startswith(prefix) else line
+        for line in lab.known_hosts_path.read_text().splitlines()
+    ]
     lab.known_hosts_path.write_text("\n".join(lines) + "\n")
 
 
@@ -139,15 +145,17 @@ async def test_soak(tmp_path: Path) -> None:
     loop_errors: list[str] = []
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(
-        lambda _l, ctx: loop_errors.append(f"{ctx.get('message')} {ctx.get('exception')!r}"))
+        lambda _l, ctx: loop_errors.append(f"{ctx.get('message')} {ctx.get('exception')!r}")
+    )
     rng = random.Random(int(os.environ.get("RESIL_SOAK_SEED", "9")))
     samples: list[dict[str, Any]] = []
     lab = await Lab.start(tmp_path / "lab", timing=LabTiming.demo(), ticker=True)
     try:
         inv, _ = lab_inventory(lab, tmp_path, edit=lambda t: short_timeouts(t, 2.0, 5.0))
         pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
-        app = ResilApp(inv, read_only=False, demo=True, pool=pool, lab=lab,
-                       status_refresh_interval=2.0)
+        app = ResilApp(
+            inv, read_only=False, demo=True, pool=pool, lab=lab, status_refresh_interval=2.0
+        )
         faults = Faults(lab, rng)
         async with app.run_test(size=(140, 45)) as pilot:
             await pilot.press("5")  # Logs: follows xuc on the active CC
@@ -185,24 +193,29 @@ async def test_soak(tmp_path: Path) -> None:
             deadline = time.monotonic() + 90
             while True:
                 snaps = status.snapshots
-                up = all(snaps.get(n.id) is not None and snaps[n.id].reachability.ok
-                         for n in app.current_site.nodes())
+                up = all(
+                    snaps.get(n.id) is not None and snaps[n.id].reachability.ok
+                    for n in app.current_site.nodes()
+                )
                 if up and status.polls_finished >= polls_before + 2:
                     break
                 assert time.monotonic() < deadline, {
                     n: (s.reachability.state.value, s.reachability.message)
-                    for n, s in snaps.items() if not s.reachability.ok}
+                    for n, s in snaps.items()
+                    if not s.reachability.ok
+                }
                 await pilot.pause(0.5)
             tabs = list(app.query(LogTab))
             assert tabs, "the Logs pane opened no stream"
             deadline = time.monotonic() + 60
-            while not all(t.follower is not None and t.follower.state.value == "streaming"
-                          for t in tabs):
-                assert time.monotonic() < deadline, [t.follower.state if t.follower else None
-                                                     for t in tabs]
+            while not all(
+                t.follower is not None and t.follower.state.value == "streaming" for t in tabs
+            ):
+                assert time.monotonic() < deadline, [
+                    t.follower.state if t.follower else None for t in tabs
+                ]
                 await pilot.pause(0.5)
-            errors = [(w.name, repr(w.error)) for w in app.workers
-                      if w.state is WorkerState.ERROR]
+            errors = [(w.name, repr(w.error)) for w in app.workers if w.state is WorkerState.ERROR]
             gc.collect()
             final_rss = rss_bytes()
         await pool.close()
@@ -232,10 +245,14 @@ async def test_soak(tmp_path: Path) -> None:
     print("\nSOAK " + json.dumps(report))
     if os.environ.get("RESIL_SOAK_REPORT"):
         Path(os.environ["RESIL_SOAK_REPORT"]).write_text(
-            json.dumps({**report, "samples": samples}, indent=1) + "\n")
+            json.dumps({**report, "samples": samples}, indent=1) + "\n"
+        )
     text = debug_log.read_text(errors="replace")
-    bad = [line for line in text.splitlines()
-           if "Traceback" in line or " ERROR " in line or " CRITICAL " in line]
+    bad = [
+        line
+        for line in text.splitlines()
+        if "Traceback" in line or " ERROR " in line or " CRITICAL " in line
+    ]
     assert bad == [], bad[:20]
     assert errors == []
     assert [e for e in loop_errors if "never retrieved" in e or "Exception" in e] == []

@@ -63,8 +63,9 @@ async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
 class TestServer:
     __test__ = False  # not a pytest class
 
-    def __init__(self, host_key: asyncssh.SSHKey, client_pub: str, root: Path,
-                 max_sessions: int = 10) -> None:
+    def __init__(
+        self, host_key: asyncssh.SSHKey, client_pub: str, root: Path, max_sessions: int = 10
+    ) -> None:
         self.host_key = host_key
         self.client_pub = client_pub
         self.root = root
@@ -78,7 +79,8 @@ class TestServer:
 
     async def start(self, port: int = 0) -> TestServer:
         self._acceptor = await asyncssh.listen(
-            HOST, port,
+            HOST,
+            port,
             server_factory=lambda: _Server(self),
             server_host_keys=[self.host_key],
             authorized_client_keys=asyncssh.import_authorized_keys(self.client_pub),
@@ -153,8 +155,9 @@ class TestServer:
 class _Session(SSHServerProcess[bytes]):
     def __init__(self, server: _Server) -> None:
         t = server.t
-        super().__init__(lambda proc: t.handle(proc, server.no),
-                         lambda chan: _SFTP(chan, t), 3, False)
+        super().__init__(
+            lambda proc: t.handle(proc, server.no), lambda chan: _SFTP(chan, t), 3, False
+        )
         self._server = server
 
     def signal_received(self, signal: str) -> None:
@@ -198,8 +201,9 @@ class _Server(asyncssh.SSHServer):
         self.t.rec.max_sessions = max(self.t.rec.max_sessions, self.active)
         return _Session(self)
 
-    def connection_requested(self, dest_host: str, dest_port: int,
-                             orig_host: str, orig_port: int) -> bool:
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> bool:
         self.t.rec.direct_tcpip.append((dest_host, dest_port))
         return dest_host == HOST
 
@@ -266,14 +270,19 @@ def known_hosts_line(key: asyncssh.SSHKey, port: int) -> str:
     return f"[{HOST}]:{port} {key.export_public_key().decode().strip()}\n"
 
 
-def make_node(port: int | None, keys: Keys, known_hosts: Path, node_id: str = "t.xivo.master",
-              **ssh: Any) -> Node:
+def make_node(
+    port: int | None, keys: Keys, known_hosts: Path, node_id: str = "t.xivo.master", **ssh: Any
+) -> Node:
     settings: dict[str, Any] = dict(
-        host=HOST, port=port, user="tester", identity_files=(str(keys.client_path),),
-        known_hosts=str(known_hosts), connect_timeout=5.0, command_timeout=10.0,
-        keepalive_interval=0.0, use_ssh_config=False,
+        host=HOST,
+        port=port,
+        user="tester",
+        identity_files=(str(keys.client_path),),
+        known_hosts=str(known_hosts),
+        connect_timeout=5.0,
+        command_timeout=10.0,
+        keepalive_interval=0.0,
+        use_ssh_config=False,
     )
     settings.update(ssh)
     return Node(id=node_id, site="t", kind=NodeKind.XIVO, side=None, ssh=SshSettings(**settings))
-
-

@@ -20,8 +20,9 @@ async def test_known_key_connects(pool: Pool, node, server: TestServer) -> None:
     assert (await pool.run(node, NOOP)).ok
 
 
-async def test_unknown_key_then_fetch_and_trust(keys: Keys, server: TestServer, pool: Pool,
-                                                tmp_path: Path) -> None:
+async def test_unknown_key_then_fetch_and_trust(
+    keys: Keys, server: TestServer, pool: Pool, tmp_path: Path
+) -> None:
     kh = tmp_path / "sub" / "known_hosts"  # does not exist yet
     node = make_node(server.port, keys, kh)
     with pytest.raises(RemoteError) as info:
@@ -44,8 +45,9 @@ async def test_unknown_key_then_fetch_and_trust(keys: Keys, server: TestServer, 
     assert rec["kind"] == "trust_host_key" and key.fingerprint in rec["command"]
 
 
-async def test_unknown_key_is_sticky_until_trusted(keys: Keys, server: TestServer, pool: Pool,
-                                                   tmp_path: Path) -> None:
+async def test_unknown_key_is_sticky_until_trusted(
+    keys: Keys, server: TestServer, pool: Pool, tmp_path: Path
+) -> None:
     kh = tmp_path / "known_hosts"
     kh.write_text(known_hosts_line(keys.host, server.port + 1))  # another port: not ours
     node = make_node(server.port, keys, kh)
@@ -60,9 +62,12 @@ async def test_changed_key_is_refused_naming_file_and_line(
     keys: Keys, server: TestServer, pool: Pool, tmp_path: Path
 ) -> None:
     kh = tmp_path / "known_hosts"
-    kh.write_text("# comment\nother.example ssh-ed25519 "
-                  + keys.other_host.export_public_key().decode().split()[1] + "\n"
-                  + known_hosts_line(keys.other_host, server.port))
+    kh.write_text(
+        "# comment\nother.example ssh-ed25519 "
+        + keys.other_host.export_public_key().decode().split()[1]
+        + "\n"
+        + known_hosts_line(keys.other_host, server.port)
+    )
     node = make_node(server.port, keys, kh)
     with pytest.raises(RemoteError) as info:
         await pool.run(node, NOOP)
@@ -95,16 +100,18 @@ def test_resolve_target_uses_ssh_config(isolated_home: Path) -> None:
     (isolated_home / ".ssh" / "config").write_text(
         "Host paris-m\n  HostName 192.0.2.10\n  Port 2200\n  HostKeyAlias paris-master\n"
     )
-    s = make_node(None, _dummy_keys(), Path("/x"),
-                  host="paris-m", use_ssh_config=True).ssh
+    s = make_node(None, _dummy_keys(), Path("/x"), host="paris-m", use_ssh_config=True).ssh
     t = hostkeys.resolve_target(s)
     assert (t.host, t.port, t.key_name) == ("192.0.2.10", 2200, "paris-master")
-    off = hostkeys.resolve_target(
-        make_node(None, _dummy_keys(), Path("/x"), host="paris-m").ssh
-    )
+    off = hostkeys.resolve_target(make_node(None, _dummy_keys(), Path("/x"), host="paris-m").ssh)
     assert (off.host, off.port, off.key_name) == ("paris-m", 22, "paris-m")
 
 
 def _dummy_keys() -> Keys:
-    return Keys(host=None, other_host=None, client_path=Path("/none"),  # type: ignore[arg-type]
-                client_pub="", stranger_path=Path("/none"))
+    return Keys(
+        host=None,
+        other_host=None,
+        client_path=Path("/none"),  # type: ignore[arg-type]
+        client_pub="",
+        stranger_path=Path("/none"),
+    )

@@ -40,10 +40,12 @@ async def test_read_file(pool: Pool, node, env_file: Path) -> None:
         await read_file(pool, node, "../etc/passwd")
 
 
-async def test_replace_keeps_mode_writes_backup_and_audits(pool: Pool, node,
-                                                           env_file: Path) -> None:
-    result = await replace_file(pool, node, ENV, NEW, expected_sha256=sha256_hex(OLD),
-                                step="edge switch to slave")
+async def test_replace_keeps_mode_writes_backup_and_audits(
+    pool: Pool, node, env_file: Path
+) -> None:
+    result = await replace_file(
+        pool, node, ENV, NEW, expected_sha256=sha256_hex(OLD), step="edge switch to slave"
+    )
     assert result.changed and result.fsynced
     assert env_file.read_bytes() == NEW
     assert env_file.stat().st_mode & 0o7777 == 0o640
@@ -79,8 +81,9 @@ async def test_unchanged_content_writes_nothing(pool: Pool, node, env_file: Path
     assert [p.name for p in env_file.parent.iterdir()] == [".env"]
 
 
-async def test_read_only_refuses_write_before_connecting(node, server: TestServer,
-                                                         env_file: Path, tmp_path: Path) -> None:
+async def test_read_only_refuses_write_before_connecting(
+    node, server: TestServer, env_file: Path, tmp_path: Path
+) -> None:
     p = Pool(read_only=True, audit=tmp_path / "audit.jsonl")
     try:
         with pytest.raises(RemoteError) as info:
@@ -93,8 +96,9 @@ async def test_read_only_refuses_write_before_connecting(node, server: TestServe
 
 
 @pytest.mark.parametrize("fault", ["write", "fsync", "rename_before", "rename_after"])
-async def test_drop_mid_replace_leaves_old_or_new(pool: Pool, node, server: TestServer,
-                                                  env_file: Path, fault: str) -> None:
+async def test_drop_mid_replace_leaves_old_or_new(
+    pool: Pool, node, server: TestServer, env_file: Path, fault: str
+) -> None:
     server.sftp_fault = fault
     with pytest.raises(RemoteError) as info:
         await replace_file(pool, node, ENV, NEW, expected_sha256=sha256_hex(OLD), step="s")
@@ -106,16 +110,18 @@ async def test_drop_mid_replace_leaves_old_or_new(pool: Pool, node, server: Test
     rec = AuditLog(pool.audit.path).read()[-1]
     assert rec["result"].startswith("failed: dropped")
     # The next write reconnects and succeeds from whatever is there now.
-    again = await replace_file(pool, node, ENV, NEW, expected_sha256=sha256_hex(content),
-                               step="retry")
+    again = await replace_file(
+        pool, node, ENV, NEW, expected_sha256=sha256_hex(content), step="retry"
+    )
     assert env_file.read_bytes() == NEW and again.after_sha256 == sha256_hex(NEW)
 
 
 async def test_restore_backup(pool: Pool, node, env_file: Path) -> None:
     first = await replace_file(pool, node, ENV, NEW, step="switch")
     assert first.backup is not None
-    restored = await restore_backup(pool, node, ENV, first.backup,
-                                    expected_sha256=sha256_hex(NEW), step="undo")
+    restored = await restore_backup(
+        pool, node, ENV, first.backup, expected_sha256=sha256_hex(NEW), step="undo"
+    )
     assert env_file.read_bytes() == OLD
     assert restored.backup is not None and restored.backup != first.backup
     assert len(await list_backups(pool, node, ENV)) == 2
@@ -123,19 +129,29 @@ async def test_restore_backup(pool: Pool, node, env_file: Path) -> None:
         await restore_backup(pool, node, ENV, "/etc/shadow", expected_sha256=None, step="x")
 
 
-async def test_same_second_backups_are_listed_newest_first(pool: Pool, node,
-                                                           env_file: Path) -> None:
+async def test_same_second_backups_are_listed_newest_first(
+    pool: Pool, node, env_file: Path
+) -> None:
     stamp = "20261125T120000Z"
-    for name in (f".env.resil-{stamp}.bak", f".env.resil-{stamp}-1.bak",
-                 f".env.resil-{stamp}-2.bak", ".env.resil-20261125T115959Z.bak"):
+    for name in (
+        f".env.resil-{stamp}.bak",
+        f".env.resil-{stamp}-1.bak",
+        f".env.resil-{stamp}-2.bak",
+        ".env.resil-20261125T115959Z.bak",
+    ):
         (env_file.parent / name).write_bytes(OLD)
     names = [Path(b.path).name for b in await list_backups(pool, node, ENV)]
-    assert names == [f".env.resil-{stamp}-2.bak", f".env.resil-{stamp}-1.bak",
-                     f".env.resil-{stamp}.bak", ".env.resil-20261125T115959Z.bak"]
+    assert names == [
+        f".env.resil-{stamp}-2.bak",
+        f".env.resil-{stamp}-1.bak",
+        f".env.resil-{stamp}.bak",
+        ".env.resil-20261125T115959Z.bak",
+    ]
 
 
-async def test_stale_temp_files_of_an_interrupted_replace_are_swept(pool: Pool, node,
-                                                                    env_file: Path) -> None:
+async def test_stale_temp_files_of_an_interrupted_replace_are_swept(
+    pool: Pool, node, env_file: Path
+) -> None:
     # Temp names are "." + the file's name: "..env.resil-tmp-XXXXXXXX" for ".env".
     stale = env_file.parent / "..env.resil-tmp-0123abcd"
     fresh = env_file.parent / "..env.resil-tmp-89abcdef"

@@ -86,8 +86,11 @@ async def show_edge(app: ResilApp, pilot: Pilot[int]) -> None:
 async def open_edge(app: ResilApp, pilot: Pilot[int]) -> EdgePane:
     await show_edge(app, pilot)
     pane = app.query_one(EdgePane)
-    await until(pilot, lambda: pane.preview is not None or pane.load_error is not None,
-                "the Edge .env to load")
+    await until(
+        pilot,
+        lambda: pane.preview is not None or pane.load_error is not None,
+        "the Edge .env to load",
+    )
     assert pane.load_error is None, pane.load_error
     return pane
 
@@ -141,8 +144,11 @@ async def test_apply_after_yes_switches_the_targets(
             await until(pilot, lambda: pane.last_outcome is not None, "the apply to end")
             outcome = pane.last_outcome
             assert outcome is not None and outcome.ok, outcome.message
-            await until(pilot, lambda: pane.preview is not None and not pane.loading,
-                        "the reload after the apply")
+            await until(
+                pilot,
+                lambda: pane.preview is not None and not pane.loading,
+                "the reload after the apply",
+            )
             assert pane.preview is not None and pane.preview.overall is VarSide.SLAVE
             assert "Edge points to: SLAVE" in text_of(pane, "#edge-state")
             assert pane.direction is Direction.TO_MASTER  # the next default: fail back
@@ -156,13 +162,17 @@ async def test_apply_after_yes_switches_the_targets(
             await until(pilot, lambda: isinstance(app.screen, EdgeBackupPicker), "the picker")
             assert app.screen.query_one(OptionList).option_count == 1
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
-                        "the rollback confirmation")
+            await until(
+                pilot, lambda: isinstance(app.screen, ConfirmScreen), "the rollback confirmation"
+            )
             shown = " ".join(str(s.content) for s in app.screen.query(Static))
             assert "restore /etc/docker/edge/.env from .env.resil-" in shown
             await pilot.press("y")
-            await until(pilot, lambda: pane.last_outcome is not None
-                        and pane.last_outcome.action == "rollback", "the rollback to end")
+            await until(
+                pilot,
+                lambda: pane.last_outcome is not None and pane.last_outcome.action == "rollback",
+                "the rollback to end",
+            )
             assert pane.last_outcome is not None and pane.last_outcome.ok
             assert env_bytes(lab) == original and ups(lab) == 2
 
@@ -213,8 +223,9 @@ async def test_site_without_cc_pair_says_why(inventory: Inventory, tmp_path: Pat
     import dataclasses
 
     site = inventory.site("demo")
-    no_cc = dataclasses.replace(inventory, sites={"demo": dataclasses.replace(
-        site, cc_master=None, cc_slave=None)})
+    no_cc = dataclasses.replace(
+        inventory, sites={"demo": dataclasses.replace(site, cc_master=None, cc_slave=None)}
+    )
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
         app = ResilApp(no_cc, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:

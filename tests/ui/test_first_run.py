@@ -31,8 +31,13 @@ SIZE = (100, 30)
 def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for var in ("RESIL_TUI_HOSTS", "RESIL_TUI_THEME", "RESIL_TUI_REFRESH",
-                "RESIL_TUI_LOG_BUFFER", "RESIL_TUI_SITE"):
+    for var in (
+        "RESIL_TUI_HOSTS",
+        "RESIL_TUI_THEME",
+        "RESIL_TUI_REFRESH",
+        "RESIL_TUI_LOG_BUFFER",
+        "RESIL_TUI_SITE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -167,16 +172,21 @@ async def test_inventory_keys_win_over_preference_keys(inventory: Inventory) -> 
 async def test_preferences_reach_the_console_through_the_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    save_preferences(Preferences(theme="light", refresh_interval=30.0, site="lyon",
-                                 log_buffer=10_000), tmp_path / "config" / "resil-tui" /
-                     "preferences.toml")
+    save_preferences(
+        Preferences(theme="light", refresh_interval=30.0, site="lyon", log_buffer=10_000),
+        tmp_path / "config" / "resil-tui" / "preferences.toml",
+    )
     monkeypatch.setenv("RESIL_TUI_REFRESH", "15")
     captured: dict[str, Any] = {}
 
     async def fake_run_async(self: ResilApp) -> int:
-        captured.update(theme=self.theme, refresh=self.status_refresh_interval,
-                        site=self.site_name, buffer=self.log_buffer_lines,
-                        prefs=self.preferences_path)
+        captured.update(
+            theme=self.theme,
+            refresh=self.status_refresh_interval,
+            site=self.site_name,
+            buffer=self.log_buffer_lines,
+            prefs=self.preferences_path,
+        )
         return 0
 
     monkeypatch.setattr(ResilApp, "run_async", fake_run_async)

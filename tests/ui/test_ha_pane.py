@@ -55,12 +55,12 @@ async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
 
 def make_app(lab: Lab, pool: Pool, read_only: bool = False) -> RecordingApp:
     inv = load_inventory(lab.inventory_path)
-    return RecordingApp(inv, read_only=read_only, pool=pool, lab=lab,
-                        status_refresh_interval=3600)
+    return RecordingApp(inv, read_only=read_only, pool=pool, lab=lab, status_refresh_interval=3600)
 
 
-async def until(pilot: Pilot[Any], cond: Callable[[], bool], what: str,
-                timeout: float = 10.0) -> None:
+async def until(
+    pilot: Pilot[Any], cond: Callable[[], bool], what: str, timeout: float = 10.0
+) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
@@ -73,8 +73,11 @@ async def open_pane(pilot: Pilot[Any], app: ResilApp) -> HaPane:
     if app.active_pane_id != "ha":  # the key may land while the Status pane takes focus
         app.action_show_pane("ha")
     pane = app.query_one(HaPane)
-    await until(pilot, lambda: pane.state is not None and app.active_pane_id == "ha",
-                "the HA pane and its state")
+    await until(
+        pilot,
+        lambda: pane.state is not None and app.active_pane_id == "ha",
+        "the HA pane and its state",
+    )
     await pilot.pause()
     return pane
 
@@ -84,8 +87,11 @@ def text(app: ResilApp, selector: str) -> str:
 
 
 def posts(lab: Lab, node_id: str) -> list[list[str]]:
-    return [e["argv"] for e in lab.commands(node_id)
-            if e.get("argv") and e["argv"][0] == "curl" and "POST" in e["argv"]]
+    return [
+        e["argv"]
+        for e in lab.commands(node_id)
+        if e.get("argv") and e["argv"][0] == "curl" and "POST" in e["argv"]
+    ]
 
 
 async def test_bad_ip_refused_in_place(lab: Lab, tmp_path: Path) -> None:
@@ -152,8 +158,10 @@ async def test_disable_needs_the_typed_node_name_then_restart_is_offered(
             assert app.screen.command == "xivo-service restart"  # type: ignore[attr-defined]
             await pilot.press("n")
             await pilot.pause()
-            assert json.loads(lab.world.read_file(MASTER, facts.HA_CONF) or "")[
-                "node_type"] == "disabled"
+            assert (
+                json.loads(lab.world.read_file(MASTER, facts.HA_CONF) or "")["node_type"]
+                == "disabled"
+            )
             assert MASTER in pane.restart_pending
             assert "Restart pending on demo.xivo.master" in text(app, "#ha-restart-pending")
             rec = pane.history[MASTER][-1]
@@ -166,8 +174,11 @@ async def test_disable_needs_the_typed_node_name_then_restart_is_offered(
             pane.action_restart_services()
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "restart confirm")
             await pilot.press("y")
-            await until(pilot, lambda: pane.busy is None and pane.history[MASTER][-1].action
-                        == "restart", "restart done")
+            await until(
+                pilot,
+                lambda: pane.busy is None and pane.history[MASTER][-1].action == "restart",
+                "restart done",
+            )
             assert pane.history[MASTER][-1].ok
             assert MASTER not in pane.restart_pending
             await pilot.pause(0.2)
@@ -189,8 +200,9 @@ async def test_sync_init_password_from_masked_input(lab: Lab, tmp_path: Path) ->
             await pilot.press(*DEFAULT_ROOT_PASSWORD)
             await pilot.press("enter")
             assert box.value == ""
-            await until(pilot, lambda: pane.busy is None and bool(pane.history.get(MASTER)),
-                        "sync -i done")
+            await until(
+                pilot, lambda: pane.busy is None and bool(pane.history.get(MASTER)), "sync -i done"
+            )
             rec = pane.history[MASTER][-1]
             assert rec.ok, rec.lines
             assert not box.display
@@ -216,8 +228,9 @@ async def test_split_brain_warning_before_slave_start(lab: Lab, tmp_path: Path) 
             assert "SPLIT BRAIN" in warnings[0] and "ACTIVE" in warnings[0]
             await pilot.press("n")
             await pilot.pause()
-            assert not any(e["argv"][0] == "xivo-manage-slave-services"
-                           for e in lab.commands(SLAVE))
+            assert not any(
+                e["argv"][0] == "xivo-manage-slave-services" for e in lab.commands(SLAVE)
+            )
 
 
 async def test_read_only_refuses_in_the_pane(lab: Lab, tmp_path: Path) -> None:
@@ -229,9 +242,15 @@ async def test_read_only_refuses_in_the_pane(lab: Lab, tmp_path: Path) -> None:
             assert pane.check_action("sync", ()) is None
             pane.set_form(HaMode.DISABLED)
             app.action_apply()
-            for action in (pane.action_replicate, pane.action_sync, pane.action_sync_init,
-                           pane.action_check_master, pane.action_slave_start,
-                           pane.action_slave_stop, pane.action_restart_services):
+            for action in (
+                pane.action_replicate,
+                pane.action_sync,
+                pane.action_sync_init,
+                pane.action_check_master,
+                pane.action_slave_start,
+                pane.action_slave_stop,
+                pane.action_restart_services,
+            ):
                 action()
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmScreen | TypedConfirmScreen)

@@ -37,8 +37,10 @@ class ViewApp(App[None]):
 
 
 def lines(start: int, count: int) -> list[str]:
-    return [f"2026-11-25 10:00:00,000 {'WARN' if i % 7 == 0 else 'INFO'}  [app] - line {i}"
-            for i in range(start, start + count)]
+    return [
+        f"2026-11-25 10:00:00,000 {'WARN' if i % 7 == 0 else 'INFO'}  [app] - line {i}"
+        for i in range(start, start + count)
+    ]
 
 
 async def settle(pilot: object, seconds: float = 0.1) -> None:
@@ -95,8 +97,10 @@ async def test_filter_hides_lines_and_clearing_restores_them() -> None:
         view.toggle_regex()
         view.filter_input.value = r"WARN .* line \d$"
         await settle(pilot, 0.3)
-        assert [s for s in view.surface.lines if not s.startswith("──")] == [lines(0, 1)[0],
-                                                                          lines(7, 1)[0]]
+        assert [s for s in view.surface.lines if not s.startswith("──")] == [
+            lines(0, 1)[0],
+            lines(7, 1)[0],
+        ]
         view.filter_input.value = "(unclosed"
         await settle(pilot, 0.3)
         assert view.filter_error is not None  # shown, and the last valid filter kept
@@ -147,16 +151,20 @@ async def test_tabs_follow_the_lab_and_closing_a_tab_stops_its_stream(
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("5")
             pane = app.query_one(LogsPane)
-            await wait_for(lambda: pane.log_tabs()
-                           and pane.log_tabs()[0].log_view.surface.line_count > 0)
+            await wait_for(
+                lambda: pane.log_tabs() and pane.log_tabs()[0].log_view.surface.line_count > 0
+            )
             first = pane.log_tabs()[0]
             assert first.node.id == "demo.cc.master" and first.stream.name == "xuc"
             # A second stream from the picker: the Edge's compose logs.
             await pilot.press("o")
             await settle(pilot)
             picker = app.screen
-            index = next(i for i, (n, s) in enumerate(picker.choices)  # type: ignore[attr-defined]
-                         if n.id == "demo.edge")
+            index = next(
+                i
+                for i, (n, s) in enumerate(picker.choices)  # type: ignore[attr-defined]
+                if n.id == "demo.edge"
+            )
             picker.dismiss(picker.choices[index])  # type: ignore[attr-defined]
             await wait_for(lambda: len(pane.log_tabs()) == 2)
             second = pane.log_tabs()[1]

@@ -81,8 +81,12 @@ def test_read_only_badge_at_80x24(snap_compare: Any) -> None:
 
 
 def test_first_run_at_80x24(snap_compare: Any) -> None:
-    looked = ["--hosts (not given)", "$RESIL_TUI_HOSTS (not set)", "/srv/ops/hosts.toml",
-              "/home/admin/.config/resil-tui/hosts.toml"]
+    looked = [
+        "--hosts (not given)",
+        "$RESIL_TUI_HOSTS (not set)",
+        "/srv/ops/hosts.toml",
+        "/home/admin/.config/resil-tui/hosts.toml",
+    ]
     app = InitApp(Path("/home/admin/.config/resil-tui/hosts.toml"), looked_in=looked)
     assert snap_compare(app, terminal_size=SMALL, run_before=press())
 
@@ -93,8 +97,11 @@ def test_init_form_refusing_in_place_at_80x24(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         screen = pilot.app.screen
-        values = {"site": "paris", "xivo-master-ssh": "root@xivo-1:22",
-                  "xivo-master-ip": "10.10.0.300"}
+        values = {
+            "site": "paris",
+            "xivo-master-ssh": "root@xivo-1:22",
+            "xivo-master-ip": "10.10.0.300",
+        }
         for field_id, value in values.items():
             screen.query_one(f"#f-{field_id}", Input).value = value
         await settle(pilot)

@@ -30,8 +30,12 @@ from resil_tui.ui.widgets.wizard_plan import WizardPlan
 SIZE = (140, 50)
 MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
 FAST = EngineOptions(poll_interval=0.1, tick=0.2, edge_wait_timeout=10.0, final_timeout=20.0)
-SHORT = RunbookOptions(telephony_timeout_seconds=15.0, standby_timeout_seconds=15.0,
-                       xuc_ready_timeout_seconds=10.0, edge_up_timeout_seconds=10.0)
+SHORT = RunbookOptions(
+    telephony_timeout_seconds=15.0,
+    standby_timeout_seconds=15.0,
+    xuc_ready_timeout_seconds=10.0,
+    edge_up_timeout_seconds=10.0,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -56,8 +60,7 @@ def inventory(lab: Lab) -> Inventory:
     return load_inventory(lab.inventory_path)
 
 
-async def until(pilot: Pilot[int], check: Callable[[], bool], what: str,
-                rounds: int = 600) -> None:
+async def until(pilot: Pilot[int], check: Callable[[], bool], what: str, rounds: int = 600) -> None:
     """Let the app run until `check` holds (a generous bound, no timing assertion)."""
     for _ in range(rounds):
         if check():
@@ -106,8 +109,7 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
             assert "f: start the failover" in text(pane, "#wizard-keys")
             assert "Check the XiVO slave is reachable" in pane.query_one(WizardPlan).plain
             await pilot.press("f")
-            await until(pilot, lambda: pane.engine is not None and not pane.working,
-                        "the guards")
+            await until(pilot, lambda: pane.engine is not None and not pane.working, "the guards")
             engine = pane.engine
             assert engine is not None
             assert engine.current is not None and engine.current.id == "xivo.wait_target_telephony"
@@ -129,14 +131,20 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
                 elif step.id == "cc.restart_xuc":
                     await lab.xuc_never_ready("demo.cc.slave", True)
                     await pilot.press("g")
-                    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
-                                "the restart's confirmation")
+                    await until(
+                        pilot,
+                        lambda: isinstance(app.screen, ConfirmScreen),
+                        "the restart's confirmation",
+                    )
                     await pilot.press("y")
                 else:
                     await pilot.press("g")
                     if step.kind.value == "action" and step.id != "edge.up":
-                        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
-                                    f"the confirmation of {step.id}")
+                        await until(
+                            pilot,
+                            lambda: isinstance(app.screen, ConfirmScreen),
+                            f"the confirmation of {step.id}",
+                        )
                         shown = " ".join(str(s.content) for s in app.screen.query(Static))
                         assert engine.command_text(step).split(" (")[0] in shown
                         await pilot.press("y")
@@ -144,15 +152,22 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
                 if step.id == "cc.wait_xuc_ready":
                     # xuc is held at start-up (fault set before the restart): the wait
                     # shows its condition and countdown until the fault is lifted.
-                    await until(pilot, lambda: "⏱" in text(pane, "#wizard-current"),
-                                "the countdown")
+                    await until(
+                        pilot, lambda: "⏱" in text(pane, "#wizard-current"), "the countdown"
+                    )
                     current = text(pane, "#wizard-current")
                     assert "Condition: xuc_ready(node=demo.cc.slave" in current
                     assert "left of 10s" in current
                     seen_countdown = True
                     await lab.xuc_never_ready("demo.cc.slave", False)
-                await until(pilot, lambda: not pane.working and not isinstance(
-                    app.screen, ConfirmScreen | ReasonScreen), f"{step.id} to end")
+                await until(
+                    pilot,
+                    lambda: (
+                        not pane.working
+                        and not isinstance(app.screen, ConfirmScreen | ReasonScreen)
+                    ),
+                    f"{step.id} to end",
+                )
                 rec = engine.record(step.id)
                 assert rec.state.settled, f"{step.id}: {rec.state.value}: {rec.message}"
 
@@ -176,8 +191,9 @@ async def test_unfinished_run_is_offered_at_start_and_resumed(
 ) -> None:
     await master_off(lab)
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
-        eng = WizardEngine.create(pool, inventory, "demo", Direction.FAILOVER,
-                                  runbook_opts=SHORT, options=FAST)
+        eng = WizardEngine.create(
+            pool, inventory, "demo", Direction.FAILOVER, runbook_opts=SHORT, options=FAST
+        )
         assert await eng.run_guards()
         await eng.run_step("xivo.wait_target_telephony")  # then the console "dies"
         run_id = eng.run_id
@@ -192,8 +208,13 @@ async def test_unfinished_run_is_offered_at_start_and_resumed(
             pane = app.query_one(WizardPane)
             pane.engine_options = FAST
             await pilot.press("r")
-            await until(pilot, lambda: pane.engine is not None and not pane.working
-                        and app.active_pane_id == "wizard", "the resume and its guards")
+            await until(
+                pilot,
+                lambda: (
+                    pane.engine is not None and not pane.working and app.active_pane_id == "wizard"
+                ),
+                "the resume and its guards",
+            )
             engine = pane.engine
             assert engine is not None and engine.run_id == run_id and engine.run.resumed_at
             assert engine.current is not None and engine.current.id == "xds.mds_ok.mds1"
@@ -223,8 +244,9 @@ async def test_split_brain_opens_the_typed_confirmation_and_read_only_greys_acti
             pane = await show_wizard(app, pilot)
             assert "READ-ONLY" in text(pane, "#wizard-title")
             await pilot.press("f")
-            await until(pilot, lambda: isinstance(app.screen, TypedConfirmScreen),
-                        "the typed confirmation")
+            await until(
+                pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "the typed confirmation"
+            )
             engine = pane.engine
             assert engine is not None
             rec = engine.record("guard.master_not_active")
@@ -232,8 +254,11 @@ async def test_split_brain_opens_the_typed_confirmation_and_read_only_greys_acti
             shown = " ".join(str(s.content) for s in app.screen.query(Static))
             assert MASTER in shown and "ACTIVE" in shown
             await pilot.press(*MASTER, "enter")
-            await until(pilot, lambda: rec.state is StepState.DONE and not pane.working,
-                        "the confirmation to count")
+            await until(
+                pilot,
+                lambda: rec.state is StepState.DONE and not pane.working,
+                "the confirmation to count",
+            )
             assert rec.confirmed
             # Checks run in read-only mode...
             while (step := engine.current) is not None and step.kind.value != "action":
@@ -248,5 +273,7 @@ async def test_split_brain_opens_the_typed_confirmation_and_read_only_greys_acti
             await pilot.pause(0.1)
             assert not isinstance(app.screen, ConfirmScreen)
             assert engine.record("cc.restart_xuc").attempts == 0
-    assert not any(c.get("argv", [""])[0] == "xivocc-dcomp" and "restart" in c["argv"]
-                   for c in lab.commands("demo.cc.slave"))
+    assert not any(
+        c.get("argv", [""])[0] == "xivocc-dcomp" and "restart" in c["argv"]
+        for c in lab.commands("demo.cc.slave")
+    )

@@ -16,8 +16,14 @@ from resil_tui.audit import AuditLog
 
 def _record(log: AuditLog, **over: object) -> None:
     args: dict[str, object] = dict(
-        site="paris", node="paris.edge", kind="command", command="edge-dcomp up -d",
-        exit_status=0, duration=1.23456, step="edge switch to slave", result="ok",
+        site="paris",
+        node="paris.edge",
+        kind="command",
+        command="edge-dcomp up -d",
+        exit_status=0,
+        duration=1.23456,
+        step="edge switch to slave",
+        result="ok",
     )
     args.update(over)
     log.record(**args)  # type: ignore[arg-type]
@@ -26,15 +32,34 @@ def _record(log: AuditLog, **over: object) -> None:
 def test_line_format(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "state" / "audit.jsonl")
     _record(log)
-    _record(log, kind="write", command="sftp replace /etc/docker/edge/.env", exit_status=None,
-            result="failed: dropped", before_sha256="a" * 64, after_sha256=None,
-            backup="/etc/docker/edge/.env.resil-20261125T120000Z.bak")
+    _record(
+        log,
+        kind="write",
+        command="sftp replace /etc/docker/edge/.env",
+        exit_status=None,
+        result="failed: dropped",
+        before_sha256="a" * 64,
+        after_sha256=None,
+        backup="/etc/docker/edge/.env.resil-20261125T120000Z.bak",
+    )
     lines = log.path.read_text().splitlines()
     assert len(lines) == 2
     first, second = (json.loads(line) for line in lines)
-    assert set(first) == {"time", "user", "site", "node", "kind", "command", "exit_status",
-                          "duration", "step", "result", "before_sha256", "after_sha256",
-                          "backup"}
+    assert set(first) == {
+        "time",
+        "user",
+        "site",
+        "node",
+        "kind",
+        "command",
+        "exit_status",
+        "duration",
+        "step",
+        "result",
+        "before_sha256",
+        "after_sha256",
+        "backup",
+    }
     when = datetime.fromisoformat(first["time"])
     assert when.utcoffset() is not None and when.utcoffset().total_seconds() == 0
     assert first["user"] and first["node"] == "paris.edge" and first["site"] == "paris"
@@ -54,8 +79,13 @@ def test_multiline_text_stays_on_one_line(tmp_path: Path) -> None:
 
 def test_no_secrets(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.jsonl")
-    _record(log, command="xivo-sync -i", step="sync init with pw hunter2",
-            result="password hunter2 refused", secrets=["hunter2", ""])
+    _record(
+        log,
+        command="xivo-sync -i",
+        step="sync init with pw hunter2",
+        result="password hunter2 refused",
+        secrets=["hunter2", ""],
+    )
     text = log.path.read_text()
     assert "hunter2" not in text
     assert "***" in text

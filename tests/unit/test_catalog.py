@@ -97,36 +97,49 @@ def test_exact_argv_forms() -> None:
     assert C.tail("/var/log/xivo-sync.log", 50).line == "tail -n 50 /var/log/xivo-sync.log"
     assert C.tail("/l", 5, follow=True).argv == ("tail", "-F", "-n", "5", "/l")
     assert C.sysconfd_get_ha_config().line == (
-        "curl -sS --max-time 10 http://127.0.0.1:8668/get_ha_config")
+        "curl -sS --max-time 10 http://127.0.0.1:8668/get_ha_config"
+    )
     upd = C.sysconfd_update_ha_config(C.HaMode.SLAVE, IPv4Address("10.50.0.11"))
     assert upd.line == (
         "curl -sS --max-time 60 -X POST -H 'Content-Type: application/json' "
-        "-d '{\"node_type\": \"slave\", \"remote_address\": \"10.50.0.11\"}' "
-        "http://127.0.0.1:8668/update_ha_config")
+        '-d \'{"node_type": "slave", "remote_address": "10.50.0.11"}\' '
+        "http://127.0.0.1:8668/update_ha_config"
+    )
     assert json.loads(C.sysconfd_update_ha_config("disabled", None).argv[-2]) == {
-        "node_type": "disabled", "remote_address": ""}
+        "node_type": "disabled",
+        "remote_address": "",
+    }
     assert C.db_replication("10.50.0.12").line == "xivo-master-slave-db-replication 10.50.0.12"
     assert C.manage_slave_services("stop").line == "xivo-manage-slave-services stop"
     assert C.check_master_status("10.50.0.11").line == "xivo-check-master-status 10.50.0.11"
     assert C.xivo_sync().line == "xivo-sync"
     assert C.xivo_sync_init().line == "xivo-sync -i" and C.xivo_sync_init().pty
     assert C.sip_expiry_query().argv == (
-        "psql", "-U", "postgres", "-d", "asterisk", "-At", "-F", "|", "-c",
+        "psql",
+        "-U",
+        "postgres",
+        "-d",
+        "asterisk",
+        "-At",
+        "-F",
+        "|",
+        "-c",
         "SELECT var_name, var_val FROM staticsip "
-        "WHERE var_name IN ('minexpiry','maxexpiry','defaultexpiry')")
+        "WHERE var_name IN ('minexpiry','maxexpiry','defaultexpiry')",
+    )
     assert C.sip_expiry_query().argv[-1] == C.SIP_EXPIRY_SQL
     assert C.xivocc_ps().line == "xivocc-dcomp ps -a"
     assert C.xivocc_restart().line == "xivocc-dcomp restart xuc"
-    logs = C.compose_logs("xivocc-dcomp", "xuc", follow=True, tail=100,
-                          since="2026-11-25T12:00:00Z", timestamps=True)
+    logs = C.compose_logs(
+        "xivocc-dcomp", "xuc", follow=True, tail=100, since="2026-11-25T12:00:00Z", timestamps=True
+    )
     assert logs.line == ("xivocc-dcomp logs -f --tail 100 --since 2026-11-25T12:00:00Z -t xuc")
     assert logs.pty and logs.long_running
     assert not C.compose_logs("edge-dcomp", tail=20).pty
     assert C.compose_logs("edge-dcomp", tail=20).line == "edge-dcomp logs --tail 20"
     assert C.edge_ps().line == "edge-dcomp ps -a"
     assert C.edge_up().line == "edge-dcomp up -d"
-    assert C.custom_log(["tail", "-F", "/var/log/syslog"]).argv == (
-        "tail", "-F", "/var/log/syslog")
+    assert C.custom_log(["tail", "-F", "/var/log/syslog"]).argv == ("tail", "-F", "/var/log/syslog")
 
 
 def test_mutating_flags() -> None:
@@ -135,11 +148,23 @@ def test_mutating_flags() -> None:
     for cmd in C.read_only_entries():
         assert not cmd.mutates, cmd.name
     names = {c.argv[0] for c in C.mutating_entries()}
-    assert names == {"xivo-service", "curl", "xivo-master-slave-db-replication",
-                     "xivo-manage-slave-services", "xivo-check-master-status", "xivo-sync",
-                     "xivocc-dcomp", "edge-dcomp"}
+    assert names == {
+        "xivo-service",
+        "curl",
+        "xivo-master-slave-db-replication",
+        "xivo-manage-slave-services",
+        "xivo-check-master-status",
+        "xivo-sync",
+        "xivocc-dcomp",
+        "edge-dcomp",
+    }
     assert {c.argv[1] for c in C.mutating_entries() if c.argv[0] == "xivo-service"} == {
-        "start", "stop", "restart", "enable", "disable"}
+        "start",
+        "stop",
+        "restart",
+        "enable",
+        "disable",
+    }
 
 
 def test_command_rejects_nul_and_empty() -> None:
@@ -170,9 +195,19 @@ async def test_read_only_refusal_happens_before_connecting(tmp_path) -> None:
 
     thread = threading.Thread(target=accept_loop, daemon=True)
     thread.start()
-    node = Node(id="t.x", site="t", kind=NodeKind.XIVO, side=None,
-                ssh=SshSettings(host="127.0.0.1", port=port, known_hosts=str(tmp_path / "kh"),
-                                use_ssh_config=False, connect_timeout=1.0))
+    node = Node(
+        id="t.x",
+        site="t",
+        kind=NodeKind.XIVO,
+        side=None,
+        ssh=SshSettings(
+            host="127.0.0.1",
+            port=port,
+            known_hosts=str(tmp_path / "kh"),
+            use_ssh_config=False,
+            connect_timeout=1.0,
+        ),
+    )
     pool = Pool(read_only=True, audit=tmp_path / "audit.jsonl", connect_attempts=1)
     try:
         for cmd in C.mutating_entries():

@@ -28,8 +28,9 @@ OTHER = IPv4Address("10.0.0.12")
 
 
 def check(mode: str | None, peer: str | None, subnet: IPv4Network | None = None):
-    return validate_ha_form(mode, peer, own_ip=OWN, expected_peer=OTHER, subnet=subnet,
-                            node_label="paris.xivo.master")
+    return validate_ha_form(
+        mode, peer, own_ip=OWN, expected_peer=OTHER, subnet=subnet, node_label="paris.xivo.master"
+    )
 
 
 def test_valid_master_with_the_other_node() -> None:
@@ -38,9 +39,22 @@ def test_valid_master_with_the_other_node() -> None:
     assert v.errors == [] and v.warnings == []
 
 
-@pytest.mark.parametrize("peer", ["", None, "10.0.0", "10.0.0.256", "abc", "10.0.0.12/24",
-                                  "::1", "0.0.0.0", "127.0.0.1", "224.0.0.1",
-                                  "255.255.255.255"])
+@pytest.mark.parametrize(
+    "peer",
+    [
+        "",
+        None,
+        "10.0.0",
+        "10.0.0.256",
+        "abc",
+        "10.0.0.12/24",
+        "::1",
+        "0.0.0.0",
+        "127.0.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+    ],
+)
 def test_master_and_slave_need_a_usable_ipv4_peer(peer: str | None) -> None:
     for mode in ("master", "slave"):
         v = check(mode, peer)
@@ -62,7 +76,8 @@ def test_other_peer_warns_but_does_not_block() -> None:
 
 def test_subnet_warning_only_when_known() -> None:
     assert check("master", "10.9.0.12").warnings == [
-        "10.9.0.12 is not the slave of this pair in the inventory (10.0.0.12)"]
+        "10.9.0.12 is not the slave of this pair in the inventory (10.0.0.12)"
+    ]
     v = check("master", "10.9.0.12", IPv4Network("10.0.0.0/24"))
     assert v.ok
     assert any("outside the subnet 10.0.0.0/24" in w for w in v.warnings)
@@ -82,9 +97,11 @@ def test_unknown_mode() -> None:
         assert not v.ok and v.mode is None
 
 
-MASTER_CRON = ("# Managed by xivo-sysconfd\n"
-               "0 * * * * root /usr/sbin/xivo-master-slave-db-replication 10.0.0.12\n"
-               "0 * * * * root /usr/bin/xivo-sync\n")
+MASTER_CRON = (
+    "# Managed by xivo-sysconfd\n"
+    "0 * * * * root /usr/sbin/xivo-master-slave-db-replication 10.0.0.12\n"
+    "0 * * * * root /usr/bin/xivo-sync\n"
+)
 SLAVE_CRON = "* * * * * root /usr/sbin/xivo-check-master-status 10.0.0.11\n"
 
 
@@ -163,12 +180,15 @@ def test_sip_expiry_parse_and_compare() -> None:
 
 
 def test_check_master_from_output_and_state() -> None:
-    up = parse_check_master("PING 10.0.0.11: 1 packets transmitted, 1 received\n"
-                            "Master 10.0.0.11 is up: xivo-manage-slave-services stop\n")
+    up = parse_check_master(
+        "PING 10.0.0.11: 1 packets transmitted, 1 received\n"
+        "Master 10.0.0.11 is up: xivo-manage-slave-services stop\n"
+    )
     assert up.master_reachable is True and up.decision is CheckDecision.STOP
     down = parse_check_master(
         "PING x: 1 packets transmitted, 0 received, 100% packet loss\n" * 3
-        + "Master did not answer: xivo-manage-slave-services start\n")
+        + "Master did not answer: xivo-manage-slave-services start\n"
+    )
     assert down.master_reachable is False and down.decision is CheckDecision.START
     assert "STARTED" in down.describe()
     silent = parse_check_master("", disabled_flag_after=True, telephony_after=False)
@@ -186,8 +206,10 @@ def test_new_log_lines() -> None:
 
 
 def test_judge_sync_run_flags_the_silent_noop() -> None:
-    key = ["2026-01-01 10:00:00,000 [12] (ERROR): SSH key /root/.ssh/xivo_id_rsa not found: "
-           "not synchronizing"]
+    key = [
+        "2026-01-01 10:00:00,000 [12] (ERROR): SSH key /root/.ssh/xivo_id_rsa not found: "
+        "not synchronizing"
+    ]
     result = judge_sync_run(0, key)
     assert not result.ok and result.silent_noop and result.outcome is SyncOutcome.KEY_MISSING
     assert "SILENT NO-OP" in result.message

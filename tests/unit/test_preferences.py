@@ -75,7 +75,9 @@ def test_precedence_flag_env_preferences_default() -> None:
     assert (s.log_buffer.value, s.log_buffer.source) == (20_000, "preferences")
     bare = resolve_settings(environ={}, preferences=Preferences())
     assert (bare.refresh_interval.value, bare.refresh_interval.source) == (
-        DEFAULT_REFRESH, "default")
+        DEFAULT_REFRESH,
+        "default",
+    )
     assert bare.log_buffer.value == DEFAULT_LOG_BUFFER
     assert bare.theme.value is None and bare.site.value is None
 

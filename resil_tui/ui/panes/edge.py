@@ -213,8 +213,13 @@ class EdgePane(Pane):
             return
         self.loading = True
         self._render_all()
-        self.run_worker(self._load_work(pool, site), group=LOAD_GROUP, exclusive=True,
-                        exit_on_error=False, name=f"edge load {site.name}")
+        self.run_worker(
+            self._load_work(pool, site),
+            group=LOAD_GROUP,
+            exclusive=True,
+            exit_on_error=False,
+            name=f"edge load {site.name}",
+        )
 
     async def _load_work(self, pool: Pool, site: Site) -> None:
         try:
@@ -264,8 +269,10 @@ class EdgePane(Pane):
     def _state_text(self) -> Text:
         text = Text()
         if self.read_only:
-            text.append("■ READ-ONLY: the switch and rollback are disabled; the preview is "
-                        "still shown.\n", style="bold")
+            text.append(
+                "■ READ-ONLY: the switch and rollback are disabled; the preview is still shown.\n",
+                style="bold",
+            )
         if self.busy:
             text.append(f"▶ {self.busy} running…", style="bold yellow")
         elif self.loading:
@@ -286,8 +293,11 @@ class EdgePane(Pane):
             return text
         sides = self.preview.sides
         values = self.preview.values()
-        planned = {e.name: e.new_value for e in self.plan.entries if e.effective} \
-            if self.plan is not None else {}
+        planned = (
+            {e.name: e.new_value for e in self.plan.entries if e.effective}
+            if self.plan is not None
+            else {}
+        )
         for name in EDGE_VARIABLES:
             side = sides[name]
             value = values.get(name)
@@ -312,13 +322,14 @@ class EdgePane(Pane):
             for issue in plan.errors:
                 text.append(f"  ✖ {issue.message}\n", style="red")
         elif plan.nothing_to_do:
-            text.append(f"✔ Already on the {target} side: nothing to do "
-                        "(d switches the direction).", style="green")
+            text.append(
+                f"✔ Already on the {target} side: nothing to do (d switches the direction).",
+                style="green",
+            )
         else:
             changed = sum(1 for e in plan.entries if e.changed)
             key = "a greyed: read-only" if self.read_only else "press a to apply"
-            text.append(f"Switch to {target}: {changed} assignment(s) change; {key}.",
-                        style="bold")
+            text.append(f"Switch to {target}: {changed} assignment(s) change; {key}.", style="bold")
         text.rstrip()
         return text
 
@@ -339,8 +350,7 @@ class EdgePane(Pane):
 
     @on(RadioSet.Changed, "#edge-direction")
     def _direction_changed(self, event: RadioSet.Changed) -> None:
-        chosen = (Direction.TO_MASTER if event.pressed.id == "edge-to-master"
-                  else Direction.TO_SLAVE)
+        chosen = Direction.TO_MASTER if event.pressed.id == "edge-to-master" else Direction.TO_SLAVE
         if chosen is self.direction:
             return  # our own _sync_radio
         self.set_direction(chosen)
@@ -381,8 +391,12 @@ class EdgePane(Pane):
         self.load()
 
     def can_apply(self) -> bool:
-        return (self.busy is None and self.preview is not None and self.plan is not None
-                and self.plan.applicable)
+        return (
+            self.busy is None
+            and self.preview is not None
+            and self.plan is not None
+            and self.plan.applicable
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         allowed = super().check_action(action, parameters)
@@ -405,14 +419,14 @@ class EdgePane(Pane):
             return
         preview, plan = self.preview, self.plan
         assert preview is not None and plan is not None
-        changes = [
-            f"  {e.name}: {e.old_value} → {e.new_value}" for e in plan.entries if e.changed
-        ]
-        command = "\n".join([
-            f"back up {preview.path}, then replace it atomically with:",
-            *changes,
-            "then: edge-dcomp up -d (and watch edge-dcomp ps)",
-        ])
+        changes = [f"  {e.name}: {e.old_value} → {e.new_value}" for e in plan.entries if e.changed]
+        command = "\n".join(
+            [
+                f"back up {preview.path}, then replace it atomically with:",
+                *changes,
+                "then: edge-dcomp up -d (and watch edge-dcomp ps)",
+            ]
+        )
         notes = plan_notes(plan)
         warnings = notes[:4] + ([f"… and {len(notes) - 4} more above"] if len(notes) > 4 else [])
         screen = ConfirmScreen(
@@ -433,13 +447,17 @@ class EdgePane(Pane):
         pool = self.pool
         if pool is None or self.busy:
             return
-        self._begin("apply", f"Switching {preview.node.id} to {plan.direction.target.value}",
-                    [step_text(s, preview.path) for s in APPLY_STEPS])
+        self._begin(
+            "apply",
+            f"Switching {preview.node.id} to {plan.direction.target.value}",
+            [step_text(s, preview.path) for s in APPLY_STEPS],
+        )
 
         async def work() -> None:
             try:
-                outcome = await apply_switch(pool, preview.node, plan, path=preview.path,
-                                             on_event=self._post_event)
+                outcome = await apply_switch(
+                    pool, preview.node, plan, path=preview.path, on_event=self._post_event
+                )
             except Exception as exc:
                 log.exception("edge apply failed")
                 self.post_message(self.Finished(None, f"unexpected error: {exc!r}"))
@@ -480,8 +498,12 @@ class EdgePane(Pane):
             if outcome.rollback_offered:
                 text += "\nPress R to roll back (choose the backup to restore)."
             self._show_outcome(text, outcome.ok)
-            self.notify(outcome.message, severity="information" if outcome.ok else "error",
-                        markup=False, timeout=10)
+            self.notify(
+                outcome.message,
+                severity="information" if outcome.ok else "error",
+                markup=False,
+                timeout=10,
+            )
         # The node changed (or may have): read it again; the default direction follows.
         self.user_direction = None
         self.load()
@@ -515,19 +537,24 @@ class EdgePane(Pane):
             else:
                 self.post_message(self.BackupsListed(backups, None))
 
-        self.run_worker(work(), group=LOAD_GROUP, exclusive=True, exit_on_error=False,
-                        name="edge backups")
+        self.run_worker(
+            work(), group=LOAD_GROUP, exclusive=True, exit_on_error=False, name="edge backups"
+        )
 
     @on(BackupsListed)
     def _backups_listed(self, message: BackupsListed) -> None:
         node = self.site.edge
         if message.error is not None or node is None:
-            self.notify(f"Edge: cannot list backups: {message.error}", severity="error",
-                        markup=False)
+            self.notify(
+                f"Edge: cannot list backups: {message.error}", severity="error", markup=False
+            )
             return
         if not message.backups:
-            self.notify(f"Edge: no backup of {node.paths.edge_env} on {node.id}.",
-                        severity="warning", markup=False)
+            self.notify(
+                f"Edge: no backup of {node.paths.edge_env} on {node.id}.",
+                severity="warning",
+                markup=False,
+            )
             return
         picker = EdgeBackupPicker(node.id, node.paths.edge_env, message.backups)
         self.app.push_screen(picker, callback=self._backup_chosen)
@@ -545,25 +572,36 @@ class EdgePane(Pane):
             else:
                 self.post_message(self.RollbackPreviewed(preview, None))
 
-        self.run_worker(work(), group=LOAD_GROUP, exclusive=True, exit_on_error=False,
-                        name="edge rollback preview")
+        self.run_worker(
+            work(),
+            group=LOAD_GROUP,
+            exclusive=True,
+            exit_on_error=False,
+            name="edge rollback preview",
+        )
 
     @on(RollbackPreviewed)
     def _rollback_previewed(self, message: RollbackPreviewed) -> None:
         preview = message.preview
         if preview is None:
-            self.notify(f"Edge: cannot read the backup: {message.error}", severity="error",
-                        markup=False)
+            self.notify(
+                f"Edge: cannot read the backup: {message.error}", severity="error", markup=False
+            )
             return
-        changed = [line for line in preview.diff().splitlines()
-                   if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-        command = "\n".join([
-            f"restore {preview.path} from {preview.name}",
-            f"(taken {preview.backup.taken:%Y-%m-%d %H:%M:%S} UTC; the current file is "
-            "backed up first)",
-            *(changed[:12] or ["(same content as now: only edge-dcomp up -d runs)"]),
-            "then: edge-dcomp up -d (and watch edge-dcomp ps)",
-        ])
+        changed = [
+            line
+            for line in preview.diff().splitlines()
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
+        command = "\n".join(
+            [
+                f"restore {preview.path} from {preview.name}",
+                f"(taken {preview.backup.taken:%Y-%m-%d %H:%M:%S} UTC; the current file is "
+                "backed up first)",
+                *(changed[:12] or ["(same content as now: only edge-dcomp up -d runs)"]),
+                "then: edge-dcomp up -d (and watch edge-dcomp ps)",
+            ]
+        )
         screen = ConfirmScreen(
             "Roll back the Edge .env",
             command,
@@ -581,14 +619,20 @@ class EdgePane(Pane):
         pool = self.pool
         if pool is None or self.busy:
             return
-        self._begin("rollback", f"Restoring {preview.name} on {preview.node.id}",
-                    [step_text(s, preview.path) for s in ROLLBACK_STEPS])
+        self._begin(
+            "rollback",
+            f"Restoring {preview.name} on {preview.node.id}",
+            [step_text(s, preview.path) for s in ROLLBACK_STEPS],
+        )
 
         async def work() -> None:
             try:
                 outcome = await rollback(
-                    pool, preview.node, backup=preview.backup.path,
-                    expected_sha256=preview.current_sha256, path=preview.path,
+                    pool,
+                    preview.node,
+                    backup=preview.backup.path,
+                    expected_sha256=preview.current_sha256,
+                    path=preview.path,
                     on_event=self._post_event,
                 )
             except Exception as exc:

@@ -94,8 +94,15 @@ class HaPane(Pane):
     HaPane .ha-label { margin-top: 1; }
     """
     MUTATING_ACTIONS: ClassVar[frozenset[str]] = frozenset(
-        {"replicate", "sync", "sync_init", "check_master", "slave_start", "slave_stop",
-         "restart_services"}
+        {
+            "replicate",
+            "sync",
+            "sync_init",
+            "check_master",
+            "slave_start",
+            "slave_stop",
+            "restart_services",
+        }
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_node", "Next node", id="ha.next_node"),
@@ -170,8 +177,9 @@ class HaPane(Pane):
         with RadioSet(id="ha-mode"):
             for mode in MODES:
                 yield RadioButton(mode.value.capitalize(), id=f"ha-mode-{mode.value}")
-        yield Static("Peer VoIP IP (the other node; required for Master and Slave):",
-                     classes="ha-label")
+        yield Static(
+            "Peer VoIP IP (the other node; required for Master and Slave):", classes="ha-label"
+        )
         yield Input(placeholder="e.g. 10.0.0.12", id="ha-peer")
         yield Static("", id="ha-form-issues", markup=False)
         yield Static("", id="ha-preview", markup=False)
@@ -214,8 +222,11 @@ class HaPane(Pane):
 
     @property
     def node(self) -> Node:
-        return self.site.xivo_master if self.selected == self.site.xivo_master.id else (
-            self.site.xivo_slave)
+        return (
+            self.site.xivo_master
+            if self.selected == self.site.xivo_master.id
+            else (self.site.xivo_slave)
+        )
 
     def select_node(self, node_id: str) -> None:
         if node_id not in (self.site.xivo_master.id, self.site.xivo_slave.id):
@@ -247,9 +258,14 @@ class HaPane(Pane):
         ns = self.state.node(self.node.id) if self.state else None
         if not v.ok or ns is None or not ns.reachable:
             return None
-        return build_preview(self.node.id, ns.ha, ns.cron, v,
-                             cron_master_path=self.node.paths.cron_master,
-                             cron_slave_path=self.node.paths.cron_slave)
+        return build_preview(
+            self.node.id,
+            ns.ha,
+            ns.cron,
+            v,
+            cron_master_path=self.node.paths.cron_master,
+            cron_slave_path=self.node.paths.cron_slave,
+        )
 
     def _refuse_read_only(self, what: str) -> bool:
         refuse = getattr(self.app, "refuse_if_read_only", None)
@@ -267,15 +283,19 @@ class HaPane(Pane):
             return
         self._render_pair()
         for card in self.query(HaNodeCard):
-            card.show(self.state, selected=card.node.id == self.selected,
-                      restart_pending=card.node.id in self.restart_pending)
+            card.show(
+                self.state,
+                selected=card.node.id == self.selected,
+                restart_pending=card.node.id in self.restart_pending,
+            )
         self._render_form()
         self._render_history()
         pending = sorted(self.restart_pending)
         self.query_one("#ha-restart-pending", Static).update(
             f"⚠ Restart pending on {', '.join(pending)}: the seed requires `xivo-service "
             "restart` after configuring a master or disabling a node (R restarts)."
-            if pending else ""
+            if pending
+            else ""
         )
         self.query_one("#ha-actions").disabled = self.read_only
         self.query_one("#ha-actions").set_class(self.busy is not None, "-busy")
@@ -283,8 +303,11 @@ class HaPane(Pane):
     def _render_pair(self) -> None:
         pair = self.query_one("#ha-pair", Static)
         if self.state is None:
-            text = ("HA of the XiVO pair: reading…" if self.read_error is None
-                    else f"HA of the XiVO pair: not read: {self.read_error}")
+            text = (
+                "HA of the XiVO pair: reading…"
+                if self.read_error is None
+                else f"HA of the XiVO pair: not read: {self.read_error}"
+            )
             if self.pool is None:
                 text = "HA of the XiVO pair: not read (the console has no connection pool)"
             pair.update(text)
@@ -307,10 +330,12 @@ class HaPane(Pane):
         issues.update("\n".join(text))
         issues.set_class(bool(v.errors), "-error")
         self.query_one("#ha-peer", Input).set_class(
-            any(i.field == "peer" and i.level.value == "error" for i in v.issues), "-invalid")
+            any(i.field == "peer" and i.level.value == "error" for i in v.issues), "-invalid"
+        )
         preview = self.preview()
         self.query_one("#ha-preview", Static).update(
-            "\n".join(["Preview:", *preview.lines()]) if preview is not None else "")
+            "\n".join(["Preview:", *preview.lines()]) if preview is not None else ""
+        )
         self.query_one("#ha-apply", Button).disabled = not self.can_apply() or self.read_only
         self.app.refresh_bindings()
 
@@ -390,8 +415,11 @@ class HaPane(Pane):
         v = self.validation()
         preview = self.preview()
         if not v.ok or preview is None:
-            self.notify("HA: " + ("; ".join(v.errors) or "state not read yet"),
-                        severity="error", markup=False)
+            self.notify(
+                "HA: " + ("; ".join(v.errors) or "state not read yet"),
+                severity="error",
+                markup=False,
+            )
             return
         node, pool = self.node, self.pool
         assert pool is not None and v.mode is not None
@@ -405,25 +433,51 @@ class HaPane(Pane):
         if preview.restart_required:
             warnings.append("all services must be restarted afterwards (xivo-service restart)")
         if v.mode is HaMode.DISABLED:
-            self._ask(ConfirmRequest(
-                f"Disable HA on {node.id}", command, node, [DISABLE_WARNING, *warnings],
-                "set-mode", runner, typed=True, confirm_label="Disable HA"))
+            self._ask(
+                ConfirmRequest(
+                    f"Disable HA on {node.id}",
+                    command,
+                    node,
+                    [DISABLE_WARNING, *warnings],
+                    "set-mode",
+                    runner,
+                    typed=True,
+                    confirm_label="Disable HA",
+                )
+            )
         else:
-            self._ask(ConfirmRequest(
-                f"Set {node.id} to HA {v.mode.value}", command, node, warnings, "set-mode",
-                runner))
+            self._ask(
+                ConfirmRequest(
+                    f"Set {node.id} to HA {v.mode.value}",
+                    command,
+                    node,
+                    warnings,
+                    "set-mode",
+                    runner,
+                )
+            )
 
     # --- confirmations and workers ----------------------------------------------------------
 
     def _ask(self, request: ConfirmRequest) -> None:
         screen: ModalScreen[bool]
         if request.typed:
-            screen = TypedConfirmScreen(request.title, request.command, request.node.id,
-                                        request.node.id, request.warnings,
-                                        confirm_label=request.confirm_label)
+            screen = TypedConfirmScreen(
+                request.title,
+                request.command,
+                request.node.id,
+                request.node.id,
+                request.warnings,
+                confirm_label=request.confirm_label,
+            )
         else:
-            screen = ConfirmScreen(request.title, request.command, request.node.id,
-                                   request.warnings, confirm_label=request.confirm_label)
+            screen = ConfirmScreen(
+                request.title,
+                request.command,
+                request.node.id,
+                request.warnings,
+                confirm_label=request.confirm_label,
+            )
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -458,8 +512,9 @@ class HaPane(Pane):
                 record.finish(False, f"unexpected error: {exc.__class__.__name__}: {exc}")
             self.post_message(self.ActionDone(record))
 
-        self.run_worker(work(), group=ACTION_GROUP, exit_on_error=False,
-                        name=f"ha {action} {node.id}")
+        self.run_worker(
+            work(), group=ACTION_GROUP, exit_on_error=False, name=f"ha {action} {node.id}"
+        )
 
     def start_read(self) -> None:
         pool, inventory = self.pool, self.inventory
@@ -476,8 +531,13 @@ class HaPane(Pane):
                 return
             self.post_message(self.StateRead(site.name, state, None))
 
-        self.run_worker(read(), group=READ_GROUP, exclusive=True, exit_on_error=False,
-                        name=f"ha read {site.name}")
+        self.run_worker(
+            read(),
+            group=READ_GROUP,
+            exclusive=True,
+            exit_on_error=False,
+            name=f"ha read {site.name}",
+        )
 
     @on(StateRead)
     def _state_read(self, message: StateRead) -> None:
@@ -508,8 +568,11 @@ class HaPane(Pane):
             self._pending_lines.extend(rec.lines)
         if rec.action == "restart" and rec.ok:
             self.restart_pending.discard(rec.node_id)
-        self.notify(f"{rec.action} on {rec.node_id}: {rec.summary}",
-                    severity="information" if rec.ok else "error", markup=False)
+        self.notify(
+            f"{rec.action} on {rec.node_id}: {rec.summary}",
+            severity="information" if rec.ok else "error",
+            markup=False,
+        )
         self._render_all()
         self.start_read()
         if rec.action == "set-mode" and rec.ok and rec.restart_required:
@@ -518,20 +581,29 @@ class HaPane(Pane):
             self._offer_restart(rec.node_id)
 
     def _offer_restart(self, node_id: str) -> None:
-        node = self.site.xivo_master if node_id == self.site.xivo_master.id else (
-            self.site.xivo_slave)
+        node = (
+            self.site.xivo_master if node_id == self.site.xivo_master.id else (self.site.xivo_slave)
+        )
         pool = self.pool
         assert pool is not None
 
         async def runner(sink: Callable[[str], None]) -> ActionRecord:
             return await restart_services(pool, node, on_line=sink)
 
-        self._ask(ConfirmRequest(
-            f"Restart all services on {node.id} now?",
-            cat.xivo_service("restart").line, node,
-            ["The seed requires restarting all services after configuring a master or "
-             "disabling a node. If you decline, the pane keeps saying a restart is pending."],
-            "restart", runner, confirm_label="Restart now"))
+        self._ask(
+            ConfirmRequest(
+                f"Restart all services on {node.id} now?",
+                cat.xivo_service("restart").line,
+                node,
+                [
+                    "The seed requires restarting all services after configuring a master or "
+                    "disabling a node. If you decline, the pane keeps saying a restart is pending."
+                ],
+                "restart",
+                runner,
+                confirm_label="Restart now",
+            )
+        )
 
     @on(Confirm)
     def _confirm(self, message: Confirm) -> None:
@@ -628,8 +700,10 @@ class HaPane(Pane):
         mode = ns.mode if ns is not None else HaMode.UNKNOWN
         if mode is want:
             return []
-        return [f"ha.conf on {node.id} says {mode.value}, not {want.value}: this script is "
-                f"meant for the {want.value}."]
+        return [
+            f"ha.conf on {node.id} says {mode.value}, not {want.value}: this script is "
+            f"meant for the {want.value}."
+        ]
 
     def _guard(self, what: str) -> Pool | None:
         if self._refuse_read_only(what):
@@ -657,11 +731,19 @@ class HaPane(Pane):
         async def runner(sink: Callable[[str], None]) -> ActionRecord:
             return await run_replication(pool, node, slave_ip, on_line=sink)
 
-        self._ask(ConfirmRequest(
-            f"Replicate the database to {slave_ip}", command, node,
-            [*self._role_warning(node, HaMode.MASTER),
-             "Overwrites the slave's asterisk database with the master's."],
-            "replicate", runner))
+        self._ask(
+            ConfirmRequest(
+                f"Replicate the database to {slave_ip}",
+                command,
+                node,
+                [
+                    *self._role_warning(node, HaMode.MASTER),
+                    "Overwrites the slave's asterisk database with the master's.",
+                ],
+                "replicate",
+                runner,
+            )
+        )
 
     def action_sync(self) -> None:
         node = self.node
@@ -672,11 +754,19 @@ class HaPane(Pane):
         async def runner(sink: Callable[[str], None]) -> ActionRecord:
             return await run_sync(pool, node, on_line=sink)
 
-        self._ask(ConfirmRequest(
-            "Run xivo-sync", cat.xivo_sync().line, node,
-            [*self._role_warning(node, HaMode.MASTER),
-             "Copies the master's files to the slave (rsync over SSH)."],
-            "sync", runner))
+        self._ask(
+            ConfirmRequest(
+                "Run xivo-sync",
+                cat.xivo_sync().line,
+                node,
+                [
+                    *self._role_warning(node, HaMode.MASTER),
+                    "Copies the master's files to the slave (rsync over SSH).",
+                ],
+                "sync",
+                runner,
+            )
+        )
 
     def action_sync_init(self) -> None:
         node = self.node
@@ -687,13 +777,20 @@ class HaPane(Pane):
         async def runner(sink: Callable[[str], None]) -> ActionRecord:
             return await run_sync_init(pool, node, self._ask_password, on_line=sink)
 
-        self._ask(ConfirmRequest(
-            "Run xivo-sync -i (create and install the sync key)", cat.xivo_sync_init().line,
-            node,
-            [*self._role_warning(node, HaMode.MASTER),
-             "ssh-copy-id will ask for the SLAVE's root password: type it in the masked "
-             "input that appears below the console."],
-            "sync-init", runner))
+        self._ask(
+            ConfirmRequest(
+                "Run xivo-sync -i (create and install the sync key)",
+                cat.xivo_sync_init().line,
+                node,
+                [
+                    *self._role_warning(node, HaMode.MASTER),
+                    "ssh-copy-id will ask for the SLAVE's root password: type it in the masked "
+                    "input that appears below the console.",
+                ],
+                "sync-init",
+                runner,
+            )
+        )
 
     def action_check_master(self) -> None:
         node = self.node
@@ -705,12 +802,19 @@ class HaPane(Pane):
         async def runner(sink: Callable[[str], None]) -> ActionRecord:
             return await run_check_master(pool, node, master_ip, on_line=sink)
 
-        self._ask(ConfirmRequest(
-            f"Check master {master_ip} from {node.id}", cat.check_master_status(master_ip).line,
-            node,
-            [*self._role_warning(node, HaMode.SLAVE),
-             "No ping answer makes the slave START its telephony services (take over)."],
-            "check", runner))
+        self._ask(
+            ConfirmRequest(
+                f"Check master {master_ip} from {node.id}",
+                cat.check_master_status(master_ip).line,
+                node,
+                [
+                    *self._role_warning(node, HaMode.SLAVE),
+                    "No ping answer makes the slave START its telephony services (take over).",
+                ],
+                "check",
+                runner,
+            )
+        )
 
     def action_slave_start(self) -> None:
         self._slave_services(SlaveAction.START)
@@ -731,11 +835,19 @@ class HaPane(Pane):
             return await run_manage_slave(pool, node, act, on_line=sink)
 
         if act is SlaveAction.STOP:
-            self._ask(ConfirmRequest(
-                f"Stop the slave's services on {node.id}", command, node,
-                [*self._role_warning(node, HaMode.SLAVE),
-                 "If the master is down, this stops the only telephony service."],
-                "slave-stop", runner))
+            self._ask(
+                ConfirmRequest(
+                    f"Stop the slave's services on {node.id}",
+                    command,
+                    node,
+                    [
+                        *self._role_warning(node, HaMode.SLAVE),
+                        "If the master is down, this stops the only telephony service.",
+                    ],
+                    "slave-stop",
+                    runner,
+                )
+            )
             return
 
         async def prepare() -> None:
@@ -747,14 +859,26 @@ class HaPane(Pane):
                 self.post_message(self.StateRead(site.name, None, str(exc)))
             else:
                 self.post_message(self.StateRead(site.name, state, None))
-            warnings = [*slave_start_risk(state, site),
-                        *self._role_warning(node, HaMode.SLAVE, state)]
-            self.post_message(self.Confirm(ConfirmRequest(
-                f"Start the slave's services on {node.id}", command, node, warnings,
-                "slave-start", runner)))
+            warnings = [
+                *slave_start_risk(state, site),
+                *self._role_warning(node, HaMode.SLAVE, state),
+            ]
+            self.post_message(
+                self.Confirm(
+                    ConfirmRequest(
+                        f"Start the slave's services on {node.id}",
+                        command,
+                        node,
+                        warnings,
+                        "slave-start",
+                        runner,
+                    )
+                )
+            )
 
-        self.run_worker(prepare(), group=READ_GROUP, exit_on_error=False,
-                        name="ha slave-start check")
+        self.run_worker(
+            prepare(), group=READ_GROUP, exit_on_error=False, name="ha slave-start check"
+        )
 
     def action_restart_services(self) -> None:
         node = self.node

@@ -48,7 +48,11 @@ class LogTab(TabPane):
     """A tab holding one stream's view and the worker that follows it."""
 
     def __init__(
-        self, node: Node, stream: LogStream, *, tail: int = 100,
+        self,
+        node: Node,
+        stream: LogStream,
+        *,
+        tail: int = 100,
         buffer_lines: int = DEFAULT_BUFFER_LINES,
     ) -> None:
         self.number = next(_ids)
@@ -57,8 +61,11 @@ class LogTab(TabPane):
         self.stream = stream
         self.tail = tail
         self.follower: LogFollower | None = None
-        self.log_view = LogView(f"{node.id} · {stream.name}", readiness=node.readiness_pattern,
-                                buffer_lines=buffer_lines)
+        self.log_view = LogView(
+            f"{node.id} · {stream.name}",
+            readiness=node.readiness_pattern,
+            buffer_lines=buffer_lines,
+        )
 
     @property
     def group(self) -> str:
@@ -77,8 +84,13 @@ class LogTab(TabPane):
             return
         follower = LogFollower(pool, self.node, self.stream, tail=self.tail)
         self.follower = follower
-        self.run_worker(self._follow(follower), group=self.group, exclusive=True,
-                        exit_on_error=False, name=f"follow {self.node.id} {self.stream.name}")
+        self.run_worker(
+            self._follow(follower),
+            group=self.group,
+            exclusive=True,
+            exit_on_error=False,
+            name=f"follow {self.node.id} {self.stream.name}",
+        )
 
     async def _follow(self, follower: LogFollower) -> None:
         # The worker only feeds the buffer (plain data); the view's timer draws it.
@@ -167,13 +179,20 @@ class LogsPane(Pane):
 
     async def open_default(self) -> LogTab | None:
         if not isinstance(getattr(self.app, "pool", None), Pool):
-            declared = [f"  • {node.label}: {spec.name} ({' '.join(spec.argv)})"
-                        for node in self.site.nodes() for spec in node.logs]
-            self.query_one("#logs-empty", Static).update("\n".join([
-                "No stream open: the console was started without a connection pool.",
-                "Extra log streams declared in the inventory:",
-                *(declared or ["  (none for this site)"]),
-            ]))
+            declared = [
+                f"  • {node.label}: {spec.name} ({' '.join(spec.argv)})"
+                for node in self.site.nodes()
+                for spec in node.logs
+            ]
+            self.query_one("#logs-empty", Static).update(
+                "\n".join(
+                    [
+                        "No stream open: the console was started without a connection pool.",
+                        "Extra log streams declared in the inventory:",
+                        *(declared or ["  (none for this site)"]),
+                    ]
+                )
+            )
             return None
         target = default_target(self.site, self._active_side())
         if target is None:
@@ -222,8 +241,7 @@ class LogsPane(Pane):
     def action_open_stream(self) -> None:
         def chosen(choice: tuple[Node, LogStream] | None) -> None:
             if choice is not None:
-                self.run_worker(self.open_stream(*choice), group="logs-open",
-                                exit_on_error=False)
+                self.run_worker(self.open_stream(*choice), group="logs-open", exit_on_error=False)
 
         self.app.push_screen(LogPickerScreen(self.site), chosen)
 

@@ -183,8 +183,11 @@ class WizardPane(Pane):
         run = self.run
         if run is not None and run.finished:
             final = run.final
-            verdict = (f"site verdict: {final.verdict} ({final.severity})"
-                       if final is not None and not final.error else "site verdict unknown")
+            verdict = (
+                f"site verdict: {final.verdict} ({final.severity})"
+                if final is not None and not final.error
+                else "site verdict unknown"
+            )
             return f"Run {run.status.value} · {verdict} · f / b: start another run"
         if not self.active:
             start = "f: start the failover · b: start the failback"
@@ -224,12 +227,17 @@ class WizardPane(Pane):
         rec = engine.record(step.id) if engine is not None else None
         state = rec.state.value if rec is not None else "pending"
         text.append(f"{step.title}", style="bold")
-        text.append(f"   [{step.kind.value}{', guard' if step.guard else ''}] {state}\n",
-                    style="dim")
+        text.append(
+            f"   [{step.kind.value}{', guard' if step.guard else ''}] {state}\n", style="dim"
+        )
         text.append(f"{step.detail}\n")
-        node = (engine.node_text(step) if engine is not None else
-                (f"{ref.id}: {ref.describe()}" if (ref := self.runbook.node(step.node_id))
-                 else None))
+        node = (
+            engine.node_text(step)
+            if engine is not None
+            else (
+                f"{ref.id}: {ref.describe()}" if (ref := self.runbook.node(step.node_id)) else None
+            )
+        )
         if node:
             text.append("Node: ", style="bold")
             text.append(f"{node}\n")
@@ -248,8 +256,11 @@ class WizardPane(Pane):
         if self.countdown and rec is not None and rec.state is StepState.RUNNING:
             text.append(f"⏱ {self.countdown}\n", style="bold yellow")
         if rec is not None and rec.message:
-            style = {StepState.FAILED: "bold red", StepState.AWAITING_CONFIRM: "bold red",
-                     StepState.DONE: "green"}.get(rec.state, "")
+            style = {
+                StepState.FAILED: "bold red",
+                StepState.AWAITING_CONFIRM: "bold red",
+                StepState.DONE: "green",
+            }.get(rec.state, "")
             text.append(f"→ {rec.message}\n", style=style)
         if self.problem:
             text.append(f"✖ {self.problem}\n", style="bold red")
@@ -270,8 +281,11 @@ class WizardPane(Pane):
         else:
             verdict = f"site verdict: {final.verdict} ({final.severity}) — {final.title}"
             ok = final.severity in ("ok", "warning")
-        what = "Run finished" if run.status is RunStatus.FINISHED else \
-            f"Run aborted ({run.abort_reason})"
+        what = (
+            "Run finished"
+            if run.status is RunStatus.FINISHED
+            else f"Run aborted ({run.abort_reason})"
+        )
         widget.update(f"{what} · {verdict}\nReport: {run.report_path}")
         widget.display = True
         widget.set_class(ok and run.status is RunStatus.FINISHED, "-ok")
@@ -371,8 +385,7 @@ class WizardPane(Pane):
         elif isinstance(event, StepOutput):
             output.write_lines(list(event.lines))
         elif isinstance(event, WaitTick):
-            self.countdown = (f"{event.remaining:.0f}s left of {event.timeout:g}s · "
-                              f"{event.last}")
+            self.countdown = f"{event.remaining:.0f}s left of {event.timeout:g}s · {event.last}"
             self.query_one("#wizard-current", Static).update(self._current_text())
             return
         elif isinstance(event, StepChanged):
@@ -381,9 +394,12 @@ class WizardPane(Pane):
                 output.write_line(f"→ {event.state.value}: {event.message}")
         elif isinstance(event, RunEnded):
             output.write_line(f"Run {event.status.value}; report: {event.report_path}")
-            self.notify(f"Wizard run {event.status.value}. Report: {event.report_path}",
-                        severity="information" if event.status is RunStatus.FINISHED
-                        else "warning", markup=False, timeout=15)
+            self.notify(
+                f"Wizard run {event.status.value}. Report: {event.report_path}",
+                severity="information" if event.status is RunStatus.FINISHED else "warning",
+                markup=False,
+                timeout=15,
+            )
         self._render_all()
 
     # --- starting and resuming ---------------------------------------------------------
@@ -398,8 +414,12 @@ class WizardPane(Pane):
             return
         try:
             self.engine = WizardEngine.create(
-                pool, self.app.inventory, self.site.name, Direction(direction),  # type: ignore[attr-defined]
-                runbook_opts=self.runbook_options, options=self.engine_options,
+                pool,
+                self.app.inventory,
+                self.site.name,
+                Direction(direction),  # type: ignore[attr-defined]
+                runbook_opts=self.runbook_options,
+                options=self.engine_options,
                 on_event=self._on_engine_event,
             )
         except (WizardError, OSError, ValueError) as exc:
@@ -416,8 +436,12 @@ class WizardPane(Pane):
             return
         try:
             self.engine = WizardEngine.resume(
-                pool, self.app.inventory, run,  # type: ignore[attr-defined]
-                options=self.engine_options, on_event=self._on_engine_event)
+                pool,
+                self.app.inventory,
+                run,  # type: ignore[attr-defined]
+                options=self.engine_options,
+                on_event=self._on_engine_event,
+            )
         except (WizardError, OSError, ValueError) as exc:
             self.notify(f"Wizard: cannot resume: {exc}", severity="error", markup=False)
             return
@@ -448,9 +472,12 @@ class WizardPane(Pane):
         if step.kind is StepKind.ACTION and not (
             step.id == "edge.up" and engine.edge_up_done() is not None
         ):
-            screen = ConfirmScreen(step.title, engine.command_text(step),
-                                   engine.node_text(step) or "-",
-                                   confirm_label="Yes, run it")
+            screen = ConfirmScreen(
+                step.title,
+                engine.command_text(step),
+                engine.node_text(step) or "-",
+                confirm_label="Yes, run it",
+            )
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -487,8 +514,9 @@ class WizardPane(Pane):
             return
         engine, step = found
         if step.guard:
-            self.notify("Wizard: a safety check cannot be skipped: retry it or abort.",
-                        severity="warning")
+            self.notify(
+                "Wizard: a safety check cannot be skipped: retry it or abort.", severity="warning"
+            )
             return
 
         def answered(reason: str | None) -> None:
@@ -496,8 +524,10 @@ class WizardPane(Pane):
                 self._work(step.id, lambda: engine.skip(step.id, reason))
 
         self.app.push_screen(
-            ReasonScreen(f"Skip: {step.title}", "Why is this step skipped? The reason is "
-                         "recorded in the run's report."),
+            ReasonScreen(
+                f"Skip: {step.title}",
+                "Why is this step skipped? The reason is recorded in the run's report.",
+            ),
             callback=answered,
         )
 
@@ -526,8 +556,11 @@ class WizardPane(Pane):
             f"Edge users to the {engine.runbook.direction.target.value}",
             engine.node_text(step) or "-",
             word,
-            [rec.message, "If both XiVO run telephony, phones and calls are split between "
-             "them (split brain): stop the master first if you can."],
+            [
+                rec.message,
+                "If both XiVO run telephony, phones and calls are split between "
+                "them (split brain): stop the master first if you can.",
+            ],
             confirm_label="Go on anyway",
         )
 
@@ -557,8 +590,11 @@ class WizardPane(Pane):
             self._work("abort", abort)
 
         self.app.push_screen(
-            ReasonScreen("Abort the run", "Why is the run aborted? Nothing more will run; "
-                         "the report records where it stopped."),
+            ReasonScreen(
+                "Abort the run",
+                "Why is the run aborted? Nothing more will run; "
+                "the report records where it stopped.",
+            ),
             callback=answered,
         )
 

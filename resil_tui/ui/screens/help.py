@@ -60,7 +60,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body"):
             yield Static("? Help  (esc closes)", classes="help-title")
             yield Static(
-                "Keys (rebind: palette \"keys: rebind\", or [keys] by binding id in "
+                'Keys (rebind: palette "keys: rebind", or [keys] by binding id in '
                 "preferences.toml or hosts.toml; hosts.toml wins)",
                 classes="help-heading",
                 markup=False,

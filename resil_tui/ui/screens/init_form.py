@@ -279,8 +279,11 @@ class InitFormScreen(Screen[Written | None]):
             return
         except OSError as exc:
             log.warning("init: cannot write %s", self.target, exc_info=exc)
-            self.say(f"✗ cannot write {self.target}: {exc.strerror or exc}; choose another "
-                     "FILE (resil-tui init FILE)", "error")
+            self.say(
+                f"✗ cannot write {self.target}: {exc.strerror or exc}; choose another "
+                "FILE (resil-tui init FILE)",
+                "error",
+            )
             return
         self.dismiss(written)
 
@@ -371,13 +374,19 @@ class InitFormScreen(Screen[Written | None]):
         good = sum(p.outcome is Outcome.OK for p in self.probes)
         if event.state is WorkerState.SUCCESS:
             if total and good == total:
-                self.say(f"✓ all {total} node(s) answered as expected; ctrl+s writes the file",
-                         "ok")
+                self.say(
+                    f"✓ all {total} node(s) answered as expected; ctrl+s writes the file", "ok"
+                )
             else:
-                self.say(f"⚠ {good} of {total} node(s) OK (see below). Fix and ctrl+t again, "
-                         "or ctrl+s to write anyway", "error")
+                self.say(
+                    f"⚠ {good} of {total} node(s) OK (see below). Fix and ctrl+t again, "
+                    "or ctrl+s to write anyway",
+                    "error",
+                )
         elif event.state is WorkerState.CANCELLED:
             self.say(f"Test cancelled after {total} node(s); nothing was changed on any node.")
         elif event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.say(f"✗ the test stopped: {one_line(event.worker.error)} (details in the "
-                     "debug log)", "error")
+            self.say(
+                f"✗ the test stopped: {one_line(event.worker.error)} (details in the debug log)",
+                "error",
+            )

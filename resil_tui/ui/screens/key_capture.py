@@ -35,9 +35,7 @@ class KeyCaptureScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="key-capture-dialog", classes="dialog"):
             yield Static(f"? Rebind {self.binding_id}", classes="dialog-title", markup=False)
-            yield Static(
-                f"{self.description}; now: {self.current or '(no key)'}", markup=False
-            )
+            yield Static(f"{self.description}; now: {self.current or '(no key)'}", markup=False)
             yield Static("Press the new key.", classes="confirm-node")
             yield Static(
                 "esc cancels; the change is saved to your preferences", classes="dialog-hint"

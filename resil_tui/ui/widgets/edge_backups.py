@@ -37,10 +37,14 @@ class EdgeBackupPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="edge-backup-dialog", classes="dialog"):
-            yield Static(f"? Roll back {self.path} on {self.node}", classes="dialog-title",
-                         markup=False)
-            yield Static("Choose the backup to restore (newest first); a confirmation follows.",
-                         classes="confirm-label", markup=False)
+            yield Static(
+                f"? Roll back {self.path} on {self.node}", classes="dialog-title", markup=False
+            )
+            yield Static(
+                "Choose the backup to restore (newest first); a confirmation follows.",
+                classes="confirm-label",
+                markup=False,
+            )
             options = [
                 Option(
                     f"{posixpath.basename(b.path)}   taken {b.taken:%Y-%m-%d %H:%M:%S} UTC"

@@ -23,8 +23,9 @@ def card_lines(node: Node, state: HaSiteState | None, restart_pending: bool) -> 
     ha = ns.ha
     if ha is not None:
         peer = str(ha.peer) if ha.peer else "none"
-        lines.append(f"  HA mode: {ha.mode.value}   peer: {peer}"
-                     + ("" if ha.present else "   (no ha.conf)"))
+        lines.append(
+            f"  HA mode: {ha.mode.value}   peer: {peer}" + ("" if ha.present else "   (no ha.conf)")
+        )
         lines.extend(f"  ⚠ {p}" for p in ha.problems)
     cron = ns.cron
     if cron is not None:

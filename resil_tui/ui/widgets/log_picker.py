@@ -39,12 +39,14 @@ class LogPickerScreen(ModalScreen[tuple[Node, LogStream] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Open a log stream · site {self.site.name}", classes="dialog-title",
-                         markup=False)
+            yield Static(
+                f"Open a log stream · site {self.site.name}", classes="dialog-title", markup=False
+            )
             options = [
                 # Text, not a str: a "[" in an inventory command is not markup.
-                Option(Text(f"{node.label:<14} {stream.name:<12} {stream.description}"),
-                       id=str(index))
+                Option(
+                    Text(f"{node.label:<14} {stream.name:<12} {stream.description}"), id=str(index)
+                )
                 for index, (node, stream) in enumerate(self.choices)
             ]
             if options:

@@ -77,7 +77,7 @@ class LogSurface(Log):
 
 
 class NewLinesBar(Static):
-    """"+N new lines": a click resumes following."""
+    """ "+N new lines": a click resumes following."""
 
     def on_click(self, event: events.Click) -> None:
         event.stop()
@@ -152,8 +152,9 @@ class LogView(Vertical):
         yield surface
         yield NewLinesBar("", classes="log-new", markup=False)
         with Vertical(classes="log-filter-row"):
-            yield Input(placeholder="filter: text, or a regular expression (ctrl+r)",
-                        classes="log-filter")
+            yield Input(
+                placeholder="filter: text, or a regular expression (ctrl+r)", classes="log-filter"
+            )
             yield Static("", classes="log-filter-error", markup=False)
 
     def on_mount(self) -> None:
@@ -209,8 +210,12 @@ class LogView(Vertical):
         if self.following and not surface.is_vertical_scroll_end and self.shown_seq:
             # Only the admin moves the view away from the end: pause.
             self.pause("scroll")
-        elif (not self.following and self.pause_reason == "scroll"
-              and surface.is_vertical_scroll_end and surface.max_scroll_y > 0):
+        elif (
+            not self.following
+            and self.pause_reason == "scroll"
+            and surface.is_vertical_scroll_end
+            and surface.max_scroll_y > 0
+        ):
             self.resume()
         if self.following and self.buffer.last_seq > self.shown_seq:
             self._write_new(surface)
@@ -219,15 +224,14 @@ class LogView(Vertical):
     def _selected(self, after: int) -> list[str]:
         pairs = self.buffer.view(self.filter, after=after)
         if len(pairs) > self.display_lines:
-            pairs = pairs[-self.display_lines:]
+            pairs = pairs[-self.display_lines :]
         return [line for _, line in pairs]
 
     def _write_new(self, surface: LogSurface) -> None:
         lines = self._selected(self.shown_seq)
         missed = self.buffer.missed(self.shown_seq) if self.shown_seq else 0
         if missed:
-            lines.insert(0, gap_marker(f"{missed} lines not shown (buffer limit)",
-                                       datetime.now()))
+            lines.insert(0, gap_marker(f"{missed} lines not shown (buffer limit)", datetime.now()))
         self.shown_seq = self.buffer.last_seq
         if lines:
             surface.write_lines(self._wrapped(lines), scroll_end=True)
@@ -260,7 +264,7 @@ class LogView(Vertical):
             rest = line[width:]
             while rest:
                 out.append("  " + rest[: width - 2])
-                rest = rest[width - 2:]
+                rest = rest[width - 2 :]
         return out
 
     def on_resize(self, event: events.Resize) -> None:
@@ -295,7 +299,6 @@ class LogView(Vertical):
             self.pause("key")
         else:
             self.resume()
-
 
     # --- filter -----------------------------------------------------------------------------
 
@@ -388,8 +391,7 @@ class LogView(Vertical):
         if self.following:
             text = ""
         else:
-            text = (f"⏸ paused · +{self.new_lines:,} new lines · press f or click here "
-                    "to follow")
+            text = f"⏸ paused · +{self.new_lines:,} new lines · press f or click here to follow"
         if text != self._new_shown:
             self._new_shown = text
             new_bar.update(text)
@@ -406,8 +408,9 @@ class LogView(Vertical):
             case = "case" if self.filter.case_sensitive else "any case"
             parts.append(f"filter {mode}/{case}: {self.filter.pattern!r}")
         elif self._regex or self._case:
-            parts.append(f"filter mode: {'regex' if self._regex else 'text'}"
-                         f"{', case' if self._case else ''}")
+            parts.append(
+                f"filter mode: {'regex' if self._regex else 'text'}{', case' if self._case else ''}"
+            )
         if self.wrap:
             parts.append("wrap")
         text = " · ".join(parts)
