@@ -151,7 +151,7 @@ def test_node_lookup_errors_list_known_nodes() -> None:
     with pytest.raises(UnknownName, match="known: paris") as site_error:
         inv.site("nope")
     assert str(site_error.value) == "no site 'nope' in the inventory (known: paris)"
-    with pytest.raises(UnknownName, match="did you mean paris.xivo.slave"):
+    with pytest.raises(UnknownName, match=r"did you mean paris\.xivo\.slave"):
         inv.node("xivo.slav")
 
 
