@@ -25,6 +25,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check resil_tui tests bench
 	$(BIN)/ruff format --check resil_tui tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -180,10 +180,6 @@ class EdgeSwitchPlan:
     def old_sha256(self) -> str:
         return sha256_text(self.old_text)
 
-    @property
-    def new_sha256(self) -> str:
-        return sha256_text(self.new_text)
-
     def entry(self, name: str) -> EdgeVarEntry | None:
         """The effective (last) assignment of a variable."""
         found = [e for e in self.entries if e.name == name and e.effective]

@@ -25,7 +25,6 @@ from typing import Any
 
 from resil_tui.core.edge_scan import interpolate, referenced_variables, scan_env
 
-XIVO_VARIABLES: tuple[str, ...] = ("XIVO_HOST", "TURN_ALLOWED_PEERS", "XIVO_MDS_HOST_DEFAULT")
 CC_VARIABLES: tuple[str, ...] = ("XIVOCC_HOST",)
 # Display order: the order the seed lists them in.
 EDGE_VARIABLES: tuple[str, ...] = (

@@ -15,6 +15,7 @@ from resil_tui.core.compose import ComposePs, ContainerState
 from resil_tui.core.edge_env import sha256_text
 from resil_tui.core.edge_side import EdgeTargets
 from resil_tui.core.ha import HaConfig, HaCron
+from resil_tui.core.ha_form import SipExpiry
 from resil_tui.core.replication import ReplicationResult
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncResult
@@ -27,6 +28,7 @@ class ReachState(StrEnum):
     AUTH = "auth"
     HOST_KEY_UNKNOWN = "host_key_unknown"
     HOST_KEY_CHANGED = "host_key_changed"
+    HOST_KEY_REVOKED = "host_key_revoked"
     DROPPED = "dropped"  # connection lost mid-poll / exit status None
     ERROR = "error"
     NOT_POLLED = "not_polled"  # no poll finished yet
@@ -37,13 +39,32 @@ class Reachability:
     state: ReachState = ReachState.NOT_POLLED
     message: str = ""
     since: float | None = None  # epoch seconds when the node entered this state
+    # Host key failures: the known_hosts file (and line) to look at, and the jump hop
+    # whose key it is when it is not the node's own (None: the node's).
+    known_hosts: str | None = None
+    line: int | None = None
+    hop: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.state is ReachState.OK
 
+    @property
+    def fix_at(self) -> str:
+        """'FILE line N' to look at for a host key failure, '' when there is none."""
+        if self.known_hosts is None:
+            return ""
+        return f"{self.known_hosts} line {self.line}" if self.line else self.known_hosts
+
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state.value, "message": self.message, "since": self.since}
+        data: dict[str, Any] = {
+            "state": self.state.value,
+            "message": self.message,
+            "since": self.since,
+        }
+        if self.hop is not None:
+            data["hop"] = self.hop
+        return data
 
 
 # --- per kind -------------------------------------------------------------------------------
@@ -58,10 +79,14 @@ class XivoStatus:
     sync: SyncResult | None = None
     sync_key_present: bool | None = None  # /root/.ssh/xivo_id_rsa exists
     replication: ReplicationResult | None = None  # last run started by the product
+    sip_expiry: SipExpiry | None = None  # the staticsip rows, as psql printed them
+    sip_error: str | None = None  # why they could not be read
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ha": self.ha.to_dict() if self.ha else None,
+            "sip_expiry": self.sip_expiry.to_dict() if self.sip_expiry else None,
+            "sip_error": self.sip_error,
             "services": self.services.to_dict() if self.services else None,
             "disabled_flag": self.disabled_flag,
             "cron": self.cron.to_dict() if self.cron else None,

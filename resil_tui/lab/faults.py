@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resil_tui.lab import xivo
@@ -146,3 +148,84 @@ async def apply_fault(lab: Lab, words: list[str]) -> str:
         await lab.crash_service(nid, args[1])
         return f"{nid}: {args[1]} failed"
     raise ValueError(f"unknown command {cmd!r} (try: help)")
+
+
+@dataclass(frozen=True)
+class FaultOption:
+    """A fault the demo palette offers, worded for the state the lab is in now."""
+
+    title: str
+    words: tuple[str, ...]
+    help: str
+
+
+def fault_menu(lab: Lab, site: str, node_ids: Sequence[str]) -> list[FaultOption]:
+    """The faults that make sense now for these nodes of a site (the demo palette's list)."""
+    known = set(lab.node_ids())
+    options: list[FaultOption] = []
+
+    def add(title: str, words: list[str], help_text: str) -> None:
+        options.append(FaultOption(title, tuple(words), help_text))
+
+    pairs = [(m.id, s.id) for m, s in lab.xivo_pairs(site)]
+    for master, slave in pairs:
+        if master not in known or slave not in known:
+            continue
+        if lab.world.link_cut(master, slave):
+            add(
+                "heal master/slave link",
+                ["heal-link", site],
+                "XiVO master and slave see each other again",
+            )
+        else:
+            add(
+                "cut master/slave link",
+                ["cut-link", site],
+                "Only the XiVO master <-> slave link; phones reach both: split brain",
+            )
+        add(
+            "remove sync key",
+            ["remove-sync-key", site],
+            "Delete /root/.ssh/xivo_id_rsa on the master",
+        )
+    if lab.world.fault("fail_replication"):
+        add("replication works again", ["fail-replication", "off"], "DB replication succeeds")
+    else:
+        add("replication fails", ["fail-replication", "on"], "DB replication runs fail")
+    for nid in node_ids:
+        if nid not in known:
+            continue
+        kind = lab.world.node(nid).kind
+        flags = lab.world.node_flags(nid)
+        if lab.world.is_powered(nid):
+            add(f"power off {nid}", ["power-off", nid], "The node goes away: SSH refused")
+        else:
+            add(f"power on {nid}", ["power-on", nid], "The node boots again")
+        if flags.get("hung"):
+            add(f"unhang {nid}", ["unhang", nid], "The node answers again")
+        else:
+            add(f"hang {nid}", ["hang", nid], "Accepts TCP, never answers: the poll times out")
+        if flags.get("slow"):
+            add(f"not slow {nid}", ["slow", nid, "0"], "No added latency")
+        else:
+            add(f"slow {nid} (+3 s per command)", ["slow", nid, "3"], "The other rows do not wait")
+        add(f"new host key on {nid}", ["rekey", nid], "known_hosts keeps the old key: refused")
+        if kind == XIVO:
+            add(f"crash asterisk on {nid}", ["crash", nid, "asterisk"], "asterisk in failed state")
+        if kind == CC:
+            if flags.get("xuc_never_ready"):
+                add(
+                    f"xuc ready again on {nid}",
+                    ["xuc-never-ready", nid, "off"],
+                    "xuc starts normally",
+                )
+            else:
+                add(
+                    f"xuc never ready on {nid}",
+                    ["xuc-never-ready", nid, "on"],
+                    "The next xuc start never logs its readiness line",
+                )
+            add(f"stop xuc on {nid}", ["stop-container", nid, "xuc"], "docker stop of xuc")
+            add(f"start xuc on {nid}", ["start-container", nid, "xuc"], "xuc starts again")
+    add("status", ["status"], "What the lab simulates: nodes, ports, power, faults")
+    return options

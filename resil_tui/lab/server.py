@@ -14,13 +14,15 @@ import shlex
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from resil_tui.lab import containers, facts, xivo
+from resil_tui.lab import containers, facts, faults, xivo
 from resil_tui.lab.emulation import run_command
+from resil_tui.lab.faults import FaultOption
 from resil_tui.lab.spec import CC, EDGE, MASTER, MDS, SLAVE, XIVO, LabSpec, LabTiming, NodeSpec
 from resil_tui.lab.ticker import LabTicker
 from resil_tui.lab.world import LabWorld
@@ -463,6 +465,14 @@ class Lab:
     def port(self, node_id: str) -> int:
         return self._server(node_id).port
 
+    def fault_menu(self, site: str, node_ids: Sequence[str]) -> list[FaultOption]:
+        """The faults the demo palette offers for these nodes (see faults.fault_menu)."""
+        return faults.fault_menu(self, site, node_ids)
+
+    async def apply_fault(self, words: Sequence[str]) -> str:
+        """Apply one fault command of the lab prompt language; returns what it did."""
+        return await faults.apply_fault(self, list(words))
+
     def node_ids(self) -> list[str]:
         return self.world.node_ids()
 
@@ -528,7 +538,7 @@ class Lab:
             containers.boot(self.world, node, time.time())
         await self._server(node_id).apply()
 
-    def _pairs(self, site: str | None) -> list[tuple[NodeSpec, NodeSpec]]:
+    def xivo_pairs(self, site: str | None) -> list[tuple[NodeSpec, NodeSpec]]:
         out = []
         for s in self.world.spec.sites:
             if site is not None and s.name != site:
@@ -540,11 +550,11 @@ class Lab:
 
     async def cut_link(self, site: str | None = None) -> None:
         """Cut the master/slave link only (phones still reach both): the split-brain case."""
-        for m, sl in self._pairs(site):
+        for m, sl in self.xivo_pairs(site):
             self.world.set_link(m.id, sl.id, True)
 
     async def heal_link(self, site: str | None = None) -> None:
-        for m, sl in self._pairs(site):
+        for m, sl in self.xivo_pairs(site):
             self.world.set_link(m.id, sl.id, False)
 
     async def hang(self, node_id: str, on: bool = True) -> None:
@@ -570,7 +580,7 @@ class Lab:
 
     async def remove_sync_key(self, site: str | None = None) -> list[str]:
         removed = []
-        for m, _ in self._pairs(site):
+        for m, _ in self.xivo_pairs(site):
             for node in (m,):
                 key = self.world.resolve(node.id, facts.SYNC_KEY)
                 if key.exists():

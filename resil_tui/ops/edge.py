@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from resil_tui.core.compose import ComposePs, ContainerState, parse_compose_ps
+from resil_tui.core.compose import ComposePs, all_up, parse_compose_ps
 from resil_tui.core.edge_env import (
     Direction,
     EdgeAddresses,
@@ -39,6 +39,7 @@ from resil_tui.remote import commands as cat
 from resil_tui.remote import sftp
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import Pool, Result
+from resil_tui.remote.sftp import BackupInfo as BackupInfo
 
 log = logging.getLogger(__name__)
 
@@ -365,13 +366,6 @@ def _result_text(result: Result) -> str:
     return text.splitlines()[-1] if text else result.summary()
 
 
-def _all_up(ps: ComposePs) -> bool:
-    return bool(ps.containers) and all(
-        c.state is ContainerState.UP and c.health not in ("starting", "unhealthy")
-        for c in ps.containers
-    )
-
-
 def _describe(ps: ComposePs) -> str:
     return (
         ", ".join(
@@ -636,7 +630,7 @@ class _Switch:
                     last_error = f"edge-dcomp ps {result.summary()}: {_result_text(result)}"
             except RemoteError as err:
                 last_error = err.message
-            up = last is not None and not last_error and _all_up(last)
+            up = last is not None and not last_error and all_up(last)
             await self.run.emit(
                 ContainersPolled(attempt, up, last if not last_error else None, last_error or None)
             )

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -36,7 +37,6 @@ from resil_tui.core.ha_form import (
     judge_sync_run,
     new_log_lines,
     parse_check_master,
-    parse_sip_expiry,
     slave_start_warnings,
     validate_ha_form,
     verify_applied,
@@ -45,11 +45,12 @@ from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.replication import ReplicationResult, parse_replication_output
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
-from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.inventory_model import Node, NodeKind, Site
 from resil_tui.ops import replication_record
-from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status import SiteReport, StatusCollector
 from resil_tui.remote import commands as cat
-from resil_tui.remote.commands import Command, ServiceAction, SlaveAction
+from resil_tui.remote.commands import Command, ServiceAction
+from resil_tui.remote.commands import SlaveAction as SlaveAction
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import Pool
 
@@ -72,8 +73,16 @@ def _ignore(_line: str) -> None:
 class HaNodeState:
     node: Node
     snapshot: NodeSnapshot
-    sip: SipExpiry | None = None
-    sip_error: str | None = None
+
+    @property
+    def sip(self) -> SipExpiry | None:
+        return self.snapshot.xivo.sip_expiry if self.snapshot.xivo else None
+
+    @property
+    def sip_error(self) -> str | None:
+        if not self.reachable:
+            return "node unreachable"
+        return self.snapshot.xivo.sip_error if self.snapshot.xivo else "not read"
 
     @property
     def reachable(self) -> bool:
@@ -186,37 +195,19 @@ def peer_node(site: Site, node: Node) -> Node:
     return site.xivo_slave if node.id == site.xivo_master.id else site.xivo_master
 
 
-async def read_sip_expiry(pool: Pool, node: Node) -> tuple[SipExpiry | None, str | None]:
-    try:
-        result = await pool.run(node, cat.sip_expiry_query())
-    except RemoteError as exc:
-        return None, exc.message
-    if not result.ok:
-        why = result.stderr.strip() or result.stdout.strip() or result.summary()
-        return None, f"psql: {why.splitlines()[0] if why else result.summary()}"
-    return parse_sip_expiry(result.stdout), None
-
-
-async def read_ha_site(
-    pool: Pool, inventory: Inventory, site: Site, collector: StatusCollector | None = None
-) -> HaSiteState:
-    """The XiVO pair as the status poll sees it (verdicts included), plus SIP expiry."""
-    coll = collector or StatusCollector(inventory, pool)
-    pair = xivo_nodes(site)
-    snaps = await asyncio.gather(*(coll.poll_node(n) for n in pair))
-
-    async def sip(node: Node, snap: NodeSnapshot) -> tuple[SipExpiry | None, str | None]:
-        if not snap.reachability.ok:
-            return None, "node unreachable"
-        return await read_sip_expiry(pool, node)
-
-    sips = await asyncio.gather(*(sip(n, s) for n, s in zip(pair, snaps, strict=True)))
-    report = coll.judge(site, {s.node_id: s for s in snaps})
+def ha_site_state(site: Site, report: SiteReport) -> HaSiteState:
+    """The XiVO pair as a status poll saw it (verdicts, ha.conf, cron, SIP expiry)."""
     nodes = {
-        n.id: HaNodeState(n, snap, sip_value, sip_err)
-        for n, snap, (sip_value, sip_err) in zip(pair, snaps, sips, strict=True)
+        n.id: HaNodeState(n, report.snapshot.node(n.id) or NodeSnapshot(n.id, n.kind.value))
+        for n in xivo_nodes(site)
     }
-    return HaSiteState(site, nodes, report.verdicts, time.time())
+    return HaSiteState(site, nodes, report.verdicts, report.verdicts.evaluated_at)
+
+
+async def read_ha_site(collector: StatusCollector, site: Site) -> HaSiteState:
+    """Poll the XiVO pair now (through the shared collector) and read its HA state."""
+    report = await collector.poll_nodes(site, [n.id for n in xivo_nodes(site)])
+    return ha_site_state(site, report)
 
 
 def validate_for_node(
@@ -276,11 +267,6 @@ class ActionRecord:
             "verify_problems": list(self.verify_problems),
             "lines": list(self.lines),
         }
-
-
-def refused_record(action: str, node_id: str, command: str, error: RemoteError) -> ActionRecord:
-    rec = ActionRecord(action=action, node_id=node_id, command=command, refused=True)
-    return rec.finish(False, f"refused: {error.message}")
 
 
 async def _stream(
@@ -343,6 +329,101 @@ async def _flag_and_status(
     return present, status
 
 
+# --- actions: what a confirmation shows is what runs ----------------------------------------
+
+
+class HaActionKind(StrEnum):
+    SET_MODE = "set-mode"
+    RESTART = "restart"
+    REPLICATE = "replicate"
+    SYNC = "sync"
+    SYNC_INIT = "sync-init"
+    CHECK = "check"
+    SLAVE_START = "slave-start"
+    SLAVE_STOP = "slave-stop"
+
+
+@dataclass(frozen=True)
+class HaAction:
+    """One HA change, planned: the exact catalog command it sends is `command`, built once.
+    The HA pane's confirmation shows `command.line`; `run_action` sends that same object."""
+
+    kind: HaActionKind
+    node: Node
+    command: Command
+    validation: FormValidation | None = None  # set-mode
+    peer: str | None = None  # replicate: the slave's IP; check: the master's IP
+
+    @property
+    def line(self) -> str:
+        return self.command.line
+
+
+def plan_set_mode(node: Node, validation: FormValidation) -> HaAction:
+    if not validation.ok or validation.mode is None:
+        raise ValueError("; ".join(validation.errors) or "invalid HA form")
+    command = cat.sysconfd_update_ha_config(validation.mode.value, validation.peer)
+    return HaAction(HaActionKind.SET_MODE, node, command, validation=validation)
+
+
+def plan_restart(node: Node) -> HaAction:
+    return HaAction(HaActionKind.RESTART, node, cat.xivo_service(ServiceAction.RESTART))
+
+
+def plan_replication(master: Node, slave_ip: IPv4Address | str) -> HaAction:
+    command = cat.db_replication(slave_ip)
+    return HaAction(HaActionKind.REPLICATE, master, command, peer=str(slave_ip))
+
+
+def plan_sync(master: Node) -> HaAction:
+    return HaAction(HaActionKind.SYNC, master, cat.xivo_sync())
+
+
+def plan_sync_init(master: Node) -> HaAction:
+    return HaAction(HaActionKind.SYNC_INIT, master, cat.xivo_sync_init())
+
+
+def plan_check_master(slave: Node, master_ip: IPv4Address | str) -> HaAction:
+    command = cat.check_master_status(master_ip)
+    return HaAction(HaActionKind.CHECK, slave, command, peer=str(master_ip))
+
+
+def plan_manage_slave(slave: Node, action: SlaveAction | str) -> HaAction:
+    act = SlaveAction(action)
+    kind = HaActionKind.SLAVE_START if act is SlaveAction.START else HaActionKind.SLAVE_STOP
+    return HaAction(kind, slave, cat.manage_slave_services(act))
+
+
+async def run_action(
+    pool: Pool,
+    action: HaAction,
+    *,
+    on_line: LineSink = _ignore,
+    ask_password: PasswordAsk | None = None,
+) -> ActionRecord:
+    """Run a planned HA action: the very command it holds."""
+    kind, node = action.kind, action.node
+    if kind is HaActionKind.SET_MODE:
+        assert action.validation is not None
+        return await apply_ha_mode(pool, node, action.validation, on_line=on_line, action=action)
+    if kind is HaActionKind.RESTART:
+        return await restart_services(pool, node, on_line=on_line, action=action)
+    if kind is HaActionKind.REPLICATE:
+        assert action.peer is not None
+        return await run_replication(pool, node, action.peer, on_line=on_line, action=action)
+    if kind is HaActionKind.SYNC:
+        return await run_sync(pool, node, on_line=on_line, action=action)
+    if kind is HaActionKind.SYNC_INIT:
+        if ask_password is None:
+            raise ValueError("xivo-sync -i needs a way to ask for the slave's password")
+        return await run_sync_init(pool, node, ask_password, on_line=on_line, action=action)
+    if kind is HaActionKind.CHECK:
+        assert action.peer is not None
+        return await run_check_master(pool, node, action.peer, on_line=on_line, action=action)
+    act = SlaveAction.START if kind is HaActionKind.SLAVE_START else SlaveAction.STOP
+    return await run_manage_slave(pool, node, act, on_line=on_line, action=action)
+
+
 # --- mode change ------------------------------------------------------------------------------
 
 
@@ -353,13 +434,14 @@ async def apply_ha_mode(
     *,
     on_line: LineSink = _ignore,
     step: str = "HA mode change",
+    action: HaAction | None = None,
 ) -> ActionRecord:
     """POST /update_ha_config through sysconfd on the node, then re-read ha.conf and the
     cron files to verify. Raises ValueError for an invalid form, RemoteError(READ_ONLY)."""
-    if not validation.ok or validation.mode is None:
-        raise ValueError("; ".join(validation.errors) or "invalid HA form")
+    action = action or plan_set_mode(node, validation)
     mode, peer = validation.mode, validation.peer
-    command = cat.sysconfd_update_ha_config(mode.value, peer)
+    assert mode is not None
+    command = action.command
     pool.require_writable(node, f"set HA mode {mode.value}")
     rec = ActionRecord(action="set-mode", node_id=node.id, command=command.line, _sink=on_line)
     rec.emit(f"$ {command.line}")
@@ -435,9 +517,10 @@ async def restart_services(
     on_line: LineSink = _ignore,
     step: str = "restart services",
     timeout: float | None = 600.0,
+    action: HaAction | None = None,
 ) -> ActionRecord:
     """`xivo-service restart` with its output live, then `xivo-service status all`."""
-    command = cat.xivo_service(ServiceAction.RESTART)
+    command = (action or plan_restart(node)).command
     pool.require_writable(node, "restart services")
     rec = ActionRecord(action="restart", node_id=node.id, command=command.line, _sink=on_line)
     status = await _stream(pool, node, command, rec, step, timeout)
@@ -466,8 +549,9 @@ async def run_replication(
     on_line: LineSink = _ignore,
     step: str = "DB replication",
     timeout: float | None = 3600.0,
+    action: HaAction | None = None,
 ) -> ActionRecord:
-    command = cat.db_replication(slave_ip)
+    command = (action or plan_replication(master, slave_ip)).command
     pool.require_writable(master, "run the DB replication")
     rec = ActionRecord(action="replicate", node_id=master.id, command=command.line, _sink=on_line)
     first = len(rec.lines) + 1
@@ -487,9 +571,10 @@ async def run_sync(
     on_line: LineSink = _ignore,
     step: str = "xivo-sync",
     timeout: float | None = 3600.0,
+    action: HaAction | None = None,
 ) -> ActionRecord:
     """xivo-sync, then the lines it added to its log; flags the silent no-op."""
-    command = cat.xivo_sync()
+    command = (action or plan_sync(master)).command
     pool.require_writable(master, "run xivo-sync")
     rec = ActionRecord(action="sync", node_id=master.id, command=command.line, _sink=on_line)
     log_path = master.paths.sync_log
@@ -521,10 +606,11 @@ async def run_sync_init(
     on_line: LineSink = _ignore,
     step: str = "xivo-sync -i",
     timeout: float = 120.0,
+    action: HaAction | None = None,
 ) -> ActionRecord:
     """`xivo-sync -i` on a PTY; each password prompt is answered through `ask_password`
     (None cancels). Output is masked: the secret never reaches the record or the audit."""
-    command = cat.xivo_sync_init()
+    command = (action or plan_sync_init(master)).command
     pool.require_writable(master, "run xivo-sync -i")
     rec = ActionRecord(action="sync-init", node_id=master.id, command=command.line, _sink=on_line)
     rec.emit(f"$ {command.line}")
@@ -596,9 +682,10 @@ async def run_check_master(
     on_line: LineSink = _ignore,
     step: str = "check master status",
     timeout: float | None = 300.0,
+    action: HaAction | None = None,
 ) -> ActionRecord:
     """`xivo-check-master-status MASTER_IP` on the slave: the ping result and the decision."""
-    command = cat.check_master_status(master_ip)
+    command = (action or plan_check_master(slave, master_ip)).command
     pool.require_writable(slave, "run xivo-check-master-status")
     rec = ActionRecord(action="check", node_id=slave.id, command=command.line, _sink=on_line)
     first = len(rec.lines) + 1
@@ -618,14 +705,15 @@ async def run_check_master(
 async def run_manage_slave(
     pool: Pool,
     slave: Node,
-    action: SlaveAction | str,
+    what: SlaveAction | str,
     *,
     on_line: LineSink = _ignore,
     step: str = "manage slave services",
     timeout: float | None = 600.0,
+    action: HaAction | None = None,
 ) -> ActionRecord:
-    command = cat.manage_slave_services(action)
-    act = SlaveAction(action)
+    act = SlaveAction(what)
+    command = (action or plan_manage_slave(slave, act)).command
     pool.require_writable(slave, f"{act.value} the slave's services")
     rec = ActionRecord(
         action=f"slave-{act.value}", node_id=slave.id, command=command.line, _sink=on_line

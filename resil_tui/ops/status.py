@@ -8,6 +8,7 @@ what lets the Status pane fill in row by row.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,9 @@ from typing import Any
 from resil_tui.core.cluster import Severity, SiteVerdicts, Topology, evaluate, exit_code, worst
 from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.edge_side import PairAddresses, edge_targets
+from resil_tui.core.freshness import stale_after
 from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
+from resil_tui.core.ha_form import parse_sip_expiry
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
     CcStatus,
@@ -36,6 +39,8 @@ from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
+
+log = logging.getLogger(__name__)
 
 # How many sync log lines tell the last run's outcome (a run logs a handful of lines).
 SYNC_LOG_LINES = 60
@@ -70,19 +75,60 @@ class SiteReport:
         }
 
 
+@dataclass(frozen=True)
+class NodePolled:
+    """One node answered (or failed) a poll, whoever asked for it."""
+
+    site: str
+    snapshot: NodeSnapshot
+
+
+@dataclass(frozen=True)
+class SiteJudged:
+    """A site was judged from its nodes' latest snapshots."""
+
+    report: SiteReport
+
+
+CollectorEvent = NodePolled | SiteJudged
+Listener = Callable[[CollectorEvent], None]
+
+
 @dataclass
 class StatusCollector:
-    """Polls nodes through the pool and keeps what the last polls said (for 'since when')."""
+    """Polls nodes through the pool and keeps what the last polls said (for 'since when').
+
+    The only source of node facts: the Status pane's polls, the wizard's checks and the
+    re-polls after an action all go through here, and every listener (the console's site
+    state) hears each result, so every pane follows whichever poll saw it first."""
 
     inventory: Inventory
     pool: Pool
-    stale_after_seconds: float = 120.0
+    stale_after_seconds: float = field(default_factory=stale_after)
     clock: Callable[[], float] = time.time
     _last: dict[str, NodeSnapshot] = field(default_factory=dict)
     _inflight: dict[str, asyncio.Task[NodeSnapshot]] = field(default_factory=dict)
+    _listeners: list[Listener] = field(default_factory=list)
 
     def last(self, node_id: str) -> NodeSnapshot | None:
         return self._last.get(node_id)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Hear every node result and site judgement; returns the unsubscribe call."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: CollectorEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a UI bug must not stop a poll
+                log.exception("status listener failed")
 
     async def poll(
         self,
@@ -126,8 +172,20 @@ class StatusCollector:
             else:
                 waiting.append(node.id)
                 nodes[node.id] = self._last.get(node.id) or _empty(node)
+        report = replace(self.judge(site, nodes), waiting=tuple(waiting))
+        self._emit(SiteJudged(report))
+        return report
+
+    async def poll_nodes(self, site: Site, node_ids: Iterable[str]) -> SiteReport:
+        """Poll only these nodes of the site (after an action touched them) and judge the
+        site again with the others' last data."""
+        wanted = set(node_ids)
+        chosen = [n for n in site.nodes() if n.id in wanted]
+        await asyncio.gather(*(self._poll_reporting(n, None) for n in chosen))
+        nodes = {n.id: self._last.get(n.id) or _empty(n) for n in site.nodes()}
         report = self.judge(site, nodes)
-        return replace(report, waiting=tuple(waiting))
+        self._emit(SiteJudged(report))
+        return report
 
     async def _poll_reporting(
         self, node: Node, on_node: Callable[[NodeSnapshot], None] | None
@@ -162,17 +220,23 @@ class StatusCollector:
             snap = await asyncio.wait_for(self._collect(node), timeout=deadline)
         except RemoteError as exc:
             snap = self._unreachable(
-                node, _REACH_OF_ERROR.get(exc.kind, ReachState.ERROR), exc.message, previous
+                node, _REACH_OF_ERROR.get(exc.kind, ReachState.ERROR), exc.message, previous, exc
             )
         except TimeoutError:
             snap = self._unreachable(
                 node, ReachState.TIMEOUT, f"no complete answer within {deadline:g}s", previous
             )
         self._last[node.id] = snap
+        self._emit(NodePolled(node.site, snap))
         return snap
 
     def _unreachable(
-        self, node: Node, state: ReachState, message: str, previous: NodeSnapshot | None
+        self,
+        node: Node,
+        state: ReachState,
+        message: str,
+        previous: NodeSnapshot | None,
+        error: RemoteError | None = None,
     ) -> NodeSnapshot:
         now = self.clock()
         since = now
@@ -182,7 +246,14 @@ class StatusCollector:
         base = previous if previous is not None else _empty(node)
         return replace(
             base,
-            reachability=Reachability(state=state, message=message, since=since),
+            reachability=Reachability(
+                state=state,
+                message=message,
+                since=since,
+                known_hosts=error.known_hosts if error is not None else None,
+                line=error.line if error is not None else None,
+                hop=error.hop if error is not None else None,
+            ),
             polled_at=now,
             latency_seconds=None,
             errors=[message],
@@ -275,10 +346,11 @@ async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
     # The small files and the sync log's tail in one command: one channel (and one fork on
     # the node) instead of five. The sync key is only tested, never read: it is a secret.
     files = [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log]
-    read, status, key = await asyncio.gather(
+    read, status, key, sip = await asyncio.gather(
         runner.run(cat.tail_files(files, SYNC_LOG_LINES)),
         runner.run(cat.xivo_service_status(all=True)),
         runner.exists(p.sync_key),
+        runner.run(cat.sip_expiry_query()),
     )
     texts = split_multi_tail(read.stdout, read.stderr, files)
     for path, why in texts.problems.items():
@@ -297,7 +369,14 @@ async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
         sync=last_sync_result(sync_text) if sync_text is not None else None,
         sync_key_present=key,
         replication=replication_record.last(node.id),
+        sip_expiry=parse_sip_expiry(sip.stdout) if sip.ok else None,
+        sip_error=None if sip.ok else _first_line(f"psql: {sip.stderr or sip.stdout}", sip),
     )
+
+
+def _first_line(text: str, result: Result) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else result.summary()
 
 
 async def _collect_edge(runner: _Runner, node: Node, site: Site) -> EdgeStatus:

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from resil_tui.audit import AuditLog, local_user
-from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.compose import all_up, parse_compose_ps
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
     ActionName,
@@ -70,8 +70,8 @@ from resil_tui.ops.edge import (
     plan_notes,
 )
 from resil_tui.ops.logs import wait_until_ready
-from resil_tui.ops.status import SiteReport, StatusCollector
-from resil_tui.ops.wizard_probe import ConditionProber, containers_up, describe_containers
+from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.wizard_probe import ConditionProber, describe_containers
 from resil_tui.ops.wizard_store import RunStore, site_key
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import CommandError
@@ -177,6 +177,7 @@ class WizardEngine:
         store: RunStore | None = None,
         options: EngineOptions | None = None,
         clock: Callable[[], float] = time.time,
+        collector: StatusCollector | None = None,
     ) -> None:
         self.pool = pool
         self.inventory = inventory
@@ -187,10 +188,10 @@ class WizardEngine:
         self.options = options or EngineOptions()
         self.clock = clock
         self.read_only = bool(pool.read_only or inventory.read_only)
-        self.collector = StatusCollector(inventory, pool)
+        # The console's collector: the wizard's checks then update every pane too.
+        self.collector = collector or StatusCollector(inventory, pool)
         self.prober = ConditionProber(self.collector, inventory, site)
         self.busy: str | None = None  # the step running now
-        self.last_report: SiteReport | None = None
         if run is None:
             run = self._new_run()
         elif not records_match(run, runbook):
@@ -551,7 +552,6 @@ class WizardEngine:
             report = await asyncio.wait_for(self.prober.site_report(), self.options.final_timeout)
         except (TimeoutError, RemoteError) as exc:
             return FinalVerdict("", "", "", error=str(exc) or "no answer in time")
-        self.last_report = report
         v = report.verdicts
         return FinalVerdict(
             verdict=v.primary.code.value,
@@ -571,8 +571,6 @@ class WizardEngine:
     async def _check(self, step: Step, rec: StepRecord) -> None:
         assert step.condition is not None
         probe = await self.prober.probe(step.condition)
-        if probe.report is not None:
-            self.last_report = probe.report
         self._output(rec, probe.lines)
         if probe.holds:
             self._done(rec, probe.detail)
@@ -754,7 +752,7 @@ class WizardEngine:
             ps = parse_compose_ps(result.stdout) if result.ok else None
             self._output(rec, _result_lines(result))
             text = describe_containers(ps)
-            if containers_up(ps):
+            if all_up(ps):
                 self._done(rec, f"up -d already done by the switch; verified: {text}")
             else:
                 self._fail(rec, f"up -d already done by the switch, but not all up: {text}")

@@ -112,8 +112,6 @@ class ServiceAction(StrEnum):
     START = "start"
     STOP = "stop"
     RESTART = "restart"
-    ENABLE = "enable"
-    DISABLE = "disable"
 
 
 class HaMode(StrEnum):

@@ -16,6 +16,7 @@ class ErrorKind(StrEnum):
     AUTH = "auth"  # the server rejected every key we offered
     HOST_KEY_UNKNOWN = "host_key_unknown"  # no entry in known_hosts: ask the admin
     HOST_KEY_CHANGED = "host_key_changed"  # an entry exists and does not match: refuse
+    HOST_KEY_REVOKED = "host_key_revoked"  # a @revoked entry holds the key: refuse, never offer
     DROPPED = "dropped"  # the connection went away under us
     READ_ONLY = "read_only"  # refused locally, nothing was sent
     DNS = "dns"  # the host name does not resolve
@@ -46,9 +47,14 @@ class RemoteError(Exception):
         # For host key failures: the file (and line, when changed) the admin must look at.
         self.known_hosts = known_hosts
         self.line = line
-        # True when the failure is the jump host's, not the node's (fetch its key instead).
-        self.via_jump = False
+        # The jump hop (its spec, e.g. "admin@bastion:22") whose connection failed, when
+        # the failure is a jump host's and not the node's: its key is the one to look at.
+        self.hop: str | None = None
         super().__init__(f"{node_id}: {message}")
+
+    @property
+    def via_jump(self) -> bool:
+        return self.hop is not None
 
     @property
     def transient(self) -> bool:

@@ -35,7 +35,16 @@ from resil_tui.remote.errors import ErrorKind, RemoteError, classify
 log = logging.getLogger(__name__)
 
 # Failures that retrying cannot fix: kept until reset() / trust_host_key().
-STICKY_KINDS = frozenset({ErrorKind.AUTH, ErrorKind.HOST_KEY_UNKNOWN, ErrorKind.HOST_KEY_CHANGED})
+STICKY_KINDS = frozenset(
+    {
+        ErrorKind.AUTH,
+        ErrorKind.HOST_KEY_UNKNOWN,
+        ErrorKind.HOST_KEY_CHANGED,
+        ErrorKind.HOST_KEY_REVOKED,
+    }
+)
+# How deep ProxyJump chains found in ~/.ssh/config are followed (a loop stops there).
+MAX_HOPS = 5
 
 # How often a live connection's refusal to open a channel is tried again.
 CHANNEL_OPEN_TRIES = 4
@@ -158,7 +167,7 @@ def _fix_evidence(settings: SshSettings, kind: ErrorKind) -> tuple[tuple[str, in
             Path(os.path.expanduser(p)) for p in (settings.identity_files or DEFAULT_IDENTITIES)
         ]
     else:
-        paths = [hostkeys.known_hosts_path(settings)]
+        paths = hostkeys.known_hosts_paths(settings)
     found: list[tuple[str, int, int]] = []
     for path in paths:
         try:
@@ -194,7 +203,10 @@ class _Link:
 
 @dataclass
 class _Jump:
-    spec: str
+    """One hop of a jump chain, shared by every node behind the same chain."""
+
+    chain: str  # the hops up to and including this one, "a,b": the key of the hop
+    spec: str  # this hop, as written: "admin@bastion:22"
     settings: SshSettings
     conn: asyncssh.SSHClientConnection | None = None
     connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
@@ -345,7 +357,7 @@ class Pool:
             self._set_state(link, LinkState.CONNECTING)
             node = link.node
             try:
-                tunnel = await self._jump_connection(node) if node.ssh.jump else None
+                tunnel = await self._jump_connection(node)
                 conn = await self._open(node.id, node.ssh, tunnel, link)
             except RemoteError as err:
                 link.failures += 1
@@ -369,7 +381,7 @@ class Pool:
         kw: dict[str, object] = {
             # Strict: only this file, re-read at every connect (a key trusted a moment ago
             # counts); a missing file means "no key known", never a silent fallback.
-            "known_hosts": hostkeys.load_known_hosts(hostkeys.known_hosts_path(settings)),
+            "known_hosts": hostkeys.load_known_hosts(hostkeys.known_hosts_paths(settings)),
             "connect_timeout": settings.connect_timeout,
             "keepalive_interval": max(0.0, settings.keepalive_interval),
             "keepalive_count_max": 3,
@@ -387,8 +399,10 @@ class Pool:
             kw["username"] = settings.user
         if settings.identity_files:
             kw["client_keys"] = [os.path.expanduser(p) for p in settings.identity_files]
-        if tunnel is not None:
-            kw["tunnel"] = tunnel
+        # Always explicit: None stops asyncssh from following a ProxyJump of ~/.ssh/config
+        # on its own, with the default known_hosts and keys instead of ours (the pool
+        # resolves ProxyJump itself, see _hops).
+        kw["tunnel"] = tunnel
         return kw
 
     async def _open(
@@ -398,7 +412,7 @@ class Pool:
         tunnel: asyncssh.SSHClientConnection | None,
         link: _Link | None,
         label: str = "",
-        via_jump: bool = False,
+        hop: str | None = None,
     ) -> asyncssh.SSHClientConnection:
         kw = self._connect_kwargs(settings, tunnel)
         where = label or self._where(settings)
@@ -411,9 +425,47 @@ class Pool:
                 conn = await asyncssh.connect(settings.host, client_factory=factory, **kw)
             except (TimeoutError, OSError, asyncssh.Error, ValueError) as exc:
                 err = self.classify(node_id, settings, exc, where)
-                err.via_jump = via_jump
-                raise err from exc
-        return conn
+                failure: BaseException = exc
+            else:
+                return conn
+        if err.kind is ErrorKind.HOST_KEY_UNKNOWN:
+            # asyncssh says "not trusted" even for a key known_hosts marks @revoked when
+            # no plain entry exists: look at the key itself, so a revoked key is called so.
+            err = await self._revoked_or(err, node_id, settings, tunnel, where)
+        err.hop = hop
+        raise err from failure
+
+    async def _revoked_or(
+        self,
+        err: RemoteError,
+        node_id: str,
+        settings: SshSettings,
+        tunnel: asyncssh.SSHClientConnection | None,
+        where: str,
+    ) -> RemoteError:
+        paths = hostkeys.known_hosts_paths(settings)
+        target = hostkeys.resolve_target(settings)
+        revoked = [e for e in hostkeys.lookup_all(paths, target) if e.revoked]
+        if not revoked:
+            return err
+        try:
+            info = await asyncio.wait_for(
+                hostkeys.fetch_host_key(settings, tunnel), settings.connect_timeout
+            )
+        except (TimeoutError, OSError, asyncssh.Error, ValueError):
+            return err
+        entry = next((e for e in revoked if e.fingerprint == info.fingerprint), None)
+        if entry is None:
+            return err
+        return RemoteError(
+            ErrorKind.HOST_KEY_REVOKED,
+            node_id,
+            f"host key REVOKED for {target.pattern} ({where}): the key the server presents "
+            f"({info.fingerprint}) is marked @revoked in {entry.where}. Connection refused; "
+            "this key is never offered for trust.",
+            known_hosts=str(entry.path),
+            line=entry.line,
+        )
 
     @staticmethod
     def _where(settings: SshSettings) -> str:
@@ -427,38 +479,44 @@ class Pool:
         """Turn an exception into a RemoteError, telling unknown from changed host keys."""
         where = where or self._where(settings)
         if isinstance(exc, asyncssh.HostKeyNotVerifiable | asyncssh.KeyExchangeFailed):
-            path = hostkeys.known_hosts_path(settings)
+            paths = hostkeys.known_hosts_paths(settings)
+            user_file = paths[0]
             target = hostkeys.resolve_target(settings)
-            entries = [
-                e
-                for e in hostkeys.lookup(path, target.key_name, target.port)
-                if e.marker != "@revoked"
-            ]
-            pattern = (
-                target.key_name
-                if target.port == hostkeys.DEFAULT_PORT
-                else f"[{target.key_name}]:{target.port}"
-            )
+            pattern = target.pattern
+            if isinstance(exc, asyncssh.HostKeyNotVerifiable) and "revoked" in str(exc).lower():
+                revoked = [e for e in hostkeys.lookup_all(paths, target) if e.revoked]
+                where_line = f" ({revoked[0].where})" if revoked else ""
+                return RemoteError(
+                    ErrorKind.HOST_KEY_REVOKED,
+                    node_id,
+                    f"host key REVOKED for {pattern} ({where}): the key the server presents is "
+                    f"marked @revoked in known_hosts{where_line}. Connection refused; this key "
+                    "is never offered for trust.",
+                    known_hosts=str(revoked[0].path if revoked else user_file),
+                    line=revoked[0].line if revoked else None,
+                )
+            entries = [e for e in hostkeys.lookup_all(paths, target) if not e.revoked]
             if entries:
                 first = entries[0]
                 return RemoteError(
                     ErrorKind.HOST_KEY_CHANGED,
                     node_id,
                     f"HOST KEY CHANGED for {pattern} ({where}): the key the server presents "
-                    f"does not match {path} line {first.line} ({first.key_type} "
+                    f"does not match {first.path} line {first.line} ({first.key_type} "
                     f"{first.fingerprint}). Connection refused. If the change is expected "
-                    f"(reinstalled node), remove that line ({hostkeys.removal_hint(path, target)})"
+                    f"(reinstalled node), remove that line "
+                    f"({hostkeys.removal_hint(first.path, target)})"
                     " and trust the new key after checking its fingerprint.",
-                    known_hosts=str(path),
+                    known_hosts=str(first.path),
                     line=first.line,
                 )
             if isinstance(exc, asyncssh.HostKeyNotVerifiable):
                 return RemoteError(
                     ErrorKind.HOST_KEY_UNKNOWN,
                     node_id,
-                    f"unknown host key for {pattern} ({where}): not in {path}. Check its "
+                    f"unknown host key for {pattern} ({where}): not in {user_file}. Check its "
                     "fingerprint and trust it before connecting.",
-                    known_hosts=str(path),
+                    known_hosts=str(user_file),
                 )
         return classify(exc, node_id, where)
 
@@ -475,45 +533,91 @@ class Pool:
         reason = f"connection lost: {exc}" if exc else "connection closed by the server"
         self._set_state(link, LinkState.DOWN, RemoteError(ErrorKind.DROPPED, link.node.id, reason))
 
-    def _jump_for(self, node: Node) -> _Jump:
-        spec = node.ssh.jump
+    def hop_specs(self, node: Node) -> list[str]:
+        """The jump hosts a node is reached through, nearest to us first: the inventory's
+        `jump` (comma-separated like ProxyJump), else ProxyJump of ~/.ssh/config for the
+        node, with the first hop's own ProxyJump followed the same way."""
+        spec = node.ssh.jump or hostkeys.resolve_target(node.ssh).proxy_jump
         if not spec:
-            raise ValueError(f"{node.id} has no jump host")
-        jump = self._jumps.get(spec)
-        if jump is None:
-            try:
-                user, host, port = parse_jump(spec)
-            except ValueError as exc:
-                raise RemoteError(ErrorKind.ERROR, node.id, str(exc)) from None
-            s = node.ssh
-            # The first node behind this spec lends its keys, known_hosts and timeouts.
-            jump = _Jump(
-                spec,
-                SshSettings(
-                    host=host,
-                    port=port,
-                    user=user,
-                    identity_files=s.identity_files,
-                    known_hosts=s.known_hosts,
-                    connect_timeout=s.connect_timeout,
-                    command_timeout=s.command_timeout,
-                    keepalive_interval=s.keepalive_interval,
-                    use_ssh_config=s.use_ssh_config,
-                ),
-            )
-            self._jumps[spec] = jump
-        return jump
+            return []
+        hops = [h.strip() for h in spec.split(",") if h.strip()]
+        while hops and len(hops) < MAX_HOPS:
+            first = self._hop_settings(node, hops[0])
+            before = hostkeys.resolve_target(first).proxy_jump if first.use_ssh_config else None
+            if not before:
+                break
+            earlier = [h.strip() for h in before.split(",") if h.strip()]
+            if any(h in hops for h in earlier):
+                break  # a loop in ~/.ssh/config: stop following it
+            hops = earlier + hops
+        return hops
 
-    async def _jump_connection(self, node: Node) -> asyncssh.SSHClientConnection:
-        """The one connection shared by every node behind the same jump spec."""
-        jump = self._jump_for(node)
-        spec = jump.spec
+    @staticmethod
+    def _hop_settings(node: Node, spec: str) -> SshSettings:
+        try:
+            user, host, port = parse_jump(spec)
+        except ValueError as exc:
+            raise RemoteError(ErrorKind.ERROR, node.id, str(exc)) from None
+        s = node.ssh
+        # The node lends its keys, known_hosts and timeouts to its jump hosts.
+        return SshSettings(
+            host=host,
+            port=port,
+            user=user,
+            identity_files=s.identity_files,
+            known_hosts=s.known_hosts,
+            connect_timeout=s.connect_timeout,
+            command_timeout=s.command_timeout,
+            keepalive_interval=s.keepalive_interval,
+            use_ssh_config=s.use_ssh_config,
+        )
+
+    def _jump_chain(self, node: Node) -> list[_Jump]:
+        chain: list[_Jump] = []
+        previous: _Jump | None = None
+        for spec in self.hop_specs(node):
+            key = f"{previous.chain},{spec}" if previous is not None else spec
+            jump = self._jumps.get(key)
+            if jump is None:
+                jump = _Jump(key, spec, self._hop_settings(node, spec))
+                self._jumps[key] = jump
+            chain.append(jump)
+            previous = jump
+        return chain
+
+    def _jump_for(self, node: Node, hop: str | None = None) -> _Jump:
+        """The node's last jump hop, or the hop whose spec is `hop`."""
+        chain = self._jump_chain(node)
+        if not chain:
+            raise ValueError(f"{node.id} has no jump host")
+        if hop is None:
+            return chain[-1]
+        for jump in chain:
+            if hop in (jump.spec, jump.chain):
+                return jump
+        raise ValueError(f"{node.id} is not reached through {hop!r}")
+
+    async def _jump_connection(self, node: Node) -> asyncssh.SSHClientConnection | None:
+        """The connection of the node's last jump hop (None: reached directly)."""
+        conn: asyncssh.SSHClientConnection | None = None
+        for jump in self._jump_chain(node):
+            conn = await self._hop_connection(node, jump, conn)
+        return conn
+
+    async def _hop_connection(
+        self, node: Node, jump: _Jump, tunnel: asyncssh.SSHClientConnection | None
+    ) -> asyncssh.SSHClientConnection:
         if jump.conn is not None and not jump.conn.is_closed():
             return jump.conn
         if jump.connecting is None or jump.connecting.done():
             jump.connecting = asyncio.create_task(
                 self._open(
-                    node.id, jump.settings, None, None, label=f"jump host {spec}", via_jump=True
+                    node.id,
+                    jump.settings,
+                    tunnel,
+                    None,
+                    label=f"jump host {jump.spec}",
+                    hop=jump.spec,
                 )
             )
             jump.connecting.add_done_callback(_consume)
@@ -524,7 +628,7 @@ class Pool:
             mine = RemoteError(
                 err.kind, node.id, err.message, known_hosts=err.known_hosts, line=err.line
             )
-            mine.via_jump = True
+            mine.hop = jump.spec
             raise mine from err
         return jump.conn
 
@@ -535,15 +639,6 @@ class Pool:
             conn.close()
         self._set_state(link, LinkState.IDLE, reason="closed")
         return conn
-
-    async def disconnect(self, node: Node) -> None:
-        link = self._links.get(node.id)
-        if link is None:
-            return
-        conn = self._drop_conn(link)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.wait_closed(), CLOSE_GRACE)
 
     async def close(self) -> None:
         self._closed = True
@@ -567,27 +662,40 @@ class Pool:
 
     # --- host keys -------------------------------------------------------------------
 
-    async def fetch_host_key(self, node: Node, *, jump: bool = False) -> hostkeys.HostKeyInfo:
-        """The server's host key and SHA256 fingerprint, to show the admin. Trusts nothing.
-        With jump=True, the key of the node's jump host (when the error was `via_jump`)."""
-        if jump:
-            if not node.ssh.jump:
-                raise ValueError(f"{node.id} has no jump host")
-            settings, tunnel = self._jump_for(node).settings, None
+    def hop_target(self, node: Node, hop: str | None = None) -> hostkeys.Target:
+        """Where the node (hop=None) or one of its jump hops really is, for known_hosts."""
+        settings = self._jump_for(node, hop).settings if hop is not None else node.ssh
+        return hostkeys.resolve_target(settings)
+
+    async def fetch_host_key(self, node: Node, *, hop: str | None = None) -> hostkeys.HostKeyInfo:
+        """The key the node (hop=None) or one of its jump hops presents, and its SHA256
+        fingerprint, to show the admin. Trusts nothing; authenticates only to the hops
+        before it (which must be trusted already)."""
+        tunnel: asyncssh.SSHClientConnection | None = None
+        if hop is not None:
+            wanted = self._jump_for(node, hop)
+            settings = wanted.settings
+            for jump in self._jump_chain(node):
+                if jump is wanted:
+                    break
+                tunnel = await self._hop_connection(node, jump, tunnel)
         else:
             settings = node.ssh
-            tunnel = await self._jump_connection(node) if node.ssh.jump else None
+            tunnel = await self._jump_connection(node)
         try:
             async with self._connect_sem:
                 return await asyncio.wait_for(
                     hostkeys.fetch_host_key(settings, tunnel), settings.connect_timeout
                 )
         except (TimeoutError, OSError, asyncssh.Error) as exc:
-            raise classify(exc, node.id, self._where(settings)) from exc
+            err = classify(exc, node.id, self._where(settings))
+            err.hop = hop
+            raise err from exc
 
     def trust_host_key(self, node: Node, info: hostkeys.HostKeyInfo, *, step: str = "") -> str:
-        """Append an accepted key to the node's known_hosts file. Call only after the admin
-        confirmed `info.fingerprint`. Returns the line written."""
+        """Append an accepted key (the node's or one of its jump hops') to the node's
+        known_hosts file. Call only after the admin confirmed `info.fingerprint`. Returns
+        the line written."""
         path = hostkeys.known_hosts_path(node.ssh)
         line = hostkeys.append_known_host(path, info)
         self.audit.record(
@@ -600,10 +708,11 @@ class Pool:
             step=step or "trust host key",
             result="ok",
         )
-        link = self._link(node)
-        if link.sticky is not None and link.sticky.kind is ErrorKind.HOST_KEY_UNKNOWN:
-            link.sticky = None
-        link.failures, link.next_attempt = 0, 0.0
+        # Every link whose failure was an unknown key may now connect: retry them at once.
+        for link in self._links.values():
+            if link.sticky is not None and link.sticky.kind is ErrorKind.HOST_KEY_UNKNOWN:
+                link.sticky = None
+                link.failures, link.next_attempt = 0, 0.0
         return line
 
     # --- running commands ------------------------------------------------------------
@@ -993,9 +1102,6 @@ class PtySession:
                     f"{self._mask(self._buffer)[-200:]!r}",
                 )
             self._buffer += chunk
-
-    def send_line(self, text: str) -> None:
-        self._proc.stdin.write(text.encode("utf-8") + b"\n")
 
     def send_secret(self, secret: str) -> None:
         if secret:

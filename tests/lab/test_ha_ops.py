@@ -29,6 +29,7 @@ from resil_tui.ops.ha import (
     slave_start_risk,
     validate_for_node,
 )
+from resil_tui.ops.status import StatusCollector
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import Pool
 
@@ -135,7 +136,7 @@ async def test_slave_becomes_master_and_master_becomes_slave(
     assert lab_file(lab, MASTER, facts.CRON_MASTER) is None
     assert lab.world.read_state(MASTER)["pg_hba_allow"] == "10.50.0.12"
 
-    state = await read_ha_site(pool, inventory, site)
+    state = await read_ha_site(StatusCollector(inventory, pool), site)
     assert state.node(SLAVE).mode is HaMode.MASTER  # type: ignore[union-attr]
     assert state.node(MASTER).mode is HaMode.SLAVE  # type: ignore[union-attr]
     assert not state.node(MASTER).expiry_mismatch()  # type: ignore[union-attr]
@@ -249,7 +250,7 @@ async def test_check_master_and_split_brain_warning(
 ) -> None:
     site = inventory.site("demo")
     slave = inventory.node(SLAVE)
-    state = await read_ha_site(pool, inventory, site)
+    state = await read_ha_site(StatusCollector(inventory, pool), site)
     risk = slave_start_risk(state, site)
     assert "SPLIT BRAIN" in risk[0] and "ACTIVE" in risk[0]
 
@@ -262,7 +263,7 @@ async def test_check_master_and_split_brain_warning(
     assert rec.check is not None and rec.check.decision is CheckDecision.START
     assert rec.check.master_reachable is False
     assert service(lab, SLAVE, "asterisk") == "running"
-    state = await read_ha_site(pool, inventory, site)
+    state = await read_ha_site(StatusCollector(inventory, pool), site)
     assert state.verdicts.primary.code.value == "split_brain"
 
     stop = await run_manage_slave(pool, slave, "stop")
@@ -271,7 +272,7 @@ async def test_check_master_and_split_brain_warning(
     assert lab.world.resolve(SLAVE, facts.DISABLED_FLAG).exists()
 
     await lab.power_off(MASTER)
-    state = await read_ha_site(pool, inventory, site)
+    state = await read_ha_site(StatusCollector(inventory, pool), site)
     assert "unreachable" in slave_start_risk(state, site)[0]
     start = await run_manage_slave(pool, slave, "start")
     assert start.ok and service(lab, SLAVE, "asterisk") == "running"

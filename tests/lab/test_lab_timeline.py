@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+from labkit import eventually
+
 from resil_tui.lab.containers import READY_LINE
 from resil_tui.lab.server import Lab
-from tests.lab.conftest import connect, eventually, run
+from tests.lab.conftest import connect, run
 
 CC = "demo.cc.master"
 M, S = "demo.xivo.master", "demo.xivo.slave"

@@ -31,7 +31,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from conftest import ROOT, eventually
+from labkit import ROOT, eventually
 from sshd_fixture import SshdLab, _is_alive
 
 from resil_tui.core.edge_env import Direction
@@ -97,7 +97,7 @@ async def run(self, node, command, **kw):
 asyncssh.SFTPClient.posix_rename = posix_rename
 asyncssh.SFTPClient.chmod = chmod
 Pool.run = run
-from resil_tui.cli import main
+from resil_tui.entry import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -121,7 +121,12 @@ def new_content(lab: SshdLab, old: bytes) -> bytes:
     inv = load_inventory(lab.inventory_path)
     site = inv.site("demo")
     preview = edge_ops.EdgePreview(
-        "demo", inv.node(EDGE), inv.node(EDGE).paths.edge_env, old, edge_ops.edge_addresses(site)
+        "demo",
+        inv.node(EDGE),
+        inv.node(EDGE).paths.edge_env,
+        edge_ops.decode_env(old),
+        edge_ops.edge_addresses(site),
+        0.0,
     )
     plan = preview.plan(Direction.TO_SLAVE)
     assert plan.applicable

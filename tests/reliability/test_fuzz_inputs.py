@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import FUZZ_COUNTS, lab_inventory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from labkit import FUZZ_COUNTS, console, lab_inventory
 
 from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.edge_env import Direction, EdgeAddresses, plan_edge_switch
@@ -352,7 +352,7 @@ async def test_hostile_values_typed_into_the_ha_form(lab: Lab, tmp_path: Path) -
 
     inv, _ = lab_inventory(lab, tmp_path)
     pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
-    app = ResilApp(inv, read_only=False, demo=True, pool=pool, lab=lab, status_refresh_interval=600)
+    app: ResilApp = console(inv, pool=pool, lab=lab, status_refresh_interval=600)
     values = [
         "10.0.0.1; reboot",
         "$(id)",

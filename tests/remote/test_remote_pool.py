@@ -319,7 +319,8 @@ async def test_unknown_jump_host_key_is_fetched_and_trusted(
             await pool.run(node, raw("exit", "0"))
         assert info.value.kind is ErrorKind.HOST_KEY_UNKNOWN and info.value.via_jump
         assert info.value.node_id == node.id and "jump host" in info.value.message
-        key = await pool.fetch_host_key(node, jump=True)
+        assert info.value.hop == f"tester@{HOST}:{jump.port}"
+        key = await pool.fetch_host_key(node, hop=info.value.hop)
         assert key.fingerprint == keys.other_host.get_fingerprint("sha256")
         assert key.port == jump.port
         pool.trust_host_key(node, key)

@@ -307,10 +307,6 @@ class SshdLab:
             n.proc.wait(timeout=5)
         n.proc = None
 
-    def restart_node(self, node_id: str) -> None:
-        self.stop_node(node_id)
-        self.start_node(node_id)
-
     def is_running(self, node_id: str) -> bool:
         return self.node(node_id).pid is not None
 

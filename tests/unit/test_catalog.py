@@ -162,8 +162,6 @@ def test_mutating_flags() -> None:
         "start",
         "stop",
         "restart",
-        "enable",
-        "disable",
     }
 
 
