@@ -89,7 +89,7 @@ class AsteriskResult(Generic[T]):
 # --- shared: the answers that are not the command's output ----------------------------------
 
 _NOT_RUNNING = re.compile(r"Unable to connect to remote asterisk\b", re.I)
-_NO_SUCH = re.compile(r"^\s*No such command '[^'\n]*'.*$", re.M)
+_NO_SUCH = re.compile(r"^\s*No such command '([^'\n]*)'.*$", re.M)
 _NOT_FOUND = re.compile(r"\basterisk: (?:command )?not found\b", re.I)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _MAX_LINES = 100_000  # a bigger answer is not a PBX's CLI; keep the work bounded
@@ -100,11 +100,12 @@ def _lines(text: str) -> list[str]:
 
 
 def cli_failure(
-    stdout: str, stderr: str = "", exit_status: int | None = 0
+    stdout: str, stderr: str = "", exit_status: int | None = 0, command: str | None = None
 ) -> AsteriskResult[Any] | None:
     """The outcome when ``asterisk -rx`` did not run the command, else None.
 
     Shared by the three parsers; useful alone to tell "standby" from "broken" for any command.
+    With ``command`` ("sip show peers"), only a "No such command" naming it counts.
     """
     both = f"{stdout}\n{stderr}"
     if _NOT_RUNNING.search(both):
@@ -113,9 +114,10 @@ def cli_failure(
         return AsteriskResult(Outcome.UNPARSABLE, reason="no exit status: the command did not end")
     if exit_status == 127 or _NOT_FOUND.search(stderr):
         return AsteriskResult(Outcome.UNPARSABLE, reason="the asterisk program is not installed")
-    no_such = _NO_SUCH.search(stdout)
-    if no_such:
-        return AsteriskResult(Outcome.NO_SUCH_COMMAND, reason=no_such.group(0).strip()[:300])
+    for no_such in _NO_SUCH.finditer(stdout):
+        named = " ".join(no_such.group(1).split()).lower()
+        if command is None or named == command:
+            return AsteriskResult(Outcome.NO_SUCH_COMMAND, reason=no_such.group(0).strip()[:300])
     if exit_status != 0:
         detail = next((line.strip() for line in _lines(stderr) if line.strip()), "")
         why = f"asterisk -rx exited {exit_status}" + (f": {detail[:200]}" if detail else "")
@@ -248,7 +250,7 @@ def _contact(tokens: list[str]) -> Contact | None:
 def parse_pjsip_contacts(
     stdout: str, stderr: str = "", exit_status: int | None = 0
 ) -> AsteriskResult[Contacts]:
-    failed = cli_failure(stdout, stderr, exit_status)
+    failed = cli_failure(stdout, stderr, exit_status, "pjsip show contacts")
     if failed is not None:
         return AsteriskResult(failed.outcome, reason=failed.reason)
     entries: list[Contact] = []
@@ -331,7 +333,7 @@ _PROCESSED = re.compile(rf"^{_N}\s+calls?\s+processed$", re.I)
 def parse_channels_count(
     stdout: str, stderr: str = "", exit_status: int | None = 0
 ) -> AsteriskResult[Channels]:
-    failed = cli_failure(stdout, stderr, exit_status)
+    failed = cli_failure(stdout, stderr, exit_status, "core show channels count")
     if failed is not None:
         return AsteriskResult(failed.outcome, reason=failed.reason)
     channels = calls = max_calls = processed = None
@@ -486,7 +488,7 @@ def _peer(line: str) -> SipPeer | None:
 def parse_sip_peers(
     stdout: str, stderr: str = "", exit_status: int | None = 0
 ) -> AsteriskResult[SipPeers]:
-    failed = cli_failure(stdout, stderr, exit_status)
+    failed = cli_failure(stdout, stderr, exit_status, "sip show peers")
     if failed is not None:
         return AsteriskResult(failed.outcome, reason=failed.reason)
     entries: list[SipPeer] = []

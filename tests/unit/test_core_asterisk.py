@@ -169,6 +169,11 @@ def test_no_such_command() -> None:
     res = parse_sip_peers(line)
     assert res.outcome is Outcome.NO_SUCH_COMMAND
     assert res.reason.startswith("No such command 'sip show peers'")
+    assert cli_failure(line) is not None
+    # Another command's answer in the same text is not this command's.
+    both = parse_pjsip_contacts(line + CONTACTS)
+    assert both.parsed and both.value is not None and both.value.total == 4
+    assert both.value.unparsed and not both.value.complete
 
 
 def test_failures_that_are_not_standby() -> None:
