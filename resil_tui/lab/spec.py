@@ -32,7 +32,9 @@ class XucSpec:
     """
 
     logs_timestamps: bool = True  # `logs -t` passed through to docker (else silently ignored)
-    logs_since: bool = True  # `logs --since` passed through (else ignored: all history)
+    # `logs --since` passed through (else ignored: all history). docker-compose 1.x has no
+    # --since: with compose v1, passing it through gets docopt's usage text and exit 1.
+    logs_since: bool = True
     healthcheck: bool = False  # a compose health check on xuc (none is documented)
     ready_delay: float | None = None  # start -> readiness line, s; None: LabTiming.xuc_ready
     http_port: int = 8090  # the xuc REST API (/xuc/api/2.0/...), refused until ready
