@@ -102,8 +102,7 @@ def pjsip_show_contacts(ctx: Ctx) -> str:
     return "".join(out)
 
 
-def _counts(ctx: Ctx) -> str:
-    calls = phones.calls_on(ctx.world, ctx.node.id)
+def _counts(ctx: Ctx, calls: list[phones.CallView], done: int) -> str:
     channels = sum(c.channels for c in calls)
     site = ctx.world.spec.site(ctx.node.site)
     lines = [f"{channels} active channel{_ess(channels)}\n"]
@@ -115,7 +114,6 @@ def _counts(ctx: Ctx) -> str:
         )
     else:
         lines.append(f"{n} active call{_ess(n)}\n")
-    done = phones.processed_on(ctx.world, ctx.node.id)
     lines.append(f"{done} call{_ess(done)} processed\n")
     return "".join(lines)
 
@@ -123,7 +121,8 @@ def _counts(ctx: Ctx) -> str:
 def core_show_channels(ctx: Ctx) -> str:
     fmt = "{:<64.64} {:<32.32} {:<7.7} {:<30.30}\n"  # FORMAT_STRING
     out = [fmt.format("Channel", "Location", "State", "Application(Data)")]
-    for c in phones.calls_on(ctx.world, ctx.node.id):
+    calls, done = phones.node_calls(ctx.world, ctx.node.id)
+    for c in calls:
         who = c.phone.aor if c.phone else "trunk"
         if c.channels == 1:
             out.append(
@@ -138,7 +137,7 @@ def core_show_channels(ctx: Ctx) -> str:
                 f"PJSIP/trunk-{2 * c.id + 1:08x}", f"{who}@from-extern:7", "Up", "Dial(PJSIP/trunk)"
             )
         )
-    return "".join(out) + _counts(ctx)
+    return "".join(out) + _counts(ctx, calls, done)
 
 
 def sip_show_peers(ctx: Ctx) -> str:
@@ -181,7 +180,7 @@ def _cli(ctx: Ctx, line: str) -> str:
     if key == "pjsip show contacts" and not chan_sip:
         return pjsip_show_contacts(ctx) if ctx.node.kind == XIVO else "No objects found.\n\n"
     if key == "core show channels count":
-        return _counts(ctx)
+        return _counts(ctx, *phones.node_calls(ctx.world, ctx.node.id))
     if key == "core show channels":
         return core_show_channels(ctx)
     if key == "sip show peers" and chan_sip:

@@ -379,9 +379,16 @@ def contacts_on(world: LabWorld, node_id: str, now: float | None = None) -> list
 
 
 def calls_on(world: LabWorld, node_id: str, now: float | None = None) -> list[CallView]:
+    return node_calls(world, node_id, now)[0]
+
+
+def node_calls(
+    world: LabWorld, node_id: str, now: float | None = None
+) -> tuple[list[CallView], int]:
+    """The node's calls in progress, and the calls it processed since Asterisk started."""
     site = _site_of(world, node_id)
     if site is None:
-        return []
+        return [], 0
     st = settle(world, site.name, now)
     pop = population(world, site)
     out = []
@@ -390,14 +397,12 @@ def calls_on(world: LabWorld, node_id: str, now: float | None = None) -> list[Ca
             continue
         phone = pop[c["phone"]] if c["phone"] is not None and c["phone"] < len(pop) else None
         out.append(CallView(c["id"], phone, c["start"], c["end"], c["channels"], c["held"]))
-    return sorted(out, key=lambda c: c.id)
+    processed = int(st["nodes"].get(node_id, {}).get("processed", 0))
+    return sorted(out, key=lambda c: c.id), processed
 
 
 def processed_on(world: LabWorld, node_id: str) -> int:
-    site = _site_of(world, node_id)
-    if site is None:
-        return 0
-    return int(settle(world, site.name)["nodes"].get(node_id, {}).get("processed", 0))
+    return node_calls(world, node_id)[1]
 
 
 def dropped_on(world: LabWorld, node_id: str) -> int:
