@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resil_tui import __version__
+from resil_tui import __version__, localfiles
 from resil_tui import paths as xdg
 from resil_tui.inventory import InventoryError, InventoryNotFound, find_inventory, load_inventory
 from resil_tui.inventory_model import Inventory
@@ -48,12 +48,8 @@ class Context:
 
 
 def _setup_debug_log(verbose: bool) -> None:
-    path = xdg.debug_log_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        handler = logging.NullHandler()
+    # 0600 in the 0700 state directory whatever the umask (it names hosts and commands).
+    handler = localfiles.debug_log_handler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("resil_tui")
     root.handlers[:] = [handler]

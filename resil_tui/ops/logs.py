@@ -99,7 +99,7 @@ class LogStream:
         if self.kind is StreamKind.FILE:
             assert self.path is not None
             return cat.tail(self.path, DEFAULT_TAIL if tail is None else tail, follow=follow)
-        return cat.custom_log(self.argv)
+        return cat.custom_log(self.argv, self.name)
 
 
 def streams_for(node: Node) -> list[LogStream]:

@@ -9,6 +9,8 @@ from enum import StrEnum
 
 import asyncssh
 
+from resil_tui.core.sanitize import clean
+
 
 class ErrorKind(StrEnum):
     REFUSED = "refused"  # TCP refused / host unreachable: nothing listens there
@@ -20,6 +22,8 @@ class ErrorKind(StrEnum):
     READ_ONLY = "read_only"  # refused locally, nothing was sent
     DNS = "dns"  # the host name does not resolve
     CONFLICT = "conflict"  # a remote file changed since it was previewed
+    AUDIT = "audit"  # the audit log cannot be written: refused locally, nothing was sent
+    LOCKED = "locked"  # another change holds the node's lock: nothing was sent
     ERROR = "error"  # anything else, with the original message
 
 
@@ -42,13 +46,15 @@ class RemoteError(Exception):
     ) -> None:
         self.kind = ErrorKind(kind)
         self.node_id = node_id
-        self.message = message
+        # Messages quote what servers said (a DISCONNECT reason arrives before any
+        # authentication, an SFTP status text, command output): never raw to a terminal.
+        self.message = clean(message)
         # For host key failures: the file (and line, when changed) the admin must look at.
         self.known_hosts = known_hosts
         self.line = line
         # True when the failure is the jump host's, not the node's (fetch its key instead).
         self.via_jump = False
-        super().__init__(f"{node_id}: {message}")
+        super().__init__(f"{node_id}: {self.message}")
 
     @property
     def transient(self) -> bool:
