@@ -231,6 +231,10 @@ class _Checker:
         while probe:
             if probe in self.lines:
                 return self.lines[probe]
+            # An item of an inline array (logs = [{...}]) is on its key's line.
+            bare = re.sub(r"\[\d+\]\Z", "", probe)
+            if bare != probe and bare in self.lines:
+                return self.lines[bare]
             probe = probe.rpartition(".")[0]
         return None
 

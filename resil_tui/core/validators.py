@@ -76,9 +76,11 @@ def ssh_target(text: object) -> SshTarget:
     """
     if not isinstance(text, str):
         raise InvalidValue(f"{text!r} is not an SSH target (user@host[:port])")
+    if any(not ch.isprintable() for ch in text):  # a trailing newline included
+        raise InvalidValue(f"{text!r} is not an SSH target: no control characters")
     spec = text.strip()
-    if not spec or any(ch.isspace() or not ch.isprintable() for ch in spec):
-        raise InvalidValue(f"{text!r} is not an SSH target: no spaces or control characters")
+    if not spec or any(ch.isspace() for ch in spec):
+        raise InvalidValue(f"{text!r} is not an SSH target: no spaces inside")
     user: str | None = None
     rest = spec
     if "@" in spec:

@@ -467,6 +467,20 @@ class Pool:
     ) -> RemoteError:
         """Turn an exception into a RemoteError, telling unknown from changed host keys."""
         where = where or self._where(settings)
+        if isinstance(exc, asyncssh.KeyExchangeFailed):
+            found = re.match(
+                r"No matching (.+?) algorithm found, sent .* and received (.*)", str(exc)
+            )
+            if found and "host key" not in found.group(1):
+                # Not a key problem: no algorithm in common (e.g. a server that offers SHA-1
+                # only). Host-key advice here would point at a correct known_hosts line.
+                return RemoteError(
+                    ErrorKind.ERROR,
+                    node_id,
+                    f"no {found.group(1)} algorithm in common with {where}: it offers only "
+                    f"{found.group(2)[:200]}; resil-tui offers no SHA-1 algorithm (update the "
+                    "server's OpenSSH or its Kex/MAC settings)",
+                )
         if isinstance(exc, asyncssh.HostKeyNotVerifiable | asyncssh.KeyExchangeFailed):
             path = hostkeys.known_hosts_path(settings)
             target = hostkeys.resolve_target(settings)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 
 import asyncssh
 
+from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node
 from resil_tui.remote.commands import CommandError, remote_path
 from resil_tui.remote.errors import ErrorKind, RemoteError
@@ -390,7 +391,8 @@ async def replace_file(
                 mode,
                 fsynced,
                 target=target,
-                warnings=tuple(warnings),
+                # Warnings quote server text (SFTP status messages): display text.
+                warnings=tuple(clean(w) for w in warnings),
                 pruned=tuple(pruned),
             )
     except RemoteError as refused:
