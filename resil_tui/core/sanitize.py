@@ -75,7 +75,7 @@ def clean(text: str, *, one_line: bool = False) -> str:
     With `one_line`, a newline is shown as `␤` too (a table cell, a status line)."""
     if not isinstance(text, str):
         text = str(text)
-    if not one_line and text.isascii() and _ascii_clean(text):
+    if text.isascii() and _ascii_clean(text) and not (one_line and "\n" in text):
         return text
     if "\r\n" in text:
         text = _CRLF.sub("\n", text)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import CASES, PROFILE
+from hostile import CASES, MATRIX, PROFILE
 
 from resil_tui.lab.server import Lab
 from resil_tui.lab.spec import LabTiming
@@ -31,6 +31,21 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if MATRIX:
+        paths = sorted({p for cells in MATRIX.values() for p in cells})
+        terminalreporter.write_sep("-", "payloads x display paths: leaked / made visible")
+        for path in paths:
+            row = [
+                f"{MATRIX[name][path]['leaked']}/{MATRIX[name][path]['visible']}"
+                if path in MATRIX[name]
+                else "-"
+                for name in sorted(MATRIX)
+            ]
+            terminalreporter.write_line(f"{path[:34]:34} " + " ".join(f"{c:>9}" for c in row))
+        terminalreporter.write_line(" " * 35 + " ".join(f"{n[:9]:>9}" for n in sorted(MATRIX)))
+        target = os.environ.get("RESIL_SECURITY_MATRIX")
+        if target:
+            Path(target).write_text(json.dumps(MATRIX, indent=1, sort_keys=True) + "\n")
     if not CASES:
         return
     terminalreporter.write_sep("-", f"hypothesis cases per property (security, {PROFILE})")

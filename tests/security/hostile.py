@@ -38,6 +38,8 @@ FUZZ_SLOW = settings(
 )
 
 CASES: Counter[str] = Counter()
+# payload -> display path -> {"leaked": n, "escapes": n, "visible": n} (test_matrix.py)
+MATRIX: dict[str, dict[str, dict[str, int]]] = {}
 
 
 def counted(name: str) -> None:
