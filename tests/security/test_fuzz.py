@@ -176,9 +176,10 @@ toml_key = st.sampled_from(
 def test_inventory_loads_or_every_error_is_located(pairs: list[tuple[str, str]], side: str) -> None:
     counted("fuzz: inventory documents")
     body = "".join(f"{k} = {v}\n" for k, v in pairs if k != "logs")
+    other = "slave" if side == "master" else "master"
     doc = (
         f'[site.s.xivo.{side}]\nssh = "h1"\nvoip_ip = "10.0.0.1"\n{body}'
-        f'[site.s.xivo.{"slave" if side == "master" else "master"}]\nssh = "h2"\nvoip_ip = "10.0.0.2"\n'
+        f'[site.s.xivo.{other}]\nssh = "h2"\nvoip_ip = "10.0.0.2"\n'
     )
     try:
         inventory = parse_inventory(doc, file="hosts.toml")

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+import hostile_server  # its ALL is swapped per payload below
 import pytest
 from hostile import MATRIX, PAYLOADS, escapes, leaks
-import hostile_server  # its ALL is swapped per payload below
 from hostile_server import HOST, HostileServer
 
 from resil_tui.core.edge_env import Direction
@@ -136,7 +136,7 @@ async def test_hostile_server_paths(
     for path, values in MATRIX[payload].items():
         assert values["leaked"] == 0 and values["escapes"] == 0, (path, values)
         if "never shown" not in path and "audit log" not in path:
-            assert values["visible"] > 0 or payload == "CR overwrite" and "stream" in path, (
+            assert values["visible"] > 0 or (payload == "CR overwrite" and "stream" in path), (
                 path,
                 values,
             )
