@@ -276,7 +276,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         site = inventory.site(args.site)
         only = parse_parts(args.only) if args.only else None
-    except (KeyError, ValueError) as exc:
+    except (LookupError, ValueError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
     runbook = build_runbook(site, Direction(args.direction), only)
     if args.json:

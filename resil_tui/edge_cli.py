@@ -13,7 +13,8 @@ import asyncio
 import sys
 from typing import TextIO
 
-from resil_tui.core.edge_env import EDGE_VARIABLES, Direction, EdgeSwitchPlan
+from resil_tui.core.edge_env import Direction, EdgeSwitchPlan
+from resil_tui.core.edge_side import EDGE_VARIABLES
 from resil_tui.inventory_model import Inventory, Node, Site
 from resil_tui.ops.edge import (
     ContainersPolled,
@@ -105,7 +106,7 @@ class EdgeCli:
     def site(self) -> tuple[Site, Node]:
         try:
             site = self.inventory.site(getattr(self.args, "site", None))
-        except KeyError as exc:
+        except LookupError as exc:
             raise _Stop(str(exc.args[0])) from None
         try:
             node = edge_node(site)

@@ -120,7 +120,7 @@ async def run_ha(
     except _Refused as exc:
         io.warn(f"resil-tui ha: {exc}")
         return EXIT_REFUSED
-    except KeyError as exc:
+    except LookupError as exc:
         io.warn(f"resil-tui ha: {str(exc).strip(chr(34) + chr(39))}")
         return EXIT_REFUSED
     except RemoteError as exc:

@@ -48,7 +48,7 @@ async def run_logs(
     try:
         node = inventory.node(args.node)
         stream = find_stream(node, getattr(args, "stream", None))
-    except (KeyError, ValueError) as exc:
+    except (LookupError, ValueError) as exc:
         err.write(f"resil-tui: {str(exc).strip(chr(34) + chr(39))}\n")
         return EXIT_USAGE
     tail = int(getattr(args, "tail", 100) or 0)

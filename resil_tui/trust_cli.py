@@ -24,7 +24,7 @@ def _ask(question: str) -> bool:
 async def run_trust(inventory: Inventory, args: argparse.Namespace) -> int:
     try:
         node = inventory.node(args.node)
-    except KeyError as exc:
+    except LookupError as exc:
         print(f"resil-tui: {exc.args[0]}", file=sys.stderr)
         return 2
     async with open_pool(inventory) as pool:

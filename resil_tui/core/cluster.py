@@ -27,15 +27,9 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
 
 from resil_tui.core.compose import ContainerState
+from resil_tui.core.edge_side import EdgeSide, VarSide
 from resil_tui.core.ha import HaMode
-from resil_tui.core.node_status import (
-    EdgeSide,
-    EdgeTargets,
-    NodeSnapshot,
-    ReachState,
-    SiteSnapshot,
-    edge_targets,
-)
+from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot
 from resil_tui.core.replication import ReplicationOutcome
 from resil_tui.core.sync_log import SyncOutcome
 
@@ -477,22 +471,27 @@ def _edge_findings(
     edge = snapshot.node(topo.edge_id)
     if edge is None or edge.edge is None or not edge.reachability.ok:
         return []
-    targets: EdgeTargets = edge.edge.targets or edge_targets(
-        edge.edge.values,
-        topo.xivo_master_ip,
-        topo.xivo_slave_ip,
-        topo.cc_master_ip,
-        topo.cc_slave_ip,
-    )
+    nodes = [edge.node_id]
+    targets = edge.edge.targets
+    if targets is None:
+        return [
+            Finding(
+                Verdict.UNKNOWN,
+                Severity.WARNING,
+                "Edge target unknown: its .env was not read",
+                "The Edge .env could not be read, so where the Edge points is not known.",
+                [f"{edge.node_id}: {e}" for e in edge.errors] or [f"{edge.node_id}: no .env"],
+                nodes,
+            )
+        ]
     evidence = [
-        f"{v.name}={v.value if v.value is not None else '(missing)'} -> {v.side.value}"
+        f"{v.name}={v.value if v.value is not None else '(missing)'} -> {v.detail.value}"
+        + (f" (through {', '.join(v.follows)})" if v.follows else "")
         for v in targets.variables
     ]
-    nodes = [edge.node_id]
     if targets.overall is EdgeSide.MIXED:
-        wrong = active_side in ("master", "slave") and any(
-            v.side.value not in (active_side, EdgeSide.UNKNOWN.value) for v in targets.variables
-        )
+        other = {"master": VarSide.SLAVE, "slave": VarSide.MASTER}.get(active_side or "")
+        wrong = other is not None and any(v.detail is other for v in targets.variables)
         return [
             Finding(
                 Verdict.EDGE_MIXED,

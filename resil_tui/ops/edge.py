@@ -25,22 +25,20 @@ import inspect
 import logging
 import posixpath
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from resil_tui.core.compose import ComposePs, ContainerState, parse_compose_ps
 from resil_tui.core.edge_env import (
-    EDGE_VARIABLES,
     Direction,
     EdgeAddresses,
     EdgeSwitchPlan,
-    VarSide,
-    current_side,
-    overall_side,
     plan_edge_switch,
     unified_diff,
 )
+from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, EdgeTargets, VarSide, edge_targets
+from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, Site
 from resil_tui.remote import commands as cat
@@ -117,15 +115,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def default_direction(sides: Mapping[str, VarSide]) -> Direction:
+def default_direction(targets: EdgeTargets) -> Direction:
     """The opposite of where the Edge points now; when it is mixed, away from the majority."""
-    overall = overall_side(sides)
-    if overall is VarSide.MASTER:
+    if targets.overall is EdgeSide.MASTER:
         return Direction.TO_SLAVE
-    if overall is VarSide.SLAVE:
+    if targets.overall is EdgeSide.SLAVE:
         return Direction.TO_MASTER
-    on_slave = sum(1 for s in sides.values() if s is VarSide.SLAVE)
-    on_master = sum(1 for s in sides.values() if s is VarSide.MASTER)
+    sides = targets.sides().values()
+    on_slave = sum(1 for s in sides if s is VarSide.SLAVE)
+    on_master = sum(1 for s in sides if s is VarSide.MASTER)
     return Direction.TO_MASTER if on_slave > on_master else Direction.TO_SLAVE
 
 
@@ -147,43 +145,56 @@ def step_label(direction: Direction) -> str:
 
 @dataclass(frozen=True)
 class EdgePreview:
-    """The Edge `.env` as read now, and what the planner makes of it."""
+    """The Edge `.env` as read (by the status poll or just now), and what the planner makes
+    of it. `as_of` is when it was read."""
 
     site: str
     node: Node
     path: str
-    data: bytes
+    text: str
     addresses: EdgeAddresses
-
-    @property
-    def text(self) -> str:
-        return decode_env(self.data)
+    as_of: float
 
     @property
     def sha256(self) -> str:
-        return sha256_hex(self.data)
+        return sha256_hex(encode_env(self.text))
+
+    @property
+    def targets(self) -> EdgeTargets:
+        return edge_targets(self.text, self.addresses.as_pair)
 
     @property
     def sides(self) -> dict[str, VarSide]:
-        return current_side(self.text, self.addresses)
+        return self.targets.sides()
 
     @property
-    def overall(self) -> VarSide:
-        return overall_side(self.sides)
+    def overall(self) -> EdgeSide:
+        return self.targets.overall
 
     def values(self) -> dict[str, str | None]:
         """The effective value of each managed variable (None: not set), as display text:
-        remote text, sanitized (the bytes written back are `data`, never these)."""
-        plan = plan_edge_switch(self.text, self.addresses, Direction.TO_SLAVE)
+        remote text, sanitized (what is written back comes from `text`, never these)."""
         found: dict[str, str | None] = dict.fromkeys(EDGE_VARIABLES)
-        for name in EDGE_VARIABLES:
-            entry = plan.entry(name)
-            if entry is not None:
-                found[name] = clean(entry.old_value, one_line=True)
+        for variable in self.targets.variables:
+            value = variable.value
+            found[variable.name] = clean(value, one_line=True) if value is not None else None
         return found
 
     def plan(self, direction: Direction) -> EdgeSwitchPlan:
         return plan_edge_switch(self.text, self.addresses, direction)
+
+
+def preview_from_snapshot(site: Site, snapshot: NodeSnapshot | None) -> EdgePreview | None:
+    """The preview of what the last status poll read on the Edge (None: nothing read)."""
+    if snapshot is None or snapshot.edge is None or snapshot.edge.env_text is None:
+        return None
+    node = edge_node(site)
+    read_at = snapshot.last_success_at
+    if read_at is None:
+        return None
+    return EdgePreview(
+        site.name, node, node.paths.edge_env, snapshot.edge.env_text, edge_addresses(site), read_at
+    )
 
 
 async def _read(pool: Pool, node: Node, path: str) -> bytes | None:
@@ -206,7 +217,7 @@ async def load_preview(pool: Pool, site: Site) -> EdgePreview:
     data = await _read(pool, node, path)
     if data is None:
         raise RemoteError(ErrorKind.ERROR, node.id, f"{path} does not exist on {node.id}")
-    return EdgePreview(site.name, node, path, data, addresses)
+    return EdgePreview(site.name, node, path, decode_env(data), addresses, time.time())
 
 
 def plan_notes(plan: EdgeSwitchPlan) -> list[str]:

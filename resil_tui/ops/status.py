@@ -8,20 +8,17 @@ what lets the Status pane fill in row by row.
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dotenv import dotenv_values
-
 from resil_tui.core.cluster import Severity, SiteVerdicts, Topology, evaluate, exit_code, worst
 from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.edge_side import PairAddresses, edge_targets
 from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
-    EDGE_VARIABLES,
     CcStatus,
     EdgeStatus,
     MdsStatus,
@@ -30,7 +27,6 @@ from resil_tui.core.node_status import (
     ReachState,
     SiteSnapshot,
     XivoStatus,
-    edge_targets,
 )
 from resil_tui.core.services import parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
@@ -306,21 +302,22 @@ async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
 
 async def _collect_edge(runner: _Runner, node: Node, site: Site) -> EdgeStatus:
     env_text, ps = await asyncio.gather(runner.read(node.paths.edge_env), runner.run(cat.edge_ps()))
-    values: dict[str, str] = {}
-    if env_text is not None:
-        parsed = dotenv_values(stream=io.StringIO(env_text), interpolate=False)
-        values = {k: v for k, v in parsed.items() if k in EDGE_VARIABLES and v is not None}
-    else:
+    containers = parse_compose_ps(ps.stdout) if ps.ok else None
+    if env_text is None:
         runner.errors.append(f"{node.paths.edge_env}: not found")
-    targets = edge_targets(
-        values,
+        return EdgeStatus(containers=containers)
+    targets = edge_targets(env_text, pair_addresses(site))
+    values = {v.name: v.value for v in targets.variables if v.value is not None}
+    return EdgeStatus(values=values, targets=targets, containers=containers, env_text=env_text)
+
+
+def pair_addresses(site: Site) -> PairAddresses:
+    return PairAddresses(
         site.xivo_master.ip,
         site.xivo_slave.ip,
         site.cc_master.ip if site.cc_master else None,
         site.cc_slave.ip if site.cc_slave else None,
     )
-    containers = parse_compose_ps(ps.stdout) if ps.ok else None
-    return EdgeStatus(values=values, targets=targets, containers=containers)
 
 
 def overall_exit_code(reports: Iterable[SiteReport]) -> int:

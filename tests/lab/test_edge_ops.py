@@ -11,7 +11,8 @@ import asyncssh
 import pytest
 
 from resil_tui.audit import AuditLog
-from resil_tui.core.edge_env import Direction, VarSide
+from resil_tui.core.edge_env import Direction
+from resil_tui.core.edge_side import EdgeSide
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Site
 from resil_tui.lab import containers
@@ -112,9 +113,9 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
     assert nginx_before is not None and nginx_before["env"]["XIVO_HOST"] == "10.50.0.11"
 
     preview = await load_preview(pool, site)
-    assert preview.data == original
-    assert preview.overall is VarSide.MASTER
-    assert default_direction(preview.sides) is Direction.TO_SLAVE
+    assert preview.text.encode() == original
+    assert preview.overall is EdgeSide.MASTER
+    assert default_direction(preview.targets) is Direction.TO_SLAVE
     plan = preview.plan(Direction.TO_SLAVE)
     assert plan.applicable
 
@@ -167,8 +168,8 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
 
     # And back to master: the very same bytes as before.
     back = await load_preview(pool, site)
-    assert back.overall is VarSide.SLAVE
-    assert default_direction(back.sides) is Direction.TO_MASTER
+    assert back.overall is EdgeSide.SLAVE
+    assert default_direction(back.targets) is Direction.TO_MASTER
     outcome2 = await apply_switch(pool, site.edge, back.plan(Direction.TO_MASTER), wait=FAST)  # type: ignore[arg-type]
     assert outcome2.ok, outcome2.message
     assert env_file(lab).read_bytes() == original
@@ -182,7 +183,7 @@ async def test_file_changed_since_preview_is_refused_and_untouched(
 ) -> None:
     preview = await load_preview(pool, site)
     plan = preview.plan(Direction.TO_SLAVE)
-    edited = preview.data + b"# edited by a colleague meanwhile\n"
+    edited = preview.text.encode() + b"# edited by a colleague meanwhile\n"
     env_file(lab).write_bytes(edited)
 
     outcome = await apply_switch(pool, site.edge, plan, wait=FAST)  # type: ignore[arg-type]
@@ -201,7 +202,7 @@ async def test_change_between_check_and_write_is_refused_by_the_write(
     lab: Lab, site: Site, pool: Pool
 ) -> None:
     preview = await load_preview(pool, site)
-    edited = preview.data.replace(b"TIMEZONE=Europe/Paris", b"TIMEZONE=UTC")
+    edited = preview.text.encode().replace(b"TIMEZONE=Europe/Paris", b"TIMEZONE=UTC")
 
     def meddle(event: EdgeEvent) -> None:
         if isinstance(event, StepStarted) and event.step is EdgeStep.WRITE:

@@ -25,14 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resil_tui.core.compose import parse_compose_ps
-from resil_tui.core.edge_env import (
-    EDGE_VARIABLES,
-    Direction,
-    EdgeAddresses,
-    current_side,
-    overall_side,
-    plan_edge_switch,
-)
+from resil_tui.core.edge_env import Direction, EdgeAddresses, plan_edge_switch
+from resil_tui.core.edge_side import EDGE_VARIABLES, edge_targets
 from resil_tui.core.ha import parse_cron_file, parse_ha_conf, parse_sysconfd_ha_config
 from resil_tui.core.ha_form import IssueLevel, validate_ha_form
 from resil_tui.core.services import parse_xivo_service_status
@@ -236,7 +230,7 @@ def test_edge_env_plan_never_crashes_and_only_touches_managed_lines(
     text = decode_env(data)
     assert encode_env(text) == data  # invalid UTF-8 survives: the hash stays the file's
     direction = Direction.TO_SLAVE if to_slave else Direction.TO_MASTER
-    overall_side(current_side(text, ADDR))
+    edge_targets(text, ADDR.as_pair)
     plan = plan_edge_switch(text, ADDR, direction)
     if plan.errors:
         assert plan.new_text == plan.old_text

@@ -8,6 +8,7 @@ $RESIL_SECURITY_MATRIX (JSON) when that variable is set.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -175,10 +176,8 @@ async def test_lab_paths(payload: str, inject: bytes, lab: Lab, tmp_path: Path) 
         plan = preview.plan(Direction.TO_SLAVE)
         cell("Edge .env diff", payload, plan.unified_diff(preview.path))
         # A managed variable's value holding the payload, as the preview displays it.
-        tainted = preview.data.replace(b"XIVO_HOST=", b"XIVO_HOST=" + text.encode() + b"x", 1)
-        shown = edge_ops.EdgePreview(
-            site.name, preview.node, preview.path, tainted, preview.addresses
-        )
+        tainted = preview.text.replace("XIVO_HOST=", "XIVO_HOST=" + text + "x", 1)
+        shown = dataclasses.replace(preview, text=tainted)
         cell("Edge values + notes", payload, [shown.values(), edge_ops.plan_notes(plan)])
         outcome = await edge_ops.apply_switch(
             pool,

@@ -9,7 +9,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
-from resil_tui.core.edge_env import Direction, VarSide
+from resil_tui.core.edge_env import Direction
+from resil_tui.core.edge_side import EdgeSide
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
@@ -100,7 +101,7 @@ async def test_pane_shows_targets_diff_and_warnings(inventory: Inventory, tmp_pa
         app = ResilApp(inventory, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             pane = await open_edge(app, pilot)
-            assert pane.preview is not None and pane.preview.overall is VarSide.MASTER
+            assert pane.preview is not None and pane.preview.overall is EdgeSide.MASTER
             assert pane.direction is Direction.TO_SLAVE  # the opposite of where it points
             assert "Edge points to: MASTER" in text_of(pane, "#edge-state")
             targets = text_of(pane, "#edge-targets")
@@ -149,7 +150,7 @@ async def test_apply_after_yes_switches_the_targets(
                 lambda: pane.preview is not None and not pane.loading,
                 "the reload after the apply",
             )
-            assert pane.preview is not None and pane.preview.overall is VarSide.SLAVE
+            assert pane.preview is not None and pane.preview.overall is EdgeSide.SLAVE
             assert "Edge points to: SLAVE" in text_of(pane, "#edge-state")
             assert pane.direction is Direction.TO_MASTER  # the next default: fail back
             progress = pane.query_one(EdgeProgress)

@@ -18,6 +18,7 @@ from resil_tui.core.cluster import (
     worst,
 )
 from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.edge_side import PairAddresses, edge_targets
 from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
 from resil_tui.core.node_status import (
     CcStatus,
@@ -37,6 +38,15 @@ XM, XS = "10.0.0.1", "10.0.0.2"
 CM, CS = "10.0.1.1", "10.0.1.2"
 NOW = 10_000.0
 STALE = 120.0
+PAIR = PairAddresses(
+    IPv4Address(XM), IPv4Address(XS), IPv4Address("10.0.1.1"), IPv4Address("10.0.1.2")
+)
+
+
+def _env_text(values: dict[str, str | None]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in values.items() if v is not None)
+
+
 TOPO = Topology(
     site="s",
     xivo_master_id="s.xivo.master",
@@ -140,7 +150,7 @@ def edge(xivo_ip: str = XM, cc_ip: str = CM, **overrides: str) -> NodeSnapshot:
         Reachability(ReachState.OK),
         polled_at=NOW - 5,
         last_success_at=NOW - 5,
-        edge=EdgeStatus(values),
+        edge=EdgeStatus(values, edge_targets(_env_text(values), PAIR)),
     )
 
 

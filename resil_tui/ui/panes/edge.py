@@ -21,7 +21,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import RadioButton, RadioSet, Static
 
-from resil_tui.core.edge_env import EDGE_VARIABLES, Direction, EdgeSwitchPlan, VarSide
+from resil_tui.core.edge_env import Direction, EdgeSwitchPlan
+from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, VarSide
 from resil_tui.inventory_model import Site
 from resil_tui.ops.edge import (
     APPLY_STEPS,
@@ -56,7 +57,8 @@ log = logging.getLogger(__name__)
 LOAD_GROUP = "edge-load"
 RUN_GROUP = "edge-run"  # apply and rollback: never exclusive, a change is never cancelled
 
-_SIDE_STYLE = {
+_SIDE_STYLE: dict[str, str] = {
+    EdgeSide.UNKNOWN: "bold red",
     VarSide.MASTER: "bold cyan",
     VarSide.SLAVE: "bold magenta",
     VarSide.MIXED: "bold yellow",
@@ -239,7 +241,7 @@ class EdgePane(Pane):
         self.loading = False
         self.preview, self.load_error = message.preview, message.error
         if message.preview is not None:
-            self.direction = self.user_direction or default_direction(message.preview.sides)
+            self.direction = self.user_direction or default_direction(message.preview.targets)
             self.plan = message.preview.plan(self.direction)
         self._sync_radio()
         self._render_all()

@@ -16,8 +16,9 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from resil_tui.core.compose import ComposePs, ContainerState
+from resil_tui.core.edge_side import EdgeSide
 from resil_tui.core.ha import HaMode
-from resil_tui.core.node_status import EdgeSide, NodeSnapshot, ReachState
+from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncOutcome
 from resil_tui.inventory_model import Node, NodeKind, Site
