@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench soak clean
+.PHONY: demo test test-fast lint typecheck bench soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+
+# The security tier's properties with the large hypothesis profile (>= 10,000 cases in
+# all; `make test` runs the same properties with the small default profile).
+fuzz: $(STAMP)
+	RESIL_TUI_HYPOTHESIS=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider tests/security -m 'not sshd'
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

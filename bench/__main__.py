@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from types import ModuleType
 
-from bench import fanout, results, scale, startup, status
+from bench import fanout, results, sanitize, scale, startup, status
 
 logs: ModuleType | None
 try:
@@ -27,6 +27,7 @@ BENCHMARKS: list[tuple[str, ModuleType | None]] = [
     ("Warm refresh at scale: 50, 100, 200 nodes at 200 ms", scale),
     ("Logs ingest", logs),
     ("Start-up", startup),
+    ("Remote-text sanitizer (issue 14)", sanitize),
 ]
 
 

@@ -11,7 +11,6 @@ ops/probe.py, the form ui/screens/init_form.py):
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 import tomli_w
 
 from resil_tui import paths as xdg
+from resil_tui.core import validators
 from resil_tui.inventory import InventoryError, parse_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.localfiles import write_atomic
@@ -84,29 +84,15 @@ class Checked:
         return self.inventory is not None and not self.field_errors and not self.other_errors
 
 
-_PORT_SUFFIX = re.compile(r"^(?P<host>[^:\[\]]+):(?P<port>[^:]*)$")
-_BRACKETED = re.compile(r"^\[(?P<host>[^\]]*)\](?::(?P<port>.*))?$")
-
-
 def split_target(text: str) -> tuple[str, int | None]:
-    """`user@host[:port]` (IPv6: `user@[addr]:port`) -> ("user@host", port).
+    """`user@host[:port]` (IPv6: `user@[addr]:port`) -> ("user@host", port), with the
+    inventory's own parser (core/validators.ssh_target): what the form accepts loads.
 
-    Raises ValueError with a message for the field when the port is not a number.
+    Raises ValueError with a message for the field when the target is not one.
     """
-    target = text.strip()
-    user, at, rest = target.rpartition("@")
-    prefix = f"{user}@" if at else ""
-    found = _BRACKETED.match(rest)
-    if found:
-        host, port_text = found.group("host"), found.group("port")
-    else:
-        found = _PORT_SUFFIX.match(rest)
-        host, port_text = (found.group("host"), found.group("port")) if found else (rest, None)
-    if port_text is None:
-        return prefix + host, None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"{port_text!r} is not a port (1-65535): use user@host:port")
-    return prefix + host, int(port_text)
+    target = validators.ssh_target(text)
+    prefix = f"{target.user}@" if target.user else ""
+    return prefix + target.host, target.port
 
 
 def build_document(draft: Draft) -> tuple[dict[str, Any], dict[str, list[str]]]:

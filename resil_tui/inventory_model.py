@@ -73,6 +73,20 @@ class RemotePaths:
     cron_master: str = "/etc/cron.d/xivo-ha-master"
     cron_slave: str = "/etc/cron.d/xivo-ha-slave"
     edge_env: str = "/etc/docker/edge/.env"
+    # The per-node change lock (remote/lock.py): a directory created with SFTP mkdir.
+    lock_dir: str = "/var/lock/resil-tui"
+
+
+DEFAULT_LOCK_STALE_AFTER = 900.0  # seconds: a lock not refreshed for 15 min is stale
+DEFAULT_KEEP_BACKUPS = 20
+
+
+@dataclass(frozen=True)
+class ChangePolicy:
+    """How changes to a node are guarded ([changes] in the inventory)."""
+
+    lock_stale_after: float = DEFAULT_LOCK_STALE_AFTER
+    keep_backups: int = DEFAULT_KEEP_BACKUPS
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ class Node:
     readiness_pattern: str = DEFAULT_READINESS_PATTERN
     logs: tuple[LogStreamSpec, ...] = ()
     name: str = ""  # short name inside the site: "xivo.master", "mds.mds1"
+    changes: ChangePolicy = field(default_factory=ChangePolicy)
 
     @property
     def label(self) -> str:

@@ -79,12 +79,10 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, GlobalArgs]:
 
 
 def setup_debug_log(verbose: bool) -> None:
-    path = xdg.debug_log_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        handler = logging.NullHandler()
+    from resil_tui import localfiles
+
+    # 0600 in the 0700 state directory whatever the umask (it names hosts and commands).
+    handler = localfiles.debug_log_handler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("resil_tui")
     root.handlers[:] = [handler]

@@ -37,6 +37,7 @@ from resil_tui.core.edge_side import (
     edge_targets,
     side_of_value,
 )
+from resil_tui.core.sanitize import clean
 
 
 class Direction(StrEnum):
@@ -199,14 +200,17 @@ def sha256_text(text: str) -> str:
 
 
 def unified_diff(old: str, new: str, path: str = ".env", context: int = 3) -> str:
-    """`diff -u` text with a/ b/ headers; line endings kept, `\\ No newline` marked."""
+    """`diff -u` text with a/ b/ headers, `\\ No newline` marked. Display text: the
+    file's content is remote text, so the diff is sanitized (an escape in a value is shown
+    as `␛`, a lone CR as `␍`); the plan's own texts keep every byte."""
     if old == new:
         return ""
     name = path.lstrip("/")
     lines = difflib.unified_diff(
         _diff_lines(old), _diff_lines(new), f"a/{name}", f"b/{name}", n=context
     )
-    return "".join(lines)
+    # A CRLF line shows its CR as ␍ (the diff keeps saying which lines end in CRLF).
+    return clean("".join(lines).replace("\r\n", "␍\n"))
 
 
 def _diff_lines(text: str) -> list[str]:

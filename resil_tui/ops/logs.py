@@ -102,7 +102,7 @@ class LogStream:
         if self.kind is StreamKind.FILE:
             assert self.path is not None
             return cat.tail(self.path, DEFAULT_TAIL if tail is None else tail, follow=follow)
-        return cat.custom_log(self.argv)
+        return cat.custom_log(self.argv, self.name)
 
 
 def streams_for(node: Node) -> list[LogStream]:
@@ -361,7 +361,12 @@ class LogFollower:
     async def _run(self) -> None:
         attempt = 0
         lost_at: datetime | None = None
-        command = self.stream.command(tail=self.tail, since=self.since, follow=self.follow)
+        try:
+            command = self.stream.command(tail=self.tail, since=self.since, follow=self.follow)
+        except CommandError as err:
+            # e.g. an inventory stream that is not a reader: refused, nothing sent.
+            self._set_state(FollowState.FAILED, str(err))
+            return
         while True:
             deduper = ResumeDeduper(list(self._recent)) if lost_at is not None else None
             self._set_state(

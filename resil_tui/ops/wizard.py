@@ -58,6 +58,7 @@ from resil_tui.core.wizard_run import (
 )
 from resil_tui.inventory_model import Inventory, Node, Site
 from resil_tui.ops.edge import (
+    UP_TIMEOUT,
     ContainersPolled,
     ContainerWait,
     EdgeEvent,
@@ -74,8 +75,9 @@ from resil_tui.ops.status import StatusCollector
 from resil_tui.ops.wizard_probe import ConditionProber, describe_containers
 from resil_tui.ops.wizard_store import RunStore, site_key
 from resil_tui.remote import commands as cat
-from resil_tui.remote.commands import CommandError
+from resil_tui.remote.commands import Command, CommandError
 from resil_tui.remote.errors import RemoteError
+from resil_tui.remote.lock import node_lock
 from resil_tui.remote.pool import Pool, Result
 
 log = logging.getLogger(__name__)
@@ -682,8 +684,9 @@ class WizardEngine:
         assert node is not None
         if name is ActionName.XIVOCC_RESTART:
             command = cat.xivocc_restart(step.command.args.get("service", "xuc"))
-            rec.flags["restart_at"] = repr(self.clock())
-            result = await self.pool.run(node, command, step=self._audit_step(step))
+            result = await self._run_locked(node, command, step, rec, "xuc restart")
+            if result is None:
+                return
             self._output(rec, _result_lines(result))
             if result.ok:
                 self._done(rec, f"{command.line}: ok on {node.id}")
@@ -693,6 +696,31 @@ class WizardEngine:
             await self._edge_switch(step, rec)
         else:
             await self._edge_up(step, rec, node)
+
+    async def _run_locked(
+        self, node: Node, command: Command, step: Step, rec: StepRecord, action: str
+    ) -> Result | None:
+        """Run a changing command under the node's lock; None (the step failed, nothing
+        sent) when the lock cannot be taken: another console is changing that node."""
+        entered = False
+        try:
+            async with node_lock(self.pool, node, f"wizard {action}", step=self._audit_step(step)):
+                entered = True
+                if command.name == "xivocc_restart":
+                    rec.flags["restart_at"] = repr(self.clock())
+                return await self.pool.run(
+                    node,
+                    command,
+                    step=self._audit_step(step),
+                    timeout=max(UP_TIMEOUT, node.ssh.command_timeout)
+                    if command.name == "edge_up"
+                    else None,
+                )
+        except RemoteError as err:
+            if entered:
+                raise
+            self._fail(rec, f"{command.line} not run: {err.message}")
+            return None
 
     async def _edge_switch(self, step: Step, rec: StepRecord) -> None:
         preview = await load_preview(self.pool, self.site)
@@ -758,15 +786,17 @@ class WizardEngine:
                 self._fail(rec, f"up -d already done by the switch, but not all up: {text}")
             return
         command = cat.edge_up()
-        result = await self.pool.run(node, command, step=self._audit_step(step))
-        self._output(rec, _result_lines(result))
-        if result.ok:
+        done = await self._run_locked(node, command, step, rec, "edge up -d")
+        if done is None:
+            return
+        self._output(rec, _result_lines(done))
+        if done.ok:
             rec.flags["edge_up_done"] = datetime.fromtimestamp(self.clock(), UTC).strftime(
                 "%H:%M:%S UTC"
             )
             self._done(rec, f"{command.line}: ok on {node.id}")
         else:
-            self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
+            self._fail(rec, f"{command.line}: {done.summary()} {_last_line(done)}".strip())
 
 
 def discard_run(

@@ -9,6 +9,8 @@ from enum import StrEnum
 
 import asyncssh
 
+from resil_tui.core.sanitize import clean
+
 
 class ErrorKind(StrEnum):
     REFUSED = "refused"  # TCP refused / host unreachable: nothing listens there
@@ -21,6 +23,8 @@ class ErrorKind(StrEnum):
     READ_ONLY = "read_only"  # refused locally, nothing was sent
     DNS = "dns"  # the host name does not resolve
     CONFLICT = "conflict"  # a remote file changed since it was previewed
+    AUDIT = "audit"  # the audit log cannot be written: refused locally, nothing was sent
+    LOCKED = "locked"  # another change holds the node's lock: nothing was sent
     ERROR = "error"  # anything else, with the original message
 
 
@@ -43,14 +47,16 @@ class RemoteError(Exception):
     ) -> None:
         self.kind = ErrorKind(kind)
         self.node_id = node_id
-        self.message = message
+        # Messages quote what servers said (a DISCONNECT reason arrives before any
+        # authentication, an SFTP status text, command output): never raw to a terminal.
+        self.message = clean(message)
         # For host key failures: the file (and line, when changed) the admin must look at.
         self.known_hosts = known_hosts
         self.line = line
         # The jump hop (its spec, e.g. "admin@bastion:22") whose connection failed, when
         # the failure is a jump host's and not the node's: its key is the one to look at.
         self.hop: str | None = None
-        super().__init__(f"{node_id}: {message}")
+        super().__init__(f"{node_id}: {self.message}")
 
     @property
     def via_jump(self) -> bool:

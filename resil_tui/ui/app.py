@@ -231,7 +231,9 @@ class ResilApp(DebugLogErrors, App[int]):
             return
         state = self.site_state()
         for pane in self.query(Pane):
-            pane.show_state(state)
+            # A poll may end while the console shuts down: detached panes render nothing.
+            if pane.is_attached:
+                pane.show_state(state)
         self.refresh_bindings()
 
     @on(PollFinished)

@@ -79,8 +79,18 @@ def sent(lab: Lab, argv0: str = "edge-dcomp") -> list[list[str]]:
     return [c["argv"] for c in lab.commands(EDGE) if c.get("argv", [None])[0] == argv0]
 
 
+LOCK_DIR = "/var/lock"
+
+
 def sftp_changes(lab: Lab) -> list[dict[str, object]]:
-    return [c for c in lab.commands(EDGE) if c.get("kind") == "sftp"]
+    """SFTP changes to the node's files; the change lock's own (mkdir, holder file,
+    rmdir under /var/lock) are not changes to the Edge's files."""
+    return [
+        c
+        for c in lab.commands(EDGE)
+        if c.get("kind") == "sftp"
+        and not all(str(p).startswith(LOCK_DIR) for p in c.get("paths", []))  # type: ignore[attr-defined]
+    ]
 
 
 class Recorder:
@@ -138,7 +148,8 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
 
     # The audit log: the write with both hashes and the backup, then up -d, same step.
     records = AuditLog(tmp_path / "audit.jsonl").read()
-    writes = [r for r in records if r["kind"] == "write"]
+    # Each change is recorded before it is sent, then with its result (same op id).
+    writes = [r for r in records if r["kind"] == "write" and r["result"] != "started"]
     assert len(writes) == 1
     assert writes[0]["step"] == "edge switch to slave"
     assert writes[0]["before_sha256"] == sha(original)
@@ -146,7 +157,14 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
     assert writes[0]["backup"] == outcome.backup
     assert writes[0]["result"] == "ok"
     ups = [r for r in records if r["command"] == "edge-dcomp up -d"]
-    assert [(r["step"], r["exit_status"]) for r in ups] == [("edge switch to slave", 0)]
+    assert [(r["step"], r["exit_status"], r["result"]) for r in ups] == [
+        ("edge switch to slave", None, "started"),
+        ("edge switch to slave", 0, "ok"),
+    ]
+    assert ups[0]["op"] == ups[1]["op"]
+    # The switch ran under the Edge's lock: taken before the write, released after.
+    locks = [r["result"] for r in records if r["kind"] == "lock"]
+    assert locks[:3] == ["started", "acquired", "released"]
 
     # And back to master: the very same bytes as before.
     back = await load_preview(pool, site)

@@ -109,10 +109,11 @@ async def test_disable_master_then_restart(
     assert "XiVO fully booted" in restart.lines
     assert restart.status_after is not None and restart.status_after.all_running
     assert any(line.endswith("asterisk") and "running" in line for line in restart.lines)
-    argv = [e["argv"] for e in lab.commands(MASTER)]
+    argv = [e["argv"] for e in lab.commands(MASTER) if "argv" in e]
     assert ["xivo-service", "restart"] in argv
     audit = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [a["command"] for a in audit][-2:] == [rec.command, "xivo-service restart"]
+    done = [a for a in audit if a["kind"] == "command" and a["result"] != "started"]
+    assert [a["command"] for a in done][-2:] == [rec.command, "xivo-service restart"]
 
 
 async def test_slave_becomes_master_and_master_becomes_slave(

@@ -69,6 +69,7 @@ REMOTE_PATHS: dict[str, str] = {
     "cron_master": "/etc/cron.d/xivo-ha-master",
     "cron_slave": "/etc/cron.d/xivo-ha-slave",
     "edge_env": "/etc/docker/edge/.env",
+    "lock_dir": "/var/lock/resil-tui",
 }
 _SFTP_SERVERS = (
     "/usr/lib/openssh/sftp-server",
@@ -306,6 +307,10 @@ class SshdLab:
         with contextlib.suppress(subprocess.TimeoutExpired):
             n.proc.wait(timeout=5)
         n.proc = None
+
+    def restart_node(self, node_id: str) -> None:
+        self.stop_node(node_id)
+        self.start_node(node_id)
 
     def is_running(self, node_id: str) -> bool:
         return self.node(node_id).pid is not None

@@ -273,7 +273,8 @@ def test_crlf_lines_and_missing_final_newline_are_kept() -> None:
         "XIVO_MDS_HOST_DEFAULT=10.0.0.2"
     )
     diff = plan.unified_diff()
-    assert "-XIVO_HOST=10.0.0.1\r\n" in diff
+    # Display text: the CR of a CRLF line is shown, never sent to the terminal.
+    assert "-XIVO_HOST=10.0.0.1␍\n" in diff and "\r" not in diff
     assert diff.endswith("+XIVO_MDS_HOST_DEFAULT=10.0.0.2\n\\ No newline at end of file\n")
 
 
