@@ -95,9 +95,10 @@ async def test_filter_hides_lines_and_clearing_restores_them() -> None:
         view.toggle_regex()
         view.filter_input.value = r"WARN .* line \d$"
         await settle(pilot, 0.3)
+        # Shown with one timestamp, the message first, the logger after it.
         assert [s for s in view.surface.lines if not s.startswith("──")] == [
-            lines(0, 1)[0],
-            lines(7, 1)[0],
+            "10:00:00.000 WARN line 0  ‹app›",
+            "10:00:00.000 WARN line 7  ‹app›",
         ]
         view.filter_input.value = "(unclosed"
         await settle(pilot, 0.3)
