@@ -96,6 +96,7 @@ class LogSurface(ScrollView, can_focus=True):
     LogSurface { background: $surface; color: $foreground; }
     LogSurface:focus { background-tint: $foreground 5%; }
     """
+
     def __init__(self, view: LogView) -> None:
         super().__init__()
         self.view = view
