@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.widgets import Input
 
 from resil_tui.inventory_model import Site
 from resil_tui.ops.site_state import SiteState
@@ -37,6 +39,10 @@ class Pane(VerticalScroll):
     # What read-only mode greys out on this pane ("the HA form and scripts are"); empty:
     # nothing here changes a node, no notice.
     READ_ONLY_EFFECT: ClassVar[str] = ""
+    # Letters typed in a text field are text; esc gives the pane's keys back.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave_field", "Leave the field", show=False, id="pane.leave_field"),
+    ]
 
     def __init__(self, site: Site) -> None:
         super().__init__(id=f"pane-{self.PANE_ID}", classes="pane")
@@ -63,6 +69,10 @@ class Pane(VerticalScroll):
         # Textual runs each class's on_mount: this one, then the pane's own.
         if self.read_only and self.READ_ONLY_EFFECT:
             self.mount(ReadOnlyNotice(self.READ_ONLY_EFFECT), before=0)
+
+    def action_leave_field(self) -> None:
+        if isinstance(self.app.focused, Input) and self in self.app.focused.ancestors:
+            self.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING_ACTIONS and self.read_only:

@@ -67,7 +67,6 @@ class StatusPane(Pane):
         # The rows move whatever has the focus (the tab bar, the detail): ↓/↑ and j/k.
         Binding("down,j", "cursor('down')", "Next node", show=False, id="status.down"),
         Binding("up,k", "cursor('up')", "Previous node", show=False, id="status.up"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="status.clear"),
     ]
 
     class TrustChecked(Message):
@@ -299,9 +298,13 @@ class StatusPane(Pane):
         box.add_class("-shown")
         box.focus()
 
+    def action_leave_field(self) -> None:
+        self.action_clear_filter()
+
     def action_clear_filter(self) -> None:
         box = self.filter_input
         if not box.has_class("-shown") and not self.table.filter_text:
+            super().action_leave_field()
             return
         box.value = ""
         self.table.set_filter("")
