@@ -21,7 +21,7 @@ SAFETY_MODEL: tuple[str, ...] = (
     "break service make you type the node's name first.",
     "3. Every remote command comes from one catalogue that marks which ones change a node; "
     "read-only is enforced there, once, whatever the screens do.",
-    "4. Every command that changes a node is recorded in the audit log below.",
+    "4. Every command that changes a node is recorded in the audit log (Files, above).",
     "5. Host keys are checked strictly against known_hosts; VoIP IPs are data only and are "
     "never connected to.",
 )
