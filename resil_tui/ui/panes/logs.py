@@ -398,6 +398,10 @@ class LogsPane(Pane):
             ]
             merged = MergedTab(buffer_lines=self.shell.log_buffer_lines, colours=colours)
             await self.tabs.add_pane(merged)
+            # What the streams already hold, merged once; new lines follow as they come.
+            for tab in self.log_tabs():
+                merged.queue.add(tab.node.label, tab.log_view.buffer.lines())
+            merged.log_view.ingest(merged.queue.release(everything=True))
         self.tabs.active = merged.id or ""
 
     def action_toggle_regex(self) -> None:
