@@ -265,11 +265,11 @@ class ResilApp(DebugLogErrors, App[int]):
 
     @on(SiteUpdated)
     def _site_updated(self, message: SiteUpdated) -> None:
-        if message.site != self.site_name:
+        # A poll may end while the console shuts down (no screen left): nothing to draw.
+        if message.site != self.site_name or not self.screen_stack:
             return
         state = self.site_state()
         for pane in self.query(Pane):
-            # A poll may end while the console shuts down: detached panes render nothing.
             if pane.is_attached:
                 pane.show_state(state)
         self.refresh_bindings()
