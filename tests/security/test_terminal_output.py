@@ -182,7 +182,7 @@ async def test_every_pane_of_the_tui_writes_no_escape_a_node_sent(
         for pane, shown in (
             ("2", b"Pair:"),
             ("3", b"Edge points to"),
-            ("5", b"xuc-1  |"),
+            ("5", "demo.cc.master · xuc".encode()),  # the Logs tab follows xuc
             ("4", b"Site now:"),
             ("1", b"last refresh"),
         ):
