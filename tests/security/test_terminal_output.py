@@ -115,6 +115,8 @@ class PtyConsole:
             "HOME": str(tmp / "home"),
         }
         env.pop("NO_COLOR", None)
+        # The pty's size, not a size a parent process (pytest-xdist) left in the environment.
+        env["COLUMNS"], env["LINES"] = str(cols), str(rows)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "resil_tui", "--hosts", str(inventory), "--refresh", "2"],
             stdin=slave,

@@ -241,10 +241,15 @@ async def test_merged_view_orders_two_streams_with_a_tag_per_node(lab: Lab, tmp_
             from resil_tui.ops.logs import find_stream
 
             await pane.open_stream(slave, find_stream(slave, "xuc"))
+            await wait_for(lambda: len(pane.log_tabs()) == 2 and pane.active_tab is not None)
+            await pilot.pause()
             await pilot.press("m")
-            await wait_for(lambda: pane.merged_tab is not None)
+            # The merged tab is mounted, then shown: both take a moment.
+            await wait_for(
+                lambda: pane.merged_tab is not None and pane.active_view is pane.merged_tab.log_view
+            )
             merged = pane.merged_tab
-            assert merged is not None and pane.active_view is merged.log_view
+            assert merged is not None
             # What both streams hold, tagged with their node, in time order.
             await wait_for(lambda: len(merged.log_view.buffer) > 0, timeout=15)
             kept = merged.log_view.buffer.lines()
