@@ -33,6 +33,7 @@ from resil_tui.lazy import lazy_module
 if TYPE_CHECKING:
     from resil_tui.core import ha as core_ha
     from resil_tui.core import ha_form as ha_form
+    from resil_tui.core import roles
     from resil_tui.inventory_model import Inventory, Node, Site
     from resil_tui.ops import errors as ops_errors
     from resil_tui.ops import ha as ha_ops
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 else:
     core_ha = lazy_module("resil_tui.core.ha")
     ha_form = lazy_module("resil_tui.core.ha_form")
+    roles = lazy_module("resil_tui.core.roles")
     ha_ops = lazy_module("resil_tui.ops.ha")
     ops_errors = lazy_module("resil_tui.ops.errors")
 
@@ -136,7 +138,11 @@ def render_state(state: ha_ops.HaSiteState) -> list[str]:
 
 def render_node(ns: ha_ops.HaNodeState, state: ha_ops.HaSiteState) -> list[str]:
     node = ns.node
-    lines = [f"  {node.id} (VoIP {node.ip or '?'}) — {state.xivo_state(node.id).value}"]
+    words = roles.role_words(state.site.resilience)
+    lines = [
+        f"  {node.id} ({words.of(node.side)}, VoIP {node.ip or '?'}) — "
+        f"{state.xivo_state(node.id).value}"
+    ]
     if not ns.reachable:
         lines.append(f"    unreachable: {ns.snapshot.reachability.message}")
         return lines
@@ -144,7 +150,7 @@ def render_node(ns: ha_ops.HaNodeState, state: ha_ops.HaSiteState) -> list[str]:
     if ha is not None:
         peer = f", peer {ha.peer}" if ha.peer else ""
         absent = "" if ha.present else " (no ha.conf)"
-        lines.append(f"    HA mode: {ha.mode.value}{peer}{absent}")
+        lines.append(f"    HA mode: {words.mode(ha.mode.value)}{peer}{absent}")
         for problem in ha.problems:
             lines.append(f"    ⚠ {problem}")
     cron = ns.cron
@@ -155,12 +161,7 @@ def render_node(ns: ha_ops.HaNodeState, state: ha_ops.HaSiteState) -> list[str]:
         if ha is not None:
             for problem in cron.problems(ha.mode, ha.peer):
                 lines.append(f"    ⚠ cron: {problem}")
-    if ns.sip is not None:
-        for check in ns.expiry_checks():
-            lines.append(f"    SIP {check.describe()}")
-    else:
-        lines.append(f"    SIP expiry: not read ({ns.sip_error})")
-    lines.append(f"    {ns.registrar_line()}")
+    lines.extend(f"    {line}" for line in ns.web_ui_check().lines())
     return lines
 
 
@@ -197,24 +198,38 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
         why = current.snapshot.reachability.message if current else "not read"
         io.note(f"resil-tui ha: {node.id} unreachable, nothing sent: {why}")
         return EXIT_FAILED
-    preview = ha_form.build_preview(
-        node.id,
-        current.ha,
-        current.cron,
-        validation,
-        cron_master_path=node.paths.cron_master,
-        cron_slave_path=node.paths.cron_slave,
-    )
+    preview = ha_ops.preview_for(site, node, state, validation)
     for line in preview.lines():
         io.say(line)
     if session.read_only:
         raise Refused("read-only mode: the change is refused; nothing was sent")
-    if validation.mode is core_ha.HaMode.DISABLED:
+    if preview.typed_confirmation:
         await io.typed_confirm(node.id, yes=args.yes)
     else:
-        await io.confirm(f"Set {node.id} to HA {validation.mode}?", yes=args.yes)
+        await io.confirm(f"Set {node.id} to HA {preview.mode_label}?", yes=args.yes)
 
-    rec = await ha_ops.apply_ha_mode(pool, node, validation, on_line=lambda s: io.say(f"  {s}"))
+    action = ha_ops.plan_set_mode(node, validation, ha_ops.site_sip_expiry(site))
+    rec = await ha_ops.apply_ha_mode(
+        pool, node, validation, on_line=lambda s: io.say(f"  {s}"), action=action
+    )
+    code = await _after_set(session, node, rec, args, io)
+    _say_web_ui_part(rec, io)
+    return code
+
+
+def _say_web_ui_part(rec: ha_ops.ActionRecord, io: Io) -> None:
+    """The last words of `ha set`: what the web UI's HA save does, as read back."""
+    if rec.web_ui is None:
+        return
+    io.say(f"Web UI part on {rec.node_id} (sysconfd does not do it):")
+    for line in rec.web_ui.lines():
+        io.say(f"  {line}")
+
+
+async def _after_set(
+    session: Session, node: Node, rec: ha_ops.ActionRecord, args: HaArgs, io: Io
+) -> int:
+    pool = session.pool
     if not rec.ok:
         return EXIT_FAILED
     if not rec.restart_required:

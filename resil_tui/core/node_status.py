@@ -15,7 +15,7 @@ from resil_tui.core.compose import ComposePs, ContainerState
 from resil_tui.core.edge_env import sha256_text
 from resil_tui.core.edge_side import EdgeTargets
 from resil_tui.core.ha import HaConfig, HaCron
-from resil_tui.core.ha_form import SipExpiry
+from resil_tui.core.ha_webui import ProvdDefault, SipExpiry
 from resil_tui.core.replication import ReplicationResult
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncResult
@@ -81,12 +81,16 @@ class XivoStatus:
     replication: ReplicationResult | None = None  # last run started by the product
     sip_expiry: SipExpiry | None = None  # the staticsip rows, as psql printed them
     sip_error: str | None = None  # why they could not be read
+    provd_default: ProvdDefault | None = None  # provd's "default" config, read from its file
+    provd_error: str | None = None  # why it could not be read
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ha": self.ha.to_dict() if self.ha else None,
             "sip_expiry": self.sip_expiry.to_dict() if self.sip_expiry else None,
             "sip_error": self.sip_error,
+            "provd_default": self.provd_default.to_dict() if self.provd_default else None,
+            "provd_error": self.provd_error,
             "services": self.services.to_dict() if self.services else None,
             "disabled_flag": self.disabled_flag,
             "cron": self.cron.to_dict() if self.cron else None,

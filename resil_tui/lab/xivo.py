@@ -161,29 +161,67 @@ def write_role_files(world: LabWorld, node: NodeSpec, node_type: str, remote: st
         slave.write_text(facts.cron_slave_text(remote))
 
 
-def apply_ha_db(st: dict[str, Any], node_type: str, remote: str) -> None:
-    """The automatic configuration changes (SIP expiry, provisioning, pg_hba)."""
-    on = node_type in ("master", "slave")
-    sip = st.setdefault("staticsip", {})
-    sip.update(facts.SIP_EXPIRY_HA_ON if on else facts.SIP_EXPIRY_HA_OFF)
-    st["provd"] = (
-        {"registrar_backup": remote, "proxy_backup": remote}
-        if node_type == "master"
-        else {"registrar_backup": "", "proxy_backup": ""}
-    )
+def apply_sysconfd_db(st: dict[str, Any], node_type: str, remote: str) -> None:
+    """What sysconfd's update_ha_config does to PostgreSQL: on a slave, let the master in
+    (pg_hba) and listen on all addresses. Nothing else (XIVO.md, corrections)."""
     st["pg_hba_allow"] = remote if node_type == "slave" else ""
     st["pg_listen_all"] = node_type == "slave"
 
 
+def apply_web_ui_settings(world: LabWorld, node: NodeSpec, node_type: str, remote: str) -> None:
+    """What the web UI's HA save writes before it posts to sysconfd: the SIP expiry rows
+    and the provisioning "default" config's backup registrar and proxy (master: the
+    peer; disabled: blank; slave: left as it is)."""
+    on = node_type in ("master", "slave")
+    with world.edit_state(node.id) as st:
+        sip = st.setdefault("staticsip", {})
+        sip.update(facts.SIP_EXPIRY_HA_ON if on else facts.SIP_EXPIRY_HA_OFF)
+    if node_type == "slave":
+        return
+    backup = remote if node_type == "master" else ""
+    doc = read_provd_default(world, node) or facts.provd_default_doc(node.ip, "")
+    doc["registrar_backup"] = backup
+    doc["proxy_backup"] = backup
+    write_provd_default(world, node, doc)
+
+
+def read_provd_default(world: LabWorld, node: NodeSpec) -> dict[str, Any] | None:
+    path = world.resolve(node.id, facts.PROVD_DEFAULT)
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text() or "{}")
+    except json.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def write_provd_default(world: LabWorld, node: NodeSpec, doc: dict[str, Any]) -> None:
+    path = world.resolve(node.id, facts.PROVD_DEFAULT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(facts.provd_json(doc))
+
+
 async def update_ha(ctx: Ctx, node_type: str, remote: str) -> None:
-    world, node = ctx.world, ctx.node
+    await sysconfd_update(ctx.world, ctx.node, node_type, remote, ctx.timing.postgres_restart)
+
+
+async def sysconfd_update(
+    world: LabWorld, node: NodeSpec, node_type: str, remote: str, pg_restart: float
+) -> None:
+    """sysconfd's update_ha_config: ha.conf, the role's cron file, PostgreSQL access and
+    listen settings, a PostgreSQL restart, and telephony started on a master or a
+    disabled node. It does not touch SIP expiry nor provisioning."""
+    import asyncio
+
     write_role_files(world, node, node_type, remote)
     with world.edit_state(node.id) as st:
-        apply_ha_db(st, node_type, remote)
+        apply_sysconfd_db(st, node_type, remote)
         for s in st.get("services", []):
             if s["name"] == "postgresql":
                 s["state"] = "stopped"
-    await ctx.sleep(ctx.timing.postgres_restart)
+    if pg_restart > 0:
+        await asyncio.sleep(pg_restart)
     phones.before_change(world, node.id)  # telephony may start below
     with world.edit_state(node.id) as st:
         for s in st.get("services", []):
@@ -199,7 +237,16 @@ async def update_ha(ctx: Ctx, node_type: str, remote: str) -> None:
                 if s["name"] in facts.TELEPHONY:
                     s["state"] = "running"
     if node_type in ("master", "disabled"):
-        ctx.path(facts.DISABLED_FLAG).unlink(missing_ok=True)
+        world.resolve(node.id, facts.DISABLED_FLAG).unlink(missing_ok=True)
+
+
+async def web_ui_ha_save(world: LabWorld, node: NodeSpec, pg_restart: float) -> dict[str, str]:
+    """The admin saves the web UI's HA page as it stands (the node's ha.conf): SIP expiry,
+    provisioning, then the same POST to sysconfd. Returns the HA config saved."""
+    ha = read_ha(world, node.id)
+    apply_web_ui_settings(world, node, ha["node_type"], ha["remote_address"])
+    await sysconfd_update(world, node, ha["node_type"], ha["remote_address"], pg_restart)
+    return ha
 
 
 def _validate_ha(node: NodeSpec, body: str) -> tuple[str, str]:

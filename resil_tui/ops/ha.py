@@ -29,14 +29,12 @@ from typing import Any
 from resil_tui.core.cluster import SiteVerdicts, XivoState
 from resil_tui.core.ha import HaConfig, HaCron, HaMode, parse_cron_file, parse_ha_conf
 from resil_tui.core.ha_form import (
-    PROVISIONING_UNREADABLE,
     CheckMasterResult,
-    ExpiryCheck,
     FormValidation,
-    SipExpiry,
+    HaPreview,
+    PeerNow,
     SyncRunCheck,
-    compare_sip_expiry,
-    expected_backup_registrar,
+    build_preview,
     judge_sync_run,
     new_log_lines,
     parse_check_master,
@@ -44,9 +42,20 @@ from resil_tui.core.ha_form import (
     validate_ha_form,
     verify_applied,
 )
-from resil_tui.core.multifile import split_multi_tail
+from resil_tui.core.ha_webui import (
+    SEED_HA_ON,
+    CheckState,
+    SipExpiry,
+    SipExpiryTriple,
+    WebUiCheck,
+    check_web_ui_effects,
+    parse_sip_expiry,
+    read_provd_file,
+)
+from resil_tui.core.multifile import MultiFile, split_multi_tail
 from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.replication import ReplicationResult, parse_replication_output
+from resil_tui.core.roles import role_words
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.inventory_model import Node, NodeKind, Site
 from resil_tui.ops import replication_record
@@ -77,6 +86,7 @@ def _ignore(_line: str) -> None:
 class HaNodeState:
     node: Node
     snapshot: NodeSnapshot
+    ha_on: SipExpiryTriple = SEED_HA_ON  # the site's expected SIP expiry while HA is on
 
     @property
     def sip(self) -> SipExpiry | None:
@@ -108,20 +118,21 @@ class HaNodeState:
     def mode(self) -> HaMode:
         return self.ha.mode if self.ha is not None else HaMode.UNKNOWN
 
-    def expiry_checks(self) -> list[ExpiryCheck]:
-        if self.sip is None:
-            return []
-        return compare_sip_expiry(self.sip, self.mode)
-
-    def expiry_mismatch(self) -> bool:
-        return any(not c.ok for c in self.expiry_checks())
-
-    def registrar_line(self) -> str:
-        """Backup registrar: expected from ha.conf, actual not readable (no verified path)."""
-        ha = self.ha
-        expected = expected_backup_registrar(ha.mode, ha.peer) if ha is not None else None
-        want = "unknown" if expected is None else (expected or "blank")
-        return f"provisioning backup registrar: expected {want}; actual {PROVISIONING_UNREADABLE}"
+    def web_ui_check(self) -> WebUiCheck:
+        """SIP expiry and backup registrar against this node's ha.conf (what the web UI's
+        HA save writes and sysconfd does not)."""
+        ha, xivo = self.ha, self.snapshot.xivo
+        unreachable = None if self.reachable else "node unreachable"
+        return check_web_ui_effects(
+            self.node.id,
+            self.mode,
+            ha.peer if ha is not None else None,
+            sip=self.sip if self.reachable else None,
+            sip_error=unreachable or self.sip_error,
+            provd=xivo.provd_default if xivo is not None and self.reachable else None,
+            provd_error=unreachable or (xivo.provd_error if xivo is not None else "not read"),
+            ha_on=self.ha_on,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,17 +144,7 @@ class HaNodeState:
             "cron_problems": self.cron.problems(self.mode, self.ha.peer)
             if self.cron and self.ha
             else [],
-            "sip_expiry": [
-                {"name": c.name, "actual": c.actual, "expected": c.expected, "ok": c.ok}
-                for c in self.expiry_checks()
-            ],
-            "sip_error": self.sip_error,
-            "backup_registrar": {
-                "expected": expected_backup_registrar(self.ha.mode, self.ha.peer)
-                if self.ha
-                else None,
-                "actual": PROVISIONING_UNREADABLE,
-            },
+            "web_ui_part": self.web_ui_check().to_dict(),
         }
 
 
@@ -201,11 +202,43 @@ def peer_node(site: Site, node: Node) -> Node:
 
 def ha_site_state(site: Site, report: SiteReport) -> HaSiteState:
     """The XiVO pair as a status poll saw it (verdicts, ha.conf, cron, SIP expiry)."""
+    ha_on = site_sip_expiry(site)
     nodes = {
-        n.id: HaNodeState(n, report.snapshot.node(n.id) or NodeSnapshot(n.id, n.kind.value))
+        n.id: HaNodeState(n, report.snapshot.node(n.id) or NodeSnapshot(n.id, n.kind.value), ha_on)
         for n in xivo_nodes(site)
     }
     return HaSiteState(site, nodes, report.verdicts, report.verdicts.evaluated_at)
+
+
+def site_sip_expiry(site: Site) -> SipExpiryTriple:
+    low, high, default = site.ha_sip_expiry
+    return SipExpiryTriple(low, high, default)
+
+
+def preview_for(
+    site: Site, node: Node, state: HaSiteState, validation: FormValidation
+) -> HaPreview:
+    """The preview of a change on `node` from the last poll of the pair (pane and CLI):
+    sysconfd's part, the web UI's part left undone, and the split-brain guard."""
+    current = state.node(node.id)
+    other = state.node(peer_node(site, node).id)
+    services = current.services if current is not None else None
+    peer_now = None
+    if other is not None:
+        tel = other.services.telephony_running if other.services is not None else None
+        peer_now = PeerNow(other.node.id, other.reachable, tel)
+    return build_preview(
+        node.id,
+        current.ha if current is not None else None,
+        current.cron if current is not None else None,
+        validation,
+        cron_master_path=node.paths.cron_master,
+        cron_slave_path=node.paths.cron_slave,
+        ha_on=site_sip_expiry(site),
+        telephony_now=services.telephony_running if services is not None else None,
+        peer_now=peer_now,
+        words=role_words(site.resilience),
+    )
 
 
 async def read_ha_site(collector: StatusCollector, site: Site) -> HaSiteState:
@@ -247,6 +280,7 @@ class ActionRecord:
     sync: SyncRunCheck | None = None
     check: CheckMasterResult | None = None
     status_after: ServicesStatus | None = None
+    web_ui: WebUiCheck | None = None  # set-mode: SIP expiry and backup registrar read back
     _sink: LineSink = field(default=_ignore, repr=False)
 
     def emit(self, line: str) -> None:
@@ -269,6 +303,7 @@ class ActionRecord:
             "summary": self.summary,
             "restart_required": self.restart_required,
             "verify_problems": list(self.verify_problems),
+            "web_ui_part": self.web_ui.to_dict() if self.web_ui is not None else None,
             "lines": list(self.lines),
         }
 
@@ -323,10 +358,60 @@ async def _stream(
     return status
 
 
-async def _read_files(pool: Pool, node: Node, paths: list[str]) -> dict[str, str | None]:
+async def _read_files(pool: Pool, node: Node, paths: list[str]) -> MultiFile:
     result = await pool.run(node, cat.tail_files(paths, 500))
-    split = split_multi_tail(result.stdout, result.stderr, paths)
-    return {p: split.text(p) for p in paths}
+    return split_multi_tail(result.stdout, result.stderr, paths)
+
+
+async def _read_web_ui_part(
+    pool: Pool,
+    node: Node,
+    mode: HaMode,
+    peer: IPv4Address | None,
+    files: MultiFile,
+    ha_on: SipExpiryTriple,
+) -> WebUiCheck:
+    """SIP expiry (psql, read-only) and provd's default config (from the files just read)
+    against the new mode: what the web UI's HA save writes and sysconfd does not."""
+    path = node.paths.provd_default
+    provd, provd_error = read_provd_file(path, files.text(path), files.problems.get(path))
+    sip: SipExpiry | None = None
+    sip_error: str | None = None
+    try:
+        result = await pool.run(node, cat.sip_expiry_query())
+    except RemoteError as exc:
+        if exc.kind is ErrorKind.READ_ONLY:
+            raise
+        sip_error = f"psql not run: {exc.message}"
+    else:
+        if result.ok:
+            sip = parse_sip_expiry(result.stdout)
+        else:
+            first = (
+                result.stderr.strip() or result.stdout.strip() or result.summary()
+            ).splitlines()
+            sip_error = f"psql: {first[0] if first else result.summary()}"
+    return check_web_ui_effects(
+        node.id,
+        mode,
+        peer,
+        sip=sip,
+        sip_error=sip_error,
+        provd=provd,
+        provd_error=provd_error,
+        ha_on=ha_on,
+    )
+
+
+def _left_to_do(check: WebUiCheck | None) -> str:
+    if check is None or check.all_ok:
+        return ""
+    left = [
+        f"{c.name} {c.state.value}"
+        for c in check.checks
+        if c.state in (CheckState.DIFFERS, CheckState.UNREADABLE)
+    ]
+    return f"; LEFT TO DO (the web UI's HA save): {', '.join(left)}"
 
 
 async def _status_all(pool: Pool, node: Node, rec: ActionRecord) -> ServicesStatus | None:
@@ -380,17 +465,20 @@ class HaAction:
     command: Command
     validation: FormValidation | None = None  # set-mode
     peer: str | None = None  # replicate: the slave's IP; check: the master's IP
+    ha_on: SipExpiryTriple = SEED_HA_ON  # set-mode: the SIP expiry read back is compared to
 
     @property
     def line(self) -> str:
         return self.command.line
 
 
-def plan_set_mode(node: Node, validation: FormValidation) -> HaAction:
+def plan_set_mode(
+    node: Node, validation: FormValidation, ha_on: SipExpiryTriple = SEED_HA_ON
+) -> HaAction:
     if not validation.ok or validation.mode is None:
         raise ValueError("; ".join(validation.errors) or "invalid HA form")
     command = cat.sysconfd_update_ha_config(validation.mode.value, validation.peer)
-    return HaAction(HaActionKind.SET_MODE, node, command, validation=validation)
+    return HaAction(HaActionKind.SET_MODE, node, command, validation=validation, ha_on=ha_on)
 
 
 def plan_restart(node: Node) -> HaAction:
@@ -468,6 +556,7 @@ async def apply_ha_mode(
     cron files to verify. Raises ValueError for an invalid form, RemoteError(READ_ONLY)."""
     action = action or plan_set_mode(node, validation)
     mode, peer = validation.mode, validation.peer
+    ha_on = action.ha_on
     assert mode is not None
     command = action.command
     pool.require_writable(node, f"set HA mode {mode.value}")
@@ -497,15 +586,16 @@ async def apply_ha_mode(
             rec.emit(f"sysconfd: {answer_problem}")
 
         # Verify from the node's files, whatever sysconfd answered.
-        paths = [node.paths.ha_conf, node.paths.cron_master, node.paths.cron_slave]
+        provd_path = node.paths.provd_default
+        paths = [node.paths.ha_conf, node.paths.cron_master, node.paths.cron_slave, provd_path]
         try:
             texts = await _read_files(pool, node, paths)
         except RemoteError as exc:
             return rec.finish(False, f"could not re-read ha.conf to verify: {exc.message}")
-        after = parse_ha_conf(texts[node.paths.ha_conf])
+        after = parse_ha_conf(texts.text(node.paths.ha_conf))
         cron = HaCron(
-            master=parse_cron_file(texts[node.paths.cron_master]),
-            slave=parse_cron_file(texts[node.paths.cron_slave]),
+            master=parse_cron_file(texts.text(node.paths.cron_master)),
+            slave=parse_cron_file(texts.text(node.paths.cron_slave)),
         )
         rec.emit(f"ha.conf now: {after.raw.strip() if after.present else '(no file)'}")
         rec.emit(f"cron now: {cron.state.value}")
@@ -515,12 +605,20 @@ async def apply_ha_mode(
         for problem in rec.verify_problems:
             rec.emit(f"verify: {problem}")
         rec.restart_required = mode in (HaMode.MASTER, HaMode.DISABLED)
+        rec.web_ui = await _read_web_ui_part(pool, node, mode, peer, texts, ha_on)
+        rec.emit("--- what the web UI's HA save does, read back (sysconfd does not do it) ---")
+        for line in rec.web_ui.lines():
+            rec.emit(line)
         if answer_problem or rec.verify_problems:
             why = answer_problem or "; ".join(rec.verify_problems)
             return rec.finish(False, f"HA mode {mode.value} not confirmed on {node.id}: {why}")
         tail = " — restart pending: xivo-service restart" if rec.restart_required else ""
         peer_text = f" (peer {peer})" if peer else ""
-        return rec.finish(True, f"{node.id} is now HA {mode.value}{peer_text}, verified{tail}")
+        left = _left_to_do(rec.web_ui)
+        return rec.finish(
+            True,
+            f"{node.id} is now HA {mode.value}{peer_text}, sysconfd's part verified{tail}{left}",
+        )
 
     return await _under_lock(pool, node, rec, f"HA set-mode {mode.value}", step, force, body)
 
