@@ -33,7 +33,7 @@ from resil_tui.lazy import lazy_module
 if TYPE_CHECKING:
     from resil_tui.core import ha as core_ha
     from resil_tui.core import ha_form as ha_form
-    from resil_tui.core import roles
+    from resil_tui.core import ha_webui, roles
     from resil_tui.inventory_model import Inventory, Node, Site
     from resil_tui.ops import errors as ops_errors
     from resil_tui.ops import ha as ha_ops
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 else:
     core_ha = lazy_module("resil_tui.core.ha")
     ha_form = lazy_module("resil_tui.core.ha_form")
+    ha_webui = lazy_module("resil_tui.core.ha_webui")
     roles = lazy_module("resil_tui.core.roles")
     ha_ops = lazy_module("resil_tui.ops.ha")
     ops_errors = lazy_module("resil_tui.ops.errors")
@@ -58,7 +59,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     p = subparser(sub, NAME, HELP)
     ha = p.add_subparsers(dest="ha_command", metavar="ACTION", required=True)
     hp = subparser(ha, "show", "HA mode, peer, cron, SIP expiry of each XiVO node")
-    hp.set_defaults(node=None, mode=None, peer=None, restart=False, yes=False)
+    hp.set_defaults(node=None, mode=None, peer=None, restart=False, yes=False, web_ui_part=False)
     hp.add_argument("--site", metavar="NAME")
     hp = subparser(ha, "set", "set a XiVO node's HA mode through sysconfd")
     hp.set_defaults(site=None)
@@ -66,10 +67,17 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     hp.add_argument("--mode", choices=("disabled", "master", "slave"), required=True)
     hp.add_argument("--peer", metavar="IP", help="the other node's VoIP IP (master, slave)")
     hp.add_argument("--restart", action="store_true", help="then run xivo-service restart")
+    hp.add_argument(
+        "--with-sip-and-provisioning",
+        action="store_true",
+        dest="web_ui_part",
+        help="also write what the web UI's HA save writes (SIP expiry, backup registrar); "
+        "unverified, off by default",
+    )
     hp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     for name, text in SCRIPTS.items():
         hp = subparser(ha, name, text)
-        hp.set_defaults(node=None, mode=None, peer=None, restart=False)
+        hp.set_defaults(node=None, mode=None, peer=None, restart=False, web_ui_part=False)
         hp.add_argument("--site", metavar="NAME")
         hp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
@@ -82,6 +90,7 @@ class HaArgs:
     mode: str | None = None  # set
     peer: str | None = None  # set
     restart: bool = False  # set
+    web_ui_part: bool = False  # set: --with-sip-and-provisioning
     yes: bool = False
 
     @classmethod
@@ -93,6 +102,7 @@ class HaArgs:
             mode=ns.mode,
             peer=ns.peer,
             restart=bool(ns.restart),
+            web_ui_part=bool(ns.web_ui_part),
             yes=bool(ns.yes),
         )
 
@@ -208,13 +218,39 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
     else:
         await io.confirm(f"Set {node.id} to HA {preview.mode_label}?", yes=args.yes)
 
-    action = ha_ops.plan_set_mode(node, validation, ha_ops.site_sip_expiry(site))
+    action = ha_ops.plan_set_mode(node, validation, ha_webui.site_sip_expiry(site))
     rec = await ha_ops.apply_ha_mode(
         pool, node, validation, on_line=lambda s: io.say(f"  {s}"), action=action
     )
     code = await _after_set(session, node, rec, args, io)
+    if args.web_ui_part and rec.ok and validation.mode is not None:
+        web = await _web_ui_part(session, site, node, validation, args, io)
+        return max(code, web)
     _say_web_ui_part(rec, io)
     return code
+
+
+async def _web_ui_part(
+    session: Session,
+    site: Site,
+    node: Node,
+    validation: ha_form.FormValidation,
+    args: HaArgs,
+    io: Io,
+) -> int:
+    """--with-sip-and-provisioning: what the web UI's HA save writes, written by us
+    (unverified on XiVO.solutions), after a typed confirmation."""
+    assert validation.mode is not None
+    plan = ha_ops.plan_web_ui_part(
+        node, validation.mode, validation.peer, ha_webui.site_sip_expiry(site)
+    )
+    io.say("Also write what the web UI's HA save writes (unverified: check the result):")
+    for line in plan.lines():
+        io.say(f"  {line}")
+    await io.typed_confirm(node.id, yes=args.yes)
+    rec = await ha_ops.apply_web_ui_part(session.pool, plan, on_line=lambda s: io.say(f"  {s}"))
+    _say_web_ui_part(rec, io)
+    return EXIT_OK if rec.ok else EXIT_FAILED
 
 
 def _say_web_ui_part(rec: ha_ops.ActionRecord, io: Io) -> None:

@@ -26,6 +26,7 @@ Pure: text in, dataclasses out.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address
@@ -33,9 +34,9 @@ from typing import Any
 
 from resil_tui.core.ha import HaMode
 from resil_tui.core.sanitize import clean
+from resil_tui.inventory_model import Site
 
 SIP_EXPIRY_NAMES = ("minexpiry", "maxexpiry", "defaultexpiry")
-DEFAULT_PROVD_CONFIG = "/var/lib/xivo-provd/jsondb/configs/default"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ class SipExpiryTriple:
 # The seed: HA on 1 / 5 / 2 minutes; HA off (XiVO's own defaults) 1 min / 1 h / 2 min.
 SEED_HA_ON = SipExpiryTriple(60, 300, 120)
 HA_OFF = SipExpiryTriple(60, 3600, 120)
+
+
+def site_sip_expiry(site: Site) -> SipExpiryTriple:
+    """The SIP expiry a site expects while HA is on (`ha_sip_expiry` in the inventory)."""
+    low, high, default = site.ha_sip_expiry
+    return SipExpiryTriple(low, high, default)
 
 
 def _duration(seconds: int) -> str:
@@ -392,6 +399,50 @@ def check_web_ui_effects(
         check_sip(mode, sip, sip_error, ha_on),
         check_registrar(mode, peer, provd, provd_error),
     )
+
+
+def provd_update_body(answer: str, backup: str) -> str:
+    """The body of provd's `PUT /provd/cfg_mgr/configs/default`: the config provd answered
+    to GET, every field kept, with `registrar_backup` and `proxy_backup` set (and the
+    raw_config's sip_backup_*_ip when it holds them). Raises ValueError when the answer
+    is not a config document."""
+    body = answer.lstrip("\ufeff").strip()
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ValueError(f"provd's answer is not JSON: {exc}") from None
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise ValueError("provd's answer holds no config object")
+    config["registrar_backup"] = backup
+    config["proxy_backup"] = backup
+    raw = config.get("raw_config")
+    if isinstance(raw, dict):
+        for key in ("sip_backup_registrar_ip", "sip_backup_proxy_ip"):
+            if key in raw:
+                raw[key] = backup or None
+    return json.dumps({"config": config})
+
+
+# --- the wizard record's section (kept here so the record's owner calls one function) ---
+
+
+def record_section(checks: Sequence[WebUiCheck]) -> list[str]:
+    """Markdown lines for the wizard record: each XiVO node's SIP expiry and backup
+    registrar as last read, and what is left to do. Empty when nothing was read."""
+    if not checks:
+        return []
+    out = ["## What the web UI's HA save writes (sysconfd does not)", ""]
+    for check in checks:
+        out.append(f"- {check.node_label} ({check.mode.value}):")
+        out += [f"  - {c.line()}" for c in check.checks]
+    todo = [c for c in checks if c.differs]
+    if todo:
+        out.append("")
+        for check in todo:
+            out += [f"- {line}" for line in instruction(check.node_label)]
+    out.append("")
+    return out
 
 
 # --- the preview's second half -------------------------------------------------------------

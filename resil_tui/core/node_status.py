@@ -14,8 +14,15 @@ from typing import Any
 from resil_tui.core.compose import ComposePs, ContainerState
 from resil_tui.core.edge_env import sha256_text
 from resil_tui.core.edge_side import EdgeTargets
-from resil_tui.core.ha import HaConfig, HaCron
-from resil_tui.core.ha_webui import ProvdDefault, SipExpiry
+from resil_tui.core.ha import HaConfig, HaCron, HaMode
+from resil_tui.core.ha_webui import (
+    SEED_HA_ON,
+    ProvdDefault,
+    SipExpiry,
+    SipExpiryTriple,
+    WebUiCheck,
+    check_web_ui_effects,
+)
 from resil_tui.core.replication import ReplicationResult
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncResult
@@ -83,6 +90,21 @@ class XivoStatus:
     sip_error: str | None = None  # why they could not be read
     provd_default: ProvdDefault | None = None  # provd's "default" config, read from its file
     provd_error: str | None = None  # why it could not be read
+
+    def web_ui_check(self, node_label: str, ha_on: SipExpiryTriple = SEED_HA_ON) -> WebUiCheck:
+        """SIP expiry and backup registrar against ha.conf: what the web UI's HA save
+        writes and sysconfd does not."""
+        ha = self.ha
+        return check_web_ui_effects(
+            node_label,
+            ha.mode if ha is not None else HaMode.UNKNOWN,
+            ha.peer if ha is not None else None,
+            sip=self.sip_expiry,
+            sip_error=self.sip_error,
+            provd=self.provd_default,
+            provd_error=self.provd_error,
+            ha_on=ha_on,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

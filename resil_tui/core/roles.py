@@ -9,6 +9,7 @@ a next-LTS mode says Main / Standby; the scripts keep their names
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from resil_tui.inventory_model import Resilience, Side
@@ -42,3 +43,23 @@ def role_words(mode: Resilience | None) -> RoleWords:
     if mode in (Resilience.AUTOMATIC, Resilience.MANUAL):
         return NEXT_LTS_WORDS
     return CLASSIC_WORDS
+
+
+# A role word standing alone: not inside a script, file or node name
+# (xivo-manage-slave-services, xivo-ha-master, paris.xivo.master, side=slave).
+_ROLE_WORD = re.compile(r"(?<![\w./=-])(master|slave|Master|Slave|MASTER|SLAVE)(?![\w/=-]|\.\w)")
+
+
+def reword(text: str, words: RoleWords) -> str:
+    """Prose written with master/slave, in the site's words (no change for classic)."""
+    if words == CLASSIC_WORDS:
+        return text
+
+    def swap(m: re.Match[str]) -> str:
+        word = m.group(1)
+        new = words.master if word.lower() == "master" else words.slave
+        if word.isupper():
+            return new.upper()
+        return new if word[0].isupper() or new[0].isupper() else new.lower()
+
+    return _ROLE_WORD.sub(swap, text)

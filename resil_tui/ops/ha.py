@@ -43,6 +43,7 @@ from resil_tui.core.ha_form import (
     verify_applied,
 )
 from resil_tui.core.ha_webui import (
+    HA_OFF,
     SEED_HA_ON,
     CheckState,
     SipExpiry,
@@ -50,10 +51,12 @@ from resil_tui.core.ha_webui import (
     WebUiCheck,
     check_web_ui_effects,
     parse_sip_expiry,
+    provd_update_body,
     read_provd_file,
+    site_sip_expiry,
 )
 from resil_tui.core.multifile import MultiFile, split_multi_tail
-from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.core.node_status import NodeSnapshot, XivoStatus
 from resil_tui.core.replication import ReplicationResult, parse_replication_output
 from resil_tui.core.roles import role_words
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
@@ -120,19 +123,12 @@ class HaNodeState:
 
     def web_ui_check(self) -> WebUiCheck:
         """SIP expiry and backup registrar against this node's ha.conf (what the web UI's
-        HA save writes and sysconfd does not)."""
-        ha, xivo = self.ha, self.snapshot.xivo
-        unreachable = None if self.reachable else "node unreachable"
-        return check_web_ui_effects(
-            self.node.id,
-            self.mode,
-            ha.peer if ha is not None else None,
-            sip=self.sip if self.reachable else None,
-            sip_error=unreachable or self.sip_error,
-            provd=xivo.provd_default if xivo is not None and self.reachable else None,
-            provd_error=unreachable or (xivo.provd_error if xivo is not None else "not read"),
-            ha_on=self.ha_on,
-        )
+        HA save writes and sysconfd does not); nothing reads ok from an unreachable node."""
+        xivo = self.snapshot.xivo if self.reachable else None
+        if xivo is None:
+            why = "node unreachable" if not self.reachable else "not read"
+            xivo = XivoStatus(ha=self.ha, sip_error=why, provd_error=why)
+        return xivo.web_ui_check(self.node.id, self.ha_on)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,11 +204,6 @@ def ha_site_state(site: Site, report: SiteReport) -> HaSiteState:
         for n in xivo_nodes(site)
     }
     return HaSiteState(site, nodes, report.verdicts, report.verdicts.evaluated_at)
-
-
-def site_sip_expiry(site: Site) -> SipExpiryTriple:
-    low, high, default = site.ha_sip_expiry
-    return SipExpiryTriple(low, high, default)
 
 
 def preview_for(
@@ -917,3 +908,118 @@ def slave_start_risk(state: HaSiteState | None, site: Site) -> list[str]:
 
 def is_xivo(node: Node) -> bool:
     return node.kind is NodeKind.XIVO
+
+
+# --- the web UI's part, applied by resil-tui (optional, unverified) -----------------------
+
+
+_SHOWN_BODY = '{"config": {}}'  # the PUT's line does not depend on its body (stdin)
+
+
+@dataclass(frozen=True)
+class WebUiApplyPlan:
+    """What `ha set --with-sip-and-provisioning` sends after sysconfd: the staticsip update
+    and, unless the node is a slave (the web UI leaves its provisioning as it is), a GET
+    then PUT of provd's default config. The confirmation shows `lines()`; the same command
+    objects are sent."""
+
+    node: Node
+    mode: HaMode
+    peer: IPv4Address | None
+    sip: Command
+    provd_get: Command | None
+    backup: str | None  # what registrar_backup / proxy_backup are set to; None: untouched
+    ha_on: SipExpiryTriple
+
+    def lines(self) -> list[str]:
+        out = [f"$ {self.sip.line}"]
+        if self.provd_get is not None:
+            out.append(f"$ {self.provd_get.line}")
+            put = cat.provd_put_default(_SHOWN_BODY).line
+            backup = self.backup or "blank"
+            out.append(
+                f"$ {put}  (the config read above, registrar_backup and proxy_backup = {backup})"
+            )
+        else:
+            out.append("(provisioning: a slave's is left unchanged, as the web UI does)")
+        return out
+
+
+def plan_web_ui_part(
+    node: Node, mode: HaMode, peer: IPv4Address | None, ha_on: SipExpiryTriple = SEED_HA_ON
+) -> WebUiApplyPlan:
+    if mode is HaMode.UNKNOWN:
+        raise ValueError("the HA mode is unknown: nothing to apply")
+    triple = ha_on if mode is not HaMode.DISABLED else HA_OFF
+    sip = cat.sip_expiry_update(triple.minimum, triple.maximum, triple.default)
+    if mode is HaMode.SLAVE:
+        return WebUiApplyPlan(node, mode, peer, sip, None, None, ha_on)
+    backup = str(peer) if mode is HaMode.MASTER and peer is not None else ""
+    return WebUiApplyPlan(node, mode, peer, sip, cat.provd_get_default(), backup, ha_on)
+
+
+async def apply_web_ui_part(
+    pool: Pool,
+    plan: WebUiApplyPlan,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "HA web UI part",
+    force: bool = False,
+) -> ActionRecord:
+    """Write what the web UI's HA save writes (SIP expiry through `psql -X`, the backup
+    registrar through provd's REST API), under the node's lock, then read both back."""
+    node = plan.node
+    pool.require_writable(node, "write SIP expiry and provisioning")
+    rec = ActionRecord(action="web-ui-part", node_id=node.id, command=plan.sip.line, _sink=on_line)
+
+    async def body() -> ActionRecord:
+        failures: list[str] = []
+        rec.emit(f"$ {plan.sip.line}")
+        result = await pool.run(node, plan.sip, step=step)
+        for line in (result.stdout + result.stderr).splitlines():
+            rec.emit(line)
+        if not result.ok:
+            failures.append(f"psql update failed ({result.summary()})")
+        elif "UPDATE 0" in result.stdout:
+            rec.emit("no staticsip row was updated (PJSIP sites may have none)")
+        if plan.provd_get is not None and plan.backup is not None:
+            failures += await _put_provd(pool, node, plan.provd_get, plan.backup, rec, step)
+        texts = await _read_files(pool, node, [node.paths.provd_default])
+        rec.web_ui = await _read_web_ui_part(pool, node, plan.mode, plan.peer, texts, plan.ha_on)
+        rec.emit("--- read back ---")
+        for line in rec.web_ui.lines():
+            rec.emit(line)
+        if failures:
+            return rec.finish(False, "; ".join(failures))
+        if not rec.web_ui.all_ok:
+            return rec.finish(
+                False, "written, but the read-back does not match" + _left_to_do(rec.web_ui)
+            )
+        return rec.finish(True, "SIP expiry and backup registrar written and read back ok")
+
+    return await _under_lock(pool, node, rec, "HA web UI part", step, force, body)
+
+
+async def _put_provd(
+    pool: Pool, node: Node, get: Command, backup: str, rec: ActionRecord, step: str
+) -> list[str]:
+    rec.emit(f"$ {get.line}")
+    answer = await pool.run(node, get, step=step)
+    if not answer.ok:
+        why = (answer.stderr.strip() or answer.stdout.strip() or answer.summary())[:200]
+        rec.emit(why)
+        return [
+            f"provd not reached ({why}): provd runs on an active node only, and its REST "
+            "API may want credentials; save the HA page in the web UI instead"
+        ]
+    try:
+        put = cat.provd_put_default(provd_update_body(answer.stdout, backup))
+    except (ValueError, cat.CommandError) as exc:
+        return [f"provd answer not understood: {exc}"]
+    rec.emit(f"$ {put.line}  (registrar_backup and proxy_backup = {backup or 'blank'})")
+    result = await pool.run(node, put, step=step)
+    for line in (result.stdout + result.stderr).splitlines():
+        rec.emit(line)
+    if not result.ok:
+        return [f"provd refused the update ({result.summary()})"]
+    return []

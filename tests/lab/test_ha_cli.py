@@ -194,3 +194,69 @@ async def test_set_master_through_sysconfd_leaves_the_web_ui_part_then_web_ui_sa
     assert "SIP expiry: ok — min 1 min, max 5 min, default 2 min (HA on)" in master
     assert "backup registrar: ok — registrar_backup and proxy_backup 10.50.0.12" in master
     assert "To do" not in master
+
+
+async def test_with_sip_and_provisioning_writes_them_through_psql_and_provd(
+    lab: Lab, tmp_path: Path
+) -> None:
+    from resil_tui.lab.faults import apply_fault
+
+    code, _, err = await ha(lab, "set", MASTER, "--mode", "disabled", "--yes")
+    assert code == 0, err
+    await apply_fault(lab, ["webui-ha-save", MASTER])
+    # Without a terminal and without --yes the extra part is refused, after the preview.
+    code, out, err = await ha(
+        lab,
+        "set",
+        MASTER,
+        "--mode",
+        "master",
+        "--peer",
+        "10.50.0.12",
+        "--yes",
+        "--with-sip-and-provisioning",
+    )
+    assert code == 0, err + out
+    assert "Also write what the web UI's HA save writes (unverified" in out
+    assert "psql -X -U postgres -d asterisk -v ON_ERROR_STOP=1 -c 'UPDATE staticsip" in out
+    tail = out.rstrip().splitlines()[-3:]
+    assert tail[0] == f"Web UI part on {MASTER} (sysconfd does not do it):"
+    assert tail[1].startswith("  SIP expiry: ok")
+    assert tail[2].startswith(
+        "  backup registrar: ok — registrar_backup and proxy_backup 10.50.0.12"
+    )
+    st = lab.world.read_state(MASTER)
+    assert st["staticsip"]["maxexpiry"] == "300" and st["staticsip"]["bindport"] == "5060"
+    provd = json.loads(lab.world.read_file(MASTER, facts.PROVD_DEFAULT) or "{}")
+    assert provd["registrar_backup"] == provd["proxy_backup"] == "10.50.0.12"
+    assert provd["displayname"] == "local"  # every other field kept
+    # audited: a started record, then the result, for each mutating command
+    audit_path = Path(tmp_path / "state" / "resil-tui" / "audit.jsonl")
+    records = [json.loads(x) for x in audit_path.read_text().splitlines()]
+    for program in ("psql", "curl"):
+        mine = [
+            r
+            for r in records
+            if r.get("kind") == "command"
+            and str(r.get("command", "")).startswith(program)
+            and ("UPDATE" in r["command"] or "PUT" in r["command"])
+        ]
+        assert [r["result"] for r in mine][:1] == ["started"] and len(mine) >= 2
+
+
+async def test_with_sip_and_provisioning_on_a_standby_does_not_touch_provd(lab: Lab) -> None:
+    # A slave: provisioning left unchanged (the web UI does not touch it), SIP expiry written.
+    code, out, err = await ha(
+        lab,
+        "set",
+        SLAVE,
+        "--mode",
+        "slave",
+        "--peer",
+        "10.50.0.11",
+        "--yes",
+        "--with-sip-and-provisioning",
+    )
+    assert code == 0, err + out
+    assert "a slave's is left unchanged, as the web UI does" in out
+    assert not any("PUT" in " ".join(a) for a in changes(lab, SLAVE) if a[0] == "curl")

@@ -31,6 +31,7 @@ from textual.widgets import Button, Input, Log, RadioButton, RadioSet, Static
 
 from resil_tui.core.ha import HaMode
 from resil_tui.core.ha_form import DISABLE_WARNING, FormValidation, HaPreview
+from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops.errors import error_text
 from resil_tui.ops.ha import (
@@ -50,7 +51,6 @@ from resil_tui.ops.ha import (
     preview_for,
     read_ha_site,
     run_action,
-    site_sip_expiry,
     slave_start_risk,
     validate_for_node,
 )
