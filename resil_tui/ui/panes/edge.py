@@ -134,7 +134,8 @@ class EdgePane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="edge-title", classes="edge-title", markup=False)
-        yield Static("", id="edge-state", markup=False)
+        # Drawn with the first frame: a state line filled only in on_mount may miss it.
+        yield Static(self._state_text(), id="edge-state", markup=False)
         # The last run first: after an apply its outcome matters more than the next diff.
         progress = EdgeProgress(id="edge-progress")
         progress.display = False
