@@ -780,14 +780,16 @@ def _readiness_in(
 
 @dataclass
 class FollowMatcher:
-    """Watches a followed xuc log (replaying the tail first) for a readiness line of the
-    current run, after a snapshot was judged not ready.
+    """Watches a followed xuc log (replaying the tail first) for a readiness line logged
+    after a look that found xuc not ready.
 
-    A line with a docker time counts when it is at or after the run's start (and
-    `not_before`). A line without one counts only once the replay has passed the anchor
-    (the snapshot's end, or the log's end before the product's restart): it was logged
-    after it. When the anchor never shows up within `replay` lines (more than that was
-    logged in between), later lines count."""
+    Position decides: a line counts once the replay has passed the anchor (the end of the
+    look: what follows was logged after it, by the run current then or a later one). When
+    the anchor's lines do not show up, a line with a docker time newer than the anchor's
+    newest one is past it too, and after `replay` lines (more than that was logged in
+    between) every later line is. A line with a docker time must also be at or after
+    `started_at` and `not_before` when they are given. Without an anchor every line counts
+    (subject to those times)."""
 
     pattern: re.Pattern[str]
     anchor: Anchor | None
@@ -798,12 +800,16 @@ class FollowMatcher:
     matched_at: float | None = None  # docker time of the matched line, when it has one
     seen: int = 0
     past_anchor: bool = False
-    ignored: int = 0  # readiness lines not counted (earlier run, or before the anchor)
+    ignored: int = 0  # readiness lines not counted (before the anchor, or too old)
     _recent: list[str] = field(default_factory=list)
+    _anchor_time: float | None = None
 
     def __post_init__(self) -> None:
         if self.anchor is None or not self.anchor.lines:
-            self.past_anchor = self.anchor is not None and not self.anchor.lines
+            self.past_anchor = True
+            return
+        stamped = [x.docker_time for x in _lines(self.anchor.lines) if x.docker_time is not None]
+        self._anchor_time = max(stamped) if stamped else None
 
     def feed(self, raw: str) -> bool:
         if self.matched is not None:
@@ -819,17 +825,18 @@ class FollowMatcher:
             del self._recent[: -len(self.anchor.lines)]
             if find_anchor(self._recent, self.anchor) is not None:
                 self.past_anchor = True
-                return False
-            if self.seen > self.replay:
-                self.past_anchor = True
+                return False  # the anchor's own line: already looked at
+            newer = (
+                docker is not None and self._anchor_time is not None and docker > self._anchor_time
+            )
+            self.past_anchor = newer or self.seen > self.replay
         if self.pattern.search(parts.message) is None:
             return False
-        if docker is not None:
+        ok = self.past_anchor
+        if ok and docker is not None:
             ok = (self.started_at is None or docker >= self.started_at) and (
                 self.not_before is None or docker >= self.not_before
             )
-        else:
-            ok = self.past_anchor
         if not ok:
             self.ignored += 1
             return False

@@ -223,8 +223,11 @@ class LogFollower:
         backoff: Backoff | None = None,
         max_pending: int = MAX_PENDING,
         clock: Callable[[], datetime] = datetime.now,
+        command: Command | None = None,
     ) -> None:
         self.pool = pool
+        # The first command, when the caller built (and showed) it; reconnects resume.
+        self.first_command = command
         self.node = node
         self.stream = stream
         self.tail = tail
@@ -362,7 +365,9 @@ class LogFollower:
         attempt = 0
         lost_at: datetime | None = None
         try:
-            command = self.stream.command(tail=self.tail, since=self.since, follow=self.follow)
+            command = self.first_command or self.stream.command(
+                tail=self.tail, since=self.since, follow=self.follow
+            )
         except CommandError as err:
             # e.g. an inventory stream that is not a reader: refused, nothing sent.
             self._set_state(FollowState.FAILED, str(err))

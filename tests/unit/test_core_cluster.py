@@ -33,6 +33,7 @@ from resil_tui.core.node_status import (
 from resil_tui.core.replication import parse_replication_output
 from resil_tui.core.services import parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
+from resil_tui.core.xuc_readiness import StartSource, XucReadiness, XucRun, XucState
 
 XM, XS = "10.0.0.1", "10.0.0.2"
 CM, CS = "10.0.1.1", "10.0.1.2"
@@ -414,6 +415,48 @@ def test_xuc_checked_on_slave_cc_after_failover():
     v = run(site(master, slave, edge(XS, CS), cc("s.cc.slave", "Exited (137) 1 minute ago")))
     f = next(f for f in v.findings if f.code is Verdict.XUC_DOWN)
     assert f.nodes == ["s.cc.slave"]
+
+
+def ready_cc(node_id: str, state: XucState, started: float = NOW - 40) -> NodeSnapshot:
+    running = state is not XucState.DOWN
+    run = XucRun(StartSource.INSPECT, running, "running" if running else "exited", started, started)
+    readiness = XucReadiness(state, started, "test", run=run, judged_at=NOW - 5)
+    base = cc(node_id)
+    assert base.cc is not None
+    return replace(base, cc=replace(base.cc, xuc=readiness))
+
+
+@pytest.mark.parametrize(
+    ("state", "code", "severity"),
+    [
+        (XucState.STARTING, Verdict.XUC_NOT_READY, Severity.WARNING),
+        (XucState.NOT_READY, Verdict.XUC_NOT_READY, Severity.CRITICAL),
+        (XucState.DOWN, Verdict.XUC_DOWN, Severity.CRITICAL),
+        (XucState.UNKNOWN, Verdict.UNKNOWN, Severity.WARNING),
+    ],
+)
+def test_xuc_readiness_on_the_active_side(state, code, severity):
+    v = run(site(ready_cc("s.cc.master", state)))
+    found = [f for f in v.findings if f.nodes == ["s.cc.master"]]
+    assert [(f.code, f.severity) for f in found] == [(code, severity)]
+    if code is Verdict.XUC_NOT_READY:
+        assert found[0].title.startswith("xuc on the active side not ready")
+    assert v.to_dict()["findings"]  # published in status --json
+
+
+def test_xuc_ready_and_the_inactive_side_give_no_finding():
+    v = run(site(ready_cc("s.cc.master", XucState.READY), ready_cc("s.cc.slave", XucState.DOWN)))
+    assert not [f for f in v.findings if f.nodes in (["s.cc.master"], ["s.cc.slave"])]
+
+
+def test_unreachable_cc_is_critical_on_the_active_side_only():
+    down = replace(cc("s.cc.master"), reachability=Reachability(ReachState.REFUSED, "x", NOW))
+    v = run(site(down))
+    found = next(f for f in v.findings if f.code is Verdict.NODE_UNREACHABLE)
+    assert found.severity is Severity.CRITICAL and "serving telephony" in found.explanation
+    other = replace(cc("s.cc.slave"), reachability=Reachability(ReachState.REFUSED, "x", NOW))
+    found = next(f for f in run(site(other)).findings if f.code is Verdict.NODE_UNREACHABLE)
+    assert found.severity is Severity.WARNING
 
 
 # --- sync and replication ------------------------------------------------------------------
