@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -219,10 +219,11 @@ def _trim_raw(runner: PartRunner, command: Command) -> None:
 
 
 async def collect_cc(
-    runner: PartRunner, node: Node, previous: CcStatus | None, now: float
+    runner: PartRunner, node: Node, previous: CcStatus | None, clock: Callable[[], float]
 ) -> CcStatus:
     """Run the CC parts (in parallel) and judge them; a `--since` refused by the wrapper
-    is retried without it at once, and not passed again."""
+    is retried without it at once, and not passed again. The judgement's "now" is taken
+    once the reads are back: the log's newest line may be younger than their start."""
     parts = cc_parts(node, previous)
     by_name = {p.name: p for p in parts}
     outputs = await run_parts(runner, parts)
@@ -233,7 +234,7 @@ async def collect_cc(
         )
         outputs[LOGS] = PartOutput.of(await runner.run(plain))
         _trim_raw(runner, plain)
-        status = cc_status(node, outputs, now, previous)
+        status = cc_status(node, outputs, clock(), previous)
         return CcStatus(status.containers, status.xuc, status.log_tail, logs_since_ok=False)
     _trim_raw(runner, by_name[LOGS].command)
-    return cc_status(node, outputs, now, previous, since_used=since_used)
+    return cc_status(node, outputs, clock(), previous, since_used=since_used)

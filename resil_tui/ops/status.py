@@ -266,7 +266,7 @@ class StatusCollector:
             parts: dict[str, Any] = {"xivo": xivo}
         elif node.kind is NodeKind.CC:
             last = self._last.get(node.id)
-            cc = await collect_cc(runner, node, last.cc if last else None, self.clock())
+            cc = await collect_cc(runner, node, last.cc if last else None, self.clock)
             parts = {"cc": cc}
         elif node.kind is NodeKind.EDGE:
             parts = {"edge": await _collect_edge(runner, node, self.inventory.site(node.site))}

@@ -113,7 +113,7 @@ async def take_mark(pool: Pool, restart: XucRestart, now: float) -> Anchor:
     only what follows this point can be the new run's (even without docker times)."""
     inspect, logs = await asyncio.gather(*(pool.run(restart.node, c) for c in restart.reads))
     outputs = {"inspect": PartOutput.of(inspect), LOGS: PartOutput.of(logs)}
-    status = cc_status(restart.node, outputs, now)
+    status = cc_status(restart.node, outputs, now)  # the start only: inspect's
     run = status.xuc.run if status.xuc is not None else None
     lines = logs.stdout.splitlines() if logs.ok else []
     return anchor_of(lines, now, run, "the log's end before the restart the product issued")
@@ -167,9 +167,10 @@ LineSink = Callable[[str], None]
 
 
 async def look(
-    pool: Pool, plan: XucWaitPlan, *, anchor: Anchor | None, now: float
+    pool: Pool, plan: XucWaitPlan, *, anchor: Anchor | None, clock: Callable[[], float]
 ) -> tuple[CcStatus, list[str]]:
-    """One look with the plan's reads: the judgement and the log lines read."""
+    """One look with the plan's reads: the judgement ("now" once the reads are back: the
+    log's newest line may be younger than their start) and the log lines read."""
     results = await asyncio.gather(*(pool.run(plan.node, p.command) for p in plan.parts))
     for result in results:
         if result.lost or result.timed_out:
@@ -177,7 +178,7 @@ async def look(
             assert error is not None
             raise error
     outputs = {p.name: PartOutput.of(r) for p, r in zip(plan.parts, results, strict=True)}
-    status = cc_status(plan.node, outputs, now, anchor=anchor)
+    status = cc_status(plan.node, outputs, clock(), anchor=anchor)
     logs = outputs[LOGS]
     return status, [x for x in logs.stdout.splitlines() if x.strip()] if logs.ok else []
 
@@ -220,7 +221,7 @@ async def wait_for_xuc(
     async def one_look() -> list[str] | None:
         nonlocal last, error
         try:
-            status, lines = await look(pool, plan, anchor=anchor, now=clock())
+            status, lines = await look(pool, plan, anchor=anchor, clock=clock)
         except RemoteError as exc:
             error = exc.message
             return None
