@@ -599,12 +599,13 @@ def _xuc_findings(
             )
         ]
     if container.health == "unhealthy":
+        # The same severity as the readiness path: docker's own check says it does not serve.
         return [
             Finding(
-                Verdict.XUC_DOWN,
-                Severity.WARNING,
-                f"xuc is unhealthy on the {active_side} CC",
-                "Docker reports the xuc container as unhealthy.",
+                Verdict.XUC_NOT_READY,
+                Severity.CRITICAL,
+                f"xuc on the active side not ready ({active_side} CC): unhealthy",
+                "Docker reports the xuc container as unhealthy: CC users cannot work.",
                 [f"{cc.node_id}: {container.name}: {container.status}"],
                 nodes,
             )

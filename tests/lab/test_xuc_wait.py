@@ -226,3 +226,30 @@ async def test_the_wait_sends_what_its_plan_shows(
     shown = plan.text
     assert all(c.line in shown for c in plan.commands)
     await asyncio.sleep(0)
+
+
+def test_demo_until_ready_exits_0_at_once(tmp_path: Path) -> None:
+    """The issue's command as a user types it: the demo's xuc has run for days."""
+    import subprocess
+    import sys
+
+    from labkit import ROOT
+
+    env = {
+        "XDG_STATE_HOME": str(tmp_path / "s"),
+        "XDG_CONFIG_HOME": str(tmp_path / "c"),
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    argv = ["--demo", "logs", "demo.cc.master", "--until-ready", "--timeout", "20"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "resil_tui", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,  # a bound on a hang, not a timing assertion
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "demo.cc.master: ready since" in proc.stderr
+    assert "Listening for HTTP on" in proc.stdout

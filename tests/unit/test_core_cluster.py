@@ -396,12 +396,16 @@ def test_edge_unknown_targets():
         ("Exited (1) 3 minutes ago", Severity.CRITICAL),
         ("Restarting (1) 2 seconds ago", Severity.CRITICAL),
         (None, Severity.CRITICAL),
-        ("Up 1 hour (unhealthy)", Severity.WARNING),
     ],
 )
 def test_xuc_down_on_active_side(status, severity):
     v = run(site(cc("s.cc.master", status)))
     assert codes(v)[Verdict.XUC_DOWN] == [severity]
+
+
+def test_xuc_unhealthy_on_active_side_is_not_ready():
+    v = run(site(cc("s.cc.master", "Up 1 hour (unhealthy)")))
+    assert codes(v)[Verdict.XUC_NOT_READY] == [Severity.CRITICAL]
 
 
 def test_xuc_down_on_inactive_side_is_not_reported():
@@ -682,3 +686,70 @@ def test_every_finding_is_in_the_banner(reach: ReachState, asterisk: str) -> Non
     assert text.startswith(
         {"ok": "✔", "warning": "▲", "critical": "✖", "unknown": "?"}[v.severity.value]
     )
+
+
+# --- the README's table says what the code does ---------------------------------------------
+
+
+def _readme_rows() -> dict[str, str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("### Findings and their severities", 1)[1]
+    table = next(block for block in section.split("\n\n") if block.startswith("| finding"))
+    rows: dict[str, str] = {}
+    for line in table.splitlines()[2:]:
+        finding, severity = line.strip("|").rsplit("|", 1)
+        for code in re_codes(finding):
+            rows.setdefault(code, "")
+            rows[code] += f" {finding} => {severity}"
+    return rows
+
+
+def re_codes(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"`([a-z_]+)`", text)
+
+
+def _worst_of(v: SiteVerdicts, code: Verdict) -> Severity:
+    return worst([f.severity for f in v.findings if f.code is code])
+
+
+def test_readme_severities_match_the_code():
+    rows = _readme_rows()
+    failed_over = [
+        slave_standby(asterisk="running", disabled=False),
+        master_active(asterisk="stopped", disabled=True),
+        edge(XS, CS),
+    ]
+    cases: list[tuple[Verdict, SiteVerdicts, str]] = [
+        (Verdict.NORMAL, run(site()), "OK"),
+        (Verdict.FAILED_OVER, run(site(*failed_over)), "WARNING"),
+        (
+            Verdict.SPLIT_BRAIN,
+            run(site(slave_standby(asterisk="running", disabled=False))),
+            "CRITICAL",
+        ),
+        (
+            Verdict.NO_TELEPHONY,
+            run(site(master_active(asterisk="stopped", disabled=False))),
+            "CRITICAL",
+        ),
+        (Verdict.EDGE_WRONG_SIDE, run(site(edge(XS, CS))), "CRITICAL"),
+        (Verdict.EDGE_MIXED, run(site(edge(XM, CS))), "CRITICAL"),
+        (Verdict.XUC_DOWN, run(site(ready_cc("s.cc.master", XucState.DOWN))), "CRITICAL"),
+        (Verdict.XUC_NOT_READY, run(site(ready_cc("s.cc.master", XucState.STARTING))), "WARNING"),
+        (Verdict.XUC_NOT_READY, run(site(ready_cc("s.cc.master", XucState.NOT_READY))), "CRITICAL"),
+        (Verdict.STANDBY_BROKEN, run(site(slave_standby(disabled=False))), "WARNING"),
+        (Verdict.NODE_UNREACHABLE, run(site(master_active(reach=ReachState.REFUSED))), "CRITICAL"),
+        (Verdict.NODE_UNREACHABLE, run(site(slave_standby(reach=ReachState.REFUSED))), "WARNING"),
+        (
+            Verdict.STALE,
+            run(site(replace(cc("s.cc.master"), last_success_at=NOW - 1000))),
+            "WARNING",
+        ),
+    ]
+    for code, verdicts, word in cases:
+        assert _worst_of(verdicts, code).value.upper() == word, (code, verdicts.findings)
+        assert word in rows[code.value], f"README row for {code.value} does not say {word}"
