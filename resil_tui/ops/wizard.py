@@ -1069,6 +1069,7 @@ def discard_run(
     why = reason or f"discarded by {local_user()} instead of resuming"
     run.status, run.abort_reason = RunStatus.ABORTED, why
     run.finished_at = run.updated_at = time.time()
+    run.problems = find_problems(run)
     path = store.report_path(run.run_id)
     run.report_path = str(path)
     store.write_report(run, render_report(run))
