@@ -535,6 +535,9 @@ class XucReadiness:
     grace: float = DEFAULT_GRACE_SECONDS
     evidence: tuple[str, ...] = ()
     judged_at: float | None = None
+    # Unknown because the run's start-up is older than the lines read (a deeper read, or
+    # the probe, can settle it).
+    start_out_of_view: bool = False
 
     @property
     def ready(self) -> bool:
@@ -584,6 +587,7 @@ class XucReadiness:
             "probe": self.probe.to_dict() if self.probe else None,
             "evidence": list(self.evidence),
             "judged_at": self.judged_at,
+            "start_out_of_view": self.start_out_of_view,
         }
 
     @classmethod
@@ -604,6 +608,7 @@ class XucReadiness:
             grace=_num(data.get("grace_seconds")) or DEFAULT_GRACE_SECONDS,
             evidence=tuple(str(x) for x in data.get("evidence", [])),
             judged_at=_num(data.get("judged_at")),
+            start_out_of_view=data.get("start_out_of_view") is True,
         )
 
 
@@ -694,7 +699,13 @@ def judge(
 
     # 5. Not (yet) ready, or cannot tell.
     if found.unknown is not None:
-        return verdict(XucState.UNKNOWN, None, found.unknown, evidence=tuple(evidence))
+        return verdict(
+            XucState.UNKNOWN,
+            None,
+            found.unknown,
+            evidence=tuple(evidence),
+            start_out_of_view=found.out_of_view,
+        )
     running_for = now - run.started_at if run.started_at is not None else None
     if running_for is None:
         return verdict(
@@ -719,6 +730,7 @@ class _Found:
     basis: str = ""
     unknown: str | None = None  # why it cannot be told (no line found)
     notes: tuple[str, ...] = ()
+    out_of_view: bool = False  # unknown because the window does not reach the run's start
 
 
 def _readiness_in(
@@ -771,6 +783,7 @@ def _readiness_in(
         return _Found(
             unknown=f"the run's start-up is older than {shown}: its readiness line is not in view",
             notes=tuple(notes),
+            out_of_view=True,
         )
     return _Found(notes=tuple(notes))
 

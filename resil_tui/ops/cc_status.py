@@ -141,10 +141,12 @@ def cc_status(
     *,
     since_used: bool = False,
     anchor: Anchor | None = None,
+    tail: int = XUC_LOG_LINES,
 ) -> CcStatus:
     """The CC node's status from the parts' outputs (pure). `since_used`: the logs part
     was run with `--since`; `anchor`: a point in the log known to be at or after the run
-    began (the product's restart), else the previous poll's log end may serve."""
+    began (the product's restart), else the previous poll's log end may serve. `tail`: the
+    lines the logs part asked for (as many back means older ones exist)."""
     ps_out = outputs.get(PS)
     ps = parse_compose_ps(ps_out.stdout) if ps_out is not None and ps_out.ok else None
     inspect = outputs.get(INSPECT)
@@ -159,14 +161,14 @@ def cc_status(
     logs = outputs.get(LOGS)
     since_ok = previous.logs_since_ok if previous is not None else None
     window: LogWindow | None = None
-    tail: tuple[str, ...] = ()
+    end: tuple[str, ...] = ()
     if logs is not None:
         if since_used:
             since_ok = not since_refused(logs)
         lines = tuple(x for x in logs.stdout.splitlines() if x.strip())
         if logs.ok:
-            window = LogWindow(lines, full=len(lines) >= XUC_LOG_LINES)
-            tail = tuple(lines[-ANCHOR_LINES:])
+            window = LogWindow(lines, full=len(lines) >= tail)
+            end = tuple(lines[-ANCHOR_LINES:])
         else:
             why = _first_line(logs.stderr) or _first_line(logs.stdout) or f"exit {logs.exit_status}"
             window = LogWindow(lines, full=True, error=why)
@@ -190,7 +192,7 @@ def cc_status(
         anchor=anchor,
         previous=previous.xuc if previous is not None else None,
     )
-    return CcStatus(containers=ps, xuc=readiness, log_tail=tail, logs_since_ok=since_ok)
+    return CcStatus(containers=ps, xuc=readiness, log_tail=end, logs_since_ok=since_ok)
 
 
 class PartRunner(Protocol):

@@ -45,7 +45,7 @@ from resil_tui.ops.logs import Backoff, FollowState, LogFollower, LogLines, LogS
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import RemoteError
-from resil_tui.remote.pool import Pool
+from resil_tui.remote.pool import Pool, Result
 
 # Between two looks while following (a probe or the health check may turn good).
 RECHECK_SECONDS = 5.0
@@ -53,6 +53,9 @@ RECHECK_SECONDS = 5.0
 CONTEXT_LINES = 10
 # The restart mark reads only the log's end (the anchor's fingerprint).
 MARK_TAIL = 5
+# Once, when the first look's lines do not reach back to the run's start (a busy xuc up
+# for long): a deeper read, so that a xuc ready for days is still ready at once.
+DEEP_LOG_LINES = 20_000
 
 
 @dataclass(frozen=True)
@@ -62,17 +65,19 @@ class XucWaitPlan:
     node: Node
     parts: tuple[CcPart, ...]  # each look: the status poll's CC reads
     follow: Command  # between looks: the live log
+    deep: Command  # once, when the first look does not reach back to the run's start
 
     @property
     def commands(self) -> tuple[Command, ...]:
-        return (*(p.command for p in self.parts), self.follow)
+        return (*(p.command for p in self.parts), self.deep, self.follow)
 
     @property
     def text(self) -> str:
         looks = "; ".join(p.command.line for p in self.parts)
         pattern = self.node.readiness_pattern
         return (
-            f"{looks}; then {self.follow.line} until a line of the current run matches "
+            f"{looks} (once more with {self.deep.line} when that does not reach back to the "
+            f"run's start); then {self.follow.line} until a line of the current run matches "
             f"{pattern!r} (looking again every {RECHECK_SECONDS:g}s)"
         )
 
@@ -83,7 +88,8 @@ def plan_xuc_wait(node: Node) -> XucWaitPlan:
     follow = cat.compose_logs(
         "xivocc-dcomp", "xuc", follow=True, tail=XUC_LOG_LINES, timestamps=True
     )
-    return XucWaitPlan(node, tuple(cc_parts(node)), follow)
+    deep = cat.compose_logs("xivocc-dcomp", "xuc", tail=DEEP_LOG_LINES, timestamps=True)
+    return XucWaitPlan(node, tuple(cc_parts(node)), follow, deep)
 
 
 @dataclass(frozen=True)
@@ -166,19 +172,34 @@ class XucWaitResult:
 LineSink = Callable[[str], None]
 
 
+def _complete(result: Result) -> Result:
+    if result.lost or result.timed_out:
+        error = result.error
+        assert error is not None
+        raise error
+    return result
+
+
 async def look(
-    pool: Pool, plan: XucWaitPlan, *, anchor: Anchor | None, clock: Callable[[], float]
+    pool: Pool,
+    plan: XucWaitPlan,
+    *,
+    anchor: Anchor | None,
+    clock: Callable[[], float],
+    deep: bool = False,
 ) -> tuple[CcStatus, list[str]]:
     """One look with the plan's reads: the judgement ("now" once the reads are back: the
-    log's newest line may be younger than their start) and the log lines read."""
+    log's newest line may be younger than their start) and the log lines read. `deep`:
+    the log is read with the plan's deeper read once, when the start-up was out of view."""
     results = await asyncio.gather(*(pool.run(plan.node, p.command) for p in plan.parts))
-    for result in results:
-        if result.lost or result.timed_out:
-            error = result.error
-            assert error is not None
-            raise error
-    outputs = {p.name: PartOutput.of(r) for p, r in zip(plan.parts, results, strict=True)}
-    status = cc_status(plan.node, outputs, clock(), anchor=anchor)
+    outputs = {
+        p.name: PartOutput.of(_complete(r)) for p, r in zip(plan.parts, results, strict=True)
+    }
+    tail = XUC_LOG_LINES
+    if deep:
+        outputs[LOGS] = PartOutput.of(_complete(await pool.run(plan.node, plan.deep)))
+        tail = DEEP_LOG_LINES
+    status = cc_status(plan.node, outputs, clock(), anchor=anchor, tail=tail)
     logs = outputs[LOGS]
     return status, [x for x in logs.stdout.splitlines() if x.strip()] if logs.ok else []
 
@@ -218,10 +239,10 @@ async def wait_for_xuc(
             **kw,  # type: ignore[arg-type]
         )
 
-    async def one_look() -> list[str] | None:
+    async def one_look(deep: bool = False) -> list[str] | None:
         nonlocal last, error
         try:
-            status, lines = await look(pool, plan, anchor=anchor, clock=clock)
+            status, lines = await look(pool, plan, anchor=anchor, clock=clock, deep=deep)
         except RemoteError as exc:
             error = exc.message
             return None
@@ -234,6 +255,8 @@ async def wait_for_xuc(
     try:
         async with asyncio.timeout(timeout):
             lines = await one_look()
+            if last is not None and last.start_out_of_view:
+                lines = await one_look(deep=True) or lines
             if last is not None and last.ready and _after(last, not_before):
                 if on_line is not None and last.line is not None:
                     on_line(last.line)

@@ -217,12 +217,14 @@ async def test_the_wait_sends_what_its_plan_shows(
 ) -> None:
     node = inventory.node(CC)
     plan = plan_xuc_wait(node)
-    before = len(lab.commands(CC))
     await lab.xuc_never_ready(CC)
     await restart(lab)
+    before = len(lab.commands(CC))
     await wait_for_xuc(pool, plan, timeout=1.0, recheck=0.3)
     sent = {tuple(c["argv"]) for c in lab.commands(CC)[before:]}
-    assert {c.argv for c in plan.commands} <= sent
+    # Every command it sends is one its plan shows (the deeper read only when needed).
+    assert {c.argv for c in plan.commands if c is not plan.deep} <= sent
+    assert sent <= {c.argv for c in plan.commands}
     shown = plan.text
     assert all(c.line in shown for c in plan.commands)
     await asyncio.sleep(0)
@@ -253,3 +255,35 @@ def test_demo_until_ready_exits_0_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "demo.cc.master: ready since" in proc.stderr
     assert "Listening for HTTP on" in proc.stdout
+
+
+async def test_start_up_out_of_view_is_unknown_then_settled(tmp_path: Path) -> None:
+    # A busy xuc: its start-up soon scrolls out of the poll's 400 lines.
+    from resil_tui.lab.spec import LabTiming
+
+    timing = LabTiming.fast().with_(xuc_traffic=0.001)
+    lab = await Lab.start(tmp_path / "lab", timing=timing, ticker=False)
+    try:
+        inventory = load_inventory(lab.inventory_path)
+        node = inventory.node(CC)
+        async with make_pool(inventory, audit_path=tmp_path / "audit.jsonl") as pool:
+            console_poll = StatusCollector(inventory, pool)
+            first = await console_poll.poll_node(node)
+            assert first.cc is not None and first.cc.xuc is not None and first.cc.xuc.ready
+            for _ in range(3):  # the lab catches a log up by 200 lines per read
+                await asyncio.sleep(0.3)
+                kept = await console_poll.poll_node(node)
+            # The console saw this run's line before: still ready, saying when it saw it.
+            assert kept.cc is not None and kept.cc.xuc is not None
+            assert kept.cc.xuc.ready and "seen at" in kept.cc.xuc.basis, kept.cc.xuc
+            # A one-shot look has not: unknown, and why; never "not ready".
+            fresh = await StatusCollector(inventory, pool).poll_node(node)
+            assert fresh.cc is not None and fresh.cc.xuc is not None
+            assert fresh.cc.xuc.state is XucState.UNKNOWN and fresh.cc.xuc.start_out_of_view
+            # --until-ready reads deeper once: ready at once.
+            waited = await wait_for_xuc(pool, plan_xuc_wait(node), timeout=10)
+            assert waited.ready and not waited.live, waited.summary()
+            deep = [c["argv"] for c in lab.commands(CC) if "20000" in c["argv"]]
+            assert deep == [list(plan_xuc_wait(node).deep.argv)]
+    finally:
+        await lab.stop()

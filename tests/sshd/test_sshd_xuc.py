@@ -27,6 +27,13 @@ def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
+def stamped_lab(sshd_lab_factory: SshdLabFactory) -> SshdLab:
+    """A fresh demo site behind sshd: its xuc log holds its start-up in the last 400 lines
+    (the session's shared lab has logged for minutes at test speed)."""
+    return sshd_lab_factory(LabSpec.demo())
+
+
+@pytest.fixture(scope="module")
 def plain_lab(sshd_lab_factory: SshdLabFactory) -> SshdLab:
     """The demo site behind sshd, its xivocc-dcomp dropping docker's -t and --since."""
     return sshd_lab_factory(LabSpec.demo(xuc=XucSpec(logs_timestamps=False, logs_since=False)))
@@ -34,9 +41,9 @@ def plain_lab(sshd_lab_factory: SshdLabFactory) -> SshdLab:
 
 @pytest.mark.parametrize("which", ["timestamps", "plain"])
 async def test_running_xuc_is_ready(
-    which: str, sshd_lab: SshdLab, plain_lab: SshdLab, tmp_path: Path
+    which: str, stamped_lab: SshdLab, plain_lab: SshdLab, tmp_path: Path
 ) -> None:
-    lab = sshd_lab if which == "timestamps" else plain_lab
+    lab = stamped_lab if which == "timestamps" else plain_lab
     inv = load_inventory(lab.inventory_path)
     node = inv.node(CC)
     async with make_pool(inv, audit_path=tmp_path / "audit.jsonl") as pool:
@@ -58,6 +65,14 @@ async def test_running_xuc_is_ready(
     assert res.code == 0, res.err
     assert "Listening for HTTP on" in res.out
     assert not (tmp_path / "audit.jsonl").exists()  # all of it was read-only
+
+
+async def test_busy_xuc_long_up_is_ready_for_until_ready(sshd_lab: SshdLab, tmp_path: Path) -> None:
+    # The session's lab has logged for a while: its start-up may be past 400 lines. The
+    # wait's one deeper read settles it.
+    inv = load_inventory(sshd_lab.inventory_path)
+    res = await run_cli(inv, "logs", CC, "--until-ready", "--timeout", "20")
+    assert res.code == 0, res.err
 
 
 async def test_restart_then_ready_without_timestamps(plain_lab: SshdLab, tmp_path: Path) -> None:
