@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from resil_tui.core.ha_webui import WebUiCheck, record_section
 from resil_tui.core.runbook_markdown import code
 from resil_tui.core.sanitize import clean, longest_backtick_run
 from resil_tui.core.site_facts import SiteFacts
@@ -277,10 +278,20 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
-def render_report(run: WizardRun, sections: Sequence[Section] = SECTIONS) -> str:
+def render_report(
+    run: WizardRun, web_ui: Sequence[WebUiCheck] = (), sections: Sequence[Section] = SECTIONS
+) -> str:
+    """The record, section by section. `web_ui`: issue 16's read-back of what the web UI's HA
+    save writes (SIP expiry, backup registrar), a section of its own before the next steps."""
+    chosen = list(sections)
+    if web_ui:
+        at = chosen.index(next_steps) if next_steps in chosen else len(chosen)
+        chosen.insert(at, lambda _run: record_section(web_ui))
     out: list[str] = []
-    for section in sections:
+    for section in chosen:
         lines = section(run)
+        while lines and lines[-1] == "":
+            lines = lines[:-1]
         if lines:
             out += [*lines, ""]
     # A last pass over the whole document (idempotent): nothing above may emit a control.

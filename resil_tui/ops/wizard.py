@@ -48,6 +48,7 @@ from resil_tui.audit import AuditLog, local_user
 from resil_tui.core.cluster import Severity, Verdict
 from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.edge_side import containers_behind
+from resil_tui.core.ha_webui import WebUiCheck, site_sip_expiry
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
     ActionName,
@@ -204,6 +205,8 @@ def step_plan(step: Step, inventory: Inventory) -> StepPlan:
         if name is ActionName.XIVOCC_RESTART:
             assert node is not None
             return plan_xuc_restart(node, args.get("service", "xuc"))
+        if name is ActionName.MANAGE_SERVICES:  # issue 16: manual resilience mode
+            return cat.manage_slave_services(args.get("action", ""))
         if name is ActionName.EDGE_SWITCH:
             changes = "; ".join(str(c) for c in step.env_changes) or "the Edge variables"
             return (
@@ -676,6 +679,16 @@ class WizardEngine:
         if not self.run.finished and self.run.current() is None:
             await self._end(RunStatus.FINISHED, None)
 
+    def _web_ui_checks(self) -> list[WebUiCheck]:
+        """Issue 16: the XiVO pair's SIP expiry and backup registrar as last polled."""
+        ha_on = site_sip_expiry(self.site)
+        checks = []
+        for node in (self.site.xivo_master, self.site.xivo_slave):
+            snap = self.collector.last(node.id)
+            if snap is not None and snap.xivo is not None and snap.reachability.ok:
+                checks.append(snap.xivo.web_ui_check(node.id, ha_on))
+        return checks
+
     async def _end(self, status: RunStatus, reason: str | None) -> Path:
         report = await self._final_report()
         self.run.final = self._final_verdict(report)
@@ -688,7 +701,7 @@ class WizardEngine:
             self.run.status = RunStatus.FINISHED_WITH_PROBLEMS
         path = self.store.report_path(self.run.run_id)
         self.run.report_path = str(path)
-        self.store.write_report(self.run, render_report(self.run))
+        self.store.write_report(self.run, render_report(self.run, self._web_ui_checks()))
         self.save()
         final = self.run.final
         verdict = (
@@ -889,6 +902,16 @@ class WizardEngine:
             else:
                 summary = f"{plan.command.line}: {result.summary()} {_last_line(result)}"
                 self._fail(rec, summary.strip())
+        elif name is ActionName.MANAGE_SERVICES:  # issue 16: manual resilience mode
+            assert isinstance(plan, Command)
+            result = await self._run_locked(node, plan, step, rec, plan.line)
+            if result is None:
+                return
+            self._output(rec, _result_lines(result))
+            if result.ok:
+                self._done(rec, f"{plan.line}: ok on {node.id}")
+            else:
+                self._fail(rec, f"{plan.line}: {result.summary()} {_last_line(result)}".strip())
         elif name is ActionName.EDGE_SWITCH:
             await self._edge_switch(step, rec)
         else:

@@ -158,6 +158,7 @@ def test_mutating_flags() -> None:
         "xivo-sync",
         "xivocc-dcomp",
         "edge-dcomp",
+        "psql",  # the web UI's SIP expiry, --with-sip-and-provisioning (issue 16)
     }
     assert {c.argv[1] for c in C.mutating_entries() if c.argv[0] == "xivo-service"} == {
         "start",
@@ -250,3 +251,20 @@ def test_docker_inspect_and_the_http_probe() -> None:
             C.http_probe(bad)
     with pytest.raises(C.CommandError):
         C.http_probe("http://127.0.0.1/", 0)
+
+
+def test_web_ui_part_entries() -> None:
+    update = C.sip_expiry_update(60, 300, 120)
+    assert update.mutates and update.argv[:2] == ("psql", "-X")
+    assert "WHEN 'maxexpiry' THEN '300'" in update.argv[-1]
+    for bad in (0, -1, 86401, True):
+        with pytest.raises(C.CommandError):
+            C.sip_expiry_update(60, bad, 120)  # type: ignore[arg-type]
+    get = C.provd_get_default()
+    assert not get.mutates and get.argv[:2] == ("curl", "-q")
+    put = C.provd_put_default('{"config": {"id": "default", "x": "$(reboot)"}}')
+    assert put.mutates and put.stdin is not None and b"$(reboot)" in put.stdin
+    assert "$(reboot)" not in put.line  # the body travels on stdin, never in the line
+    for body in ("not json", "[]", '{"config": 1}'):
+        with pytest.raises(C.CommandError):
+            C.provd_put_default(body)

@@ -219,6 +219,6 @@ def test_report_sections_are_a_list_others_extend() -> None:
     def journal(r: WizardRun) -> list[str]:
         return ["## Outage figures", "", f"- site {r.site}"]
 
-    text = render_report(run, (*SECTIONS[:3], journal, *SECTIONS[3:]))
+    text = render_report(run, sections=(*SECTIONS[:3], journal, *SECTIONS[3:]))
     assert text.index("## Site verdict at the end") < text.index("## Outage figures")
     assert text.index("## Outage figures") < text.index("## Steps")
