@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -476,11 +477,11 @@ async def test_edge_settings_left_to_apply_make_up_a_step(
     await master_down(lab)
     # Someone switched the .env by hand and did not run up -d: the containers lag behind.
     path = lab.world.resolve(EDGE, ENV)
-    text = path.read_text()
-    for old, new in (("=10.50.0.11", "=10.50.0.12"), ("=10.50.0.21", "=10.50.0.22")):
-        text = text.replace(f"{old}\n", f"{new}\n").replace(f'{old[0]}"{old[1:]},', f'="{new[1:]},')
-    path.write_text(text)
-    assert "10.50.0.11" not in text.split("# Installed against")[1].split("\n", 1)[1]
+    head, marker, body = path.read_text().partition("# Installed against")
+    for old, new in (("10.50.0.11", "10.50.0.12"), ("10.50.0.21", "10.50.0.22")):
+        body = re.sub(rf"(?<![\d.]){re.escape(old)}(?![\d])", new, body)
+    path.write_text(head + marker + body)
+    assert "10.50.0.11" not in body.split("\n", 1)[1]
     eng = WizardEngine.create(
         pool,
         inventory,
