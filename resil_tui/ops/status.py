@@ -22,7 +22,6 @@ from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
 from resil_tui.core.ha_webui import parse_sip_expiry, read_provd_file
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
-    CcStatus,
     EdgeStatus,
     MdsStatus,
     NodeSnapshot,
@@ -35,6 +34,7 @@ from resil_tui.core.services import parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.ops import replication_record
+from resil_tui.ops.cc_status import collect_cc
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
@@ -265,8 +265,9 @@ class StatusCollector:
             xivo = await _collect_xivo(runner, node)
             parts: dict[str, Any] = {"xivo": xivo}
         elif node.kind is NodeKind.CC:
-            ps = await runner.run(cat.xivocc_ps())
-            parts = {"cc": CcStatus(containers=parse_compose_ps(ps.stdout) if ps.ok else None)}
+            last = self._last.get(node.id)
+            cc = await collect_cc(runner, node, last.cc if last else None, self.clock)
+            parts = {"cc": cc}
         elif node.kind is NodeKind.EDGE:
             parts = {"edge": await _collect_edge(runner, node, self.inventory.site(node.site))}
         else:

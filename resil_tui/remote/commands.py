@@ -367,6 +367,37 @@ def compose_logs(
     return Command("compose_logs", tuple(argv), mutates=False, pty=follow, long_running=follow)
 
 
+def docker_inspect(names: Iterable[str]) -> Command:
+    """`docker inspect NAME...`: the JSON of each container (its run's start, state, health).
+    An unknown name adds an error on stderr and exit 1; the found ones are still printed."""
+    checked = tuple(name(n, "container name") for n in names)
+    if not checked:
+        raise CommandError("docker_inspect needs at least one container name")
+    return Command("docker_inspect", ("docker", "inspect", *checked), mutates=False)
+
+
+def http_probe(url: str, max_time: float = 5.0) -> Command:
+    """The HTTP code a URL answers on the node (000: no answer); `-q` first: no ~/.curlrc."""
+    try:
+        checked = validators.http_url(url)
+        seconds = validators.bounded(max_time, what="probe timeout", minimum=0.5, maximum=60.0)
+    except validators.InvalidValue as exc:
+        raise CommandError(str(exc)) from None
+    argv = (
+        "curl",
+        "-q",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        f"{seconds:g}",
+        checked,
+    )
+    return Command("http_probe", argv, mutates=False)
+
+
 def edge_ps() -> Command:
     return Command("edge_ps", ("edge-dcomp", "ps", "-a"), mutates=False)
 
@@ -426,5 +457,7 @@ def read_only_entries() -> list[Command]:
         xivocc_ps(),
         compose_logs("xivocc-dcomp", "xuc", follow=True, tail=100),
         edge_ps(),
+        docker_inspect(["xivocc-xuc-1"]),
+        http_probe("http://127.0.0.1:8090/"),
         custom_log(["tail", "-F", "/var/log/syslog"]),
     ]

@@ -569,4 +569,37 @@ class ResilApp(DebugLogErrors, App[int]):
             self.request_poll()
 
     async def action_quit(self) -> None:
-        self.exit(0)
+        """Quit; while a wizard step runs, ask first: the step is then interrupted (and
+        recorded so), and the run is offered for resume next time."""
+        from resil_tui.ui.panes.wizard import WizardPane
+
+        pane = next(iter(self.query(WizardPane)), None)
+        running = pane.step_running() if pane is not None else None
+        if pane is None or running is None:
+            self.exit(0)
+            return
+        wizard = pane
+
+        async def interrupt_and_quit() -> None:
+            await wizard.interrupt()
+            self.exit(0)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(
+                    interrupt_and_quit(), group="app-quit", exit_on_error=False, name="quit"
+                )
+
+        self.push_screen(
+            ConfirmScreen(
+                "Quit while a wizard step runs?",
+                f"stop the step '{running}' now, then quit",
+                f"wizard run {wizard.run.run_id if wizard.run else '?'}",
+                [
+                    "the step is recorded 'interrupted': it may or may not have happened on "
+                    "the node; the run is offered for resume when the console starts again"
+                ],
+                confirm_label="Yes, quit",
+            ),
+            callback=answered,
+        )

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,10 @@ async def test_normal_site_is_ok(lab: Lab) -> None:
     assert nodes["demo.xivo.master"]["xivo"]["ha"]["mode"] == "master"
     assert nodes["demo.edge"]["edge"]["targets"]["overall"] == "master"
     assert nodes["demo.cc.slave"]["cc"]["xuc_state"] == "up"
+    # xuc's readiness, not only its container: up for days, its readiness line seen.
+    xuc = nodes["demo.cc.master"]["cc"]["xuc"]
+    assert xuc["state"] == "ready" and xuc["since"] < time.time() - 86400, xuc
+    assert xuc["run"]["source"] == "inspect" and xuc["run"]["started_at"] < xuc["since"]
     # Nothing the status poll sends may change a node.
     for node_id in nodes:
         for cmd in lab.commands(node_id):
@@ -62,9 +67,12 @@ async def test_normal_site_is_ok(lab: Lab) -> None:
                 "edge-dcomp",
                 "psql",
                 "sftp",
+                "docker",
             }, cmd
             if cmd["argv"][0] == "xivo-service":
                 assert cmd["argv"][1] == "status"
+            if cmd["argv"][0] == "docker":
+                assert cmd["argv"][1] == "inspect"
 
 
 async def test_master_powered_off_is_critical_and_others_unaffected(lab: Lab) -> None:

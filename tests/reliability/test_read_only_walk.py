@@ -31,6 +31,7 @@ SAFE_SUBCOMMANDS = {
     "xivo-service": {"status"},
     "xivocc-dcomp": {"ps", "logs"},
     "edge-dcomp": {"ps", "logs"},
+    "docker": {"inspect"},  # anything else docker does can change a container
 }
 ALWAYS_MUTATING = {
     "xivo-master-slave-db-replication",
@@ -49,7 +50,6 @@ ALWAYS_MUTATING = {
     "reboot",
     "shutdown",
     "kill",
-    "docker",
     "ssh-copy-id",
     "touch",
     "truncate",

@@ -1,0 +1,99 @@
+"""The live facts a confirmation leads with, and what a change does from there."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import IPv4Address
+
+from resil_tui.core.cluster import Finding, Severity, SiteVerdicts, Verdict, XivoState
+from resil_tui.core.node_status import CcStatus, NodeSnapshot, Reachability, ReachState
+from resil_tui.core.site_facts import (
+    SiteFacts,
+    edge_switch_consequences,
+    edge_up_consequences,
+    site_facts,
+    xuc_restart_consequences,
+)
+from resil_tui.core.xuc_readiness import StartSource, XucReadiness, XucRun, XucState
+from resil_tui.inventory_model import Node, NodeKind, Side, Site, SshSettings
+
+NOW = 1_800_000_000.0
+
+
+def node(node_id: str, kind: NodeKind, side: Side | None, ip: str, fqdn: str | None = None) -> Node:
+    return Node(node_id, "s", kind, side, SshSettings(node_id), IPv4Address(ip), fqdn)
+
+
+SITE = Site(
+    "s",
+    node("s.xivo.master", NodeKind.XIVO, Side.MASTER, "10.0.0.1"),
+    node("s.xivo.slave", NodeKind.XIVO, Side.SLAVE, "10.0.0.2"),
+    node("s.cc.master", NodeKind.CC, Side.MASTER, "10.0.1.1", "cc1.example"),
+    node("s.cc.slave", NodeKind.CC, Side.SLAVE, "10.0.1.2", "cc2.example"),
+    node("s.edge", NodeKind.EDGE, None, "10.0.2.1", "edge.example"),
+)
+
+
+def verdicts(active: str | None) -> SiteVerdicts:
+    primary = Finding(Verdict.NORMAL, Severity.OK, "Normal: master serves telephony", "")
+    states = {"s.xivo.master": XivoState.ACTIVE, "s.xivo.slave": XivoState.STANDBY}
+    return SiteVerdicts("s", primary, [primary], Severity.OK, active, states, NOW - 3)
+
+
+def cc_snap(node_id: str, state: XucState) -> NodeSnapshot:
+    run = XucRun(StartSource.INSPECT, True, "running", NOW - 100, NOW - 100)
+    xuc = XucReadiness(state, NOW - 90 if state is XucState.READY else NOW - 100, "t", run=run)
+    return NodeSnapshot(
+        node_id,
+        "cc",
+        "slave",
+        Reachability(ReachState.OK),
+        cc=CcStatus(xuc=xuc),
+        last_success_at=NOW - 3,
+    )
+
+
+def test_facts_in_words() -> None:
+    nodes = {"s.cc.slave": cc_snap("s.cc.slave", XucState.STARTING)}
+    facts = site_facts(SITE, verdicts("master"), nodes, NOW)
+    assert facts.telephony == "the master (s.xivo.master)" and facts.edge_side == "unknown"
+    assert facts.xuc["s.cc.slave"].startswith("… starting for")
+    assert facts.xuc["s.cc.master"] == "not polled yet" and facts.xuc_ready["s.cc.slave"] is False
+    assert SiteFacts.from_dict(facts.to_dict()) == facts
+    never = site_facts(SITE, None, {}, NOW)
+    assert not never.known and never.lines() == ["not polled yet: the live state is unknown"]
+
+
+def test_edge_switch_to_the_side_not_serving_warns() -> None:
+    facts = site_facts(SITE, verdicts("master"), {}, NOW)
+    found = edge_switch_consequences(facts, SITE, Side.SLAVE)
+    assert found.lines[0].startswith("Now: telephony is served by the master (s.xivo.master)")
+    assert (
+        "After this change: remote users go to the slave (XiVO 10.0.0.2, CC 10.0.1.2)."
+        in found.lines
+    )
+    assert any("recreates the Edge containers" in x and "calls relayed" in x for x in found.lines)
+    assert found.warnings and "does NOT serve telephony now" in found.warnings[0]
+    toward = edge_switch_consequences(
+        site_facts(SITE, verdicts("slave"), {}, NOW), SITE, Side.SLAVE
+    )
+    assert toward.warnings == ()
+
+
+def test_edge_switch_warns_when_the_targets_xuc_is_not_ready() -> None:
+    nodes = {"s.cc.slave": cc_snap("s.cc.slave", XucState.NOT_READY)}
+    facts = site_facts(SITE, verdicts("slave"), nodes, NOW)
+    found = edge_switch_consequences(facts, SITE, Side.SLAVE)
+    assert any("xuc on the CC slave is not ready" in w for w in found.warnings)
+
+
+def test_xuc_restart_says_what_drops() -> None:
+    nodes = {"s.cc.slave": cc_snap("s.cc.slave", XucState.READY)}
+    facts = site_facts(SITE, verdicts("master"), nodes, NOW)
+    found = xuc_restart_consequences(facts, SITE, SITE.cc_slave)  # type: ignore[arg-type]
+    assert any("every session on it (UC, CCAgent, Switchboard) is cut" in x for x in found.lines)
+    assert any(x.startswith("xuc there now: ✔ ready since") for x in found.lines)
+    assert "does not serve telephony now" in found.warnings[0]
+    up = edge_up_consequences(facts, SITE)
+    assert "The Edge .env points to the unknown; up -d applies it." in up.lines
+    assert replace(facts, at=None).known is False
