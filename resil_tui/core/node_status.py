@@ -217,6 +217,11 @@ class EdgeStatus:
     values: dict[str, str] = field(default_factory=dict)  # the four variables found in .env
     targets: EdgeTargets | None = None
     containers: ComposePs | None = None
+    # The whole .env as read by the poll (None: not read), and its sha256 hex digest: what
+    # a switch can later be planned from without reading the file again. Not in to_dict:
+    # the status JSON (schema 1) publishes the four variables only.
+    env_text: str | None = None
+    env_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

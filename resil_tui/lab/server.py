@@ -263,14 +263,9 @@ class _NodeServer:
             )
             process.exit(1)
             return
-        try:
-            argv = shlex.split(line)
-        except ValueError as exc:
-            process.stderr.write(f"bash: syntax error: {exc}\n".encode())
-            process.exit(2)
-            return
+        # The line goes to the emulated shell whole, as sshd hands it to the user's shell.
         cmd = asyncio.ensure_future(
-            run_command(self.world, self.node_id, argv, _ProcessIO(process))
+            run_command(self.world, self.node_id, line, _ProcessIO(process))
         )
         closed = asyncio.ensure_future(process.channel.wait_closed())
         try:
@@ -553,6 +548,10 @@ class Lab:
 
     async def slow(self, node_id: str, seconds: float) -> None:
         self.world.set_node_flag(node_id, "slow", max(0.0, float(seconds)))
+
+    async def words_only(self, node_id: str, on: bool = True) -> None:
+        """The node's SSH server runs no shell: it splits each line into words itself."""
+        self.world.set_node_flag(node_id, "words_only", bool(on))
 
     async def drop_connections(self, node_id: str) -> int:
         return self._server(node_id).drop()

@@ -63,20 +63,26 @@ async def test_normal_site_is_ok(lab: Lab) -> None:
     assert nodes["demo.xivo.master"]["xivo"]["ha"]["mode"] == "master"
     assert nodes["demo.edge"]["edge"]["targets"]["overall"] == "master"
     assert nodes["demo.cc.slave"]["cc"]["xuc_state"] == "up"
-    # Nothing the status poll sends may change a node.
+    # Nothing the status poll sends may change a node: every simple command the lab was
+    # asked to run (those inside a batch's `sh -c` script too) only reads.
     for node_id in nodes:
         for cmd in lab.commands(node_id):
-            assert cmd["argv"][0] in {
-                "cat",
-                "test",
-                "tail",
-                "xivo-service",
-                "xivocc-dcomp",
-                "edge-dcomp",
-                "sftp",
-            }, cmd
-            if cmd["argv"][0] == "xivo-service":
-                assert cmd["argv"][1] == "status"
+            for argv in cmd["commands"]:
+                assert argv[0] in {
+                    "cat",
+                    "test",
+                    "tail",
+                    "xivo-service",
+                    "xivocc-dcomp",
+                    "edge-dcomp",
+                    "sh",  # a batch: its script's commands are listed too
+                    "printf",  # a batch's markers
+                    "false",  # a batch's probe of $?
+                }, cmd
+                if argv[0] == "xivo-service":
+                    assert argv[1] == "status"
+                if argv[0] == "sh":
+                    assert argv[1] == "-c"
 
 
 async def test_master_powered_off_is_critical_and_others_unaffected(lab: Lab) -> None:
