@@ -35,6 +35,8 @@ class _ProcessIO:
         self._p = process
         self.is_pty = process.get_terminal_type() is not None
         self._buf = b""
+        self._pending: list[tuple[bool, list[bytes]]] = []  # (stderr?, chunks), in order
+        self._flush_soon = False
 
     async def read(self, n: int = -1) -> bytes:
         if self._buf:
@@ -70,19 +72,44 @@ class _ProcessIO:
         # What a PTY's onlcr would do; asyncssh without line editor does not translate.
         return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") if self.is_pty else data
 
-    def write(self, data: bytes) -> None:
+    # Writes made in one go (a shell running builtins one after the other, a handler
+    # printing several lines) leave as one SSH data message per stream, as a process's
+    # writes to a pipe reach sshd in one read: packets per command like a real node's,
+    # not one per write. Without a PTY, stdout and stderr are two pipes that sshd reads
+    # on their own, so their relative order is not kept either; on a PTY (one terminal
+    # for both) it is.
+    def _queue(self, err: bool, data: bytes) -> None:
         if self._p.is_closing():
             raise BrokenPipeError("channel closed")
-        self._p.stdout.write(self._tty(data))
+        same = [p for p in self._pending if p[0] == err] if not self.is_pty else []
+        if same:
+            same[0][1].append(data)
+        elif self._pending and self._pending[-1][0] == err:
+            self._pending[-1][1].append(data)
+        else:
+            self._pending.append((err, [data]))
+        if not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_soon = False
+        pending, self._pending = self._pending, []
+        if self._p.is_closing():
+            return
+        for err, chunks in pending:
+            (self._p.stderr if err else self._p.stdout).write(self._tty(b"".join(chunks)))
+
+    def write(self, data: bytes) -> None:
+        self._queue(False, data)
 
     def write_err(self, data: bytes) -> None:
-        if self._p.is_closing():
-            raise BrokenPipeError("channel closed")
-        self._p.stderr.write(self._tty(data))
+        self._queue(True, data)
 
     async def drain(self) -> None:
         if self._p.is_closing():
             raise BrokenPipeError("channel closed")
+        self.flush()
         await self._p.stdout.drain()
 
     def set_echo(self, on: bool) -> None:
@@ -264,9 +291,8 @@ class _NodeServer:
             process.exit(1)
             return
         # The line goes to the emulated shell whole, as sshd hands it to the user's shell.
-        cmd = asyncio.ensure_future(
-            run_command(self.world, self.node_id, line, _ProcessIO(process))
-        )
+        io = _ProcessIO(process)
+        cmd = asyncio.ensure_future(run_command(self.world, self.node_id, line, io))
         closed = asyncio.ensure_future(process.channel.wait_closed())
         try:
             await asyncio.wait({cmd, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -279,6 +305,7 @@ class _NodeServer:
         failed = cmd.cancelled() or cmd.exception() is not None
         code = 255 if failed else cmd.result()
         if not process.is_closing():
+            io.flush()
             with contextlib.suppress(Exception):
                 await process.stdout.drain()
             process.exit(code)

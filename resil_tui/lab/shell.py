@@ -16,6 +16,7 @@ This module is text only (no node, no I/O): emulation.py runs what `parse` retur
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,13 @@ _OPERATORS = (
     ")",
 )
 REDIRECTIONS = frozenset({">", ">>", ">|", "<", ">&", "<&", "&>", "<>"})
+
+
+# Runs of characters with no meaning to the tokenizer, taken in one step (`#` and `~` mean
+# something only where a word starts, which is checked before a run is taken).
+_PLAIN_RUN = re.compile(r"[^ \t\n\\'\"$`;&|<>()]+")
+_DOUBLE_QUOTED_RUN = re.compile(r'[^"\\$`]+')
+_BLANKS = re.compile(r"[ \t]+")
 
 
 class ShellError(ValueError):
@@ -162,9 +170,14 @@ def _double_quoted(line: str, i: int, word: _WordBuilder) -> int:
             i = _dollar(line, i, True, word)
         elif c == "`":
             raise ShellError("command substitution (`...`) is not emulated")
-        else:
-            word.add(c, True)
+        elif c == "\\":
+            word.add(c, True)  # before any other character, a backslash is itself
             i += 1
+        else:
+            run = _DOUBLE_QUOTED_RUN.match(line, i)
+            assert run is not None  # c is none of the characters the run stops at
+            word.add(run.group(), True)
+            i = run.end()
     raise ShellError("Syntax error: Unterminated quoted string")
 
 
@@ -182,7 +195,7 @@ def tokens(line: str) -> list[Word | Operator]:
         c = line[i]
         if c in " \t":
             finish()
-            i += 1
+            i = _BLANKS.match(line, i).end()  # type: ignore[union-attr]
         elif c == "\n":
             finish()
             out.append(Operator("\n"))
@@ -228,8 +241,10 @@ def tokens(line: str) -> list[Word | Operator]:
             word.expansion("~", "~", False)
             i += 1
         else:
-            word.add(c, False)
-            i += 1
+            run = _PLAIN_RUN.match(line, i)
+            assert run is not None  # c is none of the characters the run stops at
+            word.add(run.group(), False)
+            i = run.end()
     finish()
     return out
 
@@ -244,8 +259,13 @@ _REFUSED_OPERATORS = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(line: str) -> Program:
-    """The line as a list of simple commands with their connectors."""
+    """The line as a list of simple commands with their connectors.
+
+    Cached: the lab reads a line once to record what it holds and once to run it (and
+    the `sh -c` script inside it likewise), with every node of a large lab in between.
+    """
     program: list[tuple[str, Simple]] = []
     connector = ";"
     words: list[Word] = []

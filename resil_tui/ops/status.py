@@ -31,6 +31,7 @@ batch is tried again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import time
@@ -111,6 +112,8 @@ class StatusCollector:
     _inflight: dict[str, asyncio.Task[NodeSnapshot]] = field(default_factory=dict)
     # Nodes whose SSH server did not run a batch as a shell: polls left part by part.
     _part_by_part: dict[str, int] = field(default_factory=dict)
+    _command_cache: dict[str, tuple[Node, list[Command]]] = field(default_factory=dict)
+    _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
 
     def last(self, node_id: str) -> NodeSnapshot | None:
         return self._last.get(node_id)
@@ -190,7 +193,8 @@ class StatusCollector:
             # back stays "down", and a refused one is reported as a timeout.
             self.pool.reset(node)
         try:
-            snap = await asyncio.wait_for(self._collect(node), timeout=deadline)
+            async with asyncio.timeout(deadline):  # (no extra task, unlike wait_for)
+                snap = await self._collect(node)
         except RemoteError as exc:
             snap = self._unreachable(
                 node, _REACH_OF_ERROR.get(exc.kind, ReachState.ERROR), exc.message, previous
@@ -221,12 +225,12 @@ class StatusCollector:
 
     async def _collect(self, node: Node) -> NodeSnapshot:
         kind: KindReads[Any] = KINDS[node.kind]
-        commands = [read.command(node) for read in kind.reads]
+        commands = self._commands(node, kind)
         got = await self._read(node, commands)
         site = self.inventory.site(node.site)
-        status = kind.start(node)
         errors = list(got.errors)
         raw = dict(got.raw)
+        fields: dict[str, Any] = {}
         for read, command, out in zip(kind.reads, commands, got.outputs, strict=True):
             raw[command.line] = _shown(out)
             if out.problem is not None:
@@ -234,7 +238,9 @@ class StatusCollector:
                 # unknown, and the other parts are read as usual.
                 errors.append(f"{command.line}: {out.problem}")
                 continue
-            status = read.parse(PartResult(node, site, out, errors), status)
+            parsed = self._parse(node, site, kind, read, out)
+            fields.update(parsed.fields)
+            errors += parsed.errors
         now = self.clock()
         previous = self._last.get(node.id)
         since = now
@@ -250,8 +256,40 @@ class StatusCollector:
             last_success_at=now,
             raw=raw,
             errors=errors,
-            **{kind.slot: status},
+            **{kind.slot: replace(kind.start(node), **fields)},
         )
+
+    def _commands(self, node: Node, kind: KindReads[Any]) -> list[Command]:
+        """The node's read commands: built (and validated) once per node, not per poll."""
+        cached = self._command_cache.get(node.id)
+        if cached is None or cached[0] is not node:
+            cached = (node, [read.command(node) for read in kind.reads])
+            self._command_cache[node.id] = cached
+        return cached[1]
+
+    def _parse(
+        self, node: Node, site: Site, kind: KindReads[Any], read: Read[Any], out: PartOutput
+    ) -> _Parsed:
+        """What a read's output says, parsed again only when the output changed.
+
+        Parsers are pure functions of the output, the node and the site: an output equal
+        to the last poll's (most of them, from one refresh to the next) needs no parsing.
+        """
+        key = (node.id, read.name)
+        last = self._parse_cache.get(key)
+        if last is not None and last.node is node and last.site is site and last.out == out:
+            return last
+        errors: list[str] = []
+        blank = kind.blank
+        after = read.parse(PartResult(node, site, out, errors), blank)
+        changed = {
+            f.name: getattr(after, f.name)
+            for f in dataclasses.fields(after)
+            if getattr(after, f.name) is not getattr(blank, f.name)
+        }
+        parsed = _Parsed(node, site, out, changed, errors)
+        self._parse_cache[key] = parsed
+        return parsed
 
     async def _read(self, node: Node, commands: list[Command]) -> _Reads:
         """Every read of one poll, in one remote execution when the node allows it."""
@@ -307,6 +345,15 @@ NOT_A_SHELL = "this node did not run the batched read as a shell would; polled p
 BATCH_RETRY_POLLS = 20
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    node: Node
+    site: Site
+    out: PartOutput
+    fields: dict[str, Any]  # the status fields this output filled in
+    errors: list[str]  # what the parser could not read in it
+
+
 @dataclass
 class _Reads:
     outputs: list[PartOutput]  # one per command, in order
@@ -358,7 +405,8 @@ class Read(Generic[S]):
 @dataclass(frozen=True)
 class KindReads(Generic[S]):
     slot: str  # the NodeSnapshot field the status goes to
-    start: Callable[[Node], S]  # the status before any read: every field unknown
+    blank: S  # the status with every field unknown: what parsers fill in
+    start: Callable[[Node], S]  # the status before any read (what no part says)
     reads: tuple[Read[S], ...]
 
 
@@ -470,11 +518,14 @@ MDS_READS: tuple[Read[MdsStatus], ...] = (
 
 KINDS: dict[NodeKind, KindReads[Any]] = {
     NodeKind.XIVO: KindReads(
-        "xivo", lambda n: XivoStatus(replication=replication_record.last(n.id)), XIVO_READS
+        "xivo",
+        XivoStatus(),
+        lambda n: XivoStatus(replication=replication_record.last(n.id)),
+        XIVO_READS,
     ),
-    NodeKind.CC: KindReads("cc", lambda n: CcStatus(), CC_READS),
-    NodeKind.EDGE: KindReads("edge", lambda n: EdgeStatus(), EDGE_READS),
-    NodeKind.MDS: KindReads("mds", lambda n: MdsStatus(), MDS_READS),
+    NodeKind.CC: KindReads("cc", CcStatus(), lambda n: CcStatus(), CC_READS),
+    NodeKind.EDGE: KindReads("edge", EdgeStatus(), lambda n: EdgeStatus(), EDGE_READS),
+    NodeKind.MDS: KindReads("mds", MdsStatus(), lambda n: MdsStatus(), MDS_READS),
 }
 
 

@@ -8,6 +8,7 @@ decided here once, from `mutates`, rather than per screen. The line sent to sshd
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -69,8 +70,9 @@ class Command:
                     f"{self.name}: argument {arg!r} is not valid UTF-8 text"
                 ) from None
 
-    @property
+    @functools.cached_property
     def line(self) -> str:
+        # Cached: the pool, the audit, the status detail and the batch all ask for it.
         return shlex.join(self.argv)
 
     def __str__(self) -> str:
@@ -352,14 +354,6 @@ class Batch:
     nonce: str  # the markers' nonce (core.batch.split_batch needs it)
 
 
-def _printf(fmt: str, *args: str, status: bool = False, stderr: bool = False) -> str:
-    # The core's formats hold real newlines; printf gets the two characters `\\n`, so the
-    # line sent stays one line and no marker appears in it literally.
-    escaped = fmt.replace("\\", "\\\\").replace("\n", "\\n")
-    words = shlex.join(["printf", escaped, *args])
-    return words + (" " + _LAST_STATUS if status else "") + (" >&2" if stderr else "")
-
-
 def batch(parts: Iterable[Command], nonce: str | None = None) -> Batch:
     """Join read-only commands into one `sh -c` script that delimits each part.
 
@@ -393,18 +387,42 @@ def batch(parts: Iterable[Command], nonce: str | None = None) -> Batch:
         if refusal is not None:
             raise CommandError(f"refused `{part.line}` in a batch: {refusal}")
     tag = check_nonce(nonce if nonce is not None else secrets.token_hex(16))
-    steps = ["false", _printf(PROBE_FORMAT, tag, status=True)]
-    for i, part in enumerate(chosen):
-        index = str(i)
-        steps += [
-            _printf(BEGIN_FORMAT, tag, index),
-            _printf(BEGIN_FORMAT, tag, index, stderr=True),
-            part.line,
-            _printf(END_OUT_FORMAT, tag, index, status=True),
-            _printf(END_ERR_FORMAT, tag, index, stderr=True),
-        ]
-    script = " ; ".join(steps)
+    script = shlex.quote(tag).join(_script_around_nonce(tuple(part.line for part in chosen)))
     return Batch(Command("batch", ("sh", "-c", script), mutates=False), chosen, tag)
+
+
+@functools.lru_cache(maxsize=256)
+def _script_around_nonce(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """The batch script for these part lines, cut where the nonce goes (joined with it).
+
+    Built once per set of parts: a poll sends the same parts to a node every time, and
+    only the nonce changes. The pieces are made here, around the nonce's places, so no
+    search for a placeholder can ever hit a part's own text.
+    """
+    pieces: list[str] = []
+    current = ["false ; "]
+
+    def printf(fmt: str, index: str | None, *, status: bool = False, stderr: bool = False) -> None:
+        # The core's formats hold real newlines; printf gets the two characters `\\n`, so
+        # the line sent stays one line and no marker appears in it literally.
+        escaped = fmt.replace("\\", "\\\\").replace("\n", "\\n")
+        current.append(shlex.join(["printf", escaped]) + " ")
+        pieces.append("".join(current))  # the nonce goes here
+        tail = (" " + shlex.quote(index) if index is not None else "") + (
+            " " + _LAST_STATUS if status else ""
+        )
+        current[:] = [tail + (" >&2" if stderr else "") + " ; "]
+
+    printf(PROBE_FORMAT, None, status=True)
+    for i, line in enumerate(lines):
+        index = str(i)
+        printf(BEGIN_FORMAT, index)
+        printf(BEGIN_FORMAT, index, stderr=True)
+        current.append(line + " ; ")
+        printf(END_OUT_FORMAT, index, status=True)
+        printf(END_ERR_FORMAT, index, stderr=True)
+    pieces.append("".join(current)[: -len(" ; ")])
+    return tuple(pieces)
 
 
 def mutating_entries() -> list[Command]:

@@ -205,3 +205,19 @@ async def test_a_shell_whose_status_fails_the_probe_is_read_part_by_part(
     assert snap.errors == [NOT_A_SHELL]
     assert len(execs(lab, MASTER)) - before == 1 + 3
     assert snap.xivo is not None and snap.xivo.sync_key_present is False
+
+
+async def test_an_output_that_changed_is_parsed_again(lab: Lab, inv: Inventory, pool: Pool) -> None:
+    # Parsing is skipped for an output equal to the last poll's: a change must show.
+    collector = StatusCollector(inv, pool)
+    node = inv.node(MASTER)
+    first = await collector.poll_node(node)
+    again = await collector.poll_node(node)
+    assert again.xivo == first.xivo and again.xivo is not None
+    assert again.xivo.ha is not None and again.xivo.ha.mode.value == "master"
+    root = lab.world.node_root(MASTER)
+    (root / "etc/xivo/ha.conf").write_text('{"node_type": "disabled", "remote_address": ""}\n')
+    changed = await collector.poll_node(node)
+    assert changed.xivo is not None and changed.xivo.ha is not None
+    assert changed.xivo.ha.mode.value == "disabled"
+    assert changed.xivo.services == first.xivo.services  # the other parts as they were
