@@ -20,55 +20,44 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Words that start a compound command when unquoted in command position.
 _RESERVED_WORDS = "! { } case do done elif else esac fi for function if in select then until while"
 RESERVED = frozenset(_RESERVED_WORDS.split())
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL_PARAMS = "?$#!-@*0123456789"
-# Operators, longest first: the tokenizer takes the longest one that matches.
-_OPERATORS = (
-    "&&",
-    "||",
-    ";;",
-    ">>",
-    ">&",
-    "<&",
-    ">|",
-    "&>",
-    "<<",
-    "<>",
-    ";",
-    "&",
-    "|",
-    "<",
-    ">",
-    "(",
-    ")",
-)
 REDIRECTIONS = frozenset({">", ">>", ">|", "<", ">&", "<&", "&>", "<>"})
 
 
-# Runs of characters with no meaning to the tokenizer, taken in one step (`#` and `~` mean
-# something only where a word starts, which is checked before a run is taken).
-_PLAIN_RUN = re.compile(r"[^ \t\n\\'\"$`;&|<>()]+")
+# One token at a time: blanks, a run of characters with no meaning to the tokenizer (`#`
+# and `~` mean something only where a word starts: checked on the run), a single-quoted
+# string, an operator (longest first), a newline, or one character read on its own.
+_TOKEN = re.compile(
+    r"(?P<blank>[ \t]+)"
+    r"|(?P<plain>[^ \t\n\\'\"$`;&|<>()]+)"
+    r"|(?P<single>'[^']*')"
+    r"|(?P<op>&&|\|\||;;|>>|>&|<&|>\||&>|<<|<>|[;&|<>()])"
+    r"|(?P<newline>\n)"
+    r"|(?P<other>.)",
+    re.DOTALL,
+)
 _DOUBLE_QUOTED_RUN = re.compile(r'[^"\\$`]+')
-_BLANKS = re.compile(r"[ \t]+")
 
 
 class ShellError(ValueError):
     """A line sh would refuse (syntax), or one the lab does not emulate: exit status 2."""
 
 
-@dataclass(frozen=True)
-class Segment:
+# Named tuples rather than dataclasses: the lab builds thousands of these per second at
+# scale, and a tuple is the cheapest immutable record Python has.
+class Segment(NamedTuple):
     text: str  # the characters, quotes removed; for an expansion, how it was written
     quoted: bool
     param: str | None = None  # an expansion: "?", "HOME", "~" ...
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     segments: tuple[Segment, ...]
 
     @property
@@ -82,21 +71,18 @@ class Word:
         return all(not s.quoted and s.param is None for s in self.segments)
 
 
-@dataclass(frozen=True)
-class Operator:
+class Operator(NamedTuple):
     text: str
     fd: int | None = None  # the io number before a redirection (`2>`)
 
 
-@dataclass(frozen=True)
-class Redirect:
+class Redirect(NamedTuple):
     fd: int
     op: str
     target: Word
 
 
-@dataclass(frozen=True)
-class Simple:
+class Simple(NamedTuple):
     words: tuple[Word, ...]
     redirects: tuple[Redirect, ...] = ()
 
@@ -192,59 +178,60 @@ def tokens(line: str) -> list[Word | Operator]:
 
     i, n = 0, len(line)
     while i < n:
-        c = line[i]
-        if c in " \t":
+        m = _TOKEN.match(line, i)
+        assert m is not None  # `other` matches any character
+        kind, text = m.lastgroup, m.group()
+        if kind == "blank":
             finish()
-            i = _BLANKS.match(line, i).end()  # type: ignore[union-attr]
-        elif c == "\n":
+            i = m.end()
+        elif kind == "plain":
+            if not word.started and text[0] == "#":
+                end = line.find("\n", i)
+                i = n if end < 0 else end  # a comment, up to the newline
+                continue
+            if not word.started and text[0] == "~" and (len(text) == 1 or text[1] == "/"):
+                word.expansion("~", "~", False)
+                text = text[1:]
+            if text:
+                word.add(text, False)
+            i = m.end()
+        elif kind == "single":
+            word.add(text[1:-1], True)
+            i = m.end()
+        elif kind == "op":
+            fd: int | None = None
+            if (
+                text in REDIRECTIONS
+                and word.started
+                and len(word.segments) == 1
+                and word.segments[0].param is None
+                and not word.segments[0].quoted
+                and len(word.segments[0].text) == 1
+                and word.segments[0].text.isdigit()
+            ):
+                fd = int(word.segments[0].text)  # `2>`: the digit names the fd (dash: one)
+                word.take()
+            finish()
+            out.append(Operator(text, fd))
+            i = m.end()
+        elif kind == "newline":
             finish()
             out.append(Operator("\n"))
-            i += 1
-        elif c == "#" and not word.started:
-            end = line.find("\n", i)
-            i = n if end < 0 else end
-        elif c == "\\":
+            i = m.end()
+        elif text == "\\":
             if i + 1 < n and line[i + 1] == "\n":
                 i += 2  # a line continuation
             else:
                 word.add(line[i + 1 : i + 2] or "\\", True)
                 i += 2
-        elif c == "'":
-            close = line.find("'", i + 1)
-            if close < 0:
-                raise ShellError("Syntax error: Unterminated quoted string")
-            word.add(line[i + 1 : close], True)
-            i = close + 1
-        elif c == '"':
+        elif text == "'":
+            raise ShellError("Syntax error: Unterminated quoted string")
+        elif text == '"':
             i = _double_quoted(line, i + 1, word)
-        elif c == "$":
+        elif text == "$":
             i = _dollar(line, i, False, word)
-        elif c == "`":
+        else:  # "`"
             raise ShellError("command substitution (`...`) is not emulated")
-        elif c in ";&|<>()":
-            op = next(o for o in _OPERATORS if line.startswith(o, i))
-            fd: int | None = None
-            pending = Word(tuple(word.segments)) if word.started else None
-            if (
-                op in REDIRECTIONS
-                and pending is not None
-                and pending.plain
-                and len(pending.literal) == 1
-                and pending.literal.isdigit()
-            ):
-                fd = int(pending.literal)  # `2>`: the digit names the fd (dash: one digit)
-                word.take()
-            finish()
-            out.append(Operator(op, fd))
-            i += len(op)
-        elif c == "~" and not word.started and (i + 1 == n or line[i + 1] in "/ \t\n;&|<>"):
-            word.expansion("~", "~", False)
-            i += 1
-        else:
-            run = _PLAIN_RUN.match(line, i)
-            assert run is not None  # c is none of the characters the run stops at
-            word.add(run.group(), False)
-            i = run.end()
     finish()
     return out
 
