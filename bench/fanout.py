@@ -46,6 +46,7 @@ SITES = 10  # x (XiVO master + slave) = 20 nodes
 ROUNDS = 5  # runs of every tool...
 LOOP_ROUNDS = 3  # ...but the sequential ssh loop, which takes 5-10 s a run
 QUICK_ROUNDS = 2
+JUMP_ROUNDS = 3  # warm refreshes, direct and through a jump host
 
 
 def _reads_with_default_paths() -> list[str]:
@@ -563,6 +564,98 @@ def sshd_tier(sites: int) -> Iterator[Any]:
         lab.close()
 
 
+# --- through a jump host ---------------------------------------------------------------------
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a live process and of its reaped children, in seconds."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _sshd_tree(lab: Any, node_id: str) -> tuple[float, int]:
+    """CPU seconds so far of a node's sshd and everything under it, and their open fds."""
+    pids = [lab.node(node_id).pid, *(p.pid for p in lab.node_processes(node_id))]
+    fds = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fds += len(os.listdir(f"/proc/{pid}/fd"))
+    return sum(_proc_cpu(pid) for pid in pids if pid is not None), fds
+
+
+async def _poll_costs(
+    inv_path: Path, scratch: Path, lab: Any, bastion: str, jump: bool
+) -> dict[str, float]:
+    from resil_tui.inventory import load_inventory
+    from resil_tui.ops.session import make_pool
+    from resil_tui.ops.status import StatusCollector
+
+    inv = load_inventory(inv_path)
+    # The jump host's own site is left out: its sshd then only relays (its own commands
+    # would start lab dispatchers under it and count as the jump's CPU).
+    sites = [s for s in inv.sites.values() if bastion not in {n.id for n in s.nodes()}]
+    nodes = sum(len(s.nodes()) for s in sites)
+    pool = make_pool(inv, audit_path=scratch / "audit.jsonl")
+    try:
+        collector = StatusCollector(inv, pool)
+        c0 = time.process_time()
+        await collector.poll(sites)
+        cold = (time.process_time() - c0) / nodes
+        walls, cpu, sshd = [], [], []
+        for _ in range(JUMP_ROUNDS):
+            s0 = _sshd_tree(lab, bastion)[0]
+            c0, t0 = time.process_time(), time.perf_counter()
+            reports = await collector.poll(sites)
+            walls.append(time.perf_counter() - t0)
+            cpu.append((time.process_time() - c0) / nodes)
+            sshd.append((_sshd_tree(lab, bastion)[0] - s0) / nodes)
+            down = [
+                n for r in reports for n, x in r.snapshot.nodes.items() if not x.reachability.ok
+            ]
+            if down:
+                raise RuntimeError(f"unreachable{' through the jump' if jump else ''}: {down}")
+        fds = _sshd_tree(lab, bastion)[1]
+    finally:
+        await pool.close()
+    return {
+        "cold_ms": cold * 1000,
+        "warm_ms": statistics.median(cpu) * 1000,
+        "wall_s": statistics.median(walls),
+        "sshd_ms": statistics.median(sshd) * 1000,
+        "jump_fds": fds,
+        "nodes": nodes,
+    }
+
+
+def jump_costs(lab: Any, scratch: Path, targets: list[Host]) -> list[str]:
+    """The status poll of every node, direct and through one of the tier's sshd as a jump."""
+    import asyncio
+
+    bastion = targets[0].node_id
+    addr, port = lab.address(bastion)
+    text = Path(lab.inventory_path).read_text()
+    via = scratch / "via-jump.toml"
+    via.write_text(text.replace("[ssh]\n", f'[ssh]\njump = "{lab.user}@{addr}:{port}"\n', 1))
+    direct = asyncio.run(_poll_costs(Path(lab.inventory_path), scratch, lab, bastion, False))
+    _, idle_fds = _sshd_tree(lab, bastion)
+    jumped = asyncio.run(_poll_costs(via, scratch, lab, bastion, True))
+    n = jumped["nodes"]
+    return [
+        f"status poll of {n} nodes (the jump host's site left out), client CPU per node: "
+        "cold (handshake and first poll) "
+        f"{direct['cold_ms']:.1f} ms direct, {jumped['cold_ms']:.1f} ms through a jump host; "
+        f"warm refresh {direct['warm_ms']:.2f} ms direct, {jumped['warm_ms']:.2f} ms through "
+        f"the jump (refresh {direct['wall_s']:.2f} s / {jumped['wall_s']:.2f} s)",
+        f"the jump host (one of the tier's OpenSSH sshd): {jumped['sshd_ms']:.2f} ms of its CPU "
+        f"per node and refresh, {jumped['jump_fds'] - idle_fds:.0f} more open fds with the "
+        f"{n} targets connected through it ({(jumped['jump_fds'] - idle_fds) / n:.1f} per target)",
+    ]
+
+
 def _tools(lab: Any, targets: list[Host], skipped: list[str], quick: bool) -> list[Tool]:
     full = not quick
     rounds = QUICK_ROUNDS if quick else ROUNDS
@@ -653,6 +746,10 @@ def measure(scratch: Path, quick: bool = False) -> tuple[list[Tool], list[str]]:
                     continue
                 tool.times.append(elapsed)
                 tool.client_cpu.append(cpu)
+        try:
+            skipped += jump_costs(lab, scratch, targets)
+        except (RuntimeError, OSError, ValueError) as exc:
+            skipped.append(f"through a jump host: FAILED: {exc.__class__.__name__}: {exc}")
     return tools, skipped
 
 

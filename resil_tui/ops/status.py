@@ -24,8 +24,8 @@ field. Nothing else changes: the read rides in the same execution as the others.
 
 An SSH server that does not hand the line to a shell (a ForceCommand that splits it into
 words, say) prints none of the markers: the node's errors say so once, and the node is
-then read part by part (one execution per read) for BATCH_RETRY_POLLS polls before the
-batch is tried again.
+then read part by part (one execution per read), the batch tried again every
+BATCH_RETRY_POLLS polls.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ class StatusCollector:
     _inflight: dict[str, asyncio.Task[NodeSnapshot]] = field(default_factory=dict)
     # Nodes whose SSH server did not run a batch as a shell: polls left part by part.
     _part_by_part: dict[str, int] = field(default_factory=dict)
+    _not_a_shell: set[str] = field(default_factory=set)  # ...and were told so
     _command_cache: dict[str, tuple[Node, list[Command]]] = field(default_factory=dict)
     _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
 
@@ -304,16 +305,20 @@ class StatusCollector:
         result = await self._run(node, joined.command)
         split = split_batch(result.stdout, result.stderr, joined.nonce, len(commands))
         if split.usable and any(p.complete for p in split.parts):
+            self._not_a_shell.discard(node.id)  # a shell again: say so if it changes back
             return _Reads(list(split.parts), result.duration)
         # No marker, a `$?` that failed the probe, or not one part whole: this SSH server
         # did not run the line through a shell (e.g. a ForceCommand that splits it into
-        # words). Say so once, then read part by part for a while before trying again.
+        # words). Say so once per node, then read part by part for a while before trying
+        # the batch again (quietly: the node was already said to be read part by part).
         self._part_by_part[node.id] = BATCH_RETRY_POLLS
         fallback = await self._one_by_one(node, commands)
+        first = node.id not in self._not_a_shell
+        self._not_a_shell.add(node.id)
         return _Reads(
             fallback.outputs,
             fallback.latency,
-            errors=[NOT_A_SHELL],
+            errors=[NOT_A_SHELL] if first else [],
             raw={joined.command.line: _shown(_part_of(result))},
         )
 
