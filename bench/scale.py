@@ -29,6 +29,7 @@ from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, Node
 from resil_tui.ops.session import make_pool
 from resil_tui.ops.status import StatusCollector
+from resil_tui.remote.pool import Pool
 
 LATENCY = 0.2
 NODES_PER_SITE = 5  # XiVO master + slave, CC master + slave, Edge: every kind the poll knows
@@ -135,12 +136,20 @@ def _fds() -> int:
 
 
 async def refresh_at(
-    inv: Inventory, tmp: Path, lab_pid: int | None, nodes: int, rounds: int, alone_rounds: int
+    inv: Inventory,
+    tmp: Path,
+    lab_pid: int | None,
+    nodes: int,
+    rounds: int,
+    alone_rounds: int,
+    pool: Pool | None = None,
 ) -> dict[str, float | str]:
+    """One size's figures; with `pool`, on its (already open) connections: no cold poll."""
     sites = [inv.sites[name] for name in sorted(inv.sites)[: nodes // NODES_PER_SITE]]
     chosen = [n for site in sites for n in site.nodes()]
     fds0 = _fds()
-    pool = make_pool(inv, audit_path=tmp / "audit.jsonl")
+    shared = pool is not None
+    pool = pool or make_pool(inv, audit_path=tmp / "audit.jsonl")
     try:
         collector = StatusCollector(inv, pool)
         c0, t0 = time.process_time(), time.perf_counter()
@@ -163,14 +172,15 @@ async def refresh_at(
                 raise RuntimeError(f"unreachable in the benchmark: {down[:5]}")
         alone, alone_kind = await _alone(collector, chosen, alone_rounds)
     finally:
-        await pool.close()
+        if not shared:
+            await pool.close()
     count = len(chosen)
     wall = statistics.median(walls)
     return {
         "nodes": count,
-        "cold_s": cold,
-        "cold_cpu_ms_per_node": cold_cpu / count * 1000,
-        "fds": fds,
+        "cold_s": float("nan") if shared else cold,
+        "cold_cpu_ms_per_node": float("nan") if shared else cold_cpu / count * 1000,
+        "fds": fds if not shared else -1,
         "wall_s": wall,
         "wall_max_s": max(walls),
         "x_latency": wall / LATENCY,
@@ -180,6 +190,23 @@ async def refresh_at(
         "cpu_ms_per_node": statistics.median(cpu) / count * 1000,
         "lab_cpu_s": statistics.median(lab_cpu) if lab_pid is not None else float("nan"),
     }
+
+
+async def _quick_sizes(
+    inv: Inventory,
+    tmp: Path,
+    lab_pid: int | None,
+    sizes: tuple[int, ...],
+    found: dict[int, dict[str, float | str]],
+) -> None:
+    """One pool for every size, the largest first: one cold poll, not one per size."""
+    pool = make_pool(inv, audit_path=tmp / "audit.jsonl")
+    try:
+        for size in sorted(sizes, reverse=True):
+            shared = pool if found else None
+            found[size] = await refresh_at(inv, tmp, lab_pid, size, QUICK_ROUNDS, 1, shared)
+    finally:
+        await pool.close()
 
 
 def measure(quick: bool) -> dict[int, dict[str, float | str]]:
@@ -195,8 +222,13 @@ def measure(quick: bool) -> dict[int, dict[str, float | str]]:
         with lab_process(directory, sites, latency=LATENCY, cc=True, edge=True, mds=0) as path:
             inv = load_inventory(path)
             lab_pid = _lab_pid(directory)
-            for size in sizes:
-                found[size] = asyncio.run(refresh_at(inv, tmp, lab_pid, size, rounds, alone_rounds))
+            if quick:
+                asyncio.run(_quick_sizes(inv, tmp, lab_pid, sizes, found))
+            else:
+                for size in sizes:
+                    found[size] = asyncio.run(
+                        refresh_at(inv, tmp, lab_pid, size, rounds, alone_rounds)
+                    )
     return found
 
 
@@ -210,12 +242,13 @@ def run(quick: bool = False) -> list[Measured]:
         "| cold CPU ms/node | fds |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for r in found.values():
+    for _, r in sorted(found.items()):
         lines.append(
             f"| {r['nodes']} | {r['wall_s']:.3f} ({r['wall_max_s']:.3f}) "
             f"| {r['x_latency']:.2f} | {r['alone_s']:.3f} ({r['alone_kind']}) "
             f"| {r['x_alone']:.2f} | {r['cpu_ms_per_node']:.2f} | {r['lab_cpu_s']:.2f} "
-            f"| {r['cold_s']:.2f} | {r['cold_cpu_ms_per_node']:.1f} | {r['fds']} |"
+            f"| {r['cold_s']:.2f} | {r['cold_cpu_ms_per_node']:.1f} "
+            f"| {r['fds'] if int(r['fds']) >= 0 else 'n/a'} |"
         )
 
     def ratio(size: int) -> Measured:

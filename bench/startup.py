@@ -24,7 +24,7 @@ from bench.results import Measured, Target
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 10
-QUICK_RUNS = 3
+QUICK_RUNS = 2
 TIMEOUT = 60.0
 TARGETS = (
     Target("tui-first-screen", "TUI first screen (headless) vs a minimal Textual app", 1.5),
