@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench bench-quick soak clean
+.PHONY: demo test test-fast lint typecheck bench bench-quick soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check resil_tui tests bench
 	$(BIN)/ruff format --check resil_tui tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
@@ -35,6 +37,11 @@ bench-quick: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+
+# The security tier's properties with the large hypothesis profile (>= 10,000 cases in
+# all; `make test` runs the same properties with the small default profile).
+fuzz: $(STAMP)
+	RESIL_TUI_HYPOTHESIS=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider tests/security -m 'not sshd'
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -64,10 +64,10 @@ if sys.argv[1] == "minimal":
     headless(Minimal)
     asyncio.run(Minimal().run_async())
 else:
-    # The real start-up path: resil_tui.cli.main -> run_tui -> open_pool -> ResilApp.
+    # The real start-up path: resil_tui.entry.main -> ui.launch -> open_session -> ResilApp.
     from resil_tui.ui.app import ResilApp
     headless(ResilApp)
-    from resil_tui.cli import main
+    from resil_tui.entry import main
     sys.exit(main(["--hosts", sys.argv[2]]))
 """
 
@@ -86,7 +86,7 @@ poll.
 (120x40) with an auto-pilot that, once the app is ready, waits for the screen's next
 repaint (`call_after_refresh`) and prints `time.monotonic()`; the figure is that time minus
 the parent's `time.monotonic()` just before spawning (one clock across processes on
-Linux). `resil-tui` goes through its real path (`cli.main` -> inventory -> `open_pool` ->
+Linux). `resil-tui` goes through its real path (`entry.main` -> inventory -> `open_session` ->
 `ResilApp`), on the smallest inventory above (closed port: its status poll starts in the
 background and does not hold the first screen). The baseline is a minimal Textual `App`
 (Header, a Static, Footer) in the same harness. "to exit" adds the shutdown.

@@ -1,5 +1,5 @@
 import sys
 
-from resil_tui.cli import main
+from resil_tui.entry import main
 
 sys.exit(main())

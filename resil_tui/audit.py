@@ -1,5 +1,9 @@
 """The audit log: one JSON line per change made to a node (command or file write).
 
+A change is recorded twice: a `started` record *before* anything is sent (if that record
+cannot be written, nothing is sent: the caller gets `AuditUnavailable`), then its result;
+the two share an `op` id. Stream starts are recorded too, read-only ones included.
+
 Lines are appended with a single write(2) on an O_APPEND descriptor, so concurrent
 writers (two resil-tui processes, or many tasks) never interleave inside a line. The
 file is private (0600): it names hosts, users and commands. Secrets never reach it: the
@@ -11,6 +15,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import secrets as _secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -18,8 +23,28 @@ from pathlib import Path
 from typing import Any
 
 from resil_tui import paths
+from resil_tui.core.sanitize import clean as _sanitize
+from resil_tui.localfiles import open_private_append
 
 MASK = "***"
+STARTED = "started"
+
+
+class AuditUnavailable(OSError):
+    """The audit log cannot be written (unwritable, a directory in its place, disk full)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"audit log {path} cannot be written: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def new_op_id() -> str:
+    """Links a `started` record to its result."""
+    return _secrets.token_hex(6)
 
 
 def local_user() -> str:
@@ -44,6 +69,7 @@ class AuditRecord:
     before_sha256: str | None = None
     after_sha256: str | None = None
     backup: str | None = None
+    op: str | None = None  # shared by a change's `started` record and its result
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -68,14 +94,16 @@ class AuditLog:
         after_sha256: str | None = None,
         backup: str | None = None,
         secrets: Iterable[str] = (),
+        op: str | None = None,
     ) -> AuditRecord:
+        """Append one record. Raises AuditUnavailable when the file cannot be written."""
         masks = [s for s in secrets if s]
 
         def clean(text: str) -> str:
             for secret in masks:
                 text = text.replace(secret, MASK)
-            # One record per line, whatever the caller passed.
-            return text.replace("\r", "\\r").replace("\n", "\\n")
+            # One record per line, whatever the caller passed; results quote remote text.
+            return _sanitize(text.replace("\r", "\\r").replace("\n", "\\n"))
 
         rec = AuditRecord(
             time=datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -91,18 +119,21 @@ class AuditLog:
             before_sha256=before_sha256,
             after_sha256=after_sha256,
             backup=clean(backup) if backup is not None else None,
+            op=op,
         )
-        self.append_line(rec.to_json())
+        try:
+            self.append_line(rec.to_json())
+        except AuditUnavailable:
+            raise
+        except OSError as exc:
+            raise AuditUnavailable(self.path, exc.strerror or str(exc)) from exc
         return rec
 
     def append_line(self, line: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = (line.rstrip("\n") + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # 0600 whatever the umask, tightened if older: it holds host names and commands.
+        fd = open_private_append(self.path)
         try:
-            # The file may predate us with looser bits; it holds host names and commands.
-            if os.fstat(fd).st_mode & 0o077:
-                os.fchmod(fd, 0o600)
             written = os.write(fd, data)
             if written != len(data):  # pragma: no cover - regular files write fully
                 raise OSError(f"short write to audit log {self.path}")

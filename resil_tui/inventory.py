@@ -2,13 +2,19 @@
 
 Every error names the file, the line and the key path, so that an admin at 3 a.m. can fix
 the file without reading Python. Nothing here raises anything but InventoryError.
+
+check-config = runtime: every value goes through the rule the runtime applies to it
+(core/validators.py for remote paths, SSH targets and numbers, core/log_readers.py for
+log streams), so what loads here is what runs. Every pattern is matched whole.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from resil_tui import paths as xdg
+from resil_tui.core import validators
+from resil_tui.core.log_readers import ReaderRefused, check_reader
 from resil_tui.inventory_model import (
     DEFAULT_READINESS_PATTERN,
+    ChangePolicy,
     Inventory,
     LogStreamSpec,
     Node,
@@ -31,11 +40,11 @@ from resil_tui.inventory_model import (
 
 ENV_VAR = "RESIL_TUI_HOSTS"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-_HOST_RE = re.compile(r"^[A-Za-z0-9_.:%\[\]-]{1,253}$")
-_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+# Validators: always .fullmatch() (a `$` would let a trailing newline through).
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+_USER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 _FQDN_RE = re.compile(
-    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+    r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 )
 
 
@@ -78,17 +87,55 @@ class InventoryNotFound(InventoryError):
 
 
 def find_inventory(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Lookup: --hosts, $RESIL_TUI_HOSTS, ./hosts.toml, $XDG_CONFIG_HOME/resil-tui/hosts.toml."""
+    """Lookup: --hosts, $RESIL_TUI_HOSTS, ./hosts.toml, $XDG_CONFIG_HOME/resil-tui/hosts.toml.
+
+    The inventory chooses the nodes, the known_hosts file and the stream commands: one
+    found in the current directory (where anyone may have planted it) is used only when
+    owned by the user (or root) and writable by nobody else; any other one is refused
+    when world-writable. A refusal is an InventoryError saying why."""
     if explicit:
-        return Path(explicit).expanduser()
+        return check_file_trust(Path(explicit).expanduser(), strict=False)
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
-        return Path(env).expanduser()
+        return check_file_trust(Path(env).expanduser(), strict=False)
     candidates = xdg.default_inventory_candidates()
+    cwd_candidate = candidates[0]
     for candidate in candidates:
         if candidate.is_file():
-            return candidate
+            return check_file_trust(candidate, strict=candidate == cwd_candidate)
     raise InventoryNotFound(["--hosts (not given)", f"${ENV_VAR} (not set)", *map(str, candidates)])
+
+
+def check_file_trust(path: Path, *, strict: bool) -> Path:
+    """`path` when its owner and mode can be trusted; InventoryError saying why not.
+
+    strict (found in the current directory): owned by the user or root, no group or
+    other write bit. Otherwise (named by --hosts / $RESIL_TUI_HOSTS, or in the user's own
+    config directory): no other-write bit. A missing file is left to the loader."""
+    try:
+        st = path.stat()
+    except OSError:
+        return path
+    mode = stat.S_IMODE(st.st_mode)
+    reason = ""
+    if strict and st.st_uid not in (os.getuid(), 0):
+        reason = (
+            f"owned by uid {st.st_uid}, not by you (uid {os.getuid()}) or root: an inventory "
+            "in the current directory could have been planted by someone else"
+        )
+    elif strict and mode & 0o022:
+        reason = (
+            f"mode {mode:04o} lets {'others' if mode & 0o002 else 'the group'} change it: an "
+            "inventory in the current directory must be writable by you only (chmod go-w)"
+        )
+    elif mode & 0o002:
+        reason = (
+            f"mode {mode:04o}: anyone on this machine can change it (and so choose the nodes, "
+            "the known_hosts file and the commands); chmod o-w it first"
+        )
+    if reason:
+        raise InventoryError([ConfigError(str(path), None, "", f"refused: {reason}")])
+    return path
 
 
 # --- line numbers for key paths -------------------------------------------------------------
@@ -162,9 +209,9 @@ _SSH_KEYS = {
     "use_ssh_config",
 }
 _PATH_KEYS = set(RemotePaths.__dataclass_fields__)
-_TOP_KEYS = {"read_only", "ssh", "paths", "keys", "site"}
+_TOP_KEYS = {"read_only", "ssh", "paths", "keys", "site", "changes"}
 _SITE_KEYS = {"description", "xivo", "cc", "edge", "mds"}
-_NODE_COMMON = _SSH_KEYS | {"ssh", "paths", "logs"}
+_NODE_COMMON = _SSH_KEYS | {"ssh", "paths", "logs", "changes"}
 _NODE_KEYS: dict[str, set[str]] = {
     "xivo": _NODE_COMMON | {"voip_ip"},
     "cc": _NODE_COMMON | {"ip", "fqdn", "readiness_pattern"},
@@ -184,6 +231,10 @@ class _Checker:
         while probe:
             if probe in self.lines:
                 return self.lines[probe]
+            # An item of an inline array (logs = [{...}]) is on its key's line.
+            bare = re.sub(r"\[\d+\]\Z", "", probe)
+            if bare != probe and bare in self.lines:
+                return self.lines[bare]
             probe = probe.rpartition(".")[0]
         return None
 
@@ -230,7 +281,7 @@ class _Checker:
         if not value.strip():
             self.error(full, "must not be empty")
             return None
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.error(full, f"{value!r} is not {what or 'valid'}")
             return None
         return value
@@ -270,6 +321,9 @@ class _Checker:
             self.error(
                 full, f"must be {'an integer' if integer else 'a number'}, not {_kind(value)}"
             )
+            return None
+        if not math.isfinite(value):
+            self.error(full, f"{value!r} must be a finite number")
             return None
         if value < minimum or (maximum is not None and value > maximum):
             bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
@@ -318,15 +372,14 @@ def _ssh_overrides(c: _Checker, table: dict[str, Any], path: str, base: SshSetti
     known = c.string(table, "known_hosts", path)
     if known is not None:
         out = replace(out, known_hosts=known)
-    jump = c.string(
-        table,
-        "jump",
-        path,
-        pattern=re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*@)?[A-Za-z0-9_.\[\]:-]+$"),
-        what="a jump host (user@host:port)",
-    )
+    jump = c.string(table, "jump", path)
     if jump is not None:
-        out = replace(out, jump=jump)
+        try:
+            validators.ssh_target(jump)
+        except validators.InvalidValue as exc:
+            c.error(f"{path}.jump", f"{exc} (expected user@host:port)")
+        else:
+            out = replace(out, jump=jump.strip())
     connect = c.number(table, "connect_timeout", path, minimum=0.1, maximum=86400)
     if connect is not None:
         out = replace(out, connect_timeout=float(connect))
@@ -352,11 +405,37 @@ def _paths(c: _Checker, value: Any, path: str, base: RemotePaths) -> RemotePaths
         raw = c.string(table, key, path)
         if raw is None:
             continue
-        if not raw.startswith("/") or "\x00" in raw or "\n" in raw:
-            c.error(f"{path}.{key}", f"{raw!r} must be an absolute path")
-            continue
-        changes[key] = raw
+        checked = _remote_path(c, raw, f"{path}.{key}")
+        if checked is not None:
+            changes[key] = checked
     return replace(base, **changes)
+
+
+def _remote_path(c: _Checker, raw: str, key: str) -> str | None:
+    """The runtime's remote-path rule (the catalog refuses the same values)."""
+    try:
+        return validators.remote_path(raw)
+    except validators.InvalidValue as exc:
+        c.error(key, str(exc))
+        return None
+
+
+_CHANGES_KEYS = {"lock_stale_after", "keep_backups"}
+
+
+def _changes(c: _Checker, value: Any, path: str, base: ChangePolicy) -> ChangePolicy:
+    table = c.table(value, path)
+    if table is None:
+        return base
+    c.unknown_keys(table, _CHANGES_KEYS, path)
+    out = base
+    stale = c.number(table, "lock_stale_after", path, minimum=60, maximum=86400)
+    if stale is not None:
+        out = replace(out, lock_stale_after=float(stale))
+    keep = c.number(table, "keep_backups", path, minimum=1, maximum=1000, integer=True)
+    if keep is not None:
+        out = replace(out, keep_backups=int(keep))
+    return out
 
 
 def _logs(c: _Checker, value: Any, path: str) -> tuple[LogStreamSpec, ...]:
@@ -383,6 +462,12 @@ def _logs(c: _Checker, value: Any, path: str) -> tuple[LogStreamSpec, ...]:
         ):
             c.error(f"{item_path}.command", "must be a non-empty array of strings (argv, no shell)")
             continue
+        try:
+            check_reader(command)
+        except ReaderRefused as exc:
+            # It runs in read-only mode too: only readers, with their reading flags.
+            c.error(f"{item_path}.command", f"log stream {name or '?'!r} refused: {exc}")
+            continue
         if name is not None:
             out.append(LogStreamSpec(name=name, argv=tuple(command)))
     return tuple(out)
@@ -399,31 +484,43 @@ def _node(
     name: str,
     defaults: SshSettings,
     paths: RemotePaths,
+    changes: ChangePolicy,
 ) -> Node | None:
     table = c.table(value, path)
     if table is None:
         return None
     c.unknown_keys(table, _NODE_KEYS[kind.value], path)
-    host = c.string(table, "ssh", path, required=True)
-    user_from_host: str | None = None
-    if host is not None and "@" in host:
-        user_from_host, _, host = host.rpartition("@")
-        if not _USER_RE.match(user_from_host):
-            c.error(f"{path}.ssh", f"{user_from_host!r} is not a valid user name")
-    if host is not None and not _HOST_RE.match(host):
-        c.error(f"{path}.ssh", f"{host!r} is not a host name, address or ssh alias")
-        host = None
+    raw_ssh = c.string(table, "ssh", path, required=True)
+    host: str | None = None
+    target: validators.SshTarget | None = None
+    if raw_ssh is not None:
+        try:
+            target = validators.ssh_target(raw_ssh)
+        except validators.InvalidValue as exc:
+            c.error(f"{path}.ssh", f"{exc} (expected host, user@host or user@host:port)")
+        else:
+            host = target.host
     ssh = _ssh_overrides(c, table, path, defaults)
-    if user_from_host and "user" not in table:
-        ssh = replace(ssh, user=user_from_host)
+    if target is not None and target.user and "user" not in table:
+        ssh = replace(ssh, user=target.user)
+    if target is not None and target.port is not None:
+        if "port" in table and table["port"] != target.port:
+            c.error(
+                f"{path}.port",
+                f"{table['port']!r} contradicts the port in ssh = {raw_ssh!r}: give it once",
+            )
+        else:
+            ssh = replace(ssh, port=target.port)
     node_paths = _paths(c, table["paths"], f"{path}.paths", paths) if "paths" in table else paths
     if kind is NodeKind.EDGE:
         env_path = c.string(table, "env_path", path)
         if env_path is not None:
-            if env_path.startswith("/"):
-                node_paths = replace(node_paths, edge_env=env_path)
-            else:
-                c.error(f"{path}.env_path", f"{env_path!r} must be an absolute path")
+            checked = _remote_path(c, env_path, f"{path}.env_path")
+            if checked is not None:
+                node_paths = replace(node_paths, edge_env=checked)
+    node_changes = (
+        _changes(c, table["changes"], f"{path}.changes", changes) if "changes" in table else changes
+    )
     ip: IPv4Address | None = None
     if kind is NodeKind.XIVO:
         ip = c.ipv4(table, "voip_ip", path, required=True)
@@ -465,6 +562,7 @@ def _node(
         readiness_pattern=readiness,
         logs=logs,
         name=name,
+        changes=node_changes,
     )
 
 
@@ -503,10 +601,15 @@ def _pair(
 
 
 def _site(
-    c: _Checker, name: str, value: Any, defaults: SshSettings, paths: RemotePaths
+    c: _Checker,
+    name: str,
+    value: Any,
+    defaults: SshSettings,
+    paths: RemotePaths,
+    changes: ChangePolicy,
 ) -> Site | None:
     path = f"site.{name}"
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         c.error(path, f"site name {name!r} must be letters, digits, '-' or '_'")
         return None
     table = c.table(value, path)
@@ -526,6 +629,7 @@ def _site(
                 name=f"{kind.value}.{side.value}",
                 defaults=defaults,
                 paths=paths,
+                changes=changes,
             )
 
         return build
@@ -544,6 +648,7 @@ def _site(
             name="edge",
             defaults=defaults,
             paths=paths,
+            changes=changes,
         )
     mds: list[Node] = []
     if "mds" in table:
@@ -578,6 +683,7 @@ def _site(
                     name=f"mds.{mname}",
                     defaults=defaults,
                     paths=paths,
+                    changes=changes,
                 )
                 if node is not None:
                     mds.append(node)
@@ -612,6 +718,11 @@ def parse_inventory(text: str, *, file: str = "<inventory>", path: Path | None =
             c.unknown_keys(ssh_table, _SSH_KEYS, "ssh")
             defaults = _ssh_overrides(c, ssh_table, "ssh", defaults)
     paths = _paths(c, data["paths"], "paths", RemotePaths()) if "paths" in data else RemotePaths()
+    changes = (
+        _changes(c, data["changes"], "changes", ChangePolicy())
+        if "changes" in data
+        else ChangePolicy()
+    )
     keys: dict[str, str] = {}
     if "keys" in data:
         keys_table = c.table(data["keys"], "keys")
@@ -627,7 +738,7 @@ def parse_inventory(text: str, *, file: str = "<inventory>", path: Path | None =
     else:
         table = c.table(raw_sites, "site")
         for name, value in (table or {}).items():
-            site = _site(c, name, value, defaults, paths)
+            site = _site(c, name, value, defaults, paths, changes)
             if site is not None:
                 sites[name] = site
         if table is not None and not table:

@@ -27,6 +27,25 @@ class Side(StrEnum):
 DEFAULT_READINESS_PATTERN = r"Listening for HTTP on"
 
 
+class UnknownName(LookupError):
+    """A site or node name the inventory does not have; the message lists the valid ones.
+
+    The one error every CLI command and pane shows for a mistyped name."""
+
+    def __init__(self, what: str, name: str, choices: list[str]) -> None:
+        self.what = what
+        self.name = name
+        self.choices = list(choices)
+        close = [c for c in self.choices if name and (name in c or c.endswith(name))]
+        hint = f"; did you mean {', '.join(close[:3])}?" if close and len(close) <= 3 else ""
+        super().__init__(
+            f"no {what} {name!r} in the inventory{hint} (known: {', '.join(self.choices)})"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class SshSettings:
     """How to reach a node. None means: let ~/.ssh/config (or OpenSSH defaults) decide."""
@@ -54,6 +73,20 @@ class RemotePaths:
     cron_master: str = "/etc/cron.d/xivo-ha-master"
     cron_slave: str = "/etc/cron.d/xivo-ha-slave"
     edge_env: str = "/etc/docker/edge/.env"
+    # The per-node change lock (remote/lock.py): a directory created with SFTP mkdir.
+    lock_dir: str = "/var/lock/resil-tui"
+
+
+DEFAULT_LOCK_STALE_AFTER = 900.0  # seconds: a lock not refreshed for 15 min is stale
+DEFAULT_KEEP_BACKUPS = 20
+
+
+@dataclass(frozen=True)
+class ChangePolicy:
+    """How changes to a node are guarded ([changes] in the inventory)."""
+
+    lock_stale_after: float = DEFAULT_LOCK_STALE_AFTER
+    keep_backups: int = DEFAULT_KEEP_BACKUPS
 
 
 @dataclass(frozen=True)
@@ -77,6 +110,7 @@ class Node:
     readiness_pattern: str = DEFAULT_READINESS_PATTERN
     logs: tuple[LogStreamSpec, ...] = ()
     name: str = ""  # short name inside the site: "xivo.master", "mds.mds1"
+    changes: ChangePolicy = field(default_factory=ChangePolicy)
 
     @property
     def label(self) -> str:
@@ -130,8 +164,7 @@ class Inventory:
         matches = [n for n in self.nodes() if n.ssh.host == node_id or n.name == node_id]
         if len(matches) == 1:
             return matches[0]
-        known = ", ".join(n.id for n in self.nodes())
-        raise KeyError(f"no node {node_id!r} in the inventory (known: {known})")
+        raise UnknownName("node", node_id, [n.id for n in self.nodes()])
 
     def site(self, name: str | None) -> Site:
         if name is None:
@@ -139,5 +172,4 @@ class Inventory:
         try:
             return self.sites[name]
         except KeyError:
-            known = ", ".join(self.sites)
-            raise KeyError(f"no site {name!r} in the inventory (known: {known})") from None
+            raise UnknownName("site", name, list(self.sites)) from None

@@ -4,9 +4,13 @@ Tests that care set these themselves, as they did before."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from labkit import start_lab
+
+from resil_tui.lab.server import Lab
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +27,26 @@ def _private_xdg_dirs(
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"resil-tui tests: XDG dirs are temporary (see {Path(__file__).name})"
+
+
+@pytest.fixture
+async def lab(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Lab]:
+    """The demo site at fast timings. The slave's check-master-status cron (the ticker)
+    runs only for tests marked `@pytest.mark.lab(ticker=True)` (or a module's pytestmark)."""
+    marker = request.node.get_closest_marker("lab")
+    ticker = bool(marker.kwargs.get("ticker", False)) if marker is not None else False
+    running = await start_lab(tmp_path / "lab", ticker=ticker)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def ticking_lab(tmp_path: Path) -> AsyncIterator[Lab]:
+    """The demo site with the slave's check-master-status cron running (fast)."""
+    running = await start_lab(tmp_path / "lab", ticker=True)
+    try:
+        yield running
+    finally:
+        await running.stop()

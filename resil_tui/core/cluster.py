@@ -27,15 +27,10 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
 
 from resil_tui.core.compose import ContainerState
+from resil_tui.core.edge_side import EdgeSide, VarSide
+from resil_tui.core.freshness import is_stale
 from resil_tui.core.ha import HaMode
-from resil_tui.core.node_status import (
-    EdgeSide,
-    EdgeTargets,
-    NodeSnapshot,
-    ReachState,
-    SiteSnapshot,
-    edge_targets,
-)
+from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot, XivoStatus
 from resil_tui.core.replication import ReplicationOutcome
 from resil_tui.core.sync_log import SyncOutcome
 
@@ -90,17 +85,6 @@ class Verdict(StrEnum):
     STALE = "stale"
 
 
-PRIMARY_CODES = frozenset(
-    {
-        Verdict.NORMAL,
-        Verdict.FAILED_OVER,
-        Verdict.SPLIT_BRAIN,
-        Verdict.NO_TELEPHONY,
-        Verdict.UNKNOWN,
-    }
-)
-
-
 class XivoState(StrEnum):
     ACTIVE = "active"
     STANDBY = "standby"
@@ -120,14 +104,8 @@ class Topology:
     xivo_slave_ip: IPv4Address | None
     cc_master_id: str | None = None
     cc_slave_id: str | None = None
-    cc_master_ip: IPv4Address | None = None
-    cc_slave_ip: IPv4Address | None = None
     edge_id: str | None = None
     mds_ids: tuple[str, ...] = ()
-
-    @property
-    def edge_present(self) -> bool:
-        return self.edge_id is not None
 
     @classmethod
     def from_site(cls, site: Site) -> Topology:
@@ -139,11 +117,20 @@ class Topology:
             xivo_slave_ip=site.xivo_slave.ip,
             cc_master_id=site.cc_master.id if site.cc_master else None,
             cc_slave_id=site.cc_slave.id if site.cc_slave else None,
-            cc_master_ip=site.cc_master.ip if site.cc_master else None,
-            cc_slave_ip=site.cc_slave.ip if site.cc_slave else None,
             edge_id=site.edge.id if site.edge else None,
             mds_ids=tuple(n.id for n in site.mds),
         )
+
+
+class Remedy(StrEnum):
+    """The guided procedure that deals with a finding (the console names its key)."""
+
+    FAILOVER = "failover"  # CC and Edge to the slave
+    FAILBACK = "failback"  # CC and Edge back to the master
+
+
+def remedy_towards(side: str | None) -> Remedy | None:
+    return {"slave": Remedy.FAILOVER, "master": Remedy.FAILBACK}.get(side or "")
 
 
 @dataclass(frozen=True)
@@ -154,6 +141,7 @@ class Finding:
     explanation: str  # one line
     evidence: list[str] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)  # node ids concerned
+    remedy: Remedy | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +151,7 @@ class Finding:
             "explanation": self.explanation,
             "evidence": list(self.evidence),
             "nodes": list(self.nodes),
+            "remedy": self.remedy.value if self.remedy else None,
         }
 
 
@@ -179,6 +168,18 @@ class SiteVerdicts:
     @property
     def exit_code(self) -> int:
         return exit_code(self.severity)
+
+    def ordered(self) -> list[Finding]:
+        """Every finding that is not OK, worst first (the primary first among equals)."""
+        found = [f for f in self.findings if f.severity is not Severity.OK]
+        return sorted(found, key=lambda f: (-f.severity.rank, f is not self.primary))
+
+    @property
+    def headline(self) -> Finding:
+        """What a one-line summary leads with: the worst finding, never a calm title under
+        a critical severity."""
+        found = self.ordered()
+        return found[0] if found else self.primary
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,9 +199,9 @@ class SiteVerdicts:
 
 
 def _is_stale(node: NodeSnapshot | None, now: float, stale_after: float) -> bool:
-    if node is None or not node.reachability.ok or node.last_success_at is None:
+    if node is None or not node.reachability.ok:
         return False
-    return now - node.last_success_at > stale_after
+    return is_stale(node.last_success_at, now, stale_after)
 
 
 def xivo_state(node: NodeSnapshot | None, now: float, stale_after: float) -> XivoState:
@@ -210,13 +211,20 @@ def xivo_state(node: NodeSnapshot | None, now: float, stale_after: float) -> Xiv
         return XivoState.UNREACHABLE
     if _is_stale(node, now, stale_after) or node.last_success_at is None:
         return XivoState.UNKNOWN
-    services = node.xivo.services if node.xivo else None
+    return telephony_role(node.xivo)
+
+
+def telephony_role(xivo: XivoStatus | None) -> XivoState:
+    """What a XiVO's last answer says it does: active (Asterisk up), standby (stopped, the
+    disabled flag says on purpose), stopped (no flag), or unknown. The one rule for "is
+    this XiVO active", before reachability and age are taken into account."""
+    services = xivo.services if xivo else None
     running = services.telephony_running if services else None
     if running is None:
         return XivoState.UNKNOWN
     if running:
         return XivoState.ACTIVE
-    if node.xivo is not None and node.xivo.disabled_flag:
+    if xivo is not None and xivo.disabled_flag:
         return XivoState.STANDBY
     return XivoState.STOPPED
 
@@ -274,6 +282,7 @@ def _primary(
             "The slave took over; CC and Edge must follow it (see the failover runbook).",
             evidence,
             nodes,
+            Remedy.FAILOVER,
         ), "slave"
     if m in inactive and s in inactive:
         return Finding(
@@ -477,22 +486,27 @@ def _edge_findings(
     edge = snapshot.node(topo.edge_id)
     if edge is None or edge.edge is None or not edge.reachability.ok:
         return []
-    targets: EdgeTargets = edge.edge.targets or edge_targets(
-        edge.edge.values,
-        topo.xivo_master_ip,
-        topo.xivo_slave_ip,
-        topo.cc_master_ip,
-        topo.cc_slave_ip,
-    )
+    nodes = [edge.node_id]
+    targets = edge.edge.targets
+    if targets is None:
+        return [
+            Finding(
+                Verdict.UNKNOWN,
+                Severity.WARNING,
+                "Edge target unknown: its .env was not read",
+                "The Edge .env could not be read, so where the Edge points is not known.",
+                [f"{edge.node_id}: {e}" for e in edge.errors] or [f"{edge.node_id}: no .env"],
+                nodes,
+            )
+        ]
     evidence = [
-        f"{v.name}={v.value if v.value is not None else '(missing)'} -> {v.side.value}"
+        f"{v.name}={v.value if v.value is not None else '(missing)'} -> {v.detail.value}"
+        + (f" (through {', '.join(v.follows)})" if v.follows else "")
         for v in targets.variables
     ]
-    nodes = [edge.node_id]
     if targets.overall is EdgeSide.MIXED:
-        wrong = active_side in ("master", "slave") and any(
-            v.side.value not in (active_side, EdgeSide.UNKNOWN.value) for v in targets.variables
-        )
+        other = {"master": VarSide.SLAVE, "slave": VarSide.MASTER}.get(active_side or "")
+        wrong = other is not None and any(v.detail is other for v in targets.variables)
         return [
             Finding(
                 Verdict.EDGE_MIXED,
@@ -501,6 +515,7 @@ def _edge_findings(
                 "Some Edge variables name one side and others the other side.",
                 evidence,
                 nodes,
+                remedy_towards(active_side),
             )
         ]
     if targets.overall is EdgeSide.UNKNOWN:
@@ -521,6 +536,19 @@ def _edge_findings(
                 Severity.CRITICAL,
                 f"Edge points to the {targets.overall.value}, telephony is on the {active_side}",
                 "Remote users go through the Edge to the inactive side; switch the Edge.",
+                evidence,
+                nodes,
+                remedy_towards(active_side),
+            )
+        ]
+    if active_side == "both":
+        # Split brain: the Edge still sends remote users to one of the two; say which.
+        return [
+            Finding(
+                Verdict.EDGE_WRONG_SIDE,
+                Severity.WARNING,
+                f"Edge points to the {targets.overall.value} while both XiVO run telephony",
+                "Remote users reach only that side; end the split brain before switching it.",
                 evidence,
                 nodes,
             )
@@ -669,6 +697,7 @@ _REACH_HINT = {
     ReachState.AUTH: "SSH authentication failed: check the key and user.",
     ReachState.HOST_KEY_UNKNOWN: "Host key not in known_hosts: check and trust it first.",
     ReachState.HOST_KEY_CHANGED: "Host key changed: reinstalled node or an attack; verify it.",
+    ReachState.HOST_KEY_REVOKED: "Host key revoked in known_hosts: the node needs a new key.",
     ReachState.DROPPED: "The SSH connection dropped during the poll.",
     ReachState.ERROR: "The poll failed.",
 }

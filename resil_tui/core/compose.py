@@ -290,3 +290,16 @@ def _parse_json(body: str) -> ComposePs | None:
             c = replace(c, health=health.lower())
         containers.append(c)
     return ComposePs(containers, unparsed, "json")
+
+
+def all_up(ps: ComposePs | None) -> bool:
+    """Every container of the stack up and not (yet) unhealthy: the one rule for "the
+    stack is up" (after `edge-dcomp up -d`, the wizard's wait, the Status pane)."""
+    return (
+        ps is not None
+        and bool(ps.containers)
+        and all(
+            c.state is ContainerState.UP and c.health not in ("starting", "unhealthy")
+            for c in ps.containers
+        )
+    )

@@ -24,23 +24,20 @@ from resil_tui.core.edge_scan import (
     Assignment,
     EnvScan,
     find_address,
-    interpolate,
     line_of,
     line_text,
-    referenced_variables,
     scan_env,
     whole_address_pattern,
 )
-
-XIVO_VARIABLES: tuple[str, ...] = ("XIVO_HOST", "TURN_ALLOWED_PEERS", "XIVO_MDS_HOST_DEFAULT")
-CC_VARIABLES: tuple[str, ...] = ("XIVOCC_HOST",)
-# Display order: the order the seed lists them in.
-EDGE_VARIABLES: tuple[str, ...] = (
-    "XIVO_HOST",
-    "XIVOCC_HOST",
-    "TURN_ALLOWED_PEERS",
-    "XIVO_MDS_HOST_DEFAULT",
+from resil_tui.core.edge_side import (
+    CC_VARIABLES,
+    EDGE_VARIABLES,
+    PairAddresses,
+    VarSide,
+    edge_targets,
+    side_of_value,
 )
+from resil_tui.core.sanitize import clean
 
 
 class Direction(StrEnum):
@@ -54,14 +51,6 @@ class Direction(StrEnum):
     @property
     def source(self) -> VarSide:
         return VarSide.MASTER if self is Direction.TO_SLAVE else VarSide.SLAVE
-
-
-class VarSide(StrEnum):
-    MASTER = "master"
-    SLAVE = "slave"
-    MIXED = "mixed"  # per variable: holds both addresses; per file: variables disagree
-    NEITHER = "neither"
-    MISSING = "missing"  # only from current_side(): the variable is not assigned
 
 
 @dataclass(frozen=True)
@@ -82,6 +71,10 @@ class EdgeAddresses:
     def old_new(self, variable: str, direction: Direction) -> tuple[IPv4Address, IPv4Address]:
         master, slave = self.pair(variable)
         return (master, slave) if direction is Direction.TO_SLAVE else (slave, master)
+
+    @property
+    def as_pair(self) -> PairAddresses:
+        return PairAddresses(self.xivo_master, self.xivo_slave, self.cc_master, self.cc_slave)
 
 
 class IssueKind(StrEnum):
@@ -188,10 +181,6 @@ class EdgeSwitchPlan:
     def old_sha256(self) -> str:
         return sha256_text(self.old_text)
 
-    @property
-    def new_sha256(self) -> str:
-        return sha256_text(self.new_text)
-
     def entry(self, name: str) -> EdgeVarEntry | None:
         """The effective (last) assignment of a variable."""
         found = [e for e in self.entries if e.name == name and e.effective]
@@ -211,14 +200,17 @@ def sha256_text(text: str) -> str:
 
 
 def unified_diff(old: str, new: str, path: str = ".env", context: int = 3) -> str:
-    """`diff -u` text with a/ b/ headers; line endings kept, `\\ No newline` marked."""
+    """`diff -u` text with a/ b/ headers, `\\ No newline` marked. Display text: the
+    file's content is remote text, so the diff is sanitized (an escape in a value is shown
+    as `␛`, a lone CR as `␍`); the plan's own texts keep every byte."""
     if old == new:
         return ""
     name = path.lstrip("/")
     lines = difflib.unified_diff(
         _diff_lines(old), _diff_lines(new), f"a/{name}", f"b/{name}", n=context
     )
-    return "".join(lines)
+    # A CRLF line shows its CR as ␍ (the diff keeps saying which lines end in CRLF).
+    return clean("".join(lines).replace("\r\n", "␍\n"))
 
 
 def _diff_lines(text: str) -> list[str]:
@@ -229,62 +221,9 @@ def _diff_lines(text: str) -> list[str]:
     return out
 
 
-def _classify(value: str, master: IPv4Address, slave: IPv4Address) -> VarSide:
-    on_master = bool(find_address(value, master))
-    on_slave = bool(find_address(value, slave))
-    if on_master and on_slave:
-        return VarSide.MIXED
-    if on_master:
-        return VarSide.MASTER
-    if on_slave:
-        return VarSide.SLAVE
-    return VarSide.NEITHER
-
-
-def _side_of(
-    name: str, value: str, addresses: EdgeAddresses, env: Mapping[str, str | None]
-) -> tuple[VarSide, tuple[str, ...]]:
-    """Side of a value; a value like `${XIVO_HOST}` takes the side of what it expands to."""
-    master, slave = addresses.pair(name)
-    side = _classify(value, master, slave)
-    refs = referenced_variables(value)
-    if side is VarSide.NEITHER and refs:
-        expanded = interpolate(value, {k: v for k, v in env.items() if k != name})
-        resolved = _classify(expanded, master, slave)
-        if resolved is not VarSide.NEITHER:
-            return resolved, refs
-    return side, ()
-
-
 def current_side(text: str, addresses: EdgeAddresses) -> dict[str, VarSide]:
-    """Side of each managed variable as dotenv reads it (status pane); never raises."""
-    scan = scan_env(text)
-    env = scan.values()
-    sides: dict[str, VarSide] = {}
-    for name in EDGE_VARIABLES:
-        value = env.get(name)
-        if name not in env:
-            sides[name] = VarSide.MISSING
-        elif value is None:
-            sides[name] = VarSide.NEITHER
-        else:
-            sides[name] = _side_of(name, value, addresses, env)[0]
-    return sides
-
-
-def overall_side(sides: Mapping[str, VarSide]) -> VarSide:
-    """One word for the Edge: MASTER/SLAVE when all agree, else MISSING/NEITHER/MIXED.
-
-    A variable holding both addresses (TURN peers allowing both XiVOs) does not make the
-    Edge mixed: it is right on either side."""
-    values = set(sides.values())
-    for worst in (VarSide.MISSING, VarSide.NEITHER):
-        if worst in values:
-            return worst
-    decided = values - {VarSide.MIXED}
-    if len(decided) == 1:
-        return next(iter(decided))
-    return VarSide.MIXED
+    """Side of each managed variable (the one rule, core/edge_side.py)."""
+    return edge_targets(text, addresses.as_pair).sides()
 
 
 def _preflight(
@@ -398,7 +337,7 @@ def _plan_assignment(
         return None, []
     value = assignment.value
     old, new = addresses.old_new(name, direction)
-    side, follows = _side_of(name, value, addresses, env)
+    side, follows, _ = side_of_value(name, value, dict(env), addresses.as_pair)
 
     def entry(new_value: str = value, replaced: int = 0) -> EdgeVarEntry:
         return EdgeVarEntry(name, line, value, new_value, side, replaced, effective, follows)

@@ -174,7 +174,7 @@ _SPECIAL_SCHEDULES = frozenset(
 )
 # A schedule field: "*", "0", "*/5", "1-5", "1,15", or a 3-letter month/day name.
 _CRON_ATOM = r"(?:\*|\d+|[A-Za-z]{3})"
-_CRON_FIELD = re.compile(rf"^{_CRON_ATOM}(?:[-,]{_CRON_ATOM})*(?:/\d+)?$")
+_CRON_FIELD = re.compile(rf"{_CRON_ATOM}(?:[-,]{_CRON_ATOM})*(?:/\d+)?")  # fullmatch
 
 
 def parse_cron_line(line: str) -> CronEntry | None:
@@ -189,7 +189,7 @@ def parse_cron_line(line: str) -> CronEntry | None:
     tokens = stripped.split()
     if tokens[0] in _SPECIAL_SCHEDULES:
         n_schedule = 1
-    elif len(tokens) >= 5 and all(_CRON_FIELD.match(t) for t in tokens[:5]):
+    elif len(tokens) >= 5 and all(_CRON_FIELD.fullmatch(t) for t in tokens[:5]):
         n_schedule = 5
     else:
         return None

@@ -327,6 +327,7 @@ class HaPreview:
         before = self.conf_before.strip() if self.conf_before_present else "(no file: disabled)"
         out.append(f"  ha.conf before: {before}")
         out.append(f"  ha.conf after:  {self.conf_after}")
+        out.append(f"  cron now: {'; '.join(self.cron_before) or 'no active HA job'}")
         if self.cron_path:
             out.append(f"  cron: {self.cron_path}")
             out.extend(f"    {line}" for line in self.cron_lines)
@@ -461,7 +462,8 @@ class CheckMasterResult:
             CheckDecision.START: "slave services STARTED (the slave took over)",
             CheckDecision.UNKNOWN: "decision unknown",
         }[self.decision]
-        return f"{ping}; {what} ({self.evidence})"
+        seen = f" [{self.ping_lines[-1]}]" if self.ping_lines else ""
+        return f"{ping}{seen}; {what} ({self.evidence})"
 
 
 _RECEIVED = re.compile(r"(\d+)\s+(?:packets\s+)?received", re.I)

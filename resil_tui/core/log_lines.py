@@ -24,10 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 
-# CSI (colours, cursor), OSC (window title) and the two-byte escapes.
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-# C0 controls except TAB: a PTY adds \r, programs add BEL/backspace; none belongs in a line.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+from resil_tui.core.sanitize import clean
 
 _PREFIX = re.compile(r"^(?P<service>[A-Za-z0-9][A-Za-z0-9_.-]*)[ \t]+\|(?: |$)")
 _DOCKER_TS = re.compile(
@@ -48,10 +45,10 @@ GAP_CLOSE = " ──"
 
 
 def clean_line(line: str) -> str:
-    """The line without terminal escapes and control characters (tabs kept)."""
-    if "\x1b" in line:
-        line = _ANSI.sub("", line)
-    return _CONTROL.sub("", line)
+    """One log line as the view shows it: the one sanitizer (core/sanitize.py), so colour
+    sequences are removed, every other escape, control, C1 or bidi character is made
+    visible, never emitted (tabs kept). A PTY's trailing CRs are line-end residue."""
+    return clean(line.rstrip("\r"), one_line=True)
 
 
 @dataclass(frozen=True)

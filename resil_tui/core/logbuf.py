@@ -5,7 +5,10 @@ Every line gets a sequence number (1, 2, ...) that never repeats, so the UI can 
 already dropped (``missed``). Memory is bounded by ``max_lines``: the oldest lines go
 first and are counted in ``dropped``. Filtering (``view``) hides lines without losing
 them. Lines the product inserts itself (gap markers) are remembered as markers so a
-filter keeps them visible.
+filter keeps them visible. Memory is bounded by size too (``max_chars``, default 64 Mi
+characters: a character is a byte for ASCII logs): a node printing huge lines cannot make
+the buffer grow past it, however few lines that is; the oldest go first, counted in
+``dropped`` like any other.
 
 This module also re-exports the rest of the log core so callers import from one place:
 line parsing (``log_lines``), filter (``log_filter``), readiness (``log_readiness``),
@@ -63,10 +66,17 @@ __all__ = [
 ]
 
 
+DEFAULT_MAX_CHARS = 64 * 1024 * 1024
+
+
 class LogBuffer:
-    def __init__(self, max_lines: int) -> None:
+    def __init__(self, max_lines: int, max_chars: int = DEFAULT_MAX_CHARS) -> None:
         if max_lines < 1:
             raise ValueError(f"max_lines must be at least 1, not {max_lines}")
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be at least 1, not {max_chars}")
+        self.max_chars = max_chars
+        self._chars = 0  # characters held by the kept lines
         # Sequence numbers are implicit: the newest line has next_seq - 1 and the deque is
         # contiguous, so no per-line tuple is stored.
         self._lines: deque[str] = deque(maxlen=max_lines)
@@ -103,19 +113,48 @@ class LogBuffer:
         """Lines pushed out by the bound (not those removed by ``clear``)."""
         return self.total - len(self._lines) - self._cleared
 
+    @property
+    def chars(self) -> int:
+        """Characters held by the kept lines (what ``max_chars`` bounds)."""
+        return self._chars
+
     def append(self, line: str) -> int:
+        if len(self._lines) == self._lines.maxlen:
+            self._chars -= len(self._lines[0])
         self._lines.append(line)
+        self._chars += len(line)
         self._next_seq += 1
+        if self._chars > self.max_chars:
+            self._trim()
         return self._next_seq - 1
 
     def extend(self, lines: Iterable[str]) -> int:
         """Append many lines at C speed; returns ``last_seq`` afterwards."""
-        counter = count()
-        # zip draws from ``lines`` before ``counter`` and stops when ``lines`` runs out,
-        # so the counter has been drawn exactly once per line, even for a generator.
-        self._lines.extend(line for line, _ in zip(lines, counter, strict=False))
-        self._next_seq += next(counter)
+        batch = lines if isinstance(lines, list) else list(lines)
+        if not batch:
+            return self.last_seq
+        maxlen = self.max_lines
+        overflow = len(self._lines) + len(batch) - maxlen
+        if overflow > 0:
+            # The deque's bound pushes these out: the oldest kept lines, then (a batch
+            # larger than the bound) the first lines of the batch itself.
+            self._chars -= sum(map(len, islice(self._lines, 0, min(overflow, len(self._lines)))))
+        kept = batch[-maxlen:] if len(batch) > maxlen else batch
+        self._lines.extend(batch)
+        self._chars += sum(map(len, kept))
+        self._next_seq += len(batch)
+        if self._chars > self.max_chars:
+            self._trim()
         return self.last_seq
+
+    def _trim(self) -> None:
+        """Drop the oldest lines until the size bound holds (the newest line always stays,
+        a stream line being cut long before this bound)."""
+        while self._chars > self.max_chars and len(self._lines) > 1:
+            self._chars -= len(self._lines.popleft())
+        first = self.first_seq
+        if self._markers and min(self._markers) < first:
+            self._markers = {s for s in self._markers if s >= first}
 
     def append_marker(self, text: str) -> int:
         """A line the product inserted (gap marker): kept visible through filters."""
@@ -168,6 +207,7 @@ class LogBuffer:
         self._cleared += len(self._lines)
         self._lines.clear()
         self._markers.clear()
+        self._chars = 0
 
     def _iter_after(self, seq: int) -> Iterator[tuple[int, str]]:
         first = self.first_seq

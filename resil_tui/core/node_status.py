@@ -7,14 +7,15 @@ poller; times read from node logs stay node-local datetimes.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from ipaddress import AddressValueError, IPv4Address
 from typing import Any
 
 from resil_tui.core.compose import ComposePs, ContainerState
+from resil_tui.core.edge_env import sha256_text
+from resil_tui.core.edge_side import EdgeTargets
 from resil_tui.core.ha import HaConfig, HaCron
+from resil_tui.core.ha_form import SipExpiry
 from resil_tui.core.replication import ReplicationResult
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncResult
@@ -27,6 +28,7 @@ class ReachState(StrEnum):
     AUTH = "auth"
     HOST_KEY_UNKNOWN = "host_key_unknown"
     HOST_KEY_CHANGED = "host_key_changed"
+    HOST_KEY_REVOKED = "host_key_revoked"
     DROPPED = "dropped"  # connection lost mid-poll / exit status None
     ERROR = "error"
     NOT_POLLED = "not_polled"  # no poll finished yet
@@ -37,13 +39,32 @@ class Reachability:
     state: ReachState = ReachState.NOT_POLLED
     message: str = ""
     since: float | None = None  # epoch seconds when the node entered this state
+    # Host key failures: the known_hosts file (and line) to look at, and the jump hop
+    # whose key it is when it is not the node's own (None: the node's).
+    known_hosts: str | None = None
+    line: int | None = None
+    hop: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.state is ReachState.OK
 
+    @property
+    def fix_at(self) -> str:
+        """'FILE line N' to look at for a host key failure, '' when there is none."""
+        if self.known_hosts is None:
+            return ""
+        return f"{self.known_hosts} line {self.line}" if self.line else self.known_hosts
+
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state.value, "message": self.message, "since": self.since}
+        data: dict[str, Any] = {
+            "state": self.state.value,
+            "message": self.message,
+            "since": self.since,
+        }
+        if self.hop is not None:
+            data["hop"] = self.hop
+        return data
 
 
 # --- per kind -------------------------------------------------------------------------------
@@ -58,10 +79,14 @@ class XivoStatus:
     sync: SyncResult | None = None
     sync_key_present: bool | None = None  # /root/.ssh/xivo_id_rsa exists
     replication: ReplicationResult | None = None  # last run started by the product
+    sip_expiry: SipExpiry | None = None  # the staticsip rows, as psql printed them
+    sip_error: str | None = None  # why they could not be read
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ha": self.ha.to_dict() if self.ha else None,
+            "sip_expiry": self.sip_expiry.to_dict() if self.sip_expiry else None,
+            "sip_error": self.sip_error,
             "services": self.services.to_dict() if self.services else None,
             "disabled_flag": self.disabled_flag,
             "cron": self.cron.to_dict() if self.cron else None,
@@ -89,142 +114,22 @@ class CcStatus:
         }
 
 
-class EdgeSide(StrEnum):
-    MASTER = "master"
-    SLAVE = "slave"
-    MIXED = "mixed"  # both sides' addresses (in one variable, or across variables)
-    UNKNOWN = "unknown"  # missing, a host name, or no known address
-
-
-EDGE_XIVO_VARIABLES = ("XIVO_HOST", "XIVO_MDS_HOST_DEFAULT", "TURN_ALLOWED_PEERS")
-EDGE_CC_VARIABLES = ("XIVOCC_HOST",)
-EDGE_VARIABLES = EDGE_XIVO_VARIABLES + EDGE_CC_VARIABLES
-
-
-@dataclass(frozen=True)
-class EdgeVariableTarget:
-    name: str
-    value: str | None  # None: the variable is not in the .env
-    side: EdgeSide
-    addresses: list[str] = field(default_factory=list)  # whole IPv4 addresses found
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "value": self.value,
-            "side": self.side.value,
-            "addresses": list(self.addresses),
-        }
-
-
-@dataclass(frozen=True)
-class EdgeTargets:
-    variables: list[EdgeVariableTarget]
-    overall: EdgeSide
-
-    def variable(self, name: str) -> EdgeVariableTarget | None:
-        return next((v for v in self.variables if v.name == name), None)
-
-    @property
-    def unknown_variables(self) -> list[str]:
-        return [v.name for v in self.variables if v.side is EdgeSide.UNKNOWN]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "overall": self.overall.value,
-            "variables": [v.to_dict() for v in self.variables],
-        }
-
-
-# A dotted quad not glued to other digits/dots; an optional "/NN" says it is a network.
-_IPV4_TOKEN = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d]|\.\d)(/\d{1,2})?")
-
-
-def extract_addresses(value: str) -> list[IPv4Address]:
-    """Whole IPv4 addresses in a value: ``10.0.0.1:3478``, ``a-b`` range ends, ``x/32``.
-
-    A CIDR network wider than /32 is not an address of one node, so it is left out:
-    ``10.0.0.0/24`` says nothing about which side the Edge points to.
-    """
-    found: list[IPv4Address] = []
-    for match in _IPV4_TOKEN.finditer(value):
-        prefix = match.group(2)
-        if prefix is not None and prefix != "/32":
-            continue
-        try:
-            address = IPv4Address(match.group(1))
-        except AddressValueError:
-            continue
-        if address not in found:
-            found.append(address)
-    return found
-
-
-def _side_of(
-    value: str | None, master: IPv4Address | None, slave: IPv4Address | None
-) -> tuple[EdgeSide, list[str]]:
-    if value is None:
-        return EdgeSide.UNKNOWN, []
-    addresses = extract_addresses(value)
-    has_master = master is not None and master in addresses
-    has_slave = slave is not None and slave in addresses
-    side = (
-        EdgeSide.MIXED
-        if has_master and has_slave
-        else EdgeSide.MASTER
-        if has_master
-        else EdgeSide.SLAVE
-        if has_slave
-        else EdgeSide.UNKNOWN
-    )
-    return side, [str(a) for a in addresses]
-
-
-def edge_targets(
-    values: dict[str, str],
-    master_xivo_ip: IPv4Address | None,
-    slave_xivo_ip: IPv4Address | None,
-    master_cc_ip: IPv4Address | None,
-    slave_cc_ip: IPv4Address | None,
-) -> EdgeTargets:
-    """Which side each of the four Edge variables points to, and overall.
-
-    XIVO_HOST, XIVO_MDS_HOST_DEFAULT and TURN_ALLOWED_PEERS are compared with the XiVO
-    VoIP IPs, XIVOCC_HOST with the CC IPs (unknown when no CC IP is known). Overall is
-    master or slave when every variable that names a side names that side, mixed when
-    they disagree, unknown when none names a side.
-    """
-    variables: list[EdgeVariableTarget] = []
-    for name in EDGE_VARIABLES:
-        value = values.get(name)
-        if name in EDGE_CC_VARIABLES:
-            side, addresses = _side_of(value, master_cc_ip, slave_cc_ip)
-        else:
-            side, addresses = _side_of(value, master_xivo_ip, slave_xivo_ip)
-        variables.append(EdgeVariableTarget(name, value, side, addresses))
-    sides = {v.side for v in variables if v.side is not EdgeSide.UNKNOWN}
-    if not sides:
-        overall = EdgeSide.UNKNOWN
-    elif len(sides) == 1:
-        overall = sides.pop()
-    else:
-        overall = EdgeSide.MIXED
-    return EdgeTargets(variables, overall)
-
-
 @dataclass(frozen=True)
 class EdgeStatus:
     values: dict[str, str] = field(default_factory=dict)  # the four variables found in .env
     targets: EdgeTargets | None = None
     containers: ComposePs | None = None
-    # The whole .env as read by the poll (None: not read), and its sha256 hex digest: what
-    # a switch can later be planned from without reading the file again. Not in to_dict:
-    # the status JSON (schema 1) publishes the four variables only.
+    # The whole file as the poll read it: the Edge pane plans the switch from it, and the
+    # apply re-reads the file and refuses unless it is still this text.
     env_text: str | None = None
-    env_sha256: str | None = None
+
+    @property
+    def env_sha256(self) -> str | None:
+        return sha256_text(self.env_text) if self.env_text is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "env_sha256": self.env_sha256,
             "values": dict(self.values),
             "targets": self.targets.to_dict() if self.targets else None,
             "containers": self.containers.to_dict() if self.containers else None,

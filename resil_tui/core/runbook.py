@@ -33,7 +33,7 @@ from ipaddress import IPv4Address
 from types import MappingProxyType
 from typing import Any
 
-from resil_tui.core import edge_env
+from resil_tui.core import edge_env, edge_side
 from resil_tui.core.cluster import Severity, Verdict
 from resil_tui.inventory_model import Node, Side, Site
 
@@ -713,10 +713,10 @@ class _Builder:
         cc_source, cc_target = self.site.cc(d.source), self.site.cc(d.target)
         cc = (cc_source.ip if cc_source else None, cc_target.ip if cc_target else None)
         changes: list[EnvChange] = []
-        for variable in edge_env.EDGE_VARIABLES:
-            old, new = cc if variable in edge_env.CC_VARIABLES else xivo
+        for variable in edge_side.EDGE_VARIABLES:
+            old, new = cc if variable in edge_side.CC_VARIABLES else xivo
             if old is None or new is None:
-                what = "CC" if variable in edge_env.CC_VARIABLES else "XiVO"
+                what = "CC" if variable in edge_side.CC_VARIABLES else "XiVO"
                 self.notes.append(
                     f"Edge: {variable} is not switched: the inventory lacks a {what} "
                     f"{'IP' if what == 'CC' else 'VoIP IP'} on one side."
@@ -771,7 +771,7 @@ class _Builder:
                 kind=StepKind.CHECK,
                 title=f"Check the Edge points to the {side}",
                 detail=(
-                    f"{', '.join(edge_env.EDGE_VARIABLES)} in {path} on {edge.label} must "
+                    f"{', '.join(edge_side.EDGE_VARIABLES)} in {path} on {edge.label} must "
                     f"name the {side}'s addresses only."
                 ),
                 part=Part.EDGE,
@@ -779,7 +779,7 @@ class _Builder:
                 condition=Condition(
                     ConditionKind.EDGE_POINTS_TO, edge.id, {"side": side, "env_path": path}
                 ),
-                shell=shlex.join(["grep", "-E", "|".join(edge_env.EDGE_VARIABLES), path]),
+                shell=shlex.join(["grep", "-E", "|".join(edge_side.EDGE_VARIABLES), path]),
             )
         )
         fqdn = f" Users keep https://{edge.fqdn}." if edge.fqdn else ""

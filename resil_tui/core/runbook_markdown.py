@@ -17,6 +17,7 @@ from resil_tui.core.runbook import (
     Step,
     StepKind,
 )
+from resil_tui.core.sanitize import clean
 
 _TITLES = {
     Direction.FAILOVER: "Failover to the slave",
@@ -25,7 +26,9 @@ _TITLES = {
 
 
 def code(text: str) -> str:
-    """A Markdown code span that survives backticks inside ``text``."""
+    """A Markdown code span that survives backticks inside ``text`` (kept on one line,
+    controls made visible: a span cannot end the paragraph or move the cursor)."""
+    text = clean(text, one_line=True)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -134,4 +137,4 @@ def render_markdown(runbook: Runbook) -> str:
     out += [f"## Steps ({summary})", ""]
     for number, step in enumerate(runbook.steps, start=1):
         out += _step(runbook, number, step)
-    return "\n".join(out).rstrip("\n") + "\n"
+    return clean("\n".join(out).rstrip("\n") + "\n")

@@ -132,7 +132,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _DB_LINE = re.compile(r"^(NOK|OK)\b\s*(.*)$", re.IGNORECASE)
 _REVISION = re.compile(r"revision\s+is\s+([^\s)]+)", re.IGNORECASE)
 _SERVICE_LINE = re.compile(r"^(\S+)\s+(\S.*)$")
-_STATE_WORD = re.compile(r"^[a-z][a-z_-]*$")
+_STATE_WORD = re.compile(r"[a-z][a-z_-]*")  # fullmatch
 _KNOWN_STATES = {s.value: s for s in ServiceState}
 
 
@@ -178,7 +178,7 @@ def parse_xivo_service_status(
             # Inside "Checking services..." any indented two-field line is a service, even
             # with a state word we do not know; elsewhere only a known state word counts.
             if known is not None or (
-                section == "services" and indented and _STATE_WORD.match(word)
+                section == "services" and indented and _STATE_WORD.fullmatch(word)
             ):
                 name = " ".join(match.group(2).split())
                 services.append(ServiceEntry(name, known or ServiceState.UNKNOWN, match.group(1)))

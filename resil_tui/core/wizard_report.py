@@ -4,6 +4,10 @@ command, output excerpt, result and duration, skips with their reasons, the fina
 Written at the end of a run (or its abort) next to the saved run, and linked from the
 audit log: the ticket an admin attaches after an incident. Pure: times are formatted
 from the epoch values in the run (UTC), nothing is read.
+
+Output, messages and warnings quote what nodes printed: every one is sanitized, one-line
+fields stay on one line (a newline could start a fake heading), and an output excerpt is
+fenced with more backticks than any run inside it, so no line can close the fence.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from resil_tui.core.runbook_markdown import code
+from resil_tui.core.sanitize import clean, longest_backtick_run
 from resil_tui.core.wizard_run import RunStatus, StepRecord, StepState, WizardRun
 
 EXCERPT_LINES = 20
@@ -51,14 +56,21 @@ def _result(rec: StepRecord) -> str:
 
 
 def _fence(lines: list[str]) -> list[str]:
-    longest = max((len(line) - len(line.lstrip("`")) for line in lines), default=0)
+    # Longer than any backtick run anywhere in the block, not only at line starts: a
+    # closing fence may be indented, and a line's own run must never match it.
+    body = [clean(line, one_line=True) for line in lines]
+    longest = max((longest_backtick_run(line) for line in body), default=0)
     fence = "`" * max(3, longest + 1)
-    return [fence, *lines, fence]
+    return [fence, *body, fence]
+
+
+def _inline(text: str) -> str:
+    return clean(text, one_line=True)
 
 
 def _step(number: int, rec: StepRecord) -> list[str]:
     guard = ", guard" if rec.guard else ""
-    out = [f"### {number}. {_ICON[rec.state]} {rec.title}", ""]
+    out = [f"### {number}. {_ICON[rec.state]} {_inline(rec.title)}", ""]
     out.append(f"- Step: {code(rec.step_id)} ({rec.kind}{guard})")
     if rec.node_id:
         out.append(f"- Node: {code(rec.node_id)}")
@@ -66,11 +78,11 @@ def _step(number: int, rec: StepRecord) -> list[str]:
         out.append(f"- Command: {code(rec.command)}")
     out.append(f"- Result: {_result(rec)}")
     if rec.message:
-        out.append(f"- Detail: {rec.message}")
+        out.append(f"- Detail: {_inline(rec.message)}")
     if rec.warning:
-        out.append(f"- Warning: {rec.warning}")
+        out.append(f"- Warning: {_inline(rec.warning)}")
     if rec.skip_reason is not None:
-        out.append(f"- Skipped because: {rec.skip_reason}")
+        out.append(f"- Skipped because: {_inline(rec.skip_reason)}")
     if rec.attempts:
         out.append(
             f"- Attempts: {rec.attempts}; last started {when(rec.started_at)}, "
@@ -90,7 +102,7 @@ def render_report(run: WizardRun) -> str:
     if run.status is RunStatus.FINISHED:
         outcome = "finished"
     elif run.status is RunStatus.ABORTED:
-        outcome = f"aborted: {run.abort_reason or 'no reason given'}"
+        outcome = f"aborted: {_inline(run.abort_reason or 'no reason given')}"
     else:
         outcome = "not finished (interrupted)"
     out = [f"# {title}: site {run.site}", ""]
@@ -116,12 +128,12 @@ def render_report(run: WizardRun) -> str:
     if final is None:
         out.append("Not checked.")
     elif final.error:
-        out.append(f"Could not be checked: {final.error}")
+        out.append(f"Could not be checked: {_inline(final.error)}")
     else:
-        out.append(f"**{final.verdict}** ({final.severity}): {final.title}")
+        out.append(f"**{final.verdict}** ({final.severity}): {_inline(final.title)}")
         if final.findings:
             out.append("")
-            out += [f"- {f}" for f in final.findings]
+            out += [f"- {_inline(f)}" for f in final.findings]
     out.append("")
 
     counts = run.counts()
@@ -133,15 +145,19 @@ def render_report(run: WizardRun) -> str:
     skipped = [r for r in run.steps if r.state is StepState.SKIPPED]
     if skipped:
         out += ["## Skipped steps", ""]
-        out += [f"- {r.title} ({code(r.step_id)}): {r.skip_reason or 'no reason'}" for r in skipped]
+        out += [
+            f"- {_inline(r.title)} ({code(r.step_id)}): {_inline(r.skip_reason or 'no reason')}"
+            for r in skipped
+        ]
         out.append("")
     warned = [r for r in run.steps if r.warning]
     if warned:
         out += ["## Warnings", ""]
-        out += [f"- {r.title}: {r.warning}" for r in warned]
+        out += [f"- {_inline(r.title)}: {_inline(r.warning or '')}" for r in warned]
         out.append("")
     if run.notes:
         out += ["## Runbook notes", ""]
-        out += [f"- {n}" for n in run.notes]
+        out += [f"- {_inline(n)}" for n in run.notes]
         out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    # A last pass over the whole document (idempotent): nothing above may emit a control.
+    return clean("\n".join(out).rstrip("\n") + "\n")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from resil_tui.core.runbook import Runbook, Step, StepKind
+from resil_tui.core.runbook import Runbook, Step
 
 SCHEMA = 1
 # Lines of output kept per step in the saved run (the report shows the last ~20).
@@ -271,7 +271,3 @@ def new_record(step: Step, command: str) -> StepRecord:
 def records_match(run: WizardRun, runbook: Runbook) -> bool:
     """The saved run has exactly the runbook's steps (same ids, same order, same kinds)."""
     return [(r.step_id, r.kind) for r in run.steps] == [(s.id, s.kind.value) for s in runbook.steps]
-
-
-def is_manual(record: StepRecord) -> bool:
-    return record.kind == StepKind.MANUAL.value

@@ -9,15 +9,17 @@ needed, so any process (in-process server, sshd-tier dispatcher) sees the same l
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resil_tui.lab.base import CommandFailed, Ctx
 from resil_tui.lab.facts import EDGE_ENV, parse_env
-from resil_tui.lab.spec import CC, EDGE, LabTiming, NodeSpec
+from resil_tui.lab.spec import CC, COMPOSE_V1, EDGE, LabTiming, NodeSpec, XucSpec
 
 if TYPE_CHECKING:
     from resil_tui.lab.world import LabWorld
@@ -33,7 +35,6 @@ class ContainerDef:
     command: str
     ports: str
     style: str  # log line style: play | nginx | pg | kamailio | coturn
-    healthcheck: bool = False
 
 
 CC_PROJECT = "xivocc"
@@ -52,7 +53,6 @@ CC_CONTAINERS = (
         "bin/xuc_docker",
         "0.0.0.0:8090->9000/tcp",
         "play",
-        healthcheck=True,
     ),
     ContainerDef(
         "xucmgt",
@@ -115,17 +115,32 @@ def project_of(node: NodeSpec) -> tuple[str, tuple[ContainerDef, ...]]:
     raise KeyError(node.kind)
 
 
+def container_name(project: str, service: str, compose: str) -> str:
+    """docker compose v2 names `xivocc-xuc-1`; docker-compose v1 named `xivocc_xuc_1`."""
+    return f"{project}_{service}_1" if compose == COMPOSE_V1 else f"{project}-{service}-1"
+
+
+def container_id(c: dict[str, Any]) -> str:
+    """The 64-hex docker id: new for a new container, kept across restarts."""
+    return str(c.get("id") or hashlib.sha256(f"{c['name']}:{c['created_at']}".encode()).hexdigest())
+
+
 def new_container(
-    project: str, d: ContainerDef, now: float, env: dict[str, str] | None = None
+    project: str,
+    d: ContainerDef,
+    now: float,
+    env: dict[str, str] | None = None,
+    compose: str = "v2",
 ) -> dict[str, Any]:
+    name = container_name(project, d.service, compose)
     return {
         "service": d.service,
-        "name": f"{project}-{d.service}-1",
+        "name": name,
+        "id": hashlib.sha256(f"{project}:{name}:{now}".encode()).hexdigest(),
         "image": d.image,
         "command": d.command,
         "ports": d.ports,
         "style": d.style,
-        "healthcheck": d.healthcheck,
         "created_at": now,
         "started_at": now,
         "timeline_at": now,  # origin of the start-up timeline (shifted when xuc resumes)
@@ -149,7 +164,9 @@ def initial_containers(
     out = {}
     for d in defs:
         watched = {k: v for k, v in (env or {}).items() if k in EDGE_WATCHED.get(d.service, ())}
-        out[d.service] = new_container(project, d, born, watched if node.kind == EDGE else None)
+        out[d.service] = new_container(
+            project, d, born, watched if node.kind == EDGE else None, node.compose
+        )
     return out
 
 
@@ -270,8 +287,23 @@ def _context(world: LabWorld, node: NodeSpec, c: dict[str, Any]) -> dict[str, st
     }
 
 
-def _span(c: dict[str, Any], timing: LabTiming) -> float:
-    return timing.xuc_ready if c["service"] == "xuc" else max(0.05, timing.xuc_ready / 4)
+def behaviour(world: LabWorld, node: NodeSpec) -> XucSpec:
+    """The node's XucSpec with the fault prompt's run-time switches (node flags) applied."""
+    spec = node.xuc_spec
+    flags = world.node_flags(node.id)
+    if flags.get("xuc_logs_plain"):
+        spec = replace(spec, logs_timestamps=False, logs_since=False)
+    if flags.get("xuc_healthcheck") is not None:
+        spec = replace(spec, healthcheck=bool(flags["xuc_healthcheck"]))
+    if flags.get("xuc_ready_delay") is not None:
+        spec = replace(spec, ready_delay=float(flags["xuc_ready_delay"]))
+    return spec
+
+
+def _span(c: dict[str, Any], timing: LabTiming, xuc_span: float | None = None) -> float:
+    if c["service"] == "xuc":
+        return max(0.01, timing.xuc_ready if xuc_span is None else xuc_span)
+    return max(0.05, timing.xuc_ready / 4)
 
 
 def _interval(c: dict[str, Any], timing: LabTiming) -> float:
@@ -285,13 +317,17 @@ def catch_up(
     now: float,
     timing: LabTiming,
     never_ready: bool,
+    xuc_span: float | None = None,
 ) -> list[tuple[float, str]]:
-    """Advance container `c` (mutated) to `now`; return the new (time, text) log lines."""
+    """Advance container `c` (mutated) to `now`; return the new (time, text) log lines.
+
+    `xuc_span`: seconds from the xuc start to its readiness line (XucSpec.ready_delay).
+    """
     if c.get("state") != "running":
         return []
     is_xuc = c["service"] == "xuc"
     startup = XUC_STARTUP if is_xuc else GENERIC_STARTUP[c["style"]]
-    span = _span(c, timing)
+    span = _span(c, timing, xuc_span)
     ctx = _context(world, node, c)
     out: list[tuple[float, str]] = []
     floor = c["cursor"]
@@ -359,9 +395,13 @@ def sync_node(world: LabWorld, node: NodeSpec, now: float | None = None) -> dict
     now = time.time() if now is None else now
     timing = world.timing
     never_ready = bool(world.node_flags(node.id).get("xuc_never_ready"))
+    spec = behaviour(world, node) if node.kind == CC else None
+    span = spec.ready_delay if spec is not None else None
     with world.edit_state(node.id) as st:
         for c in st.get("containers", {}).values():
-            _append(log_path(world, node, c), catch_up(world, node, c, now, timing, never_ready))
+            c["healthcheck"] = spec is not None and spec.healthcheck and c["service"] == "xuc"
+            lines = catch_up(world, node, c, now, timing, never_ready, span)
+            _append(log_path(world, node, c), lines)
         return st
 
 
@@ -403,18 +443,90 @@ def human_duration(seconds: float) -> str:
     return f"{h // (24 * 7)} weeks"
 
 
-def _status(c: dict[str, Any], now: float) -> str:
+HEALTH_RETRIES = 3  # docker's default: unhealthy after 3 failed checks past the start period
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str  # starting | healthy | unhealthy
+    failing_streak: int
+    checks: tuple[tuple[float, bool], ...]  # the last 5 probes: (start time, passed)
+
+
+def health(c: dict[str, Any], now: float, timing: LabTiming) -> Health | None:
+    """Docker's health state of a container with a health check (None without one).
+
+    The probe (an HTTP GET on the Play port) passes from the first check after xuc logged
+    its readiness line; failures count only after the start period.
+    """
+    if not c.get("healthcheck"):
+        return None
+    interval = max(timing.xuc_health_interval, 0.01)
+    start = float(c["started_at"])
+    end = now if c["state"] == "running" else min(now, float(c.get("stopped_at", now)))
+    done = max(0, math.floor((end - start) / interval))
+    ready = c.get("ready_at")
+    first_ok = max(1, math.ceil((float(ready) - start) / interval)) if ready is not None else None
+    checks = tuple(
+        (start + k * interval, first_ok is not None and k >= first_ok)
+        for k in range(max(1, done - 4), done + 1)
+    )
+    if first_ok is not None and done >= first_ok:
+        return Health("healthy", 0, checks)
+    streak = max(0, done - math.floor(timing.xuc_health_start / interval))
+    return Health("unhealthy" if streak >= HEALTH_RETRIES else "starting", streak, checks)
+
+
+def _status(c: dict[str, Any], now: float, timing: LabTiming) -> str:
     if c["state"] == "restarting":
         return "Restarting"
     if c["state"] != "running":
         return f"Exited (0) {human_duration(now - c.get('stopped_at', now))} ago"
     up = f"Up {human_duration(now - c['started_at'])}"
-    if c.get("healthcheck"):
-        up += " (healthy)" if c.get("ready_at") else " (health: starting)"
+    h = health(c, now, timing)
+    if h is not None:
+        up += " (health: starting)" if h.status == "starting" else f" ({h.status})"
     return up
 
 
-def ps_table(containers: list[dict[str, Any]], now: float) -> str:
+def _state_v1(c: dict[str, Any], now: float, timing: LabTiming) -> str:
+    """docker-compose v1's Container.human_readable_state."""
+    if c["state"] == "restarting":
+        return "Restarting"
+    if c["state"] != "running":
+        return "Exit 0"
+    h = health(c, now, timing)
+    if h is None:
+        return "Up"
+    return "Up (health: starting)" if h.status == "starting" else f"Up ({h.status})"
+
+
+def ps_table_v1(containers: list[dict[str, Any]], now: float, timing: LabTiming) -> str:
+    """docker-compose v1 `ps`: a texttable with deco HEADER (centred headers, a dash rule)."""
+    header = ["Name", "Command", "State", "Ports"]
+    rows = []
+    for c in sorted(containers, key=lambda c: c["name"]):
+        cmd = c["command"] if len(c["command"]) <= 30 else c["command"][:26] + " ..."
+        ports = c["ports"] if c["state"] == "running" else ""
+        rows.append([c["name"], cmd, _state_v1(c, now, timing), ports])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str], centred: bool) -> str:
+        out = []
+        for w, cell in zip(widths, cells, strict=True):
+            fill = w - len(cell)
+            out.append(
+                " " * (fill // 2) + cell + " " * (fill - fill // 2)
+                if centred
+                else cell + " " * fill
+            )
+        return "   ".join(out) + " "
+
+    rule = "---".join("-" * w for w in widths)
+    return "\n".join([line(header, True), rule, *(line(r, False) for r in rows)]) + "\n"
+
+
+def ps_table(containers: list[dict[str, Any]], now: float, timing: LabTiming | None = None) -> str:
     header = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
     rows = [header]
     for c in sorted(containers, key=lambda c: c["name"]):
@@ -426,7 +538,7 @@ def ps_table(containers: list[dict[str, Any]], now: float) -> str:
                 f'"{cmd}"',
                 c["service"],
                 f"{human_duration(now - c['created_at'])} ago",
-                _status(c, now),
+                _status(c, now, timing or LabTiming()),
                 c["ports"] if c["state"] == "running" else "",
             ]
         )
@@ -458,8 +570,10 @@ def parse_since(value: str, now: float) -> float:
 
 
 def rfc3339(t: float) -> str:
-    d = dt.datetime.fromtimestamp(t, dt.UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond:06d}000Z"
+    """docker's RFC3339NanoFixed in UTC, as `logs -t` prefixes lines: always 9 digits."""
+    ns = round(t * 1_000_000_000)
+    d = dt.datetime.fromtimestamp(ns // 1_000_000_000, dt.UTC)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ns % 1_000_000_000:09d}Z"
 
 
 # -- the dcomp commands ----------------------------------------------------------------------
@@ -517,19 +631,25 @@ async def dcomp(ctx: Ctx, prog: str, args: list[str]) -> int:
         return 1
     sub, rest = args[0], args[1:]
     known = [d.service for d in defs]
+    v1 = ctx.node.compose == COMPOSE_V1
     if sub == "ps":
         st = sync_node(ctx.world, ctx.node)
         wanted = [a for a in rest if not a.startswith("-")]
         for w in wanted:
             if w not in known:
                 raise CommandFailed(f"no such service: {w}", 1)
+        everything = v1 or "-a" in rest or "--all" in rest  # v1 always listed stopped ones
         cs = [
             c
             for c in st.get("containers", {}).values()
-            if (not wanted or c["service"] in wanted)
-            and (c["state"] != "exited" or "-a" in rest or "--all" in rest)
+            if (not wanted or c["service"] in wanted) and (c["state"] != "exited" or everything)
         ]
-        ctx.out(ps_table(cs, time.time()))
+        if "-q" in rest or "--quiet" in rest:
+            ctx.out("".join(container_id(c) + "\n" for c in sorted(cs, key=lambda c: c["name"])))
+        elif v1:
+            ctx.out(ps_table_v1(cs, time.time(), ctx.timing))
+        else:
+            ctx.out(ps_table(cs, time.time(), ctx.timing))
         return 0
     if sub == "logs":
         return await _logs(ctx, rest, known)
@@ -545,7 +665,7 @@ async def dcomp(ctx: Ctx, prog: str, args: list[str]) -> int:
             return await _edge_up(ctx)
         st = sync_node(ctx.world, ctx.node)
         for c in st.get("containers", {}).values():
-            ctx.err(f" Container {c['name']}  Running\n")
+            ctx.err(f"{c['name']} is up-to-date\n" if v1 else f" Container {c['name']}  Running\n")
         return 0
     raise CommandFailed(f'unknown docker command: "compose {sub}"', 1)
 
@@ -564,8 +684,12 @@ async def _restart(ctx: Ctx, services: list[str]) -> None:
                 )
             c["state"] = "restarting"
             c["stopped_at"] = now
-    for s in services:
-        ctx.err(f" Container {CC_PROJECT if node.kind == CC else EDGE_PROJECT}-{s}-1  Restarting\n")
+        names = [st["containers"][s]["name"] for s in services]
+    v1 = node.compose == COMPOSE_V1
+    width = max(len(f"Restarting {n}") for n in names)
+    for n in names:
+        # v1's ParallelStreamWriter without ANSI: the line, then again with "done".
+        ctx.err(f"{'Restarting ' + n:<{width}} ... \r\n" if v1 else f" Container {n}  Restarting\n")
     await ctx.flush()
     await ctx.sleep(ctx.timing.container_restart)
     now = time.time()
@@ -584,8 +708,10 @@ async def _restart(ctx: Ctx, services: list[str]) -> None:
                 cursor=now - 0.001,
                 restarts=c.get("restarts", 0) + 1,
             )
-    for s in services:
-        ctx.err(f" Container {CC_PROJECT if node.kind == CC else EDGE_PROJECT}-{s}-1  Started\n")
+    for n in names:
+        ctx.err(
+            f"{'Restarting ' + n:<{width}} ... done\r\n" if v1 else f" Container {n}  Started\n"
+        )
 
 
 async def _edge_up(ctx: Ctx) -> int:
@@ -610,9 +736,24 @@ async def _edge_up(ctx: Ctx) -> int:
             plan.append((d, "start", watched))
         else:
             plan.append((d, "running", watched))
+    v1 = node.compose == COMPOSE_V1
+    verbs = {"recreate": "Recreating", "create": "Creating", "start": "Starting"}
+    width = max(
+        (
+            len(f"{verbs[a]} {container_name(EDGE_PROJECT, d.service, node.compose)}")
+            for d, a, _ in plan
+            if a in verbs
+        ),
+        default=0,
+    )
     for d, action, _ in plan:
-        name = f"{EDGE_PROJECT}-{d.service}-1"
-        if action == "recreate":
+        name = container_name(EDGE_PROJECT, d.service, node.compose)
+        if v1:
+            if action == "running":
+                ctx.err(f"{name} is up-to-date\n")
+            else:
+                ctx.err(f"{verbs[action] + ' ' + name:<{width}} ... \r\n")
+        elif action == "recreate":
             ctx.err(f" Container {name}  Recreate\n")
         elif action == "create":
             ctx.err(f" Container {name}  Creating\n")
@@ -625,7 +766,7 @@ async def _edge_up(ctx: Ctx) -> int:
         for d, action, watched in plan:
             if action in ("create", "recreate"):
                 old = containers.get(d.service)
-                c = new_container(EDGE_PROJECT, d, now, watched)
+                c = new_container(EDGE_PROJECT, d, now, watched, node.compose)
                 if old is not None:
                     c["restarts"] = old.get("restarts", 0)
                     log_path(world, node, old).unlink(missing_ok=True)  # a new container
@@ -633,8 +774,11 @@ async def _edge_up(ctx: Ctx) -> int:
             elif action == "start":
                 containers[d.service].update(state="running", started_at=now)
     for d, action, _ in plan:
-        name = f"{EDGE_PROJECT}-{d.service}-1"
-        if action == "recreate":
+        name = container_name(EDGE_PROJECT, d.service, node.compose)
+        if v1:
+            if action != "running":
+                ctx.err(f"{verbs[action] + ' ' + name:<{width}} ... done\r\n")
+        elif action == "recreate":
             ctx.err(
                 f" Container {name}  Recreated\n Container {name}  Starting\n"
                 f" Container {name}  Started\n"
@@ -651,19 +795,66 @@ async def _edge_up(ctx: Ctx) -> int:
     return 0
 
 
+V1_LOGS_HELP = """View output from containers.
+
+Usage: logs [options] [--] [SERVICE...]
+
+Options:
+    --no-color              Produce monochrome output.
+    -f, --follow            Follow log output.
+    -t, --timestamps        Show timestamps.
+    --tail="all"            Number of lines to show from the end of the logs
+                            for each container.
+    --no-log-prefix         Don't print prefix in logs.
+"""
+
+
+def wrapper_args(args: list[str], spec: XucSpec) -> list[str]:
+    """What `xivocc-dcomp logs` hands to docker: without -t / --since when it drops them."""
+    out: list[str] = []
+    it = iter(args)
+    for a in it:
+        if not spec.logs_timestamps and a in ("-t", "--timestamps"):
+            continue
+        if not spec.logs_timestamps and a[:1] == "-" and a[1:2] != "-" and "t" in a[1:]:
+            a = a.replace("t", "")
+            if a == "-":
+                continue
+        if not spec.logs_since and a == "--since":
+            next(it, None)
+            continue
+        if not spec.logs_since and a.startswith("--since="):
+            continue
+        out.append(a)
+    return out
+
+
 async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
+    world, node = ctx.world, ctx.node
+    args = wrapper_args(args, behaviour(world, node) if node.kind == CC else XucSpec())
+    v1 = node.compose == COMPOSE_V1
+    if v1 and any(a == "--since" or a.startswith("--since=") for a in args):
+        # docker-compose 1.x has no --since: docopt rejects it with the command's help.
+        ctx.err(V1_LOGS_HELP)
+        return 1
     la = _parse_logs(args, time.time())
     for s in la.services:
         if s not in known:
             raise CommandFailed(f"no such service: {s}", 1)
     services = list(la.services) or known
-    width = max(len(f"{s}-1") for s in services)
-    world, node = ctx.world, ctx.node
+    st0 = world.read_state(node.id).get("containers", {})
+    short = {s: container_name("", s, node.compose).lstrip("-_") for s in known}
+    # v1's LogPresenter pads to the longest service name + 3; v2's logConsumer prints
+    # `%-{w}s | ` with w = the longest logged name + 1.
+    width = max(len(s) for s in known) + 3 if v1 else max(len(short[s]) for s in services) + 1
 
     def render(service: str, t: float, text: str) -> str:
-        prefix = f"{service}-1".ljust(width) + "  | " if la.prefix else ""
+        prefix = (short[service].ljust(width) + " | ") if la.prefix else ""
         return prefix + (rfc3339(t) + " " if la.timestamps else "") + text + "\n"
 
+    if v1:
+        names = [st0[s]["name"] for s in services if s in st0]
+        ctx.out(f"Attaching to {', '.join(names)}\n")
     st = sync_node(world, node)
     offsets: dict[str, tuple[str, int]] = {}
     merged: list[tuple[float, int, str]] = []
@@ -725,6 +916,12 @@ def halt(world: LabWorld, node: NodeSpec, now: float) -> None:
     with world.edit_state(node.id) as st:
         for c in st.get("containers", {}).values():
             c.update(state="exited", stopped_at=now)
+
+
+def xuc_listening(world: LabWorld, node: NodeSpec) -> bool:
+    """xuc's HTTP port is bound: the current run of its container logged the readiness line."""
+    c = sync_node(world, node).get("containers", {}).get("xuc")
+    return c is not None and c["state"] == "running" and c.get("ready_at") is not None
 
 
 def container(world: LabWorld, node_id: str, service: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from resil_tui.lab import containers, files, shell, xivo
+from resil_tui.lab import asterisk_cli, containers, docker_cli, files, shell, xivo
 from resil_tui.lab.base import CommandFailed, CommandIO, Ctx
 from resil_tui.lab.spec import CC, EDGE, MDS, XIVO, LabSpec, LabTiming
 from resil_tui.lab.ticker import LabTicker
@@ -66,10 +66,17 @@ BY_KIND: dict[str, dict[str, Handler]] = {
         "xivo-check-master-status": xivo.check_master_status,
         "xivo-sync": xivo.xivo_sync,
         "psql": xivo.psql,
+        "asterisk": asterisk_cli.asterisk,
     },
-    MDS: {"xivo-service": xivo.xivo_service},
-    CC: {"xivocc-dcomp": lambda ctx, args: containers.dcomp(ctx, "xivocc-dcomp", args)},
-    EDGE: {"edge-dcomp": lambda ctx, args: containers.dcomp(ctx, "edge-dcomp", args)},
+    MDS: {"xivo-service": xivo.xivo_service, "asterisk": asterisk_cli.asterisk},
+    CC: {
+        "xivocc-dcomp": lambda ctx, args: containers.dcomp(ctx, "xivocc-dcomp", args),
+        "docker": docker_cli.docker,
+    },
+    EDGE: {
+        "edge-dcomp": lambda ctx, args: containers.dcomp(ctx, "edge-dcomp", args),
+        "docker": docker_cli.docker,
+    },
 }
 PREFIXES = ("sudo", "exec", "nohup", "command")
 # What the emulated root's shell has in its environment (an unset name expands to "").

@@ -13,7 +13,6 @@ AUTHORIZED_KEYS = "/root/.ssh/authorized_keys"
 CRON_MASTER = "/etc/cron.d/xivo-ha-master"
 CRON_SLAVE = "/etc/cron.d/xivo-ha-slave"
 EDGE_ENV = "/etc/docker/edge/.env"
-EDGE_DIR = "/etc/docker/edge"
 CC_DIR = "/etc/docker/compose"
 
 SYSCONFD_PORT = 8668
@@ -55,8 +54,6 @@ SYNC_DIRS = (
 
 SIP_EXPIRY_HA_ON = {"minexpiry": "60", "maxexpiry": "300", "defaultexpiry": "120"}
 SIP_EXPIRY_HA_OFF = {"minexpiry": "60", "maxexpiry": "3600", "defaultexpiry": "120"}
-
-EDGE_SWITCHED_VARS = ("XIVO_HOST", "XIVOCC_HOST", "TURN_ALLOWED_PEERS", "XIVO_MDS_HOST_DEFAULT")
 
 
 def ha_conf_text(node_type: str, remote_address: str) -> str:

@@ -14,13 +14,15 @@ import shlex
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from resil_tui.lab import containers, facts, xivo
+from resil_tui.lab import containers, facts, faults, phones, xivo
 from resil_tui.lab.emulation import run_command
+from resil_tui.lab.faults import FaultOption
 from resil_tui.lab.spec import CC, EDGE, MASTER, MDS, SLAVE, XIVO, LabSpec, LabTiming, NodeSpec
 from resil_tui.lab.ticker import LabTicker
 from resil_tui.lab.world import LabWorld
@@ -485,6 +487,14 @@ class Lab:
     def port(self, node_id: str) -> int:
         return self._server(node_id).port
 
+    def fault_menu(self, site: str, node_ids: Sequence[str]) -> list[FaultOption]:
+        """The faults the demo palette offers for these nodes (see faults.fault_menu)."""
+        return faults.fault_menu(self, site, node_ids)
+
+    async def apply_fault(self, words: Sequence[str]) -> str:
+        """Apply one fault command of the lab prompt language; returns what it did."""
+        return await faults.apply_fault(self, list(words))
+
     def node_ids(self) -> list[str]:
         return self.world.node_ids()
 
@@ -532,6 +542,7 @@ class Lab:
     # -- faults ------------------------------------------------------------------------------
     async def power_off(self, node_id: str) -> None:
         node = self.world.node(node_id)
+        phones.before_change(self.world, node_id)
         self.world.set_node_flag(node_id, "powered", False)
         s = self._server(node_id)
         await s.close_listener()
@@ -543,6 +554,7 @@ class Lab:
         node = self.world.node(node_id)
         if self.world.is_powered(node_id):
             return
+        phones.before_change(self.world, node_id)
         self.world.set_node_flag(node_id, "powered", True)
         if node.kind in (XIVO, MDS):
             xivo.boot(self.world, node)
@@ -550,7 +562,7 @@ class Lab:
             containers.boot(self.world, node, time.time())
         await self._server(node_id).apply()
 
-    def _pairs(self, site: str | None) -> list[tuple[NodeSpec, NodeSpec]]:
+    def xivo_pairs(self, site: str | None) -> list[tuple[NodeSpec, NodeSpec]]:
         out = []
         for s in self.world.spec.sites:
             if site is not None and s.name != site:
@@ -562,11 +574,11 @@ class Lab:
 
     async def cut_link(self, site: str | None = None) -> None:
         """Cut the master/slave link only (phones still reach both): the split-brain case."""
-        for m, sl in self._pairs(site):
+        for m, sl in self.xivo_pairs(site):
             self.world.set_link(m.id, sl.id, True)
 
     async def heal_link(self, site: str | None = None) -> None:
-        for m, sl in self._pairs(site):
+        for m, sl in self.xivo_pairs(site):
             self.world.set_link(m.id, sl.id, False)
 
     async def hang(self, node_id: str, on: bool = True) -> None:
@@ -596,7 +608,7 @@ class Lab:
 
     async def remove_sync_key(self, site: str | None = None) -> list[str]:
         removed = []
-        for m, _ in self._pairs(site):
+        for m, _ in self.xivo_pairs(site):
             for node in (m,):
                 key = self.world.resolve(node.id, facts.SYNC_KEY)
                 if key.exists():
@@ -610,6 +622,58 @@ class Lab:
             raise ValueError(f"{node_id} is not a CC node")
         containers.sync_node(self.world, self.world.node(node_id))  # settle the past first
         self.world.set_node_flag(node_id, "xuc_never_ready", bool(on))
+
+    def _cc(self, node_id: str) -> NodeSpec:
+        node = self.world.node(node_id)
+        if node.kind != CC:
+            raise ValueError(f"{node_id} is not a CC node")
+        containers.sync_node(self.world, node)  # the past keeps the old behaviour
+        return node
+
+    async def xuc_logs_plain(self, node_id: str, on: bool = True) -> None:
+        """`xivocc-dcomp logs` drops -t and --since (on), or follows the lab spec (off)."""
+        self._cc(node_id)
+        self.world.set_node_flag(node_id, "xuc_logs_plain", bool(on))
+
+    async def xuc_healthcheck(self, node_id: str, on: bool | None) -> None:
+        """A compose health check on xuc (True/False), or the lab spec's choice (None)."""
+        self._cc(node_id)
+        self.world.set_node_flag(node_id, "xuc_healthcheck", on)
+
+    async def xuc_ready_delay(self, node_id: str, seconds: float | None) -> None:
+        """Seconds from an xuc start to its readiness line (None: the spec / LabTiming)."""
+        self._cc(node_id)
+        self.world.set_node_flag(node_id, "xuc_ready_delay", seconds)
+
+    # -- phones and calls (see phones.py for the rules) ------------------------------------
+    def _xivo(self, node_id: str) -> NodeSpec:
+        node = self.world.node(node_id)
+        if node.kind != XIVO:
+            raise ValueError(f"{node_id} is not a XiVO node")
+        return node
+
+    async def phones_stuck(self, node_id: str, on: bool = True) -> None:
+        """Phones register to this node only (on), or use their backup registrar again."""
+        node = self._xivo(node_id)
+        phones.set_stuck(self.world, node_id if on else None, node.site)
+
+    async def phones_cut(self, node_id: str, count: int) -> None:
+        """The `count` highest-numbered phones cannot reach this node (0: all can)."""
+        self._xivo(node_id)
+        phones.set_cut(self.world, node_id, count)
+
+    async def hold_calls(self, node_id: str, count: int, seconds: float | None = None) -> int:
+        """Exactly `count` held calls on the node (until `calls 0`, or for `seconds`)."""
+        self._xivo(node_id)
+        return phones.hold_calls(self.world, node_id, count, seconds)
+
+    async def hangup_all(self, target: str | None = None) -> int:
+        """End every call, of one XiVO node, one site, or the whole lab (None)."""
+        if target is not None and target not in {s.name for s in self.world.spec.sites}:
+            node = self._xivo(target)
+            return phones.hangup_all(self.world, node.site, target)
+        sites = [s.name for s in self.world.spec.sites if target in (None, s.name)]
+        return sum(phones.hangup_all(self.world, s) for s in sites)
 
     async def stop_container(self, node_id: str, service: str, *, running: bool = False) -> None:
         """A container stopped behind the product's back (`docker stop`), or started again."""

@@ -17,6 +17,27 @@ MASTER = "master"
 SLAVE = "slave"
 
 DEFAULT_ROOT_PASSWORD = "lab-root-password"
+PJSIP = "pjsip"
+CHAN_SIP = "chan_sip"
+COMPOSE_V2 = "v2"  # docker compose plugin: containers xivocc-xuc-1, log prefix "xuc-1  | "
+COMPOSE_V1 = "v1"  # docker-compose (Python): containers xivocc_xuc_1, log prefix "xuc_1 ... | "
+
+
+@dataclass(frozen=True)
+class XucSpec:
+    """How a CC node's xuc and its `xivocc-dcomp` wrapper behave (XIVO.md leaves it open).
+
+    Each option can be switched at run time from the fault prompt (node flags in lab.json
+    then override it): `xuc-logs-plain`, `xuc-healthcheck`, `xuc-ready-delay`.
+    """
+
+    logs_timestamps: bool = True  # `logs -t` passed through to docker (else silently ignored)
+    # `logs --since` passed through (else ignored: all history). docker-compose 1.x has no
+    # --since: with compose v1, passing it through gets docopt's usage text and exit 1.
+    logs_since: bool = True
+    healthcheck: bool = False  # a compose health check on xuc (none is documented)
+    ready_delay: float | None = None  # start -> readiness line, s; None: LabTiming.xuc_ready
+    http_port: int = 8090  # the xuc REST API (/xuc/api/2.0/...), refused until ready
 
 
 @dataclass(frozen=True)
@@ -29,6 +50,22 @@ class NodeSpec:
     name: str  # short name inside the site: "xivo.master", "mds.mds1"
     fqdn: str | None = None
     hostname: str = ""
+    compose: str = COMPOSE_V2  # CC and Edge: docker compose v2 (plugin) or v1 (docker-compose)
+    xuc: XucSpec | None = None  # CC: None means XucSpec()
+
+    @property
+    def xuc_spec(self) -> XucSpec:
+        return self.xuc or XucSpec()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NodeSpec:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        xuc = values.get("xuc")
+        if isinstance(xuc, dict):
+            xuc_known = {f.name for f in fields(XucSpec)}
+            values["xuc"] = XucSpec(**{k: v for k, v in xuc.items() if k in xuc_known})
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -36,6 +73,9 @@ class SiteSpec:
     name: str
     nodes: tuple[NodeSpec, ...]
     description: str = ""
+    phones: int = 40  # SIP phones registered to the site's active XiVO
+    sip: str = PJSIP  # pjsip (Asterisk 20, XiVO >= 2023.05) or chan_sip (older sites)
+    max_calls: int | None = None  # asterisk.conf maxcalls: "N of M max active calls" when set
 
     def node(self, kind: str, side: str | None = None) -> NodeSpec | None:
         for n in self.nodes:
@@ -56,8 +96,21 @@ def build_site(
     mds: int = 2,
     domain: str | None = None,
     description: str = "",
+    phones: int = 40,
+    sip: str = PJSIP,
+    max_calls: int | None = None,
+    compose: str = COMPOSE_V2,
+    xuc: XucSpec | None = None,
 ) -> SiteSpec:
-    """One site on a /24 `prefix` ("10.50.0"), with the demo's host numbering."""
+    """One site on a /24 `prefix` ("10.50.0"), with the demo's host numbering.
+
+    `compose` and `xuc` apply to both CC nodes (and `compose` to the Edge); give a node its
+    own with `dataclasses.replace` on the result when a test needs the two sides to differ.
+    """
+    if sip not in (PJSIP, CHAN_SIP):
+        raise ValueError(f"sip must be {PJSIP!r} or {CHAN_SIP!r}, not {sip!r}")
+    if compose not in (COMPOSE_V1, COMPOSE_V2):
+        raise ValueError(f"compose must be {COMPOSE_V1!r} or {COMPOSE_V2!r}, not {compose!r}")
     domain = domain or f"{name}.example"
     nodes = [
         NodeSpec(
@@ -90,6 +143,8 @@ def build_site(
                 "cc.master",
                 fqdn=f"cc1.{domain}",
                 hostname=f"cc-{name}-1",
+                compose=compose,
+                xuc=xuc,
             ),
             NodeSpec(
                 f"{name}.cc.slave",
@@ -100,6 +155,8 @@ def build_site(
                 "cc.slave",
                 fqdn=f"cc2.{domain}",
                 hostname=f"cc-{name}-2",
+                compose=compose,
+                xuc=xuc,
             ),
         ]
     if edge:
@@ -114,6 +171,7 @@ def build_site(
                 "edge",
                 fqdn=f"edge.{domain}",
                 hostname=f"edge-{name}",
+                compose=compose,
             )
         )
     for i in range(1, mds + 1):
@@ -128,17 +186,25 @@ def build_site(
                 hostname=f"mds{i}-{name}",
             )
         )
-    return SiteSpec(name, tuple(nodes), description)
+    return SiteSpec(name, tuple(nodes), description, phones, sip, max_calls)
 
 
 @dataclass(frozen=True)
 class LabSpec:
     sites: tuple[SiteSpec, ...]
     root_password: str = DEFAULT_ROOT_PASSWORD  # the slave's root password (xivo-sync -i)
+    seed: int = 1  # phones' expiries, phases and RTTs, and the calls, derive from it
 
     @classmethod
-    def demo(cls) -> LabSpec:
-        return cls((build_site("demo", "10.50.0", description="resil-tui lab (simulated)"),))
+    def demo(cls, **site_options: Any) -> LabSpec:
+        """The demo site; `site_options` go to build_site (phones=, sip=, compose=, xuc=...)."""
+        return cls(
+            (
+                build_site(
+                    "demo", "10.50.0", description="resil-tui lab (simulated)", **site_options
+                ),
+            )
+        )
 
     @classmethod
     def many(cls, sites: int, *, cc: bool = True, edge: bool = True, mds: int = 2) -> LabSpec:
@@ -187,12 +253,17 @@ class LabSpec:
         sites = tuple(
             SiteSpec(
                 s["name"],
-                tuple(NodeSpec(**n) for n in s["nodes"]),
+                tuple(NodeSpec.from_json(n) for n in s["nodes"]),
                 s.get("description", ""),
+                int(s.get("phones", 40)),
+                s.get("sip", PJSIP),
+                s.get("max_calls"),
             )
             for s in data["sites"]
         )
-        return cls(sites, data.get("root_password", DEFAULT_ROOT_PASSWORD))
+        return cls(
+            sites, data.get("root_password", DEFAULT_ROOT_PASSWORD), int(data.get("seed", 1))
+        )
 
 
 @dataclass(frozen=True)
@@ -212,6 +283,14 @@ class LabTiming:
     edge_up: float = 0.5  # `edge-dcomp up -d` when it recreates containers
     follow_poll: float = 0.2  # how often `logs -f` / `tail -F` look for new lines
     latency: float = 0.0  # added before every command (benchmarks)
+    # A phone's registration expiry is drawn (seeded) in [min, max]; it re-registers every
+    # 3/4 of it, so it follows a new active XiVO within its expiry (XiVO HA: 2 min).
+    phone_expiry_min: float = 20.0
+    phone_expiry_max: float = 60.0
+    call_rate: float = 0.1  # new calls per second per site (0: only the calls a fault holds)
+    call_duration: float = 60.0  # mean call length, s (exponential)
+    xuc_health_interval: float = 3.0  # compose health check period (when one is configured)
+    xuc_health_start: float = 30.0  # start period: failed checks do not count before it
     extra: dict[str, float] = field(default_factory=dict)  # room for later knobs
 
     @classmethod
@@ -234,6 +313,12 @@ class LabTiming:
             container_restart=0.1,
             edge_up=0.05,
             follow_poll=0.05,
+            phone_expiry_min=0.4,
+            phone_expiry_max=1.0,
+            call_rate=0.0,
+            call_duration=2.0,
+            xuc_health_interval=0.1,
+            xuc_health_start=1.0,
         )
 
     def with_(self, **changes: Any) -> LabTiming:

@@ -2,7 +2,8 @@
 
 Layout (see the lab contract): lab.json (lab-wide: spec, timing, power, links, faults),
 nodes/<id>/root/ (the node's file system), nodes/<id>/state.json (services, containers,
-counters) and nodes/<id>/commands.jsonl (every command the node received).
+counters), nodes/<id>/commands.jsonl (every command the node received) and
+sites/<site>.json (the site's phones and calls, see phones.py).
 
 Every read-modify-write goes through `_locked_json`, which holds an fcntl lock only for a
 synchronous section: callers never await while holding it, so coroutines of one process
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from resil_tui.lab import initial
+from resil_tui.lab import initial, phones
 from resil_tui.lab.spec import SLAVE, XIVO, LabSpec, LabTiming, NodeSpec
 
 LAB_JSON = "lab.json"
@@ -100,6 +101,9 @@ class LabWorld:
             root.mkdir(parents=True, exist_ok=True)
             initial.populate(world, n, now)
         _atomic_write_text(world.lab_json_path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        for site in spec.sites:
+            # After lab.json: the population reads the timing (expiries) from it.
+            world.write_site_state(site.name, phones.initial_state(world, site, now))
         return world
 
     @classmethod
@@ -230,6 +234,27 @@ class LabWorld:
         _atomic_write_text(
             self.state_path(node_id), json.dumps(state, indent=1, sort_keys=True) + "\n"
         )
+
+    # -- per-site state (phones and calls) ---------------------------------------------------
+    def site_state_path(self, site: str) -> Path:
+        self.spec.site(site)  # raises KeyError for an unknown site
+        return self.lab_dir / "sites" / f"{site}.json"
+
+    def read_site_state(self, site: str) -> dict[str, Any]:
+        path = self.site_state_path(site)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    @contextmanager
+    def edit_site_state(self, site: str) -> Iterator[dict[str, Any]]:
+        path = self.site_state_path(site)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked_json(path) as st:
+            yield st
+
+    def write_site_state(self, site: str, state: dict[str, Any]) -> None:
+        path = self.site_state_path(site)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(path, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
     # -- recording ------------------------------------------------------------------------
     def record(self, node_id: str, entry: dict[str, Any]) -> None:

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from resil_tui.lab import facts
+from resil_tui.lab import containers, facts, phones
 from resil_tui.lab.base import CommandFailed, Ctx
-from resil_tui.lab.spec import MDS, XIVO, NodeSpec
+from resil_tui.lab.spec import CC, MDS, XIVO, NodeSpec
 
 if TYPE_CHECKING:
     from resil_tui.lab.world import LabWorld
@@ -37,6 +37,8 @@ def default_services(node: NodeSpec, telephony_running: bool) -> list[dict[str, 
 
 
 def set_services(world: LabWorld, node_id: str, names: set[str] | None, state: str) -> None:
+    if names is None or "asterisk" in names:
+        phones.before_change(world, node_id)  # phones see the old Asterisk up to now
     with world.edit_state(node_id) as st:
         for s in st.get("services", []):
             if names is None or s["name"] in names:
@@ -53,6 +55,7 @@ def service_state(world: LabWorld, node_id: str, name: str) -> str | None:
 def boot(world: LabWorld, node: NodeSpec) -> None:
     """Power-on: everything starts, except telephony on a node left disabled (standby)."""
     disabled = world.resolve(node.id, facts.DISABLED_FLAG).exists()
+    phones.before_change(world, node.id)
     with world.edit_state(node.id) as st:
         for s in st.get("services", []):
             s["state"] = "stopped" if disabled and s["name"] in facts.TELEPHONY else "running"
@@ -181,6 +184,7 @@ async def update_ha(ctx: Ctx, node_type: str, remote: str) -> None:
             if s["name"] == "postgresql":
                 s["state"] = "stopped"
     await ctx.sleep(ctx.timing.postgres_restart)
+    phones.before_change(world, node.id)  # telephony may start below
     with world.edit_state(node.id) as st:
         for s in st.get("services", []):
             if s["name"] == "postgresql":
@@ -223,7 +227,8 @@ def _validate_ha(node: NodeSpec, body: str) -> tuple[str, str]:
 
 
 async def curl(ctx: Ctx, args: list[str]) -> int:
-    """Enough of curl to talk to sysconfd on 127.0.0.1:8668 (other URLs do not connect)."""
+    """Enough of curl for sysconfd (XiVO, 127.0.0.1:8668) and xuc (CC, port 8090 by default,
+    listening once xuc logged its readiness line); anything else does not connect."""
     method: str | None = None
     data: str | None = None
     silent = show_error = fail = fail_body = include = False
@@ -316,30 +321,53 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
     parts = urlsplit(url if "://" in url else f"http://{url}")
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    up = (
-        ctx.node.kind == XIVO
-        and host in ("127.0.0.1", "localhost")
+    here = host in ("127.0.0.1", "localhost", ctx.node.ip)
+    answer: tuple[int, str, str] | None = None
+    if (
+        here
+        and ctx.node.kind == XIVO
         and port == facts.SYSCONFD_PORT
         and service_state(ctx.world, ctx.node.id, "xivo-sysconfd") == "running"
-    )
-    if not up:
+    ):
+        code, body = await _sysconfd(ctx, method, parts.path, data or "")
+        answer = (code, body, "application/json")
+    elif (
+        here
+        and ctx.node.kind == CC
+        and port == containers.behaviour(ctx.world, ctx.node).http_port
+        and containers.xuc_listening(ctx.world, ctx.node)
+    ):
+        answer = _xuc_http(method, parts.path)
+
+    def write_out_text(code: int, exit_code: int) -> None:
+        # -w is written whatever happened: %{http_code} is 000 without a response.
+        if write_out:
+            ctx.out(
+                write_out.replace("%{http_code}", f"{code:03d}")
+                .replace("%{response_code}", f"{code:03d}")
+                .replace("%{exitcode}", str(exit_code))
+                .replace("\\n", "\n")
+            )
+
+    if answer is None:
         if show_error or not silent:
             ctx.err(
                 f"curl: (7) Failed to connect to {host} port {port} after 0 ms: "
                 "Couldn't connect to server\n"
             )
+        write_out_text(0, 7)
         return 7
-    code, body = await _sysconfd(ctx, method, parts.path, data or "")
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}[code]
+    code, body, content_type = answer
     if code >= 400 and (fail or fail_body):
         if fail_body:
             ctx.out(body)
         if show_error or not silent:
             ctx.err(f"curl: (22) The requested URL returned error: {code}\n")
+        write_out_text(code, 22)
         return 22
     head = (
         (
-            f"HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\n"
+            f"HTTP/1.1 {code} {_REASONS.get(code, 'Unknown')}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
         if include
@@ -350,13 +378,27 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
             ctx.path(output).write_text(head + body)
     else:
         ctx.out(head + body)
-    if write_out:
-        ctx.out(
-            write_out.replace("%{http_code}", str(code))
-            .replace("%{response_code}", str(code))
-            .replace("\\n", "\n")
-        )
+    write_out_text(code, 0)
     return 0
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+}
+
+
+def _xuc_http(method: str, path: str) -> tuple[int, str, str]:
+    """xuc's Play server once it listens. The lab's guess (XIVO.md: no health endpoint known):
+    the REST API under /xuc/api/ wants a bearer token (401), anything else is not a route."""
+    if path.startswith("/xuc/api/"):
+        body = '{"error":"Unauthorized","message":"Missing or invalid token"}'
+        return 401, body, "application/json"
+    page = "<!DOCTYPE html><html><head><title>Action Not Found</title></head></html>"
+    return 404, page, "text/html; charset=utf-8"
 
 
 async def _sysconfd(ctx: Ctx, method: str, path: str, body: str) -> tuple[int, str]:

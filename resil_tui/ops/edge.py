@@ -9,6 +9,12 @@ the rename the old file is untouched; after it, the message says so and offers r
 Progress is reported as typed events through a callback (the UI posts them as messages,
 the CLI prints them); the callback may be async, which is also the tests' seam to break
 the connection between steps. No Textual here.
+
+Every apply and rollback runs under the Edge node's change lock (remote/lock.py): the
+compare-and-swap of the `.env`, the write and `edge-dcomp up -d` cannot interleave with a
+second console's; that console is told who holds the lock. `up -d` has its own, longer
+timeout; when it timed out or the link dropped, compose may still be running, so no
+rollback is offered until the admin has checked.
 """
 
 from __future__ import annotations
@@ -18,29 +24,33 @@ import hashlib
 import inspect
 import logging
 import posixpath
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from resil_tui.core.compose import ComposePs, ContainerState, parse_compose_ps
+from resil_tui.core.compose import ComposePs, all_up, parse_compose_ps
 from resil_tui.core.edge_env import (
-    EDGE_VARIABLES,
     Direction,
     EdgeAddresses,
     EdgeSwitchPlan,
-    VarSide,
-    current_side,
-    overall_side,
     plan_edge_switch,
     unified_diff,
 )
+from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, EdgeTargets, VarSide, edge_targets
+from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, Site
 from resil_tui.remote import commands as cat
 from resil_tui.remote import sftp
 from resil_tui.remote.errors import ErrorKind, RemoteError
+from resil_tui.remote.lock import node_lock
 from resil_tui.remote.pool import Pool, Result
+from resil_tui.remote.sftp import BackupInfo as BackupInfo
+
+# `edge-dcomp up -d` may pull images and recreate every container: minutes, not the
+# generic command timeout.
+UP_TIMEOUT = 300.0
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +116,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def default_direction(sides: Mapping[str, VarSide]) -> Direction:
+def default_direction(targets: EdgeTargets) -> Direction:
     """The opposite of where the Edge points now; when it is mixed, away from the majority."""
-    overall = overall_side(sides)
-    if overall is VarSide.MASTER:
+    if targets.overall is EdgeSide.MASTER:
         return Direction.TO_SLAVE
-    if overall is VarSide.SLAVE:
+    if targets.overall is EdgeSide.SLAVE:
         return Direction.TO_MASTER
-    on_slave = sum(1 for s in sides.values() if s is VarSide.SLAVE)
-    on_master = sum(1 for s in sides.values() if s is VarSide.MASTER)
+    sides = targets.sides().values()
+    on_slave = sum(1 for s in sides if s is VarSide.SLAVE)
+    on_master = sum(1 for s in sides if s is VarSide.MASTER)
     return Direction.TO_MASTER if on_slave > on_master else Direction.TO_SLAVE
 
 
@@ -136,42 +146,56 @@ def step_label(direction: Direction) -> str:
 
 @dataclass(frozen=True)
 class EdgePreview:
-    """The Edge `.env` as read now, and what the planner makes of it."""
+    """The Edge `.env` as read (by the status poll or just now), and what the planner makes
+    of it. `as_of` is when it was read."""
 
     site: str
     node: Node
     path: str
-    data: bytes
+    text: str
     addresses: EdgeAddresses
-
-    @property
-    def text(self) -> str:
-        return decode_env(self.data)
+    as_of: float
 
     @property
     def sha256(self) -> str:
-        return sha256_hex(self.data)
+        return sha256_hex(encode_env(self.text))
+
+    @property
+    def targets(self) -> EdgeTargets:
+        return edge_targets(self.text, self.addresses.as_pair)
 
     @property
     def sides(self) -> dict[str, VarSide]:
-        return current_side(self.text, self.addresses)
+        return self.targets.sides()
 
     @property
-    def overall(self) -> VarSide:
-        return overall_side(self.sides)
+    def overall(self) -> EdgeSide:
+        return self.targets.overall
 
     def values(self) -> dict[str, str | None]:
-        """The effective value of each managed variable (None: not set)."""
-        plan = plan_edge_switch(self.text, self.addresses, Direction.TO_SLAVE)
+        """The effective value of each managed variable (None: not set), as display text:
+        remote text, sanitized (what is written back comes from `text`, never these)."""
         found: dict[str, str | None] = dict.fromkeys(EDGE_VARIABLES)
-        for name in EDGE_VARIABLES:
-            entry = plan.entry(name)
-            if entry is not None:
-                found[name] = entry.old_value
+        for variable in self.targets.variables:
+            value = variable.value
+            found[variable.name] = clean(value, one_line=True) if value is not None else None
         return found
 
     def plan(self, direction: Direction) -> EdgeSwitchPlan:
         return plan_edge_switch(self.text, self.addresses, direction)
+
+
+def preview_from_snapshot(site: Site, snapshot: NodeSnapshot | None) -> EdgePreview | None:
+    """The preview of what the last status poll read on the Edge (None: nothing read)."""
+    if snapshot is None or snapshot.edge is None or snapshot.edge.env_text is None:
+        return None
+    node = edge_node(site)
+    read_at = snapshot.last_success_at
+    if read_at is None:
+        return None
+    return EdgePreview(
+        site.name, node, node.paths.edge_env, snapshot.edge.env_text, edge_addresses(site), read_at
+    )
 
 
 async def _read(pool: Pool, node: Node, path: str) -> bytes | None:
@@ -194,15 +218,18 @@ async def load_preview(pool: Pool, site: Site) -> EdgePreview:
     data = await _read(pool, node, path)
     if data is None:
         raise RemoteError(ErrorKind.ERROR, node.id, f"{path} does not exist on {node.id}")
-    return EdgePreview(site.name, node, path, data, addresses)
+    return EdgePreview(site.name, node, path, decode_env(data), addresses, time.time())
 
 
 def plan_notes(plan: EdgeSwitchPlan) -> list[str]:
     """What the admin must read before applying: warnings, then what sed would change."""
-    notes = [issue.message for issue in plan.warnings]
+    notes = [clean(issue.message) for issue in plan.warnings]
     for line in plan.sed_only:
         notes.append(
-            f"the seed's sed would also change line {line.line}: {line.before!r} -> {line.after!r}"
+            clean(
+                f"the seed's sed would also change line {line.line}: "
+                f"{line.before!r} -> {line.after!r}"
+            )
         )
     return notes
 
@@ -295,11 +322,16 @@ class EdgeOutcome:
     up_output: str = ""
     containers: ComposePs | None = None
     steps: tuple[StepFinished, ...] = field(default=())
+    # `up -d` timed out or its connection dropped: compose may still be recreating the
+    # containers, and a rollback now would race it.
+    compose_may_run: bool = False
+    warnings: tuple[str, ...] = ()  # e.g. the owner could not be restored (audited too)
 
     @property
     def rollback_offered(self) -> bool:
-        """The file may differ from before and the run did not end well."""
-        return not self.ok and self.state is not NodeState.UNCHANGED
+        """The file may differ from before and the run did not end well (and compose is
+        not possibly still running: check first, then roll back)."""
+        return not self.ok and self.state is not NodeState.UNCHANGED and not self.compose_may_run
 
     @property
     def refused_read_only(self) -> bool:
@@ -355,13 +387,6 @@ def _result_text(result: Result) -> str:
     return text.splitlines()[-1] if text else result.summary()
 
 
-def _all_up(ps: ComposePs) -> bool:
-    return bool(ps.containers) and all(
-        c.state is ContainerState.UP and c.health not in ("starting", "unhealthy")
-        for c in ps.containers
-    )
-
-
 def _describe(ps: ComposePs) -> str:
     return (
         ", ".join(
@@ -391,6 +416,9 @@ class _Switch:
     backup: str | None = None
     restored_from: str | None = None
     done_text: str = ""  # success message's first part
+    up_timeout: float = UP_TIMEOUT
+    compose_may_run: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     def outcome(
         self,
@@ -420,6 +448,8 @@ class _Switch:
             error=error,
             up_output=up_output,
             containers=containers,
+            compose_may_run=self.compose_may_run,
+            warnings=tuple(self.warnings),
         )
 
     async def fail(
@@ -513,6 +543,7 @@ class _Switch:
                 EdgeStep.WRITE, state, self._write_failure(err, state, found), err
             )
         self.backup = result.backup
+        self.warnings.extend(result.warnings)
         if result.after_sha256 != sha256_hex(data):
             # restore_backup re-read the backup itself: it changed under us.
             state = NodeState.UNKNOWN
@@ -524,11 +555,13 @@ class _Switch:
                 f"{result.backup or 'none'}",
             )
         sync = "" if result.fsynced else " (the server does not support fsync)"
+        via = f" at its link target {result.target}" if result.target not in ("", self.path) else ""
+        warned = "".join(f"; WARNING: {w}" for w in result.warnings)
         await self.run.finish(
             EdgeStep.WRITE,
             True,
-            f"backup {result.backup or 'not needed'}; written and read back "
-            f"(sha256 {_short(result.after_sha256)}){sync}",
+            f"backup {result.backup or 'not needed'}; written{via} and read back "
+            f"(sha256 {_short(result.after_sha256)}){sync}{warned}",
         )
         return None
 
@@ -571,8 +604,9 @@ class _Switch:
     async def up_and_wait(self) -> EdgeOutcome:
         await self.run.start(EdgeStep.UP)
         written = f"new .env written and verified ({self.path}, backup {self.backup or 'none'})"
+        timeout = max(self.up_timeout, self.node.ssh.command_timeout)
         try:
-            result = await self.pool.run(self.node, cat.edge_up(), step=self.label)
+            result = await self.pool.run(self.node, cat.edge_up(), step=self.label, timeout=timeout)
         except RemoteError as err:
             doubt = "may not have been sent" if err.kind is ErrorKind.DROPPED else "was not run"
             return await self.fail(
@@ -588,17 +622,26 @@ class _Switch:
                 how = (
                     "lost the connection while it ran"
                     if result.lost
-                    else f"did not finish in time ({result.note})"
+                    else f"did not finish within {timeout:g}s ({result.note})"
                 )
-                what = "the containers may still run with the old settings, or be half recreated"
-            else:
-                how = f"failed ({result.summary()}: {_result_text(result)})"
-                what = "the containers still run with the old settings"
+                # Without a PTY, compose outlives the channel: it may be recreating the
+                # containers right now, and a rollback would race it.
+                self.compose_may_run = True
+                return await self.fail(
+                    EdgeStep.UP,
+                    NodeState.WRITTEN,
+                    f"{written}, but edge-dcomp up -d {how}: compose may still be running: "
+                    "check before rolling back (edge-dcomp ps on the node; wait until no "
+                    "container is being created), then roll back or run edge-dcomp up -d again",
+                    result.error,
+                    up_output=output,
+                )
+            how = f"failed ({result.summary()}: {_result_text(result)})"
             return await self.fail(
                 EdgeStep.UP,
                 NodeState.WRITTEN,
-                f"{written}, but edge-dcomp up -d {how}: {what}. Roll back, or run "
-                "edge-dcomp up -d again",
+                f"{written}, but edge-dcomp up -d {how}: the containers still run with the "
+                "old settings. Roll back, or run edge-dcomp up -d again",
                 result.error,
                 up_output=output,
             )
@@ -626,7 +669,7 @@ class _Switch:
                     last_error = f"edge-dcomp ps {result.summary()}: {_result_text(result)}"
             except RemoteError as err:
                 last_error = err.message
-            up = last is not None and not last_error and _all_up(last)
+            up = last is not None and not last_error and all_up(last)
             await self.run.emit(
                 ContainersPolled(attempt, up, last if not last_error else None, last_error or None)
             )
@@ -677,6 +720,8 @@ async def apply_switch(
     on_event: EventCallback | None = None,
     wait: ContainerWait | None = None,
     step: str | None = None,
+    force: bool = False,
+    up_timeout: float = UP_TIMEOUT,
 ) -> EdgeOutcome:
     """Write `plan.new_text` over the Edge `.env` the plan was made from, then `up -d`.
 
@@ -684,12 +729,14 @@ async def apply_switch(
     wizard passes its own so the audit says which run and step did the switch.
 
     Never raises for remote failures: the outcome says where it stopped and what the node
-    holds. Refuses (nothing sent) in read-only mode, or when the plan is not applicable."""
+    holds. Refuses (nothing sent) in read-only mode, when the plan is not applicable, or
+    when another change holds the node's lock (`force` breaks a *stale* lock only)."""
     path = path or node.paths.edge_env
     label = step or step_label(plan.direction)
     switch = _Switch(
         pool, node, path, "apply", label, _Run(APPLY_STEPS, path, on_event), wait or ContainerWait()
     )
+    switch.up_timeout = up_timeout
     if not plan.applicable:
         why = "; ".join(e.message for e in plan.errors) or (
             f"already on the {plan.direction.target.value} side"
@@ -699,25 +746,46 @@ async def apply_switch(
     if refused is not None:
         return refused
     switch.done_text = f"Edge {node.id} switched to {plan.direction.target.value}: {path} written"
-    failed = await switch.check(sha256_hex(encode_env(plan.old_text)))
-    if failed is None:
-        failed = await switch.write(encode_env(plan.new_text))
-    if failed is not None:
-        return failed
-    switch.done_text += f" (backup {switch.backup or 'none'})"
-    return await switch.up_and_wait()
+
+    async def body() -> EdgeOutcome:
+        failed = await switch.check(sha256_hex(encode_env(plan.old_text)))
+        if failed is None:
+            failed = await switch.write(encode_env(plan.new_text))
+        if failed is not None:
+            return failed
+        switch.done_text += f" (backup {switch.backup or 'none'})"
+        return await switch.up_and_wait()
+
+    return await _locked(switch, "edge apply", force, EdgeStep.CHECK, body)
+
+
+async def _locked(
+    switch: _Switch,
+    action: str,
+    force: bool,
+    first: EdgeStep,
+    body: Callable[[], Awaitable[EdgeOutcome]],
+) -> EdgeOutcome:
+    """Run `body` under the Edge node's lock. Taking it belongs to the first step (the
+    compare-and-swap happens under it): a refusal stops the run there, nothing written."""
+    entered = False
+    try:
+        async with node_lock(switch.pool, switch.node, action, force=force, step=switch.label):
+            entered = True
+            return await body()
+    except RemoteError as err:
+        if entered:
+            raise
+        await switch.run.start(first)
+        return await switch.fail(
+            first,
+            NodeState.UNCHANGED,
+            f"could not take the node's change lock ({err.message}); nothing was written",
+            err,
+        )
 
 
 # --- rollback ----------------------------------------------------------------------------
-
-_BACKUP_SUFFIX = re.compile(r"\.resil-(\d{8}T\d{6}Z)(?:-(\d+))?\.bak$")
-
-
-def _backup_order(info: sftp.BackupInfo) -> tuple[object, int]:
-    # Same-second backups are numbered "-1", "-2"...: a higher number is newer (plain string
-    # order would put ".bak" after "-1.bak").
-    m = _BACKUP_SUFFIX.search(info.path)
-    return info.taken, int(m.group(2)) if m and m.group(2) else 0
 
 
 async def list_edge_backups(
@@ -731,7 +799,8 @@ async def list_edge_backups(
         if not err.transient:
             raise
         found = await sftp.list_backups(pool, node, path)
-    return sorted(found, key=_backup_order, reverse=True)
+    # The naming rule (and so the order) is sftp's: microsecond times, older "-N" names.
+    return sorted(found, key=lambda info: info.sort_key, reverse=True)
 
 
 def find_backup(backups: list[sftp.BackupInfo], name: str) -> sftp.BackupInfo | None:
@@ -770,8 +839,10 @@ class RollbackPreview:
         return self.current == self.content
 
     def diff(self) -> str:
-        """From the current file to the backup's content."""
-        return unified_diff(decode_env(self.current or b""), decode_env(self.content), self.path)
+        """From the current file to the backup's content (display text: sanitized)."""
+        return clean(
+            unified_diff(decode_env(self.current or b""), decode_env(self.content), self.path)
+        )
 
 
 async def load_rollback_preview(
@@ -804,19 +875,32 @@ async def rollback(
     path: str | None = None,
     on_event: EventCallback | None = None,
     wait: ContainerWait | None = None,
+    force: bool = False,
+    up_timeout: float = UP_TIMEOUT,
 ) -> EdgeOutcome:
     """Restore a backup of the Edge `.env` (default: the newest) the same safe way (the
-    current file is backed up too), then `edge-dcomp up -d`.
+    current file is backed up too), then `edge-dcomp up -d`, under the node's lock.
 
     `expected_sha256`: the current file as the admin saw it; when given, a file changed
     since is refused. Never raises for remote failures."""
     path = path or node.paths.edge_env
     run = _Run(ROLLBACK_STEPS, path, on_event)
     switch = _Switch(pool, node, path, "rollback", "edge rollback", run, wait or ContainerWait())
+    switch.up_timeout = up_timeout
     refused = await _refused(switch, f"restore a backup of {path}")
     if refused is not None:
         return refused
 
+    async def body() -> EdgeOutcome:
+        return await _rollback(switch, backup, expected_sha256)
+
+    return await _locked(switch, "edge rollback", force, EdgeStep.FIND, body)
+
+
+async def _rollback(
+    switch: _Switch, backup: str | None, expected_sha256: str | None
+) -> EdgeOutcome:
+    pool, node, path, run = switch.pool, switch.node, switch.path, switch.run
     await run.start(EdgeStep.FIND)
     try:
         preview = await load_rollback_preview(pool, node, backup, path)

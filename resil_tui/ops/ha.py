@@ -5,7 +5,10 @@ Shared by the HA pane and `resil-tui ha`; never imports Textual. Every action:
 * refuses in read-only mode before reading or sending anything (`Pool.require_writable`,
   and the pool refuses the mutating command again);
 * streams its output line by line to `on_line` and keeps it all in an `ActionRecord`;
-* is audited by the pool (the mutating command, its exit status, the step name).
+* is audited by the pool (the mutating command, its exit status, the step name);
+* runs under the node's change lock (remote/lock.py): a second console gets a refused
+  record naming who holds it, and nothing of its own is sent (`force` breaks a stale
+  lock only).
 
 Passwords (`xivo-sync -i`) go from the `ask_password` callback straight to the PTY; they
 are masked in the record by the PTY session and in the audit log, and never stored here.
@@ -19,6 +22,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -36,7 +40,6 @@ from resil_tui.core.ha_form import (
     judge_sync_run,
     new_log_lines,
     parse_check_master,
-    parse_sip_expiry,
     slave_start_warnings,
     validate_ha_form,
     verify_applied,
@@ -45,12 +48,14 @@ from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.replication import ReplicationResult, parse_replication_output
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
-from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.inventory_model import Node, NodeKind, Site
 from resil_tui.ops import replication_record
-from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status import SiteReport, StatusCollector
 from resil_tui.remote import commands as cat
-from resil_tui.remote.commands import Command, ServiceAction, SlaveAction
+from resil_tui.remote.commands import Command, ServiceAction
+from resil_tui.remote.commands import SlaveAction as SlaveAction
 from resil_tui.remote.errors import ErrorKind, RemoteError
+from resil_tui.remote.lock import node_lock
 from resil_tui.remote.pool import Pool
 
 LineSink = Callable[[str], None]
@@ -72,8 +77,16 @@ def _ignore(_line: str) -> None:
 class HaNodeState:
     node: Node
     snapshot: NodeSnapshot
-    sip: SipExpiry | None = None
-    sip_error: str | None = None
+
+    @property
+    def sip(self) -> SipExpiry | None:
+        return self.snapshot.xivo.sip_expiry if self.snapshot.xivo else None
+
+    @property
+    def sip_error(self) -> str | None:
+        if not self.reachable:
+            return "node unreachable"
+        return self.snapshot.xivo.sip_error if self.snapshot.xivo else "not read"
 
     @property
     def reachable(self) -> bool:
@@ -186,37 +199,19 @@ def peer_node(site: Site, node: Node) -> Node:
     return site.xivo_slave if node.id == site.xivo_master.id else site.xivo_master
 
 
-async def read_sip_expiry(pool: Pool, node: Node) -> tuple[SipExpiry | None, str | None]:
-    try:
-        result = await pool.run(node, cat.sip_expiry_query())
-    except RemoteError as exc:
-        return None, exc.message
-    if not result.ok:
-        why = result.stderr.strip() or result.stdout.strip() or result.summary()
-        return None, f"psql: {why.splitlines()[0] if why else result.summary()}"
-    return parse_sip_expiry(result.stdout), None
-
-
-async def read_ha_site(
-    pool: Pool, inventory: Inventory, site: Site, collector: StatusCollector | None = None
-) -> HaSiteState:
-    """The XiVO pair as the status poll sees it (verdicts included), plus SIP expiry."""
-    coll = collector or StatusCollector(inventory, pool)
-    pair = xivo_nodes(site)
-    snaps = await asyncio.gather(*(coll.poll_node(n) for n in pair))
-
-    async def sip(node: Node, snap: NodeSnapshot) -> tuple[SipExpiry | None, str | None]:
-        if not snap.reachability.ok:
-            return None, "node unreachable"
-        return await read_sip_expiry(pool, node)
-
-    sips = await asyncio.gather(*(sip(n, s) for n, s in zip(pair, snaps, strict=True)))
-    report = coll.judge(site, {s.node_id: s for s in snaps})
+def ha_site_state(site: Site, report: SiteReport) -> HaSiteState:
+    """The XiVO pair as a status poll saw it (verdicts, ha.conf, cron, SIP expiry)."""
     nodes = {
-        n.id: HaNodeState(n, snap, sip_value, sip_err)
-        for n, snap, (sip_value, sip_err) in zip(pair, snaps, sips, strict=True)
+        n.id: HaNodeState(n, report.snapshot.node(n.id) or NodeSnapshot(n.id, n.kind.value))
+        for n in xivo_nodes(site)
     }
-    return HaSiteState(site, nodes, report.verdicts, time.time())
+    return HaSiteState(site, nodes, report.verdicts, report.verdicts.evaluated_at)
+
+
+async def read_ha_site(collector: StatusCollector, site: Site) -> HaSiteState:
+    """Poll the XiVO pair now (through the shared collector) and read its HA state."""
+    report = await collector.poll_nodes(site, [n.id for n in xivo_nodes(site)])
+    return ha_site_state(site, report)
 
 
 def validate_for_node(
@@ -278,9 +273,27 @@ class ActionRecord:
         }
 
 
-def refused_record(action: str, node_id: str, command: str, error: RemoteError) -> ActionRecord:
-    rec = ActionRecord(action=action, node_id=node_id, command=command, refused=True)
-    return rec.finish(False, f"refused: {error.message}")
+async def _under_lock(
+    pool: Pool,
+    node: Node,
+    rec: ActionRecord,
+    what: str,
+    step: str,
+    force: bool,
+    body: Callable[[], Awaitable[ActionRecord]],
+) -> ActionRecord:
+    """Run `body` under the node's change lock. Taking the lock failed (held, stale, the
+    audit log unwritable): a refused record, nothing sent. Read-only still raises."""
+    entered = False
+    try:
+        async with node_lock(pool, node, what, force=force, step=step):
+            entered = True
+            return await body()
+    except RemoteError as exc:
+        if entered or exc.kind is ErrorKind.READ_ONLY:
+            raise
+        rec.refused = True
+        return rec.finish(False, f"refused: {exc.message}")
 
 
 async def _stream(
@@ -343,6 +356,101 @@ async def _flag_and_status(
     return present, status
 
 
+# --- actions: what a confirmation shows is what runs ----------------------------------------
+
+
+class HaActionKind(StrEnum):
+    SET_MODE = "set-mode"
+    RESTART = "restart"
+    REPLICATE = "replicate"
+    SYNC = "sync"
+    SYNC_INIT = "sync-init"
+    CHECK = "check"
+    SLAVE_START = "slave-start"
+    SLAVE_STOP = "slave-stop"
+
+
+@dataclass(frozen=True)
+class HaAction:
+    """One HA change, planned: the exact catalog command it sends is `command`, built once.
+    The HA pane's confirmation shows `command.line`; `run_action` sends that same object."""
+
+    kind: HaActionKind
+    node: Node
+    command: Command
+    validation: FormValidation | None = None  # set-mode
+    peer: str | None = None  # replicate: the slave's IP; check: the master's IP
+
+    @property
+    def line(self) -> str:
+        return self.command.line
+
+
+def plan_set_mode(node: Node, validation: FormValidation) -> HaAction:
+    if not validation.ok or validation.mode is None:
+        raise ValueError("; ".join(validation.errors) or "invalid HA form")
+    command = cat.sysconfd_update_ha_config(validation.mode.value, validation.peer)
+    return HaAction(HaActionKind.SET_MODE, node, command, validation=validation)
+
+
+def plan_restart(node: Node) -> HaAction:
+    return HaAction(HaActionKind.RESTART, node, cat.xivo_service(ServiceAction.RESTART))
+
+
+def plan_replication(master: Node, slave_ip: IPv4Address | str) -> HaAction:
+    command = cat.db_replication(slave_ip)
+    return HaAction(HaActionKind.REPLICATE, master, command, peer=str(slave_ip))
+
+
+def plan_sync(master: Node) -> HaAction:
+    return HaAction(HaActionKind.SYNC, master, cat.xivo_sync())
+
+
+def plan_sync_init(master: Node) -> HaAction:
+    return HaAction(HaActionKind.SYNC_INIT, master, cat.xivo_sync_init())
+
+
+def plan_check_master(slave: Node, master_ip: IPv4Address | str) -> HaAction:
+    command = cat.check_master_status(master_ip)
+    return HaAction(HaActionKind.CHECK, slave, command, peer=str(master_ip))
+
+
+def plan_manage_slave(slave: Node, action: SlaveAction | str) -> HaAction:
+    act = SlaveAction(action)
+    kind = HaActionKind.SLAVE_START if act is SlaveAction.START else HaActionKind.SLAVE_STOP
+    return HaAction(kind, slave, cat.manage_slave_services(act))
+
+
+async def run_action(
+    pool: Pool,
+    action: HaAction,
+    *,
+    on_line: LineSink = _ignore,
+    ask_password: PasswordAsk | None = None,
+) -> ActionRecord:
+    """Run a planned HA action: the very command it holds."""
+    kind, node = action.kind, action.node
+    if kind is HaActionKind.SET_MODE:
+        assert action.validation is not None
+        return await apply_ha_mode(pool, node, action.validation, on_line=on_line, action=action)
+    if kind is HaActionKind.RESTART:
+        return await restart_services(pool, node, on_line=on_line, action=action)
+    if kind is HaActionKind.REPLICATE:
+        assert action.peer is not None
+        return await run_replication(pool, node, action.peer, on_line=on_line, action=action)
+    if kind is HaActionKind.SYNC:
+        return await run_sync(pool, node, on_line=on_line, action=action)
+    if kind is HaActionKind.SYNC_INIT:
+        if ask_password is None:
+            raise ValueError("xivo-sync -i needs a way to ask for the slave's password")
+        return await run_sync_init(pool, node, ask_password, on_line=on_line, action=action)
+    if kind is HaActionKind.CHECK:
+        assert action.peer is not None
+        return await run_check_master(pool, node, action.peer, on_line=on_line, action=action)
+    act = SlaveAction.START if kind is HaActionKind.SLAVE_START else SlaveAction.STOP
+    return await run_manage_slave(pool, node, act, on_line=on_line, action=action)
+
+
 # --- mode change ------------------------------------------------------------------------------
 
 
@@ -353,59 +461,68 @@ async def apply_ha_mode(
     *,
     on_line: LineSink = _ignore,
     step: str = "HA mode change",
+    action: HaAction | None = None,
+    force: bool = False,
 ) -> ActionRecord:
     """POST /update_ha_config through sysconfd on the node, then re-read ha.conf and the
     cron files to verify. Raises ValueError for an invalid form, RemoteError(READ_ONLY)."""
-    if not validation.ok or validation.mode is None:
-        raise ValueError("; ".join(validation.errors) or "invalid HA form")
+    action = action or plan_set_mode(node, validation)
     mode, peer = validation.mode, validation.peer
-    command = cat.sysconfd_update_ha_config(mode.value, peer)
+    assert mode is not None
+    command = action.command
     pool.require_writable(node, f"set HA mode {mode.value}")
     rec = ActionRecord(action="set-mode", node_id=node.id, command=command.line, _sink=on_line)
-    rec.emit(f"$ {command.line}")
-    try:
-        # sysconfd restarts PostgreSQL before answering: give it more than a status read.
-        result = await pool.run(
-            node, command, timeout=max(node.ssh.command_timeout, 90.0), step=step
-        )
-    except RemoteError as exc:
-        if exc.kind is ErrorKind.READ_ONLY:
-            raise
-        return rec.finish(False, f"sysconfd not reached: {exc.message}")
-    rec.exit_status = result.exit_status
-    for line in (result.stdout + result.stderr).splitlines():
-        rec.emit(line)
-    answer_problem = _sysconfd_problem(result.exit_status, result.stdout, result.stderr)
-    if result.lost or result.timed_out:
-        answer_problem = result.note or result.summary()
-    if answer_problem:
-        rec.emit(f"sysconfd: {answer_problem}")
 
-    # Verify from the node's files, whatever sysconfd answered.
-    paths = [node.paths.ha_conf, node.paths.cron_master, node.paths.cron_slave]
-    try:
-        texts = await _read_files(pool, node, paths)
-    except RemoteError as exc:
-        return rec.finish(False, f"could not re-read ha.conf to verify: {exc.message}")
-    after = parse_ha_conf(texts[node.paths.ha_conf])
-    cron = HaCron(
-        master=parse_cron_file(texts[node.paths.cron_master]),
-        slave=parse_cron_file(texts[node.paths.cron_slave]),
-    )
-    rec.emit(f"ha.conf now: {after.raw.strip() if after.present else '(no file)'}")
-    rec.emit(f"cron now: {cron.state.value}")
-    for job in (e.raw.strip() for f in (cron.master, cron.slave) for e in f.active_entries):
-        rec.emit(f"  {job}")
-    rec.verify_problems = verify_applied(mode, peer, after, cron)
-    for problem in rec.verify_problems:
-        rec.emit(f"verify: {problem}")
-    rec.restart_required = mode in (HaMode.MASTER, HaMode.DISABLED)
-    if answer_problem or rec.verify_problems:
-        why = answer_problem or "; ".join(rec.verify_problems)
-        return rec.finish(False, f"HA mode {mode.value} not confirmed on {node.id}: {why}")
-    tail = " — restart pending: xivo-service restart" if rec.restart_required else ""
-    peer_text = f" (peer {peer})" if peer else ""
-    return rec.finish(True, f"{node.id} is now HA {mode.value}{peer_text}, verified{tail}")
+    async def body() -> ActionRecord:
+        rec.emit(f"$ {command.line}")
+        try:
+            # sysconfd restarts PostgreSQL before answering: give it more than a status read.
+            result = await pool.run(
+                node, command, timeout=max(node.ssh.command_timeout, 90.0), step=step
+            )
+        except RemoteError as exc:
+            if exc.kind is ErrorKind.READ_ONLY:
+                raise
+            if exc.kind is ErrorKind.AUDIT:
+                rec.refused = True
+                return rec.finish(False, f"refused: {exc.message}")
+            return rec.finish(False, f"sysconfd not reached: {exc.message}")
+        rec.exit_status = result.exit_status
+        for line in (result.stdout + result.stderr).splitlines():
+            rec.emit(line)
+        answer_problem = _sysconfd_problem(result.exit_status, result.stdout, result.stderr)
+        if result.lost or result.timed_out:
+            answer_problem = result.note or result.summary()
+        if answer_problem:
+            rec.emit(f"sysconfd: {answer_problem}")
+
+        # Verify from the node's files, whatever sysconfd answered.
+        paths = [node.paths.ha_conf, node.paths.cron_master, node.paths.cron_slave]
+        try:
+            texts = await _read_files(pool, node, paths)
+        except RemoteError as exc:
+            return rec.finish(False, f"could not re-read ha.conf to verify: {exc.message}")
+        after = parse_ha_conf(texts[node.paths.ha_conf])
+        cron = HaCron(
+            master=parse_cron_file(texts[node.paths.cron_master]),
+            slave=parse_cron_file(texts[node.paths.cron_slave]),
+        )
+        rec.emit(f"ha.conf now: {after.raw.strip() if after.present else '(no file)'}")
+        rec.emit(f"cron now: {cron.state.value}")
+        for job in (e.raw.strip() for f in (cron.master, cron.slave) for e in f.active_entries):
+            rec.emit(f"  {job}")
+        rec.verify_problems = verify_applied(mode, peer, after, cron)
+        for problem in rec.verify_problems:
+            rec.emit(f"verify: {problem}")
+        rec.restart_required = mode in (HaMode.MASTER, HaMode.DISABLED)
+        if answer_problem or rec.verify_problems:
+            why = answer_problem or "; ".join(rec.verify_problems)
+            return rec.finish(False, f"HA mode {mode.value} not confirmed on {node.id}: {why}")
+        tail = " — restart pending: xivo-service restart" if rec.restart_required else ""
+        peer_text = f" (peer {peer})" if peer else ""
+        return rec.finish(True, f"{node.id} is now HA {mode.value}{peer_text}, verified{tail}")
+
+    return await _under_lock(pool, node, rec, f"HA set-mode {mode.value}", step, force, body)
 
 
 def _sysconfd_problem(exit_status: int | None, stdout: str, stderr: str) -> str:
@@ -435,24 +552,30 @@ async def restart_services(
     on_line: LineSink = _ignore,
     step: str = "restart services",
     timeout: float | None = 600.0,
+    action: HaAction | None = None,
+    force: bool = False,
 ) -> ActionRecord:
     """`xivo-service restart` with its output live, then `xivo-service status all`."""
-    command = cat.xivo_service(ServiceAction.RESTART)
+    command = (action or plan_restart(node)).command
     pool.require_writable(node, "restart services")
     rec = ActionRecord(action="restart", node_id=node.id, command=command.line, _sink=on_line)
-    status = await _stream(pool, node, command, rec, step, timeout)
-    rec.status_after = await _status_all(pool, node, rec)
-    after = rec.status_after
-    not_running = after.not_running if after is not None else []
-    if status != 0:
-        return rec.finish(False, f"xivo-service restart failed (exit {status})")
-    if after is None:
-        return rec.finish(False, "restarted, but xivo-service status all could not be read")
-    if not_running:
-        return rec.finish(
-            False, f"restarted; not running: {', '.join(not_running)} (see status above)"
-        )
-    return rec.finish(True, f"all services running on {node.id}")
+
+    async def body() -> ActionRecord:
+        status = await _stream(pool, node, command, rec, step, timeout)
+        rec.status_after = await _status_all(pool, node, rec)
+        after = rec.status_after
+        not_running = after.not_running if after is not None else []
+        if status != 0:
+            return rec.finish(False, f"xivo-service restart failed (exit {status})")
+        if after is None:
+            return rec.finish(False, "restarted, but xivo-service status all could not be read")
+        if not_running:
+            return rec.finish(
+                False, f"restarted; not running: {', '.join(not_running)} (see status above)"
+            )
+        return rec.finish(True, f"all services running on {node.id}")
+
+    return await _under_lock(pool, node, rec, "restart services", step, force, body)
 
 
 # --- the four scripts -------------------------------------------------------------------------
@@ -466,18 +589,24 @@ async def run_replication(
     on_line: LineSink = _ignore,
     step: str = "DB replication",
     timeout: float | None = 3600.0,
+    action: HaAction | None = None,
+    force: bool = False,
 ) -> ActionRecord:
-    command = cat.db_replication(slave_ip)
+    command = (action or plan_replication(master, slave_ip)).command
     pool.require_writable(master, "run the DB replication")
     rec = ActionRecord(action="replicate", node_id=master.id, command=command.line, _sink=on_line)
-    first = len(rec.lines) + 1
-    status = await _stream(pool, master, command, rec, step, timeout)
-    result = parse_replication_output("\n".join(rec.lines[first:]), status)
-    rec.replication = result
-    replication_record.remember(master.id, result)
-    if result.ok:
-        return rec.finish(True, "replication completed successfully")
-    return rec.finish(False, f"replication {result.outcome.value}: {result.reason}")
+
+    async def body() -> ActionRecord:
+        first = len(rec.lines) + 1
+        status = await _stream(pool, master, command, rec, step, timeout)
+        result = parse_replication_output("\n".join(rec.lines[first:]), status)
+        rec.replication = result
+        replication_record.remember(master.id, result)
+        if result.ok:
+            return rec.finish(True, "replication completed successfully")
+        return rec.finish(False, f"replication {result.outcome.value}: {result.reason}")
+
+    return await _under_lock(pool, master, rec, "DB replication", step, force, body)
 
 
 async def run_sync(
@@ -487,22 +616,28 @@ async def run_sync(
     on_line: LineSink = _ignore,
     step: str = "xivo-sync",
     timeout: float | None = 3600.0,
+    action: HaAction | None = None,
+    force: bool = False,
 ) -> ActionRecord:
     """xivo-sync, then the lines it added to its log; flags the silent no-op."""
-    command = cat.xivo_sync()
+    command = (action or plan_sync(master)).command
     pool.require_writable(master, "run xivo-sync")
     rec = ActionRecord(action="sync", node_id=master.id, command=command.line, _sink=on_line)
-    log_path = master.paths.sync_log
-    before = await _tail(pool, master, log_path)
-    status = await _stream(pool, master, command, rec, step, timeout)
-    after = await _tail(pool, master, log_path)
-    fresh = new_log_lines(before, after)
-    rec.emit(f"--- new lines of {log_path} ({len(fresh)}) ---")
-    for line in fresh:
-        rec.emit(line)
-    check = judge_sync_run(status, fresh)
-    rec.sync = check
-    return rec.finish(check.ok, check.message)
+
+    async def body() -> ActionRecord:
+        log_path = master.paths.sync_log
+        before = await _tail(pool, master, log_path)
+        status = await _stream(pool, master, command, rec, step, timeout)
+        after = await _tail(pool, master, log_path)
+        fresh = new_log_lines(before, after)
+        rec.emit(f"--- new lines of {log_path} ({len(fresh)}) ---")
+        for line in fresh:
+            rec.emit(line)
+        check = judge_sync_run(status, fresh)
+        rec.sync = check
+        return rec.finish(check.ok, check.message)
+
+    return await _under_lock(pool, master, rec, "xivo-sync", step, force, body)
 
 
 async def _tail(pool: Pool, node: Node, path: str) -> str:
@@ -521,63 +656,69 @@ async def run_sync_init(
     on_line: LineSink = _ignore,
     step: str = "xivo-sync -i",
     timeout: float = 120.0,
+    action: HaAction | None = None,
+    force: bool = False,
 ) -> ActionRecord:
     """`xivo-sync -i` on a PTY; each password prompt is answered through `ask_password`
     (None cancels). Output is masked: the secret never reaches the record or the audit."""
-    command = cat.xivo_sync_init()
+    command = (action or plan_sync_init(master)).command
     pool.require_writable(master, "run xivo-sync -i")
     rec = ActionRecord(action="sync-init", node_id=master.id, command=command.line, _sink=on_line)
-    rec.emit(f"$ {command.line}")
-    deadline = time.monotonic() + timeout
-    cancelled = False
-    try:
-        async with pool.open_pty(master, command, step=step) as session:
-            partial = ""
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    rec.emit(f"[timeout] still running after {timeout:g}s: closed")
-                    break
-                try:
-                    chunk = await session.read(remaining)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    break
-                partial += chunk
-                *complete, partial = partial.split("\n")
-                for line in complete:
-                    rec.emit(line.rstrip("\r"))
-                if PASSWORD_PROMPT.search(partial):
-                    prompt, partial = partial.strip(), ""
-                    rec.emit(prompt)
-                    secret = await ask_password(prompt)
-                    if secret is None:
-                        cancelled = True
-                        rec.emit("[cancelled] no password given: the session was closed")
+
+    async def body() -> ActionRecord:
+        rec.emit(f"$ {command.line}")
+        deadline = time.monotonic() + timeout
+        cancelled = False
+        try:
+            async with pool.open_pty(master, command, step=step) as session:
+                partial = ""
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        rec.emit(f"[timeout] still running after {timeout:g}s: closed")
                         break
-                    session.send_secret(secret)
-                    secret = None
-                    rec.emit("(password sent, not shown)")
-            if partial.strip():
-                rec.emit(partial.rstrip())
-            status = (
-                None if cancelled else await session.wait(max(1.0, deadline - time.monotonic()))
-            )
-            rec.exit_status = status
-    except RemoteError as exc:
-        if exc.kind is ErrorKind.READ_ONLY:
-            raise
-        return rec.finish(False, f"xivo-sync -i: {exc.message}")
-    if cancelled:
-        return rec.finish(False, "xivo-sync -i cancelled: no password given")
-    text = "\n".join(rec.lines)
-    if rec.exit_status == 0:
-        added = re.search(r"Number of key\(s\) added:\s*(\d+)", text)
-        what = f"{added.group(1)} key(s) added on the slave" if added else "key installed"
-        return rec.finish(True, f"xivo-sync -i done: {what}")
-    reason = _last_meaningful(rec.lines[1:]) or "no output"
-    return rec.finish(False, f"xivo-sync -i failed (exit {rec.exit_status}): {reason}")
+                    try:
+                        chunk = await session.read(remaining)
+                    except TimeoutError:
+                        continue
+                    if not chunk:
+                        break
+                    partial += chunk
+                    *complete, partial = partial.split("\n")
+                    for line in complete:
+                        rec.emit(line.rstrip("\r"))
+                    if PASSWORD_PROMPT.search(partial):
+                        prompt, partial = partial.strip(), ""
+                        rec.emit(prompt)
+                        secret = await ask_password(prompt)
+                        if secret is None:
+                            cancelled = True
+                            rec.emit("[cancelled] no password given: the session was closed")
+                            break
+                        session.send_secret(secret)
+                        secret = None
+                        rec.emit("(password sent, not shown)")
+                if partial.strip():
+                    rec.emit(partial.rstrip())
+                status = (
+                    None if cancelled else await session.wait(max(1.0, deadline - time.monotonic()))
+                )
+                rec.exit_status = status
+        except RemoteError as exc:
+            if exc.kind is ErrorKind.READ_ONLY:
+                raise
+            return rec.finish(False, f"xivo-sync -i: {exc.message}")
+        if cancelled:
+            return rec.finish(False, "xivo-sync -i cancelled: no password given")
+        text = "\n".join(rec.lines)
+        if rec.exit_status == 0:
+            added = re.search(r"Number of key\(s\) added:\s*(\d+)", text)
+            what = f"{added.group(1)} key(s) added on the slave" if added else "key installed"
+            return rec.finish(True, f"xivo-sync -i done: {what}")
+        reason = _last_meaningful(rec.lines[1:]) or "no output"
+        return rec.finish(False, f"xivo-sync -i failed (exit {rec.exit_status}): {reason}")
+
+    return await _under_lock(pool, master, rec, "xivo-sync -i", step, force, body)
 
 
 def _last_meaningful(lines: list[str]) -> str:
@@ -596,57 +737,71 @@ async def run_check_master(
     on_line: LineSink = _ignore,
     step: str = "check master status",
     timeout: float | None = 300.0,
+    action: HaAction | None = None,
+    force: bool = False,
 ) -> ActionRecord:
     """`xivo-check-master-status MASTER_IP` on the slave: the ping result and the decision."""
-    command = cat.check_master_status(master_ip)
+    command = (action or plan_check_master(slave, master_ip)).command
     pool.require_writable(slave, "run xivo-check-master-status")
     rec = ActionRecord(action="check", node_id=slave.id, command=command.line, _sink=on_line)
-    first = len(rec.lines) + 1
-    status = await _stream(pool, slave, command, rec, step, timeout)
-    output = "\n".join(rec.lines[first:])
-    flag, services = await _flag_and_status(pool, slave, rec)
-    rec.status_after = services
-    result = parse_check_master(output, flag, services.telephony_running if services else None)
-    rec.check = result
-    if status != 0:
-        return rec.finish(
-            False, f"xivo-check-master-status failed (exit {status}); " + result.describe()
-        )
-    return rec.finish(result.decision.value != "unknown", result.describe())
+
+    async def body() -> ActionRecord:
+        first = len(rec.lines) + 1
+        status = await _stream(pool, slave, command, rec, step, timeout)
+        output = "\n".join(rec.lines[first:])
+        flag, services = await _flag_and_status(pool, slave, rec)
+        rec.status_after = services
+        result = parse_check_master(output, flag, services.telephony_running if services else None)
+        rec.check = result
+        if status != 0:
+            return rec.finish(
+                False, f"xivo-check-master-status failed (exit {status}); " + result.describe()
+            )
+        return rec.finish(result.decision.value != "unknown", result.describe())
+
+    return await _under_lock(pool, slave, rec, "xivo-check-master-status", step, force, body)
 
 
 async def run_manage_slave(
     pool: Pool,
     slave: Node,
-    action: SlaveAction | str,
+    what: SlaveAction | str,
     *,
     on_line: LineSink = _ignore,
     step: str = "manage slave services",
     timeout: float | None = 600.0,
+    action: HaAction | None = None,
+    force: bool = False,
 ) -> ActionRecord:
-    command = cat.manage_slave_services(action)
-    act = SlaveAction(action)
+    act = SlaveAction(what)
+    command = (action or plan_manage_slave(slave, act)).command
     pool.require_writable(slave, f"{act.value} the slave's services")
     rec = ActionRecord(
         action=f"slave-{act.value}", node_id=slave.id, command=command.line, _sink=on_line
     )
-    status = await _stream(pool, slave, command, rec, step, timeout)
-    flag, services = await _flag_and_status(pool, slave, rec)
-    rec.status_after = services
-    tel = services.telephony_running if services else None
-    if status != 0:
-        return rec.finish(False, f"xivo-manage-slave-services {act.value} failed (exit {status})")
-    if act is SlaveAction.START:
-        ok = tel is True
-        what = "telephony running on the slave" if ok else "telephony NOT running after start"
-    else:
-        ok = tel is False and flag is True
-        what = (
-            "slave on standby (telephony stopped, disabled flag present)"
-            if ok
-            else f"standby not confirmed (telephony running: {tel}, flag: {flag})"
-        )
-    return rec.finish(ok, what)
+
+    async def body() -> ActionRecord:
+        status = await _stream(pool, slave, command, rec, step, timeout)
+        flag, services = await _flag_and_status(pool, slave, rec)
+        rec.status_after = services
+        tel = services.telephony_running if services else None
+        if status != 0:
+            return rec.finish(
+                False, f"xivo-manage-slave-services {act.value} failed (exit {status})"
+            )
+        if act is SlaveAction.START:
+            ok = tel is True
+            said = "telephony running on the slave" if ok else "telephony NOT running after start"
+        else:
+            ok = tel is False and flag is True
+            said = (
+                "slave on standby (telephony stopped, disabled flag present)"
+                if ok
+                else f"standby not confirmed (telephony running: {tel}, flag: {flag})"
+            )
+        return rec.finish(ok, said)
+
+    return await _under_lock(pool, slave, rec, f"slave services {act.value}", step, force, body)
 
 
 def slave_start_risk(state: HaSiteState | None, site: Site) -> list[str]:

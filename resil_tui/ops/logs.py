@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections import deque
@@ -58,6 +59,8 @@ MAX_PENDING = 200_000
 READY_CONTEXT = timedelta(seconds=5)
 
 FAILURE_KINDS = STICKY_KINDS | {ErrorKind.READ_ONLY}
+
+log = logging.getLogger(__name__)
 
 
 class StreamKind(StrEnum):
@@ -99,7 +102,7 @@ class LogStream:
         if self.kind is StreamKind.FILE:
             assert self.path is not None
             return cat.tail(self.path, DEFAULT_TAIL if tail is None else tail, follow=follow)
-        return cat.custom_log(self.argv)
+        return cat.custom_log(self.argv, self.name)
 
 
 def streams_for(node: Node) -> list[LogStream]:
@@ -258,6 +261,14 @@ class LogFollower:
         if self.state not in (FollowState.ENDED, FollowState.FAILED):
             self._set_state(FollowState.STOPPED, "stopped")
         self._wakeup.set()
+        log.debug(
+            "follow %s %s stopped: %d reconnect(s), %d re-sent line(s) dropped, %d skipped",
+            self.node.id,
+            self.stream.name,
+            self.stats.reconnects,
+            self.stats.dropped_overlap,
+            self.stats.skipped,
+        )
 
     @property
     def running(self) -> bool:
@@ -350,7 +361,12 @@ class LogFollower:
     async def _run(self) -> None:
         attempt = 0
         lost_at: datetime | None = None
-        command = self.stream.command(tail=self.tail, since=self.since, follow=self.follow)
+        try:
+            command = self.stream.command(tail=self.tail, since=self.since, follow=self.follow)
+        except CommandError as err:
+            # e.g. an inventory stream that is not a reader: refused, nothing sent.
+            self._set_state(FollowState.FAILED, str(err))
+            return
         while True:
             deduper = ResumeDeduper(list(self._recent)) if lost_at is not None else None
             self._set_state(
@@ -448,7 +464,9 @@ class ReadyResult:
     def summary(self) -> str:
         if self.ready:
             return f"{self.node_id}: ready after {self.waited:.1f}s: {self.matched_line}"
-        why = self.error or f"no readiness line within {self.waited:.0f}s"
+        why = self.error or (
+            f"no readiness line within {self.waited:.0f}s ({self.lines_seen} lines read)"
+        )
         extra = []
         if self.stale_matches:
             extra.append(f"{self.stale_matches} from before the restart ignored")
@@ -529,7 +547,3 @@ async def wait_until_ready(
         error=error,
         command=follower.commands[0] if follower.commands else "",
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

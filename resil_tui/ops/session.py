@@ -1,14 +1,61 @@
-"""One place that builds the remote pool from the inventory and the XDG paths."""
+"""The session: what the console and every command work with, built in one place.
+
+A `Session` holds the inventory, the connection pool (read-only mode and the audit log
+live there), the status collector (the only source of node facts: every pane renders what
+it last saw) and, in the demo, the lab's fault controls. The UI is typed against it.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from resil_tui import paths as xdg
+from resil_tui.audit import AuditLog
 from resil_tui.inventory_model import Inventory
+from resil_tui.ops.status import StatusCollector
 from resil_tui.remote.pool import NodeLink, Pool
+
+
+class LabFault(Protocol):
+    """One fault the demo's palette offers (the lab's own dataclass fits)."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def words(self) -> tuple[str, ...]: ...
+
+    @property
+    def help(self) -> str: ...
+
+
+class LabControl(Protocol):
+    """What the console may do with the embedded lab (--demo): list and apply faults."""
+
+    def fault_menu(self, site: str, node_ids: Sequence[str]) -> Sequence[LabFault]: ...
+
+    async def apply_fault(self, words: Sequence[str]) -> str: ...
+
+
+@dataclass
+class Session:
+    inventory: Inventory
+    pool: Pool
+    collector: StatusCollector
+    lab: LabControl | None = None
+
+    @property
+    def read_only(self) -> bool:
+        # The pool refuses mutating commands: the UI only mirrors what it will do.
+        return self.pool.read_only
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.pool.audit
 
 
 def make_pool(
@@ -24,10 +71,20 @@ def make_pool(
     )
 
 
+def make_session(
+    inventory: Inventory, *, lab: LabControl | None = None, audit_path: Path | None = None
+) -> Session:
+    pool = make_pool(inventory, audit_path=audit_path)
+    return Session(inventory, pool, StatusCollector(inventory, pool), lab)
+
+
 @contextlib.asynccontextmanager
-async def open_pool(inventory: Inventory, **kwargs: object) -> AsyncIterator[Pool]:
-    pool = make_pool(inventory, **kwargs)  # type: ignore[arg-type]
+async def open_session(
+    inventory: Inventory, *, lab: LabControl | None = None, audit_path: Path | None = None
+) -> AsyncIterator[Session]:
+    session = make_session(inventory, lab=lab, audit_path=audit_path)
     try:
-        yield pool
+        yield session
     finally:
-        await pool.close()
+        session.collector.cancel()
+        await session.pool.close()

@@ -32,22 +32,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import io
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from dotenv import dotenv_values
-
 from resil_tui.core.batch import PartOutput, split_batch
 from resil_tui.core.cluster import Severity, SiteVerdicts, Topology, evaluate, exit_code, worst
 from resil_tui.core.compose import ComposePs, parse_compose_ps
+from resil_tui.core.edge_side import PairAddresses, edge_targets
+from resil_tui.core.freshness import stale_after
 from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
+from resil_tui.core.ha_form import parse_sip_expiry
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
-    EDGE_VARIABLES,
     CcStatus,
     EdgeStatus,
     MdsStatus,
@@ -56,7 +55,6 @@ from resil_tui.core.node_status import (
     ReachState,
     SiteSnapshot,
     XivoStatus,
-    edge_targets,
 )
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
@@ -66,6 +64,8 @@ from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
+
+log = logging.getLogger(__name__)
 
 # How many sync log lines tell the last run's outcome (a run logs a handful of lines).
 SYNC_LOG_LINES = 60
@@ -100,13 +100,36 @@ class SiteReport:
         }
 
 
+@dataclass(frozen=True)
+class NodePolled:
+    """One node answered (or failed) a poll, whoever asked for it."""
+
+    site: str
+    snapshot: NodeSnapshot
+
+
+@dataclass(frozen=True)
+class SiteJudged:
+    """A site was judged from its nodes' latest snapshots."""
+
+    report: SiteReport
+
+
+CollectorEvent = NodePolled | SiteJudged
+Listener = Callable[[CollectorEvent], None]
+
+
 @dataclass
 class StatusCollector:
-    """Polls nodes through the pool and keeps what the last polls said (for 'since when')."""
+    """Polls nodes through the pool and keeps what the last polls said (for 'since when').
+
+    The only source of node facts: the Status pane's polls, the wizard's checks and the
+    re-polls after an action all go through here, and every listener (the console's site
+    state) hears each result, so every pane follows whichever poll saw it first."""
 
     inventory: Inventory
     pool: Pool
-    stale_after_seconds: float = 120.0
+    stale_after_seconds: float = field(default_factory=stale_after)
     clock: Callable[[], float] = time.time
     _last: dict[str, NodeSnapshot] = field(default_factory=dict)
     _inflight: dict[str, asyncio.Task[NodeSnapshot]] = field(default_factory=dict)
@@ -115,9 +138,27 @@ class StatusCollector:
     _not_a_shell: set[str] = field(default_factory=set)  # ...and were told so
     _command_cache: dict[str, tuple[Node, list[Command]]] = field(default_factory=dict)
     _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
+    _listeners: list[Listener] = field(default_factory=list)
 
     def last(self, node_id: str) -> NodeSnapshot | None:
         return self._last.get(node_id)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Hear every node result and site judgement; returns the unsubscribe call."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: CollectorEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a UI bug must not stop a poll
+                log.exception("status listener failed")
 
     async def poll(
         self,
@@ -161,8 +202,20 @@ class StatusCollector:
             else:
                 waiting.append(node.id)
                 nodes[node.id] = self._last.get(node.id) or _empty(node)
+        report = replace(self.judge(site, nodes), waiting=tuple(waiting))
+        self._emit(SiteJudged(report))
+        return report
+
+    async def poll_nodes(self, site: Site, node_ids: Iterable[str]) -> SiteReport:
+        """Poll only these nodes of the site (after an action touched them) and judge the
+        site again with the others' last data."""
+        wanted = set(node_ids)
+        chosen = [n for n in site.nodes() if n.id in wanted]
+        await asyncio.gather(*(self._poll_reporting(n, None) for n in chosen))
+        nodes = {n.id: self._last.get(n.id) or _empty(n) for n in site.nodes()}
         report = self.judge(site, nodes)
-        return replace(report, waiting=tuple(waiting))
+        self._emit(SiteJudged(report))
+        return report
 
     async def _poll_reporting(
         self, node: Node, on_node: Callable[[NodeSnapshot], None] | None
@@ -194,21 +247,26 @@ class StatusCollector:
             # back stays "down", and a refused one is reported as a timeout.
             self.pool.reset(node)
         try:
-            async with asyncio.timeout(deadline):  # (no extra task, unlike wait_for)
-                snap = await self._collect(node)
+            snap = await asyncio.wait_for(self._collect(node), timeout=deadline)
         except RemoteError as exc:
             snap = self._unreachable(
-                node, _REACH_OF_ERROR.get(exc.kind, ReachState.ERROR), exc.message, previous
+                node, _REACH_OF_ERROR.get(exc.kind, ReachState.ERROR), exc.message, previous, exc
             )
         except TimeoutError:
             snap = self._unreachable(
                 node, ReachState.TIMEOUT, f"no complete answer within {deadline:g}s", previous
             )
         self._last[node.id] = snap
+        self._emit(NodePolled(node.site, snap))
         return snap
 
     def _unreachable(
-        self, node: Node, state: ReachState, message: str, previous: NodeSnapshot | None
+        self,
+        node: Node,
+        state: ReachState,
+        message: str,
+        previous: NodeSnapshot | None,
+        error: RemoteError | None = None,
     ) -> NodeSnapshot:
         now = self.clock()
         since = now
@@ -218,7 +276,14 @@ class StatusCollector:
         base = previous if previous is not None else _empty(node)
         return replace(
             base,
-            reachability=Reachability(state=state, message=message, since=since),
+            reachability=Reachability(
+                state=state,
+                message=message,
+                since=since,
+                known_hosts=error.known_hosts if error is not None else None,
+                line=error.line if error is not None else None,
+                hop=error.hop if error is not None else None,
+            ),
             polled_at=now,
             latency_seconds=None,
             errors=[message],
@@ -451,28 +516,35 @@ def _exists(part: PartResult, path: str) -> bool | None:
     return None
 
 
+def _read_sip_expiry(part: PartResult, status: XivoStatus) -> XivoStatus:
+    out = part.out
+    if out.exit_status == 0:
+        return replace(status, sip_expiry=parse_sip_expiry(out.stdout))
+    lines = [x for x in f"psql: {out.stderr or out.stdout}".strip().splitlines() if x.strip()]
+    return replace(status, sip_error=lines[0] if lines else _ended(out))
+
+
 def _read_edge_env(part: PartResult, status: EdgeStatus) -> EdgeStatus:
     path = part.node.paths.edge_env
-    text: str | None = part.out.stdout if part.out.exit_status == 0 else None
-    values: dict[str, str] = {}
-    if text is not None:
-        parsed = dotenv_values(stream=io.StringIO(text), interpolate=False)
-        values = {k: v for k, v in parsed.items() if k in EDGE_VARIABLES and v is not None}
-    else:
+    if part.out.exit_status != 0:
         if "No such file" not in part.out.stderr:
             why = part.out.stderr.strip() or _ended(part.out)
             part.errors.append(f"cat {path}: {why}")
         part.errors.append(f"{path}: not found")
-    site = part.site
-    targets = edge_targets(
-        values,
+        return status
+    # The one rule for the side an Edge .env points to (core/edge_side.py).
+    targets = edge_targets(part.out.stdout, pair_addresses(part.site))
+    values = {v.name: v.value for v in targets.variables if v.value is not None}
+    return replace(status, values=values, targets=targets, env_text=part.out.stdout)
+
+
+def pair_addresses(site: Site) -> PairAddresses:
+    return PairAddresses(
         site.xivo_master.ip,
         site.xivo_slave.ip,
         site.cc_master.ip if site.cc_master else None,
         site.cc_slave.ip if site.cc_slave else None,
     )
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest() if text is not None else None
-    return replace(status, values=values, targets=targets, env_text=text, env_sha256=digest)
 
 
 def _containers(part: PartResult) -> ComposePs | None:
@@ -497,6 +569,7 @@ XIVO_READS: tuple[Read[XivoStatus], ...] = (
         lambda n: cat.test_exists(n.paths.sync_key),
         lambda part, x: replace(x, sync_key_present=_exists(part, part.node.paths.sync_key)),
     ),
+    Read("sip_expiry", lambda n: cat.sip_expiry_query(), _read_sip_expiry),
 )
 CC_READS: tuple[Read[CcStatus], ...] = (
     Read(

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from resil_tui.audit import AuditLog, local_user
-from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.compose import all_up, parse_compose_ps
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
     ActionName,
@@ -58,6 +58,7 @@ from resil_tui.core.wizard_run import (
 )
 from resil_tui.inventory_model import Inventory, Node, Site
 from resil_tui.ops.edge import (
+    UP_TIMEOUT,
     ContainersPolled,
     ContainerWait,
     EdgeEvent,
@@ -70,12 +71,13 @@ from resil_tui.ops.edge import (
     plan_notes,
 )
 from resil_tui.ops.logs import wait_until_ready
-from resil_tui.ops.status import SiteReport, StatusCollector
-from resil_tui.ops.wizard_probe import ConditionProber, containers_up, describe_containers
+from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.wizard_probe import ConditionProber, describe_containers
 from resil_tui.ops.wizard_store import RunStore, site_key
 from resil_tui.remote import commands as cat
-from resil_tui.remote.commands import CommandError
+from resil_tui.remote.commands import Command, CommandError
 from resil_tui.remote.errors import RemoteError
+from resil_tui.remote.lock import node_lock
 from resil_tui.remote.pool import Pool, Result
 
 log = logging.getLogger(__name__)
@@ -177,6 +179,7 @@ class WizardEngine:
         store: RunStore | None = None,
         options: EngineOptions | None = None,
         clock: Callable[[], float] = time.time,
+        collector: StatusCollector | None = None,
     ) -> None:
         self.pool = pool
         self.inventory = inventory
@@ -187,10 +190,10 @@ class WizardEngine:
         self.options = options or EngineOptions()
         self.clock = clock
         self.read_only = bool(pool.read_only or inventory.read_only)
-        self.collector = StatusCollector(inventory, pool)
+        # The console's collector: the wizard's checks then update every pane too.
+        self.collector = collector or StatusCollector(inventory, pool)
         self.prober = ConditionProber(self.collector, inventory, site)
         self.busy: str | None = None  # the step running now
-        self.last_report: SiteReport | None = None
         if run is None:
             run = self._new_run()
         elif not records_match(run, runbook):
@@ -551,7 +554,6 @@ class WizardEngine:
             report = await asyncio.wait_for(self.prober.site_report(), self.options.final_timeout)
         except (TimeoutError, RemoteError) as exc:
             return FinalVerdict("", "", "", error=str(exc) or "no answer in time")
-        self.last_report = report
         v = report.verdicts
         return FinalVerdict(
             verdict=v.primary.code.value,
@@ -571,8 +573,6 @@ class WizardEngine:
     async def _check(self, step: Step, rec: StepRecord) -> None:
         assert step.condition is not None
         probe = await self.prober.probe(step.condition)
-        if probe.report is not None:
-            self.last_report = probe.report
         self._output(rec, probe.lines)
         if probe.holds:
             self._done(rec, probe.detail)
@@ -684,8 +684,9 @@ class WizardEngine:
         assert node is not None
         if name is ActionName.XIVOCC_RESTART:
             command = cat.xivocc_restart(step.command.args.get("service", "xuc"))
-            rec.flags["restart_at"] = repr(self.clock())
-            result = await self.pool.run(node, command, step=self._audit_step(step))
+            result = await self._run_locked(node, command, step, rec, "xuc restart")
+            if result is None:
+                return
             self._output(rec, _result_lines(result))
             if result.ok:
                 self._done(rec, f"{command.line}: ok on {node.id}")
@@ -695,6 +696,31 @@ class WizardEngine:
             await self._edge_switch(step, rec)
         else:
             await self._edge_up(step, rec, node)
+
+    async def _run_locked(
+        self, node: Node, command: Command, step: Step, rec: StepRecord, action: str
+    ) -> Result | None:
+        """Run a changing command under the node's lock; None (the step failed, nothing
+        sent) when the lock cannot be taken: another console is changing that node."""
+        entered = False
+        try:
+            async with node_lock(self.pool, node, f"wizard {action}", step=self._audit_step(step)):
+                entered = True
+                if command.name == "xivocc_restart":
+                    rec.flags["restart_at"] = repr(self.clock())
+                return await self.pool.run(
+                    node,
+                    command,
+                    step=self._audit_step(step),
+                    timeout=max(UP_TIMEOUT, node.ssh.command_timeout)
+                    if command.name == "edge_up"
+                    else None,
+                )
+        except RemoteError as err:
+            if entered:
+                raise
+            self._fail(rec, f"{command.line} not run: {err.message}")
+            return None
 
     async def _edge_switch(self, step: Step, rec: StepRecord) -> None:
         preview = await load_preview(self.pool, self.site)
@@ -754,21 +780,23 @@ class WizardEngine:
             ps = parse_compose_ps(result.stdout) if result.ok else None
             self._output(rec, _result_lines(result))
             text = describe_containers(ps)
-            if containers_up(ps):
+            if all_up(ps):
                 self._done(rec, f"up -d already done by the switch; verified: {text}")
             else:
                 self._fail(rec, f"up -d already done by the switch, but not all up: {text}")
             return
         command = cat.edge_up()
-        result = await self.pool.run(node, command, step=self._audit_step(step))
-        self._output(rec, _result_lines(result))
-        if result.ok:
+        done = await self._run_locked(node, command, step, rec, "edge up -d")
+        if done is None:
+            return
+        self._output(rec, _result_lines(done))
+        if done.ok:
             rec.flags["edge_up_done"] = datetime.fromtimestamp(self.clock(), UTC).strftime(
                 "%H:%M:%S UTC"
             )
             self._done(rec, f"{command.line}: ok on {node.id}")
         else:
-            self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
+            self._fail(rec, f"{command.line}: {done.summary()} {_last_line(done)}".strip())
 
 
 def discard_run(

@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from resil_tui.core.cluster import Severity, Verdict
-from resil_tui.core.compose import ComposePs, ContainerState
+from resil_tui.core.compose import ComposePs, all_up
 from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.runbook import Condition, ConditionKind
 from resil_tui.core.services import DatabaseState, ServicesStatus
@@ -49,17 +49,6 @@ def _xivo_services(snap: NodeSnapshot) -> ServicesStatus | None:
 def _telephony(snap: NodeSnapshot) -> bool | None:
     services = _xivo_services(snap)
     return services.telephony_running if services is not None else None
-
-
-def containers_up(ps: ComposePs | None) -> bool:
-    return (
-        ps is not None
-        and bool(ps.containers)
-        and all(
-            c.state is ContainerState.UP and c.health not in ("starting", "unhealthy")
-            for c in ps.containers
-        )
-    )
 
 
 def describe_containers(ps: ComposePs | None) -> str:
@@ -175,7 +164,7 @@ class ConditionProber:
                 return Probe(False, _reach(snap), ())
             ps = snap.edge.containers
             text = describe_containers(ps)
-            return Probe(containers_up(ps), f"{snap.node_id}: {text}", (f"edge-dcomp ps: {text}",))
+            return Probe(all_up(ps), f"{snap.node_id}: {text}", (f"edge-dcomp ps: {text}",))
         raise ValueError(f"condition {kind.value} is not checked by a status poll")
 
     async def _split_brain(self, condition: Condition) -> Probe:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Literal
 
+from resil_tui.core import validators
 from resil_tui.core.batch import (
     BEGIN_FORMAT,
     END_ERR_FORMAT,
@@ -26,13 +27,12 @@ from resil_tui.core.batch import (
     PROBE_FORMAT,
     check_nonce,
 )
+from resil_tui.core.log_readers import ReaderRefused, check_reader
 
 SYSCONFD = "http://127.0.0.1:8668"
 
 # Service / container names: what docker compose and systemd accept, nothing shell-special.
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
-# Remote paths: absolute, a conservative character set, no "..", no empty components.
-_PATH_RE = re.compile(r"/[A-Za-z0-9_.@+:,=~/-]{0,4095}")
 # docker compose --since: RFC 3339 timestamp, unix timestamp or relative ("10m", "1h30m").
 _SINCE_RE = re.compile(r"[0-9][0-9A-Za-z:.+-]{0,39}")
 MAX_LINES = 1_000_000
@@ -90,12 +90,11 @@ def ipv4(value: IPv4Address | str) -> str:
 
 
 def remote_path(value: str) -> str:
-    if not isinstance(value, str) or not _PATH_RE.fullmatch(value):
-        raise CommandError(f"refused remote path {value!r}: must be absolute, plain characters")
-    parts = value.split("/")[1:]
-    if any(p in ("..", ".") for p in parts) or "//" in value:
-        raise CommandError(f"refused remote path {value!r}: no '.', '..' or empty components")
-    return value
+    """The one remote-path rule (core/validators.py), as a CommandError here."""
+    try:
+        return validators.remote_path(value)
+    except validators.InvalidValue as exc:
+        raise CommandError(str(exc)) from None
 
 
 def name(value: str, what: str = "name") -> str:
@@ -123,8 +122,6 @@ class ServiceAction(StrEnum):
     START = "start"
     STOP = "stop"
     RESTART = "restart"
-    ENABLE = "enable"
-    DISABLE = "disable"
 
 
 class HaMode(StrEnum):
@@ -191,8 +188,10 @@ def tail_files(paths: Iterable[str], lines: int = 200) -> Command:
     return Command("tail_files", ("tail", "-n", count(lines), "--", *checked), mutates=False)
 
 
+# `curl -q` first (it must be the first argument): root's ~/.curlrc could otherwise add
+# options (a proxy, -k, an output file) to every call. `psql -X`: no ~/.psqlrc either.
 def sysconfd_get_ha_config() -> Command:
-    argv = ("curl", "-sS", "--max-time", "10", f"{SYSCONFD}/get_ha_config")
+    argv = ("curl", "-q", "-sS", "--max-time", "10", f"{SYSCONFD}/get_ha_config")
     return Command("sysconfd_get_ha_config", argv, mutates=False)
 
 
@@ -215,6 +214,7 @@ def sysconfd_update_ha_config(mode: HaMode | str, peer: IPv4Address | str | None
     body = ha_config_body(mode, peer)
     argv = (
         "curl",
+        "-q",
         "-sS",
         "--max-time",
         "60",
@@ -265,7 +265,19 @@ SIP_EXPIRY_SQL = (
 
 
 def sip_expiry_query() -> Command:
-    argv = ("psql", "-U", "postgres", "-d", "asterisk", "-At", "-F", "|", "-c", SIP_EXPIRY_SQL)
+    argv = (
+        "psql",
+        "-X",
+        "-U",
+        "postgres",
+        "-d",
+        "asterisk",
+        "-At",
+        "-F",
+        "|",
+        "-c",
+        SIP_EXPIRY_SQL,
+    )
     return Command("sip_expiry_query", argv, mutates=False)
 
 
@@ -314,16 +326,21 @@ def edge_up() -> Command:
     return Command("edge_up", ("edge-dcomp", "up", "-d"), mutates=True)
 
 
-def custom_log(argv: Iterable[str]) -> Command:
-    """An extra log stream declared in the inventory (trusted admin input, read-only)."""
+def custom_log(argv: Iterable[str], name: str = "") -> Command:
+    """An extra log stream declared in the inventory. It runs in read-only mode too, so it
+    must be one of the allowed readers with reading flags only (core/log_readers.py): the
+    loader refuses anything else, and so does this entry (defence in depth)."""
     args = tuple(argv)
-    if not args:
-        raise CommandError("custom log command is empty")
+    label = f"log stream {name!r}" if name else "custom log stream"
     for a in args:
         if not isinstance(a, str):
-            raise CommandError(f"custom log argument {a!r} is not a string")
-        if "\x00" in a or len(a) > MAX_ARG_LEN:
-            raise CommandError("custom log argument contains NUL or is too long")
+            raise CommandError(f"{label}: argument {a!r} is not a string")
+        if len(a) > MAX_ARG_LEN:
+            raise CommandError(f"{label}: an argument is longer than {MAX_ARG_LEN} characters")
+    try:
+        check_reader(args)
+    except ReaderRefused as exc:
+        raise CommandError(f"{label} refused: {exc}") from None
     return Command("custom_log", args, mutates=False, pty=True, long_running=True)
 
 

@@ -9,6 +9,8 @@ from enum import StrEnum
 
 import asyncssh
 
+from resil_tui.core.sanitize import clean
+
 
 class ErrorKind(StrEnum):
     REFUSED = "refused"  # TCP refused / host unreachable: nothing listens there
@@ -16,10 +18,13 @@ class ErrorKind(StrEnum):
     AUTH = "auth"  # the server rejected every key we offered
     HOST_KEY_UNKNOWN = "host_key_unknown"  # no entry in known_hosts: ask the admin
     HOST_KEY_CHANGED = "host_key_changed"  # an entry exists and does not match: refuse
+    HOST_KEY_REVOKED = "host_key_revoked"  # a @revoked entry holds the key: refuse, never offer
     DROPPED = "dropped"  # the connection went away under us
     READ_ONLY = "read_only"  # refused locally, nothing was sent
     DNS = "dns"  # the host name does not resolve
     CONFLICT = "conflict"  # a remote file changed since it was previewed
+    AUDIT = "audit"  # the audit log cannot be written: refused locally, nothing was sent
+    LOCKED = "locked"  # another change holds the node's lock: nothing was sent
     ERROR = "error"  # anything else, with the original message
 
 
@@ -42,13 +47,20 @@ class RemoteError(Exception):
     ) -> None:
         self.kind = ErrorKind(kind)
         self.node_id = node_id
-        self.message = message
+        # Messages quote what servers said (a DISCONNECT reason arrives before any
+        # authentication, an SFTP status text, command output): never raw to a terminal.
+        self.message = clean(message)
         # For host key failures: the file (and line, when changed) the admin must look at.
         self.known_hosts = known_hosts
         self.line = line
-        # True when the failure is the jump host's, not the node's (fetch its key instead).
-        self.via_jump = False
-        super().__init__(f"{node_id}: {message}")
+        # The jump hop (its spec, e.g. "admin@bastion:22") whose connection failed, when
+        # the failure is a jump host's and not the node's: its key is the one to look at.
+        self.hop: str | None = None
+        super().__init__(f"{node_id}: {self.message}")
+
+    @property
+    def via_jump(self) -> bool:
+        return self.hop is not None
 
     @property
     def transient(self) -> bool:

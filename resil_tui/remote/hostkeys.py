@@ -8,6 +8,7 @@ import getpass
 import os
 import shlex
 from dataclasses import dataclass
+from enum import StrEnum
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -26,6 +27,12 @@ class Target:
     host: str  # HostName (or the alias when the config has none)
     port: int
     key_name: str  # what known_hosts is keyed on: HostKeyAlias or host
+    proxy_jump: str | None = None  # ProxyJump of ~/.ssh/config ("none" and unset: None)
+
+    @property
+    def pattern(self) -> str:
+        """How known_hosts names this target: `name`, or `[name]:port` off port 22."""
+        return self.key_name if self.port == DEFAULT_PORT else f"[{self.key_name}]:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,16 @@ class KnownHostEntry:
     line: int  # 1-based
     key_type: str
     fingerprint: str  # SHA256:...
-    marker: str  # "" | "cert-authority" | "revoked"
+    marker: str  # "" | "@cert-authority" | "@revoked"
+    path: Path = Path()
+
+    @property
+    def revoked(self) -> bool:
+        return self.marker == "@revoked"
+
+    @property
+    def where(self) -> str:
+        return f"{self.path} line {self.line}"
 
 
 @dataclass(frozen=True)
@@ -55,7 +71,19 @@ class HostKeyInfo:
 
 
 def known_hosts_path(settings: SshSettings) -> Path:
+    """The user's known_hosts file: the one trusted keys are appended to."""
     return Path(os.path.expanduser(settings.known_hosts or "~/.ssh/known_hosts"))
+
+
+def global_known_hosts_path() -> Path:
+    """OpenSSH's GlobalKnownHostsFile, read (never written) like OpenSSH does.
+    RESIL_TUI_GLOBAL_KNOWN_HOSTS points elsewhere (tests, unusual systems)."""
+    return Path(os.environ.get("RESIL_TUI_GLOBAL_KNOWN_HOSTS") or "/etc/ssh/ssh_known_hosts")
+
+
+def known_hosts_paths(settings: SshSettings) -> list[Path]:
+    """Every file a host key is checked against: the user's, then the global one."""
+    return [known_hosts_path(settings), global_known_hosts_path()]
 
 
 def ssh_config_paths(settings: SshSettings) -> list[Path]:
@@ -66,8 +94,9 @@ def ssh_config_paths(settings: SshSettings) -> list[Path]:
 
 
 def resolve_target(settings: SshSettings) -> Target:
-    """Apply HostName / Port / HostKeyAlias from ~/.ssh/config the way asyncssh does."""
+    """Apply HostName / Port / HostKeyAlias / ProxyJump from ~/.ssh/config as asyncssh does."""
     host, port, alias = settings.host, settings.port, None
+    proxy_jump: str | None = None
     cfg_paths = ssh_config_paths(settings)
     if cfg_paths:
         try:
@@ -92,7 +121,12 @@ def resolve_target(settings: SshSettings) -> Target:
             port = found_port
         found_alias = cfg.get("HostKeyAlias")
         alias = found_alias if isinstance(found_alias, str) and found_alias else None
-    return Target(host=host, port=port or DEFAULT_PORT, key_name=alias or host)
+        found_jump = cfg.get("ProxyJump")
+        if isinstance(found_jump, str) and found_jump.strip().lower() not in ("", "none"):
+            proxy_jump = found_jump.strip()
+    return Target(
+        host=host, port=port or DEFAULT_PORT, key_name=alias or host, proxy_jump=proxy_jump
+    )
 
 
 def lookup(path: Path, host: str, port: int) -> list[KnownHostEntry]:
@@ -103,7 +137,7 @@ def lookup(path: Path, host: str, port: int) -> list[KnownHostEntry]:
     """
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    except OSError:
         return []
     try:
         addr = str(ip_address(host))
@@ -115,43 +149,93 @@ def lookup(path: Path, host: str, port: int) -> list[KnownHostEntry]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        marker, body = "", line
+        if line.startswith("@"):
+            marker, _, body = line.partition(" ")
         try:
-            entries = asyncssh.import_known_hosts(line)
+            # Matched without its marker: asyncssh drops a @revoked-only match on a
+            # non-default port (it retries without the port), and the marker is ours anyway.
+            entries = asyncssh.import_known_hosts(body.strip())
         except (ValueError, asyncssh.KeyImportError):
             continue  # a line asyncssh cannot read cannot match either
         keys, ca_keys, revoked, *_ = entries.match(host, addr, p)
-        marker = line.split(None, 1)[0] if line.startswith("@") else ""
-        for key in (*keys, *ca_keys, *revoked):
+        for key in dict.fromkeys((*keys, *ca_keys, *revoked)):
             found.append(
-                KnownHostEntry(number, key.get_algorithm(), key.get_fingerprint("sha256"), marker)
+                KnownHostEntry(
+                    number, key.get_algorithm(), key.get_fingerprint("sha256"), marker, path
+                )
             )
     return found
 
 
-# The file as last parsed, by path, with the stat it had then: the pool asks at every
-# connect, and parsing a known_hosts of N lines for each of N nodes made a cold start
-# O(N^2) (2.6 ms per connect at 500 lines). Any change to the file (a key trusted a
-# moment ago, `ssh-keygen -R`) changes its stat, and the next connect reads it again.
-_parsed: dict[Path, tuple[tuple[int, int, int, int], asyncssh.SSHKnownHosts]] = {}
+def lookup_all(paths: list[Path], target: Target) -> list[KnownHostEntry]:
+    """`lookup` over every file, in order (user file first)."""
+    return [e for path in paths for e in lookup(path, target.key_name, target.port)]
 
 
-def load_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
-    """The object passed to asyncssh. A missing file is an empty list, never a fallback
-    to another file: asyncssh treats b"" as "use ~/.ssh/known_hosts"."""
+class KeyStatus(StrEnum):
+    TRUSTED = "trusted"  # a plain entry holds this very key
+    UNKNOWN = "unknown"  # no entry for the host at all: may be offered for trust
+    CHANGED = "changed"  # entries for the host, none with this key: refuse, never offer
+    REVOKED = "revoked"  # a @revoked entry holds this key: refuse, never offer
+
+
+@dataclass(frozen=True)
+class KeyVerdict:
+    status: KeyStatus
+    entry: KnownHostEntry | None = None  # the line that decided (changed: the first one)
+
+
+def judge_key(entries: list[KnownHostEntry], info: HostKeyInfo) -> KeyVerdict:
+    """What the known_hosts entries of a host say about the key it presented.
+
+    A @cert-authority line can only be checked by asyncssh during a real connection;
+    here it counts as an entry for the host (a plain key that is not listed is CHANGED)."""
+    for entry in entries:
+        if entry.revoked and entry.fingerprint == info.fingerprint:
+            return KeyVerdict(KeyStatus.REVOKED, entry)
+    for entry in entries:
+        if not entry.marker and entry.fingerprint == info.fingerprint:
+            return KeyVerdict(KeyStatus.TRUSTED, entry)
+    listed = [e for e in entries if not e.revoked]
+    if listed:
+        return KeyVerdict(KeyStatus.CHANGED, listed[0])
+    return KeyVerdict(KeyStatus.UNKNOWN)
+
+
+# The files as last parsed, with the stat each had then: the pool asks at every connect,
+# and parsing a known_hosts of N lines for each of N nodes made a cold start O(N^2) (2.6 ms
+# per connect at 500 lines). Any change to a file (a key trusted a moment ago,
+# `ssh-keygen -R`) changes its stat, and the next connect reads them again.
+_Stamp = tuple[tuple[int, int, int, int] | None, ...]
+_parsed: dict[tuple[Path, ...], tuple[_Stamp, asyncssh.SSHKnownHosts]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
     try:
         st = path.stat()
-    except FileNotFoundError:
-        return asyncssh.import_known_hosts("")
-    stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    cached = _parsed.get(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def load_known_hosts(paths: list[Path]) -> asyncssh.SSHKnownHosts:
+    """The object passed to asyncssh: every file's lines, user file first. A missing file
+    adds nothing, never a fallback to another file (asyncssh treats b"" as "use
+    ~/.ssh/known_hosts")."""
+    key = tuple(paths)
+    stamp = tuple(_stamp(p) for p in paths)
+    cached = _parsed.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return asyncssh.import_known_hosts("")
-    known = asyncssh.import_known_hosts(text)
-    _parsed[path] = (stamp, known)
+    texts: list[str] = []
+    for path in paths:
+        try:
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+    known = asyncssh.import_known_hosts("\n".join(texts))
+    _parsed[key] = (stamp, known)
     return known
 
 
@@ -199,7 +283,4 @@ def append_known_host(path: Path, info: HostKeyInfo) -> str:
 
 
 def removal_hint(path: Path, target: Target) -> str:
-    pattern = target.key_name
-    if target.port != DEFAULT_PORT:
-        pattern = f"[{pattern}]:{target.port}"
-    return f"ssh-keygen -R {shlex.quote(pattern)} -f {shlex.quote(str(path))}"
+    return f"ssh-keygen -R {shlex.quote(target.pattern)} -f {shlex.quote(str(path))}"

@@ -3,15 +3,23 @@
 One asyncssh connection per node, opened on demand and reused. A per-connection
 semaphore keeps channels under OpenSSH's MaxSessions (10, SFTP included), a global one
 keeps simultaneous handshakes under sshd's MaxStartups. Every command is a catalog
-`Command`; read-only mode refuses mutating ones before connecting, and every mutating
-one that was sent is written to the audit log.
+`Command`; read-only mode refuses mutating ones before connecting. A mutating one is
+written to the audit log *before* it is sent (no record, nothing sent) and again with its
+result; every stream start is recorded too.
+
+Whatever `~/.ssh/config` says, no agent or X11 forwarding is ever requested (root on a
+compromised node could use the admin's agent while a log follow keeps the channel open),
+and no SHA-1 key exchange, MAC or signature is offered. Every byte a node sends becomes
+text through `core.sanitize.clean` here: command results, stream lines, PTY reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -25,8 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+from asyncssh.kex import get_default_kex_algs
+from asyncssh.mac import get_default_mac_algs
+from asyncssh.public_key import get_default_public_key_algs
 
-from resil_tui.audit import AuditLog
+from resil_tui.audit import STARTED, AuditLog, AuditUnavailable, new_op_id
+from resil_tui.core import validators
+from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, SshSettings
 from resil_tui.remote import hostkeys
 from resil_tui.remote.commands import Command
@@ -35,7 +48,16 @@ from resil_tui.remote.errors import ErrorKind, RemoteError, classify
 log = logging.getLogger(__name__)
 
 # Failures that retrying cannot fix: kept until reset() / trust_host_key().
-STICKY_KINDS = frozenset({ErrorKind.AUTH, ErrorKind.HOST_KEY_UNKNOWN, ErrorKind.HOST_KEY_CHANGED})
+STICKY_KINDS = frozenset(
+    {
+        ErrorKind.AUTH,
+        ErrorKind.HOST_KEY_UNKNOWN,
+        ErrorKind.HOST_KEY_CHANGED,
+        ErrorKind.HOST_KEY_REVOKED,
+    }
+)
+# How deep ProxyJump chains found in ~/.ssh/config are followed (a loop stops there).
+MAX_HOPS = 5
 
 # How often a live connection's refusal to open a channel is tried again.
 CHANNEL_OPEN_TRIES = 4
@@ -51,6 +73,36 @@ PREFERRED_CIPHERS = (
 
 # How long we wait for a closed channel to be acknowledged before giving up on it.
 CLOSE_GRACE = 2.0
+
+# A stream line longer than this is cut (and says so): a node must not make us buffer
+# a megabyte line, nor a log view render one.
+MAX_LINE_BYTES = 64 * 1024
+LINE_CUT_MARKER = " ⟨… line cut at {limit} bytes⟩"
+STREAM_READ = 64 * 1024
+# A PTY read that may end inside a secret (or between CR and LF) is held back this long
+# for the rest before it is handed out as it is.
+PTY_HOLD = 0.2
+
+_SHA1 = re.compile(r"sha1(?![0-9])")
+_SHA1_SIGNATURES = frozenset(
+    {"ssh-rsa", "ssh-dss", "ssh-rsa-cert-v01@openssh.com", "ssh-dss-cert-v01@openssh.com"}
+)
+
+
+def is_sha1(name: str) -> bool:
+    """A key exchange, MAC or signature algorithm built on SHA-1."""
+    return name in _SHA1_SIGNATURES or name.startswith("x509v3-") or bool(_SHA1.search(name))
+
+
+def _without_sha1(names: list[bytes]) -> tuple[str, ...]:
+    return tuple(n.decode("ascii") for n in names if not is_sha1(n.decode("ascii")))
+
+
+# asyncssh's own defaults (its preference order), minus SHA-1: OpenSSH has offered
+# SHA-2 alternatives of each for a decade (curve25519, hmac-sha2-*, rsa-sha2-*).
+KEX_ALGS = _without_sha1(get_default_kex_algs())
+MAC_ALGS = _without_sha1(get_default_mac_algs())
+SIGNATURE_ALGS = _without_sha1(get_default_public_key_algs())
 
 
 class LinkState(StrEnum):
@@ -113,24 +165,13 @@ class Result:
 
 
 def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
-    """`[user@]host[:port]` (IPv6 as `[addr]:port`) -> (user, host, port)."""
-    user: str | None = None
-    rest = spec.strip()
-    if "@" in rest:
-        user, rest = rest.rsplit("@", 1)
-    port: int | None = None
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        if tail.startswith(":"):
-            port = int(tail[1:])
-    elif rest.count(":") == 1:
-        host, port_text = rest.split(":")
-        port = int(port_text)
-    else:
-        host = rest
-    if not host or (port is not None and not 0 < port < 65536):
-        raise ValueError(f"invalid jump host {spec!r}: expected user@host:port")
-    return user or None, host, port
+    """`[user@]host[:port]` (IPv6 as `[addr]:port`) -> (user, host, port): the inventory's
+    own parser (core/validators.ssh_target), so what check-config accepts connects."""
+    try:
+        target = validators.ssh_target(spec)
+    except validators.InvalidValue as exc:
+        raise ValueError(f"invalid jump host {spec!r}: {exc} (expected user@host:port)") from None
+    return target.user, target.host, target.port
 
 
 class _Client(asyncssh.SSHClient):
@@ -158,7 +199,7 @@ def _fix_evidence(settings: SshSettings, kind: ErrorKind) -> tuple[tuple[str, in
             Path(os.path.expanduser(p)) for p in (settings.identity_files or DEFAULT_IDENTITIES)
         ]
     else:
-        paths = [hostkeys.known_hosts_path(settings)]
+        paths = hostkeys.known_hosts_paths(settings)
     found: list[tuple[str, int, int]] = []
     for path in paths:
         try:
@@ -194,18 +235,23 @@ class _Link:
 
 @dataclass
 class _Jump:
-    spec: str
+    """One hop of a jump chain, shared by every node behind the same chain."""
+
+    chain: str  # the hops up to and including this one, "a,b": the key of the hop
+    spec: str  # this hop, as written: "admin@bastion:22"
     settings: SshSettings
     conn: asyncssh.SSHClientConnection | None = None
     connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
 
 
 def _decode(data: bytes | str | None, pty: bool) -> str:
+    """Remote bytes as text the product may show: invalid UTF-8 replaced (strict decoding
+    would tear the connection down), escapes and controls made visible. A PTY's "\r\n"
+    becomes "\n" (clean() drops CRs before a newline in any case)."""
     if data is None:
         return ""
     text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
-    # A PTY turns "\n" into "\r\n"; callers parse lines.
-    return text.replace("\r\n", "\n") if pty else text
+    return clean(text)
 
 
 class Pool:
@@ -261,7 +307,7 @@ class Pool:
             node_id=link.node.id,
             state=state,
             since=datetime.now(UTC) if state is not link.state.state else link.state.since,
-            reason=error.message if error is not None else reason,
+            reason=error.message if error is not None else (clean(reason) if reason else None),
             error_kind=error.kind if error is not None else None,
             failures=link.failures,
         )
@@ -345,7 +391,7 @@ class Pool:
             self._set_state(link, LinkState.CONNECTING)
             node = link.node
             try:
-                tunnel = await self._jump_connection(node) if node.ssh.jump else None
+                tunnel = await self._jump_connection(node)
                 conn = await self._open(node.id, node.ssh, tunnel, link)
             except RemoteError as err:
                 link.failures += 1
@@ -369,7 +415,7 @@ class Pool:
         kw: dict[str, object] = {
             # Strict: only this file, re-read at every connect (a key trusted a moment ago
             # counts); a missing file means "no key known", never a silent fallback.
-            "known_hosts": hostkeys.load_known_hosts(hostkeys.known_hosts_path(settings)),
+            "known_hosts": hostkeys.load_known_hosts(hostkeys.known_hosts_paths(settings)),
             "connect_timeout": settings.connect_timeout,
             "keepalive_interval": max(0.0, settings.keepalive_interval),
             "keepalive_count_max": 3,
@@ -379,6 +425,13 @@ class Pool:
             # and was half of a poll's client CPU. Every OpenSSH since 6.2 offers AES-GCM;
             # the rest of asyncssh's defaults stay as fallbacks.
             "encryption_algs": PREFERRED_CIPHERS,
+            "kex_algs": KEX_ALGS,
+            "mac_algs": MAC_ALGS,
+            "signature_algs": SIGNATURE_ALGS,
+            # Explicit False: asyncssh otherwise takes ForwardAgent / ForwardX11Trusted
+            # from ~/.ssh/config, and a node's root could then use the admin's agent.
+            "agent_forwarding": False,
+            "x11_forwarding": False,
         }
         # Unset values are left out, not passed as None, so ~/.ssh/config decides.
         if settings.port is not None:
@@ -387,8 +440,10 @@ class Pool:
             kw["username"] = settings.user
         if settings.identity_files:
             kw["client_keys"] = [os.path.expanduser(p) for p in settings.identity_files]
-        if tunnel is not None:
-            kw["tunnel"] = tunnel
+        # Always explicit: None stops asyncssh from following a ProxyJump of ~/.ssh/config
+        # on its own, with the default known_hosts and keys instead of ours (the pool
+        # resolves ProxyJump itself, see _hops).
+        kw["tunnel"] = tunnel
         return kw
 
     async def _open(
@@ -398,7 +453,7 @@ class Pool:
         tunnel: asyncssh.SSHClientConnection | None,
         link: _Link | None,
         label: str = "",
-        via_jump: bool = False,
+        hop: str | None = None,
     ) -> asyncssh.SSHClientConnection:
         kw = self._connect_kwargs(settings, tunnel)
         where = label or self._where(settings)
@@ -411,9 +466,47 @@ class Pool:
                 conn = await asyncssh.connect(settings.host, client_factory=factory, **kw)
             except (TimeoutError, OSError, asyncssh.Error, ValueError) as exc:
                 err = self.classify(node_id, settings, exc, where)
-                err.via_jump = via_jump
-                raise err from exc
-        return conn
+                failure: BaseException = exc
+            else:
+                return conn
+        if err.kind is ErrorKind.HOST_KEY_UNKNOWN:
+            # asyncssh says "not trusted" even for a key known_hosts marks @revoked when
+            # no plain entry exists: look at the key itself, so a revoked key is called so.
+            err = await self._revoked_or(err, node_id, settings, tunnel, where)
+        err.hop = hop
+        raise err from failure
+
+    async def _revoked_or(
+        self,
+        err: RemoteError,
+        node_id: str,
+        settings: SshSettings,
+        tunnel: asyncssh.SSHClientConnection | None,
+        where: str,
+    ) -> RemoteError:
+        paths = hostkeys.known_hosts_paths(settings)
+        target = hostkeys.resolve_target(settings)
+        revoked = [e for e in hostkeys.lookup_all(paths, target) if e.revoked]
+        if not revoked:
+            return err
+        try:
+            info = await asyncio.wait_for(
+                hostkeys.fetch_host_key(settings, tunnel), settings.connect_timeout
+            )
+        except (TimeoutError, OSError, asyncssh.Error, ValueError):
+            return err
+        entry = next((e for e in revoked if e.fingerprint == info.fingerprint), None)
+        if entry is None:
+            return err
+        return RemoteError(
+            ErrorKind.HOST_KEY_REVOKED,
+            node_id,
+            f"host key REVOKED for {target.pattern} ({where}): the key the server presents "
+            f"({info.fingerprint}) is marked @revoked in {entry.where}. Connection refused; "
+            "this key is never offered for trust.",
+            known_hosts=str(entry.path),
+            line=entry.line,
+        )
 
     @staticmethod
     def _where(settings: SshSettings) -> str:
@@ -426,39 +519,59 @@ class Pool:
     ) -> RemoteError:
         """Turn an exception into a RemoteError, telling unknown from changed host keys."""
         where = where or self._where(settings)
-        if isinstance(exc, asyncssh.HostKeyNotVerifiable | asyncssh.KeyExchangeFailed):
-            path = hostkeys.known_hosts_path(settings)
-            target = hostkeys.resolve_target(settings)
-            entries = [
-                e
-                for e in hostkeys.lookup(path, target.key_name, target.port)
-                if e.marker != "@revoked"
-            ]
-            pattern = (
-                target.key_name
-                if target.port == hostkeys.DEFAULT_PORT
-                else f"[{target.key_name}]:{target.port}"
+        if isinstance(exc, asyncssh.KeyExchangeFailed):
+            found = re.match(
+                r"No matching (.+?) algorithm found, sent .* and received (.*)", str(exc)
             )
+            if found and "host key" not in found.group(1):
+                # Not a key problem: no algorithm in common (e.g. a server that offers SHA-1
+                # only). Host-key advice here would point at a correct known_hosts line.
+                return RemoteError(
+                    ErrorKind.ERROR,
+                    node_id,
+                    f"no {found.group(1)} algorithm in common with {where}: it offers only "
+                    f"{found.group(2)[:200]}; resil-tui offers no SHA-1 algorithm (update the "
+                    "server's OpenSSH or its Kex/MAC settings)",
+                )
+        if isinstance(exc, asyncssh.HostKeyNotVerifiable | asyncssh.KeyExchangeFailed):
+            paths = hostkeys.known_hosts_paths(settings)
+            user_file = paths[0]
+            target = hostkeys.resolve_target(settings)
+            pattern = target.pattern
+            if isinstance(exc, asyncssh.HostKeyNotVerifiable) and "revoked" in str(exc).lower():
+                revoked = [e for e in hostkeys.lookup_all(paths, target) if e.revoked]
+                where_line = f" ({revoked[0].where})" if revoked else ""
+                return RemoteError(
+                    ErrorKind.HOST_KEY_REVOKED,
+                    node_id,
+                    f"host key REVOKED for {pattern} ({where}): the key the server presents is "
+                    f"marked @revoked in known_hosts{where_line}. Connection refused; this key "
+                    "is never offered for trust.",
+                    known_hosts=str(revoked[0].path if revoked else user_file),
+                    line=revoked[0].line if revoked else None,
+                )
+            entries = [e for e in hostkeys.lookup_all(paths, target) if not e.revoked]
             if entries:
                 first = entries[0]
                 return RemoteError(
                     ErrorKind.HOST_KEY_CHANGED,
                     node_id,
                     f"HOST KEY CHANGED for {pattern} ({where}): the key the server presents "
-                    f"does not match {path} line {first.line} ({first.key_type} "
+                    f"does not match {first.path} line {first.line} ({first.key_type} "
                     f"{first.fingerprint}). Connection refused. If the change is expected "
-                    f"(reinstalled node), remove that line ({hostkeys.removal_hint(path, target)})"
+                    f"(reinstalled node), remove that line "
+                    f"({hostkeys.removal_hint(first.path, target)})"
                     " and trust the new key after checking its fingerprint.",
-                    known_hosts=str(path),
+                    known_hosts=str(first.path),
                     line=first.line,
                 )
             if isinstance(exc, asyncssh.HostKeyNotVerifiable):
                 return RemoteError(
                     ErrorKind.HOST_KEY_UNKNOWN,
                     node_id,
-                    f"unknown host key for {pattern} ({where}): not in {path}. Check its "
+                    f"unknown host key for {pattern} ({where}): not in {user_file}. Check its "
                     "fingerprint and trust it before connecting.",
-                    known_hosts=str(path),
+                    known_hosts=str(user_file),
                 )
         return classify(exc, node_id, where)
 
@@ -475,45 +588,91 @@ class Pool:
         reason = f"connection lost: {exc}" if exc else "connection closed by the server"
         self._set_state(link, LinkState.DOWN, RemoteError(ErrorKind.DROPPED, link.node.id, reason))
 
-    def _jump_for(self, node: Node) -> _Jump:
-        spec = node.ssh.jump
+    def hop_specs(self, node: Node) -> list[str]:
+        """The jump hosts a node is reached through, nearest to us first: the inventory's
+        `jump` (comma-separated like ProxyJump), else ProxyJump of ~/.ssh/config for the
+        node, with the first hop's own ProxyJump followed the same way."""
+        spec = node.ssh.jump or hostkeys.resolve_target(node.ssh).proxy_jump
         if not spec:
-            raise ValueError(f"{node.id} has no jump host")
-        jump = self._jumps.get(spec)
-        if jump is None:
-            try:
-                user, host, port = parse_jump(spec)
-            except ValueError as exc:
-                raise RemoteError(ErrorKind.ERROR, node.id, str(exc)) from None
-            s = node.ssh
-            # The first node behind this spec lends its keys, known_hosts and timeouts.
-            jump = _Jump(
-                spec,
-                SshSettings(
-                    host=host,
-                    port=port,
-                    user=user,
-                    identity_files=s.identity_files,
-                    known_hosts=s.known_hosts,
-                    connect_timeout=s.connect_timeout,
-                    command_timeout=s.command_timeout,
-                    keepalive_interval=s.keepalive_interval,
-                    use_ssh_config=s.use_ssh_config,
-                ),
-            )
-            self._jumps[spec] = jump
-        return jump
+            return []
+        hops = [h.strip() for h in spec.split(",") if h.strip()]
+        while hops and len(hops) < MAX_HOPS:
+            first = self._hop_settings(node, hops[0])
+            before = hostkeys.resolve_target(first).proxy_jump if first.use_ssh_config else None
+            if not before:
+                break
+            earlier = [h.strip() for h in before.split(",") if h.strip()]
+            if any(h in hops for h in earlier):
+                break  # a loop in ~/.ssh/config: stop following it
+            hops = earlier + hops
+        return hops
 
-    async def _jump_connection(self, node: Node) -> asyncssh.SSHClientConnection:
-        """The one connection shared by every node behind the same jump spec."""
-        jump = self._jump_for(node)
-        spec = jump.spec
+    @staticmethod
+    def _hop_settings(node: Node, spec: str) -> SshSettings:
+        try:
+            user, host, port = parse_jump(spec)
+        except ValueError as exc:
+            raise RemoteError(ErrorKind.ERROR, node.id, str(exc)) from None
+        s = node.ssh
+        # The node lends its keys, known_hosts and timeouts to its jump hosts.
+        return SshSettings(
+            host=host,
+            port=port,
+            user=user,
+            identity_files=s.identity_files,
+            known_hosts=s.known_hosts,
+            connect_timeout=s.connect_timeout,
+            command_timeout=s.command_timeout,
+            keepalive_interval=s.keepalive_interval,
+            use_ssh_config=s.use_ssh_config,
+        )
+
+    def _jump_chain(self, node: Node) -> list[_Jump]:
+        chain: list[_Jump] = []
+        previous: _Jump | None = None
+        for spec in self.hop_specs(node):
+            key = f"{previous.chain},{spec}" if previous is not None else spec
+            jump = self._jumps.get(key)
+            if jump is None:
+                jump = _Jump(key, spec, self._hop_settings(node, spec))
+                self._jumps[key] = jump
+            chain.append(jump)
+            previous = jump
+        return chain
+
+    def _jump_for(self, node: Node, hop: str | None = None) -> _Jump:
+        """The node's last jump hop, or the hop whose spec is `hop`."""
+        chain = self._jump_chain(node)
+        if not chain:
+            raise ValueError(f"{node.id} has no jump host")
+        if hop is None:
+            return chain[-1]
+        for jump in chain:
+            if hop in (jump.spec, jump.chain):
+                return jump
+        raise ValueError(f"{node.id} is not reached through {hop!r}")
+
+    async def _jump_connection(self, node: Node) -> asyncssh.SSHClientConnection | None:
+        """The connection of the node's last jump hop (None: reached directly)."""
+        conn: asyncssh.SSHClientConnection | None = None
+        for jump in self._jump_chain(node):
+            conn = await self._hop_connection(node, jump, conn)
+        return conn
+
+    async def _hop_connection(
+        self, node: Node, jump: _Jump, tunnel: asyncssh.SSHClientConnection | None
+    ) -> asyncssh.SSHClientConnection:
         if jump.conn is not None and not jump.conn.is_closed():
             return jump.conn
         if jump.connecting is None or jump.connecting.done():
             jump.connecting = asyncio.create_task(
                 self._open(
-                    node.id, jump.settings, None, None, label=f"jump host {spec}", via_jump=True
+                    node.id,
+                    jump.settings,
+                    tunnel,
+                    None,
+                    label=f"jump host {jump.spec}",
+                    hop=jump.spec,
                 )
             )
             jump.connecting.add_done_callback(_consume)
@@ -524,7 +683,7 @@ class Pool:
             mine = RemoteError(
                 err.kind, node.id, err.message, known_hosts=err.known_hosts, line=err.line
             )
-            mine.via_jump = True
+            mine.hop = jump.spec
             raise mine from err
         return jump.conn
 
@@ -537,6 +696,7 @@ class Pool:
         return conn
 
     async def disconnect(self, node: Node) -> None:
+        """Close the node's connection (the next command opens a new one)."""
         link = self._links.get(node.id)
         if link is None:
             return
@@ -567,27 +727,40 @@ class Pool:
 
     # --- host keys -------------------------------------------------------------------
 
-    async def fetch_host_key(self, node: Node, *, jump: bool = False) -> hostkeys.HostKeyInfo:
-        """The server's host key and SHA256 fingerprint, to show the admin. Trusts nothing.
-        With jump=True, the key of the node's jump host (when the error was `via_jump`)."""
-        if jump:
-            if not node.ssh.jump:
-                raise ValueError(f"{node.id} has no jump host")
-            settings, tunnel = self._jump_for(node).settings, None
+    def hop_target(self, node: Node, hop: str | None = None) -> hostkeys.Target:
+        """Where the node (hop=None) or one of its jump hops really is, for known_hosts."""
+        settings = self._jump_for(node, hop).settings if hop is not None else node.ssh
+        return hostkeys.resolve_target(settings)
+
+    async def fetch_host_key(self, node: Node, *, hop: str | None = None) -> hostkeys.HostKeyInfo:
+        """The key the node (hop=None) or one of its jump hops presents, and its SHA256
+        fingerprint, to show the admin. Trusts nothing; authenticates only to the hops
+        before it (which must be trusted already)."""
+        tunnel: asyncssh.SSHClientConnection | None = None
+        if hop is not None:
+            wanted = self._jump_for(node, hop)
+            settings = wanted.settings
+            for jump in self._jump_chain(node):
+                if jump is wanted:
+                    break
+                tunnel = await self._hop_connection(node, jump, tunnel)
         else:
             settings = node.ssh
-            tunnel = await self._jump_connection(node) if node.ssh.jump else None
+            tunnel = await self._jump_connection(node)
         try:
             async with self._connect_sem:
                 return await asyncio.wait_for(
                     hostkeys.fetch_host_key(settings, tunnel), settings.connect_timeout
                 )
         except (TimeoutError, OSError, asyncssh.Error) as exc:
-            raise classify(exc, node.id, self._where(settings)) from exc
+            err = classify(exc, node.id, self._where(settings))
+            err.hop = hop
+            raise err from exc
 
     def trust_host_key(self, node: Node, info: hostkeys.HostKeyInfo, *, step: str = "") -> str:
-        """Append an accepted key to the node's known_hosts file. Call only after the admin
-        confirmed `info.fingerprint`. Returns the line written."""
+        """Append an accepted key (the node's or one of its jump hops') to the node's
+        known_hosts file. Call only after the admin confirmed `info.fingerprint`. Returns
+        the line written."""
         path = hostkeys.known_hosts_path(node.ssh)
         line = hostkeys.append_known_host(path, info)
         self.audit.record(
@@ -600,10 +773,11 @@ class Pool:
             step=step or "trust host key",
             result="ok",
         )
-        link = self._link(node)
-        if link.sticky is not None and link.sticky.kind is ErrorKind.HOST_KEY_UNKNOWN:
-            link.sticky = None
-        link.failures, link.next_attempt = 0, 0.0
+        # Every link whose failure was an unknown key may now connect: retry them at once.
+        for link in self._links.values():
+            if link.sticky is not None and link.sticky.kind is ErrorKind.HOST_KEY_UNKNOWN:
+                link.sticky = None
+                link.failures, link.next_attempt = 0, 0.0
         return line
 
     # --- running commands ------------------------------------------------------------
@@ -658,6 +832,75 @@ class Pool:
                     continue
                 raise err from exc
 
+    # --- the audit log, before and after --------------------------------------------------
+
+    def audit_started(
+        self,
+        node: Node,
+        kind: str,
+        command: str,
+        step: str,
+        *secrets: str | None,
+    ) -> str:
+        """Write the `started` record of a change about to be sent; its op id. Raises
+        RemoteError(AUDIT) when the audit log cannot be written: then nothing may be sent."""
+        op = new_op_id()
+        try:
+            self.audit.record(
+                site=node.site,
+                node=node.id,
+                kind=kind,
+                command=command,
+                exit_status=None,
+                duration=0.0,
+                step=step,
+                result=STARTED,
+                secrets=[s for s in secrets if s],
+                op=op,
+            )
+        except AuditUnavailable as exc:
+            raise RemoteError(
+                ErrorKind.AUDIT,
+                node.id,
+                f"{exc}: refused `{command}` so that no change goes unrecorded; nothing was "
+                "sent (fix the file or its directory, then retry)",
+            ) from exc
+        return op
+
+    def audit_result(
+        self,
+        node: Node,
+        kind: str,
+        command: str,
+        op: str | None,
+        status: int | None,
+        duration: float,
+        step: str,
+        result: str,
+        *secrets: str | None,
+        **extra: str | None,
+    ) -> str | None:
+        """Write a change's result record. The change already happened: a failure here is
+        logged and returned as a warning for the caller's outcome, never raised."""
+        try:
+            self.audit.record(
+                site=node.site,
+                node=node.id,
+                kind=kind,
+                command=command,
+                exit_status=status,
+                duration=duration,
+                step=step,
+                result=result,
+                secrets=[s for s in secrets if s],
+                op=op,
+                **extra,
+            )
+        except AuditUnavailable as exc:
+            log.error("audit result of %r on %s not recorded: %s", command, node.id, exc)
+            return f"the result was not recorded in the audit log ({exc})"
+        return None
+
     async def run(
         self,
         node: Node,
@@ -668,28 +911,48 @@ class Pool:
         step: str = "",
     ) -> Result:
         """Run one catalog entry and wait for it. Connection failures raise RemoteError;
-        a drop or timeout during the command returns a Result that is not ok."""
+        a drop or timeout during the command returns a Result that is not ok. A mutating
+        entry is audited before it is sent (RemoteError AUDIT: nothing sent) and after."""
         self.check_allowed(node, command)
         if command.secret_stdin and input_secret is None and not command.pty:
             raise ValueError(f"{command.name} needs a secret on stdin")
         limit = timeout if timeout is not None else node.ssh.command_timeout
+        op = (
+            self.audit_started(node, "command", command.line, step, input_secret)
+            if command.mutates
+            else None
+        )
         link = self._link(node)
+        start = time.monotonic()
+
+        def closing(status: int | None, result: str) -> str | None:
+            if not command.mutates:
+                return None
+            return self.audit_result(
+                node,
+                "command",
+                command.line,
+                op,
+                status,
+                time.monotonic() - start,
+                step,
+                result,
+                input_secret,
+            )
+
         async with link.channels:
             start = time.monotonic()
             try:
                 link, proc = await self._process(node, command, stderr_to_stdout=False)
             except RemoteError as failure:
-                if command.mutates and failure.kind is ErrorKind.DROPPED:
+                if failure.kind is ErrorKind.DROPPED:
                     # The exec request may have left before the link died: record the doubt.
-                    self._audit(
-                        node,
-                        command,
-                        None,
-                        time.monotonic() - start,
-                        step,
-                        f"not confirmed: {failure.message}",
-                        input_secret,
-                    )
+                    closing(None, f"not confirmed: {failure.message}")
+                else:
+                    closing(None, f"not sent: {failure.kind.value}: {failure.message}")
+                raise
+            except asyncio.CancelledError:
+                closing(None, "cancelled before it was sent")
                 raise
             data = command.stdin or b""
             if input_secret is not None:
@@ -715,22 +978,13 @@ class Pool:
             except asyncio.CancelledError:
                 # The caller gave up (e.g. a poll deadline): do not leave the command running.
                 self._abandon(proc)
-                if command.mutates:
-                    self._audit(
-                        node,
-                        command,
-                        None,
-                        time.monotonic() - start,
-                        step,
-                        "cancelled: channel closed",
-                        input_secret,
-                    )
+                closing(None, "cancelled: channel closed")
                 raise
             except (OSError, asyncssh.Error) as exc:
                 lost = True
                 out, err = proc.collect_output()
                 status, signal = None, None
-                note = f"connection lost during the command: {exc}"
+                note = clean(f"connection lost during the command: {exc}")
             if not timed_out and not lost and status is None and signal is None:
                 # asyncssh may end a process without an exit status when the link drops.
                 lost = True
@@ -746,42 +1000,15 @@ class Pool:
                 duration=time.monotonic() - start,
                 lost=lost,
                 timed_out=timed_out,
-                exit_signal=signal[0] if signal else None,
+                exit_signal=clean(signal[0]) if signal else None,
                 note=note,
             )
-        if command.mutates:
-            self._audit(
-                node,
-                command,
-                result.exit_status,
-                result.duration,
-                step,
-                result.summary(),
-                input_secret,
+        warning = closing(result.exit_status, result.summary())
+        if warning is not None:
+            result = dataclasses.replace(
+                result, note=f"{result.note}; {warning}" if result.note else warning
             )
         return result
-
-    def _audit(
-        self,
-        node: Node,
-        command: Command,
-        status: int | None,
-        duration: float,
-        step: str,
-        result: str,
-        *secrets: str | None,
-    ) -> None:
-        self.audit.record(
-            site=node.site,
-            node=node.id,
-            kind="command",
-            command=command.line,
-            exit_status=status,
-            duration=duration,
-            step=step,
-            result=result,
-            secrets=[s for s in secrets if s],
-        )
 
     @staticmethod
     def _abandon(proc: asyncssh.SSHClientProcess[bytes]) -> None:
@@ -803,21 +1030,48 @@ class Pool:
         self, node: Node, command: Command, *, step: str = ""
     ) -> AsyncIterator[LineStream]:
         """Run a (usually long-running) entry and yield its output lines as they come.
-        Leaving the block ends the remote process and closes the channel."""
+        Leaving the block ends the remote process and closes the channel.
+
+        Every start is audited (`stream` records, read-only streams included). A mutating
+        stream is refused when its `started` record cannot be written; a read-only one is
+        still run (it changes nothing) and the failure is logged."""
         self.check_allowed(node, command)
+        # A changing stream (a script with live output) is a command like any other; a
+        # read-only one is recorded as a stream start.
+        kind = "command" if command.mutates else "stream"
+        if command.mutates:
+            op: str | None = self.audit_started(node, kind, command.line, step)
+        else:
+            try:
+                op = self.audit_started(node, kind, command.line, step)
+            except RemoteError as err:
+                log.warning("read-only stream start not audited: %s", err.message)
+                op = None
         link = self._link(node)
         async with link.channels:
             start = time.monotonic()
-            link, proc = await self._process(node, command, stderr_to_stdout=True)
+            try:
+                link, proc = await self._process(node, command, stderr_to_stdout=True)
+            except (RemoteError, asyncio.CancelledError) as failure:
+                if command.mutates:
+                    why = (
+                        f"not sent: {failure.kind.value}: {failure.message}"
+                        if isinstance(failure, RemoteError)
+                        else "cancelled before it was sent"
+                    )
+                    self.audit_result(node, kind, command.line, op, None, 0.0, step, why)
+                raise
             lines = LineStream(node.id, command, proc)
             try:
                 yield lines
             finally:
                 await lines.aclose()
                 if command.mutates:
-                    self._audit(
+                    self.audit_result(
                         node,
-                        command,
+                        kind,
+                        command.line,
+                        op,
                         lines.exit_status,
                         time.monotonic() - start,
                         step,
@@ -832,19 +1086,32 @@ class Pool:
         self.check_allowed(node, command)
         if not command.pty:
             raise ValueError(f"{command.name} is not a PTY command")
+        op = self.audit_started(node, "command", command.line, step) if command.mutates else None
         link = self._link(node)
         async with link.channels:
             start = time.monotonic()
-            link, proc = await self._process(node, command, stderr_to_stdout=True)
+            try:
+                link, proc = await self._process(node, command, stderr_to_stdout=True)
+            except (RemoteError, asyncio.CancelledError) as failure:
+                if command.mutates:
+                    why = (
+                        f"not sent: {failure.kind.value}: {failure.message}"
+                        if isinstance(failure, RemoteError)
+                        else "cancelled before it was sent"
+                    )
+                    self.audit_result(node, "command", command.line, op, None, 0.0, step, why)
+                raise
             session = PtySession(node.id, command, proc)
             try:
                 yield session
             finally:
                 await session.aclose()
                 if command.mutates:
-                    self._audit(
+                    self.audit_result(
                         node,
-                        command,
+                        "command",
+                        command.line,
+                        op,
                         session.exit_status,
                         time.monotonic() - start,
                         step,
@@ -852,9 +1119,10 @@ class Pool:
                         *session.secrets,
                     )
 
+    # --- SFTP ----------------------------------------------------------------------------
+
     @contextlib.asynccontextmanager
-    async def sftp(self, node: Node) -> AsyncIterator[asyncssh.SFTPClient]:
-        """An SFTP session on the node's connection, counted against the channel cap."""
+    async def _sftp_client(self, node: Node) -> AsyncIterator[asyncssh.SFTPClient]:
         link = self._link(node)
         async with link.channels:
             conn = await self.connection(node)
@@ -869,9 +1137,62 @@ class Pool:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(client.wait_closed(), CLOSE_GRACE)
 
+    @contextlib.asynccontextmanager
+    async def sftp(self, node: Node) -> AsyncIterator[ReadOnlySFTP]:
+        """An SFTP session that can only read (stat, read, list, resolve links); counted
+        against the channel cap. Allowed in read-only mode."""
+        async with self._sftp_client(node) as client:
+            yield ReadOnlySFTP(client)
+
+    @contextlib.asynccontextmanager
+    async def sftp_writable(self, node: Node, what: str) -> AsyncIterator[asyncssh.SFTPClient]:
+        """A write-capable SFTP session: refused in read-only mode before connecting.
+        `what` says what it is for ("write /etc/docker/edge/.env")."""
+        self.require_writable(node, what)
+        async with self._sftp_client(node) as client:
+            yield client
+
+
+class ReadOnlySFTP:
+    """The reading half of an asyncssh SFTP client: what read-only mode may use."""
+
+    def __init__(self, client: asyncssh.SFTPClient) -> None:
+        self._client = client
+
+    async def read_bytes(self, path: str) -> bytes | None:
+        """The file's bytes, None when it does not exist."""
+        try:
+            async with self._client.open(path, "rb", encoding=None) as f:
+                data = await f.read()
+        except asyncssh.SFTPNoSuchFile:
+            return None
+        return data if isinstance(data, bytes) else data.encode("utf-8")
+
+    async def stat(self, path: str) -> asyncssh.SFTPAttrs:
+        return await self._client.stat(path)
+
+    async def lstat(self, path: str) -> asyncssh.SFTPAttrs:
+        return await self._client.lstat(path)
+
+    async def exists(self, path: str) -> bool:
+        return await self._client.exists(path)
+
+    async def readdir(self, path: str) -> list[asyncssh.SFTPName]:
+        return list(await self._client.readdir(path))
+
+    async def readlink(self, path: str) -> str:
+        target = await self._client.readlink(path)
+        return target if isinstance(target, str) else target.decode("utf-8", "surrogateescape")
+
+    async def realpath(self, path: str) -> str:
+        found = await self._client.realpath(path)
+        return found if isinstance(found, str) else found.decode("utf-8", "surrogateescape")
+
 
 class LineStream:
-    """Async iterator of decoded output lines (stderr merged). A drop raises `dropped`."""
+    """Async iterator of decoded, sanitized output lines (stderr merged). A line longer
+    than MAX_LINE_BYTES is cut with a visible marker and the rest of it dropped. A drop
+    raises `dropped`."""
 
     def __init__(
         self, node_id: str, command: Command, proc: asyncssh.SSHClientProcess[bytes]
@@ -882,34 +1203,75 @@ class LineStream:
         self.exit_status: int | None = None
         self.lost = False
         self._ended = False
+        self._buf = bytearray()
+        self._lines: collections.deque[str] = collections.deque()
+        self._skipping = False  # inside a line already cut: drop until its newline
+        self._eof = False
+        self.cut_lines = 0
 
     def __aiter__(self) -> LineStream:
         return self
 
+    def _text(self, raw: bytes | bytearray) -> str:
+        return clean(bytes(raw).decode("utf-8", errors="replace").rstrip("\r"))
+
+    def _split(self, chunk: bytes) -> None:
+        start = 0
+        while True:
+            newline = chunk.find(b"\n", start)
+            if newline < 0:
+                break
+            if self._skipping:
+                self._skipping = False
+            else:
+                self._buf += chunk[start:newline]
+                self._lines.append(self._text(self._buf))
+            self._buf.clear()
+            start = newline + 1
+        if not self._skipping:
+            self._buf += chunk[start:]
+            if len(self._buf) > MAX_LINE_BYTES:
+                head = self._text(self._buf[:MAX_LINE_BYTES])
+                self._lines.append(head + LINE_CUT_MARKER.format(limit=MAX_LINE_BYTES))
+                self._buf.clear()
+                self._skipping = True
+                self.cut_lines += 1
+
     async def __anext__(self) -> str:
-        if self._ended:
-            raise StopAsyncIteration
-        try:
-            raw = await self._proc.stdout.readline()
-        except (OSError, asyncssh.Error) as exc:
-            self._ended, self.lost = True, True
-            raise RemoteError(
-                ErrorKind.DROPPED, self.node_id, f"stream {self.command.line!r} lost: {exc}"
-            ) from exc
-        if not raw:
-            self._ended = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._proc.wait_closed(), CLOSE_GRACE)
-            self.exit_status = self._proc.exit_status
-            if self.exit_status is None and self._proc.exit_signal is None:
-                self.lost = True
+        while not self._lines:
+            if self._ended:
+                raise StopAsyncIteration
+            if self._eof:
+                await self._finish()
+                continue
+            try:
+                chunk = await self._proc.stdout.read(STREAM_READ)
+            except (OSError, asyncssh.Error) as exc:
+                self._ended, self.lost = True, True
                 raise RemoteError(
-                    ErrorKind.DROPPED,
-                    self.node_id,
-                    f"stream {self.command.line!r} ended without exit status",
-                )
-            raise StopAsyncIteration
-        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                    ErrorKind.DROPPED, self.node_id, f"stream {self.command.line!r} lost: {exc}"
+                ) from exc
+            if not chunk:
+                self._eof = True
+                if self._buf and not self._skipping:
+                    self._lines.append(self._text(self._buf))
+                self._buf.clear()
+                continue
+            self._split(chunk)
+        return self._lines.popleft()
+
+    async def _finish(self) -> None:
+        self._ended = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._proc.wait_closed(), CLOSE_GRACE)
+        self.exit_status = self._proc.exit_status
+        if self.exit_status is None and self._proc.exit_signal is None:
+            self.lost = True
+            raise RemoteError(
+                ErrorKind.DROPPED,
+                self.node_id,
+                f"stream {self.command.line!r} ended without exit status",
+            )
 
     async def aclose(self) -> None:
         self._ended = True
@@ -920,7 +1282,9 @@ class LineStream:
 
 class PtySession:
     """An interactive process on a PTY. Secrets sent with `send_secret` are masked in
-    everything this object returns and are never logged."""
+    everything this object returns and are never logged, even when a secret arrives split
+    across two reads: a read that ends with the beginning of a secret is held back (at
+    most PTY_HOLD seconds) until the rest shows whether it is one. Output is sanitized."""
 
     def __init__(
         self, node_id: str, command: Command, proc: asyncssh.SSHClientProcess[bytes]
@@ -930,6 +1294,8 @@ class PtySession:
         self._proc = proc
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""  # received, not yet consumed by expect()
+        self._held = ""  # decoded and masked, not yet handed out (see _hold_length)
+        self._eof = False
         self._transcript: list[str] = []
         self.secrets: list[str] = []
         self.exit_status: int | None = None
@@ -944,23 +1310,57 @@ class PtySession:
     def transcript(self) -> str:
         return self._mask("".join(self._transcript))
 
+    def _hold_length(self, text: str) -> int:
+        """How many trailing characters of `text` may be the start of a secret (or a CR
+        whose LF has not come yet) and must wait for the next read."""
+        hold = 1 if text.endswith("\r") else 0
+        for secret in self.secrets:
+            for n in range(min(len(secret) - 1, len(text)), hold, -1):
+                if secret.startswith(text[-n:]):
+                    hold = n
+                    break
+        return hold
+
+    def _release(self, everything: bool) -> str:
+        text = self._mask(self._held)
+        keep = 0 if everything else self._hold_length(text)
+        out, self._held = text[: len(text) - keep], text[len(text) - keep :]
+        if out:
+            out = clean(out)
+            self._transcript.append(out)
+        return out
+
     async def read(self, timeout: float | None = None) -> str:
-        """The next chunk of output; "" only at the end of the output.
+        """The next chunk of output (masked, sanitized); "" only at the end of the output.
         Raises TimeoutError when nothing came within `timeout`."""
-        try:
-            text = await asyncio.wait_for(self._read_text(), timeout)
-        except TimeoutError:
-            raise
-        except (OSError, asyncssh.Error) as exc:
-            self.lost = True
-            raise RemoteError(ErrorKind.DROPPED, self.node_id, f"session lost: {exc}") from exc
-        self._transcript.append(text)
-        return self._mask(text)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._eof:
+                return self._release(everything=True)
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self._held:
+                wait = PTY_HOLD if wait is None else min(wait, PTY_HOLD)
+            try:
+                text = await asyncio.wait_for(self._read_text(), wait)
+            except TimeoutError:
+                if self._held:
+                    return self._release(everything=True)
+                raise
+            except (OSError, asyncssh.Error) as exc:
+                self.lost = True
+                raise RemoteError(ErrorKind.DROPPED, self.node_id, f"session lost: {exc}") from exc
+            if not text:
+                self._eof = True
+                continue
+            self._held += text
+            out = self._release(everything=False)
+            if out:
+                return out
 
     async def _read_text(self) -> str:
         while True:
             raw = await self._proc.stdout.read(4096)
-            text = self._decoder.decode(raw, final=not raw).replace("\r\n", "\n")
+            text = self._decoder.decode(raw, final=not raw)
             # A chunk ending inside a multi-byte character decodes to "": read on.
             if text or not raw:
                 return text
@@ -993,9 +1393,6 @@ class PtySession:
                     f"{self._mask(self._buffer)[-200:]!r}",
                 )
             self._buffer += chunk
-
-    def send_line(self, text: str) -> None:
-        self._proc.stdin.write(text.encode("utf-8") + b"\n")
 
     def send_secret(self, secret: str) -> None:
         if secret:

@@ -1,8 +1,11 @@
 """The Textual application shell: header, five panes, footer, palette, help, keymap, themes.
 
-The shell connects nowhere: the remote pool (or the demo lab) is handed in by the CLI and
-kept for the panes. Long work belongs in workers with a named `group` and
-`exit_on_error=False`; the shell itself has none.
+The shell is given a `Session` (inventory, pool, collector, read-only mode, the demo lab)
+and keeps one `SiteState` per site, fed by every poll the collector makes: the panes
+render from it, never poll on their own, and say how old what they show is. The poll
+cycle of the site on screen is ui/poller.py's; after an action, `repoll()` polls the
+nodes it touched at once. Long work belongs in workers with a named `group` and
+`exit_on_error=False`.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import TabbedContent, TabPane
 
 from resil_tui import paths
-from resil_tui.inventory_model import Inventory, Site
+from resil_tui.inventory_model import Site
+from resil_tui.ops.session import LabControl, Session
+from resil_tui.ops.site_state import SiteState
+from resil_tui.ops.status import CollectorEvent, NodePolled, SiteJudged
 from resil_tui.preferences import DEFAULT_LOG_BUFFER, update_preferences
 from resil_tui.ui.commands import ShellCommands
 from resil_tui.ui.errors import DebugLogErrors, log
@@ -34,6 +41,7 @@ from resil_tui.ui.keymap import (
 )
 from resil_tui.ui.panes import PANES, Pane
 from resil_tui.ui.panes.wizard import offer_resume
+from resil_tui.ui.poller import PollFinished, SitePoller
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.screens.help import HelpRow, HelpScreen
 from resil_tui.ui.themes import register_themes
@@ -66,6 +74,14 @@ class ConnectionSummary:
         return text
 
 
+class SiteUpdated(Message):
+    """Something about a site changed (a node answered, a poll ended, a poll started)."""
+
+    def __init__(self, site: str) -> None:
+        super().__init__()
+        self.site = site
+
+
 class ResilApp(DebugLogErrors, App[int]):
     TITLE = "resil-tui"
     # Absolute: a relative CSS_PATH is resolved next to the module of a subclass.
@@ -96,13 +112,11 @@ class ResilApp(DebugLogErrors, App[int]):
 
     def __init__(
         self,
-        inventory: Inventory,
+        session: Session,
         *,
-        read_only: bool,
         theme: str | None = None,
         demo: bool = False,
-        pool: object | None = None,
-        lab: object | None = None,
+        poll: bool = True,
         status_refresh_interval: float = 10.0,
         site: str | None = None,
         log_buffer_lines: int = DEFAULT_LOG_BUFFER,
@@ -110,15 +124,15 @@ class ResilApp(DebugLogErrors, App[int]):
         preferences_path: Path | None = None,
         startup_warnings: Sequence[str] = (),
     ) -> None:
+        inventory = session.inventory
         if not inventory.sites:
             raise ValueError("the inventory has no site")
         super().__init__()
+        self.session = session
         self.inventory = inventory
         # Never weaker than the inventory: read_only = true in hosts.toml always wins.
-        self.read_only = read_only or inventory.read_only
+        self.read_only = session.read_only or inventory.read_only
         self.demo = demo or inventory.demo
-        self.pool = pool
-        self.lab = lab
         # Seconds between the end of one status poll and the start of the next.
         self.status_refresh_interval = status_refresh_interval
         # Lines kept per log stream opened from now on (preferences / RESIL_TUI_LOG_BUFFER).
@@ -130,6 +144,13 @@ class ResilApp(DebugLogErrors, App[int]):
         self.keymap: dict[str, str] = {}
         self._startup_warnings: list[str] = list(startup_warnings)
         self._reported_clashes: set[frozenset[str]] = set()
+        # One picture per site, fed by every poll of the collector (whoever asked).
+        self.states: dict[str, SiteState] = {
+            name: SiteState(s, status_refresh_interval) for name, s in inventory.sites.items()
+        }
+        # poll=False: the site is shown, never polled (layout snapshots).
+        self.poller = SitePoller(self, enabled=poll)
+        self._unsubscribe = session.collector.subscribe(self._collector_event)
 
         registered = register_themes(self)
         self.resil_theme_names = registered.names
@@ -154,6 +175,10 @@ class ResilApp(DebugLogErrors, App[int]):
         self.set_reactive(ResilApp.site_name, site or next(iter(inventory.sites)))
         self.set_reactive(ResilApp.connection, ConnectionSummary(len(self.current_site.nodes())))
 
+    @property
+    def lab(self) -> LabControl | None:
+        return self.session.lab
+
     # --- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -177,6 +202,61 @@ class ResilApp(DebugLogErrors, App[int]):
             self.notify(warning, severity="warning", timeout=15, markup=False)
         # An unfinished wizard run (console or link died): offer to resume it.
         self.call_after_refresh(offer_resume, self)
+        self.poller.start()
+
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+        self.poller.stop()
+
+    # --- the site state -------------------------------------------------------------------
+
+    def site_state(self, name: str | None = None) -> SiteState:
+        """The picture of a site (default: the one on screen) every pane renders from."""
+        return self.states[name or self.site_name]
+
+    def _collector_event(self, event: CollectorEvent) -> None:
+        site = event.site if isinstance(event, NodePolled) else event.report.site
+        state = self.states.get(site)
+        if state is not None and state.apply(event):
+            self.site_state_changed(site)
+        if isinstance(event, SiteJudged | NodePolled) and site == self.site_name:
+            self._feed_connection_summary()
+
+    def site_state_changed(self, site: str) -> None:
+        self.post_message(SiteUpdated(site))
+
+    @on(SiteUpdated)
+    def _site_updated(self, message: SiteUpdated) -> None:
+        if message.site != self.site_name:
+            return
+        state = self.site_state()
+        for pane in self.query(Pane):
+            # A poll may end while the console shuts down: detached panes render nothing.
+            if pane.is_attached:
+                pane.show_state(state)
+        self.refresh_bindings()
+
+    @on(PollFinished)
+    def _poll_finished(self, message: PollFinished) -> None:
+        self.poller.finished(message)
+
+    def request_poll(self) -> None:
+        """Poll the site on screen now (the refresh key; queued when a poll runs)."""
+        if not self.poller.enabled:
+            self.notify("Status: polling is off in this console; nothing to refresh.")
+            return
+        self.poller.start()
+
+    def repoll(self, node_ids: Sequence[str], site: str | None = None) -> None:
+        """An action touched these nodes: poll them again at once, every pane follows."""
+        self.poller.repoll(node_ids, site)
+
+    def _feed_connection_summary(self) -> None:
+        state = self.site_state()
+        snaps = [state.node(n.id) for n in state.site.nodes()]
+        connected = sum(1 for s in snaps if s is not None and s.reachability.ok)
+        failed = sum(1 for s in snaps if s is not None and not s.reachability.ok and s.polled_at)
+        self.set_connection_summary(connected, failed)
 
     # --- state ----------------------------------------------------------------------------
 
@@ -215,14 +295,16 @@ class ResilApp(DebugLogErrors, App[int]):
             label += f" ({names.index(self.site_name) + 1}/{len(names)})"
         return label
 
-    def watch_site_name(self, site_name: str) -> None:
+    def watch_site_name(self, old_name: str, site_name: str) -> None:
         self.title = f"resil-tui · {site_name}"
         self.query_one(ShellHeader).site_label = self._site_label()
         site = self.inventory.site(site_name)
+        self.states[old_name].reset(self.inventory.site(old_name))
         for pane in self.query(Pane):
             pane.show_site(site)
         # Counts are per site; the status poller fills them in again for the new site.
         self.connection = ConnectionSummary(len(site.nodes()))
+        self.poller.switch_site()
         self.refresh_bindings()
 
     def watch_connection(self, summary: ConnectionSummary) -> None:
@@ -411,6 +493,8 @@ class ResilApp(DebugLogErrors, App[int]):
         pane = self.active_pane
         if pane is not None:
             pane.refresh_pane()
+        else:
+            self.request_poll()
 
     async def action_quit(self) -> None:
         self.exit(0)

@@ -6,10 +6,10 @@ theme are current and what read-only mode refuses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -234,8 +234,8 @@ def settings_commands(app: ResilApp) -> list[PaletteCommand]:
 # simulated world, never a real node, so read-only mode does not refuse it.
 
 
-def run_lab_fault(app: ResilApp, words: list[str]) -> None:
-    """Apply a lab fault in a worker, say what it did, then refresh the Status pane."""
+def run_lab_fault(app: ResilApp, words: Sequence[str]) -> None:
+    """Apply a lab fault in a worker, say what it did, then poll the site again at once."""
     app.run_worker(
         _apply_lab_fault(app, words),
         name=f"lab: {' '.join(words)}",
@@ -244,100 +244,37 @@ def run_lab_fault(app: ResilApp, words: list[str]) -> None:
     )
 
 
-async def _apply_lab_fault(app: ResilApp, words: list[str]) -> None:
-    from resil_tui.lab.standalone import apply_fault
-    from resil_tui.ui.panes.status import StatusPane
-
+async def _apply_lab_fault(app: ResilApp, words: Sequence[str]) -> None:
+    lab = app.lab
+    if lab is None:
+        return
     try:
-        text = await apply_fault(app.lab, words)  # type: ignore[arg-type]
-    except (ValueError, KeyError, OSError) as exc:
+        text = await lab.apply_fault(words)
+    except (ValueError, LookupError, OSError) as exc:
         message = exc.args[0] if exc.args else str(exc)
         app.notify(f"lab: {message}", severity="error", markup=False)
         return
     if text:
         app.notify(text, title="lab", markup=False, timeout=10)
-    for pane in app.query(StatusPane):
-        pane.refresh_pane()
+    # The simulated world changed behind the console's back: every node of the site may
+    # look different now, and every pane follows this poll.
+    app.repoll([n.id for n in app.current_site.nodes()])
 
 
 def lab_commands(app: ResilApp) -> list[PaletteCommand]:
     """The lab's faults for the current site's nodes, worded for the state they are in."""
-    lab: Any = app.lab
+    lab = app.lab
     if lab is None:
         return []
     site = app.current_site
-    known = set(lab.node_ids())
-    commands: list[PaletteCommand] = []
-
-    def add(title: str, words: list[str], help_text: str) -> None:
-        commands.append(
-            PaletteCommand(
-                f"lab: {title}",
-                partial(run_lab_fault, app, words),
-                f"{help_text}; then refreshes the Status pane",
-            )
+    return [
+        PaletteCommand(
+            f"lab: {fault.title}",
+            partial(run_lab_fault, app, fault.words),
+            f"{fault.help}; then polls the site again",
         )
-
-    master, slave = site.xivo_master.id, site.xivo_slave.id
-    if master in known and slave in known:
-        if lab.world.link_cut(master, slave):
-            add(
-                "heal master/slave link",
-                ["heal-link", site.name],
-                "XiVO master and slave see each other again",
-            )
-        else:
-            add(
-                "cut master/slave link",
-                ["cut-link", site.name],
-                "Only the XiVO master <-> slave link; phones reach both: split brain",
-            )
-        add(
-            "remove sync key",
-            ["remove-sync-key", site.name],
-            "Delete /root/.ssh/xivo_id_rsa on the master",
-        )
-    if lab.world.fault("fail_replication"):
-        add("replication works again", ["fail-replication", "off"], "DB replication succeeds")
-    else:
-        add("replication fails", ["fail-replication", "on"], "DB replication runs fail")
-    for node in site.nodes():
-        nid = node.id
-        if nid not in known:
-            continue
-        flags = lab.world.node_flags(nid)
-        if lab.world.is_powered(nid):
-            add(f"power off {nid}", ["power-off", nid], "The node goes away: SSH refused")
-        else:
-            add(f"power on {nid}", ["power-on", nid], "The node boots again")
-        if flags.get("hung"):
-            add(f"unhang {nid}", ["unhang", nid], "The node answers again")
-        else:
-            add(f"hang {nid}", ["hang", nid], "Accepts TCP, never answers: the poll times out")
-        if flags.get("slow"):
-            add(f"not slow {nid}", ["slow", nid, "0"], "No added latency")
-        else:
-            add(f"slow {nid} (+3 s per command)", ["slow", nid, "3"], "The other rows do not wait")
-        add(f"new host key on {nid}", ["rekey", nid], "known_hosts keeps the old key: refused")
-        if node.kind.value == "xivo":
-            add(f"crash asterisk on {nid}", ["crash", nid, "asterisk"], "asterisk in failed state")
-        if node.kind.value == "cc":
-            if flags.get("xuc_never_ready"):
-                add(
-                    f"xuc ready again on {nid}",
-                    ["xuc-never-ready", nid, "off"],
-                    "xuc starts normally",
-                )
-            else:
-                add(
-                    f"xuc never ready on {nid}",
-                    ["xuc-never-ready", nid, "on"],
-                    "The next xuc start never logs its readiness line",
-                )
-            add(f"stop xuc on {nid}", ["stop-container", nid, "xuc"], "docker stop of xuc")
-            add(f"start xuc on {nid}", ["start-container", nid, "xuc"], "xuc starts again")
-    add("status", ["status"], "What the lab simulates: nodes, ports, power, faults")
-    return commands
+        for fault in lab.fault_menu(site.name, [n.id for n in site.nodes()])
+    ]
 
 
 class ShellCommands(Provider):

@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from resil_tui.init_cli import Written
+from resil_tui.inventory_draft import Written
 from resil_tui.preferences import load_preferences
 from resil_tui.ui.errors import DebugLogErrors
 from resil_tui.ui.screens.first_run import FirstRunChoice, FirstRunScreen

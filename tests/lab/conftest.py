@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncssh
-import pytest
 
 from resil_tui.lab.server import Lab
-from resil_tui.lab.spec import LabTiming
 
 SSH = "/usr/bin/ssh"
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    """The demo site with fast timings and no ticker (command behaviour only)."""
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=False)
-    try:
-        yield lab
-    finally:
-        await lab.stop()
-
-
-@pytest.fixture
-async def ticking_lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    """The demo site with the slave's check-master-status cron running (fast)."""
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=True)
-    try:
-        yield lab
-    finally:
-        await lab.stop()
 
 
 def connect(lab: Lab, node_id: str, **kw: object) -> asyncssh.connection._ConnectionManager:
@@ -99,21 +74,3 @@ async def ssh_cli(
     out, err = await asyncio.wait_for(proc.communicate(stdin), 20)
     assert proc.returncode is not None
     return CliResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    timeout: float = 10.0,
-    what: str = "condition",
-) -> None:
-    """Poll until `check` holds (no timing assertion: only a generous deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)

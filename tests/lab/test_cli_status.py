@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from labkit import ROOT, run_cli
 
-from resil_tui.cli import main
+from resil_tui.entry import main
 from resil_tui.inventory import load_inventory
 from resil_tui.lab.server import Lab
-from resil_tui.lab.spec import LabTiming
-from resil_tui.status_cli import run_status
 
-ROOT = Path(__file__).resolve().parents[2]
+# The slave's check-master-status cron runs: the verdicts follow the lab's faults.
+pytestmark = pytest.mark.lab(ticker=True)
 
 
 @pytest.fixture(autouse=True)
@@ -27,21 +25,10 @@ def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
-@pytest.fixture
-async def lab(tmp_path: Path):
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast())
-    try:
-        yield lab
-    finally:
-        await lab.stop()
-
-
 async def status_json(lab: Lab, site: str | None = None) -> tuple[int, dict]:
     inv = load_inventory(lab.inventory_path)
-    out = io.StringIO()
-    args = argparse.Namespace(json=True, site=site, watch=None)
-    code = await run_status(inv, args, out)
-    return code, json.loads(out.getvalue())
+    run = await run_cli(inv, "status", "--json", *(["--site", site] if site else []))
+    return run.code, json.loads(run.out)
 
 
 async def test_normal_site_is_ok(lab: Lab) -> None:
@@ -75,6 +62,7 @@ async def test_normal_site_is_ok(lab: Lab) -> None:
                     "xivo-service",
                     "xivocc-dcomp",
                     "edge-dcomp",
+                    "psql",
                     "sh",  # a batch: its script's commands are listed too
                     "printf",  # a batch's markers
                     "false",  # a batch's probe of $?
@@ -119,7 +107,7 @@ async def test_link_cut_becomes_split_brain(lab: Lab) -> None:
 def test_status_cli_does_not_import_textual(tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from resil_tui.cli import main\n"
+        "from resil_tui.entry import main\n"
         "code = main(['--demo', 'status', '--json'])\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print('TEXTUAL', loaded, file=sys.stderr)\n"

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from labkit import CliRun, run_cli
 
-from resil_tui.cli import build_parser
-from resil_tui.edge_cli import run_edge
+from resil_tui.cli import edge as edge_cli
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
@@ -39,18 +39,11 @@ class Terminal(io.StringIO):
         return True
 
 
-@dataclasses.dataclass
-class Run:
-    code: int
-    out: str
-    err: str
+async def edge(inventory: Inventory, *argv: str, stdin: io.StringIO | None = None) -> CliRun:
+    async def fast(ctx: edge_cli.Context, ns: object) -> int:
+        return await edge_cli.run(ctx, edge_cli.EdgeArgs.from_namespace(ns), wait=FAST)  # type: ignore[arg-type]
 
-
-async def edge(inventory: Inventory, *argv: str, stdin: io.StringIO | None = None) -> Run:
-    args = build_parser().parse_args(["edge", *argv])
-    out, err = io.StringIO(), io.StringIO()
-    code = await run_edge(inventory, args, out, err, stdin or io.StringIO(""), wait=FAST)
-    return Run(code, out.getvalue(), err.getvalue())
+    return await run_cli(inventory, "edge", *argv, stdin=stdin or io.StringIO(""), call=fast)
 
 
 @pytest.fixture
@@ -163,7 +156,7 @@ async def test_apply_asks_on_a_terminal_and_refuses_without_one(
         json.loads(line)
         for line in (tmp_path / "state" / "resil-tui" / "audit.jsonl").read_text().splitlines()
     ]
-    write = next(r for r in records if r["kind"] == "write")
+    write = next(r for r in records if r["kind"] == "write" and r["result"] != "started")
     assert write["step"] == "edge switch to slave"
     assert write["before_sha256"] and write["after_sha256"] and write["backup"]
 
@@ -203,10 +196,42 @@ async def test_read_only_refuses_apply_and_rollback(lab: Lab, inventory: Invento
     assert (await edge(ro, "plan", "--to", "slave")).code == 0
 
 
+async def test_a_reference_gives_the_same_side_in_status_and_in_the_plan(
+    lab: Lab, inventory: Inventory
+) -> None:
+    """XIVO_MDS_HOST_DEFAULT=${XIVO_HOST}: one rule, one answer (issue 13)."""
+    path = lab.world.resolve(EDGE, ENV)
+    text = path.read_text()
+    lines = [
+        "XIVO_MDS_HOST_DEFAULT=${XIVO_HOST}" if ln.startswith("XIVO_MDS_HOST_DEFAULT=") else ln
+        for ln in text.splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    status = await run_cli(inventory, "status", "--json")
+    edge_node = status_node(status.out, EDGE)
+    assert edge_node["edge"]["targets"]["overall"] == "master"
+    mds = next(
+        v for v in edge_node["edge"]["targets"]["variables"] if v["name"] == "XIVO_MDS_HOST_DEFAULT"
+    )
+    assert mds["detail"] == "master" and mds["follows"] == ["XIVO_HOST"]
+    run = await edge(inventory, "plan", "--to", "slave")
+    assert "points to: master" in run.err
+    assert "XIVO_MDS_HOST_DEFAULT  master" in run.err
+    # The reference follows XIVO_HOST: the plan leaves its line as it is.
+    changed = [ln for ln in run.out.splitlines() if ln[:1] in "+-" and ln[1:2] != ln[:1]]
+    assert changed and not any("XIVO_MDS_HOST_DEFAULT" in ln for ln in changed)
+
+
+def status_node(out: str, node_id: str) -> dict[str, object]:
+    (site,) = json.loads(out)["sites"]
+    node: dict[str, object] = site["nodes"][node_id]
+    return node
+
+
 def test_edge_cli_does_not_import_textual(tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from resil_tui.cli import main\n"
+        "from resil_tui.entry import main\n"
         "code = main(['--demo', 'edge', 'plan', '--to', 'slave'])\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print('TEXTUAL', loaded, file=sys.stderr)\n"

@@ -11,7 +11,8 @@ import asyncssh
 import pytest
 
 from resil_tui.audit import AuditLog
-from resil_tui.core.edge_env import Direction, VarSide
+from resil_tui.core.edge_env import Direction
+from resil_tui.core.edge_side import EdgeSide
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Site
 from resil_tui.lab import containers
@@ -78,8 +79,18 @@ def sent(lab: Lab, argv0: str = "edge-dcomp") -> list[list[str]]:
     return [c["argv"] for c in lab.commands(EDGE) if c.get("argv", [None])[0] == argv0]
 
 
+LOCK_DIR = "/var/lock"
+
+
 def sftp_changes(lab: Lab) -> list[dict[str, object]]:
-    return [c for c in lab.commands(EDGE) if c.get("kind") == "sftp"]
+    """SFTP changes to the node's files; the change lock's own (mkdir, holder file,
+    rmdir under /var/lock) are not changes to the Edge's files."""
+    return [
+        c
+        for c in lab.commands(EDGE)
+        if c.get("kind") == "sftp"
+        and not all(str(p).startswith(LOCK_DIR) for p in c.get("paths", []))  # type: ignore[attr-defined]
+    ]
 
 
 class Recorder:
@@ -102,9 +113,9 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
     assert nginx_before is not None and nginx_before["env"]["XIVO_HOST"] == "10.50.0.11"
 
     preview = await load_preview(pool, site)
-    assert preview.data == original
-    assert preview.overall is VarSide.MASTER
-    assert default_direction(preview.sides) is Direction.TO_SLAVE
+    assert preview.text.encode() == original
+    assert preview.overall is EdgeSide.MASTER
+    assert default_direction(preview.targets) is Direction.TO_SLAVE
     plan = preview.plan(Direction.TO_SLAVE)
     assert plan.applicable
 
@@ -137,7 +148,8 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
 
     # The audit log: the write with both hashes and the backup, then up -d, same step.
     records = AuditLog(tmp_path / "audit.jsonl").read()
-    writes = [r for r in records if r["kind"] == "write"]
+    # Each change is recorded before it is sent, then with its result (same op id).
+    writes = [r for r in records if r["kind"] == "write" and r["result"] != "started"]
     assert len(writes) == 1
     assert writes[0]["step"] == "edge switch to slave"
     assert writes[0]["before_sha256"] == sha(original)
@@ -145,12 +157,19 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
     assert writes[0]["backup"] == outcome.backup
     assert writes[0]["result"] == "ok"
     ups = [r for r in records if r["command"] == "edge-dcomp up -d"]
-    assert [(r["step"], r["exit_status"]) for r in ups] == [("edge switch to slave", 0)]
+    assert [(r["step"], r["exit_status"], r["result"]) for r in ups] == [
+        ("edge switch to slave", None, "started"),
+        ("edge switch to slave", 0, "ok"),
+    ]
+    assert ups[0]["op"] == ups[1]["op"]
+    # The switch ran under the Edge's lock: taken before the write, released after.
+    locks = [r["result"] for r in records if r["kind"] == "lock"]
+    assert locks[:3] == ["started", "acquired", "released"]
 
     # And back to master: the very same bytes as before.
     back = await load_preview(pool, site)
-    assert back.overall is VarSide.SLAVE
-    assert default_direction(back.sides) is Direction.TO_MASTER
+    assert back.overall is EdgeSide.SLAVE
+    assert default_direction(back.targets) is Direction.TO_MASTER
     outcome2 = await apply_switch(pool, site.edge, back.plan(Direction.TO_MASTER), wait=FAST)  # type: ignore[arg-type]
     assert outcome2.ok, outcome2.message
     assert env_file(lab).read_bytes() == original
@@ -164,7 +183,7 @@ async def test_file_changed_since_preview_is_refused_and_untouched(
 ) -> None:
     preview = await load_preview(pool, site)
     plan = preview.plan(Direction.TO_SLAVE)
-    edited = preview.data + b"# edited by a colleague meanwhile\n"
+    edited = preview.text.encode() + b"# edited by a colleague meanwhile\n"
     env_file(lab).write_bytes(edited)
 
     outcome = await apply_switch(pool, site.edge, plan, wait=FAST)  # type: ignore[arg-type]
@@ -183,7 +202,7 @@ async def test_change_between_check_and_write_is_refused_by_the_write(
     lab: Lab, site: Site, pool: Pool
 ) -> None:
     preview = await load_preview(pool, site)
-    edited = preview.data.replace(b"TIMEZONE=Europe/Paris", b"TIMEZONE=UTC")
+    edited = preview.text.encode().replace(b"TIMEZONE=Europe/Paris", b"TIMEZONE=UTC")
 
     def meddle(event: EdgeEvent) -> None:
         if isinstance(event, StepStarted) and event.step is EdgeStep.WRITE:

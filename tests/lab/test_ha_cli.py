@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from labkit import run_cli
 
-from resil_tui.cli import build_parser
-from resil_tui.ha_cli import run_ha
 from resil_tui.inventory import load_inventory
 from resil_tui.lab import facts
 from resil_tui.lab.server import Lab
@@ -35,10 +34,8 @@ async def ha(
     inv = load_inventory(lab.inventory_path)
     if read_only:
         inv = dataclasses.replace(inv, read_only=True)
-    args = build_parser().parse_args(["ha", *argv])
-    out, err = io.StringIO(), io.StringIO()
-    code = await run_ha(inv, args, out, err, stdin if stdin is not None else io.StringIO())
-    return code, out.getvalue(), err.getvalue()
+    run = await run_cli(inv, "ha", *argv, stdin=stdin if stdin is not None else io.StringIO())
+    return run.code, run.out, run.err
 
 
 def changes(lab: Lab, node_id: str) -> list[list[str]]:

@@ -7,9 +7,10 @@ import re
 import tomllib
 
 import asyncssh
+from labkit import eventually
 
 from resil_tui.lab.server import Lab
-from tests.lab.conftest import connect, eventually, run, ssh_cli
+from tests.lab.conftest import connect, run, ssh_cli
 
 M, S = "demo.xivo.master", "demo.xivo.slave"
 SERVICE_LINE = re.compile(r"^\t(running|stopped|failed)\t\t(\S+)$")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+from labkit import eventually
+
 from resil_tui.lab.containers import READY_LINE
 from resil_tui.lab.server import Lab
-from tests.lab.conftest import connect, eventually, run
+from tests.lab.conftest import connect, run
 
 CC = "demo.cc.master"
 M, S = "demo.xivo.master", "demo.xivo.slave"
@@ -21,6 +23,7 @@ async def xuc_log(lab: Lab, args: str = "") -> list[str]:
 
 async def test_xuc_restart_not_ready_then_ready(lab: Lab) -> None:
     lab.world.set_timing(lab.world.timing.with_(xuc_ready=2.0))
+    await lab.xuc_healthcheck(CC, True)  # none by default (unverified): ask for one
     assert READY_LINE in "\n".join(await xuc_log(lab))  # ready since the lab started
     restart = await run(lab, CC, "xivocc-dcomp restart xuc")
     assert restart.exit_status == 0
@@ -46,7 +49,11 @@ async def test_xuc_restart_not_ready_then_ready(lab: Lab) -> None:
     assert all(line.startswith("xuc-1  | ") for line in lines)
     ready_at = next(i for i, line in enumerate(lines) if READY_LINE in line)
     assert any("AMI connection established" in line for line in lines[:ready_at])
-    assert "(healthy)" in str((await run(lab, CC, "xivocc-dcomp ps")).stdout)
+
+    async def healthy() -> bool:  # docker's next probe after the line, not the line itself
+        return "(healthy)" in str((await run(lab, CC, "xivocc-dcomp ps xuc")).stdout)
+
+    await eventually(healthy, what="compose health check passing")
     # Ongoing traffic after readiness.
     await eventually(lambda: _more_lines(lab, len(lines)), what="traffic after readiness")
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import io
 from pathlib import Path
 
 import pytest
+from labkit import run_cli
 
 from resil_tui.cli import build_parser
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
-from resil_tui.logs_cli import run_logs
 from resil_tui.ops.session import make_pool
 from resil_tui.remote import commands as cat
 
@@ -31,14 +29,9 @@ def inventory(lab: Lab) -> Inventory:
     return load_inventory(lab.inventory_path)
 
 
-def args(*argv: str) -> argparse.Namespace:
-    return build_parser().parse_args(["logs", *argv])
-
-
 async def logs(inventory: Inventory, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = await run_logs(inventory, args(*argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+    run = await run_cli(inventory, "logs", *argv)
+    return run.code, run.out, run.err
 
 
 async def restart_xuc(inventory: Inventory, tmp_path: Path, delay: float) -> None:
@@ -111,5 +104,5 @@ async def test_until_ready_since_a_past_restart_counts_that_start(
     code, _, err = await logs(inventory, CC, "--until-ready", "--timeout", "10", "--since", since)
     assert code == 0, err
     with pytest.raises(SystemExit) as bad:
-        args(CC, "--until-ready", "--since", "x")
+        build_parser().parse_args(["logs", CC, "--until-ready", "--since", "x"])
     assert bad.value.code == 2

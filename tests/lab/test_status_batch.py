@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from resil_tui.inventory import load_inventory
-from resil_tui.inventory_model import Inventory
+from resil_tui.inventory_model import Inventory, NodeKind
 from resil_tui.lab.server import Lab
 from resil_tui.ops import status as status_mod
 from resil_tui.ops.session import make_pool
-from resil_tui.ops.status import NOT_A_SHELL, SYNC_LOG_LINES, StatusCollector
+from resil_tui.ops.status import KINDS, NOT_A_SHELL, SYNC_LOG_LINES, StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote.pool import Pool, Result
 
@@ -74,15 +74,17 @@ async def test_one_remote_execution_per_node_per_refresh(
         sent = {n: len(execs(lab, n)) - before[n] for n in lab.node_ids()}
         assert sent == dict.fromkeys(lab.node_ids(), 1)
         assert all(s.reachability.ok and s.errors == [] for s in report.snapshot.nodes.values())
-    # The XiVO batch holds the three reads; raw shows each under its own command line.
+    # The XiVO batch holds every XiVO read (the HA files, the services, the sync key
+    # tested and more); raw shows each under its own command line.
     node = inv.node(MASTER)
     p = node.paths
-    reads = [
+    reads = [r.command(node) for r in KINDS[NodeKind.XIVO].reads]
+    assert [r.line for r in reads[:3]] == [
         cat.tail_files(
             [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log], SYNC_LOG_LINES
-        ),
-        cat.xivo_service_status(all=True),
-        cat.test_exists(p.sync_key),
+        ).line,
+        cat.xivo_service_status(all=True).line,
+        cat.test_exists(p.sync_key).line,
     ]
     last = execs(lab, MASTER)[-1]
     assert last["argv"][:2] == ["sh", "-c"]
@@ -129,10 +131,11 @@ async def test_a_server_without_a_shell_is_read_part_by_part(
         assert snap.xivo.services is not None and snap.xivo.sync_key_present is True
         return len(execs(lab, MASTER)) - before, snap.errors
 
-    assert await poll() == (1 + 3, [NOT_A_SHELL])  # the batch, then each part: said once
-    assert await poll() == (3, [])
-    assert await poll() == (3, [])
-    assert await poll() == (1 + 3, [])  # the batch is tried again, still refused: quietly
+    n = len(KINDS[NodeKind.XIVO].reads)
+    assert await poll() == (1 + n, [NOT_A_SHELL])  # the batch, then each part: said once
+    assert await poll() == (n, [])
+    assert await poll() == (n, [])
+    assert await poll() == (1 + n, [])  # the batch is tried again, still refused: quietly
     await lab.words_only(MASTER, False)
     await poll()
     await poll()
@@ -168,9 +171,12 @@ async def test_a_part_cut_short_is_reported_alone(
     assert snap.xivo.ha is not None and snap.xivo.ha.mode.value == "master"  # part 1: whole
     assert snap.xivo.services is None  # part 2: cut short, so unknown (never "ok")
     assert snap.xivo.sync_key_present is None  # part 3: never arrived
-    assert len(snap.errors) == 2
+    assert snap.xivo.sip_expiry is None  # a later part: never arrived either
+    # One error per part not whole, each saying which and why.
+    assert len(snap.errors) == len(KINDS[NodeKind.XIVO].reads) - 1
     assert snap.errors[0].startswith("xivo-service status all: its output was cut short")
-    assert snap.errors[1].startswith("test -e ") and "no output for this part" in snap.errors[1]
+    assert snap.errors[1].startswith("test -e ")
+    assert all("no output for this part" in e for e in snap.errors[1:])
 
 
 async def test_the_edge_keeps_its_whole_env(lab: Lab, inv: Inventory, pool: Pool) -> None:
@@ -203,7 +209,7 @@ async def test_a_shell_whose_status_fails_the_probe_is_read_part_by_part(
     before = len(execs(lab, MASTER))
     snap = await StatusCollector(inv, pool).poll_node(inv.node(MASTER))
     assert snap.errors == [NOT_A_SHELL]
-    assert len(execs(lab, MASTER)) - before == 1 + 3
+    assert len(execs(lab, MASTER)) - before == 1 + len(KINDS[NodeKind.XIVO].reads)
     assert snap.xivo is not None and snap.xivo.sync_key_present is False
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from labkit import eventually
 
 from resil_tui.audit import AuditLog
 from resil_tui.core.runbook import Direction, Part, RunbookOptions
@@ -29,7 +30,6 @@ from resil_tui.ops.wizard import (
 )
 from resil_tui.ops.wizard_store import RunStore, find_unfinished_runs
 from resil_tui.remote.pool import Pool
-from tests.lab.conftest import eventually
 
 MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
 CC_SLAVE, EDGE = "demo.cc.slave", "demo.edge"

@@ -9,23 +9,15 @@ the run and written to $RESIL_FUZZ_COUNTS (a JSON file) when that variable is se
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import os
 import sys
-import time
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-
-from resil_tui.inventory import load_inventory
-from resil_tui.inventory_model import Inventory
-from resil_tui.lab.server import Lab
-from resil_tui.lab.spec import LabTiming
+from labkit import FUZZ_COUNTS
 
 ROOT = Path(__file__).resolve().parents[2]
 SSHD_DIR = ROOT / "tests" / "sshd"
@@ -33,9 +25,6 @@ if str(SSHD_DIR) not in sys.path:
     sys.path.insert(0, str(SSHD_DIR))
 
 from sshd_fixture import SshdLab, SshdUnavailable, start_sshd_lab  # noqa: E402
-
-# property name -> examples run, over the whole pytest session
-FUZZ_COUNTS: Counter[str] = Counter()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -60,78 +49,6 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     monkeypatch.delenv("RESIL_TUI_HOSTS", raising=False)
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    """The demo site (7 nodes), fast timings, no background ticker."""
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=False)
-    try:
-        yield lab
-    finally:
-        await lab.stop()
-
-
-@pytest.fixture
-async def ticking_lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    """The demo site with the slave's check-master-status cron running (fast)."""
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=True)
-    try:
-        yield lab
-    finally:
-        await lab.stop()
-
-
-def lab_inventory(
-    lab: Lab,
-    tmp_path: Path,
-    *,
-    edit: Callable[[str], str] | None = None,
-    read_only: bool = False,
-    name: str = "hosts.toml",
-) -> tuple[Inventory, Path]:
-    """The lab's inventory, optionally edited, written to tmp_path and loaded."""
-    text = lab.inventory_path.read_text()
-    if edit is not None:
-        text = edit(text)
-    path = tmp_path / name
-    path.write_text(text)
-    inventory = load_inventory(path)
-    if read_only:
-        inventory = dataclasses.replace(inventory, read_only=True)
-    return inventory, path
-
-
-def short_timeouts(text: str, connect: float = 2.0, command: float = 3.0) -> str:
-    """Shorter deadlines so a hung node is reported within seconds, not a minute."""
-    return text.replace("connect_timeout = 5.0", f"connect_timeout = {connect}").replace(
-        "command_timeout = 60.0", f"command_timeout = {command}"
-    )
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    timeout: float = 15.0,
-    what: str = "condition",
-    interval: float = 0.1,
-) -> None:
-    """Poll until `check` holds (a generous deadline, never a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(interval)
-
-
-def audit_records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 # --- real OpenSSH sshd -------------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from conftest import ROOT, eventually
+from labkit import ROOT, eventually
 from sshd_fixture import SshdLab, _is_alive
 
 from resil_tui.core.edge_env import Direction
@@ -97,16 +97,18 @@ async def run(self, node, command, **kw):
 asyncssh.SFTPClient.posix_rename = posix_rename
 asyncssh.SFTPClient.chmod = chmod
 Pool.run = run
-from resil_tui.cli import main
+from resil_tui.entry import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
 @pytest.fixture
 def edge_env(sshd_module: SshdLab) -> Iterator[tuple[Path, bytes]]:
-    """The Edge .env on the node (a real file behind sshd); restored after the test."""
+    """The Edge .env on the node (a real file behind sshd); restored after the test, and
+    the change lock a killed console left behind removed (each test is a new console)."""
     inv = load_inventory(sshd_module.inventory_path)
     path = Path(inv.node(EDGE).paths.edge_env)
+    lock = Path(inv.node(EDGE).paths.lock_dir)
     old = path.read_bytes()
     yield path, old
     sshd_module.start_node(EDGE)
@@ -114,6 +116,10 @@ def edge_env(sshd_module: SshdLab) -> Iterator[tuple[Path, bytes]]:
         if p.name.startswith(".env.resil-"):
             p.unlink()
     path.write_bytes(old)
+    if lock.exists():
+        for p in lock.iterdir():
+            p.unlink()
+        lock.rmdir()
     sshd_module.chown_lab()
 
 
@@ -121,7 +127,12 @@ def new_content(lab: SshdLab, old: bytes) -> bytes:
     inv = load_inventory(lab.inventory_path)
     site = inv.site("demo")
     preview = edge_ops.EdgePreview(
-        "demo", inv.node(EDGE), inv.node(EDGE).paths.edge_env, old, edge_ops.edge_addresses(site)
+        "demo",
+        inv.node(EDGE),
+        inv.node(EDGE).paths.edge_env,
+        edge_ops.decode_env(old),
+        edge_ops.edge_addresses(site),
+        0.0,
     )
     plan = preview.plan(Direction.TO_SLAVE)
     assert plan.applicable
@@ -279,6 +290,10 @@ def test_client_process_killed(
     # The node's side of the dead client (sftp-server, session) goes away by itself.
     asyncio.run(eventually(lambda: not lab.node_processes(EDGE), 15, "sessions gone"))
     check_invariant(path, old, new)
+    # Its change lock stays: the next console is told who held it (stale after 15 min,
+    # or broken on purpose), never left to race whatever the dead one was doing.
+    holder = Path(load_inventory(lab.inventory_path).node(EDGE).paths.lock_dir) / "holder.json"
+    assert holder.exists() and '"action": "edge apply"' in holder.read_text()
     now = path.read_bytes()
     if point in ("after_backup", "after_temp_write", "before_rename"):
         assert now == old

@@ -9,16 +9,14 @@ file write of the product) which must leave the `.env` exactly old or exactly ne
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 import pytest
-from conftest import audit_records, eventually, lab_inventory, short_timeouts
+from labkit import audit_records, eventually, lab_inventory, run_cli, short_timeouts
 
 from resil_tui.core.edge_env import Direction
 from resil_tui.core.node_status import NodeSnapshot, ReachState
@@ -31,7 +29,6 @@ from resil_tui.ops.session import make_pool
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote.errors import ErrorKind
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool
-from resil_tui.status_cli import run_status
 
 EDGE = "demo.edge"
 MASTER = "demo.xivo.master"
@@ -94,11 +91,9 @@ def assert_others_up(snaps: dict[str, NodeSnapshot], *down: str) -> None:
 
 async def cli_status(inventory: Inventory) -> tuple[int, dict[str, Any], str]:
     """`resil-tui status --json` and the table, as two fresh CLI runs (own pools)."""
-    out = io.StringIO()
-    code = await run_status(inventory, argparse.Namespace(site=None, json=True, watch=None), out)
-    table = io.StringIO()
-    await run_status(inventory, argparse.Namespace(site=None, json=False, watch=None), table)
-    return code, json.loads(out.getvalue()), table.getvalue()
+    run = await run_cli(inventory, "status", "--json")
+    table = await run_cli(inventory, "status")
+    return run.code, json.loads(run.out), table.out
 
 
 def cli_node(doc: dict[str, Any], node_id: str) -> dict[str, Any]:
@@ -196,7 +191,7 @@ async def test_edge_node_fault(lab: Lab, tmp_path: Path, fault: str) -> None:
         assert all(
             cli_node(doc, n)["reachability"]["state"] == "ok" for n in lab.node_ids() if n != EDGE
         )
-        edge_line = next(line for line in table.splitlines() if EDGE in line)
+        edge_line = next(line for line in table.splitlines() if line.startswith(f"  {EDGE} "))
         assert "✖ down" in edge_line and state.value in edge_line
 
         # A switch tried now is refused before anything is written.

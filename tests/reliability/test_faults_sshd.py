@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import eventually
+from labkit import eventually
 from sshd_fixture import SshdLab
 
 from resil_tui.core.node_status import NodeSnapshot, ReachState

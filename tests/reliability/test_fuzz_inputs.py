@@ -20,19 +20,13 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import FUZZ_COUNTS, lab_inventory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from labkit import FUZZ_COUNTS, console, lab_inventory
 
 from resil_tui.core.compose import parse_compose_ps
-from resil_tui.core.edge_env import (
-    EDGE_VARIABLES,
-    Direction,
-    EdgeAddresses,
-    current_side,
-    overall_side,
-    plan_edge_switch,
-)
+from resil_tui.core.edge_env import Direction, EdgeAddresses, plan_edge_switch
+from resil_tui.core.edge_side import EDGE_VARIABLES, edge_targets
 from resil_tui.core.ha import parse_cron_file, parse_ha_conf, parse_sysconfd_ha_config
 from resil_tui.core.ha_form import IssueLevel, validate_ha_form
 from resil_tui.core.services import parse_xivo_service_status
@@ -236,7 +230,7 @@ def test_edge_env_plan_never_crashes_and_only_touches_managed_lines(
     text = decode_env(data)
     assert encode_env(text) == data  # invalid UTF-8 survives: the hash stays the file's
     direction = Direction.TO_SLAVE if to_slave else Direction.TO_MASTER
-    overall_side(current_side(text, ADDR))
+    edge_targets(text, ADDR.as_pair)
     plan = plan_edge_switch(text, ADDR, direction)
     if plan.errors:
         assert plan.new_text == plan.old_text
@@ -358,7 +352,7 @@ async def test_hostile_values_typed_into_the_ha_form(lab: Lab, tmp_path: Path) -
 
     inv, _ = lab_inventory(lab, tmp_path)
     pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
-    app = ResilApp(inv, read_only=False, demo=True, pool=pool, lab=lab, status_refresh_interval=600)
+    app: ResilApp = console(inv, pool=pool, lab=lab, status_refresh_interval=600)
     values = [
         "10.0.0.1; reboot",
         "$(id)",

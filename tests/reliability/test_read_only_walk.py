@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import lab_inventory, short_timeouts
+from labkit import console, lab_inventory, short_timeouts
 from textual.screen import ModalScreen
 from textual.worker import WorkerState
 
@@ -122,7 +122,14 @@ async def test_read_only_walk_sends_nothing_mutating(lab: Lab, tmp_path: Path) -
     )
     audit = tmp_path / "audit.jsonl"
     pool = make_pool(inv, audit_path=audit)
-    app = WalkApp(inv, read_only=True, demo=True, pool=pool, lab=lab, status_refresh_interval=10.0)
+    app = console(
+        inv,
+        read_only=True,
+        pool=pool,
+        lab=lab,
+        status_refresh_interval=10.0,
+        app_class=WalkApp,
+    )
     pressed = 0
     palette_run: list[str] = []
     async with app.run_test(size=SIZE) as pilot:

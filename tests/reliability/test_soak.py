@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from conftest import lab_inventory, short_timeouts
+from labkit import console, lab_inventory, short_timeouts
 from textual.worker import WorkerState
 
 from resil_tui.lab.server import Lab
@@ -153,9 +153,7 @@ async def test_soak(tmp_path: Path) -> None:
     try:
         inv, _ = lab_inventory(lab, tmp_path, edit=lambda t: short_timeouts(t, 2.0, 5.0))
         pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
-        app = ResilApp(
-            inv, read_only=False, demo=True, pool=pool, lab=lab, status_refresh_interval=2.0
-        )
+        app: ResilApp = console(inv, pool=pool, lab=lab, status_refresh_interval=2.0)
         faults = Faults(lab, rng)
         async with app.run_test(size=(140, 45)) as pilot:
             await pilot.press("5")  # Logs: follows xuc on the active CC
@@ -177,7 +175,7 @@ async def test_soak(tmp_path: Path) -> None:
                         "t": round(now - start, 1),
                         "rss": rss_bytes(),
                         "workers": len([w for w in app.workers if w.state is WorkerState.RUNNING]),
-                        "polls": status.polls_finished,
+                        "polls": app.poller.polls_finished,
                         "log_lines": sum(len(t.log_view.buffer) for t in tabs),
                         "log_bound": sum(t.log_view.buffer.max_lines for t in tabs),
                         "faults": [f"{k}:{n}" for k, n, _ in faults.active],
@@ -189,7 +187,7 @@ async def test_soak(tmp_path: Path) -> None:
                 await pilot.pause(0.5)
             await faults.clear_all()
             # Nothing stuck: every row comes back and polls keep finishing.
-            polls_before = status.polls_finished
+            polls_before = app.poller.polls_finished
             deadline = time.monotonic() + 90
             while True:
                 snaps = status.snapshots
@@ -197,7 +195,7 @@ async def test_soak(tmp_path: Path) -> None:
                     snaps.get(n.id) is not None and snaps[n.id].reachability.ok
                     for n in app.current_site.nodes()
                 )
-                if up and status.polls_finished >= polls_before + 2:
+                if up and app.poller.polls_finished >= polls_before + 2:
                     break
                 assert time.monotonic() < deadline, {
                     n: (s.reachability.state.value, s.reachability.message)

@@ -217,8 +217,10 @@ async def test_mutating_commands_are_audited_without_secrets(
     assert result.ok and result.stdout == "stdin:body hunter2-pw\n"
     await pool.run(node, C.xivo_service_status())  # read-only: not audited
     records = AuditLog(pool.audit.path).read()
-    assert len(records) == 1
-    rec = records[0]
+    # Recorded before it was sent, then with its result: one op, two records.
+    assert [r["result"] for r in records] == ["started", "ok"]
+    started, rec = records
+    assert started["op"] and started["op"] == rec["op"] and started["exit_status"] is None
     assert rec["command"] == "cat-stdin" and rec["node"] == node.id and rec["site"] == "t"
     assert rec["exit_status"] == 0 and rec["step"] == "test step" and rec["result"] == "ok"
     assert "hunter2" not in pool.audit.path.read_text()
@@ -319,7 +321,8 @@ async def test_unknown_jump_host_key_is_fetched_and_trusted(
             await pool.run(node, raw("exit", "0"))
         assert info.value.kind is ErrorKind.HOST_KEY_UNKNOWN and info.value.via_jump
         assert info.value.node_id == node.id and "jump host" in info.value.message
-        key = await pool.fetch_host_key(node, jump=True)
+        assert info.value.hop == f"tester@{HOST}:{jump.port}"
+        key = await pool.fetch_host_key(node, hop=info.value.hop)
         assert key.fingerprint == keys.other_host.get_fingerprint("sha256")
         assert key.port == jump.port
         pool.trust_host_key(node, key)

@@ -69,6 +69,7 @@ REMOTE_PATHS: dict[str, str] = {
     "cron_master": "/etc/cron.d/xivo-ha-master",
     "cron_slave": "/etc/cron.d/xivo-ha-slave",
     "edge_env": "/etc/docker/edge/.env",
+    "lock_dir": "/var/lock/resil-tui",
 }
 _SFTP_SERVERS = (
     "/usr/lib/openssh/sftp-server",

@@ -12,9 +12,9 @@ import pytest
 from sshd_fixture import SshdLab, SshdLabFactory
 
 from resil_tui.inventory import load_inventory
-from resil_tui.inventory_model import Inventory
+from resil_tui.inventory_model import Inventory, NodeKind
 from resil_tui.ops.session import make_pool
-from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status import KINDS, StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote import sftp
 from resil_tui.remote.errors import ErrorKind, RemoteError
@@ -72,7 +72,8 @@ async def test_one_remote_execution_per_node_per_refresh(sshd_lab: SshdLab, tmp_
     master = report.snapshot.nodes["demo.xivo.master"]
     assert master.xivo is not None and master.xivo.services is not None
     assert master.xivo.sync_key_present is True and master.xivo.disabled_flag is False
-    assert len(master.raw) == 3  # each part's output under its own command line
+    # Each part's output under its own command line.
+    assert len(master.raw) == len(KINDS[NodeKind.XIVO].reads)
 
 
 async def test_atomic_replace_of_edge_env_over_real_sftp(

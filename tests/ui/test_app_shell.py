@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labkit import console
 from textual.widgets import Button, DataTable, Input, Static, TabbedContent
 
 from resil_tui.inventory import load_inventory
@@ -53,7 +54,7 @@ def header_text(app: ResilApp) -> str:
 
 
 async def test_starts_with_example_inventory_and_switches_panes(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         tabs = app.query_one("#panes", TabbedContent)
         assert [p.PANE_ID for p in PANES] == ["status", "ha", "edge", "wizard", "logs"]
@@ -73,7 +74,7 @@ async def test_starts_with_example_inventory_and_switches_panes(inventory: Inven
 async def test_help_opens_with_question_mark_and_f1_and_lists_binding_ids(
     inventory: Inventory, tmp_path: Path
 ) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         for key in ("question_mark", "f1"):
             await pilot.press(key)
@@ -106,7 +107,7 @@ async def test_help_opens_with_question_mark_and_f1_and_lists_binding_ids(
 async def test_read_only_badge_only_in_read_only_mode(
     inventory: Inventory, read_only: bool
 ) -> None:
-    app = ResilApp(inventory, read_only=read_only)
+    app = console(inventory, read_only=read_only)
     async with app.run_test(size=SIZE):
         assert app.query_one("#header-readonly").display is read_only
         assert ("READ-ONLY" in header_text(app)) is read_only
@@ -115,7 +116,7 @@ async def test_read_only_badge_only_in_read_only_mode(
 
 async def test_inventory_read_only_wins_and_demo_badge(inventory: Inventory) -> None:
     forced = dataclasses.replace(inventory, read_only=True)
-    app = ResilApp(forced, read_only=False, demo=True)
+    app = console(forced, read_only=False, demo=True)
     async with app.run_test(size=SIZE):
         assert app.read_only is True
         assert "READ-ONLY" in header_text(app)
@@ -123,7 +124,7 @@ async def test_inventory_read_only_wins_and_demo_badge(inventory: Inventory) -> 
 
 
 async def test_header_fits_80x24(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=True, demo=True)
+    app = console(inventory, read_only=True, demo=True)
     async with app.run_test(size=(80, 24)):
         connection = app.query_one("#header-connection")
         assert connection.region.width > 0 and connection.region.right <= 80
@@ -131,7 +132,7 @@ async def test_header_fits_80x24(inventory: Inventory) -> None:
 
 
 async def test_connection_summary_is_reactive(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         app.set_connection_summary(connected=5, failed=2)
         await pilot.pause()
@@ -144,7 +145,7 @@ async def test_connection_summary_is_reactive(inventory: Inventory) -> None:
 
 @pytest.mark.parametrize(("key", "expected"), [("y", True), ("n", False), ("escape", False)])
 async def test_confirm_modal(inventory: Inventory, key: str, expected: bool) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     results: list[bool | None] = []
     async with app.run_test(size=SIZE) as pilot:
         screen = ConfirmScreen(
@@ -167,7 +168,7 @@ async def test_confirm_modal(inventory: Inventory, key: str, expected: bool) -> 
 
 
 async def test_confirm_enter_on_default_focus_is_no(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     results: list[bool | None] = []
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(ConfirmScreen("t", "cmd", "node"), callback=results.append)
@@ -178,7 +179,7 @@ async def test_confirm_enter_on_default_focus_is_no(inventory: Inventory) -> Non
 
 
 async def test_typed_confirm_refuses_until_word_typed(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     results: list[bool | None] = []
     async with app.run_test(size=SIZE) as pilot:
         screen = TypedConfirmScreen(
@@ -207,7 +208,7 @@ async def test_typed_confirm_refuses_until_word_typed(inventory: Inventory) -> N
 
 
 async def test_typed_confirm_escape_is_false(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     results: list[bool | None] = []
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(TypedConfirmScreen("t", "cmd", "n", word="n"), callback=results.append)
@@ -218,7 +219,7 @@ async def test_typed_confirm_escape_is_false(inventory: Inventory) -> None:
 
 
 async def test_keys_table_remaps_help(inventory: Inventory) -> None:
-    app = RecordingApp(with_keys(inventory, {"app.help": "h"}), read_only=False)
+    app = console(with_keys(inventory, {"app.help": "h"}), read_only=False, app_class=RecordingApp)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
@@ -233,7 +234,7 @@ async def test_keys_table_remaps_help(inventory: Inventory) -> None:
 
 async def test_unknown_key_id_warns_and_does_not_crash(inventory: Inventory) -> None:
     keys = {"app.hlep": "h", "app.refresh": "f5"}
-    app = RecordingApp(with_keys(inventory, keys), read_only=False)
+    app = console(with_keys(inventory, keys), read_only=False, app_class=RecordingApp)
     async with app.run_test(size=SIZE) as pilot:
         warnings = [msg for severity, msg in app.notes if severity == "warning"]
         assert len(warnings) == 1
@@ -247,7 +248,7 @@ async def test_unknown_key_id_warns_and_does_not_crash(inventory: Inventory) -> 
 
 
 async def test_themes_registered_and_switching(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         for name in ("dark", "light", "incident"):
             assert name in app.available_themes
@@ -263,17 +264,17 @@ async def test_themes_registered_and_switching(inventory: Inventory) -> None:
 
 
 async def test_theme_from_constructor_and_unknown_theme(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False, theme="incident")
+    app = console(inventory, read_only=False, theme="incident")
     async with app.run_test(size=SIZE):
         assert app.theme == "incident"
-    bad = RecordingApp(inventory, read_only=False, theme="no-such-theme")
+    bad = console(inventory, read_only=False, theme="no-such-theme", app_class=RecordingApp)
     async with bad.run_test(size=SIZE):
         assert bad.theme == "dark"
         assert any("no-such-theme" in msg and "incident" in msg for _, msg in bad.notes)
 
 
 async def test_site_switch_by_key_updates_header_and_panes(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")  # the Wizard shows the site's failover plan before a run
         await pilot.pause()
@@ -294,14 +295,14 @@ async def test_site_switch_by_key_updates_header_and_panes(inventory: Inventory)
 
 async def test_site_binding_hidden_with_one_site(inventory: Inventory) -> None:
     single = dataclasses.replace(inventory, sites={"paris": inventory.sites["paris"]})
-    app = ResilApp(single, read_only=False)
+    app = console(single, read_only=False)
     async with app.run_test(size=SIZE):
         assert "s" not in app.active_bindings
         assert "site paris" in header_text(app) and "(1/" not in header_text(app)
 
 
 async def test_palette_commands_are_namespaced(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE):
         provider = ShellCommands(app.screen)
         titles = [str(hit.text) async for hit in provider.discover()]
@@ -320,7 +321,7 @@ async def test_palette_commands_are_namespaced(inventory: Inventory) -> None:
 
 
 async def test_palette_switches_site(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -358,7 +359,7 @@ async def test_mutating_action_hidden_when_pane_has_nothing_to_apply(
     inventory: Inventory,
 ) -> None:
     assert "apply" in MUTATING_ACTIONS
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE):
         assert "a" not in app.active_bindings
 
@@ -366,7 +367,7 @@ async def test_mutating_action_hidden_when_pane_has_nothing_to_apply(
 async def test_mutating_action_runs_when_read_write(
     inventory: Inventory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         recorder = make_pane_applicable(app, monkeypatch)
         app.refresh_bindings()
@@ -380,7 +381,7 @@ async def test_mutating_action_runs_when_read_write(
 async def test_mutating_action_greyed_and_refused_in_read_only(
     inventory: Inventory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = RecordingApp(inventory, read_only=True)
+    app = console(inventory, read_only=True, app_class=RecordingApp)
     async with app.run_test(size=SIZE) as pilot:
         recorder = make_pane_applicable(app, monkeypatch)
         app.refresh_bindings()
@@ -401,7 +402,7 @@ async def test_mutating_action_greyed_and_refused_in_read_only(
 
 
 async def test_quit_returns_zero(inventory: Inventory) -> None:
-    app = ResilApp(inventory, read_only=False)
+    app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("q")
         await pilot.pause()
@@ -409,7 +410,7 @@ async def test_quit_returns_zero(inventory: Inventory) -> None:
 
 
 async def test_keymap_clash_with_another_binding_warns(inventory: Inventory) -> None:
-    app = RecordingApp(with_keys(inventory, {"app.help": "r"}), read_only=False)
+    app = console(with_keys(inventory, {"app.help": "r"}), read_only=False, app_class=RecordingApp)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
         await pilot.pause()

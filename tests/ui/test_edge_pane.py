@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from labkit import console
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
-from resil_tui.core.edge_env import Direction, VarSide
+from resil_tui.core.edge_env import Direction
+from resil_tui.core.edge_side import EdgeSide
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
-from resil_tui.lab.spec import LabTiming
 from resil_tui.remote.pool import Pool
 from resil_tui.ui.app import ResilApp
 from resil_tui.ui.panes.edge import EdgePane
@@ -33,15 +34,6 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=False)
-    try:
-        yield lab
-    finally:
-        await lab.stop()
 
 
 @pytest.fixture
@@ -97,10 +89,10 @@ async def open_edge(app: ResilApp, pilot: Pilot[int]) -> EdgePane:
 
 async def test_pane_shows_targets_diff_and_warnings(inventory: Inventory, tmp_path: Path) -> None:
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
-        app = ResilApp(inventory, read_only=False, pool=pool)
+        app = console(inventory, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             pane = await open_edge(app, pilot)
-            assert pane.preview is not None and pane.preview.overall is VarSide.MASTER
+            assert pane.preview is not None and pane.preview.overall is EdgeSide.MASTER
             assert pane.direction is Direction.TO_SLAVE  # the opposite of where it points
             assert "Edge points to: MASTER" in text_of(pane, "#edge-state")
             targets = text_of(pane, "#edge-targets")
@@ -132,7 +124,7 @@ async def test_apply_after_yes_switches_the_targets(
 ) -> None:
     original = env_bytes(lab)
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
-        app = ResilApp(inventory, read_only=False, pool=pool)
+        app = console(inventory, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             pane = await open_edge(app, pilot)
             await pilot.press("a")
@@ -149,7 +141,7 @@ async def test_apply_after_yes_switches_the_targets(
                 lambda: pane.preview is not None and not pane.loading,
                 "the reload after the apply",
             )
-            assert pane.preview is not None and pane.preview.overall is VarSide.SLAVE
+            assert pane.preview is not None and pane.preview.overall is EdgeSide.SLAVE
             assert "Edge points to: SLAVE" in text_of(pane, "#edge-state")
             assert pane.direction is Direction.TO_MASTER  # the next default: fail back
             progress = pane.query_one(EdgeProgress)
@@ -180,7 +172,7 @@ async def test_apply_after_yes_switches_the_targets(
 async def test_no_cancels(lab: Lab, inventory: Inventory, tmp_path: Path) -> None:
     before = env_bytes(lab)
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
-        app = ResilApp(inventory, read_only=False, pool=pool)
+        app = console(inventory, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             pane = await open_edge(app, pilot)
             await pilot.press("a")
@@ -198,7 +190,7 @@ async def test_read_only_greys_apply_and_rollback(
 ) -> None:
     before = env_bytes(lab)
     async with Pool(read_only=True, audit=tmp_path / "audit.jsonl") as pool:
-        app = ResilApp(inventory, read_only=True, pool=pool)
+        app = console(inventory, read_only=True, pool=pool)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             pane = await open_edge(app, pilot)
             assert pane.can_apply()  # there is a change to show...
@@ -227,7 +219,7 @@ async def test_site_without_cc_pair_says_why(inventory: Inventory, tmp_path: Pat
         inventory, sites={"demo": dataclasses.replace(site, cc_master=None, cc_slave=None)}
     )
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
-        app = ResilApp(no_cc, read_only=False, pool=pool)
+        app = console(no_cc, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             await show_edge(app, pilot)
             pane = app.query_one(EdgePane)

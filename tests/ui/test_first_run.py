@@ -3,16 +3,18 @@ unexpected worker errors become one line plus the debug log."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+from labkit import console
 from textual.widgets import Static
 
 from resil_tui import cli
+from resil_tui.cli.common import GlobalArgs
+from resil_tui.entry import main
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.preferences import Preferences, load_preferences, save_preferences
@@ -95,7 +97,7 @@ async def test_first_run_i_opens_the_form(tmp_path: Path) -> None:
 def test_no_inventory_without_a_terminal_explains_and_suggests_init(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert cli.main([]) == 2  # pytest's stdin is not a terminal
+    assert main([]) == 2  # pytest's stdin is not a terminal
     err = capsys.readouterr().err
     assert "no inventory found; looked in:" in err
     assert "hosts.toml" in err and "resil-tui init" in err and "--demo" in err
@@ -105,10 +107,10 @@ def test_no_inventory_without_a_terminal_explains_and_suggests_init(
 def test_no_inventory_on_a_terminal_runs_the_first_run_choice(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from resil_tui import init_cli
+    from resil_tui.ui import launch
 
-    monkeypatch.setattr(init_cli.sys.stdin, "isatty", lambda: True, raising=False)
-    monkeypatch.setattr(init_cli.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(launch.sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(launch.sys.stdout, "isatty", lambda: True, raising=False)
     seen: list[Any] = []
 
     def fake_run(self: InitApp) -> InitResult:
@@ -116,9 +118,9 @@ def test_no_inventory_on_a_terminal_runs_the_first_run_choice(
         return InitResult("demo")
 
     monkeypatch.setattr(InitApp, "run", fake_run)
-    args = argparse.Namespace(hosts=None, demo=False)
-    assert init_cli.first_run(args) is None
-    assert args.demo is True
+    options, code = launch._first_run(GlobalArgs())
+    assert code is None
+    assert options.demo is True
     assert seen and str(tmp_path / "hosts.toml") in seen[0]
 
 
@@ -127,7 +129,7 @@ def test_init_refuses_an_existing_file_before_the_form(
 ) -> None:
     target = tmp_path / "hosts.toml"
     target.write_text("# mine\n")
-    assert cli.main(["init", str(target)]) == 2
+    assert main(["init", str(target)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert target.read_text() == "# mine\n"
 
@@ -137,7 +139,7 @@ def test_init_refuses_an_existing_file_before_the_form(
 
 async def test_theme_settings_and_keys_persist(inventory: Inventory, tmp_path: Path) -> None:
     path = tmp_path / "config" / "resil-tui" / "preferences.toml"
-    app = RecordingApp(inventory, read_only=False, preferences_path=path)
+    app = console(inventory, read_only=False, preferences_path=path, app_class=RecordingApp)
     async with app.run_test(size=SIZE) as pilot:
         titles = [c.title for c in palette_commands(app)]
         assert "settings: refresh every 5 s" in titles
@@ -163,7 +165,7 @@ async def test_inventory_keys_win_over_preference_keys(inventory: Inventory) -> 
     import dataclasses
 
     inv = dataclasses.replace(inventory, keys={"app.refresh": "f6"})
-    app = ResilApp(inv, read_only=False, preference_keys={"app.refresh": "f5", "app.help": "h"})
+    app = console(inv, read_only=False, preference_keys={"app.refresh": "f5", "app.help": "h"})
     async with app.run_test(size=SIZE):
         assert app.keys_for("app.refresh") == "f6"
         assert app.keys_for("app.help") == "h"
@@ -190,9 +192,10 @@ async def test_preferences_reach_the_console_through_the_cli(
         return 0
 
     monkeypatch.setattr(ResilApp, "run_async", fake_run_async)
-    args = cli.build_parser().parse_args(["--hosts", str(EXAMPLE), "--log-buffer", "20000"])
-    ctx = cli.Context(args=args, inventory=load_inventory(EXAMPLE))
-    assert await cli.run_tui(ctx) == 0
+    _, options = cli.parse(["--hosts", str(EXAMPLE), "--log-buffer", "20000"])
+    from resil_tui.ui import launch
+
+    assert await launch._console(options) == 0
     assert captured["theme"] == "light"  # preferences
     assert captured["refresh"] == 15.0  # environment beats preferences
     assert captured["buffer"] == 20_000  # flag beats preferences
@@ -206,7 +209,7 @@ async def test_preferences_reach_the_console_through_the_cli(
 async def test_a_failing_worker_is_logged_and_shown_as_one_line(
     inventory: Inventory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = RecordingApp(inventory, read_only=False)
+    app = console(inventory, read_only=False, app_class=RecordingApp)
     async with app.run_test(size=SIZE) as pilot:
 
         async def boom() -> None:
@@ -232,7 +235,7 @@ async def test_no_color_is_honoured_and_states_are_words(
     from textual.filter import Monochrome, NoColor
 
     monkeypatch.setenv("NO_COLOR", "1")
-    app = ResilApp(inventory, read_only=True)
+    app = console(inventory, read_only=True)
     async with app.run_test(size=(80, 24)):
         assert app.no_color
         assert any(isinstance(f, Monochrome | NoColor) for f in app._filters)

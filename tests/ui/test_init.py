@@ -7,24 +7,22 @@ known_hosts, so the host key question is asked and answered by key.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from resil_tui.init_cli import (
+from resil_tui.inventory import load_inventory
+from resil_tui.inventory_draft import (
     Draft,
-    Outcome,
     check_draft,
     field_for,
     split_target,
     write_inventory,
 )
-from resil_tui.inventory import load_inventory
 from resil_tui.lab.server import Lab
-from resil_tui.lab.spec import LabTiming
+from resil_tui.ops.probe import Outcome
 from resil_tui.ui.init_app import InitApp, InitResult
 from resil_tui.ui.screens.confirm import ConfirmScreen
 from resil_tui.ui.screens.init_form import InitFormScreen
@@ -189,15 +187,6 @@ async def test_existing_file_is_not_overwritten(tmp_path: Path) -> None:
 
 
 # --- the live test against the lab --------------------------------------------------------------
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=False)
-    try:
-        yield lab
-    finally:
-        await lab.stop()
 
 
 async def wait_until(pilot: Pilot[InitResult], check: object, timeout: float = 20.0) -> None:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from labkit import console
 from textual.app import App, ComposeResult
 
 from resil_tui.core.logbuf import gap_marker
 from resil_tui.inventory import load_inventory
 from resil_tui.lab.server import Lab
-from resil_tui.lab.spec import LabTiming
 from resil_tui.ops.logs import FollowState
 from resil_tui.ops.session import make_pool
-from resil_tui.ui.app import ResilApp
 from resil_tui.ui.panes.logs import LogsPane
 from resil_tui.ui.widgets.log_view import LogView
 
@@ -125,15 +123,6 @@ async def test_wrap_and_save(tmp_path: Path) -> None:
         assert path.read_text() == "x" * 150 + "\nshort\n"
 
 
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=False)
-    try:
-        yield lab
-    finally:
-        await lab.stop()
-
-
 async def wait_for(check: object, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():  # type: ignore[operator]
@@ -146,7 +135,7 @@ async def test_tabs_follow_the_lab_and_closing_a_tab_stops_its_stream(
 ) -> None:
     inventory = load_inventory(lab.inventory_path)
     pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
-    app = ResilApp(inventory, read_only=True, pool=pool)
+    app = console(inventory, read_only=True, pool=pool)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("5")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labkit import console
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -33,12 +34,13 @@ def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Input, "cursor_blink", False)
 
 
-def console() -> ResilApp:
+def example_console() -> ResilApp:
     # The example inventory's path would differ per checkout: show none.
     inventory = load_inventory(EXAMPLE)
     import dataclasses
 
-    return ResilApp(dataclasses.replace(inventory, path=None), read_only=False)
+    app: ResilApp = console(dataclasses.replace(inventory, path=None), read_only=False)
+    return app
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -59,24 +61,24 @@ def press(*keys: str) -> Any:
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
 def test_status_pane(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(console(), terminal_size=size, run_before=press())
+    assert snap_compare(example_console(), terminal_size=size, run_before=press())
 
 
 @pytest.mark.parametrize(("key", "name"), [("2", "ha"), ("3", "edge"), ("5", "logs")])
 def test_panes_at_80x24(snap_compare: Any, key: str, name: str) -> None:
-    assert snap_compare(console(), terminal_size=SMALL, run_before=press(key))
+    assert snap_compare(example_console(), terminal_size=SMALL, run_before=press(key))
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
 def test_help_screen(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(console(), terminal_size=size, run_before=press("question_mark"))
+    assert snap_compare(example_console(), terminal_size=size, run_before=press("question_mark"))
 
 
 def test_read_only_badge_at_80x24(snap_compare: Any) -> None:
     inventory = load_inventory(EXAMPLE)
     import dataclasses
 
-    app = ResilApp(dataclasses.replace(inventory, path=None), read_only=True)
+    app = console(dataclasses.replace(inventory, path=None), read_only=True)
     assert snap_compare(app, terminal_size=SMALL, run_before=press())
 
 

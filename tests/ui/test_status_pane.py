@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 import pytest
+from labkit import console
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -37,6 +39,10 @@ SLAVE = "demo.xivo.slave"
 MANUAL = 600.0
 
 
+# The slave's check-master-status cron runs: the site follows the lab's faults.
+pytestmark = pytest.mark.lab(ticker=True)
+
+
 class RecordingApp(ResilApp):
     """ResilApp that remembers its notifications (run_test hides toasts)."""
 
@@ -55,16 +61,6 @@ def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    """The demo site, fast timings, with the slave's check-master-status cron ticking."""
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast())
-    try:
-        yield lab
-    finally:
-        await lab.stop()
-
-
 def lab_inventory(
     lab: Lab, tmp_path: Path, *, read_only: bool = False, edit: Callable[[str], str] | None = None
 ) -> Inventory:
@@ -81,13 +77,14 @@ def build_app(
     inventory: Inventory, tmp_path: Path, lab: Lab | None, interval: float = MANUAL
 ) -> tuple[RecordingApp, Pool]:
     pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
-    app = RecordingApp(
+    app = console(
         inventory,
         read_only=inventory.read_only,
         demo=lab is not None,
         pool=pool,
         lab=lab,
         status_refresh_interval=interval,
+        app_class=RecordingApp,
     )
     return app, pool
 
@@ -118,7 +115,14 @@ async def until(
     pilot: Pilot[Any], check: Callable[[], bool], what: str, timeout: float = 10.0
 ) -> None:
     deadline = time.monotonic() + timeout
-    while not check():
+
+    def holds() -> bool:
+        try:
+            return check()
+        except NoMatches:  # the pane's widgets are not mounted yet
+            return False
+
+    while not holds():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}: {_state(pilot)}")
         await pilot.pause(0.05)
@@ -132,8 +136,8 @@ async def refresh_until(
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}: {_state(pilot)}")
-        pane = pane_of(pilot.app)  # type: ignore[arg-type]
-        if not pane.polling:
+        app: ResilApp = pilot.app  # type: ignore[assignment]
+        if not app.site_state().polling:
             await pilot.press("r")
         await pilot.pause(0.1)
 
@@ -162,7 +166,7 @@ async def test_rows_fill_in_and_banner_says_normal(
     app, pool = build_app(inventory, tmp_path, lab)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: all_up(app), "every row up")
-        await until(pilot, lambda: pane_of(app).report is not None, "the poll to finish")
+        await until(pilot, lambda: app.poller.polls_finished > 0, "the poll to finish")
         pane = pane_of(app)
         assert "✔ OK · Normal: master serves telephony" in banner(app)
         master = pane.table.cells(MASTER)
@@ -229,7 +233,7 @@ async def test_power_off_master_shows_down_row_and_failover(lab: Lab, tmp_path: 
 async def test_cut_link_gives_split_brain(lab: Lab, tmp_path: Path) -> None:
     app, pool = build_app(lab_inventory(lab, tmp_path), tmp_path, lab)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: pane_of(app).report is not None, "first poll")
+        await until(pilot, lambda: app.poller.polls_finished > 0, "first poll")
         run_palette(app, "lab: cut master/slave link")
         await refresh_until(
             pilot, lambda: "Split brain: both XiVO run telephony" in banner(app), "split brain"
@@ -246,7 +250,7 @@ async def test_cut_link_gives_split_brain(lab: Lab, tmp_path: Path) -> None:
 async def test_detail_view_shows_raw_command_outputs(lab: Lab, tmp_path: Path) -> None:
     app, pool = build_app(lab_inventory(lab, tmp_path), tmp_path, lab)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: pane_of(app).report is not None, "first poll")
+        await until(pilot, lambda: app.poller.polls_finished > 0, "first poll")
         pane = pane_of(app)
         pane.table.focus()
         pane.table.select_node(MASTER)
@@ -288,7 +292,7 @@ async def test_unknown_host_key_trust_flow(lab: Lab, tmp_path: Path, read_only: 
     fingerprint = asyncssh.read_private_key(lab.host_key_path(MASTER)).get_fingerprint("sha256")
     app, pool = build_app(inventory, tmp_path, lab)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: pane_of(app).report is not None, "first poll")
+        await until(pilot, lambda: app.poller.polls_finished > 0, "first poll")
         pane = pane_of(app)
         assert reach(app, MASTER) == "? host key unknown: t to trust"
         assert reach(app, SLAVE).startswith("✔ up")
@@ -324,7 +328,7 @@ async def test_unknown_host_key_trust_flow(lab: Lab, tmp_path: Path, read_only: 
 async def test_changed_host_key_is_refused_without_trust(lab: Lab, tmp_path: Path) -> None:
     app, pool = build_app(lab_inventory(lab, tmp_path), tmp_path, lab)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: pane_of(app).report is not None, "first poll")
+        await until(pilot, lambda: app.poller.polls_finished > 0, "first poll")
         run_palette(app, f"lab: new host key on {SLAVE}")
         await until(pilot, lambda: any("new host key" in t for _, t in app.notes), "rekey")
         # The open connection keeps working until it is dropped; a new one sees the new key.
@@ -357,9 +361,8 @@ async def test_hung_node_does_not_hold_back_other_rows(lab: Lab, tmp_path: Path)
         await until(
             pilot, lambda: all(reach(app, n).startswith("✔ up") for n in others), "other rows"
         )
-        pane = pane_of(app)
         # The first screen is there before the hung node answered: its row says so.
-        assert pane.polling and reach(app, "demo.cc.slave").startswith("… polling")
+        assert app.site_state().polling and reach(app, "demo.cc.slave").startswith("… polling")
         assert "still waiting for demo.cc.slave" in banner(app)
         await until(
             pilot, lambda: reach(app, "demo.cc.slave").startswith("✖ down (timeout"), "timeout"
@@ -374,10 +377,10 @@ async def test_polls_never_stack_and_site_switch_repolls(tmp_path: Path) -> None
         app, pool = build_app(lab_inventory(lab, tmp_path), tmp_path, lab, interval=0.1)
         async with app.run_test(size=SIZE) as pilot:
             pane = pane_of(app)
-            assert pane.collector is not None
+            collector = app.session.collector
             running = 0
             most = 0
-            real = pane.collector.poll_site
+            real = collector.poll_site
 
             async def counted(*args: Any, **kwargs: Any) -> Any:
                 nonlocal running, most
@@ -388,17 +391,17 @@ async def test_polls_never_stack_and_site_switch_repolls(tmp_path: Path) -> None
                 finally:
                     running -= 1
 
-            pane.collector.poll_site = counted  # type: ignore[method-assign]
-            start = pane.polls_finished
+            collector.poll_site = counted  # type: ignore[method-assign]
+            start = app.poller.polls_finished
             for _ in range(3):
                 await pilot.press("r")  # queued while a poll runs, never run alongside it
-            await until(pilot, lambda: pane.polls_finished >= start + 4, "auto-refreshes")
+            await until(pilot, lambda: app.poller.polls_finished >= start + 4, "auto-refreshes")
             assert most == 1
             assert app.site_name == "s001"
             await pilot.press("s")
             await until(
                 pilot,
-                lambda: pane.report is not None and pane.report.site == "s002",
+                lambda: (report := app.site_state().report) is not None and report.site == "s002",
                 "the other site's poll",
             )
             assert set(pane.snapshots) == {"s002.xivo.master", "s002.xivo.slave"}
@@ -408,13 +411,12 @@ async def test_polls_never_stack_and_site_switch_repolls(tmp_path: Path) -> None
         await pool.close()
 
 
-async def test_without_pool_nothing_is_polled_and_no_lab_commands(tmp_path: Path) -> None:
-    app = RecordingApp(load_inventory(EXAMPLE), read_only=False)
+async def test_without_polling_nothing_is_polled_and_no_lab_commands(tmp_path: Path) -> None:
+    app = console(load_inventory(EXAMPLE), read_only=False, app_class=RecordingApp)
     async with app.run_test(size=SIZE) as pilot:
-        pane = pane_of(app)
-        assert pane.collector is None
+        assert not app.poller.enabled
         assert reach(app, "paris.xivo.master") == "· not polled (no connection)"
-        assert "without a connection pool" in banner(app)
+        assert "without polling" in banner(app)
         await pilot.press("r")
         await pilot.pause()
         assert any("nothing to refresh" in text for _, text in app.notes)
@@ -433,7 +435,9 @@ def test_reach_words_for_each_state() -> None:
     ctx = RowContext(now=now, stale_after=120.0)
 
     def snap(state: ReachState, message: str = "", **kw: Any) -> Snap:
-        return Snap("n", "xivo", reachability=Reachability(state, message, now - 5), **kw)
+        where = {"known_hosts": "/home/a/.ssh/known_hosts", "line": 7} if message else {}
+        reach = Reachability(state, message, now - 5, **where)  # type: ignore[arg-type]
+        return Snap("n", "xivo", reachability=reach, **kw)
 
     assert reach_text(None, ctx) == "… polling"
     assert reach_text(None, dataclasses.replace(ctx, can_poll=False)).startswith("· not polled")
@@ -477,9 +481,10 @@ def test_banner_lists_other_findings_worst_first() -> None:
         evaluated_at=0.0,
     )
     assert banner_text(verdicts, ["demo.edge"]).splitlines() == [
-        "✖ CRITICAL · Failed over",
-        "  The slave serves.",
-        "  ✖ CRITICAL Edge wrong side: Switch.",
+        "✖ CRITICAL · Edge wrong side",
+        "  Switch.",
+        "  Telephony: Failed over",
+        "  ▲ WARNING Failed over: The slave serves.",
         "  ▲ WARNING m unreachable: Refused.",
         "  … still waiting for demo.edge",
     ]

@@ -4,10 +4,11 @@ with keys, the resume offer at start-up, read-only mode."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from labkit import console
 from textual.pilot import Pilot
 from textual.widgets import Log, Static
 
@@ -17,7 +18,6 @@ from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab import xivo
 from resil_tui.lab.server import Lab
-from resil_tui.lab.spec import LabTiming
 from resil_tui.ops.wizard import EngineOptions, WizardEngine
 from resil_tui.ops.wizard_store import RunStore, find_unfinished_runs
 from resil_tui.remote.pool import Pool
@@ -38,21 +38,16 @@ SHORT = RunbookOptions(
 )
 
 
+# The slave's check-master-status cron runs: the site follows the lab's faults.
+pytestmark = pytest.mark.lab(ticker=True)
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    lab = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=True)
-    try:
-        yield lab
-    finally:
-        await lab.stop()
 
 
 @pytest.fixture
@@ -103,7 +98,7 @@ def text(pane: WizardPane, selector: str) -> str:
 async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_path: Path) -> None:
     await master_off(lab)
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
-        app = ResilApp(inventory, read_only=False, pool=pool)
+        app = console(inventory, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             pane = await show_wizard(app, pilot)
             assert "f: start the failover" in text(pane, "#wizard-keys")
@@ -200,7 +195,7 @@ async def test_unfinished_run_is_offered_at_start_and_resumed(
     assert [r.run_id for r in find_unfinished_runs(inventory)] == [run_id]
 
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
-        app = ResilApp(inventory, read_only=False, pool=pool)
+        app = console(inventory, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: isinstance(app.screen, ResumeScreen), "the offer")
             offer = str(app.screen.query_one("#resume-text", Static).content)
@@ -239,7 +234,7 @@ async def test_split_brain_opens_the_typed_confirmation_and_read_only_greys_acti
     await lab.cut_link("demo")
     await until_slave_serves(lab)
     async with Pool(read_only=True, audit=tmp_path / "audit.jsonl") as pool:
-        app = ResilApp(inventory, read_only=True, pool=pool)
+        app = console(inventory, read_only=True, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             pane = await show_wizard(app, pilot)
             assert "READ-ONLY" in text(pane, "#wizard-title")

@@ -59,6 +59,7 @@ def test_line_format(tmp_path: Path) -> None:
         "before_sha256",
         "after_sha256",
         "backup",
+        "op",
     }
     when = datetime.fromisoformat(first["time"])
     assert when.utcoffset() is not None and when.utcoffset().total_seconds() == 0

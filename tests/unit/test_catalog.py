@@ -97,11 +97,11 @@ def test_exact_argv_forms() -> None:
     assert C.tail("/var/log/xivo-sync.log", 50).line == "tail -n 50 /var/log/xivo-sync.log"
     assert C.tail("/l", 5, follow=True).argv == ("tail", "-F", "-n", "5", "/l")
     assert C.sysconfd_get_ha_config().line == (
-        "curl -sS --max-time 10 http://127.0.0.1:8668/get_ha_config"
+        "curl -q -sS --max-time 10 http://127.0.0.1:8668/get_ha_config"
     )
     upd = C.sysconfd_update_ha_config(C.HaMode.SLAVE, IPv4Address("10.50.0.11"))
     assert upd.line == (
-        "curl -sS --max-time 60 -X POST -H 'Content-Type: application/json' "
+        "curl -q -sS --max-time 60 -X POST -H 'Content-Type: application/json' "
         '-d \'{"node_type": "slave", "remote_address": "10.50.0.11"}\' '
         "http://127.0.0.1:8668/update_ha_config"
     )
@@ -116,6 +116,7 @@ def test_exact_argv_forms() -> None:
     assert C.xivo_sync_init().line == "xivo-sync -i" and C.xivo_sync_init().pty
     assert C.sip_expiry_query().argv == (
         "psql",
+        "-X",
         "-U",
         "postgres",
         "-d",
@@ -162,8 +163,6 @@ def test_mutating_flags() -> None:
         "start",
         "stop",
         "restart",
-        "enable",
-        "disable",
     }
 
 

@@ -18,6 +18,7 @@ from resil_tui.core.cluster import (
     worst,
 )
 from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.edge_side import PairAddresses, edge_targets
 from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
 from resil_tui.core.node_status import (
     CcStatus,
@@ -37,6 +38,15 @@ XM, XS = "10.0.0.1", "10.0.0.2"
 CM, CS = "10.0.1.1", "10.0.1.2"
 NOW = 10_000.0
 STALE = 120.0
+PAIR = PairAddresses(
+    IPv4Address(XM), IPv4Address(XS), IPv4Address("10.0.1.1"), IPv4Address("10.0.1.2")
+)
+
+
+def _env_text(values: dict[str, str | None]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in values.items() if v is not None)
+
+
 TOPO = Topology(
     site="s",
     xivo_master_id="s.xivo.master",
@@ -45,8 +55,6 @@ TOPO = Topology(
     xivo_slave_ip=IPv4Address(XS),
     cc_master_id="s.cc.master",
     cc_slave_id="s.cc.slave",
-    cc_master_ip=IPv4Address(CM),
-    cc_slave_ip=IPv4Address(CS),
     edge_id="s.edge",
     mds_ids=("s.mds.mds1",),
 )
@@ -140,7 +148,7 @@ def edge(xivo_ip: str = XM, cc_ip: str = CM, **overrides: str) -> NodeSnapshot:
         Reachability(ReachState.OK),
         polled_at=NOW - 5,
         last_success_at=NOW - 5,
-        edge=EdgeStatus(values),
+        edge=EdgeStatus(values, edge_targets(_env_text(values), PAIR)),
     )
 
 
@@ -519,6 +527,7 @@ def test_to_dict_schema():
         "explanation",
         "evidence",
         "nodes",
+        "remedy",
     }
     assert isinstance(Finding(Verdict.STALE, Severity.OK, "t", "e").to_dict()["evidence"], list)
 
@@ -539,8 +548,8 @@ def test_topology_from_inventory_site():
     )
     topo = Topology.from_site(inv_site)
     assert topo.xivo_slave_ip == IPv4Address(XS)
-    assert topo.cc_slave_id is None and topo.cc_master_ip == IPv4Address(CM)
-    assert topo.edge_present and topo.mds_ids == ("s.mds.mds1",)
+    assert topo.cc_slave_id is None and topo.cc_master_id is not None
+    assert topo.edge_id is not None and topo.mds_ids == ("s.mds.mds1",)
 
 
 _REACH = st.sampled_from(list(ReachState))
@@ -572,3 +581,61 @@ def test_evaluate_never_raises(a1, a2, mode1, mode2, disabled, r1, r2, last):
     assert v.findings[0] is v.primary
     assert v.severity.rank >= max(f.severity.rank for f in v.findings)
     json.dumps(v.to_dict())
+
+
+# --- the banner: headline from the worst finding, every finding, the wizard's keys --------
+
+
+def test_banner_headline_is_the_worst_finding_not_the_primary():
+    from resil_tui.core.cluster import Remedy
+    from resil_tui.ui.widgets.verdict_banner import banner_text
+
+    # Telephony is normal, but the Edge sends remote users to the (inactive) slave.
+    v = run(site(edge(XS, CS)))
+    assert v.primary.code is Verdict.NORMAL and v.severity is Severity.CRITICAL
+    text = banner_text(v, remedy_keys=lambda r: f"KEYS {r.value}")
+    first, *rest = text.splitlines()
+    assert first == "✖ CRITICAL · Edge points to the slave, telephony is on the master"
+    assert "CRITICAL · Normal" not in text
+    assert "  Telephony: Normal: master serves telephony" in rest
+    assert "    → KEYS failback" in rest
+    wrong = next(f for f in v.findings if f.code is Verdict.EDGE_WRONG_SIDE)
+    assert wrong.remedy is Remedy.FAILBACK and wrong.to_dict()["remedy"] == "failback"
+
+
+def test_failed_over_names_the_failover_wizard():
+    from resil_tui.core.cluster import Remedy
+    from resil_tui.ui.widgets.verdict_banner import banner_text
+
+    slave = slave_standby(asterisk="running", disabled=False)
+    master = master_active(reach=ReachState.TIMEOUT, last_success=NOW - 600)
+    v = run(site(master, slave))  # the Edge still points to the master
+    assert v.primary.remedy is Remedy.FAILOVER
+    text = banner_text(v, remedy_keys=lambda r: f"press 4 then f: the {r.value} wizard")
+    assert text.splitlines()[0].startswith("✖ CRITICAL · Edge points to the master")
+    assert "press 4 then f: the failover wizard" in text
+
+
+def test_split_brain_banner_keeps_the_edge_finding():
+    from resil_tui.ui.widgets.verdict_banner import banner_text
+
+    v = run(site(slave_standby(asterisk="running", disabled=False)))
+    assert v.primary.code is Verdict.SPLIT_BRAIN
+    text = banner_text(v)
+    assert text.splitlines()[0] == "✖ CRITICAL · Split brain: both XiVO run telephony"
+    assert "Edge points to the master while both XiVO run telephony" in text
+
+
+@given(st.sampled_from(list(ReachState)), st.sampled_from(["running", "stopped", "failed"]))
+@settings(max_examples=40)
+def test_every_finding_is_in_the_banner(reach: ReachState, asterisk: str) -> None:
+    from resil_tui.ui.widgets.verdict_banner import banner_text
+
+    v = run(site(master_active(reach=reach, asterisk=asterisk), edge(XS, CM)))
+    text = banner_text(v)
+    for finding in v.findings:
+        if finding.severity is not Severity.OK:
+            assert finding.title in text
+    assert text.startswith(
+        {"ok": "✔", "warning": "▲", "critical": "✖", "unknown": "?"}[v.severity.value]
+    )

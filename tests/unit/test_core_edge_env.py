@@ -12,21 +12,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resil_tui.core.edge_env import (
-    EDGE_VARIABLES,
     Direction,
     EdgeAddresses,
     EdgeIssue,
     EdgeSwitchPlan,
     EdgeVarEntry,
     IssueKind,
-    VarSide,
     current_side,
-    overall_side,
     plan_edge_switch,
     sha256_text,
     unified_diff,
 )
 from resil_tui.core.edge_scan import find_address, scan_env
+from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, VarSide, edge_targets
 
 A = IPv4Address
 IPS = EdgeAddresses(A("10.0.0.1"), A("10.0.0.2"), A("10.0.0.21"), A("10.0.0.22"))
@@ -179,8 +177,8 @@ def test_sample_is_already_on_master() -> None:
 def test_current_side_of_the_sample() -> None:
     assert current_side(SAMPLE, IPS) == dict.fromkeys(EDGE_VARIABLES, VarSide.MASTER)
     assert current_side(SAMPLE_ON_SLAVE, IPS) == dict.fromkeys(EDGE_VARIABLES, VarSide.SLAVE)
-    assert overall_side(current_side(SAMPLE, IPS)) is VarSide.MASTER
-    assert overall_side(current_side(SAMPLE_ON_SLAVE, IPS)) is VarSide.SLAVE
+    assert edge_targets(SAMPLE, IPS.as_pair).overall is EdgeSide.MASTER
+    assert edge_targets(SAMPLE_ON_SLAVE, IPS.as_pair).overall is EdgeSide.SLAVE
 
 
 # --- shapes of assignments ------------------------------------------------------------
@@ -275,7 +273,8 @@ def test_crlf_lines_and_missing_final_newline_are_kept() -> None:
         "XIVO_MDS_HOST_DEFAULT=10.0.0.2"
     )
     diff = plan.unified_diff()
-    assert "-XIVO_HOST=10.0.0.1\r\n" in diff
+    # Display text: the CR of a CRLF line is shown, never sent to the terminal.
+    assert "-XIVO_HOST=10.0.0.1␍\n" in diff and "\r" not in diff
     assert diff.endswith("+XIVO_MDS_HOST_DEFAULT=10.0.0.2\n\\ No newline at end of file\n")
 
 
@@ -353,7 +352,7 @@ def test_mixed_state_switches_the_rest_and_says_which() -> None:
     assert "XIVOCC_HOST, XIVO_MDS_HOST_DEFAULT" in mixed.message
     assert "XIVO_HOST, TURN_ALLOWED_PEERS" in mixed.message
     assert plan.new_text == env("10.0.0.2", "10.0.0.22")
-    assert overall_side(current_side(text, IPS)) is VarSide.MIXED
+    assert edge_targets(text, IPS.as_pair).overall is EdgeSide.MIXED
 
 
 def test_missing_variable_is_an_error_naming_it() -> None:
@@ -367,7 +366,7 @@ def test_missing_variable_is_an_error_naming_it() -> None:
     # The others still show what they would become.
     assert entry(plan, "XIVO_HOST").new_value == "10.0.0.2"
     assert current_side(text, IPS)["XIVO_MDS_HOST_DEFAULT"] is VarSide.MISSING
-    assert overall_side(current_side(text, IPS)) is VarSide.MISSING
+    assert edge_targets(text, IPS.as_pair).overall is EdgeSide.MASTER
 
 
 def test_value_with_neither_address_is_an_error_naming_variable_and_value() -> None:
@@ -452,7 +451,7 @@ def test_unparsable_line_is_kept_and_warned() -> None:
 def test_empty_file_reports_four_missing_variables() -> None:
     plan = plan_edge_switch("", IPS, Direction.TO_MASTER)
     assert [e.variable for e in plan.errors] == list(EDGE_VARIABLES)
-    assert overall_side(current_side("", IPS)) is VarSide.MISSING
+    assert edge_targets("", IPS.as_pair).overall is EdgeSide.UNKNOWN
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -643,9 +642,9 @@ def test_reference_to_an_unmanaged_variable_that_keeps_the_master_is_an_error() 
 def test_overall_side_ignores_a_variable_allowing_both_sides() -> None:
     text = env(peers="10.0.0.1,10.0.0.2")
     assert current_side(text, IPS)["TURN_ALLOWED_PEERS"] is VarSide.MIXED
-    assert overall_side(current_side(text, IPS)) is VarSide.MASTER
-    assert overall_side(current_side(env("10.0.0.2", cc="10.0.0.21"), IPS)) is VarSide.MIXED
-    assert overall_side(current_side(env(cc="nowhere"), IPS)) is VarSide.NEITHER
+    assert edge_targets(text, IPS.as_pair).overall is EdgeSide.MASTER
+    assert edge_targets(env("10.0.0.2", cc="10.0.0.21"), IPS.as_pair).overall is EdgeSide.MIXED
+    assert edge_targets(env(cc="nowhere"), IPS.as_pair).overall is EdgeSide.MASTER
 
 
 _JUNK = st.lists(st.one_of(_ALPHABET, _FRAGMENTS), max_size=12).map("".join)

@@ -480,7 +480,8 @@ def test_batcher_crlf_and_pty_output():
 def test_batcher_strips_escapes_unless_asked_not_to():
     b = LineBatcher()
     b.feed("\x1b[36mxuc-1  |\x1b[0m hi\x07\tthere\n")
-    assert b.take() == ["xuc-1  | hi\tthere"]
+    # Colours go; any other control is made visible (core/sanitize.py), never emitted.
+    assert b.take() == ["xuc-1  | hi␇\tthere"]
     raw = LineBatcher(clean=False)
     raw.feed("\x1b[36mx\x1b[0m\r\n")
     assert raw.take() == ["\x1b[36mx\x1b[0m"]
@@ -549,13 +550,14 @@ def test_batcher_any_byte_chunking_equals_str_chunking(text, cuts):
 
 
 def test_clean_line():
-    assert clean_line("\x1b]0;title\x07\x1b[1;31mred\x1b[0m\r") == "red"
-    assert clean_line("tab\tkept\x00\x7f") == "tab\tkept"
+    assert clean_line("\x1b[1;31mred\x1b[0m\r") == "red"
+    assert clean_line("\x1b]0;title\x07\x1b[1;31mred\x1b[0m\r") == "␛]0;title␇red"
+    assert clean_line("tab\tkept\x00\x7f\x9b\u202e") == "tab\tkept␀␡⟨U+009B⟩⟨U+202E⟩"
 
 
 def test_render_for_save():
     assert render_for_save([]) == ""
-    assert render_for_save(["a", "", "b\r", "c\nd"]) == "a\n\nb\ncd\n"
+    assert render_for_save(["a", "", "b\r", "c\nd"]) == "a\n\nb\nc␤d\n"
     buf = LogBuffer(10)
     buf.extend(["x 1", "y", "x 2"])
     assert render_for_save(line for _, line in buf.view(LineFilter("x"))) == "x 1\nx 2\n"

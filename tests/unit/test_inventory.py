@@ -17,7 +17,7 @@ from resil_tui.inventory import (
     load_inventory,
     parse_inventory,
 )
-from resil_tui.inventory_model import NodeKind, Side
+from resil_tui.inventory_model import NodeKind, Side, UnknownName
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "hosts.example.toml"
 
@@ -144,10 +144,15 @@ def test_keys_table_and_read_only() -> None:
 
 def test_node_lookup_errors_list_known_nodes() -> None:
     inv = parse_inventory(MINIMAL)
-    with pytest.raises(KeyError, match=r"paris\.xivo\.master"):
+    with pytest.raises(UnknownName, match=r"paris\.xivo\.master") as node_error:
         inv.node("nope")
-    with pytest.raises(KeyError, match="known: paris"):
+    assert isinstance(node_error.value, LookupError)
+    assert node_error.value.what == "node" and "paris.xivo.slave" in node_error.value.choices
+    with pytest.raises(UnknownName, match="known: paris") as site_error:
         inv.site("nope")
+    assert str(site_error.value) == "no site 'nope' in the inventory (known: paris)"
+    with pytest.raises(UnknownName, match=r"did you mean paris\.xivo\.slave"):
+        inv.node("xivo.slav")
 
 
 def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,19 +1,25 @@
-"""What the app shell asks of a pane, and the honest placeholder used until a pane exists.
+"""What the app shell asks of a pane.
 
-The shell talks to the active pane through four calls: `show_site()` when the admin
-switches site, `refresh_pane()` on the refresh key, `can_apply()` / `apply()` for the
-pane's main change. A pane that changes nodes lists its own mutating actions in
-`MUTATING_ACTIONS`; `check_action()` greys them out in read-only mode so the footer tells
-the truth, and the remote layer refuses them again whatever the UI does.
+Every pane renders from the shell's `SiteState` of the site on screen: `show_state()` is
+called whenever it changes (a node answered, a poll ended); a pane never polls on its own,
+it asks the shell (`request_poll()`, `repoll(nodes)` after an action). `show_site()` comes
+when the admin switches site, `refresh_pane()` on the refresh key, `can_apply()` /
+`apply()` for the pane's main change. A pane that changes nodes lists its mutating
+actions in `MUTATING_ACTIONS`; `check_action()` greys them out in read-only mode so the
+footer tells the truth, and the remote layer refuses them again whatever the UI does.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.containers import VerticalScroll
 
 from resil_tui.inventory_model import Site
+from resil_tui.ops.site_state import SiteState
+
+if TYPE_CHECKING:
+    from resil_tui.ui.app import ResilApp
 
 
 class Pane(VerticalScroll):
@@ -28,9 +34,21 @@ class Pane(VerticalScroll):
         self.site = site
 
     @property
+    def shell(self) -> ResilApp:
+        from resil_tui.ui.app import ResilApp
+
+        app = self.app
+        if not isinstance(app, ResilApp):
+            raise TypeError(f"{type(self).__name__} runs inside ResilApp only")
+        return app
+
+    @property
+    def state(self) -> SiteState:
+        return self.shell.site_state(self.site.name)
+
+    @property
     def read_only(self) -> bool:
-        # Fail safe: a pane mounted outside ResilApp behaves as read-only.
-        return bool(getattr(self.app, "read_only", True))
+        return self.shell.read_only
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING_ACTIONS and self.read_only:
@@ -41,8 +59,12 @@ class Pane(VerticalScroll):
         """The admin switched site; subclasses re-render for it."""
         self.site = site
 
+    def show_state(self, state: SiteState) -> None:
+        """The site's picture changed; subclasses re-render from it."""
+
     def refresh_pane(self) -> None:
-        """The refresh key was pressed while this pane is active."""
+        """The refresh key was pressed while this pane is active: poll the site now."""
+        self.shell.request_poll()
 
     def can_apply(self) -> bool:
         """Whether this pane has a change ready to apply (enables the apply binding)."""

@@ -1,16 +1,17 @@
 """Edge pane: where the Edge proxy points, the diff of switching it, apply and rollback.
 
-The `.env` is read when the pane is first shown (and on refresh / site switch); the plan
-comes from the pure planner, so what is shown is what `a` writes. Apply and rollback run in
-workers (named groups, `exit_on_error=False`) that only post messages: progress events from
-ops.edge, then the outcome. Both are greyed out in read-only mode, and refused again by the
-remote layer whatever the UI does.
+The `.env` shown is the one the last status poll read (the shell's site state, with its
+age); the plan comes from the pure planner, so what is shown is what `a` writes, and the
+apply re-reads the file and refuses unless it is still that text. Apply and rollback run
+in workers (named groups, `exit_on_error=False`) that only post messages: progress events
+from ops.edge, then the outcome; the Edge is polled again as soon as they end. Both are
+greyed out in read-only mode, and refused again by the remote layer whatever the UI does.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,30 +22,30 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import RadioButton, RadioSet, Static
 
-from resil_tui.core.edge_env import EDGE_VARIABLES, Direction, EdgeSwitchPlan, VarSide
+from resil_tui.core.edge_env import Direction, EdgeSwitchPlan
+from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, VarSide
 from resil_tui.inventory_model import Site
 from resil_tui.ops.edge import (
     APPLY_STEPS,
     ROLLBACK_STEPS,
+    BackupInfo,
     EdgeEvent,
     EdgeOutcome,
     EdgePreview,
     EdgeSetupError,
-    NoBackupError,
     RollbackPreview,
     apply_switch,
     default_direction,
     edge_addresses,
     list_edge_backups,
-    load_preview,
     load_rollback_preview,
     plan_notes,
+    preview_from_snapshot,
     rollback,
     step_text,
 )
-from resil_tui.remote.errors import RemoteError
-from resil_tui.remote.pool import Pool
-from resil_tui.remote.sftp import BackupInfo
+from resil_tui.ops.errors import error_text
+from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.screens.confirm import ConfirmScreen
 from resil_tui.ui.widgets.edge_backups import EdgeBackupPicker
@@ -56,19 +57,14 @@ log = logging.getLogger(__name__)
 LOAD_GROUP = "edge-load"
 RUN_GROUP = "edge-run"  # apply and rollback: never exclusive, a change is never cancelled
 
-_SIDE_STYLE = {
+_SIDE_STYLE: dict[str, str] = {
+    EdgeSide.UNKNOWN: "bold red",
     VarSide.MASTER: "bold cyan",
     VarSide.SLAVE: "bold magenta",
     VarSide.MIXED: "bold yellow",
     VarSide.NEITHER: "bold red",
     VarSide.MISSING: "bold red",
 }
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, RemoteError):
-        return f"{exc.node_id}: {exc.message}"
-    return str(exc)
 
 
 class EdgePane(Pane):
@@ -97,13 +93,6 @@ class EdgePane(Pane):
     """
 
     # --- messages (posted by workers, handled here) ----------------------------------------
-
-    class Loaded(Message):
-        def __init__(self, site: str, preview: EdgePreview | None, error: str | None) -> None:
-            super().__init__()
-            self.site = site
-            self.preview = preview
-            self.error = error
 
     class Progress(Message):
         def __init__(self, event: EdgeEvent) -> None:
@@ -137,15 +126,8 @@ class EdgePane(Pane):
         self.direction: Direction = Direction.TO_SLAVE
         self.user_direction: Direction | None = None  # chosen by the admin for this file
         self.busy: str | None = None  # "apply" / "rollback" while a change runs
-        self.loading = False
         self.load_error: str | None = None
         self.last_outcome: EdgeOutcome | None = None
-        self._shown_once = False
-
-    @property
-    def pool(self) -> Pool | None:
-        pool = getattr(self.app, "pool", None)
-        return pool if isinstance(pool, Pool) else None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -170,13 +152,10 @@ class EdgePane(Pane):
         yield Static("", id="edge-notes", markup=False)
 
     def on_mount(self) -> None:
-        self._render_all()
+        self._render_state(self.state)
+        self.set_interval(1.0, self._render_state_line)
 
     def on_show(self) -> None:
-        # Read the node only once the admin looks at the pane, not at every start-up.
-        if not self._shown_once:
-            self._shown_once = True
-            self.load()
         # After the tab switch has settled (it may move or clear the focus itself).
         self.call_after_refresh(self._take_focus)
 
@@ -196,54 +175,48 @@ class EdgePane(Pane):
             return f"Edge of site {self.site.name}"
         return f"Edge {edge.id} · {edge.paths.edge_env} · ssh {edge.ssh.host}"
 
-    def load(self) -> None:
-        """(Re)read the Edge `.env` in a worker; the plan follows when it arrives."""
-        site = self.site
-        self.preview, self.plan, self.load_error = None, None, None
+    def show_state(self, state: SiteState) -> None:
+        """Plan from the `.env` the last poll read; the admin's direction is kept as long as
+        the file is the same."""
+        if state.name != self.site.name or not self.is_mounted:
+            return
+        self._render_state(state)
+
+    def _render_state(self, state: SiteState) -> None:
+        before = self.preview
         try:
-            edge_addresses(site)  # refuse early: no Edge, or no CC pair for XIVOCC_HOST
+            edge_addresses(self.site)  # refuse early: no Edge, or no CC pair for XIVOCC_HOST
+            self.preview = preview_from_snapshot(self.site, state.node(self._edge_id()))
+            self.load_error = None
         except EdgeSetupError as exc:
-            self.load_error = str(exc)
-            self._render_all()
-            return
-        pool = self.pool
-        if pool is None:
-            self.load_error = "not connected: this session has no connection pool"
-            self._render_all()
-            return
-        self.loading = True
-        self._render_all()
-        self.run_worker(
-            self._load_work(pool, site),
-            group=LOAD_GROUP,
-            exclusive=True,
-            exit_on_error=False,
-            name=f"edge load {site.name}",
-        )
-
-    async def _load_work(self, pool: Pool, site: Site) -> None:
-        try:
-            preview = await load_preview(pool, site)
-        except (RemoteError, EdgeSetupError) as exc:
-            self.post_message(self.Loaded(site.name, None, _error_text(exc)))
-        except Exception as exc:  # shown, logged: a bug must not kill the app
-            log.exception("loading the Edge .env failed")
-            self.post_message(self.Loaded(site.name, None, f"unexpected error: {exc!r}"))
-        else:
-            self.post_message(self.Loaded(site.name, preview, None))
-
-    @on(Loaded)
-    def _loaded(self, message: Loaded) -> None:
-        if message.site != self.site.name:
-            return  # the admin switched site meanwhile
-        self.loading = False
-        self.preview, self.load_error = message.preview, message.error
-        if message.preview is not None:
-            self.direction = self.user_direction or default_direction(message.preview.sides)
-            self.plan = message.preview.plan(self.direction)
+            self.preview, self.load_error = None, str(exc)
+        if self.preview is None and self.load_error is None:
+            self.load_error = self._why_not_read(state)
+        if self.preview is not None and (before is None or before.text != self.preview.text):
+            self.user_direction = None if before is not None else self.user_direction
+            self.direction = self.user_direction or default_direction(self.preview.targets)
+        self.plan = self.preview.plan(self.direction) if self.preview is not None else None
         self._sync_radio()
         self._render_all()
         self.app.refresh_bindings()
+
+    def _edge_id(self) -> str | None:
+        return self.site.edge.id if self.site.edge is not None else None
+
+    def _why_not_read(self, state: SiteState) -> str | None:
+        snap = state.node(self._edge_id())
+        if snap is None or snap.reachability.state.value == "not_polled":
+            return None  # not polled yet: "reading" is shown
+        if not snap.reachability.ok:
+            return f"{snap.node_id} unreachable ({snap.reachability.state.value}): " + (
+                snap.reachability.message or "no answer"
+            )
+        found = [e for e in snap.errors if "env" in e]
+        return f"the .env was not read: {found[0] if found else 'see the Status detail'}"
+
+    def _render_state_line(self) -> None:
+        if self.is_mounted:
+            self.query_one("#edge-state", Static).update(self._state_text())
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -275,15 +248,28 @@ class EdgePane(Pane):
             )
         if self.busy:
             text.append(f"▶ {self.busy} running…", style="bold yellow")
-        elif self.loading:
-            text.append("… reading the Edge .env", style="dim")
         elif self.load_error:
             text.append(f"✖ {self.load_error}", style="bold red")
-        elif self.preview is not None:
+        elif self.preview is None:
+            text.append("… the Edge .env has not been polled yet", style="dim")
+        else:
             overall = self.preview.overall
             text.append("Edge points to: ")
             text.append(overall.value.upper(), style=_SIDE_STYLE.get(overall, "bold"))
-            text.append(f"   (sha256 {self.preview.sha256[:12]}…)", style="dim")
+            node_id = self.preview.node.id
+            text.append(
+                f"   {self.state.node_as_of(node_id, time.time())}"
+                f" · sha256 {self.preview.sha256[:12]}…",
+                style="dim",
+            )
+            snap = self.state.node(node_id)
+            if snap is not None and not snap.reachability.ok:
+                # The last .env read is kept, but the node does not answer now: say so.
+                text.append(
+                    f"\n✖ {node_id} unreachable now ({snap.reachability.state.value}): this is "
+                    "the last .env read; a switch is refused until it answers",
+                    style="bold red",
+                )
         text.rstrip()
         return text
 
@@ -375,20 +361,21 @@ class EdgePane(Pane):
         super().show_site(site)
         self.user_direction = None
         self.last_outcome = None
+        self.preview, self.plan, self.load_error = None, None, None
         if self.is_mounted:
             self._show_outcome("", None)
             self.query_one(EdgeProgress).display = False
-        if self._shown_once:
-            self.load()
-        else:
-            self.preview, self.plan, self.load_error = None, None, None
-            self._render_all()
+            self.show_state(self.state)
 
     def refresh_pane(self) -> None:
         if self.busy:
             self.notify("Edge: a change is running; refresh when it ends.", severity="warning")
             return
-        self.load()
+        edge = self._edge_id()
+        if edge is not None:
+            self.shell.repoll([edge], self.site.name)
+        else:
+            super().refresh_pane()
 
     def can_apply(self) -> bool:
         return (
@@ -407,10 +394,7 @@ class EdgePane(Pane):
         return allowed
 
     def _refused(self, what: str) -> bool:
-        refuse: Callable[[str], bool] | None = getattr(self.app, "refuse_if_read_only", None)
-        if refuse is not None:
-            return refuse(what)
-        return self.read_only
+        return self.shell.refuse_if_read_only(what)
 
     # --- apply -----------------------------------------------------------------------------
 
@@ -444,8 +428,8 @@ class EdgePane(Pane):
         self.app.push_screen(screen, callback=answered)
 
     def _start_apply(self, preview: EdgePreview, plan: EdgeSwitchPlan) -> None:
-        pool = self.pool
-        if pool is None or self.busy:
+        pool = self.shell.session.pool
+        if self.busy:
             return
         self._begin(
             "apply",
@@ -504,9 +488,12 @@ class EdgePane(Pane):
                 markup=False,
                 timeout=10,
             )
-        # The node changed (or may have): read it again; the default direction follows.
+        # The node changed (or may have): poll it again; every pane and the default
+        # direction follow.
         self.user_direction = None
-        self.load()
+        edge = self._edge_id()
+        if edge is not None:
+            self.shell.repoll([edge], self.site.name)
         self.app.refresh_bindings()
 
     def _show_outcome(self, text: str, ok: bool | None) -> None:
@@ -524,16 +511,16 @@ class EdgePane(Pane):
         if self.busy:
             self.notify("Edge: a change is already running.", severity="warning")
             return
-        node, pool = self.site.edge, self.pool
-        if node is None or pool is None:
+        node, pool = self.site.edge, self.shell.session.pool
+        if node is None:
             self.notify("Edge: no Edge node to roll back on this site.", severity="warning")
             return
 
         async def work() -> None:
             try:
                 backups = await list_edge_backups(pool, node)
-            except RemoteError as exc:
-                self.post_message(self.BackupsListed(None, _error_text(exc)))
+            except Exception as exc:
+                self.post_message(self.BackupsListed(None, error_text(exc)))
             else:
                 self.post_message(self.BackupsListed(backups, None))
 
@@ -560,15 +547,15 @@ class EdgePane(Pane):
         self.app.push_screen(picker, callback=self._backup_chosen)
 
     def _backup_chosen(self, path: str | None) -> None:
-        node, pool = self.site.edge, self.pool
-        if path is None or node is None or pool is None:
+        node, pool = self.site.edge, self.shell.session.pool
+        if path is None or node is None:
             return
 
         async def work() -> None:
             try:
                 preview = await load_rollback_preview(pool, node, path)
-            except (RemoteError, NoBackupError) as exc:
-                self.post_message(self.RollbackPreviewed(None, _error_text(exc)))
+            except Exception as exc:
+                self.post_message(self.RollbackPreviewed(None, error_text(exc)))
             else:
                 self.post_message(self.RollbackPreviewed(preview, None))
 
@@ -616,8 +603,8 @@ class EdgePane(Pane):
         self.app.push_screen(screen, callback=answered)
 
     def _start_rollback(self, preview: RollbackPreview) -> None:
-        pool = self.pool
-        if pool is None or self.busy:
+        pool = self.shell.session.pool
+        if self.busy:
             return
         self._begin(
             "rollback",

@@ -1,11 +1,13 @@
 """HA pane: each XiVO node's HA mode, the form that changes it, and the four HA scripts.
 
-Reads and actions run in Textual workers (groups `ha-read` and `ha-action`,
-`exit_on_error=False`) through `resil_tui.ops.ha`; workers only post messages, the
-handlers below update the widgets. One action runs at a time. Every action is confirmed
-(a typed confirmation for disabling HA), refused in read-only mode, audited by the pool,
-and its full output is kept in the node's history, shown in the console below the form
-while that node is selected.
+It renders the XiVO pair from the shell's site state (the status poll: ha.conf, cron,
+services, SIP expiry) with its age, and polls nothing itself. Actions are planned by
+`resil_tui.ops.ha` (an `HaAction` holds the one command object: the confirmation shows it,
+`run_action` sends it) and run in Textual workers (group `ha-action`,
+`exit_on_error=False`) that only post messages. One action runs at a time. Every action is
+confirmed (a typed confirmation for disabling HA), refused in read-only mode, audited by
+the pool, and its full output is kept in the node's history, shown in the console below
+the form while that node is selected; the node is polled again as soon as it ends.
 
 The slave's root password for `xivo-sync -i` is asked in a masked input that appears in
 the console only while the PTY waits for it; the value goes straight to the PTY and the
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,49 +36,48 @@ from resil_tui.core.ha_form import (
     HaPreview,
     build_preview,
 )
-from resil_tui.inventory_model import Inventory, Node, Site
+from resil_tui.inventory_model import Node, Site
+from resil_tui.ops.errors import error_text
 from resil_tui.ops.ha import (
     ActionRecord,
+    HaAction,
     HaSiteState,
-    apply_ha_mode,
+    SlaveAction,
+    ha_site_state,
     peer_node,
+    plan_check_master,
+    plan_manage_slave,
+    plan_replication,
+    plan_restart,
+    plan_set_mode,
+    plan_sync,
+    plan_sync_init,
     read_ha_site,
-    refused_record,
-    restart_services,
-    run_check_master,
-    run_manage_slave,
-    run_replication,
-    run_sync,
-    run_sync_init,
+    run_action,
     slave_start_risk,
     validate_for_node,
 )
-from resil_tui.remote import commands as cat
-from resil_tui.remote.commands import SlaveAction
-from resil_tui.remote.errors import RemoteError
-from resil_tui.remote.pool import Pool
+from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.widgets.ha_node_card import HaNodeCard
 
-READ_GROUP = "ha-read"
 ACTION_GROUP = "ha-action"
 MODES = (HaMode.DISABLED, HaMode.MASTER, HaMode.SLAVE)
 FLUSH_SECONDS = 0.08
-
-Runner = Callable[[Callable[[str], None]], Awaitable[ActionRecord]]
 
 
 @dataclass
 class ConfirmRequest:
     title: str
-    command: str
-    node: Node
+    action: HaAction  # what runs: its command is what the confirmation shows
     warnings: list[str]
-    action: str
-    runner: Runner
     typed: bool = False
     confirm_label: str = "Yes, run it"
+
+    @property
+    def node(self) -> Node:
+        return self.action.node
 
 
 class HaPane(Pane):
@@ -115,13 +115,6 @@ class HaPane(Pane):
         Binding("R", "restart_services", "Restart services", id="ha.restart"),
     ]
 
-    class StateRead(Message):
-        bubble = False
-
-        def __init__(self, site: str, state: HaSiteState | None, error: str | None) -> None:
-            super().__init__()
-            self.site, self.state, self.error = site, state, error
-
     class Line(Message):
         bubble = False
 
@@ -152,9 +145,8 @@ class HaPane(Pane):
 
     def __init__(self, site: Site) -> None:
         super().__init__(site)
-        self.state: HaSiteState | None = None
-        self.read_error: str | None = None
         self.selected: str = site.xivo_master.id
+        self._prefilled = False
         self.history: dict[str, list[ActionRecord]] = {}
         self.live: dict[str, list[str]] = {}
         self.restart_pending: set[str] = set()
@@ -165,6 +157,7 @@ class HaPane(Pane):
     # --- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="ha-as-of", markup=False)
         yield Static("", id="ha-pair", markup=False)
         with Horizontal(id="ha-cards"):
             yield HaNodeCard(self.site.xivo_master, id="ha-card-master")
@@ -206,19 +199,23 @@ class HaPane(Pane):
         self.set_interval(FLUSH_SECONDS, self._flush_console)
         # Widgets are queryable once mounted; render then (is_mounted is False in on_mount).
         self.call_after_refresh(self._render_all)
-        self.start_read()
+        self.set_interval(1.0, self._render_as_of)
 
-    # --- helpers ----------------------------------------------------------------------------
-
-    @property
-    def pool(self) -> Pool | None:
-        pool = getattr(self.app, "pool", None)
-        return pool if isinstance(pool, Pool) else None
+    # --- the site state ---------------------------------------------------------------------
 
     @property
-    def inventory(self) -> Inventory | None:
-        inv = getattr(self.app, "inventory", None)
-        return inv if isinstance(inv, Inventory) else None
+    def ha_state(self) -> HaSiteState | None:
+        """The XiVO pair as the last poll of the site saw it (None before the first)."""
+        report = self.state.report
+        return ha_site_state(self.site, report) if report is not None else None
+
+    def show_state(self, state: SiteState) -> None:
+        if state.name != self.site.name or not self.is_mounted:
+            return
+        if not self._prefilled and self.ha_state is not None:
+            self._prefilled = True
+            self._prefill_form()
+        self._render_all()
 
     @property
     def node(self) -> Node:
@@ -255,7 +252,8 @@ class HaPane(Pane):
 
     def preview(self) -> HaPreview | None:
         v = self.validation()
-        ns = self.state.node(self.node.id) if self.state else None
+        state = self.ha_state
+        ns = state.node(self.node.id) if state else None
         if not v.ok or ns is None or not ns.reachable:
             return None
         return build_preview(
@@ -268,23 +266,23 @@ class HaPane(Pane):
         )
 
     def _refuse_read_only(self, what: str) -> bool:
-        refuse = getattr(self.app, "refuse_if_read_only", None)
-        if callable(refuse):
-            return bool(refuse(what))
-        if self.read_only:
-            self.notify(f"READ-ONLY mode: {what} refused", severity="error", markup=False)
-            return True
-        return False
+        return self.shell.refuse_if_read_only(what)
 
     # --- rendering --------------------------------------------------------------------------
+
+    def _render_as_of(self) -> None:
+        if self.is_mounted:
+            self.query_one("#ha-as-of", Static).update(self.state.as_of(time.time()))
 
     def _render_all(self) -> None:
         if not self.is_mounted:
             return
+        self._render_as_of()
         self._render_pair()
+        state = self.ha_state
         for card in self.query(HaNodeCard):
             card.show(
-                self.state,
+                state,
                 selected=card.node.id == self.selected,
                 restart_pending=card.node.id in self.restart_pending,
             )
@@ -302,19 +300,16 @@ class HaPane(Pane):
 
     def _render_pair(self) -> None:
         pair = self.query_one("#ha-pair", Static)
-        if self.state is None:
-            text = (
-                "HA of the XiVO pair: reading…"
-                if self.read_error is None
-                else f"HA of the XiVO pair: not read: {self.read_error}"
-            )
-            if self.pool is None:
-                text = "HA of the XiVO pair: not read (the console has no connection pool)"
+        state = self.ha_state
+        if state is None:
+            text = "HA of the XiVO pair: not polled yet…"
+            if not self.shell.poller.enabled:
+                text = "HA of the XiVO pair: not read (polling is off in this console)"
             pair.update(text)
             return
-        v = self.state.verdicts
+        v = state.verdicts
         lines = [f"Pair: {v.primary.title} — {v.primary.explanation}"]
-        lines.extend(f"  {f}" for f in self.state.ha_findings())
+        lines.extend(f"  {f}" for f in state.ha_findings())
         if self.busy:
             lines.append(f"  … running: {self.busy}")
         pair.update("\n".join(lines))
@@ -373,7 +368,8 @@ class HaPane(Pane):
         return "\n".join(str(line) for line in self.query_one("#ha-console", Log).lines)
 
     def _prefill_form(self) -> None:
-        ns = self.state.node(self.selected) if self.state else None
+        state = self.ha_state
+        ns = state.node(self.selected) if state else None
         ha = ns.ha if ns is not None else None
         if ha is not None and ha.mode in MODES:
             self.query_one(f"#ha-mode-{ha.mode.value}", RadioButton).value = True
@@ -386,7 +382,7 @@ class HaPane(Pane):
 
     def show_site(self, site: Site) -> None:
         super().show_site(site)
-        self.state, self.read_error = None, None
+        self._prefilled = False
         self.selected = site.xivo_master.id
         if self.is_mounted:
             self.query_one("#ha-card-master", HaNodeCard).node = site.xivo_master
@@ -396,13 +392,9 @@ class HaPane(Pane):
             self.query_one("#ha-node-master", RadioButton).value = True
             self._refill_console()
             self.call_after_refresh(self._render_all)
-            self.start_read()
-
-    def refresh_pane(self) -> None:
-        self.start_read()
 
     def can_apply(self) -> bool:
-        if self.busy is not None or self.pool is None or not self.is_mounted:
+        if self.busy is not None or not self.is_mounted:
             return False
         return self.preview() is not None
 
@@ -421,13 +413,9 @@ class HaPane(Pane):
                 markup=False,
             )
             return
-        node, pool = self.node, self.pool
-        assert pool is not None and v.mode is not None
-        command = cat.sysconfd_update_ha_config(v.mode.value, v.peer).line
-
-        async def runner(sink: Callable[[str], None]) -> ActionRecord:
-            return await apply_ha_mode(pool, node, v, on_line=sink)
-
+        node = self.node
+        assert v.mode is not None
+        action = plan_set_mode(node, v)
         warnings = [w for w in preview.warnings if w != DISABLE_WARNING]
         warnings += ["sysconfd restarts PostgreSQL on the node"]
         if preview.restart_required:
@@ -436,26 +424,14 @@ class HaPane(Pane):
             self._ask(
                 ConfirmRequest(
                     f"Disable HA on {node.id}",
-                    command,
-                    node,
+                    action,
                     [DISABLE_WARNING, *warnings],
-                    "set-mode",
-                    runner,
                     typed=True,
                     confirm_label="Disable HA",
                 )
             )
         else:
-            self._ask(
-                ConfirmRequest(
-                    f"Set {node.id} to HA {v.mode.value}",
-                    command,
-                    node,
-                    warnings,
-                    "set-mode",
-                    runner,
-                )
-            )
+            self._ask(ConfirmRequest(f"Set {node.id} to HA {v.mode.value}", action, warnings))
 
     # --- confirmations and workers ----------------------------------------------------------
 
@@ -464,7 +440,7 @@ class HaPane(Pane):
         if request.typed:
             screen = TypedConfirmScreen(
                 request.title,
-                request.command,
+                request.action.line,
                 request.node.id,
                 request.node.id,
                 request.warnings,
@@ -473,7 +449,7 @@ class HaPane(Pane):
         else:
             screen = ConfirmScreen(
                 request.title,
-                request.command,
+                request.action.line,
                 request.node.id,
                 request.warnings,
                 confirm_label=request.confirm_label,
@@ -481,13 +457,14 @@ class HaPane(Pane):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run_action(request.action, request.node, request.command, request.runner)
+                self._run_action(request.action)
             else:
                 self.notify(f"{request.title}: cancelled, nothing sent.", markup=False)
 
         self.app.push_screen(screen, answered)
 
-    def _run_action(self, action: str, node: Node, command: str, runner: Runner) -> None:
+    def _run_action(self, planned: HaAction) -> None:
+        node, action = planned.node, planned.kind.value
         if self._refuse_read_only(f"{action} on {node.id}"):
             return
         if self.busy is not None:
@@ -504,53 +481,19 @@ class HaPane(Pane):
                 self.post_message(self.Line(node.id, text))
 
             try:
-                record = await runner(sink)
-            except RemoteError as exc:
-                record = refused_record(action, node.id, command, exc)
+                record = await run_action(
+                    self.shell.session.pool, planned, on_line=sink, ask_password=self._ask_password
+                )
             except Exception as exc:  # shown to the admin; the worker must not die silently
-                record = ActionRecord(action=action, node_id=node.id, command=command)
-                record.finish(False, f"unexpected error: {exc.__class__.__name__}: {exc}")
+                record = ActionRecord(action=action, node_id=node.id, command=planned.line)
+                record.finish(False, error_text(exc))
+                for line in record.lines[-1:]:
+                    sink(line)
             self.post_message(self.ActionDone(record))
 
         self.run_worker(
             work(), group=ACTION_GROUP, exit_on_error=False, name=f"ha {action} {node.id}"
         )
-
-    def start_read(self) -> None:
-        pool, inventory = self.pool, self.inventory
-        if pool is None or inventory is None:
-            self.call_after_refresh(self._render_all)
-            return
-        site = self.site
-
-        async def read() -> None:
-            try:
-                state = await read_ha_site(pool, inventory, site)
-            except Exception as exc:
-                self.post_message(self.StateRead(site.name, None, str(exc)))
-                return
-            self.post_message(self.StateRead(site.name, state, None))
-
-        self.run_worker(
-            read(),
-            group=READ_GROUP,
-            exclusive=True,
-            exit_on_error=False,
-            name=f"ha read {site.name}",
-        )
-
-    @on(StateRead)
-    def _state_read(self, message: StateRead) -> None:
-        if message.site != self.site.name:
-            return
-        first = self.state is None
-        if message.state is not None:
-            self.state, self.read_error = message.state, None
-        else:
-            self.read_error = message.error
-        if first and self.state is not None:
-            self._prefill_form()
-        self._render_all()
 
     @on(Line)
     def _line(self, message: Line) -> None:
@@ -574,7 +517,8 @@ class HaPane(Pane):
             markup=False,
         )
         self._render_all()
-        self.start_read()
+        # The node's facts changed: every pane follows the next poll of it, now.
+        self.shell.repoll([rec.node_id], self.site.name)
         if rec.action == "set-mode" and rec.ok and rec.restart_required:
             self.restart_pending.add(rec.node_id)
             self._render_all()
@@ -584,23 +528,14 @@ class HaPane(Pane):
         node = (
             self.site.xivo_master if node_id == self.site.xivo_master.id else (self.site.xivo_slave)
         )
-        pool = self.pool
-        assert pool is not None
-
-        async def runner(sink: Callable[[str], None]) -> ActionRecord:
-            return await restart_services(pool, node, on_line=sink)
-
         self._ask(
             ConfirmRequest(
                 f"Restart all services on {node.id} now?",
-                cat.xivo_service("restart").line,
-                node,
+                plan_restart(node),
                 [
                     "The seed requires restarting all services after configuring a master or "
                     "disabling a node. If you decline, the pane keeps saying a restart is pending."
                 ],
-                "restart",
-                runner,
                 confirm_label="Restart now",
             )
         )
@@ -686,7 +621,8 @@ class HaPane(Pane):
     # --- actions ------------------------------------------------------------------------
 
     def _peer_ip(self, node: Node) -> str | None:
-        ns = self.state.node(node.id) if self.state else None
+        state = self.ha_state
+        ns = state.node(node.id) if state else None
         if ns is not None and ns.ha is not None and ns.ha.peer is not None:
             return str(ns.ha.peer)
         other = peer_node(self.site, node)
@@ -695,7 +631,7 @@ class HaPane(Pane):
     def _role_warning(
         self, node: Node, want: HaMode, state: HaSiteState | None = None
     ) -> list[str]:
-        state = state or self.state
+        state = state or self.ha_state
         ns = state.node(node.id) if state else None
         mode = ns.mode if ns is not None else HaMode.UNKNOWN
         if mode is want:
@@ -705,16 +641,14 @@ class HaPane(Pane):
             f"meant for the {want.value}."
         ]
 
-    def _guard(self, what: str) -> Pool | None:
+    def _guard(self, what: str) -> bool:
+        """True when an action may start now (not read-only, nothing else running)."""
         if self._refuse_read_only(what):
-            return None
+            return False
         if self.busy is not None:
             self.notify(f"HA: wait for {self.busy} to finish.", severity="warning")
-            return None
-        if self.pool is None:
-            self.notify("HA: no connection pool.", severity="error")
-            return None
-        return self.pool
+            return False
+        return True
 
     def action_next_node(self) -> None:
         ids = [self.site.xivo_master.id, self.site.xivo_slave.id]
@@ -722,97 +656,64 @@ class HaPane(Pane):
 
     def action_replicate(self) -> None:
         node = self.node
-        pool = self._guard(f"DB replication on {node.id}")
         slave_ip = self._peer_ip(node)
-        if pool is None or slave_ip is None:
+        if not self._guard(f"DB replication on {node.id}") or slave_ip is None:
             return
-        command = cat.db_replication(slave_ip).line
-
-        async def runner(sink: Callable[[str], None]) -> ActionRecord:
-            return await run_replication(pool, node, slave_ip, on_line=sink)
-
         self._ask(
             ConfirmRequest(
                 f"Replicate the database to {slave_ip}",
-                command,
-                node,
+                plan_replication(node, slave_ip),
                 [
                     *self._role_warning(node, HaMode.MASTER),
                     "Overwrites the slave's asterisk database with the master's.",
                 ],
-                "replicate",
-                runner,
             )
         )
 
     def action_sync(self) -> None:
         node = self.node
-        pool = self._guard(f"xivo-sync on {node.id}")
-        if pool is None:
+        if not self._guard(f"xivo-sync on {node.id}"):
             return
-
-        async def runner(sink: Callable[[str], None]) -> ActionRecord:
-            return await run_sync(pool, node, on_line=sink)
-
         self._ask(
             ConfirmRequest(
                 "Run xivo-sync",
-                cat.xivo_sync().line,
-                node,
+                plan_sync(node),
                 [
                     *self._role_warning(node, HaMode.MASTER),
                     "Copies the master's files to the slave (rsync over SSH).",
                 ],
-                "sync",
-                runner,
             )
         )
 
     def action_sync_init(self) -> None:
         node = self.node
-        pool = self._guard(f"xivo-sync -i on {node.id}")
-        if pool is None:
+        if not self._guard(f"xivo-sync -i on {node.id}"):
             return
-
-        async def runner(sink: Callable[[str], None]) -> ActionRecord:
-            return await run_sync_init(pool, node, self._ask_password, on_line=sink)
-
         self._ask(
             ConfirmRequest(
                 "Run xivo-sync -i (create and install the sync key)",
-                cat.xivo_sync_init().line,
-                node,
+                plan_sync_init(node),
                 [
                     *self._role_warning(node, HaMode.MASTER),
                     "ssh-copy-id will ask for the SLAVE's root password: type it in the masked "
                     "input that appears below the console.",
                 ],
-                "sync-init",
-                runner,
             )
         )
 
     def action_check_master(self) -> None:
         node = self.node
-        pool = self._guard(f"check master status on {node.id}")
         master_ip = self._peer_ip(node)
-        if pool is None or master_ip is None:
+        if not self._guard(f"check master status on {node.id}") or master_ip is None:
             return
-
-        async def runner(sink: Callable[[str], None]) -> ActionRecord:
-            return await run_check_master(pool, node, master_ip, on_line=sink)
-
         self._ask(
             ConfirmRequest(
                 f"Check master {master_ip} from {node.id}",
-                cat.check_master_status(master_ip).line,
-                node,
+                plan_check_master(node, master_ip),
                 [
                     *self._role_warning(node, HaMode.SLAVE),
                     "No ping answer makes the slave START its telephony services (take over).",
                 ],
-                "check",
-                runner,
             )
         )
 
@@ -824,64 +725,48 @@ class HaPane(Pane):
 
     def _slave_services(self, act: SlaveAction) -> None:
         node = self.node
-        pool = self._guard(f"xivo-manage-slave-services {act.value} on {node.id}")
-        inventory = self.inventory
-        if pool is None or inventory is None:
+        if not self._guard(f"xivo-manage-slave-services {act.value} on {node.id}"):
             return
         site = self.site
-        command = cat.manage_slave_services(act).line
-
-        async def runner(sink: Callable[[str], None]) -> ActionRecord:
-            return await run_manage_slave(pool, node, act, on_line=sink)
-
+        action = plan_manage_slave(node, act)
         if act is SlaveAction.STOP:
             self._ask(
                 ConfirmRequest(
                     f"Stop the slave's services on {node.id}",
-                    command,
-                    node,
+                    action,
                     [
                         *self._role_warning(node, HaMode.SLAVE),
                         "If the master is down, this stops the only telephony service.",
                     ],
-                    "slave-stop",
-                    runner,
                 )
             )
             return
+        collector = self.shell.session.collector
 
         async def prepare() -> None:
-            # The split-brain warning comes from the live status, read now.
+            # The split-brain warning comes from the live status, polled now (every pane
+            # follows that poll too).
+            state: HaSiteState | None
             try:
-                state = await read_ha_site(pool, inventory, site)
-            except Exception as exc:
+                state = await read_ha_site(collector, site)
+            except Exception:
                 state = None
-                self.post_message(self.StateRead(site.name, None, str(exc)))
-            else:
-                self.post_message(self.StateRead(site.name, state, None))
             warnings = [
                 *slave_start_risk(state, site),
                 *self._role_warning(node, HaMode.SLAVE, state),
             ]
             self.post_message(
                 self.Confirm(
-                    ConfirmRequest(
-                        f"Start the slave's services on {node.id}",
-                        command,
-                        node,
-                        warnings,
-                        "slave-start",
-                        runner,
-                    )
+                    ConfirmRequest(f"Start the slave's services on {node.id}", action, warnings)
                 )
             )
 
         self.run_worker(
-            prepare(), group=READ_GROUP, exit_on_error=False, name="ha slave-start check"
+            prepare(), group=ACTION_GROUP, exit_on_error=False, name="ha slave-start check"
         )
 
     def action_restart_services(self) -> None:
         node = self.node
-        if self._guard(f"xivo-service restart on {node.id}") is None:
+        if not self._guard(f"xivo-service restart on {node.id}"):
             return
         self._offer_restart(node.id)

@@ -1,7 +1,7 @@
 """Logs pane: live, read-only log streams of the site's nodes, one tab each.
 
-The first time the pane is shown it opens xuc's log on the active side's CC (the Status
-pane's last verdict says which side; master when unknown). `o` opens any other stream
+The first time the pane is shown it opens xuc's log on the active side's CC (the shell's
+site state says which side, and how old that is; master when unknown). `o` opens any other stream
 (xuc, the whole CC stack, `edge-dcomp logs`, the xivo-sync log, the inventory's extra
 streams). Each tab runs its stream in a worker (group `logs-<tab>`, `exit_on_error=False`)
 through `ops.logs.LogFollower`; closing the tab cancels the worker, which stops the
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
@@ -32,7 +33,7 @@ from resil_tui.ops.logs import (
     LogStream,
     default_target,
 )
-from resil_tui.remote.pool import Pool
+from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.widgets.log_picker import LogPickerScreen
 from resil_tui.ui.widgets.log_view import DEFAULT_BUFFER_LINES, LogView
@@ -78,11 +79,11 @@ class LogTab(TabPane):
         self.start()
 
     def start(self) -> None:
-        pool = getattr(self.app, "pool", None)
-        if not isinstance(pool, Pool):
-            self.log_view.state_text = "no connection pool: nothing is followed"
-            return
-        follower = LogFollower(pool, self.node, self.stream, tail=self.tail)
+        from resil_tui.ui.app import ResilApp
+
+        app = self.app
+        assert isinstance(app, ResilApp)
+        follower = LogFollower(app.session.pool, self.node, self.stream, tail=self.tail)
         self.follower = follower
         self.run_worker(
             self._follow(follower),
@@ -140,8 +141,27 @@ class LogsPane(Pane):
         self._opened_default = False
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="logs-site", markup=False)
         yield Static("No stream open. Press o to open one.", id="logs-empty", markup=False)
         yield TabbedContent(id="logs-tabs")
+
+    def on_mount(self) -> None:
+        self._render_state(self.state)
+        self.set_interval(1.0, self._render_site_line)
+
+    def show_state(self, state: SiteState) -> None:
+        if state.name == self.site.name and self.is_mounted:
+            self._render_state(state)
+
+    def _render_state(self, state: SiteState) -> None:
+        self._render_site_line()
+
+    def _render_site_line(self) -> None:
+        side = self._active_side()
+        where = f"telephony on the {side}" if side else "active side unknown"
+        self.query_one("#logs-site", Static).update(
+            f"Site {self.site.name}: {where} · {self.state.as_of(time.time())}"
+        )
 
     def on_show(self) -> None:
         if not self._opened_default:
@@ -171,14 +191,11 @@ class LogsPane(Pane):
         return tab.log_view if tab is not None else None
 
     def _active_side(self) -> str | None:
-        status = next(iter(self.app.query("#pane-status")), None)
-        report = getattr(status, "report", None)
-        verdicts = getattr(report, "verdicts", None)
-        side = getattr(verdicts, "active_side", None)
-        return side if isinstance(side, str) else None
+        verdicts = self.state.verdicts
+        return verdicts.active_side if verdicts is not None else None
 
     async def open_default(self) -> LogTab | None:
-        if not isinstance(getattr(self.app, "pool", None), Pool):
+        if not self.shell.poller.enabled:
             declared = [
                 f"  • {node.label}: {spec.name} ({' '.join(spec.argv)})"
                 for node in self.site.nodes()
@@ -187,7 +204,7 @@ class LogsPane(Pane):
             self.query_one("#logs-empty", Static).update(
                 "\n".join(
                     [
-                        "No stream open: the console was started without a connection pool.",
+                        "No stream open: this console was started without polling.",
                         "Extra log streams declared in the inventory:",
                         *(declared or ["  (none for this site)"]),
                     ]
@@ -201,8 +218,7 @@ class LogsPane(Pane):
 
     async def open_stream(self, node: Node, stream: LogStream, *, tail: int = 100) -> LogTab:
         # The app's setting (preferences, RESIL_TUI_LOG_BUFFER); applies to new streams.
-        lines = getattr(self.app, "log_buffer_lines", DEFAULT_BUFFER_LINES)
-        tab = LogTab(node, stream, tail=tail, buffer_lines=int(lines))
+        tab = LogTab(node, stream, tail=tail, buffer_lines=self.shell.log_buffer_lines)
         await self.tabs.add_pane(tab)
         self.tabs.active = tab.id or ""
         self.query_one("#logs-empty", Static).display = False

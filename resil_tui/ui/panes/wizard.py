@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -37,6 +38,7 @@ from resil_tui.core.runbook import (
 )
 from resil_tui.core.wizard_run import RunStatus, StepState, WizardRun
 from resil_tui.inventory_model import Site
+from resil_tui.ops.site_state import SiteState
 from resil_tui.ops.wizard import (
     EngineOptions,
     RunEnded,
@@ -50,14 +52,13 @@ from resil_tui.ops.wizard import (
     discard_run,
 )
 from resil_tui.ops.wizard_store import find_unfinished_runs
-from resil_tui.remote.pool import Pool
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.widgets.wizard_dialogs import DISCARD, RESUME, ReasonScreen, ResumeScreen
 from resil_tui.ui.widgets.wizard_plan import WizardPlan
 
 if TYPE_CHECKING:
-    from textual.app import App
+    from resil_tui.ui.app import ResilApp
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,7 @@ class WizardPane(Pane):
         self.countdown = ""
         self.problem = ""  # the last refusal or error, shown under the current step
         self._confirm_shown_for: str | None = None
-
-    @property
-    def pool(self) -> Pool | None:
-        pool = getattr(self.app, "pool", None)
-        return pool if isinstance(pool, Pool) else None
+        self._working_on: str | None = None
 
     @property
     def active(self) -> bool:
@@ -128,6 +125,7 @@ class WizardPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="wizard-title", markup=False)
+        yield Static("", id="wizard-site", markup=False)
         yield Static("", id="wizard-keys", markup=False)
         yield WizardPlan(id="wizard-plan")
         yield Static("", id="wizard-current", markup=False)
@@ -136,9 +134,22 @@ class WizardPane(Pane):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._render_all)
+        self.set_interval(1.0, self._render_site_line)
 
     def on_show(self) -> None:
         self.call_after_refresh(self._take_focus)
+
+    def show_state(self, state: SiteState) -> None:
+        if state.name == self.site.name and self.is_mounted:
+            self._render_site_line()
+
+    def _render_site_line(self) -> None:
+        state = self.state
+        verdicts = state.verdicts
+        now = "not polled yet" if verdicts is None else verdicts.primary.title
+        self.query_one("#wizard-site", Static).update(
+            f"Site now: {now} · {state.as_of(time.time())}"
+        )
 
     def _take_focus(self) -> None:
         if not self.display or not self.is_on_screen:
@@ -174,6 +185,7 @@ class WizardPane(Pane):
         if self.read_only:
             title += " · READ-ONLY: checks run, actions are refused"
         self.query_one("#wizard-title", Static).update(title)
+        self._render_site_line()
         self.query_one("#wizard-keys", Static).update(self._keys_text())
         self.query_one(WizardPlan).show(runbook, run)
         self.query_one("#wizard-current", Static).update(self._current_text())
@@ -190,10 +202,7 @@ class WizardPane(Pane):
             )
             return f"Run {run.status.value} · {verdict} · f / b: start another run"
         if not self.active:
-            start = "f: start the failover · b: start the failback"
-            if self.pool is None:
-                start = "not connected: this session has no connection pool"
-            return start
+            return "f: start the failover · b: start the failback"
         step = self.current_step()
         if self.working:
             return "running… X aborts (cancels the step first)"
@@ -310,7 +319,7 @@ class WizardPane(Pane):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         engine = self.engine
         if action == "start":
-            return None if self.active or self.pool is None else True
+            return None if self.active else True
         if action == "abort":
             return True if self.active else None
         if engine is None or not self.active or self.working:
@@ -341,6 +350,7 @@ class WizardPane(Pane):
 
     def _work(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
         self.working = True
+        self._working_on = name
         self.problem = ""
         self._refresh()
 
@@ -367,6 +377,10 @@ class WizardPane(Pane):
     @on(WorkDone)
     def _work_done(self, message: WorkDone) -> None:
         self.working = False
+        # An action changed its node (or may have): every pane follows a poll of it, now.
+        step = next((s for s in self.runbook.steps if s.id == self._working_on), None)
+        if step is not None and step.kind is StepKind.ACTION and step.node_id is not None:
+            self.shell.repoll([step.node_id], self.runbook.site)
         if message.error and message.error != "cancelled":
             self.problem = message.error
             self.notify(message.error, severity="warning", markup=False)
@@ -405,22 +419,20 @@ class WizardPane(Pane):
     # --- starting and resuming ---------------------------------------------------------
 
     def action_start(self, direction: str) -> None:
-        pool = self.pool
-        if pool is None:
-            self.notify("Wizard: not connected (no connection pool).", severity="error")
-            return
+        session = self.shell.session
         if self.active:
             self.notify("Wizard: a run is in progress; abort it first.", severity="warning")
             return
         try:
             self.engine = WizardEngine.create(
-                pool,
-                self.app.inventory,
+                session.pool,
+                session.inventory,
                 self.site.name,
-                Direction(direction),  # type: ignore[attr-defined]
+                Direction(direction),
                 runbook_opts=self.runbook_options,
                 options=self.engine_options,
                 on_event=self._on_engine_event,
+                collector=session.collector,
             )
         except (WizardError, OSError, ValueError) as exc:
             self.notify(f"Wizard: cannot start: {exc}", severity="error", markup=False)
@@ -430,17 +442,15 @@ class WizardPane(Pane):
         self._work("guards", self.engine.run_guards)
 
     def resume_run(self, run: WizardRun) -> None:
-        pool = self.pool
-        if pool is None:
-            self.notify("Wizard: not connected (no connection pool).", severity="error")
-            return
+        session = self.shell.session
         try:
             self.engine = WizardEngine.resume(
-                pool,
-                self.app.inventory,
-                run,  # type: ignore[attr-defined]
+                session.pool,
+                session.inventory,
+                run,
                 options=self.engine_options,
                 on_event=self._on_engine_event,
+                collector=session.collector,
             )
         except (WizardError, OSError, ValueError) as exc:
             self.notify(f"Wizard: cannot resume: {exc}", severity="error", markup=False)
@@ -465,9 +475,7 @@ class WizardPane(Pane):
             return
         engine, step = found
         if engine.refused(step):
-            refuse = getattr(self.app, "refuse_if_read_only", None)
-            if refuse is not None:
-                refuse(f"the wizard step '{step.title}'")
+            self.shell.refuse_if_read_only(f"the wizard step '{step.title}'")
             return
         if step.kind is StepKind.ACTION and not (
             step.id == "edge.up" and engine.edge_up_done() is not None
@@ -602,14 +610,13 @@ class WizardPane(Pane):
 # --- start-up: offer to resume ----------------------------------------------------------
 
 
-def offer_resume(app: App[int]) -> None:
+def offer_resume(app: ResilApp) -> None:
     """Called once by the app after mounting: an unfinished run for this inventory is
-    offered (resume / discard / later). Needs a connection pool: without one, nothing."""
-    inventory = getattr(app, "inventory", None)
-    if getattr(app, "pool", None) is None or inventory is None:
+    offered (resume / discard / later). Without polling (layout tests), nothing."""
+    if not app.poller.enabled:
         return
     try:
-        runs = find_unfinished_runs(inventory)
+        runs = find_unfinished_runs(app.inventory)
     except OSError as exc:
         log.warning("cannot look for unfinished wizard runs: %s", exc)
         return
@@ -619,16 +626,12 @@ def offer_resume(app: App[int]) -> None:
 
     def chosen(choice: str | None) -> None:
         if choice == RESUME:
-            if getattr(app, "site_name", run.site) != run.site:
-                app.site_name = run.site  # type: ignore[attr-defined]
-            show = getattr(app, "action_show_pane", None)
-            if show is not None:
-                show(WizardPane.PANE_ID)
+            if app.site_name != run.site:
+                app.site_name = run.site
+            app.action_show_pane(WizardPane.PANE_ID)
             app.query_one(WizardPane).resume_run(run)
         elif choice == DISCARD:
-            pool = getattr(app, "pool", None)
-            audit = pool.audit if isinstance(pool, Pool) else None
-            path = discard_run(run, audit=audit)
+            path = discard_run(run, audit=app.session.audit)
             app.notify(f"Wizard run {run.run_id} discarded; report: {path}", markup=False)
 
     app.push_screen(ResumeScreen(run, len(runs) - 1), callback=chosen)

@@ -21,6 +21,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from resil_tui.ops.trust import TrustOffer
+
 
 def _details(command: str, node: str, warnings: Sequence[str]) -> ComposeResult:
     yield Static("Node", classes="confirm-label")
@@ -168,3 +170,14 @@ class TypedConfirmScreen(ModalScreen[bool]):
     @on(Button.Pressed, "#confirm-no")
     def _no(self) -> None:
         self.dismiss(False)
+
+
+def trust_screen(offer: TrustOffer) -> ConfirmScreen:
+    """The one question of the host-key trust flow (Status pane and init form alike)."""
+    return ConfirmScreen(
+        f"Trust this host key of {offer.label}?",
+        f"append to {offer.known_hosts}: {offer.line}",
+        f"{offer.label} ({offer.info.host_pattern})",
+        [offer.advice()],
+        confirm_label="Yes, trust this key",
+    )

@@ -25,24 +25,22 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from resil_tui.init_cli import (
+from resil_tui.inventory import InventoryError
+from resil_tui.inventory_draft import (
     DEFAULT_EDGE_ENV,
     DEFAULT_KNOWN_HOSTS,
     Checked,
     Draft,
-    Outcome,
-    Probe,
     TargetExists,
     Written,
     check_draft,
-    describe_target,
-    probe_inventory,
     write_inventory,
 )
-from resil_tui.inventory import InventoryError
 from resil_tui.inventory_model import Node
+from resil_tui.ops.probe import Outcome, Probe, describe_target, probe_inventory
+from resil_tui.ops.trust import TrustOffer
 from resil_tui.ui.errors import log, one_line
-from resil_tui.ui.screens.confirm import ConfirmScreen
+from resil_tui.ui.screens.confirm import trust_screen
 from resil_tui.ui.widgets.footer import StableFooter
 
 
@@ -342,21 +340,8 @@ class InitFormScreen(Screen[Written | None]):
         self.probes.append(probe)
         self.query_one("#init-results", Static).update("\n".join(p.line() for p in self.probes))
 
-    async def _ask_trust(self, node: Node, info: Any) -> bool:
-        from resil_tui.remote import hostkeys
-
-        path = hostkeys.known_hosts_path(node.ssh)
-        screen = ConfirmScreen(
-            f"Trust this host key for {info.host_pattern}?",
-            f"append to {path}: {info.host_pattern} {info.key_type} {info.fingerprint}",
-            f"{node.id} ({info.host_pattern})",
-            [
-                f"Accept only if {info.fingerprint} is the key the node really has (on the "
-                "node: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub). Nothing on the node "
-                "changes; only your known_hosts file does.",
-            ],
-            confirm_label="Yes, trust this key",
-        )
+    async def _ask_trust(self, offer: TrustOffer) -> bool:
+        screen = trust_screen(offer)
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
         def answered(accepted: bool | None) -> None:

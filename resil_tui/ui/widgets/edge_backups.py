@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from resil_tui.remote.sftp import BackupInfo
+from resil_tui.ops.edge import BackupInfo
 
 
 class EdgeBackupPicker(ModalScreen[str | None]):

@@ -53,7 +53,3 @@ class EdgeDiffView(Static):
     def show_diff(self, diff: str) -> None:
         self.diff = diff
         self.update(diff_text(diff))
-
-    def show_message(self, message: str) -> None:
-        self.diff = ""
-        self.update(Text(message, style="dim"))

@@ -383,9 +383,6 @@ class LogView(Vertical):
 
     # --- bars -------------------------------------------------------------------------------
 
-    def shown_line_count(self) -> int:
-        return self.surface.line_count
-
     def _update_bars(self) -> None:
         new_bar = self.query_one(".log-new", Static)
         if self.following:

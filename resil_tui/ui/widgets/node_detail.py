@@ -11,11 +11,12 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from resil_tui.core.compose import ComposePs
+from resil_tui.core.freshness import clock
 from resil_tui.core.ha import CronFile, HaConfig, HaCron, HaMode
 from resil_tui.core.node_status import EdgeStatus, NodeSnapshot, ReachState
 from resil_tui.core.services import ServicesStatus
 from resil_tui.inventory_model import Node
-from resil_tui.ui.widgets.node_table import clock, host_key_fix, role_text
+from resil_tui.ui.widgets.node_table import role_text
 
 
 def _flag(value: bool | None, yes: str, no: str) -> str:
@@ -143,11 +144,13 @@ def detail_text(node: Node, snap: NodeSnapshot | None, stale_after: float, now: 
     if reach.message:
         lines.append(f"  {reach.message}")
     if reach.state is ReachState.HOST_KEY_CHANGED:
-        where = host_key_fix(reach.message)
+        where = reach.fix_at
         lines.append(
             "  Trusting is not offered for a changed key: check with the node's administrator, "
             f"then remove the old entry{f' ({where})' if where else ''}."
         )
+    elif reach.state is ReachState.HOST_KEY_REVOKED:
+        lines.append("  A revoked key is never offered for trust: the node must get a new key.")
     latency = f", latency {snap.latency_seconds * 1000:.0f} ms" if snap.latency_seconds else ""
     lines.append(f"Last poll {clock(snap.polled_at)}{latency}")
     if snap.last_success_at is not None:

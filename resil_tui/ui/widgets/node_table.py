@@ -8,16 +8,17 @@ is never the only carrier of a state.
 
 from __future__ import annotations
 
-import re
-import time
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import DataTable
 
+from resil_tui.core.cluster import XivoState, telephony_role
 from resil_tui.core.compose import ComposePs, ContainerState
+from resil_tui.core.edge_side import EdgeSide
+from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha import HaMode
-from resil_tui.core.node_status import EdgeSide, NodeSnapshot, ReachState
+from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncOutcome
 from resil_tui.inventory_model import Node, NodeKind, Site
@@ -37,27 +38,6 @@ KIND_LABEL = {NodeKind.XIVO: "XiVO", NodeKind.CC: "CC", NodeKind.EDGE: "Edge", N
 
 # A node still being polled this long after the poll started gets a "waiting" marker.
 WAITING_MARK_AFTER = 3.0
-
-_CHANGED_AT = re.compile(r"does not match (?P<path>.+?) line (?P<line>\d+)")
-
-
-def clock(epoch: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch is not None else "?"
-
-
-def age(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
-def host_key_fix(message: str) -> str:
-    """'file line N' from a HOST KEY CHANGED message, or '' when it does not say."""
-    found = _CHANGED_AT.search(message)
-    return f"{found['path']} line {found['line']}" if found else ""
 
 
 @dataclass(frozen=True)
@@ -89,10 +69,17 @@ def reach_text(snap: NodeSnapshot | None, ctx: RowContext) -> str:
         if snap.last_success_at is not None and ctx.now - snap.last_success_at > ctx.stale_after:
             text += f" · ▲ stale {age(ctx.now - snap.last_success_at)}"
     elif state is ReachState.HOST_KEY_UNKNOWN:
-        text = f"? host key unknown: {ctx.trust_key} to trust"
+        whose = f"jump host {reach.hop} " if reach.hop else ""
+        text = f"? {whose}host key unknown: {ctx.trust_key} to trust"
     elif state is ReachState.HOST_KEY_CHANGED:
-        where = host_key_fix(reach.message)
-        text = "✖ refused: HOST KEY CHANGED" + (f", fix {where}" if where else "")
+        whose = f" of jump host {reach.hop}" if reach.hop else ""
+        where = reach.fix_at
+        text = f"✖ refused: HOST KEY CHANGED{whose}" + (f", fix {where}" if where else "")
+    elif state is ReachState.HOST_KEY_REVOKED:
+        whose = f" of jump host {reach.hop}" if reach.hop else ""
+        text = f"✖ refused: host key REVOKED{whose}" + (
+            f" ({reach.fix_at})" if reach.fix_at else ""
+        )
     elif state is ReachState.AUTH:
         text = f"✖ auth refused{since}"
     else:
@@ -126,13 +113,13 @@ def xivo_summary(snap: NodeSnapshot) -> str:
     if x is None:
         return ""
     parts: list[str] = []
-    running = x.services.telephony_running if x.services else None
-    if running is True:
-        parts.append("☎ ACTIVE")
-    elif running is False:
-        parts.append("◇ standby" if x.disabled_flag else "▲ stopped (no disabled flag)")
-    else:
-        parts.append("? telephony unknown")
+    parts.append(
+        {
+            XivoState.ACTIVE: "☎ ACTIVE",
+            XivoState.STANDBY: "◇ standby",
+            XivoState.STOPPED: "▲ stopped (no disabled flag)",
+        }.get(telephony_role(x), "? telephony unknown")
+    )
     if x.services is not None and x.services.failed:
         parts.append("▲ failed: " + ", ".join(x.services.failed))
     if x.ha is not None and x.ha.mode is HaMode.MASTER:

@@ -1,16 +1,19 @@
-"""The site verdict banner: who serves telephony, why we think so, and what else is wrong.
+"""The site verdict banner: the worst thing known, who serves telephony, and everything else.
 
-First line: severity symbol and word, then the primary verdict's title; second line its
-one-line explanation; then every other finding that is not OK, worst first. The severity
-also sets a CSS class (-ok, -warning, -critical, -unknown) for colour, which only repeats
-what the words already say.
+The headline is the worst finding (its severity and title: never "CRITICAL · Normal"); the
+next line says who serves telephony when the headline is about something else; then every
+other finding that is not OK, worst first. A finding a guided procedure deals with names
+the keys that start it. The severity also sets a CSS class (-ok, -warning, -critical,
+-unknown) for colour, which only repeats what the words already say.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.widgets import Static
 
-from resil_tui.core.cluster import Severity, SiteVerdicts
+from resil_tui.core.cluster import Remedy, Severity, SiteVerdicts
 
 SEVERITY_WORDS = {
     Severity.OK: "✔ OK",
@@ -22,20 +25,31 @@ SEVERITY_WORDS = {
 _CLASSES = ("-ok", "-warning", "-critical", "-unknown", "-waiting")
 
 
-def banner_text(verdicts: SiteVerdicts, waiting_for: list[str] | None = None) -> str:
+# How a remedy is started, given the keys of "show the wizard" and of its start action.
+RemedyKeys = Callable[[Remedy], str]
+
+
+def _no_keys(remedy: Remedy) -> str:
+    return f"the {remedy.value} wizard"
+
+
+def banner_text(
+    verdicts: SiteVerdicts,
+    waiting_for: list[str] | None = None,
+    remedy_keys: RemedyKeys = _no_keys,
+) -> str:
     primary = verdicts.primary
-    lines = [
-        # The site's worst severity (as `resil-tui status` prints it) with the primary title.
-        f"{SEVERITY_WORDS[verdicts.severity]} · {primary.title}",
-        f"  {primary.explanation}",
-    ]
-    others = sorted(
-        (f for f in verdicts.findings[1:] if f.severity is not Severity.OK),
-        key=lambda f: -f.severity.rank,
-    )
-    for finding in others:
-        symbol = SEVERITY_WORDS[finding.severity]
-        lines.append(f"  {symbol} {finding.title}: {finding.explanation}")
+    findings = verdicts.ordered()
+    head = verdicts.headline
+    lines = [f"{SEVERITY_WORDS[head.severity]} · {head.title}", f"  {head.explanation}"]
+    if head is not primary:
+        lines.append(f"  Telephony: {primary.title}")
+    for finding in findings:
+        if finding is not head:
+            symbol = SEVERITY_WORDS[finding.severity]
+            lines.append(f"  {symbol} {finding.title}: {finding.explanation}")
+        if finding.remedy is not None:
+            lines.append(f"    → {remedy_keys(finding.remedy)}")
     if waiting_for:
         lines.append(f"  … still waiting for {', '.join(waiting_for)}")
     return "\n".join(lines)
@@ -71,10 +85,15 @@ class VerdictBanner(Static):
         self._set_class("-waiting")
         self.update(text)
 
-    def show_verdicts(self, verdicts: SiteVerdicts, waiting_for: list[str] | None = None) -> None:
+    def show_verdicts(
+        self,
+        verdicts: SiteVerdicts,
+        waiting_for: list[str] | None = None,
+        remedy_keys: RemedyKeys = _no_keys,
+    ) -> None:
         self.verdicts = verdicts
         self._set_class(f"-{verdicts.severity.value}")
-        self.update(banner_text(verdicts, waiting_for))
+        self.update(banner_text(verdicts, waiting_for, remedy_keys))
 
     @property
     def text(self) -> str:

@@ -1,37 +1,29 @@
-"""`resil-tui init [FILE]` and the first run: create an inventory with a form, test it live.
-
-Everything here but `cmd_init` / `first_run` is free of Textual, so the form's logic
-(values -> TOML text -> the loader's verdict mapped back to fields, the live SSH probe,
-the write with backup) is testable without a screen:
+"""The inventory draft behind `resil-tui init`: what the form's fields become, checked by
+the loader itself, and the write with backup. Pure of Textual and SSH (the live probe is
+ops/probe.py, the form ui/screens/init_form.py):
 
 - the draft is turned into a TOML document and validated by `parse_inventory` itself:
   the form accepts exactly what the loader accepts, and each located error is mapped
   back to the field it came from;
-- the live probe connects through a `Pool` built for the draft (read-only: it only runs
-  `which` and `test -f`), and never trusts a host key by itself;
 - the file is written once, with `tomli-w` and a header comment; an existing file is
   never replaced unless asked (`--force`), and then a dated backup is kept next to it.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
 import shutil
-import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from resil_tui import paths as xdg
-from resil_tui.inventory import InventoryError, InventoryNotFound, find_inventory, parse_inventory
-from resil_tui.inventory_model import Inventory, Node, NodeKind
+from resil_tui.core import validators
+from resil_tui.inventory import InventoryError, parse_inventory
+from resil_tui.inventory_model import Inventory
 from resil_tui.localfiles import write_atomic
 from resil_tui.preferences import backup_name
 
@@ -92,29 +84,15 @@ class Checked:
         return self.inventory is not None and not self.field_errors and not self.other_errors
 
 
-_PORT_SUFFIX = re.compile(r"^(?P<host>[^:\[\]]+):(?P<port>[^:]*)$")
-_BRACKETED = re.compile(r"^\[(?P<host>[^\]]*)\](?::(?P<port>.*))?$")
-
-
 def split_target(text: str) -> tuple[str, int | None]:
-    """`user@host[:port]` (IPv6: `user@[addr]:port`) -> ("user@host", port).
+    """`user@host[:port]` (IPv6: `user@[addr]:port`) -> ("user@host", port), with the
+    inventory's own parser (core/validators.ssh_target): what the form accepts loads.
 
-    Raises ValueError with a message for the field when the port is not a number.
+    Raises ValueError with a message for the field when the target is not one.
     """
-    target = text.strip()
-    user, at, rest = target.rpartition("@")
-    prefix = f"{user}@" if at else ""
-    found = _BRACKETED.match(rest)
-    if found:
-        host, port_text = found.group("host"), found.group("port")
-    else:
-        found = _PORT_SUFFIX.match(rest)
-        host, port_text = (found.group("host"), found.group("port")) if found else (rest, None)
-    if port_text is None:
-        return prefix + host, None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"{port_text!r} is not a port (1-65535): use user@host:port")
-    return prefix + host, int(port_text)
+    target = validators.ssh_target(text)
+    prefix = f"{target.user}@" if target.user else ""
+    return prefix + target.host, target.port
 
 
 def build_document(draft: Draft) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -296,225 +274,3 @@ def write_inventory(path: Path, text: str, *, force: bool = False) -> Written:
     from resil_tui.inventory import load_inventory
 
     return Written(path, backup, load_inventory(path))
-
-
-# --- the live probe --------------------------------------------------------------------------
-
-
-class Outcome(StrEnum):
-    OK = "ok"
-    WARNING = "warning"  # reachable, but something the console needs is missing
-    FAILED = "failed"  # not reachable, refused, auth, key...
-    UNTRUSTED = "untrusted"  # unknown host key, and the admin said no (or was not asked)
-
-
-@dataclass
-class Probe:
-    node: Node
-    target: str
-    outcome: Outcome = Outcome.OK
-    checks: list[tuple[bool, str]] = field(default_factory=list)
-    advice: str = ""
-
-    def line(self) -> str:
-        mark = {
-            Outcome.OK: "✓ OK",
-            Outcome.WARNING: "⚠ WARNING",
-            Outcome.FAILED: "✗ FAILED",
-            Outcome.UNTRUSTED: "✗ NOT TRUSTED",
-        }[self.outcome]
-        done = "; ".join(text for _, text in self.checks)
-        tail = f" → {self.advice}" if self.advice else ""
-        return f"{mark}  {self.node.id} ({self.target}): {done}{tail}"
-
-
-def describe_target(node: Node) -> str:
-    s = node.ssh
-    user = f"{s.user}@" if s.user else ""
-    port = f":{s.port}" if s.port else ""
-    via = f" via {s.jump}" if s.jump else ""
-    return f"{user}{s.host}{port}{via}"
-
-
-def expected_programs(node: Node) -> tuple[str, ...]:
-    return {
-        NodeKind.XIVO: ("xivo-service",),
-        NodeKind.CC: ("xivocc-dcomp",),
-        NodeKind.EDGE: ("edge-dcomp",),
-    }.get(node.kind, ())
-
-
-# Asked when a host key is unknown: (node, key info) -> trust it?
-TrustAsk = Callable[[Node, Any], Any]
-
-
-async def probe_node(pool: Any, node: Node, ask_trust: TrustAsk | None) -> Probe:
-    """Reachable, host key known (or trusted on yes), auth, expected commands present."""
-    from resil_tui.remote import commands as C
-    from resil_tui.remote.errors import ErrorKind, RemoteError
-
-    probe = Probe(node, describe_target(node))
-    for _attempt in (1, 2):
-        try:
-            await pool.connection(node)
-            break
-        except RemoteError as exc:
-            if exc.kind is ErrorKind.HOST_KEY_UNKNOWN and ask_trust is not None and _attempt == 1:
-                try:
-                    info = await pool.fetch_host_key(node, jump=exc.via_jump)
-                except (RemoteError, ValueError, OSError) as fetch_error:
-                    probe.outcome = Outcome.FAILED
-                    probe.checks.append((False, f"host key unknown and unreadable: {fetch_error}"))
-                    return probe
-                if not await ask_trust(node, info):
-                    probe.outcome = Outcome.UNTRUSTED
-                    probe.checks.append((False, f"host key {info.fingerprint} not trusted"))
-                    probe.advice = "check the fingerprint on the node, then test again"
-                    return probe
-                pool.trust_host_key(node, info, step="init: trust host key")
-                probe.checks.append((True, f"host key {info.fingerprint} trusted"))
-                continue
-            probe.outcome = Outcome.FAILED
-            probe.checks.append((False, exc.message))
-            probe.advice = {
-                ErrorKind.REFUSED: "check the host, the port and that sshd runs",
-                ErrorKind.DNS: "check the host name, or use an IP or a ~/.ssh/config alias",
-                ErrorKind.TIMEOUT: "check the address, firewalls, or set a jump host",
-                ErrorKind.AUTH: "check the user and identity file (ssh-copy-id to the node)",
-                ErrorKind.HOST_KEY_UNKNOWN: "trust the key after checking its fingerprint",
-                ErrorKind.HOST_KEY_CHANGED: "see the known_hosts line named above",
-            }.get(exc.kind, "see the debug log for the details")
-            return probe
-    probe.checks.append((True, "reachable, host key known, auth OK"))
-    for program in expected_programs(node):
-        result = await pool.run(node, C.command_exists(program))
-        if result.ok:
-            probe.checks.append((True, f"{program} found"))
-        else:
-            probe.outcome = Outcome.WARNING
-            probe.checks.append((False, f"{program} not found"))
-            probe.advice = f"is this the right node? `{program}` is expected on a {node.kind} node"
-    if node.kind is NodeKind.EDGE:
-        env = node.paths.edge_env
-        result = await pool.run(node, C.test_exists(env, regular_file=True))
-        if result.ok:
-            probe.checks.append((True, f"{env} present"))
-        else:
-            probe.outcome = Outcome.WARNING
-            probe.checks.append((False, f"{env} missing"))
-            probe.advice = "set the Edge .env path (env_path) to where the Edge keeps it"
-    return probe
-
-
-async def probe_inventory(
-    inventory: Inventory,
-    ask_trust: TrustAsk | None,
-    *,
-    on_start: Callable[[Node], None] | None = None,
-    on_done: Callable[[Probe], None] | None = None,
-) -> list[Probe]:
-    """Probe every node, one at a time (host key questions come one by one, in order)."""
-    from resil_tui.remote.pool import Pool
-
-    results: list[Probe] = []
-    async with Pool(read_only=True, audit=xdg.audit_log_path(), connect_attempts=1) as pool:
-        for node in inventory.nodes():
-            if on_start is not None:
-                on_start(node)
-            probe = await probe_node(pool, node, ask_trust)
-            results.append(probe)
-            if on_done is not None:
-                on_done(probe)
-    return results
-
-
-# --- command line ----------------------------------------------------------------------------
-
-
-def cmd_init(args: argparse.Namespace) -> int:
-    target = Path(args.file).expanduser() if args.file else default_target()
-    if target.exists() and not args.force:
-        print(f"resil-tui: {TargetExists(target)}", file=sys.stderr)
-        return 2
-    if target.exists() and target.is_dir():
-        print(f"resil-tui: {target} is a directory; give a file name", file=sys.stderr)
-        return 2
-    from resil_tui.ui.init_app import InitApp
-
-    result = InitApp(target, force=args.force).run()
-    if result is None or result.written is None:
-        print("resil-tui: nothing written", file=sys.stderr)
-        return 1
-    _print_written(result.written)
-    return 0
-
-
-def _print_written(written: Written) -> None:
-    print(f"wrote {written.path}")
-    if written.backup is not None:
-        print(f"the previous file is kept as {written.backup}")
-    try:
-        found = find_inventory(None)
-    except InventoryNotFound:
-        found = None
-    if found is not None and found.resolve() == written.path.resolve():
-        print("open the console with: resil-tui")
-    else:
-        print(f"open the console with: resil-tui --hosts {written.path}")
-
-
-def first_run(args: argparse.Namespace) -> int | None:
-    """No inventory in the lookup order: offer init or the demo. None: go on (args updated).
-
-    Without a terminal (a script, a pipe) there is nobody to ask: the caller prints where
-    it looked, as before.
-    """
-    try:
-        find_inventory(args.hosts)
-        return None
-    except InventoryNotFound as exc:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise
-        looked_in = exc.looked_in
-    from resil_tui.ui.init_app import InitApp
-
-    result = InitApp(default_target(), looked_in=looked_in).run()
-    if result is None or result.action == "quit":
-        print(
-            "resil-tui: no inventory; nothing started (resil-tui init creates one)", file=sys.stderr
-        )
-        return 2
-    if result.action == "demo":
-        args.demo = True
-        return None
-    if result.written is None:
-        return 1
-    _print_written(result.written)
-    args.hosts = str(result.written.path)
-    return None
-
-
-def elapsed(since: float) -> str:
-    return f"{time.monotonic() - since:.1f} s"
-
-
-__all__ = [
-    "ALL_FIELDS",
-    "Checked",
-    "Draft",
-    "Outcome",
-    "Probe",
-    "TargetExists",
-    "Written",
-    "build_document",
-    "check_draft",
-    "cmd_init",
-    "default_target",
-    "field_for",
-    "first_run",
-    "probe_inventory",
-    "probe_node",
-    "render",
-    "split_target",
-    "write_inventory",
-]

@@ -7,32 +7,64 @@ Exit codes follow the monitoring-plugin convention (0 OK, 1 WARNING, 2 CRITICAL,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from resil_tui import __version__
-from resil_tui.core.cluster import SCHEMA_VERSION, Severity
-from resil_tui.core.node_status import NodeSnapshot
-from resil_tui.inventory_model import Inventory
-from resil_tui.ops.session import open_pool
-from resil_tui.ops.status import SiteReport, StatusCollector, overall_exit_code
+from resil_tui.cli.common import Context, SubParsers, bounded_float, subparser
+from resil_tui.lazy import lazy_module
 
-SYMBOL = {
-    Severity.OK: "✔ OK",
-    Severity.WARNING: "▲ WARNING",
-    Severity.CRITICAL: "✖ CRITICAL",
-    Severity.UNKNOWN: "? UNKNOWN",
+if TYPE_CHECKING:
+    from resil_tui.core import cluster
+    from resil_tui.core.node_status import NodeSnapshot
+    from resil_tui.ops import status as ops_status
+    from resil_tui.ops.status import SiteReport
+else:
+    cluster = lazy_module("resil_tui.core.cluster")
+    ops_status = lazy_module("resil_tui.ops.status")
+
+NAME = "status"
+HELP = "print the status of every node and the cluster verdicts"
+
+
+def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    p = subparser(sub, NAME, HELP)
+    p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
+    p.add_argument("--site", metavar="NAME", help="only this site")
+    p.add_argument(
+        "--watch",
+        metavar="SECONDS",
+        type=bounded_float(1.0, 86400.0, "--watch"),
+        help="repeat every SECONDS (at least 1)",
+    )
+
+
+@dataclass(frozen=True)
+class StatusArgs:
+    json: bool = False
+    site: str | None = None
+    watch: float | None = None
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace) -> StatusArgs:
+        return cls(json=bool(ns.json), site=ns.site, watch=ns.watch)
+
+
+SYMBOL = {  # by Severity value
+    "ok": "✔ OK",
+    "warning": "▲ WARNING",
+    "critical": "✖ CRITICAL",
+    "unknown": "? UNKNOWN",
 }
 
 
 def report_json(reports: list[SiteReport], generated_at: float) -> dict[str, Any]:
-    code = overall_exit_code(reports)
+    code = ops_status.overall_exit_code(reports)
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": cluster.SCHEMA_VERSION,
         "tool": f"resil-tui {__version__}",
         "generated_at": datetime.fromtimestamp(generated_at, UTC).isoformat(),
         "exit_code": code,
@@ -50,8 +82,9 @@ def _node_line(snap: NodeSnapshot) -> tuple[str, str, str]:
         x = snap.xivo
         mode = x.ha.mode.value if x.ha else "?"
         peer = f" → {x.ha.peer}" if x.ha and x.ha.peer else ""
-        tel = x.services.telephony_running if x.services else None
-        role = {True: "ACTIVE", False: "standby" if x.disabled_flag else "stopped", None: "?"}[tel]
+        role = {"active": "ACTIVE", "standby": "standby", "stopped": "stopped"}.get(
+            cluster.telephony_role(x).value, "?"
+        )
         return ("✔ up", f"HA {mode}{peer} · telephony {role}", latency)
     if snap.cc is not None:
         state = snap.cc.xuc_state()
@@ -68,34 +101,47 @@ def _node_line(snap: NodeSnapshot) -> tuple[str, str, str]:
 def render_table(reports: list[SiteReport], out: TextIO) -> None:
     for report in reports:
         v = report.verdicts
-        out.write(f"Site {report.site}: {SYMBOL[v.severity]} {v.primary.title}\n")
-        out.write(f"  {v.primary.explanation}\n")
+        head = v.headline
+        out.write(f"Site {report.site}: {SYMBOL[v.severity.value]} {head.title}\n")
+        out.write(f"  {head.explanation}\n")
+        if head is not v.primary:
+            out.write(f"  Telephony: {v.primary.title}\n")
         rows = [(nid, *_node_line(s)) for nid, s in report.snapshot.nodes.items()]
         width = max((len(r[0]) for r in rows), default=10)
         for nid, state, what, latency in rows:
             out.write(f"  {nid:<{width}}  {state:<7} {what}  {latency}".rstrip() + "\n")
-        others = [f for f in v.findings[1:] if f.severity is not Severity.OK]
-        for f in others:
-            out.write(f"  {SYMBOL[f.severity].split()[0]} {f.title}: {f.explanation}\n")
+        for f in v.ordered():
+            if f is not head:
+                out.write(f"  {SYMBOL[f.severity.value].split()[0]} {f.title}: {f.explanation}\n")
+            if f.remedy is not None:
+                out.write(
+                    f"    → the {f.remedy.value} procedure: resil-tui plan {f.remedy.value} "
+                    f"--site {report.site}, or the console's Wizard pane\n"
+                )
         out.write("\n")
 
 
-async def run_status(
-    inventory: Inventory, args: argparse.Namespace, out: TextIO = sys.stdout
-) -> int:
+async def run(ctx: Context, args: StatusArgs) -> int:
+    inventory = ctx.inventory
     sites = [inventory.site(args.site)] if args.site else list(inventory.sites.values())
-    async with open_pool(inventory) as pool:
-        collector = StatusCollector(inventory, pool)
+    out = ctx.io.out
+    async with ctx.session() as session:
         while True:
             started = time.time()
-            reports = await collector.poll(sites)
+            reports = await session.collector.poll(sites)
             if args.json:
                 out.write(json.dumps(report_json(reports, started), indent=2) + "\n")
             else:
                 render_table(reports, out)
             out.flush()
-            code = overall_exit_code(reports)
+            code = ops_status.overall_exit_code(reports)
             if not args.watch:
                 return code
             # The next poll starts a full interval after this one finished: slow polls never stack.
+            import asyncio
+
             await asyncio.sleep(args.watch)
+
+
+async def main(ctx: Context, ns: argparse.Namespace) -> int:
+    return await run(ctx, StatusArgs.from_namespace(ns))

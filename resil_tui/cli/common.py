@@ -1,0 +1,262 @@
+"""What every subcommand shares: exit codes, errors, global options, the one prompt, the
+inventory and lab set-up, and the session.
+
+No Textual here, nor anywhere in this package: `resil-tui status --json` runs in monitoring
+loops and must not pay for the TUI (make lint checks it, a test checks sys.modules).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from resil_tui.inventory_model import Inventory
+
+if TYPE_CHECKING:
+    from resil_tui.lab.server import Lab
+    from resil_tui.ops.session import Session
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the node was reached and the change or check failed
+EXIT_USAGE = 2  # bad usage, validation error, refusal (read-only, not confirmed)
+EXIT_UNEXPECTED = 3  # a bug: the details are in the debug log
+
+
+class CliError(Exception):
+    """An error to show the admin as one clear message (no traceback); exit code attached."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Refused(CliError):
+    """Not confirmed, read-only, or no terminal to ask on: nothing was sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_USAGE)
+
+
+# --- argument types --------------------------------------------------------------------------
+
+
+def bounded_float(low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high] (nan, inf and -1 are refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what}: not a number: {text!r}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what}: {text} is not between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
+def bounded_int(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what}: not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what}: {value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.astimezone()  # naive: the workstation's zone
+
+
+# --- global options --------------------------------------------------------------------------
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Accepted before and after the subcommand ("resil-tui --demo status" and "resil-tui
+    status --demo"); SUPPRESS keeps a sub-parser from erasing the top-level values."""
+    default: Any = None if top else argparse.SUPPRESS
+    flag: Any = False if top else argparse.SUPPRESS
+    parser.add_argument("--hosts", metavar="FILE", default=default, help="inventory file")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=flag,
+        help="refuse every command that changes a node",
+    )
+    parser.add_argument("--theme", metavar="NAME", default=default, help="colour theme")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=flag,
+        help="run against the embedded simulated deployment (the lab)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=flag, help="also log to stderr"
+    )
+
+
+SubParsers = argparse._SubParsersAction  # the type argparse gives add_subparsers()
+
+
+def subparser(
+    sub: SubParsers[argparse.ArgumentParser], name: str, text: str
+) -> argparse.ArgumentParser:
+    """A subcommand's parser, with the global options accepted after it too."""
+    parser = sub.add_parser(name, help=text, description=text)
+    add_global_options(parser, top=False)
+    return parser
+
+
+@dataclass(frozen=True)
+class GlobalArgs:
+    hosts: str | None = None
+    read_only: bool = False
+    theme: str | None = None
+    demo: bool = False
+    verbose: bool = False
+    refresh: float | None = None  # console only
+    log_buffer: int | None = None  # console only
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace) -> GlobalArgs:
+        return cls(
+            hosts=ns.hosts,
+            read_only=bool(ns.read_only),
+            theme=ns.theme,
+            demo=bool(ns.demo),
+            verbose=bool(ns.verbose),
+            refresh=ns.refresh,
+            log_buffer=ns.log_buffer,
+        )
+
+
+# --- input and output ------------------------------------------------------------------------
+
+
+@dataclass
+class Io:
+    """Where a command writes and reads; the one y/N and typed-confirmation prompt."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        """Progress and explanations: stderr, so stdout stays what scripts parse."""
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    @property
+    def interactive(self) -> bool:
+        try:
+            return bool(self.stdin.isatty())
+        except (AttributeError, ValueError):
+            return False
+
+    async def ask(self, prompt: str) -> str:
+        self.err.write(prompt)
+        self.err.flush()
+        import asyncio
+
+        line = await asyncio.to_thread(self.stdin.readline)
+        return line.strip()
+
+    async def confirm(self, question: str, *, yes: bool) -> None:
+        """Return when confirmed (or --yes); raise Refused otherwise. Never asks without a
+        terminal: a script gets a refusal that names --yes."""
+        if yes:
+            return
+        if not self.interactive:
+            raise Refused(f"{question}: refused, stdin is not a terminal (pass --yes to confirm)")
+        answer = await self.ask(f"{question} [y/N] ")
+        if answer.lower() not in ("y", "yes"):
+            raise Refused("not confirmed: nothing was sent")
+
+    async def typed_confirm(self, word: str, *, yes: bool, why: str = "") -> None:
+        """The admin types `word` (a node id) to confirm; --yes waives it, and says so."""
+        if yes:
+            self.say(f"--yes given: taken as the typed confirmation ({word}).")
+            return
+        if not self.interactive:
+            raise Refused(
+                f"typing {word} is required to confirm and stdin is not a terminal "
+                "(--yes waives it)"
+            )
+        if why:
+            self.note(why)
+        answer = await self.ask(f"Type {word} to confirm: ")
+        if answer != word:
+            raise Refused(f"typed {answer!r}, not {word!r}: nothing was sent")
+
+
+# --- inventory, lab and session --------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What a subcommand runs with: its global options, the inventory, the lab (--demo)."""
+
+    options: GlobalArgs
+    inventory: Inventory
+    io: Io
+    lab: Lab | None = None
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        # Imported here: the SSH layer costs 100+ ms, which check-config must not pay.
+        from resil_tui.ops.session import open_session
+
+        async with open_session(self.inventory, lab=self.lab) as session:
+            yield session
+
+
+def resolve_inventory(options: GlobalArgs, lab: Lab | None) -> Inventory:
+    from resil_tui.inventory import find_inventory, load_inventory
+
+    if lab is not None:
+        inv = replace(load_inventory(lab.inventory_path), demo=True)
+    else:
+        inv = load_inventory(find_inventory(options.hosts))
+    if options.read_only:
+        inv = replace(inv, read_only=True)
+    return inv
+
+
+@contextlib.asynccontextmanager
+async def maybe_lab(options: GlobalArgs) -> AsyncIterator[Lab | None]:
+    """With --demo, the simulated deployment, started for this command and stopped after."""
+    if not options.demo:
+        yield None
+        return
+    from resil_tui.lab.server import Lab
+    from resil_tui.lab.spec import LabTiming
+
+    state = os.environ.get("RESIL_TUI_DEMO_DIR")
+    # RESIL_TUI_DEMO_FAST=1: sub-second lab timings (the tmux end-to-end test uses it).
+    fast = os.environ.get("RESIL_TUI_DEMO_FAST", "").strip() not in ("", "0")
+    timing = LabTiming.fast() if fast else LabTiming.demo()
+    lab = await Lab.start(Path(state) if state else None, timing=timing)
+    try:
+        yield lab
+    finally:
+        await lab.stop()

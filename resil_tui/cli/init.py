@@ -1,0 +1,36 @@
+"""`resil-tui init [FILE] [--force]`: create an inventory with a form that tests each node.
+
+The form is the console's (resil_tui/ui/launch.py runs it); this module only declares the
+command, so that parsing never imports the TUI."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from resil_tui.cli.common import SubParsers, subparser
+
+NAME = "init"
+HELP = "create an inventory with a form that tests each SSH target live"
+
+
+def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    p = subparser(sub, NAME, HELP)
+    p.add_argument(
+        "file", nargs="?", help="where to write it (default: $XDG_CONFIG_HOME/resil-tui/hosts.toml)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file (the old one is kept as FILE.DATE.bak)",
+    )
+
+
+@dataclass(frozen=True)
+class InitArgs:
+    file: str | None = None
+    force: bool = False
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace) -> InitArgs:
+        return cls(file=ns.file, force=bool(ns.force))

@@ -1,0 +1,21 @@
+"""`resil-tui lab`: the simulated deployment standalone, with its fault prompt."""
+
+from __future__ import annotations
+
+import argparse
+
+from resil_tui.cli.common import GlobalArgs, Io, SubParsers, subparser
+
+NAME = "lab"
+HELP = "run the simulated XiVO deployment standalone, with a fault prompt"
+
+
+def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    p = subparser(sub, NAME, HELP)
+    p.add_argument("--state-dir", metavar="DIR", help="keep the lab's state in DIR between runs")
+
+
+def offline(ns: argparse.Namespace, options: GlobalArgs, io: Io) -> int:
+    from resil_tui.lab.standalone import main as lab_main
+
+    return lab_main(["--state-dir", ns.state_dir] if ns.state_dir else [])

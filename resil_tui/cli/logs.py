@@ -1,0 +1,155 @@
+"""`resil-tui logs NODE`: a node's log stream on stdout, for people and scripts.
+
+* `resil-tui logs NODE [--stream NAME] [--tail N]` follows until interrupted; a dropped
+  connection is resumed without duplicates, the gap marker goes to stderr (stdout carries
+  log lines only).
+* `--no-follow` prints the last N lines and exits (1 when the command could not run).
+* `--until-ready [--timeout S]` follows until the node's readiness line appears (exit 0)
+  or the timeout passes (exit 1). Only a line logged after the command started counts:
+  the previous start's readiness line, still in the history, must not end the wait of a
+  script that just restarted xuc (`--since TIME` moves that moment).
+
+Exit codes: 0 success, 1 not ready / stream failed, 2 usage (unknown node or stream).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from resil_tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Context,
+    SubParsers,
+    bounded_float,
+    bounded_int,
+    subparser,
+    timestamp,
+)
+from resil_tui.lazy import lazy_module
+from resil_tui.remote.commands import MAX_LINES
+
+if TYPE_CHECKING:
+    from resil_tui.ops import logs as logs_ops
+else:
+    logs_ops = lazy_module("resil_tui.ops.logs")
+
+NAME = "logs"
+HELP = "print a node's log stream (xuc by default on CC nodes)"
+
+
+def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    p = subparser(sub, NAME, HELP)
+    p.add_argument("node", metavar="NODE", help="node id, e.g. paris.cc.slave")
+    p.add_argument("--stream", metavar="NAME", help="stream name (see the Logs pane)")
+    p.add_argument(
+        "--tail",
+        type=bounded_int(0, MAX_LINES, "--tail"),
+        default=100,
+        metavar="N",
+        help="history lines first",
+    )
+    p.add_argument("--no-follow", action="store_true", help="print history and exit")
+    p.add_argument(
+        "--until-ready",
+        action="store_true",
+        help="follow until the readiness line appears: exit 0, or 1 at --timeout",
+    )
+    p.add_argument(
+        "--timeout", type=bounded_float(0.1, 86400.0, "--timeout"), default=180.0, metavar="S"
+    )
+    p.add_argument(
+        "--since",
+        dest="not_before",
+        type=timestamp,
+        metavar="TIME",
+        help="with --until-ready: count readiness lines from TIME (ISO 8601, e.g. the "
+        "time you restarted xuc); default: from now, so an old line never counts",
+    )
+
+
+@dataclass(frozen=True)
+class LogsArgs:
+    node: str
+    stream: str | None = None
+    tail: int = 100
+    no_follow: bool = False
+    until_ready: bool = False
+    timeout: float = 180.0
+    not_before: datetime | None = None
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace) -> LogsArgs:
+        return cls(
+            node=ns.node,
+            stream=ns.stream,
+            tail=ns.tail,
+            no_follow=bool(ns.no_follow),
+            until_ready=bool(ns.until_ready),
+            timeout=ns.timeout,
+            not_before=ns.not_before,
+        )
+
+
+async def run(ctx: Context, args: LogsArgs) -> int:
+    out, err = ctx.io.out, ctx.io.err
+    node = ctx.inventory.node(args.node)
+    try:
+        stream = logs_ops.find_stream(node, args.stream)
+    except ValueError as exc:
+        err.write(f"resil-tui: {exc}\n")
+        return EXIT_USAGE
+
+    async with ctx.session() as session:
+        pool = session.pool
+        if args.until_ready:
+            not_before = args.not_before or datetime.now(UTC)
+
+            def show(line: str) -> None:
+                (err if line.startswith("── ") else out).write(line + "\n")
+                out.flush()
+
+            result = await logs_ops.wait_until_ready(
+                pool,
+                node,
+                timeout=args.timeout,
+                not_before=not_before,
+                on_line=show,
+                stream=stream,
+                tail=args.tail,
+            )
+            err.write(f"resil-tui: {result.summary}\n")
+            return EXIT_OK if result.ready else EXIT_FAILED
+
+        follower = logs_ops.LogFollower(
+            pool, node, stream, tail=args.tail, follow=not args.no_follow
+        )
+        final: logs_ops.LogState | None = None
+        async with follower:
+            async for event in follower:
+                if isinstance(event, logs_ops.LogLines):
+                    out.write("".join(line + "\n" for line in event.lines))
+                    out.flush()
+                elif isinstance(event, logs_ops.LogGap):
+                    err.write(event.marker + "\n")
+                elif event.state in (logs_ops.FollowState.ENDED, logs_ops.FollowState.FAILED):
+                    final = event
+                elif (
+                    event.state is logs_ops.FollowState.RECONNECTING and "; retry" in event.message
+                ):
+                    err.write(f"resil-tui: {event.message}\n")
+        if final is None or final.state is logs_ops.FollowState.FAILED:
+            err.write(f"resil-tui: {node.id}: {final.message if final else 'stream stopped'}\n")
+            return EXIT_FAILED
+        if final.exit_status not in (0, None):
+            err.write(f"resil-tui: {node.id}: {final.message}\n")
+            return EXIT_FAILED
+        return EXIT_OK
+
+
+async def main(ctx: Context, ns: argparse.Namespace) -> int:
+    return await run(ctx, LogsArgs.from_namespace(ns))

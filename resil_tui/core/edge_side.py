@@ -1,0 +1,201 @@
+"""Which side an Edge `.env` points to: the one rule, for the Status poll and the switch.
+
+Four variables relay the Edge to a XiVO/CC pair (seed): XIVO_HOST, XIVOCC_HOST,
+TURN_ALLOWED_PEERS, XIVO_MDS_HOST_DEFAULT. Each is classified by the whole addresses it
+holds (never substrings: `10.0.0.1` is not in `10.0.0.10`). A value that names no address
+but references others (`XIVO_MDS_HOST_DEFAULT=${XIVO_HOST}`) takes the side of what it
+expands to, as docker compose expands it: from the file's own values (`${A}`,
+`${A:-default}`), never from the environment of this process.
+
+The Edge as a whole points to a side when every variable that names one side names the
+same; a variable holding both addresses (TURN peers allowing both XiVOs) is right on either
+side and decides nothing; a missing variable, or one naming no known address, is reported
+per variable and decides nothing either.
+
+Pure: text in, dataclass out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from ipaddress import AddressValueError, IPv4Address
+from typing import Any
+
+from resil_tui.core.edge_scan import interpolate, referenced_variables, scan_env
+
+CC_VARIABLES: tuple[str, ...] = ("XIVOCC_HOST",)
+# Display order: the order the seed lists them in.
+EDGE_VARIABLES: tuple[str, ...] = (
+    "XIVO_HOST",
+    "XIVOCC_HOST",
+    "TURN_ALLOWED_PEERS",
+    "XIVO_MDS_HOST_DEFAULT",
+)
+
+
+class VarSide(StrEnum):
+    """What one variable names."""
+
+    MASTER = "master"
+    SLAVE = "slave"
+    MIXED = "mixed"  # both addresses (TURN peers allowing both)
+    NEITHER = "neither"  # assigned, but names no address of the pair
+    MISSING = "missing"  # not assigned in the file
+
+
+class EdgeSide(StrEnum):
+    """Where the Edge as a whole points (published as `edge.targets.overall`)."""
+
+    MASTER = "master"
+    SLAVE = "slave"
+    MIXED = "mixed"  # some variables name the master, others the slave
+    UNKNOWN = "unknown"  # no variable names a side (missing, host names, no known address)
+
+
+# The per-variable word, folded into the overall vocabulary (JSON `side` of a variable).
+_AS_EDGE_SIDE = {
+    VarSide.MASTER: EdgeSide.MASTER,
+    VarSide.SLAVE: EdgeSide.SLAVE,
+    VarSide.MIXED: EdgeSide.MIXED,
+    VarSide.NEITHER: EdgeSide.UNKNOWN,
+    VarSide.MISSING: EdgeSide.UNKNOWN,
+}
+
+
+@dataclass(frozen=True)
+class PairAddresses:
+    """The site's addresses the variables are compared with (None: not in the inventory)."""
+
+    xivo_master: IPv4Address | None
+    xivo_slave: IPv4Address | None
+    cc_master: IPv4Address | None = None
+    cc_slave: IPv4Address | None = None
+
+    def pair(self, variable: str) -> tuple[IPv4Address | None, IPv4Address | None]:
+        if variable in CC_VARIABLES:
+            return self.cc_master, self.cc_slave
+        return self.xivo_master, self.xivo_slave
+
+
+@dataclass(frozen=True)
+class EdgeVariableTarget:
+    name: str
+    value: str | None  # as written in the file; None: not assigned
+    detail: VarSide
+    addresses: list[str] = field(default_factory=list)  # whole IPv4 addresses in the value
+    follows: tuple[str, ...] = ()  # variables whose expansion decided the side
+
+    @property
+    def side(self) -> EdgeSide:
+        return _AS_EDGE_SIDE[self.detail]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "side": self.side.value,
+            "detail": self.detail.value,
+            "addresses": list(self.addresses),
+            "follows": list(self.follows),
+        }
+
+
+@dataclass(frozen=True)
+class EdgeTargets:
+    variables: list[EdgeVariableTarget]
+    overall: EdgeSide
+
+    def variable(self, name: str) -> EdgeVariableTarget | None:
+        return next((v for v in self.variables if v.name == name), None)
+
+    @property
+    def undecided(self) -> list[str]:
+        """Variables that name no side (missing, or no known address)."""
+        return [v.name for v in self.variables if v.detail in (VarSide.MISSING, VarSide.NEITHER)]
+
+    def sides(self) -> dict[str, VarSide]:
+        return {v.name: v.detail for v in self.variables}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "overall": self.overall.value,
+            "variables": [v.to_dict() for v in self.variables],
+        }
+
+
+# A dotted quad not glued to other digits/dots; an optional "/NN" says it is a network.
+_IPV4_TOKEN = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d]|\.\d)(/\d{1,2})?")
+
+
+def addresses_in(value: str) -> list[IPv4Address]:
+    """Whole IPv4 addresses of single nodes in a value: `10.0.0.1:3478`, the ends of a range
+    `a-b`, `x/32`, `--allowed-peer-ip=x`. A CIDR network wider than /32 is not one node's
+    address: `10.0.0.0/24` says nothing about which side the Edge points to."""
+    found: list[IPv4Address] = []
+    for match in _IPV4_TOKEN.finditer(value):
+        prefix = match.group(2)
+        if prefix is not None and prefix != "/32":
+            continue
+        try:
+            address = IPv4Address(match.group(1))
+        except AddressValueError:
+            continue
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def classify(value: str, master: IPv4Address | None, slave: IPv4Address | None) -> VarSide:
+    found = addresses_in(value)
+    on_master = master is not None and master in found
+    on_slave = slave is not None and slave in found
+    if on_master and on_slave:
+        return VarSide.MIXED
+    if on_master:
+        return VarSide.MASTER
+    if on_slave:
+        return VarSide.SLAVE
+    return VarSide.NEITHER
+
+
+def side_of_value(
+    name: str, value: str, env: dict[str, str | None], pair: PairAddresses
+) -> tuple[VarSide, tuple[str, ...], str]:
+    """(side, variables followed, the value as expanded) of one assigned value."""
+    master, slave = pair.pair(name)
+    detail = classify(value, master, slave)
+    refs = referenced_variables(value)
+    if detail is VarSide.NEITHER and refs:
+        expanded = interpolate(value, {k: v for k, v in env.items() if k != name})
+        resolved = classify(expanded, master, slave)
+        if resolved is not VarSide.NEITHER:
+            return resolved, refs, expanded
+    return detail, (), value
+
+
+def _variable(name: str, env: dict[str, str | None], pair: PairAddresses) -> EdgeVariableTarget:
+    if name not in env:
+        return EdgeVariableTarget(name, None, VarSide.MISSING)
+    value = env[name]
+    if value is None:  # `NAME` alone on a line: assigned, no value
+        return EdgeVariableTarget(name, None, VarSide.NEITHER)
+    detail, follows, shown = side_of_value(name, value, env, pair)
+    return EdgeVariableTarget(name, value, detail, [str(a) for a in addresses_in(shown)], follows)
+
+
+def overall_of(variables: list[EdgeVariableTarget]) -> EdgeSide:
+    deciding = {v.detail for v in variables if v.detail in (VarSide.MASTER, VarSide.SLAVE)}
+    if not deciding:
+        return EdgeSide.UNKNOWN
+    if len(deciding) == 2:
+        return EdgeSide.MIXED
+    return _AS_EDGE_SIDE[deciding.pop()]
+
+
+def edge_targets(text: str, pair: PairAddresses) -> EdgeTargets:
+    """Side of each of the four variables as dotenv reads the file, and overall. Never raises."""
+    env = scan_env(text).values()
+    variables = [_variable(name, env, pair) for name in EDGE_VARIABLES]
+    return EdgeTargets(variables, overall_of(variables))

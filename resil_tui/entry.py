@@ -1,0 +1,34 @@
+"""The program: `resil-tui [COMMAND]`.
+
+Commands run through the CLI package (never Textual); no command, and `init`, open the
+console (resil_tui/ui/launch.py), imported only then. This module sits above both so that
+neither the CLI imports the UI nor the other way round.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from resil_tui import cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns, options = cli.parse(argv)
+    cli.setup_debug_log(options.verbose)
+    if ns.command not in cli.CONSOLE_COMMANDS:
+        return cli.guard(lambda: cli.run_command(ns, options))
+
+    def console() -> int:
+        cli.validate_theme(options.theme)
+        from resil_tui.ui import launch
+
+        if ns.command == cli.init.NAME:
+            return launch.init_form(cli.init.InitArgs.from_namespace(ns))
+        return launch.console(options)
+
+    return cli.guard(console)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
