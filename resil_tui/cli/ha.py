@@ -56,7 +56,9 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     p = subparser(sub, NAME, HELP)
     ha = p.add_subparsers(dest="ha_command", metavar="ACTION", required=True)
     hp = subparser(ha, "show", "HA mode, peer, cron, SIP expiry of each XiVO node")
-    hp.set_defaults(node=None, mode=None, peer=None, restart=False, yes=False)
+    hp.set_defaults(
+        node=None, mode=None, peer=None, restart=False, yes=False, break_stale_lock=False
+    )
     hp.add_argument("--site", metavar="NAME")
     hp = subparser(ha, "set", "set a XiVO node's HA mode through sysconfd")
     hp.set_defaults(site=None)
@@ -65,11 +67,21 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     hp.add_argument("--peer", metavar="IP", help="the other node's VoIP IP (master, slave)")
     hp.add_argument("--restart", action="store_true", help="then run xivo-service restart")
     hp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    hp.add_argument(
+        "--break-stale-lock",
+        action="store_true",
+        help="take over the node's change lock when it is stale (its console died)",
+    )
     for name, text in SCRIPTS.items():
         hp = subparser(ha, name, text)
         hp.set_defaults(node=None, mode=None, peer=None, restart=False)
         hp.add_argument("--site", metavar="NAME")
         hp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        hp.add_argument(
+            "--break-stale-lock",
+            action="store_true",
+            help="take over the node's change lock when it is stale (its console died)",
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class HaArgs:
     peer: str | None = None  # set
     restart: bool = False  # set
     yes: bool = False
+    break_stale_lock: bool = False  # changes: take over a stale lock
 
     @classmethod
     def from_namespace(cls, ns: argparse.Namespace) -> HaArgs:
@@ -92,6 +105,7 @@ class HaArgs:
             peer=ns.peer,
             restart=bool(ns.restart),
             yes=bool(ns.yes),
+            break_stale_lock=bool(ns.break_stale_lock),
         )
 
 
@@ -214,7 +228,9 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
     else:
         await io.confirm(f"Set {node.id} to HA {validation.mode}?", yes=args.yes)
 
-    rec = await ha_ops.apply_ha_mode(pool, node, validation, on_line=lambda s: io.say(f"  {s}"))
+    rec = await ha_ops.apply_ha_mode(
+        pool, node, validation, on_line=lambda s: io.say(f"  {s}"), force=args.break_stale_lock
+    )
     if not rec.ok:
         return EXIT_FAILED
     if not rec.restart_required:
@@ -230,7 +246,9 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
         )
         io.say(ha_form.PHONES_REMINDER)
         return EXIT_OK
-    rec = await ha_ops.restart_services(pool, node, on_line=lambda s: io.say(f"  {s}"))
+    rec = await ha_ops.restart_services(
+        pool, node, on_line=lambda s: io.say(f"  {s}"), force=args.break_stale_lock
+    )
     io.say(ha_form.PHONES_REMINDER)
     return EXIT_OK if rec.ok else EXIT_FAILED
 
@@ -275,10 +293,12 @@ async def _script(session: Session, args: HaArgs, io: Io) -> int:
     if what == "replicate":
         assert peer is not None
         await io.confirm(f"Run xivo-master-slave-db-replication {peer} on {node.id}?", yes=args.yes)
-        rec = await ha_ops.run_replication(pool, node, peer, on_line=sink)
+        rec = await ha_ops.run_replication(
+            pool, node, peer, on_line=sink, force=args.break_stale_lock
+        )
     elif what == "sync":
         await io.confirm(f"Run xivo-sync on {node.id}?", yes=args.yes)
-        rec = await ha_ops.run_sync(pool, node, on_line=sink)
+        rec = await ha_ops.run_sync(pool, node, on_line=sink, force=args.break_stale_lock)
     else:
         assert peer is not None
         await io.confirm(
@@ -286,5 +306,7 @@ async def _script(session: Session, args: HaArgs, io: Io) -> int:
             "slave's telephony services depending on the ping",
             yes=args.yes,
         )
-        rec = await ha_ops.run_check_master(pool, node, peer, on_line=sink)
+        rec = await ha_ops.run_check_master(
+            pool, node, peer, on_line=sink, force=args.break_stale_lock
+        )
     return EXIT_OK if rec.ok else EXIT_FAILED

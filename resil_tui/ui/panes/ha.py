@@ -83,6 +83,7 @@ class ConfirmRequest:
 class HaPane(Pane):
     PANE_ID = "ha"
     TITLE = "HA"
+    READ_ONLY_EFFECT = "the HA form (a) and the scripts (p S i c u x R) are"
     DEFAULT_CSS = """
     HaPane #ha-cards { height: auto; }
     HaPane RadioSet { layout: horizontal; width: auto; height: auto; }

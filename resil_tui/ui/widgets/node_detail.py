@@ -183,7 +183,7 @@ class NodeDetail(Static):
     """The detail view of the selected node (markup off: outputs may contain '[')."""
 
     DEFAULT_CSS = """
-    NodeDetail { height: auto; padding: 0 1; }
+    NodeDetail { height: auto; width: 100%; padding: 0 1; text-wrap: wrap; }
     """
 
     def __init__(self, **kwargs: object) -> None:
