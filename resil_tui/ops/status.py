@@ -44,7 +44,7 @@ from resil_tui.core.compose import ComposePs, parse_compose_ps
 from resil_tui.core.edge_side import PairAddresses, edge_targets
 from resil_tui.core.freshness import stale_after
 from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
-from resil_tui.core.ha_form import parse_sip_expiry
+from resil_tui.core.ha_webui import parse_sip_expiry, read_provd_file
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
     CcStatus,
@@ -482,7 +482,7 @@ class KindReads(Generic[S]):
 
 def _xivo_files(node: Node) -> list[str]:
     p = node.paths
-    return [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log]
+    return [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log, p.provd_default]
 
 
 def _read_xivo_files(part: PartResult, status: XivoStatus) -> XivoStatus:
@@ -491,6 +491,9 @@ def _read_xivo_files(part: PartResult, status: XivoStatus) -> XivoStatus:
     for path, why in texts.problems.items():
         part.errors.append(f"{path}: {why}")
     sync_text = texts.text(p.sync_log)
+    provd, provd_error = read_provd_file(
+        p.provd_default, texts.text(p.provd_default), texts.problems.get(p.provd_default)
+    )
     return replace(
         status,
         ha=parse_ha_conf(texts.text(p.ha_conf)),
@@ -502,6 +505,8 @@ def _read_xivo_files(part: PartResult, status: XivoStatus) -> XivoStatus:
             slave=parse_cron_file(texts.text(p.cron_slave)),
         ),
         sync=last_sync_result(sync_text) if sync_text is not None else None,
+        provd_default=provd,
+        provd_error=provd_error,
     )
 
 

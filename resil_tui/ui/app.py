@@ -238,7 +238,7 @@ class ResilApp(DebugLogErrors, App[int]):
         # A pane renders its state in on_mount (panes never poll): it starts up to date.
         pane = pane_cls(self.current_site)
         tab = self.query_one(f"#panes TabPane#{pane_id}", TabPane)
-        if not tab.is_mounted or self._exit_renderables or not self.is_running:
+        if not tab.is_mounted or self._shutting_down():
             return pane, None  # shutting down: nothing to mount into
         return pane, tab.mount(pane)
 
@@ -265,8 +265,9 @@ class ResilApp(DebugLogErrors, App[int]):
 
     @on(SiteUpdated)
     def _site_updated(self, message: SiteUpdated) -> None:
-        # A poll may end while the console shuts down (no screen left): nothing to draw.
-        if message.site != self.site_name or not self.screen_stack:
+        # A poll may end while the console shuts down (screens and widgets going): nothing
+        # to draw, and a pane half-removed would not find its own table.
+        if message.site != self.site_name or self._shutting_down():
             return
         state = self.site_state()
         for pane in self.query(Pane):
@@ -276,7 +277,12 @@ class ResilApp(DebugLogErrors, App[int]):
 
     @on(PollFinished)
     def _poll_finished(self, message: PollFinished) -> None:
+        if self._shutting_down():
+            return
         self.poller.finished(message)
+
+    def _shutting_down(self) -> bool:
+        return not self.is_running or bool(self._exit_renderables) or not self.screen_stack
 
     def request_poll(self) -> None:
         """Poll the site on screen now (the refresh key; queued when a poll runs)."""

@@ -81,7 +81,8 @@ async def test_one_remote_execution_per_node_per_refresh(
     reads = [r.command(node) for r in KINDS[NodeKind.XIVO].reads]
     assert [r.line for r in reads[:3]] == [
         cat.tail_files(
-            [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log], SYNC_LOG_LINES
+            [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log, p.provd_default],
+            SYNC_LOG_LINES,
         ).line,
         cat.xivo_service_status(all=True).line,
         cat.test_exists(p.sync_key).line,

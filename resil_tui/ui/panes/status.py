@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Input, Static, Tabs
 
 from resil_tui.core.cluster import Remedy
 from resil_tui.core.freshness import age, clock
+from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops import trust
@@ -215,7 +216,13 @@ class StatusPane(Pane):
     def _render_detail(self) -> None:
         node = self.selected_node()
         if node is not None:
-            self.detail.show(node, self.snapshots.get(node.id), self.state.stale_after, time.time())
+            self.detail.show(
+                node,
+                self.snapshots.get(node.id),
+                self.state.stale_after,
+                time.time(),
+                site_sip_expiry(self.site),
+            )
 
     def status_line_text(self, now: float) -> str:
         if not self.shell.poller.enabled:
