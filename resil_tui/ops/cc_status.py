@@ -2,8 +2,8 @@
 
 The reads are a list of parts (`cc_parts`: a name and a read-only catalog `Command` each)
 and `cc_status` is a pure function of their outputs, so a caller may run the parts however
-it likes (one after the other, in parallel, or batched into one remote execution) and hand
-the outputs back by name. `collect_cc` is the simple runner the status poll uses today.
+it likes and hand the outputs back by name: the status poll batches them into one remote
+execution (ops/status.py), the wizard's xuc wait runs them itself (ops/xuc_wait.py).
 
 The parts: `xivocc-dcomp ps -a` (the stack's containers), `docker inspect` of the xuc
 container (the start of its current run, exact; its health check when it has one), a
@@ -15,12 +15,10 @@ configures one. What "ready" means from them is core/xuc_readiness.py.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.log_lines import since_argument
@@ -195,48 +193,15 @@ def cc_status(
     return CcStatus(containers=ps, xuc=readiness, log_tail=end, logs_since_ok=since_ok)
 
 
-class PartRunner(Protocol):
-    """What collect_cc needs of the status poll's runner: run a command, keep raw output."""
-
-    raw: dict[str, str]
-
-    async def run(self, command: Command) -> Result: ...
+def plain_logs_command() -> Command:
+    """The xuc log read without `--since`: for a wrapper that refused it."""
+    return cat.compose_logs("xivocc-dcomp", "xuc", tail=XUC_LOG_LINES, since=None, timestamps=True)
 
 
-async def run_parts(runner: PartRunner, parts: list[CcPart]) -> dict[str, PartOutput]:
-    results = await asyncio.gather(*(runner.run(p.command) for p in parts))
-    return {p.name: PartOutput.of(r) for p, r in zip(parts, results, strict=True)}
-
-
-def _trim_raw(runner: PartRunner, command: Command) -> None:
-    shown = runner.raw.get(command.line)
-    if shown is None:
-        return
+def trim_log_raw(shown: str) -> str:
+    """The logs part as kept for the detail view: its last RAW_LOG_LINES lines."""
     lines = shown.splitlines()
-    if len(lines) > RAW_LOG_LINES + 1:
-        cut = len(lines) - RAW_LOG_LINES - 1
-        runner.raw[command.line] = "\n".join(
-            [f"… {cut} earlier lines not shown", *lines[-RAW_LOG_LINES - 1 :]]
-        )
-
-
-async def collect_cc(
-    runner: PartRunner, node: Node, previous: CcStatus | None, clock: Callable[[], float]
-) -> CcStatus:
-    """Run the CC parts (in parallel) and judge them; a `--since` refused by the wrapper
-    is retried without it at once, and not passed again. The judgement's "now" is taken
-    once the reads are back: the log's newest line may be younger than their start."""
-    parts = cc_parts(node, previous)
-    by_name = {p.name: p for p in parts}
-    outputs = await run_parts(runner, parts)
-    since_used = "--since" in by_name[LOGS].command.argv
-    if since_used and since_refused(outputs[LOGS]):
-        plain = cat.compose_logs(
-            "xivocc-dcomp", "xuc", tail=XUC_LOG_LINES, since=None, timestamps=True
-        )
-        outputs[LOGS] = PartOutput.of(await runner.run(plain))
-        _trim_raw(runner, plain)
-        status = cc_status(node, outputs, clock(), previous)
-        return CcStatus(status.containers, status.xuc, status.log_tail, logs_since_ok=False)
-    _trim_raw(runner, by_name[LOGS].command)
-    return cc_status(node, outputs, clock(), previous, since_used=since_used)
+    if len(lines) <= RAW_LOG_LINES + 1:
+        return shown
+    cut = len(lines) - RAW_LOG_LINES - 1
+    return "\n".join([f"… {cut} earlier lines not shown", *lines[-RAW_LOG_LINES - 1 :]])

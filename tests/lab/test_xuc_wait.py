@@ -40,6 +40,11 @@ async def pool(inventory: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
         await pool.close()
 
 
+def sent_argvs(lab: Lab, node_id: str = CC) -> list[list[str]]:
+    """Every simple command the node ran: those inside a batched poll's script too."""
+    return [argv for c in lab.commands(node_id) for argv in c.get("commands") or [c["argv"]]]
+
+
 def running(lab: Lab, node_id: str = CC) -> int:
     return len(lab._server(node_id).tasks)
 
@@ -155,7 +160,7 @@ async def test_status_poll_follows_a_restart(lab: Lab, pool: Pool, inventory: In
     assert polled.cc is not None and polled.cc.xuc is not None
     assert polled.cc.xuc.state is XucState.STARTING
     # The next polls read the log --since the start they saw (the wrapper passes it on).
-    logs = [c["argv"] for c in lab.commands(CC) if c["argv"][:2] == ["xivocc-dcomp", "logs"]]
+    logs = [a for a in sent_argvs(lab) if a[:2] == ["xivocc-dcomp", "logs"]]
     assert "--since" in logs[-1]
 
     async def ready() -> bool:
@@ -179,9 +184,7 @@ async def test_docker_compose_v1_refusing_since_is_remembered(tmp_path: Path) ->
                 snap = await collector.poll_node(node)
                 assert snap.cc is not None and snap.cc.xuc is not None
                 assert snap.cc.xuc.state is XucState.READY, snap.cc.xuc
-            logs = [
-                c["argv"] for c in lab.commands(CC) if c["argv"][:2] == ["xivocc-dcomp", "logs"]
-            ]
+            logs = [a for a in sent_argvs(lab) if a[:2] == ["xivocc-dcomp", "logs"]]
             with_since = [a for a in logs if "--since" in a]
             assert len(with_since) == 1, logs  # refused once, retried without, not again
             assert snap.cc.logs_since_ok is False
@@ -203,7 +206,7 @@ async def test_probe_when_configured(lab: Lab, tmp_path: Path) -> None:
         snap = await StatusCollector(inventory, pool).poll_node(inventory.node(CC))
         assert snap.cc is not None and snap.cc.xuc is not None and snap.cc.xuc.probe is not None
         assert snap.cc.xuc.probe.code == 401
-        curls = [c["argv"] for c in lab.commands(CC) if c["argv"][0] == "curl"]
+        curls = [a for a in sent_argvs(lab) if a[0] == "curl"]
         assert curls and curls[0][:2] == ["curl", "-q"]
         await lab.stop_container(CC, "xuc")
         down = await StatusCollector(inventory, pool).poll_node(inventory.node(CC))

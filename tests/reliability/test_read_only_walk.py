@@ -196,7 +196,8 @@ async def test_read_only_walk_sends_nothing_mutating(lab: Lab, tmp_path: Path) -
         nid: [
             c
             for c in cmds
-            if c.get("kind") == "sftp" or (c.get("kind") == "exec" and is_mutating(c["argv"]))
+            if c.get("kind") == "sftp"
+            or (c.get("kind") == "exec" and any(is_mutating(a) for a in c["commands"]))
         ]
         for nid, cmds in got.items()
     }
