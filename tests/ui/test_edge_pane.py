@@ -141,12 +141,13 @@ async def test_apply_after_yes_switches_the_targets(
             await until(pilot, lambda: pane.last_outcome is not None, "the apply to end")
             outcome = pane.last_outcome
             assert outcome is not None and outcome.ok, outcome.message
+            # The re-poll after the apply, not the preview from before it (Widget.loading
+            # is Textual's spinner, always False here: it waited for nothing).
             await until(
                 pilot,
-                lambda: pane.preview is not None and not pane.loading,
-                "the reload after the apply",
+                lambda: pane.preview is not None and pane.preview.overall is EdgeSide.SLAVE,
+                "the re-poll after the apply",
             )
-            assert pane.preview is not None and pane.preview.overall is EdgeSide.SLAVE
             assert "Edge points to: SLAVE" in text_of(pane, "#edge-state")
             assert pane.direction is Direction.TO_MASTER  # the next default: fail back
             progress = pane.query_one(EdgeProgress)
