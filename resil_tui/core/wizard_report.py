@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from resil_tui.core.incident import IncidentFigures, incident_section
 from resil_tui.core.runbook_markdown import code
 from resil_tui.core.sanitize import clean, longest_backtick_run
 from resil_tui.core.wizard_run import RunStatus, StepRecord, StepState, WizardRun
@@ -97,7 +98,7 @@ def _step(number: int, rec: StepRecord) -> list[str]:
     return out
 
 
-def render_report(run: WizardRun) -> str:
+def render_report(run: WizardRun, incident: IncidentFigures | None = None) -> str:
     title = "Failover to the slave" if run.direction == "failover" else "Failback to the master"
     if run.status is RunStatus.FINISHED:
         outcome = "finished"
@@ -122,6 +123,7 @@ def render_report(run: WizardRun) -> str:
         out.append(f"- Resumed: {when(stamp)}")
     out.append(f"- Outcome: {outcome}")
     out.append("")
+    out += incident_section(incident)  # the journal's figures (core/incident.py)
 
     out += ["## Site verdict at the end", ""]
     final = run.final
