@@ -45,8 +45,9 @@ def listen_address(text: str, *, allow_remote: bool = False) -> ListenAddress:
         raise ListenRefused(f"{text!r}: expected HOST:PORT, e.g. 127.0.0.1:9477")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ListenRefused(f"{text!r}: the port must be a number from 1 to 65535")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        # 0: a free port chosen by the system (the watcher says which).
+        raise ListenRefused(f"{text!r}: the port must be a number from 0 to 65535")
     port = int(port_text)
     if host == "localhost":
         return ListenAddress("127.0.0.1", port)

@@ -1,5 +1,6 @@
 """The watcher's `on_change` command: each journal entry of a chosen kind (default: the
-site verdict), as one JSON document on the command's stdin.
+site verdict), as one JSON document on the command's stdin. A fact seen for the first
+time (a new journal) is a baseline, not a change: it is not sent.
 
 The command is an argv from the inventory (`[watch] on_change`, an absolute program path:
 no shell, no PATH lookup) run in its own session with a timeout: past it the whole
@@ -55,6 +56,8 @@ class ChangeNotifier:
     def submit(self, event: JournalEvent) -> None:
         if not self.argv or event.kind.value not in self.kinds:
             return
+        if event.kind.observed and event.before is None:
+            return  # first seen (a new journal): a baseline, not a change
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from labkit import eventually
+from prometheus_client.parser import text_string_to_metric_families
 
 from resil_tui.core.incident import span
 from resil_tui.core.journal_event import EventKind, JournalEvent
@@ -18,6 +19,7 @@ from resil_tui.core.runbook import Direction
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
+from resil_tui.ops.metrics_http import MetricsServer, listen_address
 from resil_tui.ops.session import Session, open_session
 from resil_tui.ops.watch import Watcher
 from resil_tui.ops.wizard import WizardEngine
@@ -170,3 +172,51 @@ async def test_failover_and_failback_under_the_watcher(
     )
     assert "- Time until the Edge followed (to the master): " in failback_report
     assert "not observed" not in failback_report.split("## Site verdict")[0]
+
+
+async def http_get(port: int, request: bytes) -> tuple[str, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return head, body
+
+
+async def test_the_watchers_metrics_endpoint(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    async with open_session(inventory, audit_path=tmp_path / "audit.jsonl") as session:
+        watcher = Watcher(session, list(inventory.sites.values()), interval=0.2)
+        stop = asyncio.Event()
+        server = MetricsServer(listen_address("127.0.0.1:0"), watcher.metrics)
+        async with server.serving():
+            task = asyncio.create_task(watcher.run(stop))
+            try:
+                await eventually(lambda: watcher.cycles["demo"].polls >= 2, 15, "two polls")
+                head, body = await http_get(
+                    server.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+                )
+                assert head.startswith("HTTP/1.1 200 OK") and "version=0.0.4" in head
+                families = {f.name: f for f in text_string_to_metric_families(body)}
+                polls = families["resil_site_polls"].samples[0]
+                assert polls.labels == {"site": "demo"} and polls.value >= 2
+                up = {s.labels["node"]: s.value for s in families["resil_node_up"].samples}
+                assert len(up) == 7 and set(up.values()) == {1.0}
+                assert families["resil_site_poll_duration_seconds"].samples[0].value > 0
+                await lab.power_off(M)
+                await eventually(lambda: down_in(watcher.metrics(), M), 15, "the master down")
+                head, _ = await http_get(server.port, b"GET / HTTP/1.1\r\n\r\n")
+                assert head.startswith("HTTP/1.1 404")
+                head, _ = await http_get(server.port, b"POST /metrics HTTP/1.1\r\n\r\n")
+                assert head.startswith("HTTP/1.1 405")
+                head, body = await http_get(server.port, b"HEAD /metrics HTTP/1.1\r\n\r\n")
+                assert head.startswith("HTTP/1.1 200") and body == ""
+            finally:
+                stop.set()
+                await task
+
+
+def down_in(text: str, node: str) -> bool:
+    return f'resil_node_up{{site="demo",node="{node}",kind="xivo",side="master"}} 0' in text

@@ -85,8 +85,17 @@ def prompt(lab: subprocess.Popen[str], line: str) -> None:
 async def test_watch_then_history_over_a_lab_driven_from_its_prompt(
     tmp_path: Path, lab_process: tuple[subprocess.Popen[str], Path]
 ) -> None:
-    lab, inventory = lab_process
+    lab, lab_hosts = lab_process
     env = env_for(tmp_path)
+    # The inventory's on_change: each verdict change as JSON on stdin, appended to a file.
+    got = tmp_path / "notified.jsonl"
+    script = tmp_path / "notify.py"
+    script.write_text(f"import sys\nopen({str(got)!r}, 'a').write(sys.stdin.read())\n")
+    inventory = tmp_path / "hosts.toml"
+    inventory.write_text(
+        lab_hosts.read_text() + f"\n[watch]\non_change = [{json.dumps(sys.executable)}, "
+        f"{json.dumps(str(script))}]\n"
+    )
     watcher = subprocess.Popen(
         [*RESIL, "--hosts", str(inventory), "watch", "--interval", "0.3"],
         stdout=subprocess.PIPE,
@@ -153,6 +162,11 @@ async def test_watch_then_history_over_a_lab_driven_from_its_prompt(
     assert all(isinstance(e["time"], str) for e in (down, active, verdict, back))
     assert max(float(e["epoch"]) for e in (down, active, verdict)) < float(back["epoch"])  # type: ignore[arg-type]
     assert "refused" in str(down["evidence"])
+    # on_change ran for the verdict changes only, each with its entry.
+    notified = [json.loads(line)["event"] for line in got.read_text().splitlines()]
+    assert notified and all(n["kind"] == "verdict" for n in notified)
+    assert verdict["id"] in [n["id"] for n in notified]
+    assert "on_change for" in err
     # The text form and the filters.
     text = subprocess.run(
         [*RESIL, "history", "--kind", "verdict", "--since", "1h"],
