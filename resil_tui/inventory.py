@@ -24,7 +24,6 @@ from typing import Any
 
 from resil_tui import paths as xdg
 from resil_tui.core import validators
-from resil_tui.core.journal_event import EventKind
 from resil_tui.core.log_readers import ReaderRefused, check_reader
 from resil_tui.inventory_model import (
     DEFAULT_READINESS_PATTERN,
@@ -495,6 +494,9 @@ def _watch(c: _Checker, value: Any) -> WatchSettings:
     if timeout is not None:
         out = replace(out, on_change_timeout=float(timeout))
     if "on_change_kinds" in table:
+        # Here, not at the top: check-config of an inventory without [watch] stays lean.
+        from resil_tui.core.journal_event import EventKind
+
         kinds = table["on_change_kinds"]
         allowed = [k.value for k in EventKind]
         if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):

@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING
 
 from resil_tui import __version__
 from resil_tui.cli.common import EXIT_OK, GlobalArgs, Io, SubParsers, subparser
-from resil_tui.core.journal_event import SCHEMA_VERSION, EventKind
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
     from resil_tui import journal
+    from resil_tui.core import journal_event
+    from resil_tui.core.journal_event import EventKind
 else:
     journal = lazy_module("resil_tui.journal")
+    journal_event = lazy_module("resil_tui.core.journal_event")
 
 NAME = "history"
 HELP = "print the incident journal (status changes, actions, wizard runs)"
@@ -49,11 +51,12 @@ def since_time(text: str, now: float | None = None) -> float:
 
 
 def _kind(text: str) -> EventKind:
+    kinds = journal_event.EventKind
     try:
-        return EventKind(text)
+        return kinds(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"unknown kind {text!r} (one of: {', '.join(k.value for k in EventKind)})"
+            f"unknown kind {text!r} (one of: {', '.join(k.value for k in kinds)})"
         ) from None
 
 
@@ -86,7 +89,7 @@ def offline(ns: argparse.Namespace, options: GlobalArgs, io: Io) -> int:
     )
     if args.json:
         doc = {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": journal_event.SCHEMA_VERSION,
             "tool": f"resil-tui {__version__}",
             "events": [e.to_dict() for e in found],
         }

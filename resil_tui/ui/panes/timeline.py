@@ -161,7 +161,7 @@ class TimelinePane(Pane):
             f" (newest {MAX_ROWS})" if len(self.shown) >= MAX_ROWS else ""
         )
         age = as_of(self._read_at, now, self.state.stale_after)
-        return f"Timeline · {site} · {node} · {kind} · {shown}, newest first · journal {age}"
+        return f"{site} · {node} · {kind} · {shown}, newest first · {age} · enter: node detail"
 
     def _render_filters(self) -> None:
         if self.is_mounted:
