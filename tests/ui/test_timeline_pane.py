@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from labkit import console, lab_inventory
-from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from resil_tui.core.freshness import clock
@@ -93,7 +92,7 @@ async def test_timeline_newest_first_filters_and_jump_to_the_node(lab: Lab, tmp_
         await pilot.press("n")
         await pilot.pause()
         assert pane.node_filter == M
-        assert [r[3] for r in rows(pane)][0] == "reachable → unreachable", journal.events()
+        assert rows(pane)[0][3] == "reachable → unreachable", journal.events()
         # Enter on it: the Status pane, on the master's row and detail.
         pane.table.focus()
         await pilot.press("enter")
