@@ -112,8 +112,10 @@ async def _check(ctx: Context, args: CheckArgs) -> nagios.PluginResult:
 
 
 def _reason(exc: BaseException) -> str:
-    from resil_tui.inventory import InventoryError
+    from resil_tui.inventory import InventoryError, InventoryNotFound
 
+    if isinstance(exc, InventoryNotFound):
+        return " ".join(str(exc).split())
     if isinstance(exc, InventoryError):
         return f"invalid inventory: {exc}".replace("\n", "; ")
     if isinstance(exc, CliError | LookupError):

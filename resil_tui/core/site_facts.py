@@ -200,14 +200,28 @@ def node_facts(snap: NodeSnapshot, rules: Iterable[NodeRule] = NODE_RULES) -> li
 # --- site facts ------------------------------------------------------------------------
 
 
-def _verdict(verdicts: SiteVerdicts) -> Fact:
+def _verdict(
+    nodes: tuple[NodeSnapshot, ...], verdicts: SiteVerdicts | None
+) -> tuple[str, str, float] | None:
+    if verdicts is None:
+        return None
     primary, head = verdicts.primary, verdicts.headline
     evidence = f"{verdicts.severity.value}: {primary.title}"
     if head is not primary:
         evidence += f"; worst: {head.title}"
-    return Fact(
-        None, EventKind.VERDICT, primary.code.value, verdicts.evaluated_at, one_line(evidence)
-    )
+    return primary.code.value, evidence, verdicts.evaluated_at
+
+
+@dataclass(frozen=True)
+class SiteRule:
+    """A fact of the site as a whole: (value, evidence, time seen), or None."""
+
+    kind: EventKind
+    read: Callable[[tuple[NodeSnapshot, ...], SiteVerdicts | None], tuple[str, str, float] | None]
+
+
+# Where the phones are registered (once the snapshot counts them) is one more rule here.
+SITE_RULES: tuple[SiteRule, ...] = (SiteRule(EventKind.VERDICT, _verdict),)
 
 
 def observe(
@@ -215,16 +229,20 @@ def observe(
     nodes: Iterable[NodeSnapshot],
     verdicts: SiteVerdicts | None,
     rules: Iterable[NodeRule] = NODE_RULES,
+    site_rules: Iterable[SiteRule] = SITE_RULES,
 ) -> SitePicture:
     """The picture a poll gives: every fact its snapshots and verdicts can tell."""
-    chosen = tuple(rules)
+    chosen, snaps = tuple(rules), tuple(nodes)
     facts: dict[FactKey, Fact] = {}
-    for snap in nodes:
+    for snap in snaps:
         for fact in node_facts(snap, chosen):
             facts[fact.key] = fact
-    if verdicts is not None:
-        fact = _verdict(verdicts)
-        facts[fact.key] = fact
+    for rule in site_rules:
+        read = rule.read(snaps, verdicts)
+        if read is not None:
+            value, evidence, at = read
+            fact = Fact(None, rule.kind, value, at, one_line(evidence))
+            facts[fact.key] = fact
     return SitePicture(site, facts)
 
 

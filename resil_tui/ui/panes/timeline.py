@@ -96,7 +96,9 @@ class TimelinePane(Pane):
     # --- shell hooks ---------------------------------------------------------------------
 
     def show_state(self, state: SiteState) -> None:
-        if state.name == self.site.name and self.is_mounted:
+        # Hidden, it is brought up to date when shown (on_show): a poll answers node by
+        # node, and the journal need not be filtered for a pane nobody sees.
+        if state.name == self.site.name and self.is_mounted and self.shell.active_pane is self:
             self._render_entries()
 
     def show_site(self, site: Site) -> None:
@@ -123,18 +125,15 @@ class TimelinePane(Pane):
         return list(reversed(found))[:MAX_ROWS]
 
     def _render_entries(self, force: bool = False) -> None:
-        entries = self.entries()
-        key = (
-            self.shell.session.journal.version,
-            self.all_sites,
-            self.node_filter,
-            self.kind_filter,
-            self.site.name,
-        )
+        journal = self.shell.session.journal
+        journal.refresh()
+        self._read_at = time.time()
+        key = (journal.version, self.all_sites, self.node_filter, self.kind_filter, self.site.name)
         if not force and key == self._rendered:
             self._render_filters()
             return
         self._rendered = key
+        entries = self.entries()
         self.shown = entries
         table = self.table
         selected = self.selected_event()
