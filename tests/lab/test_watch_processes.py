@@ -357,7 +357,7 @@ def test_monitoring_commands_never_import_textual(tmp_path: Path, command: list[
         "import os, signal, sys, threading\n"
         "from resil_tui.entry import main\n"
         "if sys.argv[1] == 'watch':\n"
-        "    threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+        "    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
         "code = main(['--demo', *sys.argv[1:]])\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print('TEXTUAL', loaded, file=sys.stderr)\n"
