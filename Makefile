@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/resil-tui --demo
 
+# Three workers on two cores: most tests wait on SSH round trips and lab timings, not CPU.
+# A module's tests stay on one worker (module-scoped sshd fixtures start once).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -m 'not slow and not sshd'

@@ -7,8 +7,15 @@
 2. Baseline, same run: a plain `Log.write_line()` per line at the same target rate for 2 s.
 3. End to end over real SSH: the lab (own process) appends to a node's xivo-sync log, the
    product follows it with `tail -F` through `LogFollower` into a `LogView`.
+4. Ceiling (issue 17): the same `LogView` fed as fast as the loop allows (no rate cap):
+   the lines/s it absorbs, with the loop's lag meanwhile.
+5. End to end over SSH into the Logs pane (issue 17): the console (`ResilApp`) on the lab
+   process's inventory, its Logs pane following the xivo-sync log with `tail -F` (the
+   pane's own worker and view), a writer *process* appending 2,000,000 lines at
+   E2E_RATE lines/s; lines/s sustained into the pane, the loop's lag (p99) and the RSS
+   growth of the console meanwhile.
 
-    python -m bench.logs [--seconds S] [--rate N]
+    python -m bench.logs [--seconds S] [--rate N] [--quick]
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ from resil_tui.ui.widgets.log_view import DEFAULT_BUFFER_LINES, DEFAULT_DISPLAY_
 
 RATE = 50_000
 SECONDS = 20.0
+E2E_RATE = 150_000  # lines/s the writer offers (above the 100,000/s target)
+E2E_LINES = 2_000_000
+QUICK_SECONDS = 3.0
+CEILING_SECONDS = 5.0
+CEILING_BATCH = 2_000  # lines per producer step (one SSH read holds ~1,000 such lines)
 BASELINE_SECONDS = 2.0
 TICK = 0.01  # producer and lag-probe period
 
@@ -225,7 +237,125 @@ async def end_to_end(rate: int, seconds: float) -> dict[str, float]:
     return {"lines": total, "received": received, "elapsed": elapsed, "rate": received / elapsed}
 
 
-async def main_async(rate: int, seconds: float) -> list[str]:
+# A separate process appends the lines, so neither its CPU nor its memory counts as the
+# console's. argv: PATH RATE TOTAL
+_WRITER = r"""
+import sys, time
+path, rate, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+step = max(1, rate // 100)
+with open(path, "a") as f:
+    start = time.perf_counter()
+    for k in range(0, total, step):
+        f.write("".join(
+            f"2026-11-25 10:00:00,000 [1] (INFO): e2e {i}\n" for i in range(k, min(total, k + step))
+        ))
+        f.flush()
+        pause = start + (k + step) / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+"""
+
+
+async def ingest_ceiling(seconds: float) -> dict[str, float]:
+    """As many lines as the loop takes (batches of CEILING_BATCH, one loop turn apart)."""
+    app = ViewApp(buffer_lines=DEFAULT_BUFFER_LINES, display_lines=DEFAULT_DISPLAY_LINES)
+    async with app.run_test(size=(160, 50)) as pilot:
+        view = app.query_one(LogView)
+        await pilot.pause(0.3)
+        probe = LagProbe()
+        probe.start()
+        sent = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            view.ingest([make_line(i) for i in range(sent, sent + CEILING_BATCH)])
+            sent += CEILING_BATCH
+            await asyncio.sleep(0)
+        elapsed = time.perf_counter() - start
+        await pilot.pause(0.2)
+        await probe.stop()
+        view.flush()
+        p50, p99, worst = probe.figures()
+        return {
+            "lines": sent,
+            "rate": sent / elapsed,
+            "p50": p50,
+            "p99": p99,
+            "max": worst,
+            "caught_up": float(view.shown_seq == view.buffer.last_seq),
+        }
+
+
+async def end_to_end_pane(rate: int, total: int) -> dict[str, float]:
+    """The console's Logs pane over real SSH (see the module's docstring, 5)."""
+    import subprocess
+    import sys
+
+    from bench.labproc import lab_process
+    from resil_tui.inventory import load_inventory
+    from resil_tui.ops.logs import find_stream
+    from resil_tui.ops.session import make_session
+    from resil_tui.ui.app import ResilApp
+    from resil_tui.ui.panes.logs import LogsPane
+
+    with tempfile.TemporaryDirectory(prefix="bench-logs-pane-") as tmp:
+        os.environ.setdefault("XDG_STATE_HOME", tmp)
+        with lab_process(Path(tmp) / "lab", 1, cc=False, edge=False, mds=0) as inv_path:
+            inv = load_inventory(inv_path)
+            node = next(n for n in inv.nodes() if n.id.endswith("xivo.master"))
+            target = Path(tmp) / "lab" / "nodes" / node.id / "root" / "var/log/xivo-sync.log"
+            session = make_session(inv, audit_path=Path(tmp) / "audit.jsonl")
+            app = ResilApp(session, status_refresh_interval=60.0)
+            try:
+                async with app.run_test(size=(120, 40)) as pilot:
+                    pane = await app.ensure_pane(LogsPane.PANE_ID)
+                    assert isinstance(pane, LogsPane)
+                    tab = await pane.open_stream(node, find_stream(node, "xivo-sync"), tail=0)
+                    await pilot.pause(1.5)  # the remote tail -F runs; the first poll is over
+                    view = tab.log_view
+                    base = view.buffer.total
+                    rss0 = rss_mb()
+                    probe = LagProbe()
+                    probe.start()
+                    writer = subprocess.Popen(
+                        [sys.executable, "-c", _WRITER, str(target), str(rate), str(total)]
+                    )
+                    t0 = time.perf_counter()
+                    deadline = t0 + total / rate + 20
+                    while view.buffer.total - base < total and time.perf_counter() < deadline:
+                        await asyncio.sleep(0.05)
+                    elapsed = time.perf_counter() - t0
+                    await probe.stop()
+                    writer.wait(timeout=30)
+                    received = view.buffer.total - base
+                    rss1 = rss_mb()
+                    p50, p99, worst = probe.figures()
+            finally:
+                await session.pool.close()
+    return {
+        "lines": total,
+        "received": received,
+        "elapsed": elapsed,
+        "rate": received / elapsed,
+        "p50": p50,
+        "p99": p99,
+        "max": worst,
+        "rss": rss1 - rss0,
+        "offered": rate,
+    }
+
+
+def e2e_pane_lines(e2e: dict[str, float]) -> list[str]:
+    return [
+        f"logs end-to-end over SSH into the Logs pane (console, lab process, tail -F, writer "
+        f"offering {e2e['offered']:,.0f}/s): {e2e['received']:,.0f}/{e2e['lines']:,.0f} lines "
+        f"in {e2e['elapsed']:.1f}s = {e2e['rate']:,.0f} lines/s sustained (target >= 100,000)",
+        f"logs end-to-end into the pane: event-loop lag p50 {e2e['p50']:.1f} ms, p99 "
+        f"{e2e['p99']:.1f} ms (target < 50), max {e2e['max']:.1f} ms; RSS growth "
+        f"{e2e['rss']:.1f} MB over {e2e['received']:,.0f} lines (target < 50 per 2,000,000)",
+    ]
+
+
+async def main_async(rate: int, seconds: float, quick: bool = False) -> list[str]:
     out: list[str] = []
     ours = await ingest(rate, seconds)
     out.append(
@@ -260,19 +390,32 @@ async def main_async(rate: int, seconds: float) -> list[str]:
         )
     except Exception as exc:  # the figures above stand on their own
         out.append(f"logs end-to-end over SSH: failed: {exc.__class__.__name__}: {exc}")
+    ceiling = await ingest_ceiling(1.0 if quick else CEILING_SECONDS)
+    out.append(
+        f"logs ingest ceiling (no rate cap, batches of {CEILING_BATCH:,}): "
+        f"{ceiling['rate']:,.0f} lines/s into the view; lag p50 {ceiling['p50']:.1f} ms, "
+        f"p99 {ceiling['p99']:.1f} ms, max {ceiling['max']:.1f} ms; caught up: "
+        f"{'yes' if ceiling['caught_up'] else 'NO'}"
+    )
+    total = int(E2E_RATE * QUICK_SECONDS) if quick else E2E_LINES
+    try:
+        out.extend(e2e_pane_lines(await end_to_end_pane(E2E_RATE, total)))
+    except Exception as exc:  # the figures above stand on their own
+        out.append(f"logs end-to-end into the Logs pane: failed: {exc.__class__.__name__}: {exc}")
     return out
 
 
-def run(rate: int = RATE, seconds: float = SECONDS) -> list[str]:
-    return asyncio.run(main_async(rate, seconds))
+def run(rate: int = RATE, seconds: float = SECONDS, quick: bool = False) -> list[str]:
+    return asyncio.run(main_async(rate, QUICK_SECONDS if quick else seconds, quick))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=SECONDS)
     parser.add_argument("--rate", type=int, default=RATE)
+    parser.add_argument("--quick", action="store_true", help="short runs (about 20 s in all)")
     args = parser.parse_args()
-    for line in run(args.rate, args.seconds):
+    for line in run(args.rate, args.seconds, args.quick):
         print(line, flush=True)
 
 

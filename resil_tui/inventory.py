@@ -18,22 +18,26 @@ import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from resil_tui import paths as xdg
 from resil_tui.core import validators
 from resil_tui.core.log_readers import ReaderRefused, check_reader
 from resil_tui.inventory_model import (
+    DEFAULT_HA_SIP_EXPIRY,
     DEFAULT_READINESS_PATTERN,
     ChangePolicy,
     Inventory,
     JournalPolicy,
     LogStreamSpec,
+    ManualServices,
     Node,
     NodeKind,
     RemotePaths,
+    Resilience,
     Side,
     Site,
     SshSettings,
@@ -212,7 +216,16 @@ _SSH_KEYS = {
 }
 _PATH_KEYS = set(RemotePaths.__dataclass_fields__)
 _TOP_KEYS = {"read_only", "ssh", "paths", "keys", "site", "changes", "journal", "watch"}
-_SITE_KEYS = {"description", "xivo", "cc", "edge", "mds"}
+_SITE_KEYS = {
+    "description",
+    "xivo",
+    "cc",
+    "edge",
+    "mds",
+    "resilience",
+    "manual_services",
+    "ha_sip_expiry",
+}
 _NODE_COMMON = _SSH_KEYS | {"ssh", "paths", "logs", "changes"}
 _NODE_KEYS: dict[str, set[str]] = {
     "xivo": _NODE_COMMON | {"voip_ip"},
@@ -765,6 +778,9 @@ def _site(
                 if node is not None:
                     mds.append(node)
     description = c.string(table, "description", path) or ""
+    resilience = _choice(c, table, "resilience", path, Resilience, Resilience.CLASSIC)
+    manual = _choice(c, table, "manual_services", path, ManualServices, ManualServices.RUN)
+    sip_expiry = _sip_expiry(c, table, path)
     if xm is None or xs is None:
         return None
     return Site(
@@ -776,7 +792,52 @@ def _site(
         edge=edge,
         mds=tuple(mds),
         description=description,
+        resilience=resilience,
+        manual_services=manual,
+        ha_sip_expiry=sip_expiry,
     )
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _choice(
+    c: _Checker, table: dict[str, Any], key: str, path: str, enum: type[_E], default: _E
+) -> _E:
+    """One of an enum's values; anything else is an error naming the choices."""
+    if key not in table:
+        return default
+    raw = table[key]
+    choices = ", ".join(repr(e.value) for e in enum)
+    if isinstance(raw, str):
+        try:
+            return enum(raw.strip().lower())
+        except ValueError:
+            pass
+    shown = repr(raw) if isinstance(raw, str) else _kind(raw)
+    c.error(f"{path}.{key}", f"{shown} is not one of {choices}")
+    return default
+
+
+def _sip_expiry(c: _Checker, table: dict[str, Any], path: str) -> tuple[int, int, int]:
+    """`ha_sip_expiry = { min = 60, max = 300, default = 120 }` (seconds, HA on)."""
+    if "ha_sip_expiry" not in table:
+        return DEFAULT_HA_SIP_EXPIRY
+    full = f"{path}.ha_sip_expiry"
+    sub = c.table(table["ha_sip_expiry"], full)
+    if sub is None:
+        return DEFAULT_HA_SIP_EXPIRY
+    c.unknown_keys(sub, {"min", "max", "default"}, full)
+    values = dict(zip(("min", "max", "default"), DEFAULT_HA_SIP_EXPIRY, strict=True))
+    for key in values:
+        got = c.number(sub, key, full, minimum=1, maximum=86400, integer=True)
+        if got is not None:
+            values[key] = int(got)
+    low, high, default = values["min"], values["max"], values["default"]
+    if not low <= default <= high:
+        c.error(full, f"min {low} <= default {default} <= max {high} is required (seconds)")
+        return DEFAULT_HA_SIP_EXPIRY
+    return (low, high, default)
 
 
 def parse_inventory(text: str, *, file: str = "<inventory>", path: Path | None = None) -> Inventory:

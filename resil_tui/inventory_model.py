@@ -24,6 +24,28 @@ class Side(StrEnum):
     SLAVE = "slave"
 
 
+class Resilience(StrEnum):
+    """A site's failover mode: `classic` is XiVO up to 2025.10 (the seed); `automatic`
+    and `manual` are the next LTS's modes (Main/Standby, XIVO.md)."""
+
+    CLASSIC = "classic"
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class ManualServices(StrEnum):
+    """How a manual-mode site's "Start services" / "Stop services" steps are done: run
+    `xivo-manage-slave-services start|stop` on the node, or shown as a web-UI instruction
+    the admin confirms (what the web UI's buttons run is unverified)."""
+
+    RUN = "run"
+    WEB_UI = "web-ui"
+
+
+# The SIP expiry HA imposes, in seconds (the seed: 1 / 5 / 2 minutes).
+DEFAULT_HA_SIP_EXPIRY = (60, 300, 120)
+
+
 DEFAULT_READINESS_PATTERN = r"Listening for HTTP on"
 
 
@@ -75,6 +97,8 @@ class RemotePaths:
     edge_env: str = "/etc/docker/edge/.env"
     # The per-node change lock (remote/lock.py): a directory created with SFTP mkdir.
     lock_dir: str = "/var/lock/resil-tui"
+    # provd's "default" config (jsondb; XiVO-era path, unverified on XiVO.solutions).
+    provd_default: str = "/var/lib/xivo-provd/jsondb/configs/default"
 
 
 DEFAULT_LOCK_STALE_AFTER = 900.0  # seconds: a lock not refreshed for 15 min is stale
@@ -144,6 +168,10 @@ class Site:
     edge: Node | None = None
     mds: tuple[Node, ...] = ()
     description: str = ""
+    resilience: Resilience = Resilience.CLASSIC
+    manual_services: ManualServices = ManualServices.RUN
+    # minexpiry, maxexpiry, defaultexpiry in seconds while HA is on
+    ha_sip_expiry: tuple[int, int, int] = DEFAULT_HA_SIP_EXPIRY
 
     def nodes(self) -> tuple[Node, ...]:
         found: list[Node | None] = [

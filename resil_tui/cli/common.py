@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
+from resil_tui.core import validators
+from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Inventory
 
 if TYPE_CHECKING:
     from resil_tui.lab.server import Lab
     from resil_tui.ops.session import Session
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the node was reached and the change or check failed
@@ -48,32 +51,36 @@ class Refused(CliError):
 # --- argument types --------------------------------------------------------------------------
 
 
+def checked(validate: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse `type=` from one of core/validators.py's rules: the CLI refuses exactly
+    what the rule refuses, with its message."""
+
+    def parse(text: str) -> T:
+        try:
+            return validate(text)
+        except validators.InvalidValue as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = getattr(validate, "__name__", "value")
+    return parse
+
+
 def bounded_float(low: float, high: float, what: str) -> Callable[[str], float]:
-    """An argparse type: a finite number in [low, high] (nan, inf and -1 are refused)."""
+    """A finite number in [low, high] (nan, inf and -1 are refused)."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what}: not a number: {text!r}") from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{what}: {text} is not between {low:g} and {high:g}")
-        return value
+        return validators.parse_number(text, what=what, minimum=low, maximum=high, integer=False)
 
-    return parse
+    return checked(parse)
 
 
 def bounded_int(low: int, high: int, what: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what}: not a whole number: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{what}: {value} is not between {low} and {high}")
-        return value
+        return int(
+            validators.parse_number(text, what=what, minimum=low, maximum=high, integer=True)
+        )
 
-    return parse
+    return checked(parse)
 
 
 def timestamp(text: str) -> datetime:
@@ -149,13 +156,52 @@ class GlobalArgs:
 # --- input and output ------------------------------------------------------------------------
 
 
+class TextSink(Protocol):
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class SafeWriter:
+    """A text stream whose every write passes the sanitizer: whatever a command prints
+    (node output, error messages, diffs, log lines) can never act on the terminal."""
+
+    def __init__(self, inner: TextSink) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        return self.inner.write(clean(text))
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        isatty = getattr(self.inner, "isatty", None)
+        try:
+            return bool(isatty()) if callable(isatty) else False
+        except ValueError:  # a closed stream
+            return False
+
+    def getvalue(self) -> str:
+        """What a StringIO behind it holds (tests)."""
+        value: str = self.inner.getvalue()  # type: ignore[attr-defined]
+        return value
+
+
 @dataclass
 class Io:
-    """Where a command writes and reads; the one y/N and typed-confirmation prompt."""
+    """Where a command writes and reads; the one y/N and typed-confirmation prompt. Every
+    write to `out` and `err` is sanitized (core/sanitize.py), here, once."""
 
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
+    out: TextSink = field(default_factory=lambda: sys.stdout)
+    err: TextSink = field(default_factory=lambda: sys.stderr)
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.out, SafeWriter):
+            self.out = SafeWriter(self.out)
+        if not isinstance(self.err, SafeWriter):
+            self.err = SafeWriter(self.err)
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")

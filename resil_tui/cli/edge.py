@@ -53,12 +53,17 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         ("rollback", "restore a backup of the Edge .env, then edge-dcomp up -d"),
     ):
         ep = subparser(edge, name, text)
-        ep.set_defaults(to=None, yes=False, backup=None)
+        ep.set_defaults(to=None, yes=False, backup=None, break_stale_lock=False)
         ep.add_argument("--site", metavar="NAME", help="the site (default: the first)")
         if name in ("plan", "apply"):
             ep.add_argument("--to", choices=("slave", "master"), required=True)
         if name in ("apply", "rollback"):
             ep.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+            ep.add_argument(
+                "--break-stale-lock",
+                action="store_true",
+                help="take over the node's change lock when it is stale (its console died)",
+            )
         if name == "rollback":
             ep.add_argument("--backup", metavar="NAME", help="backup file (default: newest)")
 
@@ -70,6 +75,7 @@ class EdgeArgs:
     to: str | None = None  # plan, apply: slave | master
     yes: bool = False
     backup: str | None = None  # rollback
+    break_stale_lock: bool = False
 
     @classmethod
     def from_namespace(cls, ns: argparse.Namespace) -> EdgeArgs:
@@ -79,6 +85,7 @@ class EdgeArgs:
             to=ns.to,
             yes=bool(ns.yes),
             backup=ns.backup,
+            break_stale_lock=bool(ns.break_stale_lock),
         )
 
 
@@ -203,7 +210,13 @@ class EdgeCli:
             self.note("cancelled: nothing was changed")
             return EXIT_NOTHING
         outcome = await edge_ops.apply_switch(
-            pool, node, plan, path=preview.path, on_event=self.progress, wait=self.wait
+            pool,
+            node,
+            plan,
+            path=preview.path,
+            on_event=self.progress,
+            wait=self.wait,
+            force=self.args.break_stale_lock,
         )
         return self.finish(outcome, site)
 
@@ -238,6 +251,7 @@ class EdgeCli:
             path=preview.path,
             on_event=self.progress,
             wait=self.wait,
+            force=self.args.break_stale_lock,
         )
         return self.finish(outcome, site)
 

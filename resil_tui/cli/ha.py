@@ -33,6 +33,7 @@ from resil_tui.lazy import lazy_module
 if TYPE_CHECKING:
     from resil_tui.core import ha as core_ha
     from resil_tui.core import ha_form as ha_form
+    from resil_tui.core import ha_webui, roles
     from resil_tui.inventory_model import Inventory, Node, Site
     from resil_tui.ops import errors as ops_errors
     from resil_tui.ops import ha as ha_ops
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 else:
     core_ha = lazy_module("resil_tui.core.ha")
     ha_form = lazy_module("resil_tui.core.ha_form")
+    ha_webui = lazy_module("resil_tui.core.ha_webui")
+    roles = lazy_module("resil_tui.core.roles")
     ha_ops = lazy_module("resil_tui.ops.ha")
     ops_errors = lazy_module("resil_tui.ops.errors")
 
@@ -56,7 +59,15 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     p = subparser(sub, NAME, HELP)
     ha = p.add_subparsers(dest="ha_command", metavar="ACTION", required=True)
     hp = subparser(ha, "show", "HA mode, peer, cron, SIP expiry of each XiVO node")
-    hp.set_defaults(node=None, mode=None, peer=None, restart=False, yes=False)
+    hp.set_defaults(
+        node=None,
+        mode=None,
+        peer=None,
+        restart=False,
+        yes=False,
+        break_stale_lock=False,
+        web_ui_part=False,
+    )
     hp.add_argument("--site", metavar="NAME")
     hp = subparser(ha, "set", "set a XiVO node's HA mode through sysconfd")
     hp.set_defaults(site=None)
@@ -64,12 +75,29 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     hp.add_argument("--mode", choices=("disabled", "master", "slave"), required=True)
     hp.add_argument("--peer", metavar="IP", help="the other node's VoIP IP (master, slave)")
     hp.add_argument("--restart", action="store_true", help="then run xivo-service restart")
+    hp.add_argument(
+        "--with-sip-and-provisioning",
+        action="store_true",
+        dest="web_ui_part",
+        help="also write what the web UI's HA save writes (SIP expiry, backup registrar); "
+        "unverified, off by default",
+    )
     hp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    hp.add_argument(
+        "--break-stale-lock",
+        action="store_true",
+        help="take over the node's change lock when it is stale (its console died)",
+    )
     for name, text in SCRIPTS.items():
         hp = subparser(ha, name, text)
-        hp.set_defaults(node=None, mode=None, peer=None, restart=False)
+        hp.set_defaults(node=None, mode=None, peer=None, restart=False, web_ui_part=False)
         hp.add_argument("--site", metavar="NAME")
         hp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        hp.add_argument(
+            "--break-stale-lock",
+            action="store_true",
+            help="take over the node's change lock when it is stale (its console died)",
+        )
 
 
 @dataclass(frozen=True)
@@ -80,7 +108,9 @@ class HaArgs:
     mode: str | None = None  # set
     peer: str | None = None  # set
     restart: bool = False  # set
+    web_ui_part: bool = False  # set: --with-sip-and-provisioning
     yes: bool = False
+    break_stale_lock: bool = False  # changes: take over a stale lock
 
     @classmethod
     def from_namespace(cls, ns: argparse.Namespace) -> HaArgs:
@@ -91,7 +121,9 @@ class HaArgs:
             mode=ns.mode,
             peer=ns.peer,
             restart=bool(ns.restart),
+            web_ui_part=bool(ns.web_ui_part),
             yes=bool(ns.yes),
+            break_stale_lock=bool(ns.break_stale_lock),
         )
 
 
@@ -136,7 +168,11 @@ def render_state(state: ha_ops.HaSiteState) -> list[str]:
 
 def render_node(ns: ha_ops.HaNodeState, state: ha_ops.HaSiteState) -> list[str]:
     node = ns.node
-    lines = [f"  {node.id} (VoIP {node.ip or '?'}) — {state.xivo_state(node.id).value}"]
+    words = roles.role_words(state.site.resilience)
+    lines = [
+        f"  {node.id} ({words.of(node.side)}, VoIP {node.ip or '?'}) — "
+        f"{state.xivo_state(node.id).value}"
+    ]
     if not ns.reachable:
         lines.append(f"    unreachable: {ns.snapshot.reachability.message}")
         return lines
@@ -144,7 +180,7 @@ def render_node(ns: ha_ops.HaNodeState, state: ha_ops.HaSiteState) -> list[str]:
     if ha is not None:
         peer = f", peer {ha.peer}" if ha.peer else ""
         absent = "" if ha.present else " (no ha.conf)"
-        lines.append(f"    HA mode: {ha.mode.value}{peer}{absent}")
+        lines.append(f"    HA mode: {words.mode(ha.mode.value)}{peer}{absent}")
         for problem in ha.problems:
             lines.append(f"    ⚠ {problem}")
     cron = ns.cron
@@ -155,12 +191,7 @@ def render_node(ns: ha_ops.HaNodeState, state: ha_ops.HaSiteState) -> list[str]:
         if ha is not None:
             for problem in cron.problems(ha.mode, ha.peer):
                 lines.append(f"    ⚠ cron: {problem}")
-    if ns.sip is not None:
-        for check in ns.expiry_checks():
-            lines.append(f"    SIP {check.describe()}")
-    else:
-        lines.append(f"    SIP expiry: not read ({ns.sip_error})")
-    lines.append(f"    {ns.registrar_line()}")
+    lines.extend(f"    {line}" for line in ns.web_ui_check().lines())
     return lines
 
 
@@ -197,24 +228,71 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
         why = current.snapshot.reachability.message if current else "not read"
         io.note(f"resil-tui ha: {node.id} unreachable, nothing sent: {why}")
         return EXIT_FAILED
-    preview = ha_form.build_preview(
-        node.id,
-        current.ha,
-        current.cron,
-        validation,
-        cron_master_path=node.paths.cron_master,
-        cron_slave_path=node.paths.cron_slave,
-    )
+    preview = ha_ops.preview_for(site, node, state, validation)
     for line in preview.lines():
         io.say(line)
     if session.read_only:
         raise Refused("read-only mode: the change is refused; nothing was sent")
-    if validation.mode is core_ha.HaMode.DISABLED:
+    if preview.typed_confirmation:
         await io.typed_confirm(node.id, yes=args.yes)
     else:
-        await io.confirm(f"Set {node.id} to HA {validation.mode}?", yes=args.yes)
+        await io.confirm(f"Set {node.id} to HA {preview.mode_label}?", yes=args.yes)
 
-    rec = await ha_ops.apply_ha_mode(pool, node, validation, on_line=lambda s: io.say(f"  {s}"))
+    action = ha_ops.plan_set_mode(node, validation, ha_webui.site_sip_expiry(site))
+    rec = await ha_ops.apply_ha_mode(
+        pool,
+        node,
+        validation,
+        on_line=lambda s: io.say(f"  {s}"),
+        action=action,
+        force=args.break_stale_lock,
+    )
+    code = await _after_set(session, node, rec, args, io)
+    if args.web_ui_part and rec.ok and validation.mode is not None:
+        web = await _web_ui_part(session, site, node, validation, args, io)
+        return max(code, web)
+    _say_web_ui_part(rec, io)
+    return code
+
+
+async def _web_ui_part(
+    session: Session,
+    site: Site,
+    node: Node,
+    validation: ha_form.FormValidation,
+    args: HaArgs,
+    io: Io,
+) -> int:
+    """--with-sip-and-provisioning: what the web UI's HA save writes, written by us
+    (unverified on XiVO.solutions), after a typed confirmation."""
+    assert validation.mode is not None
+    plan = ha_ops.plan_web_ui_part(
+        node, validation.mode, validation.peer, ha_webui.site_sip_expiry(site)
+    )
+    io.say("Also write what the web UI's HA save writes (unverified: check the result):")
+    for line in plan.lines():
+        io.say(f"  {line}")
+    await io.typed_confirm(node.id, yes=args.yes)
+    rec = await ha_ops.apply_web_ui_part(
+        session.pool, plan, on_line=lambda s: io.say(f"  {s}"), force=args.break_stale_lock
+    )
+    _say_web_ui_part(rec, io)
+    return EXIT_OK if rec.ok else EXIT_FAILED
+
+
+def _say_web_ui_part(rec: ha_ops.ActionRecord, io: Io) -> None:
+    """The last words of `ha set`: what the web UI's HA save does, as read back."""
+    if rec.web_ui is None:
+        return
+    io.say(f"Web UI part on {rec.node_id} (sysconfd does not do it):")
+    for line in rec.web_ui.lines():
+        io.say(f"  {line}")
+
+
+async def _after_set(
+    session: Session, node: Node, rec: ha_ops.ActionRecord, args: HaArgs, io: Io
+) -> int:
+    pool = session.pool
     if not rec.ok:
         return EXIT_FAILED
     if not rec.restart_required:
@@ -230,7 +308,9 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
         )
         io.say(ha_form.PHONES_REMINDER)
         return EXIT_OK
-    rec = await ha_ops.restart_services(pool, node, on_line=lambda s: io.say(f"  {s}"))
+    rec = await ha_ops.restart_services(
+        pool, node, on_line=lambda s: io.say(f"  {s}"), force=args.break_stale_lock
+    )
     io.say(ha_form.PHONES_REMINDER)
     return EXIT_OK if rec.ok else EXIT_FAILED
 
@@ -275,10 +355,12 @@ async def _script(session: Session, args: HaArgs, io: Io) -> int:
     if what == "replicate":
         assert peer is not None
         await io.confirm(f"Run xivo-master-slave-db-replication {peer} on {node.id}?", yes=args.yes)
-        rec = await ha_ops.run_replication(pool, node, peer, on_line=sink)
+        rec = await ha_ops.run_replication(
+            pool, node, peer, on_line=sink, force=args.break_stale_lock
+        )
     elif what == "sync":
         await io.confirm(f"Run xivo-sync on {node.id}?", yes=args.yes)
-        rec = await ha_ops.run_sync(pool, node, on_line=sink)
+        rec = await ha_ops.run_sync(pool, node, on_line=sink, force=args.break_stale_lock)
     else:
         assert peer is not None
         await io.confirm(
@@ -286,5 +368,7 @@ async def _script(session: Session, args: HaArgs, io: Io) -> int:
             "slave's telephony services depending on the ping",
             yes=args.yes,
         )
-        rec = await ha_ops.run_check_master(pool, node, peer, on_line=sink)
+        rec = await ha_ops.run_check_master(
+            pool, node, peer, on_line=sink, force=args.break_stale_lock
+        )
     return EXIT_OK if rec.ok else EXIT_FAILED

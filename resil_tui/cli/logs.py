@@ -25,13 +25,12 @@ from resil_tui.cli.common import (
     EXIT_USAGE,
     Context,
     SubParsers,
-    bounded_float,
-    bounded_int,
+    checked,
     subparser,
     timestamp,
 )
+from resil_tui.core import validators
 from resil_tui.lazy import lazy_module
-from resil_tui.remote.commands import MAX_LINES
 
 if TYPE_CHECKING:
     from resil_tui.ops import logs as logs_ops
@@ -48,7 +47,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     p.add_argument("--stream", metavar="NAME", help="stream name (see the Logs pane)")
     p.add_argument(
         "--tail",
-        type=bounded_int(0, MAX_LINES, "--tail"),
+        type=checked(validators.tail_lines),
         default=100,
         metavar="N",
         help="history lines first",
@@ -60,7 +59,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         help="follow until the readiness line appears: exit 0, or 1 at --timeout",
     )
     p.add_argument(
-        "--timeout", type=bounded_float(0.1, 86400.0, "--timeout"), default=180.0, metavar="S"
+        "--timeout", type=checked(validators.timeout_seconds), default=180.0, metavar="S"
     )
     p.add_argument(
         "--since",
@@ -129,19 +128,43 @@ async def run(ctx: Context, args: LogsArgs) -> int:
             pool, node, stream, tail=args.tail, follow=not args.no_follow
         )
         final: logs_ops.LogState | None = None
-        async with follower:
-            async for event in follower:
-                if isinstance(event, logs_ops.LogLines):
-                    out.write("".join(line + "\n" for line in event.lines))
-                    out.flush()
-                elif isinstance(event, logs_ops.LogGap):
-                    err.write(event.marker + "\n")
-                elif event.state in (logs_ops.FollowState.ENDED, logs_ops.FollowState.FAILED):
-                    final = event
-                elif (
-                    event.state is logs_ops.FollowState.RECONNECTING and "; retry" in event.message
-                ):
-                    err.write(f"resil-tui: {event.message}\n")
+
+        async def pump() -> None:
+            nonlocal final
+            async with follower:
+                async for event in follower:
+                    if isinstance(event, logs_ops.LogLines):
+                        out.write("".join(line + "\n" for line in event.lines))
+                        out.flush()
+                    elif isinstance(event, logs_ops.LogGap):
+                        err.write(event.marker + "\n")
+                    elif event.state in (
+                        logs_ops.FollowState.ENDED,
+                        logs_ops.FollowState.FAILED,
+                    ):
+                        final = event
+                    elif (
+                        event.state is logs_ops.FollowState.RECONNECTING
+                        and "; retry" in event.message
+                    ):
+                        err.write(f"resil-tui: {event.message}\n")
+
+        if args.no_follow:
+            import asyncio  # here: 30 ms that check-config does not need
+
+            # A stream that follows by itself (an inventory `tail -F`) would never end:
+            # history is read within the node's command timeout.
+            limit = node.ssh.command_timeout
+            try:
+                await asyncio.wait_for(pump(), limit)
+            except TimeoutError:
+                err.write(
+                    f"resil-tui: {node.id}: stopped after {limit:g}s: the stream does not end "
+                    "by itself (it follows); the lines above are what it printed\n"
+                )
+                return EXIT_FAILED
+        else:
+            await pump()
         if final is None or final.state is logs_ops.FollowState.FAILED:
             err.write(f"resil-tui: {node.id}: {final.message if final else 'stream stopped'}\n")
             return EXIT_FAILED

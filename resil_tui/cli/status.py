@@ -11,10 +11,11 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from resil_tui import __version__
-from resil_tui.cli.common import Context, SubParsers, bounded_float, subparser
+from resil_tui.cli.common import Context, SubParsers, TextSink, checked, subparser
+from resil_tui.core import validators
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--watch",
         metavar="SECONDS",
-        type=bounded_float(1.0, 86400.0, "--watch"),
+        type=checked(validators.watch_seconds),
         help="repeat every SECONDS (at least 1)",
     )
 
@@ -98,7 +99,7 @@ def _node_line(snap: NodeSnapshot) -> tuple[str, str, str]:
     return ("✔ up", "", latency)
 
 
-def render_table(reports: list[SiteReport], out: TextIO) -> None:
+def render_table(reports: list[SiteReport], out: TextSink) -> None:
     for report in reports:
         v = report.verdicts
         head = v.headline

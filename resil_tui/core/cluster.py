@@ -21,7 +21,7 @@ Exit codes follow the monitoring plugin convention: 0 OK, 1 WARNING, 2 CRITICAL,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,9 @@ from resil_tui.core.freshness import is_stale
 from resil_tui.core.ha import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot, XivoStatus
 from resil_tui.core.replication import ReplicationOutcome
+from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.core.sync_log import SyncOutcome
+from resil_tui.inventory_model import Resilience
 
 if TYPE_CHECKING:
     from resil_tui.inventory_model import Site
@@ -106,6 +108,7 @@ class Topology:
     cc_slave_id: str | None = None
     edge_id: str | None = None
     mds_ids: tuple[str, ...] = ()
+    resilience: Resilience = Resilience.CLASSIC
 
     @classmethod
     def from_site(cls, site: Site) -> Topology:
@@ -119,6 +122,7 @@ class Topology:
             cc_slave_id=site.cc_slave.id if site.cc_slave else None,
             edge_id=site.edge.id if site.edge else None,
             mds_ids=tuple(n.id for n in site.mds),
+            resilience=site.resilience,
         )
 
 
@@ -275,10 +279,25 @@ def _primary(
             nodes,
         ), "master"
     if s is active:
+        if topo.resilience is Resilience.MANUAL and m is XivoState.STANDBY:
+            # Manual mode: "Stop services" on the Main leaves the disabled flag; the Main
+            # is inactive on purpose, not down (XIVO.md, next LTS).
+            return Finding(
+                Verdict.FAILED_OVER,
+                Severity.WARNING,
+                "Failed over by hand: the slave serves telephony",
+                "Services were stopped on the master on purpose (manual mode); failback is "
+                "by hand too: Start services on the master, then Stop services on the slave.",
+                evidence,
+                nodes,
+                Remedy.FAILOVER,
+            ), "slave"
+        down = m is XivoState.UNREACHABLE or m is XivoState.STOPPED
         return Finding(
             Verdict.FAILED_OVER,
             Severity.WARNING,
-            "Failed over: the slave serves telephony",
+            "Failed over: the slave serves telephony"
+            + (", the master is down" if topo.resilience is Resilience.MANUAL and down else ""),
             "The slave took over; CC and Edge must follow it (see the failover runbook).",
             evidence,
             nodes,
@@ -703,6 +722,17 @@ _REACH_HINT = {
 }
 
 
+def _reworded(finding: Finding, words: RoleWords) -> Finding:
+    """A finding in the site's role words (Main / Standby in the next-LTS modes); the
+    codes stay as they are (status --json publishes them)."""
+    return replace(
+        finding,
+        title=reword(finding.title, words),
+        explanation=reword(finding.explanation, words),
+        evidence=[reword(e, words) for e in finding.evidence],
+    )
+
+
 def evaluate(
     snapshot: SiteSnapshot, topology: Topology, now: float, stale_after_seconds: float
 ) -> SiteVerdicts:
@@ -754,6 +784,9 @@ def evaluate(
     findings += _services_findings(snapshot, topology)
     findings += _reach_findings(snapshot, topology, states, now, stale_after_seconds)
 
+    words = role_words(topology.resilience)
+    findings = [_reworded(f, words) for f in findings]
+    primary = findings[0]
     return SiteVerdicts(
         site=topology.site,
         primary=primary,

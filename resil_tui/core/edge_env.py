@@ -27,14 +27,15 @@ from resil_tui.core.edge_scan import (
     line_of,
     line_text,
     scan_env,
-    whole_address_pattern,
 )
 from resil_tui.core.edge_side import (
     CC_VARIABLES,
     EDGE_VARIABLES,
     PairAddresses,
     VarSide,
+    covering,
     edge_targets,
+    named_spans,
     side_of_value,
 )
 from resil_tui.core.sanitize import clean
@@ -94,6 +95,7 @@ class IssueKind(StrEnum):
     FOLLOWS_VARIABLE = "follows_variable"
     SHADOWED_NEITHER = "shadowed_neither"
     UNPARSED_LINE = "unparsed_line"
+    COVERED_BY_RANGE = "covered_by_range"  # a range or CIDR allows the address: left as is
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,21 @@ def _plan_assignment(
         return entry(), []
     if side is VarSide.NEITHER:
         master, slave = addresses.pair(name)
+        cover = covering(value, new)
+        if cover is not None:
+            # A range or network that merely covers the target: nothing is named, so
+            # nothing is rewritten (a range's end never is); coturn allows it anyway. One
+            # that covers only the source falls through: the target would not be allowed.
+            warnings.append(
+                EdgeIssue(
+                    IssueKind.COVERED_BY_RANGE,
+                    f"{name} (line {line}) names neither {master} nor {slave}; "
+                    f"{cover.text} covers {new}: left as is",
+                    name,
+                    line,
+                )
+            )
+            return entry(), []
         message = (
             f"{name}={value!r} (line {line}) holds neither the master address {master} "
             f"nor the slave address {slave}"
@@ -385,10 +402,10 @@ def _plan_assignment(
         return entry(), []
     if side is direction.target:
         return entry(), []
-    pattern = whole_address_pattern(old)
-    new_value, count = pattern.subn(str(new), value)
+    hits = named_spans(value, old)  # never a range's end nor inside a network
+    new_value, count = _replace_spans(value, hits, str(new)), len(hits)
     span = assignment.value_span
-    raw_hits = [] if span is None else find_address(text[span[0] : span[1]], old)
+    raw_hits = [] if span is None else named_spans(text[span[0] : span[1]], old)
     if span is None or len(raw_hits) != count:
         errors.append(
             EdgeIssue(
@@ -401,6 +418,14 @@ def _plan_assignment(
         return entry(new_value, count), []
     edits = [(span[0] + s, span[0] + e, str(new)) for s, e in raw_hits]
     return entry(new_value, count), edits
+
+
+def _replace_spans(value: str, spans: list[tuple[int, int]], new: str) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out += [value[last:start], new]
+        last = end
+    return "".join([*out, value[last:]])
 
 
 def _warn_mixed(
@@ -456,6 +481,11 @@ def _verify(
     sides = current_side(after.text, addresses)
     for entry in entries:
         stays = entry.side_before is VarSide.MIXED  # both addresses: left as is on purpose
+        # A range or network covering the target allows it without naming it (warned).
+        stays = stays or (
+            entry.side_before is VarSide.NEITHER
+            and covering(entry.new_value, addresses.old_new(entry.name, direction)[1]) is not None
+        )
         if not entry.effective or stays or sides[entry.name] is direction.target:
             continue
         via = f" through {', '.join(entry.follows)}" if entry.follows else ""

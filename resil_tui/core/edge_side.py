@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from ipaddress import AddressValueError, IPv4Address
+from ipaddress import AddressValueError, IPv4Address, IPv4Network
 from typing import Any
 
-from resil_tui.core.edge_scan import interpolate, referenced_variables, scan_env
+from resil_tui.core.edge_scan import find_address, interpolate, referenced_variables, scan_env
 
 CC_VARIABLES: tuple[str, ...] = ("XIVOCC_HOST",)
 # Display order: the order the seed lists them in.
@@ -127,16 +127,76 @@ class EdgeTargets:
 
 # A dotted quad not glued to other digits/dots; an optional "/NN" says it is a network.
 _IPV4_TOKEN = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d]|\.\d)(/\d{1,2})?")
+# coturn's range form `a-b` (`--allowed-peer-ip=10.0.0.1-10.0.0.40`).
+_IPV4_RANGE = re.compile(
+    r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,3}(?:\.\d{1,3}){3})(?![\d]|\.\d)"
+)
+
+
+@dataclass(frozen=True)
+class PeerSpan:
+    """A range `a-b` or a network `x/NN` in a value: it allows the addresses it covers,
+    but names none of them (its ends are never rewritten)."""
+
+    text: str
+    span: tuple[int, int]
+    first: IPv4Address
+    last: IPv4Address
+
+    def covers(self, address: IPv4Address) -> bool:
+        return self.first <= address <= self.last
+
+
+def peer_spans(value: str) -> list[PeerSpan]:
+    """The ranges and networks (wider than /32) of a value, in order."""
+    found: list[PeerSpan] = []
+    for match in _IPV4_RANGE.finditer(value):
+        try:
+            first, last = IPv4Address(match.group(1)), IPv4Address(match.group(2))
+        except AddressValueError:
+            continue
+        found.append(PeerSpan(match.group(0), match.span(), min(first, last), max(first, last)))
+    for match in _IPV4_TOKEN.finditer(value):
+        prefix = match.group(2)
+        if prefix is None or prefix == "/32" or _inside(match.span(), found):
+            continue
+        try:
+            net = IPv4Network(match.group(1) + prefix, strict=False)
+        except ValueError:
+            continue
+        found.append(
+            PeerSpan(match.group(0), match.span(), net.network_address, net.broadcast_address)
+        )
+    return sorted(found, key=lambda p: p.span)
+
+
+def _inside(span: tuple[int, int], spans: list[PeerSpan]) -> bool:
+    return any(p.span[0] <= span[0] and span[1] <= p.span[1] for p in spans)
+
+
+def named_spans(value: str, address: IPv4Address) -> list[tuple[int, int]]:
+    """Where `address` is named by itself in a value (not as a range's end, not as a
+    network): the only places a switch may rewrite."""
+    spans = peer_spans(value)
+    return [s for s in find_address(value, address) if not _inside(s, spans)]
+
+
+def covering(value: str, address: IPv4Address | None) -> PeerSpan | None:
+    """The first range or network of the value that covers `address` (None: none does)."""
+    if address is None:
+        return None
+    return next((p for p in peer_spans(value) if p.covers(address)), None)
 
 
 def addresses_in(value: str) -> list[IPv4Address]:
-    """Whole IPv4 addresses of single nodes in a value: `10.0.0.1:3478`, the ends of a range
-    `a-b`, `x/32`, `--allowed-peer-ip=x`. A CIDR network wider than /32 is not one node's
-    address: `10.0.0.0/24` says nothing about which side the Edge points to."""
+    """Whole IPv4 addresses of single nodes in a value: `10.0.0.1:3478`, `x/32`,
+    `--allowed-peer-ip=x`. A range `a-b` or a CIDR network wider than /32 names no node:
+    it says nothing about which side the Edge points to (see `covering`)."""
+    spans = peer_spans(value)
     found: list[IPv4Address] = []
     for match in _IPV4_TOKEN.finditer(value):
         prefix = match.group(2)
-        if prefix is not None and prefix != "/32":
+        if (prefix is not None and prefix != "/32") or _inside(match.span(), spans):
             continue
         try:
             address = IPv4Address(match.group(1))

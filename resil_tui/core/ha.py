@@ -25,6 +25,10 @@ class HaMode(StrEnum):
     UNKNOWN = "unknown"  # unreadable, invalid JSON or an unexpected node_type
 
 
+# The next LTS renames the roles Main / Standby; what its ha.conf holds is unverified
+# (XIVO.md), so those words are read as master / slave.
+_ALIASES = {"main": "master", "standby": "slave"}
+
 # sysconfd writes this address (or "") on a disabled node: it means "no peer".
 _NO_PEER = IPv4Address("0.0.0.0")
 
@@ -77,6 +81,11 @@ def _parse_json_config(text: str, source: str) -> HaConfig:
 
     problems: list[str] = []
     node_type = data.get("node_type")
+    if isinstance(node_type, str):
+        word = node_type.strip().lower()
+        node_type = _ALIASES.get(
+            word, word if word in ("master", "slave", "disabled") else node_type
+        )
     try:
         mode = HaMode(node_type) if isinstance(node_type, str) else HaMode.UNKNOWN
     except ValueError:

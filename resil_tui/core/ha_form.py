@@ -4,8 +4,9 @@ Pure: takes what the inventory says and what was read from the node, returns dat
 Used by the HA pane and by `resil-tui ha set`, so both refuse and warn the same way.
 
 Also here: what the HA scripts' output and the node's state say afterwards (check-master
-decision, new xivo-sync log lines, SIP expiry values against the ones HA imposes), and the
-split-brain warning before starting the slave's services.
+decision, new xivo-sync log lines), the split-brain guard of a role change, and the
+split-brain warning before starting the slave's services. What the web UI's HA save does
+besides sysconfd (SIP expiry, backup registrar) is in core/ha_webui.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from resil_tui.core.ha import (
     HaMode,
     render_ha_config,
 )
+from resil_tui.core.ha_webui import SEED_HA_ON, SipExpiryTriple, web_ui_preview_lines
+from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.core.sync_log import SyncOutcome, SyncResult, last_sync_result
 
 # --- validation -------------------------------------------------------------------------------
@@ -169,14 +172,7 @@ def _unusable(ip: IPv4Address) -> str:
     return ""
 
 
-# --- what HA changes automatically ------------------------------------------------------------
-
-SIP_EXPIRY_NAMES = ("minexpiry", "maxexpiry", "defaultexpiry")
-# Seconds, from the seed: HA on 1 / 5 / 2 minutes, HA off (XiVO defaults) 1 min / 1 h / 2 min.
-SIP_EXPIRY_HA_ON = {"minexpiry": 60, "maxexpiry": 300, "defaultexpiry": 120}
-SIP_EXPIRY_HA_OFF = {"minexpiry": 60, "maxexpiry": 3600, "defaultexpiry": 120}
-
-PROVISIONING_UNREADABLE = "not readable: unverified format"
+# --- warnings -----------------------------------------------------------------------------
 
 DISABLE_WARNING = (
     "Disabling an HA node in production breaks the HA configuration and restarts "
@@ -188,84 +184,53 @@ PHONES_REMINDER = (
 )
 
 
-def expected_sip_expiry(mode: HaMode) -> dict[str, int] | None:
-    if mode in (HaMode.MASTER, HaMode.SLAVE):
-        return dict(SIP_EXPIRY_HA_ON)
-    if mode is HaMode.DISABLED:
-        return dict(SIP_EXPIRY_HA_OFF)
-    return None
+@dataclass(frozen=True)
+class PeerNow:
+    """The other node of the pair as the last poll saw it (for the split-brain guard)."""
+
+    label: str
+    reachable: bool
+    telephony: bool | None  # Asterisk running; None: not read
 
 
-def expected_backup_registrar(mode: HaMode, peer: IPv4Address | None) -> str | None:
-    """The provisioning 'default' config's registrar_backup / proxy_backup after the change.
+def telephony_after(
+    node_label: str, mode: HaMode, telephony_now: bool | None, peer: PeerNow | None
+) -> tuple[bool | None, bool | None]:
+    """Who runs telephony once the change settled: (this node, the other node).
 
-    Only the master gets the slave's IP; elsewhere the values are reset to blank.
+    sysconfd starts telephony on a master or a disabled node; a slave's cron
+    (xivo-check-master-status, every minute) stops it while the master answers pings and
+    starts it when it does not. The other node is left as it is. None: cannot tell.
     """
-    if mode is HaMode.MASTER and peer is not None:
-        return str(peer)
-    if mode in (HaMode.SLAVE, HaMode.DISABLED):
-        return ""
+    if mode in (HaMode.MASTER, HaMode.DISABLED):
+        mine: bool | None = True
+    elif mode is HaMode.SLAVE:
+        mine = None if peer is None or not peer.reachable else False
+    else:
+        mine = telephony_now
+    other = peer.telephony if peer is not None and peer.reachable else None
+    return mine, other
+
+
+def split_brain_risk(
+    node_label: str, mode: HaMode, telephony_now: bool | None, peer: PeerNow | None
+) -> str | None:
+    """The preview's first line when the change leaves two nodes, or none, running
+    telephony (naming them); None when it does not, or when it cannot be told."""
+    if peer is None:
+        return None
+    mine, other = telephony_after(node_label, mode, telephony_now, peer)
+    if mine is True and other is True:
+        return (
+            f"SPLIT BRAIN: after this change both {node_label} and {peer.label} run "
+            "telephony (XiVO HA has no fencing: phones and calls split between them)"
+        )
+    if mine is False and other is False:
+        return (
+            f"NO TELEPHONY: after this change neither {node_label} nor {peer.label} runs "
+            "telephony (each standby waits for a master that answers)"
+        )
     return None
-
-
-@dataclass(frozen=True)
-class SipExpiry:
-    values: dict[str, str]  # as printed, by name
-    unparsed: list[str] = field(default_factory=list)
-
-    def seconds(self, name: str) -> int | None:
-        try:
-            return int(self.values[name].strip())
-        except (KeyError, ValueError):
-            return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"values": dict(self.values), "unparsed": list(self.unparsed)}
-
-
-def parse_sip_expiry(text: str) -> SipExpiry:
-    """Rows of `psql -At -F '|'`: ``name|value``; other lines are kept as unparsed."""
-    values: dict[str, str] = {}
-    unparsed: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        name, sep, value = line.partition("|")
-        if sep and name.strip() in SIP_EXPIRY_NAMES:
-            values[name.strip()] = value.strip()
-        else:
-            unparsed.append(raw)
-    return SipExpiry(values, unparsed)
-
-
-@dataclass(frozen=True)
-class ExpiryCheck:
-    name: str
-    actual: str | None  # None: not in the table
-    expected: int | None
-
-    @property
-    def ok(self) -> bool:
-        if self.expected is None:
-            return True
-        try:
-            return self.actual is not None and int(self.actual) == self.expected
-        except ValueError:
-            return False
-
-    def describe(self) -> str:
-        actual = "missing" if self.actual is None else f"{self.actual}s"
-        expected = "-" if self.expected is None else f"{self.expected}s"
-        mark = "✓" if self.ok else "✗ MISMATCH"
-        return f"{self.name}: {actual} (expected {expected}) {mark}"
-
-
-def compare_sip_expiry(actual: SipExpiry, mode: HaMode) -> list[ExpiryCheck]:
-    expected = expected_sip_expiry(mode) or {}
-    return [
-        ExpiryCheck(name, actual.values.get(name), expected.get(name)) for name in SIP_EXPIRY_NAMES
-    ]
 
 
 # --- the preview ------------------------------------------------------------------------------
@@ -283,20 +248,6 @@ def cron_lines_for(mode: HaMode, peer: IPv4Address | None) -> list[str]:
     return []
 
 
-def _sip_text(values: dict[str, int] | None) -> str:
-    if values is None:
-        return "unknown"
-    return ", ".join(f"{k[:-6]} {_minutes(v)}" for k, v in values.items())
-
-
-def _minutes(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
-
-
 @dataclass(frozen=True)
 class HaPreview:
     node_id: str
@@ -311,17 +262,26 @@ class HaPreview:
     cron_before: list[str]  # active job lines found now
     restarts_postgresql: bool = True
     restart_required: bool = False  # master / disabled: `xivo-service restart` afterwards
-    sip_expiry_after: dict[str, int] | None = None
-    backup_registrar_after: str | None = None
+    web_ui: list[str] = field(default_factory=list)  # what the web UI's save also does
+    risk: str | None = None  # split brain / no telephony after the change: said first
     warnings: list[str] = field(default_factory=list)
     unchanged: bool = False
+    mode_label: str = ""  # the mode in the site's words (Main/Standby in next-LTS modes)
+
+    @property
+    def typed_confirmation(self) -> bool:
+        """Disabling a node, or a change that risks split brain or no telephony, asks for
+        the node id to be typed."""
+        return self.mode is HaMode.DISABLED or self.risk is not None
 
     def lines(self) -> list[str]:
         """The preview as plain text lines (pane and CLI show the same thing)."""
-        out = [
-            f"Change on {self.node_id}: HA mode → {self.mode.value}"
+        out = [f"⚠ {self.risk}"] if self.risk else []
+        out.append(
+            f"Change on {self.node_id}: HA mode → {self.mode_label or self.mode.value}"
             + (f", peer {self.peer}" if self.peer else "")
-        ]
+        )
+        out.append("What sysconfd's update_ha_config does:")
         if self.unchanged:
             out.append("  (ha.conf already says this: sysconfd will rewrite it all the same)")
         before = self.conf_before.strip() if self.conf_before_present else "(no file: disabled)"
@@ -335,23 +295,20 @@ class HaPreview:
             out.append("  cron: no HA cron file (HA disabled)")
         for path in self.cron_removed:
             out.append(f"  cron: {path} removed")
-        out.append("  sysconfd restarts PostgreSQL on the node (calls using the DB pause)")
         if self.mode is HaMode.SLAVE:
             out.append(
-                "  sysconfd lets the master into PostgreSQL (pg_hba) and listens on all addresses"
+                "  PostgreSQL: lets the peer into the database (pg_hba) and listens on all "
+                "addresses"
             )
-        out.append(
-            f"  SIP expiry after: {_sip_text(self.sip_expiry_after)}"
-            + (" (HA on)" if self.mode is not HaMode.DISABLED else " (HA off)")
-        )
-        if self.backup_registrar_after:
-            out.append(
-                "  provisioning: registrar_backup and proxy_backup = "
-                f"{self.backup_registrar_after} (the slave)"
-            )
+        out.append("  restarts PostgreSQL on the node (calls using the database pause)")
+        if self.mode in (HaMode.MASTER, HaMode.DISABLED):
+            out.append("  services: starts the telephony services")
         else:
-            out.append("  provisioning: registrar_backup and proxy_backup reset to blank")
-        out.append(f"  ⚠ {PHONES_REMINDER}")
+            out.append(
+                "  services: none started; the new cron stops or starts telephony "
+                "within a minute (ping of the peer)"
+            )
+        out.extend(self.web_ui)
         if self.restart_required:
             out.append("  ⚠ then all services must be restarted: xivo-service restart")
         out.extend(f"  ⚠ {w}" for w in self.warnings)
@@ -369,8 +326,9 @@ class HaPreview:
             "cron_removed": list(self.cron_removed),
             "restarts_postgresql": self.restarts_postgresql,
             "restart_required": self.restart_required,
-            "sip_expiry_after": self.sip_expiry_after,
-            "backup_registrar_after": self.backup_registrar_after,
+            "web_ui_also": list(self.web_ui),
+            "risk": self.risk,
+            "typed_confirmation": self.typed_confirmation,
             "warnings": list(self.warnings),
         }
 
@@ -383,8 +341,15 @@ def build_preview(
     *,
     cron_master_path: str = "/etc/cron.d/xivo-ha-master",
     cron_slave_path: str = "/etc/cron.d/xivo-ha-slave",
+    ha_on: SipExpiryTriple = SEED_HA_ON,
+    telephony_now: bool | None = None,
+    peer_now: PeerNow | None = None,
+    words: RoleWords = CLASSIC_WORDS,
 ) -> HaPreview:
-    """The preview of a validated change. Raises ValueError when the form has errors."""
+    """The preview of a validated change. Raises ValueError when the form has errors.
+
+    `telephony_now` (this node) and `peer_now` (the other node) feed the split-brain
+    guard; `words` says master/slave or Main/Standby."""
     if not validation.ok or validation.mode is None:
         raise ValueError("; ".join(validation.errors) or "no HA mode chosen")
     mode, peer = validation.mode, validation.peer
@@ -414,10 +379,11 @@ def build_preview(
         cron_removed=removed,
         cron_before=before_jobs,
         restart_required=mode in (HaMode.MASTER, HaMode.DISABLED),
-        sip_expiry_after=expected_sip_expiry(mode),
-        backup_registrar_after=expected_backup_registrar(mode, peer),
+        web_ui=web_ui_preview_lines(mode, peer, ha_on),
+        risk=split_brain_risk(node_id, mode, telephony_now, peer_now),
         warnings=warnings,
         unchanged=unchanged,
+        mode_label=words.mode(mode.value),
     )
 
 

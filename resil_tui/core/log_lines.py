@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 
-from resil_tui.core.sanitize import clean
+from resil_tui.core.sanitize import clean, is_clean
 
 _PREFIX = re.compile(r"^(?P<service>[A-Za-z0-9][A-Za-z0-9_.-]*)[ \t]+\|(?: |$)")
 _DOCKER_TS = re.compile(
@@ -49,6 +49,15 @@ def clean_line(line: str) -> str:
     sequences are removed, every other escape, control, C1 or bidi character is made
     visible, never emitted (tabs kept). A PTY's trailing CRs are line-end residue."""
     return clean(line.rstrip("\r"), one_line=True)
+
+
+def clean_lines(lines: list[str]) -> list[str]:
+    """`clean_line` of every line; a batch with nothing to clean (nearly every batch a
+    node sends) is checked at C speed as one text and returned as it is."""
+    joined = "\n".join(lines)
+    if is_clean(joined) and joined.count("\n") == len(lines) - 1:
+        return lines
+    return [clean_line(line) for line in lines]
 
 
 @dataclass(frozen=True)

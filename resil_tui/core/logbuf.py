@@ -18,7 +18,7 @@ resume dedup (``log_resume``), chunk batching (``log_batch``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import count, islice
 
 from resil_tui.core.log_batch import DEFAULT_MAX_LINE_CHARS, LineBatcher
@@ -29,6 +29,7 @@ from resil_tui.core.log_lines import (
     app_time,
     classify,
     clean_line,
+    clean_lines,
     comparable,
     gap_marker,
     is_gap_marker,
@@ -55,6 +56,7 @@ __all__ = [
     "app_time",
     "classify",
     "clean_line",
+    "clean_lines",
     "comparable",
     "gap_marker",
     "is_gap_marker",
@@ -184,6 +186,14 @@ class LogBuffer:
 
     def lines(self) -> list[str]:
         return list(self._lines)
+
+    def lines_view(self) -> Sequence[str]:
+        """The kept lines without a copy (index 0: ``first_seq``); read, never keep."""
+        return self._lines
+
+    def lines_after(self, seq: int) -> list[str]:
+        """The kept lines after ``seq`` (no pairs: the view's fast path)."""
+        return [line for _, line in self._iter_after(seq)]
 
     def view(
         self,

@@ -14,8 +14,15 @@ from typing import Any
 from resil_tui.core.compose import ComposePs, ContainerState
 from resil_tui.core.edge_env import sha256_text
 from resil_tui.core.edge_side import EdgeTargets
-from resil_tui.core.ha import HaConfig, HaCron
-from resil_tui.core.ha_form import SipExpiry
+from resil_tui.core.ha import HaConfig, HaCron, HaMode
+from resil_tui.core.ha_webui import (
+    SEED_HA_ON,
+    ProvdDefault,
+    SipExpiry,
+    SipExpiryTriple,
+    WebUiCheck,
+    check_web_ui_effects,
+)
 from resil_tui.core.replication import ReplicationResult
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncResult
@@ -81,12 +88,31 @@ class XivoStatus:
     replication: ReplicationResult | None = None  # last run started by the product
     sip_expiry: SipExpiry | None = None  # the staticsip rows, as psql printed them
     sip_error: str | None = None  # why they could not be read
+    provd_default: ProvdDefault | None = None  # provd's "default" config, read from its file
+    provd_error: str | None = None  # why it could not be read
+
+    def web_ui_check(self, node_label: str, ha_on: SipExpiryTriple = SEED_HA_ON) -> WebUiCheck:
+        """SIP expiry and backup registrar against ha.conf: what the web UI's HA save
+        writes and sysconfd does not."""
+        ha = self.ha
+        return check_web_ui_effects(
+            node_label,
+            ha.mode if ha is not None else HaMode.UNKNOWN,
+            ha.peer if ha is not None else None,
+            sip=self.sip_expiry,
+            sip_error=self.sip_error,
+            provd=self.provd_default,
+            provd_error=self.provd_error,
+            ha_on=ha_on,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ha": self.ha.to_dict() if self.ha else None,
             "sip_expiry": self.sip_expiry.to_dict() if self.sip_expiry else None,
             "sip_error": self.sip_error,
+            "provd_default": self.provd_default.to_dict() if self.provd_default else None,
+            "provd_error": self.provd_error,
             "services": self.services.to_dict() if self.services else None,
             "disabled_flag": self.disabled_flag,
             "cron": self.cron.to_dict() if self.cron else None,

@@ -35,7 +35,8 @@ from typing import Any
 
 from resil_tui.core import edge_env, edge_side
 from resil_tui.core.cluster import Severity, Verdict
-from resil_tui.inventory_model import Node, Side, Site
+from resil_tui.core.roles import CLASSIC_WORDS, RoleWords, role_words
+from resil_tui.inventory_model import ManualServices, Node, Resilience, Side, Site
 
 # --- vocabulary ---------------------------------------------------------------------------
 
@@ -117,6 +118,7 @@ class ActionName(StrEnum):
     """Names the ops layer maps to the remote catalog (``remote/commands.py``) or to an op."""
 
     XIVOCC_RESTART = "xivocc_restart"  # catalog: xivocc-dcomp restart SERVICE
+    MANAGE_SERVICES = "manage_services"  # catalog: xivo-manage-slave-services start|stop
     EDGE_SWITCH = "edge_switch"  # ops: plan with core.edge_env, write the .env over SFTP
     EDGE_UP = "edge_up"  # catalog: edge-dcomp up -d
 
@@ -338,6 +340,8 @@ class Runbook:
     target: NodeRef  # the XiVO telephony moves to
     notes: tuple[str, ...] = ()  # what was left out or kept, and why
     options: RunbookOptions = field(default_factory=RunbookOptions)
+    resilience: Resilience = Resilience.CLASSIC
+    words: RoleWords = CLASSIC_WORDS  # master/slave, or Main/Standby (next LTS)
 
     @property
     def parts(self) -> frozenset[Part]:
@@ -366,6 +370,8 @@ class Runbook:
             "direction": self.direction.value,
             "present": sorted(p.value for p in self.present),
             "selected": sorted(p.value for p in self.selected),
+            "resilience": self.resilience.value,
+            "roles": {"master": self.words.master, "slave": self.words.slave},
             "source": self.source.id,
             "target": self.target.id,
             "notes": list(self.notes),
@@ -400,8 +406,8 @@ def _ssh_shell(node: Node) -> str:
     return shlex.join([*argv, target, "true"])
 
 
-def _role(node: Node) -> str:
-    side = f" {node.side.value}" if node.side is not None else ""
+def _role(node: Node, words: RoleWords = CLASSIC_WORDS) -> str:
+    side = f" {words.of(node.side)}" if node.side is not None else ""
     kind = {"xivo": "XiVO", "cc": "CC", "edge": "Edge", "mds": "media server"}[node.kind.value]
     return f"the {kind}{side} {NodeRef.of(node).describe()}"
 
@@ -417,6 +423,8 @@ class _Builder:
         self.options = options
         self.target = site.xivo(direction.target)
         self.source = site.xivo(direction.source)
+        self.mode = site.resilience
+        self.w = role_words(site.resilience)
         self.steps: list[Step] = []
         self.notes: list[str] = []
         self.nodes: dict[str, NodeRef] = {}
@@ -437,9 +445,9 @@ class _Builder:
             Step(
                 id="guard.target_reachable",
                 kind=StepKind.CHECK,
-                title=f"Check the XiVO {self.direction.target.value} is reachable",
+                title=f"Check the XiVO {self.w.of(self.direction.target)} is reachable",
                 detail=(
-                    f"Everything below moves users to {_role(t)}; stop here if it does "
+                    f"Everything below moves users to {_role(t, self.w)}; stop here if it does "
                     "not answer over SSH."
                 ),
                 part=None,
@@ -450,11 +458,18 @@ class _Builder:
                 guard=True,
             )
         )
-        if self.direction is Direction.FAILOVER:
+        w = self.w
+        if self.mode is Resilience.MANUAL:
+            split_detail = (
+                f"Manual mode: no heartbeat between {w.master} and {w.slave}; both running "
+                "telephony is expected only between the start and the stop steps below. "
+                "Outside them, phones and calls are split (no fencing)."
+            )
+        elif self.direction is Direction.FAILOVER:
             split_detail = (
                 f"If both {master.label} and {slave.label} run Asterisk, phones and calls are "
                 "split between them (XiVO HA has no fencing): this is said first, before the "
-                "master check below."
+                f"{w.master} check below."
             )
         else:
             split_detail = (
@@ -480,7 +495,10 @@ class _Builder:
                 on_fail=OnFail.WARN,
             )
         )
-        if self.direction is Direction.FAILOVER:
+        if self.mode is Resilience.MANUAL:
+            # The Main is stopped on purpose below: no "master no longer active" guard.
+            pass
+        elif self.direction is Direction.FAILOVER:
             # A pingable master keeps telephony (no service-level check in the HA scripts):
             # moving CC and Edge users off a working master is what this guard prevents.
             confirm = has_actions
@@ -488,13 +506,13 @@ class _Builder:
                 Step(
                     id="guard.master_not_active",
                     kind=StepKind.CHECK,
-                    title="Check the XiVO master no longer serves telephony",
+                    title=f"Check the XiVO {w.master} no longer serves telephony",
                     detail=(
-                        f"{_sentence(_role(master))} must be unreachable or have telephony "
+                        f"{_sentence(_role(master, self.w))} must be unreachable or have telephony "
                         "stopped. "
                         + (
                             f"If it still looks active, type {master.id} to move CC and "
-                            "Edge users to the slave anyway."
+                            f"Edge users to the {w.slave} anyway."
                             if confirm
                             else "This runbook has no action: a still-active master is "
                             "only reported."
@@ -509,15 +527,15 @@ class _Builder:
                     confirm_word=master.id if confirm else None,
                 )
             )
-        else:
+        if self.direction is Direction.FAILBACK:
             self.add(
                 Step(
                     id="guard.target_healthy",
                     kind=StepKind.CHECK,
-                    title="Check the XiVO master's services are healthy",
+                    title=f"Check the XiVO {w.master}'s services are healthy",
                     detail=(
-                        f"Before traffic moves back, `xivo-service status all` on {_role(t)} "
-                        "must show the database OK and no failed service."
+                        "Before traffic moves back, `xivo-service status all` on "
+                        f"{_role(t, self.w)} must show the database OK and no failed service."
                     ),
                     part=None,
                     node_id=self.ref(t),
@@ -535,14 +553,17 @@ class _Builder:
             Step(
                 id="xivo.wait_target_telephony",
                 kind=StepKind.WAIT,
-                title=f"Wait until the XiVO {self.direction.target.value} runs telephony",
+                title=f"Wait until the XiVO {self.w.of(self.direction.target)} runs telephony",
                 detail=(
-                    f"`xivo-service status all` on {_role(t)} must show Asterisk running; "
+                    f"`xivo-service status all` on {_role(t, self.w)} must show Asterisk running; "
                     + (
-                        "the slave's check-master-status cron starts it when the master "
-                        "stops answering pings. Phones then register to the slave by themselves."
+                        "the services were started by hand in the step above."
+                        if self.mode is Resilience.MANUAL
+                        else f"the {self.w.slave}'s check-master-status cron starts it when the "
+                        f"{self.w.master} stops answering pings. Phones then register to the "
+                        f"{self.w.slave} by themselves."
                         if self.direction is Direction.FAILOVER
-                        else "phones then register to the master again by themselves."
+                        else f"phones then register to the {self.w.master} again by themselves."
                     )
                 ),
                 part=Part.XIVO,
@@ -553,7 +574,73 @@ class _Builder:
             )
         )
 
+    def manual_services(self, node: Node, action: str) -> None:
+        """Manual mode: "Start services" / "Stop services" on a node, run through
+        `xivo-manage-slave-services` or done in the web UI (chosen per site)."""
+        word = self.w.of(node.side)
+        verb = "Start" if action == "start" else "Stop"
+        title = f"{verb} services on the {word}"
+        button = (
+            f"In the web UI of {_role(node, self.w)}: Services → IPBX → Control → "
+            f"Resilience management, press {verb} services"
+        )
+        if self.site.manual_services is ManualServices.WEB_UI:
+            self.add(
+                Step(
+                    id=f"xivo.{action}_services.{node.side.value if node.side else 'node'}",
+                    kind=StepKind.MANUAL,
+                    title=title,
+                    detail=f"{button}, then confirm here once the web UI says it is done.",
+                    part=Part.XIVO,
+                    node_id=self.ref(node),
+                )
+            )
+            return
+        argv = ["xivo-manage-slave-services", action]
+        self.add(
+            Step(
+                id=f"xivo.{action}_services.{node.side.value if node.side else 'node'}",
+                kind=StepKind.ACTION,
+                title=title,
+                detail=(
+                    f"On {_role(node, self.w)}: `{shlex.join(argv)}`, what the web UI's "
+                    f"{verb} services button is taken to run (unverified; set the site's "
+                    'manual_services = "web-ui" to press the button instead).'
+                ),
+                part=Part.XIVO,
+                node_id=self.ref(node),
+                command=ActionSpec(ActionName.MANAGE_SERVICES, {"action": action}),
+                shell=shlex.join(argv),
+            )
+        )
+
+    def wait_source_stopped(self) -> None:
+        source = self.source
+        self.add(
+            Step(
+                id="xivo.wait_source_stopped",
+                kind=StepKind.WAIT,
+                title=f"Wait until the XiVO {self.w.of(source.side)} stops telephony",
+                detail=f"`xivo-service status all` on {_role(source, self.w)} must show "
+                "telephony stopped.",
+                part=Part.XIVO,
+                node_id=self.ref(source),
+                condition=Condition(ConditionKind.XIVO_TELEPHONY_STOPPED, source.id),
+                timeout_seconds=self.options.standby_timeout_seconds,
+                shell=XIVO_STATUS_SHELL,
+            )
+        )
+
     def xivo(self) -> None:
+        if self.mode is Resilience.MANUAL:
+            # No heartbeat: start the target first (so phones always have one), then stop
+            # the source. Failback is the same the other way round; never by itself.
+            self.manual_services(self.target, "start")
+            self.wait_target_telephony()
+            self.manual_services(self.source, "stop")
+            self.wait_source_stopped()
+            self._resync_step()
+            return
         self.wait_target_telephony()
         if self.direction is Direction.FAILBACK:
             slave, master = self.site.xivo_slave, self.site.xivo_master
@@ -561,10 +648,11 @@ class _Builder:
                 Step(
                     id="xivo.wait_source_standby",
                     kind=StepKind.WAIT,
-                    title="Wait until the XiVO slave stops telephony",
+                    title=f"Wait until the XiVO {self.w.slave} stops telephony",
                     detail=(
-                        f"On {_role(slave)} the check-master-status cron pings the master "
-                        f"({master.ip}) and runs `xivo-manage-slave-services stop`: telephony "
+                        f"On {_role(slave, self.w)} the check-master-status cron pings the "
+                        f"{self.w.master} ({master.ip}) and runs "
+                        "`xivo-manage-slave-services stop`: telephony "
                         "stopped, /var/lib/xivo/disabled present."
                     ),
                     part=Part.XIVO,
@@ -574,6 +662,9 @@ class _Builder:
                     shell=XIVO_STATUS_SHELL,
                 )
             )
+        self._resync_step()
+
+    def _resync_step(self) -> None:
         if self.options.ha_settings_changed:
             master, slave = self.site.xivo_master, self.site.xivo_slave
             self.add(
@@ -583,7 +674,8 @@ class _Builder:
                     title="Resynchronise phones",
                     detail=(
                         "HA settings changed: phones pick up the new registrar and proxy backup "
-                        f"(the slave {slave.label}, {slave.ip}; master {master.ip}) only after "
+                        f"(the {self.w.slave} {slave.label}, {slave.ip}; {self.w.master} "
+                        f"{master.ip}) only after "
                         "a resync from the provisioning server or a reboot."
                     ),
                     part=Part.XIVO,
@@ -607,8 +699,8 @@ class _Builder:
                     kind=StepKind.CHECK,
                     title=f"Check media server {node.label} is up",
                     detail=(
-                        f"Nothing to do for XDS (the seed): {_role(node)} must be reachable "
-                        "and `xivo-service status all` must show every service running."
+                        f"Nothing to do for XDS (the seed): {_role(node, self.w)} must be "
+                        "reachable and `xivo-service status all` must show every service running."
                     ),
                     part=Part.XDS,
                     node_id=self.ref(node),
@@ -626,35 +718,54 @@ class _Builder:
         cc = self.site.cc(side)
         if cc is None:
             self.notes.append(
-                f"CC: the inventory has no CC {side.value}; its xuc restart and the users' "
+                f"CC: the inventory has no CC {self.w.of(side)}; its xuc restart and the users' "
                 "new address are left out."
             )
             return
         service = self.options.xuc_service
         node_id = self.ref(cc)
-        self.add(
-            Step(
-                id="cc.restart_xuc",
-                kind=StepKind.ACTION,
-                title=f"Restart {service} on the CC {side.value}",
-                detail=(
-                    f"On {_role(cc)}: xuc reconnects to the XiVO now serving telephony "
-                    f"({self.target.ip})."
-                ),
-                part=Part.CC,
-                node_id=node_id,
-                command=ActionSpec(ActionName.XIVOCC_RESTART, {"service": service}),
-                shell=shlex.join(["xivocc-dcomp", "restart", service]),
+        word = self.w.of(side)
+        automatic = self.mode is Resilience.AUTOMATIC
+        if automatic:
+            self.notes.append(
+                f"CC: automatic mode: the {word} CC starts its services itself when its XiVO "
+                "becomes active, so xuc is not restarted by hand; the runbook waits for it."
             )
-        )
+        else:
+            self.add(
+                Step(
+                    id="cc.restart_xuc",
+                    kind=StepKind.ACTION,
+                    title=f"Restart {service} on the CC {word}",
+                    detail=(
+                        f"On {_role(cc, self.w)}: xuc reconnects to the XiVO now serving "
+                        f"telephony ({self.target.ip})."
+                    ),
+                    part=Part.CC,
+                    node_id=node_id,
+                    command=ActionSpec(ActionName.XIVOCC_RESTART, {"service": service}),
+                    shell=shlex.join(["xivocc-dcomp", "restart", service]),
+                )
+            )
+        self._cc_wait_and_users(cc, service, node_id, word, automatic)
+
+    def _cc_wait_and_users(
+        self, cc: Node, service: str, node_id: str, word: str, automatic: bool
+    ) -> None:
         self.add(
             Step(
                 id="cc.wait_xuc_ready",
                 kind=StepKind.WAIT,
-                title=f"Wait until {service} is ready on the CC {side.value}",
+                title=f"Wait until {service} is ready on the CC {word}",
                 detail=(
-                    f"Follow the {service} log on {cc.label} until a line after the restart "
-                    f"matches {cc.readiness_pattern!r}."
+                    f"Follow the {service} log on {cc.label} until a line "
+                    + (
+                        f"logged since the {word} XiVO became active (the CC started {service} "
+                        "by itself) "
+                        if automatic
+                        else "after the restart "
+                    )
+                    + f"matches {cc.readiness_pattern!r}."
                 ),
                 part=Part.CC,
                 node_id=node_id,
@@ -688,7 +799,7 @@ class _Builder:
                 kind=StepKind.MANUAL,
                 title=f"Users open {address}",
                 detail=(
-                    f"Tell CC users to reconnect by entering {address} (the CC {side.value}, "
+                    f"Tell CC users to reconnect by entering {address} (the CC {word}, "
                     f"{cc.label}) in their browser.{via_edge}"
                 ),
                 part=Part.CC,
@@ -727,6 +838,9 @@ class _Builder:
         return tuple(changes)
 
     def edge(self) -> None:
+        if self.mode is Resilience.AUTOMATIC:
+            self.edge_follows()
+            return
         edge = self.site.edge
         assert edge is not None
         side = self.direction.target.value
@@ -738,7 +852,7 @@ class _Builder:
             Step(
                 id="edge.switch_env",
                 kind=StepKind.ACTION,
-                title=f"Switch the Edge .env to the {side}",
+                title=f"Switch the Edge .env to the {self.w.of(side)}",
                 detail=(
                     f"In {path} on {NodeRef.of(edge).describe()}: {listed}. Only these "
                     "variables change, whole "
@@ -769,10 +883,10 @@ class _Builder:
             Step(
                 id="edge.check_points_to",
                 kind=StepKind.CHECK,
-                title=f"Check the Edge points to the {side}",
+                title=f"Check the Edge points to the {self.w.of(side)}",
                 detail=(
                     f"{', '.join(edge_side.EDGE_VARIABLES)} in {path} on {edge.label} must "
-                    f"name the {side}'s addresses only."
+                    f"name the {self.w.of(side)}'s addresses only."
                 ),
                 part=Part.EDGE,
                 node_id=node_id,
@@ -794,6 +908,43 @@ class _Builder:
                 condition=Condition(ConditionKind.EDGE_CONTAINERS_UP, edge.id),
                 timeout_seconds=self.options.edge_up_timeout_seconds,
                 shell=shlex.join(["edge-dcomp", "ps", "-a"]),
+            )
+        )
+
+    def edge_follows(self) -> None:
+        """Automatic mode: the Edge redirects itself; nothing is rewritten. What resil-tui
+        can read (the .env) is checked, and a mismatch is a warning that offers the
+        switch as a fallback."""
+        edge = self.site.edge
+        assert edge is not None
+        side = self.direction.target
+        word = self.w.of(side)
+        path = edge.paths.edge_env
+        node_id = self.ref(edge)
+        fallback = shlex.join(
+            ["resil-tui", "edge", "apply", "--site", self.site.name, "--to", side.value]
+        )
+        self.notes.append(
+            f"Edge: automatic mode: the Edge redirects to the {word} by itself; its .env is "
+            "not rewritten."
+        )
+        self.add(
+            Step(
+                id="edge.check_follows",
+                kind=StepKind.CHECK,
+                title=f"Check the Edge relays to the {word}",
+                detail=(
+                    f"{', '.join(edge_side.EDGE_VARIABLES)} in {path} on {edge.label} should "
+                    f"name the {word}'s addresses. If not, and users cannot reach the {word} "
+                    f"through the Edge, switch it by hand as a fallback: {fallback}"
+                ),
+                part=Part.EDGE,
+                node_id=node_id,
+                condition=Condition(
+                    ConditionKind.EDGE_POINTS_TO, edge.id, {"side": side.value, "env_path": path}
+                ),
+                shell=shlex.join(["grep", "-E", "|".join(edge_side.EDGE_VARIABLES), path]),
+                on_fail=OnFail.WARN,
             )
         )
 
@@ -911,4 +1062,6 @@ def build_runbook(
         target=NodeRef.of(b.target),
         notes=tuple(dict.fromkeys(b.notes)),
         options=opts,
+        resilience=site.resilience,
+        words=b.w,
     )

@@ -18,10 +18,20 @@ from resil_tui.core.runbook import (
     StepKind,
 )
 from resil_tui.core.sanitize import clean
+from resil_tui.inventory_model import Resilience
 
-_TITLES = {
-    Direction.FAILOVER: "Failover to the slave",
-    Direction.FAILBACK: "Failback to the master",
+
+def title(runbook: Runbook) -> str:
+    w = runbook.words
+    if runbook.direction is Direction.FAILOVER:
+        return f"Failover to the {w.slave}"
+    return f"Failback to the {w.master}"
+
+
+_MODES = {
+    Resilience.CLASSIC: "classic (XiVO up to 2025.10, the seed's procedure)",
+    Resilience.AUTOMATIC: "automatic (next LTS: CC and Edge follow by themselves)",
+    Resilience.MANUAL: "manual (next LTS: no heartbeat, services started and stopped by hand)",
 }
 
 
@@ -49,20 +59,29 @@ def _parts(parts: frozenset[Part]) -> str:
 
 def _context(runbook: Runbook) -> str:
     src, dst = runbook.source.describe(), runbook.target.describe()
+    w = runbook.words
     if runbook.direction is Direction.FAILOVER:
         move = (
-            f"Telephony moves from the XiVO master {src} to the XiVO slave {dst}: "
-            "CC and Edge must follow the slave."
+            f"Telephony moves from the XiVO {w.master} {src} to the XiVO {w.slave} {dst}: "
+            f"CC and Edge must follow the {w.slave}."
         )
     else:
         move = (
-            f"The XiVO master {dst} is back and takes telephony over again from the "
-            f"XiVO slave {src}: CC and Edge must return to the master."
+            f"The XiVO {w.master} {dst} is back and takes telephony over again from the "
+            f"XiVO {w.slave} {src}: CC and Edge must return to the {w.master}."
         )
-    follow = (
-        "XiVO and XDS need no action (phones and media servers follow by themselves) "
-        "but are verified."
-    )
+    if runbook.resilience is Resilience.MANUAL:
+        starts = w.slave if runbook.direction is Direction.FAILOVER else w.master
+        follow = (
+            f"Manual mode: services are started on the {starts} and stopped on the other "
+            "by hand; XDS needs no action but is verified."
+        )
+    else:
+        follow = (
+            "XiVO and XDS need no action (phones and media servers follow by themselves) "
+            "but are verified."
+        )
+    move = f"Resilience mode: {_MODES[runbook.resilience]}. {move}"
     guards = (
         "Guards run before the first action: a failing guard stops the run, or asks "
         "you to type a confirmation word."
@@ -126,8 +145,8 @@ def _step(runbook: Runbook, number: int, step: Step) -> list[str]:
 
 
 def render_markdown(runbook: Runbook) -> str:
-    title = f"# {_TITLES[runbook.direction]}: site {runbook.site}"
-    out = [title, "", _context(runbook), ""]
+    head = f"# {title(runbook)}: site {runbook.site}"
+    out = [head, "", _context(runbook), ""]
     if runbook.notes:
         out += ["Notes:", ""]
         out += [f"- {note}" for note in runbook.notes]

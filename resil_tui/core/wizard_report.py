@@ -12,8 +12,10 @@ fenced with more backticks than any run inside it, so no line can close the fenc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from resil_tui.core.ha_webui import WebUiCheck, record_section
 from resil_tui.core.incident import IncidentFigures, incident_section
 from resil_tui.core.runbook_markdown import code
 from resil_tui.core.sanitize import clean, longest_backtick_run
@@ -98,7 +100,9 @@ def _step(number: int, rec: StepRecord) -> list[str]:
     return out
 
 
-def render_report(run: WizardRun, incident: IncidentFigures | None = None) -> str:
+def render_report(
+    run: WizardRun, web_ui: Sequence[WebUiCheck] = (), *, incident: IncidentFigures | None = None
+) -> str:
     title = "Failover to the slave" if run.direction == "failover" else "Failback to the master"
     if run.status is RunStatus.FINISHED:
         outcome = "finished"
@@ -161,5 +165,6 @@ def render_report(run: WizardRun, incident: IncidentFigures | None = None) -> st
         out += ["## Runbook notes", ""]
         out += [f"- {_inline(n)}" for n in run.notes]
         out.append("")
+    out += record_section(web_ui)  # issue 16's section: SIP expiry and backup registrar
     # A last pass over the whole document (idempotent): nothing above may emit a control.
     return clean("\n".join(out).rstrip("\n") + "\n")

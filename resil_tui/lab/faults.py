@@ -23,6 +23,9 @@ Faults and commands:
   rekey NODE                  new host key, same port (known_hosts keeps the old one)
   fail-replication on|off     xivo-master-slave-db-replication fails
   remove-sync-key             delete /root/.ssh/xivo_id_rsa on the XiVO master(s)
+  webui-ha-save NODE          save the web UI's HA page of a XiVO node as it stands: SIP
+                              expiry, backup registrar, then sysconfd (what sysconfd alone
+                              does not do)
   xuc-never-ready NODE on|off the next xuc start never logs its readiness line
   xuc-ready-delay NODE SECONDS|default
                               seconds from an xuc start to its readiness line
@@ -175,6 +178,15 @@ async def apply_fault(lab: Lab, words: list[str]) -> str:
     if cmd == "remove-sync-key":
         removed = await lab.remove_sync_key(args[0] if args else None)
         return f"sync key removed on: {', '.join(removed) or 'nothing (already missing)'}"
+    if cmd == "webui-ha-save":
+        need(1, "webui-ha-save NODE")
+        nid = _xivo_node(lab, args[0])
+        ha = await lab.web_ui_ha_save(nid)
+        peer = f", peer {ha['remote_address']}" if ha["remote_address"] else ""
+        return (
+            f"{nid}: web UI HA page saved ({ha['node_type']}{peer}): SIP expiry and "
+            "provisioning written, then sysconfd"
+        )
     if cmd == "xuc-never-ready":
         need(2, "xuc-never-ready NODE on|off")
         nid = lab.resolve_node(args[0])
@@ -307,6 +319,11 @@ def fault_menu(lab: Lab, site: str, node_ids: Sequence[str]) -> list[FaultOption
         add(f"new host key on {nid}", ["rekey", nid], "known_hosts keeps the old key: refused")
         if kind == XIVO:
             add(f"crash asterisk on {nid}", ["crash", nid, "asterisk"], "asterisk in failed state")
+            add(
+                f"web UI HA save on {nid}",
+                ["webui-ha-save", nid],
+                "Save the HA page in the web UI: SIP expiry and backup registrar, then sysconfd",
+            )
             add(
                 f"phones stuck on {nid}",
                 ["phones-stuck", nid, "on"],

@@ -31,8 +31,13 @@ def populate(world: LabWorld, node: NodeSpec, now: float) -> None:
         role = node.side or "disabled"
         xivo.write_role_files(world, node, role, peer.ip)
         state["services"] = xivo.default_services(node, telephony_running=role == MASTER)
-        state["staticsip"] = {**facts.SIP_EXPIRY_HA_OFF, **STATICSIP_OTHER}
-        xivo.apply_ha_db(state, role, peer.ip)
+        # HA was configured through the web UI at install: its save wrote SIP expiry and
+        # (on the master) the backup registrar, then sysconfd did the rest.
+        expiry = facts.SIP_EXPIRY_HA_ON if role in (MASTER, SLAVE) else facts.SIP_EXPIRY_HA_OFF
+        state["staticsip"] = {**expiry, **STATICSIP_OTHER}
+        xivo.apply_sysconfd_db(state, role, peer.ip)
+        backup = peer.ip if role == MASTER else ""
+        xivo.write_provd_default(world, node, facts.provd_default_doc(node.ip, backup))
         if role == SLAVE:
             flag = world.resolve(node.id, facts.DISABLED_FLAG)
             flag.parent.mkdir(parents=True, exist_ok=True)

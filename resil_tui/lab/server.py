@@ -626,6 +626,12 @@ class Lab:
             raise ValueError(f"{node_id} is not a XiVO node")
         return node
 
+    async def web_ui_ha_save(self, node_id: str) -> dict[str, str]:
+        """The admin saves the HA page of the node's web UI as it stands (its ha.conf):
+        SIP expiry and provisioning first, then the same POST to sysconfd."""
+        node = self._xivo(node_id)
+        return await xivo.web_ui_ha_save(self.world, node, self.world.timing.postgres_restart)
+
     async def phones_stuck(self, node_id: str, on: bool = True) -> None:
         """Phones register to this node only (on), or use their backup registrar again."""
         node = self._xivo(node_id)

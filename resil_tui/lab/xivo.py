@@ -161,29 +161,67 @@ def write_role_files(world: LabWorld, node: NodeSpec, node_type: str, remote: st
         slave.write_text(facts.cron_slave_text(remote))
 
 
-def apply_ha_db(st: dict[str, Any], node_type: str, remote: str) -> None:
-    """The automatic configuration changes (SIP expiry, provisioning, pg_hba)."""
-    on = node_type in ("master", "slave")
-    sip = st.setdefault("staticsip", {})
-    sip.update(facts.SIP_EXPIRY_HA_ON if on else facts.SIP_EXPIRY_HA_OFF)
-    st["provd"] = (
-        {"registrar_backup": remote, "proxy_backup": remote}
-        if node_type == "master"
-        else {"registrar_backup": "", "proxy_backup": ""}
-    )
+def apply_sysconfd_db(st: dict[str, Any], node_type: str, remote: str) -> None:
+    """What sysconfd's update_ha_config does to PostgreSQL: on a slave, let the master in
+    (pg_hba) and listen on all addresses. Nothing else (XIVO.md, corrections)."""
     st["pg_hba_allow"] = remote if node_type == "slave" else ""
     st["pg_listen_all"] = node_type == "slave"
 
 
+def apply_web_ui_settings(world: LabWorld, node: NodeSpec, node_type: str, remote: str) -> None:
+    """What the web UI's HA save writes before it posts to sysconfd: the SIP expiry rows
+    and the provisioning "default" config's backup registrar and proxy (master: the
+    peer; disabled: blank; slave: left as it is)."""
+    on = node_type in ("master", "slave")
+    with world.edit_state(node.id) as st:
+        sip = st.setdefault("staticsip", {})
+        sip.update(facts.SIP_EXPIRY_HA_ON if on else facts.SIP_EXPIRY_HA_OFF)
+    if node_type == "slave":
+        return
+    backup = remote if node_type == "master" else ""
+    doc = read_provd_default(world, node) or facts.provd_default_doc(node.ip, "")
+    doc["registrar_backup"] = backup
+    doc["proxy_backup"] = backup
+    write_provd_default(world, node, doc)
+
+
+def read_provd_default(world: LabWorld, node: NodeSpec) -> dict[str, Any] | None:
+    path = world.resolve(node.id, facts.PROVD_DEFAULT)
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text() or "{}")
+    except json.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def write_provd_default(world: LabWorld, node: NodeSpec, doc: dict[str, Any]) -> None:
+    path = world.resolve(node.id, facts.PROVD_DEFAULT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(facts.provd_json(doc))
+
+
 async def update_ha(ctx: Ctx, node_type: str, remote: str) -> None:
-    world, node = ctx.world, ctx.node
+    await sysconfd_update(ctx.world, ctx.node, node_type, remote, ctx.timing.postgres_restart)
+
+
+async def sysconfd_update(
+    world: LabWorld, node: NodeSpec, node_type: str, remote: str, pg_restart: float
+) -> None:
+    """sysconfd's update_ha_config: ha.conf, the role's cron file, PostgreSQL access and
+    listen settings, a PostgreSQL restart, and telephony started on a master or a
+    disabled node. It does not touch SIP expiry nor provisioning."""
+    import asyncio
+
     write_role_files(world, node, node_type, remote)
     with world.edit_state(node.id) as st:
-        apply_ha_db(st, node_type, remote)
+        apply_sysconfd_db(st, node_type, remote)
         for s in st.get("services", []):
             if s["name"] == "postgresql":
                 s["state"] = "stopped"
-    await ctx.sleep(ctx.timing.postgres_restart)
+    if pg_restart > 0:
+        await asyncio.sleep(pg_restart)
     phones.before_change(world, node.id)  # telephony may start below
     with world.edit_state(node.id) as st:
         for s in st.get("services", []):
@@ -199,7 +237,16 @@ async def update_ha(ctx: Ctx, node_type: str, remote: str) -> None:
                 if s["name"] in facts.TELEPHONY:
                     s["state"] = "running"
     if node_type in ("master", "disabled"):
-        ctx.path(facts.DISABLED_FLAG).unlink(missing_ok=True)
+        world.resolve(node.id, facts.DISABLED_FLAG).unlink(missing_ok=True)
+
+
+async def web_ui_ha_save(world: LabWorld, node: NodeSpec, pg_restart: float) -> dict[str, str]:
+    """The admin saves the web UI's HA page as it stands (the node's ha.conf): SIP expiry,
+    provisioning, then the same POST to sysconfd. Returns the HA config saved."""
+    ha = read_ha(world, node.id)
+    apply_web_ui_settings(world, node, ha["node_type"], ha["remote_address"])
+    await sysconfd_update(world, node, ha["node_type"], ha["remote_address"], pg_restart)
+    return ha
 
 
 def _validate_ha(node: NodeSpec, body: str) -> tuple[str, str]:
@@ -235,6 +282,7 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
     write_out = ""
     output: str | None = None
     url: str | None = None
+    headers: list[str] = []
     it = iter(args)
     takes_value = {
         "-X": "X",
@@ -290,6 +338,8 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
                 include |= ch == "i"
         else:
             url = a
+        if kind == "H" and (a in ("-H", "--header") or a.startswith(("--header=", "-H"))):
+            headers.append(value)
         if kind == "X":
             method = value.upper()
         elif kind == "d":
@@ -331,6 +381,13 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
     ):
         code, body = await _sysconfd(ctx, method, parts.path, data or "")
         answer = (code, body, "application/json")
+    elif (
+        here
+        and ctx.node.kind == XIVO
+        and port == facts.PROVD_REST_PORT
+        and provd_running(ctx.world, ctx.node)
+    ):
+        answer = _provd_http(ctx.world, ctx.node, method, parts.path, headers, data or "")
     elif (
         here
         and ctx.node.kind == CC
@@ -384,11 +441,52 @@ async def curl(ctx: Ctx, args: list[str]) -> int:
 
 _REASONS = {
     200: "OK",
+    204: "No Content",
+    406: "Not Acceptable",
+    415: "Unsupported Media Type",
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
 }
+
+
+def provd_running(world: LabWorld, node: NodeSpec) -> bool:
+    """provd does not run on a standby (XIVO.md): no disabled flag, xivo-provd running."""
+    if world.resolve(node.id, facts.DISABLED_FLAG).exists():
+        return False
+    return service_state(world, node.id, "xivo-provd") == "running"
+
+
+def _provd_http(
+    world: LabWorld, node: NodeSpec, method: str, path: str, headers: list[str], body: str
+) -> tuple[int, str, str]:
+    """provd's REST API for the default config: GET answers {"config": ...} to a client
+    that accepts provd's media type; PUT takes {"config": ...} in that media type."""
+    if path.rstrip("/") != "/provd/cfg_mgr/configs/default":
+        return 404, "Not Found", "text/plain"
+    lowered = [h.lower().replace(" ", "") for h in headers]
+    mime = facts.PROVD_MIME
+    if method == "GET":
+        if f"accept:{mime}" not in lowered:
+            return 406, f'You must accept the "{mime}" MIME type.', "text/plain"
+        doc = read_provd_default(world, node)
+        if doc is None:
+            return 404, "Not Found", "text/plain"
+        return 200, json.dumps({"config": doc}), mime
+    if method == "PUT":
+        if f"content-type:{mime}" not in lowered:
+            return 415, f'Entity must be in media type "{mime}".', "text/plain"
+        try:
+            config = json.loads(body)["config"]
+        except (ValueError, KeyError, TypeError):
+            return 400, "Invalid JSON document", "text/plain"
+        if not isinstance(config, dict):
+            return 400, "Invalid JSON document", "text/plain"
+        config["id"] = "default"
+        write_provd_default(world, node, config)
+        return 204, "", mime
+    return 405, "Method Not Allowed", "text/plain"
 
 
 def _xuc_http(method: str, path: str) -> tuple[int, str, str]:
@@ -697,6 +795,35 @@ _SELECT = re.compile(
 )
 
 
+_UPDATE = re.compile(
+    r"^\s*update\s+(?P<table>\w+)\s+set\s+var_val\s*=\s*case\s+var_name\s+"
+    r"(?P<cases>(?:when\s+'[^']*'\s+then\s+'[^']*'\s*)+)end"
+    r"(?:\s+where\s+(?P<where>.+?))?\s*;?\s*$",
+    re.I | re.S,
+)
+
+
+def _psql_update(ctx: Ctx, db: str, m: re.Match[str]) -> int:
+    """`UPDATE staticsip SET var_val = CASE var_name WHEN ... END WHERE var_name IN (...)`:
+    what the web UI's HA save does to the SIP expiry rows; prints `UPDATE n`."""
+    table = m["table"].lower()
+    if table != "staticsip" or db != "asterisk":
+        ctx.err(f'ERROR:  relation "{table}" does not exist\n')
+        return 1
+    cases = dict(re.findall(r"when\s+'([^']*)'\s+then\s+'([^']*)'", m["cases"], re.I))
+    wanted = set(re.findall(r"'([^']*)'", m["where"] or "")) or set(cases)
+    count = 0
+    with ctx.world.edit_state(ctx.node.id) as st:
+        rows = st.setdefault("staticsip", {})
+        for name in list(rows):
+            if name in wanted:
+                # CASE without ELSE: a matched row whose name has no WHEN becomes NULL.
+                rows[name] = cases.get(name, "")
+                count += 1
+    ctx.out(f"UPDATE {count}\n")
+    return 0
+
+
 async def psql(ctx: Ctx, args: list[str]) -> int:
     db, sql, sep = "postgres", None, "|"
     unaligned = tuples_only = False
@@ -712,7 +839,7 @@ async def psql(ctx: Ctx, args: list[str]) -> int:
             sql = a.split("=", 1)[1]
         elif a in ("-F", "--field-separator"):
             sep = next(it, sep)
-        elif a in ("-U", "-h", "-p", "--username", "--host", "--port"):
+        elif a in ("-U", "-h", "-p", "--username", "--host", "--port", "-v", "--set", "--variable"):
             next(it, None)
         elif a.startswith("-") and not a.startswith("--"):
             unaligned |= "A" in a
@@ -731,6 +858,9 @@ async def psql(ctx: Ctx, args: list[str]) -> int:
     if sql is None:
         ctx.err("psql: interactive sessions are not emulated: use -c\n")
         return 1
+    up = _UPDATE.match(sql)
+    if up is not None:
+        return _psql_update(ctx, db, up)
     m = _SELECT.match(sql)
     if not m:
         ctx.err(f'ERROR:  lab: statement not emulated: "{sql.strip()[:60]}"\n')

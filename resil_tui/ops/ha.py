@@ -29,14 +29,12 @@ from typing import Any
 from resil_tui.core.cluster import SiteVerdicts, XivoState
 from resil_tui.core.ha import HaConfig, HaCron, HaMode, parse_cron_file, parse_ha_conf
 from resil_tui.core.ha_form import (
-    PROVISIONING_UNREADABLE,
     CheckMasterResult,
-    ExpiryCheck,
     FormValidation,
-    SipExpiry,
+    HaPreview,
+    PeerNow,
     SyncRunCheck,
-    compare_sip_expiry,
-    expected_backup_registrar,
+    build_preview,
     judge_sync_run,
     new_log_lines,
     parse_check_master,
@@ -44,9 +42,23 @@ from resil_tui.core.ha_form import (
     validate_ha_form,
     verify_applied,
 )
-from resil_tui.core.multifile import split_multi_tail
-from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.core.ha_webui import (
+    HA_OFF,
+    SEED_HA_ON,
+    CheckState,
+    SipExpiry,
+    SipExpiryTriple,
+    WebUiCheck,
+    check_web_ui_effects,
+    parse_sip_expiry,
+    provd_update_body,
+    read_provd_file,
+    site_sip_expiry,
+)
+from resil_tui.core.multifile import MultiFile, split_multi_tail
+from resil_tui.core.node_status import NodeSnapshot, XivoStatus
 from resil_tui.core.replication import ReplicationResult, parse_replication_output
+from resil_tui.core.roles import role_words
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.inventory_model import Node, NodeKind, Site
 from resil_tui.ops import replication_record
@@ -77,6 +89,7 @@ def _ignore(_line: str) -> None:
 class HaNodeState:
     node: Node
     snapshot: NodeSnapshot
+    ha_on: SipExpiryTriple = SEED_HA_ON  # the site's expected SIP expiry while HA is on
 
     @property
     def sip(self) -> SipExpiry | None:
@@ -108,20 +121,14 @@ class HaNodeState:
     def mode(self) -> HaMode:
         return self.ha.mode if self.ha is not None else HaMode.UNKNOWN
 
-    def expiry_checks(self) -> list[ExpiryCheck]:
-        if self.sip is None:
-            return []
-        return compare_sip_expiry(self.sip, self.mode)
-
-    def expiry_mismatch(self) -> bool:
-        return any(not c.ok for c in self.expiry_checks())
-
-    def registrar_line(self) -> str:
-        """Backup registrar: expected from ha.conf, actual not readable (no verified path)."""
-        ha = self.ha
-        expected = expected_backup_registrar(ha.mode, ha.peer) if ha is not None else None
-        want = "unknown" if expected is None else (expected or "blank")
-        return f"provisioning backup registrar: expected {want}; actual {PROVISIONING_UNREADABLE}"
+    def web_ui_check(self) -> WebUiCheck:
+        """SIP expiry and backup registrar against this node's ha.conf (what the web UI's
+        HA save writes and sysconfd does not); nothing reads ok from an unreachable node."""
+        xivo = self.snapshot.xivo if self.reachable else None
+        if xivo is None:
+            why = "node unreachable" if not self.reachable else "not read"
+            xivo = XivoStatus(ha=self.ha, sip_error=why, provd_error=why)
+        return xivo.web_ui_check(self.node.id, self.ha_on)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,17 +140,7 @@ class HaNodeState:
             "cron_problems": self.cron.problems(self.mode, self.ha.peer)
             if self.cron and self.ha
             else [],
-            "sip_expiry": [
-                {"name": c.name, "actual": c.actual, "expected": c.expected, "ok": c.ok}
-                for c in self.expiry_checks()
-            ],
-            "sip_error": self.sip_error,
-            "backup_registrar": {
-                "expected": expected_backup_registrar(self.ha.mode, self.ha.peer)
-                if self.ha
-                else None,
-                "actual": PROVISIONING_UNREADABLE,
-            },
+            "web_ui_part": self.web_ui_check().to_dict(),
         }
 
 
@@ -201,11 +198,38 @@ def peer_node(site: Site, node: Node) -> Node:
 
 def ha_site_state(site: Site, report: SiteReport) -> HaSiteState:
     """The XiVO pair as a status poll saw it (verdicts, ha.conf, cron, SIP expiry)."""
+    ha_on = site_sip_expiry(site)
     nodes = {
-        n.id: HaNodeState(n, report.snapshot.node(n.id) or NodeSnapshot(n.id, n.kind.value))
+        n.id: HaNodeState(n, report.snapshot.node(n.id) or NodeSnapshot(n.id, n.kind.value), ha_on)
         for n in xivo_nodes(site)
     }
     return HaSiteState(site, nodes, report.verdicts, report.verdicts.evaluated_at)
+
+
+def preview_for(
+    site: Site, node: Node, state: HaSiteState, validation: FormValidation
+) -> HaPreview:
+    """The preview of a change on `node` from the last poll of the pair (pane and CLI):
+    sysconfd's part, the web UI's part left undone, and the split-brain guard."""
+    current = state.node(node.id)
+    other = state.node(peer_node(site, node).id)
+    services = current.services if current is not None else None
+    peer_now = None
+    if other is not None:
+        tel = other.services.telephony_running if other.services is not None else None
+        peer_now = PeerNow(other.node.id, other.reachable, tel)
+    return build_preview(
+        node.id,
+        current.ha if current is not None else None,
+        current.cron if current is not None else None,
+        validation,
+        cron_master_path=node.paths.cron_master,
+        cron_slave_path=node.paths.cron_slave,
+        ha_on=site_sip_expiry(site),
+        telephony_now=services.telephony_running if services is not None else None,
+        peer_now=peer_now,
+        words=role_words(site.resilience),
+    )
 
 
 async def read_ha_site(collector: StatusCollector, site: Site) -> HaSiteState:
@@ -247,6 +271,7 @@ class ActionRecord:
     sync: SyncRunCheck | None = None
     check: CheckMasterResult | None = None
     status_after: ServicesStatus | None = None
+    web_ui: WebUiCheck | None = None  # set-mode: SIP expiry and backup registrar read back
     _sink: LineSink = field(default=_ignore, repr=False)
 
     def emit(self, line: str) -> None:
@@ -269,6 +294,7 @@ class ActionRecord:
             "summary": self.summary,
             "restart_required": self.restart_required,
             "verify_problems": list(self.verify_problems),
+            "web_ui_part": self.web_ui.to_dict() if self.web_ui is not None else None,
             "lines": list(self.lines),
         }
 
@@ -323,10 +349,60 @@ async def _stream(
     return status
 
 
-async def _read_files(pool: Pool, node: Node, paths: list[str]) -> dict[str, str | None]:
+async def _read_files(pool: Pool, node: Node, paths: list[str]) -> MultiFile:
     result = await pool.run(node, cat.tail_files(paths, 500))
-    split = split_multi_tail(result.stdout, result.stderr, paths)
-    return {p: split.text(p) for p in paths}
+    return split_multi_tail(result.stdout, result.stderr, paths)
+
+
+async def _read_web_ui_part(
+    pool: Pool,
+    node: Node,
+    mode: HaMode,
+    peer: IPv4Address | None,
+    files: MultiFile,
+    ha_on: SipExpiryTriple,
+) -> WebUiCheck:
+    """SIP expiry (psql, read-only) and provd's default config (from the files just read)
+    against the new mode: what the web UI's HA save writes and sysconfd does not."""
+    path = node.paths.provd_default
+    provd, provd_error = read_provd_file(path, files.text(path), files.problems.get(path))
+    sip: SipExpiry | None = None
+    sip_error: str | None = None
+    try:
+        result = await pool.run(node, cat.sip_expiry_query())
+    except RemoteError as exc:
+        if exc.kind is ErrorKind.READ_ONLY:
+            raise
+        sip_error = f"psql not run: {exc.message}"
+    else:
+        if result.ok:
+            sip = parse_sip_expiry(result.stdout)
+        else:
+            first = (
+                result.stderr.strip() or result.stdout.strip() or result.summary()
+            ).splitlines()
+            sip_error = f"psql: {first[0] if first else result.summary()}"
+    return check_web_ui_effects(
+        node.id,
+        mode,
+        peer,
+        sip=sip,
+        sip_error=sip_error,
+        provd=provd,
+        provd_error=provd_error,
+        ha_on=ha_on,
+    )
+
+
+def _left_to_do(check: WebUiCheck | None) -> str:
+    if check is None or check.all_ok:
+        return ""
+    left = [
+        f"{c.name} {c.state.value}"
+        for c in check.checks
+        if c.state in (CheckState.DIFFERS, CheckState.UNREADABLE)
+    ]
+    return f"; LEFT TO DO (the web UI's HA save): {', '.join(left)}"
 
 
 async def _status_all(pool: Pool, node: Node, rec: ActionRecord) -> ServicesStatus | None:
@@ -380,17 +456,20 @@ class HaAction:
     command: Command
     validation: FormValidation | None = None  # set-mode
     peer: str | None = None  # replicate: the slave's IP; check: the master's IP
+    ha_on: SipExpiryTriple = SEED_HA_ON  # set-mode: the SIP expiry read back is compared to
 
     @property
     def line(self) -> str:
         return self.command.line
 
 
-def plan_set_mode(node: Node, validation: FormValidation) -> HaAction:
+def plan_set_mode(
+    node: Node, validation: FormValidation, ha_on: SipExpiryTriple = SEED_HA_ON
+) -> HaAction:
     if not validation.ok or validation.mode is None:
         raise ValueError("; ".join(validation.errors) or "invalid HA form")
     command = cat.sysconfd_update_ha_config(validation.mode.value, validation.peer)
-    return HaAction(HaActionKind.SET_MODE, node, command, validation=validation)
+    return HaAction(HaActionKind.SET_MODE, node, command, validation=validation, ha_on=ha_on)
 
 
 def plan_restart(node: Node) -> HaAction:
@@ -468,6 +547,7 @@ async def apply_ha_mode(
     cron files to verify. Raises ValueError for an invalid form, RemoteError(READ_ONLY)."""
     action = action or plan_set_mode(node, validation)
     mode, peer = validation.mode, validation.peer
+    ha_on = action.ha_on
     assert mode is not None
     command = action.command
     pool.require_writable(node, f"set HA mode {mode.value}")
@@ -497,15 +577,16 @@ async def apply_ha_mode(
             rec.emit(f"sysconfd: {answer_problem}")
 
         # Verify from the node's files, whatever sysconfd answered.
-        paths = [node.paths.ha_conf, node.paths.cron_master, node.paths.cron_slave]
+        provd_path = node.paths.provd_default
+        paths = [node.paths.ha_conf, node.paths.cron_master, node.paths.cron_slave, provd_path]
         try:
             texts = await _read_files(pool, node, paths)
         except RemoteError as exc:
             return rec.finish(False, f"could not re-read ha.conf to verify: {exc.message}")
-        after = parse_ha_conf(texts[node.paths.ha_conf])
+        after = parse_ha_conf(texts.text(node.paths.ha_conf))
         cron = HaCron(
-            master=parse_cron_file(texts[node.paths.cron_master]),
-            slave=parse_cron_file(texts[node.paths.cron_slave]),
+            master=parse_cron_file(texts.text(node.paths.cron_master)),
+            slave=parse_cron_file(texts.text(node.paths.cron_slave)),
         )
         rec.emit(f"ha.conf now: {after.raw.strip() if after.present else '(no file)'}")
         rec.emit(f"cron now: {cron.state.value}")
@@ -515,12 +596,20 @@ async def apply_ha_mode(
         for problem in rec.verify_problems:
             rec.emit(f"verify: {problem}")
         rec.restart_required = mode in (HaMode.MASTER, HaMode.DISABLED)
+        rec.web_ui = await _read_web_ui_part(pool, node, mode, peer, texts, ha_on)
+        rec.emit("--- what the web UI's HA save does, read back (sysconfd does not do it) ---")
+        for line in rec.web_ui.lines():
+            rec.emit(line)
         if answer_problem or rec.verify_problems:
             why = answer_problem or "; ".join(rec.verify_problems)
             return rec.finish(False, f"HA mode {mode.value} not confirmed on {node.id}: {why}")
         tail = " — restart pending: xivo-service restart" if rec.restart_required else ""
         peer_text = f" (peer {peer})" if peer else ""
-        return rec.finish(True, f"{node.id} is now HA {mode.value}{peer_text}, verified{tail}")
+        left = _left_to_do(rec.web_ui)
+        return rec.finish(
+            True,
+            f"{node.id} is now HA {mode.value}{peer_text}, sysconfd's part verified{tail}{left}",
+        )
 
     return await _under_lock(pool, node, rec, f"HA set-mode {mode.value}", step, force, body)
 
@@ -819,3 +908,118 @@ def slave_start_risk(state: HaSiteState | None, site: Site) -> list[str]:
 
 def is_xivo(node: Node) -> bool:
     return node.kind is NodeKind.XIVO
+
+
+# --- the web UI's part, applied by resil-tui (optional, unverified) -----------------------
+
+
+_SHOWN_BODY = '{"config": {}}'  # the PUT's line does not depend on its body (stdin)
+
+
+@dataclass(frozen=True)
+class WebUiApplyPlan:
+    """What `ha set --with-sip-and-provisioning` sends after sysconfd: the staticsip update
+    and, unless the node is a slave (the web UI leaves its provisioning as it is), a GET
+    then PUT of provd's default config. The confirmation shows `lines()`; the same command
+    objects are sent."""
+
+    node: Node
+    mode: HaMode
+    peer: IPv4Address | None
+    sip: Command
+    provd_get: Command | None
+    backup: str | None  # what registrar_backup / proxy_backup are set to; None: untouched
+    ha_on: SipExpiryTriple
+
+    def lines(self) -> list[str]:
+        out = [f"$ {self.sip.line}"]
+        if self.provd_get is not None:
+            out.append(f"$ {self.provd_get.line}")
+            put = cat.provd_put_default(_SHOWN_BODY).line
+            backup = self.backup or "blank"
+            out.append(
+                f"$ {put}  (the config read above, registrar_backup and proxy_backup = {backup})"
+            )
+        else:
+            out.append("(provisioning: a slave's is left unchanged, as the web UI does)")
+        return out
+
+
+def plan_web_ui_part(
+    node: Node, mode: HaMode, peer: IPv4Address | None, ha_on: SipExpiryTriple = SEED_HA_ON
+) -> WebUiApplyPlan:
+    if mode is HaMode.UNKNOWN:
+        raise ValueError("the HA mode is unknown: nothing to apply")
+    triple = ha_on if mode is not HaMode.DISABLED else HA_OFF
+    sip = cat.sip_expiry_update(triple.minimum, triple.maximum, triple.default)
+    if mode is HaMode.SLAVE:
+        return WebUiApplyPlan(node, mode, peer, sip, None, None, ha_on)
+    backup = str(peer) if mode is HaMode.MASTER and peer is not None else ""
+    return WebUiApplyPlan(node, mode, peer, sip, cat.provd_get_default(), backup, ha_on)
+
+
+async def apply_web_ui_part(
+    pool: Pool,
+    plan: WebUiApplyPlan,
+    *,
+    on_line: LineSink = _ignore,
+    step: str = "HA web UI part",
+    force: bool = False,
+) -> ActionRecord:
+    """Write what the web UI's HA save writes (SIP expiry through `psql -X`, the backup
+    registrar through provd's REST API), under the node's lock, then read both back."""
+    node = plan.node
+    pool.require_writable(node, "write SIP expiry and provisioning")
+    rec = ActionRecord(action="web-ui-part", node_id=node.id, command=plan.sip.line, _sink=on_line)
+
+    async def body() -> ActionRecord:
+        failures: list[str] = []
+        rec.emit(f"$ {plan.sip.line}")
+        result = await pool.run(node, plan.sip, step=step)
+        for line in (result.stdout + result.stderr).splitlines():
+            rec.emit(line)
+        if not result.ok:
+            failures.append(f"psql update failed ({result.summary()})")
+        elif "UPDATE 0" in result.stdout:
+            rec.emit("no staticsip row was updated (PJSIP sites may have none)")
+        if plan.provd_get is not None and plan.backup is not None:
+            failures += await _put_provd(pool, node, plan.provd_get, plan.backup, rec, step)
+        texts = await _read_files(pool, node, [node.paths.provd_default])
+        rec.web_ui = await _read_web_ui_part(pool, node, plan.mode, plan.peer, texts, plan.ha_on)
+        rec.emit("--- read back ---")
+        for line in rec.web_ui.lines():
+            rec.emit(line)
+        if failures:
+            return rec.finish(False, "; ".join(failures))
+        if not rec.web_ui.all_ok:
+            return rec.finish(
+                False, "written, but the read-back does not match" + _left_to_do(rec.web_ui)
+            )
+        return rec.finish(True, "SIP expiry and backup registrar written and read back ok")
+
+    return await _under_lock(pool, node, rec, "HA web UI part", step, force, body)
+
+
+async def _put_provd(
+    pool: Pool, node: Node, get: Command, backup: str, rec: ActionRecord, step: str
+) -> list[str]:
+    rec.emit(f"$ {get.line}")
+    answer = await pool.run(node, get, step=step)
+    if not answer.ok:
+        why = (answer.stderr.strip() or answer.stdout.strip() or answer.summary())[:200]
+        rec.emit(why)
+        return [
+            f"provd not reached ({why}): provd runs on an active node only, and its REST "
+            "API may want credentials; save the HA page in the web UI instead"
+        ]
+    try:
+        put = cat.provd_put_default(provd_update_body(answer.stdout, backup))
+    except (ValueError, cat.CommandError) as exc:
+        return [f"provd answer not understood: {exc}"]
+    rec.emit(f"$ {put.line}  (registrar_backup and proxy_backup = {backup or 'blank'})")
+    result = await pool.run(node, put, step=step)
+    for line in (result.stdout + result.stderr).splitlines():
+        rec.emit(line)
+    if not result.ok:
+        return [f"provd refused the update ({result.summary()})"]
+    return []

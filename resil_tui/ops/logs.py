@@ -34,6 +34,7 @@ from resil_tui.core.logbuf import (
     ReadinessMatcher,
     ResumeDeduper,
     clean_line,
+    clean_lines,
     gap_marker,
     since_argument,
     split_line,
@@ -42,7 +43,7 @@ from resil_tui.inventory_model import Node, NodeKind, Side, Site
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command, CommandError
 from resil_tui.remote.errors import ErrorKind, RemoteError
-from resil_tui.remote.pool import STICKY_KINDS, Pool
+from resil_tui.remote.pool import STICKY_KINDS, LineStream, Pool
 
 DEFAULT_TAIL = 100
 # Resuming by --tail: short, so a reconnect re-sends little; the deduper keeps more
@@ -313,7 +314,7 @@ class LogFollower:
         if not lines:
             return
         self.stats.lines += len(lines)
-        self._recent.extend(lines)
+        self._recent.extend(lines[-KEEP_PREVIOUS:])
         last = self._events[-1] if self._events else None
         if isinstance(last, LogLines):
             last.lines.extend(lines)
@@ -410,7 +411,7 @@ class LogFollower:
             )
             return
 
-    async def _pump(self, lines: AsyncIterator[str], deduper: ResumeDeduper | None) -> None:
+    async def _pump(self, lines: LineStream, deduper: ResumeDeduper | None) -> None:
         iterator = aiter(lines)
         if deduper is not None:
             # Until the overlap is settled, an idle stream must not hold lines back forever.
@@ -426,10 +427,11 @@ class LogFollower:
                     return
                 self._accept(deduper.feed(clean_line(line)))
             self.stats.dropped_overlap += deduper.dropped
-        async for line in iterator:
-            # One line at a time: _accept coalesces lines into the batch the reader has not
-            # taken yet, so a fast stream is handed out in large batches anyway.
-            self._accept([clean_line(line)])
+        # One batch per read: _accept coalesces it into the batch the reader has not taken
+        # yet. The remote layer sanitized the lines already; clean_lines checks the batch
+        # again at C speed (defence in depth, the same rule as every other remote text).
+        async for batch in lines.batches():
+            self._accept(clean_lines(batch))
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.edge_side import PairAddresses, edge_targets
 from resil_tui.core.freshness import stale_after
 from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
-from resil_tui.core.ha_form import parse_sip_expiry
+from resil_tui.core.ha_webui import parse_sip_expiry, read_provd_file
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
     CcStatus,
@@ -345,7 +345,7 @@ async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
     p = node.paths
     # The small files and the sync log's tail in one command: one channel (and one fork on
     # the node) instead of five. The sync key is only tested, never read: it is a secret.
-    files = [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log]
+    files = [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log, p.provd_default]
     read, status, key, sip = await asyncio.gather(
         runner.run(cat.tail_files(files, SYNC_LOG_LINES)),
         runner.run(cat.xivo_service_status(all=True)),
@@ -356,6 +356,9 @@ async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
     for path, why in texts.problems.items():
         runner.errors.append(f"{path}: {why}")
     sync_text = texts.text(p.sync_log)
+    provd, provd_error = read_provd_file(
+        p.provd_default, texts.text(p.provd_default), texts.problems.get(p.provd_default)
+    )
     return XivoStatus(
         ha=parse_ha_conf(texts.text(p.ha_conf)),
         services=parse_xivo_service_status(status.stdout, status.exit_status),
@@ -371,6 +374,8 @@ async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
         replication=replication_record.last(node.id),
         sip_expiry=parse_sip_expiry(sip.stdout) if sip.ok else None,
         sip_error=None if sip.ok else _first_line(f"psql: {sip.stderr or sip.stdout}", sip),
+        provd_default=provd,
+        provd_error=provd_error,
     )
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from resil_tui.audit import AuditLog, local_user
 from resil_tui.core.cluster import Topology
 from resil_tui.core.compose import all_up, parse_compose_ps
+from resil_tui.core.ha_webui import WebUiCheck, site_sip_expiry
 from resil_tui.core.incident import LOOKBACK_SECONDS, IncidentFigures, incident_figures
 from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.core.runbook import (
@@ -372,6 +373,8 @@ class WizardEngine:
             args = step.command.args
             if name is ActionName.XIVOCC_RESTART:
                 return cat.xivocc_restart(args.get("service", "xuc")).line
+            if name is ActionName.MANAGE_SERVICES:  # issue 16: manual resilience mode
+                return cat.manage_slave_services(args.get("action", "")).line
             if name is ActionName.EDGE_SWITCH:
                 changes = "; ".join(str(c) for c in step.env_changes) or "the Edge variables"
                 return (
@@ -562,6 +565,16 @@ class WizardEngine:
         if not self.run.finished and self.run.current() is None:
             await self._end(RunStatus.FINISHED, None)
 
+    def _web_ui_checks(self) -> list[WebUiCheck]:
+        """Issue 16: the XiVO pair's SIP expiry and backup registrar as last polled."""
+        ha_on = site_sip_expiry(self.site)
+        checks = []
+        for node in (self.site.xivo_master, self.site.xivo_slave):
+            snap = self.collector.last(node.id)
+            if snap is not None and snap.xivo is not None and snap.reachability.ok:
+                checks.append(snap.xivo.web_ui_check(node.id, ha_on))
+        return checks
+
     async def _end(self, status: RunStatus, reason: str | None) -> Path:
         self.run.final = await self._final_verdict()
         self.run.status, self.run.abort_reason = status, reason
@@ -569,7 +582,8 @@ class WizardEngine:
         path = self.store.report_path(self.run.run_id)
         self.run.report_path = str(path)
         incident = incident_of(self.run, self.journal, self.site)
-        self.store.write_report(self.run, render_report(self.run, incident))
+        report = render_report(self.run, self._web_ui_checks(), incident=incident)
+        self.store.write_report(self.run, report)
         self.save()
         final = self.run.final
         verdict = (
@@ -741,6 +755,16 @@ class WizardEngine:
                 self._done(rec, f"{command.line}: ok on {node.id}")
             else:
                 self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
+        elif name is ActionName.MANAGE_SERVICES:  # issue 16: manual resilience mode
+            command = cat.manage_slave_services(step.command.args.get("action", ""))
+            result = await self._run_locked(node, command, step, rec, command.line)
+            if result is None:
+                return
+            self._output(rec, _result_lines(result))
+            if result.ok:
+                self._done(rec, f"{command.line}: ok on {node.id}")
+            else:
+                self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
         elif name is ActionName.EDGE_SWITCH:
             await self._edge_switch(step, rec)
         else:
@@ -869,7 +893,7 @@ def discard_run(
     run.report_path = str(path)
     journal = journal or Journal()
     incident = incident_of(run, journal, site) if site is not None else None
-    store.write_report(run, render_report(run, incident))
+    store.write_report(run, render_report(run, incident=incident))
     store.save(run)
     (audit or AuditLog()).record(
         site=run.site,

@@ -21,6 +21,9 @@ from resil_tui.core import validators
 from resil_tui.core.log_readers import ReaderRefused, check_reader
 
 SYSCONFD = "http://127.0.0.1:8668"
+# provd's REST API on the node (XiVO-era default; unverified on XiVO.solutions).
+PROVD_CONFIG_URL = "http://127.0.0.1:8666/provd/cfg_mgr/configs/default"
+PROVD_MIME = "application/vnd.proformatique.provd+json"
 
 # Service / container names: what docker compose and systemd accept, nothing shell-special.
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
@@ -271,6 +274,62 @@ def sip_expiry_query() -> Command:
     return Command("sip_expiry_query", argv, mutates=False)
 
 
+def sip_expiry_update(minimum: int, maximum: int, default: int) -> Command:
+    """What the web UI's HA save writes to staticsip (seconds), through psql -X."""
+    values = {"minexpiry": minimum, "maxexpiry": maximum, "defaultexpiry": default}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 86400:
+            raise CommandError(f"refused {key} {value!r}: whole seconds from 1 to 86400")
+    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in values.items())
+    sql = (
+        f"UPDATE staticsip SET var_val = CASE var_name {cases} END "
+        "WHERE var_name IN ('minexpiry','maxexpiry','defaultexpiry')"
+    )
+    argv = ("psql", "-X", "-U", "postgres", "-d", "asterisk", "-v", "ON_ERROR_STOP=1", "-c", sql)
+    return Command("sip_expiry_update", argv, mutates=True)
+
+
+def provd_get_default() -> Command:
+    argv = (
+        "curl",
+        "-q",
+        "-sS",
+        "--fail-with-body",
+        "--max-time",
+        "10",
+        "-H",
+        f"Accept: {PROVD_MIME}",
+        PROVD_CONFIG_URL,
+    )
+    return Command("provd_get_default", argv, mutates=False)
+
+
+def provd_put_default(body: str) -> Command:
+    """PUT the default config back to provd (the body on stdin: it can be long)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise CommandError("provd config body is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise CommandError('provd config body must be {"config": {...}}')
+    argv = (
+        "curl",
+        "-q",
+        "-sS",
+        "--fail-with-body",
+        "--max-time",
+        "30",
+        "-X",
+        "PUT",
+        "-H",
+        f"Content-Type: {PROVD_MIME}",
+        "--data-binary",
+        "@-",
+        PROVD_CONFIG_URL,
+    )
+    return Command("provd_put_default", argv, mutates=True, stdin=body.encode())
+
+
 # `ps -a`: compose v2 hides stopped containers by default, and "xuc exited" must not read
 # as "no xuc here".
 def xivocc_ps() -> Command:
@@ -346,6 +405,8 @@ def mutating_entries() -> list[Command]:
         xivo_sync_init(),
         xivocc_restart("xuc"),
         edge_up(),
+        sip_expiry_update(60, 300, 120),
+        provd_put_default('{"config": {"id": "default"}}'),
     ]
 
 
@@ -361,6 +422,7 @@ def read_only_entries() -> list[Command]:
         tail("/var/log/xivo-sync.log", 50, follow=True),
         sysconfd_get_ha_config(),
         sip_expiry_query(),
+        provd_get_default(),
         xivocc_ps(),
         compose_logs("xivocc-dcomp", "xuc", follow=True, tail=100),
         edge_ps(),

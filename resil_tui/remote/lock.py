@@ -293,7 +293,8 @@ async def acquire(
                             node.id,
                             f"{node.id} has a stale lock: {who}, last refreshed {since} "
                             f"(stale after {_minutes(stale)}; lock {directory}). Nothing was "
-                            "sent. Make sure that change is over, then force the lock to break it",
+                            "sent. Make sure that change is over, then break it "
+                            "(--break-stale-lock on the command line)",
                         )
                     # Break it: remove what we read (a concurrent breaker loses the mkdir).
                     with contextlib.suppress(asyncssh.SFTPNoSuchFile):

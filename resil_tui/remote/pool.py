@@ -1192,7 +1192,12 @@ class ReadOnlySFTP:
 class LineStream:
     """Async iterator of decoded, sanitized output lines (stderr merged). A line longer
     than MAX_LINE_BYTES is cut with a visible marker and the rest of it dropped. A drop
-    raises `dropped`."""
+    raises `dropped`.
+
+    Each read is decoded and sanitized as one text, not line by line: a UTF-8 sequence
+    never spans a newline byte and the sanitizer treats newlines as separators, so the
+    lines are the same, at C speed per read instead of Python calls per line (a log
+    follow hands 100,000 lines/s through here). `batches()` hands them out per read."""
 
     def __init__(
         self, node_id: str, command: Command, proc: asyncssh.SSHClientProcess[bytes]
@@ -1216,31 +1221,49 @@ class LineStream:
         return clean(bytes(raw).decode("utf-8", errors="replace").rstrip("\r"))
 
     def _split(self, chunk: bytes) -> None:
-        start = 0
-        while True:
-            newline = chunk.find(b"\n", start)
+        if self._skipping:
+            newline = chunk.find(b"\n")
             if newline < 0:
-                break
-            if self._skipping:
-                self._skipping = False
-            else:
-                self._buf += chunk[start:newline]
-                self._lines.append(self._text(self._buf))
-            self._buf.clear()
-            start = newline + 1
-        if not self._skipping:
-            self._buf += chunk[start:]
-            if len(self._buf) > MAX_LINE_BYTES:
-                head = self._text(self._buf[:MAX_LINE_BYTES])
-                self._lines.append(head + LINE_CUT_MARKER.format(limit=MAX_LINE_BYTES))
-                self._buf.clear()
-                self._skipping = True
-                self.cut_lines += 1
+                return
+            self._skipping = False
+            chunk = chunk[newline + 1 :]
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            self._buf += chunk
+            self._cut_partial()
+            return
+        head = bytes(self._buf) + chunk[: last + 1] if self._buf else chunk[: last + 1]
+        self._buf = bytearray(chunk[last + 1 :])
+        if len(head) > MAX_LINE_BYTES and max(map(len, head.split(b"\n"))) > MAX_LINE_BYTES:
+            self._split_slowly(head)
+        else:
+            text = clean(head.decode("utf-8", errors="replace"))
+            self._lines.extend(text.split("\n")[:-1])
+        self._cut_partial()
 
-    async def __anext__(self) -> str:
+    def _split_slowly(self, head: bytes) -> None:
+        """Line by line, for a read holding a line over the limit (cut, rest dropped)."""
+        for raw in head.split(b"\n")[:-1]:
+            if len(raw) > MAX_LINE_BYTES:
+                line = self._text(raw[:MAX_LINE_BYTES])
+                self._lines.append(line + LINE_CUT_MARKER.format(limit=MAX_LINE_BYTES))
+                self.cut_lines += 1
+            else:
+                self._lines.append(self._text(raw))
+
+    def _cut_partial(self) -> None:
+        if len(self._buf) > MAX_LINE_BYTES:
+            head = self._text(self._buf[:MAX_LINE_BYTES])
+            self._lines.append(head + LINE_CUT_MARKER.format(limit=MAX_LINE_BYTES))
+            self._buf.clear()
+            self._skipping = True
+            self.cut_lines += 1
+
+    async def _fill(self) -> bool:
+        """Read until lines are waiting; False at the end of the output."""
         while not self._lines:
             if self._ended:
-                raise StopAsyncIteration
+                return False
             if self._eof:
                 await self._finish()
                 continue
@@ -1258,7 +1281,19 @@ class LineStream:
                 self._buf.clear()
                 continue
             self._split(chunk)
+        return True
+
+    async def __anext__(self) -> str:
+        if not await self._fill():
+            raise StopAsyncIteration
         return self._lines.popleft()
+
+    async def batches(self) -> AsyncIterator[list[str]]:
+        """The lines per read, as they come (what a log follow wants)."""
+        while await self._fill():
+            batch = list(self._lines)
+            self._lines.clear()
+            yield batch
 
     async def _finish(self) -> None:
         self._ended = True

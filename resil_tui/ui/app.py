@@ -10,6 +10,7 @@ nodes it touched at once. Long work belongs in workers with a named `group` and
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import AwaitMount
 from textual.widgets import TabbedContent, TabPane
 
 from resil_tui import paths
@@ -40,24 +42,23 @@ from resil_tui.ui.keymap import (
     effective_keys,
     find_clashes,
 )
+from resil_tui.ui.keys import ShellScreen, explain_refused, refused_binding
 from resil_tui.ui.panes import PANES, Pane, StatusPane
 from resil_tui.ui.panes.wizard import offer_resume
 from resil_tui.ui.poller import PollFinished, SitePoller
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.screens.help import HelpRow, HelpScreen
 from resil_tui.ui.themes import register_themes
-from resil_tui.ui.widgets.footer import StableFooter
+from resil_tui.ui.widgets.footer import KeyFooter
 from resil_tui.ui.widgets.header import ShellHeader
+from resil_tui.ui.widgets.read_only import refusal
 
 # App actions that change a node. check_action() greys them out in read-only mode (the
 # footer shows them dimmed) and the actions refuse again with a notification when reached
 # another way (palette). Panes declare their own in Pane.MUTATING_ACTIONS.
 MUTATING_ACTIONS: frozenset[str] = frozenset({"apply"})
-
-READ_ONLY_REASON = (
-    "READ-ONLY mode: {what} would change a node and is refused. Restart without "
-    "--read-only, with read_only = false in the inventory, to allow changes."
-)
+# Allocations between two young collections (Python's default: 700). bench/logs.py.
+GC_YOUNG_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True)
@@ -197,17 +198,54 @@ class ResilApp(DebugLogErrors, App[int]):
         with TabbedContent(initial=PANES[0].PANE_ID, id="panes"):
             for number, pane_cls in enumerate(PANES, start=1):
                 with TabPane(f"{number} {pane_cls.TITLE}", id=pane_cls.PANE_ID):
-                    yield pane_cls(site)
-        yield StableFooter()
+                    # The first screen holds the first pane only; the others are mounted
+                    # once it is painted (or at once when asked for): see ensure_pane().
+                    if number == 1:
+                        yield pane_cls(site)
+        yield KeyFooter(id="footer")
+
+    def get_default_screen(self) -> ShellScreen:
+        return ShellScreen(id="_default")
 
     def on_mount(self) -> None:
         self.title = f"resil-tui · {self.site_name}"
         self.apply_keymap(self.merged_keys())
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
-        # An unfinished wizard run (console or link died): offer to resume it.
-        self.call_after_refresh(offer_resume, self)
+        # Paint first: the first poll, the other panes and the resume offer come after
+        # the first screen is on the terminal.
+        self.call_after_refresh(self._after_first_paint)
+
+    async def _after_first_paint(self) -> None:
         self.poller.start()
+        for pane_cls in PANES[1:]:
+            await self.ensure_pane(pane_cls.PANE_ID)
+        # Everything start-up built lives as long as the console: out of the collector's
+        # way. A full collection scanned it all (gen 2: 100-500 ms pauses while a log
+        # streams 100,000 lines/s); fewer, larger young collections for the same reason.
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        # An unfinished wizard run (console or link died): offer to resume it.
+        offer_resume(self)
+
+    async def ensure_pane(self, pane_id: str) -> Pane:
+        """The pane `pane_id`, mounted now if it was not yet (panes are mounted lazily)."""
+        pane, mounting = self._pane_or_mount(pane_id)
+        if mounting is not None:
+            await mounting
+        return pane
+
+    def _pane_or_mount(self, pane_id: str) -> tuple[Pane, AwaitMount | None]:
+        found = next(iter(self.query(f"#pane-{pane_id}").results(Pane)), None)
+        if found is not None:
+            return found, None
+        pane_cls = next(p for p in PANES if pane_id == p.PANE_ID)
+        # A pane renders its state in on_mount (panes never poll): it starts up to date.
+        pane = pane_cls(self.current_site)
+        tab = self.query_one(f"#panes TabPane#{pane_id}", TabPane)
+        if not tab.is_mounted or self._exit_renderables or not self.is_running:
+            return pane, None  # shutting down: nothing to mount into
+        return pane, tab.mount(pane)
 
     def on_unmount(self) -> None:
         self._unsubscribe()
@@ -247,11 +285,11 @@ class ResilApp(DebugLogErrors, App[int]):
 
     @on(SiteUpdated)
     def _site_updated(self, message: SiteUpdated) -> None:
+        # A poll may end while the console shuts down (no screen left): nothing to draw.
         if message.site != self.site_name or not self.screen_stack:
-            return  # another site, or the console is shutting down (no screen to update)
+            return
         state = self.site_state()
         for pane in self.query(Pane):
-            # A poll may end while the console shuts down: detached panes render nothing.
             if pane.is_attached:
                 pane.show_state(state)
         self.refresh_bindings()
@@ -438,9 +476,33 @@ class ResilApp(DebugLogErrors, App[int]):
         """True (and a notification saying why) when read-only mode forbids `what`."""
         if not self.read_only:
             return False
-        self.notify(
-            READ_ONLY_REASON.format(what=what), title="Refused", severity="error", markup=False
-        )
+        self.notify(refusal(what), title="Refused", severity="error", markup=False)
+        return True
+
+    def why_not(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        """Why an app action cannot run now (see ui/keys.py)."""
+        if action == "next_site":
+            return f"Site: the inventory has one site ({self.site_name}); nothing to switch to."
+        if action in MUTATING_ACTIONS:
+            pane = self.active_pane
+            if self.read_only:
+                return refusal(f"applying the {pane.TITLE if pane else ''} pane's change")
+            if pane is None or not pane.can_apply():
+                title = pane.TITLE if pane is not None else "this"
+                return f"Apply: nothing to apply on the {title} pane now."
+        return None
+
+    async def _check_bindings(self, key: str, priority: bool = False) -> bool:
+        # Textual drops a key whose action is greyed or hidden without a word: say why.
+        if await super()._check_bindings(key, priority):
+            return True
+        if priority:
+            return False
+        refused = refused_binding(self.screen._modal_binding_chain, key)
+        if refused is None:
+            return False
+        namespace, binding, _state = refused
+        self.notify(explain_refused(namespace, binding), severity="warning", markup=False)
         return True
 
     def action_apply(self) -> None:
@@ -477,6 +539,10 @@ class ResilApp(DebugLogErrors, App[int]):
         )
 
     def action_show_pane(self, pane_id: str) -> None:
+        if all(pane_id != p.PANE_ID for p in PANES):
+            self.notify(f"no pane {pane_id!r}", severity="error", markup=False)
+            return
+        self._pane_or_mount(pane_id)  # not mounted yet: it is, before the tab shows
         # Hiding a focused widget makes Textual focus a sibling in the hidden tab, which
         # switches the tab straight back: drop focus first; each pane takes it when shown.
         self.set_focus(None)

@@ -84,10 +84,14 @@ def test_demo_by_keyboard_alone_at_80x24(tmp_path: Path) -> None:
             assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
             assert "^p Palette" in lines[-1]  # the footer is always there
         tmux("send-keys", "-t", "rt", "?")
-        help_screen = tmux.wait_for(lambda s: "Binding id" in s, "the help screen")
-        assert "app.help" in help_screen and "esc closes" in help_screen
+        help_screen = tmux.wait_for(lambda s: "? Help  (esc closes" in s, "the help screen")
+        assert "Safety model" in help_screen
+        # Complete at 80x24: it scrolls, and its end is the last key of the last pane.
+        tmux("send-keys", "-t", "rt", "End")
+        help_end = tmux.wait_for(lambda s: "logs.copy" in s, "the end of the help")
+        assert "Logs pane" in help_end
         tmux("send-keys", "-t", "rt", "Escape")
-        tmux.wait_for(lambda s: "Binding id" not in s and "Reachability" in s, "help to close")
+        tmux.wait_for(lambda s: "? Help  (esc" not in s and "Reachability" in s, "help to close")
         tmux("send-keys", "-t", "rt", "q")
         # The app is gone: the shell's `sleep` keeps the pane, with no TUI left on it.
         tmux.wait_for(lambda s: "1 Status" not in s, "the console to quit")

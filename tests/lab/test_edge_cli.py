@@ -75,13 +75,15 @@ async def test_plan_prints_the_diff_and_exit_codes(lab: Lab, inventory: Inventor
     assert changes("-", run.out) == [
         "-XIVO_HOST=10.50.0.11",
         "-XIVOCC_HOST=10.50.0.21",
-        '-TURN_ALLOWED_PEERS="10.50.0.11,10.50.0.31,10.50.0.32"',
+        '-TURN_ALLOWED_PEERS="--allowed-peer-ip=10.50.0.11 --allowed-peer-ip=10.50.0.31 '
+        '--allowed-peer-ip=10.50.0.32"',
         "-XIVO_MDS_HOST_DEFAULT=10.50.0.11",
     ]
     assert changes("+", run.out) == [
         "+XIVO_HOST=10.50.0.12",
         "+XIVOCC_HOST=10.50.0.22",
-        '+TURN_ALLOWED_PEERS="10.50.0.12,10.50.0.31,10.50.0.32"',
+        '+TURN_ALLOWED_PEERS="--allowed-peer-ip=10.50.0.12 --allowed-peer-ip=10.50.0.31 '
+        '--allowed-peer-ip=10.50.0.32"',
         "+XIVO_MDS_HOST_DEFAULT=10.50.0.12",
     ]
     # Warnings on stderr only: the comment left alone, what sed would have broken.

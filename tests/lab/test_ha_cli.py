@@ -62,8 +62,9 @@ async def test_show(lab: Lab) -> None:
     assert code == 0
     assert "Site demo: Normal: master serves telephony" in out
     assert "HA mode: master, peer 10.50.0.12" in out
-    assert "SIP maxexpiry: 300s (expected 300s) ✓" in out
-    assert "actual not readable: unverified format" in out
+    assert "HA mode: master, peer 10.50.0.12" in out
+    assert "SIP expiry: ok — min 1 min, max 5 min, default 2 min (HA on)" in out
+    assert "backup registrar: ok — registrar_backup and proxy_backup 10.50.0.12" in out
     assert changes(lab, MASTER) == [] and changes(lab, SLAVE) == []
 
 
@@ -77,12 +78,12 @@ async def test_set_validation_errors_exit_2_and_send_nothing(lab: Lab) -> None:
 
 
 async def test_set_needs_a_terminal_or_yes(lab: Lab) -> None:
-    code, out, err = await ha(lab, "set", SLAVE, "--mode", "master", "--peer", "10.50.0.11")
+    code, out, err = await ha(lab, "set", SLAVE, "--mode", "slave", "--peer", "10.50.0.11")
     assert code == 2
     assert "ha.conf after:" in out  # the preview is shown first
     assert "stdin is not a terminal" in err
     code, _, err = await ha(
-        lab, "set", SLAVE, "--mode", "master", "--peer", "10.50.0.11", stdin=Tty("n\n")
+        lab, "set", SLAVE, "--mode", "slave", "--peer", "10.50.0.11", stdin=Tty("n\n")
     )
     assert code == 2 and "not confirmed" in err
     assert changes(lab, SLAVE) == []
@@ -152,3 +153,110 @@ async def test_read_only_refuses_with_exit_2(lab: Lab) -> None:
         assert code == 2, argv
         assert "read-only" in err
     assert changes(lab, MASTER) == [] and changes(lab, SLAVE) == []
+
+
+async def test_set_master_through_sysconfd_leaves_the_web_ui_part_then_web_ui_save(
+    lab: Lab,
+) -> None:
+    """Issue 16: sysconfd alone does not write SIP expiry nor the backup registrar; the
+    output ends with both read back as 'differs' and what to do; after the web UI's HA
+    save (the lab's action) both read ok."""
+    from resil_tui.lab.faults import apply_fault
+
+    # The master was disabled through the web UI (HA-off SIP expiry, blank backup).
+    code, _, err = await ha(lab, "set", MASTER, "--mode", "disabled", "--yes")
+    assert code == 0, err
+    await apply_fault(lab, ["webui-ha-save", MASTER])
+    assert lab.world.read_state(MASTER)["staticsip"]["maxexpiry"] == "3600"
+
+    code, out, err = await ha(
+        lab, "set", MASTER, "--mode", "master", "--peer", "10.50.0.12", "--yes"
+    )
+    assert code == 0, err
+    preview = out.split("Change on", 1)[1].split("$ curl", 1)[0]
+    assert "What the web UI's HA save also does — sysconfd does NOT" in preview
+    tail = out.rstrip().splitlines()[-5:]
+    assert tail[0] == f"Web UI part on {MASTER} (sysconfd does not do it):"
+    assert tail[1].startswith("  SIP expiry: differs — max 3600 (expected 300)")
+    assert tail[2].startswith("  backup registrar: differs — registrar_backup blank")
+    assert "expected 10.50.0.12" in tail[2]
+    assert "save it with the same mode and peer" in tail[3]
+    assert "resynchronise the phones" in tail[4]
+    # The lab's own state: sysconfd wrote ha.conf and the cron, nothing else.
+    assert node_type(lab, MASTER) == "master"
+    provd = json.loads(lab.world.read_file(MASTER, facts.PROVD_DEFAULT) or "{}")
+    assert provd["registrar_backup"] == "" and provd["proxy_backup"] == ""
+
+    said = await apply_fault(lab, ["webui-ha-save", MASTER])
+    assert "web UI HA page saved (master, peer 10.50.0.12)" in said
+    code, out, _ = await ha(lab, "show")
+    master = out.split(f"  {MASTER} ", 1)[1].split(f"  {SLAVE} ", 1)[0]
+    assert "SIP expiry: ok — min 1 min, max 5 min, default 2 min (HA on)" in master
+    assert "backup registrar: ok — registrar_backup and proxy_backup 10.50.0.12" in master
+    assert "To do" not in master
+
+
+async def test_with_sip_and_provisioning_writes_them_through_psql_and_provd(
+    lab: Lab, tmp_path: Path
+) -> None:
+    from resil_tui.lab.faults import apply_fault
+
+    code, _, err = await ha(lab, "set", MASTER, "--mode", "disabled", "--yes")
+    assert code == 0, err
+    await apply_fault(lab, ["webui-ha-save", MASTER])
+    # Without a terminal and without --yes the extra part is refused, after the preview.
+    code, out, err = await ha(
+        lab,
+        "set",
+        MASTER,
+        "--mode",
+        "master",
+        "--peer",
+        "10.50.0.12",
+        "--yes",
+        "--with-sip-and-provisioning",
+    )
+    assert code == 0, err + out
+    assert "Also write what the web UI's HA save writes (unverified" in out
+    assert "psql -X -U postgres -d asterisk -v ON_ERROR_STOP=1 -c 'UPDATE staticsip" in out
+    tail = out.rstrip().splitlines()[-3:]
+    assert tail[0] == f"Web UI part on {MASTER} (sysconfd does not do it):"
+    assert tail[1].startswith("  SIP expiry: ok")
+    assert tail[2].startswith(
+        "  backup registrar: ok — registrar_backup and proxy_backup 10.50.0.12"
+    )
+    st = lab.world.read_state(MASTER)
+    assert st["staticsip"]["maxexpiry"] == "300" and st["staticsip"]["bindport"] == "5060"
+    provd = json.loads(lab.world.read_file(MASTER, facts.PROVD_DEFAULT) or "{}")
+    assert provd["registrar_backup"] == provd["proxy_backup"] == "10.50.0.12"
+    assert provd["displayname"] == "local"  # every other field kept
+    # audited: a started record, then the result, for each mutating command
+    audit_path = Path(tmp_path / "state" / "resil-tui" / "audit.jsonl")
+    records = [json.loads(x) for x in audit_path.read_text().splitlines()]
+    for program in ("psql", "curl"):
+        mine = [
+            r
+            for r in records
+            if r.get("kind") == "command"
+            and str(r.get("command", "")).startswith(program)
+            and ("UPDATE" in r["command"] or "PUT" in r["command"])
+        ]
+        assert [r["result"] for r in mine][:1] == ["started"] and len(mine) >= 2
+
+
+async def test_with_sip_and_provisioning_on_a_standby_does_not_touch_provd(lab: Lab) -> None:
+    # A slave: provisioning left unchanged (the web UI does not touch it), SIP expiry written.
+    code, out, err = await ha(
+        lab,
+        "set",
+        SLAVE,
+        "--mode",
+        "slave",
+        "--peer",
+        "10.50.0.11",
+        "--yes",
+        "--with-sip-and-provisioning",
+    )
+    assert code == 0, err + out
+    assert "a slave's is left unchanged, as the web UI does" in out
+    assert not any("PUT" in " ".join(a) for a in changes(lab, SLAVE) if a[0] == "curl")

@@ -102,7 +102,10 @@ async def test_disable_master_then_restart(
     assert lab_file(lab, MASTER, facts.CRON_SLAVE) is None
     st = lab.world.read_state(MASTER)
     assert st["postgres_restarts"] == 1
-    assert st["staticsip"]["maxexpiry"] == "3600"
+    # sysconfd alone leaves the SIP expiry of HA on (the web UI's save would reset it)
+    assert st["staticsip"]["maxexpiry"] == "300"
+    assert rec.web_ui is not None and rec.web_ui.differs
+    assert "LEFT TO DO" in rec.summary
 
     restart = await restart_services(pool, node)
     assert restart.ok, restart.lines
@@ -127,7 +130,10 @@ async def test_slave_becomes_master_and_master_becomes_slave(
     assert "xivo-master-slave-db-replication 10.50.0.11" in cron and "xivo-sync" in cron
     assert lab_file(lab, SLAVE, facts.CRON_SLAVE) is None
     st = lab.world.read_state(SLAVE)
-    assert st["provd"]["registrar_backup"] == "10.50.0.11"
+    # sysconfd alone does not provision a backup registrar (the web UI's HA save does)
+    provd = json.loads(lab_file(lab, SLAVE, facts.PROVD_DEFAULT) or "{}")
+    assert provd["registrar_backup"] == "" and provd["proxy_backup"] == ""
+    assert rec.web_ui is not None and rec.web_ui.registrar.state.value == "differs"
     assert st["postgres_restarts"] == 1
     assert service(lab, SLAVE, "asterisk") == "running"  # sysconfd starts telephony
 
@@ -140,7 +146,9 @@ async def test_slave_becomes_master_and_master_becomes_slave(
     state = await read_ha_site(StatusCollector(inventory, pool), site)
     assert state.node(SLAVE).mode is HaMode.MASTER  # type: ignore[union-attr]
     assert state.node(MASTER).mode is HaMode.SLAVE  # type: ignore[union-attr]
-    assert not state.node(MASTER).expiry_mismatch()  # type: ignore[union-attr]
+    # The old master, now a slave: expiry still HA on, provisioning left unchanged: ok.
+    assert state.node(MASTER).web_ui_check().all_ok  # type: ignore[union-attr]
+    assert state.node(SLAVE).web_ui_check().differs  # type: ignore[union-attr]
     assert any("swapped" in f for f in state.ha_findings())
 
 

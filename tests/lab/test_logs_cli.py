@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from labkit import run_cli
+from labkit import lab_inventory, run_cli
 
 from resil_tui.cli import build_parser
 from resil_tui.inventory import load_inventory
@@ -106,3 +106,23 @@ async def test_until_ready_since_a_past_restart_counts_that_start(
     with pytest.raises(SystemExit) as bad:
         build_parser().parse_args(["logs", CC, "--until-ready", "--since", "x"])
     assert bad.value.code == 2
+
+
+async def test_no_follow_on_a_stream_that_follows_ends_within_the_command_timeout(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """An inventory stream `tail -F` never ends by itself: --no-follow still does."""
+
+    def edit(text: str) -> str:
+        text = text.replace("command_timeout = 60.0", "command_timeout = 2.0")
+        stream = (
+            'logs = [{ name = "synclog", command = ["tail", "-F", "/var/log/xivo-sync.log"] }]\n'
+        )
+        return text.replace("[site.demo.xivo.master]\n", "[site.demo.xivo.master]\n" + stream)
+
+    inventory, _ = lab_inventory(lab, tmp_path, edit=edit)
+    code, _out, err = await logs(
+        inventory, "demo.xivo.master", "--stream", "synclog", "--no-follow"
+    )
+    assert code == 1
+    assert "stopped after 2s: the stream does not end by itself" in err

@@ -67,7 +67,9 @@ def is_mutating(argv: list[str]) -> bool:
     if prog in SAFE_SUBCOMMANDS:
         return len(argv) < 2 or argv[1] not in SAFE_SUBCOMMANDS[prog]
     if prog == "curl":
-        return "POST" in argv or any("update_ha_config" in a for a in argv)
+        return any(m in argv for m in ("POST", "PUT", "DELETE", "PATCH")) or any(
+            "update_ha_config" in a for a in argv
+        )
     if prog == "psql":
         sql = " ".join(argv).upper()
         return any(w in sql for w in ("UPDATE ", "INSERT ", "DELETE ", "ALTER ", "DROP "))

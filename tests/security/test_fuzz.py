@@ -22,8 +22,8 @@ from resil_tui.core.ha_form import (
     judge_sync_run,
     new_log_lines,
     parse_check_master,
-    parse_sip_expiry,
 )
+from resil_tui.core.ha_webui import parse_provd_default, parse_sip_expiry
 from resil_tui.core.log_lines import classify, parse_line_time, split_line
 from resil_tui.core.logbuf import LineBatcher, LogBuffer
 from resil_tui.core.multifile import split_multi_tail
@@ -87,6 +87,7 @@ def test_node_output_parsers_never_crash_and_show_nothing_raw(text: str, code_: 
         parse_replication_output(shown, code_),
         split_multi_tail(shown, clean(text[::-1]), ["/etc/xivo/ha.conf", "/var/log/x"]),
         parse_sip_expiry(shown),
+        parse_provd_default(shown),
         parse_check_master(shown, None, None),
         judge_sync_run(code_, new_log_lines("", shown)),
     ]

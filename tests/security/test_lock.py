@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from labkit import run_cli
 
 from resil_tui.audit import local_user
 from resil_tui.core.edge_env import Direction
@@ -208,7 +209,7 @@ async def test_a_stale_lock_needs_force_and_the_break_is_audited(
     refused = await edge_ops.apply_switch(a, edge, plan, wait=FAST)
     assert not refused.ok and refused.error is not None
     assert refused.error.kind is ErrorKind.LOCKED and "stale lock" in refused.message
-    assert "force" in refused.message and _ups(lab) == 0
+    assert "--break-stale-lock" in refused.message and _ups(lab) == 0
     forced = await edge_ops.apply_switch(a, edge, plan, wait=FAST, force=True)
     assert forced.ok, forced.message
     locks = [
@@ -331,3 +332,18 @@ async def test_a_node_without_the_lock_parent_gets_it_created(
         assert holder["user"] == local_user() and holder["host"] == node_lock.local_host()
         assert datetime.fromisoformat(holder["since"]).tzinfo is not None
     assert not _lock_dir(lab, EDGE).exists()
+
+
+async def test_the_cli_breaks_a_stale_lock_only_when_asked(lab: Lab, inventory: Inventory) -> None:
+    _plant(lab, EDGE, age=timedelta(minutes=20))
+    refused = await run_cli(inventory, "edge", "apply", "--to", "slave", "--yes")
+    assert refused.code == 2 and "stale lock" in refused.err
+    assert "--break-stale-lock" in refused.err and _ups(lab) == 0
+    done = await run_cli(inventory, "edge", "apply", "--to", "slave", "--yes", "--break-stale-lock")
+    assert done.code == 0, done.err
+    assert _ups(lab) == 1 and not _lock_dir(lab, EDGE).exists()
+    _plant(lab, "demo.xivo.master", age=timedelta(minutes=20), action="HA set-mode master")
+    ha = await run_cli(inventory, "ha", "replicate", "--yes")
+    assert ha.code != 0 and "stale lock" in ha.out + ha.err
+    ha = await run_cli(inventory, "ha", "replicate", "--yes", "--break-stale-lock")
+    assert ha.code == 0, ha.out + ha.err

@@ -70,6 +70,7 @@ REMOTE_PATHS: dict[str, str] = {
     "cron_slave": "/etc/cron.d/xivo-ha-slave",
     "edge_env": "/etc/docker/edge/.env",
     "lock_dir": "/var/lock/resil-tui",
+    "provd_default": "/var/lib/xivo-provd/jsondb/configs/default",
 }
 _SFTP_SERVERS = (
     "/usr/lib/openssh/sftp-server",

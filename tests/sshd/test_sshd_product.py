@@ -221,3 +221,41 @@ async def test_closing_a_followed_log_leaves_no_process(sshd_lab: SshdLab, tmp_p
         )
     finally:
         await pool.close()
+
+
+async def test_web_ui_part_read_back_over_real_sshd(
+    sshd_lab_factory: SshdLabFactory, tmp_path: Path
+) -> None:
+    """Issue 16 on real OpenSSH: after a role change through sysconfd alone, the SIP
+    expiry (psql) and provd's default config (its file) are read back as 'differs';
+    after the web UI's HA save (the lab's action) the status poll reads both ok."""
+    from resil_tui.lab import xivo as lab_xivo
+    from resil_tui.ops.ha import apply_ha_mode, ha_site_state, validate_for_node
+
+    lab = sshd_lab_factory()
+    inv = inventory_of(lab)
+    site = inv.site("demo")
+    master = inv.node("demo.xivo.master")
+    world_master = lab.world.node("demo.xivo.master")
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        rec = await apply_ha_mode(pool, master, validate_for_node(site, master, "disabled", ""))
+        assert rec.ok, rec.lines
+        await lab_xivo.web_ui_ha_save(lab.world, world_master, 0.0)  # HA-off values, blank
+        rec = await apply_ha_mode(
+            pool, master, validate_for_node(site, master, "master", "10.50.0.12")
+        )
+        assert rec.ok, rec.lines
+        assert rec.web_ui is not None
+        assert rec.web_ui.sip.state.value == "differs", rec.web_ui.sip
+        assert rec.web_ui.registrar.state.value == "differs", rec.web_ui.registrar
+        assert any("save it with the same mode and peer" in line for line in rec.lines)
+
+        await lab_xivo.web_ui_ha_save(lab.world, world_master, 0.0)
+        report = await StatusCollector(inv, pool).poll_nodes(site, [master.id])
+        check = ha_site_state(site, report).node(master.id).web_ui_check()  # type: ignore[union-attr]
+        assert check.sip.state.value == "ok", check.sip
+        assert check.registrar.state.value == "ok", check.registrar
+        assert "10.50.0.12" in check.registrar.detail
+    finally:
+        await pool.close()

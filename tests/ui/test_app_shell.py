@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labkit import console
-from textual.widgets import Button, DataTable, Input, Static, TabbedContent
+from labkit import console, eventually
+from textual.widgets import Button, Input, Static, TabbedContent
 
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
@@ -58,7 +58,8 @@ async def test_starts_with_example_inventory_and_switches_panes(inventory: Inven
     async with app.run_test(size=SIZE) as pilot:
         tabs = app.query_one("#panes", TabbedContent)
         assert [p.PANE_ID for p in PANES] == ["status", "ha", "edge", "wizard", "logs", "timeline"]
-        assert len(app.query(Pane)) == 6
+        # The first screen holds the Status pane; the others are mounted once it is painted.
+        await eventually(lambda: len(app.query(Pane)) == 6, what="every pane mounted")
         assert tabs.active == "status"
         panes = ["ha", "edge", "wizard", "logs", "timeline", "status"]
         for key, pane_id in zip("234561", panes, strict=True):
@@ -81,8 +82,7 @@ async def test_help_opens_with_question_mark_and_f1_and_lists_binding_ids(
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
-            table = app.screen.query_one("#help-keys", DataTable)
-            ids = {str(table.get_row(row_key)[1]) for row_key in table.rows}
+            ids = {row.binding_id for row in app.screen.rows}
             for expected in (
                 "app.help",
                 "app.quit",
@@ -94,7 +94,7 @@ async def test_help_opens_with_question_mark_and_f1_and_lists_binding_ids(
                 "confirm.cancel",
             ):
                 assert expected in ids
-            assert str(table.get_row("app.help")[0]) == "? f1"
+            assert app.screen.row("app.help").keys == "? f1"
             files = str(app.screen.query_one("#help-files", Static).content)
             assert str(tmp_path / "state" / "resil-tui" / "audit.jsonl") in files
             assert str(tmp_path / "state" / "resil-tui" / "debug.log") in files
@@ -228,8 +228,7 @@ async def test_keys_table_remaps_help(inventory: Inventory) -> None:
         await pilot.press("h")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        table = app.screen.query_one("#help-keys", DataTable)
-        assert str(table.get_row("app.help")[0]) == "h"
+        assert app.screen.row("app.help").keys == "h"
         assert not [n for n in app.notes if n[0] == "warning"]
 
 

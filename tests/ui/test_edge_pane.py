@@ -22,6 +22,7 @@ from resil_tui.ui.screens.confirm import ConfirmScreen
 from resil_tui.ui.widgets.edge_backups import EdgeBackupPicker
 from resil_tui.ui.widgets.edge_diff import EdgeDiffView
 from resil_tui.ui.widgets.edge_progress import EdgeProgress
+from resil_tui.ui.widgets.read_only import ReadOnlyNotice
 
 SIZE = (120, 50)
 EDGE = "demo.edge"
@@ -196,7 +197,8 @@ async def test_read_only_greys_apply_and_rollback(
             assert pane.can_apply()  # there is a change to show...
             assert app.active_bindings["a"].enabled is False  # ...but applying is greyed
             assert app.active_bindings["R"].enabled is False
-            assert "READ-ONLY" in text_of(pane, "#edge-state")
+            # The one read-only notice every changing pane shows (ui/widgets/read_only.py).
+            assert "READ-ONLY" in str(pane.query_one(ReadOnlyNotice).content)
             assert "+XIVO_HOST=10.50.0.12" in pane.query_one(EdgeDiffView).diff
             await pilot.press("a")
             await pilot.press("R")

@@ -280,3 +280,83 @@ async def test_without_pool_and_site_switch() -> None:
         pane.select_node("lyon.xivo.slave")
         await pilot.pause()
         assert app.query_one("#ha-peer", Input).value == "10.20.0.11"
+
+
+async def test_preview_is_honest_and_the_web_ui_part_is_read_back(lab: Lab, tmp_path: Path) -> None:
+    """Issue 16: the preview keeps sysconfd's part apart from what only the web UI's HA
+    save does; the cards show SIP expiry and backup registrar as read, with what to do."""
+    async with Pool(audit=tmp_path / "a.jsonl") as pool:
+        app = make_app(lab, pool)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_pane(pilot, app)
+            preview = text(app, "#ha-preview")
+            sysconfd, web_ui = preview.split("What the web UI's HA save also does", 1)
+            assert "What sysconfd's update_ha_config does:" in sysconfd
+            assert "restarts PostgreSQL" in sysconfd
+            assert "SIP expiry" not in sysconfd and "registrar" not in sysconfd
+            assert "sysconfd does NOT" in web_ui
+            assert "registrar_backup and proxy_backup = 10.50.0.12" in web_ui
+            card = str(app.query_one("#ha-card-master", Static).content)
+            assert "SIP expiry: ok" in card and "backup registrar: ok" in card
+            # As sysconfd alone leaves a node once disabled and made master again: the card says
+            # what differs and what to do; the web UI's save (lab) fixes both.
+            from resil_tui.lab.faults import apply_fault
+
+            with lab.world.edit_state(MASTER) as st:
+                st["staticsip"]["maxexpiry"] = "3600"  # as a disabled node's web UI left it
+            doc = json.loads(lab.world.read_file(MASTER, facts.PROVD_DEFAULT) or "{}")
+            doc["registrar_backup"] = doc["proxy_backup"] = ""
+            lab.world.resolve(MASTER, facts.PROVD_DEFAULT).write_text(json.dumps(doc))
+            app.repoll([MASTER], "demo")
+            await until(
+                pilot,
+                lambda: (
+                    "SIP expiry: differs" in str(app.query_one("#ha-card-master", Static).content)
+                ),
+                "the card to show the mismatch",
+            )
+            card = str(app.query_one("#ha-card-master", Static).content)
+            assert "backup registrar: differs" in card
+            assert "save the HA page in the web UI, then resynchronise the phones" in card
+            await apply_fault(lab, ["webui-ha-save", MASTER])
+            app.repoll([MASTER], "demo")
+            await until(
+                pilot,
+                lambda: "SIP expiry: ok" in str(app.query_one("#ha-card-master", Static).content),
+                "the card to read ok again",
+            )
+            assert "backup registrar: ok" in str(app.query_one("#ha-card-master", Static).content)
+
+
+async def test_split_brain_guard_names_the_nodes_and_wants_the_node_id_typed(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """Setting the slave to disabled while the master is active starts telephony on both:
+    the preview's first line says so, and the confirmation wants the node id typed."""
+    async with Pool(audit=tmp_path / "a.jsonl") as pool:
+        app = make_app(lab, pool)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await open_pane(pilot, app)
+            pane.select_node(SLAVE)
+            pane.set_form(HaMode.DISABLED)
+            await pilot.pause()
+            lines = text(app, "#ha-preview").splitlines()
+            assert lines[0] == "Preview:"
+            assert lines[1].startswith("⚠ SPLIT BRAIN")
+            assert SLAVE in lines[1] and MASTER in lines[1]
+            app.query_one("#ha-apply", Button).press()
+            await until(pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "typed")
+            screen = app.screen
+            assert isinstance(screen, TypedConfirmScreen) and screen.word == SLAVE
+            assert screen.warnings[0].startswith("SPLIT BRAIN")
+            await pilot.press("escape")
+            await pilot.pause()
+            # Slave -> slave (no change of who serves): no guard, a plain y/N confirmation.
+            pane.set_form(HaMode.SLAVE, "10.50.0.11")
+            await pilot.pause()
+            assert not text(app, "#ha-preview").splitlines()[1].startswith("⚠")
+            app.query_one("#ha-apply", Button).press()
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "plain confirm")
+            await pilot.press("n")
+            await pilot.pause()
+        assert posts(lab, SLAVE) == []

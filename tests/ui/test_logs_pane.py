@@ -10,7 +10,7 @@ import pytest
 from labkit import console
 from textual.app import App, ComposeResult
 
-from resil_tui.core.logbuf import gap_marker
+from resil_tui.core.logbuf import gap_marker, parse_line_time
 from resil_tui.inventory import load_inventory
 from resil_tui.lab.server import Lab
 from resil_tui.ops.logs import FollowState
@@ -95,9 +95,10 @@ async def test_filter_hides_lines_and_clearing_restores_them() -> None:
         view.toggle_regex()
         view.filter_input.value = r"WARN .* line \d$"
         await settle(pilot, 0.3)
+        # Shown with one timestamp, the message first, the logger after it.
         assert [s for s in view.surface.lines if not s.startswith("──")] == [
-            lines(0, 1)[0],
-            lines(7, 1)[0],
+            "10:00:00.000 WARN line 0  ‹app›",
+            "10:00:00.000 WARN line 7  ‹app›",
         ]
         view.filter_input.value = "(unclosed"
         await settle(pilot, 0.3)
@@ -174,5 +175,87 @@ async def test_tabs_follow_the_lab_and_closing_a_tab_stops_its_stream(
                     assert "restart" not in command["argv"] and "up" not in command["argv"]
             await pilot.press("x")
             await wait_for(lambda: len(lab._server("demo.cc.master").tasks) == 0)
+    finally:
+        await pool.close()
+
+
+async def test_search_counts_matches_and_n_N_jump_like_less() -> None:
+    app = ViewApp()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(LogView)
+        view.ingest(lines(0, 300))
+        await settle(pilot)
+        view.open_search()
+        await pilot.press(*"line 2")
+        await pilot.press("enter")
+        await settle(pilot, 0.3)
+        # "line 2", "line 20".."line 29", "line 200".."line 299": 111 matches.
+        assert len(view.matches) == 111 and not view.following  # a jump pauses the follow
+        status = " · ".join(view.status_parts())
+        assert "search 'line 2': match" in status and "of 111" in status
+        first = view.match_at
+        view.next_match(forward=True)
+        assert view.match_at == (first + 1) % 111
+        view.next_match(forward=False)
+        view.next_match(forward=False)
+        assert view.match_at == (first - 1) % 111
+        shown = view.surface.scroll_offset.y
+        entry = view.matches[view.match_at]
+        assert shown <= entry < shown + view.surface.size.height  # the match is on screen
+
+
+async def test_levels_repeats_and_the_readiness_line() -> None:
+    app = ViewApp()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(LogView)
+        view.ingest(["2026-11-25 10:00:00,000 INFO  [app] - polling"] * 37)
+        view.ingest(lines(0, 50))
+        view.ingest(["2026-11-25 10:00:09,000 INFO  [play] - Listening for HTTP on /0.0.0.0:9000"])
+        view.ingest(lines(50, 100))
+        await settle(pilot)
+        view.toggle_collapse()
+        await settle(pilot)
+        assert view.surface.lines[0].endswith("×37")
+        view.toggle_levels()
+        await settle(pilot)
+        assert view.surface.lines and all(" WARN " in s for s in view.surface.lines)
+        view.toggle_levels()
+        view.toggle_collapse()
+        await settle(pilot)
+        assert view.jump_to_readiness() and not view.following
+        top = view.surface.scroll_offset.y
+        visible = view.surface.lines[top : top + view.surface.size.height]
+        assert any("Listening for HTTP on" in s for s in visible)
+
+
+async def test_merged_view_orders_two_streams_with_a_tag_per_node(lab: Lab, tmp_path: Path) -> None:
+    inventory = load_inventory(lab.inventory_path)
+    pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
+    app = console(inventory, read_only=True, pool=pool, status_refresh_interval=600.0)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5")
+            pane = app.query_one(LogsPane)
+            await wait_for(lambda: len(pane.log_tabs()) == 1)
+            slave = next(n for n in inventory.nodes() if n.id == "demo.cc.slave")
+            from resil_tui.ops.logs import find_stream
+
+            await pane.open_stream(slave, find_stream(slave, "xuc"))
+            await wait_for(lambda: len(pane.log_tabs()) == 2 and pane.active_tab is not None)
+            await pilot.pause()
+            await pilot.press("m")
+            # The merged tab is mounted, then shown: both take a moment.
+            await wait_for(
+                lambda: pane.merged_tab is not None and pane.active_view is pane.merged_tab.log_view
+            )
+            merged = pane.merged_tab
+            assert merged is not None
+            # What both streams hold, tagged with their node, in time order.
+            await wait_for(lambda: len(merged.log_view.buffer) > 0, timeout=15)
+            kept = merged.log_view.buffer.lines()
+            tags = {line.split(" │ ")[0] for line in kept}
+            assert tags == {pane.log_tabs()[0].node.label, slave.label}
+            times = [t for line in kept if (t := parse_line_time(line.split(" │ ", 1)[1]))]
+            assert times == sorted(times)
     finally:
         await pool.close()

@@ -24,6 +24,7 @@ from resil_tui.remote.pool import Pool
 from resil_tui.ui.app import ResilApp
 from resil_tui.ui.panes.wizard import WizardPane
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
+from resil_tui.ui.widgets.read_only import ReadOnlyNotice
 from resil_tui.ui.widgets.wizard_dialogs import ReasonScreen, ResumeScreen
 from resil_tui.ui.widgets.wizard_plan import WizardPlan
 
@@ -237,7 +238,7 @@ async def test_split_brain_opens_the_typed_confirmation_and_read_only_greys_acti
         app = console(inventory, read_only=True, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
             pane = await show_wizard(app, pilot)
-            assert "READ-ONLY" in text(pane, "#wizard-title")
+            assert "READ-ONLY" in str(pane.query_one(ReadOnlyNotice).content)
             await pilot.press("f")
             await until(
                 pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "the typed confirmation"

@@ -158,6 +158,7 @@ def test_mutating_flags() -> None:
         "xivo-sync",
         "xivocc-dcomp",
         "edge-dcomp",
+        "psql",  # the web UI's SIP expiry, --with-sip-and-provisioning (issue 16)
     }
     assert {c.argv[1] for c in C.mutating_entries() if c.argv[0] == "xivo-service"} == {
         "start",
@@ -225,3 +226,20 @@ async def test_read_only_refusal_happens_before_connecting(tmp_path) -> None:
         thread.join()
         listener.close()
     assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_web_ui_part_entries() -> None:
+    update = C.sip_expiry_update(60, 300, 120)
+    assert update.mutates and update.argv[:2] == ("psql", "-X")
+    assert "WHEN 'maxexpiry' THEN '300'" in update.argv[-1]
+    for bad in (0, -1, 86401, True):
+        with pytest.raises(C.CommandError):
+            C.sip_expiry_update(60, bad, 120)  # type: ignore[arg-type]
+    get = C.provd_get_default()
+    assert not get.mutates and get.argv[:2] == ("curl", "-q")
+    put = C.provd_put_default('{"config": {"id": "default", "x": "$(reboot)"}}')
+    assert put.mutates and put.stdin is not None and b"$(reboot)" in put.stdin
+    assert "$(reboot)" not in put.line  # the body travels on stdin, never in the line
+    for body in ("not json", "[]", '{"config": 1}'):
+        with pytest.raises(C.CommandError):
+            C.provd_put_default(body)

@@ -639,3 +639,46 @@ def test_every_finding_is_in_the_banner(reach: ReachState, asterisk: str) -> Non
     assert text.startswith(
         {"ok": "✔", "warning": "▲", "critical": "✖", "unknown": "?"}[v.severity.value]
     )
+
+
+# --- next-LTS resilience modes (issue 16) ----------------------------------------------------
+
+
+def test_manual_mode_tells_a_main_stopped_on_purpose_from_a_main_that_is_down():
+    from resil_tui.inventory_model import Resilience
+
+    manual = replace(TOPO, resilience=Resilience.MANUAL)
+    slave = slave_standby(asterisk="running", disabled=False)
+    by_hand = evaluate(
+        site(master_active(asterisk="stopped", disabled=True), slave, edge(XS, CS)),
+        manual,
+        NOW,
+        STALE,
+    )
+    assert by_hand.primary.code is Verdict.FAILED_OVER
+    assert by_hand.primary.title == "Failed over by hand: the Standby serves telephony"
+    assert "stopped on the Main on purpose" in by_hand.primary.explanation
+    down = evaluate(
+        site(master_active(reach=ReachState.TIMEOUT, last_success=NOW - 600), slave),
+        manual,
+        NOW,
+        STALE,
+    )
+    assert down.primary.title == "Failed over: the Standby serves telephony, the Main is down"
+    assert "by hand" not in down.primary.title
+    # classic: the same facts read as before, in master/slave words
+    classic = run(site(master_active(asterisk="stopped", disabled=True), slave, edge(XS, CS)))
+    assert classic.primary.title == "Failed over: the slave serves telephony"
+
+
+def test_next_lts_findings_say_main_and_standby():
+    from resil_tui.inventory_model import Resilience
+
+    v = evaluate(site(), replace(TOPO, resilience=Resilience.AUTOMATIC), NOW, STALE)
+    assert v.primary.title == "Normal: Main serves telephony"
+    assert v.primary.code is Verdict.NORMAL  # codes do not change
+    text = json.dumps(v.to_dict())
+    assert '"Main' in text or "Main " in text
+    for finding in v.findings:
+        for line in (finding.title, finding.explanation, *finding.evidence):
+            assert " slave " not in f" {line} " and " master " not in f" {line} "

@@ -240,7 +240,14 @@ def test_other_variables_and_commented_assignments_are_reported_not_changed() ->
     ("peers", "expected"),
     [
         ("10.0.0.1:3478,10.0.0.50", "10.0.0.2:3478,10.0.0.50"),
-        ("10.0.0.1-10.0.0.9", "10.0.0.2-10.0.0.9"),
+        (
+            "--allowed-peer-ip=10.0.0.1 --allowed-peer-ip=10.0.0.5-10.0.0.9",
+            "--allowed-peer-ip=10.0.0.2 --allowed-peer-ip=10.0.0.5-10.0.0.9",
+        ),
+        (
+            '"--allowed-peer-ip=10.0.0.1 --allowed-peer-ip=10.0.0.31"',
+            '"--allowed-peer-ip=10.0.0.2 --allowed-peer-ip=10.0.0.31"',
+        ),
         ("10.0.0.1/32", "10.0.0.2/32"),
         ("10.0.0.50 10.0.0.1 10.0.0.60", "10.0.0.50 10.0.0.2 10.0.0.60"),
         ("10.0.0.1,10.0.0.10,110.0.0.1,10.0.0.100", "10.0.0.2,10.0.0.10,110.0.0.1,10.0.0.100"),
@@ -254,6 +261,27 @@ def test_turn_allowed_peers_whole_addresses_only(peers: str, expected: str) -> N
     assert plan.new_text.split("\n")[2] == f"TURN_ALLOWED_PEERS={expected}"
     back = plan_edge_switch(plan.new_text, IPS, Direction.TO_MASTER)
     assert back.new_text == env(peers=peers)
+
+
+@pytest.mark.parametrize(
+    "peers",
+    [
+        "--allowed-peer-ip=10.0.0.1-10.0.0.9",  # a range whose end is the master
+        "--allowed-peer-ip=10.0.0.0-10.0.0.40",
+        "10.0.0.0/24",
+    ],
+)
+def test_a_range_or_network_covering_the_target_is_a_warning_and_never_rewritten(
+    peers: str,
+) -> None:
+    plan = plan_edge_switch(env(peers=peers), IPS, Direction.TO_SLAVE)
+    assert plan.errors == (), plan.errors
+    assert [w.kind.value for w in plan.warnings if w.variable == "TURN_ALLOWED_PEERS"] == [
+        "covered_by_range"
+    ]
+    assert "covers 10.0.0.2" in " ".join(w.message for w in plan.warnings)
+    assert plan.new_text.split("\n")[2] == f"TURN_ALLOWED_PEERS={peers}"  # end untouched
+    assert plan.applicable  # the other variables are switched
 
 
 def test_multiline_quoted_value_is_switched_inside_the_quotes() -> None:
@@ -530,7 +558,10 @@ def env_files(draw: st.DrawFn, ips: EdgeAddresses) -> str:
     def managed(name: str) -> str:
         master = str(ips.pair(name)[0])
         if name == "TURN_ALLOWED_PEERS":
-            suffix = draw(st.sampled_from(["", ":3478", "/32", "-10.9.9.9"]))
+            # a range never names a node: one that covers nothing of the pair rides along
+            suffix = draw(
+                st.sampled_from(["", ":3478", "/32", " --allowed-peer-ip=10.9.9.1-10.9.9.9"])
+            )
             extra = draw(st.sampled_from(["", ",10.9.9.9", " 192.0.2.1:3478"]))
             value = master + suffix + extra
         else:

@@ -12,6 +12,7 @@ from resil_tui.core.edge_side import (
     PairAddresses,
     VarSide,
     addresses_in,
+    covering,
     edge_targets,
 )
 
@@ -86,8 +87,13 @@ def test_coturn_option_form_names_the_peer():
     assert t.variable("TURN_ALLOWED_PEERS").detail is VarSide.SLAVE  # type: ignore[union-attr]
 
 
-def test_ranges_and_slash32_count():
-    assert addresses_in("10.0.0.1-10.0.0.2") == [XM, XS]
+def test_ranges_name_no_node_and_slash32_counts():
+    # coturn's range `a-b` allows the addresses it covers but names none of them
+    assert addresses_in("10.0.0.1-10.0.0.2") == []
+    assert addresses_in("--allowed-peer-ip=10.0.0.2 --allowed-peer-ip=10.0.0.1-10.0.0.9") == [XS]
+    cover = covering("--allowed-peer-ip=10.0.0.0-10.0.0.40", XS)
+    assert cover is not None and cover.text == "10.0.0.0-10.0.0.40"
+    assert covering("10.0.0.0/24", XM) is not None and covering("10.0.1.0/24", XM) is None
     assert addresses_in("10.0.0.2/32, 10.0.0.0/8") == [XS]
     assert addresses_in("10.0.0.1:3478") == [XM]
     assert addresses_in("999.1.1.1") == []

@@ -11,12 +11,11 @@ from resil_tui.core.ha_form import (
     DISABLE_WARNING,
     PHONES_REMINDER,
     CheckDecision,
+    PeerNow,
     build_preview,
-    compare_sip_expiry,
     judge_sync_run,
     new_log_lines,
     parse_check_master,
-    parse_sip_expiry,
     slave_start_warnings,
     validate_ha_form,
     verify_applied,
@@ -118,11 +117,17 @@ def test_preview_master_to_slave() -> None:
     assert p.cron_lines == ["* * * * * root xivo-check-master-status 10.0.0.12  (every minute)"]
     assert p.cron_removed == ["/etc/cron.d/xivo-ha-master"]
     assert p.restarts_postgresql and not p.restart_required
-    assert p.sip_expiry_after == {"minexpiry": 60, "maxexpiry": 300, "defaultexpiry": 120}
-    assert p.backup_registrar_after == ""
     text = "\n".join(p.lines())
-    assert "restarts PostgreSQL" in text and PHONES_REMINDER in text
-    assert "reset to blank" in text and "pg_hba" in text
+    assert "restarts PostgreSQL" in text and "pg_hba" in text
+    # sysconfd's part, then apart what only the web UI's save does
+    sysconfd, web_ui = text.split("What the web UI's HA save also does", 1)
+    assert "What sysconfd's update_ha_config does:" in sysconfd
+    assert "SIP expiry" not in sysconfd and "registrar" not in sysconfd
+    assert "sysconfd does NOT" in web_ui
+    assert "min 1 min, max 5 min, default 2 min" in web_ui
+    assert "left unchanged on a slave" in web_ui
+    assert "save the HA page in the web UI, then resynchronise the phones" in web_ui
+    assert PHONES_REMINDER not in text
 
 
 def test_preview_master_from_nothing() -> None:
@@ -134,11 +139,12 @@ def test_preview_master_from_nothing() -> None:
         "0 * * * * root xivo-sync",
     ]
     assert p.restart_required
-    assert p.backup_registrar_after == "10.0.0.12"
     text = "\n".join(p.lines())
     assert "(no file: disabled)" in text
-    assert "min 1 min, max 5 min, default 2 min" in text
-    assert "registrar_backup and proxy_backup = 10.0.0.12" in text
+    web_ui = text.split("What the web UI's HA save also does", 1)[1]
+    assert "min 1 min, max 5 min, default 2 min" in web_ui
+    assert "registrar_backup and proxy_backup = 10.0.0.12" in web_ui
+    assert "services: starts the telephony services" in text
     assert "xivo-service restart" in text
 
 
@@ -148,9 +154,9 @@ def test_preview_disable_warns_and_requires_restart() -> None:
     assert p.warnings[0] == DISABLE_WARNING
     assert p.cron_path is None and p.cron_removed == ["/etc/cron.d/xivo-ha-slave"]
     assert p.conf_after == '{"node_type": "disabled", "remote_address": ""}'
-    assert p.restart_required
-    assert p.sip_expiry_after == {"minexpiry": 60, "maxexpiry": 3600, "defaultexpiry": 120}
+    assert p.restart_required and p.typed_confirmation
     assert "max 1 h" in "\n".join(p.lines())
+    assert "registrar_backup and proxy_backup = blank" in "\n".join(p.lines())
 
 
 def test_preview_refuses_invalid_form() -> None:
@@ -167,16 +173,62 @@ def test_verify_applied() -> None:
     assert problems[0] == "ha.conf says master, expected slave"
 
 
-def test_sip_expiry_parse_and_compare() -> None:
-    sip = parse_sip_expiry("minexpiry|60\nmaxexpiry|3600\ndefaultexpiry|120\nnoise\n")
-    assert sip.values == {"minexpiry": "60", "maxexpiry": "3600", "defaultexpiry": "120"}
-    assert sip.unparsed == ["noise"]
-    checks = {c.name: c for c in compare_sip_expiry(sip, HaMode.MASTER)}
-    assert checks["maxexpiry"].ok is False and checks["minexpiry"].ok
-    assert "MISMATCH" in checks["maxexpiry"].describe()
-    assert all(c.ok for c in compare_sip_expiry(sip, HaMode.DISABLED))
-    missing = compare_sip_expiry(parse_sip_expiry(""), HaMode.SLAVE)
-    assert not any(c.ok for c in missing)
+SLAVE_CONF = '{"node_type": "slave", "remote_address": "10.0.0.11"}'
+MASTER_CONF = '{"node_type": "master", "remote_address": "10.0.0.12"}'
+
+
+def test_split_brain_guard_slave_to_disabled_while_master_active() -> None:
+    # The independent emulation's finding: sysconfd starts telephony on a disabled node.
+    p = build_preview(
+        "paris.xivo.slave",
+        parse_ha_conf(SLAVE_CONF),
+        cron(None, SLAVE_CRON),
+        check("disabled", ""),
+        telephony_now=False,
+        peer_now=PeerNow("paris.xivo.master", True, True),
+    )
+    first = p.lines()[0]
+    assert first.startswith("⚠ SPLIT BRAIN")
+    assert "paris.xivo.slave" in first and "paris.xivo.master" in first
+    assert p.typed_confirmation
+
+
+def test_split_brain_guard_master_to_slave_with_a_standby_slave_means_none() -> None:
+    p = build_preview(
+        "paris.xivo.master",
+        parse_ha_conf(MASTER_CONF),
+        cron(MASTER_CRON, None),
+        check("slave", "10.0.0.12"),
+        telephony_now=True,
+        peer_now=PeerNow("paris.xivo.slave", True, False),
+    )
+    assert p.lines()[0].startswith("⚠ NO TELEPHONY")
+    assert "paris.xivo.master" in p.lines()[0] and "paris.xivo.slave" in p.lines()[0]
+    assert p.typed_confirmation
+
+
+def test_no_guard_when_one_node_serves_after_the_change() -> None:
+    # Slave configured as master again (the master stays a standby slave): one serves.
+    p = build_preview(
+        "n2",
+        parse_ha_conf(SLAVE_CONF),
+        cron(None, SLAVE_CRON),
+        check("master", "10.0.0.12"),
+        telephony_now=False,
+        peer_now=PeerNow("n1", True, False),
+    )
+    assert p.risk is None and not p.typed_confirmation
+    assert p.lines()[0].startswith("Change on n2")
+    # The other node unreachable: cannot tell, no false alarm.
+    unknown = build_preview(
+        "n2",
+        parse_ha_conf(SLAVE_CONF),
+        cron(None, SLAVE_CRON),
+        check("disabled", ""),
+        telephony_now=False,
+        peer_now=PeerNow("n1", False, None),
+    )
+    assert unknown.risk is None and unknown.typed_confirmation  # disabled: typed anyway
 
 
 def test_check_master_from_output_and_state() -> None:

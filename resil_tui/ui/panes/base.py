@@ -7,16 +7,24 @@ when the admin switches site, `refresh_pane()` on the refresh key, `can_apply()`
 `apply()` for the pane's main change. A pane that changes nodes lists its mutating
 actions in `MUTATING_ACTIONS`; `check_action()` greys them out in read-only mode so the
 footer tells the truth, and the remote layer refuses them again whatever the UI does.
+
+Keys: the shell's screen (ui/keys.py) sends the active pane its keys whatever widget has
+the focus. A key that cannot run now asks `why_not()` and shows the answer; read-only mode
+is explained by the one notice every changing pane shows (`READ_ONLY_EFFECT`, mounted
+here) and the one refusal sentence (ui/widgets/read_only.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.widgets import Input
 
 from resil_tui.inventory_model import Site
 from resil_tui.ops.site_state import SiteState
+from resil_tui.ui.widgets.read_only import ReadOnlyNotice, refusal
 
 if TYPE_CHECKING:
     from resil_tui.ui.app import ResilApp
@@ -28,6 +36,13 @@ class Pane(VerticalScroll):
     PANE_ID: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
     MUTATING_ACTIONS: ClassVar[frozenset[str]] = frozenset()
+    # What read-only mode greys out on this pane ("the HA form and scripts are"); empty:
+    # nothing here changes a node, no notice.
+    READ_ONLY_EFFECT: ClassVar[str] = ""
+    # Letters typed in a text field are text; esc gives the pane's keys back.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave_field", "Leave the field", show=False, id="pane.leave_field"),
+    ]
 
     def __init__(self, site: Site) -> None:
         super().__init__(id=f"pane-{self.PANE_ID}", classes="pane")
@@ -50,10 +65,32 @@ class Pane(VerticalScroll):
     def read_only(self) -> bool:
         return self.shell.read_only
 
+    def on_mount(self) -> None:
+        # Textual runs each class's on_mount: this one, then the pane's own.
+        if self.read_only and self.READ_ONLY_EFFECT:
+            self.mount(ReadOnlyNotice(self.READ_ONLY_EFFECT), before=0)
+
+    def action_leave_field(self) -> None:
+        if isinstance(self.app.focused, Input) and self in self.app.focused.ancestors:
+            self.focus()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MUTATING_ACTIONS and self.read_only:
             return None
         return True
+
+    def why_not(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        """Why `action` cannot run now (its key was pressed while greyed or hidden); None:
+        the binding's own words say it ("Rollback: not available here now.")."""
+        if action in self.MUTATING_ACTIONS and self.read_only:
+            return refusal(f"{self._describe(action)} on the {self.TITLE} pane")
+        return None
+
+    def _describe(self, action: str) -> str:
+        for _key, binding in self._bindings:
+            if binding.action.split("(")[0] == action:
+                return binding.description or action
+        return action.replace("_", " ")
 
     def show_site(self, site: Site) -> None:
         """The admin switched site; subclasses re-render for it."""

@@ -70,6 +70,7 @@ _SIDE_STYLE: dict[str, str] = {
 class EdgePane(Pane):
     PANE_ID = "edge"
     TITLE = "Edge"
+    READ_ONLY_EFFECT = "the switch (a) and the rollback (R) are"
     MUTATING_ACTIONS: ClassVar[frozenset[str]] = frozenset({"rollback"})
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -241,11 +242,6 @@ class EdgePane(Pane):
 
     def _state_text(self) -> Text:
         text = Text()
-        if self.read_only:
-            text.append(
-                "■ READ-ONLY: the switch and rollback are disabled; the preview is still shown.\n",
-                style="bold",
-            )
         if self.busy:
             text.append(f"▶ {self.busy} running…", style="bold yellow")
         elif self.load_error:

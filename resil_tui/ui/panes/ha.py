@@ -30,12 +30,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Log, RadioButton, RadioSet, Static
 
 from resil_tui.core.ha import HaMode
-from resil_tui.core.ha_form import (
-    DISABLE_WARNING,
-    FormValidation,
-    HaPreview,
-    build_preview,
-)
+from resil_tui.core.ha_form import DISABLE_WARNING, FormValidation, HaPreview
+from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops.errors import error_text
 from resil_tui.ops.ha import (
@@ -52,6 +48,7 @@ from resil_tui.ops.ha import (
     plan_set_mode,
     plan_sync,
     plan_sync_init,
+    preview_for,
     read_ha_site,
     run_action,
     slave_start_risk,
@@ -83,6 +80,7 @@ class ConfirmRequest:
 class HaPane(Pane):
     PANE_ID = "ha"
     TITLE = "HA"
+    READ_ONLY_EFFECT = "the HA form (a) and the scripts (p S i c u x R) are"
     DEFAULT_CSS = """
     HaPane #ha-cards { height: auto; }
     HaPane RadioSet { layout: horizontal; width: auto; height: auto; }
@@ -254,16 +252,9 @@ class HaPane(Pane):
         v = self.validation()
         state = self.ha_state
         ns = state.node(self.node.id) if state else None
-        if not v.ok or ns is None or not ns.reachable:
+        if not v.ok or state is None or ns is None or not ns.reachable:
             return None
-        return build_preview(
-            self.node.id,
-            ns.ha,
-            ns.cron,
-            v,
-            cron_master_path=self.node.paths.cron_master,
-            cron_slave_path=self.node.paths.cron_slave,
-        )
+        return preview_for(self.site, self.node, state, v)
 
     def _refuse_read_only(self, what: str) -> bool:
         return self.shell.refuse_if_read_only(what)
@@ -415,23 +406,35 @@ class HaPane(Pane):
             return
         node = self.node
         assert v.mode is not None
-        action = plan_set_mode(node, v)
+        action = plan_set_mode(node, v, site_sip_expiry(self.site))
+        first = [preview.risk] if preview.risk else []  # split brain / none: said first
         warnings = [w for w in preview.warnings if w != DISABLE_WARNING]
         warnings += ["sysconfd restarts PostgreSQL on the node"]
         if preview.restart_required:
             warnings.append("all services must be restarted afterwards (xivo-service restart)")
+        warnings.append(
+            "sysconfd does not write the SIP expiry nor the phones' backup registrar: "
+            "they are read back afterwards (the web UI's HA save does them)"
+        )
         if v.mode is HaMode.DISABLED:
             self._ask(
                 ConfirmRequest(
                     f"Disable HA on {node.id}",
                     action,
-                    [DISABLE_WARNING, *warnings],
+                    [*first, DISABLE_WARNING, *warnings],
                     typed=True,
                     confirm_label="Disable HA",
                 )
             )
         else:
-            self._ask(ConfirmRequest(f"Set {node.id} to HA {v.mode.value}", action, warnings))
+            self._ask(
+                ConfirmRequest(
+                    f"Set {node.id} to HA {preview.mode_label}",
+                    action,
+                    [*first, *warnings],
+                    typed=preview.typed_confirmation,
+                )
+            )
 
     # --- confirmations and workers ----------------------------------------------------------
 

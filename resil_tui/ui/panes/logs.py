@@ -24,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static, TabbedContent, TabPane
 
 from resil_tui import paths
+from resil_tui.core.log_merge import MergeQueue
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops.logs import (
     LogFollower,
@@ -31,6 +32,7 @@ from resil_tui.ops.logs import (
     LogLines,
     LogState,
     LogStream,
+    StreamKind,
     default_target,
 )
 from resil_tui.ops.site_state import SiteState
@@ -66,6 +68,8 @@ class LogTab(TabPane):
             f"{node.id} · {stream.name}",
             readiness=node.readiness_pattern,
             buffer_lines=buffer_lines,
+            # A whole stack in one stream: each line says which service wrote it.
+            keep_service=stream.kind is StreamKind.COMPOSE and stream.service is None,
         )
 
     @property
@@ -100,10 +104,19 @@ class LogTab(TabPane):
             async for event in follower:
                 if isinstance(event, LogLines):
                     view.ingest(event.lines)
+                    self._feed_merged(event.lines)
                 elif isinstance(event, LogGap):
                     view.ingest_marker(event.marker)
                 elif isinstance(event, LogState):
                     view.state_text = f"{event.state.value}: {event.message}"[:160]
+
+    def _feed_merged(self, lines: list[str]) -> None:
+        for pane in self.ancestors:
+            if isinstance(pane, LogsPane):
+                merged = pane.merged_tab
+                if merged is not None:
+                    merged.queue.add(self.node.label, lines)
+                return
 
     async def stop(self) -> None:
         self.workers.cancel_group(self, self.group)
@@ -114,18 +127,55 @@ class LogTab(TabPane):
         await self.stop()
 
 
+class MergedTab(TabPane):
+    """Every open stream in one view, in time order, a colour per node (`m`)."""
+
+    def __init__(self, *, buffer_lines: int, colours: list[str]) -> None:
+        super().__init__("⧉ merged", id="logtab-merged")
+        self.queue = MergeQueue()
+        self._colours = colours
+        self._assigned: dict[str, str] = {}
+        self.log_view = LogView("merged · every open stream", buffer_lines=buffer_lines)
+        self.log_view.line_colour = self.colour_of
+
+    def colour_of(self, tag: str) -> str | None:
+        if not self._colours:
+            return None
+        if tag not in self._assigned:
+            self._assigned[tag] = self._colours[len(self._assigned) % len(self._colours)]
+        return self._assigned[tag]
+
+    def compose(self) -> ComposeResult:
+        yield self.log_view
+
+    def on_mount(self) -> None:
+        self.set_interval(0.1, self._release)
+
+    def _release(self) -> None:
+        lines = self.queue.release()
+        if lines:
+            self.log_view.ingest(lines)
+
+
 class LogsPane(Pane):
     PANE_ID = "logs"
     TITLE = "Logs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "open_stream", "Open stream", id="logs.open"),
-        Binding("x", "close_stream", "Close tab", id="logs.close"),
+        Binding("slash", "search", "Search", id="logs.search"),
+        Binding("n", "next_match", "Next match", id="logs.next"),
+        Binding("N", "previous_match", "Prev match", id="logs.previous"),
         Binding("f", "toggle_follow", "Follow", id="logs.follow"),
-        Binding("slash", "filter", "Filter", id="logs.filter"),
-        Binding("ctrl+r", "toggle_regex", "Regex", show=False, id="logs.regex"),
-        Binding("ctrl+n", "toggle_case", "Case", show=False, id="logs.case"),
+        Binding("e", "toggle_levels", "WARN/ERROR", id="logs.levels"),
+        Binding("ampersand", "filter", "Filter", id="logs.filter"),
+        Binding("R", "readiness", "Ready line", id="logs.ready"),
+        Binding("u", "toggle_collapse", "Repeats", id="logs.repeats"),
+        Binding("m", "merged", "Merged", id="logs.merged"),
+        Binding("x", "close_stream", "Close tab", id="logs.close"),
         Binding("w", "toggle_wrap", "Wrap", id="logs.wrap"),
         Binding("ctrl+s", "save", "Save", id="logs.save"),
+        Binding("ctrl+r", "toggle_regex", "Regex", show=False, id="logs.regex"),
+        Binding("ctrl+n", "toggle_case", "Case", show=False, id="logs.case"),
         Binding("c", "copy", "Copy", show=False, id="logs.copy"),
     ]
 
@@ -178,6 +228,10 @@ class LogsPane(Pane):
         return list(self.query(LogTab))
 
     @property
+    def merged_tab(self) -> MergedTab | None:
+        return next(iter(self.query(MergedTab)), None)
+
+    @property
     def active_tab(self) -> LogTab | None:
         active = self.tabs.active
         for tab in self.log_tabs():
@@ -188,7 +242,12 @@ class LogsPane(Pane):
     @property
     def active_view(self) -> LogView | None:
         tab = self.active_tab
-        return tab.log_view if tab is not None else None
+        if tab is not None:
+            return tab.log_view
+        merged = self.merged_tab
+        if merged is not None and self.tabs.active == merged.id:
+            return merged.log_view
+        return None
 
     def _active_side(self) -> str | None:
         verdicts = self.state.verdicts
@@ -226,6 +285,10 @@ class LogsPane(Pane):
         return tab
 
     async def close_stream(self, tab: LogTab | None = None) -> None:
+        merged = self.merged_tab
+        if tab is None and merged is not None and self.tabs.active == merged.id:
+            await self.tabs.remove_pane(merged.id or "")
+            return
         tab = tab or self.active_tab
         if tab is None:
             return
@@ -265,23 +328,92 @@ class LogsPane(Pane):
         await self.close_stream()
 
     def action_toggle_follow(self) -> None:
-        if (view := self.active_view) is not None:
+        if (view := self._view("following")) is not None:
             view.toggle_follow()
 
+    def _view(self, what: str) -> LogView | None:
+        view = self.active_view
+        if view is None:
+            key = self.shell.keys_for("logs.open").split()
+            self.notify(
+                f"Logs: {what} needs an open stream; {key[0] if key else 'o'} opens one.",
+                severity="warning",
+                markup=False,
+            )
+        return view
+
     def action_filter(self) -> None:
-        if (view := self.active_view) is not None:
+        if (view := self._view("the filter")) is not None:
             view.open_filter()
 
+    def action_search(self) -> None:
+        if (view := self._view("search")) is not None:
+            view.open_search()
+
+    def action_next_match(self) -> None:
+        self._jump(forward=True)
+
+    def action_previous_match(self) -> None:
+        self._jump(forward=False)
+
+    def _jump(self, forward: bool) -> None:
+        view = self._view("n / N")
+        if view is None:
+            return
+        if view.search is None:
+            self.notify("Logs: no search yet; / searches.", severity="warning")
+        elif not view.next_match(forward=forward):
+            self.notify(f"Logs: no line matches {view.search_text!r}.", severity="warning")
+
+    def action_toggle_levels(self) -> None:
+        if (view := self._view("the level toggle")) is not None:
+            view.toggle_levels()
+
+    def action_toggle_collapse(self) -> None:
+        if (view := self._view("collapsing repeats")) is not None:
+            view.toggle_collapse()
+
+    def action_readiness(self) -> None:
+        view = self._view("the readiness line")
+        if view is not None and not view.jump_to_readiness():
+            self.notify(
+                "Logs: no readiness line in this stream's buffer (xuc prints it once ready).",
+                severity="warning",
+            )
+
+    async def action_merged(self) -> None:
+        merged = self.merged_tab
+        if merged is None:
+            if len(self.log_tabs()) < 2:
+                self.notify(
+                    "Logs: the merged view needs two open streams (o opens one).",
+                    severity="warning",
+                )
+                return
+            theme = self.app.current_theme
+            colours = [
+                c
+                for c in (theme.primary, theme.accent, theme.success, theme.secondary)
+                if c is not None
+            ]
+            merged = MergedTab(buffer_lines=self.shell.log_buffer_lines, colours=colours)
+            await self.tabs.add_pane(merged)
+            # What the streams already hold, merged once; new lines follow as they come.
+            for tab in self.log_tabs():
+                merged.queue.add(tab.node.label, tab.log_view.buffer.lines())
+            merged.log_view.ingest(merged.queue.release(everything=True))
+        self.tabs.active = merged.id or ""
+
     def action_toggle_regex(self) -> None:
-        if (view := self.active_view) is not None:
+        if (view := self._view("the regex toggle")) is not None:
             view.toggle_regex()
 
     def action_toggle_case(self) -> None:
-        if (view := self.active_view) is not None:
+        if (view := self._view("the case toggle")) is not None:
             view.toggle_case()
 
     def action_toggle_wrap(self) -> None:
-        if (view := self.active_view) is not None:
+        if (view := self._view("wrapping")) is not None:
             view.toggle_wrap()
 
     def action_save(self) -> None:

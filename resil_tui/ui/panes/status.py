@@ -20,10 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Static, Tabs
+from textual.widgets import DataTable, Input, Static, Tabs
 
 from resil_tui.core.cluster import Remedy
 from resil_tui.core.freshness import age, clock
+from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.core.journal_event import EventKind
 from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.site_facts import REACHABLE, UNREACHABLE
@@ -53,6 +54,8 @@ class StatusPane(Pane):
     DEFAULT_CSS = """
     StatusPane #status-line { color: $foreground 70%; height: auto; }
     StatusPane #status-table-box { height: auto; }
+    StatusPane #status-filter { display: none; height: 3; }
+    StatusPane #status-filter.-shown { display: block; }
     StatusPane #status-detail-scroll {
         height: 1fr;
         min-height: 8;
@@ -61,6 +64,12 @@ class StatusPane(Pane):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "trust", "Trust host key", id="status.trust"),
+        Binding("slash", "filter", "Filter", id="status.filter"),
+        Binding("o", "sort", "Sort", id="status.sort"),
+        Binding("c", "copy_detail", "Copy detail", id="status.copy"),
+        # The rows move whatever has the focus (the tab bar, the detail): ↓/↑ and j/k.
+        Binding("down,j", "cursor('down')", "Next node", show=False, id="status.down"),
+        Binding("up,k", "cursor('up')", "Previous node", show=False, id="status.up"),
     ]
 
     class TrustChecked(Message):
@@ -81,6 +90,10 @@ class StatusPane(Pane):
         # focused one, Textual hands the focus to a focusable *sibling*, which would be in
         # this hidden pane and would switch the tab straight back.
         with Vertical(id="status-table-box"):
+            yield Input(
+                placeholder="filter nodes: any text of a row (enter keeps it, esc clears)",
+                id="status-filter",
+            )
             yield NodeTable(id="status-table")
         # The detail scrolls on its own so the verdict and the rows stay in view.
         with VerticalScroll(id="status-detail-scroll"):
@@ -215,7 +228,13 @@ class StatusPane(Pane):
     def _render_detail(self) -> None:
         node = self.selected_node()
         if node is not None:
-            self.detail.show(node, self.snapshots.get(node.id), self.state.stale_after, time.time())
+            self.detail.show(
+                node,
+                self.snapshots.get(node.id),
+                self.state.stale_after,
+                time.time(),
+                site_sip_expiry(self.site),
+            )
 
     def status_line_text(self, now: float) -> str:
         if not self.shell.poller.enabled:
@@ -238,6 +257,14 @@ class StatusPane(Pane):
             parts.append(text)
         if state.last_error:
             parts.append(f"✖ last poll failed: {state.last_error}")
+        table = self.table
+        if table.filter_text:
+            parts.append(
+                f"filter {table.filter_text!r}: {len(table.shown_nodes)} of "
+                f"{len(self.site.nodes())} nodes"
+            )
+        if table.sort_column is not None:
+            parts.append(f"sorted {table.sort_label}")
         auto = f"auto-refresh every {interval:g}s"
         if state.next_at is not None and not state.polling:
             auto += f", next in {age(state.next_at - now)}"
@@ -272,6 +299,70 @@ class StatusPane(Pane):
         self.banner.show_waiting("… polling: no node has answered yet")
         self.call_after_refresh(self.show_state, self.state)
 
+    # --- keys of the table: move, filter, sort, copy -------------------------------------
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#status-filter", Input)
+
+    def action_cursor(self, direction: str) -> None:
+        table = self.table
+        if direction == "down":
+            table.action_cursor_down()
+        else:
+            table.action_cursor_up()
+
+    def action_filter(self) -> None:
+        box = self.filter_input
+        box.add_class("-shown")
+        box.focus()
+
+    def action_leave_field(self) -> None:
+        self.action_clear_filter()
+
+    def action_clear_filter(self) -> None:
+        box = self.filter_input
+        if not box.has_class("-shown") and not self.table.filter_text:
+            super().action_leave_field()
+            return
+        box.value = ""
+        self.table.set_filter("")
+        box.remove_class("-shown")
+        self.table.focus()
+        self._render_status_line()
+
+    @on(Input.Changed, "#status-filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.table.set_filter(event.value.strip())
+        self._render_detail()
+        self._render_status_line()
+
+    @on(Input.Submitted, "#status-filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value.strip():
+            self.filter_input.remove_class("-shown")
+        self.table.focus()
+
+    def action_sort(self) -> None:
+        self.table.next_sort()
+        self._render_status_line()
+        self.notify(f"Status: rows sorted {self.table.sort_label}.", markup=False)
+
+    def action_copy_detail(self) -> None:
+        node = self.selected_node()
+        if node is None:
+            self.notify("Status: no node selected; nothing to copy.", severity="warning")
+            return
+        text = self.detail.text
+        self.app.copy_to_clipboard(text)
+        self.notify(
+            f"copied the detail of {node.id} ({text.count(chr(10)) + 1} lines) to the terminal's "
+            "clipboard (OSC 52)",
+            markup=False,
+        )
+
     # --- host keys ----------------------------------------------------------------------
 
     def _key_problem_nodes(self) -> list[str]:
@@ -289,6 +380,14 @@ class StatusPane(Pane):
             node = self.selected_node()
             return True if node is not None and node.id in nodes else None
         return super().check_action(action, parameters)
+
+    def why_not(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action == "trust":
+            nodes = self._key_problem_nodes()
+            if not nodes:
+                return "Trust host key: no node has an unknown host key."
+            return f"Trust host key: select a node whose key is unknown ({', '.join(nodes)})."
+        return super().why_not(action, parameters)
 
     def action_trust(self) -> None:
         node = self.selected_node()

@@ -68,6 +68,7 @@ RUN_GROUP = "wizard-run"
 class WizardPane(Pane):
     PANE_ID = "wizard"
     TITLE = "Wizard"
+    READ_ONLY_EFFECT = "the wizard's actions are (its checks still run)"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "start('failover')", "Start failover", id="wizard.failover"),
@@ -182,8 +183,6 @@ class WizardPane(Pane):
             title += f" · run {run.run_id} ({run.status.value})"
         else:
             title += " (plan: nothing runs until you start)"
-        if self.read_only:
-            title += " · READ-ONLY: checks run, actions are refused"
         self.query_one("#wizard-title", Static).update(title)
         self._render_site_line()
         self.query_one("#wizard-keys", Static).update(self._keys_text())

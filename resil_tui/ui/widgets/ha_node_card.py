@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from resil_tui.core.ha_form import PROVISIONING_UNREADABLE, expected_backup_registrar
+from resil_tui.core.roles import role_words
 from resil_tui.inventory_model import Node
 from resil_tui.ops.ha import HaNodeState, HaSiteState
 
 
 def card_lines(node: Node, state: HaSiteState | None, restart_pending: bool) -> list[str]:
-    role = node.side.value if node.side else "?"
+    words = role_words(state.site.resilience) if state is not None else None
+    role = (words.of(node.side) if words else node.side.value) if node.side else "?"
     lines = [f"{node.id}  ({role} in the inventory, VoIP {node.ip or '?'})"]
     ns: HaNodeState | None = state.node(node.id) if state is not None else None
     if state is None or ns is None:
@@ -24,7 +25,8 @@ def card_lines(node: Node, state: HaSiteState | None, restart_pending: bool) -> 
     if ha is not None:
         peer = str(ha.peer) if ha.peer else "none"
         lines.append(
-            f"  HA mode: {ha.mode.value}   peer: {peer}" + ("" if ha.present else "   (no ha.conf)")
+            f"  HA mode: {words.mode(ha.mode.value) if words else ha.mode.value}   peer: {peer}"
+            + ("" if ha.present else "   (no ha.conf)")
         )
         lines.extend(f"  ⚠ {p}" for p in ha.problems)
     cron = ns.cron
@@ -34,13 +36,10 @@ def card_lines(node: Node, state: HaSiteState | None, restart_pending: bool) -> 
             lines.append(f"    {entry.schedule} {entry.program} {entry.ip or ''}".rstrip())
         if ha is not None:
             lines.extend(f"  ⚠ cron: {p}" for p in cron.problems(ha.mode, ha.peer))
-    if ns.sip is None:
-        lines.append(f"  SIP expiry: not read ({ns.sip_error})")
-    else:
-        lines.extend(f"  SIP {c.describe()}" for c in ns.expiry_checks())
-    expected = expected_backup_registrar(ha.mode, ha.peer) if ha is not None else None
-    want = "unknown" if expected is None else (expected or "blank")
-    lines.append(f"  backup registrar: expected {want}; actual {PROVISIONING_UNREADABLE}")
+    check = ns.web_ui_check()
+    lines.extend(f"  {c.line()}" for c in check.checks)
+    if check.differs:
+        lines.append("  → save the HA page in the web UI, then resynchronise the phones")
     if restart_pending:
         lines.append("  ⚠ RESTART PENDING: xivo-service restart not run since the mode change")
     return lines
@@ -62,5 +61,5 @@ class HaNodeCard(Static):
     def show(self, state: HaSiteState | None, *, selected: bool, restart_pending: bool) -> None:
         self.set_class(selected, "-selected")
         ns = state.node(self.node.id) if state is not None else None
-        self.set_class(bool(ns and ns.expiry_mismatch()) and not selected, "-mismatch")
+        self.set_class(bool(ns and ns.web_ui_check().differs) and not selected, "-mismatch")
         self.update("\n".join(card_lines(self.node, state, restart_pending)))

@@ -13,6 +13,7 @@ from textual.widgets import Static
 from resil_tui.core.compose import ComposePs
 from resil_tui.core.freshness import clock
 from resil_tui.core.ha import CronFile, HaConfig, HaCron, HaMode
+from resil_tui.core.ha_webui import SEED_HA_ON, SipExpiryTriple
 from resil_tui.core.node_status import EdgeStatus, NodeSnapshot, ReachState
 from resil_tui.core.services import ServicesStatus
 from resil_tui.inventory_model import Node
@@ -98,10 +99,12 @@ def _edge(edge: EdgeStatus) -> list[str]:
     return lines + _containers(edge.containers, "Edge containers (edge-dcomp ps)")
 
 
-def _xivo(snap: NodeSnapshot) -> list[str]:
+def _xivo(snap: NodeSnapshot, ha_on: SipExpiryTriple) -> list[str]:
     x = snap.xivo
     assert x is not None
     lines = [*_services(x.services), "", *_ha(x.ha)]
+    lines.append("What the web UI's HA save writes (sysconfd does not):")
+    lines.extend(f"  {line}" for line in x.web_ui_check(snap.node_id, ha_on).lines())
     lines.append(
         "Disabled flag /var/lib/xivo/disabled: "
         + _flag(x.disabled_flag, "present (standby on purpose)", "absent")
@@ -128,7 +131,13 @@ def _xivo(snap: NodeSnapshot) -> list[str]:
     return lines
 
 
-def detail_text(node: Node, snap: NodeSnapshot | None, stale_after: float, now: float) -> str:
+def detail_text(
+    node: Node,
+    snap: NodeSnapshot | None,
+    stale_after: float,
+    now: float,
+    ha_on: SipExpiryTriple = SEED_HA_ON,
+) -> str:
     port = f":{node.ssh.port}" if node.ssh.port else ""
     user = f"{node.ssh.user}@" if node.ssh.user else ""
     lines = [
@@ -164,7 +173,7 @@ def detail_text(node: Node, snap: NodeSnapshot | None, stale_after: float, now: 
         lines.extend(f"  ✖ {e}" for e in snap.errors)
     lines.append("")
     if snap.xivo is not None:
-        lines += _xivo(snap)
+        lines += _xivo(snap, ha_on)
     elif snap.cc is not None:
         lines += _containers(snap.cc.containers, "Containers (xivocc-dcomp ps)")
     elif snap.edge is not None:
@@ -183,16 +192,23 @@ class NodeDetail(Static):
     """The detail view of the selected node (markup off: outputs may contain '[')."""
 
     DEFAULT_CSS = """
-    NodeDetail { height: auto; padding: 0 1; }
+    NodeDetail { height: auto; width: 100%; padding: 0 1; text-wrap: wrap; }
     """
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("Select a node to see its details.", markup=False, **kwargs)  # type: ignore[arg-type]
         self.node_id: str | None = None
 
-    def show(self, node: Node, snap: NodeSnapshot | None, stale_after: float, now: float) -> None:
+    def show(
+        self,
+        node: Node,
+        snap: NodeSnapshot | None,
+        stale_after: float,
+        now: float,
+        ha_on: SipExpiryTriple = SEED_HA_ON,
+    ) -> None:
         self.node_id = node.id
-        self.update(detail_text(node, snap, stale_after, now))
+        self.update(detail_text(node, snap, stale_after, now, ha_on))
 
     @property
     def text(self) -> str:

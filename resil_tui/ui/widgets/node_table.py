@@ -3,14 +3,24 @@
 The text of each cell is built by plain functions (`node_cells`) from the inventory node
 and the last `NodeSnapshot`, so the same words can be checked without a screen. Symbols
 always come with a word (`✔ up`, `✖ down (refused since 12:01:03)`, `☎ ACTIVE`): colour
-is never the only carrier of a state.
+is never the only carrier of a state. The colour of a row's state cells comes from the
+theme (`row_tone` picks one of `TONES`; a theme file may set `state-ok`, `state-warn`,
+`state-down`, `state-unknown` in its [variables], else its success / warning / error
+colours), so it follows 16-colour terminals and `NO_COLOR` like every other colour.
+
+Like k9s: `/` filters the rows (any cell, any case), columns sort (the sort key, or a click
+on a header; again reverses), and the cursor stays on its node through both.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from enum import StrEnum
 
+from rich.style import Style
 from rich.text import Text
+from textual import on
 from textual.widgets import DataTable
 
 from resil_tui.core.cluster import XivoState, telephony_role
@@ -211,6 +221,36 @@ def latency_text(snap: NodeSnapshot | None) -> str:
     return f"{snap.latency_seconds * 1000:.0f} ms"
 
 
+class Tone(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+# Theme variable of each tone, and the theme colour used when the theme does not set it.
+TONES: dict[Tone, tuple[str, str]] = {
+    Tone.OK: ("state-ok", "success"),
+    Tone.WARN: ("state-warn", "warning"),
+    Tone.DOWN: ("state-down", "error"),
+    Tone.UNKNOWN: ("state-unknown", "foreground-muted"),
+}
+# Worst first: sorting by state puts the rows that need the admin on top.
+TONE_ORDER = {Tone.DOWN: 0, Tone.WARN: 1, Tone.UNKNOWN: 2, Tone.OK: 3}
+
+
+def row_tone(cells: dict[str, str]) -> Tone:
+    """The tone of a row, read from its words (the words are what the admin reads too)."""
+    reach, summary = cells.get("reach", ""), cells.get("summary", "")
+    if reach.startswith("✖"):
+        return Tone.DOWN
+    if not reach.startswith("✔"):
+        return Tone.UNKNOWN
+    if "✖" in summary or "▲" in summary or "▲" in reach or "?" in summary:
+        return Tone.WARN
+    return Tone.OK
+
+
 def node_cells(node: Node, snap: NodeSnapshot | None, ctx: RowContext) -> dict[str, str]:
     """Every cell of a node's row, by column key."""
     return {
@@ -221,6 +261,20 @@ def node_cells(node: Node, snap: NodeSnapshot | None, ctx: RowContext) -> dict[s
         "summary": summary_text(snap),
         "latency": latency_text(snap),
     }
+
+
+def matches(cells: dict[str, str], needle: str) -> bool:
+    needle = needle.casefold()
+    return any(needle in value.casefold() for value in cells.values())
+
+
+def _sort_key(column: str, cells: dict[str, str]) -> tuple[object, ...]:
+    if column == "reach":
+        return (TONE_ORDER[row_tone(cells)], cells.get("reach", ""))
+    if column == "latency":
+        text = cells.get("latency", "").removesuffix(" ms")
+        return (0, float(text)) if text.replace(".", "", 1).isdigit() else (1, 0.0)
+    return (cells.get(column, "").casefold(),)
 
 
 class NodeTable(DataTable[Text]):
@@ -234,29 +288,143 @@ class NodeTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self._site_nodes: tuple[str, ...] = ()
         self._cells: dict[str, dict[str, str]] = {}  # what is shown, to redraw only changes
+        self._shown_rows: tuple[str, ...] = ()  # node ids in row order (filter, sort)
+        self.filter_text = ""
+        self.sort_column: str | None = None  # None: the inventory's order
+        self.sort_reverse = False
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
+    # --- colours ----------------------------------------------------------------------------
+
+    def tone_style(self, tone: Tone) -> Style:
+        variable, fallback = TONES[tone]
+        colours = self.app.theme_variables
+        colour = colours.get(variable) or colours.get(fallback)
+        style = Style(bold=tone is Tone.DOWN)
+        if colour:
+            # A theme value Rich cannot read: no colour, the words still say it.
+            with contextlib.suppress(Exception):
+                style += Style.parse(colour.split()[0])
+        return style
+
+    def _cell(self, key: str, value: str, tone: Tone) -> Text:
+        if key in ("reach", "summary", "node"):
+            return Text(value, style=self.tone_style(tone))
+        return Text(value)
+
+    # --- rows -------------------------------------------------------------------------------
+
     def show_site(self, site: Site) -> None:
         """Rebuild the rows for `site` (cells are filled by `update_node`)."""
-        self.clear()
         self._cells.clear()
         self._site_nodes = tuple(n.id for n in site.nodes())
-        for node in site.nodes():
-            self.add_row(*(Text("") for _ in COLUMNS), key=node.id)
+        self._rebuild()
+
+    def _order(self) -> tuple[str, ...]:
+        ids = [
+            n
+            for n in self._site_nodes
+            if not self.filter_text or matches(self._cells.get(n, {"node": n}), self.filter_text)
+        ]
+        if self.sort_column is not None:
+            column = self.sort_column
+            ids.sort(key=lambda n: _sort_key(column, self._cells.get(n, {})))
+            if self.sort_reverse:
+                ids.reverse()
+        return tuple(ids)
+
+    def _rebuild(self) -> None:
+        keep = self.selected_node_id
+        order = self._order()
+        self.clear()
+        self._shown_rows = order
+        for node_id in order:
+            cells = self._cells.get(node_id, {})
+            tone = row_tone(cells)
+            self.add_row(
+                *(self._cell(key, cells.get(key, ""), tone) for key, _ in COLUMNS), key=node_id
+            )
+        self._label_columns()
+        if keep in order:
+            self.move_cursor(row=order.index(keep))
+
+    def _label_columns(self) -> None:
+        for key, label in COLUMNS:
+            column = self.columns.get(key)  # type: ignore[call-overload]
+            if column is None:
+                continue
+            mark = ""
+            if key == self.sort_column:
+                mark = " ▼" if self.sort_reverse else " ▲"
+            column.label = Text(label + mark)
+        self.refresh()
 
     def update_node(self, node: Node, snap: NodeSnapshot | None, ctx: RowContext) -> None:
         if node.id not in self._site_nodes:
             return
+        new = node_cells(node, snap, ctx)
         shown = self._cells.setdefault(node.id, {})
-        for key, value in node_cells(node, snap, ctx).items():
-            if shown.get(key) != value:
-                self.update_cell(node.id, key, Text(value), update_width=True)
-                shown[key] = value
+        if new == shown:
+            return
+        tone_changed = row_tone(new) != row_tone(shown)
+        shown.update(new)
+        if self._order() != self._shown_rows:
+            self._rebuild()  # filtered in or out, or moved by the sort
+            return
+        if node.id not in self._shown_rows:
+            return
+        tone = row_tone(shown)
+        for key, _label in COLUMNS:
+            if tone_changed or key in new:
+                self.update_cell(node.id, key, self._cell(key, shown[key], tone), update_width=True)
 
     def cells(self, node_id: str) -> dict[str, str]:
         """The texts shown in a node's row, by column key."""
         return dict(self._cells.get(node_id, {}))
+
+    @property
+    def shown_nodes(self) -> tuple[str, ...]:
+        """Node ids of the rows on screen, in their order (after the filter and the sort)."""
+        return self._shown_rows
+
+    # --- filter and sort --------------------------------------------------------------------
+
+    def set_filter(self, text: str) -> None:
+        if text != self.filter_text:
+            self.filter_text = text
+            self._rebuild()
+
+    def sort_by(self, column: str | None, reverse: bool | None = None) -> None:
+        """Sort by a column (None: inventory order); the same column again reverses."""
+        if reverse is None:
+            reverse = column == self.sort_column and column is not None and not self.sort_reverse
+        self.sort_column, self.sort_reverse = column, reverse
+        self._rebuild()
+
+    def next_sort(self) -> None:
+        """The sort key: inventory order → each column in turn → inventory order."""
+        keys = [key for key, _ in COLUMNS]
+        if self.sort_column is None:
+            self.sort_by(keys[0], False)
+        elif keys.index(self.sort_column) + 1 < len(keys):
+            self.sort_by(keys[keys.index(self.sort_column) + 1], False)
+        else:
+            self.sort_by(None, False)
+
+    @property
+    def sort_label(self) -> str:
+        if self.sort_column is None:
+            return "inventory order"
+        label = dict(COLUMNS)[self.sort_column]
+        return f"by {label.lower()}" + (" (reversed)" if self.sort_reverse else "")
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.sort_by(str(event.column_key.value))
+
+    # --- cursor -----------------------------------------------------------------------------
 
     @property
     def selected_node_id(self) -> str | None:
@@ -269,5 +437,5 @@ class NodeTable(DataTable[Text]):
         return row_key.value
 
     def select_node(self, node_id: str) -> None:
-        if node_id in self._site_nodes:
+        if node_id in self._shown_rows:
             self.move_cursor(row=self.get_row_index(node_id))

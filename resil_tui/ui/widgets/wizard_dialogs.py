@@ -96,7 +96,9 @@ class ResumeScreen(ModalScreen[str]):
             yield Static("esc: later (the run stays saved)", classes="dialog-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#resume-later", Button).focus()
+        # The harmless answer has the focus (absent when already answered: a fast key).
+        for button in self.query("#resume-later").results(Button):
+            button.focus()
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
