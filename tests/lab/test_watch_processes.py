@@ -356,8 +356,14 @@ def test_monitoring_commands_never_import_textual(tmp_path: Path, command: list[
     script = (
         "import os, signal, sys, threading\n"
         "from resil_tui.entry import main\n"
+        "from resil_tui import paths\n"
+        "def stop_after_a_poll():\n"  # the watcher wrote the journal: it is running
+        "    for _ in range(600):\n"
+        "        if paths.journal_path().exists(): break\n"
+        "        threading.Event().wait(0.1)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "if sys.argv[1] == 'watch':\n"
-        "    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+        "    threading.Thread(target=stop_after_a_poll, daemon=True).start()\n"
         "code = main(['--demo', *sys.argv[1:]])\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print('TEXTUAL', loaded, file=sys.stderr)\n"

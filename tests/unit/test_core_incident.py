@@ -113,7 +113,7 @@ def test_failover_figures_start_at_the_first_sign() -> None:
     assert "Time to recover (telephony, xuc, the Edge on the slave): 2 min 05 s" in text
     assert "The wizard started 1 min 00 s after the first sign." in text
     # The record carries the section, with its journal lines.
-    report = render_report(a_run(), f)
+    report = render_report(a_run(), incident=f)
     assert "## Incident figures (from the journal)" in report
     assert "alice" in report and "xivocc-dcomp restart xuc" in report
 
