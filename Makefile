@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench soak fuzz clean
+.PHONY: demo test test-fast lint typecheck bench bench-quick soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Every benchmark in a short form (under 120 s), each ending with its RESULT line.
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider

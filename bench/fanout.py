@@ -1,20 +1,22 @@
-"""Fan-out against peers (issue 9): the same read-only work over 20 real sshd nodes.
+"""Fan-out against peers (issues 9 and 17): the same read-only work over 20 real sshd nodes.
 
-Every tool reads `xivo-service status all` and the node's ha.conf on 20 XiVO nodes, each
-served by its own OpenSSH sshd on 127.0.0.x (the sshd tier of tests/sshd), measured in
-one run, a fresh process per measurement (cold: start-up, 20 handshakes, the commands):
+Every tool reads, on 20 XiVO nodes each served by its own OpenSSH sshd on 127.0.0.x (the
+sshd tier of tests/sshd), what the status poll reads on a XiVO node: the tail of ha.conf,
+both HA cron files, the disabled flag and the sync log (one `tail`), `xivo-service status
+all`, and `test -e` of the sync key. Measured in one run, a fresh process per
+measurement (cold: start-up, 20 handshakes, the reads):
 
-- ours, `resil-tui status --json`: the full status poll (more work than the peers, below);
-- ours, pool fan-out: exactly the two catalog commands per node through ops' `Pool`
-  (`python -m bench.fanout --pool-child INVENTORY`): like for like with the peers;
-- a sequential OpenSSH `ssh` loop;
+- ours, `resil-tui status --json`: the full status poll (it also judges the cluster);
+- ours, pool fan-out: the same batched read per node through ops' `Pool`
+  (`python -m bench.fanout --pool-child INVENTORY`);
+- a sequential OpenSSH `ssh` loop (full run only);
 - Debian's pssh (`parallel-ssh`, 20 in parallel), installed with apt when missing;
 - `ansible -m raw` with 20 forks, installed in a throwaway venv when missing.
 
-Each peer runs in two forms: the two commands as two remote executions per node (like
-ours), and joined into one command line per node (`A ; B`: half the executions, the way
-one would write it by hand). The outputs of every run are checked (each node's services
-listing and its own ha.conf) before a time counts.
+The peers run the three commands joined into one command line per node (`A ; B ; C`, the
+way one would write it by hand: one remote execution per node, like ours), and in the
+full run also as three runs (three executions per node). The outputs of every run are
+checked (each node's services listing and its own ha.conf) before a time counts.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import json
 import os
 import re
 import resource
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -38,16 +39,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.results import Measured, Target
+
 ROOT = Path(__file__).resolve().parents[1]
 SITES = 10  # x (XiVO master + slave) = 20 nodes
 ROUNDS = 5  # runs of every tool...
-LOOP_ROUNDS = 3  # ...but the sequential ssh loops, which take 10-20 s a run
-STATUS_LINE = "xivo-service status all"
-# What pssh's `cat` reads: pssh sends one command line to every host, so it cannot use the
-# per-node path override of the inventory; the lab resolves this default path to the same
-# file in each node's root (checked below: each node shows its own ha.conf).
-DEFAULT_HA_CONF = "/etc/xivo/ha.conf"
+LOOP_ROUNDS = 3  # ...but the sequential ssh loop, which takes 5-10 s a run
+QUICK_ROUNDS = 2
+JUMP_ROUNDS = 3  # warm refreshes, direct and through a jump host
+
+
+def _reads_with_default_paths() -> list[str]:
+    """The status poll's XiVO reads, for a node with the default paths.
+
+    pssh and ansible send one command line to every host, so they cannot use the per-node
+    path overrides of the tier's inventory; the lab resolves the default paths to the same
+    files in each node's root (checked: each node shows its own ha.conf).
+    """
+    from resil_tui.inventory_model import Node, NodeKind, Side, SshSettings
+    from resil_tui.ops.status import KINDS
+
+    node = Node("x.xivo.master", "x", NodeKind.XIVO, Side.MASTER, SshSettings(host="127.0.0.1"))
+    return [r.command(node).line for r in KINDS[NodeKind.XIVO].reads]
+
+
+READS = _reads_with_default_paths()
+JOINED = " ; ".join(READS)
 ANSIBLE_VENV = Path("/tmp/ansible-venv")
+TARGETS = (
+    Target(
+        "cold-status-vs-pssh",
+        "Cold status --json vs pssh -p 20, joined: 20 real sshd nodes",
+        1.0,
+    ),
+    Target(
+        "cold-status-vs-ansible",
+        "Cold status --json vs ansible -m raw -f 20, joined: 20 real sshd nodes",
+        0.5,
+    ),
+)
 RUN_TIMEOUT = 180.0  # one measurement, any tool
 
 NOTES = f"""\
@@ -56,47 +86,42 @@ its own OpenSSH `sshd` on 127.0.0.x (the sshd tier of `tests/sshd/sshd_fixture.p
 host key checking against the tier's known_hosts and its client key for every tool. The
 lab emulation runs as each node's ForceCommand: **every remote execution starts a Python
 lab dispatcher on the same machine** (its CPU cost is measured in the run, below the
-table), far more than a fork of bash on a real XiVO, and sshd's own per-session work comes
-on top. That server cost is the same for every tool per execution and weighs heavily in
-these figures, all processes sharing the same cores. Hence the column "remote executions
-per node".
+table), far more than a fork of a shell on a real XiVO, and sshd's own per-session work
+comes on top. That server cost is the same for every tool per execution and weighs
+heavily in these figures, all processes sharing the same cores. Hence the column "remote
+executions per node".
 
-**Tools.** Each measurement is a fresh process (cold: start-up, {SITES * 2} SSH handshakes,
-the commands, exit), timed from spawn to exit. *ours status --json* is the real
-`resil-tui status --json`: a full status poll, which on a XiVO node runs three commands
-(a `tail` of ha.conf, both HA cron files, the disabled flag and the sync log in one;
-`xivo-service status all`; `test -e` of the sync key) and judges the cluster; it does
-more than the peers. *ours pool* runs exactly the two catalog commands per node
-(`xivo-service status all`, `cat <ha.conf>`) through `resil_tui.remote.pool.Pool` over one
-connection per node, as the status poll does (`python -m bench.fanout --pool-child`).
-The peers run the same two commands, either as two executions per node (*2 execs*: two
-`ssh` per node; two `parallel-ssh` runs; two `ansible -m raw` runs) or joined as
-`xivo-service status all ; cat <ha.conf>` (*1 exec*). pssh uses `-p 20`, options
-`-O UserKnownHostsFile=... -O StrictHostKeyChecking=yes -x "-i KEY"`; it sends one line to
-all hosts, so its `cat` reads `{DEFAULT_HA_CONF}`, which the lab resolves to the same file
-as the inventory's per-node override (checked: every node shows its own ha.conf, its
-role and its peer's address). ansible
-uses `-f 20`, `ANSIBLE_HOST_KEY_CHECKING=True`, `ansible_ssh_common_args` with the strict
-known_hosts, `ansible_ssh_private_key_file`, the per-node path as a host variable
-(`cat {{{{ ha_conf }}}}`), its default SSH multiplexing (ControlPersist: its second run
-reuses the first run's connections), a fresh control directory every round so that every
-round starts cold, and its tree callback (a JSON result per host) to check the output.
+**Work.** Per node, what the status poll reads on a XiVO node: `{READS[0]}`,
+`{READS[1]}`, `{READS[2]}` (default paths shown). *ours status --json* is the real
+`resil-tui status --json`: the full poll, sent as one batched execution per node
+(`remote.commands.batch`: the three reads with markers around each), parsed and judged.
+*ours pool* runs the same batch through `resil_tui.remote.pool.Pool`, one connection per
+node (`python -m bench.fanout --pool-child`). The peers send the three commands joined
+(`A ; B ; C`, one execution per node) or, in the full run, as three runs (three executions
+per node). pssh uses `-p 20`, options `-O UserKnownHostsFile=... -O
+StrictHostKeyChecking=yes -x "-i KEY"`; it sends one line to all hosts, so its reads use
+the default paths, which the lab resolves to the same files as the inventory's per-node
+overrides (checked: every node shows its own ha.conf, its role and its peer's address).
+ansible uses `-f 20`, `ANSIBLE_HOST_KEY_CHECKING=True`, `ansible_ssh_common_args` with the
+strict known_hosts, `ansible_ssh_private_key_file`, the same line as pssh, its default SSH
+multiplexing (ControlPersist: a second run reuses the first run's connections), a fresh
+control directory every round so that every round starts cold, and its tree callback (a
+JSON result per host) to check the output.
 
-**Figures.** Median of {ROUNDS} runs ({LOOP_ROUNDS} for the sequential ssh loops), tools
-interleaved round by round. "x ours" = the tool's median / ours' median: above 1, ours is
-faster. *client CPU* = user + system time of the tool's processes, median (getrusage of
+**Figures.** Median of {ROUNDS} runs ({LOOP_ROUNDS} for the sequential ssh loop;
+{QUICK_ROUNDS} of the joined forms only with `--quick`), tools interleaved round by round.
+"x ours" = the tool's median / ours' median: above 1, ours is faster. The RESULT figures
+are the inverse: ours / the peer (target: <= 1.0 for pssh joined, <= 0.5 for ansible
+joined). *client CPU* = user + system time of the tool's processes, median (getrusage of
 reaped children: ssh clients under pssh and ansible count; ansible's ControlPersist
-masters, which detach, do not).
-
-Lab fidelity note: the emulation splits command lines with shlex, so `;` must stand
-apart (`all ; cat`), where a real shell also accepts `all; cat`."""
+masters, which detach, do not)."""
 
 
 # --- the nodes ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Target:
+class Host:
     node_id: str
     side: str  # master | slave: what its ha.conf says it is
     peer: str  # the other node's VoIP IP: its ha.conf's remote_address
@@ -109,7 +134,7 @@ class Target:
         return f"{self.address}:{self.port}"
 
 
-def _targets(lab: Any) -> list[Target]:
+def _hosts(lab: Any) -> list[Host]:
     import tomllib
 
     inv = tomllib.loads(Path(lab.inventory_path).read_text())
@@ -119,7 +144,7 @@ def _targets(lab: Any) -> list[Target]:
             node_id = f"{site}.xivo.{side}"
             n = lab.node(node_id)
             found.append(
-                Target(
+                Host(
                     node_id,
                     side,
                     doc["xivo"][other]["voip_ip"],
@@ -146,7 +171,7 @@ def facts(output: str) -> Facts:
     )
 
 
-def check_facts(tool: str, targets: list[Target], seen: dict[str, Facts]) -> None:
+def check_facts(tool: str, targets: list[Host], seen: dict[str, Facts]) -> None:
     """Every node answered with its services listing and its own ha.conf."""
     problems = []
     for t in targets:
@@ -175,8 +200,8 @@ class Tool:
     execs: str  # remote executions per node, as shown
     run_once: Callable[[Path], dict[str, Facts]]  # a scratch dir -> facts per node id
     rounds: int = ROUNDS
-    ours: bool = False
     cleanup: Callable[[Path], None] | None = None  # after a run, outside the timing
+    key: str = ""  # ours | pool | pssh | ansible: the figures the RESULT lines compare
     times: list[float] = field(default_factory=list)
     client_cpu: list[float] = field(default_factory=list)  # the tool's processes
     error: str = ""  # why the tool stopped being measured, if it did
@@ -214,7 +239,7 @@ def _product_env(scratch: Path) -> dict[str, str]:
     )
 
 
-def ours_status(lab: Any, targets: list[Target]) -> Callable[[Path], dict[str, Facts]]:
+def ours_status(lab: Any, targets: list[Host]) -> Callable[[Path], dict[str, Facts]]:
     def run(scratch: Path) -> dict[str, Facts]:
         proc = _run(
             [*_resil_tui_argv(), "--hosts", str(lab.inventory_path), "status", "--json"],
@@ -257,19 +282,14 @@ def ours_pool(lab: Any) -> Callable[[Path], dict[str, Facts]]:
     return run
 
 
-def ssh_loop(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], dict[str, Facts]]:
+def ssh_loop(lab: Any, targets: list[Host]) -> Callable[[Path], dict[str, Facts]]:
     def run(scratch: Path) -> dict[str, Facts]:
         outputs = {}
         for t in targets:
-            cat = shlex.join(["cat", t.ha_conf])
-            lines = [f"{STATUS_LINE} ; {cat}"] if joined else [STATUS_LINE, cat]
-            out = ""
-            for line in lines:
-                proc = _run(lab.ssh_argv(t.node_id, line))
-                if proc.returncode == 255:
-                    raise RuntimeError(f"ssh {t.node_id}: {proc.stderr[-300:]}")
-                out += proc.stdout
-            outputs[t.node_id] = out
+            proc = _run(lab.ssh_argv(t.node_id, JOINED))
+            if proc.returncode == 255:
+                raise RuntimeError(f"ssh {t.node_id}: {proc.stderr[-300:]}")
+            outputs[t.node_id] = proc.stdout
         return {k: facts(v) for k, v in outputs.items()}
 
     return run
@@ -296,17 +316,13 @@ def _pssh_install() -> str | None:
     return None if shutil.which("parallel-ssh") else "apt-get install pssh failed"
 
 
-def pssh(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], dict[str, Facts]]:
+def pssh(lab: Any, targets: list[Host], joined: bool) -> Callable[[Path], dict[str, Facts]]:
     by_host = {t.pssh_host: t for t in targets}
 
     def run(scratch: Path) -> dict[str, Facts]:
         hosts = scratch / "pssh-hosts"
         hosts.write_text("".join(f"{t.pssh_host}\n" for t in targets))
-        lines = (
-            [f"{STATUS_LINE} ; cat {DEFAULT_HA_CONF}"]
-            if joined
-            else [STATUS_LINE, f"cat {DEFAULT_HA_CONF}"]
-        )
+        lines = [JOINED] if joined else READS
         outputs = dict.fromkeys((t.node_id for t in targets), "")
         for i, line in enumerate(lines):
             outdir = scratch / f"pssh-out-{i}"
@@ -356,7 +372,7 @@ def _ansible_install() -> str | None:
     return None
 
 
-def _ansible_inventory(lab: Any, targets: list[Target], path: Path) -> None:
+def _ansible_inventory(lab: Any, targets: list[Host], path: Path) -> None:
     # JSON is YAML: ansible's yaml inventory plugin reads it, no YAML writer needed here.
     common = (
         f"-F /dev/null -o UserKnownHostsFile={lab.known_hosts} "
@@ -393,7 +409,7 @@ def _stop_masters(control_dir: Path) -> None:
             )
 
 
-def ansible(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], dict[str, Facts]]:
+def ansible(lab: Any, targets: list[Host], joined: bool) -> Callable[[Path], dict[str, Facts]]:
     def run(scratch: Path) -> dict[str, Facts]:
         inventory = scratch / "ansible-hosts.yml"
         _ansible_inventory(lab, targets, inventory)
@@ -411,8 +427,7 @@ def ansible(lab: Any, targets: list[Target], joined: bool) -> Callable[[Path], d
             ANSIBLE_DEPRECATION_WARNINGS="False",
             ANSIBLE_PYTHON_INTERPRETER="auto_silent",
         )
-        cat = "cat {{ ha_conf }}"
-        lines = [f"{STATUS_LINE} ; {cat}"] if joined else [STATUS_LINE, cat]
+        lines = [JOINED] if joined else READS
         outputs = dict.fromkeys((t.node_id for t in targets), "")
         for i, line in enumerate(lines):
             tree = scratch / f"ansible-tree-{i}"
@@ -456,11 +471,13 @@ def ansible_cleanup(scratch: Path) -> None:
 
 
 def _pool_child(inventory_path: str, audit_path: str) -> int:
-    """Run the two catalog commands on every node through one Pool; print outputs as JSON."""
+    """Send every node the status poll's batched read through one Pool; print each node's
+    stdout as JSON."""
     import asyncio
 
     from resil_tui.inventory import load_inventory
     from resil_tui.ops.session import make_pool
+    from resil_tui.ops.status import node_commands
     from resil_tui.remote import commands as cat
 
     async def main() -> dict[str, str]:
@@ -469,14 +486,11 @@ def _pool_child(inventory_path: str, audit_path: str) -> int:
         try:
 
             async def one(node: Any) -> tuple[str, str]:
-                status, conf = await asyncio.gather(
-                    pool.run(node, cat.xivo_service_status(all=True)),
-                    pool.run(node, cat.cat(node.paths.ha_conf)),
-                )
-                for r in (status, conf):
-                    if r.lost or r.timed_out:
-                        raise RuntimeError(f"{node.id}: {r.summary()}")
-                return node.id, status.stdout + conf.stdout
+                batch = cat.batch(node_commands(node))
+                r = await pool.run(node, batch.command)
+                if r.lost or r.timed_out:
+                    raise RuntimeError(f"{node.id}: {r.summary()}")
+                return node.id, r.stdout
 
             return dict(await asyncio.gather(*(one(n) for n in inv.nodes())))
         finally:
@@ -513,7 +527,7 @@ def dispatcher_cpu(lab: Any, node_id: str, runs: int = 5) -> float:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         **extra,
-        "SSH_ORIGINAL_COMMAND": STATUS_LINE,
+        "SSH_ORIGINAL_COMMAND": JOINED,
     }
     before = _children_cpu()
     for _ in range(runs):
@@ -550,64 +564,157 @@ def sshd_tier(sites: int) -> Iterator[Any]:
         lab.close()
 
 
-def _tools(lab: Any, targets: list[Target], skipped: list[str]) -> list[Tool]:
-    tools = [
-        Tool(
-            "ours: resil-tui status --json (full poll)",
-            "3 (1 connection)",
-            ours_status(lab, targets),
-            ours=True,
-        ),
-        Tool("ours: Pool, the two commands", "2 (1 connection)", ours_pool(lab), ours=True),
-        Tool(
-            "ssh loop, sequential",
-            "2 (2 connections)",
-            ssh_loop(lab, targets, False),
-            rounds=LOOP_ROUNDS,
-        ),
-        Tool("ssh loop, sequential, joined", "1", ssh_loop(lab, targets, True), rounds=LOOP_ROUNDS),
+# --- through a jump host ---------------------------------------------------------------------
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a live process and of its reaped children, in seconds."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _sshd_tree(lab: Any, node_id: str) -> tuple[float, int]:
+    """CPU seconds so far of a node's sshd and everything under it, and their open fds."""
+    pids = [lab.node(node_id).pid, *(p.pid for p in lab.node_processes(node_id))]
+    fds = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fds += len(os.listdir(f"/proc/{pid}/fd"))
+    return sum(_proc_cpu(pid) for pid in pids if pid is not None), fds
+
+
+async def _poll_costs(
+    inv_path: Path, scratch: Path, lab: Any, bastion: str, jump: bool
+) -> dict[str, float]:
+    from resil_tui.inventory import load_inventory
+    from resil_tui.ops.session import make_pool
+    from resil_tui.ops.status import StatusCollector
+
+    inv = load_inventory(inv_path)
+    # The jump host's own site is left out: its sshd then only relays (its own commands
+    # would start lab dispatchers under it and count as the jump's CPU).
+    sites = [s for s in inv.sites.values() if bastion not in {n.id for n in s.nodes()}]
+    nodes = sum(len(s.nodes()) for s in sites)
+    pool = make_pool(inv, audit_path=scratch / "audit.jsonl")
+    try:
+        collector = StatusCollector(inv, pool)
+        c0 = time.process_time()
+        await collector.poll(sites)
+        cold = (time.process_time() - c0) / nodes
+        walls, cpu, sshd = [], [], []
+        for _ in range(JUMP_ROUNDS):
+            s0 = _sshd_tree(lab, bastion)[0]
+            c0, t0 = time.process_time(), time.perf_counter()
+            reports = await collector.poll(sites)
+            walls.append(time.perf_counter() - t0)
+            cpu.append((time.process_time() - c0) / nodes)
+            sshd.append((_sshd_tree(lab, bastion)[0] - s0) / nodes)
+            down = [
+                n for r in reports for n, x in r.snapshot.nodes.items() if not x.reachability.ok
+            ]
+            if down:
+                raise RuntimeError(f"unreachable{' through the jump' if jump else ''}: {down}")
+        fds = _sshd_tree(lab, bastion)[1]
+    finally:
+        await pool.close()
+    return {
+        "cold_ms": cold * 1000,
+        "warm_ms": statistics.median(cpu) * 1000,
+        "wall_s": statistics.median(walls),
+        "sshd_ms": statistics.median(sshd) * 1000,
+        "jump_fds": fds,
+        "nodes": nodes,
+    }
+
+
+def jump_costs(lab: Any, scratch: Path, targets: list[Host]) -> list[str]:
+    """The status poll of every node, direct and through one of the tier's sshd as a jump."""
+    import asyncio
+
+    bastion = targets[0].node_id
+    addr, port = lab.address(bastion)
+    text = Path(lab.inventory_path).read_text()
+    via = scratch / "via-jump.toml"
+    via.write_text(text.replace("[ssh]\n", f'[ssh]\njump = "{lab.user}@{addr}:{port}"\n', 1))
+    direct = asyncio.run(_poll_costs(Path(lab.inventory_path), scratch, lab, bastion, False))
+    _, idle_fds = _sshd_tree(lab, bastion)
+    jumped = asyncio.run(_poll_costs(via, scratch, lab, bastion, True))
+    n = jumped["nodes"]
+    return [
+        f"status poll of {n} nodes (the jump host's site left out), client CPU per node: "
+        "cold (handshake and first poll) "
+        f"{direct['cold_ms']:.1f} ms direct, {jumped['cold_ms']:.1f} ms through a jump host; "
+        f"warm refresh {direct['warm_ms']:.2f} ms direct, {jumped['warm_ms']:.2f} ms through "
+        f"the jump (refresh {direct['wall_s']:.2f} s / {jumped['wall_s']:.2f} s)",
+        f"the jump host (one of the tier's OpenSSH sshd): {jumped['sshd_ms']:.2f} ms of its CPU "
+        f"per node and refresh, {jumped['jump_fds'] - idle_fds:.0f} more open fds with the "
+        f"{n} targets connected through it ({(jumped['jump_fds'] - idle_fds) / n:.1f} per target)",
     ]
+
+
+def _tools(lab: Any, targets: list[Host], skipped: list[str], quick: bool) -> list[Tool]:
+    full = not quick
+    rounds = QUICK_ROUNDS if quick else ROUNDS
     n = len(targets)
+    three = f"{len(READS)} ({len(READS)} connections)"
+    one = "1 (1 connection)"
+    tools = [
+        Tool("ours: resil-tui status --json (full poll)", one, ours_status(lab, targets), rounds),
+        Tool("ours: Pool, the same batched read", one, ours_pool(lab), rounds, key="pool"),
+    ]
+    tools[0].key = "ours"
+    if full:
+        tools.append(Tool("ssh loop, sequential, joined", "1", ssh_loop(lab, targets), LOOP_ROUNDS))
     why = _pssh_install()
     if why is None:
-        tools += [
-            Tool(f"pssh -p {n} (2 runs)", "2 (2 connections)", pssh(lab, targets, False)),
-            Tool(f"pssh -p {n}, joined", "1", pssh(lab, targets, True)),
-        ]
+        if full:
+            tools.append(Tool(f"pssh -p {n} ({len(READS)} runs)", three, pssh(lab, targets, False)))
+        tools.append(
+            Tool(f"pssh -p {n}, joined", "1", pssh(lab, targets, True), rounds, key="pssh")
+        )
     else:
         skipped.append(f"pssh skipped: {why}")
     why = _ansible_install()
     if why is None:
-        tools += [
-            Tool(
-                f"ansible -m raw -f {n} (2 runs)",
-                "2 (1 connection, ControlPersist)",
-                ansible(lab, targets, False),
-                cleanup=ansible_cleanup,
-            ),
+        if full:
+            tools.append(
+                Tool(
+                    f"ansible -m raw -f {n} ({len(READS)} runs)",
+                    f"{len(READS)} (1 connection, ControlPersist)",
+                    ansible(lab, targets, False),
+                    cleanup=ansible_cleanup,
+                )
+            )
+        tools.append(
             Tool(
                 f"ansible -m raw -f {n}, joined",
                 "1",
                 ansible(lab, targets, True),
+                rounds,
                 cleanup=ansible_cleanup,
-            ),
-        ]
+                key="ansible",
+            )
+        )
     else:
         skipped.append(f"ansible skipped: {why}")
     return tools
 
 
-def measure(scratch: Path) -> tuple[list[Tool], list[str]]:
+def measure(scratch: Path, quick: bool = False) -> tuple[list[Tool], list[str]]:
     skipped: list[str] = []
     with sshd_tier(SITES) as lab:
-        targets = _targets(lab)
-        tools = _tools(lab, targets, skipped)
-        per_exec = dispatcher_cpu(lab, targets[0].node_id)
+        targets = _hosts(lab)
+        tools = _tools(lab, targets, skipped, quick)
+        per_exec = dispatcher_cpu(lab, targets[0].node_id, runs=2 if quick else 5)
         skipped.append(
             f"lab cost of one remote execution (a Python dispatcher, measured here): "
-            f"{per_exec * 1000:.0f} ms CPU, so {len(targets) * 2} executions need at least "
-            f"{per_exec * len(targets) * 2 / (os.cpu_count() or 1):.2f} s of the machine's "
-            f"{os.cpu_count()} cores, {len(targets)} executions half that"
+            f"{per_exec * 1000:.0f} ms CPU, so {len(targets)} executions need at least "
+            f"{per_exec * len(targets) / (os.cpu_count() or 1):.2f} s of the machine's "
+            f"{os.cpu_count()} cores ({len(READS)} times that for {len(READS)} executions)"
         )
         deadline = time.monotonic() + 400  # bounds the whole benchmark, whatever happens
         for rnd in range(max(t.rounds for t in tools)):
@@ -639,16 +746,24 @@ def measure(scratch: Path) -> tuple[list[Tool], list[str]]:
                     continue
                 tool.times.append(elapsed)
                 tool.client_cpu.append(cpu)
+        if not quick:  # (two more cold polls: the full run only)
+            try:
+                skipped += jump_costs(lab, scratch, targets)
+            except (RuntimeError, OSError, ValueError) as exc:
+                skipped.append(f"through a jump host: FAILED: {exc.__class__.__name__}: {exc}")
     return tools, skipped
 
 
+def _median(tools: list[Tool], key: str) -> float:
+    found = [t for t in tools if t.key == key and t.times]
+    return statistics.median(found[0].times) if found else float("nan")
+
+
 def report(tools: list[Tool], skipped: list[str]) -> list[str]:
-    status_s, pool_s = (
-        statistics.median(t.times) if t.times else float("nan") for t in tools if t.ours
-    )
+    status_s, pool_s = _median(tools, "ours"), _median(tools, "pool")
     lines = [
-        f"{SITES * 2} XiVO nodes behind {SITES * 2} sshd on 127.0.0.x; per node "
-        f"`{STATUS_LINE}` + `cat <ha.conf>`; cold process per run",
+        f"{SITES * 2} XiVO nodes behind {SITES * 2} sshd on 127.0.0.x; per node the status "
+        f"poll's XiVO reads (`{JOINED}`); cold process per run",
         "| tool | remote executions per node | median s | runs | min-max s "
         "| x ours status | x ours pool | client CPU s |",
         "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |",
@@ -667,20 +782,32 @@ def report(tools: list[Tool], skipped: list[str]) -> list[str]:
     return lines
 
 
-def run() -> list[str]:
+def run(quick: bool = False) -> list[Measured]:
     with tempfile.TemporaryDirectory(prefix="resil-fanout-") as d:
-        tools, skipped = measure(Path(d))
-    return report(tools, skipped)
+        tools, skipped = measure(Path(d), quick)
+    lines = report(tools, skipped)
+    ours = _median(tools, "ours")
+    out = []
+    for peer, target in (("pssh", TARGETS[0]), ("ansible", TARGETS[1])):
+        ratio = ours / _median(tools, peer)
+        line = (
+            f"ours status --json {ours:.2f} s / {peer} joined {_median(tools, peer):.2f} s = "
+            f"{ratio:.2f} (target <= {target.target:g})"
+        )
+        out.append(Measured([*lines, line] if peer == "pssh" else [line], ratio))
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool-child", nargs=2, metavar=("INVENTORY", "AUDIT"))
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.pool_child:
         return _pool_child(*args.pool_child)
-    for line in run():
-        print(line)
+    for measured, target in zip(run("--quick" in sys.argv), TARGETS, strict=True):
+        print("\n".join(measured.lines))
+        print(target.result_line(measured.value))
     return 0
 
 

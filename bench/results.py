@@ -1,11 +1,18 @@
 """bench/RESULTS.md: the figures of one `make bench` run, with the machine they came from.
 
 A ratio only means something next to the machine and the run that produced it, so the
-file is rewritten whole by every run: date, machine, then one section per benchmark.
+file is rewritten whole by every run: date, machine, the RESULT lines, then one section
+per benchmark.
+
+Every benchmark has one headline figure and its target (`Target`): a benchmark module
+declares its targets in `TARGETS` and its `run(quick)` returns one `Measured` per target,
+in that order. The driver (`python -m bench`) prints each benchmark's lines and ends it
+with exactly one line `RESULT <name> <figure> <target> ok|short`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -18,6 +25,41 @@ from pathlib import Path
 RESULTS_PATH = Path(__file__).resolve().parent / "RESULTS.md"
 
 
+@dataclass(frozen=True)
+class Target:
+    """What one benchmark's headline figure is compared with."""
+
+    name: str  # the RESULT name: one word
+    title: str  # the section title
+    target: float
+    unit: str = "x"  # printed after both numbers, no blank: "x", "ms", "/s", ""
+    higher_is_better: bool = False
+    digits: int = 2
+
+    def ok(self, value: float | None) -> bool:
+        if value is None or math.isnan(value):
+            return False
+        return value >= self.target if self.higher_is_better else value <= self.target
+
+    def _number(self, value: float) -> str:
+        return f"{value:.{self.digits}f}{self.unit}"
+
+    def result_line(self, value: float | None) -> str:
+        figure = "failed" if value is None or math.isnan(value) else self._number(value)
+        op = ">=" if self.higher_is_better else "<="
+        verdict = "ok" if self.ok(value) else "short"
+        return f"RESULT {self.name} {figure} {op}{self._number(self.target)} {verdict}"
+
+
+@dataclass
+class Measured:
+    """What a benchmark module measured for one of its targets."""
+
+    lines: list[str]  # figures: "| ..." lines form a Markdown table, others become bullets
+    value: float | None  # the headline figure (None: not measured)
+    notes: str = ""  # how it was measured (Markdown)
+
+
 @dataclass
 class Section:
     title: str
@@ -25,6 +67,7 @@ class Section:
     notes: str = ""  # how it was measured (Markdown), from the module's NOTES
     seconds: float = 0.0  # how long the benchmark took
     failed: bool = False
+    result: str = ""  # the RESULT line
 
 
 def _first_match(path: str, pattern: str) -> str | None:
@@ -108,16 +151,21 @@ def render(sections: list[Section], when: datetime | None = None, load_at_start:
         doc.append(f"| load average at start (1 / 5 / 15 min) | {load_at_start} |")
     doc.append(f"| load average at end (1 / 5 / 15 min) | {load_average()} |")
     total = sum(s.seconds for s in sections)
-    doc += ["", f"The whole run took {total / 60:.1f} min."]
+    doc += ["", f"The whole run took {total / 60:.1f} min.", "", "## Results", "", "```"]
+    doc += [s.result for s in sections if s.result]
+    doc += ["```"]
     for s in sections:
         doc += ["", f"## {s.title}", ""]
         if s.failed:
             doc.append("**This benchmark failed in this run:**")
             doc.append("")
         doc += _render_lines(s.lines)
+        if s.result:
+            doc += ["", f"`{s.result}`"]
         if s.notes.strip():
             doc += ["", s.notes.strip()]
-        doc += ["", f"_(took {s.seconds:.0f} s)_"]
+        if s.seconds:
+            doc += ["", f"_(took {s.seconds:.0f} s)_"]
     return "\n".join(doc) + "\n"
 
 

@@ -1,11 +1,14 @@
-"""Warm refresh at scale (issue 9): 50, 100 and 200 lab nodes, 200 ms per command.
+"""Warm refresh at scale (issues 9 and 17): full sites, 200 ms per command, up to 500 nodes.
 
-The lab runs in its own process (bench/labproc.py) and delays every command by LATENCY;
-the client is this process: one Pool, one StatusCollector, connections opened by a first
-(cold, unmeasured) poll, then warm refreshes. Reported per size:
-- wall time of one refresh / LATENCY (the issue's definition: the slowest node's latency);
-- wall time / the slowest node polled alone, warm, in the same run (as in bench/status.py);
-- CPU time of this process per node and refresh (`time.process_time()` deltas).
+One lab runs in its own process (bench/labproc.py) with the largest size's sites and
+delays every command by LATENCY. The client is this process. For each size, a fresh
+Pool and StatusCollector over the first N/5 sites: a cold first poll (connections opened,
+measured apart), then warm refreshes. Reported per size:
+- wall time of one refresh / LATENCY (the issue's "slowest node's latency");
+- wall time / the slowest node polled alone, warm, in the same run;
+- CPU time of this process per node and refresh (`time.process_time()` deltas), and per
+  node during the cold poll (mostly the SSH handshake);
+- CPU time of the lab process per refresh, and the client's open file descriptors.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -20,37 +24,67 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.labproc import lab_process
+from bench.results import Measured, Target
 from resil_tui.inventory import load_inventory
-from resil_tui.inventory_model import Node
+from resil_tui.inventory_model import Inventory, Node
 from resil_tui.ops.session import make_pool
 from resil_tui.ops.status import StatusCollector
+from resil_tui.remote.pool import Pool
 
 LATENCY = 0.2
 NODES_PER_SITE = 5  # XiVO master + slave, CC master + slave, Edge: every kind the poll knows
-SIZES = (50, 100, 200)
-ROUNDS = 5  # warm refreshes per size
+SIZES = (50, 100, 200, 500)
+QUICK_SIZES = (200, 500)
+ROUNDS = 5  # warm refreshes per size...
+QUICK_ROUNDS = 2  # ...with --quick
 ALONE_PER_KIND = 2  # nodes of each kind polled alone...
-ALONE_ROUNDS = 3  # ...this many times each
+ALONE_ROUNDS = 3  # ...this many times each (1 with --quick)
+CPU_SIZE = 200  # the size whose client CPU per node is the RESULT figure
+
+TARGETS = (
+    Target(
+        "warm-refresh-200",
+        "Warm refresh, full sites, 200 nodes at 200 ms per command (x the slowest node alone)",
+        1.3,
+    ),
+    Target(
+        "warm-refresh-500",
+        "Warm refresh, full sites, 500 nodes at 200 ms per command (x the slowest node alone)",
+        1.5,
+    ),
+    Target(
+        "client-cpu-per-node",
+        f"Client CPU per node and warm refresh ({CPU_SIZE} nodes, full sites)",
+        0.5,
+        unit="ms",
+    ),
+)
 
 NOTES = f"""\
-**Setup.** `LabSpec.many(N / {NODES_PER_SITE}, mds=0)`: per site a XiVO master and slave, a CC
-master and slave and an Edge, so every kind of status poll is in the mix (XiVO: 3 commands
-at once; CC: 1; Edge: 2). The in-process asyncssh lab runs in its own process and sleeps
-{LATENCY * 1000:.0f} ms before every command. The client is the bench process itself: one
-`Pool` and one `StatusCollector`; a first poll opens the connections (not measured), then
-{ROUNDS} warm refreshes are timed (median shown).
+**Setup.** One lab, `LabSpec.many(S, mds=0)` with S = the largest size / {NODES_PER_SITE}:
+per site a XiVO master and slave, a CC master and slave and an Edge, so every kind of
+status poll is in the mix (one remote execution per node: XiVO 3 reads, Edge 2, CC 1, in
+one batch). The in-process asyncssh lab runs in its own process and sleeps
+{LATENCY * 1000:.0f} ms before every command. The client is the bench process itself: per
+size, one `Pool` and one `StatusCollector` over the first N / {NODES_PER_SITE} sites; a
+first poll opens the connections (measured apart: *cold*), then {ROUNDS} warm refreshes are
+timed (median shown; {QUICK_ROUNDS} with `--quick`, sizes {QUICK_SIZES} only, on one pool).
 
 **Figures.** *x latency* = refresh wall time / {LATENCY:g} s, the issue's "slowest node's
 latency" (1.00 would be a refresh as fast as one command). *x slowest alone* = refresh wall
 time / the slowest node polled alone in the same run (warm: {ALONE_PER_KIND} nodes of each
 kind, {ALONE_ROUNDS} polls each, the median per kind, the slowest kind), which includes the
-node's own round trips and parsing. *CPU/node* = `time.process_time()` of the client over
-one refresh / nodes. *lab CPU* = CPU time of the lab process during one refresh (not part
+node's own round trip and parsing. *CPU/node* = `time.process_time()` of the client over
+one refresh / nodes; *cold CPU/node* the same over the first poll (an SSH handshake per
+node, then the poll). *lab CPU* = CPU time of the lab process during one refresh (not part
 of the client's figure: it shows when the single-threaded emulation, not the client, sets
-the pace: a refresh cannot end before the lab has served every command)."""
+the pace: a refresh cannot end before the lab has served every command). *fds* = the
+client's open file descriptors once connected."""
 
 
-async def _alone(collector: StatusCollector, nodes: Sequence[Node]) -> tuple[float, str]:
+async def _alone(
+    collector: StatusCollector, nodes: Sequence[Node], rounds: int
+) -> tuple[float, str]:
     by_kind: dict[str, list[Node]] = defaultdict(list)
     for n in nodes:
         if len(by_kind[n.kind.value]) < ALONE_PER_KIND:
@@ -58,7 +92,7 @@ async def _alone(collector: StatusCollector, nodes: Sequence[Node]) -> tuple[flo
     medians = {}
     for kind, chosen in by_kind.items():
         times = []
-        for _ in range(ALONE_ROUNDS):
+        for _ in range(rounds):
             for node in chosen:
                 t0 = time.perf_counter()
                 await collector.poll_node(node)
@@ -97,40 +131,56 @@ def _cpu_of(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def refresh_at(tmp: Path, nodes: int) -> dict[str, float | str]:
-    sites = nodes // NODES_PER_SITE
-    directory = tmp / f"scale{nodes}"
-    with lab_process(directory, sites, latency=LATENCY, cc=True, edge=True, mds=0) as inv_path:
-        lab_pid = _lab_pid(directory)
-        inv = load_inventory(inv_path)
-        pool = make_pool(inv, audit_path=tmp / "audit.jsonl")
-        try:
-            collector = StatusCollector(inv, pool)
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def refresh_at(
+    inv: Inventory,
+    tmp: Path,
+    lab_pid: int | None,
+    nodes: int,
+    rounds: int,
+    alone_rounds: int,
+    pool: Pool | None = None,
+) -> dict[str, float | str]:
+    """One size's figures; with `pool`, on its (already open) connections: no cold poll."""
+    sites = [inv.sites[name] for name in sorted(inv.sites)[: nodes // NODES_PER_SITE]]
+    chosen = [n for site in sites for n in site.nodes()]
+    fds0 = _fds()
+    shared = pool is not None
+    pool = pool or make_pool(inv, audit_path=tmp / "audit.jsonl")
+    try:
+        collector = StatusCollector(inv, pool)
+        c0, t0 = time.process_time(), time.perf_counter()
+        await collector.poll(sites)  # cold: connections opened here
+        cold, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
+        fds = _fds() - fds0
+        walls, cpu, lab_cpu = [], [], []
+        for _ in range(rounds):
+            c0 = time.process_time()
+            l0 = _cpu_of(lab_pid)
             t0 = time.perf_counter()
-            await collector.poll()  # cold: connections opened here
-            cold = time.perf_counter() - t0
-            walls, cpu, lab_cpu = [], [], []
-            for _ in range(ROUNDS):
-                c0 = time.process_time()
-                l0 = _cpu_of(lab_pid)
-                t0 = time.perf_counter()
-                reports = await collector.poll()
-                walls.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
-                lab_cpu.append(_cpu_of(lab_pid) - l0)
-                down = [
-                    n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok
-                ]
-                if down:
-                    raise RuntimeError(f"unreachable in the benchmark: {down[:5]}")
-            alone, alone_kind = await _alone(collector, inv.nodes())
-        finally:
+            reports = await collector.poll(sites)
+            walls.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+            lab_cpu.append(_cpu_of(lab_pid) - l0)
+            down = [
+                n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok
+            ]
+            if down:
+                raise RuntimeError(f"unreachable in the benchmark: {down[:5]}")
+        alone, alone_kind = await _alone(collector, chosen, alone_rounds)
+    finally:
+        if not shared:
             await pool.close()
-    count = len(inv.nodes())
+    count = len(chosen)
     wall = statistics.median(walls)
     return {
         "nodes": count,
-        "cold_s": cold,
+        "cold_s": float("nan") if shared else cold,
+        "cold_cpu_ms_per_node": float("nan") if shared else cold_cpu / count * 1000,
+        "fds": fds if not shared else -1,
         "wall_s": wall,
         "wall_max_s": max(walls),
         "x_latency": wall / LATENCY,
@@ -142,26 +192,84 @@ async def refresh_at(tmp: Path, nodes: int) -> dict[str, float | str]:
     }
 
 
-def run() -> list[str]:
+async def _quick_sizes(
+    inv: Inventory,
+    tmp: Path,
+    lab_pid: int | None,
+    sizes: tuple[int, ...],
+    found: dict[int, dict[str, float | str]],
+) -> None:
+    """One pool for every size, the largest first: one cold poll, not one per size."""
+    pool = make_pool(inv, audit_path=tmp / "audit.jsonl")
+    try:
+        for size in sorted(sizes, reverse=True):
+            shared = pool if found else None
+            found[size] = await refresh_at(inv, tmp, lab_pid, size, QUICK_ROUNDS, 1, shared)
+    finally:
+        await pool.close()
+
+
+def measure(quick: bool) -> dict[int, dict[str, float | str]]:
+    sizes = QUICK_SIZES if quick else SIZES
+    rounds = QUICK_ROUNDS if quick else ROUNDS
+    alone_rounds = 1 if quick else ALONE_ROUNDS
+    found = {}
+    with tempfile.TemporaryDirectory(prefix="resil-scale-") as d:
+        tmp = Path(d)
+        os.environ.setdefault("XDG_STATE_HOME", str(tmp / "state"))
+        directory = tmp / "lab"
+        sites = max(sizes) // NODES_PER_SITE
+        with lab_process(directory, sites, latency=LATENCY, cc=True, edge=True, mds=0) as path:
+            inv = load_inventory(path)
+            lab_pid = _lab_pid(directory)
+            if quick:
+                asyncio.run(_quick_sizes(inv, tmp, lab_pid, sizes, found))
+            else:
+                for size in sizes:
+                    found[size] = asyncio.run(
+                        refresh_at(inv, tmp, lab_pid, size, rounds, alone_rounds)
+                    )
+    return found
+
+
+def run(quick: bool = False) -> list[Measured]:
+    found = measure(quick)
     lines = [
         f"Warm refresh, every command delayed {LATENCY * 1000:.0f} ms by the lab "
-        f"(own process); median of {ROUNDS} refreshes",
+        f"(own process); median of {QUICK_ROUNDS if quick else ROUNDS} refreshes",
         "| nodes | refresh s (max) | x latency (0.2 s) | slowest alone s (kind) "
-        "| x slowest alone | CPU ms/node | lab CPU s/refresh | cold first poll s |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| x slowest alone | CPU ms/node | lab CPU s/refresh | cold first poll s "
+        "| cold CPU ms/node | fds |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    with tempfile.TemporaryDirectory(prefix="resil-scale-") as d:
-        for size in SIZES:
-            r = asyncio.run(refresh_at(Path(d), size))
-            lines.append(
-                f"| {r['nodes']} | {r['wall_s']:.3f} ({r['wall_max_s']:.3f}) "
-                f"| {r['x_latency']:.2f} | {r['alone_s']:.3f} ({r['alone_kind']}) "
-                f"| {r['x_alone']:.2f} | {r['cpu_ms_per_node']:.2f} | {r['lab_cpu_s']:.2f} "
-                f"| {r['cold_s']:.2f} |"
-            )
-    return lines
+    for _, r in sorted(found.items()):
+        lines.append(
+            f"| {r['nodes']} | {r['wall_s']:.3f} ({r['wall_max_s']:.3f}) "
+            f"| {r['x_latency']:.2f} | {r['alone_s']:.3f} ({r['alone_kind']}) "
+            f"| {r['x_alone']:.2f} | {r['cpu_ms_per_node']:.2f} | {r['lab_cpu_s']:.2f} "
+            f"| {r['cold_s']:.2f} | {r['cold_cpu_ms_per_node']:.1f} "
+            f"| {r['fds'] if int(r['fds']) >= 0 else 'n/a'} |"
+        )
+
+    def ratio(size: int) -> Measured:
+        r = found[size]
+        return Measured(
+            [f"{size} nodes: refresh {r['wall_s']:.3f} s / slowest alone {r['alone_s']:.3f} s"],
+            float(r["x_alone"]),
+        )
+
+    cpu = found[CPU_SIZE]
+    return [
+        Measured(lines + ratio(200).lines, ratio(200).value),
+        ratio(500),
+        Measured(
+            [f"{CPU_SIZE} nodes: client CPU {cpu['cpu_ms_per_node']:.2f} ms per node and refresh"],
+            float(cpu["cpu_ms_per_node"]),
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    for line in run():
-        print(line)
+    for m, t in zip(run("--quick" in sys.argv), TARGETS, strict=True):
+        print("\n".join(m.lines))
+        print(t.result_line(m.value))

@@ -20,10 +20,16 @@ import time
 from pathlib import Path
 
 from bench.labproc import lab_process
+from bench.results import Measured, Target
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 10
+QUICK_RUNS = 2
 TIMEOUT = 60.0
+TARGETS = (
+    Target("tui-first-screen", "TUI first screen (headless) vs a minimal Textual app", 1.5),
+    Target("check-config", "check-config on the smallest inventory vs python -c pass", 4.0),
+)
 
 # Run in the child: make the app's run_async headless, with an auto-pilot that notes the
 # time once the first screen has been composed, laid out and rendered (headless Textual
@@ -85,7 +91,8 @@ Linux). `resil-tui` goes through its real path (`entry.main` -> inventory -> `op
 background and does not hold the first screen). The baseline is a minimal Textual `App`
 (Header, a Static, Footer) in the same harness. "to exit" adds the shutdown.
 
-Median of {RUNS} runs per figure, all interleaved; the interpreter is the venv's."""
+Median of {RUNS} runs per figure ({QUICK_RUNS} with `--quick`), all interleaved; the
+interpreter is the venv's."""
 
 
 def _closed_port() -> int:
@@ -160,7 +167,7 @@ def _first_screen(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return float(marks[0]) - t0, ended
 
 
-def measure(tmp: Path) -> dict[str, list[float]]:
+def measure(tmp: Path, runs: int = RUNS) -> dict[str, list[float]]:
     env = _env(tmp)
     inv = smallest_inventory(tmp / "smallest.toml")
     py = sys.executable
@@ -178,7 +185,7 @@ def measure(tmp: Path) -> dict[str, list[float]]:
         )
     }
     with lab_process(tmp / "lab", 1, cc=False, edge=False, mds=0) as lab_inv:
-        for _ in range(RUNS):
+        for _ in range(runs):
             times["pass"].append(_wall([py, "-c", "pass"], env, (0,)))
             times["check"].append(_wall([*_resil_tui(), "check-config", str(inv)], env, (0,)))
             # Exit 2 (CRITICAL): both nodes are down, as they should be.
@@ -197,11 +204,12 @@ def measure(tmp: Path) -> dict[str, list[float]]:
     return times
 
 
-def run() -> list[str]:
+def run(quick: bool = False) -> list[Measured]:
     with tempfile.TemporaryDirectory(prefix="resil-startup-") as d:
-        t = {k: statistics.median(v) for k, v in measure(Path(d)).items()}
+        found = measure(Path(d), QUICK_RUNS if quick else RUNS)
+        t = {k: statistics.median(v) for k, v in found.items()}
     ms = {k: v * 1000 for k, v in t.items()}
-    return [
+    table = [
         "| process | median ms | ratio | to |",
         "| --- | ---: | ---: | --- |",
         f"| `python -c pass` | {ms['pass']:.0f} | 1.00 | itself |",
@@ -218,8 +226,14 @@ def run() -> list[str]:
         f"| `resil-tui` TUI, to exit | {ms['tui_exit']:.0f} "
         f"| {t['tui_exit'] / t['minimal_exit']:.2f} | minimal Textual app |",
     ]
+    check = f"check-config {ms['check']:.0f} ms / python -c pass {ms['pass']:.0f} ms"
+    return [
+        Measured(table, t["tui"] / t["minimal"]),
+        Measured([check], t["check"] / t["pass"]),
+    ]
 
 
 if __name__ == "__main__":
-    for line in run():
-        print(line)
+    for m, target in zip(run("--quick" in sys.argv), TARGETS, strict=True):
+        print("\n".join(m.lines))
+        print(target.result_line(m.value))

@@ -29,6 +29,7 @@ from resil_tui.core.log_readers import ReaderRefused, check_reader
 from resil_tui.inventory_model import (
     DEFAULT_HA_SIP_EXPIRY,
     DEFAULT_READINESS_PATTERN,
+    DEFAULT_XUC_PROBE_URL,
     ChangePolicy,
     Inventory,
     JournalPolicy,
@@ -42,6 +43,7 @@ from resil_tui.inventory_model import (
     Site,
     SshSettings,
     WatchSettings,
+    XucSettings,
 )
 
 ENV_VAR = "RESIL_TUI_HOSTS"
@@ -49,6 +51,8 @@ ENV_VAR = "RESIL_TUI_HOSTS"
 # Validators: always .fullmatch() (a `$` would let a trailing newline through).
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _USER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+# The command catalog's container-name rule (remote/commands.py `name`).
+_CONTAINER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _FQDN_RE = re.compile(
     r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 )
@@ -229,7 +233,7 @@ _SITE_KEYS = {
 _NODE_COMMON = _SSH_KEYS | {"ssh", "paths", "logs", "changes"}
 _NODE_KEYS: dict[str, set[str]] = {
     "xivo": _NODE_COMMON | {"voip_ip"},
-    "cc": _NODE_COMMON | {"ip", "fqdn", "readiness_pattern"},
+    "cc": _NODE_COMMON | {"ip", "fqdn", "readiness_pattern", "xuc"},
     "edge": _NODE_COMMON | {"fqdn", "env_path"},
     "mds": _NODE_COMMON | {"name", "ip"},
 }
@@ -528,6 +532,52 @@ def _watch(c: _Checker, value: Any) -> WatchSettings:
     return out
 
 
+_XUC_KEYS = {"container", "start_from", "probe", "probe_url", "probe_timeout", "grace"}
+
+
+def _xuc(c: _Checker, value: Any, path: str) -> XucSettings:
+    table = c.table(value, path)
+    if table is None:
+        return XucSettings()
+    c.unknown_keys(table, _XUC_KEYS, path)
+    out = XucSettings()
+    if "container" in table:
+        raw = table["container"]
+        names = [raw] if isinstance(raw, str) else raw
+        if (
+            not isinstance(names, list)
+            or not names
+            or not all(isinstance(n, str) and _CONTAINER_RE.fullmatch(n) for n in names)
+        ):
+            c.error(f"{path}.container", "must be a container name or a list of names")
+        else:
+            out = replace(out, containers=tuple(names))
+    start = c.string(table, "start_from", path)
+    if start is not None:
+        if start not in ("inspect", "ps"):
+            c.error(f"{path}.start_from", f"{start!r} must be 'inspect' or 'ps'")
+        else:
+            out = replace(out, start_from=start)
+    probe = c.boolean(table, "probe", path)
+    url = c.string(table, "probe_url", path)
+    if url is not None:
+        try:
+            out = replace(out, probe_url=validators.http_url(url))
+        except validators.InvalidValue as exc:
+            c.error(f"{path}.probe_url", str(exc))
+    if probe is True and out.probe_url is None and url is None:
+        out = replace(out, probe_url=DEFAULT_XUC_PROBE_URL)
+    elif probe is False:
+        out = replace(out, probe_url=None)
+    timeout = c.number(table, "probe_timeout", path, minimum=0.5, maximum=60)
+    if timeout is not None:
+        out = replace(out, probe_timeout=float(timeout))
+    grace = c.number(table, "grace", path, minimum=10, maximum=86400)
+    if grace is not None:
+        out = replace(out, grace=float(grace))
+    return out
+
+
 def _logs(c: _Checker, value: Any, path: str) -> tuple[LogStreamSpec, ...]:
     if not isinstance(value, list):
         c.error(path, f"must be an array of {{ name = ..., command = [...] }}, not {_kind(value)}")
@@ -638,6 +688,7 @@ def _node(
                     f"{path}.readiness_pattern", f"{raw!r} is not a valid regular expression: {exc}"
                 )
     logs = _logs(c, table["logs"], f"{path}.logs") if "logs" in table else ()
+    xuc = _xuc(c, table["xuc"], f"{path}.xuc") if "xuc" in table else XucSettings()
     if host is None:
         return None
     return Node(
@@ -653,6 +704,7 @@ def _node(
         logs=logs,
         name=name,
         changes=node_changes,
+        xuc=xuc,
     )
 
 

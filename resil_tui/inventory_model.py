@@ -47,6 +47,10 @@ DEFAULT_HA_SIP_EXPIRY = (60, 300, 120)
 
 
 DEFAULT_READINESS_PATTERN = r"Listening for HTTP on"
+# The xuc container's names under docker compose v2 (project-service-1) and v1.
+DEFAULT_XUC_CONTAINERS: tuple[str, ...] = ("xivocc-xuc-1", "xivocc_xuc_1")
+DEFAULT_XUC_GRACE = 180.0  # seconds a restarted xuc may take before "not ready" is critical
+DEFAULT_XUC_PROBE_URL = "http://127.0.0.1:8090/"  # the xuc REST API's port on the CC node
 
 
 class UnknownName(LookupError):
@@ -131,6 +135,17 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class XucSettings:
+    """How a CC node's xuc readiness is read ([site.S.cc.SIDE.xuc] in the inventory)."""
+
+    containers: tuple[str, ...] = DEFAULT_XUC_CONTAINERS  # `docker inspect` names
+    start_from: str = "inspect"  # where the run's start comes from: "inspect" | "ps"
+    probe_url: str | None = None  # an HTTP probe run with curl on the node; None: none
+    probe_timeout: float = 5.0
+    grace: float = DEFAULT_XUC_GRACE
+
+
+@dataclass(frozen=True)
 class LogStreamSpec:
     """An extra read-only log stream declared in the inventory for a node."""
 
@@ -152,6 +167,7 @@ class Node:
     logs: tuple[LogStreamSpec, ...] = ()
     name: str = ""  # short name inside the site: "xivo.master", "mds.mds1"
     changes: ChangePolicy = field(default_factory=ChangePolicy)
+    xuc: XucSettings = field(default_factory=XucSettings)  # CC nodes
 
     @property
     def label(self) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from resil_tui import paths
 from resil_tui.core.journal_event import EventKind, JournalEvent
-from resil_tui.core.site_facts import SitePicture, picture_from_events, site_events
+from resil_tui.core.site_picture import SitePicture, picture_from_events, site_events
 from resil_tui.localfiles import PRIVATE_FILE, ensure_private_dir, open_private_append, write_atomic
 
 log = logging.getLogger(__name__)

@@ -22,17 +22,18 @@ from resil_tui.cli.common import (
     SubParsers,
     subparser,
 )
-from resil_tui.inventory_model import Node, Site
+from resil_tui.inventory_model import Node, Side, Site
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from resil_tui.core import edge_side
+    from resil_tui.core import edge_side, site_facts
     from resil_tui.core.edge_env import Direction, EdgeSwitchPlan
     from resil_tui.ops import edge as edge_ops
     from resil_tui.ops import errors as ops_errors
     from resil_tui.ops.session import Session
 else:
     edge_side = lazy_module("resil_tui.core.edge_side")
+    site_facts = lazy_module("resil_tui.core.site_facts")
     edge_ops = lazy_module("resil_tui.ops.edge")
     ops_errors = lazy_module("resil_tui.ops.errors")
 
@@ -149,6 +150,20 @@ class EdgeCli:
                 "pass --yes to confirm in advance"
             )
 
+    async def consequences(self, session: Session, site: Site, direction: Direction) -> None:
+        """What the switch does now, from a poll of the site: who serves telephony, where
+        remote users go after it, what drops."""
+        report = await session.collector.poll_site(site)
+        facts = site_facts.site_facts(
+            site, report.verdicts, report.snapshot.nodes, report.verdicts.evaluated_at
+        )
+        target = Side(direction.target.value)
+        found = site_facts.edge_switch_consequences(facts, site, target)
+        for line in found.lines:
+            self.note(line)
+        for warning in found.warnings:
+            self.note(f"WARNING: {warning}")
+
     async def confirm(self) -> bool:
         try:
             await self.io.confirm("Apply?", yes=self.args.yes)
@@ -206,6 +221,7 @@ class EdgeCli:
         if code != EXIT_CHANGES:
             return code
         self.note(f"On {node.id}: back up and replace {preview.path}, then edge-dcomp up -d")
+        await self.consequences(session, site, direction)
         if not await self.confirm():
             self.note("cancelled: nothing was changed")
             return EXIT_NOTHING

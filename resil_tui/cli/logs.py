@@ -4,10 +4,12 @@
   connection is resumed without duplicates, the gap marker goes to stderr (stdout carries
   log lines only).
 * `--no-follow` prints the last N lines and exits (1 when the command could not run).
-* `--until-ready [--timeout S]` follows until the node's readiness line appears (exit 0)
-  or the timeout passes (exit 1). Only a line logged after the command started counts:
-  the previous start's readiness line, still in the history, must not end the wait of a
-  script that just restarted xuc (`--since TIME` moves that moment).
+* `--until-ready [--timeout S]` on a CC node: exit 0 once the *current run* of xuc is
+  ready (ops/xuc_wait.py), 1 at the timeout. A xuc ready for days is ready at once (and
+  says since when); after a restart only the new run's readiness line counts, with or
+  without docker timestamps (core/xuc_readiness.py). `--since TIME`: a readiness line
+  must also be logged at or after TIME. On another node's stream: a line matching the
+  readiness pattern logged after the command started (or `--since`).
 
 Exit codes: 0 success, 1 not ready / stream failed, 2 usage (unknown node or stream).
 """
@@ -34,8 +36,10 @@ from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
     from resil_tui.ops import logs as logs_ops
+    from resil_tui.ops import xuc_wait
 else:
     logs_ops = lazy_module("resil_tui.ops.logs")
+    xuc_wait = lazy_module("resil_tui.ops.xuc_wait")
 
 NAME = "logs"
 HELP = "print a node's log stream (xuc by default on CC nodes)"
@@ -56,7 +60,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--until-ready",
         action="store_true",
-        help="follow until the readiness line appears: exit 0, or 1 at --timeout",
+        help="exit 0 once xuc's current run is ready (at once if it already is), 1 at --timeout",
     )
     p.add_argument(
         "--timeout", type=checked(validators.timeout_seconds), default=180.0, metavar="S"
@@ -66,8 +70,8 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         dest="not_before",
         type=timestamp,
         metavar="TIME",
-        help="with --until-ready: count readiness lines from TIME (ISO 8601, e.g. the "
-        "time you restarted xuc); default: from now, so an old line never counts",
+        help="with --until-ready: a readiness line must also be logged at or after TIME "
+        "(ISO 8601, e.g. when you restarted xuc); xuc's current run is judged anyway",
     )
 
 
@@ -106,12 +110,21 @@ async def run(ctx: Context, args: LogsArgs) -> int:
     async with ctx.session() as session:
         pool = session.pool
         if args.until_ready:
-            not_before = args.not_before or datetime.now(UTC)
 
             def show(line: str) -> None:
                 (err if line.startswith("── ") else out).write(line + "\n")
                 out.flush()
 
+            if node.kind.value == "cc" and stream.name == "xuc":
+                plan = xuc_wait.plan_xuc_wait(node)
+                err.write(f"resil-tui: {node.id}: {plan.text}\n")
+                since = args.not_before.timestamp() if args.not_before else None
+                waited = await xuc_wait.wait_for_xuc(
+                    pool, plan, timeout=args.timeout, not_before=since, on_line=show
+                )
+                err.write(f"resil-tui: {waited.summary()}\n")
+                return EXIT_OK if waited.ready else EXIT_FAILED
+            not_before = args.not_before or datetime.now(UTC)
             result = await logs_ops.wait_until_ready(
                 pool,
                 node,

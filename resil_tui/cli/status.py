@@ -74,7 +74,7 @@ def report_json(reports: list[SiteReport], generated_at: float) -> dict[str, Any
     }
 
 
-def _node_line(snap: NodeSnapshot) -> tuple[str, str, str]:
+def _node_line(snap: NodeSnapshot, now: float) -> tuple[str, str, str]:
     reach = snap.reachability
     if not reach.ok:
         return ("✖ down", f"{reach.state.value}: {reach.message}", "")
@@ -88,6 +88,8 @@ def _node_line(snap: NodeSnapshot) -> tuple[str, str, str]:
         )
         return ("✔ up", f"HA {mode}{peer} · telephony {role}", latency)
     if snap.cc is not None:
+        if snap.cc.xuc is not None:
+            return ("✔ up", f"xuc {snap.cc.xuc.describe(now)}", latency)
         state = snap.cc.xuc_state()
         return ("✔ up", f"xuc {state.value if state else 'not found'}", latency)
     if snap.edge is not None:
@@ -107,7 +109,8 @@ def render_table(reports: list[SiteReport], out: TextSink) -> None:
         out.write(f"  {head.explanation}\n")
         if head is not v.primary:
             out.write(f"  Telephony: {v.primary.title}\n")
-        rows = [(nid, *_node_line(s)) for nid, s in report.snapshot.nodes.items()]
+        now = report.verdicts.evaluated_at
+        rows = [(nid, *_node_line(s, now)) for nid, s in report.snapshot.nodes.items()]
         width = max((len(r[0]) for r in rows), default=10)
         for nid, state, what, latency in rows:
             out.write(f"  {nid:<{width}}  {state:<7} {what}  {latency}".rstrip() + "\n")

@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from resil_tui.core.compose import ContainerState
 from resil_tui.core.edge_side import EdgeSide, VarSide
-from resil_tui.core.freshness import is_stale
+from resil_tui.core.freshness import age, is_stale
 from resil_tui.core.ha import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot, XivoStatus
 from resil_tui.core.replication import ReplicationOutcome
 from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.core.sync_log import SyncOutcome
+from resil_tui.core.xuc_readiness import XucReadiness, XucState
 from resil_tui.inventory_model import Resilience
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Verdict(StrEnum):
     EDGE_WRONG_SIDE = "edge_wrong_side"
     EDGE_MIXED = "edge_mixed"
     XUC_DOWN = "xuc_down"
+    XUC_NOT_READY = "xuc_not_ready"
     SYNC_FAILING = "sync_failing"
     SYNC_KEY_MISSING = "sync_key_missing"
     REPLICATION_FAILING = "replication_failing"
@@ -575,12 +577,21 @@ def _edge_findings(
     return []
 
 
-def _xuc_findings(topo: Topology, snapshot: SiteSnapshot, active_side: str | None) -> list[Finding]:
+def _xuc_findings(
+    topo: Topology, snapshot: SiteSnapshot, active_side: str | None, now: float
+) -> list[Finding]:
+    """xuc of the CC on the side serving telephony: not running is critical (CC users
+    cannot work); up but not ready is a warning while it starts, critical once it has been
+    starting longer than its grace period. An unreachable CC is a reachability finding."""
     if active_side not in ("master", "slave"):
         return []
     cc_id = topo.cc_master_id if active_side == "master" else topo.cc_slave_id
     cc = snapshot.node(cc_id)
-    if cc is None or cc.cc is None or cc.cc.containers is None or not cc.reachability.ok:
+    if cc is None or cc.cc is None or not cc.reachability.ok:
+        return []
+    if cc.cc.xuc is not None:
+        return _readiness_findings(cc.node_id, active_side, cc.cc.xuc, now)
+    if cc.cc.containers is None:
         return []
     container = cc.cc.containers.service("xuc")
     nodes = [cc.node_id]
@@ -607,13 +618,69 @@ def _xuc_findings(topo: Topology, snapshot: SiteSnapshot, active_side: str | Non
             )
         ]
     if container.health == "unhealthy":
+        # The same severity as the readiness path: docker's own check says it does not serve.
+        return [
+            Finding(
+                Verdict.XUC_NOT_READY,
+                Severity.CRITICAL,
+                f"xuc on the active side not ready ({active_side} CC): unhealthy",
+                "Docker reports the xuc container as unhealthy: CC users cannot work.",
+                [f"{cc.node_id}: {container.name}: {container.status}"],
+                nodes,
+            )
+        ]
+    return []
+
+
+def _readiness_findings(node_id: str, side: str, xuc: XucReadiness, now: float) -> list[Finding]:
+    evidence = [f"{node_id}: {xuc.describe(now)}: {xuc.basis}", *xuc.evidence]
+    nodes = [node_id]
+    if xuc.state is XucState.DOWN:
+        what = "not listed" if xuc.basis == "no xuc container" else xuc.describe(now)[2:]
         return [
             Finding(
                 Verdict.XUC_DOWN,
+                Severity.CRITICAL,
+                f"xuc not running on the active CC ({side}): {what}",
+                "The CC of the side serving telephony does not run xuc: CC users cannot work.",
+                evidence,
+                nodes,
+            )
+        ]
+    if xuc.state is XucState.STARTING:
+        running = xuc.starting_for(now)
+        took = f" for {age(running)}" if running is not None else ""
+        return [
+            Finding(
+                Verdict.XUC_NOT_READY,
                 Severity.WARNING,
-                f"xuc is unhealthy on the {active_side} CC",
-                "Docker reports the xuc container as unhealthy.",
-                [f"{cc.node_id}: {container.name}: {container.status}"],
+                f"xuc on the active side not ready: starting{took} ({side} CC)",
+                f"xuc has not logged its readiness line yet; critical after {xuc.grace:g}s.",
+                evidence,
+                nodes,
+            )
+        ]
+    if xuc.state is XucState.NOT_READY:
+        return [
+            Finding(
+                Verdict.XUC_NOT_READY,
+                Severity.CRITICAL,
+                f"xuc on the active side not ready ({side} CC)",
+                "xuc runs but does not serve (no readiness line past its grace period, or "
+                "docker's health check fails): CC users cannot work.",
+                evidence,
+                nodes,
+            )
+        ]
+    if xuc.state is XucState.UNKNOWN:
+        return [
+            Finding(
+                Verdict.UNKNOWN,
+                Severity.WARNING,
+                f"xuc readiness on the active side unknown ({side} CC)",
+                "Nothing read proves or disproves that xuc serves; an HTTP probe "
+                "(xuc.probe in the inventory) gives a second signal.",
+                evidence,
                 nodes,
             )
         ]
@@ -652,8 +719,11 @@ def _reach_findings(
     states: dict[str, XivoState],
     now: float,
     stale_after: float,
+    active_side: str | None = None,
 ) -> list[Finding]:
     found: list[Finding] = []
+    # The CC of the side serving telephony: unreachable is as bad as xuc not running there.
+    active_cc = {"master": topo.cc_master_id, "slave": topo.cc_slave_id}.get(active_side or "")
     ids: list[str | None] = [
         topo.xivo_master_id,
         topo.xivo_slave_id,
@@ -682,13 +752,17 @@ def _reach_findings(
                     other_state is XivoState.UNREACHABLE and node_id == topo.xivo_slave_id
                 ):
                     severity = Severity.CRITICAL
+            hint = _REACH_HINT.get(reach.state, "The node could not be polled.")
+            if node_id == active_cc:
+                severity = Severity.CRITICAL
+                hint += " It is the CC of the side serving telephony: xuc cannot be checked."
             since = f" since {reach.since:.0f}" if reach.since is not None else ""
             found.append(
                 Finding(
                     Verdict.NODE_UNREACHABLE,
                     severity,
                     f"{node_id} unreachable ({reach.state.value})",
-                    _REACH_HINT.get(reach.state, "The node could not be polled."),
+                    hint,
                     [f"{node_id}: {reach.state.value}{since}: {reach.message}".rstrip(": ")],
                     [node_id],
                 )
@@ -780,9 +854,9 @@ def evaluate(
     findings += _ha_findings(topology, master, slave)
     findings += _sync_findings(topology, master, slave)
     findings += _edge_findings(topology, snapshot, active_side)
-    findings += _xuc_findings(topology, snapshot, active_side)
+    findings += _xuc_findings(topology, snapshot, active_side, now)
     findings += _services_findings(snapshot, topology)
-    findings += _reach_findings(snapshot, topology, states, now, stale_after_seconds)
+    findings += _reach_findings(snapshot, topology, states, now, stale_after_seconds, active_side)
 
     words = role_words(topology.resilience)
     findings = [_reworded(f, words) for f in findings]

@@ -17,6 +17,7 @@ Pure: text in, dataclass out.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -259,3 +260,38 @@ def edge_targets(text: str, pair: PairAddresses) -> EdgeTargets:
     env = scan_env(text).values()
     variables = [_variable(name, env, pair) for name in EDGE_VARIABLES]
     return EdgeTargets(variables, overall_of(variables))
+
+
+def containers_behind(env_text: str, inspect_text: str, pair: PairAddresses) -> list[str] | None:
+    """What `edge-dcomp up -d` has left to apply: each running Edge container (from
+    `docker inspect`, its Config.Env) whose value of one of the four variables names
+    another side than the `.env` does now. [] when every value found agrees; None when no
+    container's environment holds any of the four (nothing to compare: cannot tell)."""
+    try:
+        data = json.loads(inspect_text) if inspect_text.strip() else []
+    except ValueError:
+        return None
+    objects = data if isinstance(data, list) else [data]
+    wanted = {v.name: v.detail for v in edge_targets(env_text, pair).variables}
+    behind: list[str] = []
+    compared = 0
+    for obj in objects:
+        config = obj.get("Config") if isinstance(obj, dict) else None
+        env = config.get("Env") if isinstance(config, dict) else None
+        if not isinstance(env, list):
+            continue
+        name = str(obj.get("Name", "?")).removeprefix("/")
+        for item in env:
+            if not isinstance(item, str) or "=" not in item:
+                continue
+            key, _, value = item.partition("=")
+            if key not in wanted:
+                continue
+            compared += 1
+            master, slave = pair.pair(key)
+            running = classify(value, master, slave)
+            if running is not wanted[key]:
+                behind.append(
+                    f"{name}: {key} names the {running.value}, the .env the {wanted[key].value}"
+                )
+    return behind if compared else None

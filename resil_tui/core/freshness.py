@@ -31,6 +31,16 @@ def clock(ts: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts)) if ts is not None else "?"
 
 
+def stamp(ts: float | None, now: float) -> str:
+    """A moment an admin can place: HH:MM:SS within the last 20 hours, else with its date
+    (a time alone would read as today's)."""
+    if ts is None:
+        return "?"
+    if abs(now - ts) < 20 * 3600:
+        return clock(ts)
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
 def age(seconds: float) -> str:
     """A duration the way an admin reads it at a glance: 42s, 12m, 3.5h."""
     seconds = max(0.0, seconds)

@@ -1,9 +1,13 @@
-"""Is the restarted xuc serving again? Watch its log for the readiness line.
+"""A readiness line in a followed log, counted from a moment on (``not_before``).
 
-The wizard runs ``xivocc-dcomp restart xuc`` and then follows ``logs -f -t --tail N xuc``.
-The tail replays history, which holds the readiness line of the *previous* start: that one
-must not count. So with ``not_before`` set, a line counts only when its time (docker's
-``-t`` time, else the application's own) is at or after ``not_before``.
+This is the line matcher for any stream (``resil-tui logs --until-ready`` on a stream other
+than xuc). xuc's own readiness, that of the *current run* of its container, is decided by
+``core/xuc_readiness.py`` from ``docker inspect`` and the log together; it also works when
+the wrapper drops docker's ``-t``.
+
+A tail replays history, which may hold an older readiness line: with ``not_before`` set, a
+line counts only when its time (docker's ``-t`` time, else the application's own) is at or
+after ``not_before``.
 
 A line without a time of its own (stack trace, multi-line message) takes the time of the
 last timed line before it. A match whose time is unknown, or not comparable (naive

@@ -26,6 +26,7 @@ from resil_tui.core.ha_webui import (
 from resil_tui.core.replication import ReplicationResult
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncResult
+from resil_tui.core.xuc_readiness import XucReadiness
 
 
 class ReachState(StrEnum):
@@ -128,6 +129,12 @@ XUC_SERVICE = "xuc"
 @dataclass(frozen=True)
 class CcStatus:
     containers: ComposePs | None = None
+    # The readiness of the xuc container's current run (core/xuc_readiness.py).
+    xuc: XucReadiness | None = None
+    # What the next poll needs: the end of the log read (an anchor when the run changes),
+    # and whether the wrapper accepted `logs --since` (docker-compose 1.x refuses it).
+    log_tail: tuple[str, ...] = ()
+    logs_since_ok: bool | None = None
 
     def xuc_state(self, service: str = XUC_SERVICE) -> ContainerState | None:
         return self.containers.service_state(service) if self.containers else None
@@ -137,6 +144,7 @@ class CcStatus:
         return {
             "containers": self.containers.to_dict() if self.containers else None,
             "xuc_state": state.value if state else None,
+            "xuc": self.xuc.to_dict() if self.xuc else None,
         }
 
 

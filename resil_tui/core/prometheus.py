@@ -25,7 +25,7 @@ from resil_tui.core.edge_side import EdgeSide
 from resil_tui.core.ha import HaMode
 from resil_tui.core.node_status import NodeSnapshot, SiteSnapshot
 from resil_tui.core.replication import ReplicationOutcome
-from resil_tui.core.site_facts import xuc_readiness
+from resil_tui.core.site_picture import xuc_readiness
 from resil_tui.core.sync_log import SyncOutcome
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

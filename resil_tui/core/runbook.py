@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from ipaddress import IPv4Address
 from types import MappingProxyType
@@ -230,6 +230,10 @@ class Step:
     on_fail: OnFail = OnFail.STOP  # checks: what a false condition does
     confirm_word: str | None = None  # OnFail.CONFIRM: the word to type
     env_changes: tuple[EnvChange, ...] = ()  # edge_switch: the variables that change
+    # Earlier waits whose success this step relies on: when one was skipped, the admin
+    # acknowledges that before this step runs (e.g. sending users to a CC whose xuc wait
+    # was skipped).
+    depends_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Broken steps are programming errors of this module: fail loudly at build time.
@@ -292,6 +296,7 @@ class Step:
                 }
                 for c in self.env_changes
             ],
+            "depends_on": list(self.depends_on),
         }
 
 
@@ -758,14 +763,15 @@ class _Builder:
                 kind=StepKind.WAIT,
                 title=f"Wait until {service} is ready on the CC {word}",
                 detail=(
-                    f"Follow the {service} log on {cc.label} until a line "
+                    f"The run of {service} on {cc.label} "
                     + (
-                        f"logged since the {word} XiVO became active (the CC started {service} "
-                        "by itself) "
+                        f"that the CC started by itself once the {word} XiVO became active "
                         if automatic
-                        else "after the restart "
+                        else "started by the restart "
                     )
-                    + f"matches {cc.readiness_pattern!r}."
+                    + f"must log a line matching {cc.readiness_pattern!r} (it proves its "
+                    "HTTP server is up, not that it reached the XiVO); lines of its earlier "
+                    "runs, still in the log, do not count."
                 ),
                 part=Part.CC,
                 node_id=node_id,
@@ -997,6 +1003,16 @@ class _Builder:
         )
 
 
+# What each step relies on having succeeded before it (see Step.depends_on): users are
+# sent to a CC, or the Edge to a side, only once its XiVO serves and its xuc is ready.
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "cc.restart_xuc": ("xivo.wait_target_telephony",),
+    "cc.users_open_fqdn": ("xivo.wait_target_telephony", "cc.wait_xuc_ready"),
+    "edge.switch_env": ("xivo.wait_target_telephony", "cc.wait_xuc_ready"),
+    "final.refresh_browsers": ("cc.wait_xuc_ready", "edge.wait_containers_up"),
+}
+
+
 def build_runbook(
     site: Site,
     direction: Direction,
@@ -1051,6 +1067,10 @@ def build_runbook(
     ids = [s.id for s in b.steps]
     if len(set(ids)) != len(ids):  # a bug here, never an inventory problem
         raise AssertionError(f"duplicate step ids: {ids}")
+    b.steps = [
+        replace(s, depends_on=tuple(d for d in DEPENDS_ON.get(s.id, ()) if d in ids))
+        for s in b.steps
+    ]
     return Runbook(
         site=site.name,
         direction=direction,

@@ -1,286 +1,214 @@
-"""The facts of a site picture, and the journal events between two pictures.
+"""The live facts an admin decides on, and what a change does to them.
 
-A `SitePicture` is what is known about a site as a set of facts, each a value with the
-time it was seen: per node its reachability, HA role, telephony, Edge side, xuc readiness,
-replication and sync results; for the site its verdict. `observe()` reads them from a
-poll (a site snapshot and its verdicts), `picture_from_events()` from a journal's latest
-entries; `site_events(previous, new)` is every fact of `new` whose value differs from
-`previous` (first seen when `previous` does not know it), as journal events.
+`SiteFacts` is what the site looks like now, in words: which side serves telephony, where
+the Edge sends remote users, whether xuc is ready on each CC. It comes from the console's
+site state (or, for the CLI, from a poll) and goes into confirmations and into the wizard's
+record (at the start and at the end of a run).
 
-The rules:
-- A fact a poll cannot tell (node unreachable, nothing parsed, never polled) is absent,
-  and an absent fact is never a change: "unknown" does not overwrite "standby".
-- A fact older than what `previous` knows is not a change either (another process saw a
-  newer value first): this is what lets several processes share one journal.
-- Each node fact is one `NodeRule` (a kind and a function of the node snapshot): a new fact
-  is one more rule. xuc readiness reads the containers today (`xuc_readiness`); when the
-  snapshot carries the readiness of the current xuc run, that one function reads it.
-  Phone counts, once the snapshot has them, are one more rule (a site rule: which side the
-  phones are registered on).
-
-Pure: no clock, no I/O; every time comes from the snapshot or the events.
+The `*_consequences` functions say what a change does from there, live consequences first:
+which side serves telephony now, where remote users go after the change, what restarts
+and what drops (xuc sessions cut by a restart; the Edge containers `edge-dcomp up -d`
+recreates, and the calls relayed through them). Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from resil_tui.core.cluster import SiteVerdicts, XivoState, telephony_role
-from resil_tui.core.compose import ContainerState
-from resil_tui.core.ha import HaMode
-from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
-from resil_tui.core.node_status import CcStatus, NodeSnapshot, ReachState
-
-FactKey = tuple[str, str]  # (node id, or "" for the site; kind value)
-
-REACHABLE = "reachable"
-UNREACHABLE = "unreachable"
+from resil_tui.core.cluster import SiteVerdicts, XivoState
+from resil_tui.core.freshness import clock
+from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.inventory_model import Node, Side, Site
 
 
 @dataclass(frozen=True)
-class Fact:
-    node: str | None
-    kind: EventKind
-    value: str
-    at: float  # when it was seen
-    evidence: str = ""
+class SiteFacts:
+    at: float | None  # when the facts were judged (epoch); None: never polled
+    active_side: str | None  # "master" | "slave" | "both" | None
+    telephony: str  # "the slave (paris.xivo.slave)", "both XiVO (split brain)", ...
+    edge_side: str | None  # "master" | "slave" | "mixed" | "unknown"; None: no Edge
+    xuc: dict[str, str] = field(default_factory=dict)  # CC node id -> "✔ ready since ..."
+    xuc_ready: dict[str, bool | None] = field(default_factory=dict)  # CC node id -> ready?
+    verdict: str = ""  # the site's headline
 
     @property
-    def key(self) -> FactKey:
-        return (self.node or "", self.kind.value)
+    def known(self) -> bool:
+        return self.at is not None
 
+    def lines(self) -> list[str]:
+        if self.at is None:
+            return ["not polled yet: the live state is unknown"]
+        out = [f"telephony served by {self.telephony} (as of {clock(self.at)})"]
+        if self.edge_side is not None:
+            out.append(f"the Edge sends remote users to the {self.edge_side}")
+        out += [f"xuc on {node}: {text}" for node, text in self.xuc.items()]
+        if self.verdict:
+            out.append(f"site verdict: {self.verdict}")
+        return out
 
-@dataclass(frozen=True)
-class SitePicture:
-    site: str
-    facts: Mapping[FactKey, Fact] = field(default_factory=dict)
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "active_side": self.active_side,
+            "telephony": self.telephony,
+            "edge_side": self.edge_side,
+            "xuc": dict(self.xuc),
+            "xuc_ready": dict(self.xuc_ready),
+            "verdict": self.verdict,
+        }
 
-    def value(self, node: str | None, kind: EventKind) -> str | None:
-        fact = self.facts.get((node or "", kind.value))
-        return fact.value if fact is not None else None
-
-
-# --- node facts ------------------------------------------------------------------------
-
-
-def _reachability(snap: NodeSnapshot) -> tuple[str, str] | None:
-    reach = snap.reachability
-    if reach.state is ReachState.NOT_POLLED:
-        return None
-    if reach.ok:
-        latency = snap.latency_seconds
-        return REACHABLE, f"answered in {latency * 1000:.0f} ms" if latency is not None else ""
-    return UNREACHABLE, f"{reach.state.value}: {reach.message}".rstrip(": ")
-
-
-def _ha_role(snap: NodeSnapshot) -> tuple[str, str] | None:
-    ha = snap.xivo.ha if snap.xivo else None
-    if ha is None:
-        return None
-    if not ha.present:
-        return ha.mode.value, "no ha.conf (HA disabled)"
-    peer = f", remote_address {ha.peer}" if ha.peer is not None else ""
-    problems = f" ({'; '.join(ha.problems)})" if ha.problems else ""
-    return ha.mode.value, f"ha.conf node_type {ha.mode.value}{peer}{problems}"
-
-
-def _telephony(snap: NodeSnapshot) -> tuple[str, str] | None:
-    xivo = snap.xivo
-    role = telephony_role(xivo)
-    if role is XivoState.UNKNOWN or xivo is None or xivo.services is None:
-        return None
-    services = xivo.services
-    shown = [
-        f"{s.name} {s.state.value}"
-        for s in services.services
-        if s.name in services.telephony_services
-    ]
-    flag = xivo.disabled_flag
-    if flag is not None:
-        shown.append("disabled flag " + ("present" if flag else "absent"))
-    return role.value, ", ".join(shown)
-
-
-def xuc_readiness(cc: CcStatus | None) -> tuple[str, str] | None:
-    """ready / starting / not_ready / down, and the container line that says so.
-
-    From `xivocc-dcomp ps`: up and not (yet) unhealthy is ready, as the rest of the
-    product counts a stack up (core/compose.all_up); a compose health check, when there
-    is one, says starting or unhealthy. None: the containers could not be read."""
-    if cc is None or cc.containers is None:
-        return None
-    container = cc.containers.service("xuc")
-    if container is None:
-        return "down", "no xuc container in 'xivocc-dcomp ps'"
-    evidence = f"{container.name}: {container.status}"
-    if container.state is not ContainerState.UP:
-        return "down", evidence
-    if container.health == "starting":
-        return "starting", evidence
-    if container.health == "unhealthy":
-        return "not_ready", evidence
-    return "ready", evidence
-
-
-def _xuc(snap: NodeSnapshot) -> tuple[str, str] | None:
-    return xuc_readiness(snap.cc)
-
-
-def _edge_side(snap: NodeSnapshot) -> tuple[str, str] | None:
-    targets = snap.edge.targets if snap.edge else None
-    if targets is None:
-        return None
-    evidence = "; ".join(f"{v.name} -> {v.detail.value}" for v in targets.variables)
-    return targets.overall.value, evidence
-
-
-def _is_ha_master(snap: NodeSnapshot) -> bool:
-    ha = snap.xivo.ha if snap.xivo else None
-    return ha is not None and ha.mode is HaMode.MASTER
-
-
-def _replication(snap: NodeSnapshot) -> tuple[str, str] | None:
-    rep = snap.xivo.replication if snap.xivo else None
-    if rep is None:
-        return None
-    return rep.outcome.value, rep.reason or ""
-
-
-def _sync(snap: NodeSnapshot) -> tuple[str, str] | None:
-    # xivo-sync runs on the HA master: an old log on the other node says nothing now.
-    sync = snap.xivo.sync if snap.xivo else None
-    if sync is None or not _is_ha_master(snap):
-        return None
-    when = sync.time.isoformat(sep=" ") if sync.time else "time unknown"
-    return sync.outcome.value, f"{when}: {sync.message}"
-
-
-@dataclass(frozen=True)
-class NodeRule:
-    kind: EventKind
-    node_kinds: frozenset[str]  # NodeSnapshot.kind values it applies to
-    read: Callable[[NodeSnapshot], tuple[str, str] | None]
-    needs_answer: bool = True  # absent unless the node answered this poll
-
-
-_XIVO = frozenset({"xivo"})
-NODE_RULES: tuple[NodeRule, ...] = (
-    NodeRule(
-        EventKind.REACHABILITY, frozenset({"xivo", "cc", "edge", "mds"}), _reachability, False
-    ),
-    NodeRule(EventKind.HA_ROLE, _XIVO, _ha_role),
-    NodeRule(EventKind.TELEPHONY, _XIVO, _telephony),
-    NodeRule(EventKind.REPLICATION, _XIVO, _replication),
-    NodeRule(EventKind.SYNC, _XIVO, _sync),
-    NodeRule(EventKind.XUC, frozenset({"cc"}), _xuc),
-    NodeRule(EventKind.EDGE_SIDE, frozenset({"edge"}), _edge_side),
-)
-
-
-def node_facts(snap: NodeSnapshot, rules: Iterable[NodeRule] = NODE_RULES) -> list[Fact]:
-    at = snap.polled_at
-    if at is None:
-        return []
-    found: list[Fact] = []
-    for rule in rules:
-        if snap.kind not in rule.node_kinds:
-            continue
-        # A node that did not answer keeps its last data in the snapshot: that is not
-        # what it does now, so only its reachability is a fact.
-        if rule.needs_answer and not snap.reachability.ok:
-            continue
-        read = rule.read(snap)
-        if read is not None:
-            value, evidence = read
-            found.append(Fact(snap.node_id, rule.kind, value, at, one_line(evidence)))
-    return found
-
-
-# --- site facts ------------------------------------------------------------------------
-
-
-def _verdict(
-    nodes: tuple[NodeSnapshot, ...], verdicts: SiteVerdicts | None
-) -> tuple[str, str, float] | None:
-    if verdicts is None:
-        return None
-    primary, head = verdicts.primary, verdicts.headline
-    evidence = f"{verdicts.severity.value}: {primary.title}"
-    if head is not primary:
-        evidence += f"; worst: {head.title}"
-    return primary.code.value, evidence, verdicts.evaluated_at
-
-
-@dataclass(frozen=True)
-class SiteRule:
-    """A fact of the site as a whole: (value, evidence, time seen), or None."""
-
-    kind: EventKind
-    read: Callable[[tuple[NodeSnapshot, ...], SiteVerdicts | None], tuple[str, str, float] | None]
-
-
-# Where the phones are registered (once the snapshot counts them) is one more rule here.
-SITE_RULES: tuple[SiteRule, ...] = (SiteRule(EventKind.VERDICT, _verdict),)
-
-
-def observe(
-    site: str,
-    nodes: Iterable[NodeSnapshot],
-    verdicts: SiteVerdicts | None,
-    rules: Iterable[NodeRule] = NODE_RULES,
-    site_rules: Iterable[SiteRule] = SITE_RULES,
-) -> SitePicture:
-    """The picture a poll gives: every fact its snapshots and verdicts can tell."""
-    chosen, snaps = tuple(rules), tuple(nodes)
-    facts: dict[FactKey, Fact] = {}
-    for snap in snaps:
-        for fact in node_facts(snap, chosen):
-            facts[fact.key] = fact
-    for rule in site_rules:
-        read = rule.read(snaps, verdicts)
-        if read is not None:
-            value, evidence, at = read
-            fact = Fact(None, rule.kind, value, at, one_line(evidence))
-            facts[fact.key] = fact
-    return SitePicture(site, facts)
-
-
-def picture_from_events(site: str, events: Iterable[JournalEvent]) -> SitePicture:
-    """What a journal knows about a site: the latest value of each fact (oldest first in,
-    latest wins)."""
-    facts: dict[FactKey, Fact] = {}
-    for event in events:
-        if event.site != site or not event.kind.observed:
-            continue
-        fact = Fact(event.node, event.kind, event.after, event.time, event.evidence)
-        known = facts.get(fact.key)
-        if known is None or known.at <= fact.at:
-            facts[fact.key] = fact
-    return SitePicture(site, facts)
-
-
-_ORDER = {kind: i for i, kind in enumerate(EventKind)}
-
-
-def site_events(previous: SitePicture | None, new: SitePicture) -> list[JournalEvent]:
-    """The changes from `previous` to `new`, oldest first (a site's verdict after its
-    nodes' facts of the same poll)."""
-    events: list[JournalEvent] = []
-    for key, fact in new.facts.items():
-        old = previous.facts.get(key) if previous is not None else None
-        if old is not None and (old.value == fact.value or old.at > fact.at):
-            continue
-        events.append(
-            JournalEvent(
-                time=fact.at,
-                site=new.site,
-                node=fact.node,
-                kind=fact.kind,
-                before=old.value if old is not None else None,
-                after=fact.value,
-                evidence=fact.evidence,
-            ).with_id()
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SiteFacts:
+        at = data.get("at")
+        return cls(
+            at=float(at) if isinstance(at, int | float) else None,
+            active_side=data.get("active_side"),
+            telephony=str(data.get("telephony", "")),
+            edge_side=data.get("edge_side"),
+            xuc={str(k): str(v) for k, v in dict(data.get("xuc") or {}).items()},
+            xuc_ready={
+                str(k): v if isinstance(v, bool) else None
+                for k, v in dict(data.get("xuc_ready") or {}).items()
+            },
+            verdict=str(data.get("verdict", "")),
         )
-    events.sort(key=lambda e: (e.time, _ORDER[e.kind], e.node or ""))
-    return events
+
+
+def _who(site: Site, verdicts: SiteVerdicts) -> str:
+    side = verdicts.active_side
+    if side == "master":
+        return f"the master ({site.xivo_master.id})"
+    if side == "slave":
+        return f"the slave ({site.xivo_slave.id})"
+    if side == "both":
+        return "both XiVO (split brain)"
+    states = set(verdicts.xivo_states.values())
+    if states and states <= {XivoState.STANDBY, XivoState.STOPPED}:
+        return "neither XiVO"
+    return "nobody known (not enough data)"
+
+
+def site_facts(
+    site: Site, verdicts: SiteVerdicts | None, nodes: Mapping[str, NodeSnapshot], now: float
+) -> SiteFacts:
+    """The facts of `site` from its latest judgement and node snapshots."""
+    if verdicts is None:
+        return SiteFacts(None, None, "unknown (not polled yet)", None)
+    edge_side: str | None = None
+    if site.edge is not None:
+        snap = nodes.get(site.edge.id)
+        targets = snap.edge.targets if snap is not None and snap.edge is not None else None
+        edge_side = targets.overall.value if targets is not None else "unknown"
+        if snap is not None and not snap.reachability.ok:
+            edge_side = f"{edge_side} (Edge unreachable: last known)"
+    xuc: dict[str, str] = {}
+    ready: dict[str, bool | None] = {}
+    for cc in (site.cc_master, site.cc_slave):
+        if cc is None:
+            continue
+        snap = nodes.get(cc.id)
+        readiness = snap.cc.xuc if snap is not None and snap.cc is not None else None
+        if snap is None or snap.reachability.state.value == "not_polled":
+            xuc[cc.id], ready[cc.id] = "not polled yet", None
+        elif not snap.reachability.ok:
+            xuc[cc.id], ready[cc.id] = f"CC unreachable ({snap.reachability.state.value})", None
+        elif readiness is None:
+            xuc[cc.id], ready[cc.id] = "readiness not read", None
+        else:
+            xuc[cc.id] = readiness.describe(now)
+            ready[cc.id] = readiness.ready
+    return SiteFacts(
+        at=verdicts.evaluated_at,
+        active_side=verdicts.active_side,
+        telephony=_who(site, verdicts),
+        edge_side=edge_side,
+        xuc=xuc,
+        xuc_ready=ready,
+        verdict=f"{verdicts.headline.title} ({verdicts.severity.value})",
+    )
+
+
+@dataclass(frozen=True)
+class Consequences:
+    """What a confirmation leads with: the live facts and what changes (`lines`), then
+    what is risky about it now (`warnings`)."""
+
+    lines: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def _serving(facts: SiteFacts, side: Side) -> bool | None:
+    if facts.active_side is None and not facts.known:
+        return None
+    return facts.active_side in (side.value, "both")
+
+
+def _now(facts: SiteFacts) -> str:
+    return f"Now: telephony is served by {facts.telephony}" + (
+        f" (as of {clock(facts.at)})" if facts.at is not None else ""
+    )
+
+
+def xuc_restart_consequences(facts: SiteFacts, site: Site, cc: Node) -> Consequences:
+    side = cc.side or Side.MASTER
+    where = f" (https://{cc.fqdn})" if cc.fqdn else ""
+    lines = [
+        _now(facts),
+        f"Restarts xuc on the CC {side.value} {cc.id}{where}: every session on it (UC, "
+        "CCAgent, Switchboard) is cut until xuc is ready again.",
+    ]
+    if cc.id in facts.xuc:
+        lines.append(f"xuc there now: {facts.xuc[cc.id]}")
+    warnings: list[str] = []
+    if _serving(facts, side) is False:
+        warnings.append(
+            f"the {side.value} XiVO does not serve telephony now ({facts.telephony}): xuc "
+            "restarted there connects to a XiVO that does not serve"
+        )
+    elif not facts.known:
+        warnings.append("the site was not polled yet: who serves telephony is not known")
+    return Consequences(tuple(lines), tuple(warnings))
+
+
+def _relayed() -> str:
+    return (
+        "`edge-dcomp up -d` recreates the Edge containers whose settings change (nginx, "
+        "the SIP proxy, the TURN server): calls relayed through the Edge (SIP, TURN media) "
+        "are cut and remote users' web sessions reconnect."
+    )
+
+
+def edge_switch_consequences(facts: SiteFacts, site: Site, target: Side) -> Consequences:
+    xivo = site.xivo(target)
+    cc = site.cc(target)
+    to = f"XiVO {xivo.ip}" + (f", CC {cc.ip}" if cc is not None and cc.ip else "")
+    lines = [_now(facts)]
+    if facts.edge_side is not None:
+        lines.append(f"The Edge sends remote users to the {facts.edge_side} now.")
+    lines.append(f"After this change: remote users go to the {target.value} ({to}).")
+    lines.append(_relayed())
+    warnings: list[str] = []
+    serving = _serving(facts, target)
+    if serving is False:
+        warnings.append(
+            f"the {target.value} does NOT serve telephony now ({facts.telephony}): remote "
+            f"users would land on a XiVO without telephony"
+        )
+    elif not facts.known:
+        warnings.append("the site was not polled yet: who serves telephony is not known")
+    if cc is not None and facts.xuc_ready.get(cc.id) is False:
+        warnings.append(
+            f"xuc on the CC {target.value} is not ready ({facts.xuc.get(cc.id, '?')}): remote "
+            "CC users would reach a xuc that does not serve"
+        )
+    return Consequences(tuple(lines), tuple(warnings))
+
+
+def edge_up_consequences(facts: SiteFacts, site: Site) -> Consequences:
+    lines = [_now(facts)]
+    if facts.edge_side is not None:
+        lines.append(f"The Edge .env points to the {facts.edge_side}; up -d applies it.")
+    lines.append(_relayed())
+    return Consequences(tuple(lines))

@@ -1,5 +1,10 @@
-"""The Markdown record of a wizard run: who, when, site, direction, every step with its
-command, output excerpt, result and duration, skips with their reasons, the final verdict.
+"""The Markdown record of a wizard run: who, when, site, direction, the outcome and its
+problems (which step, why), every step with its command, output excerpt, result and
+duration, skips with their reasons, the final verdict, then what to do next and the live
+facts at the start and at the end (who served telephony, xuc ready or not, the Edge side).
+
+The record is a list of sections (`SECTIONS`: each a function of the run returning its
+lines, or none); another section is added by inserting its function there.
 
 Written at the end of a run (or its abort) next to the saved run, and linked from the
 audit log: the ticket an admin attaches after an incident. Pure: times are formatted
@@ -12,13 +17,14 @@ fenced with more backticks than any run inside it, so no line can close the fenc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from resil_tui.core.ha_webui import WebUiCheck, record_section
 from resil_tui.core.incident import IncidentFigures, incident_section
 from resil_tui.core.runbook_markdown import code
 from resil_tui.core.sanitize import clean, longest_backtick_run
+from resil_tui.core.site_facts import SiteFacts
 from resil_tui.core.wizard_run import RunStatus, StepRecord, StepState, WizardRun
 
 EXCERPT_LINES = 20
@@ -31,6 +37,8 @@ _ICON = {
     StepState.SKIPPED: "⤼",
     StepState.AWAITING_DONE: "?",
     StepState.AWAITING_CONFIRM: "!",
+    StepState.AWAITING_ACK: "!",
+    StepState.INTERRUPTED: "✖",
 }
 
 
@@ -100,16 +108,11 @@ def _step(number: int, rec: StepRecord) -> list[str]:
     return out
 
 
-def render_report(
-    run: WizardRun, web_ui: Sequence[WebUiCheck] = (), *, incident: IncidentFigures | None = None
-) -> str:
+Section = Callable[[WizardRun], list[str]]
+
+
+def header(run: WizardRun) -> list[str]:
     title = "Failover to the slave" if run.direction == "failover" else "Failback to the master"
-    if run.status is RunStatus.FINISHED:
-        outcome = "finished"
-    elif run.status is RunStatus.ABORTED:
-        outcome = f"aborted: {_inline(run.abort_reason or 'no reason given')}"
-    else:
-        outcome = "not finished (interrupted)"
     out = [f"# {title}: site {run.site}", ""]
     out.append(f"- Run: {code(run.run_id)}")
     out.append(f"- Who: {run.user}")
@@ -125,11 +128,22 @@ def render_report(
         out.append("- Mode: READ-ONLY (actions were refused)")
     for stamp in run.resumed_at:
         out.append(f"- Resumed: {when(stamp)}")
-    out.append(f"- Outcome: {outcome}")
-    out.append("")
-    out += incident_section(incident)  # the journal's figures (core/incident.py)
+    out.append(f"- Outcome: {_inline(run.outcome)}")
+    return out
 
-    out += ["## Site verdict at the end", ""]
+
+def problems(run: WizardRun) -> list[str]:
+    if not run.problems:
+        return []
+    out = ["## Problems", ""]
+    for p in run.problems:
+        where = f" ({code(p.step_id)})" if p.step_id else ""
+        out.append(f"- {_inline(p.title)}{where}: {_inline(p.why)}")
+    return out
+
+
+def final_verdict(run: WizardRun) -> list[str]:
+    out = ["## Site verdict at the end", ""]
     final = run.final
     if final is None:
         out.append("Not checked.")
@@ -140,31 +154,154 @@ def render_report(
         if final.findings:
             out.append("")
             out += [f"- {_inline(f)}" for f in final.findings]
-    out.append("")
+    return out
 
+
+def steps(run: WizardRun) -> list[str]:
     counts = run.counts()
     summary = ", ".join(f"{n} {state.value}" for state, n in counts.items() if n)
-    out += [f"## Steps ({summary})", ""]
+    out = [f"## Steps ({summary})", ""]
     for number, rec in enumerate(run.steps, start=1):
         out += _step(number, rec)
+    while out and out[-1] == "":
+        out.pop()
+    return out
 
-    skipped = [r for r in run.steps if r.state is StepState.SKIPPED]
-    if skipped:
-        out += ["## Skipped steps", ""]
-        out += [
-            f"- {_inline(r.title)} ({code(r.step_id)}): {_inline(r.skip_reason or 'no reason')}"
-            for r in skipped
-        ]
-        out.append("")
+
+def skipped(run: WizardRun) -> list[str]:
+    found = [r for r in run.steps if r.state is StepState.SKIPPED]
+    if not found:
+        return []
+    return ["## Skipped steps", ""] + [
+        f"- {_inline(r.title)} ({code(r.step_id)}): {_inline(r.skip_reason or 'no reason')}"
+        for r in found
+    ]
+
+
+def warnings(run: WizardRun) -> list[str]:
     warned = [r for r in run.steps if r.warning]
-    if warned:
-        out += ["## Warnings", ""]
-        out += [f"- {_inline(r.title)}: {_inline(r.warning or '')}" for r in warned]
-        out.append("")
-    if run.notes:
-        out += ["## Runbook notes", ""]
-        out += [f"- {_inline(n)}" for n in run.notes]
-        out.append("")
-    out += record_section(web_ui)  # issue 16's section: SIP expiry and backup registrar
+    if not warned:
+        return []
+    return ["## Warnings", ""] + [
+        f"- {_inline(r.title)}: {_inline(r.warning or '')}" for r in warned
+    ]
+
+
+def notes(run: WizardRun) -> list[str]:
+    if not run.notes:
+        return []
+    return ["## Runbook notes", ""] + [f"- {_inline(n)}" for n in run.notes]
+
+
+def _step_record(run: WizardRun, step_id: str) -> StepRecord | None:
+    return next((r for r in run.steps if r.step_id == step_id), None)
+
+
+def next_steps(run: WizardRun) -> list[str]:
+    todo: list[str] = []
+    cc_wait = _step_record(run, "cc.wait_xuc_ready")
+    if cc_wait is not None and cc_wait.state is not StepState.DONE and cc_wait.node_id:
+        todo.append(
+            f"Make sure xuc is ready on {code(cc_wait.node_id)} before users reconnect: "
+            f"{code(f'resil-tui logs {cc_wait.node_id} --until-ready')}."
+        )
+    for p in run.problems:
+        if p.step_id is None:
+            status = code(f"resil-tui status --site {run.site}")
+            todo.append(f"Look at the site: {_inline(p.why)} ({status}).")
+        elif p.step_id != "cc.wait_xuc_ready":
+            todo.append(f"{_inline(p.title)}: {_inline(p.why)}; do it by hand or in a new run.")
+    if run.status is RunStatus.ABORTED or run.status is RunStatus.ACTIVE:
+        left = [r for r in run.steps if not r.state.settled]
+        if left:
+            names = ", ".join(code(r.step_id) for r in left)
+            todo.append(f"Not done: {names}.")
+    if run.direction == "failover":
+        todo.append(
+            "When the master is back, fail back: "
+            f"{code(f'resil-tui plan failback --site {run.site}')}, or the Wizard pane (b)."
+        )
+    else:
+        todo.append("Check that the slave stays on standby and the Edge on the master (Status).")
+    if not run.problems and run.status is RunStatus.FINISHED:
+        todo.insert(0, "Nothing is left from this run.")
+    return ["## Next steps", ""] + [f"- {t}" for t in dict.fromkeys(todo)]
+
+
+def _facts_cell(facts: SiteFacts | None, row: str) -> str:
+    if facts is None:
+        return "not read"
+    if facts.at is None:
+        return "not polled"
+    if row == "as of":
+        return when(facts.at)
+    if row == "telephony":
+        return facts.telephony
+    if row == "edge":
+        return facts.edge_side or "no Edge"
+    if row == "verdict":
+        return facts.verdict
+    return facts.xuc.get(row, "-")
+
+
+def live_facts(run: WizardRun) -> list[str]:
+    start, end = run.facts_start, run.facts_end
+    ccs = list(dict.fromkeys([*(start.xuc if start else {}), *(end.xuc if end else {})]))
+    rows = [
+        ("as of", "as of"),
+        ("telephony", "Telephony served by"),
+        ("edge", "The Edge sends remote users to"),
+        *((cc, f"xuc on {cc}") for cc in ccs),
+        ("verdict", "Site verdict"),
+    ]
+    out = ["## Live facts at the start and at the end", "", "| | at the start | at the end |"]
+    out.append("|---|---|---|")
+    for key, label in rows:
+        cells = [_table(_facts_cell(f, key)) for f in (start, end)]
+        out.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    return out
+
+
+def _table(text: str) -> str:
+    return _inline(text).replace("|", "\\|")
+
+
+SECTIONS: tuple[Section, ...] = (
+    header,
+    problems,
+    final_verdict,
+    steps,
+    skipped,
+    warnings,
+    notes,
+    next_steps,
+    live_facts,
+)
+
+
+def render_report(
+    run: WizardRun,
+    web_ui: Sequence[WebUiCheck] = (),
+    sections: Sequence[Section] = SECTIONS,
+    *,
+    incident: IncidentFigures | None = None,
+) -> str:
+    """The record, section by section. `web_ui`: issue 16's read-back of what the web UI's HA
+    save writes (SIP expiry, backup registrar), a section of its own before the next steps.
+    `incident`: the journal's figures (core/incident.py), right after the header."""
+    chosen = list(sections)
+    if incident is not None:
+        at = chosen.index(header) + 1 if header in chosen else 0
+        chosen.insert(at, lambda _run: incident_section(incident))
+    if web_ui:
+        at = chosen.index(next_steps) if next_steps in chosen else len(chosen)
+        chosen.insert(at, lambda _run: record_section(web_ui))
+    out: list[str] = []
+    for section in chosen:
+        lines = section(run)
+        while lines and lines[-1] == "":
+            lines = lines[:-1]
+        if lines:
+            out += [*lines, ""]
     # A last pass over the whole document (idempotent): nothing above may emit a control.
     return clean("\n".join(out).rstrip("\n") + "\n")

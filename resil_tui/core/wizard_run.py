@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from resil_tui.core.runbook import Runbook, Step
+from resil_tui.core.site_facts import SiteFacts
 
 SCHEMA = 1
 # Lines of output kept per step in the saved run (the report shows the last ~20).
@@ -32,6 +33,10 @@ class StepState(StrEnum):
     SKIPPED = "skipped"
     AWAITING_DONE = "awaiting done"  # manual: the admin says when it is done
     AWAITING_CONFIRM = "awaiting confirmation"  # a guard that needs the typed word
+    # It depends on a wait that was skipped: the admin acknowledges before it runs.
+    AWAITING_ACK = "awaiting acknowledgement"
+    # It was running when the console quit or died: it may or may not have happened.
+    INTERRUPTED = "interrupted"
 
     @property
     def settled(self) -> bool:
@@ -41,7 +46,8 @@ class StepState(StrEnum):
 
 class RunStatus(StrEnum):
     ACTIVE = "active"  # not finished: resumable
-    FINISHED = "finished"
+    FINISHED = "finished"  # every step succeeded and the site is healthy for the new side
+    FINISHED_WITH_PROBLEMS = "finished with problems"  # see WizardRun.problems
     ABORTED = "aborted"
 
 
@@ -129,6 +135,20 @@ class FinalVerdict:
     title: str
     findings: list[str] = field(default_factory=list)  # "severity: title" of the others
     error: str | None = None  # the poll itself failed
+    expected: str = ""  # the verdict the direction leads to (failed_over / normal)
+    # "severity: title" of the findings (warning or worse) about the new side's nodes:
+    # the target XiVO and CC, the Edge. Any one means "not healthy for the new side".
+    new_side: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        """The site is healthy for the side the run moved to."""
+        return (
+            self.error is None
+            and (not self.expected or self.verdict == self.expected)
+            and self.severity in ("ok", "warning")
+            and not self.new_side
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +157,8 @@ class FinalVerdict:
             "title": self.title,
             "findings": list(self.findings),
             "error": self.error,
+            "expected": self.expected,
+            "new_side": list(self.new_side),
         }
 
     @classmethod
@@ -147,6 +169,29 @@ class FinalVerdict:
             title=str(data.get("title", "")),
             findings=[str(x) for x in data.get("findings", [])],
             error=data.get("error"),
+            expected=str(data.get("expected", "")),
+            new_side=[str(x) for x in data.get("new_side", [])],
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a run is not simply "finished": which step (None: the site at the end) and why."""
+
+    step_id: str | None
+    title: str
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step_id": self.step_id, "title": self.title, "why": self.why}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Problem:
+        step = data.get("step_id")
+        return cls(
+            str(step) if step is not None else None,
+            str(data.get("title", "")),
+            str(data.get("why", "")),
         )
 
 
@@ -171,10 +216,22 @@ class WizardRun:
     resumed_at: list[float] = field(default_factory=list)
     final: FinalVerdict | None = None
     report_path: str | None = None
+    problems: list[Problem] = field(default_factory=list)  # set when the run ends
+    facts_start: SiteFacts | None = None  # the live facts when the run started
+    facts_end: SiteFacts | None = None  # and when it ended
 
     @property
     def finished(self) -> bool:
         return self.status is not RunStatus.ACTIVE
+
+    @property
+    def outcome(self) -> str:
+        """`finished`, `finished with problems`, `aborted: why`, or `not finished`."""
+        if self.status is RunStatus.ABORTED:
+            return f"aborted: {self.abort_reason or 'no reason given'}"
+        if self.status is RunStatus.ACTIVE:
+            return "not finished (interrupted)"
+        return self.status.value
 
     def record(self, step_id: str) -> StepRecord:
         for rec in self.steps:
@@ -214,6 +271,9 @@ class WizardRun:
             "resumed_at": list(self.resumed_at),
             "final": self.final.to_dict() if self.final else None,
             "report_path": self.report_path,
+            "problems": [p.to_dict() for p in self.problems],
+            "facts_start": self.facts_start.to_dict() if self.facts_start else None,
+            "facts_end": self.facts_end.to_dict() if self.facts_end else None,
         }
 
     @classmethod
@@ -226,6 +286,7 @@ class WizardRun:
             status = RunStatus.ACTIVE
         only = data.get("only")
         final = data.get("final")
+        start, end = data.get("facts_start"), data.get("facts_end")
         return cls(
             run_id=str(data["run_id"]),
             site=str(data.get("site", "")),
@@ -246,6 +307,11 @@ class WizardRun:
             resumed_at=[float(t) for t in data.get("resumed_at", [])],
             final=FinalVerdict.from_dict(final) if isinstance(final, dict) else None,
             report_path=data.get("report_path"),
+            problems=[
+                Problem.from_dict(p) for p in data.get("problems", []) if isinstance(p, dict)
+            ],
+            facts_start=SiteFacts.from_dict(start) if isinstance(start, dict) else None,
+            facts_end=SiteFacts.from_dict(end) if isinstance(end, dict) else None,
         )
 
 
@@ -266,6 +332,50 @@ def new_record(step: Step, command: str) -> StepRecord:
         guard=step.guard,
         command=command,
     )
+
+
+def find_problems(run: WizardRun) -> list[Problem]:
+    """Everything that keeps a run from being simply "finished": a step skipped, failed or
+    interrupted (an aborted run), a check that did not hold but let the run go on, a guard
+    passed by the typed word, a step done although a wait it depends on was skipped, and a
+    site verdict at the end that is not healthy for the new side."""
+    found: list[Problem] = []
+    for rec in run.steps:
+        if rec.state is StepState.SKIPPED:
+            found.append(Problem(rec.step_id, rec.title, f"skipped: {rec.skip_reason or '?'}"))
+        elif rec.state in (StepState.FAILED, StepState.INTERRUPTED):
+            found.append(Problem(rec.step_id, rec.title, f"{rec.state.value}: {rec.message}"))
+        elif rec.state is not StepState.DONE and run.finished:
+            found.append(Problem(rec.step_id, rec.title, f"not done ({rec.state.value})"))
+        if rec.confirmed:
+            found.append(
+                Problem(rec.step_id, rec.title, f"went on against the check: {rec.warning}")
+            )
+        elif rec.warning and rec.state is StepState.DONE:
+            found.append(Problem(rec.step_id, rec.title, f"did not hold: {rec.warning}"))
+        acknowledged = rec.flags.get("acknowledged")
+        if acknowledged and rec.state is StepState.DONE:
+            found.append(Problem(rec.step_id, rec.title, f"done although {acknowledged}"))
+    final = run.final
+    if final is None:
+        found.append(Problem(None, "Site verdict at the end", "not checked"))
+    elif final.error:
+        found.append(Problem(None, "Site verdict at the end", f"not checked: {final.error}"))
+    else:
+        if final.expected and final.verdict != final.expected:
+            found.append(
+                Problem(
+                    None,
+                    "Site verdict at the end",
+                    f"{final.verdict} ({final.severity}), expected {final.expected}: {final.title}",
+                )
+            )
+        elif final.severity not in ("ok", "warning"):
+            found.append(
+                Problem(None, "Site verdict at the end", f"{final.severity}: {final.title}")
+            )
+        found += [Problem(None, "Site verdict at the end", f) for f in final.new_side]
+    return found
 
 
 def records_match(run: WizardRun, runbook: Runbook) -> bool:

@@ -2,8 +2,8 @@
 
     python -m resil_tui.lab.dispatch --lab-dir DIR --node NODE_ID
 
-which runs `$SSH_ORIGINAL_COMMAND` (shlex-split) on that node with this process's
-stdin/stdout/stderr, and exits with the command's exit code.
+which runs `$SSH_ORIGINAL_COMMAND` on that node, read as the node's shell would read it
+(lab/shell.py), with this process's stdin/stdout/stderr, and exits with its exit code.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shlex
 import signal
 import sys
 from pathlib import Path
@@ -86,14 +85,9 @@ async def _main(lab_dir: Path, node_id: str, line: str) -> int:
     if not line.strip():
         sys.stderr.write("interactive shells are not emulated\n")
         return 1
-    try:
-        argv = shlex.split(line)
-    except ValueError as exc:
-        sys.stderr.write(f"bash: syntax error: {exc}\n")
-        return 2
     world = LabWorld.open(lab_dir)
     io = StdIO()
-    task = asyncio.ensure_future(run_command(world, node_id, argv, io))
+    task = asyncio.ensure_future(run_command(world, node_id, line, io))
     loop = asyncio.get_running_loop()
     got: list[int] = []
 

@@ -12,8 +12,9 @@ import posixpath
 import shlex
 import traceback
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from resil_tui.lab import asterisk_cli, containers, docker_cli, files, xivo
+from resil_tui.lab import asterisk_cli, containers, docker_cli, files, shell, xivo
 from resil_tui.lab.base import CommandFailed, CommandIO, Ctx
 from resil_tui.lab.spec import CC, EDGE, MDS, XIVO, LabSpec, LabTiming
 from resil_tui.lab.ticker import LabTicker
@@ -77,40 +78,45 @@ BY_KIND: dict[str, dict[str, Handler]] = {
         "docker": docker_cli.docker,
     },
 }
-OPERATORS = ("&&", "||", ";")
 PREFIXES = ("sudo", "exec", "nohup", "command")
+# What the emulated root's shell has in its environment (an unset name expands to "").
+ENVIRONMENT = {
+    "HOME": "/root",
+    "USER": "root",
+    "LOGNAME": "root",
+    "SHELL": "/bin/bash",
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+}
 
 
 class _RedirectIO:
-    """Applies `>/dev/null`, `2>/dev/null`, `2>&1` and `>&2` to a CommandIO."""
+    """A command's streams after its redirections: each one kept, sent to the other
+    stream, or thrown away (/dev/null); stdin may read from /dev/null."""
 
-    def __init__(self, inner: CommandIO, stdout: str, stderr: str) -> None:
+    def __init__(self, inner: CommandIO, stdout: str, stderr: str, stdin_null: bool) -> None:
         self._inner = inner
-        self._stdout = stdout  # keep | null | err
-        self._stderr = stderr  # keep | null | out
+        self._stdout = stdout  # out | err | null
+        self._stderr = stderr  # out | err | null
+        self._stdin_null = stdin_null
         self.is_pty = inner.is_pty
 
     async def read(self, n: int = -1) -> bytes:
-        return await self._inner.read(n)
+        return b"" if self._stdin_null else await self._inner.read(n)
 
     async def readline(self) -> bytes:
-        return await self._inner.readline()
+        return b"" if self._stdin_null else await self._inner.readline()
 
-    def _route(self, data: bytes, where: str, default: Callable[[bytes], None]) -> None:
-        if where == "null":
-            return
+    def _route(self, data: bytes, where: str) -> None:
         if where == "out":
             self._inner.write(data)
         elif where == "err":
             self._inner.write_err(data)
-        else:
-            default(data)
 
     def write(self, data: bytes) -> None:
-        self._route(data, self._stdout, self._inner.write)
+        self._route(data, self._stdout)
 
     def write_err(self, data: bytes) -> None:
-        self._route(data, self._stderr, self._inner.write_err)
+        self._route(data, self._stderr)
 
     async def drain(self) -> None:
         await self._inner.drain()
@@ -121,32 +127,74 @@ class _RedirectIO:
             setter(on)
 
 
-def _split_redirections(argv: list[str]) -> tuple[list[str], str, str]:
-    stdout, stderr = "keep", "keep"
-    out: list[str] = []
-    it = iter(argv)
-    for a in it:
-        if a in (">", "1>", "2>", "&>", ">>", "2>>"):
-            target = next(it, "")
-            a = a + target
-        if a in (">/dev/null", "1>/dev/null", ">>/dev/null"):
-            stdout = "null"
-        elif a in ("2>/dev/null", "2>>/dev/null"):
-            stderr = "null"
-        elif a == "&>/dev/null":
-            stdout = stderr = "null"
-        elif a == "2>&1":
-            stderr = "out" if stdout == "keep" else stdout.replace("keep", "out")
-        elif a in (">&2", "1>&2"):
-            stdout = "err"
+def _redirected(ctx: Ctx, redirects: tuple[shell.Redirect, ...], status: int) -> Ctx:
+    """Apply a simple command's redirections, in order, as sh does (fd 1 and 2 only)."""
+    if not redirects:
+        return ctx
+    where = {1: "out", 2: "err"}
+    stdin_null = False
+    for r in redirects:
+        target = shell.expand(r.target, status, ENVIRONMENT) or ""
+        if r.op in (">&", "<&") and target in ("1", "2") and r.fd in (1, 2):
+            where[r.fd] = where[int(target)]  # a dup: where that fd goes now
+        elif r.op == "&>" and target == "/dev/null":
+            where[1] = where[2] = "null"
+        elif r.op in (">", ">>", ">|", "<", "<>") and target == "/dev/null":
+            if r.fd == 0:
+                stdin_null = True
+            elif r.fd in where:
+                where[r.fd] = "null"  # (`1</dev/null` too: nothing written there arrives)
+            # another fd: no emulated command writes to it
+        elif r.op in (">&", "<&") and target == "-":
+            where[r.fd] = "null"  # closing a stream: what is written to it is lost
         else:
-            # Anything else is an argument: after shlex-splitting, a quoted "|" (psql -F '|')
-            # cannot be told from a pipe, so pipes and file redirections are not emulated.
-            out.append(a)
-    return out, stdout, stderr
+            raise CommandFailed(
+                f"lab: redirection {r.fd}{r.op}{target} is not emulated "
+                "(only /dev/null and between stdout and stderr)",
+                2,
+            )
+    io = _RedirectIO(ctx.io, where[1], where[2], stdin_null)
+    return Ctx(ctx.world, ctx.node, io, ctx.cwd, ctx.timing)
 
 
-async def _run_simple(ctx: Ctx, argv: list[str]) -> int:
+class _Exit(Exception):
+    """The `exit` builtin: ends the shell that runs it."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def _builtin(ctx: Ctx, name: str, args: list[str], status: int) -> int | None:
+    """Shell builtins the lab's commands rely on; None when `name` is not one."""
+    if name == "printf":
+        out, err, code = shell.printf(args)
+        ctx.out(out)
+        ctx.err(err)
+        return code
+    if name == ":":
+        return 0
+    if name == "exit":
+        try:
+            raise _Exit(int(args[0]) & 0xFF if args else status)
+        except ValueError:
+            raise CommandFailed(f"sh: exit: Illegal number: {args[0]}", 2) from None
+    if name == "cd":
+        target = args[0] if args else "/root"
+        if not ctx.path(target).is_dir():
+            raise CommandFailed(f"bash: cd: {target}: No such file or directory", 1)
+        ctx.cwd = posixpath.normpath(posixpath.join(ctx.cwd, target))
+        return 0
+    return None
+
+
+async def _run_simple(ctx: Ctx, command: shell.Simple, status: int) -> int:
+    words = (shell.expand(w, status, ENVIRONMENT) for w in command.words)
+    argv = [w for w in words if w is not None]
+    return await _run_argv(_redirected(ctx, command.redirects, status), argv, status)
+
+
+async def _run_argv(ctx: Ctx, argv: list[str], status: int, *, shell_line: bool = True) -> int:
     # Leading VAR=value assignments and wrappers do not change what runs.
     while argv and (
         "=" in argv[0] and not argv[0].startswith("=") and argv[0].split("=", 1)[0].isidentifier()
@@ -158,19 +206,15 @@ async def _run_simple(ctx: Ctx, argv: list[str]) -> int:
         argv = argv[2:]
     if not argv:
         return 0
-    argv, stdout, stderr = _split_redirections(argv)
-    if (stdout, stderr) != ("keep", "keep"):
-        ctx = Ctx(ctx.world, ctx.node, _RedirectIO(ctx.io, stdout, stderr), ctx.cwd, ctx.timing)
     name = posixpath.basename(argv[0])
     args = argv[1:]
-    if name in ("sh", "bash") and len(args) >= 2 and args[0] == "-c":
-        return await run_line(ctx, shlex.split(args[1]))
-    if name == "cd":
-        target = args[0] if args else "/root"
-        if not ctx.path(target).is_dir():
-            raise CommandFailed(f"bash: cd: {target}: No such file or directory", 1)
-        ctx.cwd = posixpath.normpath(posixpath.join(ctx.cwd, target))
-        return 0
+    if name in shell.SHELLS and len(args) >= 2 and args[0] == "-c":
+        # A new shell: its own $? (0), its own `exit`; the cwd does not come back.
+        sub = Ctx(ctx.world, ctx.node, ctx.io, ctx.cwd, ctx.timing)
+        return await (run_script(sub, args[1]) if shell_line else _run_words(sub, args[1]))
+    builtin = await _builtin(ctx, name, args, status) if shell_line else None
+    if builtin is not None:
+        return builtin
     handler = BY_KIND.get(ctx.node.kind, {}).get(name) or COMMON.get(name)
     if handler is None:
         ctx.err(f"bash: {argv[0]}: command not found\n")
@@ -182,30 +226,71 @@ async def _run_simple(ctx: Ctx, argv: list[str]) -> int:
         return exc.code
 
 
-async def run_line(ctx: Ctx, argv: list[str]) -> int:
-    """A command line with `&&`, `||` and `;` between simple commands."""
-    segments: list[tuple[str, list[str]]] = [(";", [])]
-    for a in argv:
-        if a in OPERATORS:
-            segments.append((a, []))
-        else:
-            segments[-1][1].append(a)
+async def _run_words(ctx: Ctx, line: str) -> int:
+    """The `words_only` fault: an SSH server that runs no shell, but splits the line into
+    words (shlex) and takes a lone `;`, `&&` or `||` word as a separator, as a naive
+    ForceCommand emulation would: no quoting rules of sh, no `$?`, no builtins."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        ctx.err(f"bash: syntax error: {exc}\n")
+        return 2
     code = 0
-    for op, seg in segments:
-        if (op == "&&" and code != 0) or (op == "||" and code == 0) or not seg:
+    connector, current = ";", []
+    for word in [*words, ";"]:
+        if word not in (";", "&&", "||"):
+            current.append(word)
             continue
-        try:
-            code = await _run_simple(ctx, seg)
-        except CommandFailed as exc:
-            ctx.err(exc.message + "\n")
-            code = exc.code
+        run = not ((connector == "&&" and code != 0) or (connector == "||" and code == 0))
+        if current and run:
+            code = await _run_argv(ctx, current, code, shell_line=False)
+        connector, current = word, []
     return code
 
 
-async def run_command(world: LabWorld, node_id: str, argv: list[str], io: CommandIO) -> int:
-    """Run one command line (already shlex-split) on node `node_id`; return its exit code."""
+async def run_script(ctx: Ctx, line: str) -> int:
+    """Run a command line as sh would: every simple command in turn, `&&`/`||` by $?."""
+    try:
+        program = shell.parse(line)
+    except shell.ShellError as exc:
+        ctx.err(f"sh: 1: {exc}\n")
+        return 2
+    status = 0
+    for connector, command in program:
+        if (connector == "&&" and status != 0) or (connector == "||" and status == 0):
+            continue  # skipped: $? stays what it was
+        try:
+            status = await _run_simple(ctx, command, status)
+        except CommandFailed as exc:
+            ctx.err(exc.message + "\n")
+            status = exc.code
+        except _Exit as exc:
+            return exc.code
+    return status
+
+
+def describe(line: str) -> dict[str, Any]:
+    """What the lab records of a received line: its words (redirections and connectors
+    included) and every simple command in it, those of `sh -c` scripts too, as written:
+    what a test checks a node was asked to run."""
+    try:
+        program = shell.parse(line)
+        commands = shell.literal_words(line)
+    except shell.ShellError as exc:
+        return {"argv": line.split(), "commands": [], "refused": str(exc)}
+    argv: list[str] = []
+    for i, (connector, simple) in enumerate(program):
+        if i:
+            argv.append(connector)
+        argv += [w.literal for w in simple.words]
+        argv += [shell.redirect_text(r) for r in simple.redirects]
+    return {"argv": argv, "commands": commands}
+
+
+async def run_command(world: LabWorld, node_id: str, line: str, io: CommandIO) -> int:
+    """Run one command line, as the node's shell would, on node `node_id`; its exit code."""
     node = world.node(node_id)
-    world.record(node_id, {"kind": "exec", "argv": list(argv), "pty": bool(io.is_pty)})
+    world.record(node_id, {"kind": "exec", "line": line, "pty": bool(io.is_pty), **describe(line)})
     flags = world.node_flags(node_id)
     timing = world.timing
     if not flags.get("powered", True):
@@ -218,13 +303,15 @@ async def run_command(world: LabWorld, node_id: str, argv: list[str], io: Comman
         await asyncio.sleep(delay)
     ctx = Ctx(world, node, io, "/root", timing)
     try:
-        return await run_line(ctx, argv)
+        if flags.get("words_only"):
+            return await _run_words(ctx, line)
+        return await run_script(ctx, line)
     except (BrokenPipeError, ConnectionError):
         return 141  # the reader went away (SIGPIPE)
     except asyncio.CancelledError:
         raise
     except Exception:
         with open(world.node_dir(node_id) / "errors.log", "a") as f:
-            f.write(f"--- {argv!r}\n{traceback.format_exc()}")
+            f.write(f"--- {line!r}\n{traceback.format_exc()}")
         io.write_err(b"lab: internal error (see errors.log in the node directory)\n")
         return 70

@@ -19,6 +19,7 @@ Faults and commands:
   cut-link / heal-link        the XiVO master <-> slave link only (split brain)
   hang NODE / unhang NODE     accept TCP, never answer
   slow NODE SECONDS           added latency per command (0 to clear)
+  words-only NODE on|off      the node's SSH server runs no shell: it splits lines into words
   drop NODE                   abort every open connection of the node
   rekey NODE                  new host key, same port (known_hosts keeps the old one)
   fail-replication on|off     xivo-master-slave-db-replication fails
@@ -102,6 +103,8 @@ def status_text(lab: Lab) -> str:
             marks.append(f"xuc healthcheck {'on' if f['xuc_healthcheck'] else 'off'}")
         if f.get("xuc_ready_delay") is not None:
             marks.append(f"xuc ready after {f['xuc_ready_delay']:g}s")
+        if f.get("words_only"):
+            marks.append("words only (no shell)")
         if node.kind == XIVO:
             ha = xivo.read_ha(lab.world, nid)
             tel = xivo.service_state(lab.world, nid, "asterisk")
@@ -178,6 +181,12 @@ async def apply_fault(lab: Lab, words: list[str]) -> str:
     if cmd == "remove-sync-key":
         removed = await lab.remove_sync_key(args[0] if args else None)
         return f"sync key removed on: {', '.join(removed) or 'nothing (already missing)'}"
+    if cmd == "words-only":
+        need(2, "words-only NODE on|off")
+        nid = lab.resolve_node(args[0])
+        on = _on_off(args[1])
+        await lab.words_only(nid, on)
+        return f"{nid}: {'no shell, lines split into words' if on else 'lines run by a shell'}"
     if cmd == "webui-ha-save":
         need(1, "webui-ha-save NODE")
         nid = _xivo_node(lab, args[0])

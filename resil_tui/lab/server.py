@@ -37,6 +37,8 @@ class _ProcessIO:
         self._p = process
         self.is_pty = process.get_terminal_type() is not None
         self._buf = b""
+        self._pending: list[tuple[bool, list[bytes]]] = []  # (stderr?, chunks), in order
+        self._flush_soon = False
 
     async def read(self, n: int = -1) -> bytes:
         if self._buf:
@@ -72,19 +74,44 @@ class _ProcessIO:
         # What a PTY's onlcr would do; asyncssh without line editor does not translate.
         return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") if self.is_pty else data
 
-    def write(self, data: bytes) -> None:
+    # Writes made in one go (a shell running builtins one after the other, a handler
+    # printing several lines) leave as one SSH data message per stream, as a process's
+    # writes to a pipe reach sshd in one read: packets per command like a real node's,
+    # not one per write. Without a PTY, stdout and stderr are two pipes that sshd reads
+    # on their own, so their relative order is not kept either; on a PTY (one terminal
+    # for both) it is.
+    def _queue(self, err: bool, data: bytes) -> None:
         if self._p.is_closing():
             raise BrokenPipeError("channel closed")
-        self._p.stdout.write(self._tty(data))
+        same = [p for p in self._pending if p[0] == err] if not self.is_pty else []
+        if same:
+            same[0][1].append(data)
+        elif self._pending and self._pending[-1][0] == err:
+            self._pending[-1][1].append(data)
+        else:
+            self._pending.append((err, [data]))
+        if not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_soon = False
+        pending, self._pending = self._pending, []
+        if self._p.is_closing():
+            return
+        for err, chunks in pending:
+            (self._p.stderr if err else self._p.stdout).write(self._tty(b"".join(chunks)))
+
+    def write(self, data: bytes) -> None:
+        self._queue(False, data)
 
     def write_err(self, data: bytes) -> None:
-        if self._p.is_closing():
-            raise BrokenPipeError("channel closed")
-        self._p.stderr.write(self._tty(data))
+        self._queue(True, data)
 
     async def drain(self) -> None:
         if self._p.is_closing():
             raise BrokenPipeError("channel closed")
+        self.flush()
         await self._p.stdout.drain()
 
     def set_echo(self, on: bool) -> None:
@@ -265,15 +292,9 @@ class _NodeServer:
             )
             process.exit(1)
             return
-        try:
-            argv = shlex.split(line)
-        except ValueError as exc:
-            process.stderr.write(f"bash: syntax error: {exc}\n".encode())
-            process.exit(2)
-            return
-        cmd = asyncio.ensure_future(
-            run_command(self.world, self.node_id, argv, _ProcessIO(process))
-        )
+        # The line goes to the emulated shell whole, as sshd hands it to the user's shell.
+        io = _ProcessIO(process)
+        cmd = asyncio.ensure_future(run_command(self.world, self.node_id, line, io))
         closed = asyncio.ensure_future(process.channel.wait_closed())
         try:
             await asyncio.wait({cmd, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -286,6 +307,7 @@ class _NodeServer:
         failed = cmd.cancelled() or cmd.exception() is not None
         code = 255 if failed else cmd.result()
         if not process.is_closing():
+            io.flush()
             with contextlib.suppress(Exception):
                 await process.stdout.drain()
             process.exit(code)
@@ -565,6 +587,10 @@ class Lab:
 
     async def slow(self, node_id: str, seconds: float) -> None:
         self.world.set_node_flag(node_id, "slow", max(0.0, float(seconds)))
+
+    async def words_only(self, node_id: str, on: bool = True) -> None:
+        """The node's SSH server runs no shell: it splits each line into words itself."""
+        self.world.set_node_flag(node_id, "words_only", bool(on))
 
     async def drop_connections(self, node_id: str) -> int:
         return self._server(node_id).drop()

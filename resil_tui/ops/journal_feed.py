@@ -15,7 +15,7 @@ from datetime import datetime
 
 from resil_tui.audit import STARTED, AuditRecord
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
-from resil_tui.core.site_facts import observe
+from resil_tui.core.site_picture import observe
 from resil_tui.journal import Journal
 from resil_tui.ops.status import CollectorEvent, SiteJudged, StatusCollector
 

@@ -12,9 +12,9 @@ run with `-t`), other streams with a small `--tail` (or their own command again)
 `ResumeDeduper` drops the lines the resumed stream re-sends, so nothing already shown is
 shown twice.
 
-`wait_until_ready` is the readiness wait shared by `resil-tui logs --until-ready` and the
-wizard (right after `xivocc-dcomp restart xuc`): with `not_before`, the previous start's
-readiness line (still in the log history) does not count.
+`wait_until_ready` waits for a line matching a node's readiness pattern on any stream, with
+`not_before`: `resil-tui logs --until-ready` on a stream other than xuc. xuc's own readiness
+(the current run of its container) is `ops/xuc_wait.py`, for that command and the wizard.
 """
 
 from __future__ import annotations
@@ -224,8 +224,11 @@ class LogFollower:
         backoff: Backoff | None = None,
         max_pending: int = MAX_PENDING,
         clock: Callable[[], datetime] = datetime.now,
+        command: Command | None = None,
     ) -> None:
         self.pool = pool
+        # The first command, when the caller built (and showed) it; reconnects resume.
+        self.first_command = command
         self.node = node
         self.stream = stream
         self.tail = tail
@@ -363,7 +366,9 @@ class LogFollower:
         attempt = 0
         lost_at: datetime | None = None
         try:
-            command = self.stream.command(tail=self.tail, since=self.since, follow=self.follow)
+            command = self.first_command or self.stream.command(
+                tail=self.tail, since=self.since, follow=self.follow
+            )
         except CommandError as err:
             # e.g. an inventory stream that is not a reader: refused, nothing sent.
             self._set_state(FollowState.FAILED, str(err))

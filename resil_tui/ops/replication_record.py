@@ -24,17 +24,32 @@ def _path(state_dir: Path | None) -> Path:
     return (state_dir or paths.state_dir()) / FILE_NAME
 
 
+# The file as last read, by path, with the stat it had: a status poll asks for every XiVO
+# node on every refresh, and the file changes only when a replication is run.
+_read_cache: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
 def _load_all(path: Path) -> dict[str, Any]:
+    try:
+        st = path.stat()
+    except OSError:
+        return {}
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # written atomically: a new inode
+    cached = _read_cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    found = data if isinstance(data, dict) else {}
+    _read_cache[path] = (stamp, found)
+    return found
 
 
 def remember(node_id: str, result: ReplicationResult, *, state_dir: Path | None = None) -> None:
     path = _path(state_dir)
-    data = _load_all(path)
+    data = dict(_load_all(path))
     data[node_id] = {**result.to_dict(), "at": time.time()}
     try:
         write_atomic(path, json.dumps(data, indent=1), mode=0o600)

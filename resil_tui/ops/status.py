@@ -3,26 +3,51 @@
 Each node is polled on its own task with its own deadline, so a slow or dead node never
 delays the others; results are reported per node as they arrive (`on_node`), which is
 what lets the Status pane fill in row by row.
+
+One remote execution per node and poll. What is read on a node of each kind is a list
+of `Read(name, command, parse)` (XIVO_READS, EDGE_READS, MDS_READS below; a CC node's
+reads are ops/cc_status.py's parts, judged together). The reads of a node go out
+together as one read-only catalog command (`remote.commands.batch`: the parts delimited
+by markers with a fresh nonce, each part's exit status and stderr kept), the output is
+split back per part (`core.batch`), and each part's output is handed to its parser,
+which returns the kind's status with its own fields filled in. A part that did not
+arrive whole is reported in the snapshot's `errors` and its fields stay unknown; the
+other parts are read as usual. `raw` keeps each part's output under its own command
+line, for the Status detail.
+
+Adding a read is one more line in the kind's list, e.g. for the registered phones:
+
+    Read("contacts", lambda n: cat.asterisk_rx("pjsip show contacts"), _read_contacts),
+
+with `_read_contacts(part, status)` returning `replace(status, contacts=...)` parsed from
+`part.out` (stdout, stderr, exit_status), after adding the catalog entry and the status
+field. Nothing else changes: the read rides in the same execution as the others.
+
+An SSH server that does not hand the line to a shell (a ForceCommand that splits it into
+words, say) prints none of the markers: the node's errors say so once, and the node is
+then read part by part (one execution per read), the batch tried again every
+BATCH_RETRY_POLLS polls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from resil_tui.core.batch import PartOutput, split_batch
 from resil_tui.core.cluster import Severity, SiteVerdicts, Topology, evaluate, exit_code, worst
-from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.compose import ComposePs, parse_compose_ps
 from resil_tui.core.edge_side import PairAddresses, edge_targets
 from resil_tui.core.freshness import stale_after
 from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
 from resil_tui.core.ha_webui import parse_sip_expiry, read_provd_file
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
-    CcStatus,
     EdgeStatus,
     MdsStatus,
     NodeSnapshot,
@@ -31,10 +56,19 @@ from resil_tui.core.node_status import (
     SiteSnapshot,
     XivoStatus,
 )
-from resil_tui.core.services import parse_xivo_service_status
+from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.ops import replication_record
+from resil_tui.ops.cc_status import (
+    LOGS,
+    cc_parts,
+    cc_status,
+    plain_logs_command,
+    since_refused,
+    trim_log_raw,
+)
+from resil_tui.ops.cc_status import PartOutput as CcOutput
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
@@ -108,6 +142,11 @@ class StatusCollector:
     clock: Callable[[], float] = time.time
     _last: dict[str, NodeSnapshot] = field(default_factory=dict)
     _inflight: dict[str, asyncio.Task[NodeSnapshot]] = field(default_factory=dict)
+    # Nodes whose SSH server did not run a batch as a shell: polls left part by part.
+    _part_by_part: dict[str, int] = field(default_factory=dict)
+    _not_a_shell: set[str] = field(default_factory=set)  # ...and were told so
+    _command_cache: dict[str, tuple[Node, list[Command]]] = field(default_factory=dict)
+    _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
     _listeners: list[Listener] = field(default_factory=list)
 
     def last(self, node_id: str) -> NodeSnapshot | None:
@@ -260,19 +299,69 @@ class StatusCollector:
         )
 
     async def _collect(self, node: Node) -> NodeSnapshot:
-        runner = _Runner(self.pool, node)
-        if node.kind is NodeKind.XIVO:
-            xivo = await _collect_xivo(runner, node)
-            parts: dict[str, Any] = {"xivo": xivo}
-        elif node.kind is NodeKind.CC:
-            ps = await runner.run(cat.xivocc_ps())
-            parts = {"cc": CcStatus(containers=parse_compose_ps(ps.stdout) if ps.ok else None)}
-        elif node.kind is NodeKind.EDGE:
-            parts = {"edge": await _collect_edge(runner, node, self.inventory.site(node.site))}
+        if node.kind is NodeKind.CC:
+            return await self._collect_cc(node)
+        kind: KindReads[Any] = KINDS[node.kind]
+        commands = self._commands(node, kind)
+        got = await self._read(node, commands)
+        site = self.inventory.site(node.site)
+        errors = list(got.errors)
+        raw = dict(got.raw)
+        fields: dict[str, Any] = {}
+        for read, command, out in zip(kind.reads, commands, got.outputs, strict=True):
+            raw[command.line] = _shown(out)
+            if out.problem is not None:
+                # Nothing is parsed from a part that did not arrive whole: its fields stay
+                # unknown, and the other parts are read as usual.
+                errors.append(f"{command.line}: {out.problem}")
+                continue
+            parsed = self._parse(node, site, kind, read, out)
+            fields.update(parsed.fields)
+            errors += parsed.errors
+        return self._answered(
+            node, got.latency, raw, errors, {kind.slot: replace(kind.start(node), **fields)}
+        )
+
+    async def _collect_cc(self, node: Node) -> NodeSnapshot:
+        """A CC node's reads depend on the last poll (`--since` its xuc run's start, the
+        container names it saw) and are judged together (ops/cc_status.py); they still go
+        out as one execution. A `--since` the wrapper refuses (docker-compose 1.x) is read
+        again at once without it, and not passed again."""
+        previous = self._last.get(node.id)
+        last_cc = previous.cc if previous is not None else None
+        parts = cc_parts(node, last_cc)
+        got = await self._read(node, [p.command for p in parts])
+        errors = list(got.errors)
+        raw = dict(got.raw)
+        outputs: dict[str, CcOutput] = {}
+        for part, out in zip(parts, got.outputs, strict=True):
+            raw[part.command.line] = _shown(out)
+            if out.problem is not None:
+                errors.append(f"{part.command.line}: {out.problem}")
+                continue
+            outputs[part.name] = CcOutput(out.stdout, out.stderr, out.exit_status)
+        logs = next(p.command for p in parts if p.name == LOGS)
+        since_used = "--since" in logs.argv
+        if since_used and LOGS in outputs and since_refused(outputs[LOGS]):
+            logs = plain_logs_command()
+            result = await self._run(node, logs)
+            outputs[LOGS] = CcOutput.of(result)
+            raw[logs.line] = _shown(_part_of(result))
+            cc = replace(cc_status(node, outputs, self.clock(), last_cc), logs_since_ok=False)
         else:
-            status = await runner.run(cat.xivo_service_status(all=True))
-            services = parse_xivo_service_status(status.stdout, status.exit_status)
-            parts = {"mds": MdsStatus(services=services)}
+            cc = cc_status(node, outputs, self.clock(), last_cc, since_used=since_used)
+        if logs.line in raw:
+            raw[logs.line] = trim_log_raw(raw[logs.line])
+        return self._answered(node, got.latency, raw, errors, {"cc": cc})
+
+    def _answered(
+        self,
+        node: Node,
+        latency: float | None,
+        raw: dict[str, str],
+        errors: list[str],
+        status: dict[str, Any],
+    ) -> NodeSnapshot:
         now = self.clock()
         previous = self._last.get(node.id)
         since = now
@@ -283,13 +372,89 @@ class StatusCollector:
             kind=node.kind.value,
             side=node.side.value if node.side else None,
             reachability=Reachability(state=ReachState.OK, since=since),
-            latency_seconds=runner.latency,
+            latency_seconds=latency,
             polled_at=now,
             last_success_at=now,
-            raw=runner.raw,
-            errors=runner.errors,
-            **parts,
+            raw=raw,
+            errors=errors,
+            **status,
         )
+
+    def _commands(self, node: Node, kind: KindReads[Any]) -> list[Command]:
+        """The node's read commands: built (and validated) once per node, not per poll."""
+        cached = self._command_cache.get(node.id)
+        if cached is None or cached[0] is not node:
+            cached = (node, [read.command(node) for read in kind.reads])
+            self._command_cache[node.id] = cached
+        return cached[1]
+
+    def _parse(
+        self, node: Node, site: Site, kind: KindReads[Any], read: Read[Any], out: PartOutput
+    ) -> _Parsed:
+        """What a read's output says, parsed again only when the output changed.
+
+        Parsers are pure functions of the output, the node and the site: an output equal
+        to the last poll's (most of them, from one refresh to the next) needs no parsing.
+        """
+        key = (node.id, read.name)
+        last = self._parse_cache.get(key)
+        if last is not None and last.node is node and last.site is site and last.out == out:
+            return last
+        errors: list[str] = []
+        blank = kind.blank
+        after = read.parse(PartResult(node, site, out, errors), blank)
+        changed = {
+            f.name: getattr(after, f.name)
+            for f in dataclasses.fields(after)
+            if getattr(after, f.name) is not getattr(blank, f.name)
+        }
+        parsed = _Parsed(node, site, out, changed, errors)
+        self._parse_cache[key] = parsed
+        return parsed
+
+    async def _read(self, node: Node, commands: list[Command]) -> _Reads:
+        """Every read of one poll, in one remote execution when the node allows it."""
+        if len(commands) == 1:
+            result = await self._run(node, commands[0])
+            return _Reads([_part_of(result)], result.duration)
+        left = self._part_by_part.get(node.id, 0)
+        if left > 0:
+            self._part_by_part[node.id] = left - 1
+            return await self._one_by_one(node, commands)
+        joined = cat.batch(commands)
+        result = await self._run(node, joined.command)
+        split = split_batch(result.stdout, result.stderr, joined.nonce, len(commands))
+        if split.usable and any(p.complete for p in split.parts):
+            self._not_a_shell.discard(node.id)  # a shell again: say so if it changes back
+            return _Reads(list(split.parts), result.duration)
+        # No marker, a `$?` that failed the probe, or not one part whole: this SSH server
+        # did not run the line through a shell (e.g. a ForceCommand that splits it into
+        # words). Say so once per node, then read part by part for a while before trying
+        # the batch again (quietly: the node was already said to be read part by part).
+        self._part_by_part[node.id] = BATCH_RETRY_POLLS
+        fallback = await self._one_by_one(node, commands)
+        first = node.id not in self._not_a_shell
+        self._not_a_shell.add(node.id)
+        return _Reads(
+            fallback.outputs,
+            fallback.latency,
+            errors=[NOT_A_SHELL] if first else [],
+            raw={joined.command.line: _shown(_part_of(result))},
+        )
+
+    async def _one_by_one(self, node: Node, commands: list[Command]) -> _Reads:
+        results = await asyncio.gather(*(self._run(node, c) for c in commands))
+        # The quickest command of the poll is the closest to the round-trip time.
+        return _Reads([_part_of(r) for r in results], min(r.duration for r in results))
+
+    async def _run(self, node: Node, command: Command) -> Result:
+        result = await self.pool.run(node, command)
+        if result.lost or result.timed_out:
+            # Half an answer is no answer: report the node as unreachable for this poll.
+            error = result.error
+            assert error is not None
+            raise error
+        return result
 
 
 def _empty(node: Node) -> NodeSnapshot:
@@ -298,70 +463,95 @@ def _empty(node: Node) -> NodeSnapshot:
     )
 
 
-class _Runner:
-    """Runs read-only catalog entries for one poll and keeps their raw output."""
+# --- what is read on each kind of node ---------------------------------------------------
 
-    def __init__(self, pool: Pool, node: Node) -> None:
-        self.pool = pool
-        self.node = node
-        self.raw: dict[str, str] = {}
-        self.errors: list[str] = []
-        self.latency: float | None = None
-
-    async def run(self, command: Command) -> Result:
-        result = await self.pool.run(self.node, command)
-        if result.lost or result.timed_out:
-            # Half an answer is no answer: report the node as unreachable for this poll.
-            error = result.error
-            assert error is not None
-            raise error
-        shown = result.stdout
-        if result.stderr.strip():
-            shown += ("\n" if shown and not shown.endswith("\n") else "") + result.stderr
-        self.raw[command.line] = f"{shown}[exit {result.exit_status}]"
-        # The quickest command of the poll is the closest to the round-trip time.
-        if self.latency is None or result.duration < self.latency:
-            self.latency = result.duration
-        return result
-
-    async def read(self, path: str) -> str | None:
-        """File content, or None when it does not exist (another failure is an error)."""
-        result = await self.run(cat.cat(path))
-        if result.ok:
-            return result.stdout
-        if "No such file" not in result.stderr:
-            self.errors.append(f"cat {path}: {result.stderr.strip() or result.summary()}")
-        return None
-
-    async def exists(self, path: str) -> bool | None:
-        result = await self.run(cat.test_exists(path))
-        if result.exit_status in (0, 1):
-            return result.exit_status == 0
-        self.errors.append(f"test -e {path}: {result.summary()}")
-        return None
+NOT_A_SHELL = "this node did not run the batched read as a shell would; polled part by part"
+# Polls read part by part, after a node did not run a batch, before the batch is tried again.
+BATCH_RETRY_POLLS = 20
 
 
-async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
+@dataclass(frozen=True)
+class _Parsed:
+    node: Node
+    site: Site
+    out: PartOutput
+    fields: dict[str, Any]  # the status fields this output filled in
+    errors: list[str]  # what the parser could not read in it
+
+
+@dataclass
+class _Reads:
+    outputs: list[PartOutput]  # one per command, in order
+    latency: float | None
+    errors: list[str] = field(default_factory=list)
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+def _part_of(result: Result) -> PartOutput:
+    return PartOutput(result.stdout, result.stderr, result.exit_status)
+
+
+def _shown(out: PartOutput) -> str:
+    """A part's output for the detail view: stdout, then stderr, then how it ended."""
+    shown = out.stdout
+    if out.stderr.strip():
+        shown += ("\n" if shown and not shown.endswith("\n") else "") + out.stderr
+    return f"{shown}[{_ended(out)}{': ' + out.problem if out.problem else ''}]"
+
+
+def _ended(out: PartOutput) -> str:
+    return f"exit {out.exit_status}" if out.exit_status is not None else "no exit status"
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """What a parser gets: one part's output, the node and site it came from, and the
+    poll's error list, where it says what it could not read."""
+
+    node: Node
+    site: Site
+    out: PartOutput
+    errors: list[str]
+
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Read(Generic[S]):
+    """One read of a poll: a name, its catalog command, and how its output updates the
+    kind's status (a parser returns the status with its own fields filled in)."""
+
+    name: str
+    command: Callable[[Node], Command]
+    parse: Callable[[PartResult, S], S]
+
+
+@dataclass(frozen=True)
+class KindReads(Generic[S]):
+    slot: str  # the NodeSnapshot field the status goes to
+    blank: S  # the status with every field unknown: what parsers fill in
+    start: Callable[[Node], S]  # the status before any read (what no part says)
+    reads: tuple[Read[S], ...]
+
+
+def _xivo_files(node: Node) -> list[str]:
     p = node.paths
-    # The small files and the sync log's tail in one command: one channel (and one fork on
-    # the node) instead of five. The sync key is only tested, never read: it is a secret.
-    files = [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log, p.provd_default]
-    read, status, key, sip = await asyncio.gather(
-        runner.run(cat.tail_files(files, SYNC_LOG_LINES)),
-        runner.run(cat.xivo_service_status(all=True)),
-        runner.exists(p.sync_key),
-        runner.run(cat.sip_expiry_query()),
-    )
-    texts = split_multi_tail(read.stdout, read.stderr, files)
+    return [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log, p.provd_default]
+
+
+def _read_xivo_files(part: PartResult, status: XivoStatus) -> XivoStatus:
+    p = part.node.paths
+    texts = split_multi_tail(part.out.stdout, part.out.stderr, _xivo_files(part.node))
     for path, why in texts.problems.items():
-        runner.errors.append(f"{path}: {why}")
+        part.errors.append(f"{path}: {why}")
     sync_text = texts.text(p.sync_log)
     provd, provd_error = read_provd_file(
         p.provd_default, texts.text(p.provd_default), texts.problems.get(p.provd_default)
     )
-    return XivoStatus(
+    return replace(
+        status,
         ha=parse_ha_conf(texts.text(p.ha_conf)),
-        services=parse_xivo_service_status(status.stdout, status.exit_status),
         disabled_flag=None
         if p.disabled_flag in texts.problems
         else texts.text(p.disabled_flag) is not None,
@@ -370,29 +560,42 @@ async def _collect_xivo(runner: _Runner, node: Node) -> XivoStatus:
             slave=parse_cron_file(texts.text(p.cron_slave)),
         ),
         sync=last_sync_result(sync_text) if sync_text is not None else None,
-        sync_key_present=key,
-        replication=replication_record.last(node.id),
-        sip_expiry=parse_sip_expiry(sip.stdout) if sip.ok else None,
-        sip_error=None if sip.ok else _first_line(f"psql: {sip.stderr or sip.stdout}", sip),
         provd_default=provd,
         provd_error=provd_error,
     )
 
 
-def _first_line(text: str, result: Result) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else result.summary()
+def _read_services(part: PartResult) -> ServicesStatus:
+    return parse_xivo_service_status(part.out.stdout, part.out.exit_status)
 
 
-async def _collect_edge(runner: _Runner, node: Node, site: Site) -> EdgeStatus:
-    env_text, ps = await asyncio.gather(runner.read(node.paths.edge_env), runner.run(cat.edge_ps()))
-    containers = parse_compose_ps(ps.stdout) if ps.ok else None
-    if env_text is None:
-        runner.errors.append(f"{node.paths.edge_env}: not found")
-        return EdgeStatus(containers=containers)
-    targets = edge_targets(env_text, pair_addresses(site))
+def _exists(part: PartResult, path: str) -> bool | None:
+    if part.out.exit_status in (0, 1):
+        return part.out.exit_status == 0
+    part.errors.append(f"test -e {path}: {_ended(part.out)}")
+    return None
+
+
+def _read_sip_expiry(part: PartResult, status: XivoStatus) -> XivoStatus:
+    out = part.out
+    if out.exit_status == 0:
+        return replace(status, sip_expiry=parse_sip_expiry(out.stdout))
+    lines = [x for x in f"psql: {out.stderr or out.stdout}".strip().splitlines() if x.strip()]
+    return replace(status, sip_error=lines[0] if lines else _ended(out))
+
+
+def _read_edge_env(part: PartResult, status: EdgeStatus) -> EdgeStatus:
+    path = part.node.paths.edge_env
+    if part.out.exit_status != 0:
+        if "No such file" not in part.out.stderr:
+            why = part.out.stderr.strip() or _ended(part.out)
+            part.errors.append(f"cat {path}: {why}")
+        part.errors.append(f"{path}: not found")
+        return status
+    # The one rule for the side an Edge .env points to (core/edge_side.py).
+    targets = edge_targets(part.out.stdout, pair_addresses(part.site))
     values = {v.name: v.value for v in targets.variables if v.value is not None}
-    return EdgeStatus(values=values, targets=targets, containers=containers, env_text=env_text)
+    return replace(status, values=values, targets=targets, env_text=part.out.stdout)
 
 
 def pair_addresses(site: Site) -> PairAddresses:
@@ -402,6 +605,67 @@ def pair_addresses(site: Site) -> PairAddresses:
         site.cc_master.ip if site.cc_master else None,
         site.cc_slave.ip if site.cc_slave else None,
     )
+
+
+def _containers(part: PartResult) -> ComposePs | None:
+    return parse_compose_ps(part.out.stdout) if part.out.exit_status == 0 else None
+
+
+# Each kind's reads, sent together as one remote execution per node and poll. A new read
+# is one more line here (see the module docstring).
+XIVO_READS: tuple[Read[XivoStatus], ...] = (
+    Read(
+        "files",  # ha.conf, both cron files, the disabled flag, the sync log's tail
+        lambda n: cat.tail_files(_xivo_files(n), SYNC_LOG_LINES),
+        _read_xivo_files,
+    ),
+    Read(
+        "services",
+        lambda n: cat.xivo_service_status(all=True),
+        lambda part, x: replace(x, services=_read_services(part)),
+    ),
+    Read(
+        "sync_key",  # only tested, never read: it is a secret
+        lambda n: cat.test_exists(n.paths.sync_key),
+        lambda part, x: replace(x, sync_key_present=_exists(part, part.node.paths.sync_key)),
+    ),
+    Read("sip_expiry", lambda n: cat.sip_expiry_query(), _read_sip_expiry),
+)
+EDGE_READS: tuple[Read[EdgeStatus], ...] = (
+    Read("env", lambda n: cat.cat(n.paths.edge_env), _read_edge_env),
+    Read(
+        "containers",
+        lambda n: cat.edge_ps(),
+        lambda part, e: replace(e, containers=_containers(part)),
+    ),
+)
+MDS_READS: tuple[Read[MdsStatus], ...] = (
+    Read(
+        "services",
+        lambda n: cat.xivo_service_status(all=True),
+        lambda part, m: replace(m, services=_read_services(part)),
+    ),
+)
+
+# A CC node's reads are ops/cc_status.py's parts (they depend on the last poll).
+KINDS: dict[NodeKind, KindReads[Any]] = {
+    NodeKind.XIVO: KindReads(
+        "xivo",
+        XivoStatus(),
+        lambda n: XivoStatus(replication=replication_record.last(n.id)),
+        XIVO_READS,
+    ),
+    NodeKind.EDGE: KindReads("edge", EdgeStatus(), lambda n: EdgeStatus(), EDGE_READS),
+    NodeKind.MDS: KindReads("mds", MdsStatus(), lambda n: MdsStatus(), MDS_READS),
+}
+
+
+def node_commands(node: Node, previous: NodeSnapshot | None = None) -> list[Command]:
+    """The read commands of one poll of the node, in the order of its parts (what the
+    batch joins)."""
+    if node.kind is NodeKind.CC:
+        return [p.command for p in cc_parts(node, previous.cc if previous else None)]
+    return [read.command(node) for read in KINDS[node.kind].reads]
 
 
 def overall_exit_code(reports: Iterable[SiteReport]) -> int:

@@ -9,10 +9,23 @@ looks active: split brain ahead) needs the typed word. In read-only mode checks 
 run, actions are refused before anything reaches the pool.
 
 Step kinds map to real work here: conditions through ``ops.wizard_probe`` (the status
-collector), ``xivocc_restart`` through the catalog, the xuc readiness wait through
-``ops.logs.wait_until_ready`` (only lines logged after the restart count), the Edge switch
-through ``ops.edge`` (which already runs ``edge-dcomp up -d``: the following ``edge_up``
-step then verifies instead of running it twice, and says so).
+collector), ``xivocc_restart`` through the catalog (after noting the current run and the
+log's end: ``ops.xuc_wait.take_mark``), the xuc readiness wait through
+``ops.xuc_wait.wait_for_xuc`` (the readiness of the run the restart started), the Edge
+switch through ``ops.edge`` (which runs ``edge-dcomp up -d`` itself: the ``edge_up`` step is
+then settled as "nothing left to apply", and appears as a step to run only when the running
+containers still differ from the ``.env``, or that cannot be told).
+
+What a step shows is what it sends: ``step_plan`` builds the commands once per attempt
+(the xuc restart's ``XucRestart``, the wait's ``XucWaitPlan``), the step's record keeps
+``plan.text`` and the executor runs those objects.
+
+The outcome is the truth: ``finished`` only when every step succeeded and the site verdict
+at the end is healthy for the new side; otherwise ``finished with problems``, each problem
+naming its step and why (``core.wizard_run.find_problems``). A step that depends on a
+skipped wait (``Step.depends_on``) waits for an acknowledgement. A step running when the
+console quits or dies is recorded ``interrupted``; on resume the guards run again and every
+check or wait done earlier is checked again against the live state.
 
 Progress goes to ``on_event`` (a plain callable; the UI posts messages, the CLI and tests
 collect them). No Textual here.
@@ -23,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import secrets
 import time
@@ -32,8 +46,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from resil_tui.audit import AuditLog, local_user
-from resil_tui.core.cluster import Topology
-from resil_tui.core.compose import all_up, parse_compose_ps
+from resil_tui.core.cluster import Severity, Topology, Verdict
+from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.edge_side import containers_behind
 from resil_tui.core.ha_webui import WebUiCheck, site_sip_expiry
 from resil_tui.core.incident import LOOKBACK_SECONDS, IncidentFigures, incident_figures
 from resil_tui.core.journal_event import EventKind, JournalEvent
@@ -50,6 +65,7 @@ from resil_tui.core.runbook import (
     StepKind,
     build_runbook,
 )
+from resil_tui.core.site_facts import SiteFacts, site_facts
 from resil_tui.core.wizard_report import render_report
 from resil_tui.core.wizard_run import (
     FinalVerdict,
@@ -57,10 +73,12 @@ from resil_tui.core.wizard_run import (
     StepRecord,
     StepState,
     WizardRun,
+    find_problems,
     make_run_id,
     new_record,
     records_match,
 )
+from resil_tui.core.xuc_readiness import Anchor, XucReadiness
 from resil_tui.inventory_model import Inventory, Node, Site
 from resil_tui.journal import Journal
 from resil_tui.ops.edge import (
@@ -76,11 +94,18 @@ from resil_tui.ops.edge import (
     load_preview,
     plan_notes,
 )
-from resil_tui.ops.logs import wait_until_ready
 from resil_tui.ops.session import journal_for
-from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status import SiteReport, StatusCollector, pair_addresses
 from resil_tui.ops.wizard_probe import ConditionProber, describe_containers
 from resil_tui.ops.wizard_store import RunStore, site_key
+from resil_tui.ops.xuc_wait import (
+    XucRestart,
+    XucWaitPlan,
+    plan_xuc_restart,
+    plan_xuc_wait,
+    take_mark,
+    wait_for_xuc,
+)
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command, CommandError
 from resil_tui.remote.errors import RemoteError
@@ -100,7 +125,7 @@ class WizardError(Exception):
 class EngineOptions:
     poll_interval: float = 2.0  # between two probes of a wait's condition
     tick: float = 1.0  # between two countdown events
-    xuc_skew: float = 5.0  # node clock vs ours: readiness lines this much before count
+    xuc_recheck: float = 5.0  # the xuc wait looks again this often while it follows the log
     edge_wait_timeout: float = 60.0  # containers up after the switch's `up -d`
     final_timeout: float = 60.0  # the end-of-run verdict poll
 
@@ -203,6 +228,44 @@ def _last_line(result: Result) -> str:
     return lines[-1] if lines else ""
 
 
+StepPlan = XucRestart | XucWaitPlan | Command | str
+
+
+def step_plan(step: Step, inventory: Inventory) -> StepPlan:
+    """What a step sends, built once: a command object (or, for what is not one command, the
+    text of what runs). The step's record and the screen show its text; the engine sends it."""
+    node = inventory.node(step.node_id) if step.node_id else None
+    if step.command is not None:
+        name, args = step.command.name, step.command.args
+        if name is ActionName.XIVOCC_RESTART:
+            assert node is not None
+            return plan_xuc_restart(node, args.get("service", "xuc"))
+        if name is ActionName.MANAGE_SERVICES:  # issue 16: manual resilience mode
+            return cat.manage_slave_services(args.get("action", ""))
+        if name is ActionName.EDGE_SWITCH:
+            changes = "; ".join(str(c) for c in step.env_changes) or "the Edge variables"
+            return (
+                f"back up {args.get('env_path', '.env')} and replace it atomically "
+                f"({changes}), then {cat.edge_up().line}"
+            )
+        return cat.edge_up()
+    cond = step.condition
+    if cond is not None and cond.kind is ConditionKind.XUC_READY:
+        assert node is not None
+        return plan_xuc_wait(node)
+    if step.kind is StepKind.MANUAL:
+        return ""
+    return step.shell or str(cond)
+
+
+def plan_text(plan: StepPlan) -> str:
+    if isinstance(plan, str):
+        return plan
+    if isinstance(plan, Command):
+        return plan.line
+    return plan.text
+
+
 class WizardEngine:
     def __init__(
         self,
@@ -232,6 +295,9 @@ class WizardEngine:
         self.collector = collector or StatusCollector(inventory, pool)
         self.prober = ConditionProber(self.collector, inventory, site)
         self.busy: str | None = None  # the step running now
+        self._task: asyncio.Task[object] | None = None  # the step's task, to interrupt it
+        # A resumed run checks again, once its guards pass, what earlier steps found true.
+        self.recheck_pending = False
         # The incident journal: the run's start and end go in, its figures come out.
         self.journal = journal or journal_for(inventory)
         resumed = run is not None
@@ -289,7 +355,7 @@ class WizardEngine:
         now = time.time()
         for rec in run.steps:
             if rec.state is StepState.RUNNING:
-                rec.state = StepState.FAILED
+                rec.state = StepState.INTERRUPTED
                 rec.message = (
                     "interrupted: the console or the SSH link went away while it "
                     "ran; check the node, then retry or skip it"
@@ -303,7 +369,9 @@ class WizardEngine:
                 rec.state, rec.confirmed, rec.warning = StepState.PENDING, False, None
                 rec.message = "checked again on resume"
         run.resumed_at.append(now)
-        return cls(pool, inventory, site, runbook, run=run, **kwargs)  # type: ignore[arg-type]
+        engine = cls(pool, inventory, site, runbook, run=run, **kwargs)  # type: ignore[arg-type]
+        engine.recheck_pending = True
+        return engine
 
     def _new_run(self) -> WizardRun:
         now = self.clock()
@@ -355,39 +423,26 @@ class WizardEngine:
         """Read-only mode refuses this step (actions only)."""
         return self.read_only and step.kind is StepKind.ACTION
 
-    def edge_up_done(self, run: WizardRun | None = None) -> str | None:
-        """When the switch step already ran `edge-dcomp up -d` in this run: its time."""
-        run = run or self.run
-        try:
-            rec = run.record("edge.switch_env")
-        except KeyError:
-            return None
-        return rec.flags.get("edge_up_done")
-
     def command_text(self, step: Step, run: WizardRun | None = None) -> str:
-        """The exact command (or what is checked) shown before the step runs."""
-        if step.kind is StepKind.MANUAL:
-            return ""
-        if step.command is not None:
-            name = step.command.name
-            args = step.command.args
-            if name is ActionName.XIVOCC_RESTART:
-                return cat.xivocc_restart(args.get("service", "xuc")).line
-            if name is ActionName.MANAGE_SERVICES:  # issue 16: manual resilience mode
-                return cat.manage_slave_services(args.get("action", "")).line
-            if name is ActionName.EDGE_SWITCH:
-                changes = "; ".join(str(c) for c in step.env_changes) or "the Edge variables"
-                return (
-                    f"back up {args.get('env_path', '.env')} and replace it atomically "
-                    f"({changes}), then edge-dcomp up -d"
-                )
-            if self.edge_up_done(run):
-                return f"{cat.edge_ps().line} (edge-dcomp up -d already ran in the switch step)"
-            return cat.edge_up().line
-        cond = step.condition
-        if cond is not None and cond.kind is ConditionKind.XUC_READY:
-            return f"{step.shell} (until a line matches {cond.params.get('pattern', '')!r})"
-        return step.shell or str(cond)
+        """The exact command (or what is checked) shown before the step runs: the text of
+        the very plan the step sends (`step_plan`)."""
+        return plan_text(step_plan(step, self.inventory))
+
+    def unacknowledged(self, step: Step) -> list[str]:
+        """Why this step needs an acknowledgement first: the waits it depends on that were
+        skipped (with their reasons); [] when none, or when already acknowledged."""
+        rec = self.run.record(step.id)
+        if rec.flags.get("acknowledged"):
+            return []
+        out: list[str] = []
+        for dep in step.depends_on:
+            other = self.run.record(dep)
+            if other.state is StepState.SKIPPED:
+                out.append(f"'{other.title}' was skipped ({other.skip_reason or 'no reason'})")
+        return out
+
+    def facts(self, report: SiteReport) -> SiteFacts:
+        return site_facts(self.site, report.verdicts, report.snapshot.nodes, self.clock())
 
     # --- events and saving -------------------------------------------------------------
 
@@ -432,25 +487,29 @@ class WizardEngine:
 
     async def run_step(self, step_id: str) -> StepRecord:
         """Run the current step. Manual steps wait for `mark_done`; in read-only mode an
-        action is refused (nothing sent) and stays where it is."""
+        action is refused (nothing sent) and stays where it is; a step that depends on a
+        skipped wait waits for `acknowledge` first."""
         step, rec = self._require_current(step_id)
         if rec.state is StepState.AWAITING_CONFIRM:
             raise WizardError(
                 f"{step_id} waits for the typed confirmation "
                 f"({step.confirm_word}), a retry, or an abort"
             )
+        if self._needs_ack(step, rec):
+            return rec
         if step.kind is StepKind.MANUAL:
             if rec.state is not StepState.AWAITING_DONE:
                 rec.state, rec.started_at = StepState.AWAITING_DONE, self.clock()
                 rec.message = "a person does this: say done when it is done"
                 self._changed(rec)
             return rec
+        plan = step_plan(step, self.inventory)
         if self.refused(step):
             rec.message = READ_ONLY_REFUSAL
-            self._output(rec, [f"{READ_ONLY_REFUSAL}: {self.command_text(step)}"])
+            self._output(rec, [f"{READ_ONLY_REFUSAL}: {plan_text(plan)}"])
             self._changed(rec)
             return rec
-        rec.command = self.command_text(step)
+        rec.command = plan_text(plan)
         rec.state = StepState.RUNNING
         rec.attempts += 1
         rec.started_at = self.clock()
@@ -459,6 +518,7 @@ class WizardEngine:
         if rec.attempts > 1:
             self._output(rec, [f"--- attempt {rec.attempts} ---"])
         self.busy = step_id
+        self._task = asyncio.current_task()
         self.save()
         self.emit(StepBegan(step_id, step.title, rec.command, self.node_text(step), rec.attempts))
         started = time.monotonic()
@@ -466,13 +526,14 @@ class WizardEngine:
             if step.kind is StepKind.CHECK:
                 await self._check(step, rec)
             elif step.kind is StepKind.WAIT:
-                await self._wait(step, rec)
+                await self._wait(step, rec, plan)
             else:
-                await self._action(step, rec)
+                await self._action(step, rec, plan)
         except asyncio.CancelledError:
-            self._fail(
-                rec,
-                "cancelled by the admin while it ran; check the node, then retry, skip or abort",
+            rec.state = StepState.INTERRUPTED
+            rec.message = (
+                "interrupted while it ran (the console quit, or the step was cancelled); "
+                "check the node, then retry, skip or abort"
             )
             raise
         except (RemoteError, EdgeSetupError, CommandError, KeyError, ValueError) as exc:
@@ -482,9 +543,45 @@ class WizardEngine:
             rec.finished_at = self.clock()
             rec.duration = time.monotonic() - started
             self.busy = None
+            self._task = None
             self._changed(rec)
         await self._maybe_finish()
         return rec
+
+    def _needs_ack(self, step: Step, rec: StepRecord) -> bool:
+        reasons = self.unacknowledged(step)
+        if not reasons:
+            return False
+        if rec.state is not StepState.AWAITING_ACK:
+            rec.state = StepState.AWAITING_ACK
+            rec.message = (
+                "it depends on " + "; ".join(reasons) + ": acknowledge to go on, or skip it"
+            )
+            self._output(rec, [f"waits for an acknowledgement: {rec.message}"])
+            self._changed(rec)
+        return True
+
+    async def acknowledge(self, step_id: str) -> StepRecord:
+        """Go on with a step although a wait it depends on was skipped (recorded)."""
+        step, rec = self._require_current(step_id)
+        reasons = self.unacknowledged(step)
+        if not reasons:
+            raise WizardError(f"{step.title} does not wait for an acknowledgement")
+        rec.flags["acknowledged"] = "; ".join(reasons) + f" (acknowledged by {self.run.user})"
+        rec.state = StepState.PENDING
+        rec.message = f"acknowledged by {self.run.user}: " + "; ".join(reasons)
+        self._output(rec, [rec.message])
+        self._changed(rec)
+        return rec
+
+    async def interrupt(self) -> None:
+        """Stop the running step now (the console quits): it is recorded `interrupted`."""
+        task = self._task
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({task}, timeout=5.0)
 
     async def retry(self, step_id: str) -> StepRecord:
         """Run a failed (or refused, or unconfirmed) current step again."""
@@ -515,6 +612,8 @@ class WizardEngine:
         step, rec = self._require_current(step_id)
         if step.kind is not StepKind.MANUAL:
             raise WizardError(f"{step.title}: only a manual step is marked done by hand")
+        if self._needs_ack(step, rec):
+            raise WizardError(f"{step.title}: {rec.message}")
         now = self.clock()
         rec.started_at = rec.started_at or now
         rec.finished_at = now
@@ -540,7 +639,15 @@ class WizardEngine:
 
     async def run_guards(self) -> bool:
         """Run the pending safety checks in order; True when every guard passed (the run
-        stands at the first step after them)."""
+        stands at the first step after them). The first call notes the live facts; on a
+        resumed run, what earlier steps found true is then checked again."""
+        if self.run.facts_start is None:
+            with contextlib.suppress(TimeoutError, RemoteError):
+                report = await asyncio.wait_for(
+                    self.prober.site_report(), self.options.final_timeout
+                )
+                self.run.facts_start = self.facts(report)
+                self.save()
         for step in self.runbook.guards:
             rec = self.record(step.id)
             if rec.state.settled:
@@ -549,7 +656,57 @@ class WizardEngine:
                 rec = await self.run_step(step.id)
             if not rec.state.settled:
                 return False
+        if self.recheck_pending:
+            self.recheck_pending = False
+            await self.recheck()
         return True
+
+    async def recheck(self) -> list[str]:
+        """Check again every check or wait done earlier (before the current step): a
+        condition that no longer holds sets its step back to pending, so it is the current
+        step again. Returns the ids set back."""
+        back: list[str] = []
+        for step in self.runbook.steps:
+            rec = self.record(step.id)
+            if not rec.state.settled:
+                break
+            if step.guard or step.condition is None or rec.state is not StepState.DONE:
+                continue
+            if step.condition.kind is ConditionKind.CLUSTER_VERDICT:
+                continue
+            try:
+                holds, detail = await self._holds_now(step)
+            except (RemoteError, TimeoutError, ValueError) as exc:
+                holds, detail = False, str(exc) or "no answer in time"
+            stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%H:%M:%S UTC")
+            if holds:
+                self._output(rec, [f"--- checked again on resume ({stamp}): still true: {detail}"])
+                self.save()
+                continue
+            self._output(rec, [f"--- checked again on resume ({stamp}): no longer true: {detail}"])
+            rec.state, rec.warning = StepState.PENDING, None
+            rec.message = f"was done; checked again on resume: no longer true: {detail}"
+            back.append(step.id)
+            self._changed(rec)
+        return back
+
+    async def _holds_now(self, step: Step) -> tuple[bool, str]:
+        assert step.condition is not None
+        if step.condition.kind is ConditionKind.XUC_READY:
+            assert step.node_id is not None
+            snap = await asyncio.wait_for(
+                self.prober.snapshot(step.node_id), self.options.final_timeout
+            )
+            xuc = snap.cc.xuc if snap.cc is not None else None
+            if not snap.reachability.ok:
+                return False, f"{snap.node_id}: unreachable ({snap.reachability.state.value})"
+            if xuc is None:
+                return False, f"{snap.node_id}: xuc readiness not read"
+            return xuc.ready, f"{snap.node_id}: xuc {xuc.describe(self.clock())}"
+        probe = await asyncio.wait_for(
+            self.prober.probe(step.condition), self.options.final_timeout
+        )
+        return probe.holds, probe.detail
 
     async def abort(self, reason: str) -> Path:
         if self.run.finished:
@@ -576,9 +733,15 @@ class WizardEngine:
         return checks
 
     async def _end(self, status: RunStatus, reason: str | None) -> Path:
-        self.run.final = await self._final_verdict()
+        report = await self._final_report()
+        self.run.final = self._final_verdict(report)
+        if isinstance(report, SiteReport):
+            self.run.facts_end = self.facts(report)
         self.run.status, self.run.abort_reason = status, reason
         self.run.finished_at = self.clock()
+        self.run.problems = find_problems(self.run)
+        if status is RunStatus.FINISHED and self.run.problems:
+            self.run.status = RunStatus.FINISHED_WITH_PROBLEMS
         path = self.store.report_path(self.run.run_id)
         self.run.report_path = str(path)
         incident = incident_of(self.run, self.journal, self.site)
@@ -591,6 +754,7 @@ class WizardEngine:
             if final and not final.error
             else "verdict not checked"
         )
+        problems = f"; {len(self.run.problems)} problem(s)" if self.run.problems else ""
         self.pool.audit.record(
             site=self.run.site,
             node="-",
@@ -599,30 +763,46 @@ class WizardEngine:
             exit_status=None,
             duration=self.run.finished_at - self.run.started_at,
             step=f"wizard {self.run.direction} run {self.run.run_id}",
-            result=(
-                f"finished; {verdict}"
-                if status is RunStatus.FINISHED
-                else f"aborted: {reason}; {verdict}"
-            ),
+            result=f"{self.run.outcome}; {verdict}{problems}",
             op=run_op(self.run.run_id),
         )
         journal_run(
-            self.journal, self.run, status.value, self.run.finished_at, f"{verdict}; {path}"
+            self.journal,
+            self.run,
+            self.run.status.value,
+            self.run.finished_at,
+            f"{verdict}; {path}",
         )
-        self.emit(RunEnded(self.run.run_id, status, final, path))
+        self.emit(RunEnded(self.run.run_id, self.run.status, final, path))
         return path
 
-    async def _final_verdict(self) -> FinalVerdict:
+    async def _final_report(self) -> SiteReport | str:
         try:
-            report = await asyncio.wait_for(self.prober.site_report(), self.options.final_timeout)
+            return await asyncio.wait_for(self.prober.site_report(), self.options.final_timeout)
         except (TimeoutError, RemoteError) as exc:
-            return FinalVerdict("", "", "", error=str(exc) or "no answer in time")
+            return str(exc) or "no answer in time"
+
+    def _final_verdict(self, report: SiteReport | str) -> FinalVerdict:
+        expected = (
+            Verdict.FAILED_OVER if self.runbook.direction is Direction.FAILOVER else Verdict.NORMAL
+        )
+        if isinstance(report, str):
+            return FinalVerdict("", "", "", error=report, expected=expected.value)
         v = report.verdicts
+        side = self.runbook.direction.target
+        cc = self.site.cc(side)
+        new_side = {self.site.xivo(side).id, *(n.id for n in (cc, self.site.edge) if n)}
         return FinalVerdict(
             verdict=v.primary.code.value,
             severity=v.severity.value,
             title=v.primary.title,
             findings=[f"{f.severity.value}: {f.title}" for f in v.findings[1:]],
+            expected=expected.value,
+            new_side=[
+                f"{f.severity.value}: {f.title}"
+                for f in v.findings[1:]
+                if f.severity.rank >= Severity.WARNING.rank and new_side & set(f.nodes)
+            ],
         )
 
     # --- step kinds --------------------------------------------------------------------
@@ -667,11 +847,11 @@ class WizardEngine:
         finally:
             task.cancel()
 
-    async def _wait(self, step: Step, rec: StepRecord) -> None:
+    async def _wait(self, step: Step, rec: StepRecord, plan: StepPlan) -> None:
         assert step.condition is not None and step.timeout_seconds is not None
         timeout = step.timeout_seconds
-        if step.condition.kind is ConditionKind.XUC_READY:
-            await self._wait_xuc(step, rec, timeout)
+        if isinstance(plan, XucWaitPlan):
+            await self._wait_xuc(step, rec, timeout, plan)
             return
         last = ["first check…"]
         deadline = time.monotonic() + timeout
@@ -702,85 +882,125 @@ class WizardEngine:
                     return
                 await asyncio.sleep(min(self.options.poll_interval, remaining))
 
-    async def _wait_xuc(self, step: Step, rec: StepRecord, timeout: float) -> None:
-        assert step.condition is not None and step.node_id is not None
-        node = self.inventory.node(step.node_id)
-        since = self.run.started_at
-        for other in self.run.steps:
-            restart_at = other.flags.get("restart_at")
-            if other.step_id == "cc.restart_xuc" and other.state is StepState.DONE and restart_at:
-                since = float(restart_at)
-        not_before = datetime.fromtimestamp(since - self.options.xuc_skew, UTC)
-        self._output(
-            rec,
-            [
-                f"counting readiness lines logged from "
-                f"{not_before:%H:%M:%S} UTC (the restart, minus "
-                f"{self.options.xuc_skew:g}s for clock skew)"
-            ],
-        )
-        last = ["following the log…"]
+    def restart_mark(self) -> Anchor | None:
+        """The run and log end noted before this run's xuc restart, when it was done."""
+        try:
+            rec = self.run.record("cc.restart_xuc")
+        except KeyError:
+            return None
+        raw = rec.flags.get("xuc_mark")
+        if rec.state is not StepState.DONE or not raw:
+            return None
+        try:
+            return Anchor.from_dict(json.loads(raw))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    async def _wait_xuc(
+        self, step: Step, rec: StepRecord, timeout: float, plan: XucWaitPlan
+    ) -> None:
+        mark = self.restart_mark()
+        if mark is not None:
+            noted = "the run noted before the restart" + (
+                f" (started {_utc(mark.run.started_at)})"
+                if mark.run is not None and mark.run.started_at is not None
+                else ""
+            )
+            self._output(rec, [f"counting only the new run's readiness: not {noted}"])
+        last = ["first look…"]
+        looks: list[str] = []
 
         def on_line(line: str) -> None:
             self._output(rec, [line])
 
+        def on_look(readiness: XucReadiness) -> None:
+            text = f"{readiness.describe(self.clock())}: {readiness.basis}"
+            if not looks or looks[-1] != text:
+                looks.append(text)
+                self._output(rec, [f"look: {text}"])
+            last.append(text)
+
         with self._countdown(step, timeout, last):
-            result = await wait_until_ready(
-                self.pool, node, timeout=timeout, not_before=not_before, on_line=on_line
+            result = await wait_for_xuc(
+                self.pool,
+                plan,
+                timeout=timeout,
+                anchor=mark,
+                on_line=on_line,
+                on_look=on_look,
+                recheck=self.options.xuc_recheck,
             )
-        if result.command:
-            rec.command = result.command
         if result.ready:
-            self._done(rec, result.summary)
+            self._done(rec, result.summary(self.clock()))
         else:
-            self._fail(rec, result.summary)
+            self._fail(rec, result.summary(self.clock()))
 
     # --- actions -----------------------------------------------------------------------
 
     def _audit_step(self, step: Step) -> str:
         return f"wizard {self.run.direction} {step.id} (run {self.run.run_id})"
 
-    async def _action(self, step: Step, rec: StepRecord) -> None:
+    async def _action(self, step: Step, rec: StepRecord, plan: StepPlan) -> None:
         assert step.command is not None
         name = step.command.name
         node = self.node(step)
         assert node is not None
-        if name is ActionName.XIVOCC_RESTART:
-            command = cat.xivocc_restart(step.command.args.get("service", "xuc"))
-            result = await self._run_locked(node, command, step, rec, "xuc restart")
+        if isinstance(plan, XucRestart):
+            result = await self._run_locked(node, plan.command, step, rec, "xuc restart", plan)
             if result is None:
                 return
             self._output(rec, _result_lines(result))
             if result.ok:
-                self._done(rec, f"{command.line}: ok on {node.id}")
+                self._done(rec, f"{plan.command.line}: ok on {node.id}")
             else:
-                self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
+                summary = f"{plan.command.line}: {result.summary()} {_last_line(result)}"
+                self._fail(rec, summary.strip())
         elif name is ActionName.MANAGE_SERVICES:  # issue 16: manual resilience mode
-            command = cat.manage_slave_services(step.command.args.get("action", ""))
-            result = await self._run_locked(node, command, step, rec, command.line)
+            assert isinstance(plan, Command)
+            result = await self._run_locked(node, plan, step, rec, plan.line)
             if result is None:
                 return
             self._output(rec, _result_lines(result))
             if result.ok:
-                self._done(rec, f"{command.line}: ok on {node.id}")
+                self._done(rec, f"{plan.line}: ok on {node.id}")
             else:
-                self._fail(rec, f"{command.line}: {result.summary()} {_last_line(result)}".strip())
+                self._fail(rec, f"{plan.line}: {result.summary()} {_last_line(result)}".strip())
         elif name is ActionName.EDGE_SWITCH:
             await self._edge_switch(step, rec)
         else:
-            await self._edge_up(step, rec, node)
+            assert isinstance(plan, Command)
+            await self._edge_up(step, rec, node, plan)
 
     async def _run_locked(
-        self, node: Node, command: Command, step: Step, rec: StepRecord, action: str
+        self,
+        node: Node,
+        command: Command,
+        step: Step,
+        rec: StepRecord,
+        action: str,
+        restart: XucRestart | None = None,
     ) -> Result | None:
         """Run a changing command under the node's lock; None (the step failed, nothing
-        sent) when the lock cannot be taken: another console is changing that node."""
+        sent) when the lock cannot be taken: another console is changing that node. A xuc
+        restart first notes the current run and the log's end (read-only), so that the
+        wait after it counts only the new run's readiness line."""
         entered = False
         try:
             async with node_lock(self.pool, node, f"wizard {action}", step=self._audit_step(step)):
                 entered = True
-                if command.name == "xivocc_restart":
+                if restart is not None:
+                    mark = await take_mark(self.pool, restart, self.clock())
+                    rec.flags["xuc_mark"] = json.dumps(mark.to_dict())
+                    start = mark.run.started_at if mark.run is not None else None
+                    end = mark.lines[-1] if mark.lines else "(empty log)"
+                    self._output(
+                        rec,
+                        [
+                            f"current run: started {_utc(start)}; the log ends with: {end}",
+                        ],
+                    )
                     rec.flags["restart_at"] = repr(self.clock())
+                    self.save()
                 return await self.pool.run(
                     node,
                     command,
@@ -805,6 +1025,10 @@ class WizardEngine:
             return
         if plan.nothing_to_do:
             self._done(rec, f"{preview.path} already points to the {target}: nothing written")
+            left, why = await self._left_to_apply(preview.node, preview.path)
+            self._output(rec, [f"edge-dcomp up -d: {why}"])
+            if left is False:
+                self._settle_edge_up(f"nothing left to apply: {why}")
             return
         self._output(
             rec, [f"{e.name}: {e.old_value} -> {e.new_value}" for e in plan.entries if e.changed]
@@ -835,30 +1059,58 @@ class WizardEngine:
             )
         if outcome.ok:
             self._done(rec, outcome.message)
+            done_at = rec.flags.get("edge_up_done")
+            if done_at is not None:
+                self._settle_edge_up(
+                    f"nothing left to apply: edge-dcomp up -d ran in the switch step at {done_at}"
+                )
         else:
             hint = " The Edge pane (3) can roll it back." if outcome.rollback_offered else ""
             self._fail(rec, outcome.message + hint)
 
-    async def _edge_up(self, step: Step, rec: StepRecord, node: Node) -> None:
-        done_at = self.edge_up_done()
-        if done_at is not None:
-            self._output(
-                rec,
-                [
-                    f"edge-dcomp up -d already ran in the switch step (at {done_at}): "
-                    "not run twice; verifying with edge-dcomp ps instead"
-                ],
-            )
-            result = await self.pool.run(node, cat.edge_ps())
-            ps = parse_compose_ps(result.stdout) if result.ok else None
-            self._output(rec, _result_lines(result))
-            text = describe_containers(ps)
-            if all_up(ps):
-                self._done(rec, f"up -d already done by the switch; verified: {text}")
-            else:
-                self._fail(rec, f"up -d already done by the switch, but not all up: {text}")
+    def _settle_edge_up(self, why: str) -> None:
+        """`edge.up` has nothing left to do: it is settled, never offered as a step to run."""
+        try:
+            rec = self.run.record("edge.up")
+        except KeyError:
             return
-        command = cat.edge_up()
+        if rec.state.settled:
+            return
+        now = self.clock()
+        rec.state, rec.message = StepState.DONE, why
+        rec.started_at = rec.finished_at = now
+        rec.duration = 0.0
+        rec.command = ""
+        rec.flags["nothing_left"] = "1"
+        self._output(rec, [why])
+        self._changed(rec)
+
+    async def _left_to_apply(self, node: Node, path: str) -> tuple[bool | None, str]:
+        """Whether the running Edge containers still use other values than the `.env`
+        (docker inspect's Config.Env against the file): True, False, or None (cannot tell)."""
+        ps_result = await self.pool.run(node, cat.edge_ps())
+        ps = parse_compose_ps(ps_result.stdout) if ps_result.ok else None
+        names = [c.name for c in ps.containers] if ps is not None else []
+        if not names:
+            return None, "edge-dcomp ps listed no container: cannot tell what is applied"
+        try:
+            inspect = await self.pool.run(node, cat.docker_inspect(names))
+        except CommandError as exc:
+            return None, f"cannot inspect the containers: {exc}"
+        env = await self.pool.run(node, cat.cat(path))
+        if not env.ok:
+            return None, f"{path} could not be read again: {env.summary()}"
+        behind = containers_behind(env.stdout, inspect.stdout, pair_addresses(self.site))
+        if behind is None:
+            return None, (
+                "the containers' environment does not show the Edge variables: cannot tell "
+                "whether they use the current .env"
+            )
+        if behind:
+            return True, "the running containers still use other values: " + "; ".join(behind)
+        return False, "the running containers already use the .env's values"
+
+    async def _edge_up(self, step: Step, rec: StepRecord, node: Node, command: Command) -> None:
         done = await self._run_locked(node, command, step, rec, "edge up -d")
         if done is None:
             return
@@ -870,6 +1122,12 @@ class WizardEngine:
             self._done(rec, f"{command.line}: ok on {node.id}")
         else:
             self._fail(rec, f"{command.line}: {done.summary()} {_last_line(done)}".strip())
+
+
+def _utc(epoch: float | None) -> str:
+    if epoch is None:
+        return "?"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def discard_run(
@@ -889,6 +1147,7 @@ def discard_run(
     why = reason or f"discarded by {local_user()} instead of resuming"
     run.status, run.abort_reason = RunStatus.ABORTED, why
     run.finished_at = run.updated_at = time.time()
+    run.problems = find_problems(run)
     path = store.report_path(run.run_id)
     run.report_path = str(path)
     journal = journal or Journal()

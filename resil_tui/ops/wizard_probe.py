@@ -2,8 +2,9 @@
 
 Every condition is judged from the same snapshots the Status pane shows (one
 ``StatusCollector.poll_node`` per node concerned), so the wizard and the dashboard never
-disagree about what "running telephony" means. ``XUC_READY`` is not here: it follows a log
-stream (``ops.logs.wait_until_ready``) and the engine handles it as a wait.
+disagree about what "running telephony" means. ``XUC_READY`` is not here: its wait looks
+and follows the log (``ops.xuc_wait.wait_for_xuc``) and the engine handles it; a recheck
+on resume reads the readiness the status poll judged (``CcStatus.xuc``).
 """
 
 from __future__ import annotations

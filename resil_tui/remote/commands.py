@@ -8,8 +8,10 @@ decided here once, from `mutates`, rather than per screen. The line sent to sshd
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import secrets
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +20,13 @@ from ipaddress import IPv4Address
 from typing import Literal
 
 from resil_tui.core import validators
+from resil_tui.core.batch import (
+    BEGIN_FORMAT,
+    END_ERR_FORMAT,
+    END_OUT_FORMAT,
+    PROBE_FORMAT,
+    check_nonce,
+)
 from resil_tui.core.log_readers import ReaderRefused, check_reader
 
 SYSCONFD = "http://127.0.0.1:8668"
@@ -64,8 +73,9 @@ class Command:
                     f"{self.name}: argument {arg!r} is not valid UTF-8 text"
                 ) from None
 
-    @property
+    @functools.cached_property
     def line(self) -> str:
+        # Cached: the pool, the audit, the status detail and the batch all ask for it.
         return shlex.join(self.argv)
 
     def __str__(self) -> str:
@@ -367,6 +377,37 @@ def compose_logs(
     return Command("compose_logs", tuple(argv), mutates=False, pty=follow, long_running=follow)
 
 
+def docker_inspect(names: Iterable[str]) -> Command:
+    """`docker inspect NAME...`: the JSON of each container (its run's start, state, health).
+    An unknown name adds an error on stderr and exit 1; the found ones are still printed."""
+    checked = tuple(name(n, "container name") for n in names)
+    if not checked:
+        raise CommandError("docker_inspect needs at least one container name")
+    return Command("docker_inspect", ("docker", "inspect", *checked), mutates=False)
+
+
+def http_probe(url: str, max_time: float = 5.0) -> Command:
+    """The HTTP code a URL answers on the node (000: no answer); `-q` first: no ~/.curlrc."""
+    try:
+        checked = validators.http_url(url)
+        seconds = validators.bounded(max_time, what="probe timeout", minimum=0.5, maximum=60.0)
+    except validators.InvalidValue as exc:
+        raise CommandError(str(exc)) from None
+    argv = (
+        "curl",
+        "-q",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        f"{seconds:g}",
+        checked,
+    )
+    return Command("http_probe", argv, mutates=False)
+
+
 def edge_ps() -> Command:
     return Command("edge_ps", ("edge-dcomp", "ps", "-a"), mutates=False)
 
@@ -391,6 +432,104 @@ def custom_log(argv: Iterable[str], name: str = "") -> Command:
     except ReaderRefused as exc:
         raise CommandError(f"{label} refused: {exc}") from None
     return Command("custom_log", args, mutates=False, pty=True, long_running=True)
+
+
+# --- several reads in one remote execution ------------------------------------------
+
+MAX_BATCH_PARTS = 32
+# A part's program: a plain name or an absolute path, nothing the shell would read as
+# syntax. Reserved words and special builtins are refused too: `exec`, `exit` or `set`
+# as a part would change what the rest of the batch does.
+_PROGRAM_RE = re.compile(r"(/?[A-Za-z0-9_][A-Za-z0-9_.+-]*)+")
+_SHELL_WORDS_TEXT = (
+    "! { } case do done elif else esac fi for if in then until while . : break continue "
+    "eval exec exit export readonly return set shift times trap unset alias unalias cd "
+    "command read wait"
+)
+_SHELL_WORDS = frozenset(_SHELL_WORDS_TEXT.split())
+# `$?` must be expanded by the node's shell: the one token of the script that is not
+# quoted by shlex (which would single-quote it into a literal).
+_LAST_STATUS = '"$?"'
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Read-only catalog commands sent as one execution; split with core.batch."""
+
+    command: Command  # `sh -c SCRIPT`: what the pool runs
+    parts: tuple[Command, ...]
+    nonce: str  # the markers' nonce (core.batch.split_batch needs it)
+
+
+def batch(parts: Iterable[Command], nonce: str | None = None) -> Batch:
+    """Join read-only commands into one `sh -c` script that delimits each part.
+
+    The script first checks that `$?` works (`false`, then printf of its status: see
+    core.batch). Then for part i, in this order: a begin marker on stdout and on
+    stderr, the part, then end markers whose stdout one carries `$?` (the part's exit
+    status, taken by printf right after the part). A part's failure does not stop the
+    next part. `sh -c` makes the script mean the same whatever the login shell is.
+    """
+    chosen = tuple(parts)
+    if not chosen:
+        raise CommandError("a batch needs at least one command")
+    if len(chosen) > MAX_BATCH_PARTS:
+        raise CommandError(f"a batch holds at most {MAX_BATCH_PARTS} commands")
+    for part in chosen:
+        if not isinstance(part, Command):
+            raise CommandError(f"a batch part must be a catalog Command, not {part!r}")
+        refusal = (
+            "it changes the node"
+            if part.mutates
+            else "it needs a terminal"
+            if part.pty
+            else "it does not end by itself"
+            if part.long_running
+            else "it reads stdin"
+            if part.stdin is not None or part.secret_stdin
+            else "its program is not a plain program name"
+            if not _PROGRAM_RE.fullmatch(part.argv[0]) or part.argv[0] in _SHELL_WORDS
+            else None
+        )
+        if refusal is not None:
+            raise CommandError(f"refused `{part.line}` in a batch: {refusal}")
+    tag = check_nonce(nonce if nonce is not None else secrets.token_hex(16))
+    script = shlex.quote(tag).join(_script_around_nonce(tuple(part.line for part in chosen)))
+    return Batch(Command("batch", ("sh", "-c", script), mutates=False), chosen, tag)
+
+
+@functools.lru_cache(maxsize=256)
+def _script_around_nonce(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """The batch script for these part lines, cut where the nonce goes (joined with it).
+
+    Built once per set of parts: a poll sends the same parts to a node every time, and
+    only the nonce changes. The pieces are made here, around the nonce's places, so no
+    search for a placeholder can ever hit a part's own text.
+    """
+    pieces: list[str] = []
+    current = ["false ; "]
+
+    def printf(fmt: str, index: str | None, *, status: bool = False, stderr: bool = False) -> None:
+        # The core's formats hold real newlines; printf gets the two characters `\\n`, so
+        # the line sent stays one line and no marker appears in it literally.
+        escaped = fmt.replace("\\", "\\\\").replace("\n", "\\n")
+        current.append(shlex.join(["printf", escaped]) + " ")
+        pieces.append("".join(current))  # the nonce goes here
+        tail = (" " + shlex.quote(index) if index is not None else "") + (
+            " " + _LAST_STATUS if status else ""
+        )
+        current[:] = [tail + (" >&2" if stderr else "") + " ; "]
+
+    printf(PROBE_FORMAT, None, status=True)
+    for i, line in enumerate(lines):
+        index = str(i)
+        printf(BEGIN_FORMAT, index)
+        printf(BEGIN_FORMAT, index, stderr=True)
+        current.append(line + " ; ")
+        printf(END_OUT_FORMAT, index, status=True)
+        printf(END_ERR_FORMAT, index, stderr=True)
+    pieces.append("".join(current)[: -len(" ; ")])
+    return tuple(pieces)
 
 
 def mutating_entries() -> list[Command]:
@@ -426,5 +565,7 @@ def read_only_entries() -> list[Command]:
         xivocc_ps(),
         compose_logs("xivocc-dcomp", "xuc", follow=True, tail=100),
         edge_ps(),
+        docker_inspect(["xivocc-xuc-1"]),
+        http_probe("http://127.0.0.1:8090/"),
         custom_log(["tail", "-F", "/var/log/syslog"]),
     ]

@@ -203,17 +203,40 @@ def judge_key(entries: list[KnownHostEntry], info: HostKeyInfo) -> KeyVerdict:
     return KeyVerdict(KeyStatus.UNKNOWN)
 
 
+# The files as last parsed, with the stat each had then: the pool asks at every connect,
+# and parsing a known_hosts of N lines for each of N nodes made a cold start O(N^2) (2.6 ms
+# per connect at 500 lines). Any change to a file (a key trusted a moment ago,
+# `ssh-keygen -R`) changes its stat, and the next connect reads them again.
+_Stamp = tuple[tuple[int, int, int, int] | None, ...]
+_parsed: dict[tuple[Path, ...], tuple[_Stamp, asyncssh.SSHKnownHosts]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def load_known_hosts(paths: list[Path]) -> asyncssh.SSHKnownHosts:
     """The object passed to asyncssh: every file's lines, user file first. A missing file
     adds nothing, never a fallback to another file (asyncssh treats b"" as "use
     ~/.ssh/known_hosts")."""
+    key = tuple(paths)
+    stamp = tuple(_stamp(p) for p in paths)
+    cached = _parsed.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     texts: list[str] = []
     for path in paths:
         try:
             texts.append(path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
-    return asyncssh.import_known_hosts("\n".join(texts))
+    known = asyncssh.import_known_hosts("\n".join(texts))
+    _parsed[key] = (stamp, known)
+    return known
 
 
 async def fetch_host_key(

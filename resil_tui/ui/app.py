@@ -243,7 +243,7 @@ class ResilApp(DebugLogErrors, App[int]):
         # A pane renders its state in on_mount (panes never poll): it starts up to date.
         pane = pane_cls(self.current_site)
         tab = self.query_one(f"#panes TabPane#{pane_id}", TabPane)
-        if not tab.is_mounted or self._exit_renderables or not self.is_running:
+        if not tab.is_mounted or self._shutting_down():
             return pane, None  # shutting down: nothing to mount into
         return pane, tab.mount(pane)
 
@@ -285,8 +285,9 @@ class ResilApp(DebugLogErrors, App[int]):
 
     @on(SiteUpdated)
     def _site_updated(self, message: SiteUpdated) -> None:
-        # A poll may end while the console shuts down (no screen left): nothing to draw.
-        if message.site != self.site_name or not self.screen_stack:
+        # A poll may end while the console shuts down (screens and widgets going): nothing
+        # to draw, and a pane half-removed would not find its own table.
+        if message.site != self.site_name or self._shutting_down():
             return
         state = self.site_state()
         for pane in self.query(Pane):
@@ -296,7 +297,12 @@ class ResilApp(DebugLogErrors, App[int]):
 
     @on(PollFinished)
     def _poll_finished(self, message: PollFinished) -> None:
+        if self._shutting_down():
+            return
         self.poller.finished(message)
+
+    def _shutting_down(self) -> bool:
+        return not self.is_running or bool(self._exit_renderables) or not self.screen_stack
 
     def request_poll(self) -> None:
         """Poll the site on screen now (the refresh key; queued when a poll runs)."""
@@ -583,4 +589,37 @@ class ResilApp(DebugLogErrors, App[int]):
             self.request_poll()
 
     async def action_quit(self) -> None:
-        self.exit(0)
+        """Quit; while a wizard step runs, ask first: the step is then interrupted (and
+        recorded so), and the run is offered for resume next time."""
+        from resil_tui.ui.panes.wizard import WizardPane
+
+        pane = next(iter(self.query(WizardPane)), None)
+        running = pane.step_running() if pane is not None else None
+        if pane is None or running is None:
+            self.exit(0)
+            return
+        wizard = pane
+
+        async def interrupt_and_quit() -> None:
+            await wizard.interrupt()
+            self.exit(0)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(
+                    interrupt_and_quit(), group="app-quit", exit_on_error=False, name="quit"
+                )
+
+        self.push_screen(
+            ConfirmScreen(
+                "Quit while a wizard step runs?",
+                f"stop the step '{running}' now, then quit",
+                f"wizard run {wizard.run.run_id if wizard.run else '?'}",
+                [
+                    "the step is recorded 'interrupted': it may or may not have happened on "
+                    "the node; the run is offered for resume when the console starts again"
+                ],
+                confirm_label="Yes, quit",
+            ),
+            callback=answered,
+        )

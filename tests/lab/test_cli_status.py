@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,21 +51,34 @@ async def test_normal_site_is_ok(lab: Lab) -> None:
     assert nodes["demo.xivo.master"]["xivo"]["ha"]["mode"] == "master"
     assert nodes["demo.edge"]["edge"]["targets"]["overall"] == "master"
     assert nodes["demo.cc.slave"]["cc"]["xuc_state"] == "up"
-    # Nothing the status poll sends may change a node.
+    # xuc's readiness, not only its container: up for days, its readiness line seen.
+    xuc = nodes["demo.cc.master"]["cc"]["xuc"]
+    assert xuc["state"] == "ready" and xuc["since"] < time.time() - 86400, xuc
+    assert xuc["run"]["source"] == "inspect" and xuc["run"]["started_at"] < xuc["since"]
+    # Nothing the status poll sends may change a node: every simple command the lab was
+    # asked to run (those inside a batch's `sh -c` script too) only reads.
     for node_id in nodes:
         for cmd in lab.commands(node_id):
-            assert cmd["argv"][0] in {
-                "cat",
-                "test",
-                "tail",
-                "xivo-service",
-                "xivocc-dcomp",
-                "edge-dcomp",
-                "psql",
-                "sftp",
-            }, cmd
-            if cmd["argv"][0] == "xivo-service":
-                assert cmd["argv"][1] == "status"
+            for argv in cmd["commands"]:
+                assert argv[0] in {
+                    "cat",
+                    "test",
+                    "tail",
+                    "xivo-service",
+                    "xivocc-dcomp",
+                    "edge-dcomp",
+                    "psql",
+                    "docker",
+                    "sh",  # a batch: its script's commands are listed too
+                    "printf",  # a batch's markers
+                    "false",  # a batch's probe of $?
+                }, cmd
+                if argv[0] == "xivo-service":
+                    assert argv[1] == "status"
+                if argv[0] == "docker":
+                    assert argv[1] == "inspect"
+                if argv[0] == "sh":
+                    assert argv[1] == "-c"
 
 
 async def test_master_powered_off_is_critical_and_others_unaffected(lab: Lab) -> None:

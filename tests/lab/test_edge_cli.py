@@ -56,7 +56,12 @@ def env_bytes(lab: Lab) -> bytes:
 
 
 def sent(lab: Lab) -> list[list[str]]:
-    return [c["argv"] for c in lab.commands(EDGE) if c.get("argv", [""])[0] == "edge-dcomp"]
+    """The Edge commands that change something (a status poll's `ps` reads only)."""
+    return [
+        c["argv"]
+        for c in lab.commands(EDGE)
+        if c.get("argv", [""])[0] == "edge-dcomp" and c["argv"][1:2] != ["ps"]
+    ]
 
 
 def changes(line_prefix: str, diff: str) -> list[str]:
@@ -150,6 +155,12 @@ async def test_apply_asks_on_a_terminal_and_refuses_without_one(
     assert run.code == 1 and "Apply? [y/N]" in run.err and "cancelled" in run.err
     assert "+XIVO_HOST=10.50.0.12" in run.out  # shown before the question
     assert env_bytes(lab) == before and sent(lab) == []
+    # Live consequences before the question: the master serves, users would go to the slave.
+    assert "Now: telephony is served by the master (demo.xivo.master)" in run.err
+    assert "After this change: remote users go to the slave (XiVO 10.50.0.12" in run.err
+    assert "WARNING: the slave does NOT serve telephony now" in run.err
+    assert "calls relayed through the Edge" in run.err
+    assert run.err.index("Now: telephony") < run.err.index("Apply? [y/N]")
 
     run = await edge(inventory, "apply", "--to", "slave", stdin=Terminal("y\n"))
     assert run.code == 0, run.err

@@ -39,17 +39,19 @@ async def ha(
 
 
 def changes(lab: Lab, node_id: str) -> list[list[str]]:
-    """Commands that change a node (reads are cat/tail/test/status/psql/GET)."""
+    """Commands that change a node (reads are cat/tail/test/status/psql/GET), looked for
+    in every simple command of every line received (a status batch's parts too)."""
     out = []
     for entry in lab.commands(node_id):
-        argv = entry.get("argv") or []
-        if (
-            argv
-            and argv[0] not in ("cat", "tail", "test", "psql")
-            and not (argv[0] == "xivo-service" and argv[1:2] == ["status"])
-            and not (argv[0] == "curl" and "POST" not in argv)
-        ):
-            out.append(argv)
+        for argv in entry.get("commands") or []:
+            if (
+                argv
+                and argv[0] not in ("cat", "tail", "test", "psql", "printf", "false")
+                and not (argv[0] == "sh" and argv[1:2] == ["-c"])  # its parts are listed
+                and not (argv[0] == "xivo-service" and argv[1:2] == ["status"])
+                and not (argv[0] == "curl" and "POST" not in argv)
+            ):
+                out.append(argv)
     return out
 
 

@@ -62,15 +62,16 @@ async def pool(tmp_path: Path) -> AsyncIterator[Pool]:
 def mutating(lab: Lab, node_id: str) -> list[list[str]]:
     found = []
     for entry in lab.commands(node_id):
-        argv = entry.get("argv") or []
-        if not argv:
-            continue
-        if (
-            argv[0] in MUTATING_PROGRAMS
-            or (argv[0] == "xivo-service" and argv[1:2] != ["status"])
-            or (argv[0] == "curl" and "POST" in argv)
-        ):
-            found.append(argv)
+        # Every simple command of the line (a status batch's parts too).
+        for argv in entry.get("commands") or []:
+            if not argv:
+                continue
+            if (
+                argv[0] in MUTATING_PROGRAMS
+                or (argv[0] == "xivo-service" and argv[1:2] != ["status"])
+                or (argv[0] == "curl" and "POST" in argv)
+            ):
+                found.append(argv)
     return found
 
 

@@ -68,11 +68,11 @@ async def test_unknown_node_or_stream_is_a_usage_error(inventory: Inventory) -> 
 async def test_until_ready_exits_0_when_the_restarted_xuc_is_ready(
     lab: Lab, inventory: Inventory, tmp_path: Path
 ) -> None:
-    restart = asyncio.create_task(restart_xuc(inventory, tmp_path, 0.3))
+    await lab.apply_fault(["xuc-ready-delay", "cc.master", "1.0"])
+    await restart_xuc(inventory, tmp_path, 0)
     code, out, err = await logs(inventory, CC, "--until-ready", "--timeout", "10")
-    await restart
     assert code == 0, err
-    assert "ready after" in err
+    assert "ready since" in err
     assert "Listening for HTTP on" in out.splitlines()[-1]
 
 
@@ -81,28 +81,25 @@ async def test_until_ready_exits_1_at_the_timeout(
 ) -> None:
     # The history holds the previous start's readiness line: it must not count.
     await lab.xuc_never_ready(CC)
-    restart = asyncio.create_task(restart_xuc(inventory, tmp_path, 0.1))
+    await restart_xuc(inventory, tmp_path, 0)
     code, out, err = await logs(inventory, CC, "--until-ready", "--timeout", "1.5")
-    await restart
     assert code == 1
-    assert "not ready" in err
-    assert "retrying in 5 seconds" in out or "Stopping server" in out
+    assert "not ready" in err and "earlier run ignored" in err
+    assert "retrying in 5 seconds" in out or "Starting xuc" in out
 
 
-async def test_until_ready_since_a_past_restart_counts_that_start(
+async def test_until_ready_since_asks_for_a_line_from_that_time(
     lab: Lab, inventory: Inventory, tmp_path: Path
 ) -> None:
-    # A script that restarted xuc and only then calls --until-ready passes --since.
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
-    restarted_at = datetime.now(UTC) - timedelta(seconds=1)
     await restart_xuc(inventory, tmp_path, 0)
     await asyncio.sleep(1.5)  # xuc is ready (fast timings) before the CLI starts
-    code, _, err = await logs(inventory, CC, "--until-ready", "--timeout", "3")
-    assert code == 1, "without --since only a readiness line logged from now on counts"
-    since = restarted_at.isoformat()
-    code, _, err = await logs(inventory, CC, "--until-ready", "--timeout", "10", "--since", since)
-    assert code == 0, err
+    code, _, err = await logs(inventory, CC, "--until-ready", "--timeout", "10")
+    assert code == 0, "the current run is ready: at once"
+    since = datetime.now(UTC).isoformat()  # after its readiness line
+    code, _, err = await logs(inventory, CC, "--until-ready", "--timeout", "1.5", "--since", since)
+    assert code == 1, err
     with pytest.raises(SystemExit) as bad:
         build_parser().parse_args(["logs", CC, "--until-ready", "--since", "x"])
     assert bad.value.code == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from resil_tui.ops.wizard import (
 )
 from resil_tui.ops.wizard_store import RunStore, find_unfinished_runs
 from resil_tui.remote.pool import Pool
+from tests.lab.conftest import run
 
 MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
 CC_SLAVE, EDGE = "demo.cc.slave", "demo.edge"
@@ -129,13 +131,15 @@ async def test_failover_after_master_powered_off(
     assert "XIVO_HOST=10.50.0.12" in text and "XIVOCC_HOST=10.50.0.22" in text
     assert "10.50.0.11" not in text.split("XIVO_MDS_HOST_DEFAULT=")[1].splitlines()[0]
     assert sent(lab, EDGE, "edge-dcomp", "up", "-d") == 1
+    # "Apply the Edge settings" was never a step to run: the switch left nothing to apply.
     up = eng.record("edge.up")
-    assert "not run twice" in "\n".join(up.output) and "edge-dcomp ps" in up.command
+    assert up.state is StepState.DONE and up.attempts == 0, up
+    assert up.message.startswith("nothing left to apply: edge-dcomp up -d ran in the switch")
     assert sent(lab, CC_SLAVE, "xivocc-dcomp", "restart", "xuc") == 1
     # The wait saw the countdown and the live log.
     assert any(isinstance(e, WaitTick) and e.step_id == "cc.wait_xuc_ready" for e in events)
     assert any(isinstance(e, StepOutput) and e.step_id == "cc.wait_xuc_ready" for e in events)
-    assert "ready after" in eng.record("cc.wait_xuc_ready").message
+    assert "ready since" in eng.record("cc.wait_xuc_ready").message
 
     # Saved, reported, audited.
     saved = RunStore().load(run.run_id)
@@ -144,6 +148,19 @@ async def test_failover_after_master_powered_off(
     report = Path(run.report_path).read_text()
     assert "# Failover to the slave: site demo" in report
     assert "xivocc-dcomp restart xuc" in report and "**failed_over**" in report
+    assert "- Outcome: finished\n" in report and not run.problems
+    # The record ends with what to do next and the live facts at the start and the end.
+    assert report.index("## Next steps") < report.index("## Live facts at the start")
+    telephony = next(x for x in report.splitlines() if x.startswith("| Telephony served by |"))
+    assert telephony.endswith("| the slave (demo.xivo.slave) |"), telephony
+    assert "| xuc on demo.cc.slave | ✔ ready since" in report
+    assert run.facts_start is not None and run.facts_end is not None
+    assert run.facts_end.edge_side == "slave" and run.facts_start.edge_side == "master"
+    # The restart noted the run first; the wait counted only the new run's line.
+    restart_rec = eng.record("cc.restart_xuc")
+    assert "xuc_mark" in restart_rec.flags and "first noting the current run" in restart_rec.command
+    wait = eng.record("cc.wait_xuc_ready")
+    assert wait.command.startswith("xivocc-dcomp ps -a; docker inspect")
     assert any(isinstance(e, RunEnded) for e in events)
     records = AuditLog(tmp_path / "audit.jsonl").read()
     restart = [r for r in records if r["command"] == "xivocc-dcomp restart xuc"]
@@ -209,10 +226,12 @@ async def test_xuc_never_ready_times_out_then_retry_succeeds(
     rec = await eng.run_step("final.cluster_verdict")
     assert rec.state is StepState.FAILED and "Edge points to the master" in "\n".join(rec.output)
     await eng.skip("final.cluster_verdict", "the Edge is switched in a later run")
-    assert eng.run.status is RunStatus.FINISHED
+    assert eng.run.status is RunStatus.FINISHED_WITH_PROBLEMS
     assert eng.run.report_path is not None
     report = Path(eng.run.report_path).read_text()
     assert "Skipped because: the Edge is switched in a later run" in report
+    assert "- Outcome: finished with problems" in report
+    assert "- Check the site verdict (`final.cluster_verdict`): skipped: the Edge is" in report
 
 
 async def test_console_dies_mid_run_then_resume(
@@ -252,7 +271,7 @@ async def test_console_dies_mid_run_then_resume(
     async with Pool(audit=tmp_path / "audit.jsonl") as pool2:
         again = WizardEngine.resume(pool2, inventory, unfinished[0], options=FAST)
         rec = again.record("cc.wait_xuc_ready")
-        assert rec.state is StepState.FAILED and "interrupted" in rec.message
+        assert rec.state is StepState.INTERRUPTED and "interrupted" in rec.message
         # The guards are checked again before anything else.
         assert again.current is not None and again.current.id == "guard.target_reachable"
         assert await again.run_guards()
@@ -336,3 +355,146 @@ async def test_failback_refused_while_the_master_is_down(
     with pytest.raises(WizardError, match="cannot be skipped"):
         await eng.skip("guard.target_reachable", "go")
     assert eng.record("cc.restart_xuc").attempts == 0
+
+
+async def test_skipped_xuc_wait_needs_acknowledgements_and_ends_with_problems(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    lab = ticking_lab
+    await master_down(lab)
+    await lab.xuc_never_ready(CC_SLAVE, True)
+    opts = RunbookOptions(
+        telephony_timeout_seconds=15.0,
+        xuc_ready_timeout_seconds=1.5,
+        edge_up_timeout_seconds=10.0,
+    )
+    eng = WizardEngine.create(
+        pool, inventory, "demo", Direction.FAILOVER, runbook_opts=opts, options=FAST
+    )
+    assert await eng.run_guards()
+    await drive(eng, until="cc.wait_xuc_ready")
+    rec = await eng.run_step("cc.wait_xuc_ready")
+    assert rec.state is StepState.FAILED and "starting for" in rec.message, rec.message
+    await eng.skip("cc.wait_xuc_ready", "xuc will come up later")
+
+    # Sending users to that CC waits for an acknowledgement, and so does the Edge switch.
+    users = await eng.run_step("cc.users_open_fqdn")
+    assert users.state is StepState.AWAITING_ACK
+    assert "'Wait until xuc is ready on the CC slave' was skipped" in users.message
+    with pytest.raises(WizardError, match="acknowledge"):
+        await eng.mark_done("cc.users_open_fqdn")
+    await eng.acknowledge("cc.users_open_fqdn")
+    await eng.mark_done("cc.users_open_fqdn")
+    switch = await eng.run_step("edge.switch_env")
+    assert switch.state is StepState.AWAITING_ACK
+    assert sent(lab, EDGE, "edge-dcomp", "up", "-d") == 0  # nothing ran before the ack
+    await eng.acknowledge("edge.switch_env")
+    assert (await eng.run_step("edge.switch_env")).state is StepState.DONE
+    assert eng.current is not None and eng.current.id == "edge.check_points_to"  # up: settled
+    await drive(eng, until="final.refresh_browsers")
+    assert (await eng.run_step("final.refresh_browsers")).state is StepState.AWAITING_ACK
+    await eng.acknowledge("final.refresh_browsers")
+    await drive(eng)
+
+    run = eng.run
+    assert run.status is RunStatus.FINISHED_WITH_PROBLEMS, run.problems
+    why = {(p.step_id, p.why.split(":")[0]) for p in run.problems}
+    assert ("cc.wait_xuc_ready", "skipped") in why
+    acked = [p.why for p in run.problems if p.step_id == "cc.users_open_fqdn"]
+    assert acked and acked[0].startswith("done although 'Wait until xuc is ready"), acked
+    assert any(
+        p.step_id is None and "xuc on the active side not ready" in p.why for p in run.problems
+    )
+    assert run.report_path is not None
+    report = Path(run.report_path).read_text()
+    assert "- Outcome: finished with problems" in report
+    assert "## Problems" in report
+    assert (
+        "- Wait until xuc is ready on the CC slave (`cc.wait_xuc_ready`): skipped: xuc will"
+        in report
+    )
+    assert "`resil-tui logs demo.cc.slave --until-ready`" in report  # a next step
+
+
+async def test_resume_checks_earlier_conditions_again(lab: Lab, tmp_path: Path) -> None:
+    # No cron here: the slave takes over, and later stops, when this test says so.
+    inventory = load_inventory(lab.inventory_path)
+    await lab.power_off(MASTER)
+    assert (await run(lab, SLAVE, "xivo-manage-slave-services start")).exit_status == 0
+    pool1 = Pool(audit=tmp_path / "audit.jsonl")
+    eng = engine(pool1, inventory, Direction.FAILOVER)
+    assert await eng.run_guards()
+    await drive(eng, until="cc.restart_xuc")
+    assert eng.record("xivo.wait_target_telephony").state is StepState.DONE
+    await pool1.close()
+    # While the console is away the slave goes back to standby: its telephony wait no
+    # longer holds, although it was done.
+    assert (await run(lab, SLAVE, "xivo-manage-slave-services stop")).exit_status == 0
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool2:
+        again = WizardEngine.resume(
+            pool2, inventory, find_unfinished_runs(inventory)[0], options=FAST
+        )
+        assert await again.run_guards()
+        rec = again.record("xivo.wait_target_telephony")
+        assert rec.state is StepState.PENDING and "no longer true" in rec.message, rec.message
+        assert again.current is not None and again.current.id == "xivo.wait_target_telephony"
+        mds = again.record("xds.mds_ok.mds1")
+        assert any(
+            "checked again on resume" in line and "still true" in line for line in mds.output
+        )
+        await again.abort("testing the resume only")
+
+
+async def test_failover_completes_its_xuc_wait_with_plain_logs(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    # The wrapper drops docker's -t and --since: the wait still tells the new run's line.
+    lab = ticking_lab
+    await lab.apply_fault(["xuc-logs-plain", "cc.slave", "on"])
+    await lab.apply_fault(["xuc-ready-delay", "cc.slave", "1.0"])
+    await master_down(lab)
+    eng = WizardEngine.create(
+        pool,
+        inventory,
+        "demo",
+        Direction.FAILOVER,
+        only=frozenset({Part.CC}),
+        runbook_opts=SHORT,
+        options=FAST,
+    )
+    assert await eng.run_guards()
+    await drive(eng, until="cc.wait_xuc_ready")
+    rec = await eng.run_step("cc.wait_xuc_ready")
+    assert rec.state is StepState.DONE, rec.message
+    assert "Listening for HTTP on" in rec.message
+    assert any(line.startswith("look: … starting") for line in rec.output), rec.output
+
+
+async def test_edge_settings_left_to_apply_make_up_a_step(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    lab = ticking_lab
+    await master_down(lab)
+    # Someone switched the .env by hand and did not run up -d: the containers lag behind.
+    path = lab.world.resolve(EDGE, ENV)
+    head, marker, body = path.read_text().partition("# Installed against")
+    for old, new in (("10.50.0.11", "10.50.0.12"), ("10.50.0.21", "10.50.0.22")):
+        body = re.sub(rf"(?<![\d.]){re.escape(old)}(?![\d])", new, body)
+    path.write_text(head + marker + body)
+    assert "10.50.0.11" not in body.split("\n", 1)[1]
+    eng = WizardEngine.create(
+        pool,
+        inventory,
+        "demo",
+        Direction.FAILOVER,
+        only=frozenset({Part.EDGE}),
+        runbook_opts=SHORT,
+        options=FAST,
+    )
+    assert await eng.run_guards()
+    await drive(eng, until="edge.up")
+    assert "nothing written" in eng.record("edge.switch_env").message
+    assert any("still use other values" in x for x in eng.record("edge.switch_env").output)
+    up = await eng.run_step("edge.up")
+    assert up.state is StepState.DONE and up.command == "edge-dcomp up -d"
+    assert sent(lab, EDGE, "edge-dcomp", "up", "-d") == 1

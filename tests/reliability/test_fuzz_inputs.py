@@ -383,6 +383,9 @@ async def test_hostile_values_typed_into_the_ha_form(lab: Lab, tmp_path: Path) -
             c
             for c in lab.commands(nid)
             if c.get("kind") == "sftp"
-            or (c.get("kind") == "exec" and c["argv"][:1] == ["curl"] and "POST" in c["argv"])
+            or (
+                c.get("kind") == "exec"
+                and any(a[:1] == ["curl"] and "POST" in a for a in c["commands"])
+            )
         ]
         assert changes == [], (nid, changes)

@@ -25,7 +25,7 @@ from resil_tui.core.edge_env import Direction
 from resil_tui.core.nagios import SiteCheck, Thresholds, plugin_output
 from resil_tui.core.node_status import Reachability, ReachState
 from resil_tui.core.prometheus import SitePoll, exposition
-from resil_tui.core.site_facts import observe
+from resil_tui.core.site_picture import observe
 from resil_tui.core.wizard_report import render_report
 from resil_tui.core.wizard_run import StepRecord, StepState, WizardRun
 from resil_tui.inventory import load_inventory

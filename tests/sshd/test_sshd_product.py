@@ -12,9 +12,9 @@ import pytest
 from sshd_fixture import SshdLab, SshdLabFactory
 
 from resil_tui.inventory import load_inventory
-from resil_tui.inventory_model import Inventory
+from resil_tui.inventory_model import Inventory, NodeKind
 from resil_tui.ops.session import make_pool
-from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status import KINDS, StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote import sftp
 from resil_tui.remote.errors import ErrorKind, RemoteError
@@ -47,6 +47,33 @@ async def test_whole_site_status(sshd_lab: SshdLab, tmp_path: Path) -> None:
     assert edge.edge.targets.overall.value == "master"
     # A status poll is read-only: nothing was audited.
     assert not (tmp_path / "audit.jsonl").exists()
+
+
+async def test_one_remote_execution_per_node_per_refresh(sshd_lab: SshdLab, tmp_path: Path) -> None:
+    # Through real OpenSSH: sshd hands each line to the lab's dispatcher (ForceCommand),
+    # which records it. A refresh is one execution per node, and reads what it did before.
+    inv = inventory_of(sshd_lab)
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+
+    def execs(node_id: str) -> int:
+        return sum(1 for c in sshd_lab.world.commands(node_id) if c.get("kind") == "exec")
+
+    try:
+        collector = StatusCollector(inv, pool)
+        await collector.poll()  # the connections
+        before = {n.id: execs(n.id) for n in inv.nodes()}
+        (report,) = await collector.poll()
+    finally:
+        await pool.close()
+    assert {n.id: execs(n.id) - before[n.id] for n in inv.nodes()} == {n.id: 1 for n in inv.nodes()}
+    assert report.verdicts.primary.code == "normal"
+    for snap in report.snapshot.nodes.values():
+        assert snap.reachability.ok and snap.errors == [], (snap.node_id, snap.errors)
+    master = report.snapshot.nodes["demo.xivo.master"]
+    assert master.xivo is not None and master.xivo.services is not None
+    assert master.xivo.sync_key_present is True and master.xivo.disabled_flag is False
+    # Each part's output under its own command line.
+    assert len(master.raw) == len(KINDS[NodeKind.XIVO].reads)
 
 
 async def test_atomic_replace_of_edge_env_over_real_sftp(

@@ -133,6 +133,10 @@ async def test_apply_after_yes_switches_the_targets(
             shown = " ".join(str(s.content) for s in app.screen.query(Static))
             assert "demo.edge" in shown and "edge-dcomp up -d" in shown
             assert "XIVO_HOST: 10.50.0.11 → 10.50.0.12" in shown
+            # It leads with the live consequences: the master serves, users would move.
+            assert shown.index("Now: telephony is served by the master") < shown.index("Node")
+            assert "After this change: remote users go to the slave" in shown
+            assert "the slave does NOT serve telephony now" in shown
             await pilot.press("y")
             await until(pilot, lambda: pane.last_outcome is not None, "the apply to end")
             outcome = pane.last_outcome

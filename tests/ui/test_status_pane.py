@@ -177,7 +177,7 @@ async def test_rows_fill_in_and_banner_says_normal(
         slave = pane.table.cells(SLAVE)
         assert slave["ha"] == "slave → 10.50.0.11"
         assert slave["summary"].startswith("◇ standby")
-        assert pane.table.cells("demo.cc.master")["summary"].startswith("xuc ✔ up")
+        assert pane.table.cells("demo.cc.master")["summary"].startswith("xuc ✔ ready since")
         assert pane.table.cells("demo.edge")["summary"] == "Edge → master"
         assert pane.table.cells("demo.mds.mds1")["summary"] == "services ✔ all running"
         assert "7 nodes · 7 connected" in header_text(app)

@@ -12,7 +12,7 @@ from textual.widgets import TabbedContent
 
 from resil_tui.core.freshness import clock
 from resil_tui.core.journal_event import EventKind
-from resil_tui.core.site_facts import Fact, SitePicture
+from resil_tui.core.site_picture import Fact, SitePicture
 from resil_tui.journal import Journal
 from resil_tui.lab.server import Lab
 from resil_tui.ops.session import make_pool

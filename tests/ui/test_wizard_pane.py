@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from labkit import console
 from textual.pilot import Pilot
-from textual.widgets import Log, Static
+from textual.widgets import RichLog, Static
 
 from resil_tui.core.runbook import Direction, RunbookOptions
 from resil_tui.core.wizard_run import RunStatus, StepState
@@ -96,6 +96,14 @@ def text(pane: WizardPane, selector: str) -> str:
     return str(pane.query_one(selector, Static).content)
 
 
+def output_text(pane: WizardPane) -> str:
+    return "\n".join(strip.text for strip in pane.query_one("#wizard-output", RichLog).lines)
+
+
+def confirm_text(app: ResilApp) -> str:
+    return " ".join(str(s.content) for s in app.screen.query(Static))
+
+
 async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_path: Path) -> None:
     await master_off(lab)
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
@@ -132,6 +140,12 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
                         lambda: isinstance(app.screen, ConfirmScreen),
                         "the restart's confirmation",
                     )
+                    # The confirmation leads with the live consequences.
+                    shown = confirm_text(app)
+                    assert shown.index("Now: telephony is served by the slave") < shown.index(
+                        "Command"
+                    )
+                    assert "every session on it (UC, CCAgent, Switchboard) is cut" in shown
                     await pilot.press("y")
                 else:
                     await pilot.press("g")
@@ -141,8 +155,11 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
                             lambda: isinstance(app.screen, ConfirmScreen),
                             f"the confirmation of {step.id}",
                         )
-                        shown = " ".join(str(s.content) for s in app.screen.query(Static))
+                        shown = confirm_text(app)
                         assert engine.command_text(step).split(" (")[0] in shown
+                        if step.id == "edge.switch_env":
+                            assert "After this change: remote users go to the slave" in shown
+                            assert "calls relayed through the Edge" in shown
                         await pilot.press("y")
                 await pilot.pause(0.05)
                 if step.id == "cc.wait_xuc_ready":
@@ -169,15 +186,16 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
 
             assert seen_countdown
             run = engine.run
-            assert run.status is RunStatus.FINISHED
+            # A skipped step: the outcome says so, and which step and why.
+            assert run.status is RunStatus.FINISHED_WITH_PROBLEMS
             assert engine.record("xds.mds_ok.mds2").skip_reason == "rebooting it later"
             assert "skipped: rebooting it later" in pane.query_one(WizardPlan).plain
             final = text(pane, "#wizard-final")
-            assert "Run finished" in final and "site verdict: failed_over" in final
+            assert "Run finished with problems" in final and "site verdict: failed_over" in final
+            assert "(xds.mds_ok.mds2): skipped: rebooting it later" in final
             assert run.report_path is not None and run.report_path in final
             assert "rebooting it later" in Path(run.report_path).read_text()
-            log_lines = "\n".join(pane.query_one(Log).lines)
-            assert "Run finished" in log_lines
+            assert "Run finished with problems" in output_text(pane)
     env = lab.world.resolve("demo.edge", "/etc/docker/edge/.env").read_text()
     assert "XIVO_HOST=10.50.0.12" in env
 
@@ -215,7 +233,7 @@ async def test_unfinished_run_is_offered_at_start_and_resumed(
             assert engine is not None and engine.run_id == run_id and engine.run.resumed_at
             assert engine.current is not None and engine.current.id == "xds.mds_ok.mds1"
             assert engine.record("guard.target_reachable").attempts == 2  # checked again
-            assert "the master does not answer" in "\n".join(pane.query_one(Log).lines)
+            assert "the master does not answer" in output_text(pane)
 
             # Abort: asks why, writes the report.
             await pilot.press("X")
@@ -273,3 +291,130 @@ async def test_split_brain_opens_the_typed_confirmation_and_read_only_greys_acti
         c.get("argv", [""])[0] == "xivocc-dcomp" and "restart" in c["argv"]
         for c in lab.commands("demo.cc.slave")
     )
+
+
+async def finish_step(app: ResilApp, pane: WizardPane, pilot: Pilot[int], what: str) -> None:
+    await until(
+        pilot,
+        lambda: not pane.working and not isinstance(app.screen, ConfirmScreen | ReasonScreen),
+        what,
+    )
+
+
+async def test_xuc_never_ready_wait_skipped_finishes_with_problems(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    await master_off(lab)
+    await lab.xuc_never_ready("demo.cc.slave", True)
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        app = console(inventory, read_only=False, pool=pool)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await show_wizard(app, pilot)
+            pane.runbook_options = RunbookOptions(
+                telephony_timeout_seconds=15.0,
+                xuc_ready_timeout_seconds=1.5,
+                edge_up_timeout_seconds=10.0,
+            )
+            await pilot.press("f")
+            await until(pilot, lambda: pane.engine is not None and not pane.working, "guards")
+            engine = pane.engine
+            assert engine is not None
+            acknowledged: list[str] = []
+            while (step := engine.current) is not None:
+                rec = engine.record(step.id)
+                if step.id == "cc.wait_xuc_ready" and rec.state is StepState.FAILED:
+                    await pilot.press("k")
+                    await until(pilot, lambda: isinstance(app.screen, ReasonScreen), "why?")
+                    await pilot.press(*"xuc is slow today", "enter")
+                elif engine.unacknowledged(step):
+                    # Sending users to that CC, switching the Edge: ask first, and say why.
+                    await pilot.press("d" if step.kind.value == "manual" else "g")
+                    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the ack")
+                    shown = confirm_text(app)
+                    assert "'Wait until xuc is ready on the CC slave' was skipped" in shown
+                    assert "xuc is slow today" in shown
+                    acknowledged.append(step.id)
+                    await pilot.press("y")
+                elif step.kind.value == "manual":
+                    await pilot.press("d")
+                else:
+                    await pilot.press("g")
+                    if step.kind.value == "action":
+                        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "ask")
+                        await pilot.press("y")
+                await pilot.pause(0.05)
+                await finish_step(app, pane, pilot, f"{step.id} to end")
+            assert acknowledged == [
+                "cc.users_open_fqdn",
+                "edge.switch_env",
+                "final.refresh_browsers",
+            ]
+            run = engine.run
+            assert run.status is RunStatus.FINISHED_WITH_PROBLEMS
+            # The screen says which step and why.
+            final = text(pane, "#wizard-final")
+            assert final.startswith("Run finished with problems")
+            assert (
+                "Wait until xuc is ready on the CC slave (cc.wait_xuc_ready): skipped: "
+                "xuc is slow today"
+            ) in final
+            assert "xuc on the active side not ready" in final  # the site at the end
+            assert "Run finished with problems" in text(pane, "#wizard-keys")
+            # So does the record.
+            assert run.report_path is not None
+            report = Path(run.report_path).read_text()
+            assert "- Outcome: finished with problems" in report
+            assert (
+                "- Wait until xuc is ready on the CC slave (`cc.wait_xuc_ready`): skipped: "
+                "xuc is slow today"
+            ) in report
+            # The output box followed the newest lines and wrapped the long ones.
+            box = pane.query_one("#wizard-output", RichLog)
+            assert box.lines and box.scroll_y == box.max_scroll_y
+            assert (
+                max(len(strip.text) for strip in box.lines) <= box.scrollable_content_region.width
+            )
+
+
+async def test_quit_during_a_step_asks_and_records_it_interrupted(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    await master_off(lab)
+    await lab.xuc_never_ready("demo.cc.slave", True)
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        app = console(inventory, read_only=False, pool=pool)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await show_wizard(app, pilot)
+            pane.runbook_options = RunbookOptions(
+                telephony_timeout_seconds=15.0, xuc_ready_timeout_seconds=60.0
+            )
+            await pilot.press("f")
+            await until(pilot, lambda: pane.engine is not None and not pane.working, "guards")
+            engine = pane.engine
+            assert engine is not None
+            while (step := engine.current) is not None and step.id != "cc.wait_xuc_ready":
+                await pilot.press("d" if step.kind.value == "manual" else "g")
+                if step.kind.value == "action":
+                    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "ask")
+                    await pilot.press("y")
+                await pilot.pause(0.05)
+                await finish_step(app, pane, pilot, f"{step.id}")
+            await pilot.press("g")
+            await until(pilot, lambda: pane.step_running() is not None, "the wait to run")
+            await pilot.press("q")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "quit asks first")
+            assert "Quit while a wizard step runs?" in confirm_text(app)
+            await pilot.press("n")  # not now: the step goes on
+            await pilot.pause(0.2)
+            assert pane.step_running() is not None
+            await pilot.press("q")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked again")
+            await pilot.press("y")
+            for _ in range(200):
+                if not app.is_running:
+                    break
+                await asyncio.sleep(0.025)
+    saved = RunStore().load(engine.run_id)
+    rec = saved.record("cc.wait_xuc_ready")
+    assert rec.state is StepState.INTERRUPTED and "interrupted" in rec.message
+    assert [r.run_id for r in find_unfinished_runs(inventory)] == [engine.run_id]

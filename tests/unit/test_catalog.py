@@ -228,6 +228,31 @@ async def test_read_only_refusal_happens_before_connecting(tmp_path) -> None:
     assert not (tmp_path / "audit.jsonl").exists()
 
 
+def test_docker_inspect_and_the_http_probe() -> None:
+    inspect = C.docker_inspect(["xivocc-xuc-1", "xivocc_xuc_1"])
+    assert inspect.line == "docker inspect xivocc-xuc-1 xivocc_xuc_1" and not inspect.mutates
+    with pytest.raises(C.CommandError):
+        C.docker_inspect(["x; rm -rf /"])
+    with pytest.raises(C.CommandError):
+        C.docker_inspect([])
+    probe = C.http_probe("http://127.0.0.1:8090/xuc/api/2.0/", 5)
+    assert probe.argv[:2] == ("curl", "-q") and not probe.mutates
+    assert probe.line == (
+        "curl -q -sS -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:8090/xuc/api/2.0/"
+    )
+    for bad in (
+        "file:///etc/passwd",
+        "http://h/`id`",
+        "http://h:99999/",
+        "-K /x",
+        "http://h/[1-2]",
+    ):
+        with pytest.raises(C.CommandError):
+            C.http_probe(bad)
+    with pytest.raises(C.CommandError):
+        C.http_probe("http://127.0.0.1/", 0)
+
+
 def test_web_ui_part_entries() -> None:
     update = C.sip_expiry_update(60, 300, 120)
     assert update.mutates and update.argv[:2] == ("psql", "-X")

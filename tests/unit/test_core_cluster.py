@@ -33,6 +33,7 @@ from resil_tui.core.node_status import (
 from resil_tui.core.replication import parse_replication_output
 from resil_tui.core.services import parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
+from resil_tui.core.xuc_readiness import StartSource, XucReadiness, XucRun, XucState
 
 XM, XS = "10.0.0.1", "10.0.0.2"
 CM, CS = "10.0.1.1", "10.0.1.2"
@@ -395,12 +396,16 @@ def test_edge_unknown_targets():
         ("Exited (1) 3 minutes ago", Severity.CRITICAL),
         ("Restarting (1) 2 seconds ago", Severity.CRITICAL),
         (None, Severity.CRITICAL),
-        ("Up 1 hour (unhealthy)", Severity.WARNING),
     ],
 )
 def test_xuc_down_on_active_side(status, severity):
     v = run(site(cc("s.cc.master", status)))
     assert codes(v)[Verdict.XUC_DOWN] == [severity]
+
+
+def test_xuc_unhealthy_on_active_side_is_not_ready():
+    v = run(site(cc("s.cc.master", "Up 1 hour (unhealthy)")))
+    assert codes(v)[Verdict.XUC_NOT_READY] == [Severity.CRITICAL]
 
 
 def test_xuc_down_on_inactive_side_is_not_reported():
@@ -414,6 +419,48 @@ def test_xuc_checked_on_slave_cc_after_failover():
     v = run(site(master, slave, edge(XS, CS), cc("s.cc.slave", "Exited (137) 1 minute ago")))
     f = next(f for f in v.findings if f.code is Verdict.XUC_DOWN)
     assert f.nodes == ["s.cc.slave"]
+
+
+def ready_cc(node_id: str, state: XucState, started: float = NOW - 40) -> NodeSnapshot:
+    running = state is not XucState.DOWN
+    run = XucRun(StartSource.INSPECT, running, "running" if running else "exited", started, started)
+    readiness = XucReadiness(state, started, "test", run=run, judged_at=NOW - 5)
+    base = cc(node_id)
+    assert base.cc is not None
+    return replace(base, cc=replace(base.cc, xuc=readiness))
+
+
+@pytest.mark.parametrize(
+    ("state", "code", "severity"),
+    [
+        (XucState.STARTING, Verdict.XUC_NOT_READY, Severity.WARNING),
+        (XucState.NOT_READY, Verdict.XUC_NOT_READY, Severity.CRITICAL),
+        (XucState.DOWN, Verdict.XUC_DOWN, Severity.CRITICAL),
+        (XucState.UNKNOWN, Verdict.UNKNOWN, Severity.WARNING),
+    ],
+)
+def test_xuc_readiness_on_the_active_side(state, code, severity):
+    v = run(site(ready_cc("s.cc.master", state)))
+    found = [f for f in v.findings if f.nodes == ["s.cc.master"]]
+    assert [(f.code, f.severity) for f in found] == [(code, severity)]
+    if code is Verdict.XUC_NOT_READY:
+        assert found[0].title.startswith("xuc on the active side not ready")
+    assert v.to_dict()["findings"]  # published in status --json
+
+
+def test_xuc_ready_and_the_inactive_side_give_no_finding():
+    v = run(site(ready_cc("s.cc.master", XucState.READY), ready_cc("s.cc.slave", XucState.DOWN)))
+    assert not [f for f in v.findings if f.nodes in (["s.cc.master"], ["s.cc.slave"])]
+
+
+def test_unreachable_cc_is_critical_on_the_active_side_only():
+    down = replace(cc("s.cc.master"), reachability=Reachability(ReachState.REFUSED, "x", NOW))
+    v = run(site(down))
+    found = next(f for f in v.findings if f.code is Verdict.NODE_UNREACHABLE)
+    assert found.severity is Severity.CRITICAL and "serving telephony" in found.explanation
+    other = replace(cc("s.cc.slave"), reachability=Reachability(ReachState.REFUSED, "x", NOW))
+    found = next(f for f in run(site(other)).findings if f.code is Verdict.NODE_UNREACHABLE)
+    assert found.severity is Severity.WARNING
 
 
 # --- sync and replication ------------------------------------------------------------------
@@ -639,6 +686,73 @@ def test_every_finding_is_in_the_banner(reach: ReachState, asterisk: str) -> Non
     assert text.startswith(
         {"ok": "✔", "warning": "▲", "critical": "✖", "unknown": "?"}[v.severity.value]
     )
+
+
+# --- the README's table says what the code does ---------------------------------------------
+
+
+def _readme_rows() -> dict[str, str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("### Findings and their severities", 1)[1]
+    table = next(block for block in section.split("\n\n") if block.startswith("| finding"))
+    rows: dict[str, str] = {}
+    for line in table.splitlines()[2:]:
+        finding, severity = line.strip("|").rsplit("|", 1)
+        for code in re_codes(finding):
+            rows.setdefault(code, "")
+            rows[code] += f" {finding} => {severity}"
+    return rows
+
+
+def re_codes(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"`([a-z_]+)`", text)
+
+
+def _worst_of(v: SiteVerdicts, code: Verdict) -> Severity:
+    return worst([f.severity for f in v.findings if f.code is code])
+
+
+def test_readme_severities_match_the_code():
+    rows = _readme_rows()
+    failed_over = [
+        slave_standby(asterisk="running", disabled=False),
+        master_active(asterisk="stopped", disabled=True),
+        edge(XS, CS),
+    ]
+    cases: list[tuple[Verdict, SiteVerdicts, str]] = [
+        (Verdict.NORMAL, run(site()), "OK"),
+        (Verdict.FAILED_OVER, run(site(*failed_over)), "WARNING"),
+        (
+            Verdict.SPLIT_BRAIN,
+            run(site(slave_standby(asterisk="running", disabled=False))),
+            "CRITICAL",
+        ),
+        (
+            Verdict.NO_TELEPHONY,
+            run(site(master_active(asterisk="stopped", disabled=False))),
+            "CRITICAL",
+        ),
+        (Verdict.EDGE_WRONG_SIDE, run(site(edge(XS, CS))), "CRITICAL"),
+        (Verdict.EDGE_MIXED, run(site(edge(XM, CS))), "CRITICAL"),
+        (Verdict.XUC_DOWN, run(site(ready_cc("s.cc.master", XucState.DOWN))), "CRITICAL"),
+        (Verdict.XUC_NOT_READY, run(site(ready_cc("s.cc.master", XucState.STARTING))), "WARNING"),
+        (Verdict.XUC_NOT_READY, run(site(ready_cc("s.cc.master", XucState.NOT_READY))), "CRITICAL"),
+        (Verdict.STANDBY_BROKEN, run(site(slave_standby(disabled=False))), "WARNING"),
+        (Verdict.NODE_UNREACHABLE, run(site(master_active(reach=ReachState.REFUSED))), "CRITICAL"),
+        (Verdict.NODE_UNREACHABLE, run(site(slave_standby(reach=ReachState.REFUSED))), "WARNING"),
+        (
+            Verdict.STALE,
+            run(site(replace(cc("s.cc.master"), last_success_at=NOW - 1000))),
+            "WARNING",
+        ),
+    ]
+    for code, verdicts, word in cases:
+        assert _worst_of(verdicts, code).value.upper() == word, (code, verdicts.findings)
+        assert word in rows[code.value], f"README row for {code.value} does not say {word}"
 
 
 # --- next-LTS resilience modes (issue 16) ----------------------------------------------------

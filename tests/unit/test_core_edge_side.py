@@ -132,3 +132,32 @@ def test_edge_targets_never_raises(values):
 @given(st.text())
 def test_edge_targets_never_raises_on_any_text(text):
     assert edge_targets(text, PAIR).overall in EdgeSide
+
+
+def _inspect(*containers: tuple[str, dict[str, str]]) -> str:
+    return json.dumps(
+        [
+            {
+                "Name": f"/{name}",
+                "Config": {"Env": [f"{k}={v}" for k, v in env.items()] + ["PATH=/bin"]},
+            }
+            for name, env in containers
+        ],
+        indent=4,
+    )
+
+
+def test_containers_behind_the_env_file():
+    from resil_tui.core.edge_side import containers_behind
+
+    slave_env = _env({**MASTER_VALUES, "XIVO_HOST": "10.0.0.2", "XIVOCC_HOST": "10.0.1.2"})
+    # Still created from the master's values: up -d has something left to apply.
+    lagging = _inspect(("edge-nginx-1", {"XIVO_HOST": "10.0.0.1", "XIVOCC_HOST": "10.0.1.1"}))
+    behind = containers_behind(slave_env, lagging, PAIR)
+    assert behind is not None and len(behind) == 2
+    assert behind[0] == "edge-nginx-1: XIVO_HOST names the master, the .env the slave"
+    current = _inspect(("edge-nginx-1", {"XIVO_HOST": "10.0.0.2", "XIVOCC_HOST": "10.0.1.2"}))
+    assert containers_behind(slave_env, current, PAIR) == []
+    # Nothing to compare (the variables are not in any container's environment).
+    assert containers_behind(slave_env, _inspect(("edge-coturn-1", {"OTHER": "x"})), PAIR) is None
+    assert containers_behind(slave_env, "not json", PAIR) is None

@@ -621,3 +621,20 @@ def test_code_span_survives_backticks() -> None:
     assert code("a`b") == "``a`b``"
     assert code("`x`") == "`` `x` ``"
     assert code("plain") == "`plain`"
+
+
+def test_steps_that_rely_on_a_wait_say_so() -> None:
+    # Users are sent to a CC, and the Edge to a side, only once its XiVO serves and its xuc
+    # is ready: a skipped wait there needs an acknowledgement (ops/wizard.py).
+    rb = build_runbook(make_site(), Direction.FAILOVER)
+    deps = {s.id: s.depends_on for s in rb.steps if s.depends_on}
+    assert deps == {
+        "cc.restart_xuc": ("xivo.wait_target_telephony",),
+        "cc.users_open_fqdn": ("xivo.wait_target_telephony", "cc.wait_xuc_ready"),
+        "edge.switch_env": ("xivo.wait_target_telephony", "cc.wait_xuc_ready"),
+        "final.refresh_browsers": ("cc.wait_xuc_ready", "edge.wait_containers_up"),
+    }
+    assert rb.step("edge.switch_env").to_dict()["depends_on"] == list(deps["edge.switch_env"])
+    # Only what is in the runbook: an Edge-only run keeps the telephony wait, no xuc wait.
+    edge_only = build_runbook(make_site(), Direction.FAILOVER, frozenset({Part.EDGE}))
+    assert edge_only.step("edge.switch_env").depends_on == ("xivo.wait_target_telephony",)

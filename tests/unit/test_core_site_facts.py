@@ -1,149 +1,99 @@
-"""The facts of a site picture and the journal events between two pictures (core/site_facts.py)."""
+"""The live facts a confirmation leads with, and what a change does from there."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from ipaddress import IPv4Address
 
-from resil_tui.core.journal_event import EventKind, JournalEvent
-from resil_tui.core.node_status import NodeSnapshot, Reachability, ReachState, SiteSnapshot
+from resil_tui.core.cluster import Finding, Severity, SiteVerdicts, Verdict, XivoState
+from resil_tui.core.node_status import CcStatus, NodeSnapshot, Reachability, ReachState
 from resil_tui.core.site_facts import (
-    NODE_RULES,
-    NodeRule,
-    SitePicture,
-    observe,
-    picture_from_events,
-    site_events,
-    xuc_readiness,
+    SiteFacts,
+    edge_switch_consequences,
+    edge_up_consequences,
+    site_facts,
+    xuc_restart_consequences,
 )
-from tests.unit.test_core_cluster import (
-    NOW,
-    XS,
-    cc,
-    edge,
-    master_active,
-    run,
-    site,
-    slave_standby,
+from resil_tui.core.xuc_readiness import StartSource, XucReadiness, XucRun, XucState
+from resil_tui.inventory_model import Node, NodeKind, Side, Site, SshSettings
+
+NOW = 1_800_000_000.0
+
+
+def node(node_id: str, kind: NodeKind, side: Side | None, ip: str, fqdn: str | None = None) -> Node:
+    return Node(node_id, "s", kind, side, SshSettings(node_id), IPv4Address(ip), fqdn)
+
+
+SITE = Site(
+    "s",
+    node("s.xivo.master", NodeKind.XIVO, Side.MASTER, "10.0.0.1"),
+    node("s.xivo.slave", NodeKind.XIVO, Side.SLAVE, "10.0.0.2"),
+    node("s.cc.master", NodeKind.CC, Side.MASTER, "10.0.1.1", "cc1.example"),
+    node("s.cc.slave", NodeKind.CC, Side.SLAVE, "10.0.1.2", "cc2.example"),
+    node("s.edge", NodeKind.EDGE, None, "10.0.2.1", "edge.example"),
 )
 
-M, S = "s.xivo.master", "s.xivo.slave"
+
+def verdicts(active: str | None) -> SiteVerdicts:
+    primary = Finding(Verdict.NORMAL, Severity.OK, "Normal: master serves telephony", "")
+    states = {"s.xivo.master": XivoState.ACTIVE, "s.xivo.slave": XivoState.STANDBY}
+    return SiteVerdicts("s", primary, [primary], Severity.OK, active, states, NOW - 3)
 
 
-def picture(snapshot: SiteSnapshot) -> SitePicture:
-    return observe("s", snapshot.nodes.values(), run(snapshot))
-
-
-def down(snap: NodeSnapshot, state: ReachState = ReachState.REFUSED) -> NodeSnapshot:
-    # As the collector keeps it: the last data, a new reachability and poll time.
-    return replace(
-        snap,
-        reachability=Reachability(state, "connection refused by 127.0.0.1:2201", NOW),
-        polled_at=NOW - 1,
-        latency_seconds=None,
+def cc_snap(node_id: str, state: XucState) -> NodeSnapshot:
+    run = XucRun(StartSource.INSPECT, True, "running", NOW - 100, NOW - 100)
+    xuc = XucReadiness(state, NOW - 90 if state is XucState.READY else NOW - 100, "t", run=run)
+    return NodeSnapshot(
+        node_id,
+        "cc",
+        "slave",
+        Reachability(ReachState.OK),
+        cc=CcStatus(xuc=xuc),
+        last_success_at=NOW - 3,
     )
 
 
-def later(snap: NodeSnapshot, dt: float = 10.0) -> NodeSnapshot:
-    assert snap.polled_at is not None
-    return replace(snap, polled_at=snap.polled_at + dt, last_success_at=snap.polled_at + dt)
+def test_facts_in_words() -> None:
+    nodes = {"s.cc.slave": cc_snap("s.cc.slave", XucState.STARTING)}
+    facts = site_facts(SITE, verdicts("master"), nodes, NOW)
+    assert facts.telephony == "the master (s.xivo.master)" and facts.edge_side == "unknown"
+    assert facts.xuc["s.cc.slave"].startswith("… starting for")
+    assert facts.xuc["s.cc.master"] == "not polled yet" and facts.xuc_ready["s.cc.slave"] is False
+    assert SiteFacts.from_dict(facts.to_dict()) == facts
+    never = site_facts(SITE, None, {}, NOW)
+    assert not never.known and never.lines() == ["not polled yet: the live state is unknown"]
 
 
-def changes(events: list[JournalEvent]) -> set[tuple[str | None, str, str | None, str]]:
-    return {(e.node, e.kind.value, e.before, e.after) for e in events}
-
-
-def test_a_healthy_site_is_seen_once_for_each_fact() -> None:
-    first = site_events(None, picture(site()))
-    seen = changes(first)
-    assert (M, "reachability", None, "reachable") in seen
-    assert (M, "telephony", None, "active") in seen and (S, "telephony", None, "standby") in seen
-    assert (M, "ha_role", None, "master") in seen and (S, "ha_role", None, "slave") in seen
-    assert ("s.cc.slave", "xuc", None, "ready") in seen
-    assert ("s.edge", "edge_side", None, "master") in seen
-    assert (M, "sync", None, "success") in seen  # sync is the HA master's
-    assert (S, "sync", None, "success") not in seen
-    assert (None, "verdict", None, "normal") in seen
-    assert all(e.id for e in first) and len({e.id for e in first}) == len(first)
-    # The same picture again is no change at all.
-    assert site_events(picture(site()), picture(site())) == []
-
-
-def test_master_powered_off_the_slave_takes_over() -> None:
-    before = picture(site())
-    off = picture(site(down(master_active())))
-    events = site_events(before, off)
-    assert changes(events) == {
-        (M, "reachability", "reachable", "unreachable"),
-        (None, "verdict", "normal", "unknown"),
-    }
-    reach = next(e for e in events if e.kind is EventKind.REACHABILITY)
-    assert reach.evidence == "refused: connection refused by 127.0.0.1:2201"
-    # The master's telephony, HA role and sync are unknown while it is down: no change.
-    assert events[-1].kind is EventKind.VERDICT  # the site after its nodes
-
-    took_over = picture(
-        site(
-            down(master_active()),
-            later(slave_standby(asterisk="running", disabled=False), 20),
-        )
+def test_edge_switch_to_the_side_not_serving_warns() -> None:
+    facts = site_facts(SITE, verdicts("master"), {}, NOW)
+    found = edge_switch_consequences(facts, SITE, Side.SLAVE)
+    assert found.lines[0].startswith("Now: telephony is served by the master (s.xivo.master)")
+    assert (
+        "After this change: remote users go to the slave (XiVO 10.0.0.2, CC 10.0.1.2)."
+        in found.lines
     )
-    events = site_events(off, took_over)
-    assert (S, "telephony", "standby", "active") in changes(events)
-    assert (None, "verdict", "unknown", "failed_over") in changes(events)
-
-
-def test_unknown_never_overwrites_a_value_and_the_journal_remembers_it() -> None:
-    before = site_events(None, picture(site()))
-    # The slave does not answer one poll, and starts telephony meanwhile.
-    gap = picture(site(down(slave_standby())))
-    back = picture(site(later(slave_standby(asterisk="running", disabled=False), 30)))
-    assert (S, "telephony", None, "active") in changes(site_events(gap, back))  # gap: no value
-    # The journal's picture still knows "standby": the change is recorded as one.
-    journal = picture_from_events("s", before + site_events(picture(site()), gap))
-    assert journal.value(S, EventKind.TELEPHONY) == "standby"
-    assert journal.value(S, EventKind.REACHABILITY) == "unreachable"
-    assert (S, "telephony", "standby", "active") in changes(site_events(journal, back))
-
-
-def test_an_older_observation_is_not_a_change() -> None:
-    journal = picture_from_events("s", site_events(None, picture(site(later(master_active(), 60)))))
-    # Another process polled earlier and saw the master down: the journal knows newer.
-    stale = picture(site(down(master_active())))
-    assert not any(
-        e.node == M and e.kind is EventKind.REACHABILITY for e in site_events(journal, stale)
+    assert any("recreates the Edge containers" in x and "calls relayed" in x for x in found.lines)
+    assert found.warnings and "does NOT serve telephony now" in found.warnings[0]
+    toward = edge_switch_consequences(
+        site_facts(SITE, verdicts("slave"), {}, NOW), SITE, Side.SLAVE
     )
+    assert toward.warnings == ()
 
 
-def test_a_rule_that_cannot_tell_gives_no_fact_and_no_event() -> None:
-    # A fact the snapshot does not carry yet (phone counts, say) is one more rule; until
-    # then it reads nothing, and nothing is recorded.
-    def phones(snap: NodeSnapshot) -> tuple[str, str] | None:
-        return None
-
-    extra = NodeRule(EventKind.TELEPHONY, frozenset({"xivo"}), phones)
-    only = observe("s", site().nodes.values(), None, rules=[extra])
-    assert only.facts == {}
-    with_all = observe("s", site().nodes.values(), None, rules=[*NODE_RULES, extra])
-    assert with_all.value(M, EventKind.TELEPHONY) == "active"
+def test_edge_switch_warns_when_the_targets_xuc_is_not_ready() -> None:
+    nodes = {"s.cc.slave": cc_snap("s.cc.slave", XucState.NOT_READY)}
+    facts = site_facts(SITE, verdicts("slave"), nodes, NOW)
+    found = edge_switch_consequences(facts, SITE, Side.SLAVE)
+    assert any("xuc on the CC slave is not ready" in w for w in found.warnings)
 
 
-def test_xuc_readiness_from_the_containers() -> None:
-    assert xuc_readiness(cc("s.cc.slave").cc) == ("ready", "xivocc-xuc-1: Up 2 hours")
-    assert xuc_readiness(cc("s.cc.slave", "Up 3 seconds (health: starting)").cc)[0] == "starting"  # type: ignore[index]
-    assert xuc_readiness(cc("s.cc.slave", "Up 3 minutes (unhealthy)").cc)[0] == "not_ready"  # type: ignore[index]
-    assert xuc_readiness(cc("s.cc.slave", "Exited (1) 2 seconds ago").cc)[0] == "down"  # type: ignore[index]
-    assert xuc_readiness(cc("s.cc.slave", None).cc)[0] == "down"  # type: ignore[index]
-    assert xuc_readiness(None) is None
-
-
-def test_the_edge_switch_and_remote_text_in_evidence() -> None:
-    before = picture(site())
-    switched = picture(site(later(edge(XS, "10.0.1.2"), 40)))
-    assert ("s.edge", "edge_side", "master", "slave") in changes(site_events(before, switched))
-    hostile = down(master_active())
-    hostile = replace(
-        hostile, reachability=Reachability(ReachState.ERROR, "evil\x1b[31m\nsecond line", NOW)
-    )
-    events = site_events(before, picture(site(hostile)))
-    reach = next(e for e in events if e.kind is EventKind.REACHABILITY)
-    assert "\n" not in reach.evidence and "\x1b" not in reach.evidence
+def test_xuc_restart_says_what_drops() -> None:
+    nodes = {"s.cc.slave": cc_snap("s.cc.slave", XucState.READY)}
+    facts = site_facts(SITE, verdicts("master"), nodes, NOW)
+    found = xuc_restart_consequences(facts, SITE, SITE.cc_slave)  # type: ignore[arg-type]
+    assert any("every session on it (UC, CCAgent, Switchboard) is cut" in x for x in found.lines)
+    assert any(x.startswith("xuc there now: ✔ ready since") for x in found.lines)
+    assert "does not serve telephony now" in found.warnings[0]
+    up = edge_up_consequences(facts, SITE)
+    assert "The Edge .env points to the unknown; up -d applies it." in up.lines
+    assert replace(facts, at=None).known is False

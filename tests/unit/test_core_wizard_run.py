@@ -7,13 +7,15 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resil_tui.core.wizard_report import render_report
+from resil_tui.core.site_facts import SiteFacts
+from resil_tui.core.wizard_report import SECTIONS, render_report
 from resil_tui.core.wizard_run import (
     FinalVerdict,
     RunStatus,
     StepRecord,
     StepState,
     WizardRun,
+    find_problems,
 )
 
 T0 = 1_795_600_000.0
@@ -118,3 +120,105 @@ def test_any_output_renders_and_round_trips(lines: list[str], state: StepState) 
     rec.output, rec.state = lines, state
     assert "Check the site verdict" in render_report(run)
     assert WizardRun.from_dict(run.to_dict()).record("final.verdict").output == lines
+
+
+# --- the outcome is the truth ---------------------------------------------------------------
+
+
+def finished_run(**final: object) -> WizardRun:
+    run = a_run()
+    run.record("cc.restart_xuc").state = StepState.DONE
+    run.record("final.verdict").state = StepState.DONE
+    values: dict[str, object] = {
+        "verdict": "failed_over",
+        "severity": "warning",
+        "title": "Failed over",
+        "expected": "failed_over",
+    }
+    values.update(final)
+    run.final = FinalVerdict(**values)  # type: ignore[arg-type]
+    run.status, run.finished_at = RunStatus.FINISHED, T0 + 200
+    return run
+
+
+def test_problems_name_the_step_and_why() -> None:
+    run = finished_run()
+    found = find_problems(run)
+    assert [(p.step_id, p.why) for p in found] == [
+        ("cc.users_open_fqdn", "skipped: done by phone already")
+    ]
+    run.record("cc.users_open_fqdn").state = StepState.DONE
+    run.record("cc.users_open_fqdn").flags["acknowledged"] = "'Wait' was skipped (slow)"
+    run.record("guard.target_reachable").confirmed = True
+    run.record("guard.target_reachable").warning = "the master still looks ACTIVE"
+    whys = {p.why for p in find_problems(run)}
+    assert "done although 'Wait' was skipped (slow)" in whys
+    assert "went on against the check: the master still looks ACTIVE" in whys
+
+
+def test_a_clean_run_has_no_problem_and_a_bad_end_is_one() -> None:
+    run = finished_run()
+    run.record("cc.users_open_fqdn").state = StepState.DONE
+    assert find_problems(run) == []
+    assert run.final is not None and run.final.healthy
+    wrong = finished_run(verdict="normal", severity="ok", title="Normal")
+    wrong.record("cc.users_open_fqdn").state = StepState.DONE
+    (p,) = find_problems(wrong)
+    assert p.step_id is None and "expected failed_over" in p.why
+    sick = finished_run(new_side=["warning: xuc on the active side not ready"])
+    sick.record("cc.users_open_fqdn").state = StepState.DONE
+    assert [p.why for p in find_problems(sick)] == ["warning: xuc on the active side not ready"]
+    assert sick.final is not None and not sick.final.healthy
+    unchecked = finished_run(error="no answer in time")
+    unchecked.record("cc.users_open_fqdn").state = StepState.DONE
+    assert [p.why for p in find_problems(unchecked)] == ["not checked: no answer in time"]
+
+
+def test_record_with_problems_next_steps_and_live_facts() -> None:
+    run = finished_run()
+    run.problems = find_problems(run)
+    run.status = RunStatus.FINISHED_WITH_PROBLEMS
+    run.facts_start = SiteFacts(
+        T0,
+        "slave",
+        "the slave (demo.xivo.slave)",
+        "master",
+        {"demo.cc.slave": "… starting for 3s"},
+        {"demo.cc.slave": False},
+        "Failed over (critical)",
+    )
+    run.facts_end = SiteFacts(
+        T0 + 200,
+        "slave",
+        "the slave (demo.xivo.slave)",
+        "slave",
+        {"demo.cc.slave": "✔ ready since 10:00:00"},
+        {"demo.cc.slave": True},
+        "Failed over (warning)",
+    )
+    text = render_report(run)
+    assert "- Outcome: finished with problems" in text
+    problems = text.index("## Problems")
+    assert (
+        text.index("- Users open https://cc2.demo.example (`cc.users_open_fqdn`): skipped")
+        > problems
+    )
+    # The record ends with the next steps, then the live facts at the start and the end.
+    assert text.index("## Next steps") < text.index("## Live facts at the start and at the end")
+    assert "resil-tui plan failback --site demo" in text
+    assert "| The Edge sends remote users to | master | slave |" in text
+    assert "| xuc on demo.cc.slave | … starting for 3s | ✔ ready since 10:00:00 |" in text
+    again = WizardRun.from_dict(json.loads(json.dumps(run.to_dict())))
+    assert again.problems == run.problems and again.facts_end == run.facts_end
+    assert again.status is RunStatus.FINISHED_WITH_PROBLEMS
+
+
+def test_report_sections_are_a_list_others_extend() -> None:
+    run = finished_run()
+
+    def journal(r: WizardRun) -> list[str]:
+        return ["## Outage figures", "", f"- site {r.site}"]
+
+    text = render_report(run, sections=(*SECTIONS[:3], journal, *SECTIONS[3:]))
+    assert text.index("## Site verdict at the end") < text.index("## Outage figures")
+    assert text.index("## Outage figures") < text.index("## Steps")

@@ -52,6 +52,7 @@ def test_example_file_is_valid_and_complete() -> None:
     assert inv.node("lyon.xivo.master").ssh.port == 22
     assert inv.node("paris.cc.master").kind is NodeKind.CC
     assert inv.node("paris.cc.master").side is Side.MASTER
+    assert inv.node("paris.cc.master").xuc.grace == 180.0
 
 
 def test_minimal_site_has_defaults() -> None:
@@ -222,3 +223,51 @@ def test_fuzz_bad_values_always_located(line: int, key: str, value: object) -> N
     lines = MINIMAL.splitlines()
     lines.insert(max(1, line), f"{key} = {rendered}")
     _assert_located("\n".join(lines) + "\n")
+
+
+CC_PAIR = (
+    '[site.paris.cc.master]\nssh = "cc1"\nip = "10.0.1.1"\nfqdn = "cc1.example.com"\n'
+    '[site.paris.cc.slave]\nssh = "cc2"\nip = "10.0.1.2"\nfqdn = "cc2.example.com"\n'
+)
+
+
+def test_xuc_readiness_settings() -> None:
+    text = (
+        MINIMAL
+        + CC_PAIR
+        + (
+            "[site.paris.cc.slave.xuc]\n"
+            'container = ["xivo-cc-xuc-1"]\nstart_from = "ps"\nprobe = true\ngrace = 300\n'
+        )
+    )
+    inv = parse_inventory(text)
+    master, slave = inv.node("paris.cc.master"), inv.node("paris.cc.slave")
+    assert (
+        master.xuc.containers == ("xivocc-xuc-1", "xivocc_xuc_1") and master.xuc.probe_url is None
+    )
+    assert master.xuc.grace == 180.0 and master.xuc.start_from == "inspect"
+    assert slave.xuc.containers == ("xivo-cc-xuc-1",) and slave.xuc.start_from == "ps"
+    assert slave.xuc.probe_url == "http://127.0.0.1:8090/" and slave.xuc.grace == 300.0
+    own = parse_inventory(
+        MINIMAL + CC_PAIR + '[site.paris.cc.master.xuc]\nprobe_url = "https://127.0.0.1:8443/x"\n'
+    )
+    assert own.node("paris.cc.master").xuc.probe_url == "https://127.0.0.1:8443/x"
+
+
+def test_xuc_settings_are_checked() -> None:
+    text = (
+        MINIMAL
+        + CC_PAIR
+        + (
+            "[site.paris.cc.master.xuc]\n"
+            'container = "bad name"\nstart_from = "logs"\nprobe_url = "http://x/ $(id)"\n'
+            "grace = 1\nprob = true\n"
+        )
+    )
+    errs = errors_of(text)
+    assert any("xuc.container: must be a container name" in e for e in errs)
+    assert any("xuc.start_from: 'logs' must be 'inspect' or 'ps'" in e for e in errs)
+    assert any("xuc.probe_url: refused URL" in e for e in errs)
+    assert any("xuc.grace: 1 must be between 10" in e for e in errs)
+    assert any("xuc.prob: unknown key (did you mean 'probe'?)" in e for e in errs)
+    assert all(re.match(r"hosts\.toml:\d+: ", e) for e in errs)

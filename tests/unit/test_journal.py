@@ -15,7 +15,7 @@ from pathlib import Path
 
 from resil_tui import paths
 from resil_tui.core.journal_event import EventKind, JournalEvent
-from resil_tui.core.site_facts import Fact, SitePicture
+from resil_tui.core.site_picture import Fact, SitePicture
 from resil_tui.journal import Journal, JournalBounds, compacted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ CHILD = textwrap.dedent(
     """
     import sys
     from resil_tui.core.journal_event import EventKind
-    from resil_tui.core.site_facts import Fact, SitePicture
+    from resil_tui.core.site_picture import Fact, SitePicture
     from resil_tui.journal import Journal
 
     path, child, steps, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])

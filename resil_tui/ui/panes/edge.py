@@ -24,7 +24,8 @@ from textual.widgets import RadioButton, RadioSet, Static
 
 from resil_tui.core.edge_env import Direction, EdgeSwitchPlan
 from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, VarSide
-from resil_tui.inventory_model import Site
+from resil_tui.core.site_facts import edge_switch_consequences, site_facts
+from resil_tui.inventory_model import Side, Site
 from resil_tui.ops.edge import (
     APPLY_STEPS,
     ROLLBACK_STEPS,
@@ -134,7 +135,8 @@ class EdgePane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="edge-title", classes="edge-title", markup=False)
-        yield Static("", id="edge-state", markup=False)
+        # Drawn with the first frame: a state line filled only in on_mount may miss it.
+        yield Static(self._state_text(), id="edge-state", markup=False)
         # The last run first: after an apply its outcome matters more than the next diff.
         progress = EdgeProgress(id="edge-progress")
         progress.display = False
@@ -409,12 +411,17 @@ class EdgePane(Pane):
         )
         notes = plan_notes(plan)
         warnings = notes[:4] + ([f"… and {len(notes) - 4} more above"] if len(notes) > 4 else [])
+        # Live consequences first, from the console's picture of the site.
+        state = self.state
+        facts = site_facts(self.site, state.verdicts, state.nodes, time.time())
+        found = edge_switch_consequences(facts, self.site, Side(plan.direction.target.value))
         screen = ConfirmScreen(
             f"Switch the Edge to {plan.direction.target.value}",
             command,
             f"{preview.node.id} (ssh {preview.node.ssh.host})",
-            warnings,
+            [*found.warnings, *warnings],
             confirm_label="Yes, switch",
+            consequences=found.lines,
         )
 
         def answered(yes: bool | None) -> None:

@@ -27,7 +27,7 @@ from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.core.journal_event import EventKind
 from resil_tui.core.node_status import NodeSnapshot, ReachState
-from resil_tui.core.site_facts import REACHABLE, UNREACHABLE
+from resil_tui.core.site_picture import REACHABLE, UNREACHABLE
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops import trust
 from resil_tui.ops.site_state import SiteState

@@ -10,6 +10,14 @@ again). Work runs in workers (group `wizard-run`, `exit_on_error=False`) that ca
 ``ops.wizard.WizardEngine``; the engine's events come back as messages.
 
 In read-only mode the checks run and actions are greyed out (the engine refuses them too).
+
+Confirmations lead with the live consequences (core/site_facts.py, from the console's site
+state): who serves telephony now, where remote users go after the change, what restarts
+and what drops. A step that depends on a skipped wait asks for an acknowledgement (c, or
+the step's own key) before it runs. The output box follows the newest lines and wraps long
+ones. Quitting while a step runs asks first (ResilApp.action_quit), and the step is then
+recorded interrupted. At the end the outcome is shown as recorded: `finished`, or
+`finished with problems` with each problem's step and why.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Log, Static
+from textual.widgets import RichLog, Static
 
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
@@ -35,6 +43,14 @@ from resil_tui.core.runbook import (
     Step,
     StepKind,
     build_runbook,
+)
+from resil_tui.core.site_facts import (
+    Consequences,
+    SiteFacts,
+    edge_switch_consequences,
+    edge_up_consequences,
+    site_facts,
+    xuc_restart_consequences,
 )
 from resil_tui.core.wizard_run import RunStatus, StepState, WizardRun
 from resil_tui.inventory_model import Site
@@ -50,6 +66,8 @@ from resil_tui.ops.wizard import (
     WizardError,
     WizardEvent,
     discard_run,
+    plan_text,
+    step_plan,
 )
 from resil_tui.ops.wizard_store import find_unfinished_runs
 from resil_tui.ui.panes.base import Pane
@@ -130,7 +148,16 @@ class WizardPane(Pane):
         yield Static("", id="wizard-keys", markup=False)
         yield WizardPlan(id="wizard-plan")
         yield Static("", id="wizard-current", markup=False)
-        yield Log(id="wizard-output", max_lines=2000, highlight=False)
+        # Follows the newest lines (auto_scroll) and wraps long ones: a readiness line or an
+        # error is never off screen or cut.
+        yield RichLog(
+            id="wizard-output",
+            max_lines=2000,
+            wrap=True,
+            auto_scroll=True,
+            markup=False,
+            highlight=False,
+        )
         yield Static("", id="wizard-final", markup=False)
 
     def on_mount(self) -> None:
@@ -160,6 +187,14 @@ class WizardPane(Pane):
             self.focus()
 
     # --- rendering ---------------------------------------------------------------------
+
+    @property
+    def output(self) -> RichLog:
+        return self.query_one("#wizard-output", RichLog)
+
+    def write_output(self, *lines: str) -> None:
+        for line in lines:
+            self.output.write(Text(line))
 
     @property
     def runbook(self) -> Runbook:
@@ -199,7 +234,7 @@ class WizardPane(Pane):
                 if final is not None and not final.error
                 else "site verdict unknown"
             )
-            return f"Run {run.status.value} · {verdict} · f / b: start another run"
+            return f"Run {run.outcome} · {verdict} · f / b: start another run"
         if not self.active:
             return "f: start the failover · b: start the failback"
         step = self.current_step()
@@ -209,12 +244,15 @@ class WizardPane(Pane):
             return ""
         rec = self.engine.record(step.id) if self.engine else None
         keys = []
+        needs_ack = self.engine is not None and bool(self.engine.unacknowledged(step))
         if rec is not None and rec.state is StepState.AWAITING_CONFIRM:
             keys.append(f"c: type {step.confirm_word} to go on anyway")
             keys.append("t: check again")
+        elif needs_ack:
+            keys.append("c: acknowledge the skipped wait and go on")
         elif step.kind is StepKind.MANUAL:
             keys.append("d: done (when it is done)")
-        elif rec is not None and rec.state is StepState.FAILED:
+        elif rec is not None and rec.state in (StepState.FAILED, StepState.INTERRUPTED):
             keys.append("t: retry")
         elif self.engine is not None and self.engine.refused(step):
             keys.append("g: refused (READ-ONLY)")
@@ -249,7 +287,11 @@ class WizardPane(Pane):
         if node:
             text.append("Node: ", style="bold")
             text.append(f"{node}\n")
-        command = engine.command_text(step) if engine is not None else (step.shell or "")
+        command = (
+            engine.command_text(step)
+            if engine is not None
+            else plan_text(step_plan(step, self.shell.session.inventory))
+        )
         if rec is not None and rec.state is not StepState.PENDING and rec.command:
             command = rec.command
         if command:
@@ -266,7 +308,9 @@ class WizardPane(Pane):
         if rec is not None and rec.message:
             style = {
                 StepState.FAILED: "bold red",
+                StepState.INTERRUPTED: "bold red",
                 StepState.AWAITING_CONFIRM: "bold red",
+                StepState.AWAITING_ACK: "bold yellow",
                 StepState.DONE: "green",
             }.get(rec.state, "")
             text.append(f"→ {rec.message}\n", style=style)
@@ -275,6 +319,26 @@ class WizardPane(Pane):
         text.rstrip()
         return text
 
+    def final_text(self) -> str:
+        run = self.run
+        if run is None or not run.finished:
+            return ""
+        final = run.final
+        if final is None or final.error:
+            verdict = f"site verdict not checked ({final.error if final else 'no data'})"
+        else:
+            verdict = f"site verdict: {final.verdict} ({final.severity}) — {final.title}"
+        what = {
+            RunStatus.FINISHED: "Run finished",
+            RunStatus.FINISHED_WITH_PROBLEMS: "Run finished with problems",
+        }.get(run.status, f"Run aborted ({run.abort_reason})")
+        lines = [f"{what} · {verdict}"]
+        for p in run.problems:
+            where = f" ({p.step_id})" if p.step_id else ""
+            lines.append(f"  ✖ {p.title}{where}: {p.why}")
+        lines.append(f"Report: {run.report_path}")
+        return "\n".join(lines)
+
     def _render_final(self) -> None:
         widget = self.query_one("#wizard-final", Static)
         run = self.run
@@ -282,22 +346,11 @@ class WizardPane(Pane):
             widget.update("")
             widget.display = False
             return
-        final = run.final
-        if final is None or final.error:
-            verdict = f"site verdict not checked ({final.error if final else 'no data'})"
-            ok = False
-        else:
-            verdict = f"site verdict: {final.verdict} ({final.severity}) — {final.title}"
-            ok = final.severity in ("ok", "warning")
-        what = (
-            "Run finished"
-            if run.status is RunStatus.FINISHED
-            else f"Run aborted ({run.abort_reason})"
-        )
-        widget.update(f"{what} · {verdict}\nReport: {run.report_path}")
+        widget.update(self.final_text())
         widget.display = True
-        widget.set_class(ok and run.status is RunStatus.FINISHED, "-ok")
-        widget.set_class(not ok or run.status is not RunStatus.FINISHED, "-bad")
+        ok = run.status is RunStatus.FINISHED
+        widget.set_class(ok, "-ok")
+        widget.set_class(not ok, "-bad")
 
     # --- shell hooks -------------------------------------------------------------------
 
@@ -307,7 +360,7 @@ class WizardPane(Pane):
             self.engine = None
             self.preview = build_runbook(site, Direction.FAILOVER)
             if self.is_mounted:
-                self.query_one(Log).clear()
+                self.output.clear()
         self._render_all()
 
     def refresh_pane(self) -> None:
@@ -327,18 +380,20 @@ class WizardPane(Pane):
         if step is None:
             return None
         state = engine.record(step.id).state
+        needs_ack = bool(engine.unacknowledged(step))
         if action == "run_step":
             if state is StepState.AWAITING_CONFIRM:
                 return None
             return None if engine.refused(step) else True
         if action == "retry":
-            return True if state in (StepState.FAILED, StepState.AWAITING_CONFIRM) else None
+            retryable = (StepState.FAILED, StepState.INTERRUPTED, StepState.AWAITING_CONFIRM)
+            return True if state in retryable else None
         if action == "skip":
             return None if step.guard else True
         if action == "done":
             return True if step.kind is StepKind.MANUAL else None
         if action == "confirm":
-            return True if state is StepState.AWAITING_CONFIRM else None
+            return True if state is StepState.AWAITING_CONFIRM or needs_ack else None
         return True
 
     def _refresh(self) -> None:
@@ -389,14 +444,13 @@ class WizardPane(Pane):
     @on(Event)
     def _event(self, message: Event) -> None:
         event = message.event
-        output = self.query_one(Log)
         if isinstance(event, StepBegan):
             self.countdown = ""
-            output.clear()
+            self.output.clear()
             where = f"  (on {event.node})" if event.node else ""
-            output.write_line(f"$ {event.command}{where}")
+            self.write_output(f"$ {event.command}{where}")
         elif isinstance(event, StepOutput):
-            output.write_lines(list(event.lines))
+            self.write_output(*event.lines)
         elif isinstance(event, WaitTick):
             self.countdown = f"{event.remaining:.0f}s left of {event.timeout:g}s · {event.last}"
             self.query_one("#wizard-current", Static).update(self._current_text())
@@ -404,9 +458,9 @@ class WizardPane(Pane):
         elif isinstance(event, StepChanged):
             self.countdown = ""
             if event.state in (StepState.DONE, StepState.SKIPPED) or event.message:
-                output.write_line(f"→ {event.state.value}: {event.message}")
+                self.write_output(f"→ {event.state.value}: {event.message}")
         elif isinstance(event, RunEnded):
-            output.write_line(f"Run {event.status.value}; report: {event.report_path}")
+            self.write_output(f"Run {event.status.value}; report: {event.report_path}")
             self.notify(
                 f"Wizard run {event.status.value}. Report: {event.report_path}",
                 severity="information" if event.status is RunStatus.FINISHED else "warning",
@@ -437,7 +491,7 @@ class WizardPane(Pane):
         except (WizardError, OSError, ValueError) as exc:
             self.notify(f"Wizard: cannot start: {exc}", severity="error", markup=False)
             return
-        self.query_one(Log).clear()
+        self.output.clear()
         self._confirm_shown_for = None
         self._work("guards", self.engine.run_guards)
 
@@ -456,8 +510,10 @@ class WizardPane(Pane):
         except (WizardError, OSError, ValueError) as exc:
             self.notify(f"Wizard: cannot resume: {exc}", severity="error", markup=False)
             return
-        self.query_one(Log).clear()
-        self.query_one(Log).write_line(f"Resuming run {run.run_id}: checking the guards again.")
+        self.output.clear()
+        self.write_output(
+            f"Resuming run {run.run_id}: checking the guards, then what earlier steps found, again."
+        )
         self._confirm_shown_for = None
         self._work("guards", self.engine.run_guards)
 
@@ -470,6 +526,59 @@ class WizardPane(Pane):
         step = engine.current
         return (engine, step) if step is not None else None
 
+    def facts(self) -> SiteFacts:
+        """The live facts of the pane's site, from the console's site state."""
+        state = self.state
+        return site_facts(self.site, state.verdicts, state.nodes, time.time())
+
+    def consequences(self, step: Step) -> Consequences:
+        facts = self.facts()
+        node = self.shell.session.inventory.node(step.node_id) if step.node_id else None
+        if step.id == "cc.restart_xuc" and node is not None:
+            return xuc_restart_consequences(facts, self.site, node)
+        if step.id == "edge.switch_env":
+            return edge_switch_consequences(facts, self.site, self.runbook.direction.target)
+        if step.id == "edge.up":
+            return edge_up_consequences(facts, self.site)
+        return Consequences(tuple(f"Now: {line}" for line in facts.lines()))
+
+    def _confirm_then(self, engine: WizardEngine, step: Step, then: str) -> None:
+        """Ask first (live consequences, skipped waits it depends on), then run `then`:
+        "run" (the step) or "done" (a manual step)."""
+        reasons = engine.unacknowledged(step)
+        found = self.consequences(step)
+        warnings = [f"{r}: it may not serve" for r in reasons] + list(found.warnings)
+        if step.kind is StepKind.ACTION:
+            title, label = step.title, "Yes, run it"
+        elif then == "done":
+            title, label = f"{step.title}: say it is done", "Yes, it is done"
+        else:
+            title, label = step.title, "Yes, go on"
+        if reasons:
+            title = f"{title} (a wait it depends on was skipped)"
+        screen = ConfirmScreen(
+            title,
+            engine.command_text(step) or "(a person does this)",
+            engine.node_text(step) or "-",
+            warnings,
+            confirm_label=label,
+            consequences=found.lines,
+        )
+
+        async def job() -> None:
+            if reasons:
+                await engine.acknowledge(step.id)
+            if then == "done":
+                await engine.mark_done(step.id)
+            else:
+                await engine.run_step(step.id)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._work(step.id, job)
+
+        self.app.push_screen(screen, callback=answered)
+
     def action_run_step(self) -> None:
         found = self._current()
         if found is None:
@@ -478,21 +587,8 @@ class WizardPane(Pane):
         if engine.refused(step):
             self.shell.refuse_if_read_only(f"the wizard step '{step.title}'")
             return
-        if step.kind is StepKind.ACTION and not (
-            step.id == "edge.up" and engine.edge_up_done() is not None
-        ):
-            screen = ConfirmScreen(
-                step.title,
-                engine.command_text(step),
-                engine.node_text(step) or "-",
-                confirm_label="Yes, run it",
-            )
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self._work(step.id, lambda: engine.run_step(step.id))
-
-            self.app.push_screen(screen, callback=answered)
+        if step.kind is StepKind.ACTION or engine.unacknowledged(step):
+            self._confirm_then(engine, step, "run")
             return
         self._work(step.id, lambda: engine.run_step(step.id))
 
@@ -514,6 +610,9 @@ class WizardPane(Pane):
         engine, step = found
         if step.kind is not StepKind.MANUAL:
             self.notify("Wizard: only a manual step is marked done by hand.", severity="warning")
+            return
+        if engine.unacknowledged(step):
+            self._confirm_then(engine, step, "done")
             return
         self._work(step.id, lambda: engine.mark_done(step.id))
 
@@ -541,6 +640,11 @@ class WizardPane(Pane):
         )
 
     def action_confirm(self) -> None:
+        found = self._current()
+        if found is not None and found[0].unacknowledged(found[1]):
+            engine, step = found
+            self._confirm_then(engine, step, "done" if step.kind is StepKind.MANUAL else "run")
+            return
         self._confirm_shown_for = None
         self._offer_confirm(force=True)
 
@@ -578,6 +682,24 @@ class WizardPane(Pane):
                 self._work(step.id, lambda: engine.confirm_guard(step.id, word))
 
         self.app.push_screen(screen, callback=answered)
+
+    def step_running(self) -> str | None:
+        """The title of the step running now (a worker is on it), else None."""
+        engine = self.engine
+        if engine is None or not self.working or engine.busy is None:
+            return None
+        return engine.step(engine.busy).title
+
+    async def interrupt(self) -> None:
+        """The console quits: stop the running step; it is recorded interrupted (saved)."""
+        engine = self.engine
+        if engine is None:
+            return
+        self.workers.cancel_group(self, RUN_GROUP)
+        for _ in range(100):  # the cancelled step saves itself, then frees the engine
+            if engine.busy is None:
+                return
+            await asyncio.sleep(0.05)
 
     def action_abort(self) -> None:
         engine = self.engine

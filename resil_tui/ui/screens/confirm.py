@@ -24,7 +24,17 @@ from textual.widgets import Button, Input, Static
 from resil_tui.ops.trust import TrustOffer
 
 
-def _details(command: str, node: str, warnings: Sequence[str]) -> ComposeResult:
+def _details(
+    command: str, node: str, warnings: Sequence[str], consequences: Sequence[str] = ()
+) -> ComposeResult:
+    # Live consequences first: who serves now, where users go, what restarts and drops.
+    if consequences:
+        yield Static("What this does now", classes="confirm-label")
+        yield Static(
+            "\n".join(f"• {line}" for line in consequences),
+            classes="confirm-consequences",
+            markup=False,
+        )
     yield Static("Node", classes="confirm-label")
     yield Static(node, classes="confirm-node", markup=False)
     yield Static("Command", classes="confirm-label")
@@ -54,6 +64,7 @@ class ConfirmScreen(ModalScreen[bool]):
         warnings: Sequence[str] = (),
         *,
         confirm_label: str = "Yes, run it",
+        consequences: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.confirm_title = title
@@ -61,11 +72,12 @@ class ConfirmScreen(ModalScreen[bool]):
         self.node = node
         self.warnings = tuple(warnings)
         self.confirm_label = confirm_label
+        self.consequences = tuple(consequences)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog", classes="dialog"):
             yield Static(f"? {self.confirm_title}", classes="dialog-title", markup=False)
-            yield from _details(self.command, self.node, self.warnings)
+            yield from _details(self.command, self.node, self.warnings, self.consequences)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"y  {self.confirm_label}", id="confirm-yes", variant="warning")
                 yield Button("n  No", id="confirm-no", variant="primary")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from resil_tui.core.compose import ComposePs
-from resil_tui.core.freshness import clock
+from resil_tui.core.freshness import clock, stamp
 from resil_tui.core.ha import CronFile, HaConfig, HaCron, HaMode
 from resil_tui.core.ha_webui import SEED_HA_ON, SipExpiryTriple
-from resil_tui.core.node_status import EdgeStatus, NodeSnapshot, ReachState
+from resil_tui.core.node_status import CcStatus, EdgeStatus, NodeSnapshot, ReachState
 from resil_tui.core.services import ServicesStatus
 from resil_tui.inventory_model import Node
 from resil_tui.ui.widgets.node_table import role_text
@@ -99,6 +99,37 @@ def _edge(edge: EdgeStatus) -> list[str]:
     return lines + _containers(edge.containers, "Edge containers (edge-dcomp ps)")
 
 
+def _xuc(cc: CcStatus, now: float) -> list[str]:
+    xuc = cc.xuc
+    if xuc is None:
+        return []
+    lines = [f"xuc: {xuc.describe(now)}", f"  why: {xuc.basis}"]
+    run = xuc.run
+    if run is not None:
+        where = {"inspect": "docker inspect", "ps": "xivocc-dcomp ps"}.get(
+            run.source.value if run.source else "", "unknown"
+        )
+        start = stamp(run.started_at, now) if run.started_at is not None else "?"
+        who = f"{run.container} " if run.container else ""
+        lines.append(f"  run: {who}{run.status}, started {start} (from {where})")
+        if run.health:
+            lines.append(f"  docker health check: {run.health}")
+    if xuc.state.value in ("starting", "not_ready"):
+        lines.append(f"  grace period: {xuc.grace:g}s (then not ready is critical)")
+    if xuc.line:
+        lines.append(f"  readiness line: {xuc.line}")
+    if xuc.probe is not None:
+        answer = f"HTTP {xuc.probe.code}" if xuc.probe.answered else "no answer"
+        detail = f" ({xuc.probe.detail})" if xuc.probe.detail else ""
+        lines.append(f"  probe {xuc.probe.url}: {answer}{detail}")
+    lines.extend(f"  {e}" for e in xuc.evidence)
+    lines.append(
+        "  (the readiness line and the probe prove xuc's HTTP server is up, not that xuc "
+        "reached the XiVO)"
+    )
+    return [*lines, ""]
+
+
 def _xivo(snap: NodeSnapshot, ha_on: SipExpiryTriple) -> list[str]:
     x = snap.xivo
     assert x is not None
@@ -175,6 +206,7 @@ def detail_text(
     if snap.xivo is not None:
         lines += _xivo(snap, ha_on)
     elif snap.cc is not None:
+        lines += _xuc(snap.cc, now)
         lines += _containers(snap.cc.containers, "Containers (xivocc-dcomp ps)")
     elif snap.edge is not None:
         lines += _edge(snap.edge)

@@ -148,10 +148,15 @@ def xivo_summary(snap: NodeSnapshot) -> str:
     return " · ".join(parts)
 
 
-def cc_summary(snap: NodeSnapshot) -> str:
+def cc_summary(snap: NodeSnapshot, now: float) -> str:
     cc = snap.cc
     if cc is None:
         return ""
+    if cc.xuc is not None:
+        # Health, not the container: ready since, starting for N s, not ready, down.
+        text = f"xuc {cc.xuc.describe(now)}"
+        others = _containers_not_up(cc.containers, skip="xuc") if cc.containers else ""
+        return f"{text} · {others}" if others else text
     if cc.containers is None:
         return "xuc ? containers unreadable"
     xuc = cc.containers.service("xuc")
@@ -177,13 +182,13 @@ def edge_summary(snap: NodeSnapshot) -> str:
     return f"{text} · {others}" if others else text
 
 
-def summary_text(snap: NodeSnapshot | None) -> str:
+def summary_text(snap: NodeSnapshot | None, now: float) -> str:
     if snap is None or snap.last_success_at is None:
         return ""
     if snap.xivo is not None:
         text = xivo_summary(snap)
     elif snap.cc is not None:
-        text = cc_summary(snap)
+        text = cc_summary(snap, now)
     elif snap.edge is not None:
         text = edge_summary(snap)
     elif snap.mds is not None:
@@ -258,7 +263,7 @@ def node_cells(node: Node, snap: NodeSnapshot | None, ctx: RowContext) -> dict[s
         "role": role_text(node),
         "reach": reach_text(snap, ctx),
         "ha": ha_text(snap),
-        "summary": summary_text(snap),
+        "summary": summary_text(snap, ctx.now),
         "latency": latency_text(snap),
     }
 

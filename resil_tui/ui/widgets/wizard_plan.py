@@ -1,8 +1,8 @@
 """The wizard's plan: every step of the runbook with its state, the current one marked.
 
 States are words with symbols (never colour alone): pending, running, done, failed,
-skipped (with the reason), awaiting done / confirmation. Rendered with markup off: titles
-hold node names and commands.
+interrupted, skipped (with the reason), awaiting done / confirmation / acknowledgement.
+Rendered with markup off: titles hold node names and commands.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ _LOOK = {
     StepState.SKIPPED: ("⤼", "yellow"),
     StepState.AWAITING_DONE: ("?", "bold cyan"),
     StepState.AWAITING_CONFIRM: ("!", "bold red"),
+    StepState.AWAITING_ACK: ("!", "bold yellow"),
+    StepState.INTERRUPTED: ("✖", "bold red"),
 }
 
 
@@ -38,12 +40,20 @@ def plan_text(runbook: Runbook, run: WizardRun | None) -> Text:
         text.append(step.title, style="bold" if here else "")
         if step.guard:
             text.append("  (guard)", style="dim")
-        label = state.value if state is not StepState.FAILED else "FAILED"
+        label = (
+            state.value.upper()
+            if state in (StepState.FAILED, StepState.INTERRUPTED)
+            else state.value
+        )
         text.append(f"  — {label}", style=style)
         if rec is not None and rec.state is StepState.SKIPPED and rec.skip_reason:
             text.append(f": {rec.skip_reason}", style="yellow")
         elif rec is not None and rec.warning and rec.state is StepState.DONE:
             text.append(" ⚠ warning", style="bold yellow")
+        elif rec is not None and rec.flags.get("nothing_left"):
+            text.append(": nothing left to apply", style="dim")
+        elif rec is not None and rec.flags.get("acknowledged") and rec.state is StepState.DONE:
+            text.append(" ⚠ a wait it depends on was skipped", style="bold yellow")
         text.append("\n")
     text.rstrip()
     return text

@@ -1,0 +1,207 @@
+"""What a status poll reads on a CC node, and how it becomes the node's `CcStatus`.
+
+The reads are a list of parts (`cc_parts`: a name and a read-only catalog `Command` each)
+and `cc_status` is a pure function of their outputs, so a caller may run the parts however
+it likes and hand the outputs back by name: the status poll batches them into one remote
+execution (ops/status.py), the wizard's xuc wait runs them itself (ops/xuc_wait.py).
+
+The parts: `xivocc-dcomp ps -a` (the stack's containers), `docker inspect` of the xuc
+container (the start of its current run, exact; its health check when it has one), a
+bounded tail of `xivocc-dcomp logs -t xuc` (XUC_LOG_LINES lines; `--since` the start the
+previous poll saw, when the wrapper accepts it: docker-compose 1.x refuses `--since`, the
+first refusal is retried without it and remembered), and the HTTP probe when the inventory
+configures one. What "ready" means from them is core/xuc_readiness.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from resil_tui.core.compose import parse_compose_ps
+from resil_tui.core.log_lines import since_argument
+from resil_tui.core.node_status import CcStatus
+from resil_tui.core.xuc_readiness import (
+    ANCHOR_LINES,
+    Anchor,
+    LogWindow,
+    StartSource,
+    XucReadiness,
+    XucState,
+    current_run,
+    judge,
+    parse_probe,
+)
+from resil_tui.inventory_model import Node
+from resil_tui.remote import commands as cat
+from resil_tui.remote.commands import Command
+from resil_tui.remote.pool import Result
+
+# Lines of the xuc log read per poll: enough for a start-up and what follows it, never the
+# whole history of a container that has run for weeks.
+XUC_LOG_LINES = 400
+# Lines of that read kept in the poll's raw outputs (the detail view); the rest is summed up.
+RAW_LOG_LINES = 20
+# `--since` this much before the start the previous poll saw: clocks and rounding.
+SINCE_SLACK = 5.0
+
+PS, INSPECT, LOGS, PROBE = "ps", "inspect", "logs", "probe"
+
+
+@dataclass(frozen=True)
+class CcPart:
+    name: str
+    command: Command
+
+
+@dataclass(frozen=True)
+class PartOutput:
+    stdout: str
+    stderr: str = ""
+    exit_status: int | None = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    @classmethod
+    def of(cls, result: Result) -> PartOutput:
+        return cls(result.stdout, result.stderr, result.exit_status)
+
+
+def _names(node: Node, previous: CcStatus | None) -> list[str]:
+    names = list(node.xuc.containers)
+    listed = previous.containers.service("xuc") if previous and previous.containers else None
+    if listed is not None and listed.name not in names:
+        names.append(listed.name)  # what ps called it last time (another project name)
+    return names
+
+
+def logs_command(node: Node, previous: CcStatus | None) -> Command:
+    """The bounded read of the xuc log: --since the previous poll's start when it works."""
+    since: str | None = None
+    run = previous.xuc.run if previous is not None and previous.xuc is not None else None
+    if (
+        previous is not None
+        and previous.logs_since_ok is not False
+        and run is not None
+        and run.started_at is not None
+    ):
+        start = datetime.fromtimestamp(run.started_at - SINCE_SLACK, UTC)
+        since = since_argument(start)
+    return cat.compose_logs("xivocc-dcomp", "xuc", tail=XUC_LOG_LINES, since=since, timestamps=True)
+
+
+def cc_parts(node: Node, previous: CcStatus | None = None) -> list[CcPart]:
+    """The read-only commands a CC poll runs, by name."""
+    parts = [
+        CcPart(PS, cat.xivocc_ps()),
+        CcPart(INSPECT, cat.docker_inspect(_names(node, previous))),
+        CcPart(LOGS, logs_command(node, previous)),
+    ]
+    if node.xuc.probe_url is not None:
+        parts.append(CcPart(PROBE, cat.http_probe(node.xuc.probe_url, node.xuc.probe_timeout)))
+    return parts
+
+
+# docker-compose 1.x (docopt) answers an unknown option with the command's usage text.
+_USAGE = re.compile(r"^Usage:|View output from containers", re.MULTILINE)
+
+
+def since_refused(output: PartOutput) -> bool:
+    return not output.ok and _USAGE.search(output.stderr + output.stdout) is not None
+
+
+def _first_line(text: str) -> str:
+    lines = [x.strip() for x in text.strip().splitlines() if x.strip()]
+    return lines[0] if lines else ""
+
+
+def _poll_anchor(previous: CcStatus | None) -> Anchor | None:
+    """The log's end at the previous poll, when it may serve as an anchor for a new run:
+    that poll saw its run ready (its readiness line was already before that end) or
+    stopped (it logged nothing after)."""
+    xuc = previous.xuc if previous is not None else None
+    if previous is None or xuc is None or xuc.run is None or xuc.judged_at is None:
+        return None
+    if xuc.state not in (XucState.READY, XucState.DOWN):
+        return None
+    return Anchor(previous.log_tail, xuc.judged_at, xuc.run, "the log's end at the last poll")
+
+
+def cc_status(
+    node: Node,
+    outputs: Mapping[str, PartOutput],
+    now: float,
+    previous: CcStatus | None = None,
+    *,
+    since_used: bool = False,
+    anchor: Anchor | None = None,
+    tail: int = XUC_LOG_LINES,
+) -> CcStatus:
+    """The CC node's status from the parts' outputs (pure). `since_used`: the logs part
+    was run with `--since`; `anchor`: a point in the log known to be at or after the run
+    began (the product's restart), else the previous poll's log end may serve. `tail`: the
+    lines the logs part asked for (as many back means older ones exist)."""
+    ps_out = outputs.get(PS)
+    ps = parse_compose_ps(ps_out.stdout) if ps_out is not None and ps_out.ok else None
+    inspect = outputs.get(INSPECT)
+    prefer = StartSource.PS if node.xuc.start_from == "ps" else StartSource.INSPECT
+    run = current_run(
+        inspect.stdout if inspect is not None else None,
+        ps,
+        now,
+        names=_names(node, previous),
+        prefer=prefer,
+    )
+    logs = outputs.get(LOGS)
+    since_ok = previous.logs_since_ok if previous is not None else None
+    window: LogWindow | None = None
+    end: tuple[str, ...] = ()
+    if logs is not None:
+        if since_used:
+            since_ok = not since_refused(logs)
+        lines = tuple(x for x in logs.stdout.splitlines() if x.strip())
+        if logs.ok:
+            window = LogWindow(lines, full=len(lines) >= tail)
+            end = tuple(lines[-ANCHOR_LINES:])
+        else:
+            why = _first_line(logs.stderr) or _first_line(logs.stdout) or f"exit {logs.exit_status}"
+            window = LogWindow(lines, full=True, error=why)
+    probe_out = outputs.get(PROBE)
+    probe = None
+    if probe_out is not None and node.xuc.probe_url is not None:
+        probe = parse_probe(
+            node.xuc.probe_url, probe_out.stdout, probe_out.stderr, probe_out.exit_status
+        )
+    if anchor is None:
+        last = _poll_anchor(previous)
+        if last is not None and run is not None and not run.same_run(last.run):
+            anchor = last  # the run changed since the last poll
+    readiness: XucReadiness = judge(
+        run,
+        window,
+        pattern=re.compile(node.readiness_pattern),
+        now=now,
+        grace=node.xuc.grace,
+        probe=probe,
+        anchor=anchor,
+        previous=previous.xuc if previous is not None else None,
+    )
+    return CcStatus(containers=ps, xuc=readiness, log_tail=end, logs_since_ok=since_ok)
+
+
+def plain_logs_command() -> Command:
+    """The xuc log read without `--since`: for a wrapper that refused it."""
+    return cat.compose_logs("xivocc-dcomp", "xuc", tail=XUC_LOG_LINES, since=None, timestamps=True)
+
+
+def trim_log_raw(shown: str) -> str:
+    """The logs part as kept for the detail view: its last RAW_LOG_LINES lines."""
+    lines = shown.splitlines()
+    if len(lines) <= RAW_LOG_LINES + 1:
+        return shown
+    cut = len(lines) - RAW_LOG_LINES - 1
+    return "\n".join([f"… {cut} earlier lines not shown", *lines[-RAW_LOG_LINES - 1 :]])

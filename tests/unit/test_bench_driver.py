@@ -1,0 +1,86 @@
+"""`python -m bench`: every benchmark ends with exactly one RESULT line (bench/driver.py).
+
+The benchmarks themselves take minutes (`make bench-quick` runs them all in under 120 s);
+here the driver runs stand-in benchmark modules, and the real modules are checked to
+declare what the driver needs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from bench import driver
+from bench.results import Measured, Section, Target, render
+
+RESULT = re.compile(r"^RESULT (\S+) (\S+) ((?:<=|>=)\S+) (ok|short)$")
+
+
+def stand_in(*values: float | None, fail: bool = False) -> SimpleNamespace:
+    targets = tuple(Target(f"fig-{i}", f"Figure {i}", 1.0) for i in range(len(values)))
+
+    def run(quick: bool = False) -> list[Measured]:
+        if fail:
+            raise RuntimeError("the lab did not start")
+        return [Measured([f"measured {v}"], v) for v in values]
+
+    return SimpleNamespace(TARGETS=targets, run=run, NOTES="how")
+
+
+def test_each_benchmark_ends_with_one_result_line(capsys: pytest.CaptureFixture[str]) -> None:
+    sections = driver.run_module("x", stand_in(0.5, 2.0, None), quick=True)  # type: ignore[arg-type]
+    blocks = capsys.readouterr().out.split("== ")[1:]
+    assert len(blocks) == 3 == len(sections)
+    results = []
+    for block in blocks:
+        lines = block.strip().splitlines()
+        assert RESULT.match(lines[-1]), lines[-1]
+        assert sum(1 for line in lines if line.startswith("RESULT ")) == 1
+        results.append(lines[-1])
+    assert results == [
+        "RESULT fig-0 0.50x <=1.00x ok",
+        "RESULT fig-1 2.00x <=1.00x short",
+        "RESULT fig-2 failed <=1.00x short",  # not measured: never "ok"
+    ]
+    assert [s.failed for s in sections] == [False, False, True]
+
+
+def test_a_failing_module_still_prints_its_result_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sections = driver.run_module("x", stand_in(1.0, 1.0, fail=True), quick=False)  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert out.count("RESULT ") == 2 and out.count(" failed ") == 2
+    assert "FAILED: RuntimeError: the lab did not start" in out
+    assert all(s.failed for s in sections)
+
+
+def test_higher_is_better_targets() -> None:
+    t = Target("rate", "Rate", 100_000, "/s", higher_is_better=True, digits=0)
+    assert t.result_line(123_456.7) == "RESULT rate 123457/s >=100000/s ok"
+    assert t.result_line(99.0) == "RESULT rate 99/s >=100000/s short"
+    assert t.result_line(float("nan")) == "RESULT rate failed >=100000/s short"
+
+
+def test_results_md_lists_every_result() -> None:
+    sections = [
+        Section("A", ["| a | b |", "| --- | --- |", "| 1 | 2 |"], result="RESULT a 1x <=2x ok"),
+        Section("B", ["one line"], failed=True, result="RESULT b failed <=1x short"),
+    ]
+    text = render(sections)
+    assert text.count("RESULT a 1x <=2x ok") == 2  # the summary and the section
+    assert "**This benchmark failed in this run:**" in text and "## Machine" in text
+
+
+def test_every_real_module_declares_its_targets() -> None:
+    names = []
+    for name, module in driver.MODULES:
+        assert module is not None, f"bench/{name}.py does not import"
+        assert module.TARGETS, name
+        assert "quick" in inspect.signature(module.run).parameters, name
+        names += [t.name for t in module.TARGETS]
+    assert len(names) == len(set(names))
+    assert all(re.fullmatch(r"[a-z0-9-]+", n) for n in names)
