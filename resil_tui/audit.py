@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import secrets as _secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Any
 from resil_tui import paths
 from resil_tui.core.sanitize import clean as _sanitize
 from resil_tui.localfiles import open_private_append
+
+log = logging.getLogger(__name__)
 
 MASK = "***"
 STARTED = "started"
@@ -78,6 +81,8 @@ class AuditRecord:
 class AuditLog:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else paths.audit_log_path()
+        # Told of every record once it is written (the incident journal's actions).
+        self.listeners: list[Callable[[AuditRecord], None]] = []
 
     def record(
         self,
@@ -127,6 +132,11 @@ class AuditLog:
             raise
         except OSError as exc:
             raise AuditUnavailable(self.path, exc.strerror or str(exc)) from exc
+        for listener in list(self.listeners):
+            try:
+                listener(rec)
+            except Exception:  # the record is written: a listener's bug must not undo it
+                log.exception("audit listener failed")
         return rec
 
     def append_line(self, line: str) -> None:

@@ -32,6 +32,7 @@ from resil_tui.inventory_model import (
     DEFAULT_XUC_PROBE_URL,
     ChangePolicy,
     Inventory,
+    JournalPolicy,
     LogStreamSpec,
     ManualServices,
     Node,
@@ -41,6 +42,7 @@ from resil_tui.inventory_model import (
     Side,
     Site,
     SshSettings,
+    WatchSettings,
     XucSettings,
 )
 
@@ -217,7 +219,7 @@ _SSH_KEYS = {
     "use_ssh_config",
 }
 _PATH_KEYS = set(RemotePaths.__dataclass_fields__)
-_TOP_KEYS = {"read_only", "ssh", "paths", "keys", "site", "changes"}
+_TOP_KEYS = {"read_only", "ssh", "paths", "keys", "site", "changes", "journal", "watch"}
 _SITE_KEYS = {
     "description",
     "xivo",
@@ -452,6 +454,81 @@ def _changes(c: _Checker, value: Any, path: str, base: ChangePolicy) -> ChangePo
     keep = c.number(table, "keep_backups", path, minimum=1, maximum=1000, integer=True)
     if keep is not None:
         out = replace(out, keep_backups=int(keep))
+    return out
+
+
+_JOURNAL_KEYS = {"max_age_days", "max_size_mb"}
+
+
+def _journal(c: _Checker, value: Any) -> JournalPolicy:
+    table = c.table(value, "journal")
+    if table is None:
+        return JournalPolicy()
+    c.unknown_keys(table, _JOURNAL_KEYS, "journal")
+    out = JournalPolicy()
+    days = c.number(table, "max_age_days", "journal", minimum=1, maximum=3650)
+    if days is not None:
+        out = replace(out, max_age_days=float(days))
+    size = c.number(table, "max_size_mb", "journal", minimum=1, maximum=1024)
+    if size is not None:
+        out = replace(out, max_size_mb=float(size))
+    return out
+
+
+_WATCH_KEYS = {"on_change", "on_change_timeout", "on_change_kinds"}
+
+
+def _watch(c: _Checker, value: Any) -> WatchSettings:
+    """[watch]: the command run with each recorded change as JSON on stdin. An argv array
+    with an absolute program path: no shell ever parses it, no PATH lookup chooses it."""
+    table = c.table(value, "watch")
+    if table is None:
+        return WatchSettings()
+    c.unknown_keys(table, _WATCH_KEYS, "watch")
+    out = WatchSettings()
+    if "on_change" in table:
+        argv = table["on_change"]
+        if isinstance(argv, str):
+            c.error(
+                "watch.on_change",
+                'must be an array of strings (argv, no shell), e.g. ["/usr/local/bin/notify", '
+                '"--to", "oncall"]',
+            )
+        elif (
+            not isinstance(argv, list)
+            or not argv
+            or not all(isinstance(a, str) and a and "\x00" not in a and "\n" not in a for a in argv)
+        ):
+            c.error("watch.on_change", "must be a non-empty array of strings (argv, no shell)")
+        elif not os.path.isabs(argv[0]):
+            c.error(
+                "watch.on_change",
+                f"{argv[0]!r}: the program must be an absolute path (no PATH lookup)",
+            )
+        else:
+            out = replace(out, on_change=tuple(argv))
+    timeout = c.number(table, "on_change_timeout", "watch", minimum=0.1, maximum=600)
+    if timeout is not None:
+        out = replace(out, on_change_timeout=float(timeout))
+    if "on_change_kinds" in table:
+        # Here, not at the top: check-config of an inventory without [watch] stays lean.
+        from resil_tui.core.journal_event import EventKind
+
+        kinds = table["on_change_kinds"]
+        allowed = [k.value for k in EventKind]
+        if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
+            c.error(
+                "watch.on_change_kinds", f"must be an array of event kinds: {', '.join(allowed)}"
+            )
+        else:
+            bad = [k for k in kinds if k not in allowed]
+            if bad:
+                c.error(
+                    "watch.on_change_kinds",
+                    f"unknown kind {bad[0]!r} (allowed: {', '.join(allowed)})",
+                )
+            else:
+                out = replace(out, on_change_kinds=tuple(kinds))
     return out
 
 
@@ -836,6 +913,8 @@ def parse_inventory(text: str, *, file: str = "<inventory>", path: Path | None =
         if "changes" in data
         else ChangePolicy()
     )
+    journal = _journal(c, data["journal"]) if "journal" in data else JournalPolicy()
+    watch = _watch(c, data["watch"]) if "watch" in data else WatchSettings()
     keys: dict[str, str] = {}
     if "keys" in data:
         keys_table = c.table(data["keys"], "keys")
@@ -858,7 +937,9 @@ def parse_inventory(text: str, *, file: str = "<inventory>", path: Path | None =
             c.error("site", "at least one [site.NAME] is required")
     if c.errors:
         raise InventoryError(c.errors)
-    return Inventory(path=path, sites=sites, read_only=read_only, keys=keys)
+    return Inventory(
+        path=path, sites=sites, read_only=read_only, keys=keys, journal=journal, watch=watch
+    )
 
 
 def _syntax_error(file: str, exc: tomllib.TOMLDecodeError, text: str) -> ConfigError:

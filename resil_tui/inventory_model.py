@@ -118,6 +118,23 @@ class ChangePolicy:
 
 
 @dataclass(frozen=True)
+class JournalPolicy:
+    """[journal]: how much of the incident journal is kept (resil_tui/journal.py)."""
+
+    max_age_days: float = 90.0
+    max_size_mb: float = 16.0
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """[watch]: what `resil-tui watch` runs when the journal records a change."""
+
+    on_change: tuple[str, ...] = ()  # argv (no shell); empty: nothing is run
+    on_change_timeout: float = 10.0  # seconds before the command is killed
+    on_change_kinds: tuple[str, ...] = ("verdict",)  # journal event kinds that trigger it
+
+
+@dataclass(frozen=True)
 class XucSettings:
     """How a CC node's xuc readiness is read ([site.S.cc.SIDE.xuc] in the inventory)."""
 
@@ -196,6 +213,8 @@ class Inventory:
     read_only: bool = False
     demo: bool = False
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> key, from [keys]
+    journal: JournalPolicy = field(default_factory=JournalPolicy)
+    watch: WatchSettings = field(default_factory=WatchSettings)
 
     def nodes(self) -> tuple[Node, ...]:
         return tuple(n for s in self.sites.values() for n in s.nodes())

@@ -40,3 +40,8 @@ def default_inventory_candidates(cwd: Path | None = None) -> list[Path]:
     """Where an inventory is looked for when neither --hosts nor $RESIL_TUI_HOSTS is given."""
     base = cwd if cwd is not None else Path.cwd()
     return [base / "hosts.toml", config_dir() / "hosts.toml"]
+
+
+def journal_path() -> Path:
+    """The incident journal (resil_tui/journal.py), shared by the console and the watcher."""
+    return state_dir() / "journal.jsonl"

@@ -17,7 +17,21 @@ from types import ModuleType
 
 from resil_tui import __version__
 from resil_tui import paths as xdg
-from resil_tui.cli import check_config, edge, ha, init, lab, logs, plan, status, trust
+from resil_tui.cli import (
+    check,
+    check_config,
+    edge,
+    ha,
+    history,
+    init,
+    lab,
+    logs,
+    metrics,
+    plan,
+    status,
+    trust,
+    watch,
+)
 from resil_tui.cli.common import (
     EXIT_UNEXPECTED,
     EXIT_USAGE,
@@ -37,9 +51,10 @@ from resil_tui.preferences import LOG_BUFFER_RANGE, REFRESH_RANGE
 log = logging.getLogger("resil_tui")
 
 # Subcommands that talk to nodes (or the lab): run with a Context.
-ONLINE: tuple[ModuleType, ...] = (status, ha, logs, trust, plan, edge)
-# Subcommands that need no inventory loaded by us.
-OFFLINE: tuple[ModuleType, ...] = (check_config, lab)
+ONLINE: tuple[ModuleType, ...] = (status, ha, logs, trust, plan, edge, watch, metrics)
+# Subcommands that need no inventory loaded by us (`check` loads its own, so that a bad
+# one is the plugin's UNKNOWN; its `main` runs on a given context, as the online ones).
+OFFLINE: tuple[ModuleType, ...] = (check_config, lab, history, check)
 # Parsed here, run by the console (ui/launch.py).
 CONSOLE_COMMANDS = (None, init.NAME)
 
@@ -68,7 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="lines kept per followed log stream in the console",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (init, check_config, lab, status, ha, logs, trust, plan, edge):
+    for module in (
+        init,
+        check_config,
+        lab,
+        status,
+        check,
+        metrics,
+        watch,
+        history,
+        ha,
+        logs,
+        trust,
+        plan,
+        edge,
+    ):
         module.add_parser(sub)
     return parser
 

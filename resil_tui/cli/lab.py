@@ -13,9 +13,11 @@ HELP = "run the simulated XiVO deployment standalone, with a fault prompt"
 def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     p = subparser(sub, NAME, HELP)
     p.add_argument("--state-dir", metavar="DIR", help="keep the lab's state in DIR between runs")
+    p.add_argument("--fast", action="store_true", help="sub-second timings (tests, quick tries)")
 
 
 def offline(ns: argparse.Namespace, options: GlobalArgs, io: Io) -> int:
     from resil_tui.lab.standalone import main as lab_main
 
-    return lab_main(["--state-dir", ns.state_dir] if ns.state_dir else [])
+    argv = ["--state-dir", ns.state_dir] if ns.state_dir else []
+    return lab_main([*argv, "--fast"] if ns.fast else argv)

@@ -27,6 +27,7 @@ class ReplicationResult:
     reason: str | None = None
     exit_code: int | None = None
     lines: list[str] = field(default_factory=list)  # non-empty output lines, for the detail view
+    at: float | None = None  # epoch seconds the run ended, when known (the product's record)
 
     @property
     def ok(self) -> bool:

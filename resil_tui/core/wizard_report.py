@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from resil_tui.core.ha_webui import WebUiCheck, record_section
+from resil_tui.core.incident import IncidentFigures, incident_section
 from resil_tui.core.runbook_markdown import code
 from resil_tui.core.sanitize import clean, longest_backtick_run
 from resil_tui.core.site_facts import SiteFacts
@@ -279,11 +280,19 @@ SECTIONS: tuple[Section, ...] = (
 
 
 def render_report(
-    run: WizardRun, web_ui: Sequence[WebUiCheck] = (), sections: Sequence[Section] = SECTIONS
+    run: WizardRun,
+    web_ui: Sequence[WebUiCheck] = (),
+    sections: Sequence[Section] = SECTIONS,
+    *,
+    incident: IncidentFigures | None = None,
 ) -> str:
     """The record, section by section. `web_ui`: issue 16's read-back of what the web UI's HA
-    save writes (SIP expiry, backup registrar), a section of its own before the next steps."""
+    save writes (SIP expiry, backup registrar), a section of its own before the next steps.
+    `incident`: the journal's figures (core/incident.py), right after the header."""
     chosen = list(sections)
+    if incident is not None:
+        at = chosen.index(header) + 1 if header in chosen else 0
+        chosen.insert(at, lambda _run: incident_section(incident))
     if web_ui:
         at = chosen.index(next_steps) if next_steps in chosen else len(chosen)
         chosen.insert(at, lambda _run: record_section(web_ui))

@@ -68,8 +68,10 @@ def last(node_id: str, *, state_dir: Path | None = None) -> ReplicationResult | 
         return None
     reason = entry.get("reason")
     code = entry.get("exit_code")
+    at = entry.get("at")
     return ReplicationResult(
         outcome=outcome,
         reason=reason if isinstance(reason, str) else None,
         exit_code=code if isinstance(code, int) else None,
+        at=float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None,
     )

@@ -2,20 +2,24 @@
 
 A `Session` holds the inventory, the connection pool (read-only mode and the audit log
 live there), the status collector (the only source of node facts: every pane renders what
-it last saw) and, in the demo, the lab's fault controls. The UI is typed against it.
+it last saw), the incident journal (every action of the session is journaled; what polls
+see is journaled once `record_status()` is called, by the console and the watcher) and,
+in the demo, the lab's fault controls. The UI is typed against it.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from resil_tui import paths as xdg
 from resil_tui.audit import AuditLog
-from resil_tui.inventory_model import Inventory
+from resil_tui.inventory_model import Inventory, JournalPolicy
+from resil_tui.journal import DAY, Journal, JournalBounds
+from resil_tui.ops.journal_feed import JournalRecorder, record_action
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote.pool import NodeLink, Pool
 
@@ -41,12 +45,32 @@ class LabControl(Protocol):
     async def apply_fault(self, words: Sequence[str]) -> str: ...
 
 
+def journal_for(inventory: Inventory) -> Journal:
+    """The journal at its XDG path, bounded as the inventory's [journal] says."""
+    return Journal(bounds=journal_bounds(inventory.journal))
+
+
+def journal_bounds(policy: JournalPolicy) -> JournalBounds:
+    return JournalBounds(policy.max_age_days * DAY, int(policy.max_size_mb * 1024 * 1024))
+
+
 @dataclass
 class Session:
     inventory: Inventory
     pool: Pool
     collector: StatusCollector
     lab: LabControl | None = None
+    journal: Journal = field(default_factory=Journal)  # make_session: the inventory's bounds
+    recorder: JournalRecorder | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.pool.audit.listeners.append(record_action(self.journal))
+
+    def record_status(self) -> JournalRecorder:
+        """Journal what every judged poll sees (the console and the watcher; once)."""
+        if self.recorder is None:
+            self.recorder = JournalRecorder(self.journal, self.collector)
+        return self.recorder
 
     @property
     def read_only(self) -> bool:
@@ -75,7 +99,7 @@ def make_session(
     inventory: Inventory, *, lab: LabControl | None = None, audit_path: Path | None = None
 ) -> Session:
     pool = make_pool(inventory, audit_path=audit_path)
-    return Session(inventory, pool, StatusCollector(inventory, pool), lab)
+    return Session(inventory, pool, StatusCollector(inventory, pool), lab, journal_for(inventory))
 
 
 @contextlib.asynccontextmanager

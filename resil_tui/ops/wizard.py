@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import secrets
@@ -45,10 +46,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from resil_tui.audit import AuditLog, local_user
-from resil_tui.core.cluster import Severity, Verdict
+from resil_tui.core.cluster import Severity, Topology, Verdict
 from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.edge_side import containers_behind
 from resil_tui.core.ha_webui import WebUiCheck, site_sip_expiry
+from resil_tui.core.incident import LOOKBACK_SECONDS, IncidentFigures, incident_figures
+from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
     ActionName,
@@ -77,6 +80,7 @@ from resil_tui.core.wizard_run import (
 )
 from resil_tui.core.xuc_readiness import Anchor, XucReadiness
 from resil_tui.inventory_model import Inventory, Node, Site
+from resil_tui.journal import Journal
 from resil_tui.ops.edge import (
     UP_TIMEOUT,
     ContainersPolled,
@@ -90,6 +94,7 @@ from resil_tui.ops.edge import (
     load_preview,
     plan_notes,
 )
+from resil_tui.ops.session import journal_for
 from resil_tui.ops.status import SiteReport, StatusCollector, pair_addresses
 from resil_tui.ops.wizard_probe import ConditionProber, describe_containers
 from resil_tui.ops.wizard_store import RunStore, site_key
@@ -171,6 +176,36 @@ WizardEvent = StepBegan | StepOutput | WaitTick | StepChanged | RunEnded
 EventSink = Callable[[WizardEvent], None]
 
 
+def run_op(run_id: str) -> str:
+    """The audit `op` of a run's record, the same whenever it is asked (a resumed run has
+    no memory of it): links the journal's wizard entries to the audit log."""
+    return "w" + hashlib.sha256(run_id.encode()).hexdigest()[:11]
+
+
+def incident_of(run: WizardRun, journal: Journal, site: Site) -> IncidentFigures:
+    """The journal's figures of the run's incident (core/incident.py)."""
+    events = journal.events(site=run.site, since=run.started_at - LOOKBACK_SECONDS)
+    return incident_figures(run, events, Topology.from_site(site))
+
+
+def journal_run(journal: Journal, run: WizardRun, what: str, at: float, detail: str) -> None:
+    journal.record(
+        [
+            JournalEvent(
+                time=at,
+                site=run.site,
+                node=None,
+                kind=EventKind.WIZARD,
+                before=None,
+                after=what,
+                evidence=f"wizard {run.direction} run {run.run_id}: {detail}",
+                user=run.user,
+                op=run_op(run.run_id),
+            )
+        ]
+    )
+
+
 def runbook_options(values: dict[str, object]) -> RunbookOptions:
     known = {f.name for f in fields(RunbookOptions)}
     return RunbookOptions(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
@@ -245,6 +280,7 @@ class WizardEngine:
         options: EngineOptions | None = None,
         clock: Callable[[], float] = time.time,
         collector: StatusCollector | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.pool = pool
         self.inventory = inventory
@@ -262,6 +298,9 @@ class WizardEngine:
         self._task: asyncio.Task[object] | None = None  # the step's task, to interrupt it
         # A resumed run checks again, once its guards pass, what earlier steps found true.
         self.recheck_pending = False
+        # The incident journal: the run's start and end go in, its figures come out.
+        self.journal = journal or journal_for(inventory)
+        resumed = run is not None
         if run is None:
             run = self._new_run()
         elif not records_match(run, runbook):
@@ -271,6 +310,10 @@ class WizardEngine:
             )
         self.run = run
         self.save()
+        if resumed:
+            journal_run(self.journal, run, "resumed", self.clock(), f"resumed by {local_user()}")
+        else:
+            journal_run(self.journal, run, "started", run.started_at, f"started by {run.user}")
 
     # --- construction ------------------------------------------------------------------
 
@@ -701,7 +744,9 @@ class WizardEngine:
             self.run.status = RunStatus.FINISHED_WITH_PROBLEMS
         path = self.store.report_path(self.run.run_id)
         self.run.report_path = str(path)
-        self.store.write_report(self.run, render_report(self.run, self._web_ui_checks()))
+        incident = incident_of(self.run, self.journal, self.site)
+        report = render_report(self.run, self._web_ui_checks(), incident=incident)
+        self.store.write_report(self.run, report)
         self.save()
         final = self.run.final
         verdict = (
@@ -719,6 +764,14 @@ class WizardEngine:
             duration=self.run.finished_at - self.run.started_at,
             step=f"wizard {self.run.direction} run {self.run.run_id}",
             result=f"{self.run.outcome}; {verdict}{problems}",
+            op=run_op(self.run.run_id),
+        )
+        journal_run(
+            self.journal,
+            self.run,
+            self.run.status.value,
+            self.run.finished_at,
+            f"{verdict}; {path}",
         )
         self.emit(RunEnded(self.run.run_id, self.run.status, final, path))
         return path
@@ -1083,6 +1136,8 @@ def discard_run(
     store: RunStore | None = None,
     audit: AuditLog | None = None,
     reason: str = "",
+    journal: Journal | None = None,
+    site: Site | None = None,
 ) -> Path:
     """Close an unfinished run without resuming it: marked aborted, its report written
     (what happened until it stopped) and linked from the audit log. Nothing is sent."""
@@ -1095,7 +1150,9 @@ def discard_run(
     run.problems = find_problems(run)
     path = store.report_path(run.run_id)
     run.report_path = str(path)
-    store.write_report(run, render_report(run))
+    journal = journal or Journal()
+    incident = incident_of(run, journal, site) if site is not None else None
+    store.write_report(run, render_report(run, incident=incident))
     store.save(run)
     (audit or AuditLog()).record(
         site=run.site,
@@ -1106,5 +1163,7 @@ def discard_run(
         duration=run.finished_at - run.started_at,
         step=f"wizard {run.direction} run {run.run_id}",
         result=f"aborted: {why}",
+        op=run_op(run.run_id),
     )
+    journal_run(journal, run, RunStatus.ABORTED.value, run.finished_at, why)
     return path

@@ -1,4 +1,4 @@
-"""The Textual application shell: header, five panes, footer, palette, help, keymap, themes.
+"""The Textual application shell: header, six panes, footer, palette, help, keymap, themes.
 
 The shell is given a `Session` (inventory, pool, collector, read-only mode, the demo lab)
 and keeps one `SiteState` per site, fed by every poll the collector makes: the panes
@@ -26,6 +26,7 @@ from textual.widget import AwaitMount
 from textual.widgets import TabbedContent, TabPane
 
 from resil_tui import paths
+from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.inventory_model import Site
 from resil_tui.ops.session import LabControl, Session
 from resil_tui.ops.site_state import SiteState
@@ -42,7 +43,7 @@ from resil_tui.ui.keymap import (
     find_clashes,
 )
 from resil_tui.ui.keys import ShellScreen, explain_refused, refused_binding
-from resil_tui.ui.panes import PANES, Pane
+from resil_tui.ui.panes import PANES, Pane, StatusPane
 from resil_tui.ui.panes.wizard import offer_resume
 from resil_tui.ui.poller import PollFinished, SitePoller
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
@@ -97,6 +98,7 @@ class ResilApp(DebugLogErrors, App[int]):
         Binding("3", "show_pane('edge')", "Edge pane", show=False, id="pane.edge"),
         Binding("4", "show_pane('wizard')", "Wizard pane", show=False, id="pane.wizard"),
         Binding("5", "show_pane('logs')", "Logs pane", show=False, id="pane.logs"),
+        Binding("6", "show_pane('timeline')", "Timeline pane", show=False, id="pane.timeline"),
         Binding("s", "next_site", "Site", id="app.site"),
         Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("a", "apply", "Apply", id="pane.apply"),
@@ -152,6 +154,9 @@ class ResilApp(DebugLogErrors, App[int]):
         # poll=False: the site is shown, never polled (layout snapshots).
         self.poller = SitePoller(self, enabled=poll)
         self._unsubscribe = session.collector.subscribe(self._collector_event)
+        # What the polls see goes to the incident journal (the Timeline pane reads it).
+        session.record_status()
+        self._unjournal = session.journal.subscribe(self._journal_entries)
 
         registered = register_themes(self)
         self.resil_theme_names = registered.names
@@ -244,6 +249,7 @@ class ResilApp(DebugLogErrors, App[int]):
 
     def on_unmount(self) -> None:
         self._unsubscribe()
+        self._unjournal()
         self.poller.stop()
 
     # --- the site state -------------------------------------------------------------------
@@ -262,6 +268,20 @@ class ResilApp(DebugLogErrors, App[int]):
 
     def site_state_changed(self, site: str) -> None:
         self.post_message(SiteUpdated(site))
+
+    def _journal_entries(self, events: list[JournalEvent]) -> None:
+        """A terminal bell when the verdict of the site on screen changes (whoever saw it)."""
+        if any(
+            e.kind is EventKind.VERDICT and e.site == self.site_name and e.before is not None
+            for e in events
+        ):
+            self.bell()
+
+    def show_node(self, node_id: str) -> None:
+        """The Status pane, on this node's row and detail (the Timeline's jump)."""
+        self.action_show_pane(StatusPane.PANE_ID)
+        status = self.query_one(StatusPane)
+        self.call_after_refresh(status.table.select_node, node_id)
 
     @on(SiteUpdated)
     def _site_updated(self, message: SiteUpdated) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,15 @@ from hostile import MATRIX, PAYLOADS, escapes, leaks
 from hostile_server import HOST, HostileServer
 
 from resil_tui.core.edge_env import Direction
+from resil_tui.core.nagios import SiteCheck, Thresholds, plugin_output
+from resil_tui.core.node_status import Reachability, ReachState
+from resil_tui.core.prometheus import SitePoll, exposition
+from resil_tui.core.site_picture import observe
 from resil_tui.core.wizard_report import render_report
 from resil_tui.core.wizard_run import StepRecord, StepState, WizardRun
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Node, NodeKind, SshSettings
+from resil_tui.journal import Journal
 from resil_tui.lab import facts
 from resil_tui.lab import server as lab_server
 from resil_tui.lab.server import Lab
@@ -170,6 +176,20 @@ async def test_lab_paths(payload: str, inject: bytes, lab: Lab, tmp_path: Path) 
     async with make_pool(inventory, audit_path=tmp_path / "audit.jsonl") as pool:
         reports = await StatusCollector(inventory, pool).poll()
         cell("status (--json document)", payload, [r.to_dict(include_raw=True) for r in reports])
+        journal = Journal(tmp_path / "journal.jsonl")
+        for r in reports:
+            journal.record_site(observe(r.site, r.snapshot.nodes.values(), r.verdicts))
+            # A node's error text (a hostile DISCONNECT reason, say) is evidence too.
+            snap = r.snapshot.nodes["demo.xivo.master"]
+            refused = Reachability(ReachState.ERROR, f"disconnect: {text}", snap.polled_at)
+            later = dataclasses.replace(snap, reachability=refused, polled_at=time.time() + 1)
+            journal.record_site(observe(r.site, [later], None))
+        shown_entries = [e.describe() for e in journal.events()]
+        cell("journal (history, Timeline)", payload, [*shown_entries, journal.path.read_text()])
+        checks = [SiteCheck(r.snapshot, r.verdicts) for r in reports]
+        cell("check plugin output", payload, plugin_output(checks, Thresholds()).text)
+        polls = [SitePoll(r.snapshot, r.verdicts) for r in reports]
+        cell("metrics exposition", payload, exposition(polls, 0.0, "x"))
         state = await ha_ops.read_ha_site(StatusCollector(inventory, pool), site)
         cell("HA state", payload, state.to_dict())
         preview = await edge_ops.load_preview(pool, site)

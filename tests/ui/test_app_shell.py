@@ -57,11 +57,12 @@ async def test_starts_with_example_inventory_and_switches_panes(inventory: Inven
     app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         tabs = app.query_one("#panes", TabbedContent)
-        assert [p.PANE_ID for p in PANES] == ["status", "ha", "edge", "wizard", "logs"]
+        assert [p.PANE_ID for p in PANES] == ["status", "ha", "edge", "wizard", "logs", "timeline"]
         # The first screen holds the Status pane; the others are mounted once it is painted.
-        await eventually(lambda: len(app.query(Pane)) == 5, what="every pane mounted")
+        await eventually(lambda: len(app.query(Pane)) == 6, what="every pane mounted")
         assert tabs.active == "status"
-        for key, pane_id in zip("23451", ["ha", "edge", "wizard", "logs", "status"], strict=True):
+        panes = ["ha", "edge", "wizard", "logs", "timeline", "status"]
+        for key, pane_id in zip("234561", panes, strict=True):
             await pilot.press(key)
             await pilot.pause()
             assert tabs.active == pane_id

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class Pane(VerticalScroll):
-    """Base class of the five panes."""
+    """Base class of the six panes."""
 
     PANE_ID: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""

@@ -25,7 +25,9 @@ from textual.widgets import DataTable, Input, Static, Tabs
 from resil_tui.core.cluster import Remedy
 from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha_webui import site_sip_expiry
+from resil_tui.core.journal_event import EventKind
 from resil_tui.core.node_status import NodeSnapshot, ReachState
+from resil_tui.core.site_picture import REACHABLE, UNREACHABLE
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops import trust
 from resil_tui.ops.site_state import SiteState
@@ -159,6 +161,15 @@ class StatusPane(Pane):
         keys = self.shell.keys_for("status.trust")
         return keys.split()[0] if keys else "t"
 
+    def _reach_since(self, node_id: str) -> float | None:
+        """When the journal saw the node enter its current reachability state."""
+        snap = self.snapshots.get(node_id)
+        if snap is None or snap.reachability.state is ReachState.NOT_POLLED:
+            return None
+        entry = self.shell.session.journal.latest(self.site.name, node_id, EventKind.REACHABILITY)
+        now_value = REACHABLE if snap.reachability.ok else UNREACHABLE
+        return entry.time if entry is not None and entry.after == now_value else None
+
     def _row_context(self, node_id: str, now: float, trust_key: str) -> RowContext:
         state = self.state
         return RowContext(
@@ -167,6 +178,7 @@ class StatusPane(Pane):
             polling_since=state.poll_started_at if node_id in state.pending else None,
             can_poll=self.shell.poller.enabled,
             trust_key=trust_key,
+            reach_since=self._reach_since(node_id),
         )
 
     def _render_row(self, node_id: str, now: float | None = None, trust_key: str = "") -> None:

@@ -486,6 +486,7 @@ class WizardPane(Pane):
                 options=self.engine_options,
                 on_event=self._on_engine_event,
                 collector=session.collector,
+                journal=session.journal,
             )
         except (WizardError, OSError, ValueError) as exc:
             self.notify(f"Wizard: cannot start: {exc}", severity="error", markup=False)
@@ -504,6 +505,7 @@ class WizardPane(Pane):
                 options=self.engine_options,
                 on_event=self._on_engine_event,
                 collector=session.collector,
+                journal=session.journal,
             )
         except (WizardError, OSError, ValueError) as exc:
             self.notify(f"Wizard: cannot resume: {exc}", severity="error", markup=False)
@@ -752,7 +754,12 @@ def offer_resume(app: ResilApp) -> None:
             app.action_show_pane(WizardPane.PANE_ID)
             app.query_one(WizardPane).resume_run(run)
         elif choice == DISCARD:
-            path = discard_run(run, audit=app.session.audit)
+            path = discard_run(
+                run,
+                audit=app.session.audit,
+                journal=app.session.journal,
+                site=app.inventory.sites.get(run.site),
+            )
             app.notify(f"Wizard run {run.run_id} discarded; report: {path}", markup=False)
 
     app.push_screen(ResumeScreen(run, len(runs) - 1), callback=chosen)

@@ -59,6 +59,9 @@ class RowContext:
     polling_since: float | None = None  # the node's poll of this cycle has not reported yet
     can_poll: bool = True  # False: no connection pool, nothing will ever be polled
     trust_key: str = "t"  # key that trusts an unknown host key (from the keymap)
+    # Since when the node is in its reachability state, from the incident journal (it
+    # outlives a restart of the console); None: the collector's own "since".
+    reach_since: float | None = None
 
 
 def reach_text(snap: NodeSnapshot | None, ctx: RowContext) -> str:
@@ -71,7 +74,8 @@ def reach_text(snap: NodeSnapshot | None, ctx: RowContext) -> str:
         if not ctx.can_poll:
             return "· not polled (no connection)"
         return "… polling" + (f" {age(waited)}" if waiting else "")
-    since = f" since {clock(reach.since)}" if reach.since is not None else ""
+    start = ctx.reach_since if ctx.reach_since is not None else reach.since
+    since = f" since {clock(start)}, {age(ctx.now - start)}" if start is not None else ""
     state = reach.state
     if state is ReachState.OK:
         text = "✔ up"
