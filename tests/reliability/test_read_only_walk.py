@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from labkit import console, lab_inventory, short_timeouts
 from textual.screen import ModalScreen
 from textual.worker import WorkerState
@@ -118,6 +119,9 @@ def received(lab: Lab) -> dict[str, list[dict[str, Any]]]:
     return {nid: lab.commands(nid) for nid in lab.node_ids()}
 
 
+# About a minute alone (six panes, every key, ~75 palette commands); on a loaded 2-core
+# machine with the rest of the suite, more than the default 120 s.
+@pytest.mark.timeout(360)
 async def test_read_only_walk_sends_nothing_mutating(lab: Lab, tmp_path: Path) -> None:
     inv, _ = lab_inventory(
         lab, tmp_path, edit=lambda t: short_timeouts(t, 2.0, 4.0), read_only=True

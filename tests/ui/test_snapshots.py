@@ -71,7 +71,7 @@ def test_panes_at_80x24(snap_compare: Any, key: str, name: str) -> None:
 
 @pytest.mark.parametrize("keys", [("question_mark",), ("question_mark", "end")], ids=["top", "end"])
 def test_help_at_80x24(snap_compare: Any, keys: tuple[str, ...]) -> None:
-    # Scrolled to its end, the help shows the last binding of the last pane (Logs).
+    # Scrolled to its end, the help shows the last binding of the last pane (Timeline).
     assert snap_compare(example_console(), terminal_size=SMALL, run_before=press(*keys))
 
 

@@ -57,7 +57,8 @@ def changes(events: list[JournalEvent]) -> set[tuple[str | None, str, str | None
 
 
 def test_a_healthy_site_is_seen_once_for_each_fact() -> None:
-    first = site_events(None, picture(site()))
+    ccs = [ready_cc(n, XucState.READY) for n in ("s.cc.master", "s.cc.slave")]
+    first = site_events(None, picture(site(*ccs)))
     seen = changes(first)
     assert (M, "reachability", None, "reachable") in seen
     assert (M, "telephony", None, "active") in seen and (S, "telephony", None, "standby") in seen
