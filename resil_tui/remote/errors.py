@@ -7,9 +7,8 @@ import errno
 import socket
 from enum import StrEnum
 
-import asyncssh
-
 from resil_tui.core.sanitize import clean
+from resil_tui.remote.ssh import asyncssh
 
 
 class ErrorKind(StrEnum):

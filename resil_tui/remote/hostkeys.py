@@ -12,10 +12,9 @@ from enum import StrEnum
 from ipaddress import ip_address
 from pathlib import Path
 
-import asyncssh
-from asyncssh.config import SSHClientConfig
-
 from resil_tui.inventory_model import SshSettings
+from resil_tui.remote import ssh
+from resil_tui.remote.ssh import asyncssh
 
 DEFAULT_PORT = 22
 
@@ -103,6 +102,8 @@ def resolve_target(settings: SshSettings) -> Target:
             user = getpass.getuser()
         except (KeyError, OSError):
             user = ""
+        from asyncssh.config import SSHClientConfig  # with asyncssh: on first use
+
         cfg = SSHClientConfig.load(
             None,
             cfg_paths,
@@ -243,6 +244,7 @@ async def fetch_host_key(
     settings: SshSettings, tunnel: asyncssh.SSHClientConnection | None = None
 ) -> HostKeyInfo:
     """Connect just long enough to read the server's host key (no authentication)."""
+    await ssh.load()
     target = resolve_target(settings)
     key = await asyncssh.get_server_host_key(
         target.host,

@@ -34,14 +34,13 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-import asyncssh
-
 from resil_tui.audit import local_user
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node
 from resil_tui.remote.commands import CommandError, remote_path
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import Pool
+from resil_tui.remote.ssh import asyncssh
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ import codecs
 import collections
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -32,18 +33,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import asyncssh
-from asyncssh.kex import get_default_kex_algs
-from asyncssh.mac import get_default_mac_algs
-from asyncssh.public_key import get_default_public_key_algs
-
 from resil_tui.audit import STARTED, AuditLog, AuditUnavailable, new_op_id
 from resil_tui.core import validators
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, SshSettings
-from resil_tui.remote import hostkeys
+from resil_tui.remote import hostkeys, ssh
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError, classify
+from resil_tui.remote.ssh import asyncssh
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +95,27 @@ def _without_sha1(names: list[bytes]) -> tuple[str, ...]:
     return tuple(n.decode("ascii") for n in names if not is_sha1(n.decode("ascii")))
 
 
-# asyncssh's own defaults (its preference order), minus SHA-1: OpenSSH has offered
-# SHA-2 alternatives of each for a decade (curve25519, hmac-sha2-*, rsa-sha2-*).
-KEX_ALGS = _without_sha1(get_default_kex_algs())
-MAC_ALGS = _without_sha1(get_default_mac_algs())
-SIGNATURE_ALGS = _without_sha1(get_default_public_key_algs())
+@dataclass(frozen=True)
+class Algorithms:
+    kex: tuple[str, ...]
+    mac: tuple[str, ...]
+    signature: tuple[str, ...]
+
+
+@functools.cache
+def algorithms() -> Algorithms:
+    """asyncssh's own defaults (its preference order), minus SHA-1: OpenSSH has offered
+    SHA-2 alternatives of each for a decade (curve25519, hmac-sha2-*, rsa-sha2-*). Read on
+    first use, with asyncssh."""
+    from asyncssh.kex import get_default_kex_algs
+    from asyncssh.mac import get_default_mac_algs
+    from asyncssh.public_key import get_default_public_key_algs
+
+    return Algorithms(
+        kex=_without_sha1(get_default_kex_algs()),
+        mac=_without_sha1(get_default_mac_algs()),
+        signature=_without_sha1(get_default_public_key_algs()),
+    )
 
 
 class LinkState(StrEnum):
@@ -174,17 +187,27 @@ def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
     return target.user, target.host, target.port
 
 
-class _Client(asyncssh.SSHClient):
-    def __init__(self, on_lost: Callable[[asyncssh.SSHClientConnection, Exception | None], None]):
-        self._on_lost = on_lost
-        self._conn: asyncssh.SSHClientConnection | None = None
+OnLost = Callable[["asyncssh.SSHClientConnection", Exception | None], None]
 
-    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
-        self._conn = conn
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._conn is not None:
-            self._on_lost(self._conn, exc)
+@functools.cache
+def _client_class() -> Callable[[OnLost], asyncssh.SSHClient]:
+    """The client class, made on first use: subclassing asyncssh's at import time would
+    load asyncssh with this module."""
+
+    class _Client(asyncssh.SSHClient):
+        def __init__(self, on_lost: OnLost):
+            self._on_lost = on_lost
+            self._conn: asyncssh.SSHClientConnection | None = None
+
+        def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+            self._conn = conn
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._conn is not None:
+                self._on_lost(self._conn, exc)
+
+    return _Client
 
 
 DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
@@ -383,6 +406,7 @@ class Pool:
         return await asyncio.shield(link.connecting)
 
     async def _connect_with_retries(self, link: _Link) -> asyncssh.SSHClientConnection:
+        await ssh.load()
         attempt = 0
         while True:
             delay = link.next_attempt - time.monotonic()
@@ -425,9 +449,9 @@ class Pool:
             # and was half of a poll's client CPU. Every OpenSSH since 6.2 offers AES-GCM;
             # the rest of asyncssh's defaults stay as fallbacks.
             "encryption_algs": PREFERRED_CIPHERS,
-            "kex_algs": KEX_ALGS,
-            "mac_algs": MAC_ALGS,
-            "signature_algs": SIGNATURE_ALGS,
+            "kex_algs": algorithms().kex,
+            "mac_algs": algorithms().mac,
+            "signature_algs": algorithms().signature,
             # Explicit False: asyncssh otherwise takes ForwardAgent / ForwardX11Trusted
             # from ~/.ssh/config, and a node's root could then use the admin's agent.
             "agent_forwarding": False,
@@ -458,8 +482,8 @@ class Pool:
         kw = self._connect_kwargs(settings, tunnel)
         where = label or self._where(settings)
 
-        def factory() -> _Client:
-            return _Client(lambda conn, exc: self._on_conn_lost(link, conn, exc))
+        def factory() -> asyncssh.SSHClient:
+            return _client_class()(lambda conn, exc: self._on_conn_lost(link, conn, exc))
 
         async with self._connect_sem:
             try:

@@ -27,13 +27,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncssh
-
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node
 from resil_tui.remote.commands import CommandError, remote_path
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import Pool
+from resil_tui.remote.ssh import asyncssh
 
 BACKUP_STAMP = "%Y%m%dT%H%M%S"
 DEFAULT_MODE = 0o644

@@ -216,9 +216,18 @@ class ResilApp(DebugLogErrors, App[int]):
         # the first screen is on the terminal.
         self.call_after_refresh(self._after_first_paint)
 
-    async def _after_first_paint(self) -> None:
+    def _after_first_paint(self) -> None:
+        # A worker, not awaited here: keys pressed at once are not queued behind the
+        # mounting of five panes.
+        # The function, not a coroutine (as ui/poller.py: nothing un-awaited if the console
+        # closes first).
+        self.run_worker(self._start_in_background, name="start-up", group="start-up")  # type: ignore[arg-type]
+
+    async def _start_in_background(self) -> None:
         self.poller.start()
         for pane_cls in PANES[1:]:
+            if self._shutting_down():
+                return
             await self.ensure_pane(pane_cls.PANE_ID)
         # Everything start-up built lives as long as the console: out of the collector's
         # way. A full collection scanned it all (gen 2: 100-500 ms pauses while a log

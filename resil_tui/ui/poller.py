@@ -10,6 +10,7 @@ After an action, `repoll(nodes)` polls just the nodes it touched, at once.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -67,8 +68,12 @@ class SitePoller:
         state.polling = True
         state.poll_started_at = time.time()
         state.pending = {n.id for n in state.site.nodes()}
+        # The function, not a coroutine: a worker the closing console never starts leaves
+        # nothing un-awaited behind.
         self.app.run_worker(
-            self._poll(state, self.generation),
+            # Textual types `work` as Callable[[], Coroutine[None, None, T]]: no async def
+            # (Coroutine[Any, Any, T]) matches it under mypy.
+            functools.partial(self._poll, state, self.generation),  # type: ignore[arg-type]
             name=f"status poll {state.name}",
             group=POLL_GROUP,
             exit_on_error=False,
@@ -85,7 +90,7 @@ class SitePoller:
             return
         collector = self.app.session.collector
         self.app.run_worker(
-            collector.poll_nodes(state.site, wanted),
+            functools.partial(collector.poll_nodes, state.site, wanted),  # type: ignore[arg-type]
             name=f"re-poll {', '.join(wanted)}",
             group=REPOLL_GROUP,
             exit_on_error=False,

@@ -17,15 +17,7 @@ from resil_tui.inventory_model import Node, NodeKind, SshSettings
 from resil_tui.remote import sftp
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
-from resil_tui.remote.pool import (
-    KEX_ALGS,
-    LINE_CUT_MARKER,
-    MAC_ALGS,
-    MAX_LINE_BYTES,
-    SIGNATURE_ALGS,
-    Pool,
-    is_sha1,
-)
+from resil_tui.remote.pool import LINE_CUT_MARKER, MAX_LINE_BYTES, Pool, algorithms, is_sha1
 
 
 @pytest.fixture(scope="module")
@@ -247,6 +239,8 @@ async def test_forward_agent_in_ssh_config_is_not_honoured(
 
 
 def test_no_sha1_algorithm_is_offered() -> None:
+    algs = algorithms()
+    KEX_ALGS, MAC_ALGS, SIGNATURE_ALGS = algs.kex, algs.mac, algs.signature
     for names in (KEX_ALGS, MAC_ALGS, SIGNATURE_ALGS):
         assert names and not [n for n in names if is_sha1(n)]
         assert not [n for n in names if "sha1" in n]

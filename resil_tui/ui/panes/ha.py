@@ -186,14 +186,18 @@ class HaPane(Pane):
             yield Button("x Slave stop", id="ha-btn-slave-stop")
             yield Button("R Restart services", id="ha-btn-restart")
         yield Static("", id="ha-restart-pending", markup=False)
-        yield Static("", id="ha-password-prompt", markup=False)
-        yield Input(password=True, id="ha-password", placeholder="slave root password")
+        # Hidden until a script asks for the slave's password (set here, not in on_mount:
+        # a pane mounted while the console closes has no children left to query).
+        prompt = Static("", id="ha-password-prompt", markup=False)
+        prompt.display = False
+        yield prompt
+        password = Input(password=True, id="ha-password", placeholder="slave root password")
+        password.display = False
+        yield password
         yield Static("", id="ha-history", markup=False)
         yield Log(id="ha-console", max_lines=5000, highlight=False)
 
     def on_mount(self) -> None:
-        self.query_one("#ha-password", Input).display = False
-        self.query_one("#ha-password-prompt", Static).display = False
         self.set_interval(FLUSH_SECONDS, self._flush_console)
         # Widgets are queryable once mounted; render then (is_mounted is False in on_mount).
         self.call_after_refresh(self._render_all)
