@@ -38,7 +38,12 @@ run's readiness line is in the history and must not count:
   inside the window shifts the rule by that step.
 * **no usable time and no anchor**: a readiness line cannot be placed. When the window holds
   no readiness line at all the run is surely not ready (no attribution needed); when it holds
-  one, the answer is ``unknown``, never ``ready``.
+  one, the answer is ``unknown``, with one exception: the window is the container's whole log
+  (fewer lines than asked for), it holds exactly one readiness line, and the run has been up
+  longer than its grace. That is read as ``ready``, the basis saying it was assumed: a
+  wrapper that drops ``-t`` and prints no time would otherwise leave a healthy xuc up for
+  days ``unknown`` for ever. It is wrong only for a container restarted once whose second
+  run never became ready; the next polls then judge by order after this one (anchor above).
 
 Reading the whole log every refresh is too much: callers read a bounded tail (a few hundred
 lines, ``--since`` the start seen last when the wrapper supports it). When the run's start-up
@@ -698,6 +703,23 @@ def judge(
         )
 
     # 5. Not (yet) ready, or cannot tell.
+    running_for = now - run.started_at if run.started_at is not None else None
+    if (
+        found.unplaced_line is not None
+        and anchor is None  # after a restart (ours) only what follows it may count
+        and not_before is None
+        and window is not None
+        and not window.full
+        and running_for is not None
+        and running_for > grace
+    ):
+        basis = (
+            "the only readiness line in the container's whole log (no time to place it), "
+            f"up {age(running_for)}, longer than its {grace:g}s grace: assumed this run's"
+        )
+        return verdict(
+            XucState.READY, None, basis, line=found.unplaced_line, evidence=tuple(evidence)
+        )
     if found.unknown is not None:
         return verdict(
             XucState.UNKNOWN,
@@ -706,7 +728,6 @@ def judge(
             evidence=tuple(evidence),
             start_out_of_view=found.out_of_view,
         )
-    running_for = now - run.started_at if run.started_at is not None else None
     if running_for is None:
         return verdict(
             XucState.UNKNOWN,
@@ -730,6 +751,7 @@ class _Found:
     basis: str = ""
     unknown: str | None = None  # why it cannot be told (no line found)
     notes: tuple[str, ...] = ()
+    unplaced_line: str | None = None  # the one readiness line, when no other and no time
     out_of_view: bool = False  # unknown because the window does not reach the run's start
 
 
@@ -771,12 +793,14 @@ def _readiness_in(
     if older:
         notes.append(f"{older} readiness line(s) of an earlier run ignored ({attribution.rule})")
     if unplaced:
+        alone = unplaced == 1 and not older
         return _Found(
             unknown=(
                 f"{unplaced} readiness line(s) in the log, but without a usable time it "
                 "cannot be told whether they belong to the current run"
             ),
             notes=tuple(notes),
+            unplaced_line=lines[matches[-1]].text if alone else None,
         )
     if not attribution.covers_start:
         shown = f"the last {len(lines)} lines" if lines else "the lines read"

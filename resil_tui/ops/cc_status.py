@@ -42,6 +42,9 @@ from resil_tui.remote.pool import Result
 # Lines of the xuc log read per poll: enough for a start-up and what follows it, never the
 # whole history of a container that has run for weeks.
 XUC_LOG_LINES = 400
+# Read once per run when a poll's window does not reach back to the run's start (a busy
+# xuc up for days): afterwards the line seen keeps the run ready.
+DEEP_LOG_LINES = 20_000
 # Lines of that read kept in the poll's raw outputs (the detail view); the rest is summed up.
 RAW_LOG_LINES = 20
 # `--since` this much before the start the previous poll saw: clocks and rounding.
@@ -191,6 +194,11 @@ def cc_status(
         previous=previous.xuc if previous is not None else None,
     )
     return CcStatus(containers=ps, xuc=readiness, log_tail=end, logs_since_ok=since_ok)
+
+
+def deep_logs_command() -> Command:
+    """The one deeper read of the xuc log, when the start-up is out of the usual window."""
+    return cat.compose_logs("xivocc-dcomp", "xuc", tail=DEEP_LOG_LINES, timestamps=True)
 
 
 def plain_logs_command() -> Command:

@@ -58,12 +58,15 @@ from resil_tui.core.node_status import (
 )
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
+from resil_tui.core.xuc_readiness import XucReadiness, XucRun
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.ops import replication_record
 from resil_tui.ops.cc_status import (
+    DEEP_LOG_LINES,
     LOGS,
     cc_parts,
     cc_status,
+    deep_logs_command,
     plain_logs_command,
     since_refused,
     trim_log_raw,
@@ -148,6 +151,7 @@ class StatusCollector:
     _command_cache: dict[str, tuple[Node, list[Command]]] = field(default_factory=dict)
     _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
     _listeners: list[Listener] = field(default_factory=list)
+    _deep_runs: dict[str, XucRun | None] = field(default_factory=dict)  # xuc log read deep
 
     def last(self, node_id: str) -> NodeSnapshot | None:
         return self._last.get(node_id)
@@ -350,9 +354,29 @@ class StatusCollector:
             cc = replace(cc_status(node, outputs, self.clock(), last_cc), logs_since_ok=False)
         else:
             cc = cc_status(node, outputs, self.clock(), last_cc, since_used=since_used)
+        xuc = cc.xuc
+        if xuc is not None and xuc.start_out_of_view and not self._read_deep(node.id, xuc):
+            # A busy xuc up for long: its start-up is older than the poll's window. Read
+            # deeper once for this run (the line found then keeps it ready), not each poll.
+            deep = deep_logs_command()
+            result = await self._run(node, deep)
+            outputs[LOGS] = CcOutput.of(result)
+            raw[deep.line] = trim_log_raw(_shown(_part_of(result)))
+            cc = replace(
+                cc_status(node, outputs, self.clock(), last_cc, tail=DEEP_LOG_LINES),
+                logs_since_ok=cc.logs_since_ok,
+            )
         if logs.line in raw:
             raw[logs.line] = trim_log_raw(raw[logs.line])
         return self._answered(node, got.latency, raw, errors, {"cc": cc})
+
+    def _read_deep(self, node_id: str, xuc: XucReadiness) -> bool:
+        """Whether the deeper read was done already for this run of xuc (then not again)."""
+        done = self._deep_runs.get(node_id)
+        if done is not None and xuc.run is not None and xuc.run.same_run(done):
+            return True
+        self._deep_runs[node_id] = xuc.run
+        return False
 
     def _answered(
         self,

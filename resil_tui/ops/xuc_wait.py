@@ -34,12 +34,14 @@ from resil_tui.core.xuc_readiness import (
 )
 from resil_tui.inventory_model import Node, NodeKind
 from resil_tui.ops.cc_status import (
+    DEEP_LOG_LINES,
     LOGS,
     XUC_LOG_LINES,
     CcPart,
     PartOutput,
     cc_parts,
     cc_status,
+    deep_logs_command,
 )
 from resil_tui.ops.logs import Backoff, FollowState, LogFollower, LogLines, LogState, find_stream
 from resil_tui.remote import commands as cat
@@ -53,9 +55,6 @@ RECHECK_SECONDS = 5.0
 CONTEXT_LINES = 10
 # The restart mark reads only the log's end (the anchor's fingerprint).
 MARK_TAIL = 5
-# Once, when the first look's lines do not reach back to the run's start (a busy xuc up
-# for long): a deeper read, so that a xuc ready for days is still ready at once.
-DEEP_LOG_LINES = 20_000
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def plan_xuc_wait(node: Node) -> XucWaitPlan:
     follow = cat.compose_logs(
         "xivocc-dcomp", "xuc", follow=True, tail=XUC_LOG_LINES, timestamps=True
     )
-    deep = cat.compose_logs("xivocc-dcomp", "xuc", tail=DEEP_LOG_LINES, timestamps=True)
+    deep = deep_logs_command()
     return XucWaitPlan(node, tuple(cc_parts(node)), follow, deep)
 
 

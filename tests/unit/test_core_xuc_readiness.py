@@ -253,6 +253,31 @@ def test_no_time_at_all_needs_an_anchor() -> None:
     assert ready.state is XucState.READY and "anchor" in ready.basis
 
 
+def test_the_only_readiness_line_of_a_long_run_counts_without_times() -> None:
+    # A wrapper that prints no time at all, xuc up for days: the whole log holds one
+    # readiness line, the run is older than its grace: ready, and the basis says assumed.
+    now = T0 + 2 * 86400
+    lines = [line(T0 + k, f"boot {k}", docker=False, app_time=False) for k in range(3)]
+    lines.append(line(T0 + 5, "Listening for HTTP on /0.0.0.0:9000", docker=False, app_time=False))
+    lines += [line(T0 + 9 + k, f"traffic {k}", docker=False, app_time=False) for k in range(4)]
+    ready = judge(run(), window(lines), pattern=READY, now=now)
+    assert ready.state is XucState.READY and "assumed" in ready.basis, ready.basis
+    assert ready.line is not None and "Listening" in ready.line
+    # Not when the window was cut (older lines exist: an earlier run may be among them)...
+    assert judge(run(), window(lines, full=True), pattern=READY, now=now).state is not (
+        XucState.READY
+    )
+    # ...nor within the grace (a restart may not have logged yet)...
+    young = judge(run(), window(lines), pattern=READY, now=T0 + 60)
+    assert young.state is XucState.UNKNOWN
+    # ...nor with two readiness lines (two runs at least), nor after our own restart.
+    again = line(T0 + 30, "Listening for HTTP on /0.0.0.0:9000", docker=False, app_time=False)
+    twice = [*lines, again]
+    assert judge(run(), window(twice), pattern=READY, now=now).state is not XucState.READY
+    late = judge(run(), window(lines), pattern=READY, now=now, not_before=T0 + 1)
+    assert late.state is not XucState.READY
+
+
 def test_no_readiness_line_at_all_is_not_ready_without_times() -> None:
     now = T0 + 300
     lines = [line(T0 + k, f"boot {k}", docker=False, app_time=False) for k in range(5)]
