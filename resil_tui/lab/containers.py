@@ -255,6 +255,10 @@ GENERIC_TRAFFIC: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
+# The date logback's default pattern puts first (see _fmt's "play" style).
+_PLAY_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+
+
 def _fmt(style: str, t: float, level: str, logger: str, msg: str) -> str:
     lt = time.localtime(t)
     ms = int(t * 1000) % 1000
@@ -848,8 +852,12 @@ async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
     # `%-{w}s | ` with w = the longest logged name + 1.
     width = max(len(s) for s in known) + 3 if v1 else max(len(short[s]) for s in services) + 1
 
+    bare = node.kind == CC and not behaviour(world, node).app_times
+
     def render(service: str, t: float, text: str) -> str:
         prefix = (short[service].ljust(width) + " | ") if la.prefix else ""
+        if bare and service == "xuc":
+            text = _PLAY_TIME.sub("", text, count=1)
         return prefix + (rfc3339(t) + " " if la.timestamps else "") + text + "\n"
 
     if v1:

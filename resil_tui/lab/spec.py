@@ -27,8 +27,9 @@ COMPOSE_V1 = "v1"  # docker-compose (Python): containers xivocc_xuc_1, log prefi
 class XucSpec:
     """How a CC node's xuc and its `xivocc-dcomp` wrapper behave (XIVO.md leaves it open).
 
-    Each option can be switched at run time from the fault prompt (node flags in lab.json
-    then override it): `xuc-logs-plain`, `xuc-healthcheck`, `xuc-ready-delay`.
+    Each option but `app_times` (chosen when the lab starts) can be switched at run time from
+    the fault prompt (node flags in lab.json then override it): `xuc-logs-plain`,
+    `xuc-healthcheck`, `xuc-ready-delay`.
     """
 
     logs_timestamps: bool = True  # `logs -t` passed through to docker (else silently ignored)
@@ -36,6 +37,9 @@ class XucSpec:
     # --since: with compose v1, passing it through gets docopt's usage text and exit 1.
     logs_since: bool = True
     healthcheck: bool = False  # a compose health check on xuc (none is documented)
+    # xuc's own (logback) time at the start of each line; False: a logback pattern without
+    # a date (`%-5level [%logger] - %msg`), so with logs_timestamps off no time at all.
+    app_times: bool = True
     ready_delay: float | None = None  # start -> readiness line, s; None: LabTiming.xuc_ready
     http_port: int = 8090  # the xuc REST API (/xuc/api/2.0/...), refused until ready
 

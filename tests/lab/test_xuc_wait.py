@@ -5,6 +5,7 @@ poll's CC reads, `logs --until-ready` and the wait the wizard uses, with docker'
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -296,5 +297,33 @@ async def test_start_up_out_of_view_is_read_deeper_once(tmp_path: Path) -> None:
             waited = await wait_for_xuc(pool, plan_xuc_wait(node), timeout=10)
             assert waited.ready and not waited.live, waited.summary()
             assert sum(a == deep_argv for a in sent_argvs(lab)) == before + 2
+    finally:
+        await lab.stop()
+
+
+async def test_a_wrapper_printing_no_time_at_all(tmp_path: Path) -> None:
+    # xivocc-dcomp drops -t and --since, and xuc's logback pattern has no date: nothing in
+    # the log can be placed in time. A xuc up for long with its one readiness line is ready
+    # (said assumed); after our own restart, order decides (the wizard's wait).
+    from resil_tui.lab.spec import LabSpec, LabTiming, XucSpec
+
+    bare = XucSpec(logs_timestamps=False, logs_since=False, app_times=False)
+    lab = await Lab.start(
+        tmp_path / "lab", spec=LabSpec.demo(xuc=bare), timing=LabTiming.fast(), ticker=False
+    )
+    try:
+        inventory = load_inventory(lab.inventory_path)
+        node = inventory.node(CC)
+        async with make_pool(inventory, audit_path=tmp_path / "audit.jsonl") as pool:
+            snap = await StatusCollector(inventory, pool).poll_node(node)
+            assert snap.cc is not None and snap.cc.xuc is not None
+            assert snap.cc.xuc.state is XucState.READY and "assumed" in snap.cc.xuc.basis
+            raw = next(v for k, v in snap.raw.items() if "logs" in k)
+            assert "xuc-1  | INFO  [" in raw and not re.search(r"\d{4}-\d\d-\d\d", raw), raw
+            planned = plan_xuc_restart(node)
+            mark = await take_mark(pool, planned, time.time())
+            assert (await pool.run(node, planned.command)).ok
+            waited = await wait_for_xuc(pool, plan_xuc_wait(node), timeout=20, anchor=mark)
+            assert waited.ready, waited.summary()
     finally:
         await lab.stop()
