@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from resil_tui import __version__
 from resil_tui.cli.common import Context, SubParsers, TextSink, checked, subparser
 from resil_tui.core import validators
+from resil_tui.core.freshness import stamp
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ def report_json(reports: list[SiteReport], generated_at: float) -> dict[str, Any
 def _node_line(snap: NodeSnapshot, now: float) -> tuple[str, str, str]:
     reach = snap.reachability
     if not reach.ok:
-        return ("✖ down", f"{reach.state.value}: {reach.message}", "")
+        since = f" (since {stamp(reach.since, now)})" if reach.since is not None else ""
+        return ("✖ down", f"{reach.state.value}: {reach.message}{since}", "")
     latency = f"{snap.latency_seconds * 1000:.0f} ms" if snap.latency_seconds is not None else ""
     if snap.xivo is not None:
         x = snap.xivo
@@ -105,7 +107,9 @@ def render_table(reports: list[SiteReport], out: TextSink) -> None:
     for report in reports:
         v = report.verdicts
         head = v.headline
-        out.write(f"Site {report.site}: {SYMBOL[v.severity.value]} {head.title}\n")
+        # Every figure below is as old as this poll (a node down keeps its since).
+        as_of = f"as of {stamp(report.snapshot.polled_at, v.evaluated_at)}"
+        out.write(f"Site {report.site}: {SYMBOL[v.severity.value]} {head.title}  ({as_of})\n")
         out.write(f"  {head.explanation}\n")
         if head is not v.primary:
             out.write(f"  Telephony: {v.primary.title}\n")

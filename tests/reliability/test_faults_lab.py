@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +279,9 @@ async def test_auth_refused_is_classified_and_never_retried(lab: Lab, tmp_path: 
         code, doc, table = await cli_status(inv)
         assert code == 2 and cli_node(doc, EDGE)["reachability"]["state"] == "auth"
         assert "✖ down" in table and "auth: authentication refused" in table
+        # Every figure says how old it is: the poll's time, and since when a node is down.
+        assert re.search(r"^Site demo: .*\(as of \d\d:\d\d:\d\d\)$", table, re.MULTILINE)
+        assert re.search(r"auth: authentication refused.*\(since \d\d:\d\d:\d\d\)", table)
         preview_error: Exception | None = None
         try:
             await edge_ops.load_preview(pool, inv.site("demo"))
