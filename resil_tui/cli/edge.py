@@ -22,6 +22,7 @@ from resil_tui.cli.common import (
     SubParsers,
     subparser,
 )
+from resil_tui.core.freshness import clock
 from resil_tui.inventory_model import Node, Side, Site
 from resil_tui.lazy import lazy_module
 
@@ -121,7 +122,10 @@ class EdgeCli:
     def describe(self, preview: edge_ops.EdgePreview) -> None:
         sides = preview.sides
         values = preview.values()
-        self.note(f"Edge {preview.node.id} ({preview.path}) points to: {preview.overall.value}")
+        self.note(
+            f"Edge {preview.node.id} ({preview.path}) points to: {preview.overall.value}"
+            f"  (read at {clock(preview.as_of)})"
+        )
         for name in edge_side.EDGE_VARIABLES:
             value = values.get(name)
             shown = "(not set)" if value is None else value

@@ -28,6 +28,7 @@ from resil_tui.cli.common import (
     SubParsers,
     subparser,
 )
+from resil_tui.core.freshness import clock
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def _sites(inventory: Inventory, name: str | None) -> list[Site]:
 
 def render_state(state: ha_ops.HaSiteState) -> list[str]:
     v = state.verdicts
-    lines = [f"Site {state.site.name}: {v.primary.title}"]
+    lines = [f"Site {state.site.name}: {v.primary.title}  (as of {clock(state.read_at)})"]
     for finding in state.ha_findings():
         lines.append(f"  {finding}")
     for node_state in state.nodes.values():
