@@ -34,6 +34,7 @@ from pathlib import Path
 from resil_tui import paths
 from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.core.site_picture import SitePicture, picture_from_events, site_events
+from resil_tui.listeners import Listeners
 from resil_tui.localfiles import PRIVATE_FILE, ensure_private_dir, open_private_append, write_atomic
 
 log = logging.getLogger(__name__)
@@ -78,29 +79,18 @@ class Journal:
         self._inode: tuple[int, int] | None = None
         self._compacted_at: float | None = None
         self._pending: list[JournalEvent] = []  # actions not written yet (lock busy)
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[list[JournalEvent]] = Listeners("journal")
         self.version = 0  # bumped whenever new entries were read or written
 
     # --- listeners ---------------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Hear every entry new to this process, whoever wrote it (after it is on disk)."""
-        self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def _tell(self, events: list[JournalEvent]) -> None:
-        if not events:
-            return
-        for listener in list(self._listeners):
-            try:
-                listener(events)
-            except Exception:  # a listener's bug must not lose the journal
-                log.exception("journal listener failed")
+        if events:
+            self._listeners.tell(events)
 
     # --- reading -----------------------------------------------------------------------
 

@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 from labkit import start_lab
 
+from resil_tui.inventory import load_inventory
+from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
+from resil_tui.ops.session import make_pool
+from resil_tui.remote.pool import Pool
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +54,19 @@ async def ticking_lab(tmp_path: Path) -> AsyncIterator[Lab]:
         yield running
     finally:
         await running.stop()
+
+
+# The lab's inventory, and a pool on it with its own audit log: what most lab tests drive
+# (a module that needs other settings defines its own fixture of the same name).
+@pytest.fixture
+def inventory(lab: Lab) -> Inventory:
+    return load_inventory(lab.inventory_path)
+
+
+@pytest.fixture
+async def pool(inventory: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
+    pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
+    try:
+        yield pool
+    finally:
+        await pool.close()

@@ -54,6 +54,11 @@ class PartOutput:
     def complete(self) -> bool:
         return self.problem is None and self.exit_status is not None
 
+    @property
+    def ok(self) -> bool:
+        """Whole, and the command succeeded."""
+        return self.problem is None and self.exit_status == 0
+
 
 @dataclass(frozen=True)
 class BatchSplit:

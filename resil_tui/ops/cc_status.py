@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from resil_tui.core.batch import PartOutput
 from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.log_lines import since_argument
 from resil_tui.core.node_status import CcStatus
@@ -59,19 +60,8 @@ class CcPart:
     command: Command
 
 
-@dataclass(frozen=True)
-class PartOutput:
-    stdout: str
-    stderr: str = ""
-    exit_status: int | None = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0
-
-    @classmethod
-    def of(cls, result: Result) -> PartOutput:
-        return cls(result.stdout, result.stderr, result.exit_status)
+def part_of(result: Result) -> PartOutput:
+    return PartOutput(result.stdout, result.stderr, result.exit_status)
 
 
 def _names(node: Node, previous: CcStatus | None) -> list[str]:

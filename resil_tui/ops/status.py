@@ -60,6 +60,7 @@ from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
 from resil_tui.core.xuc_readiness import XucReadiness, XucRun
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.listeners import Listeners
 from resil_tui.ops import replication_record
 from resil_tui.ops.cc_status import (
     DEEP_LOG_LINES,
@@ -67,11 +68,11 @@ from resil_tui.ops.cc_status import (
     cc_parts,
     cc_status,
     deep_logs_command,
+    part_of,
     plain_logs_command,
     since_refused,
     trim_log_raw,
 )
-from resil_tui.ops.cc_status import PartOutput as CcOutput
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
@@ -150,7 +151,7 @@ class StatusCollector:
     _not_a_shell: set[str] = field(default_factory=set)  # ...and were told so
     _command_cache: dict[str, tuple[Node, list[Command]]] = field(default_factory=dict)
     _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
-    _listeners: list[Listener] = field(default_factory=list)
+    _listeners: Listeners[CollectorEvent] = field(default_factory=lambda: Listeners("status"))
     _deep_runs: dict[str, XucRun | None] = field(default_factory=dict)  # xuc log read deep
 
     def last(self, node_id: str) -> NodeSnapshot | None:
@@ -158,20 +159,10 @@ class StatusCollector:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Hear every node result and site judgement; returns the unsubscribe call."""
-        self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def _emit(self, event: CollectorEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a UI bug must not stop a poll
-                log.exception("status listener failed")
+        self._listeners.tell(event)  # a UI bug must not stop a poll
 
     async def poll(
         self,
@@ -251,6 +242,7 @@ class StatusCollector:
         return SiteReport(site=site.name, snapshot=snapshot, verdicts=verdicts)
 
     async def poll_node(self, node: Node) -> NodeSnapshot:
+        await self.pool.warm_up()  # not within the node's deadline
         deadline = node.ssh.connect_timeout + node.ssh.command_timeout
         previous = self._last.get(node.id)
         link = self.pool.state(node.id)
@@ -337,20 +329,20 @@ class StatusCollector:
         got = await self._read(node, [p.command for p in parts])
         errors = list(got.errors)
         raw = dict(got.raw)
-        outputs: dict[str, CcOutput] = {}
+        outputs: dict[str, PartOutput] = {}
         for part, out in zip(parts, got.outputs, strict=True):
             raw[part.command.line] = _shown(out)
             if out.problem is not None:
                 errors.append(f"{part.command.line}: {out.problem}")
                 continue
-            outputs[part.name] = CcOutput(out.stdout, out.stderr, out.exit_status)
+            outputs[part.name] = out
         logs = next(p.command for p in parts if p.name == LOGS)
         since_used = "--since" in logs.argv
         if since_used and LOGS in outputs and since_refused(outputs[LOGS]):
             logs = plain_logs_command()
             result = await self._run(node, logs)
-            outputs[LOGS] = CcOutput.of(result)
-            raw[logs.line] = _shown(_part_of(result))
+            outputs[LOGS] = part_of(result)
+            raw[logs.line] = _shown(part_of(result))
             cc = replace(cc_status(node, outputs, self.clock(), last_cc), logs_since_ok=False)
         else:
             cc = cc_status(node, outputs, self.clock(), last_cc, since_used=since_used)
@@ -360,8 +352,8 @@ class StatusCollector:
             # deeper once for this run (the line found then keeps it ready), not each poll.
             deep = deep_logs_command()
             result = await self._run(node, deep)
-            outputs[LOGS] = CcOutput.of(result)
-            raw[deep.line] = trim_log_raw(_shown(_part_of(result)))
+            outputs[LOGS] = part_of(result)
+            raw[deep.line] = trim_log_raw(_shown(part_of(result)))
             cc = replace(
                 cc_status(node, outputs, self.clock(), last_cc, tail=DEEP_LOG_LINES),
                 logs_since_ok=cc.logs_since_ok,
@@ -440,7 +432,7 @@ class StatusCollector:
         """Every read of one poll, in one remote execution when the node allows it."""
         if len(commands) == 1:
             result = await self._run(node, commands[0])
-            return _Reads([_part_of(result)], result.duration)
+            return _Reads([part_of(result)], result.duration)
         left = self._part_by_part.get(node.id, 0)
         if left > 0:
             self._part_by_part[node.id] = left - 1
@@ -463,13 +455,13 @@ class StatusCollector:
             fallback.outputs,
             fallback.latency,
             errors=[NOT_A_SHELL] if first else [],
-            raw={joined.command.line: _shown(_part_of(result))},
+            raw={joined.command.line: _shown(part_of(result))},
         )
 
     async def _one_by_one(self, node: Node, commands: list[Command]) -> _Reads:
         results = await asyncio.gather(*(self._run(node, c) for c in commands))
         # The quickest command of the poll is the closest to the round-trip time.
-        return _Reads([_part_of(r) for r in results], min(r.duration for r in results))
+        return _Reads([part_of(r) for r in results], min(r.duration for r in results))
 
     async def _run(self, node: Node, command: Command) -> Result:
         result = await self.pool.run(node, command)
@@ -509,10 +501,6 @@ class _Reads:
     latency: float | None
     errors: list[str] = field(default_factory=list)
     raw: dict[str, str] = field(default_factory=dict)
-
-
-def _part_of(result: Result) -> PartOutput:
-    return PartOutput(result.stdout, result.stderr, result.exit_status)
 
 
 def _shown(out: PartOutput) -> str:

@@ -38,10 +38,10 @@ from resil_tui.ops.cc_status import (
     LOGS,
     XUC_LOG_LINES,
     CcPart,
-    PartOutput,
     cc_parts,
     cc_status,
     deep_logs_command,
+    part_of,
 )
 from resil_tui.ops.logs import Backoff, FollowState, LogFollower, LogLines, LogState, find_stream
 from resil_tui.remote import commands as cat
@@ -117,7 +117,7 @@ async def take_mark(pool: Pool, restart: XucRestart, now: float) -> Anchor:
     """The run and the log's end just before the restart the product issues: after it,
     only what follows this point can be the new run's (even without docker times)."""
     inspect, logs = await asyncio.gather(*(pool.run(restart.node, c) for c in restart.reads))
-    outputs = {"inspect": PartOutput.of(inspect), LOGS: PartOutput.of(logs)}
+    outputs = {"inspect": part_of(inspect), LOGS: part_of(logs)}
     status = cc_status(restart.node, outputs, now)  # the start only: inspect's
     run = status.xuc.run if status.xuc is not None else None
     lines = logs.stdout.splitlines() if logs.ok else []
@@ -191,12 +191,10 @@ async def look(
     log's newest line may be younger than their start) and the log lines read. `deep`:
     the log is read with the plan's deeper read once, when the start-up was out of view."""
     results = await asyncio.gather(*(pool.run(plan.node, p.command) for p in plan.parts))
-    outputs = {
-        p.name: PartOutput.of(_complete(r)) for p, r in zip(plan.parts, results, strict=True)
-    }
+    outputs = {p.name: part_of(_complete(r)) for p, r in zip(plan.parts, results, strict=True)}
     tail = XUC_LOG_LINES
     if deep:
-        outputs[LOGS] = PartOutput.of(_complete(await pool.run(plan.node, plan.deep)))
+        outputs[LOGS] = part_of(_complete(await pool.run(plan.node, plan.deep)))
         tail = DEEP_LOG_LINES
     status = cc_status(plan.node, outputs, clock(), anchor=anchor, tail=tail)
     logs = outputs[LOGS]

@@ -405,6 +405,12 @@ class Pool:
         # shield: one caller giving up must not cancel the attempt others wait for.
         return await asyncio.shield(link.connecting)
 
+    async def warm_up(self) -> None:
+        """The SSH library loaded (in a thread, the first time): callers that put a
+        deadline on a first connection await this first, so that the import (a second or
+        more on a loaded machine) is not counted as the node's slowness."""
+        await ssh.load()
+
     async def _connect_with_retries(self, link: _Link) -> asyncssh.SSHClientConnection:
         await ssh.load()
         attempt = 0

@@ -13,7 +13,6 @@ import pytest
 from labkit import CliRun, run_cli
 
 from resil_tui.cli import edge as edge_cli
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
 from resil_tui.ops.edge import ContainerWait
@@ -44,11 +43,6 @@ async def edge(inventory: Inventory, *argv: str, stdin: io.StringIO | None = Non
         return await edge_cli.run(ctx, edge_cli.EdgeArgs.from_namespace(ns), wait=FAST)  # type: ignore[arg-type]
 
     return await run_cli(inventory, "edge", *argv, stdin=stdin or io.StringIO(""), call=fast)
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
 
 
 def env_bytes(lab: Lab) -> bytes:

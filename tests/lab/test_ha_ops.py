@@ -12,7 +12,6 @@ import pytest
 from resil_tui.core.ha import HaMode
 from resil_tui.core.ha_form import CheckDecision
 from resil_tui.core.replication import ReplicationOutcome
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab import facts
 from resil_tui.lab.server import Lab
@@ -46,11 +45,6 @@ MUTATING_PROGRAMS = {
 def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 from labkit import lab_inventory, run_cli
 
 from resil_tui.cli import build_parser
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
 from resil_tui.ops.session import make_pool
@@ -22,11 +21,6 @@ CC = "demo.cc.master"
 def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
 
 
 async def logs(inventory: Inventory, *argv: str) -> tuple[int, str, str]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from resil_tui.core.logbuf import is_gap_marker, parse_line_time
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
 from resil_tui.ops.logs import (
@@ -24,7 +22,6 @@ from resil_tui.ops.logs import (
     follow,
     wait_until_ready,
 )
-from resil_tui.ops.session import make_pool
 from resil_tui.remote import commands as cat
 from resil_tui.remote.pool import Pool
 
@@ -36,20 +33,6 @@ FAST = Backoff(base=0.05, cap=0.2)
 def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
-
-
-@pytest.fixture
-async def pool(inventory: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
-    pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def eventually(check: object, timeout: float = 10.0, what: str = "condition") -> None:

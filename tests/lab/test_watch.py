@@ -16,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from resil_tui.core.incident import span
 from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.core.runbook import Direction
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
 from resil_tui.ops.metrics_http import MetricsServer, listen_address
@@ -33,11 +32,6 @@ M, S, CCS, CCM, EDGE = (
     "demo.edge",
 )
 pytestmark = pytest.mark.lab(ticker=True)
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,20 +24,6 @@ from resil_tui.remote.pool import Pool
 from tests.lab.conftest import run
 
 CC = "demo.cc.master"
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
-
-
-@pytest.fixture
-async def pool(inventory: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
-    pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def sent_argvs(lab: Lab, node_id: str = CC) -> list[list[str]]:

@@ -39,11 +39,6 @@ FAST = edge_ops.ContainerWait(timeout=10.0, interval=0.2)
 
 
 @pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
-
-
-@pytest.fixture
 async def consoles(inventory: Inventory, tmp_path: Path) -> AsyncIterator[tuple[Pool, Pool]]:
     """Two admins: two pools, two audit logs."""
     a = make_pool(inventory, audit_path=tmp_path / "a.jsonl")

@@ -14,7 +14,6 @@ from hostile import leaks
 from hostile_server import HOST, HostileServer
 
 from resil_tui.core.edge_env import Direction
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, Node, NodeKind, SshSettings
 from resil_tui.lab import facts
 from resil_tui.lab.server import Lab
@@ -26,11 +25,6 @@ from resil_tui.remote.pool import Pool
 
 EDGE = "demo.edge"
 FAST = edge_ops.ContainerWait(timeout=10.0, interval=0.2)
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
 
 
 @pytest.fixture

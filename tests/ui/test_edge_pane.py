@@ -12,7 +12,6 @@ from textual.widgets import OptionList, Static
 
 from resil_tui.core.edge_env import Direction
 from resil_tui.core.edge_side import EdgeSide
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
 from resil_tui.remote.pool import Pool
@@ -35,11 +34,6 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
 
 
 def env_bytes(lab: Lab) -> bytes:

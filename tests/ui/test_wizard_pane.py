@@ -14,7 +14,6 @@ from textual.widgets import RichLog, Static
 
 from resil_tui.core.runbook import Direction, RunbookOptions
 from resil_tui.core.wizard_run import RunStatus, StepState
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab import xivo
 from resil_tui.lab.server import Lab
@@ -49,11 +48,6 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-
-
-@pytest.fixture
-def inventory(lab: Lab) -> Inventory:
-    return load_inventory(lab.inventory_path)
 
 
 async def until(pilot: Pilot[int], check: Callable[[], bool], what: str, rounds: int = 600) -> None:
