@@ -224,6 +224,9 @@ class ResilApp(DebugLogErrors, App[int]):
         self.run_worker(self._start_in_background, name="start-up", group="start-up")  # type: ignore[arg-type]
 
     async def _start_in_background(self) -> None:
+        # What the journal already knows (a watcher, an earlier console), before the first
+        # poll is drawn: a node down for 27 minutes says so at once, not "since now".
+        self.session.journal.refresh()
         self.poller.start()
         for pane_cls in PANES[1:]:
             if self._shutting_down():
@@ -279,12 +282,13 @@ class ResilApp(DebugLogErrors, App[int]):
         self.post_message(SiteUpdated(site))
 
     def _journal_entries(self, events: list[JournalEvent]) -> None:
-        """A terminal bell when the verdict of the site on screen changes (whoever saw it)."""
-        if any(
-            e.kind is EventKind.VERDICT and e.site == self.site_name and e.before is not None
-            for e in events
-        ):
+        """A terminal bell when the verdict of the site on screen changes (whoever saw it);
+        the panes drawn again when the journal learnt something of it (the 'since' times)."""
+        mine = [e for e in events if e.site == self.site_name]
+        if any(e.kind is EventKind.VERDICT and e.before is not None for e in mine):
             self.bell()
+        if mine and not self._shutting_down():
+            self.site_state_changed(self.site_name)
 
     def show_node(self, node_id: str) -> None:
         """The Status pane, on this node's row and detail (the Timeline's jump)."""

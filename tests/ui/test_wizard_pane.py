@@ -167,11 +167,14 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
                     assert "left of 10s" in current
                     seen_countdown = True
                     await lab.xuc_never_ready("demo.cc.slave", False)
+                # Settled, not merely "not working": on a loaded machine the step may not
+                # have started yet when the key was handled.
                 await until(
                     pilot,
                     lambda: (
                         not pane.working
                         and not isinstance(app.screen, ConfirmScreen | ReasonScreen)
+                        and engine.record(step.id).state.settled
                     ),
                     f"{step.id} to end",
                 )
@@ -210,7 +213,13 @@ async def test_unfinished_run_is_offered_at_start_and_resumed(
     async with Pool(audit=tmp_path / "audit.jsonl") as pool:
         app = console(inventory, read_only=False, pool=pool)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, ResumeScreen), "the offer")
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, ResumeScreen) and bool(app.screen.query("#resume-text"))
+                ),
+                "the offer",
+            )
             offer = str(app.screen.query_one("#resume-text", Static).content)
             assert "Site demo, failover" in offer and "Check media server" in offer
             pane = app.query_one(WizardPane)
