@@ -143,7 +143,11 @@ async def test_apply_after_yes_switches_the_targets(
             assert outcome is not None and outcome.ok, outcome.message
             await until(
                 pilot,
-                lambda: pane.preview is not None and not pane.loading,
+                lambda: (
+                    pane.preview is not None
+                    and pane.preview.overall is EdgeSide.SLAVE
+                    and not pane.loading
+                ),
                 "the reload after the apply",
             )
             assert pane.preview is not None and pane.preview.overall is EdgeSide.SLAVE

@@ -12,7 +12,7 @@ from resil_tui.core.wizard_run import RunStatus, StepRecord, StepState, WizardRu
 
 T0 = 1_795_600_000.0  # the master goes down
 M, S, CCS, CCM, EDGE = "d.xivo.master", "d.xivo.slave", "d.cc.slave", "d.cc.master", "d.edge"
-TOPO = Topology("d", M, S, IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2"), CCM, CCS, EDGE, ())
+TOPO = Topology("d", M, S, IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2"), CCM, CCS, (EDGE,), ())
 
 
 def ev(

@@ -44,7 +44,8 @@ def test_example_file_is_valid_and_complete() -> None:
     paris = inv.site("paris")
     assert paris.xivo_master.ip == IPv4Address("10.10.0.11")
     assert paris.cc_slave is not None and paris.cc_slave.fqdn == "cc2.paris.example.com"
-    assert paris.edge is not None and paris.edge.paths.edge_env == "/etc/docker/edge/.env"
+    assert len(paris.edges) == 1 and paris.edges[0].paths.edge_env == "/etc/docker/edge/.env"
+    assert paris.edges[0].id == "paris.edge"
     assert [m.id for m in paris.mds] == ["paris.mds.mds1", "paris.mds.mds2"]
     assert paris.mds[1].logs[0].argv == ("tail", "-F", "/var/log/syslog")
     # per-node override beats the [ssh] default
@@ -60,7 +61,7 @@ def test_minimal_site_has_defaults() -> None:
     master = inv.node("paris.xivo.master")
     assert master.ssh.port is None and master.ssh.user is None  # ~/.ssh/config decides
     assert master.paths.ha_conf == "/etc/xivo/ha.conf"
-    assert inv.site(None).cc_master is None and inv.site(None).edge is None
+    assert inv.site(None).cc_master is None and inv.site(None).edges == ()
     assert not inv.read_only
 
 
