@@ -207,7 +207,9 @@ async def test_edge_node_fault(lab: Lab, tmp_path: Path, fault: str) -> None:
         assert_others_up(snaps)
         assert pool.state(EDGE).state is LinkState.CONNECTED
         # And the change goes through once the node is back.
-        outcome = await try_apply(pool, await edge_ops.load_preview(pool, inv.site("demo"), inv.site("demo").edges[0]))
+        outcome = await try_apply(
+            pool, await edge_ops.load_preview(pool, inv.site("demo"), inv.site("demo").edges[0])
+        )
         assert outcome.ok and outcome.state is NodeState.APPLIED, outcome.message
         assert env_bytes(lab) == preview.plan(Direction.TO_SLAVE).new_text.encode()
         assert [b.read_bytes() for b in backups(lab)] == [old]

@@ -128,7 +128,10 @@ async def test_two_racing_applies_never_both_write(
     a, b = consoles
     site = inventory.site("demo")
     edge = inventory.node(EDGE)
-    plans = [(await edge_ops.load_preview(p, site, site.edges[0])).plan(Direction.TO_SLAVE) for p in (a, b)]
+    plans = [
+        (await edge_ops.load_preview(p, site, site.edges[0])).plan(Direction.TO_SLAVE)
+        for p in (a, b)
+    ]
     outcomes = await asyncio.gather(
         *(
             edge_ops.apply_switch(p, edge, plan, wait=FAST)

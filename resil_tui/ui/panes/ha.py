@@ -58,6 +58,7 @@ from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.widgets.ha_node_card import HaNodeCard
+from resil_tui.ui.widgets.stale_lock import break_stale_lock_screen
 
 ACTION_GROUP = "ha-action"
 MODES = (HaMode.DISABLED, HaMode.MASTER, HaMode.SLAVE)
@@ -148,6 +149,7 @@ class HaPane(Pane):
         self.history: dict[str, list[ActionRecord]] = {}
         self.live: dict[str, list[str]] = {}
         self.restart_pending: set[str] = set()
+        self._planned: dict[str, HaAction] = {}  # node id -> the action running there
         self.busy: str | None = None  # the action running, if any
         self._pending_lines: list[str] = []
         self._password: asyncio.Future[str | None] | None = None
@@ -466,7 +468,7 @@ class HaPane(Pane):
 
         self.app.push_screen(screen, answered)
 
-    def _run_action(self, planned: HaAction) -> None:
+    def _run_action(self, planned: HaAction, *, force: bool = False) -> None:
         node, action = planned.node, planned.kind.value
         if self._refuse_read_only(f"{action} on {node.id}"):
             return
@@ -474,6 +476,7 @@ class HaPane(Pane):
             self.notify(f"HA: wait for {self.busy} to finish.", severity="warning")
             return
         self.busy = f"{action} on {node.id}"
+        self._planned[node.id] = planned
         self.live[node.id] = []
         if node.id == self.selected:
             self._pending_lines.append(f"── running: {self.busy} ──")
@@ -485,7 +488,11 @@ class HaPane(Pane):
 
             try:
                 record = await run_action(
-                    self.shell.session.pool, planned, on_line=sink, ask_password=self._ask_password
+                    self.shell.session.pool,
+                    planned,
+                    on_line=sink,
+                    ask_password=self._ask_password,
+                    force=force,
                 )
             except Exception as exc:  # shown to the admin; the worker must not die silently
                 record = ActionRecord(action=action, node_id=node.id, command=planned.line)
@@ -526,6 +533,19 @@ class HaPane(Pane):
             self.restart_pending.add(rec.node_id)
             self._render_all()
             self._offer_restart(rec.node_id)
+        planned = self._planned.pop(rec.node_id, None)
+        if rec.stale_lock and planned is not None:
+            self._offer_break(rec, planned)
+
+    def _offer_break(self, rec: ActionRecord, planned: HaAction) -> None:
+        """Refused by the node's stale lock: break it (node id typed) and run it again."""
+        screen = break_stale_lock_screen(rec.node_id, f"{rec.action}", rec.summary)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(planned, force=True)
+
+        self.app.push_screen(screen, answered)
 
     def _offer_restart(self, node_id: str) -> None:
         node = (

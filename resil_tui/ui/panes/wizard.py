@@ -33,6 +33,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import RichLog, Static
 
 from resil_tui.core.runbook import (
@@ -72,6 +73,7 @@ from resil_tui.ops.wizard import (
 from resil_tui.ops.wizard_store import find_unfinished_runs
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
+from resil_tui.ui.widgets.stale_lock import break_stale_lock_screen
 from resil_tui.ui.widgets.wizard_dialogs import DISCARD, RESUME, ReasonScreen, ResumeScreen
 from resil_tui.ui.widgets.wizard_plan import WizardPlan
 
@@ -253,7 +255,8 @@ class WizardPane(Pane):
         elif step.kind is StepKind.MANUAL:
             keys.append("d: done (when it is done)")
         elif rec is not None and rec.state in (StepState.FAILED, StepState.INTERRUPTED):
-            keys.append("t: retry")
+            stale = self.engine.stale_locks(step.id) if self.engine is not None else ()
+            keys.append(f"t: break the stale lock of {stale[0]} and retry" if stale else "t: retry")
         elif self.engine is not None and self.engine.refused(step):
             keys.append("g: refused (READ-ONLY)")
         else:
@@ -440,6 +443,11 @@ class WizardPane(Pane):
             self.notify(message.error, severity="warning", markup=False)
         self._refresh()
         self._offer_confirm()
+        engine = self.engine
+        if step is not None and engine is not None and not isinstance(self.app.screen, ModalScreen):
+            stale = engine.stale_locks(step.id)
+            if stale and engine.record(step.id).state is StepState.FAILED:
+                self._offer_break(engine, step, stale[0])
 
     @on(Event)
     def _event(self, message: Event) -> None:
@@ -538,7 +546,7 @@ class WizardPane(Pane):
             return xuc_restart_consequences(facts, self.site, node)
         if step.id == "edge.switch_env":
             return edge_switch_consequences(facts, self.site, self.runbook.direction.target)
-        if step.id == "edge.up":
+        if step.id == "edge.up" or step.id.startswith("edge.up."):
             return edge_up_consequences(facts, self.site)
         return Consequences(tuple(f"Now: {line}" for line in facts.lines()))
 
@@ -601,7 +609,21 @@ class WizardPane(Pane):
             self.action_run_step()
             return
         self._confirm_shown_for = None
+        stale = engine.stale_locks(step.id)
+        if stale:
+            self._offer_break(engine, step, stale[0])
+            return
         self._work(step.id, lambda: engine.retry(step.id))
+
+    def _offer_break(self, engine: WizardEngine, step: Step, node_id: str) -> None:
+        """The step was refused by a stale lock: break it (the node id typed), then retry."""
+        screen = break_stale_lock_screen(node_id, f"'{step.title}'", engine.record(step.id).message)
+
+        def answered(yes: bool | None) -> None:
+            if yes and not engine.refused(step):
+                self._work(step.id, lambda: engine.retry_breaking_stale_lock(step.id, node_id))
+
+        self.app.push_screen(screen, callback=answered)
 
     def action_done(self) -> None:
         found = self._current()
