@@ -31,13 +31,14 @@ from resil_tui.inventory_model import Node, Side, Site
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from resil_tui.core import edge_side, site_facts
+    from resil_tui.core import edge_side, roles, site_facts
     from resil_tui.core.edge_env import Direction, EdgeSwitchPlan
     from resil_tui.ops import edge as edge_ops
     from resil_tui.ops import errors as ops_errors
     from resil_tui.ops.session import Session
 else:
     edge_side = lazy_module("resil_tui.core.edge_side")
+    roles = lazy_module("resil_tui.core.roles")
     site_facts = lazy_module("resil_tui.core.site_facts")
     edge_ops = lazy_module("resil_tui.ops.edge")
     ops_errors = lazy_module("resil_tui.ops.errors")
@@ -152,11 +153,18 @@ class EdgeCli:
     def describe(self, preview: edge_ops.EdgePreview) -> None:
         sides = preview.sides
         values = preview.values()
-        self.note(f"Edge {preview.node.id} ({preview.path}) points to: {preview.overall.value}")
+        w = self.words(preview.site)
+        self.note(
+            f"Edge {preview.node.id} ({preview.path}) points to: {w.of(preview.overall.value)}"
+        )
         for name in edge_side.EDGE_VARIABLES:
             value = values.get(name)
             shown = "(not set)" if value is None else value
-            self.note(f"  {name:<22} {sides[name].value:<8} {shown}")
+            self.note(f"  {name:<22} {w.of(sides[name].value):<8} {shown}")
+
+    def words(self, site: str) -> roles.RoleWords:
+        """master/slave, or Main/Standby for a next-LTS site."""
+        return roles.role_words(self.inventory.site(site).resilience)
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -190,10 +198,11 @@ class EdgeCli:
         )
         target = Side(direction.target.value)
         found = site_facts.edge_switch_consequences(facts, site, target)
+        w = self.words(site.name)
         for line in found.lines:
-            self.note(line)
+            self.note(roles.reword(line, w))
         for warning in found.warnings:
-            self.note(f"WARNING: {warning}")
+            self.note(f"WARNING: {roles.reword(warning, w)}")
 
     async def confirm(self) -> bool:
         try:
@@ -203,10 +212,11 @@ class EdgeCli:
         return True
 
     def finish(self, done: edge_ops.SiteEdgeOutcome, site: Site) -> int:
+        said = roles.reword(done.message, self.words(site.name))
         if done.ok:
-            self.io.say(done.message)
+            self.io.say(said)
             return EXIT_OK
-        self.note(f"resil-tui: {done.message}")
+        self.note(f"resil-tui: {said}")
         several = len(done.outcomes) > 1
         for outcome in done.outcomes:
             if outcome.node_id not in done.rollback_nodes:
@@ -255,7 +265,8 @@ class EdgeCli:
             self.note("resil-tui: the switch cannot be planned; nothing would be written")
             return EXIT_ERROR
         if plan.nothing_to_do:
-            self.note(f"already on the {plan.direction.target.value} side: nothing to do")
+            side = self.words(preview.site).of(plan.direction.target.value)
+            self.note(f"already on the {side} side: nothing to do")
             return EXIT_NOTHING
         # With several Edge nodes each diff's headers name its node and path.
         title = f"{preview.node.id}:{preview.path}" if several else preview.path

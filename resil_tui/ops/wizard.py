@@ -393,6 +393,7 @@ class WizardEngine:
             read_only=self.read_only,
             inventory_path=str(self.inventory.path) if self.inventory.path else None,
             notes=list(rb.notes),
+            resilience=self.site.resilience.value,
         )
         run.steps = [new_record(s, "") for s in rb.steps]
         for rec, step in zip(run.steps, rb.steps, strict=True):

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from labkit import console
+from labkit import console, lab_inventory
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, RadioButton, Static
 
 from resil_tui.core.edge_side import EdgeSide
 from resil_tui.inventory import load_inventory
@@ -20,6 +20,7 @@ from resil_tui.lab.server import Lab
 from resil_tui.remote.pool import Pool
 from resil_tui.ui.app import ResilApp
 from resil_tui.ui.panes.edge import EdgePane
+from resil_tui.ui.panes.status import StatusPane
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.widgets.edge_diff import EdgeDiffView
 from resil_tui.ui.widgets.edge_progress import EdgeProgress
@@ -146,3 +147,27 @@ async def test_a_stale_lock_is_broken_only_after_the_node_id_is_typed(
         and r["result"].startswith("acquired after breaking a stale lock (edge apply by bob@jump2")
     ]
     assert broken, [r["result"] for r in records if r["kind"] == "lock"]
+
+
+async def test_a_next_lts_site_says_main_and_standby(lab: Lab, tmp_path: Path) -> None:
+    inventory, _ = lab_inventory(
+        lab,
+        tmp_path,
+        edit=lambda t: t.replace("[site.demo]\n", '[site.demo]\nresilience = "manual"\n'),
+    )
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        app = console(inventory, read_only=False, pool=pool)
+        async with app.run_test(size=SIZE) as pilot:
+            status = app.query_one(StatusPane)
+            await until(
+                pilot,
+                lambda: status.table.cells("demo.xivo.master").get("role") == "XiVO Main",
+                "the Main row",
+            )
+            assert status.table.cells("demo.xivo.slave")["role"] == "XiVO Standby"
+            pane = await open_edge(app, pilot)
+            state = str(pane.query_one("#edge-state", Static).content)
+            assert f"{WEB} points to: MAIN" in state
+            labels = [str(b.label) for b in pane.query(RadioButton)]
+            assert labels == ["to Standby", "to Main"]
+            assert "Switch to Standby" in str(pane.query_one("#edge-summary", Static).content)

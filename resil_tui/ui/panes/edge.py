@@ -31,6 +31,7 @@ from textual.widgets import RadioButton, RadioSet, Static
 
 from resil_tui.core.edge_env import Direction, EdgeSwitchPlan
 from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, VarSide
+from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.core.site_facts import edge_switch_consequences, site_facts
 from resil_tui.inventory_model import Node, Side, Site
 from resil_tui.ops.edge import (
@@ -153,6 +154,11 @@ class EdgePane(Pane):
         return self.plans[0] if self.plans else None
 
     @property
+    def words(self) -> RoleWords:
+        """master/slave, or Main/Standby on a next-LTS site (core/roles.py)."""
+        return role_words(self.site.resilience)
+
+    @property
     def several(self) -> bool:
         return len(self.site.edges) > 1
 
@@ -173,8 +179,8 @@ class EdgePane(Pane):
         with Horizontal(id="edge-direction-row"):
             yield Static("Switch", id="edge-direction-label", markup=False)
             with RadioSet(id="edge-direction"):
-                yield RadioButton("to slave", value=True, id="edge-to-slave")
-                yield RadioButton("to master", id="edge-to-master")
+                yield RadioButton(f"to {self.words.slave}", value=True, id="edge-to-slave")
+                yield RadioButton(f"to {self.words.master}", id="edge-to-master")
         yield Static("", id="edge-summary", markup=False)
         yield EdgeDiffView(id="edge-diff")
         yield Static("", id="edge-notes", markup=False)
@@ -314,7 +320,7 @@ class EdgePane(Pane):
         overall = preview.overall
         node_id = preview.node.id
         text.append(f"{node_id} points to: " if self.several else "Edge points to: ")
-        text.append(overall.value.upper(), style=_SIDE_STYLE.get(overall, "bold"))
+        text.append(self.words.of(overall.value).upper(), style=_SIDE_STYLE.get(overall, "bold"))
         text.append(
             f"   {self.state.node_as_of(node_id, time.time())} · sha256 {preview.sha256[:12]}…",
             style="dim",
@@ -348,7 +354,7 @@ class EdgePane(Pane):
             side = sides[name]
             value = values.get(name)
             text.append(f"{name:<22} ")
-            text.append(f"{side.value:<8}", style=_SIDE_STYLE.get(side, ""))
+            text.append(f"{self.words.of(side.value):<8}", style=_SIDE_STYLE.get(side, ""))
             text.append(f" {'(not set)' if value is None else value}")
             new = planned.get(name)
             if new is not None and new != value:
@@ -359,7 +365,7 @@ class EdgePane(Pane):
         text = Text()
         if not self.plans:
             return text
-        target = self.direction.target.value
+        target = self.words.of(self.direction.target.value)
         errors = [
             (p.node.id, issue.message)
             for p, plan in zip(self.previews, self.plans, strict=True)
@@ -430,6 +436,8 @@ class EdgePane(Pane):
         self.last_outcome = None
         self.previews, self.plans, self.load_error = (), (), None
         if self.is_mounted:
+            self.query_one("#edge-to-slave", RadioButton).label = f"to {self.words.slave}"
+            self.query_one("#edge-to-master", RadioButton).label = f"to {self.words.master}"
             self._show_outcome("", None)
             self.query_one(EdgeProgress).display = False
             self.show_state(self.state)
@@ -497,12 +505,12 @@ class EdgePane(Pane):
         facts = site_facts(self.site, state.verdicts, state.nodes, time.time())
         found = edge_switch_consequences(facts, self.site, Side(self.direction.target.value))
         screen = ConfirmScreen(
-            f"Switch the Edge to {self.direction.target.value}",
+            f"Switch the Edge to the {self.words.of(self.direction.target.value)}",
             "\n".join(lines),
             ", ".join(f"{c.node.id} (ssh {c.node.ssh.host})" for c in changes),
-            [*found.warnings, *warnings],
+            [reword(w, self.words) for w in (*found.warnings, *warnings)],
             confirm_label="Yes, switch",
-            consequences=found.lines,
+            consequences=[reword(line, self.words) for line in found.lines],
         )
 
         def answered(yes: bool | None) -> None:
@@ -515,7 +523,7 @@ class EdgePane(Pane):
         pool = self.shell.session.pool
         if self.busy:
             return
-        target = changes[0].plan.direction.target.value
+        target = self.words.of(changes[0].plan.direction.target.value)
         self._begin(
             "apply",
             f"Switching {', '.join(c.node.id for c in changes)} to {target}",
@@ -565,13 +573,14 @@ class EdgePane(Pane):
             self.notify(text, severity="error", markup=False)
         else:
             symbol = "✔" if outcome.ok else "✖"
-            text = outcome.message if self.several else f"{symbol} {outcome.message}"
+            said = reword(outcome.message, self.words)
+            text = said if self.several else f"{symbol} {said}"
             if outcome.rollback_nodes:
                 on = f" ({', '.join(outcome.rollback_nodes)})" if self.several else ""
                 text += f"\nPress R to roll back{on} (choose the backup to restore)."
             self._show_outcome(text, outcome.ok)
             self.notify(
-                outcome.message,
+                said,
                 severity="information" if outcome.ok else "error",
                 markup=False,
                 timeout=10,

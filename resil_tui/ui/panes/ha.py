@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from textual import on
@@ -32,6 +32,7 @@ from textual.widgets import Button, Input, Log, RadioButton, RadioSet, Static
 from resil_tui.core.ha import HaMode
 from resil_tui.core.ha_form import DISABLE_WARNING, FormValidation, HaPreview
 from resil_tui.core.ha_webui import site_sip_expiry
+from resil_tui.core.roles import reword, role_words
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops.errors import error_text
 from resil_tui.ops.ha import (
@@ -183,13 +184,18 @@ class HaPane(Pane):
             yield Button("p Replicate DB", id="ha-btn-replicate")
             yield Button("S xivo-sync", id="ha-btn-sync")
             yield Button("i xivo-sync -i", id="ha-btn-sync-init")
-            yield Button("c Check master", id="ha-btn-check")
-            yield Button("u Slave start", id="ha-btn-slave-start")
-            yield Button("x Slave stop", id="ha-btn-slave-stop")
+            w = role_words(self.site.resilience)
+            yield Button(f"c Check {w.master}", id="ha-btn-check")
+            yield Button(f"u {w.slave.capitalize()} start", id="ha-btn-slave-start")
+            yield Button(f"x {w.slave.capitalize()} stop", id="ha-btn-slave-stop")
             yield Button("R Restart services", id="ha-btn-restart")
         yield Static("", id="ha-restart-pending", markup=False)
         yield Static("", id="ha-password-prompt", markup=False)
-        yield Input(password=True, id="ha-password", placeholder="slave root password")
+        yield Input(
+            password=True,
+            id="ha-password",
+            placeholder=f"{role_words(self.site.resilience).slave} root password",
+        )
         yield Static("", id="ha-history", markup=False)
         yield Log(id="ha-console", max_lines=5000, highlight=False)
 
@@ -441,6 +447,13 @@ class HaPane(Pane):
     # --- confirmations and workers ----------------------------------------------------------
 
     def _ask(self, request: ConfirmRequest) -> None:
+        # The site's words in what is said (never in the command: it is what is sent).
+        w = role_words(self.site.resilience)
+        request = replace(
+            request,
+            title=reword(request.title, w),
+            warnings=[reword(text, w) for text in request.warnings],
+        )
         screen: ModalScreen[bool]
         if request.typed:
             screen = TypedConfirmScreen(

@@ -36,6 +36,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import RichLog, Static
 
+from resil_tui.core.roles import role_words
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
     Direction,
@@ -215,7 +216,8 @@ class WizardPane(Pane):
         if not self.is_mounted:
             return
         runbook, run = self.runbook, self.run
-        title = f"Wizard · site {runbook.site} · {runbook.direction.value}"
+        target = role_words(self.site.resilience).of(runbook.direction.target)
+        title = f"Wizard · site {runbook.site} · {runbook.direction.value} to the {target}"
         if run is not None:
             title += f" · run {run.run_id} ({run.status.value})"
         else:
@@ -694,7 +696,8 @@ class WizardPane(Pane):
             [
                 rec.message,
                 "If both XiVO run telephony, phones and calls are split between "
-                "them (split brain): stop the master first if you can.",
+                f"them (split brain): stop the {role_words(self.site.resilience).master} "
+                "first if you can.",
             ],
             confirm_label="Go on anyway",
         )
