@@ -245,6 +245,13 @@ def step_plan(step: Step, inventory: Inventory) -> StepPlan:
             return cat.manage_slave_services(args.get("action", ""))
         if name is ActionName.EDGE_SWITCH:
             changes = "; ".join(str(c) for c in step.env_changes) or "the Edge variables"
+            edges = inventory.site(node.site).edges if node is not None else ()
+            if len(edges) > 1:  # a 3-server Edge: every node, one confirmation
+                where = ", ".join(f"{e.paths.edge_env} on {e.id}" for e in edges)
+                return (
+                    f"on every Edge node ({where}): back up the .env and replace it "
+                    f"atomically ({changes}), then {cat.edge_up().line} on each"
+                )
             return (
                 f"back up {args.get('env_path', '.env')} and replace it atomically "
                 f"({changes}), then {cat.edge_up().line}"

@@ -86,6 +86,9 @@ async def test_failover_switches_every_edge_node_in_one_step(
         "edge.check_points_to.sip",
         "edge.wait_containers_up.sip",
     ]
+    # The one confirmation names every Edge node and its file.
+    shown = eng.command_text(eng.step("edge.switch_env"))
+    assert f"{ENV} on {WEB}" in shown and f"{ENV} on {SIP}" in shown
     assert await eng.run_guards()
     await drive(eng)
     assert eng.run.status is RunStatus.FINISHED and not eng.run.problems

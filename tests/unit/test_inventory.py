@@ -272,3 +272,48 @@ def test_xuc_settings_are_checked() -> None:
     assert any("xuc.grace: 1 must be between 10" in e for e in errs)
     assert any("xuc.prob: unknown key (did you mean 'probe'?)" in e for e in errs)
     assert all(re.match(r"hosts\.toml:\d+: ", e) for e in errs)
+
+
+THREE_SERVER_EDGE = """
+[site.p.xivo.master]
+ssh = "x1"
+voip_ip = "10.0.0.1"
+[site.p.xivo.slave]
+ssh = "x2"
+voip_ip = "10.0.0.2"
+[[site.p.edge]]
+name = "web"
+ssh = "edge-web"
+fqdn = "edge.example.com"
+[[site.p.edge]]
+name = "sip"
+ssh = "edge-sip"
+env_path = "/srv/edge/.env"
+"""
+
+
+def test_several_edge_nodes_each_with_its_own_env() -> None:
+    inv = parse_inventory(THREE_SERVER_EDGE)
+    edges = inv.site("p").edges
+    assert [n.id for n in edges] == ["p.edge.web", "p.edge.sip"]
+    assert [n.paths.edge_env for n in edges] == ["/etc/docker/edge/.env", "/srv/edge/.env"]
+    assert inv.node("p.edge.sip").kind is NodeKind.EDGE and edges[0].fqdn == "edge.example.com"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace('name = "sip"', 'name = "web"'), "site.p.edge[1].name: 'web' is used"),
+        (lambda t: t.replace('name = "sip"\n', ""), "site.p.edge[1].name: is required"),
+        (
+            lambda t: t.replace(
+                '[[site.p.edge]]\nname = "web"', '[site.p.edge]\nname = "web"'
+            ).split("[[site.p.edge]]")[0],
+            "site.p.edge.name: a single Edge has no name",
+        ),
+    ],
+)
+def test_edge_node_mistakes_are_refused(edit: object, message: str) -> None:
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(edit(THREE_SERVER_EDGE))  # type: ignore[operator]
+    assert message in str(caught.value), str(caught.value)
