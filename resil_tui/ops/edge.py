@@ -15,6 +15,11 @@ compare-and-swap of the `.env`, the write and `edge-dcomp up -d` cannot interlea
 second console's; that console is told who holds the lock. `up -d` has its own, longer
 timeout; when it timed out or the link dropped, compose may still be running, so no
 rollback is offered until the admin has checked.
+
+A site with several Edge nodes (a 3-server Edge, each with its own `.env`) is one switch:
+`load_previews` reads every node or refuses, `apply_switches` locks and re-checks every node
+before the first write, and its `SiteEdgeOutcome` says per node what was written where and
+which nodes to roll back (`rollback_all`). `apply_switch` is the one-node case of it.
 """
 
 from __future__ import annotations
