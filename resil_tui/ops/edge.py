@@ -172,6 +172,8 @@ class EdgePreview:
     text: str
     addresses: EdgeAddresses
     as_of: float
+    # One node of several (a 3-server Edge): a variable it does not set is not used there.
+    one_of_several: bool = False
 
     @property
     def sha256(self) -> str:
@@ -199,7 +201,9 @@ class EdgePreview:
         return found
 
     def plan(self, direction: Direction) -> EdgeSwitchPlan:
-        return plan_edge_switch(self.text, self.addresses, direction)
+        return plan_edge_switch(
+            self.text, self.addresses, direction, missing_ok=self.one_of_several
+        )
 
 
 def preview_from_snapshot(
@@ -212,7 +216,13 @@ def preview_from_snapshot(
     if read_at is None:
         return None
     return EdgePreview(
-        site.name, node, node.paths.edge_env, snapshot.edge.env_text, edge_addresses(site), read_at
+        site.name,
+        node,
+        node.paths.edge_env,
+        snapshot.edge.env_text,
+        edge_addresses(site),
+        read_at,
+        len(site.edges) > 1,
     )
 
 
@@ -235,7 +245,9 @@ async def load_preview(pool: Pool, site: Site, node: Node) -> EdgePreview:
     data = await _read(pool, node, path)
     if data is None:
         raise RemoteError(ErrorKind.ERROR, node.id, f"{path} does not exist on {node.id}")
-    return EdgePreview(site.name, node, path, decode_env(data), addresses, time.time())
+    return EdgePreview(
+        site.name, node, path, decode_env(data), addresses, time.time(), len(site.edges) > 1
+    )
 
 
 async def load_previews(pool: Pool, site: Site) -> tuple[EdgePreview, ...]:

@@ -179,3 +179,18 @@ async def test_load_previews_is_all_or_nothing(lab: Lab, inventory: Inventory) -
         with pytest.raises(RemoteError) as caught:
             await edge_ops.load_previews(pool, site)
     assert caught.value.node_id == WEB and SIP in caught.value.message
+
+
+async def test_a_node_holding_only_the_variables_it_uses_is_switched_too(
+    lab: Lab, inventory: Inventory
+) -> None:
+    # The SIP proxy of a 3-server Edge may not carry XIVOCC_HOST (the web proxy's).
+    path = lab.world.resolve(SIP, ENV)
+    path.write_bytes(path.read_bytes().replace(b"XIVOCC_HOST=10.50.0.21\n", b""))
+    run = await edge(inventory, "apply", "--to", "slave", "--yes")
+    assert run.code == 0, run.err
+    assert "XIVOCC_HOST is not set in this node's file: nothing to switch there" in run.err
+    assert b"XIVOCC_HOST" not in env(lab, SIP) and b"XIVO_HOST=10.50.0.12\n" in env(lab, SIP)
+    assert b"XIVOCC_HOST=10.50.0.22\n" in env(lab, WEB)
+    status = json.loads((await run_cli(inventory, "status", "--json")).out)
+    assert status["sites"][0]["nodes"][SIP]["edge"]["targets"]["overall"] == "slave"
