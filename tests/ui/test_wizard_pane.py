@@ -160,6 +160,9 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
                         if step.id == "edge.switch_env":
                             assert "After this change: remote users go to the slave" in shown
                             assert "calls relayed through the Edge" in shown
+                            # The diff of the file, as the last poll read it.
+                            assert "+XIVO_HOST=10.50.0.12" in shown
+                            assert "demo.edge, /etc/docker/edge/.env as read at" in shown
                         await pilot.press("y")
                 await pilot.pause(0.05)
                 if step.id == "cc.wait_xuc_ready":

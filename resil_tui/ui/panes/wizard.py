@@ -36,6 +36,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import RichLog, Static
 
+from resil_tui.core.freshness import clock
 from resil_tui.core.roles import role_words
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
@@ -56,6 +57,7 @@ from resil_tui.core.site_facts import (
 )
 from resil_tui.core.wizard_run import RunStatus, StepState, WizardRun
 from resil_tui.inventory_model import Site
+from resil_tui.ops.edge import EdgeSetupError, preview_from_snapshot
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ops.wizard import (
     EngineOptions,
@@ -552,6 +554,28 @@ class WizardPane(Pane):
             return edge_up_consequences(facts, self.site)
         return Consequences(tuple(f"Now: {line}" for line in facts.lines()))
 
+    def _edge_diffs(self) -> str:
+        """The switch's diff on each Edge node, from the last poll's `.env` (the step reads
+        every file again and writes only what it read; a file changed since is refused)."""
+        direction = self.runbook.direction.edge_direction
+        several = len(self.site.edges) > 1
+        parts: list[str] = []
+        for node in self.site.edges:
+            snap = self.state.node(node.id)
+            try:
+                preview = preview_from_snapshot(self.site, node, snap)
+            except EdgeSetupError:
+                preview = None
+            if preview is None:
+                parts.append(f"{node.id}: its .env has not been read yet")
+                continue
+            title = f"{node.id}:{preview.path}" if several else preview.path
+            diff = preview.plan(direction).unified_diff(title).rstrip("\n")
+            read = f"{node.id}, {preview.path} as read at {clock(preview.as_of)}"
+            parts.append(f"{read}:\n{diff}" if diff else f"{read}: already there, nothing to write")
+        head = "\n\nThe diff on each Edge node (the step reads each file again first):\n"
+        return head + "\n".join(parts) if parts else ""
+
     def _confirm_then(self, engine: WizardEngine, step: Step, then: str) -> None:
         """Ask first (live consequences, skipped waits it depends on), then run `then`:
         "run" (the step) or "done" (a manual step)."""
@@ -566,13 +590,13 @@ class WizardPane(Pane):
             title, label = step.title, "Yes, go on"
         if reasons:
             title = f"{title} (a wait it depends on was skipped)"
+        command = engine.command_text(step) or "(a person does this)"
+        node = engine.node_text(step) or "-"
+        if step.id == "edge.switch_env":
+            command += self._edge_diffs()
+            node = ", ".join(n.id for n in self.site.edges) or node
         screen = ConfirmScreen(
-            title,
-            engine.command_text(step) or "(a person does this)",
-            engine.node_text(step) or "-",
-            warnings,
-            confirm_label=label,
-            consequences=found.lines,
+            title, command, node, warnings, confirm_label=label, consequences=found.lines
         )
 
         async def job() -> None:
