@@ -448,7 +448,9 @@ class WizardPane(Pane):
         self._refresh()
         self._offer_confirm()
         engine = self.engine
-        if step is not None and engine is not None and not isinstance(self.app.screen, ModalScreen):
+        stack = self.app.screen_stack  # empty while the console shuts down
+        modal = not stack or isinstance(stack[-1], ModalScreen)
+        if step is not None and engine is not None and not modal:
             stale = engine.stale_locks(step.id)
             if stale and engine.record(step.id).state is StepState.FAILED:
                 self._offer_break(engine, step, stale[0])
