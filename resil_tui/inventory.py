@@ -742,6 +742,69 @@ def _pair(
     return master, slave
 
 
+def _edges(
+    c: _Checker,
+    table: dict[str, Any],
+    path: str,
+    *,
+    site: str,
+    defaults: SshSettings,
+    paths: RemotePaths,
+    changes: ChangePolicy,
+) -> tuple[Node, ...]:
+    """`[site.S.edge]` (a 1-server Edge: node `S.edge`) or `[[site.S.edge]]` with a `name`
+    each (a 3-server install: nodes `S.edge.NAME`, each with its own `.env`)."""
+    if "edge" not in table:
+        return ()
+    raw = table["edge"]
+
+    def build(item: Any, item_path: str, short: str) -> Node | None:
+        return _node(
+            c,
+            item,
+            item_path,
+            site=site,
+            kind=NodeKind.EDGE,
+            side=None,
+            name=short,
+            defaults=defaults,
+            paths=paths,
+            changes=changes,
+        )
+
+    if not isinstance(raw, list):
+        if isinstance(raw, dict) and "name" in raw:
+            c.error(
+                f"{path}.edge.name",
+                "a single Edge has no name; several Edge nodes are [[site.NAME.edge]] tables",
+            )
+            return ()
+        node = build(raw, f"{path}.edge", "edge")
+        return (node,) if node is not None else ()
+    found: list[Node] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        item_path = f"{path}.edge[{i}]"
+        if not isinstance(item, dict):
+            c.error(item_path, "must be a table")
+            continue
+        short = c.string(
+            item, "name", item_path, required=True, pattern=_NAME_RE, what="a simple name"
+        )
+        if short is None:
+            continue
+        if short in seen:
+            c.error(f"{item_path}.name", f"{short!r} is used by another Edge node of this site")
+            continue
+        seen.add(short)
+        node = build({k: v for k, v in item.items() if k != "name"}, item_path, f"edge.{short}")
+        if node is not None:
+            found.append(node)
+    if not raw:
+        c.error(f"{path}.edge", "is an empty array: give at least one [[site.NAME.edge]]")
+    return tuple(found)
+
+
 def _site(
     c: _Checker,
     name: str,
@@ -778,20 +841,7 @@ def _site(
 
     xm, xs = _pair(c, table, "xivo", path, required=True, build=builder(NodeKind.XIVO))
     cm, cs = _pair(c, table, "cc", path, required=False, build=builder(NodeKind.CC))
-    edge = None
-    if "edge" in table:
-        edge = _node(
-            c,
-            table["edge"],
-            f"{path}.edge",
-            site=name,
-            kind=NodeKind.EDGE,
-            side=None,
-            name="edge",
-            defaults=defaults,
-            paths=paths,
-            changes=changes,
-        )
+    edges = _edges(c, table, path, site=name, defaults=defaults, paths=paths, changes=changes)
     mds: list[Node] = []
     if "mds" in table:
         raw = table["mds"]
@@ -841,7 +891,7 @@ def _site(
         xivo_slave=xs,
         cc_master=cm,
         cc_slave=cs,
-        edge=edge,
+        edges=edges,
         mds=tuple(mds),
         description=description,
         resilience=resilience,

@@ -155,7 +155,9 @@ class LogStreamSpec:
 
 @dataclass(frozen=True)
 class Node:
-    id: str  # "paris.xivo.master", "paris.cc.slave", "paris.edge", "paris.mds.mds1"
+    # "paris.xivo.master", "paris.cc.slave", "paris.edge" (or "paris.edge.sip" when the site
+    # has several Edge nodes), "paris.mds.mds1"
+    id: str
     site: str
     kind: NodeKind
     side: Side | None  # master/slave for XiVO and CC, None for Edge and MDS
@@ -181,7 +183,9 @@ class Site:
     xivo_slave: Node
     cc_master: Node | None = None
     cc_slave: Node | None = None
-    edge: Node | None = None
+    # The Edge nodes: one for a 1-server Edge ([site.S.edge]), several for a 3-server install
+    # ([[site.S.edge]] with a name each); they are switched together.
+    edges: tuple[Node, ...] = ()
     mds: tuple[Node, ...] = ()
     description: str = ""
     resilience: Resilience = Resilience.CLASSIC
@@ -195,9 +199,8 @@ class Site:
             self.xivo_slave,
             self.cc_master,
             self.cc_slave,
-            self.edge,
         ]
-        return tuple(n for n in found if n is not None) + self.mds
+        return tuple(n for n in found if n is not None) + self.edges + self.mds
 
     def xivo(self, side: Side) -> Node:
         return self.xivo_master if side is Side.MASTER else self.xivo_slave

@@ -36,10 +36,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture
 async def lab(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Lab]:
     """The demo site at fast timings. The slave's check-master-status cron (the ticker)
-    runs only for tests marked `@pytest.mark.lab(ticker=True)` (or a module's pytestmark)."""
+    runs only for tests marked `@pytest.mark.lab(ticker=True)` (or a module's pytestmark);
+    `@pytest.mark.lab(edges=("web", "sip"))` gives the site a 3-server Edge."""
     marker = request.node.get_closest_marker("lab")
     ticker = bool(marker.kwargs.get("ticker", False)) if marker is not None else False
-    running = await start_lab(tmp_path / "lab", ticker=ticker)
+    edges = tuple(marker.kwargs.get("edges", ())) if marker is not None else ()
+    running = await start_lab(tmp_path / "lab", ticker=ticker, edges=edges)
     try:
         yield running
     finally:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
-from resil_tui.lab.spec import LabTiming
+from resil_tui.lab.spec import LabSpec, LabTiming
 from resil_tui.ops.session import LabControl, Session, make_pool
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote.pool import Pool
@@ -30,9 +30,11 @@ FUZZ_COUNTS: Counter[str] = Counter()
 EXAMPLE = ROOT / "hosts.example.toml"
 
 
-async def start_lab(where: Path, *, ticker: bool = False) -> Lab:
-    """The demo site at fast timings; `ticker`: the slave's check-master-status cron runs."""
-    return await Lab.start(where, timing=LabTiming.fast(), ticker=ticker)
+async def start_lab(where: Path, *, ticker: bool = False, edges: tuple[str, ...] = ()) -> Lab:
+    """The demo site at fast timings; `ticker`: the slave's check-master-status cron runs;
+    `edges`: a 3-server Edge with these node names (demo.edge.NAME) instead of demo.edge."""
+    spec = LabSpec.demo(edges=edges) if edges else None
+    return await Lab.start(where, spec=spec, timing=LabTiming.fast(), ticker=ticker)
 
 
 def lab_inventory(

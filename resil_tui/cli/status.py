@@ -17,6 +17,8 @@ from resil_tui import __version__
 from resil_tui.cli.common import Context, SubParsers, TextSink, checked, subparser
 from resil_tui.core import validators
 from resil_tui.core.freshness import stamp
+from resil_tui.core.roles import CLASSIC_WORDS, RoleWords, role_words
+from resil_tui.inventory_model import Site
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -63,19 +65,41 @@ SYMBOL = {  # by Severity value
 }
 
 
-def report_json(reports: list[SiteReport], generated_at: float) -> dict[str, Any]:
+def role_labels(site: Site) -> dict[str, Any]:
+    """The words a site's roles are shown with (keys stay master/slave in the JSON): the
+    side words, and each node's role as the table shows it."""
+    words = role_words(site.resilience)
+    return {
+        "resilience": site.resilience.value,
+        "sides": {"master": words.master, "slave": words.slave},
+        "nodes": {
+            n.id: f"{n.kind.value} {words.of(n.side)}" if n.side else n.kind.value
+            for n in site.nodes()
+        },
+    }
+
+
+def report_json(
+    reports: list[SiteReport], generated_at: float, sites: dict[str, Site] | None = None
+) -> dict[str, Any]:
     code = ops_status.overall_exit_code(reports)
+    sites = sites or {}
     return {
         "schema_version": cluster.SCHEMA_VERSION,
         "tool": f"resil-tui {__version__}",
         "generated_at": datetime.fromtimestamp(generated_at, UTC).isoformat(),
         "exit_code": code,
         "severity": ["ok", "warning", "critical", "unknown"][code],
-        "sites": [r.to_dict() for r in reports],
+        "sites": [
+            {**r.to_dict(), **({"labels": role_labels(sites[r.site])} if r.site in sites else {})}
+            for r in reports
+        ],
     }
 
 
-def _node_line(snap: NodeSnapshot, now: float) -> tuple[str, str, str]:
+def _node_line(
+    snap: NodeSnapshot, now: float, words: RoleWords = CLASSIC_WORDS
+) -> tuple[str, str, str]:
     reach = snap.reachability
     if not reach.ok:
         since = f" (since {stamp(reach.since, now)})" if reach.since is not None else ""
@@ -83,7 +107,7 @@ def _node_line(snap: NodeSnapshot, now: float) -> tuple[str, str, str]:
     latency = f"{snap.latency_seconds * 1000:.0f} ms" if snap.latency_seconds is not None else ""
     if snap.xivo is not None:
         x = snap.xivo
-        mode = x.ha.mode.value if x.ha else "?"
+        mode = words.mode(x.ha.mode.value) if x.ha else "?"
         peer = f" → {x.ha.peer}" if x.ha and x.ha.peer else ""
         role = {"active": "ACTIVE", "standby": "standby", "stopped": "stopped"}.get(
             cluster.telephony_role(x).value, "?"
@@ -96,15 +120,19 @@ def _node_line(snap: NodeSnapshot, now: float) -> tuple[str, str, str]:
         return ("✔ up", f"xuc {state.value if state else 'not found'}", latency)
     if snap.edge is not None:
         side = snap.edge.targets.overall.value if snap.edge.targets else "unknown"
-        return ("✔ up", f"Edge → {side}", latency)
+        return ("✔ up", f"Edge → {words.of(side)}", latency)
     if snap.mds is not None and snap.mds.services is not None:
         ok = snap.mds.services.all_running
         return ("✔ up", "services running" if ok else "services not all running", latency)
     return ("✔ up", "", latency)
 
 
-def render_table(reports: list[SiteReport], out: TextSink) -> None:
+def render_table(
+    reports: list[SiteReport], out: TextSink, sites: dict[str, Site] | None = None
+) -> None:
     for report in reports:
+        site = (sites or {}).get(report.site)
+        words = role_words(site.resilience) if site is not None else CLASSIC_WORDS
         v = report.verdicts
         head = v.headline
         # Every figure below is as old as this poll (a node down keeps its since).
@@ -114,7 +142,7 @@ def render_table(reports: list[SiteReport], out: TextSink) -> None:
         if head is not v.primary:
             out.write(f"  Telephony: {v.primary.title}\n")
         now = report.verdicts.evaluated_at
-        rows = [(nid, *_node_line(s, now)) for nid, s in report.snapshot.nodes.items()]
+        rows = [(nid, *_node_line(s, now, words)) for nid, s in report.snapshot.nodes.items()]
         width = max((len(r[0]) for r in rows), default=10)
         for nid, state, what, latency in rows:
             out.write(f"  {nid:<{width}}  {state:<7} {what}  {latency}".rstrip() + "\n")
@@ -138,9 +166,10 @@ async def run(ctx: Context, args: StatusArgs) -> int:
             started = time.time()
             reports = await session.collector.poll(sites)
             if args.json:
-                out.write(json.dumps(report_json(reports, started), indent=2) + "\n")
+                by_name = {s.name: s for s in sites}
+                out.write(json.dumps(report_json(reports, started, by_name), indent=2) + "\n")
             else:
-                render_table(reports, out)
+                render_table(reports, out, {s.name: s for s in sites})
             out.flush()
             code = ops_status.overall_exit_code(reports)
             if not args.watch:

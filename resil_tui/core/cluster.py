@@ -108,7 +108,7 @@ class Topology:
     xivo_slave_ip: IPv4Address | None
     cc_master_id: str | None = None
     cc_slave_id: str | None = None
-    edge_id: str | None = None
+    edge_ids: tuple[str, ...] = ()  # several for a 3-server Edge
     mds_ids: tuple[str, ...] = ()
     resilience: Resilience = Resilience.CLASSIC
 
@@ -122,7 +122,7 @@ class Topology:
             xivo_slave_ip=site.xivo_slave.ip,
             cc_master_id=site.cc_master.id if site.cc_master else None,
             cc_slave_id=site.cc_slave.id if site.cc_slave else None,
-            edge_id=site.edge.id if site.edge else None,
+            edge_ids=tuple(n.id for n in site.edges),
             mds_ids=tuple(n.id for n in site.mds),
             resilience=site.resilience,
         )
@@ -504,7 +504,21 @@ def _sync_findings(
 def _edge_findings(
     topo: Topology, snapshot: SiteSnapshot, active_side: str | None
 ) -> list[Finding]:
-    edge = snapshot.node(topo.edge_id)
+    """Each Edge node judged on its own (a 3-server Edge has several); a title names its
+    node when there are several."""
+    found: list[Finding] = []
+    for edge_id in topo.edge_ids:
+        own = _one_edge_findings(snapshot, edge_id, active_side)
+        if len(topo.edge_ids) > 1:
+            own = [replace(f, title=f"{edge_id}: {f.title}") for f in own]
+        found += own
+    return found
+
+
+def _one_edge_findings(
+    snapshot: SiteSnapshot, edge_id: str, active_side: str | None
+) -> list[Finding]:
+    edge = snapshot.node(edge_id)
     if edge is None or edge.edge is None or not edge.reachability.ok:
         return []
     nodes = [edge.node_id]
@@ -729,7 +743,7 @@ def _reach_findings(
         topo.xivo_slave_id,
         topo.cc_master_id,
         topo.cc_slave_id,
-        topo.edge_id,
+        *topo.edge_ids,
         *topo.mds_ids,
     ]
     for node_id in ids:

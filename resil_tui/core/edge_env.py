@@ -252,8 +252,14 @@ def _preflight(
     return errors, warnings
 
 
-def plan_edge_switch(text: str, addresses: EdgeAddresses, direction: Direction) -> EdgeSwitchPlan:
-    """Plan switching the four Edge variables to the direction's side. Never raises."""
+def plan_edge_switch(
+    text: str, addresses: EdgeAddresses, direction: Direction, *, missing_ok: bool = False
+) -> EdgeSwitchPlan:
+    """Plan switching the four Edge variables to the direction's side. Never raises.
+
+    `missing_ok`: a node of a 3-server Edge (web proxy, SIP proxy, TURN on their own hosts)
+    may hold only the variables it uses, so a variable absent there is a warning, not an
+    error; the file must still set at least one of the four."""
     scan = scan_env(text)
     errors, warnings = _preflight(text, scan, addresses)
 
@@ -264,6 +270,15 @@ def plan_edge_switch(text: str, addresses: EdgeAddresses, direction: Direction) 
     for name in EDGE_VARIABLES:
         found = scan.assignments_of(name)
         if not found:
+            if missing_ok:
+                warnings.append(
+                    EdgeIssue(
+                        IssueKind.MISSING_VARIABLE,
+                        f"{name} is not set in this node's file: nothing to switch there",
+                        variable=name,
+                    )
+                )
+                continue
             errors.append(
                 EdgeIssue(
                     IssueKind.MISSING_VARIABLE, f"{name} is not set in the file", variable=name
@@ -291,6 +306,13 @@ def plan_edge_switch(text: str, addresses: EdgeAddresses, direction: Direction) 
                     planned[assignment.start] = entry.new_value
             edits.extend(entry_edits)
 
+    if missing_ok and not any(scan.assignments_of(name) for name in EDGE_VARIABLES):
+        errors.append(
+            EdgeIssue(
+                IssueKind.MISSING_VARIABLE,
+                f"none of {', '.join(EDGE_VARIABLES)} is set in the file: nothing to switch",
+            )
+        )
     _warn_mixed(entries, direction, warnings)
 
     proposed = _apply(text, edits)

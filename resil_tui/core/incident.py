@@ -162,18 +162,15 @@ def incident_figures(
     xuc_served = _xuc_served(run, site, start, end, cc_id) if cc_id is not None else None
 
     edge_followed: Milestone | None = None
-    if topology.edge_id is not None:
-        if _value_at(observed, topology.edge_id, EventKind.EDGE_SIDE, start) == target:
-            edge_followed = Milestone(start, f"{topology.edge_id} already pointed to the {target}")
+    if topology.edge_ids:
+        # Several Edge nodes (a 3-server install) followed once the last one did.
+        each = [_edge_followed(observed, start, end, e, target) for e in topology.edge_ids]
+        missing = [m for m in each if m.at is None]
+        if missing:
+            edge_followed = Milestone(None, "; ".join(m.how for m in missing))
         else:
-            moved = _first(
-                observed, start, topology.edge_id, EventKind.EDGE_SIDE, frozenset({target})
-            )
-            edge_followed = (
-                Milestone(moved.time, f"{topology.edge_id} -> {target}")
-                if moved is not None and moved.time <= end
-                else Milestone(None, f"{topology.edge_id} not seen pointing to the {target}")
-            )
+            last = max(each, key=lambda m: m.at or 0.0)
+            edge_followed = Milestone(last.at, "; ".join(m.how for m in each))
 
     return IncidentFigures(
         direction=run.direction,
@@ -188,6 +185,17 @@ def incident_figures(
         edge_followed=edge_followed,
         timeline=tuple(e for e in site if start <= e.time <= end),
     )
+
+
+def _edge_followed(
+    observed: list[JournalEvent], start: float, end: float, edge_id: str, target: str
+) -> Milestone:
+    if _value_at(observed, edge_id, EventKind.EDGE_SIDE, start) == target:
+        return Milestone(start, f"{edge_id} already pointed to the {target}")
+    moved = _first(observed, start, edge_id, EventKind.EDGE_SIDE, frozenset({target}))
+    if moved is not None and moved.time <= end:
+        return Milestone(moved.time, f"{edge_id} -> {target}")
+    return Milestone(None, f"{edge_id} not seen pointing to the {target}")
 
 
 def _xuc_served(

@@ -394,7 +394,7 @@ def present_parts(site: Site) -> frozenset[Part]:
         found.add(Part.CC)
     if site.mds:
         found.add(Part.XDS)
-    if site.edge is not None:
+    if site.edges:
         found.add(Part.EDGE)
     return frozenset(found)
 
@@ -794,10 +794,9 @@ class _Builder:
             )
         )
         address = self._cc_url(cc)
+        edge_fqdns = [f"https://{e.fqdn}" for e in self.site.edges if e.fqdn]
         via_edge = (
-            f" Users who go through the Edge keep https://{self.site.edge.fqdn}."
-            if self.site.edge is not None and self.site.edge.fqdn
-            else ""
+            f" Users who go through the Edge keep {' / '.join(edge_fqdns)}." if edge_fqdns else ""
         )
         self.add(
             Step(
@@ -843,59 +842,84 @@ class _Builder:
             changes.append(EnvChange(variable, old, new, whole_value=whole))
         return tuple(changes)
 
+    def edge_suffix(self, edge: Node) -> str:
+        """A step id's suffix for one Edge node: none on a 1-server Edge (the ids stay
+        `edge.up`...), `.NAME` for each node of a 3-server one."""
+        if len(self.site.edges) == 1:
+            return ""
+        return "." + edge.name.removeprefix("edge.")
+
     def edge(self) -> None:
         if self.mode is Resilience.AUTOMATIC:
-            self.edge_follows()
+            for edge in self.site.edges:
+                self.edge_follows(edge)
             return
-        edge = self.site.edge
-        assert edge is not None
+        edges = self.site.edges
+        assert edges
         side = self.direction.target.value
-        node_id = self.ref(edge)
-        path = edge.paths.edge_env
         changes = self.env_changes()
         listed = "; ".join(str(c) for c in changes) or "nothing known to switch"
+        where = ", ".join(f"{e.paths.edge_env} on {NodeRef.of(e).describe()}" for e in edges)
+        together = (
+            " Every Edge node of the site is switched with one preview and one confirmation; "
+            "nothing is written unless every one answers."
+            if len(edges) > 1
+            else ""
+        )
+        first = edges[0]
+        for edge in edges:
+            self.ref(edge)
         self.add(
             Step(
                 id="edge.switch_env",
                 kind=StepKind.ACTION,
                 title=f"Switch the Edge .env to the {self.w.of(side)}",
                 detail=(
-                    f"In {path} on {NodeRef.of(edge).describe()}: {listed}. Only these "
-                    "variables change, whole "
-                    "addresses only; every other line stays as it is."
+                    f"In {where}: {listed}. Only these variables change, whole "
+                    f"addresses only; every other line stays as it is.{together}"
                 ),
                 part=Part.EDGE,
-                node_id=node_id,
-                command=ActionSpec(ActionName.EDGE_SWITCH, {"to": side, "env_path": path}),
+                node_id=first.id,
+                command=ActionSpec(
+                    ActionName.EDGE_SWITCH, {"to": side, "env_path": first.paths.edge_env}
+                ),
                 # No shell line on purpose: the seed's `sed -i s/IP/IP/g` also rewrites
                 # 10.0.0.10 for 10.0.0.1 and comments (XIVO.md); the changes are listed.
                 shell=None,
                 env_changes=changes,
             )
         )
-        self.add(
-            Step(
-                id="edge.up",
-                kind=StepKind.ACTION,
-                title="Apply the Edge settings",
-                detail=f"On {edge.label}, recreate the Edge containers with the new .env.",
-                part=Part.EDGE,
-                node_id=node_id,
-                command=ActionSpec(ActionName.EDGE_UP, {}),
-                shell=shlex.join(["edge-dcomp", "up", "-d"]),
+        for edge in edges:
+            self.add(
+                Step(
+                    id=f"edge.up{self.edge_suffix(edge)}",
+                    kind=StepKind.ACTION,
+                    title="Apply the Edge settings"
+                    + (f" on {edge.label}" if len(edges) > 1 else ""),
+                    detail=f"On {edge.label}, recreate the Edge containers with the new .env.",
+                    part=Part.EDGE,
+                    node_id=edge.id,
+                    command=ActionSpec(ActionName.EDGE_UP, {}),
+                    shell=shlex.join(["edge-dcomp", "up", "-d"]),
+                )
             )
-        )
+        for edge in edges:
+            self.edge_checks(edge, side)
+
+    def edge_checks(self, edge: Node, side: str) -> None:
+        suffix, path = self.edge_suffix(edge), edge.paths.edge_env
+        on = f" on {edge.label}" if suffix else ""
         self.add(
             Step(
-                id="edge.check_points_to",
+                id=f"edge.check_points_to{suffix}",
                 kind=StepKind.CHECK,
-                title=f"Check the Edge points to the {self.w.of(side)}",
+                title=f"Check the Edge points to the {self.w.of(side)}{on}",
                 detail=(
                     f"{', '.join(edge_side.EDGE_VARIABLES)} in {path} on {edge.label} must "
                     f"name the {self.w.of(side)}'s addresses only."
                 ),
                 part=Part.EDGE,
-                node_id=node_id,
+                node_id=edge.id,
                 condition=Condition(
                     ConditionKind.EDGE_POINTS_TO, edge.id, {"side": side, "env_path": path}
                 ),
@@ -905,40 +929,42 @@ class _Builder:
         fqdn = f" Users keep https://{edge.fqdn}." if edge.fqdn else ""
         self.add(
             Step(
-                id="edge.wait_containers_up",
+                id=f"edge.wait_containers_up{suffix}",
                 kind=StepKind.WAIT,
-                title="Wait until the Edge containers are up",
+                title=f"Wait until the Edge containers are up{on}",
                 detail=f"`edge-dcomp ps` on {edge.label} must list every container up.{fqdn}",
                 part=Part.EDGE,
-                node_id=node_id,
+                node_id=edge.id,
                 condition=Condition(ConditionKind.EDGE_CONTAINERS_UP, edge.id),
                 timeout_seconds=self.options.edge_up_timeout_seconds,
                 shell=shlex.join(["edge-dcomp", "ps", "-a"]),
             )
         )
 
-    def edge_follows(self) -> None:
+    def edge_follows(self, edge: Node) -> None:
         """Automatic mode: the Edge redirects itself; nothing is rewritten. What resil-tui
         can read (the .env) is checked, and a mismatch is a warning that offers the
         switch as a fallback."""
-        edge = self.site.edge
-        assert edge is not None
         side = self.direction.target
         word = self.w.of(side)
         path = edge.paths.edge_env
         node_id = self.ref(edge)
+        suffix = self.edge_suffix(edge)
         fallback = shlex.join(
             ["resil-tui", "edge", "apply", "--site", self.site.name, "--to", side.value]
         )
-        self.notes.append(
+        note = (
             f"Edge: automatic mode: the Edge redirects to the {word} by itself; its .env is "
             "not rewritten."
         )
+        if note not in self.notes:
+            self.notes.append(note)
         self.add(
             Step(
-                id="edge.check_follows",
+                id=f"edge.check_follows{suffix}",
                 kind=StepKind.CHECK,
-                title=f"Check the Edge relays to the {word}",
+                title=f"Check the Edge relays to the {word}"
+                + (f" on {edge.label}" if suffix else ""),
                 detail=(
                     f"{', '.join(edge_side.EDGE_VARIABLES)} in {path} on {edge.label} should "
                     f"name the {word}'s addresses. If not, and users cannot reach the {word} "
@@ -962,9 +988,8 @@ class _Builder:
             cc = self.site.cc(self.direction.target)
             if cc is not None and any(s.part is Part.CC for s in self.steps):
                 where.append(f"https://{cc.fqdn or cc.ssh.host}")
-            edge = self.site.edge
-            if edge is not None and edge.fqdn and any(s.part is Part.EDGE for s in self.steps):
-                where.append(f"https://{edge.fqdn}")
+            if any(s.part is Part.EDGE for s in self.steps):
+                where += [f"https://{e.fqdn}" for e in self.site.edges if e.fqdn]
             addresses = f" ({' or '.join(where)})" if where else ""
             self.add(
                 Step(
@@ -1067,8 +1092,14 @@ def build_runbook(
     ids = [s.id for s in b.steps]
     if len(set(ids)) != len(ids):  # a bug here, never an inventory problem
         raise AssertionError(f"duplicate step ids: {ids}")
+    # A dependency on `edge.wait_containers_up` is on each Edge node's wait (`.NAME`).
     b.steps = [
-        replace(s, depends_on=tuple(d for d in DEPENDS_ON.get(s.id, ()) if d in ids))
+        replace(
+            s,
+            depends_on=tuple(
+                i for d in DEPENDS_ON.get(s.id, ()) for i in ids if i == d or i.startswith(d + ".")
+            ),
+        )
         for s in b.steps
     ]
     return Runbook(

@@ -90,19 +90,27 @@ def _who(site: Site, verdicts: SiteVerdicts) -> str:
     return "nobody known (not enough data)"
 
 
+def _edge_side(snap: NodeSnapshot | None) -> str:
+    targets = snap.edge.targets if snap is not None and snap.edge is not None else None
+    side = targets.overall.value if targets is not None else "unknown"
+    if snap is not None and not snap.reachability.ok:
+        side = f"{side} (Edge unreachable: last known)"
+    return side
+
+
 def site_facts(
     site: Site, verdicts: SiteVerdicts | None, nodes: Mapping[str, NodeSnapshot], now: float
 ) -> SiteFacts:
     """The facts of `site` from its latest judgement and node snapshots."""
     if verdicts is None:
         return SiteFacts(None, None, "unknown (not polled yet)", None)
+    sides = {edge.id: _edge_side(nodes.get(edge.id)) for edge in site.edges}
     edge_side: str | None = None
-    if site.edge is not None:
-        snap = nodes.get(site.edge.id)
-        targets = snap.edge.targets if snap is not None and snap.edge is not None else None
-        edge_side = targets.overall.value if targets is not None else "unknown"
-        if snap is not None and not snap.reachability.ok:
-            edge_side = f"{edge_side} (Edge unreachable: last known)"
+    if len(set(sides.values())) == 1:
+        edge_side = next(iter(sides.values()))
+    elif sides:
+        # A 3-server Edge whose nodes disagree: each one's side, never one made-up answer.
+        edge_side = ", ".join(f"{node_id} → {side}" for node_id, side in sides.items())
     xuc: dict[str, str] = {}
     ready: dict[str, bool | None] = {}
     for cc in (site.cc_master, site.cc_slave):

@@ -22,10 +22,12 @@ from datetime import UTC, datetime
 
 from resil_tui.core.ha_webui import WebUiCheck, record_section
 from resil_tui.core.incident import IncidentFigures, incident_section
+from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.core.runbook_markdown import code
 from resil_tui.core.sanitize import clean, longest_backtick_run
 from resil_tui.core.site_facts import SiteFacts
 from resil_tui.core.wizard_run import RunStatus, StepRecord, StepState, WizardRun
+from resil_tui.inventory_model import Resilience
 
 EXCERPT_LINES = 20
 
@@ -111,8 +113,21 @@ def _step(number: int, rec: StepRecord) -> list[str]:
 Section = Callable[[WizardRun], list[str]]
 
 
+def run_words(run: WizardRun) -> RoleWords:
+    """The words of the run's site: master/slave, or Main/Standby (next LTS)."""
+    try:
+        return role_words(Resilience(run.resilience))
+    except ValueError:
+        return role_words(None)
+
+
 def header(run: WizardRun) -> list[str]:
-    title = "Failover to the slave" if run.direction == "failover" else "Failback to the master"
+    w = run_words(run)
+    title = (
+        f"Failover to the {w.slave}"
+        if run.direction == "failover"
+        else (f"Failback to the {w.master}")
+    )
     out = [f"# {title}: site {run.site}", ""]
     out.append(f"- Run: {code(run.run_id)}")
     out.append(f"- Who: {run.user}")
@@ -216,13 +231,16 @@ def next_steps(run: WizardRun) -> list[str]:
         if left:
             names = ", ".join(code(r.step_id) for r in left)
             todo.append(f"Not done: {names}.")
+    w = run_words(run)
     if run.direction == "failover":
         todo.append(
-            "When the master is back, fail back: "
+            f"When the {w.master} is back, fail back: "
             f"{code(f'resil-tui plan failback --site {run.site}')}, or the Wizard pane (b)."
         )
     else:
-        todo.append("Check that the slave stays on standby and the Edge on the master (Status).")
+        todo.append(
+            f"Check that the {w.slave} stays on standby and the Edge on the {w.master} (Status)."
+        )
     if not run.problems and run.status is RunStatus.FINISHED:
         todo.insert(0, "Nothing is left from this run.")
     return ["## Next steps", ""] + [f"- {t}" for t in dict.fromkeys(todo)]
@@ -256,8 +274,9 @@ def live_facts(run: WizardRun) -> list[str]:
     ]
     out = ["## Live facts at the start and at the end", "", "| | at the start | at the end |"]
     out.append("|---|---|---|")
+    w = run_words(run)
     for key, label in rows:
-        cells = [_table(_facts_cell(f, key)) for f in (start, end)]
+        cells = [_table(reword(_facts_cell(f, key), w)) for f in (start, end)]
         out.append(f"| {label} | {cells[0]} | {cells[1]} |")
     return out
 

@@ -219,6 +219,7 @@ class WizardRun:
     problems: list[Problem] = field(default_factory=list)  # set when the run ends
     facts_start: SiteFacts | None = None  # the live facts when the run started
     facts_end: SiteFacts | None = None  # and when it ended
+    resilience: str = "classic"  # the site's mode (Resilience value): the record's words
 
     @property
     def finished(self) -> bool:
@@ -274,6 +275,7 @@ class WizardRun:
             "problems": [p.to_dict() for p in self.problems],
             "facts_start": self.facts_start.to_dict() if self.facts_start else None,
             "facts_end": self.facts_end.to_dict() if self.facts_end else None,
+            "resilience": self.resilience,
         }
 
     @classmethod
@@ -312,6 +314,7 @@ class WizardRun:
             ],
             facts_start=SiteFacts.from_dict(start) if isinstance(start, dict) else None,
             facts_end=SiteFacts.from_dict(end) if isinstance(end, dict) else None,
+            resilience=str(data.get("resilience", "classic")),
         )
 
 

@@ -471,7 +471,10 @@ class Lab:
                     sd.setdefault("cc", {})[n.side] = entry
                 elif n.kind == EDGE:
                     entry["fqdn"] = n.fqdn
-                    sd["edge"] = entry
+                    if n.name == "edge":
+                        sd["edge"] = entry
+                    else:  # a 3-server Edge: [[site.NAME.edge]] with a name each
+                        sd.setdefault("edge", []).append({"name": n.name.split(".", 1)[1], **entry})
                 elif n.kind == MDS:
                     sd.setdefault("mds", []).append(
                         {"name": n.name.split(".", 1)[1], **entry, "ip": n.ip}

@@ -105,8 +105,12 @@ def build_site(
     max_calls: int | None = None,
     compose: str = COMPOSE_V2,
     xuc: XucSpec | None = None,
+    edges: tuple[str, ...] = (),
 ) -> SiteSpec:
     """One site on a /24 `prefix` ("10.50.0"), with the demo's host numbering.
+
+    `edges` names the Edge nodes of a 3-server Edge ("web", "sip", "turn": nodes
+    `NAME.edge.web`...); empty (the default): one Edge node, `NAME.edge`.
 
     `compose` and `xuc` apply to both CC nodes (and `compose` to the Edge); give a node its
     own with `dataclasses.replace` on the result when a test needs the two sides to differ.
@@ -165,19 +169,21 @@ def build_site(
         ]
     if edge:
         # .110 on purpose: a naive `sed s/10.50.0.11/.../` also rewrites it.
-        nodes.append(
-            NodeSpec(
-                f"{name}.edge",
-                name,
-                EDGE,
-                None,
-                f"{prefix}.110",
-                "edge",
-                fqdn=f"edge.{domain}",
-                hostname=f"edge-{name}",
-                compose=compose,
+        for i, short in enumerate(edges or ("",)):
+            suffix = f".{short}" if short else ""
+            nodes.append(
+                NodeSpec(
+                    f"{name}.edge{suffix}",
+                    name,
+                    EDGE,
+                    None,
+                    f"{prefix}.{110 + i}",
+                    f"edge{suffix}",
+                    fqdn=f"edge.{domain}",
+                    hostname=f"edge-{name}{f'-{short}' if short else ''}",
+                    compose=compose,
+                )
             )
-        )
     for i in range(1, mds + 1):
         nodes.append(
             NodeSpec(

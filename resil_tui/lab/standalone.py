@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import signal
 import stat
@@ -32,12 +33,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sites", type=int, default=0, help="simulate N sites (s001...) instead of the demo site"
     )
+    p.add_argument(
+        "--edges",
+        metavar="NAMES",
+        default="",
+        help="the demo site with a 3-server Edge: comma-separated node names (web,sip,turn)",
+    )
     p.add_argument("--fast", action="store_true", help="sub-second timings (for tests)")
     return p
 
 
 async def _serve(args: argparse.Namespace, out: list[str] | None = None) -> int:
-    spec = LabSpec.many(args.sites) if args.sites else None
+    edges = tuple(n.strip() for n in args.edges.split(",") if n.strip())
+    bad = [n for n in edges if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,30}", n)]
+    if bad:
+        raise SystemExit(
+            f"resil-tui lab: --edges: {', '.join(map(repr, bad))} is not a simple name"
+        )
+    if args.sites and edges:
+        raise SystemExit("resil-tui lab: --edges shapes the demo site; it does not go with --sites")
+    spec = (
+        LabSpec.many(args.sites) if args.sites else (LabSpec.demo(edges=edges) if edges else None)
+    )
     timing = LabTiming.fast() if args.fast else None
     lab = await Lab.start(args.state_dir, spec=spec, timing=timing)
     stop = asyncio.Event()

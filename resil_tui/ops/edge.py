@@ -15,11 +15,17 @@ compare-and-swap of the `.env`, the write and `edge-dcomp up -d` cannot interlea
 second console's; that console is told who holds the lock. `up -d` has its own, longer
 timeout; when it timed out or the link dropped, compose may still be running, so no
 rollback is offered until the admin has checked.
+
+A site with several Edge nodes (a 3-server Edge, each with its own `.env`) is one switch:
+`load_previews` reads every node or refuses, `apply_switches` locks and re-checks every node
+before the first write, and its `SiteEdgeOutcome` says per node what was written where and
+which nodes to roll back (`rollback_all`). `apply_switch` is the one-node case of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import logging
@@ -62,17 +68,18 @@ class EdgeSetupError(ValueError):
 # --- inventory -> planner inputs ---------------------------------------------------------
 
 
-def edge_node(site: Site) -> Node:
-    if site.edge is None:
+def edge_nodes(site: Site) -> tuple[Node, ...]:
+    """The site's Edge nodes (several for a 3-server Edge): they are switched together."""
+    if not site.edges:
         raise EdgeSetupError(f"site {site.name} has no Edge in the inventory: nothing to switch")
-    return site.edge
+    return site.edges
 
 
 def edge_addresses(site: Site) -> EdgeAddresses:
     """The two address pairs the planner switches between, from the inventory.
 
     XIVOCC_HOST needs the CC pair: an Edge without one is refused rather than guessed."""
-    edge_node(site)
+    edge_nodes(site)
     if site.cc_master is None or site.cc_slave is None:
         missing = " and ".join(
             f"[site.{site.name}.cc.{side}]"
@@ -128,12 +135,22 @@ def default_direction(targets: EdgeTargets) -> Direction:
     return Direction.TO_MASTER if on_slave > on_master else Direction.TO_SLAVE
 
 
+# The CLI's --to: the classic words, and the next LTS's Main/Standby as their aliases
+# (accepted for every site: the same two sides whatever the site calls them).
+TO_WORDS: dict[str, Direction] = {
+    "slave": Direction.TO_SLAVE,
+    "master": Direction.TO_MASTER,
+    "standby": Direction.TO_SLAVE,
+    "main": Direction.TO_MASTER,
+}
+
+
 def direction_of(word: str) -> Direction:
-    """`slave` / `master` (the CLI's --to) -> Direction."""
+    """`slave` / `master` (or `standby` / `main`: the CLI's --to) -> Direction."""
     try:
-        return {"slave": Direction.TO_SLAVE, "master": Direction.TO_MASTER}[word]
+        return TO_WORDS[word.strip().lower()]
     except KeyError:
-        raise ValueError(f"--to takes slave or master, not {word!r}") from None
+        raise ValueError(f"--to takes {', '.join(TO_WORDS)}, not {word!r}") from None
 
 
 def step_label(direction: Direction) -> str:
@@ -155,6 +172,8 @@ class EdgePreview:
     text: str
     addresses: EdgeAddresses
     as_of: float
+    # One node of several (a 3-server Edge): a variable it does not set is not used there.
+    one_of_several: bool = False
 
     @property
     def sha256(self) -> str:
@@ -182,19 +201,28 @@ class EdgePreview:
         return found
 
     def plan(self, direction: Direction) -> EdgeSwitchPlan:
-        return plan_edge_switch(self.text, self.addresses, direction)
+        return plan_edge_switch(
+            self.text, self.addresses, direction, missing_ok=self.one_of_several
+        )
 
 
-def preview_from_snapshot(site: Site, snapshot: NodeSnapshot | None) -> EdgePreview | None:
-    """The preview of what the last status poll read on the Edge (None: nothing read)."""
+def preview_from_snapshot(
+    site: Site, node: Node, snapshot: NodeSnapshot | None
+) -> EdgePreview | None:
+    """The preview of what the last status poll read on an Edge node (None: nothing read)."""
     if snapshot is None or snapshot.edge is None or snapshot.edge.env_text is None:
         return None
-    node = edge_node(site)
     read_at = snapshot.last_success_at
     if read_at is None:
         return None
     return EdgePreview(
-        site.name, node, node.paths.edge_env, snapshot.edge.env_text, edge_addresses(site), read_at
+        site.name,
+        node,
+        node.paths.edge_env,
+        snapshot.edge.env_text,
+        edge_addresses(site),
+        read_at,
+        len(site.edges) > 1,
     )
 
 
@@ -210,15 +238,46 @@ async def _read(pool: Pool, node: Node, path: str) -> bytes | None:
         return await sftp.read_file(pool, node, path)
 
 
-async def load_preview(pool: Pool, site: Site) -> EdgePreview:
-    """Read the site's Edge `.env`. Raises EdgeSetupError (inventory) or RemoteError."""
-    node = edge_node(site)
+async def load_preview(pool: Pool, site: Site, node: Node) -> EdgePreview:
+    """Read one Edge node's `.env`. Raises EdgeSetupError (inventory) or RemoteError."""
     addresses = edge_addresses(site)
     path = node.paths.edge_env
     data = await _read(pool, node, path)
     if data is None:
         raise RemoteError(ErrorKind.ERROR, node.id, f"{path} does not exist on {node.id}")
-    return EdgePreview(site.name, node, path, decode_env(data), addresses, time.time())
+    return EdgePreview(
+        site.name, node, path, decode_env(data), addresses, time.time(), len(site.edges) > 1
+    )
+
+
+async def load_previews(pool: Pool, site: Site) -> tuple[EdgePreview, ...]:
+    """Read every Edge node's `.env` of the site, in inventory order.
+
+    All or nothing: when one Edge node cannot be read, RemoteError names it and no preview
+    is returned, so nothing can be switched until every Edge answers (a 3-server Edge half
+    switched sends the web and the SIP proxy to different sides)."""
+    nodes = edge_nodes(site)
+    edge_addresses(site)
+    found = await asyncio.gather(
+        *(load_preview(pool, site, node) for node in nodes), return_exceptions=True
+    )
+    previews: list[EdgePreview] = []
+    for node, item in zip(nodes, found, strict=True):
+        if isinstance(item, EdgePreview):
+            previews.append(item)
+        elif isinstance(item, RemoteError):
+            if len(nodes) == 1:
+                raise item
+            others = ", ".join(n.id for n in nodes if n is not node)
+            raise RemoteError(
+                item.kind,
+                item.node_id,
+                f"{item.message}; the site's Edge nodes switch together ({others} too): "
+                "nothing is written until every one answers",
+            ) from item
+        else:
+            raise item
+    return tuple(previews)
 
 
 def plan_notes(plan: EdgeSwitchPlan) -> list[str]:
@@ -265,6 +324,7 @@ class StepStarted:
     index: int  # 1-based
     total: int
     text: str
+    node_id: str = ""  # the Edge node the step runs on (a site may have several)
 
 
 @dataclass(frozen=True)
@@ -275,6 +335,7 @@ class StepFinished:
     ok: bool
     detail: str
     elapsed: float
+    node_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -283,6 +344,7 @@ class ContainersPolled:
     all_up: bool
     ps: ComposePs | None  # None when the poll itself failed
     error: str | None = None
+    node_id: str = ""
 
 
 EdgeEvent = StepStarted | StepFinished | ContainersPolled
@@ -342,9 +404,16 @@ class _Run:
     """Numbers the steps, times them and reports them; a broken callback is logged, not
     allowed to stop a half-done change."""
 
-    def __init__(self, steps: tuple[EdgeStep, ...], path: str, on_event: EventCallback | None):
+    def __init__(
+        self,
+        steps: tuple[EdgeStep, ...],
+        path: str,
+        on_event: EventCallback | None,
+        node_id: str = "",
+    ):
         self.steps = steps
         self.path = path
+        self.node_id = node_id
         self.on_event = on_event
         self.started: dict[EdgeStep, float] = {}
         self.finished: list[StepFinished] = []
@@ -365,12 +434,16 @@ class _Run:
     async def start(self, step: EdgeStep) -> None:
         self.started[step] = time.monotonic()
         await self.emit(
-            StepStarted(step, self.index(step), len(self.steps), step_text(step, self.path))
+            StepStarted(
+                step, self.index(step), len(self.steps), step_text(step, self.path), self.node_id
+            )
         )
 
     async def finish(self, step: EdgeStep, ok: bool, detail: str) -> None:
         elapsed = time.monotonic() - self.started.get(step, time.monotonic())
-        event = StepFinished(step, self.index(step), len(self.steps), ok, detail, elapsed)
+        event = StepFinished(
+            step, self.index(step), len(self.steps), ok, detail, elapsed, self.node_id
+        )
         self.finished.append(event)
         await self.emit(event)
 
@@ -419,6 +492,7 @@ class _Switch:
     up_timeout: float = UP_TIMEOUT
     compose_may_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    written: bool = False  # the new content is in place (the write step succeeded)
 
     def outcome(
         self,
@@ -563,6 +637,7 @@ class _Switch:
             f"backup {result.backup or 'not needed'}; written{via} and read back "
             f"(sha256 {_short(result.after_sha256)}){sync}{warned}",
         )
+        self.written = True
         return None
 
     async def _probe(self, err: RemoteError) -> tuple[NodeState, str]:
@@ -671,7 +746,13 @@ class _Switch:
                 last_error = err.message
             up = last is not None and not last_error and all_up(last)
             await self.run.emit(
-                ContainersPolled(attempt, up, last if not last_error else None, last_error or None)
+                ContainersPolled(
+                    attempt,
+                    up,
+                    last if not last_error else None,
+                    last_error or None,
+                    self.node.id,
+                )
             )
             if up and last is not None:
                 names = ", ".join(c.service for c in last.containers)
@@ -711,6 +792,69 @@ async def _refused(switch: _Switch, what: str) -> EdgeOutcome | None:
 # --- apply -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EdgeChange:
+    """One Edge node's part of a switch: the file the plan was made from, and the plan."""
+
+    node: Node
+    plan: EdgeSwitchPlan
+    path: str | None = None  # default: the node's edge_env
+
+    @classmethod
+    def of(cls, preview: EdgePreview, direction: Direction) -> EdgeChange:
+        return cls(preview.node, preview.plan(direction), preview.path)
+
+
+@dataclass(frozen=True)
+class SiteEdgeOutcome:
+    """A switch (or rollback) of a site's Edge nodes: one outcome per node, in order."""
+
+    action: str
+    outcomes: tuple[EdgeOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outcomes) and all(o.ok for o in self.outcomes)
+
+    @property
+    def message(self) -> str:
+        if len(self.outcomes) == 1:
+            return self.outcomes[0].message
+        return "\n".join(
+            f"{'✔' if o.ok else '✖'} {o.node_id} ({o.path}): {o.message}" for o in self.outcomes
+        )
+
+    @property
+    def rollback_nodes(self) -> tuple[str, ...]:
+        """The nodes to roll back after a run that did not end well: every one whose file
+        changed, including those switched before another node failed (not while compose
+        may still run there)."""
+        if self.ok:
+            return ()
+        return tuple(
+            o.node_id
+            for o in self.outcomes
+            if o.state is not NodeState.UNCHANGED and not o.compose_may_run
+        )
+
+    @property
+    def compose_may_run(self) -> bool:
+        return any(o.compose_may_run for o in self.outcomes)
+
+    @property
+    def refused_read_only(self) -> bool:
+        return any(o.refused_read_only for o in self.outcomes)
+
+    @property
+    def stale_lock_nodes(self) -> tuple[str, ...]:
+        """Nodes refused because of a stale lock (the admin may break it and retry)."""
+        return tuple(
+            o.node_id
+            for o in self.outcomes
+            if o.error is not None and o.error.kind is ErrorKind.STALE_LOCK
+        )
+
+
 async def apply_switch(
     pool: Pool,
     node: Node,
@@ -723,40 +867,181 @@ async def apply_switch(
     force: bool = False,
     up_timeout: float = UP_TIMEOUT,
 ) -> EdgeOutcome:
-    """Write `plan.new_text` over the Edge `.env` the plan was made from, then `up -d`.
-
-    `step` is the audit log's step text (default "edge switch to slave|master"); the
-    wizard passes its own so the audit says which run and step did the switch.
-
-    Never raises for remote failures: the outcome says where it stopped and what the node
-    holds. Refuses (nothing sent) in read-only mode, when the plan is not applicable, or
-    when another change holds the node's lock (`force` breaks a *stale* lock only)."""
-    path = path or node.paths.edge_env
-    label = step or step_label(plan.direction)
-    switch = _Switch(
-        pool, node, path, "apply", label, _Run(APPLY_STEPS, path, on_event), wait or ContainerWait()
+    """One Edge node's switch (`apply_switches` with one change)."""
+    done = await apply_switches(
+        pool,
+        [EdgeChange(node, plan, path)],
+        on_event=on_event,
+        wait=wait,
+        step=step,
+        break_stale=frozenset({node.id}) if force else frozenset(),
+        up_timeout=up_timeout,
     )
-    switch.up_timeout = up_timeout
-    if not plan.applicable:
-        why = "; ".join(e.message for e in plan.errors) or (
-            f"already on the {plan.direction.target.value} side"
+    return done.outcomes[0]
+
+
+async def apply_switches(
+    pool: Pool,
+    changes: list[EdgeChange],
+    *,
+    on_event: EventCallback | None = None,
+    wait: ContainerWait | None = None,
+    step: str | None = None,
+    break_stale: frozenset[str] = frozenset(),
+    up_timeout: float = UP_TIMEOUT,
+) -> SiteEdgeOutcome:
+    """Write each plan's `new_text` over the Edge `.env` it was made from, then `up -d`:
+    every Edge node of a site with one confirmation.
+
+    The run goes step by step across the nodes: take every node's lock, re-check every
+    file, write every file, then `edge-dcomp up -d` and wait on each in turn. So nothing is
+    written unless every node is locked and still holds what was previewed, and a write
+    that fails on one node leaves every container on its old settings. The first failure
+    stops the run: each node's outcome says what it holds (written or not, applied or not).
+
+    `step` is the audit log's step text (default "edge switch to slave|master"); the wizard
+    passes its own so the audit says which run and step did the switch. Never raises for
+    remote failures. Refuses (nothing sent) in read-only mode, when a plan is not
+    applicable, or when another change holds a node's lock (`break_stale` names the nodes
+    whose *stale* lock may be broken)."""
+    switches = [
+        _Switch(
+            pool,
+            change.node,
+            change.path or change.node.paths.edge_env,
+            "apply",
+            step or step_label(change.plan.direction),
+            _Run(APPLY_STEPS, change.path or change.node.paths.edge_env, on_event, change.node.id),
+            wait or ContainerWait(),
+            up_timeout=up_timeout,
         )
-        return switch.outcome(False, NodeState.UNCHANGED, f"nothing to apply: {why}")
-    refused = await _refused(switch, f"switch {path} ({label})")
-    if refused is not None:
-        return refused
-    switch.done_text = f"Edge {node.id} switched to {plan.direction.target.value}: {path} written"
-
-    async def body() -> EdgeOutcome:
-        failed = await switch.check(sha256_hex(encode_env(plan.old_text)))
-        if failed is None:
+        for change in changes
+    ]
+    plans = [change.plan for change in changes]
+    todo = [(switch, plan) for switch, plan in zip(switches, plans, strict=True) if plan.applicable]
+    broken = [s.node.id for s, plan in zip(switches, plans, strict=True) if plan.errors]
+    if broken or not todo:
+        return SiteEdgeOutcome(
+            "apply",
+            tuple(
+                _not_applicable(s, plan, broken) for s, plan in zip(switches, plans, strict=True)
+            ),
+        )
+    for switch, plan in todo:
+        refused = await _refused(switch, f"switch {switch.path} ({switch.label})")
+        if refused is not None:
+            return _stopped(switches, plans, refused)
+        switch.done_text = (
+            f"Edge {switch.node.id} switched to {plan.direction.target.value}: "
+            f"{switch.path} written"
+        )
+    async with contextlib.AsyncExitStack() as stack:
+        for switch, _plan in todo:
+            try:
+                await stack.enter_async_context(
+                    node_lock(
+                        pool,
+                        switch.node,
+                        "edge apply",
+                        force=switch.node.id in break_stale,
+                        step=switch.label,
+                    )
+                )
+            except RemoteError as err:
+                return _stopped(switches, plans, await _lock_refused(switch, EdgeStep.CHECK, err))
+        for switch, plan in todo:
+            failed = await switch.check(sha256_hex(encode_env(plan.old_text)))
+            if failed is not None:
+                return _stopped(switches, plans, failed)
+        for switch, plan in todo:
             failed = await switch.write(encode_env(plan.new_text))
-        if failed is not None:
-            return failed
-        switch.done_text += f" (backup {switch.backup or 'none'})"
-        return await switch.up_and_wait()
+            if failed is not None:
+                return _stopped(switches, plans, failed)
+            switch.done_text += f" (backup {switch.backup or 'none'})"
+        done: dict[str, EdgeOutcome] = {}
+        for switch, _plan in todo:
+            outcome = await switch.up_and_wait()
+            done[switch.node.id] = outcome
+            if not outcome.ok:
+                return _stopped(switches, plans, outcome, done)
+        return SiteEdgeOutcome(
+            "apply",
+            tuple(
+                done.get(s.node.id) or _already(s, plan)
+                for s, plan in zip(switches, plans, strict=True)
+            ),
+        )
 
-    return await _locked(switch, "edge apply", force, EdgeStep.CHECK, body)
+
+def _not_applicable(switch: _Switch, plan: EdgeSwitchPlan, broken: list[str]) -> EdgeOutcome:
+    why = "; ".join(e.message for e in plan.errors) or (
+        f"already on the {plan.direction.target.value} side"
+    )
+    if not plan.errors and broken:
+        why = f"the switch of {', '.join(broken)} cannot be planned: nothing written anywhere"
+    return switch.outcome(False, NodeState.UNCHANGED, f"nothing to apply: {why}")
+
+
+def _already(switch: _Switch, plan: EdgeSwitchPlan) -> EdgeOutcome:
+    target = plan.direction.target.value
+    return switch.outcome(
+        True,
+        NodeState.UNCHANGED,
+        f"{switch.path} on {switch.node.id} already points to the {target}: nothing written",
+    )
+
+
+def _stopped(
+    switches: list[_Switch],
+    plans: list[EdgeSwitchPlan],
+    failed: EdgeOutcome,
+    done: dict[str, EdgeOutcome] | None = None,
+) -> SiteEdgeOutcome:
+    """The outcomes of a run stopped by `failed` on one node: what every other node holds."""
+    done = done or {}
+    out: list[EdgeOutcome] = []
+    where = (
+        f"{failed.node_id} failed ({failed.failed_step.value if failed.failed_step else 'refused'})"
+    )
+    for switch, plan in zip(switches, plans, strict=True):
+        node_id = switch.node.id
+        if node_id == failed.node_id:
+            out.append(failed)
+        elif node_id in done:
+            out.append(done[node_id])
+        elif not plan.applicable:
+            out.append(_already(switch, plan))
+        elif switch.written:
+            out.append(
+                switch.outcome(
+                    False,
+                    NodeState.WRITTEN,
+                    f"{switch.path} written (backup {switch.backup or 'none'}), but edge-dcomp "
+                    f"up -d was NOT run: the run stopped because {where}. Its containers "
+                    "still run with the old settings: roll back, or run edge-dcomp up -d",
+                )
+            )
+        else:
+            out.append(
+                switch.outcome(
+                    False,
+                    NodeState.UNCHANGED,
+                    f"nothing written: the run stopped because {where}",
+                )
+            )
+    return SiteEdgeOutcome(failed.action, tuple(out))
+
+
+async def _lock_refused(switch: _Switch, first: EdgeStep, err: RemoteError) -> EdgeOutcome:
+    """Taking the lock belongs to the first step (the compare-and-swap happens under it):
+    a refusal stops the run there, nothing written."""
+    await switch.run.start(first)
+    return await switch.fail(
+        first,
+        NodeState.UNCHANGED,
+        f"could not take the node's change lock ({err.message}); nothing was written",
+        err,
+    )
 
 
 async def _locked(
@@ -776,13 +1061,7 @@ async def _locked(
     except RemoteError as err:
         if entered:
             raise
-        await switch.run.start(first)
-        return await switch.fail(
-            first,
-            NodeState.UNCHANGED,
-            f"could not take the node's change lock ({err.message}); nothing was written",
-            err,
-        )
+        return await _lock_refused(switch, first, err)
 
 
 # --- rollback ----------------------------------------------------------------------------
@@ -884,7 +1163,7 @@ async def rollback(
     `expected_sha256`: the current file as the admin saw it; when given, a file changed
     since is refused. Never raises for remote failures."""
     path = path or node.paths.edge_env
-    run = _Run(ROLLBACK_STEPS, path, on_event)
+    run = _Run(ROLLBACK_STEPS, path, on_event, node.id)
     switch = _Switch(pool, node, path, "rollback", "edge rollback", run, wait or ContainerWait())
     switch.up_timeout = up_timeout
     refused = await _refused(switch, f"restore a backup of {path}")
@@ -895,6 +1174,52 @@ async def rollback(
         return await _rollback(switch, backup, expected_sha256)
 
     return await _locked(switch, "edge rollback", force, EdgeStep.FIND, body)
+
+
+async def rollback_all(
+    pool: Pool,
+    previews: list[RollbackPreview],
+    *,
+    on_event: EventCallback | None = None,
+    wait: ContainerWait | None = None,
+    break_stale: frozenset[str] = frozenset(),
+    up_timeout: float = UP_TIMEOUT,
+) -> SiteEdgeOutcome:
+    """Put back the reviewed backup on each node in turn (each under its own lock, each
+    refused if its file changed since the preview). The first failure stops the run: the
+    nodes after it are left as they are, and say so."""
+    outcomes: list[EdgeOutcome] = []
+    failed: EdgeOutcome | None = None
+    for preview in previews:
+        node = preview.node
+        if failed is not None:
+            outcomes.append(
+                EdgeOutcome(
+                    "rollback",
+                    node.id,
+                    preview.path,
+                    "edge rollback",
+                    False,
+                    NodeState.UNCHANGED,
+                    f"not rolled back: the run stopped because {failed.node_id} failed",
+                )
+            )
+            continue
+        outcome = await rollback(
+            pool,
+            node,
+            backup=preview.backup.path,
+            expected_sha256=preview.current_sha256,
+            path=preview.path,
+            on_event=on_event,
+            wait=wait,
+            force=node.id in break_stale,
+            up_timeout=up_timeout,
+        )
+        outcomes.append(outcome)
+        if not outcome.ok:
+            failed = outcome
+    return SiteEdgeOutcome("rollback", tuple(outcomes))
 
 
 async def _rollback(

@@ -265,6 +265,7 @@ class ActionRecord:
     exit_status: int | None = None
     summary: str = ""
     refused: bool = False
+    stale_lock: bool = False  # refused by the node's stale lock: may be broken and retried
     restart_required: bool = False
     verify_problems: list[str] = field(default_factory=list)
     replication: ReplicationResult | None = None
@@ -319,6 +320,7 @@ async def _under_lock(
         if entered or exc.kind is ErrorKind.READ_ONLY:
             raise
         rec.refused = True
+        rec.stale_lock = exc.kind is ErrorKind.STALE_LOCK
         return rec.finish(False, f"refused: {exc.message}")
 
 
@@ -506,28 +508,38 @@ async def run_action(
     *,
     on_line: LineSink = _ignore,
     ask_password: PasswordAsk | None = None,
+    force: bool = False,
 ) -> ActionRecord:
-    """Run a planned HA action: the very command it holds."""
+    """Run a planned HA action: the very command it holds. `force` breaks the node's lock
+    when it is stale (the admin confirmed it after a refusal that said so)."""
     kind, node = action.kind, action.node
     if kind is HaActionKind.SET_MODE:
         assert action.validation is not None
-        return await apply_ha_mode(pool, node, action.validation, on_line=on_line, action=action)
+        return await apply_ha_mode(
+            pool, node, action.validation, on_line=on_line, action=action, force=force
+        )
     if kind is HaActionKind.RESTART:
-        return await restart_services(pool, node, on_line=on_line, action=action)
+        return await restart_services(pool, node, on_line=on_line, action=action, force=force)
     if kind is HaActionKind.REPLICATE:
         assert action.peer is not None
-        return await run_replication(pool, node, action.peer, on_line=on_line, action=action)
+        return await run_replication(
+            pool, node, action.peer, on_line=on_line, action=action, force=force
+        )
     if kind is HaActionKind.SYNC:
-        return await run_sync(pool, node, on_line=on_line, action=action)
+        return await run_sync(pool, node, on_line=on_line, action=action, force=force)
     if kind is HaActionKind.SYNC_INIT:
         if ask_password is None:
             raise ValueError("xivo-sync -i needs a way to ask for the slave's password")
-        return await run_sync_init(pool, node, ask_password, on_line=on_line, action=action)
+        return await run_sync_init(
+            pool, node, ask_password, on_line=on_line, action=action, force=force
+        )
     if kind is HaActionKind.CHECK:
         assert action.peer is not None
-        return await run_check_master(pool, node, action.peer, on_line=on_line, action=action)
+        return await run_check_master(
+            pool, node, action.peer, on_line=on_line, action=action, force=force
+        )
     act = SlaveAction.START if kind is HaActionKind.SLAVE_START else SlaveAction.STOP
-    return await run_manage_slave(pool, node, act, on_line=on_line, action=action)
+    return await run_manage_slave(pool, node, act, on_line=on_line, action=action, force=force)
 
 
 # --- mode change ------------------------------------------------------------------------------

@@ -85,13 +85,14 @@ from resil_tui.ops.edge import (
     UP_TIMEOUT,
     ContainersPolled,
     ContainerWait,
+    EdgeChange,
     EdgeEvent,
     EdgeSetupError,
     NodeState,
     StepFinished,
     StepStarted,
-    apply_switch,
-    load_preview,
+    apply_switches,
+    load_previews,
     plan_notes,
 )
 from resil_tui.ops.session import journal_for
@@ -108,7 +109,7 @@ from resil_tui.ops.xuc_wait import (
 )
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command, CommandError
-from resil_tui.remote.errors import RemoteError
+from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.lock import node_lock
 from resil_tui.remote.pool import Pool, Result
 
@@ -244,6 +245,13 @@ def step_plan(step: Step, inventory: Inventory) -> StepPlan:
             return cat.manage_slave_services(args.get("action", ""))
         if name is ActionName.EDGE_SWITCH:
             changes = "; ".join(str(c) for c in step.env_changes) or "the Edge variables"
+            edges = inventory.site(node.site).edges if node is not None else ()
+            if len(edges) > 1:  # a 3-server Edge: every node, one confirmation
+                where = ", ".join(f"{e.paths.edge_env} on {e.id}" for e in edges)
+                return (
+                    f"on every Edge node ({where}): back up the .env and replace it "
+                    f"atomically ({changes}), then {cat.edge_up().line} on each"
+                )
             return (
                 f"back up {args.get('env_path', '.env')} and replace it atomically "
                 f"({changes}), then {cat.edge_up().line}"
@@ -298,6 +306,9 @@ class WizardEngine:
         self._task: asyncio.Task[object] | None = None  # the step's task, to interrupt it
         # A resumed run checks again, once its guards pass, what earlier steps found true.
         self.recheck_pending = False
+        # Nodes whose stale lock the admin chose to break, for the next attempt of a step
+        # (`retry_breaking_stale_lock`): used once, then forgotten.
+        self._break_once: dict[str, frozenset[str]] = {}
         # The incident journal: the run's start and end go in, its figures come out.
         self.journal = journal or journal_for(inventory)
         resumed = run is not None
@@ -389,6 +400,7 @@ class WizardEngine:
             read_only=self.read_only,
             inventory_path=str(self.inventory.path) if self.inventory.path else None,
             notes=list(rb.notes),
+            resilience=self.site.resilience.value,
         )
         run.steps = [new_record(s, "") for s in rb.steps]
         for rec, step in zip(run.steps, rb.steps, strict=True):
@@ -589,6 +601,40 @@ class WizardEngine:
         if rec.state is StepState.AWAITING_CONFIRM:
             rec.state = StepState.PENDING  # re-check: the master may have stopped meanwhile
         return await self.run_step(step.id)
+
+    def stale_locks(self, step_id: str) -> tuple[str, ...]:
+        """The nodes whose stale lock refused this step's last attempt (empty: none)."""
+        found = self.record(step_id).flags.get("stale_lock", "")
+        return tuple(n for n in found.split(",") if n)
+
+    async def retry_breaking_stale_lock(self, step_id: str, typed_node: str) -> StepRecord:
+        """Run the step again, breaking the stale lock of the node the admin typed (its id
+        exactly). The lock layer audits the break, naming whose lock it was; the step's
+        output says who broke it."""
+        step, rec = self._require_current(step_id)
+        stale = self.stale_locks(step.id)
+        node_id = typed_node.strip()
+        if node_id not in stale:
+            raise WizardError(
+                f"{step.title}: type the id of the node whose stale lock to break exactly "
+                f"({', '.join(stale) or 'no stale lock refused this step'})"
+            )
+        self._break_once[step.id] = frozenset({node_id})
+        self._output(
+            rec, [f"{self.run.user} typed {node_id}: its stale lock is broken and the step retried"]
+        )
+        return await self.retry(step.id)
+
+    def _break_stale(self, step: Step) -> frozenset[str]:
+        return self._break_once.pop(step.id, frozenset())
+
+    def _lock_refusal(self, rec: StepRecord, stale: tuple[str, ...]) -> None:
+        """Remember which nodes' stale lock refused the step (the console offers to break
+        it); a later attempt that was not refused so forgets it."""
+        if stale:
+            rec.flags["stale_lock"] = ",".join(stale)
+        else:
+            rec.flags.pop("stale_lock", None)
 
     async def skip(self, step_id: str, reason: str) -> StepRecord:
         step, rec = self._require_current(step_id)
@@ -791,7 +837,8 @@ class WizardEngine:
         v = report.verdicts
         side = self.runbook.direction.target
         cc = self.site.cc(side)
-        new_side = {self.site.xivo(side).id, *(n.id for n in (cc, self.site.edge) if n)}
+        new_side = {self.site.xivo(side).id, *(n.id for n in (cc,) if n)}
+        new_side |= {n.id for n in self.site.edges}
         return FinalVerdict(
             verdict=v.primary.code.value,
             severity=v.severity.value,
@@ -985,9 +1032,13 @@ class WizardEngine:
         restart first notes the current run and the log's end (read-only), so that the
         wait after it counts only the new run's readiness line."""
         entered = False
+        force = node.id in self._break_stale(step)
         try:
-            async with node_lock(self.pool, node, f"wizard {action}", step=self._audit_step(step)):
+            async with node_lock(
+                self.pool, node, f"wizard {action}", force=force, step=self._audit_step(step)
+            ):
                 entered = True
+                self._lock_refusal(rec, ())
                 if restart is not None:
                     mark = await take_mark(self.pool, restart, self.clock())
                     rec.flags["xuc_mark"] = json.dumps(mark.to_dict())
@@ -1012,66 +1063,116 @@ class WizardEngine:
         except RemoteError as err:
             if entered:
                 raise
+            self._lock_refusal(rec, (node.id,) if err.kind is ErrorKind.STALE_LOCK else ())
             self._fail(rec, f"{command.line} not run: {err.message}")
             return None
 
     async def _edge_switch(self, step: Step, rec: StepRecord) -> None:
-        preview = await load_preview(self.pool, self.site)
-        plan = preview.plan(self.runbook.direction.edge_direction)
-        self._output(rec, [f"note: {n}" for n in plan_notes(plan)])
+        """Every Edge node of the site, with the one confirmation the step had: all read
+        first (one unreadable: nothing written), then `ops.edge.apply_switches`."""
+        direction = self.runbook.direction.edge_direction
+        previews = await load_previews(self.pool, self.site)
+        changes = [EdgeChange.of(p, direction) for p in previews]
+        several = len(changes) > 1
+        for change in changes:
+            at = f"{change.node.id}: " if several else ""
+            self._output(rec, [f"note: {at}{n}" for n in plan_notes(change.plan)])
         target = self.runbook.direction.target.value
-        if plan.errors:
-            self._fail(rec, "cannot switch: " + "; ".join(e.message for e in plan.errors))
+        broken = [c for c in changes if c.plan.errors]
+        if broken:
+            self._fail(
+                rec,
+                "cannot switch: "
+                + "; ".join(
+                    (f"{c.node.id}: " if several else "") + e.message
+                    for c in broken
+                    for e in c.plan.errors
+                ),
+            )
             return
-        if plan.nothing_to_do:
-            self._done(rec, f"{preview.path} already points to the {target}: nothing written")
-            left, why = await self._left_to_apply(preview.node, preview.path)
-            self._output(rec, [f"edge-dcomp up -d: {why}"])
-            if left is False:
-                self._settle_edge_up(f"nothing left to apply: {why}")
+        if all(c.plan.nothing_to_do for c in changes):
+            paths = ", ".join(p.path for p in previews)
+            on = f" on {', '.join(p.node.id for p in previews)}" if several else ""
+            self._done(rec, f"{paths}{on} already point(s) to the {target}: nothing written")
+            for preview in previews:
+                left, why = await self._left_to_apply(preview.node, preview.path)
+                self._output(
+                    rec,
+                    [
+                        f"{preview.node.id if several else 'edge-dcomp'}"
+                        f"{' edge-dcomp' if several else ''} up -d: {why}"
+                    ],
+                )
+                if left is False:
+                    self._settle_edge_up(f"nothing left to apply: {why}", preview.node.id)
             return
-        self._output(
-            rec, [f"{e.name}: {e.old_value} -> {e.new_value}" for e in plan.entries if e.changed]
-        )
+        for change in changes:
+            at = f"{change.node.id} " if several else ""
+            self._output(
+                rec,
+                [
+                    f"{at}{e.name}: {e.old_value} -> {e.new_value}"
+                    for e in change.plan.entries
+                    if e.changed
+                ],
+            )
 
         def on_edge(event: EdgeEvent) -> None:
+            at = f"{event.node_id} " if several else ""
             if isinstance(event, StepStarted):
-                self._output(rec, [f"{event.index}/{event.total} {event.text}"])
+                self._output(rec, [f"{at}{event.index}/{event.total} {event.text}"])
             elif isinstance(event, StepFinished):
-                self._output(rec, [f"    {'ok' if event.ok else 'FAILED'}: {event.detail}"])
+                self._output(rec, [f"    {at}{'ok' if event.ok else 'FAILED'}: {event.detail}"])
             elif isinstance(event, ContainersPolled):
                 text = event.error or (describe_containers(event.ps) if event.ps else "?")
-                self._output(rec, [f"    ps #{event.attempt}: {text}"])
+                self._output(rec, [f"    {at}ps #{event.attempt}: {text}"])
 
-        outcome = await apply_switch(
+        done = await apply_switches(
             self.pool,
-            preview.node,
-            plan,
-            path=preview.path,
+            changes,
             on_event=on_edge,
             wait=ContainerWait(self.options.edge_wait_timeout, self.options.poll_interval),
             step=self._audit_step(step),
+            break_stale=self._break_stale(step),
         )
-        self._output(rec, _lines(outcome.up_output))
-        if outcome.state is NodeState.APPLIED:
-            rec.flags["edge_up_done"] = datetime.fromtimestamp(self.clock(), UTC).strftime(
-                "%H:%M:%S UTC"
-            )
-        if outcome.ok:
-            self._done(rec, outcome.message)
-            done_at = rec.flags.get("edge_up_done")
-            if done_at is not None:
-                self._settle_edge_up(
-                    f"nothing left to apply: edge-dcomp up -d ran in the switch step at {done_at}"
-                )
+        stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%H:%M:%S UTC")
+        for outcome in done.outcomes:
+            self._output(rec, _lines(outcome.up_output))
+            if outcome.state is NodeState.APPLIED:
+                rec.flags[f"edge_up_done:{outcome.node_id}"] = stamp
+                rec.flags["edge_up_done"] = stamp
+        if done.ok:
+            self._done(rec, done.message)
+            for outcome in done.outcomes:
+                if outcome.state is NodeState.APPLIED:
+                    self._settle_edge_up(
+                        f"nothing left to apply: edge-dcomp up -d ran in the switch step at "
+                        f"{stamp}",
+                        outcome.node_id,
+                    )
         else:
-            hint = " The Edge pane (3) can roll it back." if outcome.rollback_offered else ""
-            self._fail(rec, outcome.message + hint)
+            self._lock_refusal(rec, done.stale_lock_nodes)
+            nodes = done.rollback_nodes
+            hint = f" The Edge pane (3) can roll back {', '.join(nodes)}." if nodes else ""
+            self._fail(rec, done.message + hint)
 
-    def _settle_edge_up(self, why: str) -> None:
-        """`edge.up` has nothing left to do: it is settled, never offered as a step to run."""
+    def _settle_edge_up(self, why: str, node_id: str) -> None:
+        """An Edge node's `edge.up` step has nothing left to do: it is settled, never offered
+        as a step to run."""
+        step = next(
+            (
+                s
+                for s in self.runbook.steps
+                if s.command is not None
+                and s.command.name is ActionName.EDGE_UP
+                and s.node_id == node_id
+            ),
+            None,
+        )
+        if step is None:
+            return
         try:
-            rec = self.run.record("edge.up")
+            rec = self.run.record(step.id)
         except KeyError:
             return
         if rec.state.settled:

@@ -24,6 +24,9 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"  # a remote file changed since it was previewed
     AUDIT = "audit"  # the audit log cannot be written: refused locally, nothing was sent
     LOCKED = "locked"  # another change holds the node's lock: nothing was sent
+    # The node's lock is stale (its console died?): nothing was sent; the admin may break it
+    # explicitly (--break-stale-lock; the console offers it behind a typed confirmation).
+    STALE_LOCK = "stale_lock"
     ERROR = "error"  # anything else, with the original message
 
 

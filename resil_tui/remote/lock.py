@@ -288,12 +288,12 @@ async def acquire(
                     if not force:
                         since = f"{_minutes(age)} ago" if age is not None else "at an unknown time"
                         raise RemoteError(
-                            ErrorKind.LOCKED,
+                            ErrorKind.STALE_LOCK,
                             node.id,
                             f"{node.id} has a stale lock: {who}, last refreshed {since} "
                             f"(stale after {_minutes(stale)}; lock {directory}). Nothing was "
                             "sent. Make sure that change is over, then break it "
-                            "(--break-stale-lock on the command line)",
+                            "(--break-stale-lock on the command line; the console offers it)",
                         )
                     # Break it: remove what we read (a concurrent breaker loses the mkdir).
                     with contextlib.suppress(asyncssh.SFTPNoSuchFile):

@@ -112,7 +112,7 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
     nginx_before = containers.container(lab.world, EDGE, "nginx")
     assert nginx_before is not None and nginx_before["env"]["XIVO_HOST"] == "10.50.0.11"
 
-    preview = await load_preview(pool, site)
+    preview = await load_preview(pool, site, site.edges[0])
     assert preview.text.encode() == original
     assert preview.overall is EdgeSide.MASTER
     assert default_direction(preview.targets) is Direction.TO_SLAVE
@@ -120,7 +120,7 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
     assert plan.applicable
 
     record = Recorder()
-    outcome = await apply_switch(pool, site.edge, plan, on_event=record, wait=FAST)  # type: ignore[arg-type]
+    outcome = await apply_switch(pool, site.edges[0], plan, on_event=record, wait=FAST)
     assert outcome.ok, outcome.message
     assert outcome.state is NodeState.APPLIED
     assert record.finished() == [(step, True) for step in APPLY_STEPS]
@@ -167,26 +167,26 @@ async def test_apply_to_slave_and_back_restores_the_bytes(
     assert locks[:3] == ["started", "acquired", "released"]
 
     # And back to master: the very same bytes as before.
-    back = await load_preview(pool, site)
+    back = await load_preview(pool, site, site.edges[0])
     assert back.overall is EdgeSide.SLAVE
     assert default_direction(back.targets) is Direction.TO_MASTER
-    outcome2 = await apply_switch(pool, site.edge, back.plan(Direction.TO_MASTER), wait=FAST)  # type: ignore[arg-type]
+    outcome2 = await apply_switch(pool, site.edges[0], back.plan(Direction.TO_MASTER), wait=FAST)
     assert outcome2.ok, outcome2.message
     assert env_file(lab).read_bytes() == original
     nginx_back = containers.container(lab.world, EDGE, "nginx")
     assert nginx_back is not None and nginx_back["env"]["XIVO_HOST"] == "10.50.0.11"
-    assert len(await list_edge_backups(pool, site.edge)) == 2  # type: ignore[arg-type]
+    assert len(await list_edge_backups(pool, site.edges[0])) == 2
 
 
 async def test_file_changed_since_preview_is_refused_and_untouched(
     lab: Lab, site: Site, pool: Pool
 ) -> None:
-    preview = await load_preview(pool, site)
+    preview = await load_preview(pool, site, site.edges[0])
     plan = preview.plan(Direction.TO_SLAVE)
     edited = preview.text.encode() + b"# edited by a colleague meanwhile\n"
     env_file(lab).write_bytes(edited)
 
-    outcome = await apply_switch(pool, site.edge, plan, wait=FAST)  # type: ignore[arg-type]
+    outcome = await apply_switch(pool, site.edges[0], plan, wait=FAST)
     assert not outcome.ok
     assert outcome.state is NodeState.UNCHANGED
     assert outcome.failed_step is EdgeStep.CHECK
@@ -201,7 +201,7 @@ async def test_file_changed_since_preview_is_refused_and_untouched(
 async def test_change_between_check_and_write_is_refused_by_the_write(
     lab: Lab, site: Site, pool: Pool
 ) -> None:
-    preview = await load_preview(pool, site)
+    preview = await load_preview(pool, site, site.edges[0])
     edited = preview.text.encode().replace(b"TIMEZONE=Europe/Paris", b"TIMEZONE=UTC")
 
     def meddle(event: EdgeEvent) -> None:
@@ -210,7 +210,7 @@ async def test_change_between_check_and_write_is_refused_by_the_write(
 
     outcome = await apply_switch(
         pool,
-        site.edge,
+        site.edges[0],
         preview.plan(Direction.TO_SLAVE),  # type: ignore[arg-type]
         on_event=meddle,
         wait=FAST,
@@ -227,7 +227,7 @@ async def test_connection_dropped_at_each_step(
     lab: Lab, site: Site, pool: Pool, step: EdgeStep
 ) -> None:
     old = env_file(lab).read_bytes()
-    preview = await load_preview(pool, site)
+    preview = await load_preview(pool, site, site.edges[0])
     plan = preview.plan(Direction.TO_SLAVE)
     new = plan.new_text.encode()
     dropped: list[int] = []
@@ -236,7 +236,7 @@ async def test_connection_dropped_at_each_step(
         if isinstance(event, StepStarted) and event.step is step:
             dropped.append(await lab.drop_connections(EDGE))
 
-    outcome = await apply_switch(pool, site.edge, plan, on_event=hook, wait=FAST)  # type: ignore[arg-type]
+    outcome = await apply_switch(pool, site.edges[0], plan, on_event=hook, wait=FAST)
     assert dropped == [1]  # the pool's one connection was cut
     on_disk = env_file(lab).read_bytes()
     assert on_disk in (old, new), "never a partial file"
@@ -262,14 +262,14 @@ async def test_connection_dropped_at_each_step(
 async def test_node_lost_before_up_leaves_the_file_switched_and_offers_rollback(
     lab: Lab, site: Site, pool: Pool
 ) -> None:
-    preview = await load_preview(pool, site)
+    preview = await load_preview(pool, site, site.edges[0])
     plan = preview.plan(Direction.TO_SLAVE)
 
     async def hook(event: EdgeEvent) -> None:
         if isinstance(event, StepStarted) and event.step is EdgeStep.UP:
             await lab.power_off(EDGE)
 
-    outcome = await apply_switch(pool, site.edge, plan, on_event=hook, wait=FAST)  # type: ignore[arg-type]
+    outcome = await apply_switch(pool, site.edges[0], plan, on_event=hook, wait=FAST)
     await lab.power_on(EDGE)
     assert outcome.failed_step is EdgeStep.UP
     assert outcome.state is NodeState.WRITTEN
@@ -288,7 +288,7 @@ async def test_connection_dropped_inside_the_write(
 ) -> None:
     """The link dies right around the rename of the new file over the old one."""
     old = env_file(lab).read_bytes()
-    preview = await load_preview(pool, site)
+    preview = await load_preview(pool, site, site.edges[0])
     plan = preview.plan(Direction.TO_SLAVE)
     original_rename = asyncssh.SFTPClient.posix_rename
 
@@ -302,7 +302,7 @@ async def test_connection_dropped_inside_the_write(
         await original_rename(self, src, dst)
 
     monkeypatch.setattr(asyncssh.SFTPClient, "posix_rename", rename_then_drop)
-    outcome = await apply_switch(pool, site.edge, plan, wait=FAST)  # type: ignore[arg-type]
+    outcome = await apply_switch(pool, site.edges[0], plan, wait=FAST)
     monkeypatch.undo()
     assert not outcome.ok and outcome.failed_step is EdgeStep.WRITE
     if after:
@@ -312,7 +312,7 @@ async def test_connection_dropped_inside_the_write(
         assert "the new content is in place" in outcome.message
         assert "edge-dcomp up -d was NOT run" in outcome.message
         assert outcome.rollback_offered
-        done = await rollback(pool, site.edge, wait=FAST)  # type: ignore[arg-type]
+        done = await rollback(pool, site.edges[0], wait=FAST)
         assert done.ok, done.message
         assert env_file(lab).read_bytes() == old
     else:
@@ -338,8 +338,8 @@ async def test_up_failure_says_containers_keep_old_settings(
         return await real_run(node, command, **kw)
 
     monkeypatch.setattr(pool, "run", failing_up)
-    preview = await load_preview(pool, site)
-    outcome = await apply_switch(pool, site.edge, preview.plan(Direction.TO_SLAVE), wait=FAST)  # type: ignore[arg-type]
+    preview = await load_preview(pool, site, site.edges[0])
+    outcome = await apply_switch(pool, site.edges[0], preview.plan(Direction.TO_SLAVE), wait=FAST)
     assert outcome.state is NodeState.WRITTEN and outcome.failed_step is EdgeStep.UP
     assert "edge-dcomp up -d failed (exit 1: Error response from daemon: no space)" in (
         outcome.message
@@ -365,10 +365,10 @@ async def test_containers_not_up_in_time(
 
     monkeypatch.setattr(pool, "run", stuck_ps)
     record = Recorder()
-    preview = await load_preview(pool, site)
+    preview = await load_preview(pool, site, site.edges[0])
     outcome = await apply_switch(
         pool,
-        site.edge,
+        site.edges[0],
         preview.plan(Direction.TO_SLAVE),  # type: ignore[arg-type]
         on_event=record,
         wait=ContainerWait(timeout=0.3, interval=0.05),
@@ -383,13 +383,13 @@ async def test_containers_not_up_in_time(
 async def test_rollback_restores_chosen_and_newest_backup(
     lab: Lab, site: Site, pool: Pool, tmp_path: Path
 ) -> None:
-    node = site.edge
+    node = site.edges[0]
     assert node is not None
     original = env_file(lab).read_bytes()
-    first = await load_preview(pool, site)
+    first = await load_preview(pool, site, site.edges[0])
     assert (await apply_switch(pool, node, first.plan(Direction.TO_SLAVE), wait=FAST)).ok
     on_slave = env_file(lab).read_bytes()
-    second = await load_preview(pool, site)
+    second = await load_preview(pool, site, site.edges[0])
     assert (await apply_switch(pool, node, second.plan(Direction.TO_MASTER), wait=FAST)).ok
     assert env_file(lab).read_bytes() == original
 
@@ -421,9 +421,9 @@ async def test_rollback_restores_chosen_and_newest_backup(
 
 
 async def test_rollback_refuses_a_file_changed_since_seen(lab: Lab, site: Site, pool: Pool) -> None:
-    node = site.edge
+    node = site.edges[0]
     assert node is not None
-    preview = await load_preview(pool, site)
+    preview = await load_preview(pool, site, site.edges[0])
     assert (await apply_switch(pool, node, preview.plan(Direction.TO_SLAVE), wait=FAST)).ok
     seen = sha(env_file(lab).read_bytes())
     env_file(lab).write_bytes(b"XIVO_HOST=10.50.0.12\n")
@@ -435,14 +435,14 @@ async def test_rollback_refuses_a_file_changed_since_seen(lab: Lab, site: Site, 
 async def test_read_only_refuses_with_nothing_sent(lab: Lab, site: Site, tmp_path: Path) -> None:
     before = env_file(lab).read_bytes()
     async with Pool(read_only=True, audit=tmp_path / "ro-audit.jsonl") as ro:
-        preview = await load_preview(ro, site)  # reading is allowed
+        preview = await load_preview(ro, site, site.edges[0])  # reading is allowed
         plan = preview.plan(Direction.TO_SLAVE)
         record = Recorder()
-        outcome = await apply_switch(ro, site.edge, plan, on_event=record, wait=FAST)  # type: ignore[arg-type]
+        outcome = await apply_switch(ro, site.edges[0], plan, on_event=record, wait=FAST)
         assert outcome.refused_read_only and outcome.state is NodeState.UNCHANGED
         assert "read-only mode" in outcome.message and "nothing was sent" in outcome.message
         assert record.events == []  # refused before the first step
-        back = await rollback(ro, site.edge, wait=FAST)  # type: ignore[arg-type]
+        back = await rollback(ro, site.edges[0], wait=FAST)
         assert back.refused_read_only
     assert env_file(lab).read_bytes() == before
     assert sent(lab) == [] and sftp_changes(lab) == []
@@ -454,6 +454,6 @@ def test_edge_without_cc_pair_is_refused(site: Site) -> None:
     with pytest.raises(EdgeSetupError, match=r"no CC node .*cc\.slave.*XIVOCC_HOST"):
         edge_addresses(no_cc)
     with pytest.raises(EdgeSetupError, match="no Edge"):
-        edge_addresses(dataclasses.replace(site, edge=None))
+        edge_addresses(dataclasses.replace(site, edges=()))
     addresses = edge_addresses(site)
     assert str(addresses.cc_slave) == "10.50.0.22" and str(addresses.xivo_slave) == "10.50.0.12"

@@ -210,7 +210,7 @@ async def test_connection_killed(
     monkeypatch.setattr(asyncssh.SFTPClient, "chmod", chmod)
     pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
     try:
-        preview = await edge_ops.load_preview(pool, inv.site("demo"))
+        preview = await edge_ops.load_preview(pool, inv.site("demo"), inv.site("demo").edges[0])
         outcome = await asyncio.wait_for(
             edge_ops.apply_switch(
                 pool,

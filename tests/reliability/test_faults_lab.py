@@ -131,7 +131,7 @@ async def setup(
     collector = StatusCollector(inv, pool)
     snaps = await poll(collector)
     assert_others_up(snaps)
-    preview = await edge_ops.load_preview(pool, inv.site("demo"))
+    preview = await edge_ops.load_preview(pool, inv.site("demo"), inv.site("demo").edges[0])
     return inv, pool, collector, preview, audit
 
 
@@ -208,7 +208,9 @@ async def test_edge_node_fault(lab: Lab, tmp_path: Path, fault: str) -> None:
         assert_others_up(snaps)
         assert pool.state(EDGE).state is LinkState.CONNECTED
         # And the change goes through once the node is back.
-        outcome = await try_apply(pool, await edge_ops.load_preview(pool, inv.site("demo")))
+        outcome = await try_apply(
+            pool, await edge_ops.load_preview(pool, inv.site("demo"), inv.site("demo").edges[0])
+        )
         assert outcome.ok and outcome.state is NodeState.APPLIED, outcome.message
         assert env_bytes(lab) == preview.plan(Direction.TO_SLAVE).new_text.encode()
         assert [b.read_bytes() for b in backups(lab)] == [old]
@@ -284,7 +286,7 @@ async def test_auth_refused_is_classified_and_never_retried(lab: Lab, tmp_path: 
         assert re.search(r"auth: authentication refused.*\(since \d\d:\d\d:\d\d\)", table)
         preview_error: Exception | None = None
         try:
-            await edge_ops.load_preview(pool, inv.site("demo"))
+            await edge_ops.load_preview(pool, inv.site("demo"), inv.site("demo").edges[0])
         except Exception as exc:
             preview_error = exc
         assert getattr(preview_error, "kind", None) is ErrorKind.AUTH

@@ -87,7 +87,9 @@ async def test_nothing_is_sent_when_the_audit_cannot_be_written(
         assert info.value.kind is ErrorKind.AUDIT
 
         # The Edge switch: refused at its first step, the file untouched.
-        preview = await edge_ops.load_preview(pool, inventory.site("demo"))
+        preview = await edge_ops.load_preview(
+            pool, inventory.site("demo"), inventory.site("demo").edges[0]
+        )
         outcome = await edge_ops.apply_switch(
             pool, edge, preview.plan(Direction.TO_SLAVE), wait=edge_ops.ContainerWait(1, 0.2)
         )

@@ -99,13 +99,13 @@ async def test_edge_preview_diff_and_apply_hold_no_escape(
     inventory: Inventory, pool: Pool, hostile_lab: Lab, tmp_path: Path
 ) -> None:
     site = inventory.site("demo")
-    preview = await edge_ops.load_preview(pool, site)
+    preview = await edge_ops.load_preview(pool, site, site.edges[0])
     assert leaks(preview.values()) == 0
     plan = preview.plan(Direction.TO_SLAVE)
     diff = plan.unified_diff(preview.path)
     assert leaks(diff) == 0 and leaks(edge_ops.plan_notes(plan)) == 0
     before = hostile_lab.world.resolve(EDGE, facts.EDGE_ENV).read_bytes()
-    outcome = await edge_ops.apply_switch(pool, site.edge, plan, wait=FAST)  # type: ignore[arg-type]
+    outcome = await edge_ops.apply_switch(pool, site.edges[0], plan, wait=FAST)
     assert outcome.state in (edge_ops.NodeState.APPLIED, edge_ops.NodeState.WRITTEN)
     fields = [outcome.message, outcome.up_output, *(s.detail for s in outcome.steps)]
     assert leaks(fields) == 0

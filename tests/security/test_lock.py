@@ -88,8 +88,8 @@ async def test_two_concurrent_applies_exactly_one_proceeds(
     a, b = consoles
     site = inventory.site("demo")
     edge = inventory.node(EDGE)
-    plan_a = (await edge_ops.load_preview(a, site)).plan(Direction.TO_SLAVE)
-    plan_b = (await edge_ops.load_preview(b, site)).plan(Direction.TO_SLAVE)
+    plan_a = (await edge_ops.load_preview(a, site, site.edges[0])).plan(Direction.TO_SLAVE)
+    plan_b = (await edge_ops.load_preview(b, site, site.edges[0])).plan(Direction.TO_SLAVE)
     in_write = asyncio.Event()
     release = asyncio.Event()
 
@@ -123,7 +123,10 @@ async def test_two_racing_applies_never_both_write(
     a, b = consoles
     site = inventory.site("demo")
     edge = inventory.node(EDGE)
-    plans = [(await edge_ops.load_preview(p, site)).plan(Direction.TO_SLAVE) for p in (a, b)]
+    plans = [
+        (await edge_ops.load_preview(p, site, site.edges[0])).plan(Direction.TO_SLAVE)
+        for p in (a, b)
+    ]
     outcomes = await asyncio.gather(
         *(
             edge_ops.apply_switch(p, edge, plan, wait=FAST)
@@ -144,7 +147,7 @@ async def test_backups_of_two_runs_in_the_same_second_never_collide(
     a, _ = consoles
     site, edge = inventory.site("demo"), inventory.node(EDGE)
     for direction in (Direction.TO_SLAVE, Direction.TO_MASTER, Direction.TO_SLAVE):
-        plan = (await edge_ops.load_preview(a, site)).plan(direction)
+        plan = (await edge_ops.load_preview(a, site, site.edges[0])).plan(direction)
         outcome = await edge_ops.apply_switch(a, edge, plan, wait=FAST)
         assert outcome.ok, outcome.message
     names = _backups(lab)
@@ -184,7 +187,7 @@ async def test_a_fresh_lock_of_another_console_is_never_broken(
     _plant(lab, EDGE, age=timedelta(minutes=2))
     site, edge = inventory.site("demo"), inventory.node(EDGE)
     before = lab.world.resolve(EDGE, facts.EDGE_ENV).read_bytes()
-    plan = (await edge_ops.load_preview(a, site)).plan(Direction.TO_SLAVE)
+    plan = (await edge_ops.load_preview(a, site, site.edges[0])).plan(Direction.TO_SLAVE)
     for force in (False, True):
         outcome = await edge_ops.apply_switch(a, edge, plan, wait=FAST, force=force)
         assert not outcome.ok and outcome.error is not None
@@ -200,10 +203,10 @@ async def test_a_stale_lock_needs_force_and_the_break_is_audited(
     a, _ = consoles
     _plant(lab, EDGE, age=timedelta(minutes=20))
     site, edge = inventory.site("demo"), inventory.node(EDGE)
-    plan = (await edge_ops.load_preview(a, site)).plan(Direction.TO_SLAVE)
+    plan = (await edge_ops.load_preview(a, site, site.edges[0])).plan(Direction.TO_SLAVE)
     refused = await edge_ops.apply_switch(a, edge, plan, wait=FAST)
     assert not refused.ok and refused.error is not None
-    assert refused.error.kind is ErrorKind.LOCKED and "stale lock" in refused.message
+    assert refused.error.kind is ErrorKind.STALE_LOCK and "stale lock" in refused.message
     assert "--break-stale-lock" in refused.message and _ups(lab) == 0
     forced = await edge_ops.apply_switch(a, edge, plan, wait=FAST, force=True)
     assert forced.ok, forced.message
@@ -224,7 +227,7 @@ async def test_a_lock_taken_over_is_not_released_by_us(
 ) -> None:
     a, _ = consoles
     site, edge = inventory.site("demo"), inventory.node(EDGE)
-    plan = (await edge_ops.load_preview(a, site)).plan(Direction.TO_SLAVE)
+    plan = (await edge_ops.load_preview(a, site, site.edges[0])).plan(Direction.TO_SLAVE)
 
     def someone_else(event: edge_ops.EdgeEvent) -> None:
         # While ours runs, the holder file is replaced by another console's (as after a

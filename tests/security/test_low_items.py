@@ -37,7 +37,7 @@ async def test_up_timeout_says_compose_may_run_and_offers_no_rollback(
             await lab.slow(EDGE, 0.0)
 
     async with make_pool(inventory, audit_path=tmp_path / "audit.jsonl") as pool:
-        plan = (await edge_ops.load_preview(pool, site)).plan(Direction.TO_SLAVE)
+        plan = (await edge_ops.load_preview(pool, site, site.edges[0])).plan(Direction.TO_SLAVE)
         outcome = await edge_ops.apply_switch(
             pool,
             edge,

@@ -192,7 +192,7 @@ async def test_lab_paths(payload: str, inject: bytes, lab: Lab, tmp_path: Path) 
         cell("metrics exposition", payload, exposition(polls, 0.0, "x"))
         state = await ha_ops.read_ha_site(StatusCollector(inventory, pool), site)
         cell("HA state", payload, state.to_dict())
-        preview = await edge_ops.load_preview(pool, site)
+        preview = await edge_ops.load_preview(pool, site, site.edges[0])
         plan = preview.plan(Direction.TO_SLAVE)
         cell("Edge .env diff", payload, plan.unified_diff(preview.path))
         # A managed variable's value holding the payload, as the preview displays it.
@@ -201,7 +201,7 @@ async def test_lab_paths(payload: str, inject: bytes, lab: Lab, tmp_path: Path) 
         cell("Edge values + notes", payload, [shown.values(), edge_ops.plan_notes(plan)])
         outcome = await edge_ops.apply_switch(
             pool,
-            site.edge,
+            site.edges[0],
             plan,
             wait=edge_ops.ContainerWait(1.0, 0.2),  # type: ignore[arg-type]
         )

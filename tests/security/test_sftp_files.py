@@ -50,7 +50,7 @@ async def test_a_symlinked_env_is_replaced_at_its_target(
 ) -> None:
     env, real = _link_env(lab, "env.real")
     site, edge = inventory.site("demo"), inventory.node(EDGE)
-    preview = await edge_ops.load_preview(pool, site)
+    preview = await edge_ops.load_preview(pool, site, site.edges[0])
     plan = preview.plan(Direction.TO_SLAVE)
     outcome = await edge_ops.apply_switch(pool, edge, plan, wait=FAST)
     assert outcome.ok, outcome.message

@@ -130,7 +130,10 @@ async def test_two_consoles_apply_at_once_on_real_sshd(tier: SshdLab, tmp_path: 
     b = make_pool(inventory, audit_path=tmp_path / "b.jsonl")
     lock_dir = Path(edge.paths.lock_dir)
     try:
-        plans = [(await edge_ops.load_preview(p, site)).plan(Direction.TO_SLAVE) for p in (a, b)]
+        plans = [
+            (await edge_ops.load_preview(p, site, site.edges[0])).plan(Direction.TO_SLAVE)
+            for p in (a, b)
+        ]
         in_write, go = asyncio.Event(), asyncio.Event()
 
         async def hold(event: Any) -> None:
@@ -148,7 +151,7 @@ async def test_two_consoles_apply_at_once_on_real_sshd(tier: SshdLab, tmp_path: 
         go.set()
         done = await first
         # Put the site back for the other tests of the module.
-        back = (await edge_ops.load_preview(a, site)).plan(Direction.TO_MASTER)
+        back = (await edge_ops.load_preview(a, site, site.edges[0])).plan(Direction.TO_MASTER)
         restored = await edge_ops.apply_switch(a, edge, back, wait=wait)
     finally:
         await a.close()

@@ -211,11 +211,11 @@ async def test_edge_switch_and_rollback_over_real_sftp(
     lab = sshd_lab_factory()
     inv = inventory_of(lab)
     site = inv.site("demo")
-    local = Path(site.edge.paths.edge_env)  # type: ignore[union-attr]
+    local = Path(site.edges[0].paths.edge_env)
     old = local.read_bytes()
     pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
     try:
-        preview = await load_preview(pool, site)
+        preview = await load_preview(pool, site, site.edges[0])
         plan = preview.plan(Direction.TO_SLAVE)
         outcome = await apply_switch(pool, preview.node, plan, wait=ContainerWait(10, 0.2))
         assert outcome.ok, outcome.message

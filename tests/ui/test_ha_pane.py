@@ -371,3 +371,45 @@ async def test_split_brain_guard_names_the_nodes_and_wants_the_node_id_typed(
             await pilot.press("n")
             await pilot.pause()
         assert posts(lab, SLAVE) == []
+
+
+async def test_a_stale_lock_is_offered_to_break_and_the_action_retried(
+    lab: Lab, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    when = (datetime.now(UTC) - timedelta(minutes=30)).isoformat(timespec="seconds")
+    lock = lab.world.resolve(MASTER, "/var/lock/resil-tui")
+    lock.mkdir(parents=True)
+    holder = {"user": "bob", "host": "jump2", "action": "restart services", "since": when}
+    (lock / "holder.json").write_text(
+        json.dumps({**holder, "refreshed": when, "token": "0" * 32, "pid": 7})
+    )
+    audit = tmp_path / "a.jsonl"
+    async with Pool(audit=audit) as pool:
+        app = make_app(lab, pool)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await open_pane(pilot, app)
+            pane.action_restart_services()
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "restart confirm")
+            await pilot.press("y")
+            await until(
+                pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "the offer to break"
+            )
+            refused = pane.history[MASTER][-1]
+            assert refused.refused and refused.stale_lock and "stale lock" in refused.summary
+            assert ["xivo-service", "restart"] not in [e.get("argv") for e in lab.commands(MASTER)]
+            app.screen.query_one(Input).value = MASTER
+            await pilot.press("enter")
+            await until(
+                pilot,
+                lambda: pane.busy is None and len(pane.history[MASTER]) == 2,
+                "the retried restart",
+            )
+            assert pane.history[MASTER][-1].ok, pane.history[MASTER][-1].summary
+    assert ["xivo-service", "restart"] in [e.get("argv") for e in lab.commands(MASTER)]
+    results = [json.loads(x)["result"] for x in audit.read_text().splitlines()]
+    assert any(
+        r.startswith("acquired after breaking a stale lock (restart services by bob")
+        for r in results
+    )

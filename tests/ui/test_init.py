@@ -145,7 +145,7 @@ async def test_valid_input_is_written_and_reloadable(tmp_path: Path) -> None:
     assert list(inventory.sites) == ["paris"]
     site = inventory.sites["paris"]
     assert site.cc_slave is not None and site.cc_slave.fqdn == "cc2.example.com"
-    assert site.edge is not None and [m.name for m in site.mds] == ["mds.mds1"]
+    assert len(site.edges) == 1 and [m.name for m in site.mds] == ["mds.mds1"]
     assert target.read_text().startswith("# resil-tui inventory")
 
 

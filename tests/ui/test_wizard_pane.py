@@ -154,6 +154,9 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
                         if step.id == "edge.switch_env":
                             assert "After this change: remote users go to the slave" in shown
                             assert "calls relayed through the Edge" in shown
+                            # The diff of the file, as the last poll read it.
+                            assert "+XIVO_HOST=10.50.0.12" in shown
+                            assert "demo.edge, /etc/docker/edge/.env as read at" in shown
                         await pilot.press("y")
                 await pilot.pause(0.05)
                 if step.id == "cc.wait_xuc_ready":
@@ -421,3 +424,51 @@ async def test_quit_during_a_step_asks_and_records_it_interrupted(
     rec = saved.record("cc.wait_xuc_ready")
     assert rec.state is StepState.INTERRUPTED and "interrupted" in rec.message
     assert [r.run_id for r in find_unfinished_runs(inventory)] == [engine.run_id]
+
+
+async def test_a_step_refused_by_a_stale_lock_offers_the_break(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from textual.widgets import Input
+
+    cc = "demo.cc.slave"
+    await master_off(lab)
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        app = console(inventory, read_only=False, pool=pool)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await show_wizard(app, pilot)
+            await pilot.press("f")
+            await until(pilot, lambda: pane.engine is not None and not pane.working, "the guards")
+            engine = pane.engine
+            assert engine is not None
+            while (step := engine.current) is not None and step.id != "cc.restart_xuc":
+                await engine.run_step(step.id)
+            when = (datetime.now(UTC) - timedelta(minutes=30)).isoformat(timespec="seconds")
+            lock = lab.world.resolve(cc, "/var/lock/resil-tui")
+            lock.mkdir(parents=True)
+            holder = {"user": "bob", "host": "jump2", "action": "wizard xuc restart"}
+            (lock / "holder.json").write_text(
+                json.dumps({**holder, "since": when, "refreshed": when, "token": "0" * 32})
+            )
+            await pilot.press("g")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+            await pilot.press("y")
+            await until(
+                pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "the offer to break"
+            )
+            assert engine.record("cc.restart_xuc").state is StepState.FAILED
+            assert "t: break the stale lock of demo.cc.slave and retry" in text(
+                pane, "#wizard-keys"
+            )
+            app.screen.query_one(Input).value = cc
+            await pilot.press("enter")
+            await until(
+                pilot,
+                lambda: engine.record("cc.restart_xuc").state is StepState.DONE,
+                "the restart with the lock broken",
+            )
+    restarts = [c for c in lab.commands(cc) if c.get("argv") == ["xivocc-dcomp", "restart", "xuc"]]
+    assert len(restarts) == 1

@@ -56,7 +56,7 @@ TOPO = Topology(
     xivo_slave_ip=IPv4Address(XS),
     cc_master_id="s.cc.master",
     cc_slave_id="s.cc.slave",
-    edge_id="s.edge",
+    edge_ids=("s.edge",),
     mds_ids=("s.mds.mds1",),
 )
 SYNC_OK = "2026-11-25 10:00:04,456 [42] (INFO): Synchronization successful\n"
@@ -590,13 +590,13 @@ def test_topology_from_inventory_site():
         node("s.xivo.master", NodeKind.XIVO, Side.MASTER, XM),
         node("s.xivo.slave", NodeKind.XIVO, Side.SLAVE, XS),
         cc_master=node("s.cc.master", NodeKind.CC, Side.MASTER, CM),
-        edge=node("s.edge", NodeKind.EDGE, None, None),
+        edges=(node("s.edge", NodeKind.EDGE, None, None),),
         mds=(node("s.mds.mds1", NodeKind.MDS, None, "10.0.2.1"),),
     )
     topo = Topology.from_site(inv_site)
     assert topo.xivo_slave_ip == IPv4Address(XS)
     assert topo.cc_slave_id is None and topo.cc_master_id is not None
-    assert topo.edge_id is not None and topo.mds_ids == ("s.mds.mds1",)
+    assert topo.edge_ids == ("s.edge",) and topo.mds_ids == ("s.mds.mds1",)
 
 
 _REACH = st.sampled_from(list(ReachState))

@@ -703,3 +703,24 @@ def test_property_files_with_junk_lines(
     back = plan_edge_switch(there.new_text, ips, Direction.TO_MASTER)
     if all(e.side_before is VarSide.MASTER and not e.follows for e in there.entries):
         assert back.new_text == text
+
+
+def test_a_missing_variable_is_a_warning_only_for_one_node_of_several() -> None:
+    from resil_tui.core.edge_env import Direction, EdgeAddresses, plan_edge_switch
+
+    pair = EdgeAddresses(
+        IPv4Address("10.0.0.1"),
+        IPv4Address("10.0.0.2"),
+        IPv4Address("10.0.1.1"),
+        IPv4Address("10.0.1.2"),
+    )
+    text = "XIVO_HOST=10.0.0.1\nXIVO_MDS_HOST_DEFAULT=10.0.0.1\n"
+    strict = plan_edge_switch(text, pair, Direction.TO_SLAVE)
+    assert not strict.applicable and any(
+        "XIVOCC_HOST is not set" in e.message for e in strict.errors
+    )
+    lenient = plan_edge_switch(text, pair, Direction.TO_SLAVE, missing_ok=True)
+    assert lenient.applicable and lenient.new_text == text.replace("10.0.0.1", "10.0.0.2")
+    assert any("XIVOCC_HOST is not set in this node's file" in w.message for w in lenient.warnings)
+    empty = plan_edge_switch("TIMEZONE=Europe/Paris\n", pair, Direction.TO_SLAVE, missing_ok=True)
+    assert not empty.applicable and "nothing to switch" in empty.errors[-1].message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from ipaddress import IPv4Address
 
 from resil_tui.core.cluster import Topology
@@ -12,7 +13,7 @@ from resil_tui.core.wizard_run import RunStatus, StepRecord, StepState, WizardRu
 
 T0 = 1_795_600_000.0  # the master goes down
 M, S, CCS, CCM, EDGE = "d.xivo.master", "d.xivo.slave", "d.cc.slave", "d.cc.master", "d.edge"
-TOPO = Topology("d", M, S, IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2"), CCM, CCS, EDGE, ())
+TOPO = Topology("d", M, S, IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2"), CCM, CCS, (EDGE,), ())
 
 
 def ev(
@@ -169,3 +170,21 @@ def test_an_empty_journal_says_so_and_a_late_journal_warns() -> None:
     text = "\n".join(incident_section(incident_figures(a_run(), late, TOPO)))
     assert "The journal begins during the incident" in text
     assert incident_section(None) == []
+
+
+def test_a_three_server_edge_followed_when_its_last_node_did() -> None:
+    web, sip = "d.edge.web", "d.edge.sip"
+    topo = dataclasses.replace(TOPO, edge_ids=(web, sip))
+    events = [e for e in failover() if e.node != EDGE]
+    events += [
+        ev(-3600, web, EventKind.EDGE_SIDE, None, "master"),
+        ev(-3600, sip, EventKind.EDGE_SIDE, None, "master"),
+        ev(110, web, EventKind.EDGE_SIDE, "master", "slave"),
+    ]
+    f = incident_figures(a_run(), sorted(events, key=lambda e: e.time), topo)
+    assert f.edge_followed is not None and f.edge_followed.at is None
+    assert f.edge_followed.how == f"{sip} not seen pointing to the slave"
+    events.append(ev(130, sip, EventKind.EDGE_SIDE, "master", "slave"))
+    f = incident_figures(a_run(), sorted(events, key=lambda e: e.time), topo)
+    assert f.edge_followed is not None and f.edge_followed.at == T0 + 130
+    assert f"{web} -> slave" in f.edge_followed.how and f"{sip} -> slave" in f.edge_followed.how

@@ -74,7 +74,7 @@ def make_site(cc: bool = True, edge: bool = True, mds: int = 2) -> Site:
         xivo_slave=node("xivo.slave", NodeKind.XIVO, Side.SLAVE),
         cc_master=node("cc.master", NodeKind.CC, Side.MASTER) if cc else None,
         cc_slave=node("cc.slave", NodeKind.CC, Side.SLAVE) if cc else None,
-        edge=node("edge", NodeKind.EDGE, None) if edge else None,
+        edges=(node("edge", NodeKind.EDGE, None),) if edge else (),
         mds=tuple(node(f"mds.mds{i}", NodeKind.MDS, None) for i in range(1, mds + 1)),
     )
 
@@ -476,10 +476,10 @@ def test_bad_options_are_refused(kwargs: dict[str, object]) -> None:
 
 def test_values_in_shell_lines_are_quoted() -> None:
     site = make_site()
-    assert site.edge is not None and site.cc_slave is not None
-    edge = replace(site.edge, paths=replace(site.edge.paths, edge_env="/srv/my edge/.env"))
+    assert len(site.edges) == 1 and site.cc_slave is not None
+    edge = replace(site.edges[0], paths=replace(site.edges[0].paths, edge_env="/srv/my edge/.env"))
     cc = replace(site.cc_slave, readiness_pattern=r"Listening for 'HTTP' on \S+")
-    rb = build_runbook(replace(site, edge=edge, cc_slave=cc), Direction.FAILOVER)
+    rb = build_runbook(replace(site, edges=(edge,), cc_slave=cc), Direction.FAILOVER)
     grep = rb.step("edge.check_points_to").shell
     assert grep is not None and shlex.split(grep)[-1] == "/srv/my edge/.env"
     ready = rb.step("cc.wait_xuc_ready").condition

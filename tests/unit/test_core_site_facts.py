@@ -30,7 +30,7 @@ SITE = Site(
     node("s.xivo.slave", NodeKind.XIVO, Side.SLAVE, "10.0.0.2"),
     node("s.cc.master", NodeKind.CC, Side.MASTER, "10.0.1.1", "cc1.example"),
     node("s.cc.slave", NodeKind.CC, Side.SLAVE, "10.0.1.2", "cc2.example"),
-    node("s.edge", NodeKind.EDGE, None, "10.0.2.1", "edge.example"),
+    (node("s.edge", NodeKind.EDGE, None, "10.0.2.1", "edge.example"),),
 )
 
 

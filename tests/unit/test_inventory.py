@@ -44,7 +44,8 @@ def test_example_file_is_valid_and_complete() -> None:
     paris = inv.site("paris")
     assert paris.xivo_master.ip == IPv4Address("10.10.0.11")
     assert paris.cc_slave is not None and paris.cc_slave.fqdn == "cc2.paris.example.com"
-    assert paris.edge is not None and paris.edge.paths.edge_env == "/etc/docker/edge/.env"
+    assert len(paris.edges) == 1 and paris.edges[0].paths.edge_env == "/etc/docker/edge/.env"
+    assert paris.edges[0].id == "paris.edge"
     assert [m.id for m in paris.mds] == ["paris.mds.mds1", "paris.mds.mds2"]
     assert paris.mds[1].logs[0].argv == ("tail", "-F", "/var/log/syslog")
     # per-node override beats the [ssh] default
@@ -60,7 +61,7 @@ def test_minimal_site_has_defaults() -> None:
     master = inv.node("paris.xivo.master")
     assert master.ssh.port is None and master.ssh.user is None  # ~/.ssh/config decides
     assert master.paths.ha_conf == "/etc/xivo/ha.conf"
-    assert inv.site(None).cc_master is None and inv.site(None).edge is None
+    assert inv.site(None).cc_master is None and inv.site(None).edges == ()
     assert not inv.read_only
 
 
@@ -271,3 +272,48 @@ def test_xuc_settings_are_checked() -> None:
     assert any("xuc.grace: 1 must be between 10" in e for e in errs)
     assert any("xuc.prob: unknown key (did you mean 'probe'?)" in e for e in errs)
     assert all(re.match(r"hosts\.toml:\d+: ", e) for e in errs)
+
+
+THREE_SERVER_EDGE = """
+[site.p.xivo.master]
+ssh = "x1"
+voip_ip = "10.0.0.1"
+[site.p.xivo.slave]
+ssh = "x2"
+voip_ip = "10.0.0.2"
+[[site.p.edge]]
+name = "web"
+ssh = "edge-web"
+fqdn = "edge.example.com"
+[[site.p.edge]]
+name = "sip"
+ssh = "edge-sip"
+env_path = "/srv/edge/.env"
+"""
+
+
+def test_several_edge_nodes_each_with_its_own_env() -> None:
+    inv = parse_inventory(THREE_SERVER_EDGE)
+    edges = inv.site("p").edges
+    assert [n.id for n in edges] == ["p.edge.web", "p.edge.sip"]
+    assert [n.paths.edge_env for n in edges] == ["/etc/docker/edge/.env", "/srv/edge/.env"]
+    assert inv.node("p.edge.sip").kind is NodeKind.EDGE and edges[0].fqdn == "edge.example.com"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace('name = "sip"', 'name = "web"'), "site.p.edge[1].name: 'web' is used"),
+        (lambda t: t.replace('name = "sip"\n', ""), "site.p.edge[1].name: is required"),
+        (
+            lambda t: t.replace(
+                '[[site.p.edge]]\nname = "web"', '[site.p.edge]\nname = "web"'
+            ).split("[[site.p.edge]]")[0],
+            "site.p.edge.name: a single Edge has no name",
+        ),
+    ],
+)
+def test_edge_node_mistakes_are_refused(edit: object, message: str) -> None:
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(edit(THREE_SERVER_EDGE))  # type: ignore[operator]
+    assert message in str(caught.value), str(caught.value)

@@ -6,12 +6,19 @@ apply re-reads the file and refuses unless it is still that text. Apply and roll
 in workers (named groups, `exit_on_error=False`) that only post messages: progress events
 from ops.edge, then the outcome; the Edge is polled again as soon as they end. Both are
 greyed out in read-only mode, and refused again by the remote layer whatever the UI does.
+
+A site with several Edge nodes (a 3-server Edge) shows each node's targets and diff (the
+diff headers name the node and the path); `a` switches them all with one confirmation
+(ops.edge.apply_switches: nothing is written unless every node was read and answers), and
+`R` asks which backup to restore on each node, then confirms once. A change refused by a
+node's stale lock is offered again with the lock broken, behind the node id typed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -24,25 +31,27 @@ from textual.widgets import RadioButton, RadioSet, Static
 
 from resil_tui.core.edge_env import Direction, EdgeSwitchPlan
 from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, VarSide
+from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.core.site_facts import edge_switch_consequences, site_facts
-from resil_tui.inventory_model import Side, Site
+from resil_tui.inventory_model import Node, Side, Site
 from resil_tui.ops.edge import (
     APPLY_STEPS,
     ROLLBACK_STEPS,
     BackupInfo,
+    EdgeChange,
     EdgeEvent,
-    EdgeOutcome,
     EdgePreview,
     EdgeSetupError,
     RollbackPreview,
-    apply_switch,
+    SiteEdgeOutcome,
+    apply_switches,
     default_direction,
     edge_addresses,
     list_edge_backups,
     load_rollback_preview,
     plan_notes,
     preview_from_snapshot,
-    rollback,
+    rollback_all,
     step_text,
 )
 from resil_tui.ops.errors import error_text
@@ -52,6 +61,7 @@ from resil_tui.ui.screens.confirm import ConfirmScreen
 from resil_tui.ui.widgets.edge_backups import EdgeBackupPicker
 from resil_tui.ui.widgets.edge_diff import EdgeDiffView
 from resil_tui.ui.widgets.edge_progress import EdgeProgress
+from resil_tui.ui.widgets.stale_lock import break_stale_lock_screen
 
 log = logging.getLogger(__name__)
 
@@ -102,34 +112,55 @@ class EdgePane(Pane):
             self.event = event
 
     class Finished(Message):
-        def __init__(self, outcome: EdgeOutcome | None, error: str | None = None) -> None:
+        def __init__(self, outcome: SiteEdgeOutcome | None, error: str | None = None) -> None:
             super().__init__()
             self.outcome = outcome
             self.error = error
 
     class BackupsListed(Message):
-        def __init__(self, backups: list[BackupInfo] | None, error: str | None) -> None:
+        def __init__(self, backups: dict[str, list[BackupInfo]] | None, error: str | None) -> None:
             super().__init__()
-            self.backups = backups
+            self.backups = backups  # node id -> its backups, newest first
             self.error = error
 
     class RollbackPreviewed(Message):
-        def __init__(self, preview: RollbackPreview | None, error: str | None) -> None:
+        def __init__(self, previews: list[RollbackPreview] | None, error: str | None) -> None:
             super().__init__()
-            self.preview = preview
+            self.previews = previews
             self.error = error
 
     # --- state -----------------------------------------------------------------------------
 
     def __init__(self, site: Site) -> None:
         super().__init__(site)
-        self.preview: EdgePreview | None = None
-        self.plan: EdgeSwitchPlan | None = None
+        # One preview and plan per Edge node read, in inventory order.
+        self.previews: tuple[EdgePreview, ...] = ()
+        self.plans: tuple[EdgeSwitchPlan, ...] = ()
         self.direction: Direction = Direction.TO_SLAVE
         self.user_direction: Direction | None = None  # chosen by the admin for this file
         self.busy: str | None = None  # "apply" / "rollback" while a change runs
         self.load_error: str | None = None
-        self.last_outcome: EdgeOutcome | None = None
+        self.last_outcome: SiteEdgeOutcome | None = None
+        self._picked: dict[str, str] = {}  # rollback: node id -> the backup chosen
+        self._retry: Callable[[frozenset[str]], None] | None = None  # the change refused
+
+    @property
+    def preview(self) -> EdgePreview | None:
+        """The first Edge node's preview (the only one on a 1-server Edge)."""
+        return self.previews[0] if self.previews else None
+
+    @property
+    def plan(self) -> EdgeSwitchPlan | None:
+        return self.plans[0] if self.plans else None
+
+    @property
+    def words(self) -> RoleWords:
+        """master/slave, or Main/Standby on a next-LTS site (core/roles.py)."""
+        return role_words(self.site.resilience)
+
+    @property
+    def several(self) -> bool:
+        return len(self.site.edges) > 1
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -148,8 +179,8 @@ class EdgePane(Pane):
         with Horizontal(id="edge-direction-row"):
             yield Static("Switch", id="edge-direction-label", markup=False)
             with RadioSet(id="edge-direction"):
-                yield RadioButton("to slave", value=True, id="edge-to-slave")
-                yield RadioButton("to master", id="edge-to-master")
+                yield RadioButton(f"to {self.words.slave}", value=True, id="edge-to-slave")
+                yield RadioButton(f"to {self.words.master}", id="edge-to-master")
         yield Static("", id="edge-summary", markup=False)
         yield EdgeDiffView(id="edge-diff")
         yield Static("", id="edge-notes", markup=False)
@@ -173,9 +204,14 @@ class EdgePane(Pane):
     # --- loading ---------------------------------------------------------------------------
 
     def _title(self) -> str:
-        edge = self.site.edge
-        if edge is None:
+        edges = self.site.edges
+        if not edges:
             return f"Edge of site {self.site.name}"
+        if len(edges) > 1:
+            return f"Edge of site {self.site.name} · {len(edges)} nodes switched together: " + (
+                ", ".join(e.id for e in edges)
+            )
+        edge = edges[0]
         return f"Edge {edge.id} · {edge.paths.edge_env} · ssh {edge.ssh.host}"
 
     def show_state(self, state: SiteState) -> None:
@@ -186,28 +222,37 @@ class EdgePane(Pane):
         self._render_state(state)
 
     def _render_state(self, state: SiteState) -> None:
-        before = self.preview
+        before = tuple(p.text for p in self.previews)
+        previews: list[EdgePreview] = []
+        why: list[str] = []
         try:
             edge_addresses(self.site)  # refuse early: no Edge, or no CC pair for XIVOCC_HOST
-            self.preview = preview_from_snapshot(self.site, state.node(self._edge_id()))
-            self.load_error = None
+            for node in self.site.edges:
+                preview = preview_from_snapshot(self.site, node, state.node(node.id))
+                if preview is not None:
+                    previews.append(preview)
+                else:
+                    reason = self._why_not_read(state, node)
+                    if reason is not None:
+                        why.append(reason)
+            self.load_error = "; ".join(why) or None
         except EdgeSetupError as exc:
-            self.preview, self.load_error = None, str(exc)
-        if self.preview is None and self.load_error is None:
-            self.load_error = self._why_not_read(state)
-        if self.preview is not None and (before is None or before.text != self.preview.text):
-            self.user_direction = None if before is not None else self.user_direction
-            self.direction = self.user_direction or default_direction(self.preview.targets)
-        self.plan = self.preview.plan(self.direction) if self.preview is not None else None
+            previews, self.load_error = [], str(exc)
+        self.previews = tuple(previews)
+        now = tuple(p.text for p in self.previews)
+        if self.previews and now != before:
+            self.user_direction = None if before else self.user_direction
+            self.direction = self.user_direction or default_direction(self.previews[0].targets)
+        self.plans = tuple(p.plan(self.direction) for p in self.previews)
         self._sync_radio()
         self._render_all()
         self.app.refresh_bindings()
 
-    def _edge_id(self) -> str | None:
-        return self.site.edge.id if self.site.edge is not None else None
+    def _edge_ids(self) -> list[str]:
+        return [n.id for n in self.site.edges]
 
-    def _why_not_read(self, state: SiteState) -> str | None:
-        snap = state.node(self._edge_id())
+    def _why_not_read(self, state: SiteState, node: Node) -> str | None:
+        snap = state.node(node.id)
         if snap is None or snap.reachability.state.value == "not_polled":
             return None  # not polled yet: "reading" is shown
         if not snap.reachability.ok:
@@ -215,7 +260,8 @@ class EdgePane(Pane):
                 snap.reachability.message or "no answer"
             )
         found = [e for e in snap.errors if "env" in e]
-        return f"the .env was not read: {found[0] if found else 'see the Status detail'}"
+        where = f" on {node.id}" if self.several else ""
+        return f"the .env was not read{where}: {found[0] if found else 'see the Status detail'}"
 
     def _render_state_line(self) -> None:
         if self.is_mounted:
@@ -231,8 +277,14 @@ class EdgePane(Pane):
         self.query_one("#edge-targets", Static).update(self._targets_text())
         self.query_one("#edge-summary", Static).update(self._summary_text())
         diff = self.query_one(EdgeDiffView)
-        if self.plan is not None and self.preview is not None:
-            diff.show_diff(self.plan.unified_diff(self.preview.path))
+        if self.plans:
+            # Several nodes: one diff each, its headers naming the node and the path.
+            diff.show_diff(
+                "".join(
+                    plan.unified_diff(f"{p.node.id}:{p.path}" if self.several else p.path)
+                    for p, plan in zip(self.previews, self.plans, strict=True)
+                )
+            )
             diff.display = True
         else:
             diff.display = False
@@ -240,87 +292,111 @@ class EdgePane(Pane):
         notes_widget = self.query_one("#edge-notes", Static)
         notes_widget.update("\n".join(notes))
         notes_widget.display = bool(notes)
-        self.query_one("#edge-direction-row").display = self.preview is not None
+        self.query_one("#edge-direction-row").display = bool(self.previews)
 
     def _state_text(self) -> Text:
         text = Text()
         if self.busy:
             text.append(f"▶ {self.busy} running…", style="bold yellow")
-        elif self.load_error:
+        elif self.load_error and not self.previews:
             text.append(f"✖ {self.load_error}", style="bold red")
-        elif self.preview is None:
+        elif not self.previews:
             text.append("… the Edge .env has not been polled yet", style="dim")
         else:
-            overall = self.preview.overall
-            text.append("Edge points to: ")
-            text.append(overall.value.upper(), style=_SIDE_STYLE.get(overall, "bold"))
-            node_id = self.preview.node.id
-            text.append(
-                f"   {self.state.node_as_of(node_id, time.time())}"
-                f" · sha256 {self.preview.sha256[:12]}…",
-                style="dim",
-            )
-            snap = self.state.node(node_id)
-            if snap is not None and not snap.reachability.ok:
-                # The last .env read is kept, but the node does not answer now: say so.
+            for index, preview in enumerate(self.previews):
+                if index:
+                    text.append("\n")
+                self._state_of(text, preview)
+            if self.load_error:
                 text.append(
-                    f"\n✖ {node_id} unreachable now ({snap.reachability.state.value}): this is "
-                    "the last .env read; a switch is refused until it answers",
+                    f"\n✖ {self.load_error}: the Edge nodes switch together, so a switch is "
+                    "refused until every one is read",
                     style="bold red",
                 )
         text.rstrip()
         return text
 
+    def _state_of(self, text: Text, preview: EdgePreview) -> None:
+        overall = preview.overall
+        node_id = preview.node.id
+        text.append(f"{node_id} points to: " if self.several else "Edge points to: ")
+        text.append(self.words.of(overall.value).upper(), style=_SIDE_STYLE.get(overall, "bold"))
+        text.append(
+            f"   {self.state.node_as_of(node_id, time.time())} · sha256 {preview.sha256[:12]}…",
+            style="dim",
+        )
+        snap = self.state.node(node_id)
+        if snap is not None and not snap.reachability.ok:
+            # The last .env read is kept, but the node does not answer now: say so.
+            text.append(
+                f"\n✖ {node_id} unreachable now ({snap.reachability.state.value}): this is "
+                "the last .env read; a switch is refused until it answers",
+                style="bold red",
+            )
+
     def _targets_text(self) -> Text:
         text = Text()
-        if self.preview is None:
-            return text
-        sides = self.preview.sides
-        values = self.preview.values()
-        planned = (
-            {e.name: e.new_value for e in self.plan.entries if e.effective}
-            if self.plan is not None
-            else {}
-        )
+        for index, (preview, plan) in enumerate(zip(self.previews, self.plans, strict=True)):
+            if self.several:
+                text.append(
+                    f"{'' if index == 0 else chr(10)}{preview.node.id} · {preview.path}\n",
+                    style="bold",
+                )
+            self._targets_of(text, preview, plan)
+        text.rstrip()
+        return text
+
+    def _targets_of(self, text: Text, preview: EdgePreview, plan: EdgeSwitchPlan) -> None:
+        sides = preview.sides
+        values = preview.values()
+        planned = {e.name: e.new_value for e in plan.entries if e.effective}
         for name in EDGE_VARIABLES:
             side = sides[name]
             value = values.get(name)
             text.append(f"{name:<22} ")
-            text.append(f"{side.value:<8}", style=_SIDE_STYLE.get(side, ""))
+            text.append(f"{self.words.of(side.value):<8}", style=_SIDE_STYLE.get(side, ""))
             text.append(f" {'(not set)' if value is None else value}")
             new = planned.get(name)
             if new is not None and new != value:
                 text.append(f"  → {new}", style="bold")
             text.append("\n")
-        text.rstrip()
-        return text
 
     def _summary_text(self) -> Text:
         text = Text()
-        plan = self.plan
-        if plan is None:
+        if not self.plans:
             return text
-        target = plan.direction.target.value
-        if plan.errors:
+        target = self.words.of(self.direction.target.value)
+        errors = [
+            (p.node.id, issue.message)
+            for p, plan in zip(self.previews, self.plans, strict=True)
+            for issue in plan.errors
+        ]
+        if errors:
             text.append(f"✖ Cannot switch to {target}:\n", style="bold red")
-            for issue in plan.errors:
-                text.append(f"  ✖ {issue.message}\n", style="red")
-        elif plan.nothing_to_do:
+            for node_id, message in errors:
+                at = f"{node_id}: " if self.several else ""
+                text.append(f"  ✖ {at}{message}\n", style="red")
+        elif all(plan.nothing_to_do for plan in self.plans):
             text.append(
                 f"✔ Already on the {target} side: nothing to do (d switches the direction).",
                 style="green",
             )
         else:
-            changed = sum(1 for e in plan.entries if e.changed)
+            changed = sum(1 for plan in self.plans for e in plan.entries if e.changed)
             key = "a greyed: read-only" if self.read_only else "press a to apply"
-            text.append(f"Switch to {target}: {changed} assignment(s) change; {key}.", style="bold")
+            on = f" on {len(self.plans)} Edge nodes" if self.several else ""
+            text.append(
+                f"Switch to {target}: {changed} assignment(s) change{on}; {key}.", style="bold"
+            )
         text.rstrip()
         return text
 
     def _notes(self) -> list[str]:
-        if self.plan is None:
-            return []
-        return [f"⚠ {note}" for note in plan_notes(self.plan)]
+        return [
+            f"⚠ {p.node.id}: {note}" if self.several else f"⚠ {note}"
+            for p, plan in zip(self.previews, self.plans, strict=True)
+            for note in plan_notes(plan)
+        ]
 
     def _sync_radio(self) -> None:
         if not self.is_mounted:
@@ -342,8 +418,7 @@ class EdgePane(Pane):
     def set_direction(self, direction: Direction) -> None:
         self.direction = direction
         self.user_direction = direction
-        if self.preview is not None:
-            self.plan = self.preview.plan(direction)
+        self.plans = tuple(p.plan(direction) for p in self.previews)
         self._sync_radio()
         self._render_all()
         self.app.refresh_bindings()
@@ -359,8 +434,10 @@ class EdgePane(Pane):
         super().show_site(site)
         self.user_direction = None
         self.last_outcome = None
-        self.preview, self.plan, self.load_error = None, None, None
+        self.previews, self.plans, self.load_error = (), (), None
         if self.is_mounted:
+            self.query_one("#edge-to-slave", RadioButton).label = f"to {self.words.slave}"
+            self.query_one("#edge-to-master", RadioButton).label = f"to {self.words.master}"
             self._show_outcome("", None)
             self.query_one(EdgeProgress).display = False
             self.show_state(self.state)
@@ -369,25 +446,27 @@ class EdgePane(Pane):
         if self.busy:
             self.notify("Edge: a change is running; refresh when it ends.", severity="warning")
             return
-        edge = self._edge_id()
-        if edge is not None:
-            self.shell.repoll([edge], self.site.name)
+        edges = self._edge_ids()
+        if edges:
+            self.shell.repoll(edges, self.site.name)
         else:
             super().refresh_pane()
 
     def can_apply(self) -> bool:
+        """Every Edge node read, none with an error, at least one with a change."""
         return (
             self.busy is None
-            and self.preview is not None
-            and self.plan is not None
-            and self.plan.applicable
+            and bool(self.previews)
+            and len(self.previews) == len(self.site.edges)
+            and not any(plan.errors for plan in self.plans)
+            and any(plan.applicable for plan in self.plans)
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         allowed = super().check_action(action, parameters)
-        if action == "rollback" and allowed and (self.busy or self.site.edge is None):
+        if action == "rollback" and allowed and (self.busy or not self.site.edges):
             return None
-        if action == "toggle_direction" and self.preview is None:
+        if action == "toggle_direction" and not self.previews:
             return None
         return allowed
 
@@ -399,51 +478,64 @@ class EdgePane(Pane):
     def apply(self) -> None:
         if self._refused("switching the Edge .env") or not self.can_apply():
             return
-        preview, plan = self.preview, self.plan
-        assert preview is not None and plan is not None
-        changes = [f"  {e.name}: {e.old_value} → {e.new_value}" for e in plan.entries if e.changed]
-        command = "\n".join(
-            [
-                f"back up {preview.path}, then replace it atomically with:",
-                *changes,
-                "then: edge-dcomp up -d (and watch edge-dcomp ps)",
+        changes = [
+            EdgeChange(p.node, plan, p.path)
+            for p, plan in zip(self.previews, self.plans, strict=True)
+        ]
+        lines: list[str] = []
+        for change in changes:
+            at = f"{change.node.id}: " if self.several else ""
+            if change.plan.nothing_to_do:
+                lines.append(f"{at}{change.path} already there: nothing written")
+                continue
+            lines.append(f"{at}back up {change.path}, then replace it atomically with:")
+            lines += [
+                f"  {e.name}: {e.old_value} → {e.new_value}"
+                for e in change.plan.entries
+                if e.changed
             ]
+        lines.append(
+            "then: edge-dcomp up -d (and watch edge-dcomp ps)"
+            + (" on each" if self.several else "")
         )
-        notes = plan_notes(plan)
+        notes = [n.removeprefix("⚠ ") for n in self._notes()]
         warnings = notes[:4] + ([f"… and {len(notes) - 4} more above"] if len(notes) > 4 else [])
         # Live consequences first, from the console's picture of the site.
         state = self.state
         facts = site_facts(self.site, state.verdicts, state.nodes, time.time())
-        found = edge_switch_consequences(facts, self.site, Side(plan.direction.target.value))
+        found = edge_switch_consequences(facts, self.site, Side(self.direction.target.value))
         screen = ConfirmScreen(
-            f"Switch the Edge to {plan.direction.target.value}",
-            command,
-            f"{preview.node.id} (ssh {preview.node.ssh.host})",
-            [*found.warnings, *warnings],
+            f"Switch the Edge to the {self.words.of(self.direction.target.value)}",
+            "\n".join(lines),
+            ", ".join(f"{c.node.id} (ssh {c.node.ssh.host})" for c in changes),
+            [reword(w, self.words) for w in (*found.warnings, *warnings)],
             confirm_label="Yes, switch",
-            consequences=found.lines,
+            consequences=[reword(line, self.words) for line in found.lines],
         )
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._start_apply(preview, plan)
+                self._start_apply(changes, frozenset())
 
         self.app.push_screen(screen, callback=answered)
 
-    def _start_apply(self, preview: EdgePreview, plan: EdgeSwitchPlan) -> None:
+    def _start_apply(self, changes: list[EdgeChange], break_stale: frozenset[str]) -> None:
         pool = self.shell.session.pool
         if self.busy:
             return
+        target = self.words.of(changes[0].plan.direction.target.value)
         self._begin(
             "apply",
-            f"Switching {preview.node.id} to {plan.direction.target.value}",
-            [step_text(s, preview.path) for s in APPLY_STEPS],
+            f"Switching {', '.join(c.node.id for c in changes)} to {target}",
+            [step_text(s, changes[0].path or "") for s in APPLY_STEPS],
+            [c.node.id for c in changes],
         )
+        self._retry = lambda nodes: self._start_apply(changes, nodes)
 
         async def work() -> None:
             try:
-                outcome = await apply_switch(
-                    pool, preview.node, plan, path=preview.path, on_event=self._post_event
+                outcome = await apply_switches(
+                    pool, changes, on_event=self._post_event, break_stale=break_stale
                 )
             except Exception as exc:
                 log.exception("edge apply failed")
@@ -456,11 +548,11 @@ class EdgePane(Pane):
     def _post_event(self, event: EdgeEvent) -> None:
         self.post_message(self.Progress(event))
 
-    def _begin(self, what: str, title: str, steps: list[str]) -> None:
+    def _begin(self, what: str, title: str, steps: list[str], nodes: list[str]) -> None:
         self.busy = what
         self.last_outcome = None
         self._show_outcome("", None)
-        self.query_one(EdgeProgress).begin(title, steps)
+        self.query_one(EdgeProgress).begin(title, steps, nodes)
         self._render_all()
         self.app.refresh_bindings()
 
@@ -481,23 +573,45 @@ class EdgePane(Pane):
             self.notify(text, severity="error", markup=False)
         else:
             symbol = "✔" if outcome.ok else "✖"
-            text = f"{symbol} {outcome.message}"
-            if outcome.rollback_offered:
-                text += "\nPress R to roll back (choose the backup to restore)."
+            said = reword(outcome.message, self.words)
+            text = said if self.several else f"{symbol} {said}"
+            if outcome.rollback_nodes:
+                on = f" ({', '.join(outcome.rollback_nodes)})" if self.several else ""
+                text += f"\nPress R to roll back{on} (choose the backup to restore)."
             self._show_outcome(text, outcome.ok)
             self.notify(
-                outcome.message,
+                said,
                 severity="information" if outcome.ok else "error",
                 markup=False,
                 timeout=10,
             )
-        # The node changed (or may have): poll it again; every pane and the default
+            stale = outcome.stale_lock_nodes
+            if stale and self._retry is not None:
+                self._offer_break(stale[0], what, outcome, self._retry)
+        # The nodes changed (or may have): poll them again; every pane and the default
         # direction follow.
         self.user_direction = None
-        edge = self._edge_id()
-        if edge is not None:
-            self.shell.repoll([edge], self.site.name)
+        edges = self._edge_ids()
+        if edges:
+            self.shell.repoll(edges, self.site.name)
         self.app.refresh_bindings()
+
+    def _offer_break(
+        self,
+        node_id: str,
+        what: str,
+        outcome: SiteEdgeOutcome,
+        retry: Callable[[frozenset[str]], None],
+    ) -> None:
+        """A change refused by a stale lock: break it (typed node id) and retry."""
+        refusal = next((o.message for o in outcome.outcomes if o.node_id == node_id), "")
+        screen = break_stale_lock_screen(node_id, f"the Edge {what}", refusal)
+
+        def answered(yes: bool | None) -> None:
+            if yes and not self._refused(f"breaking the lock of {node_id}"):
+                retry(frozenset({node_id}))
+
+        self.app.push_screen(screen, callback=answered)
 
     def _show_outcome(self, text: str, ok: bool | None) -> None:
         widget = self.query_one("#edge-outcome", Static)
@@ -508,24 +622,32 @@ class EdgePane(Pane):
 
     # --- rollback --------------------------------------------------------------------------
 
+    def _rollback_targets(self) -> list[Node]:
+        """After a run that did not end well, the nodes it changed; else every Edge node."""
+        last = self.last_outcome
+        wanted = set(last.rollback_nodes) if last is not None else set()
+        return [n for n in self.site.edges if not wanted or n.id in wanted]
+
     def action_rollback(self) -> None:
         if self._refused("rolling back the Edge .env"):
             return
         if self.busy:
             self.notify("Edge: a change is already running.", severity="warning")
             return
-        node, pool = self.site.edge, self.shell.session.pool
-        if node is None:
+        nodes, pool = self._rollback_targets(), self.shell.session.pool
+        if not nodes:
             self.notify("Edge: no Edge node to roll back on this site.", severity="warning")
             return
 
         async def work() -> None:
+            found: dict[str, list[BackupInfo]] = {}
             try:
-                backups = await list_edge_backups(pool, node)
+                for node in nodes:
+                    found[node.id] = await list_edge_backups(pool, node)
             except Exception as exc:
                 self.post_message(self.BackupsListed(None, error_text(exc)))
             else:
-                self.post_message(self.BackupsListed(backups, None))
+                self.post_message(self.BackupsListed(found, None))
 
         self.run_worker(
             work(), group=LOAD_GROUP, exclusive=True, exit_on_error=False, name="edge backups"
@@ -533,34 +655,54 @@ class EdgePane(Pane):
 
     @on(BackupsListed)
     def _backups_listed(self, message: BackupsListed) -> None:
-        node = self.site.edge
-        if message.error is not None or node is None:
+        if message.error is not None or message.backups is None:
             self.notify(
                 f"Edge: cannot list backups: {message.error}", severity="error", markup=False
             )
             return
-        if not message.backups:
+        nodes = {n.id: n for n in self.site.edges}
+        empty = [nodes[i] for i, found in message.backups.items() if not found and i in nodes]
+        if empty:
             self.notify(
-                f"Edge: no backup of {node.paths.edge_env} on {node.id}.",
+                "Edge: no backup of "
+                + ", ".join(f"{n.paths.edge_env} on {n.id}" for n in empty)
+                + ".",
                 severity="warning",
                 markup=False,
             )
             return
-        picker = EdgeBackupPicker(node.id, node.paths.edge_env, message.backups)
-        self.app.push_screen(picker, callback=self._backup_chosen)
+        self._picked = {}
+        self._pick_next([(nodes[i], found) for i, found in message.backups.items() if i in nodes])
 
-    def _backup_chosen(self, path: str | None) -> None:
-        node, pool = self.site.edge, self.shell.session.pool
-        if path is None or node is None:
+    def _pick_next(self, queue: list[tuple[Node, list[BackupInfo]]]) -> None:
+        """One picker per node (a 1-server Edge: just one), then one confirmation."""
+        if not queue:
+            self._load_rollback_previews(dict(self._picked))
             return
+        node, backups = queue[0]
+
+        def chosen(path: str | None) -> None:
+            if path is None:
+                self._picked = {}
+                return  # escape cancels the whole rollback
+            self._picked[node.id] = path
+            self._pick_next(queue[1:])
+
+        self.app.push_screen(
+            EdgeBackupPicker(node.id, node.paths.edge_env, backups), callback=chosen
+        )
+
+    def _load_rollback_previews(self, picked: dict[str, str]) -> None:
+        nodes = [n for n in self.site.edges if n.id in picked]
+        pool = self.shell.session.pool
 
         async def work() -> None:
             try:
-                preview = await load_rollback_preview(pool, node, path)
+                previews = [await load_rollback_preview(pool, n, picked[n.id]) for n in nodes]
             except Exception as exc:
                 self.post_message(self.RollbackPreviewed(None, error_text(exc)))
             else:
-                self.post_message(self.RollbackPreviewed(preview, None))
+                self.post_message(self.RollbackPreviewed(previews, None))
 
         self.run_worker(
             work(),
@@ -572,58 +714,57 @@ class EdgePane(Pane):
 
     @on(RollbackPreviewed)
     def _rollback_previewed(self, message: RollbackPreviewed) -> None:
-        preview = message.preview
-        if preview is None:
+        previews = message.previews
+        if not previews:
             self.notify(
                 f"Edge: cannot read the backup: {message.error}", severity="error", markup=False
             )
             return
-        changed = [
-            line
-            for line in preview.diff().splitlines()
-            if line[:1] in "+-" and not line.startswith(("+++", "---"))
-        ]
-        command = "\n".join(
-            [
-                f"restore {preview.path} from {preview.name}",
+        lines: list[str] = []
+        for preview in previews:
+            changed = [
+                line
+                for line in preview.diff().splitlines()
+                if line[:1] in "+-" and not line.startswith(("+++", "---"))
+            ]
+            at = f"{preview.node.id}: " if len(previews) > 1 else ""
+            lines += [
+                f"{at}restore {preview.path} from {preview.name}",
                 f"(taken {preview.backup.taken:%Y-%m-%d %H:%M:%S} UTC; the current file is "
                 "backed up first)",
                 *(changed[:12] or ["(same content as now: only edge-dcomp up -d runs)"]),
-                "then: edge-dcomp up -d (and watch edge-dcomp ps)",
             ]
-        )
+        lines.append("then: edge-dcomp up -d (and watch edge-dcomp ps)")
         screen = ConfirmScreen(
             "Roll back the Edge .env",
-            command,
-            f"{preview.node.id} (ssh {preview.node.ssh.host})",
+            "\n".join(lines),
+            ", ".join(f"{p.node.id} (ssh {p.node.ssh.host})" for p in previews),
             confirm_label="Yes, restore",
         )
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._start_rollback(preview)
+                self._start_rollback(previews, frozenset())
 
         self.app.push_screen(screen, callback=answered)
 
-    def _start_rollback(self, preview: RollbackPreview) -> None:
+    def _start_rollback(self, previews: list[RollbackPreview], break_stale: frozenset[str]) -> None:
         pool = self.shell.session.pool
         if self.busy:
             return
+        names = ", ".join(f"{p.name} on {p.node.id}" for p in previews)
         self._begin(
             "rollback",
-            f"Restoring {preview.name} on {preview.node.id}",
-            [step_text(s, preview.path) for s in ROLLBACK_STEPS],
+            f"Restoring {names}",
+            [step_text(s, previews[0].path) for s in ROLLBACK_STEPS],
+            [p.node.id for p in previews],
         )
+        self._retry = lambda nodes: self._start_rollback(previews, nodes)
 
         async def work() -> None:
             try:
-                outcome = await rollback(
-                    pool,
-                    preview.node,
-                    backup=preview.backup.path,
-                    expected_sha256=preview.current_sha256,
-                    path=preview.path,
-                    on_event=self._post_event,
+                outcome = await rollback_all(
+                    pool, previews, on_event=self._post_event, break_stale=break_stale
                 )
             except Exception as exc:
                 log.exception("edge rollback failed")

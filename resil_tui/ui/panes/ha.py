@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from textual import on
@@ -32,6 +32,7 @@ from textual.widgets import Button, Input, Log, RadioButton, RadioSet, Static
 from resil_tui.core.ha import HaMode
 from resil_tui.core.ha_form import DISABLE_WARNING, FormValidation, HaPreview
 from resil_tui.core.ha_webui import site_sip_expiry
+from resil_tui.core.roles import reword, role_words
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops.errors import error_text
 from resil_tui.ops.ha import (
@@ -58,6 +59,7 @@ from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.widgets.ha_node_card import HaNodeCard
+from resil_tui.ui.widgets.stale_lock import break_stale_lock_screen
 
 ACTION_GROUP = "ha-action"
 MODES = (HaMode.DISABLED, HaMode.MASTER, HaMode.SLAVE)
@@ -148,6 +150,7 @@ class HaPane(Pane):
         self.history: dict[str, list[ActionRecord]] = {}
         self.live: dict[str, list[str]] = {}
         self.restart_pending: set[str] = set()
+        self._planned: dict[str, HaAction] = {}  # node id -> the action running there
         self.busy: str | None = None  # the action running, if any
         self._pending_lines: list[str] = []
         self._password: asyncio.Future[str | None] | None = None
@@ -181,9 +184,10 @@ class HaPane(Pane):
             yield Button("p Replicate DB", id="ha-btn-replicate")
             yield Button("S xivo-sync", id="ha-btn-sync")
             yield Button("i xivo-sync -i", id="ha-btn-sync-init")
-            yield Button("c Check master", id="ha-btn-check")
-            yield Button("u Slave start", id="ha-btn-slave-start")
-            yield Button("x Slave stop", id="ha-btn-slave-stop")
+            w = role_words(self.site.resilience)
+            yield Button(f"c Check {w.master}", id="ha-btn-check")
+            yield Button(f"u {w.slave.capitalize()} start", id="ha-btn-slave-start")
+            yield Button(f"x {w.slave.capitalize()} stop", id="ha-btn-slave-stop")
             yield Button("R Restart services", id="ha-btn-restart")
         yield Static("", id="ha-restart-pending", markup=False)
         # Hidden until a script asks for the slave's password (set here, not in on_mount:
@@ -191,7 +195,11 @@ class HaPane(Pane):
         prompt = Static("", id="ha-password-prompt", markup=False)
         prompt.display = False
         yield prompt
-        password = Input(password=True, id="ha-password", placeholder="slave root password")
+        password = Input(
+            password=True,
+            id="ha-password",
+            placeholder=f"{role_words(self.site.resilience).slave} root password",
+        )
         password.display = False
         yield password
         yield Static("", id="ha-history", markup=False)
@@ -443,6 +451,13 @@ class HaPane(Pane):
     # --- confirmations and workers ----------------------------------------------------------
 
     def _ask(self, request: ConfirmRequest) -> None:
+        # The site's words in what is said (never in the command: it is what is sent).
+        w = role_words(self.site.resilience)
+        request = replace(
+            request,
+            title=reword(request.title, w),
+            warnings=[reword(text, w) for text in request.warnings],
+        )
         screen: ModalScreen[bool]
         if request.typed:
             screen = TypedConfirmScreen(
@@ -470,7 +485,7 @@ class HaPane(Pane):
 
         self.app.push_screen(screen, answered)
 
-    def _run_action(self, planned: HaAction) -> None:
+    def _run_action(self, planned: HaAction, *, force: bool = False) -> None:
         node, action = planned.node, planned.kind.value
         if self._refuse_read_only(f"{action} on {node.id}"):
             return
@@ -478,6 +493,7 @@ class HaPane(Pane):
             self.notify(f"HA: wait for {self.busy} to finish.", severity="warning")
             return
         self.busy = f"{action} on {node.id}"
+        self._planned[node.id] = planned
         self.live[node.id] = []
         if node.id == self.selected:
             self._pending_lines.append(f"── running: {self.busy} ──")
@@ -489,7 +505,11 @@ class HaPane(Pane):
 
             try:
                 record = await run_action(
-                    self.shell.session.pool, planned, on_line=sink, ask_password=self._ask_password
+                    self.shell.session.pool,
+                    planned,
+                    on_line=sink,
+                    ask_password=self._ask_password,
+                    force=force,
                 )
             except Exception as exc:  # shown to the admin; the worker must not die silently
                 record = ActionRecord(action=action, node_id=node.id, command=planned.line)
@@ -530,6 +550,19 @@ class HaPane(Pane):
             self.restart_pending.add(rec.node_id)
             self._render_all()
             self._offer_restart(rec.node_id)
+        planned = self._planned.pop(rec.node_id, None)
+        if rec.stale_lock and planned is not None:
+            self._offer_break(rec, planned)
+
+    def _offer_break(self, rec: ActionRecord, planned: HaAction) -> None:
+        """Refused by the node's stale lock: break it (node id typed) and run it again."""
+        screen = break_stale_lock_screen(rec.node_id, f"{rec.action}", rec.summary)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(planned, force=True)
+
+        self.app.push_screen(screen, answered)
 
     def _offer_restart(self, node_id: str) -> None:
         node = (

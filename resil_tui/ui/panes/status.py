@@ -27,6 +27,7 @@ from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.core.journal_event import EventKind
 from resil_tui.core.node_status import NodeSnapshot, ReachState
+from resil_tui.core.roles import role_words
 from resil_tui.core.site_picture import REACHABLE, UNREACHABLE
 from resil_tui.inventory_model import Node, Site
 from resil_tui.ops import trust
@@ -179,6 +180,7 @@ class StatusPane(Pane):
             can_poll=self.shell.poller.enabled,
             trust_key=trust_key,
             reach_since=self._reach_since(node_id),
+            words=role_words(self.site.resilience),
         )
 
     def _render_row(self, node_id: str, now: float | None = None, trust_key: str = "") -> None:
@@ -234,6 +236,7 @@ class StatusPane(Pane):
                 self.state.stale_after,
                 time.time(),
                 site_sip_expiry(self.site),
+                role_words(self.site.resilience),
             )
 
     def status_line_text(self, now: float) -> str:

@@ -33,8 +33,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import RichLog, Static
 
+from resil_tui.core.freshness import clock
+from resil_tui.core.roles import role_words
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
     Direction,
@@ -54,6 +57,7 @@ from resil_tui.core.site_facts import (
 )
 from resil_tui.core.wizard_run import RunStatus, StepState, WizardRun
 from resil_tui.inventory_model import Site
+from resil_tui.ops.edge import EdgeSetupError, preview_from_snapshot
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ops.wizard import (
     EngineOptions,
@@ -72,6 +76,7 @@ from resil_tui.ops.wizard import (
 from resil_tui.ops.wizard_store import find_unfinished_runs
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
+from resil_tui.ui.widgets.stale_lock import break_stale_lock_screen
 from resil_tui.ui.widgets.wizard_dialogs import DISCARD, RESUME, ReasonScreen, ResumeScreen
 from resil_tui.ui.widgets.wizard_plan import WizardPlan
 
@@ -213,7 +218,8 @@ class WizardPane(Pane):
         if not self.is_mounted:
             return
         runbook, run = self.runbook, self.run
-        title = f"Wizard · site {runbook.site} · {runbook.direction.value}"
+        target = role_words(self.site.resilience).of(runbook.direction.target)
+        title = f"Wizard · site {runbook.site} · {runbook.direction.value} to the {target}"
         if run is not None:
             title += f" · run {run.run_id} ({run.status.value})"
         else:
@@ -253,7 +259,8 @@ class WizardPane(Pane):
         elif step.kind is StepKind.MANUAL:
             keys.append("d: done (when it is done)")
         elif rec is not None and rec.state in (StepState.FAILED, StepState.INTERRUPTED):
-            keys.append("t: retry")
+            stale = self.engine.stale_locks(step.id) if self.engine is not None else ()
+            keys.append(f"t: break the stale lock of {stale[0]} and retry" if stale else "t: retry")
         elif self.engine is not None and self.engine.refused(step):
             keys.append("g: refused (READ-ONLY)")
         else:
@@ -440,6 +447,13 @@ class WizardPane(Pane):
             self.notify(message.error, severity="warning", markup=False)
         self._refresh()
         self._offer_confirm()
+        engine = self.engine
+        stack = self.app.screen_stack  # empty while the console shuts down
+        modal = not stack or isinstance(stack[-1], ModalScreen)
+        if step is not None and engine is not None and not modal:
+            stale = engine.stale_locks(step.id)
+            if stale and engine.record(step.id).state is StepState.FAILED:
+                self._offer_break(engine, step, stale[0])
 
     @on(Event)
     def _event(self, message: Event) -> None:
@@ -538,9 +552,31 @@ class WizardPane(Pane):
             return xuc_restart_consequences(facts, self.site, node)
         if step.id == "edge.switch_env":
             return edge_switch_consequences(facts, self.site, self.runbook.direction.target)
-        if step.id == "edge.up":
+        if step.id == "edge.up" or step.id.startswith("edge.up."):
             return edge_up_consequences(facts, self.site)
         return Consequences(tuple(f"Now: {line}" for line in facts.lines()))
+
+    def _edge_diffs(self) -> str:
+        """The switch's diff on each Edge node, from the last poll's `.env` (the step reads
+        every file again and writes only what it read; a file changed since is refused)."""
+        direction = self.runbook.direction.edge_direction
+        several = len(self.site.edges) > 1
+        parts: list[str] = []
+        for node in self.site.edges:
+            snap = self.state.node(node.id)
+            try:
+                preview = preview_from_snapshot(self.site, node, snap)
+            except EdgeSetupError:
+                preview = None
+            if preview is None:
+                parts.append(f"{node.id}: its .env has not been read yet")
+                continue
+            title = f"{node.id}:{preview.path}" if several else preview.path
+            diff = preview.plan(direction).unified_diff(title).rstrip("\n")
+            read = f"{node.id}, {preview.path} as read at {clock(preview.as_of)}"
+            parts.append(f"{read}:\n{diff}" if diff else f"{read}: already there, nothing to write")
+        head = "\n\nThe diff on each Edge node (the step reads each file again first):\n"
+        return head + "\n".join(parts) if parts else ""
 
     def _confirm_then(self, engine: WizardEngine, step: Step, then: str) -> None:
         """Ask first (live consequences, skipped waits it depends on), then run `then`:
@@ -556,13 +592,13 @@ class WizardPane(Pane):
             title, label = step.title, "Yes, go on"
         if reasons:
             title = f"{title} (a wait it depends on was skipped)"
+        command = engine.command_text(step) or "(a person does this)"
+        node = engine.node_text(step) or "-"
+        if step.id == "edge.switch_env":
+            command += self._edge_diffs()
+            node = ", ".join(n.id for n in self.site.edges) or node
         screen = ConfirmScreen(
-            title,
-            engine.command_text(step) or "(a person does this)",
-            engine.node_text(step) or "-",
-            warnings,
-            confirm_label=label,
-            consequences=found.lines,
+            title, command, node, warnings, confirm_label=label, consequences=found.lines
         )
 
         async def job() -> None:
@@ -601,7 +637,21 @@ class WizardPane(Pane):
             self.action_run_step()
             return
         self._confirm_shown_for = None
+        stale = engine.stale_locks(step.id)
+        if stale:
+            self._offer_break(engine, step, stale[0])
+            return
         self._work(step.id, lambda: engine.retry(step.id))
+
+    def _offer_break(self, engine: WizardEngine, step: Step, node_id: str) -> None:
+        """The step was refused by a stale lock: break it (the node id typed), then retry."""
+        screen = break_stale_lock_screen(node_id, f"'{step.title}'", engine.record(step.id).message)
+
+        def answered(yes: bool | None) -> None:
+            if yes and not engine.refused(step):
+                self._work(step.id, lambda: engine.retry_breaking_stale_lock(step.id, node_id))
+
+        self.app.push_screen(screen, callback=answered)
 
     def action_done(self) -> None:
         found = self._current()
@@ -672,7 +722,8 @@ class WizardPane(Pane):
             [
                 rec.message,
                 "If both XiVO run telephony, phones and calls are split between "
-                "them (split brain): stop the master first if you can.",
+                f"them (split brain): stop the {role_words(self.site.resilience).master} "
+                "first if you can.",
             ],
             confirm_label="Go on anyway",
         )

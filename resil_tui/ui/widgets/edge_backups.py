@@ -18,7 +18,8 @@ from resil_tui.ops.edge import BackupInfo
 
 
 class EdgeBackupPicker(ModalScreen[str | None]):
-    """Dismisses with the chosen backup's path, or None on escape."""
+    """Dismisses with the chosen backup's path, or None on escape. With several Edge nodes
+    the pane asks once per node (the title names it)."""
 
     DEFAULT_CSS = """
     EdgeBackupPicker { align: center middle; }

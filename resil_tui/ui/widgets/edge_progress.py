@@ -47,30 +47,46 @@ class EdgeProgress(Static):
         self.rows: list[_Row] = []
         self.polls: list[str] = []
         self._timer: Timer | None = None
+        self._row_of: dict[tuple[str, int], _Row] = {}
+        self._several = False
 
-    def begin(self, title: str, steps: Sequence[str]) -> None:
+    def begin(self, title: str, steps: Sequence[str], nodes: Sequence[str] = ()) -> None:
+        """`nodes`: several Edge nodes switched together get each step once per node."""
         self.title = title
-        self.rows = [_Row(text) for text in steps]
+        several = self._several = len(nodes) > 1
+        self._row_of = {}
+        self.rows = []
+        for node in nodes if several else ("",):
+            for index, text in enumerate(steps, start=1):
+                row = _Row(f"{node}: {text}" if several else text)
+                self._row_of[(node, index)] = row
+                self.rows.append(row)
         self.polls = []
         self.display = True
         if self._timer is None:
             self._timer = self.set_interval(0.25, self._redraw)
         self._redraw()
 
+    def _row(self, node_id: str, index: int) -> _Row | None:
+        return self._row_of.get((node_id, index)) or self._row_of.get(("", index))
+
     def feed(self, event: EdgeEvent) -> None:
-        if isinstance(event, StepStarted) and 0 < event.index <= len(self.rows):
-            row = self.rows[event.index - 1]
-            row.state, row.started = RUNNING, time.monotonic()
-        elif isinstance(event, StepFinished) and 0 < event.index <= len(self.rows):
-            row = self.rows[event.index - 1]
-            row.state = DONE if event.ok else FAILED
-            row.elapsed, row.detail = event.elapsed, event.detail
+        at = f"{event.node_id} " if self._several else ""
+        if isinstance(event, StepStarted):
+            row = self._row(event.node_id, event.index)
+            if row is not None:
+                row.state, row.started = RUNNING, time.monotonic()
+        elif isinstance(event, StepFinished):
+            row = self._row(event.node_id, event.index)
+            if row is not None:
+                row.state = DONE if event.ok else FAILED
+                row.elapsed, row.detail = event.elapsed, event.detail
         elif isinstance(event, ContainersPolled):
             if event.error:
-                self.polls.append(f"poll {event.attempt}: {event.error}")
+                self.polls.append(f"{at}poll {event.attempt}: {event.error}")
             elif event.ps is not None:
                 states = ", ".join(f"{c.service}: {c.status}" for c in event.ps.containers)
-                self.polls.append(f"poll {event.attempt}: {states or 'no containers listed'}")
+                self.polls.append(f"{at}poll {event.attempt}: {states or 'no containers listed'}")
         self._redraw()
 
     def end(self) -> None:

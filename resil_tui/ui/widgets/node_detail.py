@@ -15,6 +15,7 @@ from resil_tui.core.freshness import clock, stamp
 from resil_tui.core.ha import CronFile, HaConfig, HaCron, HaMode
 from resil_tui.core.ha_webui import SEED_HA_ON, SipExpiryTriple
 from resil_tui.core.node_status import CcStatus, EdgeStatus, NodeSnapshot, ReachState
+from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.core.services import ServicesStatus
 from resil_tui.inventory_model import Node
 from resil_tui.ui.widgets.node_table import role_text
@@ -42,12 +43,15 @@ def _services(services: ServicesStatus | None) -> list[str]:
     return lines
 
 
-def _ha(ha: HaConfig | None) -> list[str]:
+def _ha(ha: HaConfig | None, words: RoleWords = CLASSIC_WORDS) -> list[str]:
     if ha is None:
         return ["HA config: ? not read"]
     if not ha.present:
         return ["HA config: /etc/xivo/ha.conf does not exist (HA disabled)"]
-    lines = [f"HA config: {ha.mode.value}" + (f", peer {ha.peer}" if ha.peer else ", no peer")]
+    lines = [
+        f"HA config: {words.mode(ha.mode.value)}"
+        + (f", peer {ha.peer}" if ha.peer else ", no peer")
+    ]
     lines.extend(f"  ▲ {p}" for p in ha.problems)
     return lines
 
@@ -130,10 +134,10 @@ def _xuc(cc: CcStatus, now: float) -> list[str]:
     return [*lines, ""]
 
 
-def _xivo(snap: NodeSnapshot, ha_on: SipExpiryTriple) -> list[str]:
+def _xivo(snap: NodeSnapshot, ha_on: SipExpiryTriple, words: RoleWords) -> list[str]:
     x = snap.xivo
     assert x is not None
-    lines = [*_services(x.services), "", *_ha(x.ha)]
+    lines = [*_services(x.services), "", *_ha(x.ha, words)]
     lines.append("What the web UI's HA save writes (sysconfd does not):")
     lines.extend(f"  {line}" for line in x.web_ui_check(snap.node_id, ha_on).lines())
     lines.append(
@@ -168,11 +172,12 @@ def detail_text(
     stale_after: float,
     now: float,
     ha_on: SipExpiryTriple = SEED_HA_ON,
+    words: RoleWords = CLASSIC_WORDS,
 ) -> str:
     port = f":{node.ssh.port}" if node.ssh.port else ""
     user = f"{node.ssh.user}@" if node.ssh.user else ""
     lines = [
-        f"■ {node.id} — {role_text(node)}" + (f", IP {node.ip}" if node.ip else ""),
+        f"■ {node.id} — {role_text(node, words)}" + (f", IP {node.ip}" if node.ip else ""),
         f"  ssh {user}{node.ssh.host}{port}" + (f" via {node.ssh.jump}" if node.ssh.jump else ""),
         "",
     ]
@@ -204,7 +209,7 @@ def detail_text(
         lines.extend(f"  ✖ {e}" for e in snap.errors)
     lines.append("")
     if snap.xivo is not None:
-        lines += _xivo(snap, ha_on)
+        lines += _xivo(snap, ha_on, words)
     elif snap.cc is not None:
         lines += _xuc(snap.cc, now)
         lines += _containers(snap.cc.containers, "Containers (xivocc-dcomp ps)")
@@ -238,9 +243,10 @@ class NodeDetail(Static):
         stale_after: float,
         now: float,
         ha_on: SipExpiryTriple = SEED_HA_ON,
+        words: RoleWords = CLASSIC_WORDS,
     ) -> None:
         self.node_id = node.id
-        self.update(detail_text(node, snap, stale_after, now, ha_on))
+        self.update(detail_text(node, snap, stale_after, now, ha_on, words))
 
     @property
     def text(self) -> str:

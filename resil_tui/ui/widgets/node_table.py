@@ -29,6 +29,7 @@ from resil_tui.core.edge_side import EdgeSide
 from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState
+from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncOutcome
 from resil_tui.inventory_model import Node, NodeKind, Site
@@ -62,6 +63,8 @@ class RowContext:
     # Since when the node is in its reachability state, from the incident journal (it
     # outlives a restart of the console); None: the collector's own "since".
     reach_since: float | None = None
+    # The site's role words: master/slave, or Main/Standby on a next-LTS site (core/roles).
+    words: RoleWords = CLASSIC_WORDS
 
 
 def reach_text(snap: NodeSnapshot | None, ctx: RowContext) -> str:
@@ -171,18 +174,18 @@ def cc_summary(snap: NodeSnapshot, now: float) -> str:
     return f"{text} · {others}" if others else text
 
 
-def edge_summary(snap: NodeSnapshot) -> str:
+def edge_summary(snap: NodeSnapshot, words: RoleWords = CLASSIC_WORDS) -> str:
     edge = snap.edge
     if edge is None:
         return ""
     side = edge.targets.overall if edge.targets else EdgeSide.UNKNOWN
     mark = {EdgeSide.MASTER: "", EdgeSide.SLAVE: "", EdgeSide.MIXED: "▲ ", EdgeSide.UNKNOWN: "? "}
-    text = f"Edge → {mark[side]}{side.value}"
+    text = f"Edge → {mark[side]}{words.of(side.value)}"
     others = _containers_not_up(edge.containers)
     return f"{text} · {others}" if others else text
 
 
-def summary_text(snap: NodeSnapshot | None, now: float) -> str:
+def summary_text(snap: NodeSnapshot | None, now: float, words: RoleWords = CLASSIC_WORDS) -> str:
     if snap is None or snap.last_success_at is None:
         return ""
     if snap.xivo is not None:
@@ -190,7 +193,7 @@ def summary_text(snap: NodeSnapshot | None, now: float) -> str:
     elif snap.cc is not None:
         text = cc_summary(snap, now)
     elif snap.edge is not None:
-        text = edge_summary(snap)
+        text = edge_summary(snap, words)
     elif snap.mds is not None:
         text = _services_text(snap.mds.services)
     else:
@@ -201,13 +204,13 @@ def summary_text(snap: NodeSnapshot | None, now: float) -> str:
     return text
 
 
-def ha_text(snap: NodeSnapshot | None) -> str:
+def ha_text(snap: NodeSnapshot | None, words: RoleWords = CLASSIC_WORDS) -> str:
     if snap is None or snap.xivo is None or snap.xivo.ha is None:
         return ""
     ha = snap.xivo.ha
     if not ha.present:
         return "disabled (no ha.conf)"
-    text = ha.mode.value
+    text = words.mode(ha.mode.value)
     if ha.peer is not None:
         text += f" → {ha.peer}"
     if ha.problems:
@@ -215,9 +218,9 @@ def ha_text(snap: NodeSnapshot | None) -> str:
     return text
 
 
-def role_text(node: Node) -> str:
+def role_text(node: Node, words: RoleWords = CLASSIC_WORDS) -> str:
     kind = KIND_LABEL.get(node.kind, node.kind.value)
-    return f"{kind} {node.side.value}" if node.side is not None else kind
+    return f"{kind} {words.of(node.side)}" if node.side is not None else kind
 
 
 def latency_text(snap: NodeSnapshot | None) -> str:
@@ -260,10 +263,10 @@ def node_cells(node: Node, snap: NodeSnapshot | None, ctx: RowContext) -> dict[s
     """Every cell of a node's row, by column key."""
     return {
         "node": node.label,
-        "role": role_text(node),
+        "role": role_text(node, ctx.words),
         "reach": reach_text(snap, ctx),
-        "ha": ha_text(snap),
-        "summary": summary_text(snap, ctx.now),
+        "ha": ha_text(snap, ctx.words),
+        "summary": summary_text(snap, ctx.now, ctx.words),
         "latency": latency_text(snap),
     }
 
