@@ -88,10 +88,10 @@ async def test_failover_and_failback_under_the_watcher(
 ) -> None:
     session, lines = watched
     await eventually(lambda: verdict(session) == "normal", 15, "the first polls")
-    # A slower cron than the fast lab's (a poll of a refused node may take a retry): the
-    # slave takes over several polls later, so the watcher sees the site without
-    # telephony first, as in a real incident.
-    lab.world.set_timing(lab.world.timing.with_(check_interval=3.0))
+    # A slower cron than the fast lab's (a poll of a powered-off node waits for its
+    # connect timeout, longer on a loaded machine): the slave takes over several polls
+    # later, so the watcher sees the site without telephony first, as in a real incident.
+    lab.world.set_timing(lab.world.timing.with_(check_interval=8.0))
     await lab.power_off(M)
     await eventually(lambda: verdict(session) == "failed_over", 30, "the slave to take over")
     failover_report = await wizard(session, inventory, Direction.FAILOVER)
