@@ -262,6 +262,25 @@ def live_facts(run: WizardRun) -> list[str]:
     return out
 
 
+def phones(run: WizardRun) -> list[str]:
+    """The phones counted before the move and after it, each with its time."""
+    before, after = run.phones_before, run.phones_after
+    if before is None and after is None:
+        return []
+    out = ["## Phones", ""]
+    out.append(
+        "- Before the move: "
+        + (before.describe(when(before.at)) if before is not None else "not counted")
+    )
+    out.append(
+        "- After the move: "
+        + (after.describe(when(after.at)) if after is not None else "not counted")
+    )
+    if before is not None and after is not None and before.count > 0:
+        out.append(f"- Share registered on the target: {after.count / before.count * 100:.0f} %")
+    return out
+
+
 def _table(text: str) -> str:
     return _inline(text).replace("|", "\\|")
 
@@ -275,6 +294,7 @@ SECTIONS: tuple[Section, ...] = (
     warnings,
     notes,
     next_steps,
+    phones,
     live_facts,
 )
 
