@@ -38,6 +38,7 @@ from resil_tui.core.telephony import (
     SPLIT,
     CountState,
     PhoneHistory,
+    PhoneMark,
     PhonePlacement,
 )
 from resil_tui.core.xuc_readiness import XucReadiness, XucState
@@ -863,35 +864,44 @@ def _phone_findings(
                 nodes,
             )
         )
-    before = history.before
+    if active_side not in ("master", "slave"):
+        return found
+    # The count before the move: the previous side's, when the phones followed the move
+    # (since they came); the side they were last all seen on, when they did not (since
+    # then: not one phone has been seen on the serving side).
+    before: PhoneMark | None = None
+    since: float | None = None
+    if history.side == active_side:
+        before, since = history.before, history.since
+    elif history.side is not None and history.at is not None:
+        before = PhoneMark(history.side, history.count, history.at)
+        since = history.at
+    here = placement.on(active_side)
     if (
-        active_side in ("master", "slave")
-        and history.side == active_side
-        and before is not None
-        and history.since is not None
-        and now - history.since >= policy.move_grace
-        and before.count > 0
+        before is None
+        or since is None
+        or here is None
+        or before.count <= 0
+        or now - since < policy.move_grace
+        or here >= before.count * policy.low_percent / 100.0
     ):
-        here = placement.on(active_side)
-        floor = before.count * policy.low_percent / 100.0
-        if here is not None and here < floor:
-            node = topo.xivo_master_id if active_side == "master" else topo.xivo_slave_id
-            found.append(
-                Finding(
-                    Verdict.PHONES_LOW,
-                    Severity.WARNING,
-                    f"Only {here} phones on the serving {active_side}, "
-                    f"{before.count} on the {before.side} before the move",
-                    f"Fewer than {policy.low_percent:g} % of the phones followed the move: "
-                    "phones without the backup registrar, or unable to reach this XiVO.",
-                    [
-                        f"{placement.text()}",
-                        f"before the move: {before.count} on the {before.side} at "
-                        f"{clock(before.at)}; on the {active_side} since {clock(history.since)}",
-                    ],
-                    [node],
-                )
-            )
+        return found
+    node = topo.xivo_master_id if active_side == "master" else topo.xivo_slave_id
+    found.append(
+        Finding(
+            Verdict.PHONES_LOW,
+            Severity.WARNING,
+            f"Only {here} phones on the serving {active_side}, "
+            f"{before.count} on the {before.side} before the move",
+            f"Fewer than {policy.low_percent:g} % of the phones followed the move: phones "
+            "without the backup registrar, or unable to reach this XiVO.",
+            [
+                placement.text(),
+                f"before the move: {before.count} on the {before.side} at {clock(before.at)}",
+            ],
+            [node],
+        )
+    )
     return found
 
 
