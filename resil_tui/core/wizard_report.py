@@ -241,6 +241,10 @@ def _facts_cell(facts: SiteFacts | None, row: str) -> str:
         return facts.edge_side or "no Edge"
     if row == "verdict":
         return facts.verdict
+    if row == "phones":
+        return facts.phones or "not counted"
+    if row == "calls":
+        return ", ".join(f"{n} on {node}" for node, n in facts.calls.items()) or "not counted"
     return facts.xuc.get(row, "-")
 
 
@@ -251,6 +255,8 @@ def live_facts(run: WizardRun) -> list[str]:
         ("as of", "as of"),
         ("telephony", "Telephony served by"),
         ("edge", "The Edge sends remote users to"),
+        ("phones", "Where the phones are"),
+        ("calls", "Calls in progress"),
         *((cc, f"xuc on {cc}") for cc in ccs),
         ("verdict", "Site verdict"),
     ]
