@@ -116,7 +116,7 @@ def render_table(reports: list[SiteReport], out: TextSink) -> None:
         now = report.verdicts.evaluated_at
         from resil_tui.core.freshness import clock
 
-        out.write(f"  {v.phones.text()} (as of {clock(now)})\n")
+        out.write(f"  {v.phones_text} (as of {clock(now)})\n")
         rows = [(nid, *_node_line(s, now)) for nid, s in report.snapshot.nodes.items()]
         width = max((len(r[0]) for r in rows), default=10)
         for nid, state, what, latency in rows:

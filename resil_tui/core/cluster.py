@@ -182,6 +182,13 @@ class SiteVerdicts:
     xivo_states: dict[str, XivoState]  # by node id
     evaluated_at: float
     phones: PhonePlacement = field(default_factory=lambda: PhonePlacement(None, None))
+    words: RoleWords = field(default_factory=lambda: role_words(Resilience.CLASSIC))
+
+    @property
+    def phones_text(self) -> str:
+        """Where the phones are, in the site's role words ("phones: 412 on slave · 3 on
+        master"; Main / Standby in the next LTS's modes)."""
+        return self.phones.text(self.words.master, self.words.slave)
 
     @property
     def exit_code(self) -> int:
@@ -213,7 +220,7 @@ class SiteVerdicts:
                 "master": self.phones.master,
                 "slave": self.phones.slave,
                 "where": self.phones.value,
-                "text": self.phones.text(),
+                "text": self.phones_text,
             },
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -987,4 +994,5 @@ def evaluate(
         xivo_states=states,
         evaluated_at=now,
         phones=placement,
+        words=words,
     )

@@ -141,7 +141,7 @@ def site_facts(
     placement = verdicts.phones
     known = placement.master is not None or placement.slave is not None
     return SiteFacts(
-        phones=placement.text() if known else "",
+        phones=verdicts.phones_text if known else "",
         calls=calls,
         at=verdicts.evaluated_at,
         active_side=verdicts.active_side,

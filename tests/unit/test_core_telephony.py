@@ -234,3 +234,14 @@ def test_the_readme_says_the_phone_findings_severities() -> None:
     rows = _readme_rows()
     assert "CRITICAL" in rows[Verdict.PHONES_SPLIT.value]
     assert "WARNING" in rows[Verdict.PHONES_LOW.value]
+
+
+def test_where_the_phones_are_in_the_sites_role_words() -> None:
+    from resil_tui.inventory_model import Resilience
+
+    snap = site(with_phones(master_active(), 40), with_phones(slave_standby(), None))
+    classic = evaluate(snap, TOPO, NOW, STALE)
+    assert classic.phones_text == "phones: 40 on master · 0 on slave"
+    manual = evaluate(snap, replace(TOPO, resilience=Resilience.MANUAL), NOW, STALE)
+    assert manual.phones_text == "phones: 40 on Main · 0 on Standby"
+    assert manual.to_dict()["phones"]["text"] == manual.phones_text

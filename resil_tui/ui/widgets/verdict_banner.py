@@ -47,7 +47,7 @@ def banner_text(
         lines.append(f"  Telephony: {primary.title}")
     placement = verdicts.phones
     if placement.master is not None or placement.slave is not None:
-        lines.append(f"  {placement.text()} (as of {clock(verdicts.evaluated_at)})")
+        lines.append(f"  {verdicts.phones_text} (as of {clock(verdicts.evaluated_at)})")
     for finding in findings:
         if finding is not head:
             symbol = SEVERITY_WORDS[finding.severity]
