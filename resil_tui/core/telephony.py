@@ -35,6 +35,7 @@ from resil_tui.core.asterisk import (
     PeerStatus,
     SipPeers,
 )
+from resil_tui.core.sanitize import clean
 
 
 class CountState(StrEnum):
@@ -148,7 +149,8 @@ def count_phones(
         calls=calls,
         calls_state=calls_state,
         standby=standby,
-        reason="; ".join(r for r in (reason, calls_reason) if r),
+        # The reasons quote what the node printed: sanitized once, here.
+        reason=clean("; ".join(r for r in (reason, calls_reason) if r), one_line=True),
     )
 
 

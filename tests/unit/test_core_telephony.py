@@ -245,3 +245,10 @@ def test_where_the_phones_are_in_the_sites_role_words() -> None:
     manual = evaluate(snap, replace(TOPO, resilience=Resilience.MANUAL), NOW, STALE)
     assert manual.phones_text == "phones: 40 on Main · 0 on Standby"
     assert manual.to_dict()["phones"]["text"] == manual.phones_text
+
+
+def test_a_reason_quoting_the_node_is_sanitized() -> None:
+    hostile = parse_pjsip_contacts("", "\x1b]52;c;aGk=\x07boom\nnext\n", 2)
+    counts = count_phones(hostile, None, None)
+    assert "\x1b" not in counts.reason and "\n" not in counts.reason
+    assert counts.phones_text().startswith("unknown (asterisk -rx exited 2")
