@@ -292,3 +292,10 @@ def count_before_move(
     if expected:
         return PhoneMark(source, expected, now, basis="expected")
     return None
+
+
+def history_from_journal(fact: str, since: float) -> PhoneHistory | None:
+    """What a journal's latest phones fact tells a process that has not polled yet: since
+    when the phones are split (the journal keeps when that was first seen). The counts
+    are not in it: the count before a move comes from this process's polls."""
+    return PhoneHistory(split_since=since) if fact == SPLIT else None

@@ -168,6 +168,8 @@ class StatusCollector:
     _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
     _listeners: list[Listener] = field(default_factory=list)
     _phones: dict[str, PhoneHistory] = field(default_factory=dict)  # per site, for findings
+    # Before its first judgement of a site: what another process saw (the journal).
+    phone_seed: Callable[[str], PhoneHistory | None] | None = None
 
     def last(self, node_id: str) -> NodeSnapshot | None:
         return self._last.get(node_id)
@@ -269,7 +271,10 @@ class StatusCollector:
             now,
             self.stale_after_seconds,
         )
-        phones = track(self._phones.get(site.name), placement, now)
+        previous = self._phones.get(site.name)
+        if previous is None and self.phone_seed is not None:
+            previous = self.phone_seed(site.name)
+        phones = track(previous, placement, now)
         self._phones[site.name] = phones
         topology = Topology.from_site(site)
         verdicts = evaluate(snapshot, topology, now, self.stale_after_seconds, phones)

@@ -3,13 +3,17 @@ whose inventory says the wrong one, and phones split across both XiVO for too lo
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from labkit import eventually, lab_inventory
+from labkit import eventually, lab_inventory, run_cli
 
 from resil_tui.core.cluster import Severity, Verdict
+from resil_tui.core.journal_event import EventKind, JournalEvent
+from resil_tui.journal import Journal
 from resil_tui.lab import phones
 from resil_tui.lab.server import Lab
 from resil_tui.lab.spec import CHAN_SIP, LabSpec, LabTiming
@@ -107,3 +111,24 @@ async def test_phones_split_across_both_xivo_for_too_long(lab: Lab, tmp_path: Pa
     assert found[Verdict.SPLIT_BRAIN].severity is Severity.CRITICAL
     history = collector.phone_history("demo")
     assert history is not None and history.split_since == seen.verdicts.evaluated_at
+
+
+@pytest.mark.lab(ticker=True)
+async def test_a_one_shot_status_says_how_long_the_journal_has_seen_phones_split(
+    lab: Lab, tmp_path: Path
+) -> None:
+    inventory, _ = lab_inventory(lab, tmp_path)
+    await lab.cut_link("demo")
+    await lab.phones_cut(MASTER, 10)
+    await eventually(
+        lambda: phones.registered_on(lab.world, "demo").get(SLAVE) == 10, 15, "10 moved"
+    )
+    # A watcher saw the split ten minutes ago (past the 300 s grace) and journaled it.
+    seen = time.time() - 600
+    Journal().record(
+        [JournalEvent(seen, "demo", None, EventKind.PHONES, "master", "split", "phones: ...")]
+    )
+    result = await run_cli(inventory, "status", "--json")
+    found = {f["code"]: f for f in json.loads(result.out)["sites"][0]["verdicts"]["findings"]}
+    assert found["phones_split"]["severity"] == "critical"
+    assert found["phones_split"]["title"] == "Phones split across both XiVO for 10m"
