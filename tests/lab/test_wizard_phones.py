@@ -133,6 +133,7 @@ async def test_master_powered_off_phones_move_and_the_wait_passes(
     text = Path(run.report_path).read_text()
     assert f"- Before the move: 40 phones on {MASTER} (" in text
     assert f"- After the move: 40 phones on {SLAVE} (" in text
+    assert "- Time until the phones registered on the slave: " in text
     phones_row = next(x for x in text.splitlines() if x.startswith("| Where the phones are |"))
     assert phones_row.endswith("| phones: 40 on slave · master unknown |"), phones_row
     # Status and the journal follow the phones.
