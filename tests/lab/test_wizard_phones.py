@@ -221,3 +221,44 @@ async def test_the_calls_guard_waits_for_the_calls_to_end(
     assert rec.message.startswith(f"0 call(s) in progress on {SLAVE}")
     await eng.abort("testing the calls guard only")
     assert not any(p.step_id == CALLS for p in eng.run.problems)
+
+
+async def test_phones_that_do_not_follow_make_the_wait_fail_and_skipping_it_is_a_problem(
+    ticking_lab: Lab, pool: Pool, tmp_path: Path
+) -> None:
+    lab = ticking_lab
+
+    def no_grace(text: str) -> str:
+        return text.replace("[site.demo]\n", "[site.demo]\nphones = { move_grace = 0 }\n", 1)
+
+    inventory = lab_inventory(lab, tmp_path, edit=no_grace, name="stuck.toml")[0]
+    collector = StatusCollector(inventory, pool)
+    await collector.poll()  # 40 phones seen on the master
+    await lab.phones_stuck(MASTER)  # no backup registrar: they will not move
+    await lab.power_off(MASTER)
+    await eventually(lambda: telephony(lab, SLAVE) == "running", 15, "the slave to take over")
+    eng = WizardEngine.create(
+        pool,
+        inventory,
+        "demo",
+        Direction.FAILOVER,
+        runbook_opts=replace(SHORT, phones_timeout_seconds=1.0),
+        options=FAST,
+        collector=collector,
+    )
+    assert await eng.run_guards()
+    await eng.run_step("xivo.wait_target_telephony")
+    rec = await eng.run_step(PHONES)
+    assert rec.state is StepState.FAILED
+    assert rec.message.startswith("still not true after 1s: 0 phones registered on")
+    assert "0 % of 40 phones on demo.xivo.master" in rec.message
+    await eng.skip(PHONES, "the phones have no backup registrar yet")
+    await drive(eng)
+    run = eng.run
+    assert run.status is RunStatus.FINISHED_WITH_PROBLEMS
+    whys = {(p.step_id, p.why) for p in run.problems}
+    assert (PHONES, "skipped: the phones have no backup registrar yet") in whys
+    # The site verdict at the end says it too: far fewer phones on the serving slave.
+    assert run.final is not None
+    assert any("Only 0 phones on the serving slave" in f for f in run.final.new_side), run.final
+    assert run.phones_after is not None and run.phones_after.count == 0
