@@ -37,9 +37,11 @@ from resil_tui.inventory_model import (
     ManualServices,
     Node,
     NodeKind,
+    PhonePolicy,
     RemotePaths,
     Resilience,
     Side,
+    SipStack,
     Site,
     SshSettings,
     WatchSettings,
@@ -229,6 +231,8 @@ _SITE_KEYS = {
     "resilience",
     "manual_services",
     "ha_sip_expiry",
+    "sip",
+    "phones",
 }
 _NODE_COMMON = _SSH_KEYS | {"ssh", "paths", "logs", "changes"}
 _NODE_KEYS: dict[str, set[str]] = {
@@ -883,6 +887,8 @@ def _site(
     resilience = _choice(c, table, "resilience", path, Resilience, Resilience.CLASSIC)
     manual = _choice(c, table, "manual_services", path, ManualServices, ManualServices.RUN)
     sip_expiry = _sip_expiry(c, table, path)
+    sip = _choice(c, table, "sip", path, SipStack, SipStack.PJSIP)
+    phones = _phones(c, table, path)
     if xm is None or xs is None:
         return None
     return Site(
@@ -897,6 +903,8 @@ def _site(
         resilience=resilience,
         manual_services=manual,
         ha_sip_expiry=sip_expiry,
+        sip=sip,
+        phones=phones,
     )
 
 
@@ -940,6 +948,35 @@ def _sip_expiry(c: _Checker, table: dict[str, Any], path: str) -> tuple[int, int
         c.error(full, f"min {low} <= default {default} <= max {high} is required (seconds)")
         return DEFAULT_HA_SIP_EXPIRY
     return (low, high, default)
+
+
+_PHONE_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "split_grace": (0, 86400, False),
+    "low_percent": (0, 100, False),
+    "move_grace": (0, 86400, False),
+    "wait_percent": (0, 100, False),
+    "wait_timeout": (1, 86400, False),
+    "calls_below": (1, 100000, True),
+    "calls_wait_timeout": (1, 86400, False),
+    "expected": (1, 1000000, True),
+}
+
+
+def _phones(c: _Checker, table: dict[str, Any], path: str) -> PhonePolicy:
+    """`phones = { split_grace = 300, low_percent = 50, wait_percent = 90, ... }`."""
+    if "phones" not in table:
+        return PhonePolicy()
+    full = f"{path}.phones"
+    sub = c.table(table["phones"], full)
+    if sub is None:
+        return PhonePolicy()
+    c.unknown_keys(sub, set(_PHONE_BOUNDS), full)
+    values: dict[str, Any] = {}
+    for key, (low, high, integer) in _PHONE_BOUNDS.items():
+        got = c.number(sub, key, full, minimum=low, maximum=high, integer=integer)
+        if got is not None:
+            values[key] = got
+    return PhonePolicy(**values)
 
 
 def parse_inventory(text: str, *, file: str = "<inventory>", path: Path | None = None) -> Inventory:

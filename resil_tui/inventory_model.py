@@ -42,6 +42,29 @@ class ManualServices(StrEnum):
     WEB_UI = "web-ui"
 
 
+class SipStack(StrEnum):
+    """Which Asterisk channel driver registers the site's phones: PJSIP (Asterisk 20,
+    XiVO >= 2023.05) is read with `pjsip show contacts`; an older chan_sip site with
+    `sip show peers` (chan_sip is gone from Asterisk 21)."""
+
+    PJSIP = "pjsip"
+    CHAN_SIP = "chan_sip"
+
+
+@dataclass(frozen=True)
+class PhonePolicy:
+    """`[site.NAME.phones]`: what the phone findings and the wizard's phone steps allow."""
+
+    split_grace: float = 300.0  # s phones may sit on both XiVO (a move in progress)
+    low_percent: float = 50.0  # serving node below this % of the count before the move
+    move_grace: float = 300.0  # s after a move before "far fewer" is a finding
+    wait_percent: float = 90.0  # the wizard waits for this % of the count before the move
+    wait_timeout: float = 600.0  # s the wizard's phones wait lasts
+    calls_below: int = 1  # the calls guard holds below this many calls in progress
+    calls_wait_timeout: float = 600.0  # s the guard waits for calls to drop, when asked
+    expected: int | None = None  # phones the site has: the baseline when none was counted
+
+
 # The SIP expiry HA imposes, in seconds (the seed: 1 / 5 / 2 minutes).
 DEFAULT_HA_SIP_EXPIRY = (60, 300, 120)
 
@@ -192,6 +215,8 @@ class Site:
     manual_services: ManualServices = ManualServices.RUN
     # minexpiry, maxexpiry, defaultexpiry in seconds while HA is on
     ha_sip_expiry: tuple[int, int, int] = DEFAULT_HA_SIP_EXPIRY
+    sip: SipStack = SipStack.PJSIP
+    phones: PhonePolicy = field(default_factory=PhonePolicy)
 
     def nodes(self) -> tuple[Node, ...]:
         found: list[Node | None] = [

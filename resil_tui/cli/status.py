@@ -112,7 +112,11 @@ def _node_line(
         role = {"active": "ACTIVE", "standby": "standby", "stopped": "stopped"}.get(
             cluster.telephony_role(x).value, "?"
         )
-        return ("✔ up", f"HA {mode}{peer} · telephony {role}", latency)
+        from resil_tui.core.sanitize import clean
+
+        counts = x.phone_counts()
+        phones = f"phones: {counts.phones_text()} · calls: {counts.calls_text()}"
+        return ("✔ up", f"HA {mode}{peer} · telephony {role} · {clean(phones)}", latency)
     if snap.cc is not None:
         if snap.cc.xuc is not None:
             return ("✔ up", f"xuc {snap.cc.xuc.describe(now)}", latency)
@@ -142,6 +146,7 @@ def render_table(
         if head is not v.primary:
             out.write(f"  Telephony: {v.primary.title}\n")
         now = report.verdicts.evaluated_at
+        out.write(f"  {v.phones_text} (as of {stamp(now, now)})\n")
         rows = [(nid, *_node_line(s, now, words)) for nid, s in report.snapshot.nodes.items()]
         width = max((len(r[0]) for r in rows), default=10)
         for nid, state, what, latency in rows:

@@ -28,14 +28,21 @@ from typing import TYPE_CHECKING, Any
 
 from resil_tui.core.compose import ContainerState
 from resil_tui.core.edge_side import EdgeSide, VarSide
-from resil_tui.core.freshness import age, is_stale
+from resil_tui.core.freshness import age, clock, is_stale
 from resil_tui.core.ha import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot, XivoStatus
 from resil_tui.core.replication import ReplicationOutcome
 from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.core.sync_log import SyncOutcome
+from resil_tui.core.telephony import (
+    SPLIT,
+    CountState,
+    PhoneHistory,
+    PhoneMark,
+    PhonePlacement,
+)
 from resil_tui.core.xuc_readiness import XucReadiness, XucState
-from resil_tui.inventory_model import Resilience
+from resil_tui.inventory_model import PhonePolicy, Resilience
 
 if TYPE_CHECKING:
     from resil_tui.inventory_model import Site
@@ -84,6 +91,8 @@ class Verdict(StrEnum):
     SYNC_FAILING = "sync_failing"
     SYNC_KEY_MISSING = "sync_key_missing"
     REPLICATION_FAILING = "replication_failing"
+    PHONES_SPLIT = "phones_split"
+    PHONES_LOW = "phones_low"
     SERVICES_FAILED = "services_failed"
     NODE_UNREACHABLE = "node_unreachable"
     STALE = "stale"
@@ -111,6 +120,7 @@ class Topology:
     edge_ids: tuple[str, ...] = ()  # several for a 3-server Edge
     mds_ids: tuple[str, ...] = ()
     resilience: Resilience = Resilience.CLASSIC
+    phones: PhonePolicy = field(default_factory=PhonePolicy)
 
     @classmethod
     def from_site(cls, site: Site) -> Topology:
@@ -125,6 +135,7 @@ class Topology:
             edge_ids=tuple(n.id for n in site.edges),
             mds_ids=tuple(n.id for n in site.mds),
             resilience=site.resilience,
+            phones=site.phones,
         )
 
 
@@ -170,6 +181,14 @@ class SiteVerdicts:
     active_side: str | None  # "master" | "slave" | "both" | None
     xivo_states: dict[str, XivoState]  # by node id
     evaluated_at: float
+    phones: PhonePlacement = field(default_factory=lambda: PhonePlacement(None, None))
+    words: RoleWords = field(default_factory=lambda: role_words(Resilience.CLASSIC))
+
+    @property
+    def phones_text(self) -> str:
+        """Where the phones are, in the site's role words ("phones: 412 on slave · 3 on
+        master"; Main / Standby in the next LTS's modes)."""
+        return self.phones.text(self.words.master, self.words.slave)
 
     @property
     def exit_code(self) -> int:
@@ -197,6 +216,12 @@ class SiteVerdicts:
             "active_side": self.active_side,
             "xivo_states": {k: v.value for k, v in self.xivo_states.items()},
             "evaluated_at": self.evaluated_at,
+            "phones": {
+                "master": self.phones.master,
+                "slave": self.phones.slave,
+                "where": self.phones.value,
+                "text": self.phones_text,
+            },
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -810,6 +835,97 @@ _REACH_HINT = {
 }
 
 
+# --- phones -------------------------------------------------------------------------------
+
+
+def phones_on(node: NodeSnapshot | None, now: float, stale_after: float) -> int | None:
+    """Phones registered on a XiVO now: 0 where Asterisk is not running, None when it
+    cannot be told (not reachable, stale data, an answer not read)."""
+    if node is None or not node.reachability.ok or node.last_success_at is None:
+        return None
+    if is_stale(node.last_success_at, now, stale_after):
+        return None
+    counts = node.phone_counts()
+    if counts is None:
+        return None
+    if counts.state is CountState.NOT_RUNNING:
+        return 0
+    return counts.phones if counts.state is CountState.COUNTED else None
+
+
+def phone_placement(
+    master: NodeSnapshot | None, slave: NodeSnapshot | None, now: float, stale_after: float
+) -> PhonePlacement:
+    """Where the pair's phones are (the one rule: the site line, the journal, findings)."""
+    return PhonePlacement(phones_on(master, now, stale_after), phones_on(slave, now, stale_after))
+
+
+def _phone_findings(
+    topo: Topology,
+    placement: PhonePlacement,
+    history: PhoneHistory | None,
+    active_side: str | None,
+    now: float,
+) -> list[Finding]:
+    if history is None:
+        return []  # one poll alone cannot say "for how long" nor "before the move"
+    policy = topo.phones
+    nodes = [topo.xivo_master_id, topo.xivo_slave_id]
+    found: list[Finding] = []
+    split_for = history.split_for(now)
+    if placement.value == SPLIT and split_for is not None and split_for >= policy.split_grace:
+        found.append(
+            Finding(
+                Verdict.PHONES_SPLIT,
+                Severity.CRITICAL,
+                f"Phones split across both XiVO for {age(split_for)}",
+                "Phones are registered on the master and on the slave at once (a split brain "
+                "symptom): calls between the two halves may fail.",
+                [f"{placement.text()} (split since {clock(history.split_since or now)})"],
+                nodes,
+            )
+        )
+    if active_side not in ("master", "slave"):
+        return found
+    # The count before the move: the previous side's, when the phones followed the move
+    # (since they came); the side they were last all seen on, when they did not (since
+    # then: not one phone has been seen on the serving side).
+    before: PhoneMark | None = None
+    since: float | None = None
+    if history.side == active_side:
+        before, since = history.before, history.since
+    elif history.side is not None and history.at is not None:
+        before = PhoneMark(history.side, history.count, history.at)
+        since = history.at
+    here = placement.on(active_side)
+    if (
+        before is None
+        or since is None
+        or here is None
+        or before.count <= 0
+        or now - since < policy.move_grace
+        or here >= before.count * policy.low_percent / 100.0
+    ):
+        return found
+    node = topo.xivo_master_id if active_side == "master" else topo.xivo_slave_id
+    found.append(
+        Finding(
+            Verdict.PHONES_LOW,
+            Severity.WARNING,
+            f"Only {here} phones on the serving {active_side}, "
+            f"{before.count} on the {before.side} before the move",
+            f"Fewer than {policy.low_percent:g} % of the phones followed the move: phones "
+            "without the backup registrar, or unable to reach this XiVO.",
+            [
+                placement.text(),
+                f"before the move: {before.count} on the {before.side} at {clock(before.at)}",
+            ],
+            [node],
+        )
+    )
+    return found
+
+
 def _reworded(finding: Finding, words: RoleWords) -> Finding:
     """A finding in the site's role words (Main / Standby in the next-LTS modes); the
     codes stay as they are (status --json publishes them)."""
@@ -822,8 +938,14 @@ def _reworded(finding: Finding, words: RoleWords) -> Finding:
 
 
 def evaluate(
-    snapshot: SiteSnapshot, topology: Topology, now: float, stale_after_seconds: float
+    snapshot: SiteSnapshot,
+    topology: Topology,
+    now: float,
+    stale_after_seconds: float,
+    phones: PhoneHistory | None = None,
 ) -> SiteVerdicts:
+    """`phones`: what earlier polls saw of the phones (the collector keeps it), for the
+    findings that need "for how long" and "before the move"; None: a single poll."""
     master = snapshot.node(topology.xivo_master_id)
     slave = snapshot.node(topology.xivo_slave_id)
     m = xivo_state(master, now, stale_after_seconds)
@@ -870,6 +992,8 @@ def evaluate(
     findings += _edge_findings(topology, snapshot, active_side)
     findings += _xuc_findings(topology, snapshot, active_side, now)
     findings += _services_findings(snapshot, topology)
+    placement = phone_placement(master, slave, now, stale_after_seconds)
+    findings += _phone_findings(topology, placement, phones, active_side, now)
     findings += _reach_findings(snapshot, topology, states, now, stale_after_seconds, active_side)
 
     words = role_words(topology.resilience)
@@ -883,4 +1007,6 @@ def evaluate(
         active_side=active_side,
         xivo_states=states,
         evaluated_at=now,
+        phones=placement,
+        words=words,
     )

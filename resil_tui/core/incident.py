@@ -57,6 +57,9 @@ class IncidentFigures:
     xuc_served: Milestone | None  # None: the site has no CC on the target side
     edge_followed: Milestone | None  # None: the site has no Edge
     timeline: tuple[JournalEvent, ...]  # the incident's entries, oldest first
+    # The phones registered on the target: the run's phones wait, else the journal's
+    # phones fact (None: the site's journal never counted phones).
+    phones_moved: Milestone | None = None
 
     @property
     def start(self) -> float:
@@ -184,6 +187,7 @@ def incident_figures(
         xuc_served=xuc_served,
         edge_followed=edge_followed,
         timeline=tuple(e for e in site if start <= e.time <= end),
+        phones_moved=_phones_moved(run, site, start, end, target),
     )
 
 
@@ -196,6 +200,24 @@ def _edge_followed(
     if moved is not None and moved.time <= end:
         return Milestone(moved.time, f"{edge_id} -> {target}")
     return Milestone(None, f"{edge_id} not seen pointing to the {target}")
+
+
+def _phones_moved(
+    run: WizardRun, site: list[JournalEvent], start: float, end: float, target: str
+) -> Milestone | None:
+    for rec in run.steps:
+        if (
+            rec.step_id == "xivo.wait_phones_registered"
+            and rec.state is StepState.DONE
+            and rec.finished_at is not None
+        ):
+            return Milestone(rec.finished_at, "the wizard's phones wait: " + rec.message)
+    if not any(e.kind is EventKind.PHONES for e in site):
+        return None
+    moved = _first(site, start, None, EventKind.PHONES, frozenset({target}))
+    if moved is not None and moved.time <= end:
+        return Milestone(moved.time, f"the journal: {moved.evidence}")
+    return Milestone(None, f"phones not seen all on the {target}")
 
 
 def _xuc_served(
@@ -290,6 +312,10 @@ def incident_section(figures: IncidentFigures | None) -> list[str]:
     if f.edge_followed is not None:
         out.append(
             _milestone(f"Time until the Edge followed (to the {side})", f.edge_followed, start)
+        )
+    if f.phones_moved is not None:
+        out.append(
+            _milestone(f"Time until the phones registered on the {side}", f.phones_moved, start)
         )
     parts = (
         ["telephony"]

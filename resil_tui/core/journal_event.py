@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     XUC = "xuc"  # ready / starting / not_ready / down
     REPLICATION = "replication"  # outcome of the last replication the product started
     SYNC = "sync"  # outcome of the last xivo-sync run (its log)
+    PHONES = "phones"  # where the site's phones are: master / slave / split / none
     ACTION = "action"  # a change made through resil-tui (from the audit log)
     WIZARD = "wizard"  # a guided failover / failback run started or ended
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from resil_tui.core.asterisk import AsteriskResult, Channels, Contacts, SipPeers
 from resil_tui.core.compose import ComposePs, ContainerState
 from resil_tui.core.edge_env import sha256_text
 from resil_tui.core.edge_side import EdgeTargets
@@ -26,6 +27,7 @@ from resil_tui.core.ha_webui import (
 from resil_tui.core.replication import ReplicationResult
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncResult
+from resil_tui.core.telephony import CountState, PhoneCounts, count_phones
 from resil_tui.core.xuc_readiness import XucReadiness
 
 
@@ -91,6 +93,16 @@ class XivoStatus:
     sip_error: str | None = None  # why they could not be read
     provd_default: ProvdDefault | None = None  # provd's "default" config, read from its file
     provd_error: str | None = None  # why it could not be read
+    # `asterisk -rx` answers: PJSIP contacts (chan_sip sites: SIP peers), calls.
+    contacts: AsteriskResult[Contacts] | None = None
+    sip_peers: AsteriskResult[SipPeers] | None = None
+    channels: AsteriskResult[Channels] | None = None
+
+    def phone_counts(self) -> PhoneCounts:
+        """Contacts reachable / contacts, phones, calls (core/telephony.py)."""
+        return count_phones(
+            self.contacts, self.sip_peers, self.channels, standby=bool(self.disabled_flag)
+        )
 
     def web_ui_check(self, node_label: str, ha_on: SipExpiryTriple = SEED_HA_ON) -> WebUiCheck:
         """SIP expiry and backup registrar against ha.conf: what the web UI's HA save
@@ -197,6 +209,20 @@ class NodeSnapshot:
     raw: dict[str, str] = field(default_factory=dict)  # command -> output, detail view
     errors: list[str] = field(default_factory=list)
 
+    def phone_counts(self) -> PhoneCounts | None:
+        """A XiVO node's phones and calls as last read (None for other kinds)."""
+        if self.kind != "xivo":
+            return None
+        return self.xivo.phone_counts() if self.xivo else PhoneCounts(CountState.NOT_READ)
+
+    def telephony_dict(self) -> dict[str, Any] | None:
+        counts = self.phone_counts()
+        if counts is None:
+            return None
+        known = CountState.COUNTED in (counts.state, counts.calls_state)
+        # The figures' age: that of the last poll that read them.
+        return {**counts.to_dict(), "as_of": self.last_success_at if known else None}
+
     def to_dict(self, include_raw: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "node_id": self.node_id,
@@ -210,6 +236,7 @@ class NodeSnapshot:
             "cc": self.cc.to_dict() if self.cc else None,
             "edge": self.edge.to_dict() if self.edge else None,
             "mds": self.mds.to_dict() if self.mds else None,
+            "telephony": self.telephony_dict(),
             "errors": list(self.errors),
         }
         if include_raw:

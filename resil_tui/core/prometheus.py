@@ -8,7 +8,8 @@ the number of series is bounded by the inventory.
 
 A value that is not known is not exported (no sample) rather than guessed: an
 unreachable node has `resil_node_up 0` and no latency, telephony or xuc sample.
-Phones and calls appear here once the status snapshot carries them (one family each).
+Phones and calls of a XiVO node are exported only where they were counted: a standby
+whose Asterisk is stopped, or an answer not read, has no phones or calls sample.
 
 Pure: the caller gives the snapshots, the verdicts and the poll figures.
 """
@@ -27,6 +28,7 @@ from resil_tui.core.node_status import NodeSnapshot, SiteSnapshot
 from resil_tui.core.replication import ReplicationOutcome
 from resil_tui.core.site_picture import xuc_readiness
 from resil_tui.core.sync_log import SyncOutcome
+from resil_tui.core.telephony import CountState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PRIMARY_VERDICTS = (
@@ -116,6 +118,17 @@ def exposition(sites: Sequence[SitePoll], now: float, version: str) -> str:
             ),
             ("resil_xivo_ha_role", "gauge", "HA role in ha.conf: 1 for the current role."),
             ("resil_xivo_telephony_active", "gauge", "1 when the XiVO runs telephony (Asterisk)."),
+            (
+                "resil_xivo_phones_reachable",
+                "gauge",
+                "PJSIP contacts Avail (chan_sip: peers OK or LAGGED) on the XiVO.",
+            ),
+            (
+                "resil_xivo_phone_contacts",
+                "gauge",
+                "PJSIP contacts (chan_sip: registered peers) on the XiVO.",
+            ),
+            ("resil_xivo_active_calls", "gauge", "Calls in progress on the XiVO (Asterisk)."),
             ("resil_cc_xuc_ready", "gauge", "1 when xuc is up and not starting or unhealthy."),
             ("resil_edge_side", "gauge", "Where the Edge points: 1 for the current side."),
             ("resil_xivo_sync_ok", "gauge", "1 when the last xivo-sync run succeeded (HA master)."),
@@ -185,6 +198,12 @@ def _node(fams: dict[str, _Family], site: str, snap: NodeSnapshot, now: float) -
             ran = _epoch(x.sync.time)
             if ran is not None:
                 fams["resil_xivo_sync_age_seconds"].add(labels, max(0.0, now - ran))
+        counts = x.phone_counts()
+        if counts.state is CountState.COUNTED:
+            fams["resil_xivo_phones_reachable"].add(labels, counts.reachable or 0)
+            fams["resil_xivo_phone_contacts"].add(labels, counts.total or 0)
+        if counts.calls_state is CountState.COUNTED and counts.calls is not None:
+            fams["resil_xivo_active_calls"].add(labels, counts.calls)
         rep = x.replication
         if rep is not None:
             fams["resil_xivo_replication_ok"].add(labels, rep.outcome is ReplicationOutcome.SUCCESS)

@@ -36,7 +36,7 @@ from typing import Any
 from resil_tui.core import edge_env, edge_side
 from resil_tui.core.cluster import Severity, Verdict
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords, role_words
-from resil_tui.inventory_model import ManualServices, Node, Resilience, Side, Site
+from resil_tui.inventory_model import ManualServices, Node, Resilience, Side, SipStack, Site
 
 # --- vocabulary ---------------------------------------------------------------------------
 
@@ -135,6 +135,8 @@ class ConditionKind(StrEnum):
     EDGE_POINTS_TO = "edge_points_to"  # the four .env variables name `side`
     EDGE_CONTAINERS_UP = "edge_containers_up"  # `edge-dcomp ps`: every container up
     CLUSTER_VERDICT = "cluster_verdict"  # cluster.evaluate: primary `verdict`, no worse
+    CALLS_BELOW = "calls_below"  # `core show channels count`: fewer calls than `below`
+    PHONES_REGISTERED = "phones_registered"  # `percent` % of the phones before the move
 
 
 def _frozen(values: Mapping[str, str]) -> Mapping[str, str]:
@@ -234,6 +236,9 @@ class Step:
     # acknowledges that before this step runs (e.g. sending users to a CC whose xuc wait
     # was skipped).
     depends_on: tuple[str, ...] = ()
+    # A CONFIRM check that may, instead of the typed word, wait up to this long for its
+    # condition to hold (calls in progress that end), with a countdown.
+    wait_seconds: float | None = None
 
     def __post_init__(self) -> None:
         # Broken steps are programming errors of this module: fail loudly at build time.
@@ -256,6 +261,10 @@ class Step:
             problems.append("confirm_word goes with on_fail=confirm")
         if self.on_fail is not OnFail.STOP and self.kind is not StepKind.CHECK:
             problems.append("only checks have an on_fail policy")
+        if self.wait_seconds is not None and (
+            self.on_fail is not OnFail.CONFIRM or not self.wait_seconds > 0
+        ):
+            problems.append("a check waits instead (wait_seconds > 0) only with on_fail=confirm")
         if problems:
             raise ValueError(f"step {self.id}: " + "; ".join(problems))
 
@@ -297,6 +306,7 @@ class Step:
                 for c in self.env_changes
             ],
             "depends_on": list(self.depends_on),
+            "wait_seconds": self.wait_seconds,
         }
 
 
@@ -314,6 +324,9 @@ class RunbookOptions:
     # A resync is needed only after HA settings changed (HA just configured, a peer IP
     # changed): then set this and the XiVO part gets a manual "Resynchronise phones" step.
     ha_settings_changed: bool = False
+    # The phones wait and the calls guard's wait: None takes the site's `phones` settings.
+    phones_timeout_seconds: float | None = None
+    calls_wait_seconds: float | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -323,6 +336,10 @@ class RunbookOptions:
             "edge_up_timeout_seconds",
         ):
             if not getattr(self, name) > 0:
+                raise ValueError(f"RunbookOptions.{name} must be positive")
+        for name in ("phones_timeout_seconds", "calls_wait_seconds"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
                 raise ValueError(f"RunbookOptions.{name} must be positive")
         if self.log_tail_lines < 0:
             raise ValueError("RunbookOptions.log_tail_lines must be >= 0")
@@ -400,6 +417,13 @@ def present_parts(site: Site) -> frozenset[Part]:
 
 
 XIVO_STATUS_SHELL = shlex.join(["xivo-service", "status", "all"])
+CALLS_SHELL = shlex.join(["asterisk", "-rx", "core show channels count"])
+CUT_CALLS_WORD = "cut-calls"
+
+
+def registrations_shell(site: Site) -> str:
+    cli = "sip show peers" if site.sip is SipStack.CHAN_SIP else "pjsip show contacts"
+    return shlex.join(["asterisk", "-rx", cli])
 
 
 def _ssh_shell(node: Node) -> str:
@@ -443,7 +467,53 @@ class _Builder:
 
     # --- guards (always: they protect every action, and cost one read) ---
 
-    def guards(self, has_actions: bool) -> None:
+    def calls_guard(self) -> None:
+        """Calls in progress on the XiVO telephony leaves are cut by what follows: the
+        failback (the slave stops telephony), the Main's "Stop services" (manual mode), or
+        the Edge's `up -d` (it recreates the SIP proxy the calls go through)."""
+        source = self.source
+        policy = self.site.phones
+        below = policy.calls_below
+        wait = self.options.calls_wait_seconds or policy.calls_wait_timeout
+        cause = (
+            "the failback stops telephony there"
+            if self.direction is Direction.FAILBACK
+            else "its services are stopped below"
+            if self.mode is Resilience.MANUAL
+            else "the Edge switch recreates the SIP proxy they go through"
+        )
+        allowed = "no call" if below == 1 else f"fewer than {below} calls"
+        self.add(
+            Step(
+                id="guard.calls_in_progress",
+                kind=StepKind.CHECK,
+                title=f"Check {allowed} in progress on the XiVO {self.w.of(source.side)}",
+                detail=(
+                    f"Calls in progress on {_role(source, self.w)} are cut: {cause}. "
+                    f"With {allowed} the run goes on; else type {CUT_CALLS_WORD} to cut "
+                    f"them, or wait (up to {wait:g} s) for them to end."
+                ),
+                part=None,
+                node_id=self.ref(source),
+                condition=Condition(
+                    ConditionKind.CALLS_BELOW,
+                    source.id,
+                    {
+                        "below": str(below),
+                        # Failover: a master that does not answer carries no call any more
+                        # (that is why the run happens); failback: calls not counted stop.
+                        "unreachable": "pass" if self.direction is Direction.FAILOVER else "ask",
+                    },
+                ),
+                shell=CALLS_SHELL,
+                guard=True,
+                on_fail=OnFail.CONFIRM,
+                confirm_word=CUT_CALLS_WORD,
+                wait_seconds=wait,
+            )
+        )
+
+    def guards(self, has_actions: bool, cuts_calls: bool = False) -> None:
         t = self.target
         master, slave = self.site.xivo_master, self.site.xivo_slave
         self.add(
@@ -532,6 +602,8 @@ class _Builder:
                     confirm_word=master.id if confirm else None,
                 )
             )
+        if cuts_calls:
+            self.calls_guard()
         if self.direction is Direction.FAILBACK:
             self.add(
                 Step(
@@ -576,6 +648,36 @@ class _Builder:
                 condition=Condition(ConditionKind.XIVO_TELEPHONY_RUNNING, t.id),
                 timeout_seconds=self.options.telephony_timeout_seconds,
                 shell=XIVO_STATUS_SHELL,
+            )
+        )
+
+    def wait_phones(self) -> None:
+        """Phones follow the XiVO that serves within their registration expiry: the
+        target must hold `wait_percent` % of the phones counted before the move."""
+        t, source = self.target, self.source
+        policy = self.site.phones
+        expiry = self.site.ha_sip_expiry[1]
+        self.add(
+            Step(
+                id="xivo.wait_phones_registered",
+                kind=StepKind.WAIT,
+                title=f"Wait until the phones are registered on the XiVO {self.w.of(t.side)}",
+                detail=(
+                    f"`{registrations_shell(self.site)}` on {_role(t, self.w)} must count at "
+                    f"least {policy.wait_percent:g} % of the phones counted on the "
+                    f"{self.w.of(source.side)} before the move; phones re-register within "
+                    f"their expiry (at most {expiry} s with HA on). Skip it with a reason if "
+                    "fewer phones are expected."
+                ),
+                part=Part.XIVO,
+                node_id=self.ref(t),
+                condition=Condition(
+                    ConditionKind.PHONES_REGISTERED,
+                    t.id,
+                    {"percent": f"{policy.wait_percent:g}", "source": source.id},
+                ),
+                timeout_seconds=self.options.phones_timeout_seconds or policy.wait_timeout,
+                shell=registrations_shell(self.site),
             )
         )
 
@@ -644,9 +746,12 @@ class _Builder:
             self.wait_target_telephony()
             self.manual_services(self.source, "stop")
             self.wait_source_stopped()
+            self.wait_phones()
             self._resync_step()
             return
         self.wait_target_telephony()
+        if self.direction is Direction.FAILOVER:
+            self.wait_phones()
         if self.direction is Direction.FAILBACK:
             slave, master = self.site.xivo_slave, self.site.xivo_master
             self.add(
@@ -667,6 +772,8 @@ class _Builder:
                     shell=XIVO_STATUS_SHELL,
                 )
             )
+            # Phones come back once the slave has stopped answering them.
+            self.wait_phones()
         self._resync_step()
 
     def _resync_step(self) -> None:
@@ -1084,8 +1191,12 @@ def build_runbook(
             "XiVO: the wait for the target XiVO's telephony is kept: CC and Edge must not "
             "move before it serves."
         )
+    edge_switch = any(
+        s.command is not None and s.command.name is ActionName.EDGE_SWITCH for s in body
+    )
+    manual_stop = any(s.id.startswith("xivo.stop_services") for s in body)
     b.steps = []
-    b.guards(has_actions)
+    b.guards(has_actions, direction is Direction.FAILBACK or edge_switch or manual_stop)
     b.steps += body
     b.final()
 

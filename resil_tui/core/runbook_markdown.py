@@ -94,7 +94,12 @@ def _context(runbook: Runbook) -> str:
 
 def _on_fail(step: Step) -> str:
     if step.on_fail is OnFail.CONFIRM and step.confirm_word is not None:
-        return f"type {code(step.confirm_word)} to go on anyway"
+        wait = (
+            f", or wait up to {step.wait_seconds:g} s for it to hold"
+            if step.wait_seconds is not None
+            else ""
+        )
+        return f"type {code(step.confirm_word)} to go on anyway{wait}"
     if step.on_fail is OnFail.WARN:
         return "say so and go on"
     return "stop"

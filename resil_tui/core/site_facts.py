@@ -32,6 +32,8 @@ class SiteFacts:
     xuc: dict[str, str] = field(default_factory=dict)  # CC node id -> "✔ ready since ..."
     xuc_ready: dict[str, bool | None] = field(default_factory=dict)  # CC node id -> ready?
     verdict: str = ""  # the site's headline
+    phones: str = ""  # where the phones are: "phones: 412 on slave · 3 on master"
+    calls: dict[str, int] = field(default_factory=dict)  # XiVO node id -> calls counted
 
     @property
     def known(self) -> bool:
@@ -44,6 +46,9 @@ class SiteFacts:
         if self.edge_side is not None:
             out.append(f"the Edge sends remote users to the {self.edge_side}")
         out += [f"xuc on {node}: {text}" for node, text in self.xuc.items()]
+        if self.phones:
+            out.append(self.phones)
+        out += [f"calls in progress on {node}: {n}" for node, n in self.calls.items() if n]
         if self.verdict:
             out.append(f"site verdict: {self.verdict}")
         return out
@@ -57,6 +62,8 @@ class SiteFacts:
             "xuc": dict(self.xuc),
             "xuc_ready": dict(self.xuc_ready),
             "verdict": self.verdict,
+            "phones": self.phones,
+            "calls": dict(self.calls),
         }
 
     @classmethod
@@ -73,6 +80,12 @@ class SiteFacts:
                 for k, v in dict(data.get("xuc_ready") or {}).items()
             },
             verdict=str(data.get("verdict", "")),
+            phones=str(data.get("phones", "")),
+            calls={
+                str(k): v
+                for k, v in dict(data.get("calls") or {}).items()
+                if isinstance(v, int) and not isinstance(v, bool)
+            },
         )
 
 
@@ -127,7 +140,17 @@ def site_facts(
         else:
             xuc[cc.id] = readiness.describe(now)
             ready[cc.id] = readiness.ready
+    calls: dict[str, int] = {}
+    for xivo in (site.xivo_master, site.xivo_slave):
+        snap = nodes.get(xivo.id)
+        counts = snap.phone_counts() if snap is not None and snap.reachability.ok else None
+        if counts is not None and counts.calls is not None:
+            calls[xivo.id] = counts.calls
+    placement = verdicts.phones
+    known = placement.master is not None or placement.slave is not None
     return SiteFacts(
+        phones=verdicts.phones_text if known else "",
+        calls=calls,
         at=verdicts.evaluated_at,
         active_side=verdicts.active_side,
         telephony=_who(site, verdicts),
@@ -198,6 +221,13 @@ def edge_switch_consequences(facts: SiteFacts, site: Site, target: Side) -> Cons
     lines.append(f"After this change: remote users go to the {target.value} ({to}).")
     lines.append(_relayed())
     warnings: list[str] = []
+    source = site.xivo(Side.SLAVE if target is Side.MASTER else Side.MASTER)
+    cut = facts.calls.get(source.id, 0)
+    if cut:
+        warnings.append(
+            f"{cut} call(s) in progress on {source.id}: switching now cuts those relayed "
+            "through the Edge"
+        )
     serving = _serving(facts, target)
     if serving is False:
         warnings.append(

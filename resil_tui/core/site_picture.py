@@ -14,8 +14,8 @@ The rules:
   newer value first): this is what lets several processes share one journal.
 - Each node fact is one `NodeRule` (a kind and a function of the node snapshot): a new fact
   is one more rule. xuc readiness is that of the current xuc run (`xuc_readiness`).
-  Phone counts, once the snapshot has them, are one more rule (a site rule: which side the
-  phones are registered on).
+  Where the phones are registered (master, slave, split, none) is a site rule, from
+  `cluster.phone_placement`: a phone move is one journal entry, its counts the evidence.
 
 Pure: no clock, no I/O; every time comes from the snapshot or the events.
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from resil_tui.core.cluster import SiteVerdicts, XivoState, telephony_role
+from resil_tui.core.cluster import SiteVerdicts, XivoState, phone_placement, telephony_role
 from resil_tui.core.ha import HaMode
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
 from resil_tui.core.node_status import CcStatus, NodeSnapshot, ReachState
@@ -208,8 +208,29 @@ class SiteRule:
     read: Callable[[tuple[NodeSnapshot, ...], SiteVerdicts | None], tuple[str, str, float] | None]
 
 
-# Where the phones are registered (once the snapshot counts them) is one more rule here.
-SITE_RULES: tuple[SiteRule, ...] = (SiteRule(EventKind.VERDICT, _verdict),)
+def _phones(
+    nodes: tuple[NodeSnapshot, ...], verdicts: SiteVerdicts | None
+) -> tuple[str, str, float] | None:
+    """Where the phones are, judged with the site (its staleness limit is not known here:
+    only nodes that answered this poll count, which `phones_on` checks)."""
+    xivo = {n.side: n for n in nodes if n.kind == "xivo"}
+    master, slave = xivo.get("master"), xivo.get("slave")
+    times = [n.polled_at for n in (master, slave) if n is not None and n.polled_at is not None]
+    if not times:
+        return None
+    at = max(times)
+    # Each node's data is as fresh as its own poll: judged at that time, never stale.
+    placement = phone_placement(master, slave, at, float("inf"))
+    value = placement.value
+    if value is None:
+        return None
+    return value, placement.text(), at
+
+
+SITE_RULES: tuple[SiteRule, ...] = (
+    SiteRule(EventKind.VERDICT, _verdict),
+    SiteRule(EventKind.PHONES, _phones),
+)
 
 
 def observe(

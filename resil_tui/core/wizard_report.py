@@ -259,6 +259,10 @@ def _facts_cell(facts: SiteFacts | None, row: str) -> str:
         return facts.edge_side or "no Edge"
     if row == "verdict":
         return facts.verdict
+    if row == "phones":
+        return facts.phones or "not counted"
+    if row == "calls":
+        return ", ".join(f"{n} on {node}" for node, n in facts.calls.items()) or "not counted"
     return facts.xuc.get(row, "-")
 
 
@@ -269,6 +273,8 @@ def live_facts(run: WizardRun) -> list[str]:
         ("as of", "as of"),
         ("telephony", "Telephony served by"),
         ("edge", "The Edge sends remote users to"),
+        ("phones", "Where the phones are"),
+        ("calls", "Calls in progress"),
         *((cc, f"xuc on {cc}") for cc in ccs),
         ("verdict", "Site verdict"),
     ]
@@ -278,6 +284,25 @@ def live_facts(run: WizardRun) -> list[str]:
     for key, label in rows:
         cells = [_table(reword(_facts_cell(f, key), w)) for f in (start, end)]
         out.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    return out
+
+
+def phones(run: WizardRun) -> list[str]:
+    """The phones counted before the move and after it, each with its time."""
+    before, after = run.phones_before, run.phones_after
+    if before is None and after is None:
+        return []
+    out = ["## Phones", ""]
+    out.append(
+        "- Before the move: "
+        + (before.describe(when(before.at)) if before is not None else "not counted")
+    )
+    out.append(
+        "- After the move: "
+        + (after.describe(when(after.at)) if after is not None else "not counted")
+    )
+    if before is not None and after is not None and before.count > 0:
+        out.append(f"- Share registered on the target: {after.count / before.count * 100:.0f} %")
     return out
 
 
@@ -294,6 +319,7 @@ SECTIONS: tuple[Section, ...] = (
     warnings,
     notes,
     next_steps,
+    phones,
     live_facts,
 )
 

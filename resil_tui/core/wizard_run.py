@@ -19,6 +19,7 @@ from typing import Any
 
 from resil_tui.core.runbook import Runbook, Step
 from resil_tui.core.site_facts import SiteFacts
+from resil_tui.core.telephony import PhoneMark
 
 SCHEMA = 1
 # Lines of output kept per step in the saved run (the report shows the last ~20).
@@ -220,6 +221,9 @@ class WizardRun:
     facts_start: SiteFacts | None = None  # the live facts when the run started
     facts_end: SiteFacts | None = None  # and when it ended
     resilience: str = "classic"  # the site's mode (Resilience value): the record's words
+    # Phones: counted on the side left before the move, and on the target after it.
+    phones_before: PhoneMark | None = None
+    phones_after: PhoneMark | None = None
 
     @property
     def finished(self) -> bool:
@@ -276,6 +280,8 @@ class WizardRun:
             "facts_start": self.facts_start.to_dict() if self.facts_start else None,
             "facts_end": self.facts_end.to_dict() if self.facts_end else None,
             "resilience": self.resilience,
+            "phones_before": self.phones_before.to_dict() if self.phones_before else None,
+            "phones_after": self.phones_after.to_dict() if self.phones_after else None,
         }
 
     @classmethod
@@ -289,6 +295,7 @@ class WizardRun:
         only = data.get("only")
         final = data.get("final")
         start, end = data.get("facts_start"), data.get("facts_end")
+        before, after = data.get("phones_before"), data.get("phones_after")
         return cls(
             run_id=str(data["run_id"]),
             site=str(data.get("site", "")),
@@ -315,6 +322,8 @@ class WizardRun:
             facts_start=SiteFacts.from_dict(start) if isinstance(start, dict) else None,
             facts_end=SiteFacts.from_dict(end) if isinstance(end, dict) else None,
             resilience=str(data.get("resilience", "classic")),
+            phones_before=PhoneMark.from_dict(before) if isinstance(before, dict) else None,
+            phones_after=PhoneMark.from_dict(after) if isinstance(after, dict) else None,
         )
 
 

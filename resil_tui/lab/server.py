@@ -23,7 +23,18 @@ import asyncssh
 from resil_tui.lab import containers, facts, faults, phones, xivo
 from resil_tui.lab.emulation import run_command
 from resil_tui.lab.faults import FaultOption
-from resil_tui.lab.spec import CC, EDGE, MASTER, MDS, SLAVE, XIVO, LabSpec, LabTiming, NodeSpec
+from resil_tui.lab.spec import (
+    CC,
+    EDGE,
+    MASTER,
+    MDS,
+    PJSIP,
+    SLAVE,
+    XIVO,
+    LabSpec,
+    LabTiming,
+    NodeSpec,
+)
 from resil_tui.lab.ticker import LabTicker
 from resil_tui.lab.world import LabWorld
 
@@ -461,6 +472,8 @@ class Lab:
         }
         for site in self.world.spec.sites:
             sd: dict[str, Any] = {"description": site.description or "resil-tui lab"}
+            if site.sip != PJSIP:
+                sd["sip"] = site.sip  # an older site: its phones are chan_sip peers
             for n in site.nodes:
                 entry: dict[str, Any] = {"ssh": "127.0.0.1", "port": self.port(n.id)}
                 if n.kind == XIVO:

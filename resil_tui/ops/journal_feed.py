@@ -16,6 +16,7 @@ from datetime import datetime
 from resil_tui.audit import STARTED, AuditRecord
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
 from resil_tui.core.site_picture import observe
+from resil_tui.core.telephony import PhoneHistory, history_from_journal
 from resil_tui.journal import Journal
 from resil_tui.ops.status import CollectorEvent, SiteJudged, StatusCollector
 
@@ -85,3 +86,15 @@ class JournalRecorder:
 
     def close(self) -> None:
         self._unsubscribe()
+
+
+def phone_seed(journal: Journal) -> Callable[[str], PhoneHistory | None]:
+    """The collector's start for a site's phone history: since when the journal has seen
+    the phones split (a one-shot `status` or `check` then says how long it has lasted)."""
+
+    def seed(site: str) -> PhoneHistory | None:
+        journal.refresh()  # (a journal it cannot read is logged and reads as empty)
+        entry = journal.latest(site, None, EventKind.PHONES)
+        return history_from_journal(entry.after, entry.time) if entry is not None else None
+
+    return seed

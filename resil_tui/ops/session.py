@@ -19,7 +19,7 @@ from resil_tui import paths as xdg
 from resil_tui.audit import AuditLog
 from resil_tui.inventory_model import Inventory, JournalPolicy
 from resil_tui.journal import DAY, Journal, JournalBounds
-from resil_tui.ops.journal_feed import JournalRecorder, record_action
+from resil_tui.ops.journal_feed import JournalRecorder, phone_seed, record_action
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote.pool import NodeLink, Pool
 
@@ -99,7 +99,9 @@ def make_session(
     inventory: Inventory, *, lab: LabControl | None = None, audit_path: Path | None = None
 ) -> Session:
     pool = make_pool(inventory, audit_path=audit_path)
-    return Session(inventory, pool, StatusCollector(inventory, pool), lab, journal_for(inventory))
+    journal = journal_for(inventory)
+    collector = StatusCollector(inventory, pool, phone_seed=phone_seed(journal))
+    return Session(inventory, pool, collector, lab, journal)
 
 
 @contextlib.asynccontextmanager

@@ -15,13 +15,16 @@ arrive whole is reported in the snapshot's `errors` and its fields stay unknown;
 other parts are read as usual. `raw` keeps each part's output under its own command
 line, for the Status detail.
 
-Adding a read is one more line in the kind's list, e.g. for the registered phones:
+Adding a read is one more line in the kind's list, e.g. the calls in progress:
 
-    Read("contacts", lambda n: cat.asterisk_rx("pjsip show contacts"), _read_contacts),
+    Read("calls", lambda n: cat.asterisk_rx("core show channels count"), _read_calls),
 
-with `_read_contacts(part, status)` returning `replace(status, contacts=...)` parsed from
+with `_read_calls(part, status)` returning `replace(status, channels=...)` parsed from
 `part.out` (stdout, stderr, exit_status), after adding the catalog entry and the status
-field. Nothing else changes: the read rides in the same execution as the others.
+field. Nothing else changes: the read rides in the same execution as the others. A
+read's command may depend on the site (`site_command`: the phones' registrations are
+`pjsip show contacts`, or `sip show peers` on a site whose inventory says
+`sip = "chan_sip"`).
 
 An SSH server that does not hand the line to a shell (a ForceCommand that splits it into
 words, say) prints none of the markers: the node's errors say so once, and the node is
@@ -39,8 +42,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
+from resil_tui.core.asterisk import (
+    AsteriskResult,
+    Outcome,
+    parse_channels_count,
+    parse_pjsip_contacts,
+    parse_sip_peers,
+)
 from resil_tui.core.batch import PartOutput, split_batch
-from resil_tui.core.cluster import Severity, SiteVerdicts, Topology, evaluate, exit_code, worst
+from resil_tui.core.cluster import (
+    Severity,
+    SiteVerdicts,
+    Topology,
+    evaluate,
+    exit_code,
+    phone_placement,
+    worst,
+)
 from resil_tui.core.compose import ComposePs, parse_compose_ps
 from resil_tui.core.edge_side import PairAddresses, edge_targets
 from resil_tui.core.freshness import stale_after
@@ -58,8 +76,9 @@ from resil_tui.core.node_status import (
 )
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
+from resil_tui.core.telephony import PhoneHistory, track
 from resil_tui.core.xuc_readiness import XucReadiness, XucRun
-from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.inventory_model import Inventory, Node, NodeKind, SipStack, Site
 from resil_tui.listeners import Listeners
 from resil_tui.ops import replication_record
 from resil_tui.ops.cc_status import (
@@ -153,6 +172,9 @@ class StatusCollector:
     _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
     _listeners: Listeners[CollectorEvent] = field(default_factory=lambda: Listeners("status"))
     _deep_runs: dict[str, XucRun | None] = field(default_factory=dict)  # xuc log read deep
+    _phones: dict[str, PhoneHistory] = field(default_factory=dict)  # per site, for findings
+    # Before its first judgement of a site: what another process saw (the journal).
+    phone_seed: Callable[[str], PhoneHistory | None] | None = None
 
     def last(self, node_id: str) -> NodeSnapshot | None:
         return self._last.get(node_id)
@@ -238,8 +260,25 @@ class StatusCollector:
     def judge(self, site: Site, nodes: dict[str, NodeSnapshot]) -> SiteReport:
         now = self.clock()
         snapshot = SiteSnapshot(site=site.name, nodes=nodes, polled_at=now)
-        verdicts = evaluate(snapshot, Topology.from_site(site), now, self.stale_after_seconds)
+        placement = phone_placement(
+            nodes.get(site.xivo_master.id),
+            nodes.get(site.xivo_slave.id),
+            now,
+            self.stale_after_seconds,
+        )
+        previous = self._phones.get(site.name)
+        if previous is None and self.phone_seed is not None:
+            previous = self.phone_seed(site.name)
+        phones = track(previous, placement, now)
+        self._phones[site.name] = phones
+        topology = Topology.from_site(site)
+        verdicts = evaluate(snapshot, topology, now, self.stale_after_seconds, phones)
         return SiteReport(site=site.name, snapshot=snapshot, verdicts=verdicts)
+
+    def phone_history(self, site: str) -> PhoneHistory | None:
+        """What the judged polls so far saw of the site's phones (since when split, the
+        count before the last move)."""
+        return self._phones.get(site)
 
     async def poll_node(self, node: Node) -> NodeSnapshot:
         await self.pool.warm_up()  # not within the node's deadline
@@ -400,7 +439,8 @@ class StatusCollector:
         """The node's read commands: built (and validated) once per node, not per poll."""
         cached = self._command_cache.get(node.id)
         if cached is None or cached[0] is not node:
-            cached = (node, [read.command(node) for read in kind.reads])
+            site = self.inventory.sites.get(node.site)
+            cached = (node, [read.build(node, site) for read in kind.reads])
             self._command_cache[node.id] = cached
         return cached[1]
 
@@ -537,6 +577,13 @@ class Read(Generic[S]):
     name: str
     command: Callable[[Node], Command]
     parse: Callable[[PartResult, S], S]
+    # When the command depends on the site's settings: used instead of `command`.
+    site_command: Callable[[Node, Site], Command] | None = None
+
+    def build(self, node: Node, site: Site | None) -> Command:
+        if self.site_command is not None and site is not None:
+            return self.site_command(node, site)
+        return self.command(node)
 
 
 @dataclass(frozen=True)
@@ -623,6 +670,48 @@ def _containers(part: PartResult) -> ComposePs | None:
     return parse_compose_ps(part.out.stdout) if part.out.exit_status == 0 else None
 
 
+PJSIP_CONTACTS = "pjsip show contacts"
+SIP_PEERS = "sip show peers"
+CHANNELS_COUNT = "core show channels count"
+
+
+def _registrations_cli(site: Site) -> str:
+    return SIP_PEERS if site.sip is SipStack.CHAN_SIP else PJSIP_CONTACTS
+
+
+def _asterisk_problem(part: PartResult, cli: str, result: AsteriskResult[Any]) -> None:
+    """A standby's stopped Asterisk is no problem; anything else unread is said."""
+    if result.outcome is Outcome.NO_SUCH_COMMAND:
+        hint = (
+            ' (a chan_sip site? say sip = "chan_sip" for it in the inventory)'
+            if cli == PJSIP_CONTACTS
+            else ' (a PJSIP site? remove sip = "chan_sip" from the inventory)'
+            if cli == SIP_PEERS
+            else ""
+        )
+        part.errors.append(f"asterisk -rx {cli!r}: {result.reason}{hint}")
+    elif result.outcome is Outcome.UNPARSABLE:
+        part.errors.append(f"asterisk -rx {cli!r}: {result.reason}")
+
+
+def _read_registrations(part: PartResult, status: XivoStatus) -> XivoStatus:
+    out = part.out
+    if part.site.sip is SipStack.CHAN_SIP:
+        peers = parse_sip_peers(out.stdout, out.stderr, out.exit_status)
+        _asterisk_problem(part, SIP_PEERS, peers)
+        return replace(status, sip_peers=peers)
+    contacts = parse_pjsip_contacts(out.stdout, out.stderr, out.exit_status)
+    _asterisk_problem(part, PJSIP_CONTACTS, contacts)
+    return replace(status, contacts=contacts)
+
+
+def _read_calls(part: PartResult, status: XivoStatus) -> XivoStatus:
+    out = part.out
+    channels = parse_channels_count(out.stdout, out.stderr, out.exit_status)
+    _asterisk_problem(part, CHANNELS_COUNT, channels)
+    return replace(status, channels=channels)
+
+
 # Each kind's reads, sent together as one remote execution per node and poll. A new read
 # is one more line here (see the module docstring).
 XIVO_READS: tuple[Read[XivoStatus], ...] = (
@@ -642,6 +731,13 @@ XIVO_READS: tuple[Read[XivoStatus], ...] = (
         lambda part, x: replace(x, sync_key_present=_exists(part, part.node.paths.sync_key)),
     ),
     Read("sip_expiry", lambda n: cat.sip_expiry_query(), _read_sip_expiry),
+    Read(
+        "registrations",  # the phones: PJSIP contacts, or chan_sip peers (site.sip)
+        lambda n: cat.asterisk_rx(PJSIP_CONTACTS),
+        _read_registrations,
+        site_command=lambda n, s: cat.asterisk_rx(_registrations_cli(s)),
+    ),
+    Read("calls", lambda n: cat.asterisk_rx(CHANNELS_COUNT), _read_calls),
 )
 EDGE_READS: tuple[Read[EdgeStatus], ...] = (
     Read("env", lambda n: cat.cat(n.paths.edge_env), _read_edge_env),
@@ -672,12 +768,14 @@ KINDS: dict[NodeKind, KindReads[Any]] = {
 }
 
 
-def node_commands(node: Node, previous: NodeSnapshot | None = None) -> list[Command]:
+def node_commands(
+    node: Node, previous: NodeSnapshot | None = None, site: Site | None = None
+) -> list[Command]:
     """The read commands of one poll of the node, in the order of its parts (what the
     batch joins)."""
     if node.kind is NodeKind.CC:
         return [p.command for p in cc_parts(node, previous.cc if previous else None)]
-    return [read.command(node) for read in KINDS[node.kind].reads]
+    return [read.build(node, site) for read in KINDS[node.kind].reads]
 
 
 def overall_exit_code(reports: Iterable[SiteReport]) -> int:

@@ -41,7 +41,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,6 +66,7 @@ from resil_tui.core.runbook import (
     build_runbook,
 )
 from resil_tui.core.site_facts import SiteFacts, site_facts
+from resil_tui.core.telephony import PhoneMark, PhonePlacement, count_before_move
 from resil_tui.core.wizard_report import render_report
 from resil_tui.core.wizard_run import (
     FinalVerdict,
@@ -97,7 +98,7 @@ from resil_tui.ops.edge import (
 )
 from resil_tui.ops.session import journal_for
 from resil_tui.ops.status import SiteReport, StatusCollector, pair_addresses
-from resil_tui.ops.wizard_probe import ConditionProber, describe_containers
+from resil_tui.ops.wizard_probe import ConditionProber, Probe, describe_containers
 from resil_tui.ops.wizard_store import RunStore, site_key
 from resil_tui.ops.xuc_wait import (
     XucRestart,
@@ -320,6 +321,7 @@ class WizardEngine:
                 f"site {site.name} any more (the inventory changed): it cannot be resumed"
             )
         self.run = run
+        self.prober.phones_before = run.phones_before
         self.save()
         if resumed:
             journal_run(self.journal, run, "resumed", self.clock(), f"resumed by {local_user()}")
@@ -693,6 +695,7 @@ class WizardEngine:
                     self.prober.site_report(), self.options.final_timeout
                 )
                 self.run.facts_start = self.facts(report)
+                self._note_phones_before(report)
                 self.save()
         for step in self.runbook.guards:
             rec = self.record(step.id)
@@ -783,6 +786,13 @@ class WizardEngine:
         self.run.final = self._final_verdict(report)
         if isinstance(report, SiteReport):
             self.run.facts_end = self.facts(report)
+            if self.run.phones_after is None:
+                side = self.runbook.direction.target
+                count = report.verdicts.phones.on(side.value)
+                if count is not None:
+                    self.run.phones_after = PhoneMark(
+                        side.value, count, self.clock(), self.site.xivo(side).id
+                    )
         self.run.status, self.run.abort_reason = status, reason
         self.run.finished_at = self.clock()
         self.run.problems = find_problems(self.run)
@@ -872,7 +882,12 @@ class WizardEngine:
         elif step.on_fail is OnFail.CONFIRM:
             rec.state = StepState.AWAITING_CONFIRM
             rec.message = probe.detail
-            self._output(rec, [f"type {step.confirm_word} to go on anyway, retry, or abort"])
+            wait = (
+                f", wait (up to {step.wait_seconds:g}s) for it to hold"
+                if step.wait_seconds is not None
+                else ""
+            )
+            self._output(rec, [f"type {step.confirm_word} to go on anyway{wait}, retry, or abort"])
         else:
             self._fail(rec, probe.detail)
 
@@ -900,34 +915,125 @@ class WizardEngine:
         if isinstance(plan, XucWaitPlan):
             await self._wait_xuc(step, rec, timeout, plan)
             return
+        phones = step.condition.kind is ConditionKind.PHONES_REGISTERED
+        if phones and self.run.phones_before is None:
+            self._note_phones_before(None)
+        if phones and self.run.phones_before is not None:
+            before = self.run.phones_before
+            self._output(rec, [f"before the move: {before.describe(_utc(before.at))}"])
+        probe, detail = await self._poll_until(step, rec, timeout)
+        if probe is not None and probe.holds:
+            if phones and probe.count is not None and step.node_id is not None:
+                self._note_phones_after(step.node_id, probe.count)
+            self._done(rec, detail)
+        else:
+            self._fail(rec, f"still not true after {timeout:g}s: {detail}")
+
+    async def _poll_until(
+        self, step: Step, rec: StepRecord, timeout: float
+    ) -> tuple[Probe | None, str]:
+        """Probe the step's condition every `poll_interval` until it holds or `timeout`
+        passes (a countdown meanwhile); the last probe (None: none answered) and what it
+        said."""
+        assert step.condition is not None
         last = ["first check…"]
         deadline = time.monotonic() + timeout
         started = time.monotonic()
         with self._countdown(step, timeout, last):
             while True:
                 remaining = deadline - time.monotonic()
+                probe: Probe | None
                 try:
                     probe = await asyncio.wait_for(
                         self.prober.probe(step.condition),
                         max(remaining, self.options.poll_interval) + 1.0,
                     )
                 except TimeoutError:
-                    holds, detail = False, "no complete answer in time"
+                    probe, detail = None, "no complete answer in time"
                     lines: tuple[str, ...] = ()
                 else:
-                    holds, detail, lines = probe.holds, probe.detail, probe.lines
+                    detail, lines = probe.detail, probe.lines
                 if detail != last[-1]:
                     stamp = f"[+{time.monotonic() - started:.0f}s]"
                     self._output(rec, [f"{stamp} {detail}", *lines])
                     last.append(detail)
-                if holds:
-                    self._done(rec, detail)
-                    return
+                if probe is not None and probe.holds:
+                    return probe, detail
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._fail(rec, f"still not true after {timeout:g}s: {detail}")
-                    return
+                    return probe, detail
                 await asyncio.sleep(min(self.options.poll_interval, remaining))
+
+    # --- phones before and after the move ------------------------------------------------
+
+    def _note_phones_before(self, report: SiteReport | None) -> None:
+        """The count the phones wait compares with: from what the collector's polls saw
+        of the phones (before the move, or now on the side left), else the inventory's
+        `phones.expected`. Kept in the run (it survives a resume)."""
+        if self.run.phones_before is not None:
+            return
+        d = self.runbook.direction
+        placement = report.verdicts.phones if report is not None else PhonePlacement(None, None)
+        mark = count_before_move(
+            self.collector.phone_history(self.site.name),
+            placement,
+            d.source.value,
+            d.target.value,
+            self.clock(),
+            self.site.phones.expected,
+        )
+        if mark is not None:
+            source = self.site.xivo(d.source)
+            self.run.phones_before = replace(mark, node=source.id)
+            self.prober.phones_before = self.run.phones_before
+            self.save()
+
+    def _note_phones_after(self, node_id: str, count: int) -> None:
+        side = self.runbook.direction.target.value
+        self.run.phones_after = PhoneMark(side, count, self.clock(), node_id)
+        self.save()
+
+    async def wait_guard(self, step_id: str) -> StepRecord:
+        """A guard that waits for its typed word may instead wait (up to its
+        `wait_seconds`, with a countdown) for its condition: calls that end. It is done
+        when the condition holds; otherwise it waits for the word again."""
+        step, rec = self._require_current(step_id)
+        if rec.state is not StepState.AWAITING_CONFIRM or step.wait_seconds is None:
+            raise WizardError(f"{step.title} does not wait for its condition")
+        timeout = step.wait_seconds
+        rec.state = StepState.RUNNING
+        rec.started_at = self.clock()
+        self.busy = step_id
+        self._task = asyncio.current_task()
+        self._output(rec, [f"--- waiting up to {timeout:g}s for it to hold ---"])
+        self.save()
+        self.emit(StepBegan(step_id, step.title, rec.command, self.node_text(step), rec.attempts))
+        started = time.monotonic()
+        try:
+            probe, detail = await self._poll_until(step, rec, timeout)
+            if probe is not None and probe.holds:
+                self._done(rec, f"{detail} (after waiting {time.monotonic() - started:.0f}s)")
+            else:
+                rec.state = StepState.AWAITING_CONFIRM
+                rec.message = f"still after {timeout:g}s: {detail}"
+                self._output(
+                    rec, [f"type {step.confirm_word} to go on anyway, wait again, or abort"]
+                )
+        except asyncio.CancelledError:
+            rec.state = StepState.AWAITING_CONFIRM
+            rec.message = "the wait was cancelled: type the word, wait again, or abort"
+            raise
+        except (RemoteError, ValueError) as exc:
+            rec.state = StepState.AWAITING_CONFIRM
+            rec.message = exc.message if isinstance(exc, RemoteError) else str(exc)
+        finally:
+            rec.finished_at = self.clock()
+            rec.duration = time.monotonic() - started
+            self.busy = None
+            self._task = None
+            self._changed(rec)
+        await self._maybe_finish()
+        return rec
 
     def restart_mark(self) -> Anchor | None:
         """The run and log end noted before this run's xuc restart, when it was done."""

@@ -10,13 +10,17 @@ on resume reads the readiness the status poll judged (``CcStatus.xuc``).
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 
 from resil_tui.core.cluster import Severity, Verdict
 from resil_tui.core.compose import ComposePs, all_up
+from resil_tui.core.freshness import clock
 from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.runbook import Condition, ConditionKind
+from resil_tui.core.sanitize import clean
 from resil_tui.core.services import DatabaseState, ServicesStatus
+from resil_tui.core.telephony import CountState, PhoneMark
 from resil_tui.inventory_model import Inventory, Site
 from resil_tui.ops.status import SiteReport, StatusCollector
 
@@ -27,6 +31,7 @@ class Probe:
     detail: str  # one line: why it holds or not
     lines: tuple[str, ...] = ()  # what was seen, for the step's output
     report: SiteReport | None = field(default=None, compare=False)  # cluster verdict probes
+    count: int | None = None  # phones / calls probes: what was counted
 
 
 def _reach(snap: NodeSnapshot) -> str:
@@ -69,6 +74,9 @@ class ConditionProber:
         self.collector = collector
         self.inventory = inventory
         self.site = site
+        # The count the phones wait compares with (the wizard notes it when its run
+        # starts, and keeps it in the run record).
+        self.phones_before: PhoneMark | None = None
 
     async def snapshot(self, node_id: str) -> NodeSnapshot:
         # poll_node itself clears a transient reconnect back-off: a probe asks for now.
@@ -166,7 +174,71 @@ class ConditionProber:
             ps = snap.edge.containers
             text = describe_containers(ps)
             return Probe(all_up(ps), f"{snap.node_id}: {text}", (f"edge-dcomp ps: {text}",))
+        if kind is ConditionKind.CALLS_BELOW:
+            return self._calls(condition, snap)
+        if kind is ConditionKind.PHONES_REGISTERED:
+            return self._phones(condition, snap)
         raise ValueError(f"condition {kind.value} is not checked by a status poll")
+
+    def _calls(self, condition: Condition, snap: NodeSnapshot) -> Probe:
+        below = int(condition.params.get("below", "1"))
+        node = snap.node_id
+        if not snap.reachability.ok:
+            if condition.params.get("unreachable") == "pass":
+                return Probe(
+                    True,
+                    f"{node} does not answer ({snap.reachability.state.value}): no call "
+                    "counted there; a XiVO that is down carries none",
+                    (_reach(snap),),
+                )
+            return Probe(False, f"calls on {node} not counted: {_reach(snap)}", (_reach(snap),))
+        counts = snap.phone_counts()
+        assert counts is not None
+        text = clean(counts.calls_text(), one_line=True)
+        line = f"{node}: calls in progress: {text}"
+        if counts.calls_state is CountState.NOT_RUNNING:
+            return Probe(
+                True, f"Asterisk is not running on {node}: no call in progress", (line,), count=0
+            )
+        if counts.calls_state is not CountState.COUNTED or counts.calls is None:
+            return Probe(False, f"calls on {node} unknown: {text}", (line,))
+        n = counts.calls
+        if n < below:
+            return Probe(True, f"{n} call(s) in progress on {node}", (line,), count=n)
+        return Probe(
+            False,
+            f"{n} call(s) in progress on {node}: switching now cuts them",
+            (line,),
+            count=n,
+        )
+
+    def _phones(self, condition: Condition, snap: NodeSnapshot) -> Probe:
+        node = snap.node_id
+        percent = float(condition.params.get("percent", "90"))
+        if not snap.reachability.ok:
+            return Probe(False, _reach(snap), (_reach(snap),))
+        counts = snap.phone_counts()
+        assert counts is not None
+        line = f"{node}: phones {clean(counts.phones_text(), one_line=True)}"
+        if counts.state is not CountState.COUNTED or counts.phones is None:
+            return Probe(False, f"phones on {node} not counted: {counts.phones_text()}", (line,))
+        n = counts.phones
+        before = self.phones_before
+        if before is None:
+            return Probe(
+                False,
+                f"{n} phones registered on {node}; no count before the move is known (no poll "
+                "saw them before it; the site's phones.expected in the inventory gives one)",
+                (line,),
+                count=n,
+            )
+        need = math.ceil(before.count * percent / 100.0)
+        share = n / before.count * 100.0 if before.count else 100.0
+        detail = (
+            f"{n} phones registered on {node}: {share:.0f} % of "
+            f"{before.describe(clock(before.at))}; {percent:g} % is {need}"
+        )
+        return Probe(n >= need, detail, (line,), count=n)
 
     async def _split_brain(self, condition: Condition) -> Probe:
         master_id = condition.params.get("master", self.site.xivo_master.id)

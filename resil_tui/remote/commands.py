@@ -284,6 +284,18 @@ def sip_expiry_query() -> Command:
     return Command("sip_expiry_query", argv, mutates=False)
 
 
+# The Asterisk CLI commands resil-tui reads (XIVO.md "Phones and calls"): read-only
+# `asterisk -rx` one-shots, nothing else goes through `-rx` (it runs any CLI command).
+ASTERISK_READS = ("pjsip show contacts", "core show channels count", "sip show peers")
+
+
+def asterisk_rx(cli: str) -> Command:
+    """`asterisk -rx "pjsip show contacts"` and the other reads of ASTERISK_READS."""
+    if cli not in ASTERISK_READS:
+        raise CommandError(f"not a read-only Asterisk CLI command of the catalog: {cli!r}")
+    return Command("asterisk_rx", ("asterisk", "-rx", cli), mutates=False)
+
+
 def sip_expiry_update(minimum: int, maximum: int, default: int) -> Command:
     """What the web UI's HA save writes to staticsip (seconds), through psql -X."""
     values = {"minexpiry": minimum, "maxexpiry": maximum, "defaultexpiry": default}
@@ -561,6 +573,7 @@ def read_only_entries() -> list[Command]:
         tail("/var/log/xivo-sync.log", 50, follow=True),
         sysconfd_get_ha_config(),
         sip_expiry_query(),
+        *(asterisk_rx(c) for c in ASTERISK_READS),
         provd_get_default(),
         xivocc_ps(),
         compose_logs("xivocc-dcomp", "xuc", follow=True, tail=100),

@@ -15,6 +15,7 @@ from labkit import ROOT, run_cli
 from resil_tui.entry import main
 from resil_tui.inventory import load_inventory
 from resil_tui.lab.server import Lab
+from resil_tui.remote import commands as cat
 
 # The slave's check-master-status cron runs: the verdicts follow the lab's faults.
 pytestmark = pytest.mark.lab(ticker=True)
@@ -49,6 +50,15 @@ async def test_normal_site_is_ok(lab: Lab) -> None:
         "demo.mds.mds2",
     }
     assert nodes["demo.xivo.master"]["xivo"]["ha"]["mode"] == "master"
+    # Phones and calls: numbers on the active XiVO, null on the standby (Asterisk stopped).
+    active, standby = nodes["demo.xivo.master"]["telephony"], nodes["demo.xivo.slave"]["telephony"]
+    assert active["contacts_reachable"] == active["contacts_total"] == 40, active
+    assert active["active_calls"] == 0 and active["state"] == "counted"
+    assert active["as_of"] == nodes["demo.xivo.master"]["last_success_at"]
+    assert standby["contacts_reachable"] is None and standby["contacts_total"] is None
+    assert standby["active_calls"] is None and standby["note"] == "n/a (standby)"
+    assert all(nodes[n]["telephony"] is None for n in nodes if "xivo" not in n)
+    assert site["verdicts"]["phones"]["text"] == "phones: 40 on master · 0 on slave"
     assert nodes["demo.edge"]["edge"]["targets"]["overall"] == "master"
     assert nodes["demo.cc.slave"]["cc"]["xuc_state"] == "up"
     # xuc's readiness, not only its container: up for days, its readiness line seen.
@@ -72,7 +82,10 @@ async def test_normal_site_is_ok(lab: Lab) -> None:
                     "sh",  # a batch: its script's commands are listed too
                     "printf",  # a batch's markers
                     "false",  # a batch's probe of $?
+                    "asterisk",  # `asterisk -rx` with one of the catalog's reads
                 }, cmd
+                if argv[0] == "asterisk":
+                    assert argv[1] == "-rx" and argv[2] in cat.ASTERISK_READS
                 if argv[0] == "xivo-service":
                     assert argv[1] == "status"
                 if argv[0] == "docker":

@@ -39,7 +39,8 @@ async def ha(
 
 
 def changes(lab: Lab, node_id: str) -> list[list[str]]:
-    """Commands that change a node (reads are cat/tail/test/status/psql/GET), looked for
+    """Commands that change a node (reads are cat/tail/test/status/psql/GET/asterisk -rx
+    '... show ...'), looked for
     in every simple command of every line received (a status batch's parts too)."""
     out = []
     for entry in lab.commands(node_id):
@@ -50,6 +51,7 @@ def changes(lab: Lab, node_id: str) -> list[list[str]]:
                 and not (argv[0] == "sh" and argv[1:2] == ["-c"])  # its parts are listed
                 and not (argv[0] == "xivo-service" and argv[1:2] == ["status"])
                 and not (argv[0] == "curl" and "POST" not in argv)
+                and not (argv[0] == "asterisk" and argv[1:2] == ["-rx"] and " show " in argv[2])
             ):
                 out.append(argv)
     return out

@@ -56,6 +56,7 @@ def comparable(doc: dict[str, Any]) -> dict[str, Any]:
         "age_seconds",
         "evaluated_at",
         "judged_at",
+        "as_of",
     }
     if isinstance(doc, dict):
         return {k: comparable(v) for k, v in doc.items() if k not in drop}
@@ -231,7 +232,12 @@ async def test_an_output_that_changed_is_parsed_again(lab: Lab, inv: Inventory, 
     node = inv.node(MASTER)
     first = await collector.poll_node(node)
     again = await collector.poll_node(node)
-    assert again.xivo == first.xivo and again.xivo is not None
+    assert again.xivo is not None and first.xivo is not None
+    # (the contacts' RTTs change with every qualify: not compared)
+    unqualified = {"contacts": None}
+    assert dataclasses.replace(again.xivo, **unqualified) == dataclasses.replace(
+        first.xivo, **unqualified
+    )
     assert again.xivo.ha is not None and again.xivo.ha.mode.value == "master"
     root = lab.world.node_root(MASTER)
     (root / "etc/xivo/ha.conf").write_text('{"node_type": "disabled", "remote_address": ""}\n')

@@ -10,12 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from labkit import eventually
+from labkit import eventually, lab_inventory
 
 from resil_tui.audit import AuditLog
 from resil_tui.core.runbook import Direction, Part, RunbookOptions
 from resil_tui.core.wizard_run import RunStatus, StepState, WizardRun
-from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab import xivo
 from resil_tui.lab.server import Lab
@@ -42,7 +41,17 @@ SHORT = RunbookOptions(
     standby_timeout_seconds=15.0,
     xuc_ready_timeout_seconds=10.0,
     edge_up_timeout_seconds=10.0,
+    phones_timeout_seconds=10.0,
+    calls_wait_seconds=5.0,
 )
+
+
+# The site's phones, said in the inventory: the phones wait's count before the move when
+# no poll of these tests saw the phones before it (tests/lab/test_wizard_phones.py does).
+def with_phones(text: str) -> str:
+    head, sep, rest = text.partition("[site.demo]\n")
+    assert sep, text
+    return f"{head}{sep}phones = {{ expected = 40 }}\n{rest}"
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +63,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def inventory(ticking_lab: Lab) -> Inventory:
-    return load_inventory(ticking_lab.inventory_path)
+def inventory(ticking_lab: Lab, tmp_path: Path) -> Inventory:
+    return lab_inventory(ticking_lab, tmp_path, edit=with_phones)[0]
 
 
 @pytest.fixture
@@ -307,6 +316,10 @@ async def test_split_brain_guard_needs_the_typed_word(
         await eng.confirm_guard("guard.master_not_active", "yes")
     rec = await eng.confirm_guard("guard.master_not_active", MASTER)
     assert rec.state is StepState.DONE and rec.confirmed
+    # Then the calls on the master (none here): the guards pass.
+    assert eng.current is not None and eng.current.id == "guard.calls_in_progress"
+    assert await eng.run_guards()
+    assert eng.record("guard.calls_in_progress").message == "0 call(s) in progress on " + MASTER
     assert eng.current is not None and eng.current.id == "xivo.wait_target_telephony"
 
     path = await eng.abort("testing the guard only")
@@ -367,6 +380,7 @@ async def test_skipped_xuc_wait_needs_acknowledgements_and_ends_with_problems(
         telephony_timeout_seconds=15.0,
         xuc_ready_timeout_seconds=1.5,
         edge_up_timeout_seconds=10.0,
+        phones_timeout_seconds=10.0,
     )
     eng = WizardEngine.create(
         pool, inventory, "demo", Direction.FAILOVER, runbook_opts=opts, options=FAST
@@ -418,7 +432,7 @@ async def test_skipped_xuc_wait_needs_acknowledgements_and_ends_with_problems(
 
 async def test_resume_checks_earlier_conditions_again(lab: Lab, tmp_path: Path) -> None:
     # No cron here: the slave takes over, and later stops, when this test says so.
-    inventory = load_inventory(lab.inventory_path)
+    inventory = lab_inventory(lab, tmp_path, edit=with_phones)[0]
     await lab.power_off(MASTER)
     assert (await run(lab, SLAVE, "xivo-manage-slave-services start")).exit_status == 0
     pool1 = Pool(audit=tmp_path / "audit.jsonl")

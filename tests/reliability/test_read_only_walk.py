@@ -71,6 +71,9 @@ def is_mutating(argv: list[str]) -> bool:
         return any(m in argv for m in ("POST", "PUT", "DELETE", "PATCH")) or any(
             "update_ha_config" in a for a in argv
         )
+    if prog == "asterisk":  # `-rx` runs any CLI command: only `... show ...` reads
+        words = argv[2].split() if len(argv) > 2 and argv[1] in ("-rx", "-x") else []
+        return len(words) < 2 or words[1] != "show"
     if prog == "psql":
         sql = " ".join(argv).upper()
         return any(w in sql for w in ("UPDATE ", "INSERT ", "DELETE ", "ALTER ", "DROP "))

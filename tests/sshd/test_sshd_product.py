@@ -74,6 +74,11 @@ async def test_one_remote_execution_per_node_per_refresh(sshd_lab: SshdLab, tmp_
     assert master.xivo.sync_key_present is True and master.xivo.disabled_flag is False
     # Each part's output under its own command line.
     assert len(master.raw) == len(KINDS[NodeKind.XIVO].reads)
+    # Phones and calls through real OpenSSH: counted on the master, n/a on the standby.
+    counts = master.phone_counts()
+    assert counts is not None and counts.state.value == "counted" and counts.total == 40
+    standby = report.snapshot.nodes["demo.xivo.slave"].phone_counts()
+    assert standby is not None and standby.phones_text() == "n/a (standby)"
 
 
 async def test_atomic_replace_of_edge_env_over_real_sftp(

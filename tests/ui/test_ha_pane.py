@@ -268,9 +268,12 @@ async def test_read_only_refuses_in_the_pane(lab: Lab, tmp_path: Path) -> None:
                     "sh",
                     "printf",
                     "false",
+                    "asterisk",
                 )
                 if argv[0] == "xivo-service":
                     assert argv[1] == "status"
+                if argv[0] == "asterisk":  # the status poll's phones and calls
+                    assert argv[1] == "-rx" and argv[2].split()[1] == "show"
                 if argv[0] == "sh":
                     assert argv[1] == "-c"
 

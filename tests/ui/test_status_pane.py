@@ -488,3 +488,31 @@ def test_banner_lists_other_findings_worst_first() -> None:
         "  ▲ WARNING m unreachable: Refused.",
         "  … still waiting for demo.edge",
     ]
+
+
+async def test_phones_and_calls_per_xivo_and_where_the_phones_are(lab: Lab, tmp_path: Path) -> None:
+    await lab.hold_calls(MASTER, 3)
+    app, pool = build_app(lab_inventory(lab, tmp_path), tmp_path, lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane_of(app).report is not None and all_up(app), "first poll")
+        pane = pane_of(app)
+        master = pane.table.cells(MASTER)["summary"]
+        assert "phones 40/40 · calls 3" in master, master
+        assert "phones" not in pane.table.cells(SLAVE)["summary"]  # n/a: in the detail
+        report = pane.report
+        assert report is not None
+        stamp = time.strftime("%H:%M:%S", time.localtime(report.verdicts.evaluated_at))
+        assert f"phones: 40 on master · 0 on slave (as of {stamp})" in banner(app)
+        # The detail says the figures and their age, the standby's as n/a.
+        pane.table.focus()
+        pane.table.select_node(SLAVE)
+        await until(pilot, lambda: pane.detail.node_id == SLAVE, "the slave's detail")
+        text = pane.detail.text
+        assert "Phones: n/a (standby)" in text and "Calls: n/a (standby)" in text
+        pane.table.select_node(MASTER)
+        await until(pilot, lambda: pane.detail.node_id == MASTER, "the master's detail")
+        snap = pane.snapshots[MASTER]
+        when = time.strftime("%H:%M:%S", time.localtime(snap.last_success_at))
+        assert f"Phones: 40 reachable / 40 contacts (as of {when})" in pane.detail.text
+        assert f"Calls: 3 (as of {when})" in pane.detail.text
+    await pool.close()

@@ -268,3 +268,12 @@ def test_web_ui_part_entries() -> None:
     for body in ("not json", "[]", '{"config": 1}'):
         with pytest.raises(C.CommandError):
             C.provd_put_default(body)
+
+
+def test_asterisk_reads_are_the_catalogs_only() -> None:
+    cmd = C.asterisk_rx("pjsip show contacts")
+    assert cmd.argv == ("asterisk", "-rx", "pjsip show contacts") and not cmd.mutates
+    assert cmd.line == "asterisk -rx 'pjsip show contacts'"
+    for other in ("core restart now", "channel request hangup all", "pjsip show contacts; x"):
+        with pytest.raises(C.CommandError):
+            C.asterisk_rx(other)

@@ -563,6 +563,7 @@ def test_to_dict_schema():
         "active_side",
         "xivo_states",
         "evaluated_at",
+        "phones",
         "findings",
     }
     assert data["verdict"] == "normal" and data["severity"] == "warning"

@@ -188,3 +188,38 @@ def test_a_three_server_edge_followed_when_its_last_node_did() -> None:
     f = incident_figures(a_run(), sorted(events, key=lambda e: e.time), topo)
     assert f.edge_followed is not None and f.edge_followed.at == T0 + 130
     assert f"{web} -> slave" in f.edge_followed.how and f"{sip} -> slave" in f.edge_followed.how
+
+
+def test_time_until_the_phones_registered_on_the_target() -> None:
+    # The journal only: the phones were all on the master, then all on the slave.
+    events = [
+        *failover(),
+        ev(-3600, None, EventKind.PHONES, None, "master", evidence="phones: 40 on master"),
+        ev(70, None, EventKind.PHONES, "master", "slave", evidence="phones: 38 on slave"),
+    ]
+    f = incident_figures(a_run(), events, TOPO)
+    assert f.phones_moved is not None and f.phones_moved.at == T0 + 70
+    text = "\n".join(incident_section(f))
+    assert "Time until the phones registered on the slave: 1 min 10 s" in text
+    assert "the journal: phones: 38 on slave" in text
+    # The run's own phones wait is the better witness.
+    run = a_run()
+    run.steps.append(
+        StepRecord(
+            "xivo.wait_phones_registered",
+            "wait",
+            "Wait until the phones are registered",
+            node_id=S,
+            state=StepState.DONE,
+            finished_at=T0 + 65,
+            message="40 phones registered on d.xivo.slave",
+        )
+    )
+    f = incident_figures(run, events, TOPO)
+    assert f.phones_moved is not None and f.phones_moved.at == T0 + 65
+    # A journal that never counted phones (an older one): no line at all.
+    assert incident_figures(a_run(), failover(), TOPO).phones_moved is None
+    # Counted, but never all on the target: said.
+    stuck = [*failover(), events[-2]]
+    f = incident_figures(a_run(), stuck, TOPO)
+    assert f.phones_moved is not None and f.phones_moved.at is None

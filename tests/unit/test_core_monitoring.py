@@ -107,3 +107,18 @@ def test_exposition_parses_and_says_what_it_knows_only() -> None:
         if not line.startswith("#"):
             assert line.startswith("resil_")
     assert all(n.endswith(("_seconds", "_total")) or "second" not in n for n in fams)
+
+
+def test_phones_and_calls_only_where_they_were_counted() -> None:
+    from tests.unit.test_core_telephony import with_phones
+
+    snap = site(
+        with_phones(master_active(), 40, calls=3, unavail=2), with_phones(slave_standby(), None)
+    )
+    fams = _families(exposition([SitePoll(snap, run(snap))], NOW, "9.9"))
+    reachable = {labels["node"]: v for labels, v in fams["resil_xivo_phones_reachable"]}
+    contacts = {labels["node"]: v for labels, v in fams["resil_xivo_phone_contacts"]}
+    calls = {labels["node"]: v for labels, v in fams["resil_xivo_active_calls"]}
+    # The standby's Asterisk is stopped: no sample rather than a made-up 0.
+    assert reachable == {"s.xivo.master": 38} and contacts == {"s.xivo.master": 40}
+    assert calls == {"s.xivo.master": 3}

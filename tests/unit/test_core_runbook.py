@@ -158,7 +158,16 @@ def check_against_seed(
     assert steps[0].id == "guard.target_reachable"
     assert steps[0].node_id == f"demo.xivo.{TARGET[direction]}"
     n_guards = len(rb.guards)
-    assert n_guards == 3 and all(s.guard for s in steps[:n_guards])
+    # Calls in progress on the side left are cut by a failback or by the Edge's up -d.
+    cuts_calls = direction is Direction.FAILBACK or any(a[0] == "edge_switch" for a in actions)
+    assert ("guard.calls_in_progress" in ids) is cuts_calls
+    if cuts_calls:
+        calls = rb.step("guard.calls_in_progress")
+        assert calls.node_id == f"demo.xivo.{SOURCE[direction]}"
+        assert calls.condition is not None and calls.condition.kind is ConditionKind.CALLS_BELOW
+        assert calls.on_fail is OnFail.CONFIRM and calls.wait_seconds is not None
+        assert calls.shell == "asterisk -rx 'core show channels count'"
+    assert n_guards == 3 + cuts_calls and all(s.guard for s in steps[:n_guards])
     assert all(s.kind is StepKind.CHECK and s.part is None for s in rb.guards)
     split = rb.step("guard.split_brain")
     assert split.on_fail is OnFail.WARN
@@ -200,9 +209,23 @@ def check_against_seed(
         first_action = next(i for i, s in enumerate(steps) if s.kind is StepKind.ACTION)
         assert ids.index("xivo.wait_target_telephony") < first_action
 
-    # XiVO: verified, never an action; failback also waits for the slave's standby.
+    # XiVO: verified, never an action; failback also waits for the slave's standby;
+    # then the phones registered on the target.
+    assert ("xivo.wait_phones_registered" in ids) is (Part.XIVO in chosen)
     if Part.XIVO in chosen:
         assert "xivo.wait_target_telephony" in ids
+        phones = rb.step("xivo.wait_phones_registered")
+        assert phones.node_id == f"demo.xivo.{TARGET[direction]}"
+        assert phones.condition is not None
+        assert phones.condition.kind is ConditionKind.PHONES_REGISTERED
+        assert phones.condition.params["percent"] == "90"
+        assert phones.shell == "asterisk -rx 'pjsip show contacts'"
+        moved_after = (
+            "xivo.wait_source_standby"
+            if direction is Direction.FAILBACK
+            else ("xivo.wait_target_telephony")
+        )
+        assert ids.index("xivo.wait_phones_registered") == ids.index(moved_after) + 1
         if direction is Direction.FAILBACK:
             standby = rb.step("xivo.wait_source_standby")
             assert standby.node_id == "demo.xivo.slave"
@@ -335,7 +358,9 @@ def test_failover_full_site_order() -> None:
         ("check", "guard.target_reachable"),
         ("check", "guard.split_brain"),
         ("check", "guard.master_not_active"),
+        ("check", "guard.calls_in_progress"),
         ("wait", "xivo.wait_target_telephony"),
+        ("wait", "xivo.wait_phones_registered"),
         ("check", "xds.mds_ok.mds1"),
         ("check", "xds.mds_ok.mds2"),
         ("action", "cc.restart_xuc"),
@@ -363,9 +388,11 @@ def test_failback_full_site_order() -> None:
     assert [s.id for s in rb.steps] == [
         "guard.target_reachable",
         "guard.split_brain",
+        "guard.calls_in_progress",
         "guard.target_healthy",
         "xivo.wait_target_telephony",
         "xivo.wait_source_standby",
+        "xivo.wait_phones_registered",
         "xds.mds_ok.mds1",
         "xds.mds_ok.mds2",
         "cc.restart_xuc",
@@ -593,11 +620,14 @@ def test_markdown_failover_names_real_hosts_and_commands() -> None:
         assert text in md, text
     assert "cc1.demo.example" not in md
     badges = re.findall(r"(?m)^\d+\. \[(\w+)\]", md)
-    assert badges[:4] == ["check", "check", "check", "wait"]
+    assert badges[:5] == ["check", "check", "check", "check", "wait"]
     assert badges.count("action") == 3
-    assert "## Steps (7 check, 3 action, 3 wait, 2 manual)" in md
+    assert "## Steps (8 check, 3 action, 4 wait, 2 manual)" in md
+    assert (
+        "type `cut-calls` to go on anyway, or wait up to 600 s for it to hold" in md
+    )  # the calls guard: the typed word, or a wait for calls to end
     # guard tag shown on guards only
-    assert md.count("(guard, site)") == 3
+    assert md.count("(guard, site)") == 4
 
 
 def test_markdown_failback_with_notes_and_selection() -> None:
@@ -613,7 +643,7 @@ def test_markdown_failback_with_notes_and_selection() -> None:
 def test_markdown_numbering_indents_past_nine() -> None:
     md = render_markdown(build_runbook(make_site(), Direction.FAILOVER))
     # item 10's body is indented by len("10. ") so it stays inside the list item
-    assert re.search(r"(?m)^10\. \[action\] \*\*Switch the Edge \.env to the slave\*\*", md)
+    assert re.search(r"(?m)^12\. \[action\] \*\*Switch the Edge \.env to the slave\*\*", md)
     assert "\n    In /etc/docker/edge/.env on edge" in md
 
 

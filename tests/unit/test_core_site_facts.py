@@ -97,3 +97,21 @@ def test_xuc_restart_says_what_drops() -> None:
     up = edge_up_consequences(facts, SITE)
     assert "The Edge .env points to the unknown; up -d applies it." in up.lines
     assert replace(facts, at=None).known is False
+
+
+def test_an_edge_switch_says_the_calls_it_cuts() -> None:
+    from resil_tui.core.telephony import PhonePlacement
+    from tests.unit.test_core_cluster import master_active, slave_standby
+    from tests.unit.test_core_telephony import with_phones
+
+    master = replace(with_phones(master_active(), 40, calls=4), node_id="s.xivo.master")
+    slave = replace(with_phones(slave_standby(), None), node_id="s.xivo.slave")
+    judged = replace(verdicts("master"), phones=PhonePlacement(40, 0))
+    facts = site_facts(SITE, judged, {n.node_id: n for n in (master, slave)}, NOW)
+    assert facts.calls == {"s.xivo.master": 4} and facts.phones.startswith("phones: 40 on master")
+    assert "calls in progress on s.xivo.master: 4" in facts.lines()
+    assert SiteFacts.from_dict(facts.to_dict()) == facts
+    found = edge_switch_consequences(facts, SITE, Side.SLAVE)
+    assert any(
+        w.startswith("4 call(s) in progress on s.xivo.master: switching") for w in found.warnings
+    )

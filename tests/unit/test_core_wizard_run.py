@@ -222,3 +222,23 @@ def test_report_sections_are_a_list_others_extend() -> None:
     text = render_report(run, sections=(*SECTIONS[:3], journal, *SECTIONS[3:]))
     assert text.index("## Site verdict at the end") < text.index("## Outage figures")
     assert text.index("## Outage figures") < text.index("## Steps")
+
+
+def test_the_record_holds_the_phones_before_and_after_with_their_times() -> None:
+    from resil_tui.core.telephony import PhoneMark
+
+    run = a_run()
+    assert "## Phones" not in render_report(run)  # nothing counted: no section
+    run.phones_before = PhoneMark("master", 412, 1_764_000_000.0, "paris.xivo.master")
+    run.phones_after = PhoneMark("slave", 400, 1_764_000_300.0, "paris.xivo.slave")
+    again = WizardRun.from_dict(json.loads(json.dumps(run.to_dict())))
+    assert again.phones_before == run.phones_before and again.phones_after == run.phones_after
+    text = render_report(again)
+    assert "- Before the move: 412 phones on paris.xivo.master (2025-11-24 16:00:00 UTC)" in text
+    assert "- After the move: 400 phones on paris.xivo.slave (2025-11-24 16:05:00 UTC)" in text
+    assert "- Share registered on the target: 97 %" in text
+    run.phones_after = None
+    run.phones_before = PhoneMark("master", 412, 1_764_000_000.0, basis="expected")
+    text = render_report(run)
+    assert "412 phones expected (inventory) on the master" in text
+    assert "- After the move: not counted" in text

@@ -317,3 +317,32 @@ def test_edge_node_mistakes_are_refused(edit: object, message: str) -> None:
     with pytest.raises(InventoryError) as caught:
         parse_inventory(edit(THREE_SERVER_EDGE))  # type: ignore[operator]
     assert message in str(caught.value), str(caught.value)
+
+
+def test_sip_stack_and_phone_settings() -> None:
+    from resil_tui.inventory_model import PhonePolicy, SipStack
+
+    site = parse_inventory(MINIMAL).site("paris")
+    assert site.sip is SipStack.PJSIP and site.phones == PhonePolicy()
+    text = MINIMAL.replace(
+        "[site.paris.xivo.master]",
+        '[site.paris]\nsip = "chan_sip"\nphones = { split_grace = 60, wait_percent = 80, '
+        "expected = 412 }\n\n[site.paris.xivo.master]",
+    )
+    site = parse_inventory(text).site("paris")
+    assert site.sip is SipStack.CHAN_SIP
+    assert (site.phones.split_grace, site.phones.wait_percent, site.phones.expected) == (
+        60,
+        80,
+        412,
+    )
+    bad = MINIMAL.replace(
+        "[site.paris.xivo.master]",
+        '[site.paris]\nsip = "sip"\nphones = { wait_percent = 120, calls_below = 0.5, '
+        "grace = 1 }\n\n[site.paris.xivo.master]",
+    )
+    errors = errors_of(bad)
+    assert "hosts.toml:2: site.paris.sip: 'sip' is not one of 'pjsip', 'chan_sip'" in errors
+    assert any(e.startswith("hosts.toml:3: site.paris.phones.grace: unknown key") for e in errors)
+    assert "hosts.toml:3: site.paris.phones.wait_percent: 120 must be between 0 and 100" in errors
+    assert any("site.paris.phones.calls_below: must be an integer" in e for e in errors)

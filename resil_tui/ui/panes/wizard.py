@@ -101,6 +101,7 @@ class WizardPane(Pane):
         Binding("k", "skip", "Skip", id="wizard.skip"),
         Binding("d", "done", "Done", id="wizard.done"),
         Binding("c", "confirm", "Confirm", id="wizard.confirm"),
+        Binding("w", "wait_guard", "Wait", id="wizard.wait"),
         Binding("X", "abort", "Abort", id="wizard.abort"),
     ]
 
@@ -253,6 +254,8 @@ class WizardPane(Pane):
         needs_ack = self.engine is not None and bool(self.engine.unacknowledged(step))
         if rec is not None and rec.state is StepState.AWAITING_CONFIRM:
             keys.append(f"c: type {step.confirm_word} to go on anyway")
+            if step.wait_seconds is not None:
+                keys.append(f"w: wait up to {step.wait_seconds:g}s for it to hold")
             keys.append("t: check again")
         elif needs_ack:
             keys.append("c: acknowledge the skipped wait and go on")
@@ -382,7 +385,11 @@ class WizardPane(Pane):
         if action == "abort":
             return True if self.active else None
         if engine is None or not self.active or self.working:
-            return None if action in ("run_step", "retry", "skip", "done", "confirm") else True
+            return (
+                None
+                if action in ("run_step", "retry", "skip", "done", "confirm", "wait_guard")
+                else True
+            )
         step = engine.current
         if step is None:
             return None
@@ -401,6 +408,9 @@ class WizardPane(Pane):
             return True if step.kind is StepKind.MANUAL else None
         if action == "confirm":
             return True if state is StepState.AWAITING_CONFIRM or needs_ack else None
+        if action == "wait_guard":
+            waits = state is StepState.AWAITING_CONFIRM and step.wait_seconds is not None
+            return True if waits else None
         return True
 
     def _refresh(self) -> None:
@@ -698,6 +708,17 @@ class WizardPane(Pane):
         self._confirm_shown_for = None
         self._offer_confirm(force=True)
 
+    def action_wait_guard(self) -> None:
+        """A guard that may wait for its condition (calls in progress that end)."""
+        engine = self.engine
+        if engine is None or not self.active or self.working:
+            return
+        step = engine.current
+        if step is None or step.wait_seconds is None:
+            return
+        self._confirm_shown_for = step.id  # the typed confirmation is not offered again now
+        self._work(step.id, lambda: engine.wait_guard(step.id))
+
     def _offer_confirm(self, force: bool = False) -> None:
         """A guard waits for its typed word: open the typed confirmation (once per wait)."""
         engine = self.engine
@@ -713,18 +734,28 @@ class WizardPane(Pane):
             return
         self._confirm_shown_for = step.id
         word = step.confirm_word
+        if step.wait_seconds is not None:
+            wait_keys = self.shell.keys_for("wizard.wait").split()
+            wait_key = wait_keys[0] if wait_keys else "w"
+            lines = [
+                rec.message,
+                f"Or cancel this and press {wait_key}: the run waits (up to "
+                f"{step.wait_seconds:g} s, with a countdown) until the condition holds.",
+            ]
+        else:
+            lines = [
+                rec.message,
+                "If both XiVO run telephony, phones and calls are split between "
+                f"them (split brain): stop the {role_words(self.site.resilience).master} "
+                "first if you can.",
+            ]
         screen = TypedConfirmScreen(
             f"{step.title}: it does not hold",
             f"go on with the {engine.runbook.direction.value}: the next actions move CC and "
             f"Edge users to the {engine.runbook.direction.target.value}",
             engine.node_text(step) or "-",
             word,
-            [
-                rec.message,
-                "If both XiVO run telephony, phones and calls are split between "
-                f"them (split brain): stop the {role_words(self.site.resilience).master} "
-                "first if you can.",
-            ],
+            lines,
             confirm_label="Go on anyway",
         )
 

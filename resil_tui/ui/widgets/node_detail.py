@@ -16,6 +16,7 @@ from resil_tui.core.ha import CronFile, HaConfig, HaCron, HaMode
 from resil_tui.core.ha_webui import SEED_HA_ON, SipExpiryTriple
 from resil_tui.core.node_status import CcStatus, EdgeStatus, NodeSnapshot, ReachState
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
+from resil_tui.core.sanitize import clean
 from resil_tui.core.services import ServicesStatus
 from resil_tui.inventory_model import Node
 from resil_tui.ui.widgets.node_table import role_text
@@ -134,10 +135,27 @@ def _xuc(cc: CcStatus, now: float) -> list[str]:
     return [*lines, ""]
 
 
+def _phones(snap: NodeSnapshot) -> list[str]:
+    x = snap.xivo
+    assert x is not None
+    counts = x.phone_counts()
+    # The figures are as old as the last poll that read them.
+    when = f" (as of {clock(snap.last_success_at)})" if snap.last_success_at else ""
+    lines = [
+        f"Phones: {clean(counts.phones_text(), one_line=True)}{when}",
+        f"Calls: {clean(counts.calls_text(), one_line=True)}{when}",
+    ]
+    contacts = x.contacts.value if x.contacts is not None else None
+    if contacts is not None and contacts.by_status:
+        shown = ", ".join(f"{n} {status.value}" for status, n in contacts.by_status.items())
+        lines.append(f"  contacts by status: {shown}; {contacts.aors} AORs")
+    return lines
+
+
 def _xivo(snap: NodeSnapshot, ha_on: SipExpiryTriple, words: RoleWords) -> list[str]:
     x = snap.xivo
     assert x is not None
-    lines = [*_services(x.services), "", *_ha(x.ha, words)]
+    lines = [*_services(x.services), *_phones(snap), "", *_ha(x.ha, words)]
     lines.append("What the web UI's HA save writes (sysconfd does not):")
     lines.extend(f"  {line}" for line in x.web_ui_check(snap.node_id, ha_on).lines())
     lines.append(

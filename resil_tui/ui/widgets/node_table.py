@@ -32,6 +32,7 @@ from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.core.services import ServicesStatus
 from resil_tui.core.sync_log import SyncOutcome
+from resil_tui.core.telephony import CountState
 from resil_tui.inventory_model import Node, NodeKind, Site
 
 # Most telling first: at 80 columns the row must still say up/down and active/standby;
@@ -139,6 +140,11 @@ def xivo_summary(snap: NodeSnapshot) -> str:
     )
     if x.services is not None and x.services.failed:
         parts.append("▲ failed: " + ", ".join(x.services.failed))
+    counts = x.phone_counts()
+    if counts.state is CountState.COUNTED:
+        parts.append(f"phones {counts.reachable}/{counts.total} · calls {counts.calls_text()}")
+    elif counts.state is CountState.UNREADABLE:
+        parts.append("phones ? unknown")
     if x.ha is not None and x.ha.mode is HaMode.MASTER:
         if x.sync_key_present is False or (
             x.sync is not None and x.sync.outcome is SyncOutcome.KEY_MISSING

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from textual.widgets import Static
 
 from resil_tui.core.cluster import Remedy, Severity, SiteVerdicts
+from resil_tui.core.freshness import clock
 
 SEVERITY_WORDS = {
     Severity.OK: "✔ OK",
@@ -44,6 +45,9 @@ def banner_text(
     lines = [f"{SEVERITY_WORDS[head.severity]} · {head.title}", f"  {head.explanation}"]
     if head is not primary:
         lines.append(f"  Telephony: {primary.title}")
+    placement = verdicts.phones
+    if placement.master is not None or placement.slave is not None:
+        lines.append(f"  {verdicts.phones_text} (as of {clock(verdicts.evaluated_at)})")
     for finding in findings:
         if finding is not head:
             symbol = SEVERITY_WORDS[finding.severity]
