@@ -957,8 +957,8 @@ class WizardEngine:
                     stamp = f"[+{time.monotonic() - started:.0f}s]"
                     self._output(rec, [f"{stamp} {detail}", *lines])
                     last.append(detail)
-                if probe is not None and probe.holds:
-                    return probe, detail
+                if probe is not None and (probe.holds or probe.hopeless):
+                    return probe, detail  # hopeless: waiting would only delay the admin
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return probe, detail

@@ -32,6 +32,8 @@ class Probe:
     lines: tuple[str, ...] = ()  # what was seen, for the step's output
     report: SiteReport | None = field(default=None, compare=False)  # cluster verdict probes
     count: int | None = None  # phones / calls probes: what was counted
+    # It cannot come to hold by waiting (e.g. nothing to compare with): a wait ends at once.
+    hopeless: bool = False
 
 
 def _reach(snap: NodeSnapshot) -> str:
@@ -231,6 +233,7 @@ class ConditionProber:
                 "saw them before it; the site's phones.expected in the inventory gives one)",
                 (line,),
                 count=n,
+                hopeless=True,
             )
         need = math.ceil(before.count * percent / 100.0)
         share = n / before.count * 100.0 if before.count else 100.0

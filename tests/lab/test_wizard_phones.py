@@ -262,3 +262,30 @@ async def test_phones_that_do_not_follow_make_the_wait_fail_and_skipping_it_is_a
     assert run.final is not None
     assert any("Only 0 phones on the serving slave" in f for f in run.final.new_side), run.final
     assert run.phones_after is not None and run.phones_after.count == 0
+
+
+async def test_without_a_count_before_the_move_the_phones_wait_ends_at_once(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    # No poll saw the phones before the master went down and the inventory gives no
+    # phones.expected: nothing to compare with, however long it waits. The wait says so
+    # at once (the admin skips it with a reason) rather than after its ten minutes.
+    lab = ticking_lab
+    await lab.power_off(MASTER)
+    await eventually(lambda: registered(lab, SLAVE) == 40, 15, "the phones on the slave")
+    long = replace(SHORT, phones_timeout_seconds=600.0)
+    eng = WizardEngine.create(
+        pool, inventory, "demo", Direction.FAILOVER, runbook_opts=long, options=FAST
+    )
+    assert await eng.run_guards()
+    while (step := eng.current) is not None and step.id != PHONES:
+        if step.kind.value == "manual":
+            await eng.mark_done(step.id)
+        else:
+            await eng.run_step(step.id)
+    assert eng.current is not None and eng.current.id == PHONES
+    await asyncio.wait_for(eng.run_step(PHONES), 60)  # not its 600 s
+    rec = eng.record(PHONES)
+    assert rec.state is StepState.FAILED
+    assert "no count before the move is known" in rec.message, rec.message
+    assert "phones.expected" in rec.message
