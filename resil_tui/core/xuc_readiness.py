@@ -80,6 +80,8 @@ DEFAULT_GRACE_SECONDS = DEFAULT_XUC_GRACE
 # the start would be missed (Play takes seconds to start), while any slack lets an earlier
 # run's line logged that long before a quick restart count.
 DEFAULT_MARGIN_SECONDS = 0.0
+# The word that says a readiness line was counted without a time to place it.
+ASSUMED = "assumed"
 # Lines kept as an anchor's fingerprint (matched in order at the end of a window).
 ANCHOR_LINES = 3
 DEFAULT_CONTAINERS = DEFAULT_XUC_CONTAINERS
@@ -625,6 +627,9 @@ class LogWindow:
     lines: tuple[str, ...]
     full: bool
     error: str | None = None
+    # Read without --since and not cut: the container's whole log (what the rule for a
+    # line without any time relies on; a --since slice is a later part of it).
+    whole: bool = False
 
 
 def judge(
@@ -680,7 +685,9 @@ def judge(
         and previous.line is not None
     ):
         seen = f"readiness line of this run seen at {clock(previous.judged_at)}"
-        basis = previous.basis if "seen at" in previous.basis else seen
+        # An assumed line stays said to be assumed, look after look.
+        kept = "seen at" in previous.basis or ASSUMED in previous.basis
+        basis = previous.basis if kept else seen
         return verdict(XucState.READY, previous.since, basis, line=previous.line)
 
     # 3. The readiness line of the current run in the window.
@@ -709,13 +716,14 @@ def judge(
         and anchor is None  # after a restart (ours) only what follows it may count
         and not_before is None
         and window is not None
+        and window.whole
         and not window.full
         and running_for is not None
         and running_for > grace
     ):
         basis = (
             "the only readiness line in the container's whole log (no time to place it), "
-            f"up {age(running_for)}, longer than its {grace:g}s grace: assumed this run's"
+            f"up {age(running_for)}, longer than its {grace:g}s grace: {ASSUMED} this run's"
         )
         return verdict(
             XucState.READY, None, basis, line=found.unplaced_line, evidence=tuple(evidence)

@@ -158,7 +158,7 @@ def cc_status(
             since_ok = not since_refused(logs)
         lines = tuple(x for x in logs.stdout.splitlines() if x.strip())
         if logs.ok:
-            window = LogWindow(lines, full=len(lines) >= tail)
+            window = LogWindow(lines, full=len(lines) >= tail, whole=not since_used)
             end = tuple(lines[-ANCHOR_LINES:])
         else:
             why = _first_line(logs.stderr) or _first_line(logs.stdout) or f"exit {logs.exit_status}"

@@ -66,6 +66,7 @@ from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
 from resil_tui.core.ha_webui import parse_sip_expiry, read_provd_file
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
+    CcStatus,
     EdgeStatus,
     MdsStatus,
     NodeSnapshot,
@@ -171,7 +172,9 @@ class StatusCollector:
     _command_cache: dict[str, tuple[Node, list[Command]]] = field(default_factory=dict)
     _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
     _listeners: Listeners[CollectorEvent] = field(default_factory=lambda: Listeners("status"))
-    _deep_runs: dict[str, XucRun | None] = field(default_factory=dict)  # xuc log read deep
+    # xuc's log read deep: per CC node, the run and the tries made for it.
+    _deep_runs: dict[str, tuple[XucRun | None, int]] = field(default_factory=dict)
+    _deep_pending: dict[str, _DeepRead] = field(default_factory=dict)
     _phones: dict[str, PhoneHistory] = field(default_factory=dict)  # per site, for findings
     # Before its first judgement of a site: what another process saw (the journal).
     phone_seed: Callable[[str], PhoneHistory | None] | None = None
@@ -257,7 +260,12 @@ class StatusCollector:
             task.cancel()
         self._inflight.clear()
 
-    def judge(self, site: Site, nodes: dict[str, NodeSnapshot]) -> SiteReport:
+    def judge(
+        self, site: Site, nodes: dict[str, NodeSnapshot], *, preview: bool = False
+    ) -> SiteReport:
+        """The site's verdicts from these snapshots. A judged poll moves the site's phone
+        history on (since when split, the count before a move); a `preview` (the banner
+        while a poll runs, half of it new) reads it and leaves it as it was."""
         now = self.clock()
         snapshot = SiteSnapshot(site=site.name, nodes=nodes, polled_at=now)
         placement = phone_placement(
@@ -267,10 +275,11 @@ class StatusCollector:
             self.stale_after_seconds,
         )
         previous = self._phones.get(site.name)
-        if previous is None and self.phone_seed is not None:
+        if previous is None and self.phone_seed is not None and not preview:
             previous = self.phone_seed(site.name)
         phones = track(previous, placement, now)
-        self._phones[site.name] = phones
+        if not preview:
+            self._phones[site.name] = phones
         topology = Topology.from_site(site)
         verdicts = evaluate(snapshot, topology, now, self.stale_after_seconds, phones)
         return SiteReport(site=site.name, snapshot=snapshot, verdicts=verdicts)
@@ -292,6 +301,7 @@ class StatusCollector:
             self.pool.reset(node)
         try:
             snap = await asyncio.wait_for(self._collect(node), timeout=deadline)
+            snap = await self._read_deep(node, snap)
         except RemoteError as exc:
             snap = self._unreachable(
                 node, _REACH_OF_ERROR.get(exc.kind, ReachState.ERROR), exc.message, previous, exc
@@ -386,28 +396,52 @@ class StatusCollector:
         else:
             cc = cc_status(node, outputs, self.clock(), last_cc, since_used=since_used)
         xuc = cc.xuc
-        if xuc is not None and xuc.start_out_of_view and not self._read_deep(node.id, xuc):
-            # A busy xuc up for long: its start-up is older than the poll's window. Read
-            # deeper once for this run (the line found then keeps it ready), not each poll.
-            deep = deep_logs_command()
-            result = await self._run(node, deep)
-            outputs[LOGS] = part_of(result)
-            raw[deep.line] = trim_log_raw(_shown(part_of(result)))
-            cc = replace(
-                cc_status(node, outputs, self.clock(), last_cc, tail=DEEP_LOG_LINES),
-                logs_since_ok=cc.logs_since_ok,
-            )
+        if xuc is not None and xuc.start_out_of_view and self._wants_deep(node.id, xuc):
+            # Read after the poll, outside its deadline (poll_node): 20,000 lines may take
+            # longer than the batch, and must not turn a good answer into a timeout.
+            self._deep_pending[node.id] = _DeepRead(outputs, last_cc, cc.logs_since_ok)
         if logs.line in raw:
             raw[logs.line] = trim_log_raw(raw[logs.line])
         return self._answered(node, got.latency, raw, errors, {"cc": cc})
 
-    def _read_deep(self, node_id: str, xuc: XucReadiness) -> bool:
-        """Whether the deeper read was done already for this run of xuc (then not again)."""
+    def _wants_deep(self, node_id: str, xuc: XucReadiness) -> bool:
+        """A busy xuc up for long: its start-up is older than the poll's window. It is read
+        deeper once per run (the line found then keeps it ready), up to DEEP_READ_TRIES
+        times when the read fails, and never for a run whose start is unknown (no depth
+        reaches a start nobody knows)."""
+        run = xuc.run
+        if run is None or run.started_at is None:
+            return False
         done = self._deep_runs.get(node_id)
-        if done is not None and xuc.run is not None and xuc.run.same_run(done):
-            return True
-        self._deep_runs[node_id] = xuc.run
-        return False
+        if done is not None and run.same_run(done[0]):
+            return done[1] < DEEP_READ_TRIES
+        self._deep_runs[node_id] = (run, 0)
+        return True
+
+    async def _read_deep(self, node: Node, snap: NodeSnapshot) -> NodeSnapshot:
+        """The deeper read a poll asked for, with its own deadline; a failure leaves the
+        poll's answer as it was, with the reason in its errors."""
+        wanted = self._deep_pending.pop(node.id, None)
+        if wanted is None or snap.cc is None or snap.cc.xuc is None:
+            return snap
+        run, tries = self._deep_runs.get(node.id, (snap.cc.xuc.run, 0))
+        deep = deep_logs_command()
+        try:
+            result = await asyncio.wait_for(
+                self._run(node, deep), node.ssh.connect_timeout + node.ssh.command_timeout
+            )
+        except (RemoteError, TimeoutError) as exc:
+            self._deep_runs[node.id] = (run, tries + 1)
+            why = exc.message if isinstance(exc, RemoteError) else "no complete answer in time"
+            return replace(snap, errors=[*snap.errors, f"{deep.line}: {why}"])
+        self._deep_runs[node.id] = (run, DEEP_READ_TRIES)  # done for this run
+        outputs = {**wanted.outputs, LOGS: part_of(result)}
+        cc = replace(
+            cc_status(node, outputs, self.clock(), wanted.last_cc, tail=DEEP_LOG_LINES),
+            logs_since_ok=wanted.logs_since_ok,
+        )
+        raw = {**snap.raw, deep.line: trim_log_raw(_shown(part_of(result)))}
+        return replace(snap, cc=cc, raw=raw)
 
     def _answered(
         self,
@@ -522,6 +556,19 @@ def _empty(node: Node) -> NodeSnapshot:
 # --- what is read on each kind of node ---------------------------------------------------
 
 NOT_A_SHELL = "this node did not run the batched read as a shell would; polled part by part"
+# Deeper reads of one xuc run's log when one fails (slow, dropped) before it is left be.
+DEEP_READ_TRIES = 3
+
+
+@dataclass(frozen=True)
+class _DeepRead:
+    """What a CC poll read, kept for the deeper read of the xuc log that follows it."""
+
+    outputs: dict[str, PartOutput]
+    last_cc: CcStatus | None
+    logs_since_ok: bool | None
+
+
 # Polls read part by part, after a node did not run a batch, before the batch is tried again.
 BATCH_RETRY_POLLS = 20
 

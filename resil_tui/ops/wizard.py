@@ -926,6 +926,8 @@ class WizardEngine:
             if phones and probe.count is not None and step.node_id is not None:
                 self._note_phones_after(step.node_id, probe.count)
             self._done(rec, detail)
+        elif probe is not None and probe.hopeless:
+            self._fail(rec, f"cannot be checked: {detail}")
         else:
             self._fail(rec, f"still not true after {timeout:g}s: {detail}")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +45,9 @@ else:
     asyncssh = _OnFirstUse()
 
 
-def loaded() -> bool:
-    return "asyncssh.connection" in sys.modules
-
-
 async def load() -> None:
     """asyncssh imported, in a worker thread the first time (an import holds the GIL in
-    short slices only, so the loop keeps running)."""
-    if not loaded():
+    short slices only, so the loop keeps running). Callers arriving meanwhile wait in
+    threads of their own (the import lock), never on the loop."""
+    if not _imported:
         await asyncio.to_thread(_module)

@@ -218,10 +218,15 @@ class ResilApp(DebugLogErrors, App[int]):
 
     def _after_first_paint(self) -> None:
         # A worker, not awaited here: keys pressed at once are not queued behind the
-        # mounting of five panes.
-        # The function, not a coroutine (as ui/poller.py: nothing un-awaited if the console
-        # closes first).
-        self.run_worker(self._start_in_background, name="start-up", group="start-up")  # type: ignore[arg-type]
+        # mounting of five panes. The function, not a coroutine (as in ui/poller.py:
+        # nothing left un-awaited if the console closes first); its errors go to the
+        # debug log and a line on screen (DebugLogErrors), never end the console.
+        self.run_worker(
+            self._start_in_background,  # type: ignore[arg-type]
+            name="start-up",
+            group="start-up",
+            exit_on_error=False,
+        )
 
     async def _start_in_background(self) -> None:
         # What the journal already knows (a watcher, an earlier console), before the first
@@ -232,6 +237,8 @@ class ResilApp(DebugLogErrors, App[int]):
             if self._shutting_down():
                 return
             await self.ensure_pane(pane_cls.PANE_ID)
+        if self._shutting_down():
+            return
         # Everything start-up built lives as long as the console: out of the collector's
         # way. A full collection scanned it all (gen 2: 100-500 ms pauses while a log
         # streams 100,000 lines/s); fewer, larger young collections for the same reason.

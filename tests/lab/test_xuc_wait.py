@@ -312,3 +312,39 @@ async def test_a_wrapper_printing_no_time_at_all(tmp_path: Path) -> None:
             assert waited.ready, waited.summary()
     finally:
         await lab.stop()
+
+
+async def test_a_deep_read_that_fails_leaves_the_poll_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deeper read of a busy xuc's log does not answer in time (here: a follow that
+    # never ends): the node is still up with the poll's own answer, the error says which
+    # read failed, and after a few tries the run is left be.
+    from labkit import lab_inventory, short_timeouts
+
+    from resil_tui.lab.spec import LabTiming
+    from resil_tui.ops import status as status_mod
+    from resil_tui.remote import commands as cat
+
+    timing = LabTiming.fast().with_(xuc_traffic=0.001)
+    lab = await Lab.start(tmp_path / "lab", timing=timing, ticker=False)
+    try:
+        inventory, _ = lab_inventory(lab, tmp_path, edit=lambda t: short_timeouts(t, 2.0, 1.0))
+        hang = cat.compose_logs("xivocc-dcomp", "xuc", follow=True, tail=5, timestamps=True)
+        monkeypatch.setattr(status_mod, "deep_logs_command", lambda: hang)
+        node = inventory.node(CC)
+        async with make_pool(inventory, audit_path=tmp_path / "audit.jsonl") as pool:
+            warm = StatusCollector(inventory, pool)
+            for _ in range(4):  # the lab catches the busy log up, 200 lines per read
+                await warm.poll_node(node)
+                await asyncio.sleep(0.3)
+            collector = StatusCollector(inventory, pool)  # a fresh look: start out of view
+            snaps = [await collector.poll_node(node) for _ in range(5)]
+            for snap in snaps:
+                assert snap.reachability.ok, snap.reachability
+            failed = [s for s in snaps if any(hang.line in e for e in s.errors)]
+            assert 1 <= len(failed) <= status_mod.DEEP_READ_TRIES, [s.errors for s in snaps]
+            follows = [a for a in sent_argvs(lab) if a == list(hang.argv)]
+            assert len(follows) == len(failed)
+    finally:
+        await lab.stop()

@@ -260,21 +260,28 @@ def test_the_only_readiness_line_of_a_long_run_counts_without_times() -> None:
     lines = [line(T0 + k, f"boot {k}", docker=False, app_time=False) for k in range(3)]
     lines.append(line(T0 + 5, "Listening for HTTP on /0.0.0.0:9000", docker=False, app_time=False))
     lines += [line(T0 + 9 + k, f"traffic {k}", docker=False, app_time=False) for k in range(4)]
-    ready = judge(run(), window(lines), pattern=READY, now=now)
+    whole = LogWindow(tuple(lines), full=False, whole=True)
+    ready = judge(run(), whole, pattern=READY, now=now)
     assert ready.state is XucState.READY and "assumed" in ready.basis, ready.basis
     assert ready.line is not None and "Listening" in ready.line
+    # Later looks of the same run keep saying it was assumed.
+    later = judge(run(), window(lines[-2:]), pattern=READY, now=now + 10, previous=ready)
+    assert later.state is XucState.READY and "assumed" in later.basis, later.basis
+    # A --since slice is a later part of the log: its one line says nothing of the rest.
+    sliced = judge(run(), window(lines), pattern=READY, now=now)
+    assert sliced.state is XucState.UNKNOWN
     # Not when the window was cut (older lines exist: an earlier run may be among them)...
-    assert judge(run(), window(lines, full=True), pattern=READY, now=now).state is not (
-        XucState.READY
-    )
+    cut = LogWindow(tuple(lines), full=True, whole=True)
+    assert judge(run(), cut, pattern=READY, now=now).state is not XucState.READY
     # ...nor within the grace (a restart may not have logged yet)...
-    young = judge(run(), window(lines), pattern=READY, now=T0 + 60)
+    young = judge(run(), whole, pattern=READY, now=T0 + 60)
     assert young.state is XucState.UNKNOWN
     # ...nor with two readiness lines (two runs at least), nor after our own restart.
     again = line(T0 + 30, "Listening for HTTP on /0.0.0.0:9000", docker=False, app_time=False)
     twice = [*lines, again]
-    assert judge(run(), window(twice), pattern=READY, now=now).state is not XucState.READY
-    late = judge(run(), window(lines), pattern=READY, now=now, not_before=T0 + 1)
+    two = LogWindow(tuple(twice), full=False, whole=True)
+    assert judge(run(), two, pattern=READY, now=now).state is not XucState.READY
+    late = judge(run(), whole, pattern=READY, now=now, not_before=T0 + 1)
     assert late.state is not XucState.READY
 
 

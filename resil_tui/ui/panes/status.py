@@ -213,7 +213,7 @@ class StatusPane(Pane):
                 )
                 return
         if state.polling and answered:
-            report = self.shell.session.collector.judge(self.site, answered)
+            report = self.shell.session.collector.judge(self.site, answered, preview=True)
             self.banner.show_verdicts(report.verdicts, waiting, self._remedy_keys)
         elif state.report is not None:
             self.banner.show_verdicts(state.report.verdicts, waiting, self._remedy_keys)
