@@ -554,13 +554,17 @@ class WizardEngine:
             message = exc.message if isinstance(exc, RemoteError) else str(exc).strip("'\"")
             self._fail(rec, message)
         finally:
-            rec.finished_at = self.clock()
-            rec.duration = time.monotonic() - started
-            self.busy = None
-            self._task = None
-            self._changed(rec)
+            self._step_over(rec, started)
         await self._maybe_finish()
         return rec
+
+    def _step_over(self, rec: StepRecord, started: float) -> None:
+        """A step (or a guard's wait) has ended, however it ended: timed, not busy."""
+        rec.finished_at = self.clock()
+        rec.duration = time.monotonic() - started
+        self.busy = None
+        self._task = None
+        self._changed(rec)
 
     def _needs_ack(self, step: Step, rec: StepRecord) -> bool:
         reasons = self.unacknowledged(step)
@@ -1029,11 +1033,7 @@ class WizardEngine:
             rec.state = StepState.AWAITING_CONFIRM
             rec.message = exc.message if isinstance(exc, RemoteError) else str(exc)
         finally:
-            rec.finished_at = self.clock()
-            rec.duration = time.monotonic() - started
-            self.busy = None
-            self._task = None
-            self._changed(rec)
+            self._step_over(rec, started)
         await self._maybe_finish()
         return rec
 
