@@ -110,7 +110,11 @@ def exposition(sites: Sequence[SitePoll], now: float, version: str) -> str:
         for name, kind, text in (
             ("resil_build_info", "gauge", "resil-tui version (always 1)."),
             ("resil_node_up", "gauge", "1 when the last poll reached the node over SSH."),
-            ("resil_node_latency_seconds", "gauge", "Quickest command of the last poll."),
+            (
+                "resil_node_latency_seconds",
+                "gauge",
+                "Round trip of the last poll's read (its quickest part when read part by part).",
+            ),
             (
                 "resil_node_last_success_timestamp_seconds",
                 "gauge",
@@ -129,7 +133,7 @@ def exposition(sites: Sequence[SitePoll], now: float, version: str) -> str:
                 "PJSIP contacts (chan_sip: registered peers) on the XiVO.",
             ),
             ("resil_xivo_active_calls", "gauge", "Calls in progress on the XiVO (Asterisk)."),
-            ("resil_cc_xuc_ready", "gauge", "1 when xuc is up and not starting or unhealthy."),
+            ("resil_cc_xuc_ready", "gauge", "1 when the current run of xuc is ready."),
             ("resil_edge_side", "gauge", "Where the Edge points: 1 for the current side."),
             ("resil_xivo_sync_ok", "gauge", "1 when the last xivo-sync run succeeded (HA master)."),
             (
