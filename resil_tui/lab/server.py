@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import shlex
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Sequence
@@ -218,6 +219,7 @@ class _NodeServer:
         self.port = 0
         self.acceptor: asyncssh.SSHAcceptor | None = None
         self.silent: asyncio.Server | None = None
+        self.reserved: socket.socket | None = None
         self.silent_writers: set[asyncio.StreamWriter] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -234,6 +236,18 @@ class _NodeServer:
             await self._listen_ssh()
         elif want == "hang":
             await self._listen_silent()
+        else:
+            self._reserve()
+
+    def _reserve(self) -> None:
+        # An "off" node keeps its port bound but not listening: a connection is refused, as
+        # for a host whose sshd is down, and no other listener (another lab of a parallel
+        # test run picking a free port) can take the port and answer with another host key.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # our own TIME_WAITs
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+        self.reserved = sock
 
     async def _listen_ssh(self) -> None:
         key = asyncssh.read_private_key(self.lab.host_key_path(self.node_id))
@@ -264,6 +278,9 @@ class _NodeServer:
         self.port = self.silent.sockets[0].getsockname()[1]
 
     async def close_listener(self) -> None:
+        if self.reserved is not None:
+            self.reserved.close()
+            self.reserved = None
         if self.acceptor is not None:
             self.acceptor.close()
             await self.acceptor.wait_closed()
@@ -561,7 +578,7 @@ class Lab:
         phones.before_change(self.world, node_id)
         self.world.set_node_flag(node_id, "powered", False)
         s = self._server(node_id)
-        await s.close_listener()
+        await s.apply()
         s.drop()
         if node.kind in (CC, EDGE):
             containers.halt(self.world, node, time.time())

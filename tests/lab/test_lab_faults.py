@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,25 @@ async def test_power_off_refuses_and_power_on_restores(lab: Lab) -> None:
     assert lab.port(M) == port
     assert (await run(lab, M, "xivo-service status")).exit_status == 0  # same host key
     assert (await ssh_cli(lab, M, "true")).returncode == 0
+
+
+async def test_a_powered_off_node_keeps_its_port_from_other_listeners(lab: Lab) -> None:
+    # Parallel test runs each start a lab on free loopback ports: a port given back at power
+    # off could be taken by another lab, and the console would meet a "changed" host key.
+    port = lab.port(M)
+    await lab.power_off(M)
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(OSError, match="in use"):
+            other.bind(("127.0.0.1", port))
+        other.bind(("127.0.0.1", 0))
+        assert other.getsockname()[1] != port
+    finally:
+        other.close()
+    await lab.power_on(M)
+    assert (await run(lab, M, "true")).exit_status == 0
 
 
 async def test_hang_accepts_but_never_answers(lab: Lab) -> None:
