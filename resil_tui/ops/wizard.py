@@ -52,6 +52,7 @@ from resil_tui.core.edge_side import containers_behind
 from resil_tui.core.ha_webui import WebUiCheck, site_sip_expiry
 from resil_tui.core.incident import LOOKBACK_SECONDS, IncidentFigures, incident_figures
 from resil_tui.core.journal_event import EventKind, JournalEvent
+from resil_tui.core.roles import reword
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
     ActionName,
@@ -478,7 +479,15 @@ class WizardEngine:
         rec.add_output(list(lines))
         self.emit(StepOutput(rec.step_id, tuple(lines)))
 
+    def _say(self, text: str) -> str:
+        # Probes and the Edge and HA operations write master/slave; a next-LTS site reads
+        # Main/Standby. Only our prose: a node's own output is shown as it printed it.
+        return reword(text, self.runbook.words)
+
     def _changed(self, rec: StepRecord) -> None:
+        rec.message = self._say(rec.message)
+        if rec.warning is not None:
+            rec.warning = self._say(rec.warning)
         self.save()
         self.emit(StepChanged(rec.step_id, rec.state, rec.message))
 
@@ -904,7 +913,7 @@ class WizardEngine:
         async def tick() -> None:
             while True:
                 remaining = max(0.0, deadline - time.monotonic())
-                self.emit(WaitTick(step.id, condition, remaining, timeout, last[-1]))
+                self.emit(WaitTick(step.id, condition, remaining, timeout, self._say(last[-1])))
                 await asyncio.sleep(self.options.tick)
 
         task = asyncio.create_task(tick(), name=f"wizard countdown {step.id}")

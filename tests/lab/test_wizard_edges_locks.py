@@ -5,6 +5,7 @@ refused by a stale lock, broken only for the node id typed."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,6 +145,11 @@ async def test_automatic_mode_waits_for_xuc_without_restart_and_only_checks_the_
     assert rec.state is StepState.DONE and rec.warning, rec
     assert lab.world.resolve("demo.edge", ENV).read_bytes() == env_before
     assert sent(lab, "demo.edge", "edge-dcomp", "up", "-d") == 0
+    # A next-LTS site reads Main/Standby in the steps' messages too, not only in their titles.
+    said = [(r.step_id, r.message, r.warning) for r in eng.run.steps if r.message]
+    assert any("Main" in m or "Standby" in m for _, m, _w in said), said
+    role = re.compile(r"(?<![\w./=-])(master|slave)(?![\w/=-]|\.\w)", re.IGNORECASE)
+    assert not [s for s in said if role.search(f"{s[1]} {s[2] or ''}")], said
 
 
 @pytest.mark.lab(ticker=True)
