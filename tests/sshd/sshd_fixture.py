@@ -830,7 +830,11 @@ def _inventory_from_spec(spec: Any) -> dict[str, Any]:
             elif n.kind == "cc":
                 doc.setdefault("cc", {})[n.side] = {"ssh": "", "ip": n.ip, "fqdn": n.fqdn}
             elif n.kind == "edge":
-                doc["edge"] = {"ssh": "", "fqdn": n.fqdn}
+                if n.name == "edge":
+                    doc["edge"] = {"ssh": "", "fqdn": n.fqdn}
+                else:  # a 3-server Edge: [[site.NAME.edge]] with a name each
+                    name = n.name.split(".", 1)[-1]
+                    doc.setdefault("edge", []).append({"name": name, "ssh": "", "fqdn": n.fqdn})
             elif n.kind == "mds":
                 name = n.name.split(".", 1)[-1]
                 doc.setdefault("mds", []).append({"name": name, "ssh": "", "ip": n.ip})
@@ -846,8 +850,11 @@ def _inventory_nodes(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]
                 table = (site.get(kind) or {}).get(side)
                 if isinstance(table, dict):
                     yield f"{site_name}.{kind}.{side}", table
-        if isinstance(site.get("edge"), dict):
-            yield f"{site_name}.edge", site["edge"]
+        edge = site.get("edge")
+        if isinstance(edge, dict):
+            yield f"{site_name}.edge", edge
+        for table in edge if isinstance(edge, list) else []:
+            yield f"{site_name}.edge.{table.get('name', '')}", table
         for table in site.get("mds") or []:
             yield f"{site_name}.mds.{table.get('name', '')}", table
 

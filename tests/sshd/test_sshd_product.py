@@ -291,3 +291,46 @@ async def test_web_ui_part_read_back_over_real_sshd(
         assert "10.50.0.12" in check.registrar.detail
     finally:
         await pool.close()
+
+
+async def test_three_server_edge_switched_and_rolled_back_through_real_sshd(
+    sshd_lab_factory: SshdLabFactory, tmp_path: Path
+) -> None:
+    # A 3-server Edge: both Edge nodes behind their own sshd, switched together (each under
+    # its lock, one up -d each), then both restored from their own backup.
+    from resil_tui.core.edge_env import Direction
+    from resil_tui.lab.spec import LabSpec
+    from resil_tui.ops.edge import ContainerWait, EdgeChange, apply_switches, load_previews
+    from resil_tui.ops.edge import rollback as edge_rollback
+
+    lab = sshd_lab_factory(LabSpec.demo(edges=("web", "sip")))
+    inv = inventory_of(lab)
+    site = inv.site("demo")
+    assert [n.id for n in site.edges] == ["demo.edge.web", "demo.edge.sip"]
+    files = {n.id: lab.world.resolve(n.id, n.paths.edge_env) for n in site.edges}
+    before = {nid: f.read_bytes() for nid, f in files.items()}
+    wait = ContainerWait(10, 0.2)
+
+    def ups(node_id: str) -> int:
+        return sum(
+            1 for c in lab.world.commands(node_id) if c.get("argv") == ["edge-dcomp", "up", "-d"]
+        )
+
+    pool = make_pool(inv, audit_path=tmp_path / "audit.jsonl")
+    try:
+        previews = await load_previews(pool, site)
+        done = await apply_switches(
+            pool, [EdgeChange.of(p, Direction.TO_SLAVE) for p in previews], wait=wait
+        )
+        assert done.ok, [o.message for o in done.outcomes]
+        for nid, f in files.items():
+            assert b"XIVO_HOST=10.50.0.12\n" in f.read_bytes(), nid
+            assert ups(nid) == 1, nid
+        for node in site.edges:
+            back = await edge_rollback(pool, node, wait=wait)
+            assert back.ok, back.message
+    finally:
+        await pool.close()
+    assert {nid: f.read_bytes() for nid, f in files.items()} == before
+    audit = (tmp_path / "audit.jsonl").read_text()
+    assert all(nid in audit for nid in files)
