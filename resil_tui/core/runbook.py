@@ -239,6 +239,13 @@ class Step:
     # A CONFIRM check that may, instead of the typed word, wait up to this long for its
     # condition to hold (calls in progress that end), with a countdown.
     wait_seconds: float | None = None
+    # The other nodes the action changes with `node_id` (a 3-server Edge's one switch).
+    also_node_ids: tuple[str, ...] = ()
+
+    @property
+    def node_ids(self) -> tuple[str, ...]:
+        """Every node the step acts on or looks at, `node_id` first."""
+        return ((self.node_id,) if self.node_id is not None else ()) + self.also_node_ids
 
     def __post_init__(self) -> None:
         # Broken steps are programming errors of this module: fail loudly at build time.
@@ -276,6 +283,7 @@ class Step:
             "detail": self.detail,
             "part": self.part.value if self.part else None,
             "node_id": self.node_id,
+            "also_node_ids": list(self.also_node_ids),
             "command": (
                 {"name": self.command.name.value, "args": dict(self.command.args)}
                 if self.command
@@ -378,6 +386,14 @@ class Runbook:
 
     def node(self, node_id: str | None) -> NodeRef | None:
         return next((n for n in self.nodes if n.id == node_id), None)
+
+    def nodes_text(self, step: Step) -> str | None:
+        """The step's nodes as a reader recognises them ("id: label (host, ip)"; "; " between)."""
+        said = []
+        for node_id in step.node_ids:
+            ref = self.node(node_id)
+            said.append(f"{ref.id}: {ref.describe()}" if ref is not None else node_id)
+        return "; ".join(said) or None
 
     def of_kind(self, kind: StepKind) -> tuple[Step, ...]:
         return tuple(s for s in self.steps if s.kind is kind)
@@ -987,6 +1003,7 @@ class _Builder:
                 ),
                 part=Part.EDGE,
                 node_id=first.id,
+                also_node_ids=tuple(e.id for e in edges[1:]),
                 command=ActionSpec(
                     ActionName.EDGE_SWITCH, {"to": side, "env_path": first.paths.edge_env}
                 ),

@@ -114,11 +114,9 @@ def _step(runbook: Runbook, number: int, step: Step) -> list[str]:
     lines.append(f"{indent}{step.detail}")
     lines.append("")
     facts: list[str] = []
-    node = runbook.node(step.node_id)
-    if node is not None:
-        facts.append(f"Node: {code(node.id)}, {node.describe()}")
-    elif step.node_id is not None:
-        facts.append(f"Node: {code(step.node_id)}")
+    for node_id in step.node_ids:
+        node = runbook.node(node_id)
+        facts.append(f"Node: {code(node_id)}" + (f", {node.describe()}" if node else ""))
     if step.shell is not None:
         where = ""
         if step.shell_local:

@@ -430,10 +430,6 @@ class WizardEngine:
     def node(self, step: Step) -> Node | None:
         return self.inventory.node(step.node_id) if step.node_id else None
 
-    def node_text(self, step: Step) -> str | None:
-        ref = self.runbook.node(step.node_id)
-        return f"{ref.id}: {ref.describe()}" if ref is not None else step.node_id
-
     def refused(self, step: Step) -> bool:
         """Read-only mode refuses this step (actions only)."""
         return self.read_only and step.kind is StepKind.ACTION
@@ -543,7 +539,9 @@ class WizardEngine:
         self.busy = step_id
         self._task = asyncio.current_task()
         self.save()
-        self.emit(StepBegan(step_id, step.title, rec.command, self.node_text(step), rec.attempts))
+        self.emit(
+            StepBegan(step_id, step.title, rec.command, self.runbook.nodes_text(step), rec.attempts)
+        )
         started = time.monotonic()
         try:
             if step.kind is StepKind.CHECK:
@@ -1022,7 +1020,9 @@ class WizardEngine:
         self._task = asyncio.current_task()
         self._output(rec, [f"--- waiting up to {timeout:g}s for it to hold ---"])
         self.save()
-        self.emit(StepBegan(step_id, step.title, rec.command, self.node_text(step), rec.attempts))
+        self.emit(
+            StepBegan(step_id, step.title, rec.command, self.runbook.nodes_text(step), rec.attempts)
+        )
         started = time.monotonic()
         try:
             probe, detail = await self._poll_until(step, rec, timeout)

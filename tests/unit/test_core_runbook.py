@@ -668,3 +668,22 @@ def test_steps_that_rely_on_a_wait_say_so() -> None:
     # Only what is in the runbook: an Edge-only run keeps the telephony wait, no xuc wait.
     edge_only = build_runbook(make_site(), Direction.FAILOVER, frozenset({Part.EDGE}))
     assert edge_only.step("edge.switch_env").depends_on == ("xivo.wait_target_telephony",)
+
+
+def test_a_three_server_edge_switch_names_every_edge_node() -> None:
+    site = make_site()
+    web = replace(node("edge.web", NodeKind.EDGE, None), name="web")
+    sip = replace(node("edge.sip", NodeKind.EDGE, None), name="sip")
+    rb = build_runbook(replace(site, edges=(web, sip)), Direction.FAILOVER)
+    switch = rb.step("edge.switch_env")
+    assert switch.node_ids == ("demo.edge.web", "demo.edge.sip")
+    assert switch.to_dict()["also_node_ids"] == ["demo.edge.sip"]
+    said = rb.nodes_text(switch)
+    assert said is not None and said.index("demo.edge.web: ") < said.index("; demo.edge.sip: ")
+    md = render_markdown(rb)
+    block = md[md.index("**Switch the Edge .env") : md.index("**Apply the Edge settings on web")]
+    assert "- Node: `demo.edge.web`, web" in block and "- Node: `demo.edge.sip`, sip" in block
+    # A step of one node still names only that node.
+    up = rb.step("edge.up.sip")
+    assert up.node_ids == ("demo.edge.sip",)
+    assert (rb.nodes_text(up) or "").startswith("demo.edge.sip: sip")

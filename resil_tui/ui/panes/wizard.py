@@ -287,13 +287,7 @@ class WizardPane(Pane):
             f"   [{step.kind.value}{', guard' if step.guard else ''}] {state}\n", style="dim"
         )
         text.append(f"{step.detail}\n")
-        node = (
-            engine.node_text(step)
-            if engine is not None
-            else (
-                f"{ref.id}: {ref.describe()}" if (ref := self.runbook.node(step.node_id)) else None
-            )
-        )
+        node = self.runbook.nodes_text(step)
         if node:
             text.append("Node: ", style="bold")
             text.append(f"{node}\n")
@@ -450,8 +444,8 @@ class WizardPane(Pane):
         self.working = False
         # An action changed its node (or may have): every pane follows a poll of it, now.
         step = next((s for s in self.runbook.steps if s.id == self._working_on), None)
-        if step is not None and step.kind is StepKind.ACTION and step.node_id is not None:
-            self.shell.repoll([step.node_id], self.runbook.site)
+        if step is not None and step.kind is StepKind.ACTION and step.node_ids:
+            self.shell.repoll(list(step.node_ids), self.runbook.site)
         if message.error and message.error != "cancelled":
             self.problem = message.error
             self.notify(message.error, severity="warning", markup=False)
@@ -603,10 +597,9 @@ class WizardPane(Pane):
         if reasons:
             title = f"{title} (a wait it depends on was skipped)"
         command = engine.command_text(step) or "(a person does this)"
-        node = engine.node_text(step) or "-"
+        node = self.runbook.nodes_text(step) or "-"
         if step.id == "edge.switch_env":
             command += self._edge_diffs()
-            node = ", ".join(n.id for n in self.site.edges) or node
         screen = ConfirmScreen(
             title, command, node, warnings, confirm_label=label, consequences=found.lines
         )
@@ -753,7 +746,7 @@ class WizardPane(Pane):
             f"{step.title}: it does not hold",
             f"go on with the {engine.runbook.direction.value}: the next actions move CC and "
             f"Edge users to the {engine.runbook.direction.target.value}",
-            engine.node_text(step) or "-",
+            self.runbook.nodes_text(step) or "-",
             word,
             lines,
             confirm_label="Go on anyway",
