@@ -219,8 +219,9 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
         raise Refused(f"{node.id} is not a XiVO node: HA modes exist on XiVO nodes only")
     site = inventory.site(node.site)
     validation = ha_ops.validate_for_node(site, node, args.mode, args.peer)
+    words = roles.role_words(site.resilience)
     for warning in validation.warnings:
-        io.note(f"warning: {warning}")
+        io.note(f"warning: {roles.reword(warning, words)}")
     if not validation.ok:
         raise Refused("; ".join(validation.errors))
     state = await ha_ops.read_ha_site(session.collector, site)
@@ -366,7 +367,8 @@ async def _script(session: Session, args: HaArgs, io: Io) -> int:
         assert peer is not None
         await io.confirm(
             f"Run xivo-check-master-status {peer} on {node.id}? It starts or stops the "
-            "slave's telephony services depending on the ping",
+            f"{roles.role_words(site.resilience).slave}'s telephony services depending on "
+            "the ping",
             yes=args.yes,
         )
         rec = await ha_ops.run_check_master(

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from labkit import run_cli
+from labkit import lab_inventory, run_cli
 
 from resil_tui.inventory import load_inventory
 from resil_tui.lab import facts
@@ -264,3 +264,15 @@ async def test_with_sip_and_provisioning_on_a_standby_does_not_touch_provd(lab: 
     assert code == 0, err + out
     assert "a slave's is left unchanged, as the web UI does" in out
     assert not any("PUT" in " ".join(a) for a in changes(lab, SLAVE) if a[0] == "curl")
+
+
+async def test_a_next_lts_site_is_warned_in_its_own_words(lab: Lab, tmp_path: Path) -> None:
+    inv, _ = lab_inventory(
+        lab,
+        tmp_path,
+        edit=lambda t: t.replace("[site.demo]\n", '[site.demo]\nresilience = "manual"\n'),
+    )
+    argv = ("ha", "set", SLAVE, "--mode", "slave", "--peer", "10.50.0.99")
+    run = await run_cli(inv, *argv, stdin=io.StringIO("n\n"))
+    assert "is not the Main of this pair in the inventory" in run.err, run.err
+    assert "master" not in run.err.replace(".xivo.master", "")

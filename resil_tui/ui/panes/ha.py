@@ -342,7 +342,8 @@ class HaPane(Pane):
         lines = [f"History of {self.selected} ({len(records)} action(s)); full output below:"]
         for rec in records[-6:]:
             stamp = time.strftime("%H:%M:%S", time.localtime(rec.started_at))
-            lines.append(f"  {stamp} {rec.action}: {'✔' if rec.ok else '✖'} {rec.summary}")
+            said = reword(rec.summary, role_words(self.site.resilience))
+            lines.append(f"  {stamp} {rec.action}: {'✔' if rec.ok else '✖'} {said}")
         self.query_one("#ha-history", Static).update("\n".join(lines))
 
     def _refill_console(self) -> None:
@@ -539,7 +540,8 @@ class HaPane(Pane):
         if rec.action == "restart" and rec.ok:
             self.restart_pending.discard(rec.node_id)
         self.notify(
-            f"{rec.action} on {rec.node_id}: {rec.summary}",
+            f"{rec.action} on {rec.node_id}: "
+            f"{reword(rec.summary, role_words(self.site.resilience))}",
             severity="information" if rec.ok else "error",
             markup=False,
         )
