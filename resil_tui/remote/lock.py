@@ -12,6 +12,10 @@ admin is told "edge apply by admin@jump1 since 03:12:10 UTC"; nothing of theirs 
   explicit `force=True`, and the break is audited.
 - Release removes the lock only when `holder.json` still carries our token (a lock that
   was broken and re-taken by someone else is left alone), and always runs (finally).
+- A lock of ours whose release failed (the link died as the change ended) is removed by
+  this console's (pool's) next `acquire` on that node without waiting for it to go stale: its
+  token proves it is ours, and no change of ours runs under it any more. Another
+  console still sees it, and waits or breaks it as for any other.
 - Taking, breaking and releasing are audited like any change (`kind: lock`), the
   `started` record first.
 
@@ -30,6 +34,7 @@ import posixpath
 import secrets
 import socket
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -48,6 +53,15 @@ HOLDER_FILE = "holder.json"
 MAX_HOLDER_BYTES = 4096
 # How often a held lock is refreshed: well inside any stale time (60 s minimum).
 REFRESH_CAP = 60.0
+# Per pool (one console), (node id, lock directory) -> the token of its lock there that
+# could not be released.
+_LEFT_BEHIND: weakref.WeakKeyDictionary[Pool, dict[tuple[str, str], str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _left_behind(pool: Pool) -> dict[tuple[str, str], str]:
+    return _LEFT_BEHIND.setdefault(pool, {})
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,7 @@ class NodeLock:
     directory: str
     holder: LockHolder
     broke: LockHolder | None = None  # the stale lock broken to take this one
+    reclaimed: LockHolder | None = None  # our own lock left behind, removed to take this one
     lost: bool = False  # someone broke it (it went stale): not ours any more
 
     @property
@@ -205,6 +220,13 @@ async def _try_mkdir(sftp: asyncssh.SFTPClient, directory: str) -> bool:
     return False  # pragma: no cover - the loop returns or raises
 
 
+async def _remove(sftp: asyncssh.SFTPClient, directory: str) -> None:
+    with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+        await sftp.remove(posixpath.join(directory, HOLDER_FILE))
+    with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+        await sftp.rmdir(directory)
+
+
 def _age(holder: LockHolder | None, attrs: asyncssh.SFTPAttrs | None) -> float | None:
     refreshed = holder.refreshed_time if holder is not None else None
     if refreshed is not None:
@@ -264,9 +286,22 @@ async def acquire(
                         text = "acquired"
                         if lock.broke is not None:
                             text += f" after breaking a stale lock ({lock.broke.describe()})"
+                        if lock.reclaimed is not None:
+                            text += (
+                                " after removing our own lock that a lost connection left "
+                                f"({lock.reclaimed.describe()})"
+                            )
                         result(text, 0)
                         return lock
                     other = await _read_holder(sftp, posixpath.join(directory, HOLDER_FILE))
+                    if (
+                        other is not None
+                        and _left_behind(pool).get((node.id, directory)) == other.token
+                    ):
+                        await _remove(sftp, directory)
+                        _left_behind(pool).pop((node.id, directory), None)
+                        lock.reclaimed = other
+                        continue
                     try:
                         attrs: asyncssh.SFTPAttrs | None = await sftp.stat(directory)
                     except asyncssh.SFTPError:
@@ -296,10 +331,7 @@ async def acquire(
                             "(--break-stale-lock on the command line; the console offers it)",
                         )
                     # Break it: remove what we read (a concurrent breaker loses the mkdir).
-                    with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-                        await sftp.remove(posixpath.join(directory, HOLDER_FILE))
-                    with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-                        await sftp.rmdir(directory)
+                    await _remove(sftp, directory)
                     lock.broke = other
                 raise RemoteError(
                     ErrorKind.LOCKED, node.id, f"{node.id}: another console took the lock first"
@@ -365,12 +397,18 @@ async def release(pool: Pool, lock: NodeLock, *, step: str = "") -> str | None:
                     await sftp.remove(lock.holder_path)
                     await sftp.rmdir(lock.directory)
     except RemoteError as err:
-        warning = f"the lock {lock.directory} could not be released ({err.message})"
+        warning = (
+            f"the lock {lock.directory} could not be released ({err.message}); this console "
+            "removes it at its next change of the node"
+        )
+        _left_behind(pool)[(node.id, lock.directory)] = lock.token
     except (TimeoutError, OSError, asyncssh.Error) as exc:
         warning = (
             f"the lock {lock.directory} could not be released ({exc or 'timeout'}); it goes "
-            f"stale after {_minutes(node.changes.lock_stale_after)}"
+            f"stale after {_minutes(node.changes.lock_stale_after)} (this console removes "
+            "it at its next change of the node)"
         )
+        _left_behind(pool)[(node.id, lock.directory)] = lock.token
     if warning is not None:
         log.warning("%s: %s", node.id, warning)
     audit_warning = pool.audit_result(

@@ -164,12 +164,15 @@ async def test_up_failing_on_one_node_is_reported_per_node_with_rollback(
             [await edge_ops.load_rollback_preview(pool, n) for n in site.edges],
             wait=FAST,
         )
-    # The web proxy is back; the SIP proxy's lock was left when its link died (nobody
-    # could remove it): its rollback is refused, per node, naming the lock.
+    # Both are back. The SIP proxy's lock was left when its link died; it was ours, so our
+    # rollback removed it rather than waiting for it to go stale.
     web_back, sip_back = back.outcomes
     assert web_back.ok and b"XIVO_HOST=10.50.0.11\n" in env(lab, WEB)
-    assert not sip_back.ok and "is locked: edge apply by" in sip_back.message
-    assert b"XIVO_HOST=10.50.0.12\n" in env(lab, SIP)
+    assert sip_back.ok, sip_back.message
+    assert b"XIVO_HOST=10.50.0.11\n" in env(lab, SIP)
+    assert not lab.world.resolve(SIP, "/var/lock/resil-tui").exists()
+    audit = (tmp_path / "audit.jsonl").read_text()
+    assert "removing our own lock that a lost connection left" in audit
 
 
 async def test_load_previews_is_all_or_nothing(lab: Lab, inventory: Inventory) -> None:

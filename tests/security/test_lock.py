@@ -30,7 +30,7 @@ from resil_tui.ops.session import make_pool
 from resil_tui.ops.wizard import EngineOptions, WizardEngine
 from resil_tui.remote import lock as node_lock
 from resil_tui.remote import sftp
-from resil_tui.remote.errors import ErrorKind
+from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import Pool
 
 EDGE, MASTER, SLAVE, CC_SLAVE = "demo.edge", "demo.xivo.master", "demo.xivo.slave", "demo.cc.slave"
@@ -241,6 +241,30 @@ async def test_a_lock_taken_over_is_not_released_by_us(
     assert outcome.ok
     holder = json.loads((_lock_dir(lab, EDGE) / "holder.json").read_text())
     assert holder["token"] == "f" * 32 and holder["user"] == "other"
+
+
+async def test_our_lock_left_by_a_lost_link_is_removed_by_our_next_change_only(
+    lab: Lab, inventory: Inventory, consoles: tuple[Pool, Pool], tmp_path: Path
+) -> None:
+    a, b = consoles
+    node = inventory.node(MASTER)
+    async with node_lock.node_lock(a, node, "HA set-mode slave"):
+        await lab.power_off(MASTER)  # the link dies as the change ends: release fails
+    await lab.power_on(MASTER)
+    left = json.loads((_lock_dir(lab, MASTER) / "holder.json").read_text())
+    assert left["action"] == "HA set-mode slave"
+    # Another console still sees a change in progress, and is refused.
+    with pytest.raises(RemoteError) as refused:
+        await node_lock.acquire(b, node, "edge apply")
+    assert refused.value.kind is ErrorKind.LOCKED
+    # Ours takes it again at once (no force, no 15 minutes): the token is ours.
+    again = await node_lock.acquire(a, node, "HA set-mode master")
+    assert again.reclaimed is not None and again.reclaimed.token == left["token"]
+    assert await node_lock.release(a, again) is None
+    assert not _lock_dir(lab, MASTER).exists()
+    audit = (tmp_path / "a.jsonl").read_text()
+    assert "not released" in audit
+    assert "removing our own lock that a lost connection left" in audit
 
 
 async def test_every_kind_of_change_takes_the_lock(
