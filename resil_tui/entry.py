@@ -15,7 +15,7 @@ from resil_tui import cli
 
 def main(argv: Sequence[str] | None = None) -> int:
     ns, options = cli.parse(argv)
-    cli.setup_debug_log(options.verbose)
+    cli.setup_debug_log(ns.command, options.verbose)
     if ns.command not in cli.CONSOLE_COMMANDS:
         return cli.guard(lambda: cli.run_command(ns, options))
 
@@ -23,8 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.validate_theme(options.theme)
         from resil_tui.ui import launch
 
-        if ns.command == cli.init.NAME:
-            return launch.init_form(cli.init.InitArgs.from_namespace(ns))
+        if ns.command == cli.INIT:
+            from resil_tui.cli.init import InitArgs
+
+            return launch.init_form(InitArgs.from_namespace(ns))
         return launch.console(options)
 
     return cli.guard(console)
