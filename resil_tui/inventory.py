@@ -10,7 +10,6 @@ log streams), so what loads here is what runs. Every pattern is matched whole.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -274,6 +273,8 @@ class _Checker:
         for key in table:
             if key in allowed:
                 continue
+            import difflib  # only for a mistake: check-config on a good file never needs it
+
             hint = difflib.get_close_matches(key, sorted(allowed), n=1)
             suffix = (
                 f" (did you mean '{hint[0]}'?)"

@@ -14,7 +14,6 @@ import io
 import logging
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from resil_tui import paths
@@ -70,6 +69,10 @@ def write_atomic(
     else:
         path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    # Imported here: every command opens the debug log through this module, and tempfile
+    # (shutil, random) is a tenth of check-config's start-up.
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -30,10 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from resil_tui import paths as xdg
-from resil_tui.localfiles import write_atomic
 
 ENV_THEME = "RESIL_TUI_THEME"
 ENV_REFRESH = "RESIL_TUI_REFRESH"
@@ -180,10 +177,16 @@ def to_toml(preferences: Preferences) -> str:
         doc["site"] = preferences.site
     if preferences.keys:
         doc["keys"] = dict(sorted(preferences.keys.items()))
+    # Imported here: every command reads the ranges above at start-up; only the console
+    # writes the file.
+    import tomli_w
+
     return HEADER + "\n" + tomli_w.dumps(doc)
 
 
 def save_preferences(preferences: Preferences, path: Path | None = None) -> Path:
+    from resil_tui.localfiles import write_atomic  # tempfile and shutil: writers only
+
     file = path if path is not None else xdg.preferences_path()
     write_atomic(file, to_toml(preferences))
     return file

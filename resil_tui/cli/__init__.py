@@ -9,29 +9,16 @@ package imports Textual: `status --json` must stay cheap (make lint enforces it)
 from __future__ import annotations
 
 import argparse
-import logging
+import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any, Literal
 
 from resil_tui import __version__
 from resil_tui import paths as xdg
-from resil_tui.cli import (
-    check,
-    check_config,
-    edge,
-    ha,
-    history,
-    init,
-    lab,
-    logs,
-    metrics,
-    plan,
-    status,
-    trust,
-    watch,
-)
 from resil_tui.cli.common import (
     EXIT_UNEXPECTED,
     EXIT_USAGE,
@@ -46,17 +33,138 @@ from resil_tui.cli.common import (
     resolve_inventory,
 )
 from resil_tui.inventory import InventoryError, InventoryNotFound
-from resil_tui.preferences import LOG_BUFFER_RANGE, REFRESH_RANGE
 
-log = logging.getLogger("resil_tui")
 
-# Subcommands that talk to nodes (or the lab): run with a Context.
-ONLINE: tuple[ModuleType, ...] = (status, ha, logs, trust, plan, edge, watch, metrics)
-# Subcommands that need no inventory loaded by us (`check` loads its own, so that a bad
-# one is the plugin's UNKNOWN; its `main` runs on a given context, as the online ones).
-OFFLINE: tuple[ModuleType, ...] = (check_config, lab, history, check)
+@dataclass(frozen=True)
+class Command:
+    """A subcommand as `resil-tui --help` lists it. Its module (resil_tui/cli/<module>.py)
+    adds its arguments (`add_arguments(parser)`) and runs it; it is imported only when the
+    command is the one given, so a command pays for its own module alone."""
+
+    name: str
+    module: str
+    help: str
+    # online: `main(ctx, ns)` with a Context (talks to nodes or the lab); offline:
+    # `offline(ns, options, io)`, no inventory loaded by us (`check` loads its own, so that
+    # a bad one is the plugin's UNKNOWN); console: parsed here, run by ui/launch.py.
+    runs: Literal["online", "offline", "console"]
+    # Logs nothing (reads local files, prints): its debug log is opened only if it fails
+    # unexpectedly (see guard), which spares `logging` in scripts that run it often.
+    quiet: bool = False
+
+
+INIT = "init"
+# In the order of `resil-tui --help`.
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        INIT, "init", "create an inventory with a form that tests each SSH target live", "console"
+    ),
+    Command(
+        "check-config",
+        "check_config",
+        "validate an inventory file; exit 0 when valid, 2 when not",
+        "offline",
+        quiet=True,
+    ),
+    Command(
+        "lab", "lab", "run the simulated XiVO deployment standalone, with a fault prompt", "offline"
+    ),
+    Command(
+        "status", "status", "print the status of every node and the cluster verdicts", "online"
+    ),
+    Command(
+        "check",
+        "check",
+        "monitoring plugin (Nagios, Icinga, Zabbix): one status line, exit 0/1/2/3",
+        "offline",
+    ),
+    Command(
+        "metrics",
+        "metrics",
+        "print the status as Prometheus metrics (or write a node_exporter textfile)",
+        "online",
+    ),
+    Command(
+        "watch",
+        "watch",
+        "poll every site headless, record the incident journal, serve /metrics",
+        "online",
+    ),
+    Command(
+        "history",
+        "history",
+        "print the incident journal (status changes, actions, wizard runs)",
+        "offline",
+    ),
+    Command("ha", "ha", "show or change HA modes and run the HA scripts", "online"),
+    Command("logs", "logs", "print a node's log stream (xuc by default on CC nodes)", "online"),
+    Command(
+        "trust",
+        "trust",
+        "show a node's unknown host key fingerprint (or its jump host's) and trust it on yes",
+        "online",
+    ),
+    Command(
+        "plan", "plan", "print the failover or failback runbook of a site, as Markdown", "online"
+    ),
+    Command("edge", "edge", "preview, apply or roll back the Edge .env switch", "online"),
+)
+BY_NAME = {c.name: c for c in COMMANDS}
 # Parsed here, run by the console (ui/launch.py).
-CONSOLE_COMMANDS = (None, init.NAME)
+CONSOLE_COMMANDS = (None, *(c.name for c in COMMANDS if c.runs == "console"))
+
+
+def command_module(name: str) -> ModuleType:
+    """The module of subcommand `name` (imported now if it was not)."""
+    command = BY_NAME.get(name)
+    if command is None:
+        raise CliError(f"unknown command {name!r}")
+    return importlib.import_module(f"{__name__}.{command.module}")
+
+
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The subcommands' parsers, each given its arguments only once it is the one on the
+    command line (its own `--help` included): building all of them imported every
+    subcommand's module, most of `check-config`'s start-up."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._filled: set[str] = set()
+
+    def fill(self, name: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._name_parser_map[name]
+        if name not in self._filled:
+            self._filled.add(name)
+            # Here rather than in build_parser: the same options on the 12 others would
+            # cost as much as the rest of the parser.
+            add_global_options(parser, top=False)
+            command_module(name).add_arguments(parser)
+        return parser
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        if isinstance(values, Sequence) and values and values[0] in BY_NAME:
+            self.fill(str(values[0]))
+        super().__call__(parser, namespace, values, option_string)
+
+
+# The console settings' bounds are the preferences' (one rule); that module is loaded only
+# when one of these flags is given, not by every command.
+def _refresh_seconds(text: str) -> float:
+    from resil_tui.preferences import REFRESH_RANGE
+
+    return bounded_float(*REFRESH_RANGE, "--refresh")(text)
+
+
+def _log_buffer_lines(text: str) -> int:
+    from resil_tui.preferences import LOG_BUFFER_RANGE
+
+    return bounded_int(*LOG_BUFFER_RANGE, "--log-buffer")(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,34 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--refresh",
         metavar="SECONDS",
-        type=bounded_float(*REFRESH_RANGE, "--refresh"),
+        type=_refresh_seconds,
         default=None,
         help="seconds between two Status polls in the console",
     )
     parser.add_argument(
         "--log-buffer",
         metavar="LINES",
-        type=bounded_int(*LOG_BUFFER_RANGE, "--log-buffer"),
+        type=_log_buffer_lines,
         default=None,
         help="lines kept per followed log stream in the console",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (
-        init,
-        check_config,
-        lab,
-        status,
-        check,
-        metrics,
-        watch,
-        history,
-        ha,
-        logs,
-        trust,
-        plan,
-        edge,
-    ):
-        module.add_parser(sub)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Subcommands)
+    for command in COMMANDS:
+        sub.add_parser(command.name, help=command.help, description=command.help)
     return parser
 
 
@@ -107,7 +201,16 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, GlobalArgs]:
     return ns, GlobalArgs.from_namespace(ns)
 
 
-def setup_debug_log(verbose: bool) -> None:
+def setup_debug_log(command: str | None, verbose: bool) -> None:
+    """The debug log of the program, for every command but the quiet ones."""
+    found = BY_NAME.get(command) if command is not None else None
+    if found is None or not found.quiet:
+        open_debug_log(verbose)
+
+
+def open_debug_log(verbose: bool) -> None:
+    import logging
+
     from resil_tui import localfiles
 
     # 0600 in the 0700 state directory whatever the umask (it names hosts and commands).
@@ -137,13 +240,6 @@ def validate_theme(name: str | None) -> None:
         raise CliError(str(exc)) from None
 
 
-def _module(command: str) -> ModuleType:
-    for module in (*ONLINE, *OFFLINE):
-        if command == module.NAME:
-            return module
-    raise CliError(f"unknown command {command!r}")
-
-
 async def _online(module: ModuleType, ns: argparse.Namespace, options: GlobalArgs, io: Io) -> int:
     main: Callable[[Context, argparse.Namespace], Awaitable[int]] = module.main
     async with maybe_lab(options) as running_lab:
@@ -155,8 +251,8 @@ def run_command(ns: argparse.Namespace, options: GlobalArgs, io: Io | None = Non
     """Run a subcommand that does not open the console; errors propagate (see guard)."""
     io = io or Io()
     validate_theme(options.theme)
-    module = _module(ns.command)
-    if module in OFFLINE:
+    module = command_module(ns.command)
+    if BY_NAME[ns.command].runs == "offline":
         offline: Callable[[argparse.Namespace, GlobalArgs, Io], int] = module.offline
         return offline(ns, options, io)
     import asyncio  # here: 30 ms that check-config does not need
@@ -188,7 +284,7 @@ def report(exc: BaseException, io: Io) -> int | None:
 
 async def dispatch(ctx: Context, ns: argparse.Namespace) -> int:
     """Run an online subcommand with a context built by the caller (tests, the console)."""
-    main: Callable[[Context, argparse.Namespace], Awaitable[int]] = _module(ns.command).main
+    main: Callable[[Context, argparse.Namespace], Awaitable[int]] = command_module(ns.command).main
     try:
         return await main(ctx, ns)
     except Exception as exc:
@@ -214,7 +310,12 @@ def guard(run: Callable[[], int], err: Io | None = None) -> int:
         code = report(exc, io)
         if code is not None:
             return code
-        log.exception("unexpected error")
+        import logging
+
+        root = logging.getLogger("resil_tui")
+        if not root.handlers:  # a quiet command (setup_debug_log)
+            open_debug_log(verbose=False)
+        root.exception("unexpected error")
         io.note(
             f"resil-tui: unexpected error: {exc.__class__.__name__}: {exc}\n"
             f"(details in {xdg.debug_log_path()})"

@@ -23,11 +23,9 @@ from resil_tui.cli.common import (
     Context,
     GlobalArgs,
     Io,
-    SubParsers,
     bounded_float,
     maybe_lab,
     resolve_inventory,
-    subparser,
 )
 from resil_tui.lazy import lazy_module
 
@@ -36,8 +34,6 @@ if TYPE_CHECKING:
 else:
     nagios = lazy_module("resil_tui.core.nagios")
 
-NAME = "check"
-HELP = "monitoring plugin (Nagios, Icinga, Zabbix): one status line, exit 0/1/2/3"
 EXIT_UNKNOWN = 3
 # What the poll leaves to the rest (judging, printing, closing connections) of --timeout.
 MARGIN = 1.5
@@ -54,8 +50,7 @@ def _usage_is_unknown(parser: argparse.ArgumentParser) -> None:
     parser.error = error  # type: ignore[method-assign]
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", metavar="NAME", help="only this site (default: every site)")
     p.add_argument(
         "-w",

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from resil_tui.cli.common import EXIT_OK, GlobalArgs, Io, SubParsers, subparser
+from resil_tui.cli.common import EXIT_OK, GlobalArgs, Io
 from resil_tui.inventory import find_inventory, load_inventory
 
-NAME = "check-config"
-HELP = "validate an inventory file; exit 0 when valid, 2 when not"
 
-
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help="inventory file (default: the lookup order)")
 
 

@@ -24,7 +24,6 @@ from resil_tui.cli.common import (
     Context,
     Io,
     Refused,
-    SubParsers,
     subparser,
 )
 from resil_tui.core.freshness import clock
@@ -44,16 +43,13 @@ else:
     edge_ops = lazy_module("resil_tui.ops.edge")
     ops_errors = lazy_module("resil_tui.ops.errors")
 
-NAME = "edge"
-HELP = "preview, apply or roll back the Edge .env switch"
 
 EXIT_CHANGES = 0
 EXIT_NOTHING = 1
 EXIT_ERROR = 2
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     edge = p.add_subparsers(dest="edge_command", metavar="ACTION", required=True)
     for name, text in (
         ("plan", "print the diff of the switch (exit 0: changes, 1: nothing to do)"),

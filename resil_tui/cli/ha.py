@@ -25,7 +25,6 @@ from resil_tui.cli.common import (
     Context,
     Io,
     Refused,
-    SubParsers,
     subparser,
 )
 from resil_tui.core.freshness import clock
@@ -47,8 +46,6 @@ else:
     ha_ops = lazy_module("resil_tui.ops.ha")
     ops_errors = lazy_module("resil_tui.ops.errors")
 
-NAME = "ha"
-HELP = "show or change HA modes and run the HA scripts"
 SCRIPTS = {
     "replicate": "run xivo-master-slave-db-replication on the master",
     "sync": "run xivo-sync on the master, then show its log",
@@ -56,8 +53,7 @@ SCRIPTS = {
 }
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     ha = p.add_subparsers(dest="ha_command", metavar="ACTION", required=True)
     hp = subparser(ha, "show", "HA mode, peer, cron, SIP expiry of each XiVO node")
     hp.set_defaults(

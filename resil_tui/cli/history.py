@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from resil_tui import __version__
-from resil_tui.cli.common import EXIT_OK, GlobalArgs, Io, SubParsers, subparser
+from resil_tui.cli.common import EXIT_OK, GlobalArgs, Io
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ else:
     journal = lazy_module("resil_tui.journal")
     journal_event = lazy_module("resil_tui.core.journal_event")
 
-NAME = "history"
-HELP = "print the incident journal (status changes, actions, wizard runs)"
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -60,8 +58,7 @@ def _kind(text: str) -> EventKind:
         ) from None
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", metavar="NAME", help="only this site")
     p.add_argument("--node", metavar="NODE", help="only this node (its id)")
     p.add_argument("--kind", type=_kind, action="append", metavar="KIND", help="only this kind")

@@ -8,14 +8,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from resil_tui.cli.common import SubParsers, subparser
 
-NAME = "init"
-HELP = "create an inventory with a form that tests each SSH target live"
-
-
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "file", nargs="?", help="where to write it (default: $XDG_CONFIG_HOME/resil-tui/hosts.toml)"
     )

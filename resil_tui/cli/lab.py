@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from resil_tui.cli.common import GlobalArgs, Io, SubParsers, subparser
-
-NAME = "lab"
-HELP = "run the simulated XiVO deployment standalone, with a fault prompt"
+from resil_tui.cli.common import GlobalArgs, Io
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", metavar="DIR", help="keep the lab's state in DIR between runs")
     p.add_argument("--fast", action="store_true", help="sub-second timings (tests, quick tries)")
     p.add_argument(

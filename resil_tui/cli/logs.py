@@ -26,9 +26,7 @@ from resil_tui.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Context,
-    SubParsers,
     checked,
-    subparser,
     timestamp,
 )
 from resil_tui.core import validators
@@ -41,12 +39,8 @@ else:
     logs_ops = lazy_module("resil_tui.ops.logs")
     xuc_wait = lazy_module("resil_tui.ops.xuc_wait")
 
-NAME = "logs"
-HELP = "print a node's log stream (xuc by default on CC nodes)"
 
-
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("node", metavar="NODE", help="node id, e.g. paris.cc.slave")
     p.add_argument("--stream", metavar="NAME", help="stream name (see the Logs pane)")
     p.add_argument(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from resil_tui import __version__
-from resil_tui.cli.common import EXIT_FAILED, EXIT_OK, CliError, Context, SubParsers, subparser
+from resil_tui.cli.common import EXIT_FAILED, EXIT_OK, CliError, Context
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -23,13 +23,10 @@ if TYPE_CHECKING:
 else:
     prometheus = lazy_module("resil_tui.core.prometheus")
 
-NAME = "metrics"
-HELP = "print the status as Prometheus metrics (or write a node_exporter textfile)"
 TEXTFILE_MODE = 0o644  # node_exporter runs as another user and must read it
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", metavar="NAME", help="only this site")
     p.add_argument(
         "--textfile",

@@ -6,14 +6,10 @@ import argparse
 import json
 from dataclasses import dataclass
 
-from resil_tui.cli.common import EXIT_OK, CliError, Context, SubParsers, subparser
-
-NAME = "plan"
-HELP = "print the failover or failback runbook of a site, as Markdown"
+from resil_tui.cli.common import EXIT_OK, CliError, Context
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("direction", choices=("failover", "failback"))
     p.add_argument("--site", metavar="NAME", help="the site (default: the first)")
     p.add_argument("--only", metavar="PARTS", help="comma-separated: xivo,cc,xds,edge")

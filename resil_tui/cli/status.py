@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from resil_tui import __version__
-from resil_tui.cli.common import Context, SubParsers, TextSink, checked, subparser
+from resil_tui.cli.common import Context, TextSink, checked
 from resil_tui.core import validators
 from resil_tui.core.freshness import stamp
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords, role_words
@@ -30,12 +30,8 @@ else:
     cluster = lazy_module("resil_tui.core.cluster")
     ops_status = lazy_module("resil_tui.ops.status")
 
-NAME = "status"
-HELP = "print the status of every node and the cluster verdicts"
 
-
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
     p.add_argument("--site", metavar="NAME", help="only this site")
     p.add_argument(

@@ -21,8 +21,6 @@ from resil_tui.cli.common import (
     EXIT_USAGE,
     Context,
     Refused,
-    SubParsers,
-    subparser,
 )
 from resil_tui.lazy import lazy_module
 
@@ -31,14 +29,11 @@ if TYPE_CHECKING:
 else:
     trust = lazy_module("resil_tui.ops.trust")
 
-NAME = "trust"
-HELP = "show a node's unknown host key fingerprint (or its jump host's) and trust it on yes"
 # An unknown jump host, then the node behind it: two offers; a loop guard beyond that.
 MAX_OFFERS = 8
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("node", metavar="NODE", help="node id, e.g. paris.xivo.master")
     p.add_argument("--yes", action="store_true", help="trust without asking (scripts)")
 

@@ -15,7 +15,7 @@ import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from resil_tui.cli.common import CliError, Context, SubParsers, bounded_float, subparser
+from resil_tui.cli.common import CliError, Context, bounded_float
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -25,14 +25,11 @@ else:
     notify = lazy_module("resil_tui.ops.notify")
     watch = lazy_module("resil_tui.ops.watch")
 
-NAME = "watch"
-HELP = "poll every site headless, record the incident journal, serve /metrics"
 # Seconds between polls of a site: sub-second for a lab's fast timings, up to a day.
 INTERVAL_RANGE = (0.2, 86400.0)
 
 
-def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    p = subparser(sub, NAME, HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", metavar="NAME", help="only this site")
     p.add_argument(
         "--interval",

@@ -10,6 +10,7 @@ nodes it touched at once. Long work belongs in workers with a named `group` and
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ from resil_tui.ui.keymap import (
     find_clashes,
 )
 from resil_tui.ui.keys import ShellScreen, explain_refused, refused_binding
-from resil_tui.ui.panes import PANES, Pane, StatusPane
-from resil_tui.ui.panes.wizard import offer_resume
+from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import PANES, PaneSpec, pane_spec
+from resil_tui.ui.panes.status import StatusPane
 from resil_tui.ui.poller import PollFinished, SitePoller
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.screens.help import HelpRow, HelpScreen
@@ -195,13 +197,14 @@ class ResilApp(DebugLogErrors, App[int]):
         header.connection_label = str(self.connection)
         yield header
         site = self.current_site
-        with TabbedContent(initial=PANES[0].PANE_ID, id="panes"):
-            for number, pane_cls in enumerate(PANES, start=1):
-                with TabPane(f"{number} {pane_cls.TITLE}", id=pane_cls.PANE_ID):
-                    # The first screen holds the first pane only; the others are mounted
-                    # once it is painted (or at once when asked for): see ensure_pane().
+        with TabbedContent(initial=PANES[0].pane_id, id="panes"):
+            for number, spec in enumerate(PANES, start=1):
+                with TabPane(f"{number} {spec.title}", id=spec.pane_id):
+                    # The first screen holds the first pane only; the others (and their
+                    # modules) come once it is painted, or at once when asked for: see
+                    # ensure_pane().
                     if number == 1:
-                        yield pane_cls(site)
+                        yield spec.load()(site)
         yield KeyFooter(id="footer")
 
     def get_default_screen(self) -> ShellScreen:
@@ -229,14 +232,25 @@ class ResilApp(DebugLogErrors, App[int]):
         )
 
     async def _start_in_background(self) -> None:
+        try:
+            await self._start_up()
+        finally:
+            # entry.py starts the console with the cyclic collector off; on from here on,
+            # whatever start-up did.
+            gc.enable()
+
+    async def _start_up(self) -> None:
         # What the journal already knows (a watcher, an earlier console), before the first
         # poll is drawn: a node down for 27 minutes says so at once, not "since now".
         self.session.journal.refresh()
         self.poller.start()
-        for pane_cls in PANES[1:]:
+        for spec in PANES[1:]:
+            # Keys pressed and messages posted meanwhile first: importing and mounting a
+            # pane holds the loop for tens of milliseconds.
+            await asyncio.sleep(0)
             if self._shutting_down():
                 return
-            await self.ensure_pane(pane_cls.PANE_ID)
+            await self.ensure_pane(spec.pane_id)
         if self._shutting_down():
             return
         # Everything start-up built lives as long as the console: out of the collector's
@@ -244,7 +258,10 @@ class ResilApp(DebugLogErrors, App[int]):
         # streams 100,000 lines/s); fewer, larger young collections for the same reason.
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        gc.enable()
         # An unfinished wizard run (console or link died): offer to resume it.
+        from resil_tui.ui.panes.wizard import offer_resume
+
         offer_resume(self)
 
     async def ensure_pane(self, pane_id: str) -> Pane:
@@ -258,7 +275,10 @@ class ResilApp(DebugLogErrors, App[int]):
         found = next(iter(self.query(f"#pane-{pane_id}").results(Pane)), None)
         if found is not None:
             return found, None
-        pane_cls = next(p for p in PANES if pane_id == p.PANE_ID)
+        spec = pane_spec(pane_id)
+        if spec is None:
+            raise KeyError(f"no pane {pane_id!r}")
+        pane_cls = spec.load()
         # A pane renders its state in on_mount (panes never poll): it starts up to date.
         pane = pane_cls(self.current_site)
         tab = self.query_one(f"#panes TabPane#{pane_id}", TabPane)
@@ -354,7 +374,7 @@ class ResilApp(DebugLogErrors, App[int]):
             return self.query_one("#panes", TabbedContent).active
         except Exception:
             # Before compose (palette built early, tests): the first pane.
-            return PANES[0].PANE_ID
+            return PANES[0].pane_id
 
     @property
     def active_pane(self) -> Pane | None:
@@ -362,7 +382,7 @@ class ResilApp(DebugLogErrors, App[int]):
         found = self.query(f"#pane-{pane_id}").results(Pane)
         return next(iter(found), None)
 
-    def pane_classes(self) -> tuple[type[Pane], ...]:
+    def pane_specs(self) -> tuple[PaneSpec, ...]:
         return PANES
 
     def theme_description(self, name: str) -> str:
@@ -416,7 +436,9 @@ class ResilApp(DebugLogErrors, App[int]):
             ("confirmation", ConfirmScreen.BINDINGS),
             ("typed confirmation", TypedConfirmScreen.BINDINGS),
         ]
-        sources.extend((f"{p.TITLE} pane", p.BINDINGS) for p in PANES)
+        # From the catalog: a pane not mounted yet (its module not even imported) has its
+        # keys listed, checked and remappable all the same.
+        sources.extend((f"{p.title} pane", p.bindings) for p in PANES)
         return collect_bindings(sources)
 
     def apply_keymap(self, keys: Mapping[str, object]) -> KeymapCheck:
@@ -565,7 +587,7 @@ class ResilApp(DebugLogErrors, App[int]):
         )
 
     def action_show_pane(self, pane_id: str) -> None:
-        if all(pane_id != p.PANE_ID for p in PANES):
+        if pane_spec(pane_id) is None:
             self.notify(f"no pane {pane_id!r}", severity="error", markup=False)
             return
         self._pane_or_mount(pane_id)  # not mounted yet: it is, before the tab shows

@@ -33,14 +33,13 @@ def palette_commands(app: ResilApp) -> list[PaletteCommand]:
     """Every command the palette offers right now, in display order."""
     commands: list[PaletteCommand] = []
     active = app.active_pane_id
-    for pane_cls in app.pane_classes():
-        state = " (showing)" if active == pane_cls.PANE_ID else ""
+    for spec in app.pane_specs():
+        state = " (showing)" if active == spec.pane_id else ""
         commands.append(
             PaletteCommand(
-                f"pane: {pane_cls.TITLE}",
-                partial(app.action_show_pane, pane_cls.PANE_ID),
-                f"Show the {pane_cls.TITLE} pane{state}"
-                + _key_hint(app, f"pane.{pane_cls.PANE_ID}"),
+                f"pane: {spec.title}",
+                partial(app.action_show_pane, spec.pane_id),
+                f"Show the {spec.title} pane{state}" + _key_hint(app, f"pane.{spec.pane_id}"),
             )
         )
     pane = app.active_pane

@@ -8,15 +8,20 @@ point reports them the same way as every other command's.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
+from typing import TYPE_CHECKING
 
 from resil_tui import paths as xdg
 from resil_tui.cli.common import CliError, GlobalArgs, maybe_lab, resolve_inventory
-from resil_tui.cli.init import InitArgs
 from resil_tui.inventory import InventoryNotFound, find_inventory
-from resil_tui.inventory_draft import TargetExists, Written, default_target
 from resil_tui.ops.session import open_session
 from resil_tui.preferences import PreferencesError, console_settings
+
+if TYPE_CHECKING:
+    # `init` and the first-run form only: not on the console's way to its first screen.
+    from resil_tui.cli.init import InitArgs
+    from resil_tui.inventory_draft import Written
 
 EXIT_OK = 0
 EXIT_NOTHING = 1
@@ -66,6 +71,7 @@ def init_form(args: InitArgs) -> int:
     """`resil-tui init [FILE] [--force]`."""
     from pathlib import Path
 
+    from resil_tui.inventory_draft import TargetExists, default_target
     from resil_tui.ui.init_app import InitApp
 
     target = Path(args.file).expanduser() if args.file else default_target()
@@ -109,8 +115,11 @@ def _first_run(options: GlobalArgs) -> tuple[GlobalArgs, int | None]:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise
         looked_in = exc.looked_in
+    from resil_tui.inventory_draft import default_target
     from resil_tui.ui.init_app import InitApp
 
+    # A form that waits for the admin: nothing to speed up, collect as usual (entry.py).
+    gc.enable()
     result = InitApp(default_target(), looked_in=looked_in).run()
     if result is None or result.action == "quit":
         print(

@@ -23,7 +23,7 @@ from resil_tui.ops.session import make_pool
 from resil_tui.remote import commands as cat
 from resil_tui.ui.app import ResilApp
 from resil_tui.ui.commands import palette_commands
-from resil_tui.ui.panes import PANES
+from resil_tui.ui.panes.catalog import PANES
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 
 SIZE = (140, 45)
@@ -143,11 +143,11 @@ async def test_read_only_walk_sends_nothing_mutating(lab: Lab, tmp_path: Path) -
     palette_run: list[str] = []
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.5)
-        for number, pane_cls in enumerate(PANES, start=1):
+        for number, spec in enumerate(PANES, start=1):
             await pilot.press(str(number))
             await pilot.pause(0.3)
             keys: list[str] = []
-            for binding in [*pane_cls.BINDINGS, *ResilApp.BINDINGS]:
+            for binding in [*spec.bindings, *ResilApp.BINDINGS]:
                 key = getattr(binding, "key", None) or binding[0]  # type: ignore[index]
                 action = getattr(binding, "action", "")
                 if action in ("quit", "command_palette", "next_theme") or str(action).startswith(
@@ -155,7 +155,7 @@ async def test_read_only_walk_sends_nothing_mutating(lab: Lab, tmp_path: Path) -
                 ):
                     continue
                 keys.extend(k.strip() for k in key.split(","))
-            rounds = 2 if pane_cls.PANE_ID == "wizard" else 1  # the wizard needs a start first
+            rounds = 2 if spec.pane_id == "wizard" else 1  # the wizard needs a start first
             for _round in range(rounds):
                 for key in keys:
                     await pilot.press(key)

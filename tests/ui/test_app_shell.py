@@ -14,7 +14,8 @@ from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.ui.app import MUTATING_ACTIONS, ConnectionSummary, ResilApp
 from resil_tui.ui.commands import ShellCommands
-from resil_tui.ui.panes import PANES, Pane
+from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import PANES
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.screens.help import HelpScreen
 
@@ -57,7 +58,7 @@ async def test_starts_with_example_inventory_and_switches_panes(inventory: Inven
     app = console(inventory, read_only=False)
     async with app.run_test(size=SIZE) as pilot:
         tabs = app.query_one("#panes", TabbedContent)
-        assert [p.PANE_ID for p in PANES] == ["status", "ha", "edge", "wizard", "logs", "timeline"]
+        assert [p.pane_id for p in PANES] == ["status", "ha", "edge", "wizard", "logs", "timeline"]
         # The first screen holds the Status pane; the others are mounted once it is painted.
         await eventually(lambda: len(app.query(Pane)) == 6, what="every pane mounted")
         assert tabs.active == "status"

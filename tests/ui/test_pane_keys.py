@@ -25,8 +25,12 @@ from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
 from resil_tui.ops.session import make_pool
 from resil_tui.ui.app import ResilApp
-from resil_tui.ui.panes import EdgePane, HaPane, LogsPane, StatusPane, WizardPane
 from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.edge import EdgePane
+from resil_tui.ui.panes.ha import HaPane
+from resil_tui.ui.panes.logs import LogsPane
+from resil_tui.ui.panes.status import StatusPane
+from resil_tui.ui.panes.wizard import WizardPane
 from resil_tui.ui.widgets.footer import KeyFooter
 from resil_tui.ui.widgets.log_view import LogSurface
 

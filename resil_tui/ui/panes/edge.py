@@ -24,7 +24,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import RadioButton, RadioSet, Static
@@ -57,6 +57,7 @@ from resil_tui.ops.edge import (
 from resil_tui.ops.errors import error_text
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import EDGE
 from resil_tui.ui.screens.confirm import ConfirmScreen
 from resil_tui.ui.widgets.edge_backups import EdgeBackupPicker
 from resil_tui.ui.widgets.edge_diff import EdgeDiffView
@@ -79,15 +80,14 @@ _SIDE_STYLE: dict[str, str] = {
 
 
 class EdgePane(Pane):
-    PANE_ID = "edge"
-    TITLE = "Edge"
+    PANE_ID = EDGE.pane_id
+    TITLE = EDGE.title
     READ_ONLY_EFFECT = "the switch (a) and the rollback (R) are"
     MUTATING_ACTIONS: ClassVar[frozenset[str]] = frozenset({"rollback"})
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "toggle_direction", "Direction", id="edge.direction"),
-        Binding("R", "rollback", "Rollback", id="edge.rollback"),
-    ]
+    # The keys live in the catalog: help, keymap and palette read them before this
+    # module is loaded.
+    BINDINGS: ClassVar[list[BindingType]] = EDGE.bindings
 
     DEFAULT_CSS = """
     EdgePane .edge-title { text-style: bold; }

@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -57,6 +57,7 @@ from resil_tui.ops.ha import (
 )
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import HA
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.widgets.ha_node_card import HaNodeCard
 from resil_tui.ui.widgets.stale_lock import break_stale_lock_screen
@@ -80,8 +81,8 @@ class ConfirmRequest:
 
 
 class HaPane(Pane):
-    PANE_ID = "ha"
-    TITLE = "HA"
+    PANE_ID = HA.pane_id
+    TITLE = HA.title
     READ_ONLY_EFFECT = "the HA form (a) and the scripts (p S i c u x R) are"
     DEFAULT_CSS = """
     HaPane #ha-cards { height: auto; }
@@ -104,16 +105,9 @@ class HaPane(Pane):
             "restart_services",
         }
     )
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "next_node", "Next node", id="ha.next_node"),
-        Binding("p", "replicate", "Replicate DB", id="ha.replicate"),
-        Binding("S", "sync", "xivo-sync", id="ha.sync"),
-        Binding("i", "sync_init", "xivo-sync -i", id="ha.sync_init"),
-        Binding("c", "check_master", "Check master", id="ha.check"),
-        Binding("u", "slave_start", "Slave services start", id="ha.slave_start"),
-        Binding("x", "slave_stop", "Slave services stop", id="ha.slave_stop"),
-        Binding("R", "restart_services", "Restart services", id="ha.restart"),
-    ]
+    # The keys live in the catalog: help, keymap and palette read them before this
+    # module is loaded.
+    BINDINGS: ClassVar[list[BindingType]] = HA.bindings
 
     class Line(Message):
         bubble = False

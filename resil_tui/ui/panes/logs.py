@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.widgets import Static, TabbedContent, TabPane
 
 from resil_tui import paths
@@ -37,6 +37,7 @@ from resil_tui.ops.logs import (
 )
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import LOGS
 from resil_tui.ui.widgets.log_picker import LogPickerScreen
 from resil_tui.ui.widgets.log_view import DEFAULT_BUFFER_LINES, LogView
 
@@ -158,26 +159,11 @@ class MergedTab(TabPane):
 
 
 class LogsPane(Pane):
-    PANE_ID = "logs"
-    TITLE = "Logs"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o", "open_stream", "Open stream", id="logs.open"),
-        Binding("slash", "search", "Search", id="logs.search"),
-        Binding("n", "next_match", "Next match", id="logs.next"),
-        Binding("N", "previous_match", "Prev match", id="logs.previous"),
-        Binding("f", "toggle_follow", "Follow", id="logs.follow"),
-        Binding("e", "toggle_levels", "WARN/ERROR", id="logs.levels"),
-        Binding("ampersand", "filter", "Filter", id="logs.filter"),
-        Binding("R", "readiness", "Ready line", id="logs.ready"),
-        Binding("u", "toggle_collapse", "Repeats", id="logs.repeats"),
-        Binding("m", "merged", "Merged", id="logs.merged"),
-        Binding("x", "close_stream", "Close tab", id="logs.close"),
-        Binding("w", "toggle_wrap", "Wrap", id="logs.wrap"),
-        Binding("ctrl+s", "save", "Save", id="logs.save"),
-        Binding("ctrl+r", "toggle_regex", "Regex", show=False, id="logs.regex"),
-        Binding("ctrl+n", "toggle_case", "Case", show=False, id="logs.case"),
-        Binding("c", "copy", "Copy", show=False, id="logs.copy"),
-    ]
+    PANE_ID = LOGS.pane_id
+    TITLE = LOGS.title
+    # The keys live in the catalog: help, keymap and palette read them before this
+    # module is loaded.
+    BINDINGS: ClassVar[list[BindingType]] = LOGS.bindings
 
     DEFAULT_CSS = """
     LogsPane { overflow: hidden hidden; }

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static, Tabs
@@ -35,6 +35,7 @@ from resil_tui.ops.site_state import SiteState
 from resil_tui.ops.status import SiteReport
 from resil_tui.ops.trust import TrustCheck, TrustOffer, TrustState
 from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import STATUS
 from resil_tui.ui.screens.confirm import trust_screen
 from resil_tui.ui.widgets.node_detail import NodeDetail
 from resil_tui.ui.widgets.node_table import NodeTable, RowContext
@@ -46,8 +47,8 @@ _REFUSED_KEYS = (ReachState.HOST_KEY_CHANGED, ReachState.HOST_KEY_REVOKED)
 
 
 class StatusPane(Pane):
-    PANE_ID = "status"
-    TITLE = "Status"
+    PANE_ID = STATUS.pane_id
+    TITLE = STATUS.title
     # Trusting a host key is deliberately not in MUTATING_ACTIONS: it writes the admin's
     # own known_hosts file, never a node, so read-only mode (which protects the nodes)
     # allows it; the key is only written after the admin accepted its fingerprint, and the
@@ -63,15 +64,9 @@ class StatusPane(Pane):
         border-top: solid $foreground 30%;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "trust", "Trust host key", id="status.trust"),
-        Binding("slash", "filter", "Filter", id="status.filter"),
-        Binding("o", "sort", "Sort", id="status.sort"),
-        Binding("c", "copy_detail", "Copy detail", id="status.copy"),
-        # The rows move whatever has the focus (the tab bar, the detail): ↓/↑ and j/k.
-        Binding("down,j", "cursor('down')", "Next node", show=False, id="status.down"),
-        Binding("up,k", "cursor('up')", "Previous node", show=False, id="status.up"),
-    ]
+    # The keys live in the catalog: help, keymap and palette read them before this
+    # module is loaded.
+    BINDINGS: ClassVar[list[BindingType]] = STATUS.bindings
 
     class TrustChecked(Message):
         bubble = False

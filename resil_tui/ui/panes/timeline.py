@@ -15,7 +15,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
@@ -24,6 +24,7 @@ from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.inventory_model import Site
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import TIMELINE
 
 MAX_ROWS = 500  # newest entries shown (the journal keeps more: `resil-tui history`)
 COLUMNS = (
@@ -43,20 +44,16 @@ def change_text(event: JournalEvent) -> str:
 
 
 class TimelinePane(Pane):
-    PANE_ID = "timeline"
-    TITLE = "Timeline"
+    PANE_ID = TIMELINE.pane_id
+    TITLE = TIMELINE.title
     DEFAULT_CSS = """
     TimelinePane #timeline-filters { color: $foreground 70%; height: auto; }
     TimelinePane #timeline-box { height: 1fr; }
     TimelinePane #timeline-table { height: 1fr; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "jump", "Node detail", id="timeline.jump"),
-        Binding("n", "next_node", "Node filter", id="timeline.node"),
-        Binding("k", "next_kind", "Kind filter", id="timeline.kind"),
-        Binding("A", "toggle_all_sites", "All sites", id="timeline.sites"),
-        Binding("x", "clear_filters", "Clear filters", id="timeline.clear"),
-    ]
+    # The keys live in the catalog: help, keymap and palette read them before this
+    # module is loaded.
+    BINDINGS: ClassVar[list[BindingType]] = TIMELINE.bindings
 
     def __init__(self, site: Site) -> None:
         super().__init__(site)

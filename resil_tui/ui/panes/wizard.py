@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import RichLog, Static
@@ -75,6 +75,7 @@ from resil_tui.ops.wizard import (
 )
 from resil_tui.ops.wizard_store import find_unfinished_runs
 from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import WIZARD
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.widgets.stale_lock import break_stale_lock_screen
 from resil_tui.ui.widgets.wizard_dialogs import DISCARD, RESUME, ReasonScreen, ResumeScreen
@@ -89,21 +90,13 @@ RUN_GROUP = "wizard-run"
 
 
 class WizardPane(Pane):
-    PANE_ID = "wizard"
-    TITLE = "Wizard"
+    PANE_ID = WIZARD.pane_id
+    TITLE = WIZARD.title
     READ_ONLY_EFFECT = "the wizard's actions are (its checks still run)"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "start('failover')", "Start failover", id="wizard.failover"),
-        Binding("b", "start('failback')", "Start failback", id="wizard.failback"),
-        Binding("g,enter", "run_step", "Run step", id="wizard.run"),
-        Binding("t", "retry", "Retry", id="wizard.retry"),
-        Binding("k", "skip", "Skip", id="wizard.skip"),
-        Binding("d", "done", "Done", id="wizard.done"),
-        Binding("c", "confirm", "Confirm", id="wizard.confirm"),
-        Binding("w", "wait_guard", "Wait", id="wizard.wait"),
-        Binding("X", "abort", "Abort", id="wizard.abort"),
-    ]
+    # The keys live in the catalog: help, keymap and palette read them before this
+    # module is loaded.
+    BINDINGS: ClassVar[list[BindingType]] = WIZARD.bindings
 
     DEFAULT_CSS = """
     WizardPane #wizard-title { text-style: bold; }

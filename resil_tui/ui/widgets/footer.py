@@ -99,17 +99,29 @@ class KeyFooter(Widget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._line = Text("")
+        self._update_queued = False
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
-        self.call_after_refresh(self.update_keys)
+        self._queue_update()
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen[Any]) -> None:
         if self.is_attached and screen is self.screen:
-            self.call_after_refresh(self.update_keys)
+            self._queue_update()
+
+    def _queue_update(self) -> None:
+        # One update after the next refresh, however many signals came before it (seven
+        # while the first screen mounts; each one asks every binding's check_action).
+        if not self._update_queued:
+            self._update_queued = True
+            self.call_after_refresh(self._queued_update)
+
+    def _queued_update(self) -> None:
+        self._update_queued = False
+        self.update_keys()
 
     def on_resize(self) -> None:
         self.update_keys()

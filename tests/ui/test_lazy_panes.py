@@ -1,0 +1,112 @@
+"""The first screen loads the Status pane alone (issue 17): the other panes' keys come from
+ui/panes/catalog.py, so help, the keymap check and the palette know them before their
+modules are imported; the console's start-up runs without the cyclic collector and turns
+it back on once started. Checked in fresh interpreters (sys.modules, gc), never timed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from labkit import ROOT
+from textual.binding import Binding
+
+from bench.startup import smallest_inventory
+from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.catalog import PANES
+
+LAZY = [f"resil_tui.ui.panes.{spec.module}" for spec in PANES[1:]]
+
+
+def _run(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ,
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=str(ROOT),
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def _lines(out: str) -> dict[str, str]:
+    return {k: v for k, _, v in (line.partition(" ") for line in out.splitlines())}
+
+
+def test_each_pane_class_takes_its_keys_from_the_catalog() -> None:
+    for spec in PANES:
+        cls = spec.load()
+        assert issubclass(cls, Pane)
+        assert (spec.pane_id, spec.title) == (cls.PANE_ID, cls.TITLE)
+        assert cls.BINDINGS is spec.bindings
+
+
+def test_keys_of_panes_not_imported_are_listed_and_checked(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from resil_tui.ui.app import ResilApp\n"
+        "from resil_tui.ui.keymap import check_keymap\n"
+        f"lazy = {LAZY!r}\n"
+        "known = [i.id for i in ResilApp.binding_infos()]\n"
+        "check = check_keymap({'ha.replicate': 'f9', 'logs.open': 'f8', 'timeline.nope': 'f7'},"
+        " known)\n"
+        "print('LOADED', ' '.join(m for m in lazy if m in sys.modules))\n"
+        "print('IDS', ' '.join(known))\n"
+        "print('VALID', ' '.join(sorted(check.valid)))\n"
+        "print('UNKNOWN', ' '.join(check.unknown_ids))\n"
+    )
+    proc = _run(tmp_path, script)
+    assert proc.returncode == 0, proc.stderr
+    found = _lines(proc.stdout)
+    assert found["LOADED"] == ""
+    ids = set(found["IDS"].split())
+    for spec in PANES:
+        assert {b.id for b in spec.bindings if isinstance(b, Binding)} <= ids, spec.pane_id
+    assert found["VALID"] == "ha.replicate logs.open"
+    assert found["UNKNOWN"] == "timeline.nope"
+
+
+def test_console_starts_without_the_collector_and_turns_it_back_on(tmp_path: Path) -> None:
+    inv = smallest_inventory(tmp_path / "smallest.toml")
+    script = (
+        "import asyncio, gc, sys\n"
+        "from textual.app import App\n"
+        "seen = {}\n"
+        "async def pilot(p):\n"
+        "    seen['FIRST'] = gc.isenabled()\n"
+        f"    seen['LOADED'] = [m for m in {LAZY!r} if m in sys.modules]\n"
+        "    from resil_tui.ui.panes.base import Pane\n"
+        "    for _ in range(400):\n"
+        "        if len(p.app.query(Pane)) == 6 and gc.isenabled():\n"
+        "            break\n"
+        "        await asyncio.sleep(0.05)\n"
+        "    seen['PANES'] = len(p.app.query(Pane))\n"
+        "    seen['STARTED'] = gc.isenabled()\n"
+        "    p.app.exit()\n"
+        "original = App.run_async\n"
+        "async def run_async(self, *a, **k):\n"
+        "    return await original(self, headless=True, size=(120, 40), auto_pilot=pilot)\n"
+        "App.run_async = run_async\n"
+        "from resil_tui.entry import main\n"
+        f"code = main(['--hosts', {str(inv)!r}])\n"
+        "seen['AFTER'] = gc.isenabled()\n"
+        "for k, v in seen.items():\n"
+        "    print(k, v)\n"
+        "sys.exit(code)\n"
+    )
+    proc = _run(tmp_path, script)
+    assert proc.returncode == 0, proc.stderr
+    found = _lines(proc.stdout)
+    assert found["FIRST"] == "False"
+    # The first screen is painted before the other panes' modules are imported.
+    assert found["LOADED"] == "[]"
+    assert (found["PANES"], found["STARTED"], found["AFTER"]) == ("6", "True", "True")
