@@ -394,18 +394,38 @@ def _append(path: Path, lines: list[tuple[float, str]]) -> None:
         f.writelines(f"{t:.6f}\t{text}\n" for t, text in lines)
 
 
-def sync_node(world: LabWorld, node: NodeSpec, now: float | None = None) -> dict[str, Any]:
-    """Catch up every container of the node; return the node state afterwards."""
+def sync_node(
+    world: LabWorld, node: NodeSpec, now: float | None = None, *, look: bool = False
+) -> dict[str, Any]:
+    """Catch up every container of the node; return the node state afterwards.
+
+    `look`: for a command that only reads (`ps`, `logs`, `inspect`). When its catch-up
+    logs nothing and changes nothing but the cursors, the state file is left as it was
+    (the cursors stay where the last change put them): a poll's three reads of a node
+    then cost one write, not three. What the node prints is the same: the cursor only
+    keeps a line from being stamped before the last catch-up, and a line due before
+    `now` is logged by the catch-up at `now` itself, so no later line is due before a
+    look that logged nothing. What moves the timeline (a restart, a fault's switch)
+    catches up without `look` first, which writes the cursor as before.
+    """
     now = time.time() if now is None else now
     timing = world.timing
     never_ready = bool(world.node_flags(node.id).get("xuc_never_ready"))
     spec = behaviour(world, node) if node.kind == CC else None
     span = spec.ready_delay if spec is not None else None
     with world.edit_state(node.id) as st:
-        for c in st.get("containers", {}).values():
+        cs = list(st.get("containers", {}).values())
+        before = [dict(c) for c in cs]
+        logged = False
+        for c in cs:
             c["healthcheck"] = spec is not None and spec.healthcheck and c["service"] == "xuc"
             lines = catch_up(world, node, c, now, timing, never_ready, span)
             _append(log_path(world, node, c), lines)
+            logged = logged or bool(lines)
+        pairs = list(zip(cs, before, strict=True))
+        if look and not logged and all(c == {**b, "cursor": c["cursor"]} for c, b in pairs):
+            for c, b in pairs:
+                c["cursor"] = b["cursor"]
         return st
 
 
@@ -637,7 +657,7 @@ async def dcomp(ctx: Ctx, prog: str, args: list[str]) -> int:
     known = [d.service for d in defs]
     v1 = ctx.node.compose == COMPOSE_V1
     if sub == "ps":
-        st = sync_node(ctx.world, ctx.node)
+        st = sync_node(ctx.world, ctx.node, look=True)
         wanted = [a for a in rest if not a.startswith("-")]
         for w in wanted:
             if w not in known:
@@ -863,7 +883,7 @@ async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
     if v1:
         names = [st0[s]["name"] for s in services if s in st0]
         ctx.out(f"Attaching to {', '.join(names)}\n")
-    st = sync_node(world, node)
+    st = sync_node(world, node, look=True)
     offsets: dict[str, tuple[str, int]] = {}
     merged: list[tuple[float, int, str]] = []
     for i, s in enumerate(services):
@@ -883,7 +903,7 @@ async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
     await ctx.flush()
     while la.follow:
         await ctx.sleep(ctx.timing.follow_poll)
-        st = sync_node(world, node)
+        st = sync_node(world, node, look=True)
         fresh: list[tuple[float, int, str]] = []
         for i, s in enumerate(services):
             c = st["containers"].get(s)

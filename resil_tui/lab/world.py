@@ -77,7 +77,8 @@ class LabWorld:
         self.spec = spec
         self._nodes = {n.id: n for n in spec.nodes()}
         self._by_ip = {n.ip: n for n in spec.nodes()}
-        self._lab_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+        self._lab_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._lab_json = str(self.lab_dir / LAB_JSON)  # stat()ed by every lab_state()
         # Paths are built once per node: every command of a large lab resolves several.
         self._node_dirs: dict[str, Path] = {}
         self._node_roots: dict[str, tuple[Path, str]] = {}
@@ -181,8 +182,10 @@ class LabWorld:
     # -- lab-wide state -------------------------------------------------------------------
     def lab_state(self) -> dict[str, Any]:
         """lab.json, re-read only when it changed on disk (cheap for 200 nodes)."""
-        st = self.lab_json_path.stat()
-        key = (st.st_mtime_ns, st.st_size)
+        st = os.stat(self._lab_json)
+        # The inode too: every write replaces the file, so a new one is a new inode even
+        # where mtime is coarse (a tick) and the size did not change.
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
         if self._lab_cache is None or self._lab_cache[0] != key:
             self._lab_cache = (key, json.loads(self.lab_json_path.read_text()))
         return self._lab_cache[1]
