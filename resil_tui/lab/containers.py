@@ -9,6 +9,7 @@ needed, so any process (in-process server, sshd-tier dispatcher) sees the same l
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
@@ -596,8 +597,14 @@ def parse_since(value: str, now: float) -> float:
 def rfc3339(t: float) -> str:
     """docker's RFC3339NanoFixed in UTC, as `logs -t` prefixes lines: always 9 digits."""
     ns = round(t * 1_000_000_000)
-    d = dt.datetime.fromtimestamp(ns // 1_000_000_000, dt.UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ns % 1_000_000_000:09d}Z"
+    return _utc_second(ns // 1_000_000_000) + f"{ns % 1_000_000_000:09d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_second(seconds: int) -> str:
+    # A `logs -t` prints hundreds of lines per call, a few per second of log: the date
+    # and time of each second is formatted once.
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 # -- the dcomp commands ----------------------------------------------------------------------

@@ -43,15 +43,17 @@ _TOKEN = re.compile(
     re.DOTALL,
 )
 _DOUBLE_QUOTED_RUN = re.compile(r'[^"\\$`]+')
-# A whole word at once, when it is nothing but plain runs and quoted strings without any
-# expansion or escape (nearly every word of the batched reads), ending before a blank, a
-# newline, a `;` or the end of the line: one match instead of one per piece. It never
-# starts with `#` or `~` (a comment, a tilde expansion); a word followed by anything else
-# (a redirection after an fd number, `&&`...) takes the general path.
+# A whole word at once, when it is nothing but plain runs, quoted strings without any
+# escape, and double-quoted lone expansions (`"$?"`, `"$HOME"`): nearly every word of
+# the batched reads. It ends before a blank, a newline, a `;` or the end of the line: one
+# match instead of one per piece. It never starts with `#` or `~` (a comment, a tilde
+# expansion); a word followed by anything else (a redirection after an fd number, `&&`)
+# takes the general path.
 _PLAIN_RUN = r"[^ \t\n\\'\"$`;&|<>()]"
-_PIECE = rf"{_PLAIN_RUN}+|'[^']*'|\"[^\"\\$`]*\""
+_QUOTED_PARAM = r'"\$(?:[?$#!\-@*0-9]|[A-Za-z_][A-Za-z0-9_]*)"'
+_PIECE = rf"{_PLAIN_RUN}+|'[^']*'|\"[^\"\\$`]*\"|{_QUOTED_PARAM}"
 _WHOLE_WORD = re.compile(
-    rf"(?:[^ \t\n\\'\"$`;&|<>()#~]{_PLAIN_RUN}*|'[^']*'|\"[^\"\\$`]*\")"
+    rf"(?:[^ \t\n\\'\"$`;&|<>()#~]{_PLAIN_RUN}*|'[^']*'|\"[^\"\\$`]*\"|{_QUOTED_PARAM})"
     rf"(?:{_PIECE})*(?=[ \t\n;]|$)"
 )
 _PIECES = re.compile(_PIECE)
@@ -179,17 +181,24 @@ def _double_quoted(line: str, i: int, word: _WordBuilder) -> int:
     raise ShellError("Syntax error: Unterminated quoted string")
 
 
+@functools.lru_cache(maxsize=4096)
 def _whole_word(text: str) -> Word:
-    """The Word of a _WHOLE_WORD match: runs of the same quoting joined, quotes removed."""
-    segments: list[Segment] = []
+    """The Word of a _WHOLE_WORD match, built as the general path builds it. Cached: the
+    same words (a command name, a format, a marker) come back in line after line."""
+    word = _WordBuilder()
     for piece in _PIECES.findall(text):
-        quoted = piece[0] in "'\""
-        body = piece[1:-1] if quoted else piece
-        if segments and segments[-1].quoted == quoted:
-            segments[-1] = Segment(segments[-1].text + body, quoted)
+        if piece[0] == "'":
+            word.add(piece[1:-1], True)
+        elif piece[0] != '"':
+            word.add(piece, False)
+        elif piece[1] == "$":
+            word.add("", True)  # as _double_quoted starts every double-quoted string
+            word.expansion(piece[1:-1], piece[2:-1], True)
         else:
-            segments.append(Segment(body, quoted))
-    return Word(tuple(segments))
+            word.add(piece[1:-1], True)
+    found = word.take()
+    assert found is not None  # a match is never empty
+    return found
 
 
 def tokens(line: str) -> list[Word | Operator]:

@@ -254,7 +254,19 @@ def test_printf_alone() -> None:
 # --- the whole-word path of the tokenizer reads every line as the piece-by-piece one ------
 
 _SHELL_CHARS = st.sampled_from(
-    [*"ab2 \t\n;&|<>()'\"\\$`#~?{}-=/%", "'x y'", '"a b"', "2>", ">&2", "&&", "$?", "\\n"]
+    [
+        *"ab2 \t\n;&|<>()'\"\\$`#~?{}-=/%",
+        "'x y'",
+        '"a b"',
+        "2>",
+        ">&2",
+        "&&",
+        "$?",
+        "\\n",
+        '"$?"',
+        '"$HOME"',
+        '"$1x"',
+    ]
 )
 
 
