@@ -57,6 +57,9 @@ _WHOLE_WORD = re.compile(
     rf"(?:{_PIECE})*(?=[ \t\n;]|$)"
 )
 _PIECES = re.compile(_PIECE)
+# With no word begun: a whole word, blanks, or a lone `;` (the tokens of nearly every
+# batched line), in one match; anything else goes to _TOKEN.
+_QUICK = re.compile(rf"(?P<word>{_WHOLE_WORD.pattern})|(?P<blank>[ \t]+)|(?P<semi>;(?!;))")
 
 
 class ShellError(ValueError):
@@ -77,7 +80,8 @@ class Word(NamedTuple):
     @property
     def literal(self) -> str:
         """The word with its quotes removed and its expansions as written."""
-        return "".join(s.text for s in self.segments)
+        segments = self.segments
+        return segments[0].text if len(segments) == 1 else "".join([s.text for s in segments])
 
     @property
     def plain(self) -> bool:
@@ -88,6 +92,9 @@ class Word(NamedTuple):
 class Operator(NamedTuple):
     text: str
     fd: int | None = None  # the io number before a redirection (`2>`)
+
+
+_SEMICOLON = Operator(";")
 
 
 class Redirect(NamedTuple):
@@ -183,22 +190,35 @@ def _double_quoted(line: str, i: int, word: _WordBuilder) -> int:
 
 @functools.lru_cache(maxsize=4096)
 def _whole_word(text: str) -> Word:
-    """The Word of a _WHOLE_WORD match, built as the general path builds it. Cached: the
-    same words (a command name, a format, a marker) come back in line after line."""
-    word = _WordBuilder()
+    """The Word of a _WHOLE_WORD match, as _WordBuilder would build it piece by piece:
+    runs of the same quoting joined (once, not piece by piece: a `sh -c` script is one
+    word of dozens of pieces), an expansion its own segment. Cached: the same words (a
+    command name, a format, a marker) come back in line after line."""
+    segments: list[Segment] = []
+    run: list[str] = []
+    run_quoted: bool | None = None  # None: no run open
+
+    def close() -> None:
+        nonlocal run_quoted
+        if run_quoted is not None:
+            segments.append(Segment("".join(run), run_quoted))
+            run.clear()
+            run_quoted = None
+
     for piece in _PIECES.findall(text):
-        if piece[0] == "'":
-            word.add(piece[1:-1], True)
-        elif piece[0] != '"':
-            word.add(piece, False)
-        elif piece[1] == "$":
-            word.add("", True)  # as _double_quoted starts every double-quoted string
-            word.expansion(piece[1:-1], piece[2:-1], True)
-        else:
-            word.add(piece[1:-1], True)
-    found = word.take()
-    assert found is not None  # a match is never empty
-    return found
+        first = piece[0]
+        param = piece[1] == "$" if first == '"' else False
+        quoted = first in "'\""
+        body = "" if param else piece[1:-1] if quoted else piece
+        if run_quoted is not quoted:
+            close()
+            run_quoted = quoted
+        run.append(body)
+        if param:  # `"$?"`: the (empty) quoted run it opens, then the expansion
+            close()
+            segments.append(Segment(piece[1:-1], True, piece[2:-1]))
+    close()
+    return Word(tuple(segments))
 
 
 def tokens(line: str) -> list[Word | Operator]:
@@ -219,10 +239,13 @@ def _tokens(line: str, *, whole_words: bool) -> list[Word | Operator]:
     i, n = 0, len(line)
     while i < n:
         if whole_words and not word.started:
-            whole = _WHOLE_WORD.match(line, i)
-            if whole is not None:
-                out.append(_whole_word(whole.group()))
-                i = whole.end()
+            quick = _QUICK.match(line, i)
+            if quick is not None:
+                if quick.lastgroup == "word":
+                    out.append(_whole_word(quick.group()))
+                elif quick.lastgroup == "semi":
+                    out.append(_SEMICOLON)
+                i = quick.end()
                 continue
         m = _TOKEN.match(line, i)
         assert m is not None  # `other` matches any character
