@@ -594,6 +594,15 @@ def parse_since(value: str, now: float) -> float:
     return d.timestamp()  # naive dates are local time, as docker reads them
 
 
+@functools.lru_cache(maxsize=32768)
+def _log_line(prefix: str, timestamps: bool, bare: bool, t: float, text: str) -> str:
+    """One line as `logs` prints it. Cached: a poll's `--tail` shows mostly the lines the
+    last poll showed (a window that moves a few lines at a time), node after node."""
+    if bare:
+        text = _PLAY_TIME.sub("", text, count=1)
+    return prefix + (rfc3339(t) + " " if timestamps else "") + text + "\n"
+
+
 def rfc3339(t: float) -> str:
     """docker's RFC3339NanoFixed in UTC, as `logs -t` prefixes lines: always 9 digits."""
     ns = round(t * 1_000_000_000)
@@ -883,9 +892,7 @@ async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
 
     def render(service: str, t: float, text: str) -> str:
         prefix = (short[service].ljust(width) + " | ") if la.prefix else ""
-        if bare and service == "xuc":
-            text = _PLAY_TIME.sub("", text, count=1)
-        return prefix + (rfc3339(t) + " " if la.timestamps else "") + text + "\n"
+        return _log_line(prefix, la.timestamps, bare and service == "xuc", t, text)
 
     if v1:
         names = [st0[s]["name"] for s in services if s in st0]

@@ -51,8 +51,12 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 @contextmanager
-def _locked_json(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the JSON document at `path` under an exclusive lock; write it back on success."""
+def _locked_json(path: Path, volatile: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    """Yield the JSON document at `path` under an exclusive lock; write it back on success.
+
+    `volatile`: top-level keys whose change alone is not written (the file keeps their
+    old values); with any other change, the document is written whole, as it is.
+    """
     lock_path = path.with_name(path.name + ".lock")
     with open(lock_path, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -61,9 +65,10 @@ def _locked_json(path: Path) -> Iterator[dict[str, Any]]:
             # compare with: one encoding per edit (a file of another form is rewritten once).
             before = path.read_text() if path.exists() else _dump({})
             data: dict[str, Any] = json.loads(before)
+            kept = {k: data[k] for k in volatile if k in data}
             yield data
             after = _dump(data)
-            if after != before:
+            if after != before and not (kept and _dump({**data, **kept}) == before):
                 _atomic_write_text(path, after)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -267,10 +272,12 @@ class LabWorld:
         return json.loads(path.read_text()) if path.exists() else {}
 
     @contextmanager
-    def edit_site_state(self, site: str) -> Iterator[dict[str, Any]]:
+    def edit_site_state(
+        self, site: str, volatile: tuple[str, ...] = ()
+    ) -> Iterator[dict[str, Any]]:
         path = self.site_state_path(site)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked_json(path) as st:
+        with _locked_json(path, volatile) as st:
             yield st
 
     def write_site_state(self, site: str, state: dict[str, Any]) -> None:
