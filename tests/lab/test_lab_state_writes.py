@@ -121,3 +121,17 @@ def test_state_files_are_one_line_and_read_back(tmp_path: Path) -> None:
         text = path.read_text()
         assert text.count("\n") == 1 and text.endswith("}\n")
         assert json.loads(text)
+
+
+def test_lab_json_cache_sees_another_process_change_of_the_same_size(tmp_path: Path) -> None:
+    # Two LabWorld objects on one directory stand for two processes (the sshd tier's
+    # dispatcher, the ticker): a change by one is seen by the other's cached lab.json,
+    # even when the file keeps its size (a flag 0.0 -> 1.0).
+    one = LabWorld.create(tmp_path / "lab", LabSpec.many(1, mds=0), LabTiming.fast())
+    other = LabWorld.open(tmp_path / "lab")
+    node = f"{SITE}.xivo.master"
+    assert one.node_flags(node)["slow"] == 0.0
+    size = one.lab_json_path.stat().st_size
+    other.set_node_flag(node, "slow", 1.0)
+    assert one.lab_json_path.stat().st_size == size
+    assert one.node_flags(node)["slow"] == 1.0
