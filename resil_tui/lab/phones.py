@@ -189,8 +189,6 @@ def _cut_from(st: dict[str, Any], node_id: str, index: int, count: int) -> bool:
     return n > 0 and index >= count - n
 
 
-def _reaches(world: LabWorld, st: dict[str, Any], index: int, count: int, node_id: str) -> bool:
-    return world.is_powered(node_id) and not _cut_from(st, node_id, index, count)
 
 
 def settle(
@@ -237,10 +235,12 @@ def _advance(world: LabWorld, site: SiteSpec, st: dict[str, Any], now: float) ->
     stuck = st.get("stuck")
 
     def works(index: int, node_id: str | None) -> bool:
+        # `up` holds only powered nodes (asterisk_up): lab.json is read once per settle,
+        # not once per phone.
         return (
             node_id is not None
             and up.get(node_id, False)
-            and _reaches(world, st, index, count, node_id)
+            and not _cut_from(st, node_id, index, count)
         )
 
     # Nodes: what is down now has been down since `last` (changes settle first).
@@ -373,12 +373,13 @@ def contacts_on(world: LabWorld, node_id: str, now: float | None = None) -> list
         return []
     st = settle(world, site.name, now, look=True)
     pop = population(world, site)
+    powered = world.is_powered(node_id)  # read once, not once per phone
     out = []
     for p in pop:
         expires = st["phones"][p.index]["regs"].get(node_id)
         if expires is None or expires <= now:
             continue
-        if _reaches(world, st, p.index, len(pop), node_id):
+        if powered and not _cut_from(st, node_id, p.index, len(pop)):
             # The RTT of the last qualify (one per refresh period), a little jitter.
             q = random.Random(f"{world.spec.seed}:{p.aor}:{math.floor(now / p.refresh)}")
             out.append(ContactView(p, "Avail", p.rtt_ms * (0.8 + 0.4 * q.random()), expires))
