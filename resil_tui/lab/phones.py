@@ -189,8 +189,6 @@ def _cut_from(st: dict[str, Any], node_id: str, index: int, count: int) -> bool:
     return n > 0 and index >= count - n
 
 
-
-
 def settle(
     world: LabWorld, site_name: str, now: float | None = None, *, look: bool = False
 ) -> dict[str, Any]:
