@@ -96,7 +96,10 @@ _MAX_LINES = 100_000  # a bigger answer is not a PBX's CLI; keep the work bounde
 
 
 def _lines(text: str) -> list[str]:
-    return [_ANSI.sub("", line).rstrip() for line in text.splitlines()[:_MAX_LINES]]
+    lines = text.splitlines()[:_MAX_LINES]
+    if "\x1b" not in text:  # no colour to remove (nearly always): no regex per line
+        return [line.rstrip() for line in lines]
+    return [_ANSI.sub("", line).rstrip() for line in lines]
 
 
 def cli_failure(
@@ -224,8 +227,11 @@ _HEX = re.compile(r"^[0-9a-fA-F]{1,32}$")
 _URI_START = re.compile(r"/(?=(?:sips?|tel|urn):)", re.I)
 
 
+_RTT = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?|-?nan", re.I)
+
+
 def _rtt(token: str | None) -> float | None:
-    if token is None or not re.fullmatch(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?|-?nan", token, re.I):
+    if token is None or not _RTT.fullmatch(token):
         return None
     value = float(token)
     return value if math.isfinite(value) else None

@@ -29,6 +29,7 @@ C-speed scan (bench/sanitize.py measures both paths).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # Code points that must never reach a terminal, a log line or a report.
 C0 = frozenset(range(0x00, 0x20)) - {0x09, 0x0A}
@@ -69,13 +70,54 @@ def _ascii_clean(text: str) -> bool:
     return len(raw.translate(None, _ASCII_UNSAFE)) == len(raw)
 
 
+# The forbidden code points above U+007F, by the first byte of their UTF-8 form (with
+# "surrogatepass", a lone surrogate is 0xED 0xA0-0xBF), and what may follow it. Lead bytes
+# never occur inside another character's encoding, so a find() lands on a character.
+_WIDE_LEADS: tuple[tuple[bytes, Callable[[bytes], bool]], ...] = (
+    (b"\xc2", lambda rest: 0x80 <= rest[0] <= 0x9F),  # C1
+    (b"\xd8", lambda rest: rest[0] == 0x9C),  # U+061C
+    (
+        b"\xe2",  # U+200E, U+200F, U+202A-U+202E, U+2066-U+2069
+        lambda rest: (
+            (rest[0] == 0x80 and (rest[1] in (0x8E, 0x8F) or 0xAA <= rest[1] <= 0xAE))
+            or (rest[0] == 0x81 and 0xA6 <= rest[1] <= 0xA9)
+        ),
+    ),
+    (b"\xed", lambda rest: rest[0] >= 0xA0),  # surrogates
+)
+_WIDE_LOOKS = 64  # past this many candidates, the one regex scan is the quicker check
+
+
+def _wide_clean(text: str) -> bool:
+    """`_UNSAFE.search(text) is None` for text that is not all ASCII, at C speed in the
+    common case (a few "…" or accents in a long output): the bytes are searched for the
+    lead bytes of forbidden characters rather than the text scanned by a regex."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw.translate(None, _ASCII_UNSAFE)) != len(raw):
+        return False
+    looks = 0
+    for lead, forbidden in _WIDE_LEADS:
+        i = raw.find(lead)
+        while i >= 0:
+            looks += 1
+            if looks > _WIDE_LOOKS:
+                return _UNSAFE.search(text) is None
+            if forbidden(raw[i + 1 : i + 3]):
+                return False
+            i = raw.find(lead, i + 1)
+    return True
+
+
 def clean(text: str, *, one_line: bool = False) -> str:
     """`text` with every control, escape and bidi character made visible (see above).
     With `one_line`, a newline is shown as `␤` too (a table cell, a status line)."""
     if not isinstance(text, str):
         text = str(text)
-    if text.isascii() and _ascii_clean(text) and not (one_line and "\n" in text):
-        return text
+    if text.isascii():
+        if _ascii_clean(text) and not (one_line and "\n" in text):
+            return text
+    elif not one_line and _wide_clean(text):
+        return text  # nothing to show otherwise: `_UNSAFE.sub` below would find nothing
     if "\r\n" in text:
         text = _drop_crs_before_newlines(text)
     if "\x1b[" in text:

@@ -9,6 +9,7 @@ needed, so any process (in-process server, sshd-tier dispatcher) sees the same l
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
@@ -394,18 +395,38 @@ def _append(path: Path, lines: list[tuple[float, str]]) -> None:
         f.writelines(f"{t:.6f}\t{text}\n" for t, text in lines)
 
 
-def sync_node(world: LabWorld, node: NodeSpec, now: float | None = None) -> dict[str, Any]:
-    """Catch up every container of the node; return the node state afterwards."""
+def sync_node(
+    world: LabWorld, node: NodeSpec, now: float | None = None, *, look: bool = False
+) -> dict[str, Any]:
+    """Catch up every container of the node; return the node state afterwards.
+
+    `look`: for a command that only reads (`ps`, `logs`, `inspect`). When its catch-up
+    logs nothing and changes nothing but the cursors, the state file is left as it was
+    (the cursors stay where the last change put them): a poll's three reads of a node
+    then cost one write, not three. What the node prints is the same: the cursor only
+    keeps a line from being stamped before the last catch-up, and a line due before
+    `now` is logged by the catch-up at `now` itself, so no later line is due before a
+    look that logged nothing. What moves the timeline (a restart, a fault's switch)
+    catches up without `look` first, which writes the cursor as before.
+    """
     now = time.time() if now is None else now
     timing = world.timing
     never_ready = bool(world.node_flags(node.id).get("xuc_never_ready"))
     spec = behaviour(world, node) if node.kind == CC else None
     span = spec.ready_delay if spec is not None else None
     with world.edit_state(node.id) as st:
-        for c in st.get("containers", {}).values():
+        cs = list(st.get("containers", {}).values())
+        before = [dict(c) for c in cs]
+        logged = False
+        for c in cs:
             c["healthcheck"] = spec is not None and spec.healthcheck and c["service"] == "xuc"
             lines = catch_up(world, node, c, now, timing, never_ready, span)
             _append(log_path(world, node, c), lines)
+            logged = logged or bool(lines)
+        pairs = list(zip(cs, before, strict=True))
+        if look and not logged and all(c == {**b, "cursor": c["cursor"]} for c, b in pairs):
+            for c, b in pairs:
+                c["cursor"] = b["cursor"]
         return st
 
 
@@ -573,11 +594,26 @@ def parse_since(value: str, now: float) -> float:
     return d.timestamp()  # naive dates are local time, as docker reads them
 
 
+@functools.lru_cache(maxsize=32768)
+def _log_line(prefix: str, timestamps: bool, bare: bool, t: float, text: str) -> str:
+    """One line as `logs` prints it. Cached: a poll's `--tail` shows mostly the lines the
+    last poll showed (a window that moves a few lines at a time), node after node."""
+    if bare:
+        text = _PLAY_TIME.sub("", text, count=1)
+    return prefix + (rfc3339(t) + " " if timestamps else "") + text + "\n"
+
+
 def rfc3339(t: float) -> str:
     """docker's RFC3339NanoFixed in UTC, as `logs -t` prefixes lines: always 9 digits."""
     ns = round(t * 1_000_000_000)
-    d = dt.datetime.fromtimestamp(ns // 1_000_000_000, dt.UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ns % 1_000_000_000:09d}Z"
+    return _utc_second(ns // 1_000_000_000) + f"{ns % 1_000_000_000:09d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_second(seconds: int) -> str:
+    # A `logs -t` prints hundreds of lines per call, a few per second of log: the date
+    # and time of each second is formatted once.
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 # -- the dcomp commands ----------------------------------------------------------------------
@@ -637,7 +673,7 @@ async def dcomp(ctx: Ctx, prog: str, args: list[str]) -> int:
     known = [d.service for d in defs]
     v1 = ctx.node.compose == COMPOSE_V1
     if sub == "ps":
-        st = sync_node(ctx.world, ctx.node)
+        st = sync_node(ctx.world, ctx.node, look=True)
         wanted = [a for a in rest if not a.startswith("-")]
         for w in wanted:
             if w not in known:
@@ -856,14 +892,12 @@ async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
 
     def render(service: str, t: float, text: str) -> str:
         prefix = (short[service].ljust(width) + " | ") if la.prefix else ""
-        if bare and service == "xuc":
-            text = _PLAY_TIME.sub("", text, count=1)
-        return prefix + (rfc3339(t) + " " if la.timestamps else "") + text + "\n"
+        return _log_line(prefix, la.timestamps, bare and service == "xuc", t, text)
 
     if v1:
         names = [st0[s]["name"] for s in services if s in st0]
         ctx.out(f"Attaching to {', '.join(names)}\n")
-    st = sync_node(world, node)
+    st = sync_node(world, node, look=True)
     offsets: dict[str, tuple[str, int]] = {}
     merged: list[tuple[float, int, str]] = []
     for i, s in enumerate(services):
@@ -883,7 +917,7 @@ async def _logs(ctx: Ctx, args: list[str], known: list[str]) -> int:
     await ctx.flush()
     while la.follow:
         await ctx.sleep(ctx.timing.follow_poll)
-        st = sync_node(world, node)
+        st = sync_node(world, node, look=True)
         fresh: list[tuple[float, int, str]] = []
         for i, s in enumerate(services):
             c = st["containers"].get(s)

@@ -295,7 +295,7 @@ async def docker(ctx: Ctx, args: list[str]) -> int:
         raise CommandFailed(
             "\"docker inspect\" requires at least 1 argument.\nSee 'docker inspect --help'.", 1
         )
-    st = containers.sync_node(ctx.world, ctx.node)
+    st = containers.sync_node(ctx.world, ctx.node, look=True)
     cs = list(st.get("containers", {}).values())
     now = time.time()
     found: list[dict[str, Any]] = []

@@ -50,6 +50,7 @@ class _ProcessIO:
         self.is_pty = process.get_terminal_type() is not None
         self._buf = b""
         self._pending: list[tuple[bool, list[bytes]]] = []  # (stderr?, chunks), in order
+        self._streams: dict[bool, list[bytes]] = {}  # without a PTY: each stream's chunks
         self._flush_soon = False
 
     async def read(self, n: int = -1) -> bytes:
@@ -95,9 +96,12 @@ class _ProcessIO:
     def _queue(self, err: bool, data: bytes) -> None:
         if self._p.is_closing():
             raise BrokenPipeError("channel closed")
-        same = [p for p in self._pending if p[0] == err] if not self.is_pty else []
-        if same:
-            same[0][1].append(data)
+        if not self.is_pty:
+            chunks = self._streams.get(err)
+            if chunks is None:
+                chunks = self._streams[err] = []
+                self._pending.append((err, chunks))
+            chunks.append(data)
         elif self._pending and self._pending[-1][0] == err:
             self._pending[-1][1].append(data)
         else:
@@ -109,6 +113,7 @@ class _ProcessIO:
     def flush(self) -> None:
         self._flush_soon = False
         pending, self._pending = self._pending, []
+        self._streams = {}
         if self._p.is_closing():
             return
         for err, chunks in pending:

@@ -30,6 +30,13 @@ LAB_JSON = "lab.json"
 FORMAT_VERSION = 1
 
 
+def _dump(doc: dict[str, Any]) -> str:
+    """A state document as written to disk: sorted keys, one line. Without `indent`, json
+    encodes in C; an indented dump runs the pure-Python encoder, which at 200 nodes was
+    the largest part of the lab's CPU (every command of a poll writes some state)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n"
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -44,18 +51,25 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 @contextmanager
-def _locked_json(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the JSON document at `path` under an exclusive lock; write it back on success."""
+def _locked_json(path: Path, volatile: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    """Yield the JSON document at `path` under an exclusive lock; write it back on success.
+
+    `volatile`: top-level keys whose change alone is not written (the file keeps their
+    old values); with any other change, the document is written whole, as it is.
+    """
     lock_path = path.with_name(path.name + ".lock")
     with open(lock_path, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-            before = json.dumps(data, sort_keys=True)
+            # Every writer writes _dump()'s form, so the text read is the "before" to
+            # compare with: one encoding per edit (a file of another form is rewritten once).
+            before = path.read_text() if path.exists() else _dump({})
+            data: dict[str, Any] = json.loads(before)
+            kept = {k: data[k] for k in volatile if k in data}
             yield data
-            after = json.dumps(data, sort_keys=True)
-            if after != before:
-                _atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+            after = _dump(data)
+            if after != before and not (kept and _dump({**data, **kept}) == before):
+                _atomic_write_text(path, after)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -68,7 +82,11 @@ class LabWorld:
         self.spec = spec
         self._nodes = {n.id: n for n in spec.nodes()}
         self._by_ip = {n.ip: n for n in spec.nodes()}
-        self._lab_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+        self._lab_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._lab_json = str(self.lab_dir / LAB_JSON)  # stat()ed by every lab_state()
+        # Paths are built once per node: every command of a large lab resolves several.
+        self._node_dirs: dict[str, Path] = {}
+        self._node_roots: dict[str, tuple[Path, str]] = {}
 
     # -- creation -------------------------------------------------------------------------
     @classmethod
@@ -100,7 +118,7 @@ class LabWorld:
             root = world.node_root(n.id)
             root.mkdir(parents=True, exist_ok=True)
             initial.populate(world, n, now)
-        _atomic_write_text(world.lab_json_path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        _atomic_write_text(world.lab_json_path, _dump(doc))
         for site in spec.sites:
             # After lab.json: the population reads the timing (expiries) from it.
             world.write_site_state(site.name, phones.initial_state(world, site, now))
@@ -124,10 +142,20 @@ class LabWorld:
         return self.lab_dir / LAB_JSON
 
     def node_dir(self, node_id: str) -> Path:
-        return self.lab_dir / "nodes" / node_id
+        found = self._node_dirs.get(node_id)
+        if found is None:
+            found = self._node_dirs[node_id] = self.lab_dir / "nodes" / node_id
+        return found
 
     def node_root(self, node_id: str) -> Path:
-        return self.node_dir(node_id) / "root"
+        return self._root(node_id)[0]
+
+    def _root(self, node_id: str) -> tuple[Path, str]:
+        found = self._node_roots.get(node_id)
+        if found is None:
+            root = self.node_dir(node_id) / "root"
+            found = self._node_roots[node_id] = (root, str(root))
+        return found
 
     def node_ids(self) -> list[str]:
         return list(self._nodes)
@@ -150,8 +178,7 @@ class LabWorld:
 
     def resolve(self, node_id: str, path: str, cwd: str = "/root") -> Path:
         """Map a path seen by a command on the node to the real file (lab contract)."""
-        root = self.node_root(node_id)
-        root_s = str(root)
+        root, root_s = self._root(node_id)
         if path == root_s or path.startswith(root_s + "/"):
             path = path[len(root_s) :] or "/"
         virtual = posixpath.normpath(posixpath.join("/", cwd, path))
@@ -160,8 +187,10 @@ class LabWorld:
     # -- lab-wide state -------------------------------------------------------------------
     def lab_state(self) -> dict[str, Any]:
         """lab.json, re-read only when it changed on disk (cheap for 200 nodes)."""
-        st = self.lab_json_path.stat()
-        key = (st.st_mtime_ns, st.st_size)
+        st = os.stat(self._lab_json)
+        # The inode too: every write replaces the file, so a new one is a new inode even
+        # where mtime is coarse (a tick) and the size did not change.
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
         if self._lab_cache is None or self._lab_cache[0] != key:
             self._lab_cache = (key, json.loads(self.lab_json_path.read_text()))
         return self._lab_cache[1]
@@ -231,9 +260,7 @@ class LabWorld:
             yield st
 
     def write_state(self, node_id: str, state: dict[str, Any]) -> None:
-        _atomic_write_text(
-            self.state_path(node_id), json.dumps(state, indent=1, sort_keys=True) + "\n"
-        )
+        _atomic_write_text(self.state_path(node_id), _dump(state))
 
     # -- per-site state (phones and calls) ---------------------------------------------------
     def site_state_path(self, site: str) -> Path:
@@ -245,16 +272,18 @@ class LabWorld:
         return json.loads(path.read_text()) if path.exists() else {}
 
     @contextmanager
-    def edit_site_state(self, site: str) -> Iterator[dict[str, Any]]:
+    def edit_site_state(
+        self, site: str, volatile: tuple[str, ...] = ()
+    ) -> Iterator[dict[str, Any]]:
         path = self.site_state_path(site)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked_json(path) as st:
+        with _locked_json(path, volatile) as st:
             yield st
 
     def write_site_state(self, site: str, state: dict[str, Any]) -> None:
         path = self.site_state_path(site)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(path, json.dumps(state, indent=1, sort_keys=True) + "\n")
+        _atomic_write_text(path, _dump(state))
 
     # -- recording ------------------------------------------------------------------------
     def record(self, node_id: str, entry: dict[str, Any]) -> None:

@@ -300,7 +300,9 @@ class StatusCollector:
             # back stays "down", and a refused one is reported as a timeout.
             self.pool.reset(node)
         try:
-            snap = await asyncio.wait_for(self._collect(node), timeout=deadline)
+            # A deadline on this task itself, not a task of its own per node (wait_for).
+            async with asyncio.timeout(deadline):
+                snap = await self._collect(node)
             snap = await self._read_deep(node, snap)
         except RemoteError as exc:
             snap = self._unreachable(

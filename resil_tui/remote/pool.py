@@ -994,12 +994,16 @@ class Pool:
                     proc.stdin.write(data)
                 if not command.pty:
                     proc.stdin.write_eof()
-                done = await proc.wait(timeout=limit)
+                # A deadline on this task (asyncssh's own timeout= runs the wait as one
+                # more task per command); what arrived before it is kept, as asyncssh does.
+                async with asyncio.timeout(limit):
+                    done = await proc.wait()
                 out, err = done.stdout, done.stderr
                 status, signal = done.exit_status, done.exit_signal
-            except asyncssh.TimeoutError as exc:
+            except TimeoutError:
                 timed_out = True
-                out, err, status, signal = exc.stdout, exc.stderr, None, None
+                out, err = proc.collect_output()
+                status, signal = None, None
                 await self._kill(proc)
                 note = (
                     f"no answer after {limit:g}s: sent TERM and closed the channel "

@@ -249,3 +249,43 @@ def test_printf_alone() -> None:
     out, err, code = shell.printf(["%d", "abc"])
     assert (out, code) == ("0", 1) and "abc" in err
     assert shell.printf([])[2] == 2
+
+
+# --- the whole-word path of the tokenizer reads every line as the piece-by-piece one ------
+
+_SHELL_CHARS = st.sampled_from(
+    [
+        *"ab2 \t\n;&|<>()'\"\\$`#~?{}-=/%",
+        "'x y'",
+        '"a b"',
+        "2>",
+        ">&2",
+        "&&",
+        "$?",
+        "\\n",
+        '"$?"',
+        '"$HOME"',
+        '"$1x"',
+    ]
+)
+
+
+def _tokens_or_error(line: str, whole_words: bool) -> object:
+    try:
+        return shell._tokens(line, whole_words=whole_words)
+    except shell.ShellError as exc:
+        return ("refused", str(exc))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_SHELL_CHARS, max_size=30).map("".join))
+def test_whole_words_read_as_piece_by_piece(line: str) -> None:
+    assert _tokens_or_error(line, True) == _tokens_or_error(line, False)
+
+
+def test_whole_words_read_the_batched_reads_as_piece_by_piece() -> None:
+    batch = C.batch([C.tail_files(["/etc/xivo/ha.conf"], 60), C.xivo_service_status(all=True)])
+    inner = shell.parse(batch.command.line)[0][1].words[2].literal
+    assert shell._WHOLE_WORD.match(inner) is not None  # the path under test is taken
+    for line in (batch.command.line, inner):
+        assert shell._tokens(line, whole_words=True) == shell._tokens(line, whole_words=False)

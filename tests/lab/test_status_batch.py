@@ -245,3 +245,27 @@ async def test_an_output_that_changed_is_parsed_again(lab: Lab, inv: Inventory, 
     assert changed.xivo is not None and changed.xivo.ha is not None
     assert changed.xivo.ha.mode.value == "disabled"
     assert changed.xivo.services == first.xivo.services  # the other parts as they were
+
+
+async def test_a_part_the_same_as_last_poll_is_reported_as_of_the_new_poll(
+    lab: Lab, inv: Inventory, pool: Pool
+) -> None:
+    # Parsing is skipped for a part whose bytes did not change; its figures still carry
+    # the new poll's time, and a part that changes is read again.
+    now = [1_000_000.0]
+    collector = StatusCollector(inv, pool, clock=lambda: now[0])
+    node = inv.sites["demo"].xivo_master
+    first = await collector.poll_node(node)
+    now[0] += 60.0
+    second = await collector.poll_node(node)
+    assert first.xivo is not None and second.xivo is not None
+    assert second.polled_at == second.last_success_at == now[0]
+    assert second.reachability.ok and second.reachability.since == first.polled_at
+    assert second.xivo.ha is first.xivo.ha  # the ha.conf part: not parsed again
+    assert second.xivo.services == first.xivo.services
+    ha_conf = lab.world.resolve(MASTER, "/etc/xivo/ha.conf")
+    ha_conf.write_text(ha_conf.read_text() + "# edited\n")
+    now[0] += 60.0
+    third = await collector.poll_node(node)
+    assert third.xivo is not None and third.xivo.ha is not first.xivo.ha  # read again
+    assert third.polled_at == now[0]

@@ -89,3 +89,26 @@ def test_code_fence_cannot_be_closed_by_the_content() -> None:
     assert all(not line.startswith(fence) for line in inner)
     assert block.splitlines()[-1] == fence
     assert leaks(block) == 0
+
+
+# Every code point at or next to a forbidden range above ASCII, and some that share their
+# UTF-8 lead byte (U+2026 "…", U+2019 "’", Hangul before the surrogates).
+_NEAR_FORBIDDEN = [
+    chr(c)
+    for c in [
+        *(0x7F, 0x80, 0x9F, 0xA0, 0xE9, 0x61B, 0x61C, 0x61D, 0x200D, 0x200E, 0x200F),
+        *(0x2010, 0x2019, 0x2026, 0x2029, 0x202A, 0x202E, 0x202F, 0x2065, 0x2066, 0x2069),
+        *(0x206A, 0xD7FF, 0xD800, 0xDC80, 0xDFFF, 0xE000, 0x1F600),
+    ]
+]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from([*_NEAR_FORBIDDEN, "a", "\n", "\x1b", "\x07"]), max_size=80))
+def test_the_quick_check_of_wide_text_agrees_with_the_rule(parts: list[str]) -> None:
+    counted("sanitize: wide text check")
+    text = "".join(parts)
+    if text.isascii():
+        return
+    assert sanitize._wide_clean(text) is (sanitize._UNSAFE.search(text) is None)
+    assert sanitize._wide_clean(text * 40) is (sanitize._UNSAFE.search(text) is None)
