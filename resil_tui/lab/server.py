@@ -233,7 +233,11 @@ class _NodeServer:
         """Make the listener match the node's flags (powered, hung)."""
         flags = self.world.node_flags(self.node_id)
         want = "off" if not flags.get("powered", True) else "hang" if flags.get("hung") else "ssh"
-        have = "ssh" if self.acceptor else "hang" if self.silent else "off"
+        # Nothing bound at all (a node off when the lab reopens its directory) is not "off":
+        # an off node holds its port.
+        have = (
+            "ssh" if self.acceptor else "hang" if self.silent else "off" if self.reserved else None
+        )
         if want == have:
             return
         await self.close_listener()

@@ -52,6 +52,28 @@ async def test_a_powered_off_node_keeps_its_port_from_other_listeners(lab: Lab) 
     assert (await run(lab, M, "true")).exit_status == 0
 
 
+async def test_a_node_off_when_the_lab_reopens_keeps_its_port(tmp_path: Path) -> None:
+    first = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=False)
+    try:
+        await first.power_off(S)
+        port = first.port(S)
+    finally:
+        await first.stop()
+    again = await Lab.start(tmp_path / "lab", timing=LabTiming.fast(), ticker=False)
+    try:
+        assert again.port(S) == port
+        other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            with pytest.raises(OSError, match="in use"):
+                other.bind(("127.0.0.1", port))
+        finally:
+            other.close()
+        await again.power_on(S)
+        assert (await run(again, S, "true")).exit_status == 0
+    finally:
+        await again.stop()
+
+
 async def test_hang_accepts_but_never_answers(lab: Lab) -> None:
     await lab.hang(M)
     with pytest.raises((asyncio.TimeoutError, TimeoutError)):
