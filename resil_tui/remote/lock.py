@@ -12,10 +12,11 @@ admin is told "edge apply by admin@jump1 since 03:12:10 UTC"; nothing of theirs 
   explicit `force=True`, and the break is audited.
 - Release removes the lock only when `holder.json` still carries our token (a lock that
   was broken and re-taken by someone else is left alone), and always runs (finally).
-- A lock of ours whose release failed (the link died as the change ended) is removed by
-  this console's (pool's) next `acquire` on that node without waiting for it to go stale: its
-  token proves it is ours, and no change of ours runs under it any more. Another
-  console still sees it, and waits or breaks it as for any other.
+- A lock of ours whose release failed after its change ran to its end (the link died
+  just then) is removed by the same pool's next `acquire` on that node, without waiting
+  for it to go stale: its token proves it ours, and nothing of ours runs under it any
+  more. A change cut short may still run on the node: its lock waits to go stale. Another
+  console sees either as held, and waits or breaks it as for any other.
 - Taking, breaking and releasing are audited like any change (`kind: lock`), the
   `started` record first.
 
@@ -294,12 +295,12 @@ async def acquire(
                         result(text, 0)
                         return lock
                     other = await _read_holder(sftp, posixpath.join(directory, HOLDER_FILE))
-                    if (
-                        other is not None
-                        and _left_behind(pool).get((node.id, directory)) == other.token
-                    ):
+                    left = _left_behind(pool)
+                    if other is not None and left.get((node.id, directory)) == other.token:
+                        # Forgotten before the first await: of two changes of ours racing
+                        # here, one only removes it (the other then finds the new lock).
+                        del left[(node.id, directory)]
                         await _remove(sftp, directory)
-                        _left_behind(pool).pop((node.id, directory), None)
                         lock.reclaimed = other
                         continue
                     try:
@@ -376,10 +377,16 @@ async def refresh(pool: Pool, lock: NodeLock) -> bool:
     return True
 
 
-async def release(pool: Pool, lock: NodeLock, *, step: str = "") -> str | None:
+async def release(
+    pool: Pool, lock: NodeLock, *, step: str = "", change_over: bool = True
+) -> str | None:
     """Remove the lock if it is still ours (token checked). Returns a warning when it could
     not be released or was not ours any more; never raises (a change that finished must
-    not be reported as failed because its lock could not be removed)."""
+    not be reported as failed because its lock could not be removed).
+
+    `change_over`: the change ran to its end. Only then may a lock that could not be
+    removed be taken back by this pool's next change of the node; a change cut short (its
+    link lost mid-command) may still be running there, and its lock stays until stale."""
     node = lock.node
     command = f"sftp rmdir {lock.directory} (lock for {lock.holder.action})"
     warning: str | None = None
@@ -396,19 +403,15 @@ async def release(pool: Pool, lock: NodeLock, *, step: str = "") -> str | None:
                 else:
                     await sftp.remove(lock.holder_path)
                     await sftp.rmdir(lock.directory)
-    except RemoteError as err:
+    except (RemoteError, TimeoutError, OSError, asyncssh.Error) as exc:
+        why = exc.message if isinstance(exc, RemoteError) else str(exc) or "timeout"
+        sooner = " (sooner if this process changes the node again)" if change_over else ""
         warning = (
-            f"the lock {lock.directory} could not be released ({err.message}); this console "
-            "removes it at its next change of the node"
+            f"the lock {lock.directory} could not be released ({why}); it goes stale after "
+            f"{_minutes(node.changes.lock_stale_after)}{sooner}"
         )
-        _left_behind(pool)[(node.id, lock.directory)] = lock.token
-    except (TimeoutError, OSError, asyncssh.Error) as exc:
-        warning = (
-            f"the lock {lock.directory} could not be released ({exc or 'timeout'}); it goes "
-            f"stale after {_minutes(node.changes.lock_stale_after)} (this console removes "
-            "it at its next change of the node)"
-        )
-        _left_behind(pool)[(node.id, lock.directory)] = lock.token
+        if change_over:
+            _left_behind(pool)[(node.id, lock.directory)] = lock.token
     if warning is not None:
         log.warning("%s: %s", node.id, warning)
     audit_warning = pool.audit_result(
@@ -451,11 +454,15 @@ async def node_lock(
                 log.warning("%s: lock refresh failed: %s", node.id, exc)
 
     task = asyncio.create_task(keep_fresh(), name=f"lock refresh {node.id}")
+    unsure = pool.unsure_changes.get(node.id, 0)
+    change_over = False
     try:
         yield lock
+        # Ended, and every command it sent is known to have ended on the node.
+        change_over = pool.unsure_changes.get(node.id, 0) == unsure
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         # Shielded: a cancelled change (the admin pressed escape) still releases its lock.
-        await asyncio.shield(release(pool, lock, step=step))
+        await asyncio.shield(release(pool, lock, step=step, change_over=change_over))

@@ -301,6 +301,9 @@ class Pool:
         self._links: dict[str, _Link] = {}
         self._jumps: dict[str, _Jump] = {}
         self._closed = False
+        # Per node: how many changing commands ended without us knowing whether they ran
+        # (link lost, or given up on). The node's lock reads it (remote/lock.py).
+        self.unsure_changes: dict[str, int] = {}
 
     async def __aenter__(self) -> Pool:
         return self
@@ -1037,6 +1040,8 @@ class Pool:
                 exit_signal=clean(signal[0]) if signal else None,
                 note=note,
             )
+        if command.mutates and (result.lost or result.timed_out):
+            self.unsure_changes[node.id] = self.unsure_changes.get(node.id, 0) + 1
         warning = closing(result.exit_status, result.summary())
         if warning is not None:
             result = dataclasses.replace(

@@ -28,6 +28,7 @@ from resil_tui.ops import edge as edge_ops
 from resil_tui.ops import ha as ha_ops
 from resil_tui.ops.session import make_pool
 from resil_tui.ops.wizard import EngineOptions, WizardEngine
+from resil_tui.remote import commands as cat
 from resil_tui.remote import lock as node_lock
 from resil_tui.remote import sftp
 from resil_tui.remote.errors import ErrorKind, RemoteError
@@ -265,6 +266,25 @@ async def test_our_lock_left_by_a_lost_link_is_removed_by_our_next_change_only(
     audit = (tmp_path / "a.jsonl").read_text()
     assert "not released" in audit
     assert "removing our own lock that a lost connection left" in audit
+
+
+async def test_our_lock_after_a_change_of_unknown_outcome_waits_to_go_stale(
+    lab: Lab, inventory: Inventory, consoles: tuple[Pool, Pool]
+) -> None:
+    # The restart was given up on: it may still run on the node. Its lock is not taken
+    # back by our next change, even though it is ours.
+    a, _ = consoles
+    node = inventory.node(MASTER)
+    async with node_lock.node_lock(a, node, "HA restart"):
+        await lab.slow(MASTER, 3.0)
+        result = await a.run(node, cat.xivo_service("restart"), timeout=0.3)
+        assert result.timed_out
+        await lab.slow(MASTER, 0.0)
+        await lab.power_off(MASTER)
+    await lab.power_on(MASTER)
+    with pytest.raises(RemoteError) as refused:
+        await node_lock.acquire(a, node, "HA restart")
+    assert refused.value.kind is ErrorKind.LOCKED
 
 
 async def test_every_kind_of_change_takes_the_lock(
