@@ -475,15 +475,7 @@ class WizardEngine:
         rec.add_output(list(lines))
         self.emit(StepOutput(rec.step_id, tuple(lines)))
 
-    def _say(self, text: str) -> str:
-        # Probes and the Edge and HA operations write master/slave; a next-LTS site reads
-        # Main/Standby. Only our prose: a node's own output is shown as it printed it.
-        return reword(text, self.runbook.words)
-
     def _changed(self, rec: StepRecord) -> None:
-        rec.message = self._say(rec.message)
-        if rec.warning is not None:
-            rec.warning = self._say(rec.warning)
         self.save()
         self.emit(StepChanged(rec.step_id, rec.state, rec.message))
 
@@ -911,7 +903,7 @@ class WizardEngine:
         async def tick() -> None:
             while True:
                 remaining = max(0.0, deadline - time.monotonic())
-                self.emit(WaitTick(step.id, condition, remaining, timeout, self._say(last[-1])))
+                self.emit(WaitTick(step.id, condition, remaining, timeout, last[-1]))
                 await asyncio.sleep(self.options.tick)
 
         task = asyncio.create_task(tick(), name=f"wizard countdown {step.id}")
@@ -1258,8 +1250,10 @@ class WizardEngine:
             if outcome.state is NodeState.APPLIED:
                 rec.flags[f"edge_up_done:{outcome.node_id}"] = stamp
                 rec.flags["edge_up_done"] = stamp
+        # ops.edge says master/slave; a next-LTS site reads Main/Standby.
+        said = reword(done.message, self.runbook.words)
         if done.ok:
-            self._done(rec, done.message)
+            self._done(rec, said)
             for outcome in done.outcomes:
                 if outcome.state is NodeState.APPLIED:
                     self._settle_edge_up(
@@ -1271,7 +1265,7 @@ class WizardEngine:
             self._lock_refusal(rec, done.stale_lock_nodes)
             nodes = done.rollback_nodes
             hint = f" The Edge pane (3) can roll back {', '.join(nodes)}." if nodes else ""
-            self._fail(rec, done.message + hint)
+            self._fail(rec, said + hint)
 
     def _settle_edge_up(self, why: str, node_id: str) -> None:
         """An Edge node's `edge.up` step has nothing left to do: it is settled, never offered

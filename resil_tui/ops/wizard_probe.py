@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from resil_tui.core.cluster import Severity, Verdict
 from resil_tui.core.compose import ComposePs, all_up
 from resil_tui.core.freshness import clock
 from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.core.roles import reword, role_words
 from resil_tui.core.runbook import Condition, ConditionKind
 from resil_tui.core.sanitize import clean
 from resil_tui.core.services import DatabaseState, ServicesStatus
@@ -76,6 +77,7 @@ class ConditionProber:
         self.collector = collector
         self.inventory = inventory
         self.site = site
+        self.words = role_words(site.resilience)
         # The count the phones wait compares with (the wizard notes it when its run
         # starts, and keeps it in the run record).
         self.phones_before: PhoneMark | None = None
@@ -88,6 +90,12 @@ class ConditionProber:
         return await self.collector.poll_site(self.site)
 
     async def probe(self, condition: Condition) -> Probe:
+        found = await self._probe(condition)
+        # Written with master/slave; a next-LTS site reads Main/Standby. Only the detail,
+        # our sentence: the lines are what the nodes said.
+        return replace(found, detail=reword(found.detail, self.words))
+
+    async def _probe(self, condition: Condition) -> Probe:
         kind = condition.kind
         if kind is ConditionKind.NOT_SPLIT_BRAIN:
             return await self._split_brain(condition)

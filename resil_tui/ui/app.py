@@ -258,7 +258,6 @@ class ResilApp(DebugLogErrors, App[int]):
         # streams 100,000 lines/s); fewer, larger young collections for the same reason.
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        gc.enable()
         # An unfinished wizard run (console or link died): offer to resume it.
         from resil_tui.ui.panes.wizard import offer_resume
 

@@ -153,6 +153,26 @@ async def test_automatic_mode_waits_for_xuc_without_restart_and_only_checks_the_
 
 
 @pytest.mark.lab(ticker=True)
+async def test_a_reason_typed_on_a_next_lts_site_is_kept_as_typed(
+    lab: Lab, pool: Pool, tmp_path: Path
+) -> None:
+    inventory, _ = lab_inventory(
+        lab,
+        tmp_path,
+        edit=lambda t: with_phones(t).replace(
+            "[site.demo]\n", '[site.demo]\nresilience = "manual"\n'
+        ),
+    )
+    await master_down(lab)
+    eng = engine(pool, inventory)
+    assert await eng.run_guards()
+    step = eng.current
+    assert step is not None and not step.guard
+    rec = await eng.skip(step.id, "the slave was checked by hand")
+    assert rec.message.endswith("the slave was checked by hand"), rec.message
+
+
+@pytest.mark.lab(ticker=True)
 async def test_a_step_refused_by_a_stale_lock_is_retried_with_the_typed_node(
     lab: Lab, pool: Pool, tmp_path: Path
 ) -> None:
