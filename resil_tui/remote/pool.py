@@ -1007,7 +1007,13 @@ class Pool:
                 timed_out = True
                 out, err = proc.collect_output()
                 status, signal = None, None
-                await self._kill(proc)
+                try:
+                    await self._kill(proc)
+                except asyncio.CancelledError:
+                    self._abandon(proc)
+                    self._unsure(node, command)
+                    closing(None, f"no answer after {limit:g}s, then cancelled: channel closed")
+                    raise
                 note = (
                     f"no answer after {limit:g}s: sent TERM and closed the channel "
                     "(a command that ignores both may still be running)"
@@ -1015,6 +1021,7 @@ class Pool:
             except asyncio.CancelledError:
                 # The caller gave up (e.g. a poll deadline): do not leave the command running.
                 self._abandon(proc)
+                self._unsure(node, command)
                 closing(None, "cancelled: channel closed")
                 raise
             except (OSError, asyncssh.Error) as exc:
@@ -1040,14 +1047,19 @@ class Pool:
                 exit_signal=clean(signal[0]) if signal else None,
                 note=note,
             )
-        if command.mutates and (result.lost or result.timed_out):
-            self.unsure_changes[node.id] = self.unsure_changes.get(node.id, 0) + 1
+        if result.lost or result.timed_out:
+            self._unsure(node, command)
         warning = closing(result.exit_status, result.summary())
         if warning is not None:
             result = dataclasses.replace(
                 result, note=f"{result.note}; {warning}" if result.note else warning
             )
         return result
+
+    def _unsure(self, node: Node, command: Command) -> None:
+        """A changing command ended without us knowing whether it ran on the node."""
+        if command.mutates:
+            self.unsure_changes[node.id] = self.unsure_changes.get(node.id, 0) + 1
 
     @staticmethod
     def _abandon(proc: asyncssh.SSHClientProcess[bytes]) -> None:

@@ -287,6 +287,23 @@ async def test_our_lock_after_a_change_of_unknown_outcome_waits_to_go_stale(
     assert refused.value.kind is ErrorKind.LOCKED
 
 
+async def test_a_changing_command_cancelled_midway_counts_as_unsure(
+    lab: Lab, inventory: Inventory, consoles: tuple[Pool, Pool]
+) -> None:
+    a, _ = consoles
+    node = inventory.node(MASTER)
+    await lab.slow(MASTER, 3.0)
+    task = asyncio.create_task(a.run(node, cat.xivo_service("restart"), timeout=10.0))
+    await asyncio.sleep(0.5)  # sent: the lab sits on it
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert a.unsure_changes.get(MASTER) == 1
+    await lab.slow(MASTER, 0.0)
+    assert (await a.run(node, cat.xivo_service_status())).ok
+    assert a.unsure_changes.get(MASTER) == 1  # reads never count
+
+
 async def test_every_kind_of_change_takes_the_lock(
     lab: Lab, inventory: Inventory, consoles: tuple[Pool, Pool]
 ) -> None:
