@@ -149,7 +149,11 @@ class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         option_string: str | None = None,
     ) -> None:
         if isinstance(values, Sequence) and values and values[0] in BY_NAME:
-            self.fill(str(values[0]))
+            chosen = self.fill(str(values[0]))
+            if "error" in vars(chosen):
+                # The subcommand reports usage errors its own way (`check`: UNKNOWN), the
+                # ones the top parser finds after it too ("unrecognized arguments").
+                parser.error = chosen.error  # type: ignore[method-assign]
         super().__call__(parser, namespace, values, option_string)
 
 

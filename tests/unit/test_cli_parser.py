@@ -141,3 +141,18 @@ def test_a_quiet_command_still_logs_an_unexpected_error(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     log = (tmp_path / "state" / "resil-tui" / "debug.log").read_text()
     assert "unexpected error" in log and "RuntimeError: boom" in log
+
+
+def test_an_unknown_argument_to_the_plugin_is_unknown_not_critical(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Nagios plugin guidelines: a usage error is UNKNOWN (3); argparse's 2 reads CRITICAL.
+    with pytest.raises(SystemExit) as plugin:
+        cli.parse(["check", "--bogus"])
+    assert plugin.value.code == 3
+    assert capsys.readouterr().out.startswith(
+        "RESIL UNKNOWN - bad arguments: unrecognized arguments: --bogus"
+    )
+    with pytest.raises(SystemExit) as other:
+        cli.parse(["status", "--bogus"])
+    assert other.value.code == 2
