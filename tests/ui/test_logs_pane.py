@@ -15,8 +15,8 @@ from resil_tui.inventory import load_inventory
 from resil_tui.lab.server import Lab
 from resil_tui.ops.logs import FollowState
 from resil_tui.ops.session import make_pool
-from resil_tui.ui.panes.logs import LogsPane
-from resil_tui.ui.widgets.log_view import LogView
+from resil_tui.ui.panes.logs import LogsPane, LogTab
+from resil_tui.ui.widgets.log_view import LogSurface, LogView
 
 SIZE = (120, 40)
 
@@ -124,6 +124,13 @@ async def test_wrap_and_save(tmp_path: Path) -> None:
         assert path.read_text() == "x" * 150 + "\nshort\n"
 
 
+def shown(tab: LogTab) -> int:
+    """Lines the tab's view shows; 0 while the tab is not composed yet (it is in the DOM
+    before its children are)."""
+    found = list(tab.log_view.query(LogSurface))
+    return found[0].line_count if found else 0
+
+
 async def wait_for(check: object, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():  # type: ignore[operator]
@@ -141,9 +148,7 @@ async def test_tabs_follow_the_lab_and_closing_a_tab_stops_its_stream(
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("5")
             pane = app.query_one(LogsPane)
-            await wait_for(
-                lambda: pane.log_tabs() and pane.log_tabs()[0].log_view.surface.line_count > 0
-            )
+            await wait_for(lambda: pane.log_tabs() and shown(pane.log_tabs()[0]) > 0)
             first = pane.log_tabs()[0]
             assert first.node.id == "demo.cc.master" and first.stream.name == "xuc"
             # A second stream from the picker: the Edge's compose logs.
@@ -158,7 +163,7 @@ async def test_tabs_follow_the_lab_and_closing_a_tab_stops_its_stream(
             picker.dismiss(picker.choices[index])  # type: ignore[attr-defined]
             await wait_for(lambda: len(pane.log_tabs()) == 2)
             second = pane.log_tabs()[1]
-            await wait_for(lambda: second.log_view.surface.line_count > 0)
+            await wait_for(lambda: shown(second) > 0)
             assert len(lab._server("demo.edge").tasks) == 1
             # Close the Edge tab (the active one): its remote logs -f ends, the other runs.
             second.log_view.surface.focus()
