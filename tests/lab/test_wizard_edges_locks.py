@@ -47,6 +47,18 @@ def with_phones(text: str) -> str:
     return text.replace("[site.demo]\n", "[site.demo]\nphones = { expected = 40 }\n")
 
 
+def next_lts(lab: Lab, tmp_path: Path, mode: str) -> Inventory:
+    """The lab's inventory with its site in a next-LTS resilience mode."""
+    inventory, _ = lab_inventory(
+        lab,
+        tmp_path,
+        edit=lambda t: with_phones(t).replace(
+            "[site.demo]\n", f'[site.demo]\nresilience = "{mode}"\n'
+        ),
+    )
+    return inventory
+
+
 def engine(pool: Pool, inventory: Inventory) -> WizardEngine:
     return WizardEngine.create(
         pool, inventory, "demo", Direction.FAILOVER, runbook_opts=SHORT, options=FAST
@@ -114,13 +126,7 @@ async def test_failover_switches_every_edge_node_in_one_step(
 async def test_automatic_mode_waits_for_xuc_without_restart_and_only_checks_the_edge(
     lab: Lab, pool: Pool, tmp_path: Path
 ) -> None:
-    inventory, _ = lab_inventory(
-        lab,
-        tmp_path,
-        edit=lambda t: with_phones(t).replace(
-            "[site.demo]\n", '[site.demo]\nresilience = "automatic"\n'
-        ),
-    )
+    inventory = next_lts(lab, tmp_path, "automatic")
     await master_down(lab)
     env_before = lab.world.resolve("demo.edge", ENV).read_bytes()
     eng = engine(pool, inventory)
@@ -156,13 +162,7 @@ async def test_automatic_mode_waits_for_xuc_without_restart_and_only_checks_the_
 async def test_a_reason_typed_on_a_next_lts_site_is_kept_as_typed(
     lab: Lab, pool: Pool, tmp_path: Path
 ) -> None:
-    inventory, _ = lab_inventory(
-        lab,
-        tmp_path,
-        edit=lambda t: with_phones(t).replace(
-            "[site.demo]\n", '[site.demo]\nresilience = "manual"\n'
-        ),
-    )
+    inventory = next_lts(lab, tmp_path, "manual")
     await master_down(lab)
     eng = engine(pool, inventory)
     assert await eng.run_guards()
