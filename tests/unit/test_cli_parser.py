@@ -21,6 +21,18 @@ SUBCOMMAND_MODULES = sorted(
 )
 
 
+def _python(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`script` in a fresh interpreter (what it imports is its own), outside any user's ~."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
     return dict(
         os.environ,
@@ -92,14 +104,7 @@ def test_check_config_imports_only_what_it_runs(tmp_path: Path) -> None:
         "print('LOADED', ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path),
-        timeout=60,
-        check=False,
-    )
+    proc = _python(script, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "OK (1 site(s), 2 node(s))" in proc.stdout
     loaded = set(proc.stderr.split("LOADED ", 1)[1].split())
@@ -128,14 +133,7 @@ def test_a_quiet_command_still_logs_an_unexpected_error(tmp_path: Path) -> None:
         "from resil_tui.entry import main\n"
         "sys.exit(main(['check-config', 'x.toml']))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path),
-        timeout=60,
-        check=False,
-    )
+    proc = _python(script, tmp_path)
     assert proc.returncode == 3
     assert "unexpected error: RuntimeError: boom" in proc.stderr
     assert "Traceback" not in proc.stderr
