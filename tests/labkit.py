@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from resil_tui.core.wizard_run import StepState
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
 from resil_tui.lab.spec import LabSpec, LabTiming
 from resil_tui.ops.session import LabControl, Session, make_pool
 from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.wizard import EngineOptions, WizardEngine
 from resil_tui.remote.pool import Pool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # tests/reliability/conftest.py prints the counts at the end of the run.
 FUZZ_COUNTS: Counter[str] = Counter()
 EXAMPLE = ROOT / "hosts.example.toml"
+# The wizard engine at test speed: quick polls and countdown ticks, short Edge and final waits.
+WIZARD_FAST = EngineOptions(poll_interval=0.1, tick=0.2, edge_wait_timeout=10.0, final_timeout=20.0)
 
 
 async def start_lab(where: Path, *, ticker: bool = False, edges: tuple[str, ...] = ()) -> Lab:
@@ -162,3 +166,15 @@ async def run_cli(
                 raise
             code = reported
     return CliRun(code, out.getvalue(), err.getvalue())
+
+
+async def drive_wizard(eng: WizardEngine, until: str | None = None) -> None:
+    """Do what an admin does: run each step, say done for manual ones; stop before `until`.
+    Every step must end done (the run stops at the first that does not)."""
+    while (step := eng.current) is not None and step.id != until:
+        if step.kind.value == "manual":
+            await eng.mark_done(step.id)
+        else:
+            await eng.run_step(step.id)
+        rec = eng.record(step.id)
+        assert rec.state is StepState.DONE, f"{step.id}: {rec.state.value}: {rec.message}"

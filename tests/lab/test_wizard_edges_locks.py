@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from labkit import WIZARD_FAST as FAST
+from labkit import drive_wizard as drive
 from labkit import eventually, lab_inventory
 
 from resil_tui.audit import AuditLog
@@ -19,14 +21,13 @@ from resil_tui.core.wizard_run import RunStatus, StepState
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab import xivo
 from resil_tui.lab.server import Lab
-from resil_tui.ops.wizard import EngineOptions, WizardEngine, WizardError
+from resil_tui.ops.wizard import WizardEngine, WizardError
 from resil_tui.remote.pool import Pool
 
 MASTER, SLAVE, CC_SLAVE = "demo.xivo.master", "demo.xivo.slave", "demo.cc.slave"
 WEB, SIP = "demo.edge.web", "demo.edge.sip"
 ENV = "/etc/docker/edge/.env"
 LOCK = "/var/lock/resil-tui"
-FAST = EngineOptions(poll_interval=0.1, tick=0.2, edge_wait_timeout=10.0, final_timeout=20.0)
 SHORT = RunbookOptions(
     telephony_timeout_seconds=15.0,
     standby_timeout_seconds=15.0,
@@ -63,16 +64,6 @@ def engine(pool: Pool, inventory: Inventory) -> WizardEngine:
     return WizardEngine.create(
         pool, inventory, "demo", Direction.FAILOVER, runbook_opts=SHORT, options=FAST
     )
-
-
-async def drive(eng: WizardEngine) -> None:
-    while (step := eng.current) is not None:
-        if step.kind.value == "manual":
-            await eng.mark_done(step.id)
-        else:
-            await eng.run_step(step.id)
-        rec = eng.record(step.id)
-        assert rec.state is StepState.DONE, f"{step.id}: {rec.state.value}: {rec.message}"
 
 
 def sent(lab: Lab, node: str, *argv: str) -> int:

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from labkit import WIZARD_FAST as FAST
+from labkit import drive_wizard as drive
 from labkit import eventually, lab_inventory
 
 from resil_tui.audit import AuditLog
@@ -20,7 +22,6 @@ from resil_tui.lab import xivo
 from resil_tui.lab.server import Lab
 from resil_tui.ops.wizard import (
     READ_ONLY_REFUSAL,
-    EngineOptions,
     RunEnded,
     StepOutput,
     WaitTick,
@@ -35,7 +36,6 @@ from tests.lab.conftest import run
 MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
 CC_SLAVE, EDGE = "demo.cc.slave", "demo.edge"
 ENV = "/etc/docker/edge/.env"
-FAST = EngineOptions(poll_interval=0.1, tick=0.2, edge_wait_timeout=10.0, final_timeout=20.0)
 SHORT = RunbookOptions(
     telephony_timeout_seconds=15.0,
     standby_timeout_seconds=15.0,
@@ -90,18 +90,6 @@ def engine(
         on_event=events.append if events is not None else None,
         **kw,  # type: ignore[arg-type]
     )
-
-
-async def drive(eng: WizardEngine, until: str | None = None) -> None:
-    """Do what an admin does: run each step, say done for manual ones; stop before `until`.
-    Every step must end done (the run stops at the first that does not)."""
-    while (step := eng.current) is not None and step.id != until:
-        if step.kind.value == "manual":
-            await eng.mark_done(step.id)
-        else:
-            await eng.run_step(step.id)
-        rec = eng.record(step.id)
-        assert rec.state is StepState.DONE, f"{step.id}: {rec.state.value}: {rec.message}"
 
 
 def env_text(lab: Lab) -> str:

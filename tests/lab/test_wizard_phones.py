@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from labkit import WIZARD_FAST as FAST
+from labkit import drive_wizard as drive
 from labkit import eventually, lab_inventory
 
 from resil_tui.core.journal_event import EventKind
@@ -21,13 +23,12 @@ from resil_tui.lab import phones, xivo
 from resil_tui.lab.server import Lab
 from resil_tui.ops.journal_feed import JournalRecorder
 from resil_tui.ops.status import StatusCollector
-from resil_tui.ops.wizard import EngineOptions, WaitTick, WizardEngine, WizardError, WizardEvent
+from resil_tui.ops.wizard import WaitTick, WizardEngine, WizardError, WizardEvent
 from resil_tui.remote.pool import Pool
 
 MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
 CALLS = "guard.calls_in_progress"
 PHONES = "xivo.wait_phones_registered"
-FAST = EngineOptions(poll_interval=0.1, tick=0.2, edge_wait_timeout=10.0, final_timeout=20.0)
 SHORT = RunbookOptions(
     telephony_timeout_seconds=15.0,
     standby_timeout_seconds=15.0,
@@ -83,16 +84,6 @@ def engine(
         collector=collector,
         on_event=events.append if events is not None else None,
     )
-
-
-async def drive(eng: WizardEngine) -> None:
-    while (step := eng.current) is not None:
-        if step.kind.value == "manual":
-            await eng.mark_done(step.id)
-        else:
-            await eng.run_step(step.id)
-        rec = eng.record(step.id)
-        assert rec.state is StepState.DONE, f"{step.id}: {rec.state.value}: {rec.message}"
 
 
 async def test_master_powered_off_phones_move_and_the_wait_passes(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from labkit import WIZARD_FAST as FAST
 from labkit import console
 from textual.pilot import Pilot
 from textual.widgets import RichLog, Static
@@ -18,7 +19,7 @@ from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.lab import xivo
 from resil_tui.lab.server import Lab
-from resil_tui.ops.wizard import EngineOptions, WizardEngine
+from resil_tui.ops.wizard import WizardEngine
 from resil_tui.ops.wizard_store import RunStore, find_unfinished_runs
 from resil_tui.remote.pool import Pool
 from resil_tui.ui.app import ResilApp
@@ -30,7 +31,6 @@ from resil_tui.ui.widgets.wizard_plan import WizardPlan
 
 SIZE = (140, 50)
 MASTER, SLAVE = "demo.xivo.master", "demo.xivo.slave"
-FAST = EngineOptions(poll_interval=0.1, tick=0.2, edge_wait_timeout=10.0, final_timeout=20.0)
 SHORT = RunbookOptions(
     telephony_timeout_seconds=15.0,
     standby_timeout_seconds=15.0,
