@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from ipaddress import IPv4Address
@@ -787,9 +787,23 @@ def _edges(
         node = build(raw, f"{path}.edge", "edge")
         return (node,) if node is not None else ()
     found: list[Node] = []
+    for short, item, item_path in _named_tables(c, raw, f"{path}.edge", "Edge node"):
+        node = build({k: v for k, v in item.items() if k != "name"}, item_path, f"edge.{short}")
+        if node is not None:
+            found.append(node)
+    if not raw:
+        c.error(f"{path}.edge", "is an empty array: give at least one [[site.NAME.edge]]")
+    return tuple(found)
+
+
+def _named_tables(
+    c: _Checker, raw: list[Any], path: str, what: str
+) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """The tables of a `[[...]]` array that have a simple `name` no other one has:
+    (name, table, its path); the others are reported and left out."""
     seen: set[str] = set()
     for i, item in enumerate(raw):
-        item_path = f"{path}.edge[{i}]"
+        item_path = f"{path}[{i}]"
         if not isinstance(item, dict):
             c.error(item_path, "must be a table")
             continue
@@ -799,15 +813,10 @@ def _edges(
         if short is None:
             continue
         if short in seen:
-            c.error(f"{item_path}.name", f"{short!r} is used by another Edge node of this site")
+            c.error(f"{item_path}.name", f"{short!r} is used by another {what} of this site")
             continue
         seen.add(short)
-        node = build({k: v for k, v in item.items() if k != "name"}, item_path, f"edge.{short}")
-        if node is not None:
-            found.append(node)
-    if not raw:
-        c.error(f"{path}.edge", "is an empty array: give at least one [[site.NAME.edge]]")
-    return tuple(found)
+        yield short, item, item_path
 
 
 def _site(
@@ -853,23 +862,7 @@ def _site(
         if not isinstance(raw, list):
             c.error(f"{path}.mds", "must be an array of tables ([[site.NAME.mds]])")
         else:
-            seen: set[str] = set()
-            for i, item in enumerate(raw):
-                ipath = f"{path}.mds[{i}]"
-                if not isinstance(item, dict):
-                    c.error(ipath, "must be a table")
-                    continue
-                mname = c.string(
-                    item, "name", ipath, required=True, pattern=_NAME_RE, what="a simple name"
-                )
-                if mname is None:
-                    continue
-                if mname in seen:
-                    c.error(
-                        f"{ipath}.name", f"{mname!r} is used by another media server of this site"
-                    )
-                    continue
-                seen.add(mname)
+            for mname, item, ipath in _named_tables(c, raw, f"{path}.mds", "media server"):
                 node = _node(
                     c,
                     item,
