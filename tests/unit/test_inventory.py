@@ -346,3 +346,14 @@ def test_sip_stack_and_phone_settings() -> None:
     assert any(e.startswith("hosts.toml:3: site.paris.phones.grace: unknown key") for e in errors)
     assert "hosts.toml:3: site.paris.phones.wait_percent: 120 must be between 0 and 100" in errors
     assert any("site.paris.phones.calls_below: must be an integer" in e for e in errors)
+
+
+def test_two_media_servers_of_one_name_are_refused() -> None:
+    text = MINIMAL + (
+        '[[site.paris.mds]]\nname = "m1"\nssh = "mds1"\nip = "10.0.0.31"\n'
+        '[[site.paris.mds]]\nname = "m1"\nssh = "mds2"\nip = "10.0.0.32"\n'
+        '[[site.paris.mds]]\nssh = "mds3"\nip = "10.0.0.33"\n'
+    )
+    said = "\n".join(errors_of(text))
+    assert "site.paris.mds[1].name: 'm1' is used by another media server of this site" in said
+    assert "site.paris.mds[2].name: is required" in said
