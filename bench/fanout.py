@@ -57,7 +57,7 @@ def _reads_with_default_paths() -> list[str]:
     files in each node's root (checked: each node shows its own ha.conf).
     """
     from resil_tui.inventory_model import Node, NodeKind, Side, SshSettings
-    from resil_tui.ops.status import KINDS
+    from resil_tui.ops.node_reads import KINDS
 
     node = Node("x.xivo.master", "x", NodeKind.XIVO, Side.MASTER, SshSettings(host="127.0.0.1"))
     return [r.command(node).line for r in KINDS[NodeKind.XIVO].reads]
@@ -476,8 +476,8 @@ def _pool_child(inventory_path: str, audit_path: str) -> int:
     import asyncio
 
     from resil_tui.inventory import load_inventory
+    from resil_tui.ops.node_reads import node_commands
     from resil_tui.ops.session import make_pool
-    from resil_tui.ops.status import node_commands
     from resil_tui.remote import commands as cat
 
     async def main() -> dict[str, str]:

@@ -27,8 +27,9 @@ from bench.results import Measured, Target
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, Node
 from resil_tui.lab.world import LabWorld
+from resil_tui.ops.node_reads import node_commands
 from resil_tui.ops.session import make_pool
-from resil_tui.ops.status import StatusCollector, node_commands
+from resil_tui.ops.status import StatusCollector
 from resil_tui.remote import commands as cat
 
 LATENCY = 0.2

@@ -4,6 +4,10 @@
 command-line package defines every subcommand's parser at start-up, and most handlers need
 the SSH layer (asyncssh alone is over 100 ms to import). Handlers reach those modules
 through `lazy_module`, typed through a TYPE_CHECKING import of the same module.
+
+The console does the same for what only a node's answer needs (the status poll's reads
+and parsers, the .env scanner, known_hosts): its first screen shows nodes not polled yet,
+and dataclass creation alone costs about 0.5 ms per class at import.
 """
 
 from __future__ import annotations

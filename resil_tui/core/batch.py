@@ -59,6 +59,11 @@ class PartOutput:
         """Whole, and the command succeeded."""
         return self.problem is None and self.exit_status == 0
 
+    @property
+    def ended(self) -> str:
+        """How the part ended, as the Status detail and the poll's errors say it."""
+        return f"exit {self.exit_status}" if self.exit_status is not None else "no exit status"
+
 
 @dataclass(frozen=True)
 class BatchSplit:

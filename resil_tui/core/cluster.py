@@ -41,11 +41,16 @@ from resil_tui.core.telephony import (
     PhoneMark,
     PhonePlacement,
 )
-from resil_tui.core.xuc_readiness import XucReadiness, XucState
 from resil_tui.inventory_model import PhonePolicy, Resilience
+from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
+    from resil_tui.core import xuc_readiness
+    from resil_tui.core.xuc_readiness import XucReadiness
     from resil_tui.inventory_model import Site
+else:
+    # Read once a CC node answered (its readiness is made there), not at start-up.
+    xuc_readiness = lazy_module("resil_tui.core.xuc_readiness")
 
 SCHEMA_VERSION = 1
 
@@ -674,7 +679,7 @@ def _xuc_findings(
 def _readiness_findings(node_id: str, side: str, xuc: XucReadiness, now: float) -> list[Finding]:
     evidence = [f"{node_id}: {xuc.describe(now)}: {xuc.basis}", *xuc.evidence]
     nodes = [node_id]
-    if xuc.state is XucState.DOWN:
+    if xuc.state is xuc_readiness.XucState.DOWN:
         what = "not listed" if xuc.basis == "no xuc container" else xuc.describe(now)[2:]
         return [
             Finding(
@@ -686,7 +691,7 @@ def _readiness_findings(node_id: str, side: str, xuc: XucReadiness, now: float) 
                 nodes,
             )
         ]
-    if xuc.state is XucState.STARTING:
+    if xuc.state is xuc_readiness.XucState.STARTING:
         running = xuc.starting_for(now)
         took = f" for {age(running)}" if running is not None else ""
         return [
@@ -699,7 +704,7 @@ def _readiness_findings(node_id: str, side: str, xuc: XucReadiness, now: float) 
                 nodes,
             )
         ]
-    if xuc.state is XucState.NOT_READY:
+    if xuc.state is xuc_readiness.XucState.NOT_READY:
         return [
             Finding(
                 Verdict.XUC_NOT_READY,
@@ -711,7 +716,7 @@ def _readiness_findings(node_id: str, side: str, xuc: XucReadiness, now: float) 
                 nodes,
             )
         ]
-    if xuc.state is XucState.UNKNOWN:
+    if xuc.state is xuc_readiness.XucState.UNKNOWN:
         return [
             Finding(
                 Verdict.UNKNOWN,

@@ -22,9 +22,16 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.edge_scan import find_address, interpolate, referenced_variables, scan_env
+from resil_tui.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from resil_tui.core import edge_scan
+else:
+    # The .env scanner (and python-dotenv) loads with the first Edge answer: the first
+    # screen needs this module's names, not its reading of a file.
+    edge_scan = lazy_module("resil_tui.core.edge_scan")
 
 CC_VARIABLES: tuple[str, ...] = ("XIVOCC_HOST",)
 # Display order: the order the seed lists them in.
@@ -179,7 +186,7 @@ def named_spans(value: str, address: IPv4Address) -> list[tuple[int, int]]:
     """Where `address` is named by itself in a value (not as a range's end, not as a
     network): the only places a switch may rewrite."""
     spans = peer_spans(value)
-    return [s for s in find_address(value, address) if not _inside(s, spans)]
+    return [s for s in edge_scan.find_address(value, address) if not _inside(s, spans)]
 
 
 def covering(value: str, address: IPv4Address | None) -> PeerSpan | None:
@@ -227,9 +234,9 @@ def side_of_value(
     """(side, variables followed, the value as expanded) of one assigned value."""
     master, slave = pair.pair(name)
     detail = classify(value, master, slave)
-    refs = referenced_variables(value)
+    refs = edge_scan.referenced_variables(value)
     if detail is VarSide.NEITHER and refs:
-        expanded = interpolate(value, {k: v for k, v in env.items() if k != name})
+        expanded = edge_scan.interpolate(value, {k: v for k, v in env.items() if k != name})
         resolved = classify(expanded, master, slave)
         if resolved is not VarSide.NEITHER:
             return resolved, refs, expanded
@@ -257,7 +264,7 @@ def overall_of(variables: list[EdgeVariableTarget]) -> EdgeSide:
 
 def edge_targets(text: str, pair: PairAddresses) -> EdgeTargets:
     """Side of each of the four variables as dotenv reads the file, and overall. Never raises."""
-    env = scan_env(text).values()
+    env = edge_scan.scan_env(text).values()
     variables = [_variable(name, env, pair) for name in EDGE_VARIABLES]
     return EdgeTargets(variables, overall_of(variables))
 

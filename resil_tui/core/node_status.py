@@ -9,26 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.asterisk import AsteriskResult, Channels, Contacts, SipPeers
-from resil_tui.core.compose import ComposePs, ContainerState
-from resil_tui.core.edge_env import sha256_text
-from resil_tui.core.edge_side import EdgeTargets
-from resil_tui.core.ha import HaConfig, HaCron, HaMode
-from resil_tui.core.ha_webui import (
-    SEED_HA_ON,
-    ProvdDefault,
-    SipExpiry,
-    SipExpiryTriple,
-    WebUiCheck,
-    check_web_ui_effects,
-)
-from resil_tui.core.replication import ReplicationResult
-from resil_tui.core.services import ServicesStatus
-from resil_tui.core.sync_log import SyncResult
+from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_webui import SEED_HA_ON, check_web_ui_effects
 from resil_tui.core.telephony import CountState, PhoneCounts, count_phones
-from resil_tui.core.xuc_readiness import XucReadiness
+
+if TYPE_CHECKING:
+    # Types of the fields only: the parsers' modules load with the first poll, not with
+    # the console's first screen, which shows nodes not polled yet.
+    from resil_tui.core.asterisk import AsteriskResult, Channels, Contacts, SipPeers
+    from resil_tui.core.compose import ComposePs, ContainerState
+    from resil_tui.core.edge_side import EdgeTargets
+    from resil_tui.core.ha import HaConfig, HaCron
+    from resil_tui.core.ha_webui import ProvdDefault, SipExpiry, SipExpiryTriple, WebUiCheck
+    from resil_tui.core.replication import ReplicationResult
+    from resil_tui.core.services import ServicesStatus
+    from resil_tui.core.sync_log import SyncResult
+    from resil_tui.core.xuc_readiness import XucReadiness
 
 
 class ReachState(StrEnum):
@@ -171,6 +169,9 @@ class EdgeStatus:
 
     @property
     def env_sha256(self) -> str | None:
+        # The switch's module (difflib and all): loaded when a hash is asked, not at start-up.
+        from resil_tui.core.edge_env import sha256_text
+
         return sha256_text(self.env_text) if self.env_text is not None else None
 
     def to_dict(self) -> dict[str, Any]:

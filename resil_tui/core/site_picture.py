@@ -24,12 +24,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from resil_tui.core.cluster import SiteVerdicts, XivoState, phone_placement, telephony_role
 from resil_tui.core.ha import HaMode
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
 from resil_tui.core.node_status import CcStatus, NodeSnapshot, ReachState
-from resil_tui.core.xuc_readiness import XucState
+from resil_tui.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from resil_tui.core import xuc_readiness as xuc_rules
+else:
+    # Read once a CC node answered (its readiness is made there), not at start-up.
+    xuc_rules = lazy_module("resil_tui.core.xuc_readiness")
 
 FactKey = tuple[str, str]  # (node id, or "" for the site; kind value)
 
@@ -106,7 +113,7 @@ def xuc_readiness(cc: CcStatus | None) -> tuple[str, str] | None:
     (core/xuc_readiness.py: its readiness line, probe or health check), and what decided
     it. None: it cannot be told (not read, or readiness unknown)."""
     xuc = cc.xuc if cc is not None else None
-    if xuc is None or xuc.state is XucState.UNKNOWN:
+    if xuc is None or xuc.state is xuc_rules.XucState.UNKNOWN:
         return None
     return xuc.state.value, xuc.basis
 

@@ -24,18 +24,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.asterisk import (
-    AsteriskResult,
-    Channels,
-    Contacts,
-    ContactStatus,
-    Outcome,
-    PeerStatus,
-    SipPeers,
-)
 from resil_tui.core.sanitize import clean
+from resil_tui.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from resil_tui.core import asterisk
+    from resil_tui.core.asterisk import AsteriskResult, Channels, Contacts, SipPeers
+else:
+    # Only the counts' functions need the parsers' module, and only once a node answered
+    # (its results are made there): the first screen's rows load this one without it.
+    asterisk = lazy_module("resil_tui.core.asterisk")
 
 
 class CountState(StrEnum):
@@ -43,9 +43,6 @@ class CountState(StrEnum):
     NOT_RUNNING = "not_running"  # Asterisk stopped: n/a (normal on a standby)
     UNREADABLE = "unreadable"  # an answer that could not be read (see `reason`)
     NOT_READ = "not_read"  # no answer for this part in the last poll
-
-
-_USABLE = (ContactStatus.AVAIL, ContactStatus.NONQUAL)
 
 
 @dataclass(frozen=True)
@@ -99,15 +96,16 @@ class PhoneCounts:
 def _state(result: AsteriskResult[Any] | None) -> tuple[CountState, str]:
     if result is None:
         return CountState.NOT_READ, ""
-    if result.outcome is Outcome.PARSED:
+    if result.outcome is asterisk.Outcome.PARSED:
         return CountState.COUNTED, ""
-    if result.outcome is Outcome.ASTERISK_NOT_RUNNING:
+    if result.outcome is asterisk.Outcome.ASTERISK_NOT_RUNNING:
         return CountState.NOT_RUNNING, ""
     return CountState.UNREADABLE, result.reason
 
 
 def _from_contacts(contacts: Contacts) -> tuple[int, int, int]:
-    usable = {c.aor for c in contacts.entries if c.status in _USABLE}
+    usable_states = (asterisk.ContactStatus.AVAIL, asterisk.ContactStatus.NONQUAL)
+    usable = {c.aor for c in contacts.entries if c.status in usable_states}
     return contacts.reachable, contacts.total, len(usable)
 
 
@@ -115,7 +113,7 @@ def _from_peers(peers: SipPeers) -> tuple[int, int, int]:
     usable = sum(
         1
         for p in peers.entries
-        if p.reachable or (p.registered and p.status is PeerStatus.UNMONITORED)
+        if p.reachable or (p.registered and p.status is asterisk.PeerStatus.UNMONITORED)
     )
     return peers.reachable, peers.registered, usable
 

@@ -4,27 +4,13 @@ Each node is polled on its own task with its own deadline, so a slow or dead nod
 delays the others; results are reported per node as they arrive (`on_node`), which is
 what lets the Status pane fill in row by row.
 
-One remote execution per node and poll. What is read on a node of each kind is a list
-of `Read(name, command, parse)` (XIVO_READS, EDGE_READS, MDS_READS below; a CC node's
-reads are ops/cc_status.py's parts, judged together). The reads of a node go out
-together as one read-only catalog command (`remote.commands.batch`: the parts delimited
-by markers with a fresh nonce, each part's exit status and stderr kept), the output is
-split back per part (`core.batch`), and each part's output is handed to its parser,
-which returns the kind's status with its own fields filled in. A part that did not
-arrive whole is reported in the snapshot's `errors` and its fields stay unknown; the
-other parts are read as usual. `raw` keeps each part's output under its own command
-line, for the Status detail.
-
-Adding a read is one more line in the kind's list, e.g. the calls in progress:
-
-    Read("calls", lambda n: cat.asterisk_rx("core show channels count"), _read_calls),
-
-with `_read_calls(part, status)` returning `replace(status, channels=...)` parsed from
-`part.out` (stdout, stderr, exit_status), after adding the catalog entry and the status
-field. Nothing else changes: the read rides in the same execution as the others. A
-read's command may depend on the site (`site_command`: the phones' registrations are
-`pjsip show contacts`, or `sip show peers` on a site whose inventory says
-`sip = "chan_sip"`).
+One remote execution per node and poll: what each kind of node is asked, and how each
+answer becomes its status, is ops/node_reads.py (a CC node's reads, ops/cc_status.py).
+The reads of a node go out together as one read-only catalog command, the output is
+split back per part (`core.batch`), and each part's output is handed to its parser. A
+part that did not arrive whole is reported in the snapshot's `errors` and its fields stay
+unknown; the other parts are read as usual. `raw` keeps each part's output under its own
+command line, for the Status detail.
 
 An SSH server that does not hand the line to a shell (a ForceCommand that splits it into
 words, say) prints none of the markers: the node's errors say so once, and the node is
@@ -40,15 +26,8 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.asterisk import (
-    AsteriskResult,
-    Outcome,
-    parse_channels_count,
-    parse_pjsip_contacts,
-    parse_sip_peers,
-)
 from resil_tui.core.batch import PartOutput, split_batch
 from resil_tui.core.cluster import (
     Severity,
@@ -59,49 +38,35 @@ from resil_tui.core.cluster import (
     phone_placement,
     worst,
 )
-from resil_tui.core.compose import ComposePs, parse_compose_ps
-from resil_tui.core.edge_side import PairAddresses, edge_targets
 from resil_tui.core.freshness import stale_after
-from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
-from resil_tui.core.ha_webui import parse_sip_expiry, read_provd_file
-from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import (
     CcStatus,
-    EdgeStatus,
-    MdsStatus,
     NodeSnapshot,
     Reachability,
     ReachState,
     SiteSnapshot,
-    XivoStatus,
 )
-from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
-from resil_tui.core.sync_log import last_sync_result
 from resil_tui.core.telephony import PhoneHistory, track
-from resil_tui.core.xuc_readiness import XucReadiness, XucRun
-from resil_tui.inventory_model import Inventory, Node, NodeKind, SipStack, Site
+from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
+from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
-from resil_tui.ops import replication_record
-from resil_tui.ops.cc_status import (
-    DEEP_LOG_LINES,
-    LOGS,
-    cc_parts,
-    cc_status,
-    deep_logs_command,
-    part_of,
-    plain_logs_command,
-    since_refused,
-    trim_log_raw,
-)
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from resil_tui.core.xuc_readiness import XucReadiness, XucRun
+    from resil_tui.ops import cc_status as cc
+    from resil_tui.ops import node_reads
+    from resil_tui.ops.node_reads import KindReads, Read
+else:
+    # The reads and their parsers load at the first poll: the console's first screen
+    # builds a collector and is painted before anything is polled.
+    cc = lazy_module("resil_tui.ops.cc_status")
+    node_reads = lazy_module("resil_tui.ops.node_reads")
 
-# How many sync log lines tell the last run's outcome (a run logs a handful of lines).
-SYNC_LOG_LINES = 60
+log = logging.getLogger(__name__)
 
 _REACH_OF_ERROR = {
     ErrorKind.REFUSED: ReachState.REFUSED,
@@ -348,7 +313,7 @@ class StatusCollector:
     async def _collect(self, node: Node) -> NodeSnapshot:
         if node.kind is NodeKind.CC:
             return await self._collect_cc(node)
-        kind: KindReads[Any] = KINDS[node.kind]
+        kind: KindReads[Any] = node_reads.KINDS[node.kind]
         commands = self._commands(node, kind)
         got = await self._read(node, commands)
         site = self.inventory.site(node.site)
@@ -376,7 +341,7 @@ class StatusCollector:
         again at once without it, and not passed again."""
         previous = self._last.get(node.id)
         last_cc = previous.cc if previous is not None else None
-        parts = cc_parts(node, last_cc)
+        parts = cc.cc_parts(node, last_cc)
         got = await self._read(node, [p.command for p in parts])
         errors = list(got.errors)
         raw = dict(got.raw)
@@ -387,24 +352,26 @@ class StatusCollector:
                 errors.append(f"{part.command.line}: {out.problem}")
                 continue
             outputs[part.name] = out
-        logs = next(p.command for p in parts if p.name == LOGS)
+        logs = next(p.command for p in parts if p.name == cc.LOGS)
         since_used = "--since" in logs.argv
-        if since_used and LOGS in outputs and since_refused(outputs[LOGS]):
-            logs = plain_logs_command()
+        if since_used and cc.LOGS in outputs and cc.since_refused(outputs[cc.LOGS]):
+            logs = cc.plain_logs_command()
             result = await self._run(node, logs)
-            outputs[LOGS] = part_of(result)
-            raw[logs.line] = _shown(part_of(result))
-            cc = replace(cc_status(node, outputs, self.clock(), last_cc), logs_since_ok=False)
+            outputs[cc.LOGS] = cc.part_of(result)
+            raw[logs.line] = _shown(cc.part_of(result))
+            status = replace(
+                cc.cc_status(node, outputs, self.clock(), last_cc), logs_since_ok=False
+            )
         else:
-            cc = cc_status(node, outputs, self.clock(), last_cc, since_used=since_used)
-        xuc = cc.xuc
+            status = cc.cc_status(node, outputs, self.clock(), last_cc, since_used=since_used)
+        xuc = status.xuc
         if xuc is not None and xuc.start_out_of_view and self._wants_deep(node.id, xuc):
             # Read after the poll, outside its deadline (poll_node): 20,000 lines may take
             # longer than the batch, and must not turn a good answer into a timeout.
-            self._deep_pending[node.id] = _DeepRead(outputs, last_cc, cc.logs_since_ok)
+            self._deep_pending[node.id] = _DeepRead(outputs, last_cc, status.logs_since_ok)
         if logs.line in raw:
-            raw[logs.line] = trim_log_raw(raw[logs.line])
-        return self._answered(node, got.latency, raw, errors, {"cc": cc})
+            raw[logs.line] = cc.trim_log_raw(raw[logs.line])
+        return self._answered(node, got.latency, raw, errors, {"cc": status})
 
     def _wants_deep(self, node_id: str, xuc: XucReadiness) -> bool:
         """A busy xuc up for long: its start-up is older than the poll's window. It is read
@@ -427,7 +394,7 @@ class StatusCollector:
         if wanted is None or snap.cc is None or snap.cc.xuc is None:
             return snap
         run, tries = self._deep_runs.get(node.id, (snap.cc.xuc.run, 0))
-        deep = deep_logs_command()
+        deep = cc.deep_logs_command()
         try:
             result = await asyncio.wait_for(
                 self._run(node, deep), node.ssh.connect_timeout + node.ssh.command_timeout
@@ -437,13 +404,13 @@ class StatusCollector:
             why = exc.message if isinstance(exc, RemoteError) else "no complete answer in time"
             return replace(snap, errors=[*snap.errors, f"{deep.line}: {why}"])
         self._deep_runs[node.id] = (run, DEEP_READ_TRIES)  # done for this run
-        outputs = {**wanted.outputs, LOGS: part_of(result)}
-        cc = replace(
-            cc_status(node, outputs, self.clock(), wanted.last_cc, tail=DEEP_LOG_LINES),
+        outputs = {**wanted.outputs, cc.LOGS: cc.part_of(result)}
+        status = replace(
+            cc.cc_status(node, outputs, self.clock(), wanted.last_cc, tail=cc.DEEP_LOG_LINES),
             logs_since_ok=wanted.logs_since_ok,
         )
-        raw = {**snap.raw, deep.line: trim_log_raw(_shown(part_of(result)))}
-        return replace(snap, cc=cc, raw=raw)
+        raw = {**snap.raw, deep.line: cc.trim_log_raw(_shown(cc.part_of(result)))}
+        return replace(snap, cc=status, raw=raw)
 
     def _answered(
         self,
@@ -494,7 +461,7 @@ class StatusCollector:
             return last
         errors: list[str] = []
         blank = kind.blank
-        after = read.parse(PartResult(node, site, out, errors), blank)
+        after = read.parse(node_reads.PartResult(node, site, out, errors), blank)
         changed = {
             f.name: getattr(after, f.name)
             for f in dataclasses.fields(after)
@@ -508,7 +475,7 @@ class StatusCollector:
         """Every read of one poll, in one remote execution when the node allows it."""
         if len(commands) == 1:
             result = await self._run(node, commands[0])
-            return _Reads([part_of(result)], result.duration)
+            return _Reads([cc.part_of(result)], result.duration)
         left = self._part_by_part.get(node.id, 0)
         if left > 0:
             self._part_by_part[node.id] = left - 1
@@ -531,13 +498,13 @@ class StatusCollector:
             fallback.outputs,
             fallback.latency,
             errors=[NOT_A_SHELL] if first else [],
-            raw={joined.command.line: _shown(part_of(result))},
+            raw={joined.command.line: _shown(cc.part_of(result))},
         )
 
     async def _one_by_one(self, node: Node, commands: list[Command]) -> _Reads:
         results = await asyncio.gather(*(self._run(node, c) for c in commands))
         # The quickest command of the poll is the closest to the round-trip time.
-        return _Reads([part_of(r) for r in results], min(r.duration for r in results))
+        return _Reads([cc.part_of(r) for r in results], min(r.duration for r in results))
 
     async def _run(self, node: Node, command: Command) -> Result:
         result = await self.pool.run(node, command)
@@ -597,234 +564,7 @@ def _shown(out: PartOutput) -> str:
     shown = out.stdout
     if out.stderr.strip():
         shown += ("\n" if shown and not shown.endswith("\n") else "") + out.stderr
-    return f"{shown}[{_ended(out)}{': ' + out.problem if out.problem else ''}]"
-
-
-def _ended(out: PartOutput) -> str:
-    return f"exit {out.exit_status}" if out.exit_status is not None else "no exit status"
-
-
-@dataclass(frozen=True)
-class PartResult:
-    """What a parser gets: one part's output, the node and site it came from, and the
-    poll's error list, where it says what it could not read."""
-
-    node: Node
-    site: Site
-    out: PartOutput
-    errors: list[str]
-
-
-S = TypeVar("S")
-
-
-@dataclass(frozen=True)
-class Read(Generic[S]):
-    """One read of a poll: a name, its catalog command, and how its output updates the
-    kind's status (a parser returns the status with its own fields filled in)."""
-
-    name: str
-    command: Callable[[Node], Command]
-    parse: Callable[[PartResult, S], S]
-    # When the command depends on the site's settings: used instead of `command`.
-    site_command: Callable[[Node, Site], Command] | None = None
-
-    def build(self, node: Node, site: Site | None) -> Command:
-        if self.site_command is not None and site is not None:
-            return self.site_command(node, site)
-        return self.command(node)
-
-
-@dataclass(frozen=True)
-class KindReads(Generic[S]):
-    slot: str  # the NodeSnapshot field the status goes to
-    blank: S  # the status with every field unknown: what parsers fill in
-    start: Callable[[Node], S]  # the status before any read (what no part says)
-    reads: tuple[Read[S], ...]
-
-
-def _xivo_files(node: Node) -> list[str]:
-    p = node.paths
-    return [p.ha_conf, p.cron_master, p.cron_slave, p.disabled_flag, p.sync_log, p.provd_default]
-
-
-def _read_xivo_files(part: PartResult, status: XivoStatus) -> XivoStatus:
-    p = part.node.paths
-    texts = split_multi_tail(part.out.stdout, part.out.stderr, _xivo_files(part.node))
-    for path, why in texts.problems.items():
-        part.errors.append(f"{path}: {why}")
-    sync_text = texts.text(p.sync_log)
-    provd, provd_error = read_provd_file(
-        p.provd_default, texts.text(p.provd_default), texts.problems.get(p.provd_default)
-    )
-    return replace(
-        status,
-        ha=parse_ha_conf(texts.text(p.ha_conf)),
-        disabled_flag=None
-        if p.disabled_flag in texts.problems
-        else texts.text(p.disabled_flag) is not None,
-        cron=HaCron(
-            master=parse_cron_file(texts.text(p.cron_master)),
-            slave=parse_cron_file(texts.text(p.cron_slave)),
-        ),
-        sync=last_sync_result(sync_text) if sync_text is not None else None,
-        provd_default=provd,
-        provd_error=provd_error,
-    )
-
-
-def _read_services(part: PartResult) -> ServicesStatus:
-    return parse_xivo_service_status(part.out.stdout, part.out.exit_status)
-
-
-def _exists(part: PartResult, path: str) -> bool | None:
-    if part.out.exit_status in (0, 1):
-        return part.out.exit_status == 0
-    part.errors.append(f"test -e {path}: {_ended(part.out)}")
-    return None
-
-
-def _read_sip_expiry(part: PartResult, status: XivoStatus) -> XivoStatus:
-    out = part.out
-    if out.exit_status == 0:
-        return replace(status, sip_expiry=parse_sip_expiry(out.stdout))
-    lines = [x for x in f"psql: {out.stderr or out.stdout}".strip().splitlines() if x.strip()]
-    return replace(status, sip_error=lines[0] if lines else _ended(out))
-
-
-def _read_edge_env(part: PartResult, status: EdgeStatus) -> EdgeStatus:
-    path = part.node.paths.edge_env
-    if part.out.exit_status != 0:
-        if "No such file" not in part.out.stderr:
-            why = part.out.stderr.strip() or _ended(part.out)
-            part.errors.append(f"cat {path}: {why}")
-        part.errors.append(f"{path}: not found")
-        return status
-    # The one rule for the side an Edge .env points to (core/edge_side.py).
-    targets = edge_targets(part.out.stdout, pair_addresses(part.site))
-    values = {v.name: v.value for v in targets.variables if v.value is not None}
-    return replace(status, values=values, targets=targets, env_text=part.out.stdout)
-
-
-def pair_addresses(site: Site) -> PairAddresses:
-    return PairAddresses(
-        site.xivo_master.ip,
-        site.xivo_slave.ip,
-        site.cc_master.ip if site.cc_master else None,
-        site.cc_slave.ip if site.cc_slave else None,
-    )
-
-
-def _containers(part: PartResult) -> ComposePs | None:
-    return parse_compose_ps(part.out.stdout) if part.out.exit_status == 0 else None
-
-
-PJSIP_CONTACTS = "pjsip show contacts"
-SIP_PEERS = "sip show peers"
-CHANNELS_COUNT = "core show channels count"
-
-
-def _registrations_cli(site: Site) -> str:
-    return SIP_PEERS if site.sip is SipStack.CHAN_SIP else PJSIP_CONTACTS
-
-
-def _asterisk_problem(part: PartResult, cli: str, result: AsteriskResult[Any]) -> None:
-    """A standby's stopped Asterisk is no problem; anything else unread is said."""
-    if result.outcome is Outcome.NO_SUCH_COMMAND:
-        hint = (
-            ' (a chan_sip site? say sip = "chan_sip" for it in the inventory)'
-            if cli == PJSIP_CONTACTS
-            else ' (a PJSIP site? remove sip = "chan_sip" from the inventory)'
-            if cli == SIP_PEERS
-            else ""
-        )
-        part.errors.append(f"asterisk -rx {cli!r}: {result.reason}{hint}")
-    elif result.outcome is Outcome.UNPARSABLE:
-        part.errors.append(f"asterisk -rx {cli!r}: {result.reason}")
-
-
-def _read_registrations(part: PartResult, status: XivoStatus) -> XivoStatus:
-    out = part.out
-    if part.site.sip is SipStack.CHAN_SIP:
-        peers = parse_sip_peers(out.stdout, out.stderr, out.exit_status)
-        _asterisk_problem(part, SIP_PEERS, peers)
-        return replace(status, sip_peers=peers)
-    contacts = parse_pjsip_contacts(out.stdout, out.stderr, out.exit_status)
-    _asterisk_problem(part, PJSIP_CONTACTS, contacts)
-    return replace(status, contacts=contacts)
-
-
-def _read_calls(part: PartResult, status: XivoStatus) -> XivoStatus:
-    out = part.out
-    channels = parse_channels_count(out.stdout, out.stderr, out.exit_status)
-    _asterisk_problem(part, CHANNELS_COUNT, channels)
-    return replace(status, channels=channels)
-
-
-# Each kind's reads, sent together as one remote execution per node and poll. A new read
-# is one more line here (see the module docstring).
-XIVO_READS: tuple[Read[XivoStatus], ...] = (
-    Read(
-        "files",  # ha.conf, both cron files, the disabled flag, the sync log's tail
-        lambda n: cat.tail_files(_xivo_files(n), SYNC_LOG_LINES),
-        _read_xivo_files,
-    ),
-    Read(
-        "services",
-        lambda n: cat.xivo_service_status(all=True),
-        lambda part, x: replace(x, services=_read_services(part)),
-    ),
-    Read(
-        "sync_key",  # only tested, never read: it is a secret
-        lambda n: cat.test_exists(n.paths.sync_key),
-        lambda part, x: replace(x, sync_key_present=_exists(part, part.node.paths.sync_key)),
-    ),
-    Read("sip_expiry", lambda n: cat.sip_expiry_query(), _read_sip_expiry),
-    Read(
-        "registrations",  # the phones: PJSIP contacts, or chan_sip peers (site.sip)
-        lambda n: cat.asterisk_rx(PJSIP_CONTACTS),
-        _read_registrations,
-        site_command=lambda n, s: cat.asterisk_rx(_registrations_cli(s)),
-    ),
-    Read("calls", lambda n: cat.asterisk_rx(CHANNELS_COUNT), _read_calls),
-)
-EDGE_READS: tuple[Read[EdgeStatus], ...] = (
-    Read("env", lambda n: cat.cat(n.paths.edge_env), _read_edge_env),
-    Read(
-        "containers",
-        lambda n: cat.edge_ps(),
-        lambda part, e: replace(e, containers=_containers(part)),
-    ),
-)
-MDS_READS: tuple[Read[MdsStatus], ...] = (
-    Read(
-        "services",
-        lambda n: cat.xivo_service_status(all=True),
-        lambda part, m: replace(m, services=_read_services(part)),
-    ),
-)
-
-# A CC node's reads are ops/cc_status.py's parts (they depend on the last poll).
-KINDS: dict[NodeKind, KindReads[Any]] = {
-    NodeKind.XIVO: KindReads(
-        "xivo",
-        XivoStatus(),
-        lambda n: XivoStatus(replication=replication_record.last(n.id)),
-        XIVO_READS,
-    ),
-    NodeKind.EDGE: KindReads("edge", EdgeStatus(), lambda n: EdgeStatus(), EDGE_READS),
-    NodeKind.MDS: KindReads("mds", MdsStatus(), lambda n: MdsStatus(), MDS_READS),
-}
-
-
-def node_commands(
-    node: Node, previous: NodeSnapshot | None = None, site: Site | None = None
-) -> list[Command]:
-    """The read commands of one poll of the node, in the order of its parts (what the
-    batch joins)."""
-    if node.kind is NodeKind.CC:
-        return [p.command for p in cc_parts(node, previous.cc if previous else None)]
-    return [read.build(node, site) for read in KINDS[node.kind].reads]
+    return f"{shown}[{out.ended}{': ' + out.problem if out.problem else ''}]"
 
 
 def overall_exit_code(reports: Iterable[SiteReport]) -> int:

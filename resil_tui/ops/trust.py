@@ -18,11 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from resil_tui.inventory_model import Node
-from resil_tui.remote import hostkeys
+from resil_tui.lazy import lazy_module
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import Pool
+
+if TYPE_CHECKING:
+    from resil_tui.remote import hostkeys
+else:
+    # known_hosts is read at the first connection, after the console's first screen.
+    hostkeys = lazy_module("resil_tui.remote.hostkeys")
 
 _HOST_KEY_KINDS = (
     ErrorKind.HOST_KEY_UNKNOWN,

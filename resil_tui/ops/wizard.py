@@ -97,8 +97,9 @@ from resil_tui.ops.edge import (
     load_previews,
     plan_notes,
 )
+from resil_tui.ops.node_reads import pair_addresses
 from resil_tui.ops.session import journal_for
-from resil_tui.ops.status import SiteReport, StatusCollector, pair_addresses
+from resil_tui.ops.status import SiteReport, StatusCollector
 from resil_tui.ops.wizard_probe import ConditionProber, Probe, describe_containers
 from resil_tui.ops.wizard_store import RunStore, site_key
 from resil_tui.ops.xuc_wait import (

@@ -31,16 +31,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resil_tui.audit import STARTED, AuditLog, AuditUnavailable, new_op_id
 from resil_tui.core import validators
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, SshSettings
-from resil_tui.remote import hostkeys, ssh
+from resil_tui.lazy import lazy_module
+from resil_tui.remote import ssh
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError, classify
 from resil_tui.remote.ssh import asyncssh
+
+if TYPE_CHECKING:
+    from resil_tui.remote import hostkeys
+else:
+    # known_hosts is read at the first connection, after the console's first screen.
+    hostkeys = lazy_module("resil_tui.remote.hostkeys")
 
 log = logging.getLogger(__name__)
 

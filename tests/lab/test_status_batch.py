@@ -15,8 +15,9 @@ from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, NodeKind
 from resil_tui.lab.server import Lab
 from resil_tui.ops import status as status_mod
+from resil_tui.ops.node_reads import KINDS, SYNC_LOG_LINES, node_commands
 from resil_tui.ops.session import make_pool
-from resil_tui.ops.status import KINDS, NOT_A_SHELL, SYNC_LOG_LINES, StatusCollector, node_commands
+from resil_tui.ops.status import NOT_A_SHELL, StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote.pool import Pool, Result
 

@@ -323,6 +323,7 @@ async def test_a_deep_read_that_fails_leaves_the_poll_as_it_was(
     from labkit import lab_inventory, short_timeouts
 
     from resil_tui.lab.spec import LabTiming
+    from resil_tui.ops import cc_status
     from resil_tui.ops import status as status_mod
     from resil_tui.remote import commands as cat
 
@@ -331,7 +332,7 @@ async def test_a_deep_read_that_fails_leaves_the_poll_as_it_was(
     try:
         inventory, _ = lab_inventory(lab, tmp_path, edit=lambda t: short_timeouts(t, 2.0, 1.0))
         hang = cat.compose_logs("xivocc-dcomp", "xuc", follow=True, tail=5, timestamps=True)
-        monkeypatch.setattr(status_mod, "deep_logs_command", lambda: hang)
+        monkeypatch.setattr(cc_status, "deep_logs_command", lambda: hang)
         node = inventory.node(CC)
         async with make_pool(inventory, audit_path=tmp_path / "audit.jsonl") as pool:
             warm = StatusCollector(inventory, pool)

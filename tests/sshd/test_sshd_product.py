@@ -13,8 +13,9 @@ from sshd_fixture import SshdLab, SshdLabFactory
 
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, NodeKind
+from resil_tui.ops.node_reads import KINDS
 from resil_tui.ops.session import make_pool
-from resil_tui.ops.status import KINDS, StatusCollector
+from resil_tui.ops.status import StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote import sftp
 from resil_tui.remote.errors import ErrorKind, RemoteError

@@ -1,7 +1,8 @@
 """The first screen loads the Status pane alone (issue 17): the other panes' keys come from
 ui/panes/catalog.py, so help, the keymap check and the palette know them before their
-modules are imported; the console's start-up runs without the cyclic collector and turns
-it back on once started. Checked in fresh interpreters (sys.modules, gc), never timed."""
+modules are imported; the status poll's reads and parsers load with the first poll; the
+console's start-up runs without the cyclic collector and turns it back on once started.
+Checked in fresh interpreters (sys.modules, gc), never timed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.catalog import PANES
 
 LAZY = [f"resil_tui.ui.panes.{spec.module}" for spec in PANES[1:]]
+# What only a node's answer needs (resil_tui.lazy): not loaded before the first screen.
+PARSERS = [
+    "resil_tui.ops.node_reads",
+    "resil_tui.ops.cc_status",
+    "resil_tui.core.asterisk",
+    "resil_tui.core.xuc_readiness",
+    "resil_tui.core.edge_scan",
+    "resil_tui.core.edge_env",
+    "resil_tui.remote.hostkeys",
+    "dotenv",
+]
 
 
 def _run(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
@@ -78,12 +90,15 @@ def test_keys_of_panes_not_imported_are_listed_and_checked(tmp_path: Path) -> No
 def test_console_starts_without_the_collector_and_turns_it_back_on(tmp_path: Path) -> None:
     inv = smallest_inventory(tmp_path / "smallest.toml")
     script = (
-        "import asyncio, gc, sys\n"
+        "import asyncio, gc, sys, types\n"
         "from textual.app import App\n"
         "seen = {}\n"
+        "def loaded(name):  # a lazy module is in sys.modules before it is loaded\n"
+        "    return type(sys.modules.get(name)) is types.ModuleType\n"
         "async def pilot(p):\n"
         "    seen['FIRST'] = gc.isenabled()\n"
         f"    seen['LOADED'] = [m for m in {LAZY!r} if m in sys.modules]\n"
+        f"    seen['PARSERS'] = [m for m in {PARSERS!r} if loaded(m)]\n"
         "    from resil_tui.ui.panes.base import Pane\n"
         "    for _ in range(400):\n"
         "        if len(p.app.query(Pane)) == 6 and gc.isenabled():\n"
@@ -109,4 +124,5 @@ def test_console_starts_without_the_collector_and_turns_it_back_on(tmp_path: Pat
     assert found["FIRST"] == "False"
     # The first screen is painted before the other panes' modules are imported.
     assert found["LOADED"] == "[]"
+    assert found["PARSERS"] == "[]"
     assert (found["PANES"], found["STARTED"], found["AFTER"]) == ("6", "True", "True")
