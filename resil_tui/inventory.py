@@ -61,6 +61,8 @@ _FQDN_RE = re.compile(
 
 @dataclass(frozen=True)
 class ConfigError:
+    """One mistake in the inventory: where (file, line, column, key) and what."""
+
     file: str
     line: int | None
     key: str

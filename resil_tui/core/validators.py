@@ -45,6 +45,8 @@ def is_host(value: str) -> bool:
 
 @dataclass(frozen=True)
 class SshTarget:
+    """`[user@]host[:port]` in parts (`ssh_target`); printed back the same way."""
+
     user: str | None
     host: str
     port: int | None
