@@ -118,6 +118,7 @@ def test_check_config_imports_only_what_it_runs(tmp_path: Path) -> None:
         "tempfile",
         "difflib",
         "resil_tui.preferences",
+        "resil_tui.core.log_readers",  # an inventory without log streams
         "resil_tui.remote",
         "resil_tui.ops",
     }
