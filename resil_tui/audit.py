@@ -59,6 +59,8 @@ def local_user() -> str:
 
 @dataclass(frozen=True)
 class AuditRecord:
+    """One audit log line: a change (or a stream start) on a node, as started or with its result."""
+
     time: str  # ISO 8601, UTC
     user: str  # local user running resil-tui
     site: str

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 from resil_tui import paths as xdg
 from resil_tui.core import validators
-from resil_tui.core.log_readers import ReaderRefused, check_reader
 from resil_tui.inventory_model import (
     DEFAULT_HA_SIP_EXPIRY,
     DEFAULT_READINESS_PATTERN,
@@ -61,6 +60,8 @@ _FQDN_RE = re.compile(
 
 @dataclass(frozen=True)
 class ConfigError:
+    """One mistake in the inventory: where (file, line, column, key) and what."""
+
     file: str
     line: int | None
     key: str
@@ -587,6 +588,10 @@ def _logs(c: _Checker, value: Any, path: str) -> tuple[LogStreamSpec, ...]:
     if not isinstance(value, list):
         c.error(path, f"must be an array of {{ name = ..., command = [...] }}, not {_kind(value)}")
         return ()
+    # Here: the readers' rules (a module and its patterns) are for the inventories that
+    # declare log streams, not the start-up of every command.
+    from resil_tui.core.log_readers import ReaderRefused, check_reader
+
     out: list[LogStreamSpec] = []
     for i, item in enumerate(value):
         item_path = f"{path}[{i}]"

@@ -178,6 +178,8 @@ class LogStreamSpec:
 
 @dataclass(frozen=True)
 class Node:
+    """A node of a site: what it is, how to reach it, where its files and logs are."""
+
     # "paris.xivo.master", "paris.cc.slave", "paris.edge" (or "paris.edge.sip" when the site
     # has several Edge nodes), "paris.mds.mds1"
     id: str
@@ -201,6 +203,9 @@ class Node:
 
 @dataclass(frozen=True)
 class Site:
+    """A site: its XiVO pair, its CC pair, Edge nodes and media servers if any, its
+    failover mode and phone policy."""
+
     name: str
     xivo_master: Node
     xivo_slave: Node
@@ -236,6 +241,8 @@ class Site:
 
 @dataclass(frozen=True)
 class Inventory:
+    """What the inventory file declares: the sites and what they share."""
+
     path: Path | None
     sites: dict[str, Site]
     read_only: bool = False

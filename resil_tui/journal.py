@@ -54,6 +54,8 @@ class JournalBusy(OSError):
 
 @dataclass(frozen=True)
 class JournalBounds:
+    """How far the journal may grow before old entries go (the inventory's journal policy)."""
+
     max_age: float = DEFAULT_MAX_AGE  # seconds
     max_bytes: int = DEFAULT_MAX_BYTES
 

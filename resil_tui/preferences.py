@@ -71,6 +71,8 @@ class Preferences:
 
 @dataclass(frozen=True)
 class LoadedPreferences:
+    """The preferences file as read: a broken one counts as empty, and says why."""
+
     preferences: Preferences
     problems: tuple[str, ...] = ()  # shown once the console runs; the values are ignored
     path: Path | None = None
@@ -237,6 +239,8 @@ def update_preferences(
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting as resolved: the value that won and the source it came from."""
+
     value: Any
     source: str  # "flag", "environment", "preferences", "default"
 

@@ -73,6 +73,9 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class AsteriskResult(Generic[T]):
+    """What one `asterisk -rx` command gave: the parsed value, or why there is none (Asterisk
+    stopped, module not loaded, unreadable)."""
+
     outcome: Outcome
     value: T | None = None  # set exactly when outcome is PARSED
     reason: str = ""  # why unparsable, or the "No such command" line
@@ -162,6 +165,8 @@ _STATUS_WORDS: Mapping[str, ContactStatus] = MappingProxyType(
 
 @dataclass(frozen=True)
 class Contact:
+    """One line of `pjsip show contacts`: a registration of a phone line (AOR) on this node."""
+
     aor: str
     uri: str  # as printed: Asterisk truncates long URIs to its column
     hash: str | None  # first characters of the contact id's hash
@@ -186,6 +191,8 @@ class Contact:
 
 @dataclass(frozen=True)
 class Contacts:
+    """The phones' PJSIP registrations on a XiVO node, from `pjsip show contacts`."""
+
     total: int  # contact lines read
     reachable: int  # contacts whose status is Avail
     by_status: Mapping[ContactStatus, int]
@@ -310,6 +317,8 @@ def parse_pjsip_contacts(
 
 @dataclass(frozen=True)
 class Channels:
+    """The channels and calls in progress on a XiVO node, from `core show channels count`."""
+
     active_channels: int | None  # None: the line was not printed
     active_calls: int | None
     max_calls: int | None = None  # asterisk.conf maxcalls, when set
@@ -375,6 +384,8 @@ class PeerStatus(StrEnum):
 
 @dataclass(frozen=True)
 class SipPeer:
+    """One row of `sip show peers` (chan_sip sites): a configured line, registered or not."""
+
     name: str
     username: str | None
     host: str | None  # None for "(Unspecified)": not registered
@@ -409,6 +420,8 @@ class SipPeer:
 
 @dataclass(frozen=True)
 class PeerSummary:
+    """The closing `N sip peers [...]` line: Asterisk's own counts, to check the rows against."""
+
     total: int
     monitored_online: int
     monitored_offline: int
@@ -427,6 +440,8 @@ class PeerSummary:
 
 @dataclass(frozen=True)
 class SipPeers:
+    """The phones' chan_sip registrations on a XiVO node, from `sip show peers`."""
+
     total: int  # peers listed (configured lines, registered or not)
     reachable: int  # OK or LAGGED
     registered: int  # with an address (not "(Unspecified)")

@@ -45,6 +45,8 @@ class BatchFormatError(ValueError):
 
 @dataclass(frozen=True)
 class PartOutput:
+    """What one part of a batch printed on each stream, and how it ended."""
+
     stdout: str
     stderr: str
     exit_status: int | None  # None: the part's exit status was not reported
@@ -67,6 +69,8 @@ class PartOutput:
 
 @dataclass(frozen=True)
 class BatchSplit:
+    """A batched execution cut back into its parts (in the order sent), and whether to trust it."""
+
     parts: tuple[PartOutput, ...]
     markers_seen: bool  # at least one begin marker of this batch, on either stream
     statuses_trusted: bool = True  # the shell's `$?` passed the probe (see above)
@@ -89,6 +93,8 @@ def check_nonce(nonce: str) -> str:
 
 @dataclass(frozen=True)
 class _Section:
+    """One part's stretch of one stream, and which of its markers were found."""
+
     text: str
     found: bool  # the begin marker was there
     ended: bool  # the end marker's fixed part was there too

@@ -157,6 +157,8 @@ def remedy_towards(side: str | None) -> Remedy | None:
 
 @dataclass(frozen=True)
 class Finding:
+    """One verdict about a site: what is wrong (or fine), why, and the remedy when there is one."""
+
     code: Verdict
     severity: Severity
     title: str
@@ -179,6 +181,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class SiteVerdicts:
+    """A site judged at one poll: who serves telephony, every finding, and where the phones are."""
+
     site: str
     primary: Finding  # also findings[0]
     findings: list[Finding]

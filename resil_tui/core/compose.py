@@ -34,6 +34,8 @@ class ContainerState(StrEnum):
 
 @dataclass(frozen=True)
 class Container:
+    """One container of a compose stack (xivocc, edge), as `ps` listed it."""
+
     name: str
     service: str
     state: ContainerState
@@ -64,6 +66,8 @@ class Container:
 
 @dataclass(frozen=True)
 class ComposePs:
+    """A compose stack's `ps` listing, in whichever layout the wrapper printed."""
+
     containers: list[Container] = field(default_factory=list)
     unparsed: list[str] = field(default_factory=list)
     layout: str = "empty"  # "modern" | "legacy" | "json" | "unknown" | "empty"

@@ -100,6 +100,8 @@ class IssueKind(StrEnum):
 
 @dataclass(frozen=True)
 class EdgeIssue:
+    """What the admin must know about the `.env`: errors stop the switch, warnings do not."""
+
     kind: IssueKind
     message: str
     variable: str | None = None
@@ -150,6 +152,9 @@ class SedLine:
 
 @dataclass(frozen=True)
 class EdgeSwitchPlan:
+    """The Edge `.env` switched to one side, for review before anything is written: the new text,
+    what it leaves alone and why, and what the seed's sed would have changed."""
+
     direction: Direction
     addresses: EdgeAddresses
     old_text: str

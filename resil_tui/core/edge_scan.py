@@ -55,6 +55,8 @@ class Chunk:
 
 @dataclass(frozen=True)
 class EnvScan:
+    """An Edge `.env` cut into dotenv's chunks, with the offsets the planner edits by."""
+
     text: str
     chunks: tuple[Chunk, ...]
     aligned: bool  # False if dotenv's chunks did not tile the text (offsets unusable)

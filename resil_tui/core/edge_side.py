@@ -89,6 +89,8 @@ class PairAddresses:
 
 @dataclass(frozen=True)
 class EdgeVariableTarget:
+    """One of the four relay variables of an Edge `.env`, and the side its addresses name."""
+
     name: str
     value: str | None  # as written in the file; None: not assigned
     detail: VarSide
@@ -112,6 +114,8 @@ class EdgeVariableTarget:
 
 @dataclass(frozen=True)
 class EdgeTargets:
+    """Which side an Edge `.env` points to, variable by variable and as a whole."""
+
     variables: list[EdgeVariableTarget]
     overall: EdgeSide
 

@@ -35,6 +35,8 @@ _NO_PEER = IPv4Address("0.0.0.0")
 
 @dataclass(frozen=True)
 class HaConfig:
+    """A XiVO node's HA role and peer, as ha.conf (or sysconfd's answer) states them."""
+
     mode: HaMode
     peer: IPv4Address | None
     raw: str
@@ -158,6 +160,8 @@ def expected_cron_state(mode: HaMode) -> CronState | None:
 
 @dataclass(frozen=True)
 class CronEntry:
+    """One job line of an HA cron file, active or commented out."""
+
     schedule: str  # "0 * * * *" or "@hourly"
     user: str
     command: str
@@ -227,6 +231,8 @@ def parse_cron_line(line: str) -> CronEntry | None:
 
 @dataclass(frozen=True)
 class CronFile:
+    """One HA cron file (/etc/cron.d/xivo-ha-master or xivo-ha-slave) as read on a node."""
+
     present: bool
     entries: list[CronEntry] = field(default_factory=list)
     unparsed: list[str] = field(default_factory=list)

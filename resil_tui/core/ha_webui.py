@@ -127,6 +127,8 @@ def expected_backup(mode: HaMode, peer: IPv4Address | None) -> str | Unchanged |
 
 @dataclass(frozen=True)
 class SipExpiry:
+    """The registration expiry rows (`staticsip`) of a node's asterisk database, as read."""
+
     values: dict[str, str]  # as printed, by name
     unparsed: list[str] = field(default_factory=list)
 
@@ -259,6 +261,8 @@ class CheckState(StrEnum):
 
 @dataclass(frozen=True)
 class AutoCheck:
+    """One thing the web UI's HA save writes and sysconfd does not, checked on a node."""
+
     name: str  # "SIP expiry" | "backup registrar"
     state: CheckState
     detail: str

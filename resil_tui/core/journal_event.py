@@ -56,6 +56,8 @@ def iso(epoch: float) -> str:
 
 @dataclass(frozen=True)
 class JournalEvent:
+    """One journal entry: a fact of a site that changed, or an action someone took on it."""
+
     time: float  # epoch seconds: when a poll saw it, or when the action ended
     site: str
     node: str | None  # node id; None: the site as a whole (its verdict)

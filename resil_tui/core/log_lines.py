@@ -62,6 +62,8 @@ def clean_lines(lines: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class LineParts:
+    """A followed log line taken apart: compose prefix, time and the application's own text."""
+
     service: str | None  # compose service prefix (``xuc-1``), None without a prefix
     time: datetime | None  # docker ``-t`` time (aware UTC) or the application's (naive)
     docker_time: bool  # time came from docker ``-t`` (trustworthy ordering, unique-ish)

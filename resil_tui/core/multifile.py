@@ -16,6 +16,8 @@ _MISSING = re.compile(r"^tail: cannot open '(?P<path>.*)' for reading: (?P<why>.
 
 @dataclass(frozen=True)
 class MultiFile:
+    """The files one `tail -n N -- FILE...` read, split back per path."""
+
     texts: dict[str, str | None]  # None: the file does not exist
     problems: dict[str, str] = field(default_factory=dict)  # path -> why it could not be read
 

@@ -44,6 +44,8 @@ class ReachState(StrEnum):
 
 @dataclass(frozen=True)
 class Reachability:
+    """Whether the last poll reached the node over SSH, since when, and if not, why."""
+
     state: ReachState = ReachState.NOT_POLLED
     message: str = ""
     since: float | None = None  # epoch seconds when the node entered this state
@@ -80,6 +82,9 @@ class Reachability:
 
 @dataclass(frozen=True)
 class XivoStatus:
+    """What a poll read on a XiVO node (None: not known): HA, services, sync and replication, the
+    web UI's HA settings, phones and calls."""
+
     ha: HaConfig | None = None
     services: ServicesStatus | None = None
     disabled_flag: bool | None = None  # /var/lib/xivo/disabled exists (standby on purpose)
@@ -138,6 +143,8 @@ XUC_SERVICE = "xuc"
 
 @dataclass(frozen=True)
 class CcStatus:
+    """What a poll read on a CC node: the xivocc stack's containers and whether xuc is ready."""
+
     containers: ComposePs | None = None
     # The readiness of the xuc container's current run (core/xuc_readiness.py).
     xuc: XucReadiness | None = None
@@ -160,6 +167,8 @@ class CcStatus:
 
 @dataclass(frozen=True)
 class EdgeStatus:
+    """What a poll read on an Edge node: its `.env` (the side it points to) and its containers."""
+
     values: dict[str, str] = field(default_factory=dict)  # the four variables found in .env
     targets: EdgeTargets | None = None
     containers: ComposePs | None = None
@@ -185,6 +194,8 @@ class EdgeStatus:
 
 @dataclass(frozen=True)
 class MdsStatus:
+    """What a poll read on an MDS node: its services."""
+
     services: ServicesStatus | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,6 +207,9 @@ class MdsStatus:
 
 @dataclass(frozen=True)
 class NodeSnapshot:
+    """One node as its last poll saw it: reached or not, the status of its kind, the raw outputs
+    and what could not be read."""
+
     node_id: str
     kind: str  # "xivo" | "cc" | "edge" | "mds" (inventory NodeKind values)
     side: str | None = None  # "master" | "slave" for XiVO and CC
@@ -247,6 +261,8 @@ class NodeSnapshot:
 
 @dataclass(frozen=True)
 class SiteSnapshot:
+    """Every node of a site as last polled: what cluster.py judges."""
+
     site: str
     nodes: dict[str, NodeSnapshot] = field(default_factory=dict)  # by node_id
     polled_at: float | None = None

@@ -23,6 +23,8 @@ class ReplicationOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class ReplicationResult:
+    """How a run of the master's database replication to the slave ended."""
+
     outcome: ReplicationOutcome
     reason: str | None = None
     exit_code: int | None = None

@@ -17,6 +17,8 @@ from resil_tui.inventory_model import Resilience, Side
 
 @dataclass(frozen=True)
 class RoleWords:
+    """What a site calls the two sides of its pair, in every label the product prints."""
+
     master: str  # "master" | "Main"
     slave: str  # "slave" | "Standby"
 

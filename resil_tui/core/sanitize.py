@@ -28,6 +28,7 @@ C-speed scan (bench/sanitize.py measures both paths).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -43,10 +44,16 @@ FORBIDDEN: frozenset[int] = C0 | DEL | C1 | BIDI | SURROGATES
 _SGR = re.compile(r"\x1b\[[0-9;:]{0,64}m")
 # CRs right before a newline cannot overwrite anything (PTYs send "\r\n", even "\r\r\n").
 _CRLF = re.compile(r"\r+\n")
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
 _ASCII_UNSAFE = bytes(c for c in range(0x80) if c in C0 or c in DEL)
+
+
+@functools.cache
+def _unsafe() -> re.Pattern[str]:
+    """Any forbidden character. Compiled when first needed: its ranges beyond Latin-1
+    were 0.4 ms of every command's start-up, and text without controls never needs it."""
+    return re.compile(
+        "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    )
 
 
 def _visible(code: int) -> str:
@@ -59,9 +66,14 @@ def _visible(code: int) -> str:
     return f"⟨U+{code:04X}⟩"
 
 
-_TABLE: dict[int, str] = {code: _visible(code) for code in FORBIDDEN}
-# The same table with newline shown too, for text that must stay on one line.
-_TABLE_ONE_LINE: dict[int, str] = {**_TABLE, 0x0A: "␤"}
+@functools.cache
+def _tables() -> tuple[dict[int, str], dict[int, str]]:
+    """The replacement of every forbidden code point, and the same table with newline
+    shown too (text that must stay on one line). Built when first needed: its 2,000-odd
+    entries (the surrogates) were 0.7 ms of the start-up of every command, and most
+    never print a control."""
+    table = {code: _visible(code) for code in FORBIDDEN}
+    return table, {**table, 0x0A: "␤"}
 
 
 def _ascii_clean(text: str) -> bool:
@@ -89,7 +101,7 @@ _WIDE_LOOKS = 64  # past this many candidates, the one regex scan is the quicker
 
 
 def _wide_clean(text: str) -> bool:
-    """`_UNSAFE.search(text) is None` for text that is not all ASCII, at C speed in the
+    """`_unsafe().search(text) is None` for text that is not all ASCII, at C speed in the
     common case (a few "…" or accents in a long output): the bytes are searched for the
     lead bytes of forbidden characters rather than the text scanned by a regex."""
     raw = text.encode("utf-8", "surrogatepass")
@@ -101,7 +113,7 @@ def _wide_clean(text: str) -> bool:
         while i >= 0:
             looks += 1
             if looks > _WIDE_LOOKS:
-                return _UNSAFE.search(text) is None
+                return _unsafe().search(text) is None
             if forbidden(raw[i + 1 : i + 3]):
                 return False
             i = raw.find(lead, i + 1)
@@ -117,18 +129,18 @@ def clean(text: str, *, one_line: bool = False) -> str:
         if _ascii_clean(text) and not (one_line and "\n" in text):
             return text
     elif not one_line and _wide_clean(text):
-        return text  # nothing to show otherwise: `_UNSAFE.sub` below would find nothing
+        return text  # nothing to show otherwise: `_unsafe().sub` below would find nothing
     if "\r\n" in text:
         text = _drop_crs_before_newlines(text)
     if "\x1b[" in text:
         text = _SGR.sub("", text)
     if one_line:
-        return text.translate(_TABLE_ONE_LINE)
+        return text.translate(_tables()[1])
     if text.isascii() and _ascii_clean(text):
         return text  # colour sequences were all there was
     # Sparse bad characters in a long text: a regex callback per match beats translating
     # every character (see bench/sanitize.py); the table is the same.
-    return _UNSAFE.sub(_replace, text)
+    return _unsafe().sub(_replace, text)
 
 
 def _drop_crs_before_newlines(text: str) -> str:
@@ -142,14 +154,14 @@ def _drop_crs_before_newlines(text: str) -> str:
 
 
 def _replace(match: re.Match[str]) -> str:
-    return _TABLE[ord(match.group())]
+    return _tables()[0][ord(match.group())]
 
 
 def is_clean(text: str) -> bool:
     """True when `text` holds no control, escape, bidi or surrogate character."""
     if text.isascii():
         return _ascii_clean(text)
-    return _UNSAFE.search(text) is None
+    return _unsafe().search(text) is None
 
 
 def longest_backtick_run(text: str) -> int:

@@ -42,6 +42,8 @@ class DatabaseState(StrEnum):
 
 @dataclass(frozen=True)
 class ServiceEntry:
+    """One service line of `xivo-service status`."""
+
     name: str
     state: ServiceState
     raw_state: str  # the word as printed, kept when it maps to UNKNOWN
@@ -52,6 +54,8 @@ class ServiceEntry:
 
 @dataclass(frozen=True)
 class ServicesStatus:
+    """A node's `xivo-service status` answer: whether it serves telephony is read from it."""
+
     services: list[ServiceEntry] = field(default_factory=list)
     database: DatabaseState = DatabaseState.UNKNOWN
     database_revision: str | None = None

@@ -46,6 +46,8 @@ UNREACHABLE = "unreachable"
 
 @dataclass(frozen=True)
 class Fact:
+    """One thing known about a node or the site, with when it was seen and the evidence."""
+
     node: str | None
     kind: EventKind
     value: str
@@ -59,6 +61,8 @@ class Fact:
 
 @dataclass(frozen=True)
 class SitePicture:
+    """What is known about a site: the latest fact of each kind, per node and for the site."""
+
     site: str
     facts: Mapping[FactKey, Fact] = field(default_factory=dict)
 
@@ -153,6 +157,8 @@ def _sync(snap: NodeSnapshot) -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class NodeRule:
+    """How one kind of node fact is read from a snapshot, and which kinds of node have it."""
+
     kind: EventKind
     node_kinds: frozenset[str]  # NodeSnapshot.kind values it applies to
     read: Callable[[NodeSnapshot], tuple[str, str] | None]

@@ -31,6 +31,8 @@ class SyncOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class SyncRecord:
+    """One record of /var/log/xivo-sync.log, with the lines that continue it."""
+
     time: datetime | None
     time_text: str
     pid: int
@@ -41,6 +43,8 @@ class SyncRecord:
 
 @dataclass(frozen=True)
 class SyncResult:
+    """How the last xivo-sync run (the master's files copied to the slave) ended."""
+
     outcome: SyncOutcome
     message: str  # the line that decided, or why we could not decide
     time: datetime | None = None  # node-local time of that line

@@ -47,6 +47,8 @@ class CountState(StrEnum):
 
 @dataclass(frozen=True)
 class PhoneCounts:
+    """A XiVO node's phones and calls as last read, or why they cannot be counted."""
+
     state: CountState  # of the registrations read
     reachable: int | None = None
     total: int | None = None

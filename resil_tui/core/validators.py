@@ -45,6 +45,8 @@ def is_host(value: str) -> bool:
 
 @dataclass(frozen=True)
 class SshTarget:
+    """An SSH target (`[user@]host[:port]`) taken apart, as the inventory and `init` give it."""
+
     user: str | None
     host: str
     port: int | None

@@ -414,6 +414,8 @@ def find_anchor(lines: Sequence[str], anchor: Anchor) -> int | None:
 
 @dataclass(frozen=True)
 class _Line:
+    """A line of the log window, with its time read (docker's or the application's)."""
+
     text: str
     message: str
     docker_time: float | None  # epoch
@@ -533,6 +535,8 @@ def parse_probe(url: str, stdout: str, stderr: str, exit_status: int | None) -> 
 
 @dataclass(frozen=True)
 class XucReadiness:
+    """Whether the current run of the xuc container is ready to serve, and what decided it."""
+
     state: XucState
     since: float | None  # ready: the line's time (docker) or when first seen; else the start
     basis: str  # one line: what decided it
@@ -754,6 +758,8 @@ def judge(
 
 @dataclass(frozen=True)
 class _Found:
+    """What the log window says of the run's readiness line: found, absent, or not to be told."""
+
     line: str | None = None
     since: float | None = None
     basis: str = ""

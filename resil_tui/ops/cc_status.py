@@ -56,6 +56,8 @@ PS, INSPECT, LOGS, PROBE = "ps", "inspect", "logs", "probe"
 
 @dataclass(frozen=True)
 class CcPart:
+    """One read of a CC poll: its read-only command, and the name its output comes back under."""
+
     name: str
     command: Command
 

@@ -90,6 +90,8 @@ class Read(Generic[S]):
 
 @dataclass(frozen=True)
 class KindReads(Generic[S]):
+    """Every read a poll makes on one kind of node, and the status they fill in."""
+
     slot: str  # the NodeSnapshot field the status goes to
     blank: S  # the status with every field unknown: what parsers fill in
     start: Callable[[Node], S]  # the status before any read (what no part says)

@@ -56,6 +56,8 @@ def journal_bounds(policy: JournalPolicy) -> JournalBounds:
 
 @dataclass
 class Session:
+    """One run of the console or of a command: the inventory and what is built from it."""
+
     inventory: Inventory
     pool: Pool
     collector: StatusCollector

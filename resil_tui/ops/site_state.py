@@ -19,6 +19,8 @@ from resil_tui.ops.status import CollectorEvent, NodePolled, SiteJudged, SiteRep
 
 @dataclass
 class SiteState:
+    """The console's picture of one site: every pane renders from it."""
+
     site: Site
     refresh_interval: float
     report: SiteReport | None = None  # the last judgement of the whole site

@@ -81,6 +81,8 @@ _REACH_OF_ERROR = {
 
 @dataclass(frozen=True)
 class SiteReport:
+    """A site judged from its nodes' latest snapshots (what `SiteJudged` carries)."""
+
     site: str
     snapshot: SiteSnapshot
     verdicts: SiteVerdicts
@@ -544,6 +546,8 @@ BATCH_RETRY_POLLS = 20
 
 @dataclass(frozen=True)
 class _Parsed:
+    """A read's output and what its parser made of it: an unchanged output is not parsed again."""
+
     node: Node
     site: Site
     out: PartOutput
@@ -553,6 +557,8 @@ class _Parsed:
 
 @dataclass
 class _Reads:
+    """The outputs of one node's reads in one poll, whether batched or run one by one."""
+
     outputs: list[PartOutput]  # one per command, in order
     latency: float | None
     errors: list[str] = field(default_factory=list)

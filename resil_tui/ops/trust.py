@@ -73,6 +73,8 @@ class TrustOffer:
 
 @dataclass(frozen=True)
 class TrustCheck:
+    """Whether host keys let a node be reached and, when not, which hop stops it and what to do."""
+
     node: Node
     state: TrustState
     message: str  # one line for the admin: what stops the connection, and what to do

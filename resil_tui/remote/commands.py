@@ -48,6 +48,8 @@ class CommandError(ValueError):
 
 @dataclass(frozen=True)
 class Command:
+    """One catalog entry, built: the argv to run on a node and whether it changes the node."""
+
     name: str
     argv: tuple[str, ...]
     mutates: bool

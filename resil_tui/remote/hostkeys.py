@@ -36,6 +36,8 @@ class Target:
 
 @dataclass(frozen=True)
 class KnownHostEntry:
+    """A known_hosts line that names the host: the fingerprint of its key and where the line is."""
+
     line: int  # 1-based
     key_type: str
     fingerprint: str  # SHA256:...
@@ -183,6 +185,8 @@ class KeyStatus(StrEnum):
 
 @dataclass(frozen=True)
 class KeyVerdict:
+    """A presented host key judged against the known_hosts files."""
+
     status: KeyStatus
     entry: KnownHostEntry | None = None  # the line that decided (changed: the first one)
 

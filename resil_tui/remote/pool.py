@@ -104,6 +104,8 @@ def _without_sha1(names: list[bytes]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Algorithms:
+    """What the pool offers a node in the SSH handshake: asyncssh's defaults without SHA-1."""
+
     kex: tuple[str, ...]
     mac: tuple[str, ...]
     signature: tuple[str, ...]
@@ -146,6 +148,8 @@ class NodeLink:
 
 @dataclass(frozen=True)
 class Result:
+    """How a catalog command ended on a node: its output, or that it was lost or timed out."""
+
     node_id: str
     command: Command
     exit_status: int | None
@@ -250,6 +254,8 @@ def _consume(task: asyncio.Task[Any]) -> None:
 
 @dataclass
 class _Link:
+    """The pool's state for one node: its connection (or the one being opened) and failures."""
+
     node: Node
     channels: asyncio.Semaphore
     state: NodeLink

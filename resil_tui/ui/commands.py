@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PaletteCommand:
+    """One entry of the command palette: what it says and what it does."""
+
     title: str
     callback: Callable[[], object]
     help: str

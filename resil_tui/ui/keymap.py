@@ -27,6 +27,8 @@ class BindingInfo:
 
 @dataclass(frozen=True)
 class KeymapCheck:
+    """The inventory's `[keys]` sorted into the bindings to apply and the entries to report."""
+
     valid: dict[str, str]
     unknown_ids: tuple[str, ...]
     bad_values: tuple[str, ...]  # "app.help = ''" style descriptions

@@ -47,6 +47,8 @@ def to_textual_theme(spec: ThemeSpec) -> Theme:
 
 @dataclass(frozen=True)
 class RegisteredThemes:
+    """The themes registered with the app, and what was wrong with the theme files."""
+
     names: tuple[str, ...]
     descriptions: dict[str, str]
     problems: tuple[str, ...]  # shown to the user once the app runs

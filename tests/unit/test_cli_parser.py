@@ -3,6 +3,7 @@ arguments added only once it is the one given (issue 17: check-config's start-up
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -117,6 +118,7 @@ def test_check_config_imports_only_what_it_runs(tmp_path: Path) -> None:
         "tempfile",
         "difflib",
         "resil_tui.preferences",
+        "resil_tui.core.log_readers",  # an inventory without log streams
         "resil_tui.remote",
         "resil_tui.ops",
     }
@@ -154,3 +156,23 @@ def test_an_unknown_argument_to_the_plugin_is_unknown_not_critical(
     with pytest.raises(SystemExit) as other:
         cli.parse(["status", "--bogus"])
     assert other.value.code == 2
+
+
+def test_the_collector_is_on_again_whatever_the_command_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # main() starts with it off (entry.py); a usage error, a failure and a success each
+    # leave it on.
+    with pytest.raises(SystemExit):
+        main(["--bogus"])
+    assert gc.isenabled()
+    assert main(["check-config", str(tmp_path / "missing.toml")]) == 2
+    assert gc.isenabled()
+    inv = tmp_path / "hosts.toml"
+    inv.write_text(
+        '[site.x.xivo.master]\nssh = "127.0.0.1"\nvoip_ip = "10.0.0.1"\n'
+        '[site.x.xivo.slave]\nssh = "127.0.0.1"\nvoip_ip = "10.0.0.2"\n'
+    )
+    assert main(["check-config", str(inv)]) == 0
+    assert gc.isenabled()
+    capsys.readouterr()

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PaneSpec:
+    """A pane as the shell knows it before its module loads: where its class is, and its keys."""
+
     pane_id: str
     title: str
     # resil_tui/ui/panes/<module>.py holds the class `class_name`.

@@ -29,6 +29,8 @@ SAFETY_MODEL: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class HelpRow:
+    """One line of the help screen's table of bindings."""
+
     keys: str  # as displayed, e.g. "? f1"
     binding_id: str
     description: str

@@ -30,6 +30,8 @@ PALETTE = ("^p", "Palette")
 
 @dataclass(frozen=True)
 class FooterKey:
+    """One key as the footer shows it (greyed when it does not work now)."""
+
     key: str  # as displayed: "?", "^s", "R"
     description: str
     enabled: bool
