@@ -29,5 +29,10 @@ def lazy_module(name: str) -> ModuleType:
     spec.loader = loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    # As the import system does once it has loaded a submodule: `import pkg.mod` then
+    # `pkg.mod.x` (and mock.patch("pkg.mod.x")) find it on its package.
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
     loader.exec_module(module)
     return module
