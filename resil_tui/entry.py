@@ -15,8 +15,8 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     # No cyclic garbage collection while the program starts: its imports and parser (and
     # the console's first screen) allocate objects that live as long as it does, and
-    # collecting them again and again was 2 ms of check-config's start-up (a fifth of the
-    # console's time to its first screen). Hence the import here, not at the top.
+    # collecting them again and again was 2 ms of check-config's start-up, and a fifth of
+    # the console's time to its first screen. Hence the import here, not at the top.
     gc.disable()
     try:
         from resil_tui import cli

@@ -1,10 +1,12 @@
 """Safety net for every test: resil-tui's own files (audit log, debug log, preferences,
 wizard runs) go to a temporary XDG tree, never to the real home of whoever runs the suite.
-Tests that care set these themselves, as they did before."""
+Tests that care set these themselves, as they did before. And the cyclic collector is left
+as a process starts with it: on, nothing frozen."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,16 @@ def _private_xdg_dirs(
     monkeypatch.delenv("RESIL_TUI_HOSTS", raising=False)
     for name in ("RESIL_TUI_THEME", "RESIL_TUI_REFRESH", "RESIL_TUI_LOG_BUFFER", "RESIL_TUI_SITE"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _collector_as_at_start() -> Iterator[None]:
+    # entry.main() and the console freeze what start-up built, once per process in real
+    # use; called in-process by a test, they would freeze the whole worker's heap (its
+    # garbage cycles then never collected, and a later test's gc.collect() order-bound).
+    yield
+    gc.unfreeze()
+    gc.enable()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -16,8 +16,9 @@ from resil_tui.core.ha_webui import SEED_HA_ON, check_web_ui_effects
 from resil_tui.core.telephony import CountState, PhoneCounts, count_phones
 
 if TYPE_CHECKING:
-    # Types of the fields only: the parsers' modules load with the first poll, not with
-    # the console's first screen, which shows nodes not polled yet.
+    # Names of the fields' types, not needed at run time. Among them the parsers'
+    # modules (asterisk, xuc_readiness, edge_env) load with the first poll, not with the
+    # console's first screen, which shows nodes not polled yet.
     from resil_tui.core.asterisk import AsteriskResult, Channels, Contacts, SipPeers
     from resil_tui.core.compose import ComposePs, ContainerState
     from resil_tui.core.edge_side import EdgeTargets

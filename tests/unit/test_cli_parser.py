@@ -175,4 +175,7 @@ def test_the_collector_is_on_again_whatever_the_command_did(
     )
     assert main(["check-config", str(inv)]) == 0
     assert gc.isenabled()
+    # The console's way, refused before any screen: an unknown theme.
+    assert main(["--hosts", str(inv), "--theme", "nope"]) == 2
+    assert gc.isenabled()
     capsys.readouterr()

@@ -71,7 +71,7 @@ class TimelinePane(Pane):
                 id="timeline-table", cursor_type="row", zebra_stripes=True
             )
             for key, label in COLUMNS:
-                table.add_column(Text(label), key=key)  # a str would be read as markup
+                table.add_column(Text(label), key=key)  # as NodeTable: a str is parsed as markup
             yield table
 
     @property
