@@ -26,31 +26,34 @@ from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.compose import ContainerState
-from resil_tui.core.edge_side import EdgeSide, VarSide
 from resil_tui.core.freshness import age, clock, is_stale
 from resil_tui.core.ha import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot, XivoStatus
-from resil_tui.core.replication import ReplicationOutcome
 from resil_tui.core.roles import RoleWords, reword, role_words
-from resil_tui.core.sync_log import SyncOutcome
-from resil_tui.core.telephony import (
-    SPLIT,
-    CountState,
-    PhoneHistory,
-    PhoneMark,
-    PhonePlacement,
-)
 from resil_tui.inventory_model import PhonePolicy, Resilience
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from resil_tui.core import xuc_readiness
+    from resil_tui.core import (
+        compose,
+        edge_side,
+        replication,
+        sync_log,
+        telephony,
+        xuc_readiness,
+    )
     from resil_tui.core.xuc_readiness import XucReadiness
     from resil_tui.inventory_model import Site
 else:
     # Read once a CC node answered (its readiness is made there), not at start-up.
     xuc_readiness = lazy_module("resil_tui.core.xuc_readiness")
+    # What only polled data holds: the first screen judges no site (nothing is polled
+    # yet), so these load with the first verdict, not with the console.
+    compose = lazy_module("resil_tui.core.compose")
+    edge_side = lazy_module("resil_tui.core.edge_side")
+    replication = lazy_module("resil_tui.core.replication")
+    sync_log = lazy_module("resil_tui.core.sync_log")
+    telephony = lazy_module("resil_tui.core.telephony")
 
 SCHEMA_VERSION = 1
 
@@ -190,7 +193,9 @@ class SiteVerdicts:
     active_side: str | None  # "master" | "slave" | "both" | None
     xivo_states: dict[str, XivoState]  # by node id
     evaluated_at: float
-    phones: PhonePlacement = field(default_factory=lambda: PhonePlacement(None, None))
+    phones: telephony.PhonePlacement = field(
+        default_factory=lambda: telephony.PhonePlacement(None, None)
+    )
     words: RoleWords = field(default_factory=lambda: role_words(Resilience.CLASSIC))
 
     @property
@@ -492,7 +497,7 @@ def _sync_findings(
         key_evidence: list[str] = []
         if x.sync_key_present is False:
             key_evidence.append(f"{node.node_id}: /root/.ssh/xivo_id_rsa does not exist")
-        if x.sync is not None and x.sync.outcome is SyncOutcome.KEY_MISSING:
+        if x.sync is not None and x.sync.outcome is sync_log.SyncOutcome.KEY_MISSING:
             key_evidence.append(f"{node.node_id}: xivo-sync.log: {x.sync.message}")
         if key_evidence:
             found.append(
@@ -505,7 +510,7 @@ def _sync_findings(
                     [node.node_id],
                 )
             )
-        if x.sync is not None and x.sync.outcome is SyncOutcome.ERROR:
+        if x.sync is not None and x.sync.outcome is sync_log.SyncOutcome.ERROR:
             when = x.sync.time.isoformat(sep=" ") if x.sync.time else "unknown time"
             found.append(
                 Finding(
@@ -519,8 +524,8 @@ def _sync_findings(
             )
         rep = x.replication
         if rep is not None and rep.outcome in (
-            ReplicationOutcome.FAILURE,
-            ReplicationOutcome.USAGE,
+            replication.ReplicationOutcome.FAILURE,
+            replication.ReplicationOutcome.USAGE,
         ):
             found.append(
                 Finding(
@@ -573,8 +578,10 @@ def _one_edge_findings(
         + (f" (through {', '.join(v.follows)})" if v.follows else "")
         for v in targets.variables
     ]
-    if targets.overall is EdgeSide.MIXED:
-        other = {"master": VarSide.SLAVE, "slave": VarSide.MASTER}.get(active_side or "")
+    if targets.overall is edge_side.EdgeSide.MIXED:
+        other = {"master": edge_side.VarSide.SLAVE, "slave": edge_side.VarSide.MASTER}.get(
+            active_side or ""
+        )
         wrong = other is not None and any(v.detail is other for v in targets.variables)
         return [
             Finding(
@@ -587,7 +594,7 @@ def _one_edge_findings(
                 remedy_towards(active_side),
             )
         ]
-    if targets.overall is EdgeSide.UNKNOWN:
+    if targets.overall is edge_side.EdgeSide.UNKNOWN:
         return [
             Finding(
                 Verdict.UNKNOWN,
@@ -654,7 +661,7 @@ def _xuc_findings(
                 nodes,
             )
         ]
-    if container.state is not ContainerState.UP:
+    if container.state is not compose.ContainerState.UP:
         return [
             Finding(
                 Verdict.XUC_DOWN,
@@ -857,22 +864,24 @@ def phones_on(node: NodeSnapshot | None, now: float, stale_after: float) -> int 
     counts = node.phone_counts()
     if counts is None:
         return None
-    if counts.state is CountState.NOT_RUNNING:
+    if counts.state is telephony.CountState.NOT_RUNNING:
         return 0
-    return counts.phones if counts.state is CountState.COUNTED else None
+    return counts.phones if counts.state is telephony.CountState.COUNTED else None
 
 
 def phone_placement(
     master: NodeSnapshot | None, slave: NodeSnapshot | None, now: float, stale_after: float
-) -> PhonePlacement:
+) -> telephony.PhonePlacement:
     """Where the pair's phones are (the one rule: the site line, the journal, findings)."""
-    return PhonePlacement(phones_on(master, now, stale_after), phones_on(slave, now, stale_after))
+    return telephony.PhonePlacement(
+        phones_on(master, now, stale_after), phones_on(slave, now, stale_after)
+    )
 
 
 def _phone_findings(
     topo: Topology,
-    placement: PhonePlacement,
-    history: PhoneHistory | None,
+    placement: telephony.PhonePlacement,
+    history: telephony.PhoneHistory | None,
     active_side: str | None,
     now: float,
 ) -> list[Finding]:
@@ -882,7 +891,11 @@ def _phone_findings(
     nodes = [topo.xivo_master_id, topo.xivo_slave_id]
     found: list[Finding] = []
     split_for = history.split_for(now)
-    if placement.value == SPLIT and split_for is not None and split_for >= policy.split_grace:
+    if (
+        placement.value == telephony.SPLIT
+        and split_for is not None
+        and split_for >= policy.split_grace
+    ):
         found.append(
             Finding(
                 Verdict.PHONES_SPLIT,
@@ -899,12 +912,12 @@ def _phone_findings(
     # The count before the move: the previous side's, when the phones followed the move
     # (since they came); the side they were last all seen on, when they did not (since
     # then: not one phone has been seen on the serving side).
-    before: PhoneMark | None = None
+    before: telephony.PhoneMark | None = None
     since: float | None = None
     if history.side == active_side:
         before, since = history.before, history.since
     elif history.side is not None and history.at is not None:
-        before = PhoneMark(history.side, history.count, history.at)
+        before = telephony.PhoneMark(history.side, history.count, history.at)
         since = history.at
     here = placement.on(active_side)
     if (
@@ -951,7 +964,7 @@ def evaluate(
     topology: Topology,
     now: float,
     stale_after_seconds: float,
-    phones: PhoneHistory | None = None,
+    phones: telephony.PhoneHistory | None = None,
 ) -> SiteVerdicts:
     """`phones`: what earlier polls saw of the phones (the collector keeps it), for the
     findings that need "for how long" and "before the move"; None: a single poll."""

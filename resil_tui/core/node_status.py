@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from resil_tui.core.ha import HaMode
 from resil_tui.core.ha_webui import SEED_HA_ON, check_web_ui_effects
-from resil_tui.core.telephony import CountState, PhoneCounts, count_phones
+from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
     # Names of the fields' types, not needed at run time. Among them the parsers'
     # modules (asterisk, xuc_readiness, edge_env) load with the first poll, not with the
     # console's first screen, which shows nodes not polled yet.
+    from resil_tui.core import telephony
     from resil_tui.core.asterisk import AsteriskResult, Channels, Contacts, SipPeers
     from resil_tui.core.compose import ComposePs, ContainerState
     from resil_tui.core.edge_side import EdgeTargets
@@ -27,7 +28,11 @@ if TYPE_CHECKING:
     from resil_tui.core.replication import ReplicationResult
     from resil_tui.core.services import ServicesStatus
     from resil_tui.core.sync_log import SyncResult
+    from resil_tui.core.telephony import PhoneCounts
     from resil_tui.core.xuc_readiness import XucReadiness
+else:
+    # Phones are counted when a site is judged or shown polled: not on the first screen.
+    telephony = lazy_module("resil_tui.core.telephony")
 
 
 class ReachState(StrEnum):
@@ -104,7 +109,7 @@ class XivoStatus:
 
     def phone_counts(self) -> PhoneCounts:
         """Contacts reachable / contacts, phones, calls (core/telephony.py)."""
-        return count_phones(
+        return telephony.count_phones(
             self.contacts, self.sip_peers, self.channels, standby=bool(self.disabled_flag)
         )
 
@@ -229,13 +234,17 @@ class NodeSnapshot:
         """A XiVO node's phones and calls as last read (None for other kinds)."""
         if self.kind != "xivo":
             return None
-        return self.xivo.phone_counts() if self.xivo else PhoneCounts(CountState.NOT_READ)
+        return (
+            self.xivo.phone_counts()
+            if self.xivo
+            else telephony.PhoneCounts(telephony.CountState.NOT_READ)
+        )
 
     def telephony_dict(self) -> dict[str, Any] | None:
         counts = self.phone_counts()
         if counts is None:
             return None
-        known = CountState.COUNTED in (counts.state, counts.calls_state)
+        known = telephony.CountState.COUNTED in (counts.state, counts.calls_state)
         # The figures' age: that of the last poll that read them.
         return {**counts.to_dict(), "as_of": self.last_success_at if known else None}
 

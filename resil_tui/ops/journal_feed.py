@@ -12,13 +12,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from resil_tui.audit import STARTED, AuditRecord
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
 from resil_tui.core.site_picture import observe
-from resil_tui.core.telephony import PhoneHistory, history_from_journal
 from resil_tui.journal import Journal
+from resil_tui.lazy import lazy_module
 from resil_tui.ops.status import CollectorEvent, SiteJudged, StatusCollector
+
+if TYPE_CHECKING:
+    from resil_tui.core import telephony
+    from resil_tui.core.telephony import PhoneHistory
+else:
+    telephony = lazy_module("resil_tui.core.telephony")  # at the first site judged
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +102,8 @@ def phone_seed(journal: Journal) -> Callable[[str], PhoneHistory | None]:
     def seed(site: str) -> PhoneHistory | None:
         journal.refresh()  # (a journal it cannot read is logged and reads as empty)
         entry = journal.latest(site, None, EventKind.PHONES)
-        return history_from_journal(entry.after, entry.time) if entry is not None else None
+        return (
+            telephony.history_from_journal(entry.after, entry.time) if entry is not None else None
+        )
 
     return seed

@@ -46,7 +46,6 @@ from resil_tui.core.node_status import (
     ReachState,
     SiteSnapshot,
 )
-from resil_tui.core.telephony import PhoneHistory, track
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
@@ -56,6 +55,8 @@ from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
 
 if TYPE_CHECKING:
+    from resil_tui.core import telephony
+    from resil_tui.core.telephony import PhoneHistory
     from resil_tui.core.xuc_readiness import XucReadiness, XucRun
     from resil_tui.ops import cc_status as cc
     from resil_tui.ops import node_reads
@@ -65,6 +66,7 @@ else:
     # builds a collector and is painted before anything is polled.
     cc = lazy_module("resil_tui.ops.cc_status")
     node_reads = lazy_module("resil_tui.ops.node_reads")
+    telephony = lazy_module("resil_tui.core.telephony")
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +246,7 @@ class StatusCollector:
         previous = self._phones.get(site.name)
         if previous is None and self.phone_seed is not None and not preview:
             previous = self.phone_seed(site.name)
-        phones = track(previous, placement, now)
+        phones = telephony.track(previous, placement, now)
         if not preview:
             self._phones[site.name] = phones
         topology = Topology.from_site(site)

@@ -29,6 +29,13 @@ PARSERS = [
     "resil_tui.core.edge_env",
     "resil_tui.remote.hostkeys",
     "dotenv",
+    # What only polled data holds, read by the verdicts and the table's cells.
+    "resil_tui.core.compose",
+    "resil_tui.core.edge_side",
+    "resil_tui.core.replication",
+    "resil_tui.core.services",
+    "resil_tui.core.sync_log",
+    "resil_tui.core.telephony",
 ]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -24,16 +25,23 @@ from textual import on
 from textual.widgets import DataTable
 
 from resil_tui.core.cluster import XivoState, telephony_role
-from resil_tui.core.compose import ComposePs, ContainerState
-from resil_tui.core.edge_side import EdgeSide
 from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
-from resil_tui.core.services import ServicesStatus
-from resil_tui.core.sync_log import SyncOutcome
-from resil_tui.core.telephony import CountState
 from resil_tui.inventory_model import Node, NodeKind, Site
+from resil_tui.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from resil_tui.core import compose, edge_side, sync_log, telephony
+    from resil_tui.core.compose import ComposePs
+    from resil_tui.core.services import ServicesStatus
+else:
+    # Only a polled node's cells need them: the first screen has none (core/cluster.py).
+    compose = lazy_module("resil_tui.core.compose")
+    edge_side = lazy_module("resil_tui.core.edge_side")
+    sync_log = lazy_module("resil_tui.core.sync_log")
+    telephony = lazy_module("resil_tui.core.telephony")
 
 # Most telling first: at 80 columns the row must still say up/down and active/standby;
 # the role repeats what the node's name says and goes last.
@@ -121,7 +129,9 @@ def _containers_not_up(ps: ComposePs | None, skip: str | None = None) -> str:
     if ps is None:
         return "containers ? unreadable"
     down = [
-        c.service for c in ps.containers if c.state is not ContainerState.UP and c.service != skip
+        c.service
+        for c in ps.containers
+        if c.state is not compose.ContainerState.UP and c.service != skip
     ]
     return f"▲ not up: {', '.join(down)}" if down else ""
 
@@ -141,18 +151,18 @@ def xivo_summary(snap: NodeSnapshot) -> str:
     if x.services is not None and x.services.failed:
         parts.append("▲ failed: " + ", ".join(x.services.failed))
     counts = x.phone_counts()
-    if counts.state is CountState.COUNTED:
+    if counts.state is telephony.CountState.COUNTED:
         parts.append(f"phones {counts.reachable}/{counts.total} · calls {counts.calls_text()}")
-    elif counts.state is CountState.UNREADABLE:
+    elif counts.state is telephony.CountState.UNREADABLE:
         parts.append("phones ? unknown")
     if x.ha is not None and x.ha.mode is HaMode.MASTER:
         if x.sync_key_present is False or (
-            x.sync is not None and x.sync.outcome is SyncOutcome.KEY_MISSING
+            x.sync is not None and x.sync.outcome is sync_log.SyncOutcome.KEY_MISSING
         ):
             parts.append("▲ sync key missing")
-        elif x.sync is not None and x.sync.outcome is SyncOutcome.ERROR:
+        elif x.sync is not None and x.sync.outcome is sync_log.SyncOutcome.ERROR:
             parts.append("✖ sync failing")
-        elif x.sync is not None and x.sync.outcome is SyncOutcome.SUCCESS:
+        elif x.sync is not None and x.sync.outcome is sync_log.SyncOutcome.SUCCESS:
             parts.append("sync ✔")
     return " · ".join(parts)
 
@@ -171,7 +181,7 @@ def cc_summary(snap: NodeSnapshot, now: float) -> str:
     xuc = cc.containers.service("xuc")
     if xuc is None:
         text = "xuc ✖ not listed"
-    elif xuc.state is ContainerState.UP:
+    elif xuc.state is compose.ContainerState.UP:
         health = f" ({xuc.health})" if xuc.health else ""
         text = ("xuc ▲ up" if xuc.health == "unhealthy" else "xuc ✔ up") + health
     else:
@@ -184,8 +194,13 @@ def edge_summary(snap: NodeSnapshot, words: RoleWords = CLASSIC_WORDS) -> str:
     edge = snap.edge
     if edge is None:
         return ""
-    side = edge.targets.overall if edge.targets else EdgeSide.UNKNOWN
-    mark = {EdgeSide.MASTER: "", EdgeSide.SLAVE: "", EdgeSide.MIXED: "▲ ", EdgeSide.UNKNOWN: "? "}
+    side = edge.targets.overall if edge.targets else edge_side.EdgeSide.UNKNOWN
+    mark = {
+        edge_side.EdgeSide.MASTER: "",
+        edge_side.EdgeSide.SLAVE: "",
+        edge_side.EdgeSide.MIXED: "▲ ",
+        edge_side.EdgeSide.UNKNOWN: "? ",
+    }
     text = f"Edge → {mark[side]}{words.of(side.value)}"
     others = _containers_not_up(edge.containers)
     return f"{text} · {others}" if others else text
