@@ -1,0 +1,109 @@
+"""The first screen does no Textual work a minimal app does not (issue 17): it starts in its
+theme without reparsing the CSS. What is counted here is work done, never time; and what
+start-up skips must not change what the console shows."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labkit import console, eventually
+from rich.color import Color as RichColor
+from rich.style import Style
+from textual.color import Color
+from textual.css.stylesheet import Stylesheet
+from textual.filter import ANSIToTruecolor
+
+from resil_tui.inventory import load_inventory
+from resil_tui.inventory_model import Inventory
+from resil_tui.ui.app import ResilApp
+from resil_tui.ui.panes.base import Pane
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "hosts.example.toml"
+SIZE = (120, 40)
+
+
+@pytest.fixture(autouse=True)
+def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def inventory() -> Inventory:
+    return load_inventory(EXAMPLE)
+
+
+async def first_paint(app: ResilApp) -> None:
+    """Until the first screen has been painted (as bench/startup.py waits for it)."""
+    painted = asyncio.Event()
+    app.call_after_refresh(painted.set)
+    await painted.wait()
+
+
+def theme_picture(app: ResilApp) -> dict[str, Any]:
+    """What the theme decides on screen: the app's classes, the CSS variables, every
+    widget's resolved style, how ANSI colours are mapped to truecolour."""
+    ansi = [f for f in app._filters if isinstance(f, ANSIToTruecolor)]
+    assert len(ansi) == 1
+    red = ansi[0].truecolor_style(Style(color="red"), RichColor.parse("black"))
+    return {
+        "classes": sorted(c for c in app.classes if c.startswith("-")),
+        "variables": dict(app.theme_variables),
+        "styles": {
+            f"{w.css_identifier}:{id(w)}": str(w.rich_style) for w in app.screen.walk_children()
+        },
+        "ansi": (ansi[0].enabled, str(red)),
+    }
+
+
+@pytest.mark.parametrize("name", ["dark", "light", "incident"])
+async def test_starts_in_the_chosen_theme_as_if_switched_to_it(
+    inventory: Inventory, name: str
+) -> None:
+    app = console(inventory, theme=name)
+    async with app.run_test(size=SIZE) as pilot:
+        await eventually(lambda: len(app.query(Pane)) == 6, what="every pane mounted")
+        await pilot.pause()
+        theme = app.current_theme
+        assert app.theme == name == theme.name
+        mode = "-dark-mode" if theme.dark else "-light-mode"
+        assert theme_picture(app)["classes"] == sorted([f"-theme-{name}", mode])
+        assert Color.parse(app.theme_variables["background"]) == Color.parse(theme.background)
+        started = theme_picture(app)
+        # The reference: the same theme set on the running app (Textual's own watcher).
+        app.theme = "textual-light" if theme.dark else "textual-dark"
+        await pilot.pause()
+        assert theme_picture(app) != started
+        app.theme = name
+        await pilot.pause()
+        assert theme_picture(app) == started
+
+
+def test_a_light_theme_is_among_the_theme_files(inventory: Inventory) -> None:
+    # The parametrized test above covers a light start only while light.toml is light.
+    assert console(inventory, theme="light").current_theme.dark is False
+
+
+async def test_no_css_reparse_before_the_first_paint(
+    inventory: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reparses: list[Stylesheet] = []
+    reparse = Stylesheet.reparse
+
+    def counted(self: Stylesheet) -> None:
+        reparses.append(self)
+        reparse(self)
+
+    monkeypatch.setattr(Stylesheet, "reparse", counted)
+    app = console(inventory, theme="light")
+    async with app.run_test(size=SIZE) as pilot:
+        await first_paint(app)
+        assert reparses == []
+        # The count sees a reparse when there is one: a theme switch costs one.
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.theme != "light"
+        assert len(reparses) == 1
