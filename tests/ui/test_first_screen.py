@@ -1,6 +1,7 @@
 """The first screen does no Textual work a minimal app does not (issue 17): it starts in its
-theme without reparsing the CSS. What is counted here is work done, never time; and what
-start-up skips must not change what the console shows."""
+theme without reparsing the CSS, and the first focus goes straight to the pane shown. What
+is counted here is work done, never time; and what start-up skips must not change what the
+console shows or where the focus goes afterwards."""
 
 from __future__ import annotations
 
@@ -15,11 +16,17 @@ from rich.style import Style
 from textual.color import Color
 from textual.css.stylesheet import Stylesheet
 from textual.filter import ANSIToTruecolor
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import TabbedContent
 
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.ui.app import ResilApp
 from resil_tui.ui.panes.base import Pane
+from resil_tui.ui.panes.status import StatusPane
+from resil_tui.ui.screens.confirm import ConfirmScreen
+from resil_tui.ui.screens.help import HelpScreen
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "hosts.example.toml"
 SIZE = (120, 40)
@@ -107,3 +114,72 @@ async def test_no_css_reparse_before_the_first_paint(
         await pilot.pause()
         assert app.theme != "light"
         assert len(reparses) == 1
+
+
+async def test_first_focus_is_the_status_pane_not_the_tab_bar(
+    inventory: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    focused: list[Widget | None] = []
+    set_focus = Screen.set_focus
+
+    def recorded(self: Screen[Any], widget: Widget | None, *args: Any, **kwargs: Any) -> None:
+        focused.append(widget)
+        set_focus(self, widget, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "set_focus", recorded)
+    app = console(inventory)
+    async with app.run_test(size=SIZE):
+        await first_paint(app)
+        assert [type(w) for w in focused] == [StatusPane]
+        assert isinstance(app.focused, StatusPane)
+
+
+async def show_ha_pane(app: ResilApp, pilot: Any) -> TabbedContent:
+    await eventually(lambda: len(app.query(Pane)) == 6, what="every pane mounted")
+    await pilot.press("2")
+    await pilot.pause()
+    tabs = app.query_one("#panes", TabbedContent)
+    assert tabs.active == "ha"
+    return tabs
+
+
+def focus_in(app: ResilApp, pane_id: str) -> bool:
+    pane = app.query_one(f"#pane-{pane_id}", Pane)
+    return app.focused is not None and pane in app.focused.ancestors_with_self
+
+
+async def test_tab_and_focus_stay_after_a_modal_closes(inventory: Inventory) -> None:
+    app = console(inventory)
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = await show_ha_pane(app, pilot)
+        assert focus_in(app, "ha")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        assert tabs.active == "ha"
+        assert focus_in(app, "ha")
+
+
+async def test_a_screen_resumed_with_nothing_focused_keeps_its_tab(
+    inventory: Inventory,
+) -> None:
+    # The screen's auto-focus runs again on resume when nothing has focus: it must not pick
+    # the Status pane in its hidden tab (focusing it would switch the tab back).
+    app = console(inventory)
+    results: list[bool | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = await show_ha_pane(app, pilot)
+        app.screen.set_focus(None)
+        app.push_screen(ConfirmScreen("t", "cmd", "node"), callback=results.append)
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        # The modal keeps its own focus (its default button is "no").
+        assert app.focused is not None and app.screen in app.focused.ancestors
+        await pilot.press("escape")
+        await pilot.pause()
+        assert results == [False]
+        assert tabs.active == "ha"
+        assert not focus_in(app, "status")
