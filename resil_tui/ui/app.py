@@ -215,14 +215,9 @@ class ResilApp(DebugLogErrors, App[int]):
         self.apply_keymap(self.merged_keys())
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
-        # The first focus on the pane shown, at once: the screen's auto-focus (which runs
-        # next, only if nothing has focus) would focus the tab bar, then _pane_changed the
-        # pane, each a restyle before the first paint. Only here: a later auto-focus (a
-        # screen resumed with nothing focused) keeps Textual's choice, the tab bar, never
-        # a pane of a hidden tab (focusing it would switch the tab back).
-        first = self.active_pane
-        if first is not None:
-            self.screen.set_focus(first)
+        # The pane shown takes the first focus itself, not after the tab bar (ShellScreen).
+        if isinstance(self.screen, ShellScreen):
+            self.screen.focus_first(self.active_pane)
         # Paint first: the first poll, the other panes and the resume offer come after
         # the first screen is on the terminal.
         self.call_after_refresh(self._after_first_paint)

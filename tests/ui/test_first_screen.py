@@ -19,10 +19,12 @@ from textual.filter import ANSIToTruecolor
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import TabbedContent
+from textual.widgets._tabbed_content import ContentTabs
 
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.ui.app import ResilApp
+from resil_tui.ui.keys import ShellScreen
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.status import StatusPane
 from resil_tui.ui.screens.confirm import ConfirmScreen
@@ -182,4 +184,23 @@ async def test_a_screen_resumed_with_nothing_focused_keeps_its_tab(
         await pilot.pause()
         assert results == [False]
         assert tabs.active == "ha"
-        assert not focus_in(app, "status")
+        # Textual's own choice, as with AUTO_FOCUS "*": the tab bar.
+        assert isinstance(app.focused, ContentTabs)
+
+
+async def test_auto_focus_after_start_is_textuals_default(inventory: Inventory) -> None:
+    app = console(inventory)
+    async with app.run_test(size=SIZE):
+        await eventually(lambda: len(app.query(Pane)) == 6, what="every pane mounted")
+        screen = app.screen
+        assert isinstance(screen, ShellScreen)
+        auto_focus = screen.AUTO_FOCUS
+        assert auto_focus is not None
+        # Every widget, in the order "*" gives them (the first focusable wins).
+        assert list(screen.query(auto_focus)) == list(screen.query("*"))
+        # Before the app's first focus, none: Textual's auto-focus, which may run before
+        # the app's on_mount (the order of the screen's compose and the app's is not fixed),
+        # cannot focus the tab bar first.
+        screen.remove_class("-started", update=False)
+        assert list(screen.query(auto_focus)) == []
+        screen.add_class("-started", update=False)
