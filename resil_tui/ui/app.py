@@ -50,7 +50,7 @@ from resil_tui.ui.panes.status import StatusPane
 from resil_tui.ui.poller import PollFinished, SitePoller
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.screens.help import HelpRow, HelpScreen
-from resil_tui.ui.themes import register_themes
+from resil_tui.ui.themes import register_themes, start_in_theme
 from resil_tui.ui.widgets.footer import KeyFooter
 from resil_tui.ui.widgets.header import ShellHeader
 from resil_tui.ui.widgets.read_only import refusal
@@ -164,15 +164,15 @@ class ResilApp(DebugLogErrors, App[int]):
         self.resil_theme_names = registered.names
         self._theme_descriptions = registered.descriptions
         self._startup_warnings.extend(f"theme: {p}" for p in registered.problems)
-        if theme is not None and theme in self.available_themes:
-            self.theme = theme
-        else:
+        if theme is None or theme not in self.available_themes:
             if theme is not None:
                 self._startup_warnings.append(
                     f"unknown theme {theme!r}; using {registered.default} "
                     f"(available: {', '.join(registered.names)})"
                 )
-            self.theme = registered.default
+            theme = registered.default
+        # Not `self.theme = theme`: that costs a full CSS reparse before the first screen.
+        start_in_theme(self, theme)
 
         if site is not None and site not in inventory.sites:
             self._startup_warnings.append(
@@ -215,6 +215,9 @@ class ResilApp(DebugLogErrors, App[int]):
         self.apply_keymap(self.merged_keys())
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
+        # The pane shown takes the first focus itself, not after the tab bar (ShellScreen).
+        if isinstance(self.screen, ShellScreen):
+            self.screen.focus_first(self.active_pane)
         # Paint first: the first poll, the other panes and the resume offer come after
         # the first screen is on the terminal.
         self.call_after_refresh(self._after_first_paint)

@@ -20,7 +20,7 @@ from resil_tui.preferences import load_preferences
 from resil_tui.ui.errors import DebugLogErrors
 from resil_tui.ui.screens.first_run import FirstRunChoice, FirstRunScreen
 from resil_tui.ui.screens.init_form import InitFormScreen
-from resil_tui.ui.themes import register_themes
+from resil_tui.ui.themes import register_themes, start_in_theme
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class InitApp(DebugLogErrors, App[InitResult]):
         self.looked_in = tuple(looked_in) if looked_in is not None else None
         registered = register_themes(self)
         preferred = load_preferences().preferences.theme
-        self.theme = preferred if preferred in registered.names else registered.default
+        start_in_theme(self, preferred if preferred in registered.names else registered.default)
 
     def on_mount(self) -> None:
         if self.looked_in is not None:

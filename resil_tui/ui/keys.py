@@ -26,6 +26,7 @@ from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.keys import key_to_character
 from textual.screen import Screen
+from textual.widget import Widget
 
 if TYPE_CHECKING:
     from resil_tui.ui.panes.base import Pane
@@ -33,6 +34,21 @@ if TYPE_CHECKING:
 
 class ShellScreen(Screen[None]):
     """The console's main screen: the active pane's keys are live whatever has focus."""
+
+    # Where the focus goes when nothing has it: nowhere until the app has given the first
+    # focus (focus_first), then Textual's own choice: every widget in the same order as
+    # "*", the tab bar first, so a screen resumed with nothing focused never picks a pane
+    # of a hidden tab (focusing it would switch the tab back).
+    AUTO_FOCUS = ".-started *"
+
+    def focus_first(self, widget: Widget | None) -> None:
+        """The first focus, straight on `widget` (the pane shown): Textual's auto-focus
+        would focus the tab bar first, and the pane then take it, two restyles before
+        the first paint. From here on the screen's auto-focus is Textual's."""
+        if widget is not None:
+            self.set_focus(widget)
+        # No restyle: no CSS rule reads the class, only AUTO_FOCUS.
+        self.add_class("-started", update=False)
 
     def active_pane(self) -> Pane | None:
         from resil_tui.ui.app import ResilApp

@@ -1,4 +1,5 @@
-"""Turn theme files (resil_tui.theme_files) into Textual themes and register them."""
+"""Turn theme files (resil_tui.theme_files) into Textual themes, register them, and start an
+app in one of them."""
 
 from __future__ import annotations
 
@@ -76,3 +77,35 @@ def register_themes(app: App[Any]) -> RegisteredThemes:
         names.append(name)
         descriptions[name] = spec.description
     return RegisteredThemes(tuple(names), descriptions, tuple(problems))
+
+
+def start_in_theme(app: App[Any], name: str) -> None:
+    """Make `name` the theme of `app` before it runs, as if it had been the default one.
+
+    Setting `App.theme` runs `App._watch_theme`, which queues `refresh_css`: a full reparse
+    of every stylesheet source (some 5 ms) ahead of the first screen, for CSS not parsed
+    even once yet, which a Textual app in its default theme never pays. Before the app
+    runs, the value is set without its watcher (`set_reactive`, as Textual's own docs show
+    for `App.theme`) and what the watcher does is done here instead; the first parse then
+    reads this theme's variables. Every later change goes through `app.theme = name`.
+    """
+    if app.is_running:
+        raise RuntimeError("start_in_theme() is for an app that has not started yet")
+    if name not in app.available_themes:
+        raise ValueError(f"theme {name!r} is not registered")
+    app.set_reactive(App.theme, name)
+    theme = app.current_theme
+    # The classes, as App._watch_theme sets them.
+    classes = {c: False for c in app.classes if c.startswith("-theme-")}
+    classes[f"-theme-{theme.name}"] = True
+    classes["-dark-mode"] = theme.dark
+    classes["-light-mode"] = not theme.dark
+    app.update_classes(classes, update=False)
+    # Private API (Textual 8.2.8 is pinned): App.__init__ built the ANSI-to-truecolour
+    # filter for its default (dark) theme and this is the only way to rebuild it for
+    # another's (a light theme maps ANSI colours with the light terminal theme).
+    app._refresh_truecolor_filter(app.ansi_theme)
+    # The variables ($primary...) every parse resolves; App.__init__ set the default's.
+    app.stylesheet.set_variables(app.get_css_variables())
+    # As the watcher does: whoever subscribed by the time the app runs hears it.
+    app.call_next(app.theme_changed_signal.publish, theme)
