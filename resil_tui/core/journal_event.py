@@ -11,7 +11,6 @@ skipped by the caller, never fatal).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -81,6 +80,8 @@ class JournalEvent:
             # An action is recorded once per audit result, whoever reads the audit log.
             ident = f"{self.kind.value}-{self.op}-{self.after}"[:64]
         else:
+            import hashlib  # with the first event: not on the console's first screen
+
             digest = hashlib.sha256(
                 "\0".join(
                     (

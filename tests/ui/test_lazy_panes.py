@@ -36,6 +36,9 @@ PARSERS = [
     "resil_tui.core.services",
     "resil_tui.core.sync_log",
     "resil_tui.core.telephony",
+    # An id for an action or an event, a batch's nonce: not before something happens.
+    "secrets",
+    "hashlib",
 ]
 
 
