@@ -67,13 +67,16 @@ else:
     # The real start-up path: resil_tui.entry.main -> ui.launch -> open_session -> ResilApp.
     # The app class is patched as its module finishes loading, not imported here first:
     # the program imports the UI from inside main(), with the cyclic collector off, and an
-    # import ahead of main() would time imports the program never makes that way.
-    import importlib.abc, importlib.machinery
+    # import ahead of main() would time imports the program never makes that way. No
+    # importlib.abc base class (it imports some 26 modules the program does not), and the
+    # finder leaves sys.meta_path once it has matched.
+    import importlib.machinery
 
-    class PatchApp(importlib.abc.MetaPathFinder):
+    class PatchApp:
         def find_spec(self, name, path=None, target=None):
             if name != "resil_tui.ui.app":
                 return None
+            sys.meta_path.remove(self)
             spec = importlib.machinery.PathFinder.find_spec(name, path)
             execute = spec.loader.exec_module
             def exec_module(module):

@@ -51,7 +51,7 @@ def new_op_id() -> str:
 
 
 def local_user() -> str:
-    import getpass  # only with the first change or lock
+    import getpass  # with the first audit record, not on the first screen
 
     try:
         return getpass.getuser()

@@ -92,6 +92,7 @@ class ResilApp(DebugLogErrors, App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     COMMANDS: ClassVar[set[type[ShellCommands]]] = {ShellCommands}  # type: ignore[assignment]
     COMMAND_PALETTE_DISPLAY = "^p"
+    _shell: ShellScreen  # the main screen (get_default_screen)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", id="app.help"),
@@ -208,7 +209,9 @@ class ResilApp(DebugLogErrors, App[int]):
         yield KeyFooter(id="footer")
 
     def get_default_screen(self) -> ShellScreen:
-        return ShellScreen(id="_default")
+        # Kept: on_mount gives it its first focus whatever screen is on top by then.
+        self._shell = ShellScreen(id="_default")
+        return self._shell
 
     def on_mount(self) -> None:
         self.title = f"resil-tui · {self.site_name}"
@@ -216,8 +219,7 @@ class ResilApp(DebugLogErrors, App[int]):
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=15, markup=False)
         # The pane shown takes the first focus itself, not after the tab bar (ShellScreen).
-        if isinstance(self.screen, ShellScreen):
-            self.screen.focus_first(self.active_pane)
+        self._shell.focus_first(self.active_pane)
         # Paint first: the first poll, the other panes and the resume offer come after
         # the first screen is on the terminal.
         self.call_after_refresh(self._after_first_paint)

@@ -44,11 +44,14 @@ class ShellScreen(Screen[None]):
     def focus_first(self, widget: Widget | None) -> None:
         """The first focus, straight on `widget` (the pane shown): Textual's auto-focus
         would focus the tab bar first, and the pane then take it, two restyles before
-        the first paint. From here on the screen's auto-focus is Textual's."""
-        if widget is not None:
-            self.set_focus(widget)
+        the first paint. From here on the screen's auto-focus is Textual's. Without a
+        widget, what Textual's auto-focus would have picked."""
         # No restyle: no CSS rule reads the class, only AUTO_FOCUS.
         self.add_class("-started", update=False)
+        if widget is not None:
+            self.set_focus(widget)
+        elif self.focused is None:
+            self.focus_next()
 
     def active_pane(self) -> Pane | None:
         from resil_tui.ui.app import ResilApp

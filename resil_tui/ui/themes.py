@@ -88,6 +88,9 @@ def start_in_theme(app: App[Any], name: str) -> None:
     runs, the value is set without its watcher (`set_reactive`, as Textual's own docs show
     for `App.theme`) and what the watcher does is done here instead; the first parse then
     reads this theme's variables. Every later change goes through `app.theme = name`.
+    Left out on purpose: `_invalidate_css` (its counter is read only by `switch_mode`; the
+    console has no modes). A `watch_theme` of a subclass would not run at start either:
+    none exists.
     """
     if app.is_running:
         raise RuntimeError("start_in_theme() is for an app that has not started yet")

@@ -36,9 +36,14 @@ PARSERS = [
     "resil_tui.core.services",
     "resil_tui.core.sync_log",
     "resil_tui.core.telephony",
-    # An id for an action or an event, a batch's nonce: not before something happens.
+    # An id for an action or an event, a batch's nonce, the local user's name: not before
+    # the first connection (asyncssh imports them) or the first audit record or event.
     "secrets",
     "hashlib",
+    "getpass",
+    # The SSH library and its cryptography: with the first connection, in a thread.
+    "asyncssh",
+    "cryptography",
 ]
 
 
@@ -102,11 +107,22 @@ def test_console_starts_without_the_collector_and_turns_it_back_on(tmp_path: Pat
     script = (
         "import asyncio, gc, sys, types\n"
         "from textual.app import App\n"
-        "seen = {}\n"
+        "from textual.screen import Screen\n"
+        "seen = {'FOCUSED': []}\n"
+        "set_focus = Screen.set_focus\n"
+        "def record_focus(self, widget, *a, **k):\n"
+        "    if 'PAINTED' not in seen and widget is not None:\n"
+        "        seen['FOCUSED'].append(type(widget).__name__)\n"
+        "    return set_focus(self, widget, *a, **k)\n"
+        "Screen.set_focus = record_focus\n"
         "def loaded(name):  # a lazy module is in sys.modules before it is loaded\n"
         "    return type(sys.modules.get(name)) is types.ModuleType\n"
         "async def pilot(p):\n"
         "    seen['FIRST'] = gc.isenabled()\n"
+        "    painted = asyncio.Event()\n"
+        "    p.app.call_after_refresh(painted.set)  # as bench/startup.py: the first paint\n"
+        "    await painted.wait()\n"
+        "    seen['PAINTED'] = True\n"
         f"    seen['LOADED'] = [m for m in {LAZY!r} if m in sys.modules]\n"
         f"    seen['PARSERS'] = [m for m in {PARSERS!r} if loaded(m)]\n"
         "    from resil_tui.ui.panes.base import Pane\n"
@@ -135,4 +151,7 @@ def test_console_starts_without_the_collector_and_turns_it_back_on(tmp_path: Pat
     # The first screen is painted before the other panes' modules are imported.
     assert found["LOADED"] == "[]"
     assert found["PARSERS"] == "[]"
+    # Along the program's own path the first focus goes straight to the pane shown (under
+    # run_test the tab bar is not focused first either, so only this path can tell).
+    assert found["FOCUSED"] == "['StatusPane']"
     assert (found["PANES"], found["STARTED"], found["AFTER"]) == ("6", "True", "True")
