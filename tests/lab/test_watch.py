@@ -6,6 +6,7 @@ figures are checked against each other and against what the lab did."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -91,7 +92,15 @@ async def test_failover_and_failback_under_the_watcher(
     # A slower cron than the fast lab's (a poll of a powered-off node waits for its
     # connect timeout, longer on a loaded machine): the slave takes over several polls
     # later, so the watcher sees the site without telephony first, as in a real incident.
+    # Powered off only once the slave's next check is due at the new interval: the check
+    # already due at the fast one would take over within a poll of the power-off, before
+    # the watcher has seen the master gone (seen on a slow machine).
     lab.world.set_timing(lab.world.timing.with_(check_interval=8.0))
+    await eventually(
+        lambda: lab.world.read_state(S).get("next_check_at", 0.0) > time.time() + 4.0,
+        5,
+        "the slave's check at the slower interval",
+    )
     await lab.power_off(M)
     await eventually(lambda: verdict(session) == "failed_over", 30, "the slave to take over")
     failover_report = await wizard(session, inventory, Direction.FAILOVER)
