@@ -264,3 +264,35 @@ async def test_merged_view_orders_two_streams_with_a_tag_per_node(lab: Lab, tmp_
             assert times == sorted(times)
     finally:
         await pool.close()
+
+
+async def test_a_stream_opened_while_the_pane_is_hidden_leaves_the_pane_shown(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # The default stream opens in the background once Logs is first shown; on a slow link
+    # the admin may be on another pane by the time it is there (seen in tmux, CI).
+    inventory = load_inventory(lab.inventory_path)
+    pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
+    app = console(inventory, read_only=True, pool=pool, status_refresh_interval=600.0)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5")
+            pane = app.query_one(LogsPane)
+            await wait_for(lambda: len(pane.log_tabs()) == 1)
+            await pilot.press("1")
+            await wait_for(lambda: app.active_pane_id == "status")
+            slave = next(n for n in inventory.nodes() if n.id == "demo.cc.slave")
+            from resil_tui.ops.logs import find_stream
+
+            await pane.open_stream(slave, find_stream(slave, "xuc"))
+            await settle(pilot, 0.3)
+            assert app.active_pane_id == "status"
+            assert app.focused is not None and pane not in app.focused.ancestors
+            # Shown again, the pane has the focus and both streams.
+            await pilot.press("5")
+            await wait_for(lambda: app.active_pane_id == "logs")
+            await settle(pilot)
+            assert app.focused is not None and pane in app.focused.ancestors_with_self
+            assert len(pane.log_tabs()) == 2
+    finally:
+        await pool.close()

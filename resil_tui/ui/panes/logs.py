@@ -267,8 +267,15 @@ class LogsPane(Pane):
         await self.tabs.add_pane(tab)
         self.tabs.active = tab.id or ""
         self.query_one("#logs-empty", Static).display = False
-        self.call_after_refresh(tab.log_view.surface.focus)
+        self.call_after_refresh(self._focus_tab, tab)
         return tab
+
+    def _focus_tab(self, tab: LogTab) -> None:
+        # Only while this pane and this tab are shown: a stream opened in the background
+        # (the default one, on a slow link) that focused its view once the admin had
+        # moved to another pane would switch the console back to Logs.
+        if self.shell.active_pane is self and self.active_tab is tab:
+            tab.log_view.surface.focus()
 
     async def close_stream(self, tab: LogTab | None = None) -> None:
         merged = self.merged_tab
