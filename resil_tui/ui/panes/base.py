@@ -66,9 +66,19 @@ class Pane(VerticalScroll):
         return self.shell.read_only
 
     def on_mount(self) -> None:
-        # Textual runs each class's on_mount: this one, then the pane's own.
+        # A pane mounted as the console quits (the start-up worker mounts the other panes
+        # after the first paint) is being removed with the rest: Textual leaves its widgets
+        # out or takes them away (display is False from then on). Nothing to render, and
+        # nothing to query.
+        if not self.display:
+            return
         if self.read_only and self.READ_ONLY_EFFECT:
             self.mount(ReadOnlyNotice(self.READ_ONLY_EFFECT), before=0)
+        self.pane_mounted()
+
+    def pane_mounted(self) -> None:
+        """The pane's own start, once its widgets are there: first render, its clocks.
+        Subclasses put here what an `on_mount` would hold (see on_mount)."""
 
     def action_leave_field(self) -> None:
         if isinstance(self.app.focused, Input) and self in self.app.focused.ancestors:

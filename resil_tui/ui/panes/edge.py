@@ -185,7 +185,7 @@ class EdgePane(Pane):
         yield EdgeDiffView(id="edge-diff")
         yield Static("", id="edge-notes", markup=False)
 
-    def on_mount(self) -> None:
+    def pane_mounted(self) -> None:
         self._render_state(self.state)
         self.set_interval(1.0, self._render_state_line)
 

@@ -199,7 +199,7 @@ class HaPane(Pane):
         yield Static("", id="ha-history", markup=False)
         yield Log(id="ha-console", max_lines=5000, highlight=False)
 
-    def on_mount(self) -> None:
+    def pane_mounted(self) -> None:
         self.set_interval(FLUSH_SECONDS, self._flush_console)
         # Widgets are queryable once mounted; render then (is_mounted is False in on_mount).
         self.call_after_refresh(self._render_all)

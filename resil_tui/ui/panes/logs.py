@@ -181,7 +181,7 @@ class LogsPane(Pane):
         yield Static("No stream open. Press o to open one.", id="logs-empty", markup=False)
         yield TabbedContent(id="logs-tabs")
 
-    def on_mount(self) -> None:
+    def pane_mounted(self) -> None:
         self._render_state(self.state)
         self.set_interval(1.0, self._render_site_line)
 

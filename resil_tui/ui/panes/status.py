@@ -95,7 +95,7 @@ class StatusPane(Pane):
         with VerticalScroll(id="status-detail-scroll"):
             yield NodeDetail(id="status-detail")
 
-    def on_mount(self) -> None:
+    def pane_mounted(self) -> None:
         self.table.show_site(self.site)
         self._render_state(self.state)
         if not self.shell.poller.enabled:

@@ -78,7 +78,7 @@ class TimelinePane(Pane):
     def table(self) -> DataTable[Text]:
         return self.query_one("#timeline-table", DataTable)
 
-    def on_mount(self) -> None:
+    def pane_mounted(self) -> None:
         self._render_entries()
         self.set_interval(1.0, self._render_filters)
 

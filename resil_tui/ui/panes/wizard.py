@@ -159,7 +159,7 @@ class WizardPane(Pane):
         )
         yield Static("", id="wizard-final", markup=False)
 
-    def on_mount(self) -> None:
+    def pane_mounted(self) -> None:
         self.call_after_refresh(self._render_all)
         self.set_interval(1.0, self._render_site_line)
 
