@@ -49,6 +49,14 @@ async def watched(inventory: Inventory, tmp_path: Path) -> AsyncIterator[tuple[S
             await task
 
 
+def slave_check_settled(lab: Lab, interval: float) -> bool:
+    """The slave's last check started at `interval` and has ended; the next is >= 5 s away."""
+    state = lab.world.read_state(S)
+    due = float(state.get("next_check_at", 0.0))
+    ended = float(state.get("last_check", {}).get("t", 0.0))
+    return ended >= due - interval and due > time.time() + 5.0
+
+
 def verdict(session: Session) -> str | None:
     session.journal.refresh()
     entry = session.journal.latest("demo", None, EventKind.VERDICT)
@@ -92,15 +100,12 @@ async def test_failover_and_failback_under_the_watcher(
     # A slower cron than the fast lab's (a poll of a powered-off node waits for its
     # connect timeout, longer on a loaded machine): the slave takes over several polls
     # later, so the watcher sees the site without telephony first, as in a real incident.
-    # Powered off only once the slave's next check is due at the new interval: the check
-    # already due at the fast one would take over within a poll of the power-off, before
-    # the watcher has seen the master gone (seen on a slow machine).
+    # Powered off only once a check started at the new interval has ended (it saw the
+    # master) with the next one seconds away: a check due at the fast one, or one still
+    # pinging, would take over within a poll of the power-off, before the watcher has seen
+    # the master gone (seen on a slow machine, twice).
     lab.world.set_timing(lab.world.timing.with_(check_interval=8.0))
-    await eventually(
-        lambda: lab.world.read_state(S).get("next_check_at", 0.0) > time.time() + 4.0,
-        5,
-        "the slave's check at the slower interval",
-    )
+    await eventually(lambda: slave_check_settled(lab, 8.0), 15, "the slave's slower check")
     await lab.power_off(M)
     await eventually(lambda: verdict(session) == "failed_over", 30, "the slave to take over")
     failover_report = await wizard(session, inventory, Direction.FAILOVER)
