@@ -270,7 +270,7 @@ async def test_a_stream_opened_while_the_pane_is_hidden_leaves_the_pane_shown(
     lab: Lab, tmp_path: Path
 ) -> None:
     # The default stream opens in the background once Logs is first shown; on a slow link
-    # the admin may be on another pane by the time it is there (seen in tmux, CI).
+    # the admin may be on another pane by the time it is there (the tmux walk, slow machine).
     inventory = load_inventory(lab.inventory_path)
     pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
     app = console(inventory, read_only=True, pool=pool, status_refresh_interval=600.0)
