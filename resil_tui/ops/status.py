@@ -479,7 +479,7 @@ class StatusCollector:
         """Every read of one poll, in one remote execution when the node allows it."""
         if len(commands) == 1:
             result = await self._run(node, commands[0])
-            return _Reads([cc.part_of(result)], result.duration)
+            return _Reads([cc.part_of(result)], result.latency)
         left = self._part_by_part.get(node.id, 0)
         if left > 0:
             self._part_by_part[node.id] = left - 1
@@ -489,7 +489,7 @@ class StatusCollector:
         split = split_batch(result.stdout, result.stderr, joined.nonce, len(commands))
         if split.usable and any(p.complete for p in split.parts):
             self._not_a_shell.discard(node.id)  # a shell again: say so if it changes back
-            return _Reads(list(split.parts), result.duration)
+            return _Reads(list(split.parts), result.latency)
         # No marker, a `$?` that failed the probe, or not one part whole: this SSH server
         # did not run the line through a shell (e.g. a ForceCommand that splits it into
         # words). Say so once per node, then read part by part for a while before trying
@@ -508,7 +508,7 @@ class StatusCollector:
     async def _one_by_one(self, node: Node, commands: list[Command]) -> _Reads:
         results = await asyncio.gather(*(self._run(node, c) for c in commands))
         # The quickest command of the poll is the closest to the round-trip time.
-        return _Reads([cc.part_of(r) for r in results], min(r.duration for r in results))
+        return _Reads([cc.part_of(r) for r in results], min(r.latency for r in results))
 
     async def _run(self, node: Node, command: Command) -> Result:
         result = await self.pool.run(node, command)

@@ -160,10 +160,19 @@ class Result:
     timed_out: bool = False  # we gave up waiting and closed the channel
     exit_signal: str | None = None
     note: str = ""
+    # From the connection in hand to the end: the channel, the command, its answer. Unlike
+    # `duration`, no wait for a connect slot and no handshake (a cold run's first command).
+    round_trip: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.exit_status == 0 and not self.lost and not self.timed_out
+
+    @property
+    def latency(self) -> float:
+        """How long the node took to answer: the round trip once connected (`duration`
+        when it is not known)."""
+        return self.round_trip if self.round_trip is not None else self.duration
 
     @property
     def line(self) -> str:
@@ -830,13 +839,15 @@ class Pool:
 
     async def _process(
         self, node: Node, command: Command, *, stderr_to_stdout: bool
-    ) -> tuple[_Link, asyncssh.SSHClientProcess[bytes]]:
-        """Open a channel for `command`; the caller holds link.channels."""
+    ) -> tuple[_Link, asyncssh.SSHClientProcess[bytes], float]:
+        """Open a channel for `command`; the caller holds link.channels. Also when the
+        connection the channel is on was in hand (time.monotonic())."""
         link = self._link(node)
         refusals = 0
         reconnected = False  # one fresh connection at most per command
         while True:
             conn = await self.connection(node)
+            connected_at = time.monotonic()
             try:
                 proc: asyncssh.SSHClientProcess[bytes] = await conn.create_process(
                     command.line,
@@ -845,7 +856,7 @@ class Pool:
                     request_pty="force" if command.pty else False,
                     term_type="dumb" if command.pty else None,
                 )
-                return link, proc
+                return link, proc, connected_at
             except asyncssh.ChannelOpenError as exc:
                 # asyncssh says "SSH connection closed" as soon as the transport is gone,
                 # before is_closed() turns true.
@@ -989,7 +1000,9 @@ class Pool:
         async with link.channels:
             start = time.monotonic()
             try:
-                link, proc = await self._process(node, command, stderr_to_stdout=False)
+                link, proc, connected_at = await self._process(
+                    node, command, stderr_to_stdout=False
+                )
             except RemoteError as failure:
                 if failure.kind is ErrorKind.DROPPED:
                     # The exec request may have left before the link died: record the doubt.
@@ -1059,6 +1072,7 @@ class Pool:
                 timed_out=timed_out,
                 exit_signal=clean(signal[0]) if signal else None,
                 note=note,
+                round_trip=time.monotonic() - connected_at,
             )
         if result.lost or result.timed_out:
             self._unsure(node, command)
@@ -1115,7 +1129,7 @@ class Pool:
         async with link.channels:
             start = time.monotonic()
             try:
-                link, proc = await self._process(node, command, stderr_to_stdout=True)
+                link, proc, _ = await self._process(node, command, stderr_to_stdout=True)
             except (RemoteError, asyncio.CancelledError) as failure:
                 if command.mutates:
                     why = (
@@ -1155,7 +1169,7 @@ class Pool:
         async with link.channels:
             start = time.monotonic()
             try:
-                link, proc = await self._process(node, command, stderr_to_stdout=True)
+                link, proc, _ = await self._process(node, command, stderr_to_stdout=True)
             except (RemoteError, asyncio.CancelledError) as failure:
                 if command.mutates:
                     why = (

@@ -270,3 +270,17 @@ async def test_a_part_the_same_as_last_poll_is_reported_as_of_the_new_poll(
     third = await collector.poll_node(node)
     assert third.xivo is not None and third.xivo.ha is not first.xivo.ha  # read again
     assert third.polled_at == now[0]
+
+
+async def test_latency_is_the_round_trip_once_connected(
+    lab: Lab, inv: Inventory, pool: Pool
+) -> None:
+    # A cold first command waits for its connection (a connect slot, the handshake); that
+    # wait is not the node's latency (a one-shot `check` on a large estate would warn on
+    # healthy nodes): README, resil_node_latency_seconds.
+    node = inv.node(EDGE)
+    cold = await pool.run(node, cat.test_exists(node.paths.edge_env))
+    assert cold.round_trip is not None and cold.round_trip < cold.duration
+    assert cold.latency == cold.round_trip
+    warm = await pool.run(node, cat.test_exists(node.paths.edge_env))
+    assert warm.round_trip is not None and 0 < warm.round_trip <= warm.duration
