@@ -335,7 +335,9 @@ class ResilApp(DebugLogErrors, App[int]):
             return
         state = self.site_state()
         for pane in self.query(Pane):
-            if pane.is_attached:
+            # Not one the start-up worker is still mounting (it renders the state once
+            # mounted) nor one being removed (display is False then: see Pane.on_mount).
+            if pane.is_mounted and pane.display:
                 pane.show_state(state)
         self.refresh_bindings()
 

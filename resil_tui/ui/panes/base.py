@@ -16,7 +16,7 @@ here) and the one refusal sentence (ui/widgets/read_only.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -47,6 +47,13 @@ class Pane(VerticalScroll):
     def __init__(self, site: Site) -> None:
         super().__init__(id=f"pane-{self.PANE_ID}", classes="pane")
         self.site = site
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Textual would run a pane's own on_mount before (and whatever) this class's:
+        # outside the guard for a pane removed as it mounts.
+        if "on_mount" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: a pane starts in pane_mounted(), not on_mount")
 
     @property
     def shell(self) -> ResilApp:

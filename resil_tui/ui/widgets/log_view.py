@@ -333,6 +333,8 @@ class LogView(Vertical):
             yield Static("", classes="log-filter-error", markup=False)
 
     def on_mount(self) -> None:
+        if not self.display:
+            return  # being removed as it mounts (a console quitting): see Pane.on_mount
         self._theme_styles()
         self.set_interval(self.flush_interval, self.flush)
         self._update_status()
