@@ -137,8 +137,12 @@ async def test_disable_needs_the_typed_node_name_then_restart_is_offered(
         async with app.run_test(size=SIZE) as pilot:
             pane = await open_pane(pilot, app)
             pane.set_form(HaMode.DISABLED)
-            await pilot.pause()
-            assert "Disabling an HA node in production" in text(app, "#ha-preview")
+            # The radio set takes the new mode through its own message: the preview follows.
+            await until(
+                pilot,
+                lambda: "Disabling an HA node in production" in text(app, "#ha-preview"),
+                "the preview of the new mode",
+            )
             # What a click does (a click on a widget scrolled out of view would miss).
             app.query_one("#ha-apply", Button).press()
             await until(pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "typed")
@@ -353,7 +357,12 @@ async def test_split_brain_guard_names_the_nodes_and_wants_the_node_id_typed(
             pane = await open_pane(pilot, app)
             pane.select_node(SLAVE)
             pane.set_form(HaMode.DISABLED)
-            await pilot.pause()
+            # The radio set takes the new mode through its own message: the preview follows.
+            await until(
+                pilot,
+                lambda: "SPLIT BRAIN" in text(app, "#ha-preview"),
+                "the preview of the new mode",
+            )
             lines = text(app, "#ha-preview").splitlines()
             assert lines[0] == "Preview:"
             assert lines[1].startswith("⚠ SPLIT BRAIN")
@@ -367,8 +376,16 @@ async def test_split_brain_guard_names_the_nodes_and_wants_the_node_id_typed(
             await pilot.pause()
             # Slave -> slave (no change of who serves): no guard, a plain y/N confirmation.
             pane.set_form(HaMode.SLAVE, "10.50.0.11")
-            await pilot.pause()
-            assert not text(app, "#ha-preview").splitlines()[1].startswith("⚠")
+            await until(
+                pilot,
+                lambda: "SPLIT BRAIN" not in text(app, "#ha-preview"),
+                "the preview of slave again",
+            )
+            assert (
+                text(app, "#ha-preview")
+                .splitlines()[1]
+                .startswith(f"Change on {SLAVE}: HA mode → slave")
+            )
             app.query_one("#ha-apply", Button).press()
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "plain confirm")
             await pilot.press("n")
