@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from labkit import console
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from resil_tui.core.logbuf import gap_marker, parse_line_time
 from resil_tui.inventory import load_inventory
+from resil_tui.inventory_model import Node
 from resil_tui.lab.server import Lab
-from resil_tui.ops.logs import FollowState
+from resil_tui.ops.logs import FollowState, find_stream
 from resil_tui.ops.session import make_pool
+from resil_tui.ui.app import ResilApp
 from resil_tui.ui.panes.logs import LogsPane, LogTab
 from resil_tui.ui.widgets.log_view import LogSurface, LogView
 
@@ -233,37 +238,44 @@ async def test_levels_repeats_and_the_readiness_line() -> None:
         assert any("Listening for HTTP on" in s for s in visible)
 
 
-async def test_merged_view_orders_two_streams_with_a_tag_per_node(lab: Lab, tmp_path: Path) -> None:
+@asynccontextmanager
+async def logs_with_default_stream(
+    lab: Lab, tmp_path: Path
+) -> AsyncIterator[tuple[ResilApp, Pilot[int], LogsPane, Node]]:
+    """The console on the lab, read-only, on the Logs pane with its default stream open;
+    also the CC slave, whose xuc stream the tests open as a second one."""
     inventory = load_inventory(lab.inventory_path)
     pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
-    app = console(inventory, read_only=True, pool=pool, status_refresh_interval=600.0)
+    app: ResilApp = console(inventory, read_only=True, pool=pool, status_refresh_interval=600.0)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("5")
             pane = app.query_one(LogsPane)
             await wait_for(lambda: len(pane.log_tabs()) == 1)
-            slave = next(n for n in inventory.nodes() if n.id == "demo.cc.slave")
-            from resil_tui.ops.logs import find_stream
-
-            await pane.open_stream(slave, find_stream(slave, "xuc"))
-            await wait_for(lambda: len(pane.log_tabs()) == 2 and pane.active_tab is not None)
-            await pilot.pause()
-            await pilot.press("m")
-            # The merged tab is mounted, then shown: both take a moment.
-            await wait_for(
-                lambda: pane.merged_tab is not None and pane.active_view is pane.merged_tab.log_view
-            )
-            merged = pane.merged_tab
-            assert merged is not None
-            # What both streams hold, tagged with their node, in time order.
-            await wait_for(lambda: len(merged.log_view.buffer) > 0, timeout=15)
-            kept = merged.log_view.buffer.lines()
-            tags = {line.split(" │ ")[0] for line in kept}
-            assert tags == {pane.log_tabs()[0].node.label, slave.label}
-            times = [t for line in kept if (t := parse_line_time(line.split(" │ ", 1)[1]))]
-            assert times == sorted(times)
+            yield app, pilot, pane, inventory.node("demo.cc.slave")
     finally:
         await pool.close()
+
+
+async def test_merged_view_orders_two_streams_with_a_tag_per_node(lab: Lab, tmp_path: Path) -> None:
+    async with logs_with_default_stream(lab, tmp_path) as (_app, pilot, pane, slave):
+        await pane.open_stream(slave, find_stream(slave, "xuc"))
+        await wait_for(lambda: len(pane.log_tabs()) == 2 and pane.active_tab is not None)
+        await pilot.pause()
+        await pilot.press("m")
+        # The merged tab is mounted, then shown: both take a moment.
+        await wait_for(
+            lambda: pane.merged_tab is not None and pane.active_view is pane.merged_tab.log_view
+        )
+        merged = pane.merged_tab
+        assert merged is not None
+        # What both streams hold, tagged with their node, in time order.
+        await wait_for(lambda: len(merged.log_view.buffer) > 0, timeout=15)
+        kept = merged.log_view.buffer.lines()
+        tags = {line.split(" │ ")[0] for line in kept}
+        assert tags == {pane.log_tabs()[0].node.label, slave.label}
+        times = [t for line in kept if (t := parse_line_time(line.split(" │ ", 1)[1]))]
+        assert times == sorted(times)
 
 
 async def test_a_stream_opened_while_the_pane_is_hidden_leaves_the_pane_shown(
@@ -271,28 +283,16 @@ async def test_a_stream_opened_while_the_pane_is_hidden_leaves_the_pane_shown(
 ) -> None:
     # The default stream opens in the background once Logs is first shown; on a slow link
     # the admin may be on another pane by the time it is there (the tmux walk, slow machine).
-    inventory = load_inventory(lab.inventory_path)
-    pool = make_pool(inventory, audit_path=tmp_path / "audit.jsonl")
-    app = console(inventory, read_only=True, pool=pool, status_refresh_interval=600.0)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("5")
-            pane = app.query_one(LogsPane)
-            await wait_for(lambda: len(pane.log_tabs()) == 1)
-            await pilot.press("1")
-            await wait_for(lambda: app.active_pane_id == "status")
-            slave = next(n for n in inventory.nodes() if n.id == "demo.cc.slave")
-            from resil_tui.ops.logs import find_stream
-
-            await pane.open_stream(slave, find_stream(slave, "xuc"))
-            await settle(pilot, 0.3)
-            assert app.active_pane_id == "status"
-            assert app.focused is not None and pane not in app.focused.ancestors
-            # Shown again, the pane has the focus and both streams.
-            await pilot.press("5")
-            await wait_for(lambda: app.active_pane_id == "logs")
-            await settle(pilot)
-            assert app.focused is not None and pane in app.focused.ancestors_with_self
-            assert len(pane.log_tabs()) == 2
-    finally:
-        await pool.close()
+    async with logs_with_default_stream(lab, tmp_path) as (app, pilot, pane, slave):
+        await pilot.press("1")
+        await wait_for(lambda: app.active_pane_id == "status")
+        await pane.open_stream(slave, find_stream(slave, "xuc"))
+        await settle(pilot, 0.3)
+        assert app.active_pane_id == "status"
+        assert app.focused is not None and pane not in app.focused.ancestors
+        # Shown again, the pane has the focus and both streams.
+        await pilot.press("5")
+        await wait_for(lambda: app.active_pane_id == "logs")
+        await settle(pilot)
+        assert app.focused is not None and pane in app.focused.ancestors_with_self
+        assert len(pane.log_tabs()) == 2
