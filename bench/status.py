@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench.labproc import lab_process
 from bench.results import Measured, Target
+from bench.scale import keep_shells_ready
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, Node
 from resil_tui.lab.world import LabWorld
@@ -57,30 +58,48 @@ over the slowest node polled alone (warm, in the same run). The full run adds a 
 same batched read (one execution per node for both)."""
 
 
-def _executions(lab_dir: Path, inv: Inventory) -> dict[str, int]:
+def _executions(lab_dir: Path, inv: Inventory, via: str | None = None) -> dict[str, int]:
+    """Command lines each node received: executions of their own (via None), or lines
+    on a kept shell's stdin (via "stdin")."""
     world = LabWorld.open(lab_dir)
     return {
-        n.id: sum(1 for c in world.commands(n.id) if c.get("kind") == "exec") for n in inv.nodes()
+        n.id: sum(
+            1 for c in world.commands(n.id) if c.get("kind") == "exec" and c.get("via") == via
+        )
+        for n in inv.nodes()
     }
 
 
-async def executions_per_refresh(tmp: Path) -> tuple[dict[str, int], Inventory]:
+async def executions_per_refresh(tmp: Path) -> tuple[dict[str, int], dict[str, int], Inventory]:
+    """One warm refresh's executions per node (`status --json`, `check`: no kept shell),
+    then a console's: new executions plus lines on its kept shells, per node."""
     directory = tmp / "execs"
     with lab_process(directory, 1, cc=True, edge=True, mds=2) as inv_path:
         inv = load_inventory(inv_path)
-        pool = make_pool(inv, audit_path=tmp / "audit.jsonl")
-        try:
-            collector = StatusCollector(inv, pool)
-            await collector.poll()  # the connections
-            before = _executions(directory, inv)
-            reports = await collector.poll()
-            after = _executions(directory, inv)
-        finally:
-            await pool.close()
-    down = [n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok]
-    if down:
-        raise RuntimeError(f"unreachable in the benchmark: {down}")
-    return {n: after[n] - before[n] for n in after}, inv
+        found: list[dict[str, int]] = []
+        for keep in (False, True):
+            pool = make_pool(inv, audit_path=tmp / "audit.jsonl", keep_shells=keep)
+            try:
+                collector = StatusCollector(inv, pool)
+                await collector.poll()  # the connections
+                if keep:
+                    await keep_shells_ready(collector, pool)
+                before = [_executions(directory, inv), _executions(directory, inv, "stdin")]
+                reports = await collector.poll()
+                after = [_executions(directory, inv), _executions(directory, inv, "stdin")]
+            finally:
+                await pool.close()
+            down = [
+                n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok
+            ]
+            if down:
+                raise RuntimeError(f"unreachable in the benchmark: {down}")
+            found.append(
+                {n: sum(a[n] - b[n] for a, b in zip(after, before, strict=True)) for n in after[0]}
+            )
+            if keep and any(after[0][n] != before[0][n] for n in after[0]):
+                raise RuntimeError("a console refresh with kept shells started new executions")
+    return found[0], found[1], inv
 
 
 async def _alone(collector: StatusCollector, nodes: list[Node], per_kind: int) -> float:
@@ -105,10 +124,11 @@ async def warm_refresh(tmp: Path, sites: int, mds: int, rounds: int) -> dict[str
         tmp / f"warm{sites}", sites, latency=LATENCY, cc=False, edge=False, mds=mds
     ) as inv_path:
         inv = load_inventory(inv_path)
-        pool = make_pool(inv, audit_path=tmp / "audit.jsonl")
+        pool = make_pool(inv, audit_path=tmp / "audit.jsonl", keep_shells=True)
         try:
             collector = StatusCollector(inv, pool)
             await collector.poll()  # cold: connections opened here, not measured
+            kept, _ = await keep_shells_ready(collector, pool)
             walls = []
             cpu = []
             for _ in range(rounds):
@@ -123,7 +143,7 @@ async def warm_refresh(tmp: Path, sites: int, mds: int, rounds: int) -> dict[str
             if down:
                 raise RuntimeError(f"unreachable in the benchmark: {down}")
             # Baseline in the same run: nodes polled alone (warm), the slowest kind.
-            slowest = await _alone(collector, inv.nodes(), per_kind=3)
+            slowest = await _alone(collector, list(inv.nodes()), per_kind=3)
         finally:
             await pool.close()
     nodes = len(inv.nodes())
@@ -134,6 +154,7 @@ async def warm_refresh(tmp: Path, sites: int, mds: int, rounds: int) -> dict[str
         "slowest_alone_s": slowest,
         "ratio": wall / slowest,
         "cpu_ms_per_node": statistics.median(cpu) / nodes * 1000,
+        "kept_shells": kept,
     }
 
 
@@ -200,7 +221,7 @@ def run(quick: bool = False) -> list[Measured]:
     with tempfile.TemporaryDirectory(prefix="resil-bench-") as d:
         tmp = Path(d)
         os.environ.setdefault("XDG_STATE_HOME", str(tmp / "state"))
-        sent, inv = asyncio.run(executions_per_refresh(tmp))
+        sent, lines_kept, inv = asyncio.run(executions_per_refresh(tmp))
         kinds: dict[str, list[int]] = defaultdict(list)
         for node in inv.nodes():
             kinds[node.kind.value].append(sent[node.id])
@@ -208,16 +229,19 @@ def run(quick: bool = False) -> list[Measured]:
             [
                 f"{len(sent)} nodes, one warm refresh: executions per node by kind "
                 + ", ".join(f"{k} {sorted(set(v))}" for k, v in sorted(kinds.items()))
-                + " (before issue 17: XiVO 3, Edge 2, CC 1, MDS 1)"
+                + " (before issue 17: XiVO 3, Edge 2, CC 1, MDS 1)",
+                "a console's or a watcher's warm refresh (kept shells): "
+                f"{sorted(set(lines_kept.values()))} command line per node on the kept "
+                "shell, no new execution",
             ],
-            float(max(sent.values())),
+            float(max(max(sent.values()), max(lines_kept.values()))),
         )
         w = asyncio.run(warm_refresh(tmp, sites=10, mds=3, rounds=2 if quick else 5))
         lines = [
             f"status warm refresh: {w['nodes']:.0f} nodes, {LATENCY * 1000:.0f} ms per command: "
             f"{w['wall_s']:.3f} s; slowest node alone {w['slowest_alone_s']:.3f} s; "
             f"ratio {w['ratio']:.2f} (target <= 1.3); client CPU {w['cpu_ms_per_node']:.2f} "
-            "ms/node"
+            f"ms/node; reads through a kept shell on {w['kept_shells']:.0f} nodes"
         ]
         if not quick:
             c = cold_vs_ssh(tmp)

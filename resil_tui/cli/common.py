@@ -268,11 +268,12 @@ class Context:
     lab: Lab | None = None
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[Session]:
+    async def session(self, *, keep_shells: bool = False) -> AsyncIterator[Session]:
+        """`keep_shells`: the subcommand polls again and again (see ops.session.make_pool)."""
         # Imported here: the SSH layer costs 100+ ms, which check-config must not pay.
         from resil_tui.ops.session import open_session
 
-        async with open_session(self.inventory, lab=self.lab) as session:
+        async with open_session(self.inventory, lab=self.lab, keep_shells=keep_shells) as session:
             yield session
 
 

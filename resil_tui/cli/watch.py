@@ -103,7 +103,7 @@ async def run(ctx: Context, args: WatchArgs) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with ctx.session() as session:
+        async with ctx.session(keep_shells=True) as session:
             watcher = watch.Watcher(
                 session,
                 sites,

@@ -212,6 +212,8 @@ async def _run_argv(ctx: Ctx, argv: list[str], status: int, *, shell_line: bool 
         # A new shell: its own $? (0), its own `exit`; the cwd does not come back.
         sub = Ctx(ctx.world, ctx.node, ctx.io, ctx.cwd, ctx.timing)
         return await (run_script(sub, args[1]) if shell_line else _run_words(sub, args[1]))
+    if name in shell.SHELLS and args in ([], ["-s"]) and shell_line:
+        return await _run_stdin(Ctx(ctx.world, ctx.node, ctx.io, ctx.cwd, ctx.timing))
     builtin = await _builtin(ctx, name, args, status) if shell_line else None
     if builtin is not None:
         return builtin
@@ -251,11 +253,18 @@ async def _run_words(ctx: Ctx, line: str) -> int:
 async def run_script(ctx: Ctx, line: str) -> int:
     """Run a command line as sh would: every simple command in turn, `&&`/`||` by $?."""
     try:
+        return await _run_line(ctx, line, 0, 1)
+    except _Exit as exc:
+        return exc.code
+
+
+async def _run_line(ctx: Ctx, line: str, status: int, number: int) -> int:
+    """One line of a script, `status` being $? when it starts; `exit` raises _Exit."""
+    try:
         program = shell.parse(line)
     except shell.ShellError as exc:
-        ctx.err(f"sh: 1: {exc}\n")
+        ctx.err(f"sh: {number}: {exc}\n")
         return 2
-    status = 0
     for connector, command in program:
         if (connector == "&&" and status != 0) or (connector == "||" and status == 0):
             continue  # skipped: $? stays what it was
@@ -264,9 +273,45 @@ async def run_script(ctx: Ctx, line: str) -> int:
         except CommandFailed as exc:
             ctx.err(exc.message + "\n")
             status = exc.code
+    return status
+
+
+async def _run_stdin(ctx: Ctx) -> int:
+    """`sh` with no script: it reads its stdin a line at a time and runs each line as it
+    comes, $? and the working directory carrying over, until EOF or `exit` (a client that
+    keeps one shell open for its reads). Each line is answered like a command line of its
+    own: recorded, and as slow as the node."""
+    status, number = 0, 0
+    while True:
+        raw = await ctx.io.readline()
+        if not raw:
+            return status
+        number += 1
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        world, node_id = ctx.world, ctx.node.id
+        world.record(
+            node_id,
+            {"kind": "exec", "via": "stdin", "line": line, "pty": bool(ctx.io.is_pty)}
+            | describe(line),
+        )
+        await _answer_delay(world, node_id)
+        try:
+            status = await _run_line(ctx, line, status, number)
         except _Exit as exc:
             return exc.code
-    return status
+        # What a line's programs wrote is on its way before the shell reads the next one
+        # (their writes are theirs, not buffered in the shell).
+        await ctx.io.drain()
+
+
+async def _answer_delay(world: LabWorld, node_id: str) -> None:
+    """What the node's faults and the lab's latency make a command line wait."""
+    flags = world.node_flags(node_id)
+    if flags.get("hung"):
+        await asyncio.Event().wait()  # never answers; ends only when cancelled
+    delay = float(flags.get("slow") or 0.0) + world.timing.latency
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 def describe(line: str) -> dict[str, Any]:
@@ -292,16 +337,11 @@ async def run_command(world: LabWorld, node_id: str, line: str, io: CommandIO) -
     node = world.node(node_id)
     world.record(node_id, {"kind": "exec", "line": line, "pty": bool(io.is_pty), **describe(line)})
     flags = world.node_flags(node_id)
-    timing = world.timing
     if not flags.get("powered", True):
         io.write_err(b"ssh: connect to host: Connection refused (node powered off)\n")
         return 255
-    if flags.get("hung"):
-        await asyncio.Event().wait()  # never answers; ends only when cancelled
-    delay = float(flags.get("slow") or 0.0) + timing.latency
-    if delay > 0:
-        await asyncio.sleep(delay)
-    ctx = Ctx(world, node, io, "/root", timing)
+    await _answer_delay(world, node_id)
+    ctx = Ctx(world, node, io, "/root", world.timing)
     try:
         if flags.get("words_only"):
             return await _run_words(ctx, line)

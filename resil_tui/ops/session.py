@@ -89,18 +89,26 @@ def make_pool(
     *,
     audit_path: Path | None = None,
     on_state_change: Callable[[NodeLink], None] | None = None,
+    keep_shells: bool = False,
 ) -> Pool:
+    """The pool of a session; `keep_shells` for those that poll again and again (the
+    console, the watcher): their reads go through one shell kept open per node."""
     return Pool(
         read_only=inventory.read_only,
         audit=audit_path or xdg.audit_log_path(),
         on_state_change=on_state_change,
+        keep_shells=keep_shells,
     )
 
 
 def make_session(
-    inventory: Inventory, *, lab: LabControl | None = None, audit_path: Path | None = None
+    inventory: Inventory,
+    *,
+    lab: LabControl | None = None,
+    audit_path: Path | None = None,
+    keep_shells: bool = False,
 ) -> Session:
-    pool = make_pool(inventory, audit_path=audit_path)
+    pool = make_pool(inventory, audit_path=audit_path, keep_shells=keep_shells)
     journal = journal_for(inventory)
     collector = StatusCollector(inventory, pool, phone_seed=phone_seed(journal))
     return Session(inventory, pool, collector, lab, journal)
@@ -108,9 +116,13 @@ def make_session(
 
 @contextlib.asynccontextmanager
 async def open_session(
-    inventory: Inventory, *, lab: LabControl | None = None, audit_path: Path | None = None
+    inventory: Inventory,
+    *,
+    lab: LabControl | None = None,
+    audit_path: Path | None = None,
+    keep_shells: bool = False,
 ) -> AsyncIterator[Session]:
-    session = make_session(inventory, lab=lab, audit_path=audit_path)
+    session = make_session(inventory, lab=lab, audit_path=audit_path, keep_shells=keep_shells)
     try:
         yield session
     finally:

@@ -44,10 +44,11 @@ from resil_tui.remote.errors import ErrorKind, RemoteError, classify
 from resil_tui.remote.ssh import asyncssh
 
 if TYPE_CHECKING:
-    from resil_tui.remote import hostkeys
+    from resil_tui.remote import hostkeys, read_shell
 else:
     # known_hosts is read at the first connection, after the console's first screen.
     hostkeys = lazy_module("resil_tui.remote.hostkeys")
+    read_shell = lazy_module("resil_tui.remote.read_shell")
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,11 @@ PREFERRED_CIPHERS = (
 
 # How long we wait for a closed channel to be acknowledged before giving up on it.
 CLOSE_GRACE = 2.0
+
+# A kept shell (remote/read_shell.py): how long its readiness check may take, and how many
+# times one connection may try one before its reads go one execution each for good.
+SHELL_READY_TIMEOUT = 5.0
+SHELL_TRIES = 3
 
 # A stream line longer than this is cut (and says so): a node must not make us buffer
 # a megabyte line, nor a log view render one.
@@ -276,6 +282,12 @@ class _Link:
     # What the admin edits to fix the sticky failure, as it was then (see _fix_evidence).
     sticky_evidence: tuple[tuple[str, int, int], ...] = ()
     closing: set[int] = field(default_factory=set)  # id() of connections we close on purpose
+    # The shell kept open for reads (Pool(keep_shells=True)), the task opening one, the
+    # connection they belong to and how many tries failed on it.
+    shell: read_shell.ReadShell | None = None
+    shell_opening: asyncio.Task[None] | None = None
+    shell_conn: asyncssh.SSHClientConnection | None = None
+    shell_failures: int = 0
 
 
 @dataclass
@@ -287,6 +299,18 @@ class _Jump:
     settings: SshSettings
     conn: asyncssh.SSHClientConnection | None = None
     connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
+
+
+def _fits_a_kept_shell(command: Command) -> bool:
+    """A read that ends by itself, needs no terminal and no stdin: the only kind a kept
+    shell (remote/read_shell.py) runs."""
+    return not (
+        command.mutates
+        or command.pty
+        or command.long_running
+        or command.stdin is not None
+        or command.secret_stdin
+    )
 
 
 def _decode(data: bytes | str | None, pty: bool) -> str:
@@ -311,8 +335,12 @@ class Pool:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         on_state_change: Callable[[NodeLink], None] | None = None,
+        keep_shells: bool = False,
     ) -> None:
         self.read_only = read_only
+        # A console or a watcher, which read the same nodes again and again: reads go
+        # through one shell kept open per connection (remote/read_shell.py).
+        self.keep_shells = keep_shells
         self.audit = audit if isinstance(audit, AuditLog) else AuditLog(audit)
         self.max_channels = max_channels
         self.connect_attempts = max(1, connect_attempts)
@@ -744,6 +772,7 @@ class Pool:
 
     def _drop_conn(self, link: _Link) -> asyncssh.SSHClientConnection | None:
         conn, link.conn = link.conn, None
+        self._drop_shell(link)
         if conn is not None:
             link.closing.add(id(conn))
             conn.close()
@@ -974,6 +1003,10 @@ class Pool:
         if command.secret_stdin and input_secret is None and not command.pty:
             raise ValueError(f"{command.name} needs a secret on stdin")
         limit = timeout if timeout is not None else node.ssh.command_timeout
+        if self.keep_shells and _fits_a_kept_shell(command) and input_secret is None:
+            answered = await self._run_in_shell(node, command, limit)
+            if answered is not None:
+                return answered
         op = (
             self.audit_started(node, "command", command.line, step, input_secret)
             if command.mutates
@@ -1082,6 +1115,99 @@ class Pool:
                 result, note=f"{result.note}; {warning}" if result.note else warning
             )
         return result
+
+    # --- reads through a kept shell -------------------------------------------------------
+
+    def kept_shell(self, node_id: str) -> bool:
+        """Whether the node's next read goes through a shell kept open on its connection
+        (rather than an execution of its own)."""
+        link = self._links.get(node_id)
+        return link is not None and link.shell is not None and not link.shell.closed
+
+    async def _run_in_shell(self, node: Node, command: Command, limit: float) -> Result | None:
+        """The read, through the connection's kept shell; None: run it as an execution of
+        its own (no shell yet, busy, refused, or it just failed: a read is safe to send
+        again)."""
+        link = self._link(node)
+        conn = link.conn
+        if conn is None or conn.is_closed():
+            return None  # the execution path connects (with its retries and backoff)
+        if link.shell_conn is not conn:
+            self._drop_shell(link)
+            link.shell_conn, link.shell_failures = conn, 0
+        shell = link.shell
+        if shell is None or shell.closed:
+            link.shell = None
+            self._open_shell_soon(link, conn)
+            return None
+        if shell.busy:
+            return None
+        start = time.monotonic()
+        try:
+            answer = await shell.run(command, limit)
+        except TimeoutError:
+            link.shell, link.shell_failures = None, link.shell_failures + 1
+            return Result(
+                node_id=node.id,
+                command=command,
+                exit_status=None,
+                stdout="",
+                stderr="",
+                duration=time.monotonic() - start,
+                timed_out=True,
+                note=(
+                    f"no answer after {limit:g}s: closed the shell it was sent to "
+                    "(a command that ignores that may still be running)"
+                ),
+            )
+        except read_shell.ShellGone as gone:
+            link.shell, link.shell_failures = None, link.shell_failures + 1
+            log.info("%s: the kept shell failed (%s); the read goes on its own", node.id, gone)
+            return None
+        return Result(
+            node_id=node.id,
+            command=command,
+            exit_status=answer.exit_status,
+            stdout=_decode(answer.stdout, False),
+            stderr=_decode(answer.stderr, False),
+            duration=time.monotonic() - start,
+            round_trip=answer.round_trip,
+        )
+
+    def _open_shell_soon(self, link: _Link, conn: asyncssh.SSHClientConnection) -> None:
+        """Open a shell on `conn` in the background (the read in hand does not wait)."""
+        if link.shell_opening is not None and not link.shell_opening.done():
+            return
+        if link.shell_failures >= SHELL_TRIES or link.channels.locked():
+            return  # refused on this connection, or no channel slot free now
+        link.shell_opening = asyncio.create_task(self._open_shell(link, conn))
+        link.shell_opening.add_done_callback(_consume)
+
+    async def _open_shell(self, link: _Link, conn: asyncssh.SSHClientConnection) -> None:
+        # The shell holds one of the connection's channel slots for as long as it is open.
+        await link.channels.acquire()
+        timeout = min(SHELL_READY_TIMEOUT, link.node.ssh.command_timeout)
+        try:
+            shell = await read_shell.ReadShell.open(conn, timeout, link.channels.release)
+        except read_shell.ShellGone as gone:
+            # Not a shell (a ForceCommand, an emulation): nothing more to try on this link.
+            link.shell_failures = SHELL_TRIES
+            log.info("%s: reads go one execution each: %s", link.node.id, gone)
+            return
+        if self._closed or link.conn is not conn or link.shell_conn is not conn:
+            shell.close()
+            return
+        link.shell = shell
+
+    @staticmethod
+    def _drop_shell(link: _Link) -> None:
+        if link.shell_opening is not None and not link.shell_opening.done():
+            link.shell_opening.cancel()
+        link.shell_opening = None
+        if link.shell is not None:
+            link.shell.close()
+            link.shell = None
+        link.shell_conn = None
 
     def _unsure(self, node: Node, command: Command) -> None:
         """A changing command ended without us knowing whether it ran on the node."""

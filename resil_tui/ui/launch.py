@@ -51,7 +51,8 @@ async def _console(options: GlobalArgs) -> int:
             )
         except PreferencesError as exc:
             raise CliError(str(exc)) from None
-        async with open_session(inventory, lab=lab) as session:
+        # The console polls the same nodes all along: one kept shell per node.
+        async with open_session(inventory, lab=lab, keep_shells=True) as session:
             app = ResilApp(
                 session,
                 theme=settings.theme.value,

@@ -289,3 +289,39 @@ def test_whole_words_read_the_batched_reads_as_piece_by_piece() -> None:
     assert shell._WHOLE_WORD.match(inner) is not None  # the path under test is taken
     for line in (batch.command.line, inner):
         assert shell._tokens(line, whole_words=True) == shell._tokens(line, whole_words=False)
+
+
+class LinesIO(BufferIO):
+    """A shell's stdin that a client writes a line at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._lines = data.splitlines(keepends=True)
+
+    async def readline(self) -> bytes:
+        return self._lines.pop(0) if self._lines else b""
+
+
+def test_a_shell_reading_its_stdin_runs_as_dash(world: LabWorld) -> None:
+    # What a kept shell (remote/read_shell.py) is sent, line by line: the readiness check,
+    # reads with their end markers ($? carried from line to line), then `exit` ends it.
+    from resil_tui.remote import read_shell
+
+    nonce = "0123456789abcdef0123456789abcdef"
+    reads = [
+        C.Command("a", ("printf", "%s", "no newline"), mutates=False),
+        C.Command("b", ("false",), mutates=False),
+        C.Command("c", ("printf", "%s\\n", "'$?' \"$?\""), mutates=False),
+    ]
+    script = read_shell.ready_line(nonce)
+    script += b"".join(read_shell.request_line(r, nonce) for r in reads)
+    script += b"false\nexit\n" + read_shell.request_line(reads[0], nonce)  # never runs
+    io = LinesIO(script)
+    code = asyncio.run(run_command(world, NODE, "sh", io))
+    dash = subprocess.run(["/bin/sh"], input=script, capture_output=True, timeout=30)
+    assert (io.out.decode(), io.err.decode(), code) == (
+        dash.stdout.decode(),
+        dash.stderr.decode(),
+        dash.returncode,
+    )
+    assert code == 1 and io.out.count(b" Z ") == len(reads)

@@ -335,3 +335,58 @@ async def test_three_server_edge_switched_and_rolled_back_through_real_sshd(
     assert {nid: f.read_bytes() for nid, f in files.items()} == before
     audit = (tmp_path / "audit.jsonl").read_text()
     assert all(nid in audit for nid in files)
+
+
+async def test_a_console_reads_through_a_kept_shell_over_real_sshd(
+    sshd_lab_factory: SshdLabFactory, tmp_path: Path
+) -> None:
+    # sshd runs `sh` through the dispatcher (ForceCommand), whose shell reads its stdin a
+    # line at a time: after the first refreshes, a refresh is one line per node, no new
+    # execution, and the picture is the same as one execution per read.
+    lab = sshd_lab_factory()
+    inv = inventory_of(lab)
+    kept = make_pool(inv, audit_path=tmp_path / "audit.jsonl", keep_shells=True)
+    plain = make_pool(inv, audit_path=tmp_path / "audit-plain.jsonl")
+
+    def received(node_id: str) -> list[str | None]:
+        return [c.get("via") for c in lab.world.commands(node_id) if c.get("kind") == "exec"]
+
+    try:
+        collector, alone = StatusCollector(inv, kept), StatusCollector(inv, plain)
+        for _ in range(50):
+            await collector.poll()
+            if all(kept.kept_shell(n.id) for n in inv.nodes()):
+                break
+            await asyncio.sleep(0.1)
+        assert all(kept.kept_shell(n.id) for n in inv.nodes())
+        await alone.poll()
+        before = {n.id: len(received(n.id)) for n in inv.nodes()}
+        (report,) = await collector.poll()
+        (other,) = await alone.poll()
+        assert {n.id: received(n.id)[before[n.id] :] for n in inv.nodes()} == {
+            n.id: ["stdin", None]
+            for n in inv.nodes()  # the kept shell's line, then plain's
+        }
+        assert report.verdicts.primary.code == other.verdicts.primary.code == "normal"
+        for node_id, snap in report.snapshot.nodes.items():
+            assert snap.reachability.ok and snap.errors == [], (node_id, snap.errors)
+            assert snap.raw.keys() == other.snapshot.nodes[node_id].raw.keys(), node_id
+        master = report.snapshot.nodes["demo.xivo.master"]
+        assert master.xivo is not None and master.xivo.ha is not None
+        assert master.xivo.ha.mode.value == "master" and master.xivo.sync_key_present is True
+        # sshd gone with the shell open: the read fails over to a new connection once the
+        # node is back, and a new shell is kept there.
+        node = inv.node("demo.xivo.slave")
+        lab.stop_node(node.id)
+        down = await collector.poll_node(node)
+        assert not down.reachability.ok
+        lab.start_node(node.id)
+        for _ in range(30):
+            up = await collector.poll_node(node)
+            if up.reachability.ok and kept.kept_shell(node.id):
+                break
+            await asyncio.sleep(0.3)
+        assert up.reachability.ok and kept.kept_shell(node.id)
+    finally:
+        await kept.close()
+        await plain.close()

@@ -1,0 +1,174 @@
+"""Reads through one shell kept open per connection (remote/read_shell.py), against the lab."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resil_tui.inventory import load_inventory
+from resil_tui.inventory_model import Inventory, Node
+from resil_tui.lab.server import Lab
+from resil_tui.ops.session import make_pool
+from resil_tui.ops.status import StatusCollector
+from resil_tui.remote import commands as cat
+from resil_tui.remote.pool import Pool, Result
+from tests.lab.test_status_batch import comparable
+
+MASTER, SLAVE, EDGE = "demo.xivo.master", "demo.xivo.slave", "demo.edge"
+
+
+@pytest.fixture(autouse=True)
+def _xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+@pytest.fixture
+def inv(lab: Lab) -> Inventory:
+    return load_inventory(lab.inventory_path)
+
+
+@pytest.fixture
+async def kept(inv: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
+    p = make_pool(inv, audit_path=tmp_path / "audit.jsonl", keep_shells=True)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+@pytest.fixture
+async def plain(inv: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
+    p = make_pool(inv, audit_path=tmp_path / "audit-plain.jsonl")
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+def received(lab: Lab, node_id: str) -> list[dict[str, Any]]:
+    """Every command line the node's SSH server received: as an execution of its own
+    (no "via") or as a line on the stdin of a shell already running ("via": "stdin")."""
+    return [c for c in lab.commands(node_id) if c.get("kind") == "exec"]
+
+
+async def shell_kept(pool: Pool, node: Node, timeout: float = 10.0) -> None:
+    """A read on the node (which, once connected, opens the shell in the background),
+    then the shell ready."""
+    async with asyncio.timeout(timeout):
+        while not pool.kept_shell(node.id):
+            result = await pool.run(node, cat.test_exists("/etc/hostname"))
+            assert result.exit_status is not None
+            await asyncio.sleep(0.05)
+
+
+async def test_a_console_reads_through_one_kept_shell(
+    lab: Lab, inv: Inventory, kept: Pool, plain: Pool
+) -> None:
+    for node in inv.nodes():
+        await shell_kept(kept, node)
+    collector, alone_collector = StatusCollector(inv, kept), StatusCollector(inv, plain)
+    for _ in range(3):
+        (alone,) = await alone_collector.poll()  # the same history, one execution per read
+        before = {n: len(received(lab, n)) for n in lab.node_ids()}
+        (report,) = await collector.poll()
+        lines = {n: received(lab, n)[before[n] :] for n in lab.node_ids()}
+        # One line per node and refresh, on the shell's stdin: no new execution.
+        assert {n: [c.get("via") for c in got] for n, got in lines.items()} == {
+            n: ["stdin"] for n in lab.node_ids()
+        }
+        assert all(s.reachability.ok and s.errors == [] for s in report.snapshot.nodes.values())
+    # What the console shows is what one execution per read shows.
+    for node_id, snap in report.snapshot.nodes.items():
+        assert comparable(snap.to_dict()) == comparable(alone.snapshot.nodes[node_id].to_dict())
+    assert comparable(report.verdicts.to_dict()) == comparable(alone.verdicts.to_dict())
+
+
+async def test_exit_status_and_both_streams_come_back_as_sent(
+    inv: Inventory, kept: Pool, plain: Pool
+) -> None:
+    node = inv.node(MASTER)
+    await shell_kept(kept, node)
+    reads = [
+        cat.test_exists("/nonexistent"),  # exit 1, no output
+        cat.tail("/nonexistent"),  # stderr only
+        cat.tail_files(["/etc/xivo/ha.conf", "/nonexistent"], 5),  # both streams, exit 1
+        cat.cat("/etc/xivo/ha.conf"),
+    ]
+
+    def shown(r: Result) -> tuple[int | None, str, str]:
+        return r.exit_status, r.stdout, r.stderr
+
+    for read in reads:
+        through_shell = await kept.run(node, read)
+        assert kept.kept_shell(node.id), read.line
+        assert shown(through_shell) == shown(await plain.run(node, read)), read.line
+        assert through_shell.round_trip is not None
+
+
+async def test_a_node_that_runs_no_shell_gets_one_execution_per_read(
+    lab: Lab, inv: Inventory, kept: Pool
+) -> None:
+    # A ForceCommand that splits the line into words knows no `sh`: the readiness check
+    # fails once, and the reads go on as executions of their own, whole.
+    await lab.words_only(MASTER)
+    node = inv.node(MASTER)
+    collector = StatusCollector(inv, kept)
+    for _ in range(4):
+        snap = await collector.poll_node(node)
+        assert snap.reachability.ok and snap.xivo is not None and snap.xivo.ha is not None
+        await asyncio.sleep(0.1)
+    assert not kept.kept_shell(MASTER)
+    got = received(lab, MASTER)
+    assert [c["line"] for c in got if c["line"] == "sh"] == ["sh"]  # tried once
+    assert all(c.get("via") is None for c in got)
+
+
+async def test_a_read_that_hangs_times_out_and_the_shell_is_replaced(
+    lab: Lab, inv: Inventory, kept: Pool
+) -> None:
+    node = inv.node(EDGE)
+    await shell_kept(kept, node)
+    await lab.hang(EDGE)
+    hung = await kept.run(node, cat.cat(node.paths.edge_env), timeout=0.5)
+    assert hung.timed_out and not hung.ok and "closed the shell" in hung.note
+    assert not kept.kept_shell(EDGE)
+    await lab.hang(EDGE, False)
+    again = await kept.run(node, cat.cat(node.paths.edge_env))
+    assert again.ok and again.stdout
+    await shell_kept(kept, node)  # a new one, on the same connection
+    assert (await kept.run(node, cat.cat(node.paths.edge_env))).stdout == again.stdout
+
+
+async def test_a_dropped_connection_is_read_again_on_a_new_one(
+    lab: Lab, inv: Inventory, kept: Pool
+) -> None:
+    node = inv.node(SLAVE)
+    await shell_kept(kept, node)
+    assert await lab.drop_connections(SLAVE) >= 1
+    result = await kept.run(node, cat.cat("/etc/xivo/ha.conf"))
+    assert result.ok and "slave" in result.stdout
+    await shell_kept(kept, node)
+    assert (await kept.run(node, cat.cat("/etc/xivo/ha.conf"))).stdout == result.stdout
+
+
+async def test_a_change_never_goes_through_the_kept_shell(
+    lab: Lab, inv: Inventory, kept: Pool
+) -> None:
+    node = inv.node(MASTER)
+    await shell_kept(kept, node)
+    before = len(received(lab, MASTER))
+    result = await kept.run(node, cat.xivo_sync())
+    assert result.exit_status is not None
+    (sent,) = received(lab, MASTER)[before:]
+    assert sent["line"] == "xivo-sync" and sent.get("via") is None
+
+
+async def test_closing_the_pool_ends_the_kept_shells(lab: Lab, inv: Inventory, kept: Pool) -> None:
+    node = inv.node(MASTER)
+    await shell_kept(kept, node)
+    await kept.close()
+    assert not kept.kept_shell(MASTER)

@@ -1,0 +1,70 @@
+"""Where a read ends on a kept shell (core/shell_frames.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from resil_tui.core.shell_frames import end_of_stderr, end_of_stdout, ready
+from resil_tui.remote import commands as cat
+from resil_tui.remote.read_shell import ready_line, request_line
+
+NONCE = "5f" * 16
+
+
+def out_end(status: str) -> bytes:
+    return f"\n{NONCE} Z {status}\n".encode()
+
+
+ERR_END = f"\n{NONCE} Z\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [(b"a\nb\n", b"a\nb\n"), (b"no newline", b"no newline"), (b"", b""), (b"\n", b"\n")],
+)
+def test_the_body_is_what_the_read_wrote(body: bytes, expected: bytes) -> None:
+    end = end_of_stdout(body + out_end("0"), NONCE)
+    assert end is not None and (end.body, end.status, end.trailing) == (expected, 0, b"")
+    err = end_of_stderr(body + ERR_END, NONCE)
+    assert err is not None and (err.body, err.trailing) == (expected, b"")
+
+
+def test_nothing_ends_before_the_whole_marker() -> None:
+    whole = b"output" + out_end("127")
+    for cut in range(len(whole)):
+        assert end_of_stdout(whole[:cut], NONCE) is None, cut
+    end = end_of_stdout(whole, NONCE)
+    assert end is not None and end.status == 127
+    for cut in range(len(b"x" + ERR_END)):
+        assert end_of_stderr((b"x" + ERR_END)[:cut], NONCE) is None
+
+
+def test_another_nonce_or_a_garbled_status_is_not_an_exit_status() -> None:
+    other = "6a" * 16
+    assert end_of_stdout(f"x\n{other} Z 0\n".encode(), NONCE) is None
+    for status in ("$?", "-1", "1234", "", "0 extra"):
+        end = end_of_stdout(b"x" + out_end(status), NONCE)
+        assert end is not None and end.status is None, status
+    # A status that never ends (no newline) is given up on past its longest form.
+    end = end_of_stdout(b"x" + f"\n{NONCE} Z 00000".encode(), NONCE)
+    assert end is not None and end.status is None
+
+
+def test_what_follows_the_marker_is_kept_apart() -> None:
+    end = end_of_stdout(b"x" + out_end("1") + b"more", NONCE)
+    assert end is not None and (end.body, end.status, end.trailing) == (b"x", 1, b"more")
+
+
+def test_readiness_is_the_status_of_false_whatever_came_before() -> None:
+    assert ready(b"motd chatter\n" + f"{NONCE} R 1\n".encode(), NONCE)
+    assert not ready(f"{NONCE} R 0\n".encode(), NONCE)
+    assert not ready(f"{NONCE} R 1".encode(), NONCE)  # not whole yet
+
+
+def test_the_lines_sent_never_hold_a_marker() -> None:
+    # The nonce travels as a printf argument: a node echoing its input ends nothing.
+    line = request_line(cat.tail("/var/log/xivo-sync.log", 10), NONCE)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert line.startswith(b"tail -n 10 /var/log/xivo-sync.log </dev/null ; ")
+    assert end_of_stdout(line, NONCE) is None and end_of_stderr(line, NONCE) is None
+    assert not ready(ready_line(NONCE), NONCE)
