@@ -57,26 +57,30 @@ class ShellAnswer:
     round_trip: float  # from the line written to its end markers received
 
 
-def _printf(fmt: str, nonce: str, *, status: bool, stderr: bool) -> str:
+def _format_word(fmt: str) -> str:
     # The format's newlines as printf's two-character escapes: the line stays one line and
     # no marker appears in it literally (core/shell_frames.py).
-    escaped = fmt.replace("\\", "\\\\").replace("\n", "\\n")
-    words = ["printf", escaped, nonce]
-    return shlex.join(words) + (' "$?"' if status else "") + (" >&2" if stderr else "")
+    return shlex.quote(fmt.replace("\\", "\\\\").replace("\n", "\\n"))
+
+
+# What follows a read's line, around the nonce's two places (a hex nonce needs no quoting).
+_AFTER_READ = (
+    f" </dev/null ; printf {_format_word(shell_frames.END_OUT_FORMAT)} ",
+    f' "$?" ; printf {_format_word(shell_frames.END_ERR_FORMAT)} ',
+    " >&2\n",
+)
 
 
 def request_line(command: Command, nonce: str) -> bytes:
     """The one line written to the shell for `command`: the command with stdin from
     /dev/null, then the end markers (stdout's carries the command's `$?`)."""
-    out = _printf(shell_frames.END_OUT_FORMAT, nonce, status=True, stderr=False)
-    err = _printf(shell_frames.END_ERR_FORMAT, nonce, status=False, stderr=True)
-    return f"{command.line} </dev/null ; {out} ; {err}\n".encode()
+    before, between, after = _AFTER_READ
+    return f"{command.line}{before}{nonce}{between}{nonce}{after}".encode()
 
 
 def ready_line(nonce: str) -> bytes:
     """The readiness check: `false`, then its `$?` (a shell says 1)."""
-    probe = _printf(shell_frames.READY_FORMAT, nonce, status=True, stderr=False)
-    return f"false ; {probe}\n".encode()
+    return f'false ; printf {_format_word(shell_frames.READY_FORMAT)} {nonce} "$?"\n'.encode()
 
 
 def _nonce() -> str:

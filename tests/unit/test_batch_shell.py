@@ -195,3 +195,21 @@ def test_dash_itself() -> None:
     # /bin/sh is dash on Debian (and on XiVO); say so rather than assume it.
     parts = [C.cat("/etc/hostname"), C.test_exists("/nonexistent")]
     check_against_alone(parts, str(shutil.which("dash")))
+
+
+@given(
+    st.lists(
+        st.lists(st.text(st.characters(blacklist_categories=["Cs"]), min_size=1), min_size=1),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_batch_line_is_its_argv_quoted_by_shlex(argvs: list[list[str]]) -> None:
+    # The line is assembled from pieces quoted once per set of parts (commands.batch):
+    # it must be what shlex.join of the argv gives, whatever the parts hold (quotes too).
+    parts = []
+    for i, argv in enumerate(argvs):
+        words = [w for w in ["prog", *argv] if "\x00" not in w]
+        parts.append(Command(f"p{i}", tuple(words), mutates=False))
+    made = C.batch(parts)
+    assert made.command.line == shlex.join(made.command.argv)

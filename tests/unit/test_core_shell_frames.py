@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from resil_tui.core.shell_frames import end_of_stderr, end_of_stdout, ready
@@ -68,3 +70,22 @@ def test_the_lines_sent_never_hold_a_marker() -> None:
     assert line.startswith(b"tail -n 10 /var/log/xivo-sync.log </dev/null ; ")
     assert end_of_stdout(line, NONCE) is None and end_of_stderr(line, NONCE) is None
     assert not ready(ready_line(NONCE), NONCE)
+
+
+def test_the_line_sent_is_the_read_then_its_two_markers() -> None:
+    read = cat.tail_files(["/etc/xivo/ha.conf", "/var/log/xivo-sync.log"], 5)
+    words = shlex.split(request_line(read, NONCE).decode())
+    assert words == [
+        *read.argv,
+        "</dev/null",
+        ";",
+        "printf",
+        "\\n%s Z %d\\n",
+        NONCE,
+        "$?",
+        ";",
+        "printf",
+        "\\n%s Z\\n",
+        NONCE,
+        ">&2",
+    ]
