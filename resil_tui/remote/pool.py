@@ -1162,7 +1162,12 @@ class Pool:
             )
         except read_shell.ShellGone as gone:
             link.shell, link.shell_failures = None, link.shell_failures + 1
-            log.info("%s: the kept shell failed (%s); the read goes on its own", node.id, gone)
+            # clean(): a channel refusal carries the server's own words (--verbose: a tty).
+            log.info(
+                "%s: the kept shell failed (%s); the read goes on its own",
+                node.id,
+                clean(str(gone)),
+            )
             return None
         return Result(
             node_id=node.id,
@@ -1192,7 +1197,7 @@ class Pool:
         except read_shell.ShellGone as gone:
             # Not a shell (a ForceCommand, an emulation): nothing more to try on this link.
             link.shell_failures = SHELL_TRIES
-            log.info("%s: reads go one execution each: %s", link.node.id, gone)
+            log.info("%s: reads go one execution each: %s", link.node.id, clean(str(gone)))
             return
         if self._closed or link.conn is not conn or link.shell_conn is not conn:
             shell.close()
