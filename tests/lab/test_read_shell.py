@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from resil_tui.ops.session import make_pool
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote.pool import Pool, Result
-from tests.lab.test_status_batch import comparable
+from tests.lab.test_status_batch import comparable as without_times
 
 MASTER, SLAVE, EDGE = "demo.xivo.master", "demo.xivo.slave", "demo.edge"
 
@@ -47,6 +48,16 @@ async def plain(inv: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
         yield p
     finally:
         await p.close()
+
+
+def comparable(doc: Any) -> Any:
+    """A snapshot's JSON without its times, those written in sentences too ("seen at
+    09:26:53": two collectors poll a second apart)."""
+    if isinstance(doc, dict):
+        return {k: comparable(v) for k, v in without_times(doc).items()}
+    if isinstance(doc, list):
+        return [comparable(v) for v in doc]
+    return re.sub(r"\b\d\d:\d\d:\d\d\b", "HH:MM:SS", doc) if isinstance(doc, str) else doc
 
 
 def received(lab: Lab, node_id: str) -> list[dict[str, Any]]:
