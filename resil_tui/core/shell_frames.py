@@ -39,10 +39,18 @@ class FrameEnd:
     trailing: bytes  # anything after the marker (nothing, from a shell that waits for input)
 
 
-def ready(buffer: bytes | bytearray, nonce: str) -> bool:
-    """The shell answered the readiness check (anything a login script printed before it
-    is left aside)."""
-    return (READY_FORMAT % (nonce, READY_STATUS)).encode("ascii") in buffer
+def readiness(buffer: bytes | bytearray, nonce: str) -> bool | None:
+    """Whether the shell passed the readiness check: True, False (it answered, but `$?`
+    was not 1: not a shell the markers can trust), None while the answer is not whole.
+    Anything a login script printed before it is left aside."""
+    head = (READY_FORMAT % (nonce, READY_STATUS)).encode("ascii")[: -len(b"1\n")]
+    at = buffer.find(head)
+    if at < 0:
+        return None
+    newline = buffer.find(b"\n", at + len(head))
+    if newline < 0:
+        return None if len(buffer) - at - len(head) <= _MAX_STATUS_DIGITS else False
+    return bytes(buffer[at + len(head) : newline]) == str(READY_STATUS).encode("ascii")
 
 
 def _marker(nonce: str) -> bytes:

@@ -38,13 +38,14 @@ MAX_READ_BYTES = 64 * 1024 * 1024
 
 
 class ShellGone(Exception):
-    """The shell cannot answer this read (it ended, garbled a marker, or the link went
-    away): close it. `lost` says the connection itself went away."""
+    """The shell cannot answer (it ended, garbled a marker, timed out, or the link went
+    away): close it. `refused`: the node does not run one as a shell would (trying again
+    on this connection is pointless)."""
 
-    def __init__(self, reason: str, *, lost: bool = False) -> None:
+    def __init__(self, reason: str, *, refused: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.lost = lost
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,8 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        lost = exc is not None
         self.ended = self.ended or ShellGone(
-            f"connection lost: {exc}" if lost else "the shell's channel closed", lost=lost
+            f"connection lost: {exc}" if exc is not None else "the shell's channel closed"
         )
         self._wake()
 
@@ -162,11 +162,17 @@ class ReadShell:
         try:
             chan.write(ready_line(nonce))
             async with asyncio.timeout(timeout):
-                while not shell_frames.ready(session.out, nonce):
+                while (passed := shell_frames.readiness(session.out, nonce)) is None:
                     await shell._next_data()
+            if not passed:
+                raise ShellGone("`false; printf $?` did not say 1", refused=True)
         except TimeoutError:
             shell.close()
             raise ShellGone(f"no answer to the readiness check within {timeout:g}s") from None
+        except ShellGone as gone:
+            shell.close()
+            # Ended before answering: what a server that runs no shell does with `sh`.
+            raise ShellGone(gone.reason, refused=True) from None
         except BaseException:
             shell.close()
             raise

@@ -16,6 +16,7 @@ from resil_tui.lab.server import Lab
 from resil_tui.ops.session import make_pool
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote import commands as cat
+from resil_tui.remote import pool as pool_module
 from resil_tui.remote.pool import Pool, Result
 from tests.lab.test_status_batch import comparable as without_times
 
@@ -152,6 +153,23 @@ async def test_a_read_that_hangs_times_out_and_the_shell_is_replaced(
     assert again.ok and again.stdout
     await shell_kept(kept, node)  # a new one, on the same connection
     assert (await kept.run(node, cat.cat(node.paths.edge_env))).stdout == again.stdout
+
+
+async def test_a_readiness_check_that_times_out_is_tried_again(
+    lab: Lab, inv: Inventory, kept: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A node hung for a while is not a node without a shell: once it answers again, the
+    # connection gets its kept shell.
+    monkeypatch.setattr(pool_module, "SHELL_READY_TIMEOUT", 0.3)
+    node = inv.node(EDGE)
+    read = cat.cat(node.paths.edge_env)
+    assert (await kept.run(node, read)).ok  # connected; the shell is opened from the next read
+    await lab.hang(EDGE)
+    assert (await kept.run(node, read, timeout=0.6)).timed_out  # its readiness check too
+    assert not kept.kept_shell(EDGE)
+    await lab.hang(EDGE, False)
+    await shell_kept(kept, node)
+    assert (await kept.run(node, read)).ok
 
 
 async def test_a_dropped_connection_is_read_again_on_a_new_one(

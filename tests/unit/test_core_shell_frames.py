@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from resil_tui.core.shell_frames import end_of_stderr, end_of_stdout, ready
+from resil_tui.core.shell_frames import end_of_stderr, end_of_stdout, readiness
 from resil_tui.remote import commands as cat
 from resil_tui.remote.read_shell import ready_line, request_line
 
@@ -58,9 +58,13 @@ def test_what_follows_the_marker_is_kept_apart() -> None:
 
 
 def test_readiness_is_the_status_of_false_whatever_came_before() -> None:
-    assert ready(b"motd chatter\n" + f"{NONCE} R 1\n".encode(), NONCE)
-    assert not ready(f"{NONCE} R 0\n".encode(), NONCE)
-    assert not ready(f"{NONCE} R 1".encode(), NONCE)  # not whole yet
+    assert readiness(b"motd chatter\n" + f"{NONCE} R 1\n".encode(), NONCE) is True
+    assert readiness(f"{NONCE} R 0\n".encode(), NONCE) is False  # `$?` not trusted
+    assert readiness(f"{NONCE} R 10\n".encode(), NONCE) is False
+    assert readiness(f"{NONCE} R $?\n".encode(), NONCE) is False
+    assert readiness(f"{NONCE} R 1".encode(), NONCE) is None  # not whole yet
+    assert readiness(f"{NONCE} R ".encode(), NONCE) is None
+    assert readiness(f"{NONCE} R 12345".encode(), NONCE) is False  # past any status
 
 
 def test_the_lines_sent_never_hold_a_marker() -> None:
@@ -69,7 +73,7 @@ def test_the_lines_sent_never_hold_a_marker() -> None:
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert line.startswith(b"tail -n 10 /var/log/xivo-sync.log </dev/null ; ")
     assert end_of_stdout(line, NONCE) is None and end_of_stderr(line, NONCE) is None
-    assert not ready(ready_line(NONCE), NONCE)
+    assert readiness(ready_line(NONCE), NONCE) is None
 
 
 def test_the_line_sent_is_the_read_then_its_two_markers() -> None:
