@@ -15,7 +15,8 @@ a marker never appears literally in the line sent, so a node that echoes its inp
 cannot end a read early. Output written before the nonce existed cannot contain it.
 
 Before the first read, the shell must answer `false` followed by `printf` of `$?` with 1
-(READY_FORMAT): only a node that runs its stdin as a shell does gets reads this way.
+(READY_FORMAT), and a marker on stderr: only a node that runs its stdin as a shell does,
+both streams open, gets reads this way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 READY_FORMAT = "%s R %d\n"  # nonce, the exit status of `false` ($?)
+READY_ERR_FORMAT = "%s R\n"  # nonce, on stderr
 READY_STATUS = 1
 END_OUT_FORMAT = "\n%s Z %d\n"  # nonce, the read's exit status ($?)
 END_ERR_FORMAT = "\n%s Z\n"  # nonce
@@ -39,30 +41,39 @@ class FrameEnd:
     trailing: bytes  # anything after the marker (nothing, from a shell that waits for input)
 
 
-def readiness(buffer: bytes | bytearray, nonce: str) -> bool | None:
+def readiness(out: bytes | bytearray, err: bytes | bytearray, nonce: str) -> bool | None:
     """Whether the shell passed the readiness check: True, False (it answered, but `$?`
-    was not 1: not a shell the markers can trust), None while the answer is not whole.
-    Anything a login script printed before it is left aside."""
+    was not 1: not a shell the markers can trust), None while the answer is not whole on
+    both streams. Anything a login script printed before it is left aside."""
     head = (READY_FORMAT % (nonce, READY_STATUS)).encode("ascii")[: -len(b"1\n")]
-    at = buffer.find(head)
+    at = out.find(head)
     if at < 0:
         return None
-    newline = buffer.find(b"\n", at + len(head))
+    newline = out.find(b"\n", at + len(head))
     if newline < 0:
-        return None if len(buffer) - at - len(head) <= _MAX_STATUS_DIGITS else False
-    return bytes(buffer[at + len(head) : newline]) == str(READY_STATUS).encode("ascii")
+        return None if len(out) - at - len(head) <= _MAX_STATUS_DIGITS else False
+    if bytes(out[at + len(head) : newline]) != str(READY_STATUS).encode("ascii"):
+        return False
+    return True if (READY_ERR_FORMAT % nonce).encode("ascii") in err else None
+
+
+def resume_at(searched: int, nonce: str) -> int:
+    """Where to look again for a marker in a buffer searched up to `searched` bytes: far
+    enough back for a marker cut at its end, status included."""
+    return max(0, searched - len(END_OUT_FORMAT % (nonce, 0)) - _MAX_STATUS_DIGITS)
 
 
 def _marker(nonce: str) -> bytes:
     return (END_ERR_FORMAT % nonce)[:-1].encode("ascii")  # "\n<nonce> Z"
 
 
-def end_of_stdout(buffer: bytes | bytearray, nonce: str) -> FrameEnd | None:
+def end_of_stdout(buffer: bytes | bytearray, nonce: str, start: int = 0) -> FrameEnd | None:
     """The read's stdout and exit status, once its end marker is whole; None until then.
     A marker whose status is not a number (a shell that did not expand `$?`) ends the
-    read with status None."""
+    read with status None. `start`: where the marker may begin at the earliest (a
+    buffer searched before up to there, less the marker's length, need not be again)."""
     marker = _marker(nonce)
-    at = buffer.find(marker)
+    at = buffer.find(marker, start)
     if at < 0:
         return None
     rest = at + len(marker)
@@ -81,10 +92,11 @@ def end_of_stdout(buffer: bytes | bytearray, nonce: str) -> FrameEnd | None:
     return FrameEnd(bytes(buffer[:at]), status, bytes(buffer[newline + 1 :]))
 
 
-def end_of_stderr(buffer: bytes | bytearray, nonce: str) -> FrameEnd | None:
-    """The read's stderr, once its end marker is whole; None until then."""
+def end_of_stderr(buffer: bytes | bytearray, nonce: str, start: int = 0) -> FrameEnd | None:
+    """The read's stderr, once its end marker is whole; None until then (`start`: as for
+    end_of_stdout)."""
     marker = (END_ERR_FORMAT % nonce).encode("ascii")
-    at = buffer.find(marker)
+    at = buffer.find(marker, start)
     if at < 0:
         return None
     return FrameEnd(bytes(buffer[:at]), None, bytes(buffer[at + len(marker) :]))

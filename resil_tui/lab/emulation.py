@@ -296,6 +296,13 @@ async def _run_stdin(ctx: Ctx) -> int:
         )
         await _answer_delay(world, node_id)
         try:
+            shell.parse(line)
+        except shell.ShellError as exc:
+            # A script read from stdin ends at its first syntax error, as in dash (and
+            # the lab's refusals of what it does not emulate end it the same way).
+            ctx.err(f"sh: {number}: {exc}\n")
+            return 2
+        try:
             status = await _run_line(ctx, line, status, number)
         except _Exit as exc:
             return exc.code

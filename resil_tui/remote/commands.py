@@ -475,6 +475,12 @@ class Batch:
     nonce: str  # the markers' nonce (core.batch.split_batch needs it)
 
 
+def runs_as_a_program(command: Command) -> bool:
+    """Its first word names a program, not a shell word (`cd`, `exit`, `set`...) that
+    would act on the shell running it: what may share a shell with other commands."""
+    return bool(_PROGRAM_RE.fullmatch(command.argv[0])) and command.argv[0] not in _SHELL_WORDS
+
+
 def batch(parts: Iterable[Command], nonce: str | None = None) -> Batch:
     """Join read-only commands into one `sh -c` script that delimits each part.
 
@@ -502,7 +508,7 @@ def batch(parts: Iterable[Command], nonce: str | None = None) -> Batch:
             else "it reads stdin"
             if part.stdin is not None or part.secret_stdin
             else "its program is not a plain program name"
-            if not _PROGRAM_RE.fullmatch(part.argv[0]) or part.argv[0] in _SHELL_WORDS
+            if not runs_as_a_program(part)
             else None
         )
         if refusal is not None:

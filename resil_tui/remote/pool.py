@@ -39,7 +39,7 @@ from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, SshSettings
 from resil_tui.lazy import lazy_module
 from resil_tui.remote import ssh
-from resil_tui.remote.commands import Command
+from resil_tui.remote.commands import Command, runs_as_a_program
 from resil_tui.remote.errors import ErrorKind, RemoteError, classify
 from resil_tui.remote.ssh import asyncssh
 
@@ -302,14 +302,16 @@ class _Jump:
 
 
 def _fits_a_kept_shell(command: Command) -> bool:
-    """A read that ends by itself, needs no terminal and no stdin: the only kind a kept
-    shell (remote/read_shell.py) runs."""
+    """A read that ends by itself, needs no terminal and no stdin, and is a program (not a
+    shell word like `cd` or `exit`, which would change the shell kept for the next reads):
+    the only kind a kept shell (remote/read_shell.py) runs. The batch's rule."""
     return not (
         command.mutates
         or command.pty
         or command.long_running
         or command.stdin is not None
         or command.secret_stdin
+        or not runs_as_a_program(command)
     )
 
 
@@ -664,6 +666,7 @@ class Pool:
         if link is None or link.conn is not conn:
             return
         link.conn = None
+        self._drop_shell(link)  # its channel slot back now, not at the next connection
         if id(conn) in link.closing:
             link.closing.discard(id(conn))
             self._set_state(link, LinkState.IDLE, reason="closed")
@@ -1137,16 +1140,29 @@ class Pool:
             link.shell_conn, link.shell_failures = conn, 0
         shell = link.shell
         if shell is None or shell.closed:
+            if shell is not None:
+                shell.close()  # ended between two reads: its channel slot back (idempotent)
             link.shell = None
             self._open_shell_soon(link, conn)
             return None
         if shell.busy:
             return None
+
+        def failed() -> None:
+            # Only the shell this read used: a newer one (after a reconnect) stays.
+            if link.shell is shell:
+                link.shell, link.shell_failures = None, link.shell_failures + 1
+
         start = time.monotonic()
         try:
             answer = await shell.run(command, limit)
+        except asyncio.CancelledError:
+            # The caller gave up (a poll's deadline): the shell was closed; a node always
+            # that slow stops getting new ones on this connection after SHELL_TRIES.
+            failed()
+            raise
         except TimeoutError:
-            link.shell, link.shell_failures = None, link.shell_failures + 1
+            failed()
             return Result(
                 node_id=node.id,
                 command=command,
@@ -1161,7 +1177,7 @@ class Pool:
                 ),
             )
         except read_shell.ShellGone as gone:
-            link.shell, link.shell_failures = None, link.shell_failures + 1
+            failed()
             # clean(): a channel refusal carries the server's own words (--verbose: a tty).
             log.info(
                 "%s: the kept shell failed (%s); the read goes on its own",

@@ -39,7 +39,7 @@ MAX_READ_BYTES = 64 * 1024 * 1024
 
 class ShellGone(Exception):
     """The shell cannot answer (it ended, garbled a marker, timed out, or the link went
-    away): close it. `refused`: the node does not run one as a shell would (trying again
+    away): close it. `refused`: what a server that runs no shell as sh does (trying again
     on this connection is pointless)."""
 
     def __init__(self, reason: str, *, refused: bool = False) -> None:
@@ -80,8 +80,11 @@ def request_line(command: Command, nonce: str) -> bytes:
 
 
 def ready_line(nonce: str) -> bytes:
-    """The readiness check: `false`, then its `$?` (a shell says 1)."""
-    return f'false ; printf {_format_word(shell_frames.READY_FORMAT)} {nonce} "$?"\n'.encode()
+    """The readiness check: `false`, then its `$?` (a shell says 1), then a marker on
+    stderr (a node that lost its stderr would leave every read waiting for one)."""
+    out = _format_word(shell_frames.READY_FORMAT)
+    err = _format_word(shell_frames.READY_ERR_FORMAT)
+    return f'false ; printf {out} {nonce} "$?" ; printf {err} {nonce} >&2\n'.encode()
 
 
 def _nonce() -> str:
@@ -96,27 +99,38 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         self.err = bytearray()
         self.waiter: asyncio.Future[None] | None = None
         self.ended: ShellGone | None = None
+        self.on_end: Callable[[], None] | None = None  # the shell's close(), once it ends
+
+    def _end(self, gone: ShellGone) -> None:
+        if self.ended is None:
+            self.ended = gone
+            if self.on_end is not None:
+                # After asyncssh's own callback: the channel slot is given back even when
+                # the shell ends between two reads, with nobody waiting on it.
+                asyncio.get_running_loop().call_soon(self.on_end)
+        self._wake()
 
     def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        if self.ended is not None:
+            return
         (self.err if datatype == asyncssh.EXTENDED_DATA_STDERR else self.out).extend(data)
         if len(self.out) > MAX_READ_BYTES or len(self.err) > MAX_READ_BYTES:
-            self.ended = ShellGone(f"a read wrote more than {MAX_READ_BYTES} bytes")
+            self._end(ShellGone(f"a read wrote more than {MAX_READ_BYTES} bytes", refused=True))
         self._wake()
 
     def eof_received(self) -> bool:
-        self.ended = self.ended or ShellGone("the shell ended")
-        self._wake()
+        self._end(ShellGone("the shell ended", refused=True))
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.ended = self.ended or ShellGone(
-            f"connection lost: {exc}" if exc is not None else "the shell's channel closed"
-        )
-        self._wake()
+        if exc is not None:
+            self._end(ShellGone(f"connection lost: {exc}"))
+        else:
+            self._end(ShellGone("the shell's channel closed", refused=True))
 
 
 class ReadShell:
@@ -132,6 +146,9 @@ class ReadShell:
         self._session = session
         self._release: Callable[[], None] | None = release
         self.busy = False
+        session.on_end = self.close
+        if session.ended is not None:
+            self.close()
 
     @property
     def closed(self) -> bool:
@@ -145,12 +162,14 @@ class ReadShell:
         release: Callable[[], None],
     ) -> ReadShell:
         """Start the shell and check it runs its stdin as a shell does; ShellGone when it
-        does not (then nothing is left open). `release` is called once, when it closes."""
+        does not (then nothing is left open). `release` is called once, when it closes.
+
+        `timeout` bounds the check, not the channel's opening: asyncssh leaves a channel
+        whose open was given up on open on the node, uncounted (as the execution path,
+        the open waits for the node's answer or the connection's end)."""
         try:
-            chan, session = await asyncio.wait_for(
-                conn.create_session(_Session, SHELL_COMMAND, encoding=None), timeout
-            )
-        except (TimeoutError, OSError, asyncssh.Error) as exc:
+            chan, session = await conn.create_session(_Session, SHELL_COMMAND, encoding=None)
+        except (OSError, asyncssh.Error) as exc:
             release()
             raise ShellGone(f"no channel for a shell: {exc!r}") from exc
         except BaseException:
@@ -160,19 +179,15 @@ class ReadShell:
         shell = cls(chan, session, release)
         nonce = _nonce()
         try:
-            chan.write(ready_line(nonce))
+            shell._write(ready_line(nonce))
             async with asyncio.timeout(timeout):
-                while (passed := shell_frames.readiness(session.out, nonce)) is None:
+                while (passed := shell_frames.readiness(session.out, session.err, nonce)) is None:
                     await shell._next_data()
             if not passed:
                 raise ShellGone("`false; printf $?` did not say 1", refused=True)
         except TimeoutError:
             shell.close()
             raise ShellGone(f"no answer to the readiness check within {timeout:g}s") from None
-        except ShellGone as gone:
-            shell.close()
-            # Ended before answering: what a server that runs no shell does with `sh`.
-            raise ShellGone(gone.reason, refused=True) from None
         except BaseException:
             shell.close()
             raise
@@ -180,6 +195,13 @@ class ReadShell:
         session.out.clear()
         session.err.clear()
         return shell
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._chan.write(data)
+        except (OSError, asyncssh.Error) as exc:
+            # The server closed the channel before asyncssh told the session.
+            raise ShellGone(f"the shell's channel is closed: {exc!r}") from exc
 
     async def _next_data(self) -> None:
         session = self._session
@@ -200,26 +222,38 @@ class ReadShell:
             raise ValueError(f"{command.name} cannot go through the kept shell")
         if self.busy or self.closed:
             raise ShellGone("the shell is busy or closed")
-        self.busy = True
         session = self._session
+        if session.out or session.err:
+            # Written after the last read ended (a program it left behind): this read's
+            # output could not be told from it.
+            self.close()
+            raise ShellGone("the shell wrote between two reads")
+        self.busy = True
         nonce = _nonce()
         start = time.monotonic()
         try:
-            self._chan.write(request_line(command, nonce))
+            self._write(request_line(command, nonce))
             out: shell_frames.FrameEnd | None = None
             err: shell_frames.FrameEnd | None = None
+            out_from = err_from = 0
             async with asyncio.timeout(limit):
-                while True:
-                    out = out or shell_frames.end_of_stdout(session.out, nonce)
-                    err = err or shell_frames.end_of_stderr(session.err, nonce)
-                    if out is not None and err is not None:
-                        break
-                    await self._next_data()
+                while out is None or err is None:
+                    # Looked for again only in what arrived since, give or take a marker:
+                    # a large answer comes in many packets.
+                    out = out or shell_frames.end_of_stdout(session.out, nonce, out_from)
+                    err = err or shell_frames.end_of_stderr(session.err, nonce, err_from)
+                    if out is None or err is None:
+                        out_from = shell_frames.resume_at(len(session.out), nonce)
+                        err_from = shell_frames.resume_at(len(session.err), nonce)
+                        await self._next_data()
+            # Both markers are in: anything after either (however late it came) means the
+            # shell is not idle, and the next read's output could not be told from it.
+            out = shell_frames.end_of_stdout(session.out, nonce)
+            err = shell_frames.end_of_stderr(session.err, nonce)
+            assert out is not None and err is not None
             if out.status is None:
                 raise ShellGone("the shell did not report the read's exit status")
             if out.trailing or err.trailing:
-                # A shell that writes after a read's end is not idle: the next read's
-                # output could not be told from this one's.
                 raise ShellGone("the shell wrote past the end of a read")
         except BaseException:
             self.close()

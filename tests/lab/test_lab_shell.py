@@ -325,3 +325,12 @@ def test_a_shell_reading_its_stdin_runs_as_dash(world: LabWorld) -> None:
         dash.returncode,
     )
     assert code == 1 and io.out.count(b" Z ") == len(reads)
+
+
+def test_a_syntax_error_read_from_stdin_ends_the_shell_as_in_dash(world: LabWorld) -> None:
+    script = b"printf a\nprintf 'unterminated\nprintf never\n"
+    io = LinesIO(script)
+    code = asyncio.run(run_command(world, NODE, "sh", io))
+    dash = subprocess.run(["/bin/sh"], input=script, capture_output=True, timeout=30)
+    assert (io.out, code) == (dash.stdout, dash.returncode) == (b"a", 2)
+    assert io.err and dash.stderr

@@ -196,8 +196,36 @@ async def test_a_change_never_goes_through_the_kept_shell(
     assert sent["line"] == "xivo-sync" and sent.get("via") is None
 
 
+def free_channels(pool: Pool, node_id: str) -> int:
+    return pool._links[node_id].channels._value  # the slots are the point
+
+
+async def test_a_shell_that_ends_between_reads_gives_its_channel_back(
+    inv: Inventory, kept: Pool
+) -> None:
+    # The node's sh killed (OOM killer, an admin) while the connection stays: each time,
+    # the next read goes on its own, a new shell is kept, and no channel slot is lost.
+    node = inv.node(MASTER)
+    await shell_kept(kept, node)
+    held = free_channels(kept, MASTER)
+    assert held == kept.max_channels - 1
+    for _ in range(kept.max_channels + 2):
+        shell = kept._links[MASTER].shell
+        assert shell is not None
+        shell._chan.write(b"exit\n")  # what a kill on the node does
+        async with asyncio.timeout(5):
+            while kept.kept_shell(MASTER):
+                await asyncio.sleep(0.02)
+        assert free_channels(kept, MASTER) == kept.max_channels  # given back at once
+        assert (await kept.run(node, cat.cat("/etc/xivo/ha.conf"))).ok
+        await shell_kept(kept, node)
+        assert free_channels(kept, MASTER) == held
+
+
 async def test_closing_the_pool_ends_the_kept_shells(lab: Lab, inv: Inventory, kept: Pool) -> None:
     node = inv.node(MASTER)
     await shell_kept(kept, node)
+    assert free_channels(kept, MASTER) == kept.max_channels - 1
     await kept.close()
     assert not kept.kept_shell(MASTER)
+    assert free_channels(kept, MASTER) == kept.max_channels

@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from resil_tui.core.shell_frames import end_of_stderr, end_of_stdout, readiness
+from resil_tui.core.shell_frames import end_of_stderr, end_of_stdout, readiness, resume_at
 from resil_tui.remote import commands as cat
 from resil_tui.remote.read_shell import ready_line, request_line
 
@@ -57,14 +57,27 @@ def test_what_follows_the_marker_is_kept_apart() -> None:
     assert end is not None and (end.body, end.status, end.trailing) == (b"x", 1, b"more")
 
 
-def test_readiness_is_the_status_of_false_whatever_came_before() -> None:
-    assert readiness(b"motd chatter\n" + f"{NONCE} R 1\n".encode(), NONCE) is True
-    assert readiness(f"{NONCE} R 0\n".encode(), NONCE) is False  # `$?` not trusted
-    assert readiness(f"{NONCE} R 10\n".encode(), NONCE) is False
-    assert readiness(f"{NONCE} R $?\n".encode(), NONCE) is False
-    assert readiness(f"{NONCE} R 1".encode(), NONCE) is None  # not whole yet
-    assert readiness(f"{NONCE} R ".encode(), NONCE) is None
-    assert readiness(f"{NONCE} R 12345".encode(), NONCE) is False  # past any status
+def test_readiness_is_the_status_of_false_and_a_stderr_marker() -> None:
+    err = f"{NONCE} R\n".encode()
+    assert readiness(b"motd chatter\n" + f"{NONCE} R 1\n".encode(), b"chatter\n" + err, NONCE)
+    assert readiness(f"{NONCE} R 1\n".encode(), b"", NONCE) is None  # stderr not there yet
+    assert readiness(f"{NONCE} R 0\n".encode(), err, NONCE) is False  # `$?` not trusted
+    assert readiness(f"{NONCE} R 10\n".encode(), err, NONCE) is False
+    assert readiness(f"{NONCE} R $?\n".encode(), err, NONCE) is False
+    assert readiness(f"{NONCE} R 1".encode(), err, NONCE) is None  # not whole yet
+    assert readiness(f"{NONCE} R ".encode(), err, NONCE) is None
+    assert readiness(f"{NONCE} R 12345".encode(), err, NONCE) is False  # past any status
+
+
+def test_a_search_resumed_finds_a_marker_cut_anywhere() -> None:
+    whole = b"x" * 100 + out_end("42")
+    for cut in range(len(whole)):
+        start = resume_at(cut, NONCE)
+        assert end_of_stdout(whole[:cut], NONCE) is None
+        end = end_of_stdout(whole, NONCE, start)
+        assert end is not None and end.status == 42, cut
+        err = b"y" * 50 + ERR_END
+        assert end_of_stderr(err, NONCE, resume_at(min(cut, len(err) - 1), NONCE)) is not None
 
 
 def test_the_lines_sent_never_hold_a_marker() -> None:
@@ -73,7 +86,7 @@ def test_the_lines_sent_never_hold_a_marker() -> None:
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert line.startswith(b"tail -n 10 /var/log/xivo-sync.log </dev/null ; ")
     assert end_of_stdout(line, NONCE) is None and end_of_stderr(line, NONCE) is None
-    assert readiness(ready_line(NONCE), NONCE) is None
+    assert readiness(ready_line(NONCE), ready_line(NONCE), NONCE) is None
 
 
 def test_the_line_sent_is_the_read_then_its_two_markers() -> None:
