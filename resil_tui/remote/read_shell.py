@@ -256,13 +256,23 @@ class ReadShell:
             if out.trailing or err.trailing:
                 raise ShellGone("the shell wrote past the end of a read")
         except BaseException:
-            self.close()
+            self.abandon()
             raise
         finally:
             self.busy = False
         session.out.clear()
         session.err.clear()
         return ShellAnswer(out.body, err.body, out.status, time.monotonic() - start)
+
+    def abandon(self) -> None:
+        """Close, after a read given up on: HUP and TERM first, as the execution path does
+        (OpenSSH signals the session's process: the shell, which may still be running
+        the read)."""
+        if self._release is not None and self._session.ended is None:
+            for sig in ("HUP", "TERM"):
+                with contextlib.suppress(OSError, asyncssh.Error):
+                    self._chan.send_signal(sig)
+        self.close()
 
     def close(self) -> None:
         """Close the channel (sshd then closes the shell's stdin: it exits) and give back
