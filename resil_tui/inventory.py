@@ -10,6 +10,7 @@ log streams), so what loads here is what runs. Every pattern is matched whole.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -152,8 +153,16 @@ def check_file_trust(path: Path, *, strict: bool) -> Path:
 
 # --- line numbers for key paths -------------------------------------------------------------
 
-_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_ASSIGN_RE = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+# Patterns only a file with a mistake needs (see _Checker.lines): compiled at the first
+# error by `_line_patterns`, not at every start-up (check-config on a valid file, the console).
+@functools.cache
+def _line_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The header (`[a.b]`, `[[a.b]]`) and assignment (`key =`) patterns of _locate_keys."""
+    return (
+        re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$"),
+        re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*="),
+    )
 
 
 def _split_dotted(text: str) -> list[str]:
@@ -169,11 +178,12 @@ def _locate_keys(text: str) -> dict[str, int]:
     tomllib gives no positions, so this is a light scan of headers and assignments: good
     enough to point at the right line, never trusted for the values themselves.
     """
+    header_re, assign_re = _line_patterns()
     lines: dict[str, int] = {}
     array_counts: dict[str, int] = {}
     current: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER_RE.match(line)
+        header = header_re.match(line)
         if header and not line.lstrip().startswith("#"):
             names = _split_dotted(header.group(2))
             if header.group(1) == "[[":
@@ -188,7 +198,7 @@ def _locate_keys(text: str) -> dict[str, int]:
             for i in range(1, len(current)):
                 lines.setdefault(".".join(current[:i]), number)
             continue
-        assign = _ASSIGN_RE.match(line)
+        assign = assign_re.match(line)
         if assign and not line.lstrip().startswith("#"):
             path = ".".join([*current, *_split_dotted(assign.group(1))])
             lines.setdefault(path, number)
@@ -246,8 +256,14 @@ _NODE_KEYS: dict[str, set[str]] = {
 class _Checker:
     def __init__(self, file: str, text: str) -> None:
         self.file = file
-        self.lines = _locate_keys(text)
+        self.text = text
         self.errors: list[ConfigError] = []
+
+    @functools.cached_property
+    def lines(self) -> dict[str, int]:
+        """Where each key path is defined; scanned at the first error, since a valid file
+        never needs its line numbers."""
+        return _locate_keys(self.text)
 
     def line_of(self, path: str) -> int | None:
         probe = path

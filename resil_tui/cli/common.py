@@ -132,6 +132,8 @@ def subparser(
 
 @dataclass(frozen=True)
 class GlobalArgs:
+    """The options every command accepts, before or after its name, and the console's."""
+
     hosts: str | None = None
     read_only: bool = False
     theme: str | None = None
