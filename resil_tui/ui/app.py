@@ -45,11 +45,16 @@ from resil_tui.ui.keymap import (
 )
 from resil_tui.ui.keys import ShellScreen, explain_refused, refused_binding
 from resil_tui.ui.panes.base import Pane
-from resil_tui.ui.panes.catalog import PANES, PaneSpec, pane_spec
+from resil_tui.ui.panes.catalog import (
+    CONFIRM_BINDINGS,
+    HELP_BINDINGS,
+    PANES,
+    TYPED_CONFIRM_BINDINGS,
+    PaneSpec,
+    pane_spec,
+)
 from resil_tui.ui.panes.status import StatusPane
 from resil_tui.ui.poller import PollFinished, SitePoller
-from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
-from resil_tui.ui.screens.help import HelpRow, HelpScreen
 from resil_tui.ui.themes import register_themes, start_in_theme
 from resil_tui.ui.widgets.footer import KeyFooter
 from resil_tui.ui.widgets.header import ShellHeader
@@ -438,9 +443,10 @@ class ResilApp(DebugLogErrors, App[int]):
         """Every remappable binding of the UI, app first, then screens and panes."""
         sources: list[tuple[str, list[BindingType]]] = [
             ("global", cls.BINDINGS),
-            ("help screen", HelpScreen.BINDINGS),
-            ("confirmation", ConfirmScreen.BINDINGS),
-            ("typed confirmation", TypedConfirmScreen.BINDINGS),
+            # The dialogs' keys from the catalog too: their modules load when first opened.
+            ("help screen", HELP_BINDINGS),
+            ("confirmation", CONFIRM_BINDINGS),
+            ("typed confirmation", TYPED_CONFIRM_BINDINGS),
         ]
         # From the catalog: a pane not mounted yet (its module not even imported) has its
         # keys listed, checked and remappable all the same.
@@ -571,6 +577,8 @@ class ResilApp(DebugLogErrors, App[int]):
         pane.apply()
 
     def action_help(self) -> None:
+        from resil_tui.ui.screens.help import HelpRow, HelpScreen  # not before the first paint
+
         if isinstance(self.screen, HelpScreen):
             return
         rows = [
@@ -640,6 +648,7 @@ class ResilApp(DebugLogErrors, App[int]):
         """Quit; while a wizard step runs, ask first: the step is then interrupted (and
         recorded so), and the run is offered for resume next time."""
         from resil_tui.ui.panes.wizard import WizardPane
+        from resil_tui.ui.screens.confirm import ConfirmScreen
 
         pane = next(iter(self.query(WizardPane)), None)
         running = pane.step_running() if pane is not None else None

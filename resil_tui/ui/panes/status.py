@@ -13,7 +13,7 @@ the fingerprint (ops/trust.py: the same flow as `resil-tui trust` and `init`).
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -30,16 +30,23 @@ from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.roles import role_words
 from resil_tui.core.site_picture import REACHABLE, UNREACHABLE
 from resil_tui.inventory_model import Node, Site
-from resil_tui.ops import trust
+from resil_tui.lazy import lazy_module
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ops.status import SiteReport
-from resil_tui.ops.trust import TrustCheck, TrustOffer, TrustState
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.catalog import STATUS
-from resil_tui.ui.screens.confirm import trust_screen
 from resil_tui.ui.widgets.node_detail import NodeDetail
 from resil_tui.ui.widgets.node_table import NodeTable, RowContext
 from resil_tui.ui.widgets.verdict_banner import VerdictBanner
+
+if TYPE_CHECKING:
+    from resil_tui.ops import trust
+    from resil_tui.ops.trust import TrustCheck, TrustOffer
+    from resil_tui.ui.screens import confirm
+else:
+    # Only trusting a host key needs them (and the dialog it opens): not the first screen.
+    trust = lazy_module("resil_tui.ops.trust")
+    confirm = lazy_module("resil_tui.ui.screens.confirm")
 
 TRUST_GROUP = "status-trust"
 # A changed or revoked key is never offered: the row says which known_hosts line to fix.
@@ -434,11 +441,11 @@ class StatusPane(Pane):
                 markup=False,
             )
             return
-        if found.state is TrustState.TRUSTED:
+        if found.state is trust.TrustState.TRUSTED:
             self.notify(f"{found.node.id}: host keys trusted; polling it again.", markup=False)
             self.shell.repoll([found.node.id])
             return
-        if found.state is not TrustState.UNKNOWN or found.offer is None:
+        if found.state is not trust.TrustState.UNKNOWN or found.offer is None:
             # Changed, revoked or unreachable: never offered, the message says what to do.
             self.notify(f"{found.node.id}: {found.message}", severity="error", markup=False)
             return
@@ -447,7 +454,7 @@ class StatusPane(Pane):
         def answered(accepted: bool | None) -> None:
             self._trust_answered(offer, bool(accepted))
 
-        self.app.push_screen(trust_screen(offer), answered)
+        self.app.push_screen(confirm.trust_screen(offer), answered)
 
     def _trust_answered(self, offer: TrustOffer, accepted: bool) -> None:
         if not accepted:
