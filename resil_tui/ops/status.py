@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.batch import PartOutput, split_batch
 from resil_tui.core.cluster import (
     Severity,
     SiteVerdicts,
@@ -49,24 +48,29 @@ from resil_tui.core.node_status import (
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
-from resil_tui.remote import commands as cat
-from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
 
 if TYPE_CHECKING:
-    from resil_tui.core import telephony
+    from resil_tui.core import batch, telephony
+    from resil_tui.core.batch import PartOutput
     from resil_tui.core.telephony import PhoneHistory
     from resil_tui.core.xuc_readiness import XucReadiness, XucRun
     from resil_tui.ops import cc_status as cc
     from resil_tui.ops import node_reads
     from resil_tui.ops.node_reads import KindReads, Read
+    from resil_tui.remote import commands as cat
+    from resil_tui.remote.commands import Command
 else:
     # The reads and their parsers load at the first poll: the console's first screen
     # builds a collector and is painted before anything is polled.
     cc = lazy_module("resil_tui.ops.cc_status")
     node_reads = lazy_module("resil_tui.ops.node_reads")
     telephony = lazy_module("resil_tui.core.telephony")
+    # The command catalog and the batch's framing too: a collector is built (and the
+    # first screen painted) before it sends anything.
+    cat = lazy_module("resil_tui.remote.commands")
+    batch = lazy_module("resil_tui.core.batch")
 
 log = logging.getLogger(__name__)
 
@@ -486,7 +490,7 @@ class StatusCollector:
             return await self._one_by_one(node, commands)
         joined = cat.batch(commands)
         result = await self._run(node, joined.command)
-        split = split_batch(result.stdout, result.stderr, joined.nonce, len(commands))
+        split = batch.split_batch(result.stdout, result.stderr, joined.nonce, len(commands))
         if split.usable and any(p.complete for p in split.parts):
             self._not_a_shell.discard(node.id)  # a shell again: say so if it changes back
             return _Reads(list(split.parts), result.latency)

@@ -39,12 +39,12 @@ from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, SshSettings
 from resil_tui.lazy import lazy_module
 from resil_tui.remote import ssh
-from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError, classify
 from resil_tui.remote.ssh import asyncssh
 
 if TYPE_CHECKING:
     from resil_tui.remote import hostkeys
+    from resil_tui.remote.commands import Command
 else:
     # known_hosts is read at the first connection, after the console's first screen.
     hostkeys = lazy_module("resil_tui.remote.hostkeys")

@@ -56,6 +56,10 @@ PARSERS = [
     "resil_tui.ui.screens.help",
     "resil_tui.ui.screens.confirm",
     "resil_tui.ops.trust",
+    # The command catalog and the batch's framing: with the first poll.
+    "resil_tui.remote.commands",
+    "resil_tui.core.batch",
+    "resil_tui.core.log_readers",
 ]
 
 
