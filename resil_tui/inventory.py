@@ -17,11 +17,11 @@ import re
 import stat
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from resil_tui import paths as xdg
 from resil_tui.core import validators
@@ -47,6 +47,9 @@ from resil_tui.inventory_model import (
     XucSettings,
 )
 
+if TYPE_CHECKING:
+    from resil_tui.config_error import ConfigError
+
 ENV_VAR = "RESIL_TUI_HOSTS"
 
 # Validators: always .fullmatch() (a `$` would let a trailing newline through).
@@ -59,23 +62,13 @@ _FQDN_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class ConfigError:
-    """One mistake in the inventory: where (file, line, column, key) and what."""
+def config_error(
+    file: str, line: int | None, key: str, message: str, column: int | None = None
+) -> ConfigError:
+    """A ConfigError; its module loads with the first mistake (resil_tui/config_error.py)."""
+    from resil_tui.config_error import ConfigError
 
-    file: str
-    line: int | None
-    key: str
-    message: str
-    column: int | None = None
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+    return ConfigError(file, line, key, message, column)
 
 
 class InventoryError(Exception):
@@ -90,7 +83,7 @@ class InventoryNotFound(InventoryError):
     def __init__(self, looked_in: list[str]) -> None:
         self.looked_in = looked_in
         msg = "no inventory found; looked in: " + ", ".join(looked_in)
-        super().__init__([ConfigError(file="(inventory)", line=None, key="", message=msg)])
+        super().__init__([config_error(file="(inventory)", line=None, key="", message=msg)])
 
     def __str__(self) -> str:
         return "no inventory found; looked in:\n" + "\n".join(f"  - {p}" for p in self.looked_in)
@@ -147,7 +140,7 @@ def check_file_trust(path: Path, *, strict: bool) -> Path:
             "the known_hosts file and the commands); chmod o-w it first"
         )
     if reason:
-        raise InventoryError([ConfigError(str(path), None, "", f"refused: {reason}")])
+        raise InventoryError([config_error(str(path), None, "", f"refused: {reason}")])
     return path
 
 
@@ -278,7 +271,7 @@ class _Checker:
         return None
 
     def error(self, path: str, message: str) -> None:
-        self.errors.append(ConfigError(self.file, self.line_of(path), path, message))
+        self.errors.append(config_error(self.file, self.line_of(path), path, message))
 
     def table(self, value: Any, path: str) -> dict[str, Any] | None:
         if isinstance(value, dict):
@@ -1048,16 +1041,16 @@ def _syntax_error(file: str, exc: tomllib.TOMLDecodeError, text: str) -> ConfigE
     message = str(exc)
     if message.endswith("(at end of document)"):
         bare = message.removesuffix("(at end of document)").strip()
-        return ConfigError(
+        return config_error(
             file, text.count("\n") + 1, "", f"TOML syntax error at end of file: {bare}"
         )
     found = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if found:
         bare = message[: found.start()].strip()
-        return ConfigError(
+        return config_error(
             file, int(found.group(1)), "", f"TOML syntax error: {bare}", column=int(found.group(2))
         )
-    return ConfigError(file, None, "", f"TOML syntax error: {message}")
+    return config_error(file, None, "", f"TOML syntax error: {message}")
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
@@ -1065,14 +1058,14 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
-        raise InventoryError([ConfigError(str(file), None, "", "file not found")]) from None
+        raise InventoryError([config_error(str(file), None, "", "file not found")]) from None
     except OSError as exc:
         raise InventoryError(
-            [ConfigError(str(file), None, "", f"cannot read: {exc.strerror}")]
+            [config_error(str(file), None, "", f"cannot read: {exc.strerror}")]
         ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise InventoryError([ConfigError(str(file), line, "", "not valid UTF-8 text")]) from None
+        raise InventoryError([config_error(str(file), line, "", "not valid UTF-8 text")]) from None
     return parse_inventory(text, file=str(file), path=file.resolve())
