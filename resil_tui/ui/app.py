@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -20,6 +20,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive
@@ -33,7 +34,6 @@ from resil_tui.ops.session import LabControl, Session
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ops.status import CollectorEvent, NodePolled, SiteJudged
 from resil_tui.preferences import DEFAULT_LOG_BUFFER, update_preferences
-from resil_tui.ui.commands import ShellCommands
 from resil_tui.ui.errors import DebugLogErrors, log
 from resil_tui.ui.keymap import (
     BindingInfo,
@@ -83,6 +83,13 @@ class ConnectionSummary:
         return text
 
 
+def _shell_commands() -> type[Provider]:
+    """The command palette's provider (ui/commands.py): not needed for the first screen."""
+    from resil_tui.ui.commands import ShellCommands
+
+    return ShellCommands
+
+
 class SiteUpdated(Message):
     """Something about a site changed (a node answered, a poll ended, a poll started)."""
 
@@ -95,7 +102,8 @@ class ResilApp(DebugLogErrors, App[int]):
     TITLE = "resil-tui"
     # Absolute: a relative CSS_PATH is resolved next to the module of a subclass.
     CSS_PATH = Path(__file__).with_name("app.tcss")
-    COMMANDS: ClassVar[set[type[ShellCommands]]] = {ShellCommands}  # type: ignore[assignment]
+    # The palette's provider loads when the palette first opens (Textual calls it then).
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {_shell_commands}
     COMMAND_PALETTE_DISPLAY = "^p"
     _shell: ShellScreen  # the main screen (get_default_screen)
 

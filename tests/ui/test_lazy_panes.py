@@ -60,6 +60,8 @@ PARSERS = [
     "resil_tui.remote.commands",
     "resil_tui.core.batch",
     "resil_tui.core.log_readers",
+    # The command palette's provider: when the palette first opens.
+    "resil_tui.ui.commands",
     # What only a mistake in the inventory needs.
     "resil_tui.config_error",
 ]
