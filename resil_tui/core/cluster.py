@@ -27,7 +27,7 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
 
 from resil_tui.core.freshness import age, clock, is_stale
-from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot, XivoStatus
 from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.inventory_model import PhonePolicy, Resilience

@@ -32,7 +32,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Any
 
-from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Site
 

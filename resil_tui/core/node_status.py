@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.ha_webui import SEED_HA_ON, check_web_ui_effects
 from resil_tui.lazy import lazy_module
 

@@ -26,7 +26,7 @@ from textual.widgets import DataTable
 
 from resil_tui.core.cluster import XivoState, telephony_role
 from resil_tui.core.freshness import age, clock
-from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.inventory_model import Node, NodeKind, Site
