@@ -55,10 +55,13 @@ ENV_VAR = "RESIL_TUI_HOSTS"
 # Validators: always .fullmatch() (a `$` would let a trailing newline through).
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _USER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
-# The command catalog's container-name rule (remote/commands.py `name`).
-_CONTAINER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
-_FQDN_RE = re.compile(
-    r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# These two as text, compiled at their first use (re's own cache): keys an inventory may
+# well not have (a CC's xuc containers, a node's fqdn); compiling them was 0.3 ms of
+# every start-up. The command catalog's container-name rule (remote/commands.py `name`):
+_CONTAINER = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
+_FQDN = (
+    r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 )
 
 
@@ -300,7 +303,7 @@ class _Checker:
         path: str,
         *,
         required: bool = False,
-        pattern: re.Pattern[str] | None = None,
+        pattern: re.Pattern[str] | str | None = None,
         what: str = "",
     ) -> str | None:
         full = f"{path}.{key}" if path else key
@@ -315,7 +318,7 @@ class _Checker:
         if not value.strip():
             self.error(full, "must not be empty")
             return None
-        if pattern is not None and not pattern.fullmatch(value):
+        if pattern is not None and not re.fullmatch(pattern, value):
             self.error(full, f"{value!r} is not {what or 'valid'}")
             return None
         return value
@@ -562,7 +565,7 @@ def _xuc(c: _Checker, value: Any, path: str) -> XucSettings:
         if (
             not isinstance(names, list)
             or not names
-            or not all(isinstance(n, str) and _CONTAINER_RE.fullmatch(n) for n in names)
+            or not all(isinstance(n, str) and re.fullmatch(_CONTAINER, n) for n in names)
         ):
             c.error(f"{path}.container", "must be a container name or a list of names")
         else:
@@ -692,7 +695,7 @@ def _node(
         "fqdn",
         path,
         required=kind is NodeKind.CC,
-        pattern=_FQDN_RE,
+        pattern=_FQDN,
         what="a host name (FQDN)",
     )
     readiness = DEFAULT_READINESS_PATTERN
