@@ -28,7 +28,6 @@ from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.core.journal_event import EventKind
 from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.roles import role_words
-from resil_tui.core.site_picture import REACHABLE, UNREACHABLE
 from resil_tui.inventory_model import Node, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.ops.site_state import SiteState
@@ -40,12 +39,15 @@ from resil_tui.ui.widgets.node_table import NodeTable, RowContext
 from resil_tui.ui.widgets.verdict_banner import VerdictBanner
 
 if TYPE_CHECKING:
+    from resil_tui.core import site_picture
     from resil_tui.ops import trust
     from resil_tui.ops.trust import TrustCheck, TrustOffer
     from resil_tui.ui.screens import confirm
 else:
     # Only trusting a host key needs them (and the dialog it opens): not the first screen.
     trust = lazy_module("resil_tui.ops.trust")
+    # What the journal calls reachable: read once a node has answered.
+    site_picture = lazy_module("resil_tui.core.site_picture")
     confirm = lazy_module("resil_tui.ui.screens.confirm")
 
 TRUST_GROUP = "status-trust"
@@ -170,7 +172,7 @@ class StatusPane(Pane):
         if snap is None or snap.reachability.state is ReachState.NOT_POLLED:
             return None
         entry = self.shell.session.journal.latest(self.site.name, node_id, EventKind.REACHABILITY)
-        now_value = REACHABLE if snap.reachability.ok else UNREACHABLE
+        now_value = site_picture.REACHABLE if snap.reachability.ok else site_picture.UNREACHABLE
         return entry.time if entry is not None and entry.after == now_value else None
 
     def _row_context(self, node_id: str, now: float, trust_key: str) -> RowContext:
