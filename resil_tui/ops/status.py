@@ -28,15 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.cluster import (
-    Severity,
-    SiteVerdicts,
-    Topology,
-    evaluate,
-    exit_code,
-    phone_placement,
-    worst,
-)
 from resil_tui.core.freshness import stale_after
 from resil_tui.core.node_status import (
     CcStatus,
@@ -52,8 +43,9 @@ from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
 
 if TYPE_CHECKING:
-    from resil_tui.core import batch, telephony
+    from resil_tui.core import batch, cluster, telephony
     from resil_tui.core.batch import PartOutput
+    from resil_tui.core.cluster import Severity, SiteVerdicts
     from resil_tui.core.telephony import PhoneHistory
     from resil_tui.core.xuc_readiness import XucReadiness, XucRun
     from resil_tui.ops import cc_status as cc
@@ -67,6 +59,8 @@ else:
     cc = lazy_module("resil_tui.ops.cc_status")
     node_reads = lazy_module("resil_tui.ops.node_reads")
     telephony = lazy_module("resil_tui.core.telephony")
+    # The verdicts' rules: at the first site judged.
+    cluster = lazy_module("resil_tui.core.cluster")
     # The command catalog and the batch's framing too: a collector is built (and the
     # first screen painted) before it sends anything.
     cat = lazy_module("resil_tui.remote.commands")
@@ -241,7 +235,7 @@ class StatusCollector:
         while a poll runs, half of it new) reads it and leaves it as it was."""
         now = self.clock()
         snapshot = SiteSnapshot(site=site.name, nodes=nodes, polled_at=now)
-        placement = phone_placement(
+        placement = cluster.phone_placement(
             nodes.get(site.xivo_master.id),
             nodes.get(site.xivo_slave.id),
             now,
@@ -253,8 +247,8 @@ class StatusCollector:
         phones = telephony.track(previous, placement, now)
         if not preview:
             self._phones[site.name] = phones
-        topology = Topology.from_site(site)
-        verdicts = evaluate(snapshot, topology, now, self.stale_after_seconds, phones)
+        topology = cluster.Topology.from_site(site)
+        verdicts = cluster.evaluate(snapshot, topology, now, self.stale_after_seconds, phones)
         return SiteReport(site=site.name, snapshot=snapshot, verdicts=verdicts)
 
     def phone_history(self, site: str) -> PhoneHistory | None:
@@ -580,4 +574,4 @@ def _shown(out: PartOutput) -> str:
 
 
 def overall_exit_code(reports: Iterable[SiteReport]) -> int:
-    return exit_code(worst([r.severity for r in reports]))
+    return cluster.exit_code(cluster.worst([r.severity for r in reports]))

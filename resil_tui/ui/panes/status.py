@@ -22,7 +22,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static, Tabs
 
-from resil_tui.core.cluster import Remedy
+from resil_tui.core.cluster_kinds import Remedy
 from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.core.journal_event import EventKind
