@@ -94,11 +94,9 @@ class StatusPane(Pane):
         # Each focusable widget sits alone in its container: when a tab switch hides the
         # focused one, Textual hands the focus to a focusable *sibling*, which would be in
         # this hidden pane and would switch the tab straight back.
+        # The filter's input joins the table's box the first time it is asked for
+        # (action_filter): hidden, it still cost the first screen its styles and layout.
         with Vertical(id="status-table-box"):
-            yield Input(
-                placeholder="filter nodes: any text of a row (enter keeps it, esc clears)",
-                id="status-filter",
-            )
             yield NodeTable(id="status-table")
         # The detail scrolls on its own so the verdict and the rows stay in view.
         with VerticalScroll(id="status-detail-scroll"):
@@ -308,9 +306,9 @@ class StatusPane(Pane):
 
     # --- keys of the table: move, filter, sort, copy -------------------------------------
 
-    @property
-    def filter_input(self) -> Input:
-        return self.query_one("#status-filter", Input)
+    def _filter_box(self) -> Input | None:
+        """The filter's input, once the filter has been asked for."""
+        return next(iter(self.query("#status-filter").results(Input)), None)
 
     def action_cursor(self, direction: str) -> None:
         table = self.table
@@ -319,8 +317,14 @@ class StatusPane(Pane):
         else:
             table.action_cursor_up()
 
-    def action_filter(self) -> None:
-        box = self.filter_input
+    async def action_filter(self) -> None:
+        box = self._filter_box()
+        if box is None:
+            box = Input(
+                placeholder="filter nodes: any text of a row (enter keeps it, esc clears)",
+                id="status-filter",
+            )
+            await self.query_one("#status-table-box").mount(box, before=self.table)
         box.add_class("-shown")
         box.focus()
 
@@ -328,8 +332,8 @@ class StatusPane(Pane):
         self.action_clear_filter()
 
     def action_clear_filter(self) -> None:
-        box = self.filter_input
-        if not box.has_class("-shown") and not self.table.filter_text:
+        box = self._filter_box()
+        if box is None or (not box.has_class("-shown") and not self.table.filter_text):
             super().action_leave_field()
             return
         box.value = ""
@@ -349,7 +353,7 @@ class StatusPane(Pane):
     def _filter_kept(self, event: Input.Submitted) -> None:
         event.stop()
         if not event.value.strip():
-            self.filter_input.remove_class("-shown")
+            event.input.remove_class("-shown")
         self.table.focus()
 
     def action_sort(self) -> None:
