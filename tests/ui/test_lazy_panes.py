@@ -44,6 +44,7 @@ PARSERS = [
     "resil_tui.core.sync_log",
     "resil_tui.core.telephony",
     "resil_tui.core.ha",  # ha.conf and the cron files (the role itself: core/ha_mode.py)
+    "resil_tui.core.ha_webui",  # the web UI's checks (the expected SIP expiry: sip_expiry.py)
     "resil_tui.core.site_picture",  # what the journal records of a judged site
     "resil_tui.core.cluster",  # the verdicts' rules (their words: core/cluster_kinds.py)
     # An id for an action or an event, a batch's nonce, the local user's name: not before

@@ -24,10 +24,10 @@ from textual.widgets import DataTable, Input, Static, Tabs
 
 from resil_tui.core.cluster_kinds import Remedy
 from resil_tui.core.freshness import age, clock
-from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.core.journal_event import EventKind
 from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.roles import role_words
+from resil_tui.core.sip_expiry import site_sip_expiry
 from resil_tui.inventory_model import Node, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.ops.site_state import SiteState
