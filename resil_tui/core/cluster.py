@@ -26,6 +26,8 @@ from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
 
+# The verdicts' words live apart (the first screen names them before any verdict); they
+# are this module's too.
 from resil_tui.core.cluster_kinds import Remedy as Remedy
 from resil_tui.core.cluster_kinds import Severity as Severity
 from resil_tui.core.cluster_kinds import XivoState as XivoState
