@@ -10,17 +10,18 @@ log streams), so what loads here is what runs. Every pattern is matched whole.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
 import stat
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from resil_tui import paths as xdg
 from resil_tui.core import validators
@@ -46,35 +47,31 @@ from resil_tui.inventory_model import (
     XucSettings,
 )
 
+if TYPE_CHECKING:
+    from resil_tui.config_error import ConfigError
+
 ENV_VAR = "RESIL_TUI_HOSTS"
 
 # Validators: always .fullmatch() (a `$` would let a trailing newline through).
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _USER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
-# The command catalog's container-name rule (remote/commands.py `name`).
-_CONTAINER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
-_FQDN_RE = re.compile(
-    r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# These two as text, compiled at their first use (re's own cache): keys an inventory may
+# well not have (a CC's xuc containers, a node's fqdn); compiling them was 0.3 ms of
+# every start-up. The command catalog's container-name rule (remote/commands.py `name`):
+_CONTAINER = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
+_FQDN = (
+    r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 )
 
 
-@dataclass(frozen=True)
-class ConfigError:
-    """One mistake in the inventory: where (file, line, column, key) and what."""
+def config_error(
+    file: str, line: int | None, key: str, message: str, column: int | None = None
+) -> ConfigError:
+    """A ConfigError; its module loads with the first mistake (resil_tui/config_error.py)."""
+    from resil_tui.config_error import ConfigError
 
-    file: str
-    line: int | None
-    key: str
-    message: str
-    column: int | None = None
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+    return ConfigError(file, line, key, message, column)
 
 
 class InventoryError(Exception):
@@ -89,7 +86,7 @@ class InventoryNotFound(InventoryError):
     def __init__(self, looked_in: list[str]) -> None:
         self.looked_in = looked_in
         msg = "no inventory found; looked in: " + ", ".join(looked_in)
-        super().__init__([ConfigError(file="(inventory)", line=None, key="", message=msg)])
+        super().__init__([config_error(file="(inventory)", line=None, key="", message=msg)])
 
     def __str__(self) -> str:
         return "no inventory found; looked in:\n" + "\n".join(f"  - {p}" for p in self.looked_in)
@@ -146,14 +143,22 @@ def check_file_trust(path: Path, *, strict: bool) -> Path:
             "the known_hosts file and the commands); chmod o-w it first"
         )
     if reason:
-        raise InventoryError([ConfigError(str(path), None, "", f"refused: {reason}")])
+        raise InventoryError([config_error(str(path), None, "", f"refused: {reason}")])
     return path
 
 
 # --- line numbers for key paths -------------------------------------------------------------
 
-_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_ASSIGN_RE = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+# Patterns only a file with a mistake needs (see _Checker.lines): compiled at the first
+# error by `_line_patterns`, not at every start-up (check-config on a valid file, the console).
+@functools.cache
+def _line_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The header (`[a.b]`, `[[a.b]]`) and assignment (`key =`) patterns of _locate_keys."""
+    return (
+        re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$"),
+        re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*="),
+    )
 
 
 def _split_dotted(text: str) -> list[str]:
@@ -169,11 +174,12 @@ def _locate_keys(text: str) -> dict[str, int]:
     tomllib gives no positions, so this is a light scan of headers and assignments: good
     enough to point at the right line, never trusted for the values themselves.
     """
+    header_re, assign_re = _line_patterns()
     lines: dict[str, int] = {}
     array_counts: dict[str, int] = {}
     current: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER_RE.match(line)
+        header = header_re.match(line)
         if header and not line.lstrip().startswith("#"):
             names = _split_dotted(header.group(2))
             if header.group(1) == "[[":
@@ -188,7 +194,7 @@ def _locate_keys(text: str) -> dict[str, int]:
             for i in range(1, len(current)):
                 lines.setdefault(".".join(current[:i]), number)
             continue
-        assign = _ASSIGN_RE.match(line)
+        assign = assign_re.match(line)
         if assign and not line.lstrip().startswith("#"):
             path = ".".join([*current, *_split_dotted(assign.group(1))])
             lines.setdefault(path, number)
@@ -246,8 +252,14 @@ _NODE_KEYS: dict[str, set[str]] = {
 class _Checker:
     def __init__(self, file: str, text: str) -> None:
         self.file = file
-        self.lines = _locate_keys(text)
+        self.text = text
         self.errors: list[ConfigError] = []
+
+    @functools.cached_property
+    def lines(self) -> dict[str, int]:
+        """Where each key path is defined; scanned at the first error, since a valid file
+        never needs its line numbers."""
+        return _locate_keys(self.text)
 
     def line_of(self, path: str) -> int | None:
         probe = path
@@ -262,7 +274,7 @@ class _Checker:
         return None
 
     def error(self, path: str, message: str) -> None:
-        self.errors.append(ConfigError(self.file, self.line_of(path), path, message))
+        self.errors.append(config_error(self.file, self.line_of(path), path, message))
 
     def table(self, value: Any, path: str) -> dict[str, Any] | None:
         if isinstance(value, dict):
@@ -291,7 +303,7 @@ class _Checker:
         path: str,
         *,
         required: bool = False,
-        pattern: re.Pattern[str] | None = None,
+        pattern: re.Pattern[str] | str | None = None,
         what: str = "",
     ) -> str | None:
         full = f"{path}.{key}" if path else key
@@ -306,7 +318,7 @@ class _Checker:
         if not value.strip():
             self.error(full, "must not be empty")
             return None
-        if pattern is not None and not pattern.fullmatch(value):
+        if pattern is not None and not re.fullmatch(pattern, value):
             self.error(full, f"{value!r} is not {what or 'valid'}")
             return None
         return value
@@ -553,7 +565,7 @@ def _xuc(c: _Checker, value: Any, path: str) -> XucSettings:
         if (
             not isinstance(names, list)
             or not names
-            or not all(isinstance(n, str) and _CONTAINER_RE.fullmatch(n) for n in names)
+            or not all(isinstance(n, str) and re.fullmatch(_CONTAINER, n) for n in names)
         ):
             c.error(f"{path}.container", "must be a container name or a list of names")
         else:
@@ -683,7 +695,7 @@ def _node(
         "fqdn",
         path,
         required=kind is NodeKind.CC,
-        pattern=_FQDN_RE,
+        pattern=_FQDN,
         what="a host name (FQDN)",
     )
     readiness = DEFAULT_READINESS_PATTERN
@@ -1032,16 +1044,16 @@ def _syntax_error(file: str, exc: tomllib.TOMLDecodeError, text: str) -> ConfigE
     message = str(exc)
     if message.endswith("(at end of document)"):
         bare = message.removesuffix("(at end of document)").strip()
-        return ConfigError(
+        return config_error(
             file, text.count("\n") + 1, "", f"TOML syntax error at end of file: {bare}"
         )
     found = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if found:
         bare = message[: found.start()].strip()
-        return ConfigError(
+        return config_error(
             file, int(found.group(1)), "", f"TOML syntax error: {bare}", column=int(found.group(2))
         )
-    return ConfigError(file, None, "", f"TOML syntax error: {message}")
+    return config_error(file, None, "", f"TOML syntax error: {message}")
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
@@ -1049,14 +1061,14 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
-        raise InventoryError([ConfigError(str(file), None, "", "file not found")]) from None
+        raise InventoryError([config_error(str(file), None, "", "file not found")]) from None
     except OSError as exc:
         raise InventoryError(
-            [ConfigError(str(file), None, "", f"cannot read: {exc.strerror}")]
+            [config_error(str(file), None, "", f"cannot read: {exc.strerror}")]
         ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise InventoryError([ConfigError(str(file), line, "", "not valid UTF-8 text")]) from None
+        raise InventoryError([config_error(str(file), line, "", "not valid UTF-8 text")]) from None
     return parse_inventory(text, file=str(file), path=file.resolve())

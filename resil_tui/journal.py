@@ -30,12 +30,21 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from resil_tui import paths
 from resil_tui.core.journal_event import EventKind, JournalEvent
-from resil_tui.core.site_picture import SitePicture, picture_from_events, site_events
+from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
 from resil_tui.localfiles import PRIVATE_FILE, ensure_private_dir, open_private_append, write_atomic
+
+if TYPE_CHECKING:
+    from resil_tui.core import site_picture
+    from resil_tui.core.site_picture import SitePicture
+else:
+    # A site's picture and its rules: loaded when first asked for (a judged poll, the
+    # Timeline), after the console's first screen.
+    site_picture = lazy_module("resil_tui.core.site_picture")
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +142,9 @@ class Journal:
         return self._latest.get((site, node or "", kind.value))
 
     def picture(self, site: str) -> SitePicture:
-        return picture_from_events(site, (e for e in self._latest.values() if e.site == site))
+        return site_picture.picture_from_events(
+            site, (e for e in self._latest.values() if e.site == site)
+        )
 
     def _read_new(self) -> list[JournalEvent]:
         try:
@@ -193,7 +204,7 @@ class Journal:
         try:
             with self._locked():
                 seen = self._read_new()
-                written = site_events(self.picture(picture.site), picture)
+                written = site_picture.site_events(self.picture(picture.site), picture)
                 self._append_locked(written)
         except OSError as exc:
             log.warning("journal %s not written: %s", self.path, exc)

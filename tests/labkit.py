@@ -149,7 +149,8 @@ async def run_cli(
     """`resil-tui ARGV` on an inventory already loaded, inside the test's event loop.
     `call(ctx, ns)` replaces the subcommand's own entry (e.g. to pass test timings)."""
     from resil_tui import cli
-    from resil_tui.cli.common import Context, Io
+    from resil_tui.cli.common import Io
+    from resil_tui.cli.context import Context
 
     ns, options = cli.parse(list(argv))
     stream = stdin if isinstance(stdin, io.StringIO) else io.StringIO(stdin)

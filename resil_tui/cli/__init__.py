@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from resil_tui import __version__
 from resil_tui import paths as xdg
@@ -23,7 +23,6 @@ from resil_tui.cli.common import (
     EXIT_UNEXPECTED,
     EXIT_USAGE,
     CliError,
-    Context,
     GlobalArgs,
     Io,
     add_global_options,
@@ -33,6 +32,9 @@ from resil_tui.cli.common import (
     resolve_inventory,
 )
 from resil_tui.inventory import InventoryError, InventoryNotFound
+
+if TYPE_CHECKING:
+    from resil_tui.cli.context import Context
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,8 @@ def validate_theme(name: str | None) -> None:
 
 
 async def _online(module: ModuleType, ns: argparse.Namespace, options: GlobalArgs, io: Io) -> int:
+    from resil_tui.cli.context import Context  # online commands only
+
     main: Callable[[Context, argparse.Namespace], Awaitable[int]] = module.main
     async with maybe_lab(options) as running_lab:
         ctx = Context(options, resolve_inventory(options, running_lab), io, running_lab)

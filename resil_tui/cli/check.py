@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 from resil_tui.cli.common import (
     CliError,
-    Context,
     GlobalArgs,
     Io,
     bounded_float,
     maybe_lab,
     resolve_inventory,
 )
+from resil_tui.cli.context import Context
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:

@@ -1,5 +1,6 @@
 """What every subcommand shares: exit codes, errors, global options, the one prompt, the
-inventory and lab set-up, and the session.
+inventory and lab set-up. What an online command runs with (its Context, which opens
+the session) is in context.py.
 
 No Textual here, nor anywhere in this package: `resil-tui status --json` runs in monitoring
 loops and must not pay for the TUI (make lint checks it, a test checks sys.modules).
@@ -23,7 +24,6 @@ from resil_tui.inventory_model import Inventory
 
 if TYPE_CHECKING:
     from resil_tui.lab.server import Lab
-    from resil_tui.ops.session import Session
 
 T = TypeVar("T")
 
@@ -132,6 +132,8 @@ def subparser(
 
 @dataclass(frozen=True)
 class GlobalArgs:
+    """The options every command accepts, before or after its name, and the console's."""
+
     hosts: str | None = None
     read_only: bool = False
     theme: str | None = None
@@ -255,26 +257,7 @@ class Io:
             raise Refused(f"typed {answer!r}, not {word!r}: nothing was sent")
 
 
-# --- inventory, lab and session --------------------------------------------------------------
-
-
-@dataclass
-class Context:
-    """What a subcommand runs with: its global options, the inventory, the lab (--demo)."""
-
-    options: GlobalArgs
-    inventory: Inventory
-    io: Io
-    lab: Lab | None = None
-
-    @contextlib.asynccontextmanager
-    async def session(self, *, keep_shells: bool = False) -> AsyncIterator[Session]:
-        """`keep_shells`: the subcommand polls again and again (see ops.session.make_pool)."""
-        # Imported here: the SSH layer costs 100+ ms, which check-config must not pay.
-        from resil_tui.ops.session import open_session
-
-        async with open_session(self.inventory, lab=self.lab, keep_shells=keep_shells) as session:
-            yield session
+# --- inventory and lab (what online commands run with: context.py) ---------------------------
 
 
 def resolve_inventory(options: GlobalArgs, lab: Lab | None) -> Inventory:

@@ -21,11 +21,11 @@ from resil_tui.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
-    Context,
     Io,
     Refused,
     subparser,
 )
+from resil_tui.cli.context import Context
 from resil_tui.core.freshness import clock
 from resil_tui.inventory_model import Node, Side, Site
 from resil_tui.lazy import lazy_module

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 from resil_tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
-    Context,
     Io,
     Refused,
     subparser,
 )
+from resil_tui.cli.context import Context
 from resil_tui.core.freshness import clock
 from resil_tui.lazy import lazy_module
 

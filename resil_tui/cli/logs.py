@@ -25,10 +25,10 @@ from resil_tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    Context,
     checked,
     timestamp,
 )
+from resil_tui.cli.context import Context
 from resil_tui.core import validators
 from resil_tui.lazy import lazy_module
 

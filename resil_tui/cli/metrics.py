@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from resil_tui import __version__
-from resil_tui.cli.common import EXIT_FAILED, EXIT_OK, CliError, Context
+from resil_tui.cli.common import EXIT_FAILED, EXIT_OK, CliError
+from resil_tui.cli.context import Context
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:

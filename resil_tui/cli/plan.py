@@ -6,7 +6,8 @@ import argparse
 import json
 from dataclasses import dataclass
 
-from resil_tui.cli.common import EXIT_OK, CliError, Context
+from resil_tui.cli.common import EXIT_OK, CliError
+from resil_tui.cli.context import Context
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from resil_tui import __version__
-from resil_tui.cli.common import Context, TextSink, checked
+from resil_tui.cli.common import TextSink, checked
+from resil_tui.cli.context import Context
 from resil_tui.core import validators
 from resil_tui.core.freshness import stamp
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords, role_words

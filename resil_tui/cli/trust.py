@@ -19,9 +19,9 @@ from resil_tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    Context,
     Refused,
 )
+from resil_tui.cli.context import Context
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from resil_tui.cli.common import CliError, Context, bounded_float
+from resil_tui.cli.common import CliError, bounded_float
+from resil_tui.cli.context import Context
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:

@@ -26,8 +26,13 @@ from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
 
+# The verdicts' words live apart (the first screen names them before any verdict); they
+# are this module's too.
+from resil_tui.core.cluster_kinds import Remedy as Remedy
+from resil_tui.core.cluster_kinds import Severity as Severity
+from resil_tui.core.cluster_kinds import XivoState as XivoState
 from resil_tui.core.freshness import age, clock, is_stale
-from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot, XivoStatus
 from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.inventory_model import PhonePolicy, Resilience
@@ -58,18 +63,6 @@ else:
 SCHEMA_VERSION = 1
 
 
-class Severity(StrEnum):
-    OK = "ok"
-    WARNING = "warning"
-    CRITICAL = "critical"
-    UNKNOWN = "unknown"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
 _EXIT = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.UNKNOWN: 3}
 
 
@@ -106,14 +99,6 @@ class Verdict(StrEnum):
     STALE = "stale"
 
 
-class XivoState(StrEnum):
-    ACTIVE = "active"
-    STANDBY = "standby"
-    STOPPED = "stopped"
-    UNREACHABLE = "unreachable"
-    UNKNOWN = "unknown"
-
-
 @dataclass(frozen=True)
 class Topology:
     """The site as the inventory describes it; only plain values, no SSH settings."""
@@ -145,13 +130,6 @@ class Topology:
             resilience=site.resilience,
             phones=site.phones,
         )
-
-
-class Remedy(StrEnum):
-    """The guided procedure that deals with a finding (the console names its key)."""
-
-    FAILOVER = "failover"  # CC and Edge to the slave
-    FAILBACK = "failback"  # CC and Edge back to the master
 
 
 def remedy_towards(side: str | None) -> Remedy | None:

@@ -17,13 +17,9 @@ from enum import StrEnum
 from ipaddress import AddressValueError, IPv4Address
 from typing import Any
 
-
-class HaMode(StrEnum):
-    DISABLED = "disabled"
-    MASTER = "master"
-    SLAVE = "slave"
-    UNKNOWN = "unknown"  # unreadable, invalid JSON or an unexpected node_type
-
+# In a module of its own (the first screen names it before anything is polled); it is
+# this module's too.
+from resil_tui.core.ha_mode import HaMode as HaMode
 
 # The next LTS renames the roles Main / Standby; what its ha.conf holds is unverified
 # (XIVO.md), so those words are read as master / slave.

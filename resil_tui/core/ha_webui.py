@@ -32,62 +32,20 @@ from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Any
 
-from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.sanitize import clean
-from resil_tui.inventory_model import Site
+
+# The triple and the site's expected one in a module of their own (the first screen's
+# node detail names them before anything is polled); they are this module's too.
+from resil_tui.core.sip_expiry import SEED_HA_ON as SEED_HA_ON
+from resil_tui.core.sip_expiry import SipExpiryTriple as SipExpiryTriple
+from resil_tui.core.sip_expiry import site_sip_expiry as site_sip_expiry
 
 SIP_EXPIRY_NAMES = ("minexpiry", "maxexpiry", "defaultexpiry")
 
 
-@dataclass(frozen=True)
-class SipExpiryTriple:
-    """Seconds: minimum, maximum and default registration expiry."""
-
-    minimum: int
-    maximum: int
-    default: int
-
-    def __post_init__(self) -> None:
-        for value in (self.minimum, self.maximum, self.default):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"SIP expiry values are positive seconds, not {value!r}")
-        if not self.minimum <= self.default <= self.maximum:
-            raise ValueError(
-                f"SIP expiry: min {self.minimum} <= default {self.default} <= max "
-                f"{self.maximum} is required"
-            )
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "minexpiry": self.minimum,
-            "maxexpiry": self.maximum,
-            "defaultexpiry": self.default,
-        }
-
-    def text(self) -> str:
-        return (
-            f"min {_duration(self.minimum)}, max {_duration(self.maximum)}, "
-            f"default {_duration(self.default)}"
-        )
-
-
-# The seed: HA on 1 / 5 / 2 minutes; HA off (XiVO's own defaults) 1 min / 1 h / 2 min.
-SEED_HA_ON = SipExpiryTriple(60, 300, 120)
+# HA off (XiVO's own defaults): 1 min / 1 h / 2 min.
 HA_OFF = SipExpiryTriple(60, 3600, 120)
-
-
-def site_sip_expiry(site: Site) -> SipExpiryTriple:
-    """The SIP expiry a site expects while HA is on (`ha_sip_expiry` in the inventory)."""
-    low, high, default = site.ha_sip_expiry
-    return SipExpiryTriple(low, high, default)
-
-
-def _duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
 
 
 def expected_sip_expiry(

@@ -11,20 +11,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.ha import HaMode
-from resil_tui.core.ha_webui import SEED_HA_ON, check_web_ui_effects
+from resil_tui.core.ha_mode import HaMode
+from resil_tui.core.sip_expiry import SEED_HA_ON, SipExpiryTriple
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
     # Names of the fields' types, not needed at run time. Among them the parsers'
     # modules (asterisk, xuc_readiness, edge_env) load with the first poll, not with the
     # console's first screen, which shows nodes not polled yet.
-    from resil_tui.core import telephony
+    from resil_tui.core import ha_webui, telephony
     from resil_tui.core.asterisk import AsteriskResult, Channels, Contacts, SipPeers
     from resil_tui.core.compose import ComposePs, ContainerState
     from resil_tui.core.edge_side import EdgeTargets
     from resil_tui.core.ha import HaConfig, HaCron
-    from resil_tui.core.ha_webui import ProvdDefault, SipExpiry, SipExpiryTriple, WebUiCheck
+    from resil_tui.core.ha_webui import ProvdDefault, SipExpiry, WebUiCheck
     from resil_tui.core.replication import ReplicationResult
     from resil_tui.core.services import ServicesStatus
     from resil_tui.core.sync_log import SyncResult
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 else:
     # Phones are counted when a site is judged or shown polled: not on the first screen.
     telephony = lazy_module("resil_tui.core.telephony")
+    # The web UI's checks: only a polled XiVO node's detail runs them.
+    ha_webui = lazy_module("resil_tui.core.ha_webui")
 
 
 class ReachState(StrEnum):
@@ -117,7 +119,7 @@ class XivoStatus:
         """SIP expiry and backup registrar against ha.conf: what the web UI's HA save
         writes and sysconfd does not."""
         ha = self.ha
-        return check_web_ui_effects(
+        return ha_webui.check_web_ui_effects(
             node_label,
             ha.mode if ha is not None else HaMode.UNKNOWN,
             ha.peer if ha is not None else None,

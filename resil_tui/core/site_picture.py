@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from resil_tui.core.cluster import SiteVerdicts, XivoState, phone_placement, telephony_role
-from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
 from resil_tui.core.node_status import CcStatus, NodeSnapshot, ReachState
 from resil_tui.lazy import lazy_module

@@ -181,7 +181,8 @@ def timeout_seconds(text: str) -> float:
 
 # An HTTP(S) URL run by curl on a node: host (name, IPv4 or [IPv6]), optional port, a path
 # and query of plain characters. Nothing curl would read as an option or a glob (`[`, `{`).
-_URL_RE = re.compile(
+# Compiled at its first use (re's own cache): only a CC node's xuc probe has one.
+_URL = (
     r"https?://(?:[A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?"
     r"(?:/[A-Za-z0-9_.~!$&'()*+,;=:@%/?-]{0,2000})?"
 )
@@ -189,7 +190,7 @@ _URL_RE = re.compile(
 
 def http_url(value: object) -> str:
     """An http:// or https:// URL of plain characters (the xuc probe's URL)."""
-    if not isinstance(value, str) or not _URL_RE.fullmatch(value):
+    if not isinstance(value, str) or not re.fullmatch(_URL, value):
         raise InvalidValue(
             f"refused URL {value!r}: expected http://HOST[:PORT]/PATH, plain characters"
         )

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 
 from resil_tui.audit import STARTED, AuditRecord
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
-from resil_tui.core.site_picture import observe
 from resil_tui.journal import Journal
 from resil_tui.lazy import lazy_module
 from resil_tui.ops.status import CollectorEvent, SiteJudged, StatusCollector
 
 if TYPE_CHECKING:
-    from resil_tui.core import telephony
+    from resil_tui.core import site_picture, telephony
     from resil_tui.core.telephony import PhoneHistory
 else:
+    site_picture = lazy_module("resil_tui.core.site_picture")  # at the first site judged
     telephony = lazy_module("resil_tui.core.telephony")  # at the first site judged
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class JournalRecorder:
         if not isinstance(event, SiteJudged):
             return
         report = event.report
-        picture = observe(report.site, report.snapshot.nodes.values(), report.verdicts)
+        picture = site_picture.observe(report.site, report.snapshot.nodes.values(), report.verdicts)
         self.journal.record_site(picture)
 
     def close(self) -> None:

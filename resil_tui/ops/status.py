@@ -28,16 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.batch import PartOutput, split_batch
-from resil_tui.core.cluster import (
-    Severity,
-    SiteVerdicts,
-    Topology,
-    evaluate,
-    exit_code,
-    phone_placement,
-    worst,
-)
 from resil_tui.core.freshness import stale_after
 from resil_tui.core.node_status import (
     CcStatus,
@@ -49,24 +39,32 @@ from resil_tui.core.node_status import (
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
-from resil_tui.remote import commands as cat
-from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
 
 if TYPE_CHECKING:
-    from resil_tui.core import telephony
+    from resil_tui.core import batch, cluster, telephony
+    from resil_tui.core.batch import PartOutput
+    from resil_tui.core.cluster import Severity, SiteVerdicts
     from resil_tui.core.telephony import PhoneHistory
     from resil_tui.core.xuc_readiness import XucReadiness, XucRun
     from resil_tui.ops import cc_status as cc
     from resil_tui.ops import node_reads
     from resil_tui.ops.node_reads import KindReads, Read
+    from resil_tui.remote import commands as cat
+    from resil_tui.remote.commands import Command
 else:
     # The reads and their parsers load at the first poll: the console's first screen
     # builds a collector and is painted before anything is polled.
     cc = lazy_module("resil_tui.ops.cc_status")
     node_reads = lazy_module("resil_tui.ops.node_reads")
     telephony = lazy_module("resil_tui.core.telephony")
+    # The verdicts' rules: at the first site judged.
+    cluster = lazy_module("resil_tui.core.cluster")
+    # The command catalog and the batch's framing too: a collector is built (and the
+    # first screen painted) before it sends anything.
+    cat = lazy_module("resil_tui.remote.commands")
+    batch = lazy_module("resil_tui.core.batch")
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +235,7 @@ class StatusCollector:
         while a poll runs, half of it new) reads it and leaves it as it was."""
         now = self.clock()
         snapshot = SiteSnapshot(site=site.name, nodes=nodes, polled_at=now)
-        placement = phone_placement(
+        placement = cluster.phone_placement(
             nodes.get(site.xivo_master.id),
             nodes.get(site.xivo_slave.id),
             now,
@@ -249,8 +247,8 @@ class StatusCollector:
         phones = telephony.track(previous, placement, now)
         if not preview:
             self._phones[site.name] = phones
-        topology = Topology.from_site(site)
-        verdicts = evaluate(snapshot, topology, now, self.stale_after_seconds, phones)
+        topology = cluster.Topology.from_site(site)
+        verdicts = cluster.evaluate(snapshot, topology, now, self.stale_after_seconds, phones)
         return SiteReport(site=site.name, snapshot=snapshot, verdicts=verdicts)
 
     def phone_history(self, site: str) -> PhoneHistory | None:
@@ -486,7 +484,7 @@ class StatusCollector:
             return await self._one_by_one(node, commands)
         joined = cat.batch(commands)
         result = await self._run(node, joined.command)
-        split = split_batch(result.stdout, result.stderr, joined.nonce, len(commands))
+        split = batch.split_batch(result.stdout, result.stderr, joined.nonce, len(commands))
         if split.usable and any(p.complete for p in split.parts):
             self._not_a_shell.discard(node.id)  # a shell again: say so if it changes back
             return _Reads(list(split.parts), result.latency)
@@ -576,4 +574,4 @@ def _shown(out: PartOutput) -> str:
 
 
 def overall_exit_code(reports: Iterable[SiteReport]) -> int:
-    return exit_code(worst([r.severity for r in reports]))
+    return cluster.exit_code(cluster.worst([r.severity for r in reports]))

@@ -39,16 +39,17 @@ from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, SshSettings
 from resil_tui.lazy import lazy_module
 from resil_tui.remote import ssh
-from resil_tui.remote.commands import Command, runs_as_a_program
 from resil_tui.remote.errors import ErrorKind, RemoteError, classify
 from resil_tui.remote.ssh import asyncssh
 
 if TYPE_CHECKING:
-    from resil_tui.remote import hostkeys, read_shell
+    from resil_tui.remote import commands, hostkeys, read_shell
+    from resil_tui.remote.commands import Command
 else:
     # known_hosts is read at the first connection, after the console's first screen.
     hostkeys = lazy_module("resil_tui.remote.hostkeys")
     read_shell = lazy_module("resil_tui.remote.read_shell")
+    commands = lazy_module("resil_tui.remote.commands")
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ def _fits_a_kept_shell(command: Command) -> bool:
         or command.long_running
         or command.stdin is not None
         or command.secret_stdin
-        or not runs_as_a_program(command)
+        or not commands.runs_as_a_program(command)
     )
 
 

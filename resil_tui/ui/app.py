@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -20,6 +20,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive
@@ -33,7 +34,6 @@ from resil_tui.ops.session import LabControl, Session
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ops.status import CollectorEvent, NodePolled, SiteJudged
 from resil_tui.preferences import DEFAULT_LOG_BUFFER, update_preferences
-from resil_tui.ui.commands import ShellCommands
 from resil_tui.ui.errors import DebugLogErrors, log
 from resil_tui.ui.keymap import (
     BindingInfo,
@@ -45,11 +45,16 @@ from resil_tui.ui.keymap import (
 )
 from resil_tui.ui.keys import ShellScreen, explain_refused, refused_binding
 from resil_tui.ui.panes.base import Pane
-from resil_tui.ui.panes.catalog import PANES, PaneSpec, pane_spec
+from resil_tui.ui.panes.catalog import (
+    CONFIRM_BINDINGS,
+    HELP_BINDINGS,
+    PANES,
+    TYPED_CONFIRM_BINDINGS,
+    PaneSpec,
+    pane_spec,
+)
 from resil_tui.ui.panes.status import StatusPane
 from resil_tui.ui.poller import PollFinished, SitePoller
-from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
-from resil_tui.ui.screens.help import HelpRow, HelpScreen
 from resil_tui.ui.themes import register_themes, start_in_theme
 from resil_tui.ui.widgets.footer import KeyFooter
 from resil_tui.ui.widgets.header import ShellHeader
@@ -78,6 +83,13 @@ class ConnectionSummary:
         return text
 
 
+def _shell_commands() -> type[Provider]:
+    """The command palette's provider (ui/commands.py): not needed for the first screen."""
+    from resil_tui.ui.commands import ShellCommands
+
+    return ShellCommands
+
+
 class SiteUpdated(Message):
     """Something about a site changed (a node answered, a poll ended, a poll started)."""
 
@@ -90,7 +102,8 @@ class ResilApp(DebugLogErrors, App[int]):
     TITLE = "resil-tui"
     # Absolute: a relative CSS_PATH is resolved next to the module of a subclass.
     CSS_PATH = Path(__file__).with_name("app.tcss")
-    COMMANDS: ClassVar[set[type[ShellCommands]]] = {ShellCommands}  # type: ignore[assignment]
+    # The palette's provider loads when the palette first opens (Textual calls it then).
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {_shell_commands}
     COMMAND_PALETTE_DISPLAY = "^p"
     _shell: ShellScreen  # the main screen (get_default_screen)
 
@@ -438,9 +451,10 @@ class ResilApp(DebugLogErrors, App[int]):
         """Every remappable binding of the UI, app first, then screens and panes."""
         sources: list[tuple[str, list[BindingType]]] = [
             ("global", cls.BINDINGS),
-            ("help screen", HelpScreen.BINDINGS),
-            ("confirmation", ConfirmScreen.BINDINGS),
-            ("typed confirmation", TypedConfirmScreen.BINDINGS),
+            # The dialogs' keys from the catalog too: their modules load when first opened.
+            ("help screen", HELP_BINDINGS),
+            ("confirmation", CONFIRM_BINDINGS),
+            ("typed confirmation", TYPED_CONFIRM_BINDINGS),
         ]
         # From the catalog: a pane not mounted yet (its module not even imported) has its
         # keys listed, checked and remappable all the same.
@@ -571,6 +585,8 @@ class ResilApp(DebugLogErrors, App[int]):
         pane.apply()
 
     def action_help(self) -> None:
+        from resil_tui.ui.screens.help import HelpRow, HelpScreen  # not before the first paint
+
         if isinstance(self.screen, HelpScreen):
             return
         rows = [
@@ -640,6 +656,7 @@ class ResilApp(DebugLogErrors, App[int]):
         """Quit; while a wizard step runs, ask first: the step is then interrupted (and
         recorded so), and the run is offered for resume next time."""
         from resil_tui.ui.panes.wizard import WizardPane
+        from resil_tui.ui.screens.confirm import ConfirmScreen
 
         pane = next(iter(self.query(WizardPane)), None)
         running = pane.step_running() if pane is not None else None

@@ -18,6 +18,7 @@ from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.catalog import PANES
 from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from resil_tui.ui.screens.help import HelpScreen
+from resil_tui.ui.widgets.header import ShellHeader
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "hosts.example.toml"
 SIZE = (120, 40)
@@ -111,9 +112,23 @@ async def test_read_only_badge_only_in_read_only_mode(
 ) -> None:
     app = console(inventory, read_only=read_only)
     async with app.run_test(size=SIZE):
-        assert app.query_one("#header-readonly").display is read_only
+        # A badge that is off is not in the header at all (or hidden, once turned off).
+        assert any(w.display for w in app.query("#header-readonly")) is read_only
         assert ("READ-ONLY" in header_text(app)) is read_only
-        assert app.query_one("#header-demo").display is False
+        assert not any(w.display for w in app.query("#header-demo"))
+
+
+async def test_a_badge_turned_on_later_shows_in_its_place(inventory: Inventory) -> None:
+    app = console(inventory, read_only=False, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        header = app.query_one(ShellHeader)
+        header.read_only = True
+        await pilot.pause()
+        shown = [w.id for w in header.query(Static) if w.display]
+        assert shown.index("header-readonly") + 1 == shown.index("header-demo")
+        header.read_only = False
+        await pilot.pause()
+        assert "READ-ONLY" not in header_text(app) and "DEMO" in header_text(app)
 
 
 async def test_inventory_read_only_wins_and_demo_badge(inventory: Inventory) -> None:

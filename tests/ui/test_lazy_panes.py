@@ -16,7 +16,14 @@ from textual.binding import Binding
 
 from bench.startup import smallest_inventory
 from resil_tui.ui.panes.base import Pane
-from resil_tui.ui.panes.catalog import PANES
+from resil_tui.ui.panes.catalog import (
+    CONFIRM_BINDINGS,
+    HELP_BINDINGS,
+    PANES,
+    TYPED_CONFIRM_BINDINGS,
+)
+from resil_tui.ui.screens.confirm import ConfirmScreen, TypedConfirmScreen
+from resil_tui.ui.screens.help import HelpScreen
 
 LAZY = [f"resil_tui.ui.panes.{spec.module}" for spec in PANES[1:]]
 # What only a node's answer needs (resil_tui.lazy): not loaded before the first screen.
@@ -36,6 +43,10 @@ PARSERS = [
     "resil_tui.core.services",
     "resil_tui.core.sync_log",
     "resil_tui.core.telephony",
+    "resil_tui.core.ha",  # ha.conf and the cron files (the role itself: core/ha_mode.py)
+    "resil_tui.core.ha_webui",  # the web UI's checks (the expected SIP expiry: sip_expiry.py)
+    "resil_tui.core.site_picture",  # what the journal records of a judged site
+    "resil_tui.core.cluster",  # the verdicts' rules (their words: core/cluster_kinds.py)
     # An id for an action or an event, a batch's nonce, the local user's name: not before
     # the first connection (asyncssh imports them) or the first audit record or event.
     "secrets",
@@ -44,6 +55,19 @@ PARSERS = [
     # The SSH library and its cryptography: with the first connection, in a thread.
     "asyncssh",
     "cryptography",
+    # The help screen and the dialogs (their keys are in the catalog), and what trusting a
+    # host key needs: when first opened.
+    "resil_tui.ui.screens.help",
+    "resil_tui.ui.screens.confirm",
+    "resil_tui.ops.trust",
+    # The command catalog and the batch's framing: with the first poll.
+    "resil_tui.remote.commands",
+    "resil_tui.core.batch",
+    "resil_tui.core.log_readers",
+    # The command palette's provider: when the palette first opens.
+    "resil_tui.ui.commands",
+    # What only a mistake in the inventory needs.
+    "resil_tui.config_error",
 ]
 
 
@@ -75,6 +99,12 @@ def test_each_pane_class_takes_its_keys_from_the_catalog() -> None:
         assert issubclass(cls, Pane)
         assert (spec.pane_id, spec.title) == (cls.PANE_ID, cls.TITLE)
         assert cls.BINDINGS is spec.bindings
+
+
+def test_each_dialog_takes_its_keys_from_the_catalog() -> None:
+    assert HelpScreen.BINDINGS is HELP_BINDINGS
+    assert ConfirmScreen.BINDINGS is CONFIRM_BINDINGS
+    assert TypedConfirmScreen.BINDINGS is TYPED_CONFIRM_BINDINGS
 
 
 def test_keys_of_panes_not_imported_are_listed_and_checked(tmp_path: Path) -> None:

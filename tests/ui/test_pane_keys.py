@@ -124,6 +124,22 @@ async def test_status_keys_work_from_every_widget_and_the_tab_bar() -> None:
         assert any("no node has an unknown host key" in n for n in app.notes)
 
 
+async def test_status_filter_box_is_mounted_the_first_time_it_is_asked_for() -> None:
+    app = example()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await show(app, pilot, "1", StatusPane)
+        assert isinstance(pane, StatusPane)
+        assert not pane.query("#status-filter")
+        await pilot.press("escape")  # no filter yet: esc leaves the field as elsewhere
+        await pilot.press("slash")
+        box = pane.query_one("#status-filter", Input)
+        assert box.has_class("-shown") and app.focused is box
+        await pilot.press("enter")  # nothing typed: the box hides, the rows get the focus
+        assert not box.has_class("-shown") and app.focused is pane.table
+        await pilot.press("slash")
+        assert pane.query_one("#status-filter", Input) is box and app.focused is box
+
+
 async def test_ha_keys_work_from_every_widget_and_read_only_says_why() -> None:
     app = example(read_only=True)
     async with app.run_test(size=SIZE) as pilot:

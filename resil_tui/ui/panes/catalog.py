@@ -4,7 +4,8 @@ The first screen holds the Status pane only; the other five modules (with the wi
 and operations behind them) are imported when their pane is mounted, after the first
 paint. The help screen, the keymap check and the command palette need every pane's keys
 at start-up, so each pane's bindings are written here, once, and its class uses them
-(`BINDINGS = HA.bindings`).
+(`BINDINGS = HA.bindings`). The same goes for the help screen and the confirmation
+dialogs, opened only when asked for (`HelpScreen.BINDINGS = HELP_BINDINGS`).
 """
 
 from __future__ import annotations
@@ -141,6 +142,22 @@ TIMELINE = PaneSpec(
 
 # Tab order, and keys 1-6.
 PANES: tuple[PaneSpec, ...] = (STATUS, HA, EDGE, WIZARD, LOGS, TIMELINE)
+
+# The modal screens' keys (ui/screens/help.py, ui/screens/confirm.py).
+HELP_BINDINGS: list[BindingType] = [
+    Binding("escape,q,question_mark,f1", "close", "Close help", id="help.close"),
+    Binding("j", "scroll('down')", "Scroll down", show=False),
+    Binding("k", "scroll('up')", "Scroll up", show=False),
+    Binding("G", "scroll('end')", "End", show=False),
+]
+CONFIRM_BINDINGS: list[BindingType] = [
+    Binding("y", "confirm", "Yes, run it", id="confirm.yes"),
+    Binding("n", "cancel", "No", id="confirm.no"),
+    Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
+]
+TYPED_CONFIRM_BINDINGS: list[BindingType] = [
+    Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
+]
 
 
 def pane_spec(pane_id: str) -> PaneSpec | None:

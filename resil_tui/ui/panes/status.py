@@ -13,7 +13,7 @@ the fingerprint (ops/trust.py: the same flow as `resil-tui trust` and `init`).
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,24 +22,33 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static, Tabs
 
-from resil_tui.core.cluster import Remedy
+from resil_tui.core.cluster_kinds import Remedy
 from resil_tui.core.freshness import age, clock
-from resil_tui.core.ha_webui import site_sip_expiry
 from resil_tui.core.journal_event import EventKind
 from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.roles import role_words
-from resil_tui.core.site_picture import REACHABLE, UNREACHABLE
+from resil_tui.core.sip_expiry import site_sip_expiry
 from resil_tui.inventory_model import Node, Site
-from resil_tui.ops import trust
+from resil_tui.lazy import lazy_module
 from resil_tui.ops.site_state import SiteState
 from resil_tui.ops.status import SiteReport
-from resil_tui.ops.trust import TrustCheck, TrustOffer, TrustState
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.catalog import STATUS
-from resil_tui.ui.screens.confirm import trust_screen
 from resil_tui.ui.widgets.node_detail import NodeDetail
 from resil_tui.ui.widgets.node_table import NodeTable, RowContext
 from resil_tui.ui.widgets.verdict_banner import VerdictBanner
+
+if TYPE_CHECKING:
+    from resil_tui.core import site_picture
+    from resil_tui.ops import trust
+    from resil_tui.ops.trust import TrustCheck, TrustOffer
+    from resil_tui.ui.screens import confirm
+else:
+    # Only trusting a host key needs them (and the dialog it opens): not the first screen.
+    trust = lazy_module("resil_tui.ops.trust")
+    # What the journal calls reachable: read once a node has answered.
+    site_picture = lazy_module("resil_tui.core.site_picture")
+    confirm = lazy_module("resil_tui.ui.screens.confirm")
 
 TRUST_GROUP = "status-trust"
 # A changed or revoked key is never offered: the row says which known_hosts line to fix.
@@ -85,11 +94,9 @@ class StatusPane(Pane):
         # Each focusable widget sits alone in its container: when a tab switch hides the
         # focused one, Textual hands the focus to a focusable *sibling*, which would be in
         # this hidden pane and would switch the tab straight back.
+        # The filter's input joins the table's box the first time it is asked for
+        # (action_filter): hidden, it still cost the first screen its styles and layout.
         with Vertical(id="status-table-box"):
-            yield Input(
-                placeholder="filter nodes: any text of a row (enter keeps it, esc clears)",
-                id="status-filter",
-            )
             yield NodeTable(id="status-table")
         # The detail scrolls on its own so the verdict and the rows stay in view.
         with VerticalScroll(id="status-detail-scroll"):
@@ -163,7 +170,7 @@ class StatusPane(Pane):
         if snap is None or snap.reachability.state is ReachState.NOT_POLLED:
             return None
         entry = self.shell.session.journal.latest(self.site.name, node_id, EventKind.REACHABILITY)
-        now_value = REACHABLE if snap.reachability.ok else UNREACHABLE
+        now_value = site_picture.REACHABLE if snap.reachability.ok else site_picture.UNREACHABLE
         return entry.time if entry is not None and entry.after == now_value else None
 
     def _row_context(self, node_id: str, now: float, trust_key: str) -> RowContext:
@@ -299,9 +306,9 @@ class StatusPane(Pane):
 
     # --- keys of the table: move, filter, sort, copy -------------------------------------
 
-    @property
-    def filter_input(self) -> Input:
-        return self.query_one("#status-filter", Input)
+    def _filter_box(self) -> Input | None:
+        """The filter's input, once the filter has been asked for."""
+        return next(iter(self.query("#status-filter").results(Input)), None)
 
     def action_cursor(self, direction: str) -> None:
         table = self.table
@@ -310,8 +317,14 @@ class StatusPane(Pane):
         else:
             table.action_cursor_up()
 
-    def action_filter(self) -> None:
-        box = self.filter_input
+    async def action_filter(self) -> None:
+        box = self._filter_box()
+        if box is None:
+            box = Input(
+                placeholder="filter nodes: any text of a row (enter keeps it, esc clears)",
+                id="status-filter",
+            )
+            await self.query_one("#status-table-box").mount(box, before=self.table)
         box.add_class("-shown")
         box.focus()
 
@@ -319,8 +332,8 @@ class StatusPane(Pane):
         self.action_clear_filter()
 
     def action_clear_filter(self) -> None:
-        box = self.filter_input
-        if not box.has_class("-shown") and not self.table.filter_text:
+        box = self._filter_box()
+        if box is None or (not box.has_class("-shown") and not self.table.filter_text):
             super().action_leave_field()
             return
         box.value = ""
@@ -340,7 +353,7 @@ class StatusPane(Pane):
     def _filter_kept(self, event: Input.Submitted) -> None:
         event.stop()
         if not event.value.strip():
-            self.filter_input.remove_class("-shown")
+            event.input.remove_class("-shown")
         self.table.focus()
 
     def action_sort(self) -> None:
@@ -434,11 +447,11 @@ class StatusPane(Pane):
                 markup=False,
             )
             return
-        if found.state is TrustState.TRUSTED:
+        if found.state is trust.TrustState.TRUSTED:
             self.notify(f"{found.node.id}: host keys trusted; polling it again.", markup=False)
             self.shell.repoll([found.node.id])
             return
-        if found.state is not TrustState.UNKNOWN or found.offer is None:
+        if found.state is not trust.TrustState.UNKNOWN or found.offer is None:
             # Changed, revoked or unreachable: never offered, the message says what to do.
             self.notify(f"{found.node.id}: {found.message}", severity="error", markup=False)
             return
@@ -447,7 +460,7 @@ class StatusPane(Pane):
         def answered(accepted: bool | None) -> None:
             self._trust_answered(offer, bool(accepted))
 
-        self.app.push_screen(trust_screen(offer), answered)
+        self.app.push_screen(confirm.trust_screen(offer), answered)
 
     def _trust_answered(self, offer: TrustOffer, accepted: bool) -> None:
         if not accepted:

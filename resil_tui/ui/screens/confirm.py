@@ -16,12 +16,13 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from resil_tui.ops.trust import TrustOffer
+from resil_tui.ui.panes.catalog import CONFIRM_BINDINGS, TYPED_CONFIRM_BINDINGS
 
 
 def _details(
@@ -50,11 +51,8 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen { align: center middle; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "confirm", "Yes, run it", id="confirm.yes"),
-        Binding("n", "cancel", "No", id="confirm.no"),
-        Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
-    ]
+    # In the catalog: the keymap check reads them before this module is loaded.
+    BINDINGS: ClassVar[list[BindingType]] = CONFIRM_BINDINGS
 
     def __init__(
         self,
@@ -109,9 +107,7 @@ class TypedConfirmScreen(ModalScreen[bool]):
     TypedConfirmScreen { align: center middle; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = TYPED_CONFIRM_BINDINGS
 
     def __init__(
         self,

@@ -9,10 +9,12 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from resil_tui.ui.panes.catalog import HELP_BINDINGS
 
 SAFETY_MODEL: tuple[str, ...] = (
     "1. READ-ONLY (--read-only, or read_only = true in hosts.toml) refuses every command "
@@ -63,12 +65,8 @@ class HelpScreen(ModalScreen[None]):
     """Every key of the console, generated from the live bindings (after the keymap), by
     pane; the page scrolls (arrows, j/k, PgUp/PgDn, Home/End) and fits 80x24."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark,f1", "close", "Close help", id="help.close"),
-        Binding("j", "scroll('down')", "Scroll down", show=False),
-        Binding("k", "scroll('up')", "Scroll up", show=False),
-        Binding("G", "scroll('end')", "End", show=False),
-    ]
+    # In the catalog: the keymap check reads them before this module is loaded.
+    BINDINGS: ClassVar[list[BindingType]] = HELP_BINDINGS
 
     def __init__(
         self,

@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING
 from textual.widgets import Static
 
 from resil_tui.core.freshness import clock, stamp
-from resil_tui.core.ha import CronFile, HaConfig, HaCron, HaMode
-from resil_tui.core.ha_webui import SEED_HA_ON, SipExpiryTriple
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.node_status import CcStatus, EdgeStatus, NodeSnapshot, ReachState
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.core.sanitize import clean
+from resil_tui.core.sip_expiry import SEED_HA_ON, SipExpiryTriple
 from resil_tui.inventory_model import Node
 from resil_tui.ui.widgets.node_table import role_text
 
 if TYPE_CHECKING:
     # What a polled node holds; the first screen shows none (core/cluster.py).
     from resil_tui.core.compose import ComposePs
+    from resil_tui.core.ha import CronFile, HaConfig, HaCron
     from resil_tui.core.services import ServicesStatus
 
 

@@ -24,20 +24,21 @@ from rich.text import Text
 from textual import on
 from textual.widgets import DataTable
 
-from resil_tui.core.cluster import XivoState, telephony_role
+from resil_tui.core.cluster_kinds import XivoState
 from resil_tui.core.freshness import age, clock
-from resil_tui.core.ha import HaMode
+from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.inventory_model import Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from resil_tui.core import compose, edge_side, sync_log, telephony
+    from resil_tui.core import cluster, compose, edge_side, sync_log, telephony
     from resil_tui.core.compose import ComposePs
     from resil_tui.core.services import ServicesStatus
 else:
     # Only a polled node's cells need them: the first screen has none (core/cluster.py).
+    cluster = lazy_module("resil_tui.core.cluster")
     compose = lazy_module("resil_tui.core.compose")
     edge_side = lazy_module("resil_tui.core.edge_side")
     sync_log = lazy_module("resil_tui.core.sync_log")
@@ -146,7 +147,7 @@ def xivo_summary(snap: NodeSnapshot) -> str:
             XivoState.ACTIVE: "☎ ACTIVE",
             XivoState.STANDBY: "◇ standby",
             XivoState.STOPPED: "▲ stopped (no disabled flag)",
-        }.get(telephony_role(x), "? telephony unknown")
+        }.get(cluster.telephony_role(x), "? telephony unknown")
     )
     if x.services is not None and x.services.failed:
         parts.append("▲ failed: " + ", ".join(x.services.failed))

@@ -10,11 +10,15 @@ the keys that start it. The severity also sets a CSS class (-ok, -warning, -crit
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.widgets import Static
 
-from resil_tui.core.cluster import Remedy, Severity, SiteVerdicts
+from resil_tui.core.cluster_kinds import Remedy, Severity
 from resil_tui.core.freshness import clock
+
+if TYPE_CHECKING:
+    from resil_tui.core.cluster import SiteVerdicts
 
 SEVERITY_WORDS = {
     Severity.OK: "✔ OK",
