@@ -648,6 +648,13 @@ def jump_costs(lab: Any, scratch: Path, targets: list[Host]) -> list[str]:
     _, idle_fds = _sshd_tree(lab, bastion)
     jumped = asyncio.run(_poll_costs(via, scratch, lab, bastion, True))
     n = jumped["nodes"]
+    # /proc counts CPU in clock ticks: below one tick per refresh, say so rather than 0.
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK") / n
+    sshd_cpu = (
+        f"{jumped['sshd_ms']:.2f} ms"
+        if jumped["sshd_ms"] >= tick_ms
+        else f"under {tick_ms:.2f} ms (less than one clock tick per refresh)"
+    )
     return [
         f"status poll of {n} nodes (the jump host's site left out), client CPU per node: "
         "cold (handshake and first poll) "
@@ -655,7 +662,7 @@ def jump_costs(lab: Any, scratch: Path, targets: list[Host]) -> list[str]:
         f"warm refresh (kept shells) {direct['warm_ms']:.2f} ms direct, "
         f"{jumped['warm_ms']:.2f} ms through the jump "
         f"(refresh {direct['wall_s']:.2f} s / {jumped['wall_s']:.2f} s)",
-        f"the jump host (one of the tier's OpenSSH sshd): {jumped['sshd_ms']:.2f} ms of its CPU "
+        f"the jump host (one of the tier's OpenSSH sshd): {sshd_cpu} of its CPU "
         f"per node and refresh, {jumped['jump_fds'] - idle_fds:.0f} more open fds with the "
         f"{n} targets connected through it ({(jumped['jump_fds'] - idle_fds) / n:.1f} per target)",
     ]

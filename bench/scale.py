@@ -63,12 +63,17 @@ TARGETS = (
 NOTES = f"""\
 **Setup.** One lab, `LabSpec.many(S, mds=0)` with S = the largest size / {NODES_PER_SITE}:
 per site a XiVO master and slave, a CC master and slave and an Edge, so every kind of
-status poll is in the mix (one remote execution per node: XiVO 3 reads, Edge 2, CC 1, in
-one batch). The in-process asyncssh lab runs in its own process and sleeps
-{LATENCY * 1000:.0f} ms before every command. The client is the bench process itself: per
-size, one `Pool` and one `StatusCollector` over the first N / {NODES_PER_SITE} sites; a
-first poll opens the connections (measured apart: *cold*), then {ROUNDS} warm refreshes are
-timed (median shown; {QUICK_ROUNDS} with `--quick`, sizes {QUICK_SIZES} only, on one pool).
+status poll is in the mix (one command line per node: XiVO 3 reads, Edge 2, CC 1, in one
+batch). The in-process asyncssh lab runs in its own process and sleeps
+{LATENCY * 1000:.0f} ms before every command line. The client is the bench process itself:
+per size, one `Pool` and one `StatusCollector` over the first N / {NODES_PER_SITE} sites,
+polling as the console and the watcher do (`keep_shells`: each read one line on a shell
+kept open per node, *kept shells* counts the nodes that had one); a first poll opens the
+connections (measured apart: *cold*), polls follow until every node's shell is kept, then
+{ROUNDS} warm refreshes are timed (median shown; {QUICK_ROUNDS} with `--quick`, sizes
+{QUICK_SIZES} only, on one pool). The line under the table is {CPU_SIZE} nodes once more in
+the same run with one remote execution per read (a pool without kept shells, as a one-shot
+`status --json` polls), the kept shells' baseline.
 
 **Figures.** *x latency* = refresh wall time / {LATENCY:g} s, the issue's "slowest node's
 latency" (1.00 would be a refresh as fast as one command). *x slowest alone* = refresh wall
@@ -288,7 +293,7 @@ def run(quick: bool = False) -> list[Measured]:
 
     cpu = found[CPU_SIZE]
     lines.append(
-        f"- {CPU_SIZE} nodes with one execution per read instead (no kept shell), same run: "
+        f"{CPU_SIZE} nodes with one execution per read instead (no kept shell), same run: "
         f"refresh {plain['wall_s']:.3f} s ({plain['x_alone']:.2f}x its slowest alone), client "
         f"CPU {plain['cpu_ms_per_node']:.2f} ms per node, lab CPU {plain['lab_cpu_s']:.2f} s "
         f"per refresh (kept shells: {cpu['wall_s']:.3f} s, {cpu['cpu_ms_per_node']:.2f} ms, "

@@ -49,7 +49,10 @@ TARGETS = (
 NOTES = f"""\
 **Executions.** A lab (own process) of full sites; after a first poll, the commands each
 node's SSH server received during one warm refresh are counted from the lab's record
-(`nodes/<id>/commands.jsonl`): the figure is the most any node got.
+(`nodes/<id>/commands.jsonl`): the figure is the most any node got, as executions of their
+own (a pool without kept shells: `status --json`, `check`) and as lines on a kept shell (a
+console's or a watcher's pool, once its shells are open; no new execution is allowed then).
+The warm refresh below polls as the console does, through kept shells.
 
 **Warm refresh.** 10 sites of a XiVO pair and 3 media servers; the lab sleeps
 {LATENCY * 1000:.0f} ms before every command. The figure is the median refresh wall time
