@@ -11,7 +11,8 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,6 +92,18 @@ def audit_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@asynccontextmanager
+async def open_pool(
+    inv: Inventory, audit: Path, *, keep_shells: bool = False
+) -> AsyncIterator[Pool]:
+    """A pool on the inventory, closed on exit; `keep_shells` polls as the console does."""
+    pool = make_pool(inv, audit_path=audit, keep_shells=keep_shells)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 def session_for(

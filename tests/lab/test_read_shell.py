@@ -13,12 +13,12 @@ import pytest
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, Node
 from resil_tui.lab.server import Lab
-from resil_tui.ops.session import make_pool
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote import pool as pool_module
 from resil_tui.remote.pool import Pool, Result
 from tests.lab.test_status_batch import comparable as without_times
+from tests.labkit import open_pool
 
 MASTER, SLAVE, EDGE = "demo.xivo.master", "demo.xivo.slave", "demo.edge"
 
@@ -35,20 +35,14 @@ def inv(lab: Lab) -> Inventory:
 
 @pytest.fixture
 async def kept(inv: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
-    p = make_pool(inv, audit_path=tmp_path / "audit.jsonl", keep_shells=True)
-    try:
-        yield p
-    finally:
-        await p.close()
+    async with open_pool(inv, tmp_path / "audit.jsonl", keep_shells=True) as pool:
+        yield pool
 
 
 @pytest.fixture
 async def plain(inv: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
-    p = make_pool(inv, audit_path=tmp_path / "audit-plain.jsonl")
-    try:
-        yield p
-    finally:
-        await p.close()
+    async with open_pool(inv, tmp_path / "audit-plain.jsonl") as pool:
+        yield pool
 
 
 def comparable(doc: Any) -> Any:

@@ -19,11 +19,11 @@ from sshd_fixture import SshdLab, SshdLabFactory
 
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, Node
-from resil_tui.ops.session import make_pool
 from resil_tui.remote import commands as cat
 from resil_tui.remote import pool as pool_module
 from resil_tui.remote.commands import Command
 from resil_tui.remote.pool import Pool, Result
+from tests.labkit import open_pool
 
 REAL, NO_STDERR = "demo.xivo.master", "demo.xivo.slave"
 
@@ -58,20 +58,14 @@ def inv(real_sh: SshdLab) -> Inventory:
 
 @pytest.fixture
 async def kept(inv: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
-    p = make_pool(inv, audit_path=tmp_path / "audit.jsonl", keep_shells=True)
-    try:
-        yield p
-    finally:
-        await p.close()
+    async with open_pool(inv, tmp_path / "audit.jsonl", keep_shells=True) as pool:
+        yield pool
 
 
 @pytest.fixture
 async def plain(inv: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
-    p = make_pool(inv, audit_path=tmp_path / "audit-plain.jsonl")
-    try:
-        yield p
-    finally:
-        await p.close()
+    async with open_pool(inv, tmp_path / "audit-plain.jsonl") as pool:
+        yield pool
 
 
 def read(name: str, *argv: str) -> Command:
