@@ -1214,7 +1214,8 @@ class Pool:
         except read_shell.ShellGone as gone:
             # Not a shell (a ForceCommand, an emulation): nothing more to try on this link.
             # A check that timed out (a node hung for a while) may be tried again.
-            link.shell_failures = SHELL_TRIES if gone.refused else link.shell_failures + 1
+            if link.shell_conn is conn:  # not a newer connection's count
+                link.shell_failures = SHELL_TRIES if gone.refused else link.shell_failures + 1
             log.info("%s: reads go one execution each: %s", link.node.id, clean(str(gone)))
             return
         if self._closed or link.conn is not conn or link.shell_conn is not conn:
