@@ -4,7 +4,7 @@ A poll every few seconds sends every node the same read-only lines. As one chann
 remote execution each, a read costs a channel open, an exec request, its reply, the exit
 status, EOF and close: some fifteen SSH packets each way with asyncssh, the largest part
 of the client's CPU per node and refresh, and on the node a fork of sshd and of the login
-shell. Kept open, a read is one line on the shell's stdin and its answer: a packet or two.
+shell. Kept open, a read is one line on the shell's stdin and its answer: a few packets.
 
 Only what `Pool` allows goes this way (remote/pool.py: read-only catalog entries with no
 stdin and no terminal, never in a read-only session anything that changes a node), each
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import shlex
 import time
@@ -28,8 +27,6 @@ from dataclasses import dataclass
 from resil_tui.core import shell_frames
 from resil_tui.remote.commands import Command
 from resil_tui.remote.ssh import asyncssh
-
-log = logging.getLogger(__name__)
 
 # The command that starts the shell: sshd hands it to the login shell (`$SHELL -c sh`).
 SHELL_COMMAND = "sh"
