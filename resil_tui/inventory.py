@@ -225,6 +225,7 @@ _SSH_KEYS = {
     "command_timeout",
     "keepalive_interval",
     "use_ssh_config",
+    "keep_shell",
 }
 _PATH_KEYS = set(RemotePaths.__dataclass_fields__)
 _TOP_KEYS = {"read_only", "ssh", "paths", "keys", "site", "changes", "journal", "watch"}
@@ -429,6 +430,9 @@ def _ssh_overrides(c: _Checker, table: dict[str, Any], path: str, base: SshSetti
     use_config = c.boolean(table, "use_ssh_config", path)
     if use_config is not None:
         out = replace(out, use_ssh_config=use_config)
+    keep_shell = c.boolean(table, "keep_shell", path)
+    if keep_shell is not None:
+        out = replace(out, keep_shell=keep_shell)
     return out
 
 

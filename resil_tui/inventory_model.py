@@ -109,6 +109,9 @@ class SshSettings:
     command_timeout: float = 60.0
     keepalive_interval: float = 15.0
     use_ssh_config: bool = True
+    # The console and the watcher read through one `sh` kept open per node (README, Safety
+    # model); False: every read is a session of its own, as for the one-shot commands.
+    keep_shell: bool = True
 
 
 @dataclass(frozen=True)

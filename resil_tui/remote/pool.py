@@ -1007,7 +1007,12 @@ class Pool:
         if command.secret_stdin and input_secret is None and not command.pty:
             raise ValueError(f"{command.name} needs a secret on stdin")
         limit = timeout if timeout is not None else node.ssh.command_timeout
-        if self.keep_shells and _fits_a_kept_shell(command) and input_secret is None:
+        if (
+            self.keep_shells
+            and node.ssh.keep_shell
+            and _fits_a_kept_shell(command)
+            and input_secret is None
+        ):
             answered = await self._run_in_shell(node, command, limit)
             if answered is not None:
                 return answered

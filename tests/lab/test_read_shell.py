@@ -223,3 +223,26 @@ async def test_closing_the_pool_ends_the_kept_shells(lab: Lab, inv: Inventory, k
     await kept.close()
     assert not kept.kept_shell(MASTER)
     assert free_channels(kept, MASTER) == kept.max_channels
+
+
+async def test_keep_shell_false_keeps_one_session_per_read(lab: Lab, tmp_path: Path) -> None:
+    # The inventory's `keep_shell = false`: a policy that wants every command in a session
+    # of its own gets it, from the console's pool too.
+    text = lab.inventory_path.read_text().replace(
+        "use_ssh_config = false", "use_ssh_config = false\nkeep_shell = false", 1
+    )
+    assert "keep_shell = false" in text
+    path = tmp_path / "no-kept-shell.toml"
+    path.write_text(text)
+    inv = load_inventory(path)
+    node = inv.node(MASTER)
+    assert not node.ssh.keep_shell
+    async with open_pool(inv, tmp_path / "audit.jsonl", keep_shells=True) as pool:
+        collector = StatusCollector(inv, pool)
+        for _ in range(4):
+            snap = await collector.poll_node(node)
+            assert snap.reachability.ok and snap.errors == []
+            await asyncio.sleep(0.1)
+        assert not pool.kept_shell(MASTER)
+    got = received(lab, MASTER)
+    assert len(got) == 4 and all(c.get("via") is None and c["line"] != "sh" for c in got)

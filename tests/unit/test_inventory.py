@@ -357,3 +357,16 @@ def test_two_media_servers_of_one_name_are_refused() -> None:
     said = "\n".join(errors_of(text))
     assert "site.paris.mds[1].name: 'm1' is used by another media server of this site" in said
     assert "site.paris.mds[2].name: is required" in said
+
+
+def test_keep_shell_by_default_and_off_where_asked() -> None:
+    inv = parse_inventory(MINIMAL)
+    assert inv.node("paris.xivo.master").ssh.keep_shell is True
+    text = "[ssh]\nkeep_shell = false\n" + MINIMAL.replace(
+        'ssh = "xivo2"', 'ssh = "xivo2"\nkeep_shell = true'
+    )
+    inv = parse_inventory(text)
+    assert inv.node("paris.xivo.master").ssh.keep_shell is False
+    assert inv.node("paris.xivo.slave").ssh.keep_shell is True  # the node's own choice
+    (err,) = errors_of("[ssh]\nkeep_shell = 'no'\n" + MINIMAL)
+    assert err.startswith("hosts.toml:2: ssh.keep_shell:")
