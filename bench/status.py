@@ -61,16 +61,15 @@ over the slowest node polled alone (warm, in the same run). The full run adds a 
 same batched read (one execution per node for both)."""
 
 
-def _executions(lab_dir: Path, inv: Inventory, via: str | None = None) -> dict[str, int]:
-    """Command lines each node received: executions of their own (via None), or lines
-    on a kept shell's stdin (via "stdin")."""
+def _received(lab_dir: Path, inv: Inventory) -> dict[str, tuple[int, int]]:
+    """Command lines each node received: (executions of their own, lines on a kept
+    shell's stdin)."""
     world = LabWorld.open(lab_dir)
-    return {
-        n.id: sum(
-            1 for c in world.commands(n.id) if c.get("kind") == "exec" and c.get("via") == via
-        )
-        for n in inv.nodes()
-    }
+    found = {}
+    for n in inv.nodes():
+        vias = [c.get("via") for c in world.commands(n.id) if c.get("kind") == "exec"]
+        found[n.id] = (vias.count(None), vias.count("stdin"))
+    return found
 
 
 async def executions_per_refresh(tmp: Path) -> tuple[dict[str, int], dict[str, int], Inventory]:
@@ -87,9 +86,9 @@ async def executions_per_refresh(tmp: Path) -> tuple[dict[str, int], dict[str, i
                 await collector.poll()  # the connections
                 if keep:
                     await keep_shells_ready(collector, pool)
-                before = [_executions(directory, inv), _executions(directory, inv, "stdin")]
+                before = _received(directory, inv)
                 reports = await collector.poll()
-                after = [_executions(directory, inv), _executions(directory, inv, "stdin")]
+                after = _received(directory, inv)
             finally:
                 await pool.close()
             down = [
@@ -97,10 +96,8 @@ async def executions_per_refresh(tmp: Path) -> tuple[dict[str, int], dict[str, i
             ]
             if down:
                 raise RuntimeError(f"unreachable in the benchmark: {down}")
-            found.append(
-                {n: sum(a[n] - b[n] for a, b in zip(after, before, strict=True)) for n in after[0]}
-            )
-            if keep and any(after[0][n] != before[0][n] for n in after[0]):
+            found.append({n: sum(after[n]) - sum(before[n]) for n in after})
+            if keep and any(after[n][0] != before[n][0] for n in after):
                 raise RuntimeError("a console refresh with kept shells started new executions")
     return found[0], found[1], inv
 

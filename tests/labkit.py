@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 
 from resil_tui.core.wizard_run import StepState
 from resil_tui.inventory import load_inventory
-from resil_tui.inventory_model import Inventory
+from resil_tui.inventory_model import Inventory, Node
 from resil_tui.lab.server import Lab
 from resil_tui.lab.spec import LabSpec, LabTiming
 from resil_tui.ops.session import LabControl, Session, make_pool
 from resil_tui.ops.status import StatusCollector
 from resil_tui.ops.wizard import EngineOptions, WizardEngine
+from resil_tui.remote import commands as cat
 from resil_tui.remote.pool import Pool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +105,16 @@ async def open_pool(
         yield pool
     finally:
         await pool.close()
+
+
+async def shell_kept(pool: Pool, node: Node, timeout: float = 15.0) -> None:
+    """Reads on the node until its shell is kept (a read on a connected node opens one in
+    the background: remote/read_shell.py)."""
+    async with asyncio.timeout(timeout):
+        while not pool.kept_shell(node.id):
+            result = await pool.run(node, cat.test_exists("/etc/hostname"))
+            assert result.exit_status is not None, result
+            await asyncio.sleep(0.05)
 
 
 def session_for(

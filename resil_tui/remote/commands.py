@@ -475,10 +475,22 @@ class Batch:
     nonce: str  # the markers' nonce (core.batch.split_batch needs it)
 
 
-def runs_as_a_program(command: Command) -> bool:
-    """Its first word names a program, not a shell word (`cd`, `exit`, `set`...) that
-    would act on the shell running it: what may share a shell with other commands."""
-    return bool(_PROGRAM_RE.fullmatch(command.argv[0])) and command.argv[0] not in _SHELL_WORDS
+def shared_shell_refusal(command: Command) -> str | None:
+    """Why `command` may not run in a shell shared with other commands (a batch's
+    `sh -c`, a shell kept open for reads): None when it may. Only a read that ends by
+    itself, needs no terminal and no stdin, and names a program, not a shell word (`cd`,
+    `exit`, `set`...) that would act on the shell running it."""
+    if command.mutates:
+        return "it changes the node"
+    if command.pty:
+        return "it needs a terminal"
+    if command.long_running:
+        return "it does not end by itself"
+    if command.stdin is not None or command.secret_stdin:
+        return "it reads stdin"
+    if not _PROGRAM_RE.fullmatch(command.argv[0]) or command.argv[0] in _SHELL_WORDS:
+        return "its program is not a plain program name"
+    return None
 
 
 def batch(parts: Iterable[Command], nonce: str | None = None) -> Batch:
@@ -498,19 +510,7 @@ def batch(parts: Iterable[Command], nonce: str | None = None) -> Batch:
     for part in chosen:
         if not isinstance(part, Command):
             raise CommandError(f"a batch part must be a catalog Command, not {part!r}")
-        refusal = (
-            "it changes the node"
-            if part.mutates
-            else "it needs a terminal"
-            if part.pty
-            else "it does not end by itself"
-            if part.long_running
-            else "it reads stdin"
-            if part.stdin is not None or part.secret_stdin
-            else "its program is not a plain program name"
-            if not runs_as_a_program(part)
-            else None
-        )
+        refusal = shared_shell_refusal(part)
         if refusal is not None:
             raise CommandError(f"refused `{part.line}` in a batch: {refusal}")
     # os.urandom(16).hex() is secrets.token_hex(16), without its imports (see audit.py).

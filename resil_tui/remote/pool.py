@@ -302,20 +302,6 @@ class _Jump:
     connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
 
 
-def _fits_a_kept_shell(command: Command) -> bool:
-    """A read that ends by itself, needs no terminal and no stdin, and is a program (not a
-    shell word like `cd` or `exit`, which would change the shell kept for the next reads):
-    the only kind a kept shell (remote/read_shell.py) runs. The batch's rule."""
-    return not (
-        command.mutates
-        or command.pty
-        or command.long_running
-        or command.stdin is not None
-        or command.secret_stdin
-        or not commands.runs_as_a_program(command)
-    )
-
-
 def _decode(data: bytes | str | None, pty: bool) -> str:
     """Remote bytes as text the product may show: invalid UTF-8 replaced (strict decoding
     would tear the connection down), escapes and controls made visible. A PTY's "\r\n"
@@ -1010,7 +996,7 @@ class Pool:
         if (
             self.keep_shells
             and node.ssh.keep_shell
-            and _fits_a_kept_shell(command)
+            and commands.shared_shell_refusal(command) is None
             and input_secret is None
         ):
             answered = await self._run_in_shell(node, command, limit)

@@ -6,8 +6,8 @@ status, EOF and close: some fifteen SSH packets each way with asyncssh, the larg
 of the client's CPU per node and refresh, and on the node a fork of sshd and of the login
 shell. Kept open, a read is one line on the shell's stdin and its answer: a few packets.
 
-Only what `Pool` allows goes this way (remote/pool.py: read-only catalog entries with no
-stdin and no terminal, never in a read-only session anything that changes a node), each
+Only what may share a shell goes this way (`commands.shared_shell_refusal`, the batch's
+rule: reads that end by themselves, no stdin, no terminal, a program; a change never), each
 line with its stdin from /dev/null (a program that reads stdin cannot swallow the next
 read) and followed by the end markers of core/shell_frames.py. A shell that fails the
 readiness check, ends, garbles a marker or times out is closed; the pool falls back to one
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from resil_tui.core import shell_frames
-from resil_tui.remote.commands import Command
+from resil_tui.remote.commands import Command, shared_shell_refusal
 from resil_tui.remote.ssh import asyncssh
 
 # The command that starts the shell: sshd hands it to the login shell (`$SHELL -c sh`).
@@ -215,8 +215,9 @@ class ReadShell:
     async def run(self, command: Command, limit: float) -> ShellAnswer:
         """Run one read. TimeoutError past `limit` and ShellGone (both close the shell);
         on cancellation the shell is closed too: where its streams stand is unknown."""
-        if command.mutates or command.pty or command.stdin is not None or command.secret_stdin:
-            raise ValueError(f"{command.name} cannot go through the kept shell")
+        refusal = shared_shell_refusal(command)
+        if refusal is not None:
+            raise ValueError(f"refused `{command.line}` on a kept shell: {refusal}")
         if self.busy or self.closed:
             raise ShellGone("the shell is busy or closed")
         session = self._session

@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 
 from resil_tui.inventory import load_inventory
-from resil_tui.inventory_model import Inventory, Node
+from resil_tui.inventory_model import Inventory
 from resil_tui.lab.server import Lab
 from resil_tui.ops.status import StatusCollector
 from resil_tui.remote import commands as cat
 from resil_tui.remote import pool as pool_module
 from resil_tui.remote.pool import Pool, Result
 from tests.lab.test_status_batch import comparable as without_times
-from tests.labkit import open_pool
+from tests.lab.test_status_batch import execs as received  # both kinds: see "via"
+from tests.labkit import open_pool, shell_kept
 
 MASTER, SLAVE, EDGE = "demo.xivo.master", "demo.xivo.slave", "demo.edge"
 
@@ -53,22 +54,6 @@ def comparable(doc: Any) -> Any:
     if isinstance(doc, list):
         return [comparable(v) for v in doc]
     return re.sub(r"\b\d\d:\d\d:\d\d\b", "HH:MM:SS", doc) if isinstance(doc, str) else doc
-
-
-def received(lab: Lab, node_id: str) -> list[dict[str, Any]]:
-    """Every command line the node's SSH server received: as an execution of its own
-    (no "via") or as a line on the stdin of a shell already running ("via": "stdin")."""
-    return [c for c in lab.commands(node_id) if c.get("kind") == "exec"]
-
-
-async def shell_kept(pool: Pool, node: Node, timeout: float = 10.0) -> None:
-    """A read on the node (which, once connected, opens the shell in the background),
-    then the shell ready."""
-    async with asyncio.timeout(timeout):
-        while not pool.kept_shell(node.id):
-            result = await pool.run(node, cat.test_exists("/etc/hostname"))
-            assert result.exit_status is not None
-            await asyncio.sleep(0.05)
 
 
 async def test_a_console_reads_through_one_kept_shell(

@@ -18,12 +18,12 @@ import pytest
 from sshd_fixture import SshdLab, SshdLabFactory
 
 from resil_tui.inventory import load_inventory
-from resil_tui.inventory_model import Inventory, Node
+from resil_tui.inventory_model import Inventory
 from resil_tui.remote import commands as cat
 from resil_tui.remote import pool as pool_module
 from resil_tui.remote.commands import Command
 from resil_tui.remote.pool import Pool, Result
-from tests.labkit import open_pool
+from tests.labkit import open_pool, shell_kept
 
 REAL, NO_STDERR = "demo.xivo.master", "demo.xivo.slave"
 
@@ -70,13 +70,6 @@ async def plain(inv: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
 
 def read(name: str, *argv: str) -> Command:
     return Command(name, argv, mutates=False)
-
-
-async def shell_kept(pool: Pool, node: Node, timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not pool.kept_shell(node.id):
-            assert (await pool.run(node, read("true", "true"))).ok
-            await asyncio.sleep(0.05)
 
 
 def shown(r: Result) -> tuple[int | None, str, str, bool, bool]:
