@@ -8,6 +8,7 @@ that concern command behaviour (power, hang, slow), then dispatches by program n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 import shlex
 import traceback
@@ -120,6 +121,83 @@ class _RedirectIO:
 
     async def drain(self) -> None:
         await self._inner.drain()
+
+    def set_echo(self, on: bool) -> None:
+        setter = getattr(self._inner, "set_echo", None)
+        if setter is not None:
+            setter(on)
+
+
+class _Latency:
+    """A command line's streams while the lab's latency runs: what it writes leaves no
+    sooner than `latency` after the line arrived, and the line runs meanwhile. A real node
+    works on its own CPU while its answer is on the way; the lab plays every node on one,
+    and a line run only after its wait would queue the work of a whole fleet behind the
+    last wait (the benchmarks' "x the slowest node alone" would measure the emulation).
+    What was held leaves at the deadline even if the command still runs (`logs -f`);
+    reads pass through (a prompt is answered once it has been seen)."""
+
+    def __init__(self, inner: CommandIO, latency: float) -> None:
+        self._inner = inner
+        self._loop = asyncio.get_running_loop()
+        self._deadline = self._loop.time() + latency
+        self._held: list[tuple[bool, bytes]] | None = [] if latency > 0 else None
+        self._timer: asyncio.TimerHandle | None = None
+        self.is_pty = inner.is_pty
+
+    @classmethod
+    async def start(cls, inner: CommandIO, latency: float) -> _Latency:
+        """The line's clock starts now; its work waits for the lines that arrived with it
+        to start theirs (one turn of the loop): the node of the last line read in a burst
+        does not count the work of every node before it as its own latency."""
+        held = cls(inner, latency)
+        if latency > 0:
+            await asyncio.sleep(0)
+        return held
+
+    async def read(self, n: int = -1) -> bytes:
+        return await self._inner.read(n)
+
+    async def readline(self) -> bytes:
+        return await self._inner.readline()
+
+    def write(self, data: bytes) -> None:
+        self._hold(False, data)
+
+    def write_err(self, data: bytes) -> None:
+        self._hold(True, data)
+
+    def _hold(self, err: bool, data: bytes) -> None:
+        if self._held is None:
+            (self._inner.write_err if err else self._inner.write)(data)
+            return
+        self._held.append((err, data))
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._deadline, self._let_go)
+
+    def _let_go(self) -> None:
+        held, self._held = self._held or [], None
+        if self._timer is not None:
+            self._timer.cancel()
+        # A peer gone meanwhile: the output is lost, as a real one would be; the command
+        # learns it at its next write or drain.
+        with contextlib.suppress(BrokenPipeError, ConnectionError):
+            for err, data in held:
+                (self._inner.write_err if err else self._inner.write)(data)
+
+    async def release(self) -> None:
+        """The command line has ended: its answer (exit status included) waits for the
+        deadline."""
+        if self._held is None:
+            return
+        wait = self._deadline - self._loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._let_go()
+
+    async def drain(self) -> None:
+        if self._held is None:  # before the deadline nothing has left: nothing to wait for
+            await self._inner.drain()
 
     def set_echo(self, on: bool) -> None:
         setter = getattr(self._inner, "set_echo", None)
@@ -294,29 +372,35 @@ async def _run_stdin(ctx: Ctx) -> int:
             {"kind": "exec", "via": "stdin", "line": line, "pty": bool(ctx.io.is_pty)}
             | describe(line),
         )
-        await _answer_delay(world, node_id)
+        await _fault_delay(world, node_id)
+        streams, held = ctx.io, await _Latency.start(ctx.io, world.timing.latency)
+        ctx.io = held
         try:
             shell.parse(line)
+            status = await _run_line(ctx, line, status, number)
         except shell.ShellError as exc:
             # A script read from stdin ends at its first syntax error, as in dash (and
             # the lab's refusals of what it does not emulate end it the same way).
             ctx.err(f"sh: {number}: {exc}\n")
             return 2
-        try:
-            status = await _run_line(ctx, line, status, number)
         except _Exit as exc:
             return exc.code
+        finally:
+            ctx.io = streams
+            await held.release()
         # What a line's programs wrote is on its way before the shell reads the next one
         # (their writes are theirs, not buffered in the shell).
         await ctx.io.drain()
 
 
-async def _answer_delay(world: LabWorld, node_id: str) -> None:
-    """What the node's faults and the lab's latency make a command line wait."""
+async def _fault_delay(world: LabWorld, node_id: str) -> None:
+    """What the node's faults make a command line wait before it runs (a slow or hung
+    node's line has not reached its shell yet: a client that gives up first changed
+    nothing). The lab's latency is another matter: see _Latency."""
     flags = world.node_flags(node_id)
     if flags.get("hung"):
         await asyncio.Event().wait()  # never answers; ends only when cancelled
-    delay = float(flags.get("slow") or 0.0) + world.timing.latency
+    delay = float(flags.get("slow") or 0.0)
     if delay > 0:
         await asyncio.sleep(delay)
 
@@ -347,12 +431,16 @@ async def run_command(world: LabWorld, node_id: str, line: str, io: CommandIO) -
     if not flags.get("powered", True):
         io.write_err(b"ssh: connect to host: Connection refused (node powered off)\n")
         return 255
-    await _answer_delay(world, node_id)
-    ctx = Ctx(world, node, io, "/root", world.timing)
+    await _fault_delay(world, node_id)
+    held = await _Latency.start(io, world.timing.latency)
+    ctx = Ctx(world, node, held, "/root", world.timing)
     try:
-        if flags.get("words_only"):
-            return await _run_words(ctx, line)
-        return await run_script(ctx, line)
+        try:
+            if flags.get("words_only"):
+                return await _run_words(ctx, line)
+            return await run_script(ctx, line)
+        finally:
+            await held.release()
     except (BrokenPipeError, ConnectionError):
         return 141  # the reader went away (SIGPIPE)
     except asyncio.CancelledError:

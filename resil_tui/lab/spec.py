@@ -292,7 +292,7 @@ class LabTiming:
     container_restart: float = 1.0  # `xivocc-dcomp restart xuc`
     edge_up: float = 0.5  # `edge-dcomp up -d` when it recreates containers
     follow_poll: float = 0.2  # how often `logs -f` / `tail -F` look for new lines
-    latency: float = 0.0  # added before every command (benchmarks)
+    latency: float = 0.0  # no line answered sooner after it arrived (benchmarks; _Latency)
     # A phone's registration expiry is drawn (seeded) in [min, max]; it re-registers every
     # 3/4 of it, so it follows a new active XiVO within its expiry (XiVO HA: 2 min).
     phone_expiry_min: float = 20.0

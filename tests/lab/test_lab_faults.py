@@ -98,6 +98,44 @@ async def test_slow_adds_latency(lab: Lab) -> None:
     await lab.slow(M, 0)
 
 
+async def test_the_labs_latency_holds_every_answer_and_a_follow_streams_on(
+    tmp_path: Path,
+) -> None:
+    # The benchmarks' latency: no answer (output or exit status) sooner than it after the
+    # line arrived, on an execution and on each line of a kept `sh`; a follow streams on.
+    # Lower bounds only: never flaky.
+    lat = 0.3
+    lab = await Lab.start(
+        tmp_path / "lab", timing=LabTiming.fast().with_(latency=lat), ticker=False
+    )
+    try:
+        async with connect(lab, M) as conn:
+            t0 = time.monotonic()
+            res = await conn.run("printf 'a\\n'; printf 'b\\n' >&2; false", check=False)
+            assert time.monotonic() - t0 >= lat
+            assert (res.stdout, res.stderr, res.exit_status) == ("a\n", "b\n", 1)
+
+            proc = await conn.create_process("sh")
+            for n in (1, 2):
+                t0 = time.monotonic()
+                proc.stdin.write(f"false; printf '%s %d\\n' {n} \"$?\"\n")
+                assert await proc.stdout.readline() == f"{n} 1\n"
+                assert time.monotonic() - t0 >= lat
+            proc.stdin.write_eof()
+            assert (await proc.wait()).exit_status == 0
+
+        async with connect(lab, "demo.cc.master") as conn:
+            t0 = time.monotonic()
+            follow = await conn.create_process("xivocc-dcomp logs -f --tail 1 xuc")
+            first = await asyncio.wait_for(follow.stdout.readline(), 10)
+            assert first and time.monotonic() - t0 >= lat
+            assert (await run(lab, "demo.cc.master", "xivocc-dcomp restart xuc")).exit_status == 0
+            assert await asyncio.wait_for(follow.stdout.readline(), 10)  # streams on
+            follow.close()
+    finally:
+        await lab.stop()
+
+
 async def test_drop_connections_mid_stream(lab: Lab) -> None:
     async with connect(lab, "demo.cc.master") as conn:
         proc = await conn.create_process("xivocc-dcomp logs -f --tail 1 xuc")
