@@ -1,8 +1,12 @@
 """Run a lab in its own process, so a benchmark measures the client, not the emulation.
 
     python -m bench.labproc DIR --sites N [--latency S] [--no-cc] [--no-edge] [--mds K]
+                            [--share I/N]
 
-Prints READY when every node listens, then serves until stdin closes or SIGTERM.
+Prints READY when every node listens, then serves until stdin closes or SIGTERM. With
+`--share 0/N` it starts N - 1 more processes (`--share I/N`) and serves every N-th site
+itself: the lab's emulation of a large estate then has more than one core, as the
+estate's nodes each have their own.
 """
 
 from __future__ import annotations
@@ -21,10 +25,31 @@ from resil_tui.lab.server import Lab
 from resil_tui.lab.spec import LabSpec, LabTiming
 
 
+def _share(spec: LabSpec, index: int, procs: int) -> list[str]:
+    """The nodes process `index` of `procs` serves: every procs-th site, whole."""
+    return [n.id for site in spec.sites[index::procs] for n in site.nodes]
+
+
 async def _serve(args: argparse.Namespace) -> None:
     spec = LabSpec.many(args.sites, cc=not args.no_cc, edge=not args.no_edge, mds=args.mds)
     timing = replace(LabTiming.demo(), latency=args.latency)
-    lab = await Lab.start(Path(args.dir), spec=spec, timing=timing, ticker=False)
+    index, procs = args.share
+    if index:  # a helper of process 0, which made the world, keys and all
+        lab = await Lab.start(
+            Path(args.dir), spec=spec, timing=timing, ticker=False, serve=_share(spec, index, procs)
+        )
+        helpers: list[subprocess.Popen[str]] = []
+    else:
+        lab = await Lab.start(
+            Path(args.dir),
+            spec=spec,
+            timing=timing,
+            ticker=False,
+            serve=_share(spec, 0, procs) if procs > 1 else None,
+        )
+        helpers = [_start(_argv(args, (i, procs))) for i in range(1, procs)]
+        if helpers:
+            lab.write_client_files()  # every helper listens now: their ports are recorded
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -32,7 +57,30 @@ async def _serve(args: argparse.Namespace) -> None:
     loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.read(1) else None)
     print("READY", flush=True)
     await stop.wait()
+    for h in helpers:
+        h.terminate()
+    for h in helpers:
+        h.wait(timeout=30)
     await lab.stop()
+
+
+def _argv(args: argparse.Namespace, share: tuple[int, int]) -> list[str]:
+    argv = [sys.executable, "-m", "bench.labproc", str(args.dir), "--sites", str(args.sites)]
+    argv += ["--latency", str(args.latency), "--mds", str(args.mds)]
+    argv += ["--no-cc"] if args.no_cc else []
+    argv += ["--no-edge"] if args.no_edge else []
+    return [*argv, "--share", f"{share[0]}/{share[1]}"]
+
+
+def _start(argv: list[str]) -> subprocess.Popen[str]:
+    """A lab process, once it printed READY (every node it serves listens)."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "READY":
+        proc.kill()
+        raise RuntimeError(f"lab process did not start: {line!r}")
+    return proc
 
 
 @contextlib.contextmanager
@@ -44,32 +92,27 @@ def lab_process(
     cc: bool = True,
     edge: bool = True,
     mds: int = 2,
+    procs: int = 1,
 ) -> Iterator[Path]:
-    """Start a lab process; yield its inventory path; stop it on exit."""
-    argv = [
-        sys.executable,
-        "-m",
-        "bench.labproc",
-        str(directory),
-        "--sites",
-        str(sites),
-        "--latency",
-        str(latency),
-        "--mds",
-        str(mds),
-    ]
-    argv += [] if cc else ["--no-cc"]
-    argv += [] if edge else ["--no-edge"]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    """Start a lab process (with `procs` > 1, it serves its sites with procs - 1 helpers
+    of its own, each node in one of them); yield its inventory path; stop it on exit."""
+    ns = argparse.Namespace(
+        dir=directory, sites=sites, latency=latency, mds=mds, no_cc=not cc, no_edge=not edge
+    )
+    argv = _argv(ns, (0, procs))
+    proc = _start(argv)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if line.strip() != "READY":
-            raise RuntimeError(f"lab process did not start: {line!r}")
         yield directory / "inventory.toml"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _share_arg(text: str) -> tuple[int, int]:
+    index, _, procs = text.partition("/")
+    if not (index.isdigit() and procs.isdigit() and int(index) < int(procs)):
+        raise argparse.ArgumentTypeError(f"expected I/N with I < N, got {text!r}")
+    return int(index), int(procs)
 
 
 def main() -> None:
@@ -80,6 +123,7 @@ def main() -> None:
     parser.add_argument("--no-cc", action="store_true")
     parser.add_argument("--no-edge", action="store_true")
     parser.add_argument("--mds", type=int, default=2)
+    parser.add_argument("--share", type=_share_arg, default=(0, 1), help="I/N: serve share I")
     asyncio.run(_serve(parser.parse_args()))
 
 

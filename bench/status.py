@@ -54,11 +54,11 @@ own (a pool without kept shells: `status --json`, `check`) and as lines on a kep
 console's or a watcher's pool, once its shells are open; no new execution is allowed then).
 The warm refresh below polls as the console does, through kept shells.
 
-**Warm refresh.** 10 sites of a XiVO pair and 3 media servers; the lab sleeps
-{LATENCY * 1000:.0f} ms before every command. The figure is the median refresh wall time
-over the slowest node polled alone (warm, in the same run). The full run adds a cold
-`resil-tui status --json` against a sequential OpenSSH `ssh` loop sending each node the
-same batched read (one execution per node for both)."""
+**Warm refresh.** 10 sites of a XiVO pair and 3 media servers; the lab answers every
+command no sooner than {LATENCY * 1000:.0f} ms after it arrived. The figure is the median
+refresh wall time over the slowest node polled alone (warm, in the same run). The full run
+adds a cold `resil-tui status --json` against a sequential OpenSSH `ssh` loop sending each
+node the same batched read (one execution per node for both)."""
 
 
 def _received(lab_dir: Path, inv: Inventory) -> dict[str, tuple[int, int]]:

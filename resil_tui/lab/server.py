@@ -15,7 +15,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +389,12 @@ class Lab:
         spec: LabSpec | None = None,
         timing: LabTiming | None = None,
         ticker: bool = True,
+        serve: Collection[str] | None = None,
     ) -> Lab:
+        """`serve`: the nodes this process listens for (all by default). A lab may be
+        served by several processes sharing its directory (the world is on disk, locked):
+        each serves some nodes, and one writes the client files once all listen
+        (write_client_files)."""
         owned = lab_dir is None
         path = Path(tempfile.mkdtemp(prefix="resil-lab-")) if lab_dir is None else Path(lab_dir)
         if LabWorld.exists(path):
@@ -403,8 +408,9 @@ class Lab:
         lab = cls(world, owned)
         try:
             lab._ensure_keys()
-            await lab._start_servers()
-            lab._write_client_files()
+            await lab._start_servers(serve)
+            if serve is None:
+                lab.write_client_files()
             if ticker:
                 lab.ticker = LabTicker(world)
                 lab.ticker.start()
@@ -450,9 +456,9 @@ class Lab:
         key.write_private_key(p)
         p.chmod(0o600)
 
-    async def _start_servers(self) -> None:
+    async def _start_servers(self, serve: Collection[str] | None) -> None:
         flags = self.world.lab_state()["nodes"]
-        for nid in self.world.node_ids():
+        for nid in self.world.node_ids() if serve is None else serve:
             s = _NodeServer(self, nid)
             s.port = int(flags.get(nid, {}).get("port") or 0)
             self._servers[nid] = s
@@ -469,12 +475,14 @@ class Lab:
             for nid, s in self._servers.items():
                 doc["nodes"].setdefault(nid, {})["port"] = s.port
 
-    def _write_client_files(self) -> None:
+    def write_client_files(self) -> None:
+        """known_hosts and inventory.toml, for every node of the lab (the ports of nodes
+        another process serves are those it recorded in lab.json)."""
         lines = []
-        for nid, s in self._servers.items():
+        for nid in self.world.node_ids():
             key = asyncssh.read_private_key(self.host_key_path(nid))
             pub = key.export_public_key("openssh").decode().split()
-            lines.append(f"[127.0.0.1]:{s.port} {pub[0]} {pub[1]}\n")
+            lines.append(f"[127.0.0.1]:{self.port(nid)} {pub[0]} {pub[1]}\n")
         # Written only at start: after a host key change, known_hosts keeps the old key.
         self.known_hosts_path.write_text("".join(lines))
         self.inventory_path.write_text(self.inventory_toml())
@@ -527,7 +535,11 @@ class Lab:
 
     # -- queries -----------------------------------------------------------------------------
     def port(self, node_id: str) -> int:
-        return self._server(node_id).port
+        served = self._servers.get(node_id)
+        if served is not None:
+            return served.port
+        self.world.node(node_id)  # raises the helpful KeyError
+        return int(self.world.lab_state()["nodes"][node_id]["port"])
 
     def fault_menu(self, site: str, node_ids: Sequence[str]) -> list[FaultOption]:
         """The faults the demo palette offers for these nodes (see faults.fault_menu)."""
