@@ -421,8 +421,9 @@ def sync_node(
         for c in cs:
             c["healthcheck"] = spec is not None and spec.healthcheck and c["service"] == "xuc"
             lines = catch_up(world, node, c, now, timing, never_ready, span)
-            _append(log_path(world, node, c), lines)
-            logged = logged or bool(lines)
+            if lines:
+                _append(log_path(world, node, c), lines)
+                logged = True
         pairs = list(zip(cs, before, strict=True))
         if look and not logged and all(c == {**b, "cursor": c["cursor"]} for c, b in pairs):
             for c, b in pairs:

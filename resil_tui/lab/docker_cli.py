@@ -20,6 +20,7 @@ docker/cli cli/command/inspect: IndentedInspector, TemplateInspector):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -258,6 +259,14 @@ def _find(cs: list[dict[str, Any]], ref: str) -> dict[str, Any] | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _indented(compact: str) -> str:
+    """`docker inspect`'s layout of a compact JSON text. json indents only in pure Python
+    (many times the cost of its C encoder); an object mostly the same from one poll to the
+    next is laid out once. Key order and numbers survive the round trip unchanged."""
+    return json.dumps(json.loads(compact), indent=4, ensure_ascii=False)
+
+
 async def docker(ctx: Ctx, args: list[str]) -> int:
     if args[:2] == ["container", "inspect"]:
         args = ["inspect", *args[2:]]
@@ -307,7 +316,7 @@ async def docker(ctx: Ctx, args: list[str]) -> int:
         else:
             found.append(inspect_object(ctx.node, c, now, ctx.timing))
     if template is None:
-        ctx.out((json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n")
+        ctx.out((_indented(json.dumps(found, ensure_ascii=False)) if found else "[]") + "\n")
     else:
         for obj in found:
             try:

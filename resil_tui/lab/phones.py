@@ -37,10 +37,10 @@ Rules (the lab's model of real phones, documented so tests can rely on them):
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -192,7 +192,7 @@ def _cut_from(st: dict[str, Any], node_id: str, index: int, count: int) -> bool:
 def settle(
     world: LabWorld, site_name: str, now: float | None = None, *, look: bool = False
 ) -> dict[str, Any]:
-    """Catch the site's phones and calls up to `now`; return the state (a copy).
+    """Catch the site's phones and calls up to `now`; return the state (to read only).
 
     `look`: for a command that only reads (the Asterisk CLI). When nothing happened since
     the last settle (no REGISTER changed anything, no call came or ended, no node went up
@@ -207,12 +207,9 @@ def settle(
         if "phones" not in st:  # a lab directory from before phones existed
             st.update(initial_state(world, site, now))
         _advance(world, site, st, now)
-        return _copy(st)
-
-
-def _copy(st: dict[str, Any]) -> dict[str, Any]:
-    copied: dict[str, Any] = json.loads(json.dumps(st))
-    return copied
+    # Read back from the file under the lock, the document is ours alone: no copy (every
+    # caller only reads it).
+    return st
 
 
 def before_change(world: LabWorld, node_id: str) -> None:
@@ -379,8 +376,11 @@ def contacts_on(world: LabWorld, node_id: str, now: float | None = None) -> list
             continue
         if powered and not _cut_from(st, node_id, p.index, len(pop)):
             # The RTT of the last qualify (one per refresh period), a little jitter.
-            q = random.Random(f"{world.spec.seed}:{p.aor}:{math.floor(now / p.refresh)}")
-            out.append(ContactView(p, "Avail", p.rtt_ms * (0.8 + 0.4 * q.random()), expires))
+            # A CRC of the seed rather than a Random per phone and poll: the same jitter
+            # for the same qualify, at a fraction of the cost (16,000 per poll at scale).
+            key = f"{world.spec.seed}:{p.aor}:{math.floor(now / p.refresh)}"
+            q = zlib.crc32(key.encode()) / 0xFFFFFFFF
+            out.append(ContactView(p, "Avail", p.rtt_ms * (0.8 + 0.4 * q), expires))
         else:
             out.append(ContactView(p, "Unavail", None, expires))
     out.sort(key=lambda c: f"{c.phone.aor};@{contact_hash(c.phone)}")

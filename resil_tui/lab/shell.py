@@ -496,41 +496,82 @@ def _number(arg: str, errors: list[str]) -> int:
         return 0
 
 
+class _Conversion(NamedTuple):
+    spec: str  # "%" and its flags, width and precision
+    conv: str
+
+
+class _Refused(NamedTuple):
+    """Where printf stops with an error: what it wrote until then goes out."""
+
+    message: str
+    listed: bool  # joins the conversion errors met before it (else said alone)
+
+
+_FORMAT_TEXT = re.compile(r"[^\\%]+")
+
+
+@functools.lru_cache(maxsize=256)
+def _format(fmt: str) -> tuple[str | _Conversion | _Refused, ...]:
+    """A format as text (escapes done), conversions and a final refusal: read once per
+    format, the batch's few formats being printed thousands of times at scale."""
+    pieces: list[str | _Conversion | _Refused] = []
+    i = 0
+    while i < len(fmt):
+        c = fmt[i]
+        if c == "\\":
+            piece, i = _backslash(fmt, i, False)
+            pieces.append(piece)
+            continue
+        if c != "%":
+            text = _FORMAT_TEXT.match(fmt, i)
+            assert text is not None  # c is neither a backslash nor a %
+            pieces.append(text.group())
+            i = text.end()
+            continue
+        m = _CONVERSION.match(fmt, i)
+        if m is None:
+            if fmt[i + 1 : i + 2] == "*" or "*" in fmt[i : i + 4]:
+                pieces.append(_Refused("printf: '*' widths are not emulated by the lab\n", False))
+            else:
+                pieces.append(_Refused(f"printf: %{fmt[i + 1 : i + 2]}: invalid directive", True))
+            break
+        flags, width, precision, conv = m.groups()
+        i = m.end()
+        if conv == "%":
+            pieces.append("%")
+            continue
+        pieces.append(
+            _Conversion(
+                "%" + flags + width + (f".{precision}" if precision is not None else ""), conv
+            )
+        )
+    return tuple(pieces)
+
+
 def printf(args: list[str]) -> tuple[str, str, int]:
     """What `printf FORMAT [ARG...]` writes on stdout and stderr, and its exit status."""
     if not args:
         return "", "printf: usage: printf format [arg ...]\n", 2
-    fmt, rest = args[0], list(args[1:])
+    pieces, rest = _format(args[0]), list(args[1:])
     out: list[str] = []
     errors: list[str] = []
     try:
         while True:
             used = 0
-            i = 0
-            while i < len(fmt):
-                c = fmt[i]
-                if c == "\\":
-                    piece, i = _backslash(fmt, i, False)
+            for piece in pieces:
+                if type(piece) is str:
                     out.append(piece)
                     continue
-                if c != "%":
-                    out.append(c)
-                    i += 1
-                    continue
-                m = _CONVERSION.match(fmt, i)
-                if m is None:
-                    if fmt[i + 1 : i + 2] == "*" or "*" in fmt[i : i + 4]:
-                        return "".join(out), "printf: '*' widths are not emulated by the lab\n", 1
-                    errors.append(f"printf: %{fmt[i + 1 : i + 2]}: invalid directive")
+                if isinstance(piece, _Refused):
+                    if not piece.listed:
+                        return "".join(out), piece.message, 1
+                    errors.append(piece.message)
                     return "".join(out), "".join(e + "\n" for e in errors), 1
-                flags, width, precision, conv = m.groups()
-                i = m.end()
-                if conv == "%":
-                    out.append("%")
-                    continue
+                assert isinstance(piece, _Conversion)
+                spec, conv = piece
                 arg = rest.pop(0) if rest else None
                 used += arg is not None
-                spec = "%" + flags + width + (f".{precision}" if precision is not None else "")
                 if conv == "s":
                     out.append((spec + "s") % (arg or ""))
                 elif conv == "b":

@@ -83,6 +83,7 @@ class LabWorld:
         self._nodes = {n.id: n for n in spec.nodes()}
         self._by_ip = {n.ip: n for n in spec.nodes()}
         self._lab_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._timing: tuple[dict[str, Any], LabTiming] | None = None  # of which lab.json
         self._lab_json = str(self.lab_dir / LAB_JSON)  # stat()ed by every lab_state()
         # Paths are built once per node: every command of a large lab resolves several.
         self._node_dirs: dict[str, Path] = {}
@@ -203,7 +204,11 @@ class LabWorld:
 
     @property
     def timing(self) -> LabTiming:
-        return LabTiming.from_json(self.lab_state()["timing"])
+        # Read by most commands: built again only when lab.json was (LabTiming is frozen).
+        doc = self.lab_state()
+        if self._timing is None or self._timing[0] is not doc:
+            self._timing = (doc, LabTiming.from_json(doc["timing"]))
+        return self._timing[1]
 
     def set_timing(self, timing: LabTiming) -> None:
         with self.edit_lab() as doc:
