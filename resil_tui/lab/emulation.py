@@ -375,19 +375,23 @@ async def _run_stdin(ctx: Ctx) -> int:
         await _fault_delay(world, node_id)
         streams, held = ctx.io, await _Latency.start(ctx.io, world.timing.latency)
         ctx.io = held
+        ended = True
         try:
             shell.parse(line)
             status = await _run_line(ctx, line, status, number)
+            ended = False
         except shell.ShellError as exc:
             # A script read from stdin ends at its first syntax error, as in dash (and
             # the lab's refusals of what it does not emulate end it the same way).
             ctx.err(f"sh: {number}: {exc}\n")
-            return 2
+            status = 2
         except _Exit as exc:
-            return exc.code
+            status = exc.code
         finally:
             ctx.io = streams
-            await held.release()
+        await held.release()  # not when cancelled (the peer left): nothing to wait for
+        if ended:
+            return status
         # What a line's programs wrote is on its way before the shell reads the next one
         # (their writes are theirs, not buffered in the shell).
         await ctx.io.drain()
@@ -435,12 +439,12 @@ async def run_command(world: LabWorld, node_id: str, line: str, io: CommandIO) -
     held = await _Latency.start(io, world.timing.latency)
     ctx = Ctx(world, node, held, "/root", world.timing)
     try:
-        try:
-            if flags.get("words_only"):
-                return await _run_words(ctx, line)
-            return await run_script(ctx, line)
-        finally:
-            await held.release()
+        if flags.get("words_only"):
+            code = await _run_words(ctx, line)
+        else:
+            code = await run_script(ctx, line)
+        await held.release()  # not when cancelled (the peer left): nothing to wait for
+        return code
     except (BrokenPipeError, ConnectionError):
         return 141  # the reader went away (SIGPIPE)
     except asyncio.CancelledError:
@@ -448,5 +452,6 @@ async def run_command(world: LabWorld, node_id: str, line: str, io: CommandIO) -
     except Exception:
         with open(world.node_dir(node_id) / "errors.log", "a") as f:
             f.write(f"--- {line!r}\n{traceback.format_exc()}")
+        await held.release()
         io.write_err(b"lab: internal error (see errors.log in the node directory)\n")
         return 70
