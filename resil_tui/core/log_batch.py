@@ -61,10 +61,11 @@ class LineBatcher:
         tail = self._decoder.decode(b"", final=True)
         if tail:
             self._partial.append(tail)
-        if self._partial:
-            self._emit("".join(self._partial))
-            self._partial = []
-            self._partial_len = 0
+        last = "".join(self._partial)
+        self._partial = []
+        self._partial_len = 0
+        if last.strip("\r"):  # a lone carriage return at the end starts no line
+            self._emit(last)
         return self.take()
 
     @property

@@ -510,6 +510,15 @@ def test_batcher_bounds_an_endless_line():
     assert b.take() == ["x" * 5 + "y" * 5, "y" * 10, "y" * 7]
 
 
+def test_batcher_flush_a_lone_carriage_return_is_no_line() -> None:
+    # Found by the property below: a stream ending in "\r" (a PTY's, a progress line's)
+    # left an empty line in the view.
+    for text, lines in (("\r", []), ("a\n\r", ["a"]), ("a\r", ["a"]), ("\r\r", [])):
+        b = LineBatcher(clean=False)
+        b.feed(text)
+        assert b.flush() == lines, text
+
+
 @given(
     text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
     cuts=st.lists(st.integers(0, 300), max_size=20),
