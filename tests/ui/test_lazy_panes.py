@@ -68,6 +68,12 @@ PARSERS = [
     "resil_tui.ui.commands",
     # What only a mistake in the inventory needs.
     "resil_tui.config_error",
+    # The session's pool and collector, the audit log and what feeds the journal: opened
+    # once the first screen is painted (the screen shows the inventory, nothing polled).
+    "resil_tui.remote.pool",
+    "resil_tui.ops.status",
+    "resil_tui.ops.journal_feed",
+    "resil_tui.audit",
 ]
 
 

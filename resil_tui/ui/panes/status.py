@@ -31,7 +31,7 @@ from resil_tui.core.sip_expiry import site_sip_expiry
 from resil_tui.inventory_model import Node, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.ops.site_state import SiteState
-from resil_tui.ops.status import SiteReport
+from resil_tui.ops.status_events import SiteReport
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.catalog import STATUS
 from resil_tui.ui.widgets.node_detail import NodeDetail
