@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from resil_tui.core.freshness import as_of, stale_after
-from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.inventory_model import Site
 from resil_tui.ops.status_events import CollectorEvent, NodePolled, SiteJudged, SiteReport
 
 if TYPE_CHECKING:
     from resil_tui.core.cluster import SiteVerdicts
+    from resil_tui.core.node_status import NodeSnapshot
 
 
 @dataclass

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from resil_tui.core.node_status import NodeSnapshot, SiteSnapshot
-
 if TYPE_CHECKING:
     from resil_tui.core.cluster import Severity, SiteVerdicts
+    from resil_tui.core.node_status import NodeSnapshot, SiteSnapshot
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ PARSERS = [
     "resil_tui.core.ha_webui",  # the web UI's checks (the expected SIP expiry: sip_expiry.py)
     "resil_tui.core.site_picture",  # what the journal records of a judged site
     "resil_tui.core.cluster",  # the verdicts' rules (their words: core/cluster_kinds.py)
+    "resil_tui.core.node_status",  # the snapshots (a node's reachability: reach_state.py)
     # An id for an action or an event, a batch's nonce, the local user's name: not before
     # the first connection (asyncssh imports them) or the first audit record or event.
     "secrets",

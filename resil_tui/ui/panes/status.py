@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Input, Static, Tabs
 from resil_tui.core.cluster_kinds import Remedy
 from resil_tui.core.freshness import age, clock
 from resil_tui.core.journal_event import EventKind
-from resil_tui.core.node_status import NodeSnapshot, ReachState
+from resil_tui.core.reach_state import ReachState
 from resil_tui.core.roles import role_words
 from resil_tui.core.sip_expiry import site_sip_expiry
 from resil_tui.inventory_model import Node, Site
@@ -40,6 +40,7 @@ from resil_tui.ui.widgets.verdict_banner import VerdictBanner
 
 if TYPE_CHECKING:
     from resil_tui.core import site_picture
+    from resil_tui.core.node_status import NodeSnapshot
     from resil_tui.ops import trust
     from resil_tui.ops.trust import TrustCheck, TrustOffer
     from resil_tui.ui.screens import confirm
