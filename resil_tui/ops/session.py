@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from resil_tui import paths as xdg
 from resil_tui.inventory_model import Inventory, JournalPolicy
-from resil_tui.journal import DAY, Journal, JournalBounds
 
 if TYPE_CHECKING:
     # Imported when a session is made (make_session, make_pool): not by the console's
     # first screen, which imports this module for its types.
     from resil_tui.audit import AuditLog
+    from resil_tui.journal import Journal, JournalBounds
     from resil_tui.ops.journal_feed import JournalRecorder
     from resil_tui.ops.status import StatusCollector
     from resil_tui.remote.pool import NodeLink, Pool
@@ -55,11 +55,21 @@ class LabControl(Protocol):
 
 def journal_for(inventory: Inventory) -> Journal:
     """The journal at its XDG path, bounded as the inventory's [journal] says."""
+    from resil_tui.journal import Journal
+
     return Journal(bounds=journal_bounds(inventory.journal))
 
 
 def journal_bounds(policy: JournalPolicy) -> JournalBounds:
+    from resil_tui.journal import DAY, JournalBounds
+
     return JournalBounds(policy.max_age_days * DAY, int(policy.max_size_mb * 1024 * 1024))
+
+
+def _default_journal() -> Journal:
+    from resil_tui.journal import Journal
+
+    return Journal()
 
 
 @dataclass
@@ -70,7 +80,8 @@ class Session:
     pool: Pool
     collector: StatusCollector
     lab: LabControl | None = None
-    journal: Journal = field(default_factory=Journal)  # make_session: the inventory's bounds
+    # make_session gives the inventory's bounds.
+    journal: Journal = field(default_factory=_default_journal)
     recorder: JournalRecorder | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:

@@ -15,7 +15,7 @@ import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -28,11 +28,10 @@ from textual.widget import AwaitMount
 from textual.widgets import TabbedContent, TabPane
 
 from resil_tui import paths
-from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.inventory_model import Site
+from resil_tui.lazy import lazy_module
 from resil_tui.ops.session import LabControl, Session, SessionOnDemand
 from resil_tui.ops.site_state import SiteState
-from resil_tui.ops.status_events import CollectorEvent, NodePolled, SiteJudged
 from resil_tui.preferences import DEFAULT_LOG_BUFFER, update_preferences
 from resil_tui.ui.errors import DebugLogErrors, log
 from resil_tui.ui.keymap import (
@@ -59,6 +58,17 @@ from resil_tui.ui.themes import register_themes, start_in_theme
 from resil_tui.ui.widgets.footer import KeyFooter
 from resil_tui.ui.widgets.header import ShellHeader
 from resil_tui.ui.widgets.read_only import refusal
+
+if TYPE_CHECKING:
+    from resil_tui.core import journal_event
+    from resil_tui.core.journal_event import JournalEvent
+    from resil_tui.ops import status_events
+    from resil_tui.ops.status_events import CollectorEvent
+else:
+    # What the collector and the journal tell the app: heard once the session is open,
+    # after the first screen.
+    journal_event = lazy_module("resil_tui.core.journal_event")
+    status_events = lazy_module("resil_tui.ops.status_events")
 
 # App actions that change a node. check_action() greys them out in read-only mode (the
 # footer shows them dimmed) and the actions refuse again with a notification when reached
@@ -350,11 +360,14 @@ class ResilApp(DebugLogErrors, App[int]):
         return self.states[name or self.site_name]
 
     def _collector_event(self, event: CollectorEvent) -> None:
-        site = event.site if isinstance(event, NodePolled) else event.report.site
+        site = event.site if isinstance(event, status_events.NodePolled) else event.report.site
         state = self.states.get(site)
         if state is not None and state.apply(event):
             self.site_state_changed(site)
-        if isinstance(event, SiteJudged | NodePolled) and site == self.site_name:
+        if (
+            isinstance(event, status_events.SiteJudged | status_events.NodePolled)
+            and site == self.site_name
+        ):
             self._feed_connection_summary()
 
     def site_state_changed(self, site: str) -> None:
@@ -364,7 +377,8 @@ class ResilApp(DebugLogErrors, App[int]):
         """A terminal bell when the verdict of the site on screen changes (whoever saw it);
         the panes drawn again when the journal learnt something of it (the 'since' times)."""
         mine = [e for e in events if e.site == self.site_name]
-        if any(e.kind is EventKind.VERDICT and e.before is not None for e in mine):
+        verdict = journal_event.EventKind.VERDICT
+        if any(e.kind is verdict and e.before is not None for e in mine):
             self.bell()
         if mine and not self._shutting_down():
             self.site_state_changed(self.site_name)

@@ -75,6 +75,11 @@ PARSERS = [
     "resil_tui.ops.status",
     "resil_tui.ops.journal_feed",
     "resil_tui.audit",
+    # What the collector and the journal tell the console: heard once the session is open.
+    "resil_tui.ops.status_events",
+    "resil_tui.journal",
+    "resil_tui.core.journal_event",
+    "json",
 ]
 
 
