@@ -64,7 +64,7 @@ if sys.argv[1] == "minimal":
     headless(Minimal)
     asyncio.run(Minimal().run_async())
 else:
-    # The real start-up path: resil_tui.entry.main -> ui.launch -> open_session -> ResilApp.
+    # The real start-up path: resil_tui.entry.main -> ui.launch -> session_on_demand -> ResilApp.
     # The app class is patched as its module finishes loading, not imported here first:
     # the program imports the UI from inside main(), with the cyclic collector off, and an
     # import ahead of main() would time imports the program never makes that way. No
@@ -118,7 +118,7 @@ where and as it always does) with an auto-pilot that, once the app is ready, wai
 screen's next repaint (`call_after_refresh`) and prints `time.monotonic()`; the figure is
 that time minus the parent's `time.monotonic()` just before spawning (one clock across
 processes on Linux). `resil-tui` goes through its real path (`entry.main` -> inventory ->
-`open_session` -> `ResilApp`), on the smallest inventory above (closed port: its status
+`session_on_demand` -> `ResilApp`), on the smallest inventory above (closed port: its status
 poll starts in the background and does not hold the first screen). The baseline is a
 minimal Textual `App` (Header, a Static, Footer) in the same harness. "to exit" adds the
 shutdown.

@@ -329,11 +329,20 @@ def console_settings(
     loaded = load_preferences(path)
     problems = list(loaded.problems)
     prefs = loaded.preferences
-    names = theme_names()
-    if prefs.theme is not None and prefs.theme not in names:
+    # The theme files are read only to check a name given here or in the environment
+    # (the console reads them again to register them): most starts name none.
+    names: list[str] | None = None
+
+    def installed() -> list[str]:
+        nonlocal names
+        if names is None:
+            names = theme_names()
+        return names
+
+    if prefs.theme is not None and prefs.theme not in installed():
         problems.append(
             f"{loaded.path}: theme {prefs.theme!r} is not installed; ignored "
-            f"(available: {', '.join(names)})"
+            f"(available: {', '.join(installed())})"
         )
         prefs = replace(prefs, theme=None)
     if prefs.site is not None and sites and prefs.site not in sites:
@@ -345,10 +354,10 @@ def console_settings(
         environ=environ,
         preferences=prefs,
     )
-    if settings.theme.source == "environment" and settings.theme.value not in names:
+    if settings.theme.source == "environment" and settings.theme.value not in installed():
         raise PreferencesError(
             f"${ENV_THEME}: unknown theme {settings.theme.value!r}; "
-            f"available themes: {', '.join(names)}"
+            f"available themes: {', '.join(installed())}"
         )
     return replace(settings, problems=tuple(problems))
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from resil_tui.core import cluster
     from resil_tui.core.node_status import NodeSnapshot
     from resil_tui.ops import status as ops_status
-    from resil_tui.ops.status import SiteReport
+    from resil_tui.ops.status_events import SiteReport
 else:
     cluster = lazy_module("resil_tui.core.cluster")
     ops_status = lazy_module("resil_tui.ops.status")

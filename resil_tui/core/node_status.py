@@ -8,10 +8,10 @@ poller; times read from node logs stay node-local datetimes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from resil_tui.core.ha_mode import HaMode
+from resil_tui.core.reach_state import ReachState as ReachState
 from resil_tui.core.sip_expiry import SEED_HA_ON, SipExpiryTriple
 from resil_tui.lazy import lazy_module
 
@@ -35,19 +35,6 @@ else:
     telephony = lazy_module("resil_tui.core.telephony")
     # The web UI's checks: only a polled XiVO node's detail runs them.
     ha_webui = lazy_module("resil_tui.core.ha_webui")
-
-
-class ReachState(StrEnum):
-    OK = "ok"
-    REFUSED = "refused"
-    TIMEOUT = "timeout"
-    AUTH = "auth"
-    HOST_KEY_UNKNOWN = "host_key_unknown"
-    HOST_KEY_CHANGED = "host_key_changed"
-    HOST_KEY_REVOKED = "host_key_revoked"
-    DROPPED = "dropped"  # connection lost mid-poll / exit status None
-    ERROR = "error"
-    NOT_POLLED = "not_polled"  # no poll finished yet
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ from resil_tui.core.roles import role_words
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.inventory_model import Node, NodeKind, Site
 from resil_tui.ops import replication_record
-from resil_tui.ops.status import SiteReport, StatusCollector
+from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status_events import SiteReport
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command, ServiceAction
 from resil_tui.remote.commands import SlaveAction as SlaveAction

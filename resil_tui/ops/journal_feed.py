@@ -18,7 +18,8 @@ from resil_tui.audit import STARTED, AuditRecord
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
 from resil_tui.journal import Journal
 from resil_tui.lazy import lazy_module
-from resil_tui.ops.status import CollectorEvent, SiteJudged, StatusCollector
+from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status_events import CollectorEvent, SiteJudged
 
 if TYPE_CHECKING:
     from resil_tui.core import site_picture, telephony

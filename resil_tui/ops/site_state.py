@@ -12,12 +12,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from resil_tui.core.freshness import as_of, stale_after
-from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.inventory_model import Site
-from resil_tui.ops.status import CollectorEvent, NodePolled, SiteJudged, SiteReport
+from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
     from resil_tui.core.cluster import SiteVerdicts
+    from resil_tui.core.node_status import NodeSnapshot
+    from resil_tui.ops import status_events as events
+    from resil_tui.ops.status_events import CollectorEvent, SiteReport
+else:
+    # The collector's events: they load with the collector, after the console's first
+    # screen (which shows the sites before any of them).
+    events = lazy_module("resil_tui.ops.status_events")
 
 
 @dataclass
@@ -67,13 +73,13 @@ class SiteState:
 
     def apply(self, event: CollectorEvent) -> bool:
         """Take in a collector event; True when it concerns this site."""
-        if isinstance(event, NodePolled):
+        if isinstance(event, events.NodePolled):
             if event.site != self.site.name:
                 return False
             self.nodes[event.snapshot.node_id] = event.snapshot
             self.pending.discard(event.snapshot.node_id)
             return True
-        if isinstance(event, SiteJudged):
+        if isinstance(event, events.SiteJudged):
             if event.report.site != self.site.name:
                 return False
             self.report = event.report

@@ -39,13 +39,13 @@ from resil_tui.core.node_status import (
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
+from resil_tui.ops.status_events import CollectorEvent, Listener, NodePolled, SiteJudged, SiteReport
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
 
 if TYPE_CHECKING:
     from resil_tui.core import batch, cluster, telephony
     from resil_tui.core.batch import PartOutput
-    from resil_tui.core.cluster import Severity, SiteVerdicts
     from resil_tui.core.telephony import PhoneHistory
     from resil_tui.core.xuc_readiness import XucReadiness, XucRun
     from resil_tui.ops import cc_status as cc
@@ -77,46 +77,6 @@ _REACH_OF_ERROR = {
     ErrorKind.DROPPED: ReachState.DROPPED,
     ErrorKind.DNS: ReachState.ERROR,
 }
-
-
-@dataclass(frozen=True)
-class SiteReport:
-    """A site judged from its nodes' latest snapshots (what `SiteJudged` carries)."""
-
-    site: str
-    snapshot: SiteSnapshot
-    verdicts: SiteVerdicts
-    waiting: tuple[str, ...] = ()  # nodes still answering a previous poll (last data shown)
-
-    @property
-    def severity(self) -> Severity:
-        return self.verdicts.severity
-
-    def to_dict(self, include_raw: bool = False) -> dict[str, Any]:
-        return {
-            "site": self.site,
-            "verdicts": self.verdicts.to_dict(),
-            "nodes": self.snapshot.to_dict(include_raw)["nodes"],
-        }
-
-
-@dataclass(frozen=True)
-class NodePolled:
-    """One node answered (or failed) a poll, whoever asked for it."""
-
-    site: str
-    snapshot: NodeSnapshot
-
-
-@dataclass(frozen=True)
-class SiteJudged:
-    """A site was judged from its nodes' latest snapshots."""
-
-    report: SiteReport
-
-
-CollectorEvent = NodePolled | SiteJudged
-Listener = Callable[[CollectorEvent], None]
 
 
 @dataclass

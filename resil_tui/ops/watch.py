@@ -27,7 +27,7 @@ from resil_tui.core.prometheus import SitePoll, exposition
 from resil_tui.inventory_model import Site
 from resil_tui.ops.notify import ChangeNotifier
 from resil_tui.ops.session import Session
-from resil_tui.ops.status import SiteReport
+from resil_tui.ops.status_events import SiteReport
 
 log = logging.getLogger(__name__)
 

@@ -99,7 +99,8 @@ from resil_tui.ops.edge import (
 )
 from resil_tui.ops.node_reads import pair_addresses
 from resil_tui.ops.session import journal_for
-from resil_tui.ops.status import SiteReport, StatusCollector
+from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status_events import SiteReport
 from resil_tui.ops.wizard_probe import ConditionProber, Probe, describe_containers
 from resil_tui.ops.wizard_store import RunStore, site_key
 from resil_tui.ops.xuc_wait import (

@@ -23,7 +23,8 @@ from resil_tui.core.sanitize import clean
 from resil_tui.core.services import DatabaseState, ServicesStatus
 from resil_tui.core.telephony import CountState, PhoneMark
 from resil_tui.inventory_model import Inventory, Site
-from resil_tui.ops.status import SiteReport, StatusCollector
+from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status_events import SiteReport
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -28,11 +28,10 @@ from textual.widget import AwaitMount
 from textual.widgets import TabbedContent, TabPane
 
 from resil_tui import paths
-from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.inventory_model import Site
-from resil_tui.ops.session import LabControl, Session
+from resil_tui.lazy import lazy_module
+from resil_tui.ops.session import LabControl, Session, SessionOnDemand
 from resil_tui.ops.site_state import SiteState
-from resil_tui.ops.status import CollectorEvent, NodePolled, SiteJudged
 from resil_tui.preferences import DEFAULT_LOG_BUFFER, update_preferences
 from resil_tui.ui.errors import DebugLogErrors, log
 from resil_tui.ui.keymap import (
@@ -59,6 +58,17 @@ from resil_tui.ui.themes import register_themes, start_in_theme
 from resil_tui.ui.widgets.footer import KeyFooter
 from resil_tui.ui.widgets.header import ShellHeader
 from resil_tui.ui.widgets.read_only import refusal
+
+if TYPE_CHECKING:
+    from resil_tui.core import journal_event
+    from resil_tui.core.journal_event import JournalEvent
+    from resil_tui.ops import status_events
+    from resil_tui.ops.status_events import CollectorEvent
+else:
+    # What the collector and the journal tell the app: heard once the session is open,
+    # after the first screen.
+    journal_event = lazy_module("resil_tui.core.journal_event")
+    status_events = lazy_module("resil_tui.ops.status_events")
 
 # App actions that change a node. check_action() greys them out in read-only mode (the
 # footer shows them dimmed) and the actions refuse again with a notification when reached
@@ -131,7 +141,7 @@ class ResilApp(DebugLogErrors, App[int]):
 
     def __init__(
         self,
-        session: Session,
+        session: Session | SessionOnDemand,
         *,
         theme: str | None = None,
         demo: bool = False,
@@ -147,7 +157,13 @@ class ResilApp(DebugLogErrors, App[int]):
         if not inventory.sites:
             raise ValueError("the inventory has no site")
         super().__init__()
-        self.session = session
+        # The console's session opens right after the first paint (_start_up), or as soon
+        # as something asks for it (`session`); one given open (tests) is attached at once.
+        self._open: Callable[[], Session] = (
+            session.open if isinstance(session, SessionOnDemand) else lambda: session
+        )
+        self._session: Session | None = None
+        self._lab = session.lab
         self.inventory = inventory
         # Never weaker than the inventory: read_only = true in hosts.toml always wins.
         self.read_only = session.read_only or inventory.read_only
@@ -169,10 +185,8 @@ class ResilApp(DebugLogErrors, App[int]):
         }
         # poll=False: the site is shown, never polled (layout snapshots).
         self.poller = SitePoller(self, enabled=poll)
-        self._unsubscribe = session.collector.subscribe(self._collector_event)
-        # What the polls see goes to the incident journal (the Timeline pane reads it).
-        session.record_status()
-        self._unjournal = session.journal.subscribe(self._journal_entries)
+        if isinstance(session, Session):
+            self._attach_session(session)
 
         registered = register_themes(self)
         self.resil_theme_names = registered.names
@@ -198,8 +212,30 @@ class ResilApp(DebugLogErrors, App[int]):
         self.set_reactive(ResilApp.connection, ConnectionSummary(len(self.current_site.nodes())))
 
     @property
+    def session(self) -> Session:
+        """The session (inventory, pool, collector, journal): the console's is opened here
+        the first time it is asked for, its pool and collector imported then."""
+        session = self._session
+        if session is None:
+            session = self._open()
+            self._attach_session(session)
+        return session
+
+    @property
+    def opened_session(self) -> Session | None:
+        """The session if it is open: closing the console must not open one."""
+        return self._session
+
+    def _attach_session(self, session: Session) -> None:
+        self._session = session
+        self._unsubscribe = session.collector.subscribe(self._collector_event)
+        # What the polls see goes to the incident journal (the Timeline pane reads it).
+        session.record_status()
+        self._unjournal = session.journal.subscribe(self._journal_entries)
+
+    @property
     def lab(self) -> LabControl | None:
-        return self.session.lab
+        return self._lab
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -258,9 +294,17 @@ class ResilApp(DebugLogErrors, App[int]):
             gc.enable()
 
     async def _start_up(self) -> None:
+        # What was queued behind the first paint first (keys pressed at once): opening
+        # the session holds the loop while the pool and the collector are imported.
+        await asyncio.sleep(0)
+        if self._shutting_down():
+            return
+        # The first screen showed the inventory, nothing polled: the session (the pool,
+        # the collector and their modules) opens now, before anything polls.
+        session = self.session
         # What the journal already knows (a watcher, an earlier console), before the first
         # poll is drawn: a node down for 27 minutes says so at once, not "since now".
-        self.session.journal.refresh()
+        session.journal.refresh()
         self.poller.start()
         for spec in PANES[1:]:
             # Keys pressed and messages posted meanwhile first: importing and mounting a
@@ -304,8 +348,9 @@ class ResilApp(DebugLogErrors, App[int]):
         return pane, tab.mount(pane)
 
     def on_unmount(self) -> None:
-        self._unsubscribe()
-        self._unjournal()
+        if self._session is not None:
+            self._unsubscribe()
+            self._unjournal()
         self.poller.stop()
 
     # --- the site state -------------------------------------------------------------------
@@ -315,11 +360,14 @@ class ResilApp(DebugLogErrors, App[int]):
         return self.states[name or self.site_name]
 
     def _collector_event(self, event: CollectorEvent) -> None:
-        site = event.site if isinstance(event, NodePolled) else event.report.site
+        site = event.site if isinstance(event, status_events.NodePolled) else event.report.site
         state = self.states.get(site)
         if state is not None and state.apply(event):
             self.site_state_changed(site)
-        if isinstance(event, SiteJudged | NodePolled) and site == self.site_name:
+        if (
+            isinstance(event, status_events.SiteJudged | status_events.NodePolled)
+            and site == self.site_name
+        ):
             self._feed_connection_summary()
 
     def site_state_changed(self, site: str) -> None:
@@ -329,7 +377,8 @@ class ResilApp(DebugLogErrors, App[int]):
         """A terminal bell when the verdict of the site on screen changes (whoever saw it);
         the panes drawn again when the journal learnt something of it (the 'since' times)."""
         mine = [e for e in events if e.site == self.site_name]
-        if any(e.kind is EventKind.VERDICT and e.before is not None for e in mine):
+        verdict = journal_event.EventKind.VERDICT
+        if any(e.kind is verdict and e.before is not None for e in mine):
             self.bell()
         if mine and not self._shutting_down():
             self.site_state_changed(self.site_name)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from resil_tui import paths as xdg
 from resil_tui.cli.common import CliError, GlobalArgs, maybe_lab, resolve_inventory
 from resil_tui.inventory import InventoryNotFound, find_inventory
-from resil_tui.ops.session import open_session
+from resil_tui.ops.session import session_on_demand
 from resil_tui.preferences import PreferencesError, console_settings
 
 if TYPE_CHECKING:
@@ -51,8 +51,9 @@ async def _console(options: GlobalArgs) -> int:
             )
         except PreferencesError as exc:
             raise CliError(str(exc)) from None
-        # The console polls the same nodes all along: one kept shell per node.
-        async with open_session(inventory, lab=lab, keep_shells=True) as session:
+        # The console polls the same nodes all along: one kept shell per node. Its session
+        # opens once the first screen is painted (ResilApp._start_up).
+        async with session_on_demand(inventory, lab=lab, keep_shells=True) as session:
             app = ResilApp(
                 session,
                 theme=settings.theme.value,

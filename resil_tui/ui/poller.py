@@ -149,4 +149,6 @@ class SitePoller:
 
     def stop(self) -> None:
         self._stop_timer()
-        self.app.session.collector.cancel()
+        session = self.app.opened_session  # none yet: nothing polled, nothing to cancel
+        if session is not None:
+            session.collector.cancel()

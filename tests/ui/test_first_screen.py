@@ -23,8 +23,11 @@ from textual.widget import Widget
 from textual.widgets import TabbedContent
 from textual.widgets._tabbed_content import ContentTabs
 
+from resil_tui.core.node_status import NodeSnapshot, Reachability, ReachState
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory
+from resil_tui.ops.session import session_on_demand
+from resil_tui.ops.status_events import NodePolled
 from resil_tui.ui.app import ResilApp
 from resil_tui.ui.keys import ShellScreen
 from resil_tui.ui.panes.base import Pane
@@ -252,3 +255,44 @@ def test_a_pane_that_defines_on_mount_is_refused() -> None:
     # Textual runs a subclass's on_mount before the base's: it would escape the guard above.
     with pytest.raises(TypeError, match="pane_mounted"):
         type("Bad", (Pane,), {"on_mount": lambda self: None})
+
+
+async def test_a_session_on_demand_is_opened_once_and_closed_only_if_opened(
+    inventory: Inventory,
+) -> None:
+    async with session_on_demand(inventory) as pending:
+        assert pending.opened is None
+        # What the console says before the session exists is the inventory's.
+        assert pending.read_only is inventory.read_only
+    assert pending.opened is None  # nothing to close: never opened
+    async with session_on_demand(inventory) as pending:
+        session = pending.open()
+        assert pending.open() is session
+        assert session.read_only is inventory.read_only
+    assert session.pool._closed
+
+
+async def test_the_console_opens_its_session_after_the_first_paint_and_hears_it(
+    inventory: Inventory,
+) -> None:
+    # The program's own order of events at the first paint is checked along its real path
+    # (test_lazy_panes.py: the pool and the collector are not imported by then); here,
+    # that the session the start-up opens is the app's, and that the app hears it.
+    async with session_on_demand(inventory) as pending:
+        app = ResilApp(pending, poll=False)
+        async with app.run_test(size=SIZE):
+            await eventually(lambda: pending.opened is not None, what="the session opened")
+            session = pending.opened
+            assert session is not None and app.session is session
+            await eventually(partial(every_pane_mounted, app), what="every pane mounted")
+            node = app.current_site.xivo_master
+            snap = NodeSnapshot(
+                node_id=node.id,
+                kind=node.kind.value,
+                reachability=Reachability(ReachState.REFUSED, "refused", 1.0),
+                polled_at=1.0,
+            )
+            session.collector._emit(NodePolled(node.site, snap))
+            assert app.site_state().node(node.id) is snap
+        assert app.opened_session is session
+    assert session.pool._closed

@@ -47,6 +47,7 @@ PARSERS = [
     "resil_tui.core.ha_webui",  # the web UI's checks (the expected SIP expiry: sip_expiry.py)
     "resil_tui.core.site_picture",  # what the journal records of a judged site
     "resil_tui.core.cluster",  # the verdicts' rules (their words: core/cluster_kinds.py)
+    "resil_tui.core.node_status",  # the snapshots (a node's reachability: reach_state.py)
     # An id for an action or an event, a batch's nonce, the local user's name: not before
     # the first connection (asyncssh imports them) or the first audit record or event.
     "secrets",
@@ -68,6 +69,17 @@ PARSERS = [
     "resil_tui.ui.commands",
     # What only a mistake in the inventory needs.
     "resil_tui.config_error",
+    # The session's pool and collector, the audit log and what feeds the journal: opened
+    # once the first screen is painted (the screen shows the inventory, nothing polled).
+    "resil_tui.remote.pool",
+    "resil_tui.ops.status",
+    "resil_tui.ops.journal_feed",
+    "resil_tui.audit",
+    # What the collector and the journal tell the console: heard once the session is open.
+    "resil_tui.ops.status_events",
+    "resil_tui.journal",
+    "resil_tui.core.journal_event",
+    "json",
 ]
 
 

@@ -24,14 +24,12 @@ from textual.widgets import DataTable, Input, Static, Tabs
 
 from resil_tui.core.cluster_kinds import Remedy
 from resil_tui.core.freshness import age, clock
-from resil_tui.core.journal_event import EventKind
-from resil_tui.core.node_status import NodeSnapshot, ReachState
+from resil_tui.core.reach_state import ReachState
 from resil_tui.core.roles import role_words
 from resil_tui.core.sip_expiry import site_sip_expiry
 from resil_tui.inventory_model import Node, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.ops.site_state import SiteState
-from resil_tui.ops.status import SiteReport
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.catalog import STATUS
 from resil_tui.ui.widgets.node_detail import NodeDetail
@@ -39,15 +37,18 @@ from resil_tui.ui.widgets.node_table import NodeTable, RowContext
 from resil_tui.ui.widgets.verdict_banner import VerdictBanner
 
 if TYPE_CHECKING:
-    from resil_tui.core import site_picture
+    from resil_tui.core import journal_event, site_picture
+    from resil_tui.core.node_status import NodeSnapshot
     from resil_tui.ops import trust
+    from resil_tui.ops.status_events import SiteReport
     from resil_tui.ops.trust import TrustCheck, TrustOffer
     from resil_tui.ui.screens import confirm
 else:
     # Only trusting a host key needs them (and the dialog it opens): not the first screen.
     trust = lazy_module("resil_tui.ops.trust")
-    # What the journal calls reachable: read once a node has answered.
+    # What the journal calls reachable, and where it says so: read once a node has answered.
     site_picture = lazy_module("resil_tui.core.site_picture")
+    journal_event = lazy_module("resil_tui.core.journal_event")
     confirm = lazy_module("resil_tui.ui.screens.confirm")
 
 TRUST_GROUP = "status-trust"
@@ -169,7 +170,9 @@ class StatusPane(Pane):
         snap = self.snapshots.get(node_id)
         if snap is None or snap.reachability.state is ReachState.NOT_POLLED:
             return None
-        entry = self.shell.session.journal.latest(self.site.name, node_id, EventKind.REACHABILITY)
+        entry = self.shell.session.journal.latest(
+            self.site.name, node_id, journal_event.EventKind.REACHABILITY
+        )
         now_value = site_picture.REACHABLE if snap.reachability.ok else site_picture.UNREACHABLE
         return entry.time if entry is not None and entry.after == now_value else None
 

@@ -126,7 +126,10 @@ class KeyFooter(Widget):
         self.update_keys()
 
     def on_resize(self) -> None:
-        self.update_keys()
+        # An update already queued reads the new width when it runs (the first layout
+        # resizes the footer while its first update waits for the first refresh).
+        if not self._update_queued:
+            self.update_keys()
 
     def shown(self) -> list[FooterKey]:
         """The keys the footer holds now (tests read this, not the drawing)."""

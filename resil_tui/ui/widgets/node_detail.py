@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from resil_tui.core.freshness import clock, stamp
 from resil_tui.core.ha_mode import HaMode
-from resil_tui.core.node_status import CcStatus, EdgeStatus, NodeSnapshot, ReachState
+from resil_tui.core.reach_state import ReachState
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.core.sanitize import clean
 from resil_tui.core.sip_expiry import SEED_HA_ON, SipExpiryTriple
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     # What a polled node holds; the first screen shows none (core/cluster.py).
     from resil_tui.core.compose import ComposePs
     from resil_tui.core.ha import CronFile, HaConfig, HaCron
+    from resil_tui.core.node_status import CcStatus, EdgeStatus, NodeSnapshot
     from resil_tui.core.services import ServicesStatus
 
 

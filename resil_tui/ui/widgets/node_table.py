@@ -27,7 +27,7 @@ from textual.widgets import DataTable
 from resil_tui.core.cluster_kinds import XivoState
 from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha_mode import HaMode
-from resil_tui.core.node_status import NodeSnapshot, ReachState
+from resil_tui.core.reach_state import ReachState
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.inventory_model import Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
@@ -35,6 +35,7 @@ from resil_tui.lazy import lazy_module
 if TYPE_CHECKING:
     from resil_tui.core import cluster, compose, edge_side, sync_log, telephony
     from resil_tui.core.compose import ComposePs
+    from resil_tui.core.node_status import NodeSnapshot
     from resil_tui.core.services import ServicesStatus
 else:
     # Only a polled node's cells need them: the first screen has none (core/cluster.py).
