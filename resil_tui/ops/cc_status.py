@@ -30,12 +30,15 @@ from resil_tui.core.xuc_readiness import (
     LogWindow,
     StartSource,
     XucReadiness,
+    XucRun,
     XucState,
-    current_run,
     judge,
+    parse_inspect,
     parse_probe,
+    run_of,
 )
 from resil_tui.inventory_model import Node
+from resil_tui.ops.last_parse import LastParse
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.pool import Result
@@ -126,6 +129,17 @@ def _poll_anchor(previous: CcStatus | None) -> Anchor | None:
     return Anchor(previous.log_tail, xuc.judged_at, xuc.run, "the log's end at the last poll")
 
 
+def _inspected(given: tuple[str, tuple[str, ...]]) -> XucRun | None:
+    text, names = given
+    return parse_inspect(text, names) if text else None
+
+
+def _window_lines(text: str) -> tuple[str, ...]:
+    # filter(str.strip, ...) keeps the lines `if x.strip()` keeps, without a Python-level
+    # test per line (a window is hundreds of lines).
+    return tuple(filter(str.strip, text.splitlines()))
+
+
 def cc_status(
     node: Node,
     outputs: Mapping[str, PartOutput],
@@ -135,22 +149,25 @@ def cc_status(
     since_used: bool = False,
     anchor: Anchor | None = None,
     tail: int = XUC_LOG_LINES,
+    memo: LastParse | None = None,
 ) -> CcStatus:
     """The CC node's status from the parts' outputs (pure). `since_used`: the logs part
     was run with `--since`; `anchor`: a point in the log known to be at or after the run
     began (the product's restart), else the previous poll's log end may serve. `tail`: the
-    lines the logs part asked for (as many back means older ones exist)."""
+    lines the logs part asked for (as many back means older ones exist). `memo`: the last
+    polls' parses of this node (ops/last_parse.py): ps's table, inspect's run and the log's
+    lines are functions of their text alone, and an unchanged text is not parsed again;
+    the run's start from ps and the verdict depend on `now` and are judged every time."""
+    memo = memo if memo is not None else LastParse()
     ps_out = outputs.get(PS)
-    ps = parse_compose_ps(ps_out.stdout) if ps_out is not None and ps_out.ok else None
+    ps = memo.get(PS, parse_compose_ps, ps_out.stdout) if ps_out is not None and ps_out.ok else None
     inspect = outputs.get(INSPECT)
     prefer = StartSource.PS if node.xuc.start_from == "ps" else StartSource.INSPECT
-    run = current_run(
-        inspect.stdout if inspect is not None else None,
-        ps,
-        now,
-        names=_names(node, previous),
-        prefer=prefer,
+    names = tuple(_names(node, previous))
+    inspected = memo.get(
+        INSPECT, _inspected, (inspect.stdout if inspect is not None else "", names)
     )
+    run = run_of(inspected, ps, now, prefer=prefer)
     logs = outputs.get(LOGS)
     since_ok = previous.logs_since_ok if previous is not None else None
     window: LogWindow | None = None
@@ -158,10 +175,10 @@ def cc_status(
     if logs is not None:
         if since_used:
             since_ok = not since_refused(logs)
-        lines = tuple(x for x in logs.stdout.splitlines() if x.strip())
+        lines = memo.get(LOGS, _window_lines, logs.stdout)
         if logs.ok:
             window = LogWindow(lines, full=len(lines) >= tail, whole=not since_used)
-            end = tuple(lines[-ANCHOR_LINES:])
+            end = lines[-ANCHOR_LINES:]
         else:
             why = _first_line(logs.stderr) or _first_line(logs.stdout) or f"exit {logs.exit_status}"
             window = LogWindow(lines, full=True, error=why)
