@@ -55,6 +55,7 @@ RAW_LOG_LINES = 20
 SINCE_SLACK = 5.0
 
 PS, INSPECT, LOGS, PROBE = "ps", "inspect", "logs", "probe"
+PARTS = "parts"  # the name the commands are kept under in a node's LastParse
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,8 @@ def _names(node: Node, previous: CcStatus | None) -> list[str]:
     return names
 
 
-def logs_command(node: Node, previous: CcStatus | None) -> Command:
-    """The bounded read of the xuc log: --since the previous poll's start when it works."""
-    since: str | None = None
+def _since_start(previous: CcStatus | None) -> float | None:
+    """The start the previous poll saw, when the log is to be read --since it."""
     run = previous.xuc.run if previous is not None and previous.xuc is not None else None
     if (
         previous is not None
@@ -87,21 +87,39 @@ def logs_command(node: Node, previous: CcStatus | None) -> Command:
         and run is not None
         and run.started_at is not None
     ):
-        start = datetime.fromtimestamp(run.started_at - SINCE_SLACK, UTC)
-        since = since_argument(start)
+        return run.started_at
+    return None
+
+
+def _logs_since(started_at: float | None) -> Command:
+    """The bounded read of the xuc log: --since the previous poll's start when it works."""
+    since: str | None = None
+    if started_at is not None:
+        since = since_argument(datetime.fromtimestamp(started_at - SINCE_SLACK, UTC))
     return cat.compose_logs("xivocc-dcomp", "xuc", tail=XUC_LOG_LINES, since=since, timestamps=True)
 
 
-def cc_parts(node: Node, previous: CcStatus | None = None) -> list[CcPart]:
-    """The read-only commands a CC poll runs, by name."""
+def _parts(given: tuple[Node, tuple[str, ...], float | None]) -> tuple[CcPart, ...]:
+    node, names, started_at = given
     parts = [
         CcPart(PS, cat.xivocc_ps()),
-        CcPart(INSPECT, cat.docker_inspect(_names(node, previous))),
-        CcPart(LOGS, logs_command(node, previous)),
+        CcPart(INSPECT, cat.docker_inspect(names)),
+        CcPart(LOGS, _logs_since(started_at)),
     ]
     if node.xuc.probe_url is not None:
         parts.append(CcPart(PROBE, cat.http_probe(node.xuc.probe_url, node.xuc.probe_timeout)))
-    return parts
+    return tuple(parts)
+
+
+def cc_parts(
+    node: Node, previous: CcStatus | None = None, *, memo: LastParse | None = None
+) -> list[CcPart]:
+    """The read-only commands a CC poll runs, by name. They depend on the node, the
+    container names and the run's start the previous poll saw, nothing else: with `memo`
+    (the node's LastParse), the commands of the last poll when those are the same, so a
+    poll does not build and quote them again."""
+    given = (node, tuple(_names(node, previous)), _since_start(previous))
+    return list(memo.get(PARTS, _parts, given) if memo is not None else _parts(given))
 
 
 # docker-compose 1.x (docopt) answers an unknown option with the command's usage text.

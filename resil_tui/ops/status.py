@@ -345,9 +345,9 @@ class StatusCollector:
         again at once without it, and not passed again."""
         previous = self._last.get(node.id)
         last_cc = previous.cc if previous is not None else None
-        parts = cc.cc_parts(node, last_cc)
-        got = await self._read(node, [p.command for p in parts])
         memo = self._cc_parses.setdefault(node.id, LastParse())
+        parts = cc.cc_parts(node, last_cc, memo=memo)
+        got = await self._read(node, [p.command for p in parts])
         errors = list(got.errors)
         raw = dict(got.raw)
         outputs: dict[str, PartOutput] = {}

@@ -148,3 +148,26 @@ def test_a_start_from_ps_follows_the_clock_on_an_unchanged_ps() -> None:
     # "Up 42 seconds" read a minute later means a start a minute later: not the last one.
     assert later.xuc.run.started_at == first.xuc.run.started_at + 60
     assert later.xuc.state is not XucState.READY
+
+
+def test_cc_parts_are_built_again_only_when_what_they_depend_on_changed() -> None:
+    node = cc_node()
+    memo = LastParse()
+    first = cc.cc_parts(node, None, memo=memo)
+    assert first == cc.cc_parts(node, None)
+    assert all(a is b for a, b in zip(cc.cc_parts(node, None, memo=memo), first, strict=True))
+    status = cc.cc_status(node, outputs(), T0 + 10, memo=LastParse())
+    since = cc.cc_parts(node, status, memo=memo)
+    assert since == cc.cc_parts(node, status)  # --since the run's start: built anew
+    logs = next(p.command for p in since if p.name == cc.LOGS)
+    assert "--since" in logs.argv
+    # Another poll of the same run: the same commands, not built again.
+    later = cc.cc_status(node, outputs(), T0 + 11, status, memo=LastParse())
+    assert all(a is b for a, b in zip(cc.cc_parts(node, later, memo=memo), since, strict=True))
+    restarted = cc.cc_status(
+        node, outputs(inspect=inspect_doc("2025-11-25T10:00:11Z")), T0 + 12, later
+    )
+    moved = next(p.command for p in cc.cc_parts(node, restarted, memo=memo) if p.name == cc.LOGS)
+    assert moved != logs and moved == next(
+        p.command for p in cc.cc_parts(node, restarted) if p.name == cc.LOGS
+    )
