@@ -394,7 +394,7 @@ class Pool:
                 state=NodeLink(node.id, LinkState.IDLE, datetime.now(UTC)),
             )
             self._links[node.id] = link
-        elif link.node.ssh != node.ssh:
+        elif link.node is not node and link.node.ssh != node.ssh:
             # The inventory changed under us: the old connection targets the old settings.
             self._drop_conn(link)
             link.sticky, link.failures, link.next_attempt = None, 0, 0.0
