@@ -91,6 +91,10 @@ def _nonce() -> str:
 class _Session(asyncssh.SSHClientSession[bytes]):
     """Collects the shell's two streams until the read in progress has its markers."""
 
+    # Read once (asyncssh is loaded by the class statement above): `asyncssh.X` goes
+    # through remote/ssh.py's stand-in, a lookup of its own at every packet.
+    _STDERR = asyncssh.EXTENDED_DATA_STDERR
+
     def __init__(self) -> None:
         self.out = bytearray()
         self.err = bytearray()
@@ -114,7 +118,7 @@ class _Session(asyncssh.SSHClientSession[bytes]):
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         if self.ended is not None:
             return
-        (self.err if datatype == asyncssh.EXTENDED_DATA_STDERR else self.out).extend(data)
+        (self.err if datatype == self._STDERR else self.out).extend(data)
         if len(self.out) > MAX_READ_BYTES or len(self.err) > MAX_READ_BYTES:
             self._end(ShellGone(f"a read wrote more than {MAX_READ_BYTES} bytes", refused=True))
         self._wake()
