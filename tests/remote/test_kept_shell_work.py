@@ -1,5 +1,6 @@
-"""The kept shell's session wakes the read only when its answer may be whole: both streams
-hold the start of their end marker (an answer comes in several packets)."""
+"""What a read through a kept shell does not do again: wake the read before its answer may
+be whole (both streams hold the start of their end marker; an answer comes in several
+packets), decode and check a stdout byte for byte the same as the last one."""
 
 from __future__ import annotations
 
@@ -57,3 +58,16 @@ def test_an_ended_shell_wakes_the_read_whatever_arrived() -> None:
         return session.waiter.done()
 
     assert asyncio.run(ended())
+
+
+def test_a_kept_shells_stdout_alike_the_last_is_not_decoded_again() -> None:
+    from typing import Any, cast
+
+    from resil_tui.remote import pool
+
+    link = pool._Link(node=cast(Any, None), channels=cast(Any, None), state=cast(Any, None))
+    first = pool._decode_kept(link, "l\u2026g \x1b[31mred\n".encode())
+    assert first == pool._decode("l\u2026g \x1b[31mred\n".encode(), False)
+    assert pool._decode_kept(link, "l\u2026g \x1b[31mred\n".encode()) is first
+    changed = pool._decode_kept(link, b"other\xff\n")
+    assert changed == pool._decode(b"other\xff\n", False) and changed != first
