@@ -52,6 +52,7 @@ Guesses (not seen on a XiVO): that XiVO keeps Asterisk's CLI formats unchanged, 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -261,6 +262,25 @@ def _contact(tokens: list[str]) -> Contact | None:
     return Contact(aor, uri, digest, _STATUS_WORDS[raw.lower()], raw, rtt)
 
 
+# Contact lines whose reading is kept (`_contact_line`): a few phones per line of an estate
+# of XiVO nodes; past that, the least recently seen are read again when they come back.
+CONTACT_LINES_KEPT = 16_384
+
+
+@functools.lru_cache(maxsize=CONTACT_LINES_KEPT)
+def _contact_line(text: str) -> Contact | bool | None:
+    """What one stripped line of `pjsip show contacts` is: a Contact, True for the
+    table's header, None for anything else (a contact line that does not read is None
+    too). A function of the line alone, kept: from one poll of a node to the next most of
+    its lines are the same, only a few RTTs moved."""
+    tokens = text.split()
+    if tokens[0].lower() != "contact:" or len(tokens) < 2:
+        return None
+    if tokens[1].startswith("<"):
+        return True  # the header: <Aor/ContactUri...> <Hash....> ...
+    return _contact(tokens[1:])
+
+
 def parse_pjsip_contacts(
     stdout: str, stderr: str = "", exit_status: int | None = 0
 ) -> AsteriskResult[Contacts]:
@@ -275,6 +295,14 @@ def parse_pjsip_contacts(
         text = line.strip()
         if not text:
             continue
+        # A line whose first word is "Contact:" is none of the lines below: read first.
+        contact = _contact_line(text)
+        if contact is True:
+            seen_table = True
+            continue
+        if isinstance(contact, Contact):
+            entries.append(contact)
+            continue
         if _RULE.match(text):
             seen_table = True
             continue
@@ -287,15 +315,6 @@ def parse_pjsip_contacts(
             seen_table = True
             objects_found = int(found.group(1))
             continue
-        tokens = text.split()
-        if tokens[0].lower() == "contact:" and len(tokens) > 1:
-            if tokens[1].startswith("<"):
-                seen_table = True  # the header: <Aor/ContactUri...> <Hash....> ...
-                continue
-            contact = _contact(tokens[1:])
-            if contact is not None:
-                entries.append(contact)
-                continue
         unparsed.append(text[:300])
     if not entries and not seen_table:
         why = "empty output" if not unparsed else "no pjsip contacts table in the output"

@@ -26,6 +26,7 @@ for that part only and never shifts the split of the others.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -171,9 +172,61 @@ def _status(section: _Section) -> tuple[int | None, str | None]:
         return None, "its output was cut short (no end marker)"
     if not section.tail_complete:
         return None, "its output was cut short (inside the end marker)"
-    if not re.fullmatch(r"[0-9]{1,3}", section.tail):
+    if not _STATUS_RE.fullmatch(section.tail):
         return None, f"its exit status was not reported ({section.tail[:40]!r})"
     return int(section.tail), None
+
+
+_STATUS_RE = re.compile(r"[0-9]{1,3}")
+
+
+def _after_nonce(marker: str) -> str:
+    """A marker without its nonce and what precedes it (an end marker's own newline)."""
+    return marker.split("\0", 1)[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed(i: int) -> tuple[str, str, str]:
+    """Part i's markers after the nonce: begin, stderr's end, stdout's end up to the status."""
+    return (
+        _after_nonce(BEGIN_FORMAT % ("\0", i)),
+        _after_nonce(END_ERR_FORMAT % ("\0", i)),
+        _after_nonce(END_OUT_FORMAT % ("\0", i, 0))[: -len("0\n")],
+    )
+
+
+def _whole(stdout: str, stderr: str, nonce: str, count: int) -> BatchSplit | None:
+    """The split of a batch that ran as written, every marker in place and nothing
+    between them (what a shell prints, nearly every time), from one cut of each stream at
+    its nonce; None for anything else, which `_split` reads marker by marker. The nonce is
+    in no part's text, so the pieces between two of its places are exactly the markers'
+    fixed parts and the parts' bodies; what this accepts `_split` reads the same way
+    (tests/unit/test_core_batch.py compares them)."""
+    outs = stdout.split(nonce)
+    errs = stderr.split(nonce)
+    probe = _after_nonce(PROBE_FORMAT % ("\0", PROBE_STATUS))
+    if len(outs) != 2 + 2 * count or len(errs) != 1 + 2 * count or outs[1] != probe:
+        return None
+    parts: list[PartOutput] = []
+    for i in range(count):
+        head, err_end, before_status = _fixed(i)
+        out, out_status = outs[2 + 2 * i], outs[3 + 2 * i]
+        err = errs[1 + 2 * i]
+        # A body, then the newline its end marker starts with (not the begin's own).
+        if not (len(out) > len(head) and out.startswith(head) and out[-1] == "\n"):
+            return None
+        if not (len(err) > len(head) and err.startswith(head) and err[-1] == "\n"):
+            return None
+        status = out_status[len(before_status) : -1]
+        if not (
+            errs[2 + 2 * i] == err_end
+            and out_status.startswith(before_status)
+            and out_status[-1] == "\n"
+            and _STATUS_RE.fullmatch(status)
+        ):
+            return None
+        parts.append(PartOutput(out[len(head) : -1], err[len(head) : -1], int(status)))
+    return BatchSplit(tuple(parts), True, True)
 
 
 def split_batch(stdout: str, stderr: str, nonce: str, count: int) -> BatchSplit:
@@ -181,6 +234,15 @@ def split_batch(stdout: str, stderr: str, nonce: str, count: int) -> BatchSplit:
     check_nonce(nonce)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise BatchFormatError(f"a batch has at least one part, not {count!r}")
+    whole = _whole(stdout, stderr, nonce, count)
+    if whole is not None:
+        return whole
+    return _split(stdout, stderr, nonce, count)
+
+
+def _split(stdout: str, stderr: str, nonce: str, count: int) -> BatchSplit:
+    """split_batch marker by marker: a part missing, cut short or garbled is said so for
+    that part alone."""
     outs = _sections(stdout, nonce, count, with_status=True)
     errs = _sections(stderr, nonce, count, with_status=False)
     parts: list[PartOutput] = []

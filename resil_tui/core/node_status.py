@@ -7,6 +7,7 @@ poller; times read from node logs stay node-local datetimes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,12 @@ class XivoStatus:
 
     def phone_counts(self) -> PhoneCounts:
         """Contacts reachable / contacts, phones, calls (core/telephony.py)."""
+        return self._phone_counts
+
+    @functools.cached_property
+    def _phone_counts(self) -> PhoneCounts:
+        # Once per status (it is frozen): a site's judgement asks for each XiVO's counts
+        # twice (where the phones are, then the findings), the Status pane again.
         return telephony.count_phones(
             self.contacts, self.sip_peers, self.channels, standby=bool(self.disabled_flag)
         )

@@ -63,8 +63,10 @@ def resume_at(searched: int, nonce: str) -> int:
     return max(0, searched - len(END_OUT_FORMAT % (nonce, 0)) - _MAX_STATUS_DIGITS)
 
 
-def _marker(nonce: str) -> bytes:
-    return (END_ERR_FORMAT % nonce)[:-1].encode("ascii")  # "\n<nonce> Z"
+def end_start(nonce: str) -> bytes:
+    """How both streams' end markers start ("\\n<nonce> Z"): a stream without it has
+    not ended, whatever else it holds."""
+    return (END_ERR_FORMAT % nonce)[:-1].encode("ascii")
 
 
 def end_of_stdout(buffer: bytes | bytearray, nonce: str, start: int = 0) -> FrameEnd | None:
@@ -72,7 +74,7 @@ def end_of_stdout(buffer: bytes | bytearray, nonce: str, start: int = 0) -> Fram
     A marker whose status is not a number (a shell that did not expand `$?`) ends the
     read with status None. `start`: where the marker may begin at the earliest (a
     buffer searched before up to there, less the marker's length, need not be again)."""
-    marker = _marker(nonce)
+    marker = end_start(nonce)
     at = buffer.find(marker, start)
     if at < 0:
         return None

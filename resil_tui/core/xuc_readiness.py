@@ -339,6 +339,20 @@ def current_run(
     was readable. `prefer=ps` takes ps's start even when inspect answered (the inventory's
     choice for nodes where inspect is not allowed or not trusted)."""
     inspected = parse_inspect(inspect_text, names) if inspect_text else None
+    return run_of(inspected, ps, now, prefer=prefer, service=service)
+
+
+def run_of(
+    inspected: XucRun | None,
+    ps: ComposePs | None,
+    now: float,
+    *,
+    prefer: StartSource = StartSource.INSPECT,
+    service: str = "xuc",
+) -> XucRun | None:
+    """`current_run` from inspect's run already parsed (`parse_inspect`, a function of its
+    text alone: a poll whose inspect says what the last one said need not parse it again).
+    What depends on the clock (ps's "Up 3 minutes" as a start) is worked out here."""
     listed = ps.service(service) if ps is not None else None
     from_ps = run_from_ps(listed, now) if ps is not None else None
     if prefer is StartSource.PS and from_ps is not None:

@@ -30,12 +30,15 @@ from resil_tui.core.xuc_readiness import (
     LogWindow,
     StartSource,
     XucReadiness,
+    XucRun,
     XucState,
-    current_run,
     judge,
+    parse_inspect,
     parse_probe,
+    run_of,
 )
 from resil_tui.inventory_model import Node
+from resil_tui.ops.last_parse import LastParse
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command
 from resil_tui.remote.pool import Result
@@ -52,6 +55,7 @@ RAW_LOG_LINES = 20
 SINCE_SLACK = 5.0
 
 PS, INSPECT, LOGS, PROBE = "ps", "inspect", "logs", "probe"
+PARTS = "parts"  # the name the commands are kept under in a node's LastParse
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,8 @@ def _names(node: Node, previous: CcStatus | None) -> list[str]:
     return names
 
 
-def logs_command(node: Node, previous: CcStatus | None) -> Command:
-    """The bounded read of the xuc log: --since the previous poll's start when it works."""
-    since: str | None = None
+def _since_start(previous: CcStatus | None) -> float | None:
+    """The start the previous poll saw, when the log is to be read --since it."""
     run = previous.xuc.run if previous is not None and previous.xuc is not None else None
     if (
         previous is not None
@@ -84,21 +87,39 @@ def logs_command(node: Node, previous: CcStatus | None) -> Command:
         and run is not None
         and run.started_at is not None
     ):
-        start = datetime.fromtimestamp(run.started_at - SINCE_SLACK, UTC)
-        since = since_argument(start)
+        return run.started_at
+    return None
+
+
+def _logs_since(started_at: float | None) -> Command:
+    """The bounded read of the xuc log: --since the previous poll's start when it works."""
+    since: str | None = None
+    if started_at is not None:
+        since = since_argument(datetime.fromtimestamp(started_at - SINCE_SLACK, UTC))
     return cat.compose_logs("xivocc-dcomp", "xuc", tail=XUC_LOG_LINES, since=since, timestamps=True)
 
 
-def cc_parts(node: Node, previous: CcStatus | None = None) -> list[CcPart]:
-    """The read-only commands a CC poll runs, by name."""
+def _parts(given: tuple[Node, tuple[str, ...], float | None]) -> tuple[CcPart, ...]:
+    node, names, started_at = given
     parts = [
         CcPart(PS, cat.xivocc_ps()),
-        CcPart(INSPECT, cat.docker_inspect(_names(node, previous))),
-        CcPart(LOGS, logs_command(node, previous)),
+        CcPart(INSPECT, cat.docker_inspect(names)),
+        CcPart(LOGS, _logs_since(started_at)),
     ]
     if node.xuc.probe_url is not None:
         parts.append(CcPart(PROBE, cat.http_probe(node.xuc.probe_url, node.xuc.probe_timeout)))
-    return parts
+    return tuple(parts)
+
+
+def cc_parts(
+    node: Node, previous: CcStatus | None = None, *, memo: LastParse | None = None
+) -> list[CcPart]:
+    """The read-only commands a CC poll runs, by name. They depend on the node, the
+    container names and the run's start the previous poll saw, nothing else: with `memo`
+    (the node's LastParse), the commands of the last poll when those are the same, so a
+    poll does not build and quote them again."""
+    given = (node, tuple(_names(node, previous)), _since_start(previous))
+    return list(memo.get(PARTS, _parts, given) if memo is not None else _parts(given))
 
 
 # docker-compose 1.x (docopt) answers an unknown option with the command's usage text.
@@ -126,6 +147,17 @@ def _poll_anchor(previous: CcStatus | None) -> Anchor | None:
     return Anchor(previous.log_tail, xuc.judged_at, xuc.run, "the log's end at the last poll")
 
 
+def _inspected(given: tuple[str, tuple[str, ...]]) -> XucRun | None:
+    text, names = given
+    return parse_inspect(text, names) if text else None
+
+
+def _window_lines(text: str) -> tuple[str, ...]:
+    # filter(str.strip, ...) keeps the lines `if x.strip()` keeps, without a Python-level
+    # test per line (a window is hundreds of lines).
+    return tuple(filter(str.strip, text.splitlines()))
+
+
 def cc_status(
     node: Node,
     outputs: Mapping[str, PartOutput],
@@ -135,22 +167,25 @@ def cc_status(
     since_used: bool = False,
     anchor: Anchor | None = None,
     tail: int = XUC_LOG_LINES,
+    memo: LastParse | None = None,
 ) -> CcStatus:
     """The CC node's status from the parts' outputs (pure). `since_used`: the logs part
     was run with `--since`; `anchor`: a point in the log known to be at or after the run
     began (the product's restart), else the previous poll's log end may serve. `tail`: the
-    lines the logs part asked for (as many back means older ones exist)."""
+    lines the logs part asked for (as many back means older ones exist). `memo`: the last
+    polls' parses of this node (ops/last_parse.py): ps's table, inspect's run and the log's
+    lines are functions of their text alone, and an unchanged text is not parsed again;
+    the run's start from ps and the verdict depend on `now` and are judged every time."""
+    memo = memo if memo is not None else LastParse()
     ps_out = outputs.get(PS)
-    ps = parse_compose_ps(ps_out.stdout) if ps_out is not None and ps_out.ok else None
+    ps = memo.get(PS, parse_compose_ps, ps_out.stdout) if ps_out is not None and ps_out.ok else None
     inspect = outputs.get(INSPECT)
     prefer = StartSource.PS if node.xuc.start_from == "ps" else StartSource.INSPECT
-    run = current_run(
-        inspect.stdout if inspect is not None else None,
-        ps,
-        now,
-        names=_names(node, previous),
-        prefer=prefer,
+    names = tuple(_names(node, previous))
+    inspected = memo.get(
+        INSPECT, _inspected, (inspect.stdout if inspect is not None else "", names)
     )
+    run = run_of(inspected, ps, now, prefer=prefer)
     logs = outputs.get(LOGS)
     since_ok = previous.logs_since_ok if previous is not None else None
     window: LogWindow | None = None
@@ -158,10 +193,10 @@ def cc_status(
     if logs is not None:
         if since_used:
             since_ok = not since_refused(logs)
-        lines = tuple(x for x in logs.stdout.splitlines() if x.strip())
+        lines = memo.get(LOGS, _window_lines, logs.stdout)
         if logs.ok:
             window = LogWindow(lines, full=len(lines) >= tail, whole=not since_used)
-            end = tuple(lines[-ANCHOR_LINES:])
+            end = lines[-ANCHOR_LINES:]
         else:
             why = _first_line(logs.stderr) or _first_line(logs.stdout) or f"exit {logs.exit_status}"
             window = LogWindow(lines, full=True, error=why)

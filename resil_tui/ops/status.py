@@ -39,6 +39,7 @@ from resil_tui.core.node_status import (
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
+from resil_tui.ops.last_parse import LastParse
 from resil_tui.ops.status_events import CollectorEvent, Listener, NodePolled, SiteJudged, SiteReport
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import STICKY_KINDS, LinkState, Pool, Result
@@ -98,6 +99,7 @@ class StatusCollector:
     _not_a_shell: set[str] = field(default_factory=set)  # ...and were told so
     _command_cache: dict[str, tuple[Node, list[Command]]] = field(default_factory=dict)
     _parse_cache: dict[tuple[str, str], _Parsed] = field(default_factory=dict)
+    _cc_parses: dict[str, LastParse] = field(default_factory=dict)  # per CC node
     _listeners: Listeners[CollectorEvent] = field(default_factory=lambda: Listeners("status"))
     # xuc's log read deep: per CC node, the run and the tries made for it.
     _deep_runs: dict[str, tuple[XucRun | None, int]] = field(default_factory=dict)
@@ -303,7 +305,8 @@ class StatusCollector:
         again at once without it, and not passed again."""
         previous = self._last.get(node.id)
         last_cc = previous.cc if previous is not None else None
-        parts = cc.cc_parts(node, last_cc)
+        memo = self._cc_parses.setdefault(node.id, LastParse())
+        parts = cc.cc_parts(node, last_cc, memo=memo)
         got = await self._read(node, [p.command for p in parts])
         errors = list(got.errors)
         raw = dict(got.raw)
@@ -322,17 +325,20 @@ class StatusCollector:
             outputs[cc.LOGS] = cc.part_of(result)
             raw[logs.line] = _shown(cc.part_of(result))
             status = replace(
-                cc.cc_status(node, outputs, self.clock(), last_cc), logs_since_ok=False
+                cc.cc_status(node, outputs, self.clock(), last_cc, memo=memo),
+                logs_since_ok=False,
             )
         else:
-            status = cc.cc_status(node, outputs, self.clock(), last_cc, since_used=since_used)
+            status = cc.cc_status(
+                node, outputs, self.clock(), last_cc, since_used=since_used, memo=memo
+            )
         xuc = status.xuc
         if xuc is not None and xuc.start_out_of_view and self._wants_deep(node.id, xuc):
             # Read after the poll, outside its deadline (poll_node): 20,000 lines may take
             # longer than the batch, and must not turn a good answer into a timeout.
             self._deep_pending[node.id] = _DeepRead(outputs, last_cc, status.logs_since_ok)
         if logs.line in raw:
-            raw[logs.line] = cc.trim_log_raw(raw[logs.line])
+            raw[logs.line] = memo.get(RAW_LOGS, cc.trim_log_raw, raw[logs.line])
         return self._answered(node, got.latency, raw, errors, {"cc": status})
 
     def _wants_deep(self, node_id: str, xuc: XucReadiness) -> bool:
@@ -499,6 +505,9 @@ class _DeepRead:
     last_cc: CcStatus | None
     logs_since_ok: bool | None
 
+
+# The name the logs part's trimmed detail is kept under in a CC node's LastParse.
+RAW_LOGS = "raw logs"
 
 # Polls read part by part, after a node did not run a batch, before the batch is tried again.
 BATCH_RETRY_POLLS = 20

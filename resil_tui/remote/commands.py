@@ -80,6 +80,12 @@ class Command:
         # Cached: the pool, the audit, the status detail and the batch all ask for it.
         return shlex.join(self.argv)
 
+    @functools.cached_property
+    def shell_refusal(self) -> str | None:
+        # Cached: every part of every batch and every read on a kept shell is asked
+        # (`shared_shell_refusal`), and the same commands go out at every poll.
+        return _shell_refusal(self)
+
     def __str__(self) -> str:
         return self.line
 
@@ -480,6 +486,10 @@ def shared_shell_refusal(command: Command) -> str | None:
     `sh -c`, a shell kept open for reads): None when it may. Only a read that ends by
     itself, needs no terminal and no stdin, and names a program, not a shell word (`cd`,
     `exit`, `set`...) that would act on the shell running it."""
+    return command.shell_refusal
+
+
+def _shell_refusal(command: Command) -> str | None:
     if command.mutates:
         return "it changes the node"
     if command.pty:

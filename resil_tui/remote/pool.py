@@ -289,6 +289,8 @@ class _Link:
     shell_opening: asyncio.Task[None] | None = None
     shell_conn: asyncssh.SSHClientConnection | None = None
     shell_failures: int = 0
+    # The last stdout read through the kept shell, and its text (`_decode_kept`).
+    last_stdout: tuple[bytes, str] | None = None
 
 
 @dataclass
@@ -310,6 +312,19 @@ def _decode(data: bytes | str | None, pty: bool) -> str:
         return ""
     text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
     return clean(text)
+
+
+def _decode_kept(link: _Link, data: bytes) -> str:
+    """`_decode` of a stdout read through the link's kept shell: the last one's text when
+    the bytes are the same. A poll sends the same lines every few seconds and many answers
+    are alike (a CC's 30 KB xuc log window between two lines logged, which is not ASCII
+    when one line is not, and then costs tens of microseconds to check)."""
+    last = link.last_stdout
+    if last is not None and last[0] == data:
+        return last[1]
+    text = _decode(data, False)
+    link.last_stdout = (data, text)
+    return text
 
 
 class Pool:
@@ -394,7 +409,7 @@ class Pool:
                 state=NodeLink(node.id, LinkState.IDLE, datetime.now(UTC)),
             )
             self._links[node.id] = link
-        elif link.node.ssh != node.ssh:
+        elif link.node is not node and link.node.ssh != node.ssh:
             # The inventory changed under us: the old connection targets the old settings.
             self._drop_conn(link)
             link.sticky, link.failures, link.next_attempt = None, 0, 0.0
@@ -1181,7 +1196,7 @@ class Pool:
             node_id=node.id,
             command=command,
             exit_status=answer.exit_status,
-            stdout=_decode(answer.stdout, False),
+            stdout=_decode_kept(link, answer.stdout),
             stderr=_decode(answer.stderr, False),
             duration=time.monotonic() - start,
             round_trip=answer.round_trip,

@@ -91,12 +91,26 @@ def _nonce() -> str:
 class _Session(asyncssh.SSHClientSession[bytes]):
     """Collects the shell's two streams until the read in progress has its markers."""
 
+    # Read once (asyncssh is loaded by the class statement above): `asyncssh.X` goes
+    # through remote/ssh.py's stand-in, a lookup of its own at every packet.
+    _STDERR = asyncssh.EXTENDED_DATA_STDERR
+
     def __init__(self) -> None:
         self.out = bytearray()
         self.err = bytearray()
         self.waiter: asyncio.Future[None] | None = None
         self.ended: ShellGone | None = None
         self.on_end: Callable[[], None] | None = None  # the shell's close(), once it ends
+        # The read in progress: how its end markers start, and whether each stream holds
+        # that yet. Until both do the read cannot be whole, and the reader is not woken
+        # (an answer comes in several packets). None: woken at every packet.
+        self.end_start: bytes | None = None
+        self._out_ended = self._err_ended = False
+
+    def expect(self, end_start: bytes | None) -> None:
+        """The next read's end markers start so (`shell_frames.end_start`), or None."""
+        self.end_start = end_start
+        self._out_ended = self._err_ended = False
 
     def _end(self, gone: ShellGone) -> None:
         if self.ended is None:
@@ -114,9 +128,25 @@ class _Session(asyncssh.SSHClientSession[bytes]):
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         if self.ended is not None:
             return
-        (self.err if datatype == asyncssh.EXTENDED_DATA_STDERR else self.out).extend(data)
-        if len(self.out) > MAX_READ_BYTES or len(self.err) > MAX_READ_BYTES:
+        stderr = datatype == self._STDERR
+        buffer = self.err if stderr else self.out
+        before = len(buffer)
+        buffer.extend(data)
+        if len(buffer) > MAX_READ_BYTES:
             self._end(ShellGone(f"a read wrote more than {MAX_READ_BYTES} bytes", refused=True))
+            return
+        marker = self.end_start
+        if marker is not None:
+            if not (self._err_ended if stderr else self._out_ended):
+                # Looked for in what just came, and the marker's length before it.
+                if buffer.find(marker, max(0, before - len(marker) + 1)) < 0:
+                    return  # this stream has not ended: the read cannot be whole yet
+                if stderr:
+                    self._err_ended = True
+                else:
+                    self._out_ended = True
+            if not (self._out_ended and self._err_ended):
+                return
         self._wake()
 
     def eof_received(self) -> bool:
@@ -229,6 +259,7 @@ class ReadShell:
         self.busy = True
         nonce = _nonce()
         start = time.monotonic()
+        session.expect(shell_frames.end_start(nonce))
         try:
             self._write(request_line(command, nonce))
             out: shell_frames.FrameEnd | None = None
@@ -258,6 +289,7 @@ class ReadShell:
             raise
         finally:
             self.busy = False
+            session.expect(None)
         session.out.clear()
         session.err.clear()
         return ShellAnswer(out.body, err.body, out.status, time.monotonic() - start)

@@ -363,3 +363,19 @@ def test_generated_contact_tables_round_trip(rows: list[tuple[str, str, str, flo
     assert res.value.reachable == sum(1 for _, _, s, _ in rows if s == "Avail")
     for contact, (_, uri, _, _) in zip(res.value.entries, rows, strict=True):
         assert uri.startswith(contact.uri)  # equal, or cut at Asterisk's column
+
+
+def test_contact_lines_read_before_are_not_read_again_and_a_changed_one_is() -> None:
+    from resil_tui.core import asterisk
+
+    asterisk._contact_line.cache_clear()
+    first = parse_pjsip_contacts(CONTACTS)
+    misses = asterisk._contact_line.cache_info().misses
+    again = parse_pjsip_contacts(CONTACTS)
+    assert again == first and asterisk._contact_line.cache_info().misses == misses
+    moved = parse_pjsip_contacts(CONTACTS.replace("Avail        12.345", "Avail        13.001"))
+    assert moved.value is not None and moved.value.entries[0].rtt_ms == 13.001
+    assert asterisk._contact_line.cache_info().misses == misses + 1  # that line only
+    # Kept or not, a reading says the same.
+    asterisk._contact_line.cache_clear()
+    assert parse_pjsip_contacts(CONTACTS) == first

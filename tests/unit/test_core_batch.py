@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from resil_tui.core import batch as batch_module
 from resil_tui.core.batch import (
     BEGIN_FORMAT,
     END_ERR_FORMAT,
@@ -194,3 +195,53 @@ def test_any_text_splits_without_crashing(stdout: str, stderr: str, count: int) 
     split = split_batch(stdout, stderr, NONCE, count)
     assert len(split.parts) == count
     assert not split.markers_seen  # random text never holds this batch's markers
+
+
+# --- the split of a batch that ran as written, in one cut, against marker by marker --------
+
+
+def _same_as_marker_by_marker(out: str, err: str, count: int) -> bool:
+    """split_batch's quick way, when it takes it, says what the careful one says."""
+    whole = batch_module._whole(out, err, NONCE, count)
+    if whole is None:
+        return False
+    assert whole == batch_module._split(out, err, NONCE, count)
+    return True
+
+
+def test_a_batch_as_written_is_split_in_one_cut() -> None:
+    parts = [
+        PartOutput("a\n", "", 0),
+        PartOutput("", "oops\n", 2),
+        PartOutput("no newline", "x", 1),
+    ]
+    out, err = emit(parts)
+    assert _same_as_marker_by_marker(out, err, 3)
+    assert _same_as_marker_by_marker("motd\n" + out, "mesg: ttyname failed\n" + err, 3)
+    # Anything out of place goes marker by marker (and says the same as before).
+    assert not _same_as_marker_by_marker(out + "late\n", err, 3)
+    assert not _same_as_marker_by_marker(out.replace(" S 1\n", " S 0\n"), err, 3)
+    assert not _same_as_marker_by_marker(out, err, 2)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(part_outputs, min_size=1, max_size=6), st.data())
+def test_the_one_cut_split_agrees_with_marker_by_marker(
+    parts: list[PartOutput], data: st.DataObject
+) -> None:
+    out, err = emit(parts)
+    clean = not any(NONCE in p.stdout or NONCE in p.stderr for p in parts)
+    # A part holding the nonce itself (a 2**-128 chance on a node) is read marker by marker.
+    assert _same_as_marker_by_marker(out, err, len(parts)) is clean
+    # Damaged streams: a piece cut out, or text put in, anywhere, on either stream.
+    stream = data.draw(st.sampled_from(["out", "err"]), label="stream")
+    text = out if stream == "out" else err
+    at = data.draw(st.integers(0, len(text)), label="at")
+    if data.draw(st.booleans(), label="insert"):
+        text = text[:at] + data.draw(remote_text, label="inserted") + text[at:]
+    else:
+        text = text[:at] + text[at + data.draw(st.integers(0, 40), label="cut") :]
+    damaged = (text, err) if stream == "out" else (out, text)
+    _same_as_marker_by_marker(*damaged, len(parts))
+    split = split_batch(*damaged, NONCE, len(parts))
+    assert split == batch_module._split(*damaged, NONCE, len(parts))

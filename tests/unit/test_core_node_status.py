@@ -58,3 +58,15 @@ def test_snapshot_to_dict_is_json():
 @pytest.mark.parametrize("state", list(ReachState))
 def test_reachability_ok_only_for_ok(state):
     assert Reachability(state).ok is (state is ReachState.OK)
+
+
+def test_phone_counts_are_worked_out_once_per_status_and_follow_a_new_one() -> None:
+    from dataclasses import replace
+
+    from resil_tui.core.asterisk import parse_channels_count
+    from resil_tui.core.node_status import XivoStatus
+
+    one = XivoStatus(channels=parse_channels_count("1 active channel\n1 active call\n"))
+    assert one.phone_counts() is one.phone_counts()
+    two = replace(one, channels=parse_channels_count("2 active channels\n2 active calls\n"))
+    assert one.phone_counts().calls == 1 and two.phone_counts().calls == 2
