@@ -14,15 +14,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from resil_tui.lab.server import Lab
 from resil_tui.lab.spec import LabSpec, LabTiming
+
+START_TIMEOUT = 120.0  # 500 nodes' keys and listeners on a slow machine
 
 
 def _share(spec: LabSpec, index: int, procs: int) -> list[str]:
@@ -47,7 +51,11 @@ async def _serve(args: argparse.Namespace) -> None:
             ticker=False,
             serve=_share(spec, 0, procs) if procs > 1 else None,
         )
-        helpers = [_start(_argv(args, (i, procs))) for i in range(1, procs)]
+        try:
+            helpers = _start([_argv(args, (i, procs)) for i in range(1, procs)])
+        except BaseException:
+            await lab.stop()
+            raise
         if helpers:
             lab.write_client_files()  # every helper listens now: their ports are recorded
     stop = asyncio.Event()
@@ -72,15 +80,27 @@ def _argv(args: argparse.Namespace, share: tuple[int, int]) -> list[str]:
     return [*argv, "--share", f"{share[0]}/{share[1]}"]
 
 
-def _start(argv: list[str]) -> subprocess.Popen[str]:
-    """A lab process, once it printed READY (every node it serves listens)."""
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if line.strip() != "READY":
-        proc.kill()
-        raise RuntimeError(f"lab process did not start: {line!r}")
-    return proc
+def _start(argvs: list[list[str]]) -> list[subprocess.Popen[str]]:
+    """Lab processes, started together, once each printed READY (every node it serves
+    listens); none left running if one does not start within START_TIMEOUT."""
+    procs = [
+        subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for argv in argvs
+    ]
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
+            line = proc.stdout.readline() if ready else "(nothing within the time limit)"
+            if line.strip() != "READY":
+                raise RuntimeError(f"lab process did not start: {line!r}")
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        raise
+    return procs
 
 
 @contextlib.contextmanager
@@ -99,8 +119,7 @@ def lab_process(
     ns = argparse.Namespace(
         dir=directory, sites=sites, latency=latency, mds=mds, no_cc=not cc, no_edge=not edge
     )
-    argv = _argv(ns, (0, procs))
-    proc = _start(argv)
+    (proc,) = _start([_argv(ns, (0, procs))])
     try:
         yield directory / "inventory.toml"
     finally:

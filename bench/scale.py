@@ -35,7 +35,7 @@ from resil_tui.remote.pool import Pool
 LATENCY = 0.2
 # The lab's processes: one per core. A real estate's nodes each work on their own CPU; one
 # process playing 500 of them would set the pace of every refresh (see NOTES).
-LAB_PROCS = max(1, os.cpu_count() or 1)
+LAB_PROCS = max(1, len(os.sched_getaffinity(0)))  # the cores this process may use
 NODES_PER_SITE = 5  # XiVO master + slave, CC master + slave, Edge: every kind the poll knows
 SIZES = (50, 100, 200, 500)
 QUICK_SIZES = (200, 500)

@@ -168,14 +168,17 @@ class _Latency:
         self._hold(True, data)
 
     def _hold(self, err: bool, data: bytes) -> None:
+        if self._held is not None and self._loop.time() >= self._deadline:
+            self.let_go()  # past the deadline: straight through, not on a later turn
         if self._held is None:
             (self._inner.write_err if err else self._inner.write)(data)
             return
         self._held.append((err, data))
         if self._timer is None:
-            self._timer = self._loop.call_at(self._deadline, self._let_go)
+            self._timer = self._loop.call_at(self._deadline, self.let_go)
 
-    def _let_go(self) -> None:
+    def let_go(self) -> None:
+        """What was held goes out now, and every later write straight through."""
         held, self._held = self._held or [], None
         if self._timer is not None:
             self._timer.cancel()
@@ -193,9 +196,11 @@ class _Latency:
         wait = self._deadline - self._loop.time()
         if wait > 0:
             await asyncio.sleep(wait)
-        self._let_go()
+        self.let_go()
 
     async def drain(self) -> None:
+        if self._held is not None and self._loop.time() >= self._deadline:
+            self.let_go()
         if self._held is None:  # before the deadline nothing has left: nothing to wait for
             await self._inner.drain()
 
@@ -387,6 +392,9 @@ async def _run_stdin(ctx: Ctx) -> int:
             status = 2
         except _Exit as exc:
             status = exc.code
+        except BaseException:
+            held.let_go()  # what the line wrote goes out ahead of what the failure adds
+            raise
         finally:
             ctx.io = streams
         await held.release()  # not when cancelled (the peer left): nothing to wait for

@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from resil_tui.lab import emulation
 from resil_tui.lab.emulation import LabWorld
 from resil_tui.lab.faults import apply_fault
 from resil_tui.lab.server import Lab
@@ -134,6 +135,50 @@ async def test_the_labs_latency_holds_every_answer_and_a_follow_streams_on(
             follow.close()
     finally:
         await lab.stop()
+
+
+class _SentOnDrain:
+    """Streams like the sshd tier's dispatcher: stdout leaves only when drained."""
+
+    is_pty = False
+
+    def __init__(self) -> None:
+        self.lines: asyncio.Queue[bytes] = asyncio.Queue()
+        self.pending: list[bytes] = []
+        self.sent: list[bytes] = []
+
+    async def read(self, n: int = -1) -> bytes:
+        return b""
+
+    async def readline(self) -> bytes:
+        return await self.lines.get()
+
+    def write(self, data: bytes) -> None:
+        self.pending.append(data)
+
+    def write_err(self, data: bytes) -> None:
+        self.pending.append(data)
+
+    async def drain(self) -> None:
+        self.sent += self.pending
+        self.pending = []
+
+
+async def test_a_kept_shells_answer_is_drained_once_its_latency_is_over(tmp_path: Path) -> None:
+    # Review finding: the `sh`'s own hold let the first line's answer go on a later turn
+    # of the loop, after the shell's drain: behind sshd (stdout sent on drain only) the
+    # client waited for an answer while the shell waited for the next line.
+    world = LabWorld.create(tmp_path / "lab", LabSpec.demo(), LabTiming.fast().with_(latency=0.2))
+    io = _SentOnDrain()
+    shell = asyncio.ensure_future(emulation.run_command(world, M, "sh", io))
+    io.lines.put_nowait(b"false; printf '%s\\n' \"$?\"\n")
+    for _ in range(100):
+        if io.sent:
+            break
+        await asyncio.sleep(0.05)
+    assert b"".join(io.sent) == b"1\n" and not shell.done()
+    io.lines.put_nowait(b"")
+    assert await asyncio.wait_for(shell, 5) == 0
 
 
 async def test_drop_connections_mid_stream(lab: Lab) -> None:
