@@ -395,6 +395,9 @@ class Lab:
         served by several processes sharing its directory (the world is on disk, locked):
         each serves some nodes, and one writes the client files once all listen
         (write_client_files)."""
+        if serve is not None and ticker:
+            # Each process would move the whole world's clock (phones, calls) on its own.
+            raise ValueError("a lab served by several processes runs without a ticker")
         owned = lab_dir is None
         path = Path(tempfile.mkdtemp(prefix="resil-lab-")) if lab_dir is None else Path(lab_dir)
         if LabWorld.exists(path):

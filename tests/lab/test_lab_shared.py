@@ -43,6 +43,11 @@ async def test_two_labs_serve_halves_of_one_world(tmp_path: Path) -> None:
         await a.stop()
 
 
+async def test_a_shared_lab_has_no_ticker(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="ticker"):
+        await Lab.start(tmp_path / "lab", serve=[], ticker=True)
+
+
 async def test_the_benchmarks_lab_in_two_processes(tmp_path: Path) -> None:
     with lab_process(tmp_path / "lab", 2, cc=True, edge=True, mds=0, procs=2) as path:
         procs = [
