@@ -12,8 +12,10 @@ import datetime as dt
 import functools
 import hashlib
 import math
+import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -431,17 +433,83 @@ def sync_node(
         return st
 
 
-def read_log(path: Path) -> list[tuple[float, str]]:
-    if not path.exists():
-        return []
+def _log_lines(text: str) -> list[tuple[float, str]]:
     out = []
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for raw in text.splitlines():
         t, sep, text = raw.partition("\t")
         try:
             out.append((float(t), text) if sep else (0.0, raw))
         except ValueError:
             out.append((0.0, raw))
     return out
+
+
+@dataclass
+class _ReadLog:
+    """What read_log parsed of one log file: its whole lines up to `offset`, with the
+    file's first bytes and those just before `offset` (the same file, appended to, still
+    holds both there)."""
+
+    file: tuple[int, int]  # st_dev, st_ino
+    offset: int
+    head: bytes
+    mark: bytes
+    lines: list[tuple[float, str]]
+
+    def same_file(self, fd: int, st: os.stat_result) -> bool:
+        return (
+            self.file == (st.st_dev, st.st_ino)
+            and st.st_size >= self.offset
+            and os.pread(fd, len(self.head), 0) == self.head
+            and os.pread(fd, len(self.mark), self.offset - len(self.mark)) == self.mark
+        )
+
+
+# Bytes of a file's start: its first line's time, to the microsecond: a log created anew
+# (a container recreated, even with a reused inode) does not start with the same.
+_MARK = 64
+_READ_LOGS: dict[Path, _ReadLog] = {}
+_READ_LOGS_KEPT = 4096  # log files (500 nodes' containers); the oldest read goes first
+
+
+def read_log(path: Path) -> Sequence[tuple[float, str]]:
+    """The log's lines (time, text), oldest first; not to be changed (shared).
+
+    A container log only grows (`_append`) until it is removed with its container, and
+    every poll reads it: only what was appended since the last read is parsed (the lab
+    left running for a day holds tens of thousands of xuc lines). A file that is not the
+    one read last (other device or inode, another first line or other bytes before the
+    offset: replaced, truncated) is read whole again. What follows the last newline (a
+    line another process is still writing) is parsed at every read, as a whole read
+    would, and kept for none."""
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            known = _READ_LOGS.pop(path, None)
+            if known is None or not known.same_file(f.fileno(), st):
+                known = _ReadLog((st.st_dev, st.st_ino), 0, b"", b"", [])
+            f.seek(known.offset)
+            data = f.read()
+    except FileNotFoundError:
+        _READ_LOGS.pop(path, None)
+        return []
+    # A newline byte is never inside a UTF-8 sequence, nor inside a \r\n: cut after one,
+    # the pieces decode and split as the whole would.
+    cut = data.rfind(b"\n") + 1
+    if cut:
+        # A new list, not an extended one: an earlier caller may still hold the old.
+        known.lines = [*known.lines, *_log_lines(data[:cut].decode("utf-8", errors="replace"))]
+        known.offset += cut
+        known.mark = (known.mark + data[max(0, cut - _MARK) : cut])[-_MARK:]
+        if len(known.head) < _MARK:
+            known.head = (known.head + data[: min(cut, _MARK)])[:_MARK]
+    _READ_LOGS[path] = known
+    while len(_READ_LOGS) > _READ_LOGS_KEPT:
+        del _READ_LOGS[next(iter(_READ_LOGS))]
+    rest = data[cut:]
+    if rest:
+        return [*known.lines, *_log_lines(rest.decode("utf-8", errors="replace"))]
+    return known.lines
 
 
 # -- docker-ish formatting -----------------------------------------------------------------
