@@ -517,9 +517,8 @@ def _check_tools() -> None:
     if os.geteuid() == 0:
         # sshd refuses to start as root without its privilege separation directory,
         # which Debian's init scripts create and a container may lack.
-        priv = Path("/run/sshd")
-        if not priv.is_dir():
-            priv.mkdir(mode=0o755, parents=True)
+        # exist_ok: the test workers start their sshd at the same time.
+        Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
 
 
 def _sftp_server() -> str | None:
