@@ -650,6 +650,18 @@ class LogWindow:
     whole: bool = False
 
 
+def kept_ready(run: XucRun | None, previous: XucReadiness | None) -> bool:
+    """An earlier look saw this very run ready with its readiness line: the run stays
+    ready (judge's rule 2, unless its health check fails), whatever the log window holds."""
+    return (
+        run is not None
+        and previous is not None
+        and previous.ready
+        and previous.line is not None
+        and run.same_run(previous.run)
+    )
+
+
 def judge(
     run: XucRun | None,
     window: LogWindow | None,
@@ -696,12 +708,7 @@ def judge(
         return verdict(XucState.NOT_READY, run.started_at, "docker health check: unhealthy")
 
     # 2. What an earlier look of the same run found.
-    if (
-        previous is not None
-        and previous.ready
-        and run.same_run(previous.run)
-        and previous.line is not None
-    ):
+    if previous is not None and kept_ready(run, previous):
         seen = f"readiness line of this run seen at {clock(previous.judged_at)}"
         # An assumed line stays said to be assumed, look after look.
         kept = "seen at" in previous.basis or ASSUMED in previous.basis

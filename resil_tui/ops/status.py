@@ -321,17 +321,25 @@ class StatusCollector:
         since_used = "--since" in logs.argv
         if since_used and cc.LOGS in outputs and cc.since_refused(outputs[cc.LOGS]):
             logs = cc.plain_logs_command()
-            result = await self._run(node, logs)
-            outputs[cc.LOGS] = cc.part_of(result)
-            raw[logs.line] = _shown(cc.part_of(result))
+            outputs[cc.LOGS] = await self._read_again(node, logs, raw)
             status = replace(
                 cc.cc_status(node, outputs, self.clock(), last_cc, memo=memo),
                 logs_since_ok=False,
             )
         else:
+            tail = cc.window_lines(last_cc)
             status = cc.cc_status(
-                node, outputs, self.clock(), last_cc, since_used=since_used, memo=memo
+                node, outputs, self.clock(), last_cc, since_used=since_used, tail=tail, memo=memo
             )
+            if tail != cc.XUC_LOG_LINES and cc.needs_window(status, last_cc):
+                # The short read of a run that stays ready found something else: judge
+                # from the usual window, as a poll without the short read would have.
+                logs = cc.window_command(last_cc)
+                outputs[cc.LOGS] = await self._read_again(node, logs, raw)
+                since_used = "--since" in logs.argv
+                status = cc.cc_status(
+                    node, outputs, self.clock(), last_cc, since_used=since_used, memo=memo
+                )
         xuc = status.xuc
         if xuc is not None and xuc.start_out_of_view and self._wants_deep(node.id, xuc):
             # Read after the poll, outside its deadline (poll_node): 20,000 lines may take
@@ -340,6 +348,12 @@ class StatusCollector:
         if logs.line in raw:
             raw[logs.line] = memo.get(RAW_LOGS, cc.trim_log_raw, raw[logs.line])
         return self._answered(node, got.latency, raw, errors, {"cc": status})
+
+    async def _read_again(self, node: Node, logs: Command, raw: dict[str, str]) -> PartOutput:
+        """One more read of the xuc log in the same poll, shown under its own line."""
+        out = cc.part_of(await self._run(node, logs))
+        raw[logs.line] = _shown(out)
+        return out
 
     def _wants_deep(self, node_id: str, xuc: XucReadiness) -> bool:
         """A busy xuc up for long: its start-up is older than the poll's window. It is read
