@@ -154,6 +154,10 @@ class CcStatus:
     # and whether the wrapper accepted `logs --since` (docker-compose 1.x refuses it).
     log_tail: tuple[str, ...] = ()
     logs_since_ok: bool | None = None
+    # Whether the verdict came from the log window read (core/xuc_readiness.py:
+    # window_decides), not from the run alone or an earlier look: judged from a short read,
+    # it is to be judged again from the usual window (ops/cc_status.py).
+    window_decided: bool = False
 
     def xuc_state(self, service: str = XUC_SERVICE) -> ContainerState | None:
         return self.containers.service_state(service) if self.containers else None

@@ -662,6 +662,57 @@ def kept_ready(run: XucRun | None, previous: XucReadiness | None) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Early:
+    state: XucState
+    since: float | None
+    basis: str
+    line: str | None = None
+
+
+def _without_window(
+    run: XucRun | None, previous: XucReadiness | None, anchor: Anchor | None
+) -> _Early | None:
+    """The verdicts judge gives before it looks at the log window; None: the window decides."""
+    if run is None:
+        return _Early(XucState.UNKNOWN, None, "neither docker inspect nor ps could be read")
+    if run.running is False:
+        when = run.finished_at if run.status != "not listed" else None
+        why = "no xuc container" if run.status == "not listed" else f"container {run.status}"
+        return _Early(XucState.DOWN, when, why)
+    if run.running is None:
+        return _Early(XucState.UNKNOWN, None, f"container state {run.status or 'unknown'}")
+    if anchor is not None and run.same_run(anchor.run):
+        # The product's restart has not produced a new run yet: the old run is still there.
+        return _Early(
+            XucState.STARTING,
+            run.started_at,
+            "the container still runs the start from before the restart",
+        )
+
+    # 1. Docker's own health check failing wins: the container says it does not serve.
+    if run.health == "unhealthy":
+        return _Early(XucState.NOT_READY, run.started_at, "docker health check: unhealthy")
+
+    # 2. What an earlier look of the same run found.
+    if previous is not None and kept_ready(run, previous):
+        seen = f"readiness line of this run seen at {clock(previous.judged_at)}"
+        # An assumed line stays said to be assumed, look after look.
+        kept = "seen at" in previous.basis or ASSUMED in previous.basis
+        basis = previous.basis if kept else seen
+        return _Early(XucState.READY, previous.since, basis, previous.line)
+    return None
+
+
+def window_decides(
+    run: XucRun | None, previous: XucReadiness | None, anchor: Anchor | None = None
+) -> bool:
+    """Whether judge's verdict on `run` depends on the log window (rules 3 on): not when
+    it comes from the run itself (none, not running), from a restart of the product's not
+    yet done, from a failing health check, or from an earlier look (`kept_ready`)."""
+    return _without_window(run, previous, anchor) is None
+
+
 def judge(
     run: XucRun | None,
     window: LogWindow | None,
@@ -685,35 +736,11 @@ def judge(
             state, since, basis, run=run, probe=probe, grace=grace, judged_at=now, **kw
         )
 
-    if run is None:
-        return verdict(XucState.UNKNOWN, None, "neither docker inspect nor ps could be read")
-    if run.running is False:
-        when = run.finished_at if run.status != "not listed" else None
-        why = "no xuc container" if run.status == "not listed" else f"container {run.status}"
-        return verdict(XucState.DOWN, when, why)
-    if run.running is None:
-        return verdict(XucState.UNKNOWN, None, f"container state {run.status or 'unknown'}")
-
+    early = _without_window(run, previous, anchor)
+    if early is not None:
+        return verdict(early.state, early.since, early.basis, line=early.line)
+    assert run is not None  # (_without_window answers for a missing run)
     evidence: list[str] = []
-    if anchor is not None and run.same_run(anchor.run):
-        # The product's restart has not produced a new run yet: the old run is still there.
-        return verdict(
-            XucState.STARTING,
-            run.started_at,
-            "the container still runs the start from before the restart",
-        )
-
-    # 1. Docker's own health check failing wins: the container says it does not serve.
-    if run.health == "unhealthy":
-        return verdict(XucState.NOT_READY, run.started_at, "docker health check: unhealthy")
-
-    # 2. What an earlier look of the same run found.
-    if previous is not None and kept_ready(run, previous):
-        seen = f"readiness line of this run seen at {clock(previous.judged_at)}"
-        # An assumed line stays said to be assumed, look after look.
-        kept = "seen at" in previous.basis or ASSUMED in previous.basis
-        basis = previous.basis if kept else seen
-        return verdict(XucState.READY, previous.since, basis, line=previous.line)
 
     # 3. The readiness line of the current run in the window.
     found = _readiness_in(window, run, pattern, now, anchor, not_before, margin)

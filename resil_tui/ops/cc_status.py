@@ -14,12 +14,13 @@ configures one. What "ready" means from them is core/xuc_readiness.py.
 
 Once a poll has seen the run ready with its readiness line, the next ones read only the
 log's last STEADY_LOG_LINES: the run stays ready whatever the window holds (`kept_ready`),
-and the log's end (the next run's anchor, the detail view) is all they read it for. A
-poll whose short read finds anything else (another run, a failing health check) reads the
-usual window at once and judges from it (`needs_window`), so its verdict is the one the
-usual window gives. On the lab's full sites that is four fifths of a refresh's bytes
-(200 nodes: 5.2 MB received, now 1.1 MB), and a real CC node's docker sends 20 lines a
-poll, not up to 400.
+and the log's end (the next run's anchor, the detail view) is all they read it for. When
+the window decides a short read's verdict (another run, up and not seen ready:
+`CcStatus.window_decided`), the poll reads the usual window after it and judges again
+(ops/status.py), so its verdict is the one the usual window gives; a container down or
+failing its health check is judged without the window, from the short read as well. On
+the lab's full sites that is four fifths of a refresh's bytes (200 nodes: 5.2 MB
+received, now 1.1 MB), and a real CC node's docker sends 20 lines a poll, not up to 400.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from resil_tui.core.xuc_readiness import (
     parse_inspect,
     parse_probe,
     run_of,
+    window_decides,
 )
 from resil_tui.inventory_model import Node
 from resil_tui.ops.last_parse import LastParse
@@ -120,15 +122,8 @@ def window_lines(previous: CcStatus | None) -> int:
     return XUC_LOG_LINES
 
 
-def needs_window(status: CcStatus, previous: CcStatus | None) -> bool:
-    """A poll that read the short tail (`window_lines`) and must read the usual window:
-    its run is not the one `previous` saw ready (restarted, gone), or is no longer ready."""
-    xuc, before = status.xuc, previous.xuc if previous is not None else None
-    return xuc is None or not (xuc.ready and kept_ready(xuc.run, before))
-
-
 def window_command(previous: CcStatus | None) -> Command:
-    """The usual read of the xuc log, for a poll that `needs_window`."""
+    """The usual read of the xuc log, for a poll whose short read decided its verdict."""
     return _logs_since(_since_start(previous))
 
 
@@ -244,6 +239,7 @@ def cc_status(
         last = _poll_anchor(previous)
         if last is not None and run is not None and not run.same_run(last.run):
             anchor = last  # the run changed since the last poll
+    before = previous.xuc if previous is not None else None
     readiness: XucReadiness = judge(
         run,
         window,
@@ -252,9 +248,15 @@ def cc_status(
         grace=node.xuc.grace,
         probe=probe,
         anchor=anchor,
-        previous=previous.xuc if previous is not None else None,
+        previous=before,
     )
-    return CcStatus(containers=ps, xuc=readiness, log_tail=end, logs_since_ok=since_ok)
+    return CcStatus(
+        containers=ps,
+        xuc=readiness,
+        log_tail=end,
+        logs_since_ok=since_ok,
+        window_decided=window is not None and window_decides(run, before, anchor),
+    )
 
 
 def deep_logs_command() -> Command:

@@ -104,6 +104,7 @@ class StatusCollector:
     # xuc's log read deep: per CC node, the run and the tries made for it.
     _deep_runs: dict[str, tuple[XucRun | None, int]] = field(default_factory=dict)
     _deep_pending: dict[str, _DeepRead] = field(default_factory=dict)
+    _window_pending: dict[str, _DeepRead] = field(default_factory=dict)
     _phones: dict[str, PhoneHistory] = field(default_factory=dict)  # per site, for findings
     # Before its first judgement of a site: what another process saw (the journal).
     phone_seed: Callable[[str], PhoneHistory | None] | None = None
@@ -232,6 +233,7 @@ class StatusCollector:
             # A deadline on this task itself, not a task of its own per node (wait_for).
             async with asyncio.timeout(deadline):
                 snap = await self._collect(node)
+            snap = await self._read_window(node, snap)
             snap = await self._read_deep(node, snap)
         except RemoteError as exc:
             snap = self._unreachable(
@@ -331,20 +333,14 @@ class StatusCollector:
             status = cc.cc_status(
                 node, outputs, self.clock(), last_cc, since_used=since_used, tail=tail, memo=memo
             )
-            if tail != cc.XUC_LOG_LINES and cc.needs_window(status, last_cc):
-                # The short read of a run that stays ready found something else: judge
-                # from the usual window, as a poll without the short read would have.
-                logs = cc.window_command(last_cc)
-                outputs[cc.LOGS] = await self._read_again(node, logs, raw)
-                since_used = "--since" in logs.argv
-                status = cc.cc_status(
-                    node, outputs, self.clock(), last_cc, since_used=since_used, memo=memo
-                )
-        xuc = status.xuc
-        if xuc is not None and xuc.start_out_of_view and self._wants_deep(node.id, xuc):
-            # Read after the poll, outside its deadline (poll_node): 20,000 lines may take
-            # longer than the batch, and must not turn a good answer into a timeout.
-            self._deep_pending[node.id] = _DeepRead(outputs, last_cc, status.logs_since_ok)
+            if tail != cc.XUC_LOG_LINES and status.window_decided:
+                # The short read of a run seen ready found another one: judged again from
+                # the usual window once the poll has its answer (poll_node), outside its
+                # deadline: a slow node's second read must not turn this answer into a
+                # timeout (and the answer stays as it is when that read fails).
+                self._window_pending[node.id] = _DeepRead(outputs, last_cc, status.logs_since_ok)
+                return self._answered(node, got.latency, raw, errors, {"cc": status})
+        self._deep_if_out_of_view(node, status, outputs, last_cc)
         if logs.line in raw:
             raw[logs.line] = memo.get(RAW_LOGS, cc.trim_log_raw, raw[logs.line])
         return self._answered(node, got.latency, raw, errors, {"cc": status})
@@ -354,6 +350,52 @@ class StatusCollector:
         out = cc.part_of(await self._run(node, logs))
         raw[logs.line] = _shown(out)
         return out
+
+    def _deep_if_out_of_view(
+        self,
+        node: Node,
+        status: CcStatus,
+        outputs: dict[str, PartOutput],
+        last_cc: CcStatus | None,
+    ) -> None:
+        xuc = status.xuc
+        if xuc is not None and xuc.start_out_of_view and self._wants_deep(node.id, xuc):
+            # Read after the poll, outside its deadline (poll_node): 20,000 lines may take
+            # longer than the batch, and must not turn a good answer into a timeout.
+            self._deep_pending[node.id] = _DeepRead(outputs, last_cc, status.logs_since_ok)
+
+    async def _read_window(self, node: Node, snap: NodeSnapshot) -> NodeSnapshot:
+        """The usual window of the xuc log, for a poll whose short read found another run
+        (_collect_cc), with a deadline of its own; a failure leaves the poll's answer as it
+        was (judged from the short read: it says no more than that read shows), with the
+        reason in its errors, and the next poll reads the usual window in its batch."""
+        wanted = self._window_pending.pop(node.id, None)
+        if wanted is None:
+            return snap
+        logs = cc.window_command(wanted.last_cc)
+        try:
+            result = await asyncio.wait_for(
+                self._run(node, logs), node.ssh.connect_timeout + node.ssh.command_timeout
+            )
+        except (RemoteError, TimeoutError) as exc:
+            why = exc.message if isinstance(exc, RemoteError) else "no complete answer in time"
+            return replace(snap, errors=[*snap.errors, f"{logs.line}: {why}"])
+        outputs = {**wanted.outputs, cc.LOGS: cc.part_of(result)}
+        memo = self._cc_parses.setdefault(node.id, LastParse())
+        status = cc.cc_status(
+            node,
+            outputs,
+            self.clock(),
+            wanted.last_cc,
+            since_used="--since" in logs.argv,
+            memo=memo,
+        )
+        self._deep_if_out_of_view(node, status, outputs, wanted.last_cc)
+        raw = {
+            **snap.raw,
+            logs.line: memo.get(RAW_LOGS, cc.trim_log_raw, _shown(cc.part_of(result))),
+        }
+        return replace(snap, cc=status, raw=raw)
 
     def _wants_deep(self, node_id: str, xuc: XucReadiness) -> bool:
         """A busy xuc up for long: its start-up is older than the poll's window. It is read
@@ -513,7 +555,8 @@ DEEP_READ_TRIES = 3
 
 @dataclass(frozen=True)
 class _DeepRead:
-    """What a CC poll read, kept for the deeper read of the xuc log that follows it."""
+    """What a CC poll read, kept for a read of the xuc log that follows it (the usual
+    window after a short read, a deeper one)."""
 
     outputs: dict[str, PartOutput]
     last_cc: CcStatus | None

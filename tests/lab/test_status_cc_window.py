@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from labkit import eventually
+from labkit import eventually, lab_inventory, short_timeouts
 
 from resil_tui.core.xuc_readiness import XucReadiness, XucState
 from resil_tui.inventory import load_inventory
@@ -17,6 +17,7 @@ from resil_tui.lab.server import Lab
 from resil_tui.ops import cc_status as cc
 from resil_tui.ops.session import make_pool
 from resil_tui.ops.status import StatusCollector
+from resil_tui.remote import commands as cat
 from resil_tui.remote.pool import Pool
 from tests.lab.conftest import run
 
@@ -89,3 +90,48 @@ async def test_short_reads_while_ready_and_the_window_for_a_new_run(
     await eventually(lambda: ready_with_line(collector), what="the new run ready")
     n = execs(lab)
     assert (await xuc(collector)).ready and log_tails(lab, n) == [[short]]
+
+
+async def test_a_slow_node_s_second_read_does_not_turn_its_answer_into_a_timeout(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # Each command takes 3 s of the node's 5 s deadline (connect 1 s + command 4 s): the
+    # batch fits, the batch and the second read together would not.
+    inv, _ = lab_inventory(lab, tmp_path, edit=lambda t: short_timeouts(t, 1.0, 4.0))
+    async with make_pool(inv, audit_path=tmp_path / "audit.jsonl") as pool:
+        collector = StatusCollector(inv, pool)
+        await eventually(lambda: ready_with_line(collector), what="xuc ready with its line")
+        before = await xuc(collector)
+        await apply_fault(lab, ["xuc-ready-delay", "cc.master", "60"])
+        assert (await run(lab, CC, "xivocc-dcomp restart xuc")).exit_status == 0
+        await apply_fault(lab, ["slow", "cc.master", "3.0"])
+        n = execs(lab)
+        after = await xuc(collector)  # reachable (xuc() says so), judged from the window
+        assert log_tails(lab, n) == [[str(cc.STEADY_LOG_LINES)], [str(cc.XUC_LOG_LINES)]]
+        assert after.state is XucState.STARTING and after.run is not None
+        assert not after.run.same_run(before.run)
+        n = execs(lab)
+        assert (await xuc(collector)).state is XucState.STARTING
+        assert log_tails(lab, n) == [[str(cc.XUC_LOG_LINES)]]
+
+
+async def test_a_second_read_that_fails_leaves_the_short_read_s_answer(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hang = cat.compose_logs("xivocc-dcomp", "xuc", follow=True, tail=5, timestamps=True)
+    monkeypatch.setattr(cc, "window_command", lambda previous: hang)
+    inv, _ = lab_inventory(lab, tmp_path, edit=lambda t: short_timeouts(t, 1.0, 1.0))
+    async with make_pool(inv, audit_path=tmp_path / "audit.jsonl") as pool:
+        collector = StatusCollector(inv, pool)
+        await eventually(lambda: ready_with_line(collector), what="xuc ready with its line")
+        await apply_fault(lab, ["xuc-ready-delay", "cc.master", "60"])
+        assert (await run(lab, CC, "xivocc-dcomp restart xuc")).exit_status == 0
+        (report,) = await collector.poll()
+        snap = report.snapshot.nodes[CC]
+        assert snap.reachability.ok and snap.cc is not None and snap.cc.xuc is not None
+        assert any(hang.line in e for e in snap.errors), snap.errors
+        # Judged from the 20 lines alone: the new run, not ready (never more than they show).
+        assert snap.cc.xuc.run is not None and not snap.cc.xuc.ready
+        n = execs(lab)
+        assert not (await xuc(collector)).ready
+        assert log_tails(lab, n) == [[str(cc.XUC_LOG_LINES)]]  # the usual window, in the batch

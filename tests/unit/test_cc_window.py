@@ -55,27 +55,40 @@ def test_a_short_read_of_the_same_run_stands() -> None:
         cc_node(), outputs(logs=log("traffic")), T0 + 20, ready, tail=cc.STEADY_LOG_LINES
     )
     assert short.xuc is not None and short.xuc.ready
-    assert not cc.needs_window(short, ready)
+    assert not short.window_decided
     assert short.log_tail[-1].endswith("traffic")
 
 
-def test_a_short_read_of_another_run_or_a_failing_one_needs_the_window() -> None:
+def test_a_short_read_of_another_run_is_decided_by_the_window() -> None:
     ready = ready_status()
     restarted = outputs(inspect=inspect_doc("2025-11-25T10:00:30Z"), logs=log("traffic"))
     other = cc.cc_status(cc_node(), restarted, T0 + 40, ready, tail=cc.STEADY_LOG_LINES)
     assert other.xuc is not None and not other.xuc.ready
-    assert cc.needs_window(other, ready)
+    assert other.window_decided
+
+
+def test_down_or_unhealthy_is_judged_without_the_window() -> None:
+    # The same verdict from 20 lines as from 400: no second read for these.
+    ready = ready_status()
     sick = inspect_doc().replace(
         '"ExitCode": 0', '"ExitCode": 0, "Health": {"Status": "unhealthy"}'
     )
-    failing = cc.cc_status(
-        cc_node(), outputs(inspect=sick, logs=log("traffic")), T0 + 20, ready, tail=20
-    )
-    assert failing.xuc is not None and failing.xuc.state is XucState.NOT_READY
-    assert cc.needs_window(failing, ready)
-    gone = {**outputs(), cc.INSPECT: PartOutput("", "Error: No such object: xuc", 1)}
-    stopped = cc.cc_status(cc_node(), {**gone, cc.PS: PartOutput("", "", 0)}, T0 + 20, ready)
-    assert cc.needs_window(stopped, ready)
+    gone = {
+        **outputs(),
+        cc.PS: PartOutput("", "", 0),
+        cc.INSPECT: PartOutput("", "Error: No such object: xivocc-xuc-1", 1),
+    }
+    full_log = log(*(f"line {i}" for i in range(50)))
+    for outs, state in ((outputs(inspect=sick), XucState.NOT_READY), (gone, XucState.DOWN)):
+        short = cc.cc_status(
+            cc_node(), {**outs, cc.LOGS: PartOutput(log("traffic"), "", 0)}, T0 + 20, ready, tail=20
+        )
+        full = cc.cc_status(
+            cc_node(), {**outs, cc.LOGS: PartOutput(full_log, "", 0)}, T0 + 20, ready
+        )
+        assert short.xuc is not None and full.xuc is not None
+        assert short.xuc.state is state and not short.window_decided
+        assert (short.xuc.state, short.xuc.basis) == (full.xuc.state, full.xuc.basis)
 
 
 def test_judged_from_the_window_a_restart_reads_as_without_the_short_read() -> None:
@@ -92,7 +105,7 @@ def test_judged_from_the_window_a_restart_reads_as_without_the_short_read() -> N
     short = cc.cc_status(cc_node(), outputs(inspect=inspect, logs=short_text), now, ready, tail=20)
     # The readiness line is older than the short tail: read alone, it is not ready.
     assert short.xuc is not None and not short.xuc.ready
-    assert cc.needs_window(short, ready)
+    assert short.window_decided
     again = cc.cc_status(cc_node(), outputs(inspect=inspect, logs=window), now, ready)
     assert again.xuc is not None and again.xuc.ready and again.xuc.line is not None
     assert READY in again.xuc.line
