@@ -469,7 +469,32 @@ class _ReadLog:
 # (a container recreated, even with a reused inode) does not start with the same.
 _MARK = 64
 _READ_LOGS: dict[Path, _ReadLog] = {}
-_READ_LOGS_KEPT = 4096  # log files (500 nodes' containers); the oldest read goes first
+# Log files, and their lines in all (some 40 MB: a lab left running for days does not keep
+# every line it ever read); the file read longest ago goes first, and a log past the lines
+# bound is parsed whole at every read, as all were before.
+_READ_LOGS_KEPT = 4096
+_READ_LOGS_LINES = 200_000
+
+
+_read_logs_lines = 0  # the lines _READ_LOGS holds in all
+
+
+def _forget_log(path: Path) -> _ReadLog | None:
+    global _read_logs_lines
+    known = _READ_LOGS.pop(path, None)
+    if known is not None:
+        _read_logs_lines -= len(known.lines)
+    return known
+
+
+def _keep_log(path: Path, known: _ReadLog) -> None:
+    global _read_logs_lines
+    if len(known.lines) > _READ_LOGS_LINES:
+        return  # parsed whole at each read; the others stay
+    _READ_LOGS[path] = known
+    _read_logs_lines += len(known.lines)
+    while len(_READ_LOGS) > _READ_LOGS_KEPT or _read_logs_lines > _READ_LOGS_LINES:
+        _forget_log(next(iter(_READ_LOGS)))
 
 
 def read_log(path: Path) -> Sequence[tuple[float, str]]:
@@ -479,19 +504,21 @@ def read_log(path: Path) -> Sequence[tuple[float, str]]:
     every poll reads it: only what was appended since the last read is parsed (the lab
     left running for a day holds tens of thousands of xuc lines). A file that is not the
     one read last (other device or inode, another first line or other bytes before the
-    offset: replaced, truncated) is read whole again. What follows the last newline (a
-    line another process is still writing) is parsed at every read, as a whole read
-    would, and kept for none."""
+    offset: replaced, truncated) is read whole again; a file rewritten in place with
+    both kept would not be noticed, and the lab never rewrites one (a recreated
+    container's log starts with a new time). What follows the last newline (a line
+    another process is still writing) is parsed at every read, as a whole read would,
+    and kept for none."""
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
-            known = _READ_LOGS.pop(path, None)
+            known = _forget_log(path)
             if known is None or not known.same_file(f.fileno(), st):
                 known = _ReadLog((st.st_dev, st.st_ino), 0, b"", b"", [])
             f.seek(known.offset)
             data = f.read()
     except FileNotFoundError:
-        _READ_LOGS.pop(path, None)
+        _forget_log(path)
         return []
     # A newline byte is never inside a UTF-8 sequence, nor inside a \r\n: cut after one,
     # the pieces decode and split as the whole would.
@@ -503,9 +530,7 @@ def read_log(path: Path) -> Sequence[tuple[float, str]]:
         known.mark = (known.mark + data[max(0, cut - _MARK) : cut])[-_MARK:]
         if len(known.head) < _MARK:
             known.head = (known.head + data[: min(cut, _MARK)])[:_MARK]
-    _READ_LOGS[path] = known
-    while len(_READ_LOGS) > _READ_LOGS_KEPT:
-        del _READ_LOGS[next(iter(_READ_LOGS))]
+    _keep_log(path, known)
     rest = data[cut:]
     if rest:
         return [*known.lines, *_log_lines(rest.decode("utf-8", errors="replace"))]

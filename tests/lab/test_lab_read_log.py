@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,3 +124,19 @@ def test_what_is_read_is_what_the_whole_file_holds(
         else:
             path.unlink(missing_ok=True)
         assert list(containers.read_log(path)) == whole(path), steps
+
+
+def test_what_is_kept_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(containers, "_READ_LOGS_LINES", 10)
+    small = [tmp_path / f"small{i}.log" for i in range(3)]
+    for p in small:
+        p.write_bytes(b"1.000000\tline\n" * 4)
+        containers.read_log(p)
+    big = tmp_path / "big.log"
+    big.write_bytes(b"2.000000\tline\n" * 11)
+    assert len(containers.read_log(big)) == 11  # read, not kept: the others stay
+    assert big not in containers._READ_LOGS and small[1] in containers._READ_LOGS
+    assert small[0] not in containers._READ_LOGS  # 12 lines > 10: the oldest went first
+    assert containers._read_logs_lines == sum(len(k.lines) for k in containers._READ_LOGS.values())
+    for p in small:
+        assert containers.read_log(p) == whole(p)
