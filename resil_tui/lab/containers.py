@@ -469,9 +469,8 @@ class _ReadLog:
 # (a container recreated, even with a reused inode) does not start with the same.
 _MARK = 64
 _READ_LOGS: dict[Path, _ReadLog] = {}
-# Log files, and their lines in all (some 40 MB: a lab left running for days does not keep
-# every line it ever read); the file read longest ago goes first, and a log past the lines
-# bound is parsed whole at every read, as all were before.
+# Log files (the one read longest ago goes first), and their lines in all (some 40 MB: a
+# lab left running for days does not keep every line it ever read; see _keep_log).
 _READ_LOGS_KEPT = 4096
 _READ_LOGS_LINES = 200_000
 
@@ -488,12 +487,16 @@ def _forget_log(path: Path) -> _ReadLog | None:
 
 
 def _keep_log(path: Path, known: _ReadLog) -> None:
+    """Keep what was parsed of the log just read, if the lines kept in all allow it: past
+    the bound, this one is not kept (the others stay: the lab reads its logs in the same
+    order every refresh, and dropping the oldest for the newest would drop each log just
+    before it is read again)."""
     global _read_logs_lines
-    if len(known.lines) > _READ_LOGS_LINES:
-        return  # parsed whole at each read; the others stay
+    if _read_logs_lines + len(known.lines) > _READ_LOGS_LINES:
+        return  # parsed whole at each read, as every log was before
     _READ_LOGS[path] = known
     _read_logs_lines += len(known.lines)
-    while len(_READ_LOGS) > _READ_LOGS_KEPT or _read_logs_lines > _READ_LOGS_LINES:
+    while len(_READ_LOGS) > _READ_LOGS_KEPT:
         _forget_log(next(iter(_READ_LOGS)))
 
 

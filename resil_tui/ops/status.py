@@ -337,7 +337,7 @@ class StatusCollector:
                 # The short read of a run seen ready found another one: judged again from
                 # the usual window once the poll has its answer (poll_node), outside its
                 # deadline: a slow node's second read must not turn this answer into a
-                # timeout (and the answer stays as it is when that read fails).
+                # timeout. The short read's verdict is never what the poll says.
                 self._window_pending[node.id] = _DeepRead(outputs, last_cc, status.logs_since_ok)
                 return self._answered(node, got.latency, raw, errors, {"cc": status})
         self._deep_if_out_of_view(node, status, outputs, last_cc)
@@ -366,9 +366,11 @@ class StatusCollector:
 
     async def _read_window(self, node: Node, snap: NodeSnapshot) -> NodeSnapshot:
         """The usual window of the xuc log, for a poll whose short read found another run
-        (_collect_cc), with a deadline of its own; a failure leaves the poll's answer as it
-        was (judged from the short read: it says no more than that read shows), with the
-        reason in its errors, and the next poll reads the usual window in its batch."""
+        (_collect_cc), with a deadline of its own. When it fails, the verdict is judged as
+        with a log that could not be read, not from the 20 lines: those may hold the old
+        run's readiness line without the anchor that places it (its first lines cut off),
+        and read alone would count it for the new run. The reason goes to the errors, and
+        the next poll, after a run not seen ready, reads the usual window in its batch."""
         wanted = self._window_pending.pop(node.id, None)
         if wanted is None:
             return snap
@@ -379,7 +381,9 @@ class StatusCollector:
             )
         except (RemoteError, TimeoutError) as exc:
             why = exc.message if isinstance(exc, RemoteError) else "no complete answer in time"
-            return replace(snap, errors=[*snap.errors, f"{logs.line}: {why}"])
+            unread = {**wanted.outputs, cc.LOGS: batch.PartOutput("", f"{logs.line}: {why}", 1)}
+            status = cc.cc_status(node, unread, self.clock(), wanted.last_cc)
+            return replace(snap, cc=status, errors=[*snap.errors, f"{logs.line}: {why}"])
         outputs = {**wanted.outputs, cc.LOGS: cc.part_of(result)}
         memo = self._cc_parses.setdefault(node.id, LastParse())
         status = cc.cc_status(

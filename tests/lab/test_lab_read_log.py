@@ -127,16 +127,28 @@ def test_what_is_read_is_what_the_whole_file_holds(
 
 
 def test_what_is_kept_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(containers, "_READ_LOGS", {})
+    monkeypatch.setattr(containers, "_read_logs_lines", 0)
     monkeypatch.setattr(containers, "_READ_LOGS_LINES", 10)
-    small = [tmp_path / f"small{i}.log" for i in range(3)]
-    for p in small:
+    parsed: list[int] = []
+    real = containers._log_lines
+
+    def counting(text: str) -> list[tuple[float, str]]:
+        out = real(text)
+        parsed.append(len(out))
+        return out
+
+    monkeypatch.setattr(containers, "_log_lines", counting)
+    logs = [tmp_path / f"log{i}.log" for i in range(3)]
+    for p in logs:
         p.write_bytes(b"1.000000\tline\n" * 4)
-        containers.read_log(p)
+    for _ in range(3):  # read in the same order every refresh, as the lab does
+        for p in logs:
+            assert containers.read_log(p) == whole(p)
+    # Two logs kept (8 lines), the third parsed at each read: not each dropped in turn.
+    assert sum(parsed) == 4 + 4 + 3 * 4
     big = tmp_path / "big.log"
     big.write_bytes(b"2.000000\tline\n" * 11)
-    assert len(containers.read_log(big)) == 11  # read, not kept: the others stay
-    assert big not in containers._READ_LOGS and small[1] in containers._READ_LOGS
-    assert small[0] not in containers._READ_LOGS  # 12 lines > 10: the oldest went first
+    assert len(containers.read_log(big)) == 11
+    assert big not in containers._READ_LOGS and logs[0] in containers._READ_LOGS
     assert containers._read_logs_lines == sum(len(k.lines) for k in containers._READ_LOGS.values())
-    for p in small:
-        assert containers.read_log(p) == whole(p)
