@@ -708,8 +708,9 @@ def window_decides(
     run: XucRun | None, previous: XucReadiness | None, anchor: Anchor | None = None
 ) -> bool:
     """Whether judge's verdict on `run` depends on the log window (rules 3 on): not when
-    it comes from the run itself (none, not running), from a restart of the product's not
-    yet done, from a failing health check, or from an earlier look (`kept_ready`)."""
+    it comes from the run itself (none, not running), from a restart by the product that
+    has not produced a new run yet, from a failing health check, or from an earlier look
+    (`kept_ready`)."""
     return _without_window(run, previous, anchor) is None
 
 

@@ -17,8 +17,9 @@ log's last STEADY_LOG_LINES: the run stays ready whatever the window holds (`kep
 and the log's end (the next run's anchor, the detail view) is all they read it for. When
 the window decides a short read's verdict (another run, up and not seen ready:
 `CcStatus.window_decided`), the poll reads the usual window after it and judges again
-(ops/status.py), so its verdict is the one the usual window gives; a container down or
-failing its health check is judged without the window, from the short read as well. On
+(ops/status.py), so its verdict is the one the usual window gives (`unknown` when that
+read fails); a container down or failing its health check is judged without the window,
+from the short read as well. On
 the lab's full sites that is four fifths of a refresh's bytes (200 nodes: 5.2 MB
 received, now 1.1 MB), and a real CC node's docker sends 20 lines a poll, not up to 400.
 """
@@ -144,9 +145,8 @@ def cc_parts(
 ) -> list[CcPart]:
     """The read-only commands a CC poll runs, by name. They depend on the node, the
     container names, the run's start the previous poll saw and whether it stays ready
-    (`window_lines`), nothing else: with `memo`
-    (the node's LastParse), the commands of the last poll when those are the same, so a
-    poll does not build and quote them again."""
+    (`window_lines`), nothing else: with `memo` (the node's LastParse), the commands of
+    the last poll when those are the same, so a poll does not build and quote them again."""
     given = (node, tuple(_names(node, previous)), _since_start(previous), window_lines(previous))
     return list(memo.get(PARTS, _parts, given) if memo is not None else _parts(given))
 
