@@ -150,9 +150,10 @@ class CcStatus:
     containers: ComposePs | None = None
     # The readiness of the xuc container's current run (core/xuc_readiness.py).
     xuc: XucReadiness | None = None
-    # What the next poll needs: the end of the log read (an anchor when the run changes),
-    # and whether the wrapper accepted `logs --since` (docker-compose 1.x refuses it).
-    log_tail: tuple[str, ...] = ()
+    # What the next poll needs: the end of the log read (an anchor when the run changes;
+    # None when the log was not read, which is not an empty log), and whether the wrapper
+    # accepted `logs --since` (docker-compose 1.x refuses it).
+    log_tail: tuple[str, ...] | None = None
     logs_since_ok: bool | None = None
     # Whether the verdict came from the log window read (core/xuc_readiness.py:
     # window_decides), not from the run alone or an earlier look: judged from a short read,

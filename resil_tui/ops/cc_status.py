@@ -17,11 +17,11 @@ log's last STEADY_LOG_LINES: the run stays ready whatever the window holds (`kep
 and the log's end (the next run's anchor, the detail view) is all they read it for. When
 the window decides a short read's verdict (another run, up and not seen ready:
 `CcStatus.window_decided`), the poll reads the usual window after it and judges again
-(ops/status.py), so its verdict is the one the usual window gives (`unknown` when that
-read fails); a container down or failing its health check is judged without the window,
-from the short read as well. On
-the lab's full sites that is four fifths of a refresh's bytes (200 nodes: 5.2 MB
-received, now 1.1 MB), and a real CC node's docker sends 20 lines a poll, not up to 400.
+(ops/status.py), so its verdict is the one the usual window gives (when that read fails,
+the one a log that could not be read gives); a container down or failing its health
+check is judged without the window, from the short read as well. On the lab's full sites
+that is four fifths of a refresh's bytes (200 nodes: 5.2 MB received, now 1.1 MB), and a
+real CC node's docker sends 20 lines a poll, not up to 400.
 """
 
 from __future__ import annotations
@@ -171,6 +171,8 @@ def _poll_anchor(previous: CcStatus | None) -> Anchor | None:
     xuc = previous.xuc if previous is not None else None
     if previous is None or xuc is None or xuc.run is None or xuc.judged_at is None:
         return None
+    if previous.log_tail is None:  # its log was not read: no end known to anchor to
+        return None
     if xuc.state not in (XucState.READY, XucState.DOWN):
         return None
     return Anchor(previous.log_tail, xuc.judged_at, xuc.run, "the log's end at the last poll")
@@ -218,7 +220,7 @@ def cc_status(
     logs = outputs.get(LOGS)
     since_ok = previous.logs_since_ok if previous is not None else None
     window: LogWindow | None = None
-    end: tuple[str, ...] = ()
+    end: tuple[str, ...] | None = None
     if logs is not None:
         if since_used:
             since_ok = not since_refused(logs)

@@ -381,8 +381,14 @@ class StatusCollector:
             )
         except (RemoteError, TimeoutError) as exc:
             why = exc.message if isinstance(exc, RemoteError) else "no complete answer in time"
-            unread = {**wanted.outputs, cc.LOGS: batch.PartOutput("", f"{logs.line}: {why}", 1)}
-            status = cc.cc_status(node, unread, self.clock(), wanted.last_cc)
+            unread = {**wanted.outputs, cc.LOGS: batch.PartOutput("", why, 1)}
+            status = replace(
+                cc.cc_status(node, unread, self.clock(), wanted.last_cc),
+                # The short read's end is the log's end all the same (the next run's
+                # anchor, when this verdict is one that offers it).
+                log_tail=snap.cc.log_tail if snap.cc is not None else None,
+                logs_since_ok=wanted.logs_since_ok,
+            )
             return replace(snap, cc=status, errors=[*snap.errors, f"{logs.line}: {why}"])
         outputs = {**wanted.outputs, cc.LOGS: cc.part_of(result)}
         memo = self._cc_parses.setdefault(node.id, LastParse())

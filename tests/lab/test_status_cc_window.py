@@ -134,6 +134,7 @@ async def test_a_second_read_that_fails_leaves_the_new_run_unknown(
         xuc_now = snap.cc.xuc
         assert xuc_now.state is XucState.UNKNOWN and "could not be read" in xuc_now.basis
         assert xuc_now.run is not None
+        assert snap.cc.log_tail  # the short read's end: still the log's end, for an anchor
         n = execs(lab)
         assert not (await xuc(collector)).ready
         assert log_tails(lab, n) == [[str(cc.XUC_LOG_LINES)]]  # the usual window, in the batch

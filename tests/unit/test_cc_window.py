@@ -109,3 +109,30 @@ def test_judged_from_the_window_a_restart_reads_as_without_the_short_read() -> N
     again = cc.cc_status(cc_node(), outputs(inspect=inspect, logs=window), now, ready)
     assert again.xuc is not None and again.xuc.ready and again.xuc.line is not None
     assert READY in again.xuc.line
+
+
+def test_a_log_not_read_gives_no_anchor_to_the_next_run() -> None:
+    # Without docker times, order decides: an anchor is the end of the log a poll read. A
+    # poll ready from docker's health check alone, its log not read, knows no end: the
+    # next run must not take "nothing before" for one (every old line would count).
+    def plain(*messages: str) -> str:
+        return "".join(f"xuc-1  | {m}\n" for m in messages)
+
+    healthy = '"ExitCode": 0, "Health": {"Status": "healthy"}'
+    starting = '"ExitCode": 0, "Health": {"Status": "starting"}'
+    first = cc.cc_status(cc_node(), outputs(logs=plain("booting", READY)), T0 + 70)
+    assert first.xuc is not None and first.xuc.ready and first.xuc.line is not None
+    unread = {
+        **outputs(inspect=inspect_doc("2025-11-25T10:01:20Z").replace('"ExitCode": 0', healthy)),
+        cc.LOGS: PartOutput("", "no complete answer in time", 1),
+    }
+    second = cc.cc_status(cc_node(), unread, T0 + 85, first)
+    assert second.xuc is not None and second.xuc.ready and second.log_tail is None
+    again = inspect_doc("2025-11-25T10:01:30Z").replace('"ExitCode": 0', starting)
+    third = cc.cc_status(
+        cc_node(),
+        outputs(inspect=again, logs=plain("booting", READY, "booting", "booting")),
+        T0 + 95,
+        second,
+    )
+    assert third.xuc is not None and not third.xuc.ready, third.xuc.basis
