@@ -192,10 +192,12 @@ async def test_a_shell_that_ends_between_reads_gives_its_channel_back(
         shell = kept._links[MASTER].shell
         assert shell is not None
         shell._chan.write(b"exit\n")  # what a kill on the node does
+        # Given back with the shell's end (on the loop turn after asyncssh's own callback:
+        # a check that lands between the two would see the slot a turn early), no read
+        # needed to take it back.
         async with asyncio.timeout(5):
-            while kept.kept_shell(MASTER):
+            while kept.kept_shell(MASTER) or free_channels(kept, MASTER) < kept.max_channels:
                 await asyncio.sleep(0.02)
-        assert free_channels(kept, MASTER) == kept.max_channels  # given back at once
         assert (await kept.run(node, cat.cat("/etc/xivo/ha.conf"))).ok
         await shell_kept(kept, node)
         assert free_channels(kept, MASTER) == held
