@@ -469,13 +469,11 @@ class _ReadLog:
 # (a container recreated, even with a reused inode) does not start with the same.
 _MARK = 64
 _READ_LOGS: dict[Path, _ReadLog] = {}
+_read_logs_lines = 0  # the lines _READ_LOGS holds in all
 # Log files (the one read longest ago goes first), and their lines in all (some 40 MB: a
 # lab left running for days does not keep every line it ever read; see _keep_log).
 _READ_LOGS_KEPT = 4096
 _READ_LOGS_LINES = 200_000
-
-
-_read_logs_lines = 0  # the lines _READ_LOGS holds in all
 
 
 def _forget_log(path: Path) -> _ReadLog | None:
