@@ -401,10 +401,7 @@ class StatusCollector:
             memo=memo,
         )
         self._deep_if_out_of_view(node, status, outputs, wanted.last_cc)
-        raw = {
-            **snap.raw,
-            logs.line: memo.get(RAW_LOGS, cc.trim_log_raw, _shown(cc.part_of(result))),
-        }
+        raw = {**snap.raw, logs.line: memo.get(RAW_LOGS, cc.trim_log_raw, _shown(outputs[cc.LOGS]))}
         return replace(snap, cc=status, raw=raw)
 
     def _wants_deep(self, node_id: str, xuc: XucReadiness) -> bool:
