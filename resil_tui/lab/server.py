@@ -193,6 +193,26 @@ class _NodeSFTP(asyncssh.SFTPServer):
         super().setstat(path, attrs)
 
 
+MSG_IGNORE = 2  # RFC 4253 11.2
+
+
+def _without_ignore_packets(conn: asyncssh.SSHServerConnection) -> None:
+    """Send as OpenSSH's sshd does: no SSH_MSG_IGNORE.
+
+    asyncssh puts an empty one before every packet once encrypted (send_packet calls
+    itself for it, so this instance's send_packet sees it), and never needs one: the lab
+    sends none of its own. With them, a client got twice the packets a real node sends,
+    and a benchmark measured its CPU on them.
+    """
+    send = conn.send_packet
+
+    def send_packet(pkttype: int, *args: bytes, handler: Any = None) -> None:
+        if pkttype != MSG_IGNORE:
+            send(pkttype, *args, handler=handler)
+
+    conn.send_packet = send_packet  # type: ignore[method-assign]  # no asyncssh option for it
+
+
 class _Tracker(asyncssh.SSHServer):
     def __init__(self, node: _NodeServer) -> None:
         self._node = node
@@ -200,6 +220,7 @@ class _Tracker(asyncssh.SSHServer):
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
+        _without_ignore_packets(conn)
         self._node.connections.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
