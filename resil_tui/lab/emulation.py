@@ -13,7 +13,6 @@ import posixpath
 import shlex
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from resil_tui.lab import asterisk_cli, containers, docker_cli, files, shell, xivo
 from resil_tui.lab.base import CommandFailed, CommandIO, Ctx
@@ -374,8 +373,7 @@ async def _run_stdin(ctx: Ctx) -> int:
         world, node_id = ctx.world, ctx.node.id
         world.record(
             node_id,
-            {"kind": "exec", "via": "stdin", "line": line, "pty": bool(ctx.io.is_pty)}
-            | describe(line),
+            {"kind": "exec", "via": "stdin", "line": line, "pty": bool(ctx.io.is_pty)},
         )
         await _fault_delay(world, node_id)
         streams, held = ctx.io, await _Latency.start(ctx.io, world.timing.latency)
@@ -417,28 +415,10 @@ async def _fault_delay(world: LabWorld, node_id: str) -> None:
         await asyncio.sleep(delay)
 
 
-def describe(line: str) -> dict[str, Any]:
-    """What the lab records of a received line: its words (redirections and connectors
-    included) and every simple command in it, those of `sh -c` scripts too, as written:
-    what a test checks a node was asked to run."""
-    try:
-        program = shell.parse(line)
-        commands = shell.literal_words(line)
-    except shell.ShellError as exc:
-        return {"argv": line.split(), "commands": [], "refused": str(exc)}
-    argv: list[str] = []
-    for i, (connector, simple) in enumerate(program):
-        if i:
-            argv.append(connector)
-        argv += [w.literal for w in simple.words]
-        argv += [shell.redirect_text(r) for r in simple.redirects]
-    return {"argv": argv, "commands": commands}
-
-
 async def run_command(world: LabWorld, node_id: str, line: str, io: CommandIO) -> int:
     """Run one command line, as the node's shell would, on node `node_id`; its exit code."""
     node = world.node(node_id)
-    world.record(node_id, {"kind": "exec", "line": line, "pty": bool(io.is_pty), **describe(line)})
+    world.record(node_id, {"kind": "exec", "line": line, "pty": bool(io.is_pty)})
     flags = world.node_flags(node_id)
     if not flags.get("powered", True):
         io.write_err(b"ssh: connect to host: Connection refused (node powered off)\n")

@@ -413,6 +413,24 @@ def literal_words(line: str) -> list[list[str]]:
 SHELLS = ("sh", "bash", "dash")
 
 
+def describe(line: str) -> dict[str, list[str] | list[list[str]] | str]:
+    """What a test reads of a command line a node received: its words (redirections and
+    connectors included) and every simple command in it, those of `sh -c` scripts too,
+    as written; `refused` when sh would not run it."""
+    try:
+        program = parse(line)
+        commands = literal_words(line)
+    except ShellError as exc:
+        return {"argv": line.split(), "commands": [], "refused": str(exc)}
+    argv: list[str] = []
+    for i, (connector, simple) in enumerate(program):
+        if i:
+            argv.append(connector)
+        argv += [w.literal for w in simple.words]
+        argv += [redirect_text(r) for r in simple.redirects]
+    return {"argv": argv, "commands": commands}
+
+
 def redirect_text(r: Redirect) -> str:
     default = 0 if r.op in ("<", "<&", "<>") else 1
     return ("" if r.fd == default or r.op == "&>" else str(r.fd)) + r.op + r.target.literal

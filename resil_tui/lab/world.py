@@ -5,9 +5,8 @@ nodes/<id>/root/ (the node's file system), nodes/<id>/state.json (services, cont
 counters), nodes/<id>/commands.jsonl (every command the node received) and
 sites/<site>.json (the site's phones and calls, see phones.py).
 
-Every read-modify-write goes through `_locked_json`, which holds an fcntl lock only for a
-synchronous section: callers never await while holding it, so coroutines of one process
-cannot deadlock each other on it.
+Every read goes through `_Documents` (re-read only when the file changed) and every
+read-modify-write through its `edit`, under an fcntl lock.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from resil_tui.lab import initial, phones
+from resil_tui.lab import initial, phones, shell
 from resil_tui.lab.spec import SLAVE, XIVO, LabSpec, LabTiming, NodeSpec
 
 LAB_JSON = "lab.json"
@@ -50,28 +49,84 @@ def _atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-@contextmanager
-def _locked_json(path: Path, volatile: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
-    """Yield the JSON document at `path` under an exclusive lock; write it back on success.
+Stamp = tuple[int, int, int, int]
 
-    `volatile`: top-level keys whose change alone is not written (the file keeps their
-    old values); with any other change, the document is written whole, as it is.
+
+def _stamp(st: os.stat_result) -> Stamp:
+    # The inode too: every write replaces the file, so a new one is a new inode even
+    # where the size did not change. Inode numbers are reused at once, but not with the
+    # same times: this kernel's file times are fine-grained once they have been read.
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+class _Documents:
+    """The lab's JSON documents as this process last read them, by path and stamp.
+
+    A command reads several documents (lab.json, the node's state, the site's phones)
+    and most of them did not change since the last command: a stat then replaces a read
+    and a parse. What `read` returns is shared: callers only read it.
+
+    Every read-modify-write goes through `edit`, which holds an fcntl lock only for a
+    synchronous section: callers never await while holding it, so coroutines of one
+    process cannot deadlock each other on it.
     """
-    lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[Stamp, str, dict[str, Any]]] = {}
+
+    def read(self, path: str | Path) -> dict[str, Any] | None:
+        found = self._load(os.fspath(path))
+        return None if found is None else found[1]
+
+    def _load(self, path: str) -> tuple[str, dict[str, Any]] | None:
         try:
-            # Every writer writes _dump()'s form, so the text read is the "before" to
-            # compare with: one encoding per edit (a file of another form is rewritten once).
-            before = path.read_text() if path.exists() else _dump({})
-            data: dict[str, Any] = json.loads(before)
-            kept = {k: data[k] for k in volatile if k in data}
-            yield data
-            after = _dump(data)
-            if after != before and not (kept and _dump({**data, **kept}) == before):
-                _atomic_write_text(path, after)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            stamp = _stamp(os.stat(path))
+        except FileNotFoundError:
+            return None
+        known = self._known.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1], known[2]
+        try:
+            with open(path, encoding="utf-8") as f:
+                # The stamp of the file read, not of the one stat()ed: a writer may have
+                # replaced it in between.
+                stamp = _stamp(os.fstat(f.fileno()))
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        doc: dict[str, Any] = json.loads(text)
+        self._known[path] = (stamp, text, doc)
+        return text, doc
+
+    @contextmanager
+    def edit(self, path: Path, volatile: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+        """Yield the JSON document at `path` under an exclusive lock; write it back on
+        success.
+
+        `volatile`: top-level keys whose change alone is not written (the file keeps
+        their old values); with any other change, the document is written whole.
+
+        Most edits change nothing (a poll's looks): "changed" is decided by comparing the
+        document with the one read, in C, and the document is encoded only to be
+        written (encoding a site's phones to compare cost more than the rest of the
+        edit). Python's equality holds 1, 1.0 and True equal; the lab writes each key
+        with one type, so such a change never comes alone.
+        """
+        lock_path = path.with_name(path.name + ".lock")
+        with open(lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                found = self._load(str(path))
+                before, pristine = found if found is not None else ("{}", {})
+                data: dict[str, Any] = json.loads(before)  # the caller's own copy
+                yield data
+                if data != pristine:
+                    kept = {k: pristine[k] for k in volatile if k in pristine}
+                    if not (kept and {**data, **kept} == pristine):
+                        _atomic_write_text(path, _dump(data))
+                        self._known.pop(str(path), None)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class LabWorld:
@@ -82,12 +137,13 @@ class LabWorld:
         self.spec = spec
         self._nodes = {n.id: n for n in spec.nodes()}
         self._by_ip = {n.ip: n for n in spec.nodes()}
-        self._lab_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._docs = _Documents()
+        self._lab_json = str(self.lab_dir / LAB_JSON)  # read by most commands
         self._timing: tuple[dict[str, Any], LabTiming] | None = None  # of which lab.json
-        self._lab_json = str(self.lab_dir / LAB_JSON)  # stat()ed by every lab_state()
         # Paths are built once per node: every command of a large lab resolves several.
         self._node_dirs: dict[str, Path] = {}
         self._node_roots: dict[str, tuple[Path, str]] = {}
+        self._state_paths: dict[str, Path] = {}
 
     # -- creation -------------------------------------------------------------------------
     @classmethod
@@ -187,20 +243,16 @@ class LabWorld:
 
     # -- lab-wide state -------------------------------------------------------------------
     def lab_state(self) -> dict[str, Any]:
-        """lab.json, re-read only when it changed on disk (cheap for 200 nodes)."""
-        st = os.stat(self._lab_json)
-        # The inode too: every write replaces the file, so a new one is a new inode even
-        # where mtime is coarse (a tick) and the size did not change.
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if self._lab_cache is None or self._lab_cache[0] != key:
-            self._lab_cache = (key, json.loads(self.lab_json_path.read_text()))
-        return self._lab_cache[1]
+        """lab.json, re-read only when it changed on disk (to read only)."""
+        doc = self._docs.read(self._lab_json)
+        if doc is None:
+            raise FileNotFoundError(f"no lab in {self.lab_dir} ({LAB_JSON} missing)")
+        return doc
 
     @contextmanager
     def edit_lab(self) -> Iterator[dict[str, Any]]:
-        with _locked_json(self.lab_json_path) as doc:
+        with self._docs.edit(self.lab_json_path) as doc:
             yield doc
-        self._lab_cache = None
 
     @property
     def timing(self) -> LabTiming:
@@ -253,15 +305,18 @@ class LabWorld:
 
     # -- per-node state -------------------------------------------------------------------
     def state_path(self, node_id: str) -> Path:
-        return self.node_dir(node_id) / "state.json"
+        found = self._state_paths.get(node_id)
+        if found is None:
+            found = self._state_paths[node_id] = self.node_dir(node_id) / "state.json"
+        return found
 
     def read_state(self, node_id: str) -> dict[str, Any]:
-        path = self.state_path(node_id)
-        return json.loads(path.read_text()) if path.exists() else {}
+        """The node's state (to read only)."""
+        return self._docs.read(self.state_path(node_id)) or {}
 
     @contextmanager
     def edit_state(self, node_id: str) -> Iterator[dict[str, Any]]:
-        with _locked_json(self.state_path(node_id)) as st:
+        with self._docs.edit(self.state_path(node_id)) as st:
             yield st
 
     def write_state(self, node_id: str, state: dict[str, Any]) -> None:
@@ -273,8 +328,8 @@ class LabWorld:
         return self.lab_dir / "sites" / f"{site}.json"
 
     def read_site_state(self, site: str) -> dict[str, Any]:
-        path = self.site_state_path(site)
-        return json.loads(path.read_text()) if path.exists() else {}
+        """The site's phones and calls (to read only)."""
+        return self._docs.read(self.site_state_path(site)) or {}
 
     @contextmanager
     def edit_site_state(
@@ -282,7 +337,7 @@ class LabWorld:
     ) -> Iterator[dict[str, Any]]:
         path = self.site_state_path(site)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked_json(path, volatile) as st:
+        with self._docs.edit(path, volatile) as st:
             yield st
 
     def write_site_state(self, site: str, state: dict[str, Any]) -> None:
@@ -303,15 +358,21 @@ class LabWorld:
             os.close(fd)
 
     def commands(self, node_id: str) -> list[dict[str, Any]]:
+        """Every command the node received, in order; a command line's entry with its
+        words and commands (`shell.describe`), worked out here from the line recorded:
+        not at every command of every poll, which only tests read."""
         path = self.node_dir(node_id) / "commands.jsonl"
         if not path.exists():
             return []
         out = []
         for line in path.read_text().splitlines():
             try:
-                out.append(json.loads(line))
+                entry = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if entry.get("kind") == "exec" and isinstance(entry.get("line"), str):
+                entry = {**shell.describe(entry["line"]), **entry}
+            out.append(entry)
         return out
 
     # -- conveniences used by commands and tests --------------------------------------------
