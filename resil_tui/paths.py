@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -9,11 +10,18 @@ APP = "resil-tui"
 
 
 def _xdg(var: str, fallback: str) -> Path:
-    value = os.environ.get(var, "").strip()
+    # Read from the environment every time (a test, a wrapper may change it), built once
+    # per value: a status poll asks for the state directory on every XiVO node.
+    return _xdg_path(os.environ.get(var, ""), os.environ.get("HOME", ""), fallback)
+
+
+@functools.lru_cache(maxsize=32)
+def _xdg_path(value: str, home: str, fallback: str) -> Path:
+    value = value.strip()
     # The XDG spec says relative values are invalid and must be ignored.
     if value and os.path.isabs(value):
         return Path(value)
-    return Path.home() / fallback
+    return (Path(home) if home else Path.home()) / fallback
 
 
 def config_dir() -> Path:
