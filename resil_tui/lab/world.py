@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import fcntl
 import json
+import marshal
 import os
 import posixpath
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,21 @@ def _stamp(st: os.stat_result) -> Stamp:
     return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
+@dataclass
+class _Known:
+    stamp: Stamp
+    doc: dict[str, Any]  # shared with every reader: never changed
+    frozen: bytes | None = None  # the doc marshalled, made at its first edit
+
+    def copy(self) -> dict[str, Any]:
+        # marshal copies a JSON tree, types and key order kept, 5x faster than json.loads
+        # (a site's phones: 19 us against 92), and far faster than copy.deepcopy.
+        if self.frozen is None:
+            self.frozen = marshal.dumps(self.doc)
+        copied: dict[str, Any] = marshal.loads(self.frozen)
+        return copied
+
+
 class _Documents:
     """The lab's JSON documents as this process last read them, by path and stamp.
 
@@ -72,20 +89,20 @@ class _Documents:
     """
 
     def __init__(self) -> None:
-        self._known: dict[str, tuple[Stamp, str, dict[str, Any]]] = {}
+        self._known: dict[str, _Known] = {}
 
     def read(self, path: str | Path) -> dict[str, Any] | None:
         found = self._load(os.fspath(path))
-        return None if found is None else found[1]
+        return None if found is None else found.doc
 
-    def _load(self, path: str) -> tuple[str, dict[str, Any]] | None:
+    def _load(self, path: str) -> _Known | None:
         try:
             stamp = _stamp(os.stat(path))
         except FileNotFoundError:
             return None
         known = self._known.get(path)
-        if known is not None and known[0] == stamp:
-            return known[1], known[2]
+        if known is not None and known.stamp == stamp:
+            return known
         try:
             with open(path, encoding="utf-8") as f:
                 # The stamp of the file read, not of the one stat()ed: a writer may have
@@ -94,9 +111,8 @@ class _Documents:
                 text = f.read()
         except FileNotFoundError:
             return None
-        doc: dict[str, Any] = json.loads(text)
-        self._known[path] = (stamp, text, doc)
-        return text, doc
+        known = self._known[path] = _Known(stamp, json.loads(text))
+        return known
 
     @contextmanager
     def edit(self, path: Path, volatile: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
@@ -117,8 +133,8 @@ class _Documents:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 found = self._load(str(path))
-                before, pristine = found if found is not None else ("{}", {})
-                data: dict[str, Any] = json.loads(before)  # the caller's own copy
+                pristine = found.doc if found is not None else {}
+                data = found.copy() if found is not None else {}  # the caller's own
                 yield data
                 if data != pristine:
                     kept = {k: pristine[k] for k in volatile if k in pristine}
