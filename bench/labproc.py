@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -101,6 +103,23 @@ def _start(argvs: list[list[str]]) -> list[subprocess.Popen[str]]:
             proc.wait()
         raise
     return procs
+
+
+RAM_DIR = Path("/dev/shm")
+
+
+@contextlib.contextmanager
+def lab_directory(prefix: str) -> Iterator[Path]:
+    """A fresh directory for a lab's files, in RAM (/dev/shm) where the machine has it.
+
+    The lab keeps each node's state in JSON files it replaces at every change; on this
+    machine's ext4 a replace costs 0.2-0.4 ms, on tmpfs 0.05 ms. A real node writes no
+    such file: in a benchmark of the client, that cost is the emulation's, not the
+    client's, and is kept out like the lab's CPU (its own processes).
+    """
+    ram = RAM_DIR if RAM_DIR.is_dir() and os.access(RAM_DIR, os.W_OK | os.X_OK) else None
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=ram) as d:
+        yield Path(d)
 
 
 @contextlib.contextmanager
