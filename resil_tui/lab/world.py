@@ -12,6 +12,7 @@ read-modify-write through its `edit`, under an fcntl lock.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import marshal
 import os
@@ -56,15 +57,23 @@ Stamp = tuple[int, int, int, int]
 
 def _stamp(st: os.stat_result) -> Stamp:
     # The inode too: every write replaces the file, so a new one is a new inode even
-    # where the size did not change. Inode numbers are reused at once, but not with the
-    # same times: this kernel's file times are fine-grained once they have been read.
+    # where the size did not change.
     return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+# A file changed less than this before it was read may change again with the same stamp:
+# ext4 gives a replaced file's inode number to the next file but one, and file times
+# move in ticks (jiffies before Linux 6.13, 1 s or 2 s on some file systems). Such an
+# entry is checked against the file's text at every use, until its time is older.
+RACY_NS = 2_000_000_000
 
 
 @dataclass
 class _Known:
     stamp: Stamp
+    text: str
     doc: dict[str, Any]  # shared with every reader: never changed
+    racy: bool  # the stamp alone does not tell a change (RACY_NS)
     frozen: bytes | None = None  # the doc marshalled, made at its first edit
 
     def copy(self) -> dict[str, Any]:
@@ -76,12 +85,17 @@ class _Known:
         return copied
 
 
+def _racy(st: os.stat_result) -> bool:
+    return time.time_ns() - st.st_mtime_ns < RACY_NS
+
+
 class _Documents:
-    """The lab's JSON documents as this process last read them, by path and stamp.
+    """The lab's JSON documents as this process last read them, by path.
 
     A command reads several documents (lab.json, the node's state, the site's phones)
-    and most of them did not change since the last command: a stat then replaces a read
-    and a parse. What `read` returns is shared: callers only read it.
+    and most of them did not change since the last command: a stat, or where the stamp
+    cannot tell (RACY_NS) a read and a comparison of the text, then replaces a parse.
+    What `read` returns is shared: callers only read it.
 
     Every read-modify-write goes through `edit`, which holds an fcntl lock only for a
     synchronous section: callers never await while holding it, so coroutines of one
@@ -95,23 +109,26 @@ class _Documents:
         found = self._load(os.fspath(path))
         return None if found is None else found.doc
 
-    def _load(self, path: str) -> _Known | None:
-        try:
-            stamp = _stamp(os.stat(path))
-        except FileNotFoundError:
-            return None
+    def _load(self, path: str, *, verify: bool = False) -> _Known | None:
+        """The document at `path`; `verify`: from its text even where the stamp tells
+        (an edit, whose write must start from the file as it is)."""
         known = self._known.get(path)
-        if known is not None and known.stamp == stamp:
-            return known
+        if known is not None and not (verify or known.racy):
+            try:
+                if _stamp(os.stat(path)) == known.stamp:
+                    return known
+            except FileNotFoundError:
+                return None
         try:
             with open(path, encoding="utf-8") as f:
-                # The stamp of the file read, not of the one stat()ed: a writer may have
-                # replaced it in between.
-                stamp = _stamp(os.fstat(f.fileno()))
+                st = os.fstat(f.fileno())  # the file read, not one stat()ed before
                 text = f.read()
         except FileNotFoundError:
             return None
-        known = self._known[path] = _Known(stamp, json.loads(text))
+        if known is not None and known.text == text:
+            known.stamp, known.racy = _stamp(st), _racy(st)
+            return known
+        known = self._known[path] = _Known(_stamp(st), text, json.loads(text), _racy(st))
         return known
 
     @contextmanager
@@ -122,6 +139,8 @@ class _Documents:
         `volatile`: top-level keys whose change alone is not written (the file keeps
         their old values); with any other change, the document is written whole.
 
+        The file's text is read under the lock every time (a write must never start
+        from a stale copy); its parse is reused when the text is the one last parsed.
         Most edits change nothing (a poll's looks): "changed" is decided by comparing the
         document with the one read, in C, and the document is encoded only to be
         written (encoding a site's phones to compare cost more than the rest of the
@@ -132,7 +151,7 @@ class _Documents:
         with open(lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                found = self._load(str(path))
+                found = self._load(str(path), verify=True)
                 pristine = found.doc if found is not None else {}
                 data = found.copy() if found is not None else {}  # the caller's own
                 yield data
@@ -143,6 +162,13 @@ class _Documents:
                         self._known.pop(str(path), None)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=4096)
+def _described(line: str) -> bytes:
+    # Tests read a node's commands again and again while they wait: each line is
+    # described once, and every entry gets a copy of its own.
+    return marshal.dumps(shell.describe(line))
 
 
 class LabWorld:
@@ -387,7 +413,7 @@ class LabWorld:
             except json.JSONDecodeError:
                 continue
             if entry.get("kind") == "exec" and isinstance(entry.get("line"), str):
-                entry = {**shell.describe(entry["line"]), **entry}
+                entry = {**marshal.loads(_described(entry["line"])), **entry}
             out.append(entry)
         return out
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from resil_tui.lab import world as world_module
 from resil_tui.lab.spec import LabSpec, LabTiming
 from resil_tui.lab.world import LabWorld
 
@@ -77,3 +78,41 @@ def test_an_edit_that_fails_changes_nothing_seen(tmp_path: Path) -> None:
         raise RuntimeError("the command failed half way")
     assert a.read_state(NODE)["services"] == services
     assert "probe" not in a.read_state(NODE)
+
+
+TICK = 4_000_000  # file times in 4 ms steps, as before Linux 6.13's fine-grained times
+
+
+def _coarse_stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_ino, st.st_mtime_ns // TICK, st.st_ctime_ns // TICK, st.st_size)
+
+
+@pytest.mark.parametrize("trust_stamps", [False, True], ids=["racy", "stamp-trusted"])
+def test_no_change_is_lost_when_a_stamp_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trust_stamps: bool
+) -> None:
+    """ext4 gives a replaced file's inode to the next file but one: A, B, C written
+    within one tick with the same size give C the stamp of A. A world that read A must
+    still read C, and an edit must start from C."""
+    monkeypatch.setattr(world_module, "_stamp", _coarse_stamp)
+    if trust_stamps:  # every entry trusted by its stamp: reads can be stale, edits not
+        monkeypatch.setattr(world_module, "RACY_NS", 0)
+    a, b = _twins(tmp_path)
+    with b.edit_state(NODE) as st:
+        st["n"] = 10
+    for attempt in range(50):
+        v0 = LabWorld.open(tmp_path).read_state(NODE)["n"]
+        if not trust_stamps:
+            assert a.read_state(NODE)["n"] == v0, f"attempt {attempt}"
+        else:
+            a.read_state(NODE)
+        with b.edit_state(NODE) as st:
+            st["n"] += 1
+        with b.edit_state(NODE) as st:
+            st["n"] += 1
+        if not trust_stamps:
+            assert a.read_state(NODE)["n"] == v0 + 2, f"attempt {attempt}: a stale read"
+        with a.edit_state(NODE) as st:
+            st["n"] += 1
+        on_disk = LabWorld.open(tmp_path).read_state(NODE)["n"]
+        assert on_disk == v0 + 3, f"attempt {attempt}: b's changes lost"
