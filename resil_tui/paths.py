@@ -12,16 +12,18 @@ APP = "resil-tui"
 def _xdg(var: str, fallback: str) -> Path:
     # Read from the environment every time (a test, a wrapper may change it), built once
     # per value: a status poll asks for the state directory on every XiVO node.
-    return _xdg_path(os.environ.get(var, ""), os.environ.get("HOME", ""), fallback)
+    return _xdg_path(os.environ.get(var, ""), os.environ.get("HOME"), fallback)
 
 
 @functools.lru_cache(maxsize=32)
-def _xdg_path(value: str, home: str, fallback: str) -> Path:
+def _xdg_path(value: str, home: str | None, fallback: str) -> Path:
+    """`home`: $HOME as it is (None when unset), which is all Path.home() reads besides
+    the password database."""
     value = value.strip()
     # The XDG spec says relative values are invalid and must be ignored.
     if value and os.path.isabs(value):
         return Path(value)
-    return (Path(home) if home else Path.home()) / fallback
+    return Path.home() / fallback
 
 
 def config_dir() -> Path:
