@@ -85,8 +85,10 @@ class _Known:
         return copied
 
 
-def _racy(st: os.stat_result) -> bool:
-    return time.time_ns() - st.st_mtime_ns < RACY_NS
+def _racy(st: os.stat_result, opened_ns: int) -> bool:
+    # The time before the file was opened: a file that takes its inode can only be made
+    # once this read let it go, later still.
+    return opened_ns - st.st_mtime_ns < RACY_NS
 
 
 class _Documents:
@@ -119,16 +121,18 @@ class _Documents:
                     return known
             except FileNotFoundError:
                 return None
+        opened = time.time_ns()
         try:
             with open(path, encoding="utf-8") as f:
                 st = os.fstat(f.fileno())  # the file read, not one stat()ed before
                 text = f.read()
         except FileNotFoundError:
             return None
+        racy = _racy(st, opened)
         if known is not None and known.text == text:
-            known.stamp, known.racy = _stamp(st), _racy(st)
+            known.stamp, known.racy = _stamp(st), racy
             return known
-        known = self._known[path] = _Known(_stamp(st), text, json.loads(text), _racy(st))
+        known = self._known[path] = _Known(_stamp(st), text, json.loads(text), racy)
         return known
 
     @contextmanager
