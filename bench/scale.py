@@ -72,10 +72,11 @@ batch). The asyncssh lab runs in {LAB_PROCS} process(es) of its own (one per cor
 serving whole sites: `bench.labproc --share`) and answers every command line no sooner
 than {LATENCY * 1000:.0f} ms after it arrived, running it meanwhile (a real node works while
 its answer is on its way; run after the wait, a burst of 500 lines would queue on the
-lab's cores behind the last wait). Its files are in /dev/shm (RAM) when the machine has
-one: each state change replaces a JSON file, 0.2-0.4 ms on an ext4 disk, a cost no real
-node has; the client's files stay on disk. It sends no SSH_MSG_IGNORE, as OpenSSH's sshd. The
-client is the bench process itself:
+lab's cores behind the last wait). Its directory is in /dev/shm when that is a tmpfs
+with room (each state change of the lab replaces a JSON file, 0.2-0.4 ms on an ext4 disk,
+a cost no real node has); so are the inventory and keys it writes for the client, read
+once at connection. The client's state directory stays in the usual temporary one. The
+lab sends no SSH_MSG_IGNORE, as OpenSSH's sshd. The client is the bench process itself:
 per size, one `Pool` and one `StatusCollector` over the first N / {NODES_PER_SITE} sites,
 polling as the console and the watcher do (`keep_shells`: each read one line on a shell
 kept open per node, *kept shells* counts the nodes that had one); a first poll opens the
@@ -259,7 +260,7 @@ def measure(quick: bool) -> tuple[dict[int, dict[str, float | str]], dict[str, f
     rounds = QUICK_ROUNDS if quick else ROUNDS
     alone_rounds = 1 if quick else ALONE_ROUNDS
     found: dict[int, dict[str, float | str]] = {}
-    # The client's files on disk as usual, the lab's in RAM (see lab_directory).
+    # The client's state where it usually is, the lab's directory in RAM (lab_directory).
     with (
         tempfile.TemporaryDirectory(prefix="resil-scale-") as d,
         lab_directory("resil-scale-lab-") as ram,
