@@ -56,8 +56,8 @@ Stamp = tuple[int, int, int, int]
 
 
 def _stamp(st: os.stat_result) -> Stamp:
-    # The inode too: every write replaces the file, so a new one is a new inode even
-    # where the size did not change.
+    # Every write replaces the file: another inode, other times, even at the same size;
+    # but an inode number comes back, and times can hold still for a tick (RACY_NS).
     return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
