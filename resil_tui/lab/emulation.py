@@ -219,8 +219,6 @@ def _redirected(ctx: Ctx, redirects: tuple[shell.Redirect, ...], status: int) ->
         target = shell.expand(r.target, status, ENVIRONMENT) or ""
         if r.op in (">&", "<&") and target in ("1", "2") and r.fd in (1, 2):
             where[r.fd] = where[int(target)]  # a dup: where that fd goes now
-        elif r.op == "&>" and target == "/dev/null":
-            where[1] = where[2] = "null"
         elif r.op in (">", ">>", ">|", "<", "<>") and target == "/dev/null":
             if r.fd == 0:
                 stdin_null = True
@@ -257,10 +255,14 @@ async def _builtin(ctx: Ctx, name: str, args: list[str], status: int) -> int | N
     if name == ":":
         return 0
     if name == "exit":
-        try:
-            raise _Exit(int(args[0]) & 0xFF if args else status)
-        except ValueError:
-            raise CommandFailed(f"sh: exit: Illegal number: {args[0]}", 2) from None
+        if not args:
+            raise _Exit(status)
+        if args[0] and args[0].isascii() and args[0].isdigit():
+            raise _Exit(int(args[0]) & 0xFF)
+        # sh's "Illegal number" ends the shell too (dash: `exit 3x; printf after` prints
+        # nothing); a sign is illegal there as well.
+        ctx.err(f"sh: exit: Illegal number: {args[0]}\n")
+        raise _Exit(2)
     if name == "cd":
         target = args[0] if args else "/root"
         if not ctx.path(target).is_dir():
@@ -290,7 +292,11 @@ async def _run_argv(ctx: Ctx, argv: list[str], status: int, *, shell_line: bool 
         return 0
     name = posixpath.basename(argv[0])
     args = argv[1:]
-    if name in shell.SHELLS and len(args) >= 2 and args[0] == "-c":
+    if name in shell.SHELLS and len(args) > 2 and args[0] == "-c":
+        raise CommandFailed(
+            f"{name}: the lab does not emulate the arguments after -c's script ($0, $1...)", 2
+        )
+    if name in shell.SHELLS and len(args) == 2 and args[0] == "-c":
         # A new shell: its own $? (0), its own `exit`; the cwd does not come back.
         sub = Ctx(ctx.world, ctx.node, ctx.io, ctx.cwd, ctx.timing)
         return await (run_script(sub, args[1]) if shell_line else _run_words(sub, args[1]))

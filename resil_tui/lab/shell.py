@@ -4,8 +4,9 @@ sshd runs a client's command line through the user's shell (`$SHELL -c LINE`), s
 lab reads a line the way sh reads it, never by splitting it on blanks: quoting (`'$?'`
 is literal, `"$?"` and `$?` expand; backslashes), the `;` `&&` `||` and newline
 separators with or without blanks around them, redirections (`>&2`, `2>/dev/null`,
-`2>&1`, `</dev/null`, bash's `&>/dev/null`), parameter expansion (`$?`, `${?}`, `$HOME`,
-unset names expand to nothing) and the `printf` builtin's formats. What the lab does not
+`2>&1`, `</dev/null`; not bash's `&>`, which sh reads as `&` then `>`), parameter
+expansion (`$?`, `${?}`, `$HOME`, unset names expand to nothing) and the `printf`
+builtin's formats. What the lab does not
 emulate (pipes, background jobs, command substitution, compound commands, here-documents,
 redirections to files) is refused as a whole line, with a clear message and exit status 2,
 rather than run as something else.
@@ -27,7 +28,7 @@ _RESERVED_WORDS = "! { } case do done elif else esac fi for function if in selec
 RESERVED = frozenset(_RESERVED_WORDS.split())
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL_PARAMS = "?$#!-@*0123456789"
-REDIRECTIONS = frozenset({">", ">>", ">|", "<", ">&", "<&", "&>", "<>"})
+REDIRECTIONS = frozenset({">", ">>", ">|", "<", ">&", "<&", "<>"})
 
 
 # One token at a time: blanks, a run of characters with no meaning to the tokenizer (`#`
@@ -37,7 +38,7 @@ _TOKEN = re.compile(
     r"(?P<blank>[ \t]+)"
     r"|(?P<plain>[^ \t\n\\'\"$`;&|<>()]+)"
     r"|(?P<single>'[^']*')"
-    r"|(?P<op>&&|\|\||;;|>>|>&|<&|>\||&>|<<|<>|[;&|<>()])"
+    r"|(?P<op>&&|\|\||;;|>>|>&|<&|>\||<<|<>|[;&|<>()])"
     r"|(?P<newline>\n)"
     r"|(?P<other>.)",
     re.DOTALL,
@@ -332,6 +333,8 @@ def parse(line: str) -> Program:
     def end_command(op: str) -> None:
         nonlocal connector, words, redirects
         if not words and not redirects:
+            if op == "\n" and connector in ("&&", "||"):
+                return  # sh reads the next command of an `&&` or `||` list on the next line
             if op in ("&&", "||", ";") or connector in ("&&", "||"):
                 raise ShellError(f'Syntax error: "{op}" unexpected')
             return  # an empty line, or blank lines between commands
@@ -364,7 +367,7 @@ def parse(line: str) -> Program:
         end_command(item.text)  # ";", "&&", "||", newline
     if connector in ("&&", "||") and not words and not redirects:
         raise ShellError("Syntax error: end of file unexpected")
-    end_command(";")
+    end_command("\n")  # the end of the line ends its last command, as a newline does
     return tuple(program)
 
 
@@ -433,7 +436,7 @@ def describe(line: str) -> dict[str, list[str] | list[list[str]] | str]:
 
 def redirect_text(r: Redirect) -> str:
     default = 0 if r.op in ("<", "<&", "<>") else 1
-    return ("" if r.fd == default or r.op == "&>" else str(r.fd)) + r.op + r.target.literal
+    return ("" if r.fd == default else str(r.fd)) + r.op + r.target.literal
 
 
 # --- printf ---------------------------------------------------------------------------
@@ -517,6 +520,38 @@ def _number(arg: str, errors: list[str]) -> int:
 class _Conversion(NamedTuple):
     spec: str  # "%" and its flags, width and precision
     conv: str
+    flags: str = ""
+    width: str = ""
+    precision: str | None = None
+
+
+_BASES = {"d": "d", "i": "d", "u": "d", "o": "o", "x": "x", "X": "X"}
+
+
+def _integer(c: _Conversion, value: int) -> str:
+    """An integer conversion as C's printf writes it, which Python's % does not always:
+    a precision drops the 0 flag and, at 0, writes no digit for 0; `%#o` is 010, not
+    0o10; `%#x` of 0 is 0, not 0x0."""
+    signed = c.conv in "di"
+    digits = format(abs(value) if signed else value, _BASES[c.conv])
+    sign = "-" if signed and value < 0 else ""
+    if signed and not sign:
+        sign = "+" if "+" in c.flags else " " if " " in c.flags else ""
+    if c.precision is not None:
+        wanted = int(c.precision or "0")
+        digits = "" if value == 0 and wanted == 0 else digits.zfill(wanted)
+    prefix = ""
+    if "#" in c.flags:
+        if c.conv == "o" and not digits.startswith("0"):
+            digits = "0" + digits
+        elif c.conv in "xX" and value != 0:
+            prefix = "0" + c.conv
+    head, width = sign + prefix, int(c.width or "0")
+    if "-" in c.flags:
+        return (head + digits).ljust(width)
+    if "0" in c.flags and c.precision is None:
+        return head + digits.zfill(width - len(head))
+    return (head + digits).rjust(width)
 
 
 class _Refused(NamedTuple):
@@ -548,11 +583,17 @@ def _format(fmt: str) -> tuple[str | _Conversion | _Refused, ...]:
             i = text.end()
             continue
         m = _CONVERSION.match(fmt, i)
+        if m is not None and m.group(4) == "%" and m.end() - i > 2:
+            m = None  # `%5%`: only `%%` writes a %
         if m is None:
             if fmt[i + 1 : i + 2] == "*" or "*" in fmt[i : i + 4]:
                 pieces.append(_Refused("printf: '*' widths are not emulated by the lab\n", False))
+            elif i + 1 == len(fmt):
+                pieces.append(_Refused("printf: missing format character", True))
             else:
-                pieces.append(_Refused(f"printf: %{fmt[i + 1 : i + 2]}: invalid directive", True))
+                bad = re.match(r"%[-+ #0]*[0-9]*(?:\.[0-9]*)?.?", fmt[i:])
+                assert bad is not None  # "%" and nothing else matches
+                pieces.append(_Refused(f"printf: {bad.group()}: invalid directive", True))
             break
         flags, width, precision, conv = m.groups()
         i = m.end()
@@ -561,7 +602,11 @@ def _format(fmt: str) -> tuple[str | _Conversion | _Refused, ...]:
             continue
         pieces.append(
             _Conversion(
-                "%" + flags + width + (f".{precision}" if precision is not None else ""), conv
+                "%" + flags + width + (f".{precision}" if precision is not None else ""),
+                conv,
+                flags,
+                width,
+                precision,
             )
         )
     return tuple(pieces)
@@ -582,12 +627,13 @@ def printf(args: list[str]) -> tuple[str, str, int]:
                     out.append(piece)
                     continue
                 if isinstance(piece, _Refused):
+                    # sh's printf: a bad format is a usage error (2), a bad number 1.
                     if not piece.listed:
-                        return "".join(out), piece.message, 1
+                        return "".join(out), piece.message, 2
                     errors.append(piece.message)
-                    return "".join(out), "".join(e + "\n" for e in errors), 1
+                    return "".join(out), "".join(e + "\n" for e in errors), 2
                 assert isinstance(piece, _Conversion)
-                spec, conv = piece
+                spec, conv = piece.spec, piece.conv
                 arg = rest.pop(0) if rest else None
                 used += arg is not None
                 if conv == "s":
@@ -603,7 +649,7 @@ def printf(args: list[str]) -> tuple[str, str, int]:
                     value = _number(arg or "", errors)
                     if conv in "ouxX" and value < 0:
                         value &= (1 << 64) - 1
-                    out.append((spec + ("d" if conv in "iu" else conv)) % value)
+                    out.append(_integer(piece, value))
             if not rest or used == 0:
                 break  # the format is reused while arguments are left
     except _Stop:

@@ -89,7 +89,64 @@ SAME_AS_DASH = [
     ": ; printf '%d' $?",
     "echo a b  c; echo; echo -n x",
     "printf '%s\\n' ~ ~/x '~'",
+    # The end of a line ends its last command, as a newline does (not as a second `;`).
+    "printf a;",
+    "printf a ; ",
+    "printf a; # done",
+    "sh -c ''; printf '[%d]' $?",
+    "sh -c '# only a comment'; printf '[%d]' $?",
+    "sh -c 'printf a;'; printf '[%d]' $?",
+    # A newline (or blank lines) after `&&` or `||`: the list goes on on the next line.
+    "printf a &&\nprintf b",
+    "false ||\n\nprintf b",
+    "exit 300; printf never",
+    "printf '%05.3d|%.0d|%5.0d|%-5.0d|%+.0d|% .0d|%.d|%#x|%#o|%.0x|%+5.0d|\\n' 5 0 0 0 0 0 0 0 0 0",
+    "printf '%#o|%#x|%#X|%+d|% d|%-+5d|%08.3x|%-08d|\\n' 8 255 255 3 3 -3 255 7",
 ]
+
+# Same stdout and exit status as dash (the messages on stderr are worded by each).
+SAME_OUTPUT_AND_STATUS_AS_DASH = [
+    "exit 3x; printf after",  # an illegal number ends the shell too
+    "sh -c 'exit -1; printf a'; printf '[%d]' $?",
+    "printf '%q'",
+    "printf 'a%5%b'",
+    "printf 'a%'",
+    "printf '%d|' 1 x 3",  # a bad number: 1, and the rest still written
+]
+
+
+@pytest.mark.parametrize("line", SAME_OUTPUT_AND_STATUS_AS_DASH)
+def test_same_output_and_status_as_dash(world: LabWorld, line: str) -> None:
+    out, err, code = in_lab(world, line)
+    d_out, d_err, d_code = in_dash(line)
+    assert (out, code) == (d_out, d_code)
+    assert bool(err) == bool(d_err)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    flags=st.lists(st.sampled_from("-+ #0"), max_size=3).map("".join),
+    width=st.sampled_from(["", "1", "5", "12"]),
+    precision=st.sampled_from([None, "", "0", "1", "4"]),
+    conv=st.sampled_from("diouxX"),
+    value=st.sampled_from(["0", "1", "7", "8", "255", "-1", "-42", "4096"]),
+)
+def test_integer_conversions_are_dash_s(
+    world: LabWorld, flags: str, width: str, precision: str | None, conv: str, value: str
+) -> None:
+    spec = "%" + flags + width + ("" if precision is None else "." + precision) + conv
+    line = shlex.join(["printf", f"[{spec}]", value])
+    assert in_lab(world, line) == in_dash(line)
+
+
+def test_a_blank_line_on_a_kept_shell_does_not_end_it(world: LabWorld) -> None:
+    script = b"printf a\n\nprintf b\n"
+    io = LinesIO(script)
+    code = asyncio.run(run_command(world, NODE, "sh", io))
+    dash = subprocess.run(["/bin/sh"], input=script, capture_output=True, timeout=30)
+    assert (io.out, code) == (dash.stdout, dash.returncode) == (b"ab", 0)
 
 
 @pytest.mark.parametrize("line", SAME_AS_DASH)
@@ -125,6 +182,9 @@ def test_the_batch_construct_runs_as_in_dash(world: LabWorld) -> None:
         ("printf x &&", "end of file"),
         ("; printf x", "unexpected"),
         ("(printf x)", "subshells"),
+        # sh reads `&>` as `&` then `>` (bash's `&>` is not sh's): a background job.
+        ("printf a &>/dev/null", "background"),
+        ('sh -c \'printf "%s|" "$0" "$1"\' x y', "arguments after -c"),
     ],
 )
 def test_what_is_not_emulated_is_refused_whole(world: LabWorld, line: str, why: str) -> None:
