@@ -17,7 +17,7 @@ import time
 import traceback
 from types import ModuleType
 
-from bench import fanout, results, sanitize, scale, startup, status
+from bench import fanout, monitoring, results, sanitize, scale, startup, status
 from bench.results import Measured, Section, Target
 
 logs: ModuleType | None
@@ -33,6 +33,7 @@ MODULES: list[tuple[str, ModuleType | None]] = [
     ("scale", scale),
     ("logs", logs),
     ("startup", startup),
+    ("monitoring", monitoring),
     ("sanitize", sanitize),
 ]
 QUICK_BUDGET_S = 120.0

@@ -767,7 +767,9 @@ def measure(scratch: Path, quick: bool = False) -> tuple[list[Tool], list[str]]:
 
 
 def _median(tools: list[Tool], key: str) -> float:
-    found = [t for t in tools if t.key == key and t.times]
+    """The tool's median, or nan once any of its runs failed (the runs before a failure
+    are no figure: a RESULT must not read ok from part of a run)."""
+    found = [t for t in tools if t.key == key and t.times and not t.error]
     return statistics.median(found[0].times) if found else float("nan")
 
 

@@ -9,11 +9,9 @@ interleaved, against one lab process (2 XiVO nodes, no added latency):
 - `resil-tui check`: the plugin, a full poll and its status line;
 - `resil-tui metrics`: the same poll as Prometheus text.
 
-Ends with one line `RESULT check-start <check / status --json> <=1.15x ok|short`: the
-plugin must cost no more than the status command it replaces (same poll, same imports
-plus its own small modules). A module of its own so that it can be added to the bench
-driver with one line (`("monitoring", monitoring)` in bench/driver.py's MODULES, with
-`TARGETS` and `run(quick)` there).
+Its figure, `RESULT check-start <check / status --json> <=1.15x ok|short`: the plugin
+must cost no more than the status command it replaces (same poll, same imports plus its
+own small modules). Run by `python -m bench` with the others.
 """
 
 from __future__ import annotations
@@ -27,10 +25,16 @@ import time
 from pathlib import Path
 
 from bench.labproc import lab_process
+from bench.results import Measured, Target
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS, QUICK_RUNS = 10, 3
 TARGET = 1.15
+TARGETS = (
+    Target(
+        "check-start", "resil-tui check (monitoring plugin) vs status --json, 2 lab nodes", TARGET
+    ),
+)
 TIMEOUT = 60.0
 
 
@@ -73,12 +77,16 @@ def measure(tmp: Path, runs: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def run(quick: bool = False) -> list[str]:
+def run(quick: bool = False) -> list[Measured]:
+    lines, ratio = table(quick)
+    return [Measured(lines, ratio)]
+
+
+def table(quick: bool) -> tuple[list[str], float]:
     with tempfile.TemporaryDirectory(prefix="resil-monitoring-") as d:
         t = measure(Path(d), QUICK_RUNS if quick else RUNS)
     ms = {k: v * 1000 for k, v in t.items()}
     ratio = t["check"] / t["status"]
-    verdict = "ok" if ratio <= TARGET else "short"
     return [
         "| process | median ms | ratio | to |",
         "| --- | ---: | ---: | --- |",
@@ -91,10 +99,11 @@ def run(quick: bool = False) -> list[str]:
         f"| {ratio:.2f} | `status --json` |",
         f"| `resil-tui metrics` (same poll, exposition) | {ms['metrics']:.0f} "
         f"| {t['metrics'] / t['status']:.2f} | `status --json` |",
-        f"RESULT check-start {ratio:.2f}x <={TARGET:.2f}x {verdict}",
-    ]
+    ], ratio
 
 
 if __name__ == "__main__":
-    for line in run("--quick" in sys.argv):
+    (got,) = run("--quick" in sys.argv)
+    for line in got.lines:
         print(line, flush=True)
+    print(TARGETS[0].result_line(got.value), flush=True)

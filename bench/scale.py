@@ -184,18 +184,20 @@ async def refresh_at(
     pool: Pool | None = None,
     *,
     keep: bool = True,
+    reused: bool = False,
 ) -> dict[str, float | str]:
-    """One size's figures; with `pool`, on its (already open) connections: no cold poll.
-    `keep`: through kept shells, as a console polls (else one execution per read)."""
+    """One size's figures, on `pool` if given (left open) or on a pool of its own.
+    `reused`: the pool's connections are already open (no cold figures then). `keep`:
+    through kept shells, as a console polls (else one execution per read)."""
     sites = [inv.sites[name] for name in sorted(inv.sites)[: nodes // NODES_PER_SITE]]
     chosen = [n for site in sites for n in site.nodes()]
     fds0 = _fds()
-    shared = pool is not None
+    owned = pool is None
     pool = pool or make_pool(inv, audit_path=tmp / "audit.jsonl", keep_shells=keep)
     try:
         collector = StatusCollector(inv, pool)
         c0, t0 = time.process_time(), time.perf_counter()
-        await collector.poll(sites)  # cold: connections opened here
+        await collector.poll(sites)  # cold, unless `reused`: connections opened here
         cold, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
         kept = (await keep_shells_ready(collector, pool, sites))[0] if keep else 0
         fds = _fds() - fds0
@@ -215,15 +217,15 @@ async def refresh_at(
                 raise RuntimeError(f"unreachable in the benchmark: {down[:5]}")
         alone, alone_kind = await _alone(collector, chosen, alone_rounds)
     finally:
-        if not shared:
+        if owned:
             await pool.close()
     count = len(chosen)
     wall = statistics.median(walls)
     return {
         "nodes": count,
-        "cold_s": float("nan") if shared else cold,
-        "cold_cpu_ms_per_node": float("nan") if shared else cold_cpu / count * 1000,
-        "fds": fds if not shared else -1,
+        "cold_s": float("nan") if reused else cold,
+        "cold_cpu_ms_per_node": float("nan") if reused else cold_cpu / count * 1000,
+        "fds": -1 if reused else fds,
         "wall_s": wall,
         "wall_max_s": max(walls),
         "x_latency": wall / LATENCY,
@@ -247,8 +249,9 @@ async def _quick_sizes(
     pool = make_pool(inv, audit_path=tmp / "audit.jsonl", keep_shells=True)
     try:
         for size in sorted(sizes, reverse=True):
-            shared = pool if found else None
-            found[size] = await refresh_at(inv, tmp, lab_pids, size, QUICK_ROUNDS, 1, shared)
+            found[size] = await refresh_at(
+                inv, tmp, lab_pids, size, QUICK_ROUNDS, 1, pool, reused=bool(found)
+            )
     finally:
         await pool.close()
 

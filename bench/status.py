@@ -236,6 +236,9 @@ def run(quick: bool = False) -> list[Measured]:
             ],
             float(max(max(sent.values()), max(lines_kept.values()))),
         )
+        unread = sorted(n for n, k in [*sent.items(), *lines_kept.items()] if k < 1)
+        if unread:  # a refresh that did not read a node is no figure, even at <= 1
+            execs = Measured([*execs.lines, f"not read in a refresh: {unread}"], float("nan"))
         w = asyncio.run(warm_refresh(tmp, sites=10, mds=3, rounds=2 if quick else 5))
         lines = [
             f"status warm refresh: {w['nodes']:.0f} nodes, {LATENCY * 1000:.0f} ms per command: "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -84,3 +85,10 @@ def test_every_real_module_declares_its_targets() -> None:
         names += [t.name for t in module.TARGETS]
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[a-z0-9-]+", n) for n in names)
+
+
+def test_every_benchmark_module_is_run_by_the_driver() -> None:
+    # `python -m bench --quick` runs every benchmark: a new module must be in MODULES.
+    helpers = {"__init__", "__main__", "driver", "results", "labproc"}
+    files = {p.stem for p in Path(driver.__file__).parent.glob("*.py")} - helpers
+    assert files == {name for name, _ in driver.MODULES}
