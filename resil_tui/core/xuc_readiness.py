@@ -42,8 +42,10 @@ run's readiness line is in the history and must not count:
   (fewer lines than asked for), it holds exactly one readiness line, and the run has been up
   longer than its grace. That is read as ``ready``, the basis saying it was assumed: a
   wrapper that drops ``-t`` and prints no time would otherwise leave a healthy xuc up for
-  days ``unknown`` for ever. It is wrong only for a container restarted once whose second
-  run never became ready; the next polls then judge by order after this one (anchor above).
+  days ``unknown`` for ever. Only for a container that never ran before (``docker
+  inspect`` gives no end of a previous run): a restarted container's log holds its earlier
+  runs too, and the one line may be theirs. Without inspect (``start_from = "ps"``) that
+  cannot be told, and a restarted run that never became ready would read ready here.
 
 Reading the whole log every refresh is too much: callers read a bounded tail (a few hundred
 lines, ``--since`` the start seen last when the wrapper supports it). When the run's start-up
@@ -312,7 +314,9 @@ def run_from_ps(container: Container | None, now: float) -> XucRun:
     """The run as ``xivocc-dcomp ps`` shows it: the start only as a range (or not at all)."""
     if container is None:
         return XucRun(source=None, running=False, status="not listed")
-    running = container.state is ContainerState.UP
+    running = (
+        None if container.state is ContainerState.UNKNOWN else container.state is ContainerState.UP
+    )
     span = uptime_range(container.status) if running else None
     return XucRun(
         source=StartSource.PS if span is not None else None,
@@ -353,6 +357,8 @@ def run_of(
     """`current_run` from inspect's run already parsed (`parse_inspect`, a function of its
     text alone: a poll whose inspect says what the last one said need not parse it again).
     What depends on the clock (ps's "Up 3 minutes" as a start) is worked out here."""
+    if ps is not None and not ps.containers and ps.layout == "unknown":
+        ps = None  # a table that could not be read lists nothing: not "no xuc container"
     listed = ps.service(service) if ps is not None else None
     from_ps = run_from_ps(listed, now) if ps is not None else None
     if prefer is StartSource.PS and from_ps is not None:
@@ -771,6 +777,7 @@ def judge(
         and window is not None
         and window.whole
         and not window.full
+        and run.finished_at is None  # the container never ran before: one run in its log
         and running_for is not None
         and running_for > grace
     ):

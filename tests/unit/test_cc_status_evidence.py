@@ -1,0 +1,79 @@
+"""The CC poll never says more than the node showed: a new run not read ready from the
+old run's line, a ps answer that could not be read not taken for a missing container."""
+
+from __future__ import annotations
+
+from test_last_parse import T0, cc_node, inspect_doc, outputs
+
+from resil_tui.core.batch import PartOutput
+from resil_tui.core.xuc_readiness import XucState
+from resil_tui.ops import cc_status as cc
+
+READY = "Listening for HTTP on /0.0.0.0:9000"
+
+
+def plain(*messages: str) -> str:
+    """A wrapper that drops -t, an xuc line without its own time."""
+    return "".join(f"xuc-1  | {m}\n" for m in messages)
+
+
+def test_a_new_run_that_never_gets_ready_is_not_read_ready_from_the_old_run_s_line() -> None:
+    # docker-compose 1.x: --since refused (logs_since_ok False), so every read is the
+    # container's whole log; no docker time and no application time on the lines.
+    node = cc_node()
+    old = ("booting", READY, "traffic 1", "traffic 2")
+    first = cc.cc_status(node, outputs(logs=plain(*old)), T0 + 200)
+    # The only readiness line of a whole log, up past its grace: ready (assumed).
+    assert first.xuc is not None and first.xuc.ready and first.xuc.line is not None
+    first = type(first)(**{**first.__dict__, "logs_since_ok": False})
+    # xuc restarted at T0 + 300; its new run never logs its readiness line.
+    restarted = inspect_doc("2025-11-25T10:05:00Z").replace(
+        '"ExitCode": 0', '"ExitCode": 0, "FinishedAt": "2025-11-25T10:04:59Z"'
+    )
+    second = cc.cc_status(
+        node, outputs(inspect=restarted, logs=plain(*old, "booting")), T0 + 305, first
+    )
+    assert second.xuc is not None and second.xuc.state is XucState.STARTING, second.xuc.basis
+    # Past the 60 s grace, the new run still without its readiness line.
+    third = cc.cc_status(
+        node, outputs(inspect=restarted, logs=plain(*old, "booting", "waiting")), T0 + 400, second
+    )
+    assert third.xuc is not None
+    # Not ready (unknown at least): the old run's line is in the log, the new run's is not.
+    # Read ready here, it would then stay ready for the whole run: kept_ready, 20-line reads.
+    assert not third.xuc.ready, (third.xuc.state, third.xuc.basis)
+
+
+def test_a_ps_table_that_could_not_be_read_is_not_a_missing_container() -> None:
+    # start_from = "ps" (inspect not used for the start): a ps layout the parser does not
+    # know lists nothing; that is not "no xuc container".
+    node = cc_node(start_from="ps")
+    unknown_layout = "WARNING: something\nxuc  running  fine\n"
+    status = cc.cc_status(node, outputs(ps=unknown_layout), T0 + 100)
+    assert status.xuc is not None
+    assert status.xuc.state is not XucState.DOWN, status.xuc.basis
+
+
+def test_a_ps_state_word_not_understood_is_not_down() -> None:
+    # The xuc row is there, its STATUS is a word the parser does not know: state unknown.
+    node = cc_node(start_from="ps")
+    odd = (
+        "NAME           SERVICE   STATUS       PORTS\n"
+        "xivocc-xuc-1   xuc       Migrating    0.0.0.0:8090->9000/tcp\n"
+    )
+    status = cc.cc_status(node, outputs(ps=odd), T0 + 100)
+    assert status.xuc is not None
+    assert status.xuc.state is not XucState.DOWN, status.xuc.basis
+
+
+def test_inspect_not_readable_and_ps_not_readable_is_unknown_not_down() -> None:
+    # start_from = "inspect", but docker inspect is refused on this node: ps is the fallback,
+    # and its table could not be read either.
+    node = cc_node()
+    outs = {
+        **outputs(ps="WARNING: something\nxuc  running  fine\n"),
+        cc.INSPECT: PartOutput("", "permission denied while trying to connect", 1),
+    }
+    status = cc.cc_status(node, outs, T0 + 100)
+    assert status.xuc is not None
+    assert status.xuc.state is not XucState.DOWN, status.xuc.basis
