@@ -26,8 +26,11 @@ class MultiFile:
 
 
 def split_multi_tail(stdout: str, stderr: str, paths: list[str]) -> MultiFile:
-    """Texts by path. A header only counts when it names the next expected file, so a
-    line that merely looks like a header inside a file cannot shift the split."""
+    """Texts by path. A header only counts when it names the next expected file; a file
+    holding a line equal to the next file's header still shifts the split (tail's output
+    cannot tell them apart), and then the real header lands inside a file's text: a file
+    whose text holds a header of a file read, and the file before it (which may have been
+    cut short), are problems, never texts judged as if read whole."""
     problems: dict[str, str] = {}
     missing: set[str] = set()
     for line in stderr.splitlines():
@@ -69,4 +72,16 @@ def split_multi_tail(stdout: str, stderr: str, paths: list[str]) -> MultiFile:
     flush(before_header=False)
     for path in queue:  # announced as present but no header seen: unreadable output
         problems.setdefault(path, "no output for this file")
+    headers = {f"==> {p} <==" for p in paths}
+    suspects = [
+        suspect
+        for i, path in enumerate(present)
+        if any(line.rstrip("\r") in headers for line in (texts[path] or "").split("\n"))
+        for suspect in present[max(0, i - 1) : i + 1]
+    ]
+    for suspect in suspects:  # as a file that could not be read: no text, a problem
+        texts[suspect] = None
+        problems.setdefault(
+            suspect, "tail's output cannot be split: a file holds a line like its header"
+        )
     return MultiFile(texts, problems)

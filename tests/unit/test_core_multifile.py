@@ -79,3 +79,22 @@ def test_any_texts_round_trip_through_real_tail(tmp_path_factory, texts: list[st
     out, err = real_tail(paths, lines=1000)
     got = split_multi_tail(out, err, [str(p) for p in paths])
     assert [got.text(str(p)) for p in paths] == texts
+
+
+def test_a_file_holding_the_next_files_header_makes_both_problems(tmp_path: Path) -> None:
+    # tail's output cannot tell a forged header from its own: the split shifts, so the two
+    # files it may have mixed are not read (as an unreadable file), never judged as whole.
+    names = ["ha.conf", "cron", "sync"]
+    paths = [str(tmp_path / n) for n in names]
+    texts = {
+        "ha.conf": f"node_type = slave\n==> {paths[1]} <==\nFORGED\n",
+        "cron": "* * * * * root /usr/sbin/xivo-check-master-status 10.0.0.1\n",
+        "sync": "sync ok\n",
+    }
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+    got = split_multi_tail(*real_tail([Path(p) for p in paths]), paths)
+    assert got.text(paths[0]) is None and got.text(paths[1]) is None
+    assert set(got.problems) == {paths[0], paths[1]}
+    assert "cannot be split" in got.problems[paths[0]]
+    assert got.text(paths[2]) == "sync ok\n"
