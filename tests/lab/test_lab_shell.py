@@ -142,11 +142,8 @@ def test_integer_conversions_are_dash_s(
 
 
 def test_a_blank_line_on_a_kept_shell_does_not_end_it(world: LabWorld) -> None:
-    script = b"printf a\n\nprintf b\n"
-    io = LinesIO(script)
-    code = asyncio.run(run_command(world, NODE, "sh", io))
-    dash = subprocess.run(["/bin/sh"], input=script, capture_output=True, timeout=30)
-    assert (io.out, code) == (dash.stdout, dash.returncode) == (b"ab", 0)
+    lab, dash = sh_stdin_in_both(world, b"printf a\n\nprintf b\n")
+    assert lab[:2] == dash[:2] == (b"ab", 0)
 
 
 @pytest.mark.parametrize("line", SAME_AS_DASH)
@@ -387,10 +384,17 @@ def test_a_shell_reading_its_stdin_runs_as_dash(world: LabWorld) -> None:
     assert code == 1 and io.out.count(b" Z ") == len(reads)
 
 
-def test_a_syntax_error_read_from_stdin_ends_the_shell_as_in_dash(world: LabWorld) -> None:
-    script = b"printf a\nprintf 'unterminated\nprintf never\n"
+def sh_stdin_in_both(
+    world: LabWorld, script: bytes
+) -> tuple[tuple[bytes, int, bytes], tuple[bytes, int, bytes]]:
+    """(stdout, status, stderr) of `sh` reading `script` on stdin, in the lab and in dash."""
     io = LinesIO(script)
     code = asyncio.run(run_command(world, NODE, "sh", io))
     dash = subprocess.run(["/bin/sh"], input=script, capture_output=True, timeout=30)
-    assert (io.out, code) == (dash.stdout, dash.returncode) == (b"a", 2)
-    assert io.err and dash.stderr
+    return (bytes(io.out), code, bytes(io.err)), (dash.stdout, dash.returncode, dash.stderr)
+
+
+def test_a_syntax_error_read_from_stdin_ends_the_shell_as_in_dash(world: LabWorld) -> None:
+    lab, dash = sh_stdin_in_both(world, b"printf a\nprintf 'unterminated\nprintf never\n")
+    assert lab[:2] == dash[:2] == (b"a", 2)
+    assert lab[2] and dash[2]
