@@ -84,3 +84,18 @@ async def pool(inventory: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+# The longest test files start first, each on a fresh worker (`make test`: xdist hands out
+# whole files in collection order). The read-only walk takes about a minute on a fresh
+# process; started last, on a worker that had run hundreds of Textual apps before it, it
+# took six minutes and more (every redraw slower) and ran into its timeout.
+FIRST = ("tests/reliability/test_read_only_walk.py",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return FIRST.index(path) if path in FIRST else len(FIRST)
+
+    items.sort(key=rank)  # stable: the order within each rank is kept
