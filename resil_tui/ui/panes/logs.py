@@ -240,6 +240,8 @@ class LogsPane(Pane):
         return verdicts.active_side if verdicts is not None else None
 
     async def open_default(self) -> LogTab | None:
+        if not self.children:
+            return None  # removed as it composed, the console quitting: nothing to open
         if not self.shell.poller.enabled:
             declared = [
                 f"  • {node.label}: {spec.name} ({' '.join(spec.argv)})"
