@@ -16,9 +16,10 @@ demo: $(STAMP)
 	$(BIN)/resil-tui --demo
 
 # Three workers on two cores: most tests wait on SSH round trips and lab timings, not CPU.
-# A module's tests stay on one worker (module-scoped sshd fixtures start once).
+# A module's tests stay on one worker (module-scoped sshd fixtures start once); files go
+# out in collection order, which tests/conftest.py starts with the longest ones.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -m 'not slow and not sshd'
