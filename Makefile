@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 # Three workers on two cores: most tests wait on SSH round trips and lab timings, not CPU.
 # A module's tests stay on one worker (module-scoped sshd fixtures start once); files go
-# out in collection order, which tests/conftest.py starts with the longest ones.
+# out in collection order, which tests/conftest.py starts with the slowest one.
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile --no-loadscope-reorder
 

@@ -86,8 +86,8 @@ async def pool(inventory: Inventory, tmp_path: Path) -> AsyncIterator[Pool]:
         await pool.close()
 
 
-# The longest test files start first, each on a fresh worker (`make test`: xdist hands
-# out whole files in collection order, `--no-loadscope-reorder`). The read-only walk
+# The slowest test file starts first, on a fresh worker (`make test`: xdist hands out
+# whole files in collection order, `--no-loadscope-reorder`). The read-only walk
 # takes about a minute on a fresh process; started last, on a worker that had run
 # hundreds of Textual apps before it, it took six minutes and more (every redraw slower)
 # and ran into its timeout.

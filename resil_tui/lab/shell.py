@@ -6,10 +6,9 @@ is literal, `"$?"` and `$?` expand; backslashes), the `;` `&&` `||` and newline
 separators with or without blanks around them, redirections (`>&2`, `2>/dev/null`,
 `2>&1`, `</dev/null`; not bash's `&>`, which sh reads as `&` then `>`), parameter
 expansion (`$?`, `${?}`, `$HOME`, unset names expand to nothing) and the `printf`
-builtin's formats. What the lab does not
-emulate (pipes, background jobs, command substitution, compound commands, here-documents,
-redirections to files) is refused as a whole line, with a clear message and exit status 2,
-rather than run as something else.
+builtin's formats. What the lab does not emulate (pipes, background jobs, command
+substitution, compound commands, here-documents, redirections to files) is refused as a
+whole line, with a clear message and exit status 2, rather than run as something else.
 
 This module is text only (no node, no I/O): emulation.py runs what `parse` returns.
 """
