@@ -165,9 +165,13 @@ def test_thirty_sessions_alive_at_once_then_node_killed(sshd_lab: SshdLab) -> No
         running = sshd_lab.node_commands(MASTER)
         assert len(running) == 30
         assert {p.uid for p in running} == {pwd.getpwnam(sshd_lab.user).pw_uid}
+        # The login user is shared with the other workers' labs, which run the same node
+        # names: only this lab's dispatchers count.
+        ours = f"--lab-dir {sshd_lab.lab_dir} --node {MASTER}"
+        assert len([p for p in sshd_lab.user_processes() if ours in p.cmdline]) == 30
         sshd_lab.stop_node(MASTER)
         assert sshd_lab.node_processes(MASTER) == []
-        assert not [p for p in sshd_lab.user_processes() if f"--node {MASTER}" in p.cmdline]
+        assert not [p for p in sshd_lab.user_processes() if ours in p.cmdline]
         for p in procs:
             assert p.wait(timeout=10) == 255  # "Connection ... closed by remote host"
     finally:
