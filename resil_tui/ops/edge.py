@@ -693,12 +693,13 @@ class _Switch:
             )
         output = (result.stderr + result.stdout).strip()
         if not result.ok:
-            if result.lost or result.timed_out:
-                how = (
-                    "lost the connection while it ran"
-                    if result.lost
-                    else f"did not finish within {timeout:g}s ({result.note})"
-                )
+            if result.incomplete:
+                if result.lost:
+                    how = "lost the connection while it ran"
+                elif result.timed_out:
+                    how = f"did not finish within {timeout:g}s ({result.note})"
+                else:
+                    how = f"was stopped ({result.note})"
                 # Without a PTY, compose outlives the channel: it may be recreating the
                 # containers right now, and a rollback would race it.
                 self.compose_may_run = True

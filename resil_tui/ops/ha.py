@@ -584,7 +584,7 @@ async def apply_ha_mode(
         for line in (result.stdout + result.stderr).splitlines():
             rec.emit(line)
         answer_problem = _sysconfd_problem(result.exit_status, result.stdout, result.stderr)
-        if result.lost or result.timed_out:
+        if result.incomplete:
             answer_problem = result.note or result.summary()
         if answer_problem:
             rec.emit(f"sysconfd: {answer_problem}")

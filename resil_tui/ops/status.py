@@ -539,7 +539,7 @@ class StatusCollector:
 
     async def _run(self, node: Node, command: Command) -> Result:
         result = await self.pool.run(node, command)
-        if result.lost or result.timed_out:
+        if result.incomplete:
             # Half an answer is no answer: report the node as unreachable for this poll.
             error = result.error
             assert error is not None

@@ -172,7 +172,7 @@ LineSink = Callable[[str], None]
 
 
 def _complete(result: Result) -> Result:
-    if result.lost or result.timed_out:
+    if result.incomplete:
         error = result.error
         assert error is not None
         raise error

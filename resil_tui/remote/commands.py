@@ -29,6 +29,11 @@ from resil_tui.core.batch import (
 )
 from resil_tui.core.log_readers import ReaderRefused, check_reader
 
+# The most one command's answer may hold on one stream (stdout or stderr), whether it ran
+# as an execution or on a kept shell: a node that writes more is stopped, its answer
+# dropped, never buffered without end on the jump host.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
 SYSCONFD = "http://127.0.0.1:8668"
 # provd's REST API on the node (XiVO-era default; unverified on XiVO.solutions).
 PROVD_CONFIG_URL = "http://127.0.0.1:8666/provd/cfg_mgr/configs/default"

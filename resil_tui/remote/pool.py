@@ -165,6 +165,9 @@ class Result:
     duration: float
     lost: bool = False  # the connection went away: the command may or may not have run
     timed_out: bool = False  # we gave up waiting and closed the channel
+    # It wrote more than commands.MAX_ANSWER_BYTES on one stream: we stopped it and closed
+    # the channel; what it wrote is dropped, not judged.
+    overflowed: bool = False
     exit_signal: str | None = None
     note: str = ""
     # From the connection in hand to the end: the channel, the command, its answer. Unlike
@@ -173,7 +176,12 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.exit_status == 0 and not self.lost and not self.timed_out
+        return self.exit_status == 0 and not self.incomplete
+
+    @property
+    def incomplete(self) -> bool:
+        """No whole answer came (lost, timed out, or too long): half an answer is none."""
+        return self.lost or self.timed_out or self.overflowed
 
     @property
     def latency(self) -> float:
@@ -192,6 +200,8 @@ class Result:
             return RemoteError(ErrorKind.DROPPED, self.node_id, self.note or "connection lost")
         if self.timed_out:
             return RemoteError(ErrorKind.TIMEOUT, self.node_id, self.note or "command timed out")
+        if self.overflowed:
+            return RemoteError(ErrorKind.ERROR, self.node_id, self.note or "too much output")
         return None
 
     def summary(self) -> str:
@@ -199,9 +209,50 @@ class Result:
             return "lost"
         if self.timed_out:
             return "timeout"
+        if self.overflowed:
+            return "too much output"
         if self.exit_status is None:
             return f"signal {self.exit_signal}" if self.exit_signal else "no exit status"
         return "ok" if self.exit_status == 0 else f"exit {self.exit_status}"
+
+
+class _Overflow(Exception):
+    """A command's answer ran past commands.MAX_ANSWER_BYTES on the stream named."""
+
+
+class _Answer:
+    """A command's stdout and stderr, read as they come, each up to the cap: asyncssh's own
+    wait() would buffer all of it, however much the node sends."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.err = bytearray()
+
+    async def read(self, proc: asyncssh.SSHClientProcess[bytes]) -> None:
+        """Until both streams end; _Overflow when one passes the cap. Both are read at once:
+        asyncssh stops the whole channel while either stream's buffer is full."""
+        readers = [
+            asyncio.ensure_future(self._drain(proc.stdout, self.out, "stdout")),
+            asyncio.ensure_future(self._drain(proc.stderr, self.err, "stderr")),
+        ]
+        try:
+            # The first overflow ends the wait, whichever stream it is on.
+            await asyncio.gather(*readers)
+        finally:
+            for reader in readers:  # the other one, or both when the caller gave up
+                reader.cancel()
+
+    @staticmethod
+    async def _drain(stream: asyncssh.SSHReader[bytes], into: bytearray, name: str) -> None:
+        while chunk := await stream.read(STREAM_READ):
+            into += chunk
+            if len(into) > commands.MAX_ANSWER_BYTES:
+                raise _Overflow(name)
+
+    def joined(self, proc: asyncssh.SSHClientProcess[bytes]) -> tuple[bytes, bytes]:
+        """What was read, then what arrived and was not read yet (a deadline, a drop)."""
+        out, err = proc.collect_output()
+        return bytes(self.out) + out, bytes(self.err) + err
 
 
 def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
@@ -1059,8 +1110,9 @@ class Pool:
             data = command.stdin or b""
             if input_secret is not None:
                 data += input_secret.encode("utf-8") + b"\n"
-            lost = timed_out = False
+            lost = timed_out = overflowed = False
             note = ""
+            answer = _Answer()
             try:
                 if data:
                     proc.stdin.write(data)
@@ -1069,12 +1121,28 @@ class Pool:
                 # A deadline on this task (asyncssh's own timeout= runs the wait as one
                 # more task per command); what arrived before it is kept, as asyncssh does.
                 async with asyncio.timeout(limit):
+                    await answer.read(proc)
                     done = await proc.wait()
-                out, err = done.stdout, done.stderr
+                out, err = answer.joined(proc)
                 status, signal = done.exit_status, done.exit_signal
+            except _Overflow as too_long:
+                overflowed = True
+                out, err = b"", b""
+                status, signal = None, None
+                try:
+                    await self._kill(proc)
+                except asyncio.CancelledError:
+                    self._abandon(proc)
+                    self._unsure(node, command)
+                    closing(None, "too much output, then cancelled: channel closed")
+                    raise
+                note = (
+                    f"it wrote more than {commands.MAX_ANSWER_BYTES} bytes on {too_long}: "
+                    "stopped it and closed the channel; its answer was dropped"
+                )
             except TimeoutError:
                 timed_out = True
-                out, err = proc.collect_output()
+                out, err = answer.joined(proc)
                 status, signal = None, None
                 try:
                     await self._kill(proc)
@@ -1095,10 +1163,10 @@ class Pool:
                 raise
             except (OSError, asyncssh.Error) as exc:
                 lost = True
-                out, err = proc.collect_output()
+                out, err = answer.joined(proc)
                 status, signal = None, None
                 note = clean(f"connection lost during the command: {exc}")
-            if not timed_out and not lost and status is None and signal is None:
+            if not (timed_out or lost or overflowed) and status is None and signal is None:
                 # asyncssh may end a process without an exit status when the link drops.
                 lost = True
                 note = "connection lost: no exit status received"
@@ -1113,11 +1181,12 @@ class Pool:
                 duration=time.monotonic() - start,
                 lost=lost,
                 timed_out=timed_out,
+                overflowed=overflowed,
                 exit_signal=clean(signal[0]) if signal else None,
                 note=note,
                 round_trip=time.monotonic() - connected_at,
             )
-        if result.lost or result.timed_out:
+        if result.incomplete:
             self._unsure(node, command)
         warning = closing(result.exit_status, result.summary())
         if warning is not None:

@@ -25,13 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from resil_tui.core import shell_frames
+from resil_tui.remote import commands
 from resil_tui.remote.commands import Command, shared_shell_refusal
 from resil_tui.remote.ssh import asyncssh
 
 # The command that starts the shell: sshd hands it to the login shell (`$SHELL -c sh`).
 SHELL_COMMAND = "sh"
-# More than this on one stream of one read closes the shell (a read that runs away).
-MAX_READ_BYTES = 64 * 1024 * 1024
 
 
 class ShellGone(Exception):
@@ -132,8 +131,11 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         buffer = self.err if stderr else self.out
         before = len(buffer)
         buffer.extend(data)
-        if len(buffer) > MAX_READ_BYTES:
-            self._end(ShellGone(f"a read wrote more than {MAX_READ_BYTES} bytes", refused=True))
+        if len(buffer) > commands.MAX_ANSWER_BYTES:
+            # A read that runs away closes the shell; run alone, it meets the same cap.
+            self._end(
+                ShellGone(f"a read wrote more than {commands.MAX_ANSWER_BYTES} bytes", refused=True)
+            )
             return
         marker = self.end_start
         if marker is not None:

@@ -22,6 +22,7 @@ from resil_tui.inventory_model import Inventory
 from resil_tui.remote import commands as cat
 from resil_tui.remote import pool as pool_module
 from resil_tui.remote.commands import Command
+from resil_tui.remote.errors import ErrorKind
 from resil_tui.remote.pool import Pool, Result
 from tests.labkit import open_pool, shell_kept
 
@@ -122,3 +123,28 @@ async def test_a_node_without_stderr_is_read_one_execution_per_read(
         assert result.ok and result.stdout and not result.timed_out
         await asyncio.sleep(0.3)
     assert not kept.kept_shell(node.id)
+
+
+async def test_a_read_that_writes_without_end_is_stopped_at_the_cap(
+    inv: Inventory, kept: Pool, plain: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `yes` never ends: before the cap, an execution's answer grew in memory until the
+    # command timeout (gigabytes), a kept shell's up to the cap then again as an execution.
+    monkeypatch.setattr(cat, "MAX_ANSWER_BYTES", 1 << 20)
+    node = inv.node(REAL)
+    await shell_kept(kept, node)
+    for pool in (kept, plain):
+        for stream, argv in (("stdout", ["yes"]), ("stderr", ["sh", "-c", "yes >&2"])):
+            flood = await pool.run(node, read("flood", *argv))
+            assert flood.overflowed and not flood.ok and flood.incomplete, (stream, flood)
+            assert (flood.stdout, flood.stderr, flood.exit_status) == ("", "", None)
+            assert f"more than {1 << 20} bytes on {stream}" in flood.note
+            assert flood.error is not None and flood.error.kind is ErrorKind.ERROR
+            assert flood.summary() == "too much output"
+        after = await pool.run(node, read("after", "echo", "after"))
+        assert shown(after) == (0, "after\n", "", False, False)
+    # Up to the cap, every byte, on both streams at once.
+    exact = "head -c 1048576 /dev/zero | tr '\\0' x; head -c 1048576 /dev/zero | tr '\\0' y >&2"
+    whole = await plain.run(node, read("whole", "sh", "-c", exact))
+    assert whole.ok and not whole.overflowed
+    assert whole.stdout == "x" * (1 << 20) and whole.stderr == "y" * (1 << 20)
