@@ -1137,7 +1137,7 @@ class Pool:
                     closing(None, "too much output, then cancelled: channel closed")
                     raise
                 note = (
-                    f"it wrote more than {commands.MAX_ANSWER_BYTES} bytes on {too_long}: "
+                    f"it wrote more than {commands.MAX_ANSWER_BYTES / 2**20:g} MiB on {too_long}: "
                     "stopped it and closed the channel; its answer was dropped"
                 )
             except TimeoutError:

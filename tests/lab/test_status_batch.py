@@ -284,3 +284,18 @@ async def test_latency_is_the_round_trip_once_connected(
     assert cold.latency == cold.round_trip
     warm = await pool.run(node, cat.test_exists(node.paths.edge_env))
     assert warm.round_trip is not None and 0 < warm.round_trip <= warm.duration
+
+
+async def test_a_node_that_answers_without_end_is_shown_as_such(
+    lab: Lab, inv: Inventory, pool: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sync log as one line longer than the cap: `tail -n 60` sends all of it.
+    monkeypatch.setattr(cat, "MAX_ANSWER_BYTES", 1 << 20)
+    node = inv.node(MASTER)
+    lab.world.resolve(MASTER, node.paths.sync_log).write_text("x" * (2 << 20))
+    snap = await StatusCollector(inv, pool).poll_node(node)
+    assert not snap.reachability.ok
+    assert "wrote more than 1 MiB on stdout" in snap.reachability.message
+    assert snap.xivo is None or snap.xivo.ha is None  # nothing of it judged
+    other = await StatusCollector(inv, pool).poll_node(inv.node("demo.xivo.slave"))
+    assert other.reachability.ok
