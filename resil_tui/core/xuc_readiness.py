@@ -44,8 +44,8 @@ run's readiness line is in the history and must not count:
   wrapper that drops ``-t`` and prints no time would otherwise leave a healthy xuc up for
   days ``unknown`` for ever. Only for a container that never ran before (``docker
   inspect`` gives no end of a previous run): a restarted container's log holds its earlier
-  runs too, and the one line may be theirs. Without inspect (``start_from = "ps"``) that
-  cannot be told, and a restarted run that never became ready would read ready here.
+  runs too, and the one line may be theirs. Without inspect's start (``start_from = "ps"``)
+  that cannot be told, and the answer stays ``unknown``.
 
 Reading the whole log every refresh is too much: callers read a bounded tail (a few hundred
 lines, ``--since`` the start seen last when the wrapper supports it). When the run's start-up
@@ -777,7 +777,10 @@ def judge(
         and window is not None
         and window.whole
         and not window.full
-        and run.finished_at is None  # the container never ran before: one run in its log
+        # The container never ran before, so its log holds one run: only inspect says so
+        # (ps shows no earlier run, nor does inspect's start taken as ps's, start_from=ps).
+        and run.source is StartSource.INSPECT
+        and run.finished_at is None
         and running_for is not None
         and running_for > grace
     ):

@@ -3,7 +3,7 @@ old run's line, a ps answer that could not be read not taken for a missing conta
 
 from __future__ import annotations
 
-from test_last_parse import T0, cc_node, inspect_doc, outputs
+from test_last_parse import PS, T0, cc_node, inspect_doc, outputs
 
 from resil_tui.core.batch import PartOutput
 from resil_tui.core.xuc_readiness import XucState
@@ -77,3 +77,16 @@ def test_inspect_not_readable_and_ps_not_readable_is_unknown_not_down() -> None:
     status = cc.cc_status(node, outs, T0 + 100)
     assert status.xuc is not None
     assert status.xuc.state is not XucState.DOWN, status.xuc.basis
+
+
+def test_with_start_from_ps_an_untimed_line_is_never_assumed_this_run_s() -> None:
+    # ps cannot say whether the container ran before: its one readiness line may be the
+    # previous run's (a restart keeps the log), so a healthy-looking log stays unknown.
+    up = PS.replace("Up 42 seconds", "Up 2 hours")
+    log_text = plain("booting", READY, "traffic 1")
+    by_ps = cc.cc_status(cc_node(start_from="ps"), outputs(ps=up, logs=log_text), T0 + 7200)
+    assert by_ps.xuc is not None
+    assert by_ps.xuc.state is XucState.UNKNOWN, (by_ps.xuc.state, by_ps.xuc.basis)
+    # The same log with inspect's start, a container that never ran before: assumed ready.
+    by_inspect = cc.cc_status(cc_node(), outputs(ps=up, logs=log_text), T0 + 7200)
+    assert by_inspect.xuc is not None and by_inspect.xuc.ready, by_inspect.xuc.basis

@@ -283,6 +283,9 @@ def test_the_only_readiness_line_of_a_long_run_counts_without_times() -> None:
     assert judge(run(), two, pattern=READY, now=now).state is not XucState.READY
     late = judge(run(), whole, pattern=READY, now=now, not_before=T0 + 1)
     assert late.state is not XucState.READY
+    # ...nor when the start came from ps: it cannot say the container never ran before.
+    from_ps = run(source=StartSource.PS, started_latest=T0 + 60)
+    assert judge(from_ps, whole, pattern=READY, now=now).state is XucState.UNKNOWN
 
 
 def test_no_readiness_line_at_all_is_not_ready_without_times() -> None:
