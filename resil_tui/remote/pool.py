@@ -239,8 +239,11 @@ class _Answer:
             # The first overflow ends the wait, whichever stream it is on.
             await asyncio.gather(*readers)
         finally:
-            for reader in readers:  # the other one, or both when the caller gave up
-                reader.cancel()
+            for reader in readers:
+                if not reader.done():
+                    reader.cancel()  # the other one, or both when the caller gave up
+                elif not reader.cancelled():
+                    reader.exception()  # both failed (a drop): one is raised, none logged
 
     @staticmethod
     async def _drain(stream: asyncssh.SSHReader[bytes], into: bytearray, name: str) -> None:
