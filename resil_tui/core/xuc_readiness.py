@@ -20,6 +20,10 @@ run's readiness line is in the history and must not count:
   start taken from ``ps`` (``Up 3 minutes`` is only minutes), the earliest possible start is
   used: a run restarted twice within that rounding could count the line of the run before.
 * **no docker times, an anchor**: order decides. Every line after the anchor's lines counts.
+  The anchor is the read's last lines, as many (3 to 50) as it takes for them to occur only
+  once in that read; should they still show up more than once later (the new run logged
+  them again, or a log that repeats itself), only what follows the last counts and what
+  lies between the first and the last is not placed.
   An anchor is taken where the log is known to be at or after the run began: the log's end
   just before the product itself issued ``xivocc-dcomp restart xuc`` (lines after it were
   logged after the restart began), the end of a snapshot read after ``inspect`` reported the
@@ -84,8 +88,11 @@ DEFAULT_GRACE_SECONDS = DEFAULT_XUC_GRACE
 DEFAULT_MARGIN_SECONDS = 0.0
 # The word that says a readiness line was counted without a time to place it.
 ASSUMED = "assumed"
-# Lines kept as an anchor's fingerprint (matched in order at the end of a window).
+# An anchor's fingerprint is the last lines of a read, matched in order: at least this
+# many, more (up to the most) until they occur only once in that read, so that a log that
+# repeats itself does not place it at an earlier repeat.
 ANCHOR_LINES = 3
+ANCHOR_MAX_LINES = 50
 DEFAULT_CONTAINERS = DEFAULT_XUC_CONTAINERS
 
 
@@ -415,21 +422,45 @@ def anchor_of(
     lines: Sequence[str], taken_at: float, run: XucRun | None = None, why: str = ""
 ) -> Anchor:
     kept = [clean_line(x) for x in lines if x.strip()]
-    return Anchor(tuple(kept[-ANCHOR_LINES:]), taken_at, run, why)
+    keys = [_key(x) for x in kept]
+    n = min(len(kept), ANCHOR_LINES)
+    while n < min(len(kept), ANCHOR_MAX_LINES) and len(_ends(keys, keys[len(keys) - n :])) > 1:
+        n += 1
+    return Anchor(tuple(kept[len(kept) - n :]), taken_at, run, why)
+
+
+def _ends(keys: Sequence[str], want: Sequence[str]) -> list[int]:
+    """The index of the last line of every occurrence of `want` in `keys`, in order."""
+    n = len(want)
+    return [end - 1 for end in range(n, len(keys) + 1) if keys[end - n : end] == want]
+
+
+def anchor_span(lines: Sequence[str], anchor: Anchor) -> tuple[int, int] | None:
+    """Where the anchor's fingerprint ends in `lines`: (first, last) occurrence, the same
+    index when it occurs once; None when it is not there. An empty fingerprint (the log
+    was empty) is at -1."""
+    if not anchor.lines:
+        return -1, -1
+    ends = _ends([_key(x) for x in lines], [_key(x) for x in anchor.lines])
+    return (ends[0], ends[-1]) if ends else None
+
+
+def _anchor_head(lines: Sequence[_Line], anchor: Anchor) -> int:
+    """How many of the anchor's last lines the window starts with (0 when none): the
+    anchor cut through by the window's start."""
+    keys = [_key(x.text) for x in lines[: len(anchor.lines)]]
+    want = [_key(x) for x in anchor.lines]
+    for k in range(min(len(keys), len(want) - 1), 0, -1):
+        if keys[:k] == want[-k:]:
+            return k
+    return 0
 
 
 def find_anchor(lines: Sequence[str], anchor: Anchor) -> int | None:
     """Index of the last line of the anchor's fingerprint in `lines` (its last occurrence),
     None when it is not there. An empty fingerprint (the log was empty) is at -1."""
-    if not anchor.lines:
-        return -1
-    keys = [_key(x) for x in lines]
-    want = [_key(x) for x in anchor.lines]
-    n = len(want)
-    for end in range(len(keys), n - 1, -1):
-        if keys[end - n : end] == want:
-            return end - 1
-    return None
+    span = anchor_span(lines, anchor)
+    return span[1] if span is not None else None
 
 
 @dataclass(frozen=True)
@@ -470,7 +501,7 @@ def attribute(
     now: float,
     *,
     anchor: Anchor | None = None,
-    anchor_index: int | None = None,
+    anchor_at: tuple[int, int] | None = None,
     window_full: bool = True,
     margin: float = DEFAULT_MARGIN_SECONDS,
 ) -> Attribution:
@@ -486,8 +517,13 @@ def attribute(
             flags.append(None if last is None else last >= start)
         covers = not window_full or stamped[0] <= start
         return Attribution(tuple(flags), "docker times", covers)
-    if anchor is not None and anchor_index is not None:
-        current = tuple(i > anchor_index for i in range(len(lines)))
+    if anchor is not None and anchor_at is not None:
+        # Found more than once (a log that repeats itself): the real one is one of them, so
+        # what lies from the first to the last is not placed, only what follows counts.
+        first, last = anchor_at
+        current = tuple(
+            True if i > last else False if i <= first else None for i in range(len(lines))
+        )
         return Attribution(current, "anchor", True)
     timed = [(i, x.app_time) for i, x in enumerate(lines) if x.app_time is not None]
     if start is not None and timed:
@@ -509,9 +545,14 @@ def attribute(
             marks.append(is_current)
         covers = not window_full or older_seen
         return Attribution(tuple(marks), "application times", covers)
-    if anchor is not None and anchor_index is None and window_full:
-        # The anchor scrolled out of the window: everything in it was logged after it.
-        return Attribution(tuple(True for _ in lines), "anchor", False)
+    if anchor is not None and anchor_at is None and window_full:
+        # The anchor scrolled out of the window: everything in it was logged after it, but
+        # for the anchor's own last lines when the window starts with them (it cut the
+        # anchor through): those are the earlier run's, or may be.
+        head = _anchor_head(lines, anchor)
+        return Attribution(
+            tuple(None if i < head else True for i in range(len(lines))), "anchor", False
+        )
     return Attribution(tuple(None for _ in lines), "none", not window_full)
 
 
@@ -841,9 +882,9 @@ def _readiness_in(
         why = window.error if window is not None else "not read"
         return _Found(unknown=f"the xuc log could not be read: {why}")
     lines = _lines(window.lines)
-    index = find_anchor([x.text for x in lines], anchor) if anchor is not None else None
+    at = anchor_span([x.text for x in lines], anchor) if anchor is not None else None
     attribution = attribute(
-        lines, run, now, anchor=anchor, anchor_index=index, window_full=window.full, margin=margin
+        lines, run, now, anchor=anchor, anchor_at=at, window_full=window.full, margin=margin
     )
     matches = [i for i, x in enumerate(lines) if pattern.search(x.message)]
     notes: list[str] = []

@@ -14,6 +14,7 @@ import pytest
 
 from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.xuc_readiness import (
+    ANCHOR_MAX_LINES,
     Anchor,
     FollowMatcher,
     LogWindow,
@@ -418,3 +419,64 @@ def test_follow_passes_an_anchor_that_scrolled_out() -> None:
     for _ in range(3):
         matcher.feed(filler)
     assert matcher.feed(ready)
+
+
+def untimed(*messages: str) -> list[str]:
+    return [line(0, m, docker=False, app_time=False) for m in messages]
+
+
+LISTENING = "Listening for HTTP on /0.0.0.0:9000"
+
+
+def test_an_anchor_takes_as_many_last_lines_as_it_needs_to_be_unique() -> None:
+    log = untimed("boot", "tick", "tick", "tick", LISTENING, "tick", "tick", "tick")
+    # "tick tick tick" also ends at the 4th line: one more line makes it unique.
+    assert anchor_of(log, T0).lines == tuple(log[-4:])
+    assert anchor_of(log[:2], T0).lines == tuple(log[:2])  # shorter than 3: all of it
+    assert len(anchor_of(untimed(*["tick"] * 80), T0).lines) == ANCHOR_MAX_LINES
+
+
+def test_follow_does_not_take_an_earlier_repeat_for_the_anchor() -> None:
+    # Untimed, a log that repeats itself: with the last 3 lines as the anchor, the follow's
+    # replay passed it at its first repeat and counted the old run's readiness line.
+    old = untimed("boot", "tick", "tick", "tick", LISTENING, "tick", "tick", "tick")
+    matcher = FollowMatcher(READY, anchor=anchor_of(old, T0), started_at=T0, replay=50)
+    assert not any(matcher.feed(x) for x in old)
+    assert matcher.past_anchor and matcher.ignored == 1
+    assert matcher.feed(line(0, LISTENING, docker=False, app_time=False))
+
+
+def test_an_anchor_found_twice_leaves_what_lies_between_unplaced() -> None:
+    # The new run logged the very lines the anchor was made of: the anchor is one of the
+    # two places, so the readiness line between them is neither this run's nor an older's.
+    old = untimed("boot", LISTENING, "a", "b", "c")
+    anchor = anchor_of(old, T0 - 1, None, "before the restart")
+    assert anchor.lines == tuple(old[-3:])
+    again = [*old, *untimed("boot", LISTENING, "a", "b", "c")]
+    now = T0 + 600
+    unplaced = judge(run(), window(again), pattern=READY, now=now, anchor=anchor)
+    assert unplaced.state is XucState.UNKNOWN, unplaced.basis
+    # After the last one, a readiness line counts.
+    later = [*again, *untimed("d", LISTENING)]
+    ready = judge(run(), window(later), pattern=READY, now=now, anchor=anchor)
+    assert ready.state is XucState.READY and "anchor" in ready.basis
+
+
+def test_a_window_that_cuts_the_anchor_through_does_not_count_its_lines() -> None:
+    old = untimed("x", LISTENING, "t", "t", "t", "y", LISTENING, "t", "t", "t")
+    anchor = anchor_of(old, T0 - 1, None, "before the restart")
+    assert anchor.lines == tuple(old[-5:])  # from "y": the shortest unique ending
+    # A full window (older lines exist) that starts inside the anchor, after its first line:
+    # the old readiness line at its head is not this run's.
+    cut = [*old[-4:], *untimed("booting", "loading")]
+    now = T0 + 600
+    result = judge(run(), window(cut, full=True), pattern=READY, now=now, anchor=anchor)
+    assert result.state is not XucState.READY, result.basis
+    ready = judge(
+        run(),
+        window([*cut, *untimed(LISTENING)], full=True),
+        pattern=READY,
+        now=now,
+        anchor=anchor,
+    )
+    assert ready.state is XucState.READY, ready.basis
