@@ -258,6 +258,29 @@ class _Answer:
         return bytes(self.out) + out, bytes(self.err) + err
 
 
+async def sftp_read(client: asyncssh.SFTPClient, path: str) -> bytes | None:
+    """A remote file's bytes over SFTP, None when it does not exist. A file larger than
+    commands.MAX_ANSWER_BYTES is an SFTP failure, not read into memory."""
+    cap = commands.MAX_ANSWER_BYTES
+    too_big = asyncssh.SFTPFailure(f"larger than {cap / 2**20:g} MiB: not read")
+    try:
+        async with client.open(path, "rb", encoding=None) as f:
+            # As many bytes as the file has, asked for: read() alone would take the size
+            # from a second stat, whatever it says.
+            size = (await f.stat()).size
+            if size is not None and size > cap:
+                raise too_big
+            data = await f.read(cap + 1 if size is None else size)
+            if size is not None and await f.read(1):
+                raise asyncssh.SFTPFailure("changed while it was read: read again")
+    except asyncssh.SFTPNoSuchFile:
+        return None
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
+    if len(raw) > cap:
+        raise too_big
+    return raw
+
+
 def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
     """`[user@]host[:port]` (IPv6 as `[addr]:port`) -> (user, host, port): the inventory's
     own parser (core/validators.ssh_target), so what check-config accepts connects."""
@@ -1467,12 +1490,7 @@ class ReadOnlySFTP:
 
     async def read_bytes(self, path: str) -> bytes | None:
         """The file's bytes, None when it does not exist."""
-        try:
-            async with self._client.open(path, "rb", encoding=None) as f:
-                data = await f.read()
-        except asyncssh.SFTPNoSuchFile:
-            return None
-        return data if isinstance(data, bytes) else data.encode("utf-8")
+        return await sftp_read(self._client, path)
 
     async def stat(self, path: str) -> asyncssh.SFTPAttrs:
         return await self._client.stat(path)

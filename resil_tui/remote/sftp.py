@@ -31,7 +31,7 @@ from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node
 from resil_tui.remote.commands import CommandError, remote_path
 from resil_tui.remote.errors import ErrorKind, RemoteError
-from resil_tui.remote.pool import Pool
+from resil_tui.remote.pool import Pool, sftp_read
 from resil_tui.remote.ssh import asyncssh
 
 BACKUP_STAMP = "%Y%m%dT%H%M%S"
@@ -80,15 +80,6 @@ def _sftp_error(pool: Pool, node: Node, exc: BaseException, what: str) -> Remote
         return RemoteError(ErrorKind.ERROR, node.id, f"{what}: {exc.reason or exc}")
     err = pool.classify(node.id, node.ssh, exc)
     return RemoteError(err.kind, node.id, f"{what}: {err.message}")
-
-
-async def _read(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
-    try:
-        async with sftp.open(path, "rb", encoding=None) as f:
-            data = await f.read()
-    except asyncssh.SFTPNoSuchFile:
-        return None
-    return data if isinstance(data, bytes) else data.encode("utf-8")
 
 
 async def read_file(pool: Pool, node: Node, path: str) -> bytes | None:
@@ -337,7 +328,7 @@ async def replace_file(
     try:
         async with pool.sftp_writable(node, f"write {path}") as sftp:
             target, attrs = await _resolve(sftp, node, path)
-            current = await _read(sftp, target) if attrs is not None else None
+            current = await sftp_read(sftp, target) if attrs is not None else None
             before_hash = sha256_hex(current) if current is not None else None
             if expected_sha256 is not None and before_hash != expected_sha256.lower():
                 what = "is gone" if current is None else "changed"
@@ -364,7 +355,7 @@ async def replace_file(
                 backup_path = await _free_backup_name(sftp, path)
                 await _write_new(sftp, backup_path, current, attrs, warnings)
             fsynced = await _write_new(sftp, target, data, attrs, warnings)
-            check = await _read(sftp, path)
+            check = await sftp_read(sftp, path)
             after_hash = sha256_hex(check) if check is not None else None
             if target != path:
                 still = await sftp.lstat(path)

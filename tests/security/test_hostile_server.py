@@ -14,7 +14,7 @@ from hostile import ALL, leaks
 from hostile_server import HOST, HostileServer, spy_forwarding
 
 from resil_tui.inventory_model import Node, NodeKind, SshSettings
-from resil_tui.remote import sftp
+from resil_tui.remote import commands, sftp
 from resil_tui.remote.commands import Command
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.pool import LINE_CUT_MARKER, MAX_LINE_BYTES, Pool, algorithms, is_sha1
@@ -193,6 +193,27 @@ async def test_sftp_bytes_kept_and_error_text_sanitized(
     with pytest.raises(RemoteError) as info:
         await sftp.read_file(pool, node, "/hostile-error")
     assert "cannot open" in info.value.message and leaks(info.value.message) == 0
+
+
+async def test_sftp_never_reads_a_file_past_the_cap(
+    server: HostileServer,
+    key_dir: Path,
+    tmp_path: Path,
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(commands, "MAX_ANSWER_BYTES", 1 << 20)
+    node = _node(server, key_dir, tmp_path)
+    env = server.root / "etc" / "docker" / "edge" / ".env"
+    env.parent.mkdir(parents=True)
+    env.write_bytes(b"x" * ((1 << 20) + 1))
+    with pytest.raises(RemoteError) as info:
+        await sftp.read_file(pool, node, "/etc/docker/edge/.env")
+    assert "larger than 1 MiB: not read" in info.value.message
+    env.write_bytes(b"y" * (1 << 20))  # at the cap: every byte
+    assert await sftp.read_file(pool, node, "/etc/docker/edge/.env") == b"y" * (1 << 20)
+    env.write_bytes(b"")
+    assert await sftp.read_file(pool, node, "/etc/docker/edge/.env") == b""
 
 
 # --- forwarding and algorithms ------------------------------------------------------------
