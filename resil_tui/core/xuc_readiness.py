@@ -422,14 +422,23 @@ def anchor_of(
     lines: Sequence[str], taken_at: float, run: XucRun | None = None, why: str = ""
 ) -> Anchor:
     kept = [clean_line(x) for x in lines if x.strip()]
-    keys = [_key(x) for x in kept]
+    return Anchor(fingerprint(kept), taken_at, run, why)
+
+
+def fingerprint(lines: Sequence[str]) -> tuple[str, ...]:
+    """The last lines of one read that make its anchor: ANCHOR_LINES, or more (up to
+    ANCHOR_MAX_LINES) until they occur only once in it. Lines of one read are compared as
+    they are (compose pads its prefix alike within a read)."""
+    kept = list(lines)
     n = min(len(kept), ANCHOR_LINES)
-    while n < min(len(kept), ANCHOR_MAX_LINES) and len(_ends(keys, keys[len(keys) - n :])) > 1:
+    if n == 0 or kept.count(kept[-1]) == 1:  # the usual case: lines with their own time
+        return tuple(kept[len(kept) - n :])
+    while n < min(len(kept), ANCHOR_MAX_LINES) and len(_ends(kept, kept[len(kept) - n :])) > 1:
         n += 1
-    return Anchor(tuple(kept[len(kept) - n :]), taken_at, run, why)
+    return tuple(kept[len(kept) - n :])
 
 
-def _ends(keys: Sequence[str], want: Sequence[str]) -> list[int]:
+def _ends(keys: list[str], want: list[str]) -> list[int]:
     """The index of the last line of every occurrence of `want` in `keys`, in order."""
     n = len(want)
     return [end - 1 for end in range(n, len(keys) + 1) if keys[end - n : end] == want]
@@ -520,7 +529,11 @@ def attribute(
     if anchor is not None and anchor_at is not None:
         # Found more than once (a log that repeats itself): the real one is one of them, so
         # what lies from the first to the last is not placed, only what follows counts.
+        # A cut window that starts with the anchor's last lines may hold the real one cut
+        # through and only a repeat whole: nothing up to that repeat is placed either.
         first, last = anchor_at
+        if window_full and _anchor_head(lines, anchor):
+            first = -1
         current = tuple(
             True if i > last else False if i <= first else None for i in range(len(lines))
         )

@@ -36,13 +36,13 @@ from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.log_lines import since_argument
 from resil_tui.core.node_status import CcStatus
 from resil_tui.core.xuc_readiness import (
-    ANCHOR_LINES,
     Anchor,
     LogWindow,
     StartSource,
     XucReadiness,
     XucRun,
     XucState,
+    fingerprint,
     judge,
     kept_ready,
     parse_inspect,
@@ -227,7 +227,7 @@ def cc_status(
         lines = memo.get(LOGS, _window_lines, logs.stdout)
         if logs.ok:
             window = LogWindow(lines, full=len(lines) >= tail, whole=not since_used)
-            end = lines[-ANCHOR_LINES:]
+            end = fingerprint(lines)
         else:
             why = _first_line(logs.stderr) or _first_line(logs.stdout) or f"exit {logs.exit_status}"
             window = LogWindow(lines, full=True, error=why)

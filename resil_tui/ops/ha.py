@@ -353,7 +353,12 @@ async def _stream(
 
 
 async def _read_files(pool: Pool, node: Node, paths: list[str]) -> MultiFile:
+    """The files' texts; RemoteError when no whole answer came (half a file is none)."""
     result = await pool.run(node, cat.tail_files(paths, 500))
+    if result.incomplete:
+        error = result.error
+        assert error is not None
+        raise error
     return split_multi_tail(result.stdout, result.stderr, paths)
 
 
@@ -418,6 +423,9 @@ async def _status_all(pool: Pool, node: Node, rec: ActionRecord) -> ServicesStat
         return None
     for line in (result.stdout + result.stderr).splitlines():
         rec.emit(line)
+    if result.incomplete:  # a cut list could lack the services still running
+        rec.emit(f"[{result.summary()}] {result.note}")
+        return None
     return parse_xivo_service_status(result.stdout, result.exit_status)
 
 
@@ -997,7 +1005,13 @@ async def apply_web_ui_part(
             rec.emit("no staticsip row was updated (PJSIP sites may have none)")
         if plan.provd_get is not None and plan.backup is not None:
             failures += await _put_provd(pool, node, plan.provd_get, plan.backup, rec, step)
-        texts = await _read_files(pool, node, [node.paths.provd_default])
+        try:
+            texts = await _read_files(pool, node, [node.paths.provd_default])
+        except RemoteError as exc:
+            if exc.kind is ErrorKind.READ_ONLY:
+                raise
+            failures.append(f"written, but not read back: {exc.message}")
+            return rec.finish(False, "; ".join(failures))
         rec.web_ui = await _read_web_ui_part(pool, node, plan.mode, plan.peer, texts, plan.ha_on)
         rec.emit("--- read back ---")
         for line in rec.web_ui.lines():

@@ -1152,15 +1152,17 @@ class WizardEngine:
                 self._lock_refusal(rec, ())
                 if restart is not None:
                     mark = await take_mark(self.pool, restart, self.clock())
-                    rec.flags["xuc_mark"] = json.dumps(mark.to_dict())
-                    start = mark.run.started_at if mark.run is not None else None
-                    end = mark.lines[-1] if mark.lines else "(empty log)"
-                    self._output(
-                        rec,
-                        [
-                            f"current run: started {_utc(start)}; the log ends with: {end}",
-                        ],
-                    )
+                    if mark is None:
+                        noted = (
+                            "the xuc log could not be read before the restart: only lines "
+                            "with docker's times after it will count"
+                        )
+                    else:
+                        rec.flags["xuc_mark"] = json.dumps(mark.to_dict())
+                        start = mark.run.started_at if mark.run is not None else None
+                        end = mark.lines[-1] if mark.lines else "(empty log)"
+                        noted = f"current run: started {_utc(start)}; the log ends with: {end}"
+                    self._output(rec, [noted])
                     rec.flags["restart_at"] = repr(self.clock())
                     self.save()
                 return await self.pool.run(
@@ -1311,6 +1313,8 @@ class WizardEngine:
             inspect = await self.pool.run(node, cat.docker_inspect(names))
         except CommandError as exc:
             return None, f"cannot inspect the containers: {exc}"
+        if inspect.incomplete:
+            return None, f"docker inspect gave no whole answer: {inspect.note or inspect.summary()}"
         env = await self.pool.run(node, cat.cat(path))
         if not env.ok:
             return None, f"{path} could not be read again: {env.summary()}"

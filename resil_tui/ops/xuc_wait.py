@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from resil_tui.core.freshness import stamp
 from resil_tui.core.node_status import CcStatus
 from resil_tui.core.xuc_readiness import (
+    ANCHOR_MAX_LINES,
     Anchor,
     FollowMatcher,
     XucReadiness,
@@ -53,8 +54,9 @@ from resil_tui.remote.pool import Pool, Result
 RECHECK_SECONDS = 5.0
 # Lines of the first look shown before the live ones, for context.
 CONTEXT_LINES = 10
-# The restart mark reads only the log's end (the anchor's fingerprint).
-MARK_TAIL = 5
+# The restart mark reads only the log's end: as many lines as an anchor may take to be
+# unique in them (core/xuc_readiness.py).
+MARK_TAIL = ANCHOR_MAX_LINES
 
 
 @dataclass(frozen=True)
@@ -113,14 +115,18 @@ def plan_xuc_restart(node: Node, service: str = "xuc") -> XucRestart:
     return XucRestart(node, reads, cat.xivocc_restart(service))
 
 
-async def take_mark(pool: Pool, restart: XucRestart, now: float) -> Anchor:
+async def take_mark(pool: Pool, restart: XucRestart, now: float) -> Anchor | None:
     """The run and the log's end just before the restart the product issues: after it,
-    only what follows this point can be the new run's (even without docker times)."""
+    only what follows this point can be the new run's (even without docker times). None
+    when the log could not be read: an empty mark would say the log was empty, and so
+    count every line of it, the old run's included, as the new run's."""
     inspect, logs = await asyncio.gather(*(pool.run(restart.node, c) for c in restart.reads))
+    if not logs.ok:
+        return None
     outputs = {"inspect": part_of(inspect), LOGS: part_of(logs)}
     status = cc_status(restart.node, outputs, now)  # the start only: inspect's
     run = status.xuc.run if status.xuc is not None else None
-    lines = logs.stdout.splitlines() if logs.ok else []
+    lines = logs.stdout.splitlines()
     return anchor_of(lines, now, run, "the log's end before the restart the product issued")
 
 

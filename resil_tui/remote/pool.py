@@ -216,6 +216,13 @@ class Result:
         return "ok" if self.exit_status == 0 else f"exit {self.exit_status}"
 
 
+def _overflow_note(stream: str, done: str) -> str:
+    return (
+        f"it wrote more than {commands.MAX_ANSWER_BYTES / 2**20:g} MiB on {stream}: {done}; "
+        "its answer was dropped"
+    )
+
+
 class _Overflow(Exception):
     """A command's answer ran past commands.MAX_ANSWER_BYTES on the stream named."""
 
@@ -1162,10 +1169,7 @@ class Pool:
                     self._unsure(node, command)
                     closing(None, "too much output, then cancelled: channel closed")
                     raise
-                note = (
-                    f"it wrote more than {commands.MAX_ANSWER_BYTES / 2**20:g} MiB on {too_long}: "
-                    "stopped it and closed the channel; its answer was dropped"
-                )
+                note = _overflow_note(str(too_long), "stopped it and closed the channel")
             except TimeoutError:
                 timed_out = True
                 out, err = answer.joined(proc)
@@ -1280,6 +1284,17 @@ class Pool:
             )
         except read_shell.ShellGone as gone:
             failed()
+            if gone.overflowed is not None:
+                return Result(
+                    node_id=node.id,
+                    command=command,
+                    exit_status=None,
+                    stdout="",
+                    stderr="",
+                    duration=time.monotonic() - start,
+                    overflowed=True,
+                    note=_overflow_note(gone.overflowed, "closed the shell it was sent to"),
+                )
             # clean(): a channel refusal carries the server's own words (--verbose: a tty).
             log.info(
                 "%s: the kept shell failed (%s); the read goes on its own",

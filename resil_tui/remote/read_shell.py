@@ -38,10 +38,15 @@ class ShellGone(Exception):
     away): close it. `refused`: what a server that runs no shell as sh does (trying again
     on this connection is pointless)."""
 
-    def __init__(self, reason: str, *, refused: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, refused: bool = False, overflowed: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.refused = refused
+        # "stdout" or "stderr": the read wrote more than commands.MAX_ANSWER_BYTES there
+        # (run again on its own, it would only do so once more).
+        self.overflowed = overflowed
 
 
 @dataclass(frozen=True)
@@ -132,9 +137,12 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         before = len(buffer)
         buffer.extend(data)
         if len(buffer) > commands.MAX_ANSWER_BYTES:
-            # A read that runs away closes the shell; run alone, it meets the same cap.
+            # A read that runs away closes the shell, and its answer is "too much output".
             self._end(
-                ShellGone(f"a read wrote more than {commands.MAX_ANSWER_BYTES} bytes", refused=True)
+                ShellGone(
+                    f"a read wrote more than {commands.MAX_ANSWER_BYTES} bytes",
+                    overflowed="stderr" if stderr else "stdout",
+                )
             )
             return
         marker = self.end_start

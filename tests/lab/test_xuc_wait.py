@@ -5,6 +5,7 @@ poll's CC reads, `logs --until-ready` and the wait the wizard uses, with docker'
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -121,7 +122,8 @@ async def test_wait_after_the_products_own_restart_uses_the_mark(
     node = inventory.node(CC)
     planned = plan_xuc_restart(node)
     mark = await take_mark(pool, planned, time.time())
-    assert mark.lines and mark.run is not None and mark.run.started_at is not None
+    assert mark is not None and mark.lines
+    assert mark.run is not None and mark.run.started_at is not None
     assert (await pool.run(node, planned.command)).ok
     lines: list[str] = []
     result = await wait_for_xuc(
@@ -132,6 +134,20 @@ async def test_wait_after_the_products_own_restart_uses_the_mark(
     assert result.readiness.run.started_at is not None
     assert result.readiness.run.started_at > mark.run.started_at
     assert lines and READY_LINE in lines[-1]
+
+
+async def test_a_mark_whose_log_could_not_be_read_is_no_mark(
+    lab: Lab, pool: Pool, inventory: Inventory
+) -> None:
+    # A mark without lines says the log was empty: every line of it, the old run's
+    # readiness line too, would then count as the new run's.
+    node = inventory.node(CC)
+    hurried = dataclasses.replace(node, ssh=dataclasses.replace(node.ssh, command_timeout=0.3))
+    await lab.apply_fault(["slow", "cc.master", "2"])
+    assert await take_mark(pool, plan_xuc_restart(hurried), time.time()) is None
+    await lab.apply_fault(["slow", "cc.master", "0"])
+    mark = await take_mark(pool, plan_xuc_restart(node), time.time())
+    assert mark is not None and mark.lines
 
 
 async def test_status_poll_follows_a_restart(lab: Lab, pool: Pool, inventory: Inventory) -> None:

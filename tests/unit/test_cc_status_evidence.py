@@ -90,3 +90,13 @@ def test_with_start_from_ps_an_untimed_line_is_never_assumed_this_run_s() -> Non
     # The same log with inspect's start, a container that never ran before: assumed ready.
     by_inspect = cc.cc_status(cc_node(), outputs(ps=up, logs=log_text), T0 + 7200)
     assert by_inspect.xuc is not None and by_inspect.xuc.ready, by_inspect.xuc.basis
+
+
+def test_the_log_end_kept_for_the_next_run_is_unique_in_its_read() -> None:
+    # Kept as the next run's anchor: its last 3 lines repeat earlier in the read, so it
+    # takes one line more.
+    log_text = plain("tick", "tick", "tick", READY, "tick", "tick", "tick")
+    status = cc.cc_status(cc_node(), outputs(logs=log_text), T0 + 100)
+    assert status.log_tail == tuple(log_text.splitlines()[-4:])
+    timed = cc.cc_status(cc_node(), outputs(logs=plain("a", "b", "c", "d")), T0 + 100)
+    assert timed.log_tail == tuple(plain("b", "c", "d").splitlines())

@@ -480,3 +480,15 @@ def test_a_window_that_cuts_the_anchor_through_does_not_count_its_lines() -> Non
         anchor=anchor,
     )
     assert ready.state is XucState.READY, ready.basis
+
+
+def test_a_cut_window_with_a_repeat_of_the_anchor_does_not_place_what_precedes_it() -> None:
+    # The window starts inside the real anchor (cut), and the new run logged the anchor's
+    # lines again: that repeat is not the anchor, the readiness line before it is the new
+    # run's or not, which cannot be told.
+    old = untimed("x", LISTENING, "t", "t", "t", "y", LISTENING, "t", "t", "t")
+    anchor = anchor_of(old, T0 - 1, None, "before the restart")
+    cut = [*old[-4:], *untimed("boot", LISTENING, "q"), *old[-5:], *untimed("r")]
+    now = T0 + 600
+    result = judge(run(), window(cut, full=True), pattern=READY, now=now, anchor=anchor)
+    assert result.state is XucState.UNKNOWN, result.basis
