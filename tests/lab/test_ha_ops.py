@@ -308,3 +308,27 @@ async def test_read_only_refuses_everything_and_sends_nothing(
             assert info.value.kind is ErrorKind.READ_ONLY
     assert lab.commands(MASTER) == [] and lab.commands(SLAVE) == []
     assert mutating(lab, MASTER) == [] and mutating(lab, SLAVE) == []
+
+
+async def test_reads_with_no_whole_answer_are_not_judged(
+    lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    # A service list or a file cut short by a timeout could lack what is still running,
+    # or end a file early: neither is read as the node's state.
+    import dataclasses
+
+    from resil_tui.ops import ha as ha_ops
+
+    node = inventory.node(MASTER)
+    hurried = dataclasses.replace(node, ssh=dataclasses.replace(node.ssh, command_timeout=0.3))
+    await lab.apply_fault(["slow", "xivo.master", "2"])
+    rec = ha_ops.ActionRecord(action="check", node_id=node.id, command="")
+    assert await ha_ops._status_all(pool, hurried, rec) is None
+    assert any(line.startswith("[timeout] no answer after 0.3s") for line in rec.lines), rec.lines
+    with pytest.raises(RemoteError) as info:
+        await ha_ops._read_files(pool, hurried, [node.paths.ha_conf])
+    assert info.value.kind is ErrorKind.TIMEOUT
+    await lab.apply_fault(["slow", "xivo.master", "0"])
+    assert await ha_ops._status_all(pool, node, rec) is not None
+    files = await ha_ops._read_files(pool, node, [node.paths.ha_conf])
+    assert files.text(node.paths.ha_conf)
