@@ -70,6 +70,13 @@ def short_timeouts(text: str, connect: float = 2.0, command: float = 3.0) -> str
     )
 
 
+def hurried(node: Node, command_timeout: float = 0.3) -> Node:
+    """The node with a command deadline a `slow` fault (lab) passes: its reads time out."""
+    return dataclasses.replace(
+        node, ssh=dataclasses.replace(node.ssh, command_timeout=command_timeout)
+    )
+
+
 async def eventually(
     check: Callable[[], Awaitable[bool]] | Callable[[], bool],
     timeout: float = 15.0,

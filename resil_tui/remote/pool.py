@@ -1162,25 +1162,13 @@ class Pool:
                 overflowed = True
                 out, err = b"", b""
                 status, signal = None, None
-                try:
-                    await self._kill(proc)
-                except asyncio.CancelledError:
-                    self._abandon(proc)
-                    self._unsure(node, command)
-                    closing(None, "too much output, then cancelled: channel closed")
-                    raise
+                await self._stop(node, command, proc, closing, "too much output")
                 note = _overflow_note(str(too_long), "stopped it and closed the channel")
             except TimeoutError:
                 timed_out = True
                 out, err = answer.joined(proc)
                 status, signal = None, None
-                try:
-                    await self._kill(proc)
-                except asyncio.CancelledError:
-                    self._abandon(proc)
-                    self._unsure(node, command)
-                    closing(None, f"no answer after {limit:g}s, then cancelled: channel closed")
-                    raise
+                await self._stop(node, command, proc, closing, f"no answer after {limit:g}s")
                 note = (
                     f"no answer after {limit:g}s: sent TERM and closed the channel "
                     "(a command that ignores both may still be running)"
@@ -1259,6 +1247,19 @@ class Pool:
             if link.shell is shell:
                 link.shell, link.shell_failures = None, link.shell_failures + 1
 
+        def unanswered(note: str, *, timed_out: bool = False, overflowed: bool = False) -> Result:
+            return Result(
+                node_id=node.id,
+                command=command,
+                exit_status=None,
+                stdout="",
+                stderr="",
+                duration=time.monotonic() - start,
+                timed_out=timed_out,
+                overflowed=overflowed,
+                note=note,
+            )
+
         start = time.monotonic()
         try:
             answer = await shell.run(command, limit)
@@ -1269,32 +1270,16 @@ class Pool:
             raise
         except TimeoutError:
             failed()
-            return Result(
-                node_id=node.id,
-                command=command,
-                exit_status=None,
-                stdout="",
-                stderr="",
-                duration=time.monotonic() - start,
+            return unanswered(
+                f"no answer after {limit:g}s: closed the shell it was sent to "
+                "(a command that ignores that may still be running)",
                 timed_out=True,
-                note=(
-                    f"no answer after {limit:g}s: closed the shell it was sent to "
-                    "(a command that ignores that may still be running)"
-                ),
             )
         except read_shell.ShellGone as gone:
             failed()
             if gone.overflowed is not None:
-                return Result(
-                    node_id=node.id,
-                    command=command,
-                    exit_status=None,
-                    stdout="",
-                    stderr="",
-                    duration=time.monotonic() - start,
-                    overflowed=True,
-                    note=_overflow_note(gone.overflowed, "closed the shell it was sent to"),
-                )
+                note = _overflow_note(gone.overflowed, "closed the shell it was sent to")
+                return unanswered(note, overflowed=True)
             # clean(): a channel refusal carries the server's own words (--verbose: a tty).
             log.info(
                 "%s: the kept shell failed (%s); the read goes on its own",
@@ -1361,6 +1346,24 @@ class Pool:
             with contextlib.suppress(OSError, asyncssh.Error):
                 proc.send_signal(sig)
         proc.close()
+
+    async def _stop(
+        self,
+        node: Node,
+        command: Command,
+        proc: asyncssh.SSHClientProcess[bytes],
+        closing: Callable[[int | None, str], str | None],
+        why: str,
+    ) -> None:
+        """End a command we gave up on; cancelled meanwhile, leave it signalled and closed
+        (its result recorded as such) and go on being cancelled."""
+        try:
+            await self._kill(proc)
+        except asyncio.CancelledError:
+            self._abandon(proc)
+            self._unsure(node, command)
+            closing(None, f"{why}, then cancelled: channel closed")
+            raise
 
     @staticmethod
     async def _kill(proc: asyncssh.SSHClientProcess[bytes]) -> None:

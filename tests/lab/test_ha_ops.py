@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from labkit import hurried
 
 from resil_tui.core.ha import HaMode
 from resil_tui.core.ha_form import CheckDecision
@@ -16,6 +17,7 @@ from resil_tui.inventory_model import Inventory
 from resil_tui.lab import facts
 from resil_tui.lab.server import Lab
 from resil_tui.lab.spec import DEFAULT_ROOT_PASSWORD
+from resil_tui.ops import ha as ha_ops
 from resil_tui.ops.ha import (
     apply_ha_mode,
     read_ha_site,
@@ -315,18 +317,13 @@ async def test_reads_with_no_whole_answer_are_not_judged(
 ) -> None:
     # A service list or a file cut short by a timeout could lack what is still running,
     # or end a file early: neither is read as the node's state.
-    import dataclasses
-
-    from resil_tui.ops import ha as ha_ops
-
     node = inventory.node(MASTER)
-    hurried = dataclasses.replace(node, ssh=dataclasses.replace(node.ssh, command_timeout=0.3))
     await lab.apply_fault(["slow", "xivo.master", "2"])
     rec = ha_ops.ActionRecord(action="check", node_id=node.id, command="")
-    assert await ha_ops._status_all(pool, hurried, rec) is None
+    assert await ha_ops._status_all(pool, hurried(node), rec) is None
     assert any(line.startswith("[timeout] no answer after 0.3s") for line in rec.lines), rec.lines
     with pytest.raises(RemoteError) as info:
-        await ha_ops._read_files(pool, hurried, [node.paths.ha_conf])
+        await ha_ops._read_files(pool, hurried(node), [node.paths.ha_conf])
     assert info.value.kind is ErrorKind.TIMEOUT
     await lab.apply_fault(["slow", "xivo.master", "0"])
     assert await ha_ops._status_all(pool, node, rec) is not None

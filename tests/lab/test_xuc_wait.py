@@ -5,13 +5,12 @@ poll's CC reads, `logs --until-ready` and the wait the wizard uses, with docker'
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import time
 from pathlib import Path
 
 import pytest
-from labkit import eventually, run_cli
+from labkit import eventually, hurried, run_cli
 
 from resil_tui.core.xuc_readiness import XucState
 from resil_tui.inventory import load_inventory
@@ -142,9 +141,8 @@ async def test_a_mark_whose_log_could_not_be_read_is_no_mark(
     # A mark without lines says the log was empty: every line of it, the old run's
     # readiness line too, would then count as the new run's.
     node = inventory.node(CC)
-    hurried = dataclasses.replace(node, ssh=dataclasses.replace(node.ssh, command_timeout=0.3))
     await lab.apply_fault(["slow", "cc.master", "2"])
-    assert await take_mark(pool, plan_xuc_restart(hurried), time.time()) is None
+    assert await take_mark(pool, plan_xuc_restart(hurried(node)), time.time()) is None
     await lab.apply_fault(["slow", "cc.master", "0"])
     mark = await take_mark(pool, plan_xuc_restart(node), time.time())
     assert mark is not None and mark.lines
