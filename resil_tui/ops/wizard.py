@@ -1154,8 +1154,8 @@ class WizardEngine:
                     mark = await take_mark(self.pool, restart, self.clock())
                     if mark is None:
                         noted = (
-                            "the xuc log could not be read before the restart: only lines "
-                            "with docker's times after it will count"
+                            "the xuc log could not be read before the restart: only the "
+                            "log's times can place the new run's readiness line"
                         )
                     else:
                         rec.flags["xuc_mark"] = json.dumps(mark.to_dict())
