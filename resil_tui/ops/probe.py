@@ -116,6 +116,9 @@ async def probe_node(pool: Pool, node: Node, ask_trust: TrustAsk | None) -> Prob
         result = await pool.run(node, cat.command_exists(program))
         if result.ok:
             probe.checks.append((True, f"{program} found"))
+        elif result.incomplete:  # no answer is not "not found"
+            probe.outcome = Outcome.WARNING
+            probe.checks.append((False, f"{program}: not checked ({result.summary()})"))
         else:
             probe.outcome = Outcome.WARNING
             probe.checks.append((False, f"{program} not found"))
@@ -125,6 +128,9 @@ async def probe_node(pool: Pool, node: Node, ask_trust: TrustAsk | None) -> Prob
         result = await pool.run(node, cat.test_exists(env, regular_file=True))
         if result.ok:
             probe.checks.append((True, f"{env} present"))
+        elif result.incomplete:
+            probe.outcome = Outcome.WARNING
+            probe.checks.append((False, f"{env}: not checked ({result.summary()})"))
         else:
             probe.outcome = Outcome.WARNING
             probe.checks.append((False, f"{env} missing"))
