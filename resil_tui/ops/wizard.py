@@ -1153,6 +1153,8 @@ class WizardEngine:
                 if restart is not None:
                     mark = await take_mark(self.pool, restart, self.clock())
                     if mark is None:
+                        # Nor an earlier try's mark: this restart's lines follow it too.
+                        rec.flags.pop("xuc_mark", None)
                         noted = (
                             "the xuc log could not be read before the restart: only the "
                             "log's times can place the new run's readiness line"
