@@ -17,7 +17,6 @@ import re
 import stat
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from enum import StrEnum
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from resil_tui import paths as xdg
 from resil_tui.core import validators
+from resil_tui.core.records import field_names, replace
 from resil_tui.inventory_model import (
     DEFAULT_HA_SIP_EXPIRY,
     DEFAULT_READINESS_PATTERN,
@@ -227,7 +227,7 @@ _SSH_KEYS = {
     "use_ssh_config",
     "keep_shell",
 }
-_PATH_KEYS = set(RemotePaths.__dataclass_fields__)
+_PATH_KEYS = set(field_names(RemotePaths))
 _TOP_KEYS = {"read_only", "ssh", "paths", "keys", "site", "changes", "journal", "watch"}
 _SITE_KEYS = {
     "description",

@@ -6,10 +6,11 @@ without pulling in TOML parsing or validation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address
 from pathlib import Path
+
+from resil_tui.core.records import field, record
 
 
 class NodeKind(StrEnum):
@@ -51,7 +52,7 @@ class SipStack(StrEnum):
     CHAN_SIP = "chan_sip"
 
 
-@dataclass(frozen=True)
+@record
 class PhonePolicy:
     """`[site.NAME.phones]`: what the phone findings and the wizard's phone steps allow."""
 
@@ -95,7 +96,7 @@ class UnknownName(LookupError):
         return str(self.args[0])
 
 
-@dataclass(frozen=True)
+@record
 class SshSettings:
     """How to reach a node. None means: let ~/.ssh/config (or OpenSSH defaults) decide."""
 
@@ -114,7 +115,7 @@ class SshSettings:
     keep_shell: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class RemotePaths:
     """Where XiVO keeps things on a node (XIVO.md); every path can be overridden."""
 
@@ -135,7 +136,7 @@ DEFAULT_LOCK_STALE_AFTER = 900.0  # seconds: a lock not refreshed for 15 min is 
 DEFAULT_KEEP_BACKUPS = 20
 
 
-@dataclass(frozen=True)
+@record
 class ChangePolicy:
     """How changes to a node are guarded ([changes] in the inventory)."""
 
@@ -143,7 +144,7 @@ class ChangePolicy:
     keep_backups: int = DEFAULT_KEEP_BACKUPS
 
 
-@dataclass(frozen=True)
+@record
 class JournalPolicy:
     """[journal]: how much of the incident journal is kept (resil_tui/journal.py)."""
 
@@ -151,7 +152,7 @@ class JournalPolicy:
     max_size_mb: float = 16.0
 
 
-@dataclass(frozen=True)
+@record
 class WatchSettings:
     """[watch]: what `resil-tui watch` runs when the journal records a change."""
 
@@ -160,7 +161,7 @@ class WatchSettings:
     on_change_kinds: tuple[str, ...] = ("verdict",)  # journal event kinds that trigger it
 
 
-@dataclass(frozen=True)
+@record
 class XucSettings:
     """How a CC node's xuc readiness is read ([site.S.cc.SIDE.xuc] in the inventory)."""
 
@@ -171,7 +172,7 @@ class XucSettings:
     grace: float = DEFAULT_XUC_GRACE
 
 
-@dataclass(frozen=True)
+@record
 class LogStreamSpec:
     """An extra read-only log stream declared in the inventory for a node."""
 
@@ -179,7 +180,7 @@ class LogStreamSpec:
     argv: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Node:
     """A node of a site: what it is, how to reach it, where its files and logs are."""
 
@@ -204,7 +205,7 @@ class Node:
         return self.name or self.id
 
 
-@dataclass(frozen=True)
+@record
 class Site:
     """A site: its XiVO pair, its CC pair, Edge nodes and media servers if any, its
     failover mode and phone policy."""
@@ -242,7 +243,7 @@ class Site:
         return self.cc_master if side is Side.MASTER else self.cc_slave
 
 
-@dataclass(frozen=True)
+@record
 class Inventory:
     """What the inventory file declares: the sites and what they share."""
 

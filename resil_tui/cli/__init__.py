@@ -13,7 +13,6 @@ import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,13 +30,14 @@ from resil_tui.cli.common import (
     maybe_lab,
     resolve_inventory,
 )
+from resil_tui.core.records import record
 from resil_tui.inventory import InventoryError, InventoryNotFound
 
 if TYPE_CHECKING:
     from resil_tui.cli.context import Context
 
 
-@dataclass(frozen=True)
+@record
 class Command:
     """A subcommand as `resil-tui --help` lists it. Its module (resil_tui/cli/<module>.py)
     adds its arguments (`add_arguments(parser)`) and runs it; it is imported only when the

@@ -13,12 +13,12 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from resil_tui.core import validators
+from resil_tui.core.records import record, replace
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Inventory
 
@@ -130,7 +130,7 @@ def subparser(
     return parser
 
 
-@dataclass(frozen=True)
+@record
 class GlobalArgs:
     """The options every command accepts, before or after its name, and the console's."""
 
@@ -190,20 +190,23 @@ class SafeWriter:
         return value
 
 
-@dataclass
+def _safe(sink: TextSink) -> SafeWriter:
+    return sink if isinstance(sink, SafeWriter) else SafeWriter(sink)
+
+
 class Io:
     """Where a command writes and reads; the one y/N and typed-confirmation prompt. Every
     write to `out` and `err` is sanitized (core/sanitize.py), here, once."""
 
-    out: TextSink = field(default_factory=lambda: sys.stdout)
-    err: TextSink = field(default_factory=lambda: sys.stderr)
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.out, SafeWriter):
-            self.out = SafeWriter(self.out)
-        if not isinstance(self.err, SafeWriter):
-            self.err = SafeWriter(self.err)
+    def __init__(
+        self,
+        out: TextSink | None = None,
+        err: TextSink | None = None,
+        stdin: TextIO | None = None,
+    ) -> None:
+        self.out: SafeWriter = _safe(sys.stdout if out is None else out)
+        self.err: SafeWriter = _safe(sys.stderr if err is None else err)
+        self.stdin: TextIO = sys.stdin if stdin is None else stdin
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+
+from resil_tui.core.records import record
 
 # Remote paths: absolute, a conservative character set, no "..", no empty components.
 _PATH_RE = re.compile(r"/[A-Za-z0-9_.@+:,=~/-]{0,4095}")
@@ -43,7 +44,7 @@ def is_host(value: str) -> bool:
     return bool(_HOST_RE.fullmatch(value))
 
 
-@dataclass(frozen=True)
+@record
 class SshTarget:
     """An SSH target (`[user@]host[:port]`) taken apart, as the inventory and `init` give it."""
 
