@@ -181,13 +181,23 @@ class _DataclassFields:
 def record(cls: type[T]) -> type[T]:
     """The class as a frozen record (module docstring)."""
     shape = _Shape(cls)
+    own = cls.__dict__
+    for name in ("__setattr__", "__delattr__"):
+        if name in own:
+            raise TypeError(f"{cls.__name__}: a frozen record cannot define {name}")
+    # As dataclasses: a method the class defines itself is kept; so is a __hash__ it
+    # defines (not the None that defining __eq__ leaves behind).
+    explicit_hash = "__hash__" in own and not (own["__hash__"] is None and "__eq__" in own)
     for name, function in shape.methods().items():
+        if name in own and (name != "__hash__" or explicit_hash):
+            continue
         function.__qualname__ = f"{cls.__qualname__}.{name}"
         type.__setattr__(cls, name, function)
     for n, default in shape.defaults.items():
         if isinstance(default, _Factory):
             type.__delattr__(cls, n)  # as dataclasses: no class attribute for a factory
-    type.__setattr__(cls, "__match_args__", shape.names)
+    if "__match_args__" not in own:
+        type.__setattr__(cls, "__match_args__", shape.names)
     type.__setattr__(cls, "__record__", shape)
     type.__setattr__(cls, "__dataclass_fields__", _DataclassFields())
     return cls
