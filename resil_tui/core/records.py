@@ -79,6 +79,8 @@ class _Shape:
                 raise TypeError(f"{cls.__name__}.{name}: {text} is not supported in a record")
             if name in cls.__dict__:
                 default = cls.__dict__[name]
+                if type(default).__module__ == "dataclasses":  # dataclasses.field(...)
+                    raise TypeError(f"{cls.__name__}.{name}: records.field, not dataclasses'")
                 if isinstance(default, _MUTABLE):
                     raise ValueError(
                         f"{cls.__name__}.{name}: mutable default {type(default).__name__}; "
