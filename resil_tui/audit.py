@@ -16,12 +16,13 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from resil_tui import paths
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean as _sanitize
 from resil_tui.localfiles import open_private_append
 
@@ -59,7 +60,7 @@ def local_user() -> str:
         return f"uid:{os.getuid()}"
 
 
-@dataclass(frozen=True)
+@record
 class AuditRecord:
     """One audit log line: a change (or a stream start) on a node, as started or with its result."""
 

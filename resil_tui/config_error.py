@@ -7,10 +7,10 @@ the console, paid at every start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from resil_tui.core.records import record
 
 
-@dataclass(frozen=True)
+@record
 class ConfigError:
     """One mistake in the inventory: where (file, line, column, key) and what."""
 

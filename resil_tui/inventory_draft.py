@@ -22,6 +22,7 @@ import tomli_w
 
 from resil_tui import paths as xdg
 from resil_tui.core import validators
+from resil_tui.core.records import record
 from resil_tui.inventory import InventoryError, parse_inventory
 from resil_tui.inventory_model import Inventory
 from resil_tui.localfiles import write_atomic
@@ -70,7 +71,7 @@ class Draft:
         return any(self.get(f"{node}-{attr}") for attr in NODE_FIELDS[node])
 
 
-@dataclass(frozen=True)
+@record
 class Checked:
     """The loader's verdict on a draft, by field; `inventory` only when all is valid."""
 

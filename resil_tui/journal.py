@@ -28,12 +28,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from resil_tui import paths
 from resil_tui.core.journal_event import EventKind, JournalEvent
+from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
 from resil_tui.localfiles import PRIVATE_FILE, ensure_private_dir, open_private_append, write_atomic
@@ -61,7 +61,7 @@ class JournalBusy(OSError):
     """Another process held the journal's lock for longer than LOCK_TIMEOUT."""
 
 
-@dataclass(frozen=True)
+@record
 class JournalBounds:
     """How far the journal may grow before old entries go (the inventory's journal policy)."""
 

@@ -25,12 +25,13 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from resil_tui import paths as xdg
+from resil_tui.core.records import field, record
 
 ENV_THEME = "RESIL_TUI_THEME"
 ENV_REFRESH = "RESIL_TUI_REFRESH"
@@ -58,7 +59,7 @@ class PreferencesError(ValueError):
     """A value that cannot be used (from a flag, the environment or the file)."""
 
 
-@dataclass(frozen=True)
+@record
 class Preferences:
     """What the file says; None means "not set here"."""
 
@@ -69,7 +70,7 @@ class Preferences:
     keys: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class LoadedPreferences:
     """The preferences file as read: a broken one counts as empty, and says why."""
 
@@ -237,7 +238,7 @@ def update_preferences(
 # --- precedence ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Setting:
     """One setting as resolved: the value that won and the source it came from."""
 
@@ -245,7 +246,7 @@ class Setting:
     source: str  # "flag", "environment", "preferences", "default"
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """The values the console runs with, and where each one came from."""
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from resil_tui.core.records import field, record
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -57,7 +58,7 @@ class ThemeFileError(ValueError):
     """A theme file that cannot be used; str() names the file and the problem."""
 
 
-@dataclass(frozen=True)
+@record
 class ThemeSpec:
     """One parsed theme file; colours are '#rrggbb'-style strings."""
 
@@ -180,7 +181,7 @@ def load_theme_file(path: Path) -> ThemeSpec:
     return parse_theme(text, path)
 
 
-@dataclass(frozen=True)
+@record
 class ThemeCatalog:
     """Every usable theme by name, plus why the unusable files were skipped."""
 

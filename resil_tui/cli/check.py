@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
@@ -27,6 +26,7 @@ from resil_tui.cli.common import (
     resolve_inventory,
 )
 from resil_tui.cli.context import Context
+from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _usage_is_unknown(p)
 
 
-@dataclass(frozen=True)
+@record
 class CheckArgs:
     site: str | None = None
     latency_warning: float = 1.0

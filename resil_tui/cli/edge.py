@@ -14,7 +14,6 @@ or one (`--node`).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resil_tui.cli.common import (
@@ -27,6 +26,7 @@ from resil_tui.cli.common import (
 )
 from resil_tui.cli.context import Context
 from resil_tui.core.freshness import clock
+from resil_tui.core.records import record
 from resil_tui.inventory_model import Node, Side, Site
 from resil_tui.lazy import lazy_module
 
@@ -88,7 +88,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             )
 
 
-@dataclass(frozen=True)
+@record
 class EdgeArgs:
     action: str  # plan | apply | rollback
     site: str | None = None

@@ -16,7 +16,6 @@ not be verified); 2 validation error, refusal (read-only, no confirmation), bad 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resil_tui.cli.common import (
@@ -28,6 +27,7 @@ from resil_tui.cli.common import (
 )
 from resil_tui.cli.context import Context
 from resil_tui.core.freshness import clock
+from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         )
 
 
-@dataclass(frozen=True)
+@record
 class HaArgs:
     action: str  # show | set | replicate | sync | check
     site: str | None = None

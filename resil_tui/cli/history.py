@@ -13,12 +13,12 @@ import argparse
 import json
 import re
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from resil_tui import __version__
 from resil_tui.cli.common import EXIT_OK, GlobalArgs, Io
+from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-@dataclass(frozen=True)
+@record
 class HistoryArgs:
     site: str | None = None
     node: str | None = None

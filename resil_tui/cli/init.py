@@ -6,7 +6,8 @@ command, so that parsing never imports the TUI."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+
+from resil_tui.core.records import record
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(frozen=True)
+@record
 class InitArgs:
     file: str | None = None
     force: bool = False

@@ -17,7 +17,6 @@ Exit codes: 0 success, 1 not ready / stream failed, 2 usage (unknown node or str
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,7 @@ from resil_tui.cli.common import (
 )
 from resil_tui.cli.context import Context
 from resil_tui.core import validators
+from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(frozen=True)
+@record
 class LogsArgs:
     node: str
     stream: str | None = None

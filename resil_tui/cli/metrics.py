@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from resil_tui import __version__
 from resil_tui.cli.common import EXIT_FAILED, EXIT_OK, CliError
 from resil_tui.cli.context import Context
+from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(frozen=True)
+@record
 class MetricsArgs:
     site: str | None = None
     textfile: str | None = None

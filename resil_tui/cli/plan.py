@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 
 from resil_tui.cli.common import EXIT_OK, CliError
 from resil_tui.cli.context import Context
+from resil_tui.core.records import record
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="the steps as JSON instead")
 
 
-@dataclass(frozen=True)
+@record
 class PlanArgs:
     direction: str
     site: str | None = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from resil_tui.cli.common import TextSink, checked
 from resil_tui.cli.context import Context
 from resil_tui.core import validators
 from resil_tui.core.freshness import stamp
+from resil_tui.core.records import record
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords, role_words
 from resil_tui.inventory_model import Site
 from resil_tui.lazy import lazy_module
@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(frozen=True)
+@record
 class StatusArgs:
     json: bool = False
     site: str | None = None

@@ -12,7 +12,6 @@ unreachable, no terminal to ask on).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resil_tui.cli.common import (
@@ -22,6 +21,7 @@ from resil_tui.cli.common import (
     Refused,
 )
 from resil_tui.cli.context import Context
+from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="trust without asking (scripts)")
 
 
-@dataclass(frozen=True)
+@record
 class TrustArgs:
     node: str
     yes: bool = False

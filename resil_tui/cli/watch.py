@@ -12,11 +12,11 @@ import argparse
 import contextlib
 import os
 import signal
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resil_tui.cli.common import CliError, bounded_float
 from resil_tui.cli.context import Context
+from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="do not print the journal's new entries")
 
 
-@dataclass(frozen=True)
+@record
 class WatchArgs:
     site: str | None = None
     interval: float = 10.0

@@ -57,10 +57,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
+
+from resil_tui.core.records import record
 
 T = TypeVar("T")
 
@@ -72,7 +73,7 @@ class Outcome(StrEnum):
     UNPARSABLE = "unparsable"
 
 
-@dataclass(frozen=True)
+@record
 class AsteriskResult(Generic[T]):
     """What one `asterisk -rx` command gave: the parsed value, or why there is none (Asterisk
     stopped, module not loaded, unreadable)."""
@@ -164,7 +165,7 @@ _STATUS_WORDS: Mapping[str, ContactStatus] = MappingProxyType(
 )
 
 
-@dataclass(frozen=True)
+@record
 class Contact:
     """One line of `pjsip show contacts`: a registration of a phone line (AOR) on this node."""
 
@@ -190,7 +191,7 @@ class Contact:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Contacts:
     """The phones' PJSIP registrations on a XiVO node, from `pjsip show contacts`."""
 
@@ -334,7 +335,7 @@ def parse_pjsip_contacts(
 # --- core show channels count ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Channels:
     """The channels and calls in progress on a XiVO node, from `core show channels count`."""
 
@@ -401,7 +402,7 @@ class PeerStatus(StrEnum):
     UNMONITORED = "unmonitored"  # qualify=no
 
 
-@dataclass(frozen=True)
+@record
 class SipPeer:
     """One row of `sip show peers` (chan_sip sites): a configured line, registered or not."""
 
@@ -437,7 +438,7 @@ class SipPeer:
         }
 
 
-@dataclass(frozen=True)
+@record
 class PeerSummary:
     """The closing `N sip peers [...]` line: Asterisk's own counts, to check the rows against."""
 
@@ -457,7 +458,7 @@ class PeerSummary:
         }
 
 
-@dataclass(frozen=True)
+@record
 class SipPeers:
     """The phones' chan_sip registrations on a XiVO node, from `sip show peers`."""
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+
+from resil_tui.core.records import record
 
 # printf formats of the marker lines (written once: the command builder uses these).
 PROBE_FORMAT = "%s S %d\n"  # nonce, the exit status of `false` ($?), before any part
@@ -44,7 +45,7 @@ class BatchFormatError(ValueError):
     """A nonce or a part count the splitter cannot work with (a programming error)."""
 
 
-@dataclass(frozen=True)
+@record
 class PartOutput:
     """What one part of a batch printed on each stream, and how it ended."""
 
@@ -68,7 +69,7 @@ class PartOutput:
         return f"exit {self.exit_status}" if self.exit_status is not None else "no exit status"
 
 
-@dataclass(frozen=True)
+@record
 class BatchSplit:
     """A batched execution cut back into its parts (in the order sent), and whether to trust it."""
 
@@ -92,7 +93,7 @@ def check_nonce(nonce: str) -> str:
     return nonce
 
 
-@dataclass(frozen=True)
+@record
 class _Section:
     """One part's stretch of one stream, and which of its markers were found."""
 

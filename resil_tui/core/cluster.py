@@ -21,7 +21,7 @@ Exit codes follow the monitoring plugin convention: 0 OK, 1 WARNING, 2 CRITICAL,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from resil_tui.core.cluster_kinds import XivoState as XivoState
 from resil_tui.core.freshness import age, clock, is_stale
 from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.node_status import NodeSnapshot, ReachState, SiteSnapshot, XivoStatus
+from resil_tui.core.records import field, record
 from resil_tui.core.roles import RoleWords, reword, role_words
 from resil_tui.inventory_model import PhonePolicy, Resilience
 from resil_tui.lazy import lazy_module
@@ -99,7 +100,7 @@ class Verdict(StrEnum):
     STALE = "stale"
 
 
-@dataclass(frozen=True)
+@record
 class Topology:
     """The site as the inventory describes it; only plain values, no SSH settings."""
 
@@ -136,7 +137,7 @@ def remedy_towards(side: str | None) -> Remedy | None:
     return {"slave": Remedy.FAILOVER, "master": Remedy.FAILBACK}.get(side or "")
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """One verdict about a site: what is wrong (or fine), why, and the remedy when there is one."""
 
@@ -160,7 +161,7 @@ class Finding:
         }
 
 
-@dataclass(frozen=True)
+@record
 class SiteVerdicts:
     """A site judged at one poll: who serves telephony, every finding, and where the phones are."""
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
+
+from resil_tui.core.records import field, record
 
 
 class ContainerState(StrEnum):
@@ -32,7 +34,7 @@ class ContainerState(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@record
 class Container:
     """One container of a compose stack (xivocc, edge), as `ps` listed it."""
 
@@ -64,7 +66,7 @@ class Container:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ComposePs:
     """A compose stack's `ps` listing, in whichever layout the wrapper printed."""
 

@@ -16,7 +16,6 @@ import difflib
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv4Address
 
@@ -38,6 +37,7 @@ from resil_tui.core.edge_side import (
     named_spans,
     side_of_value,
 )
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 
 
@@ -54,7 +54,7 @@ class Direction(StrEnum):
         return VarSide.MASTER if self is Direction.TO_SLAVE else VarSide.SLAVE
 
 
-@dataclass(frozen=True)
+@record
 class EdgeAddresses:
     """The site's two address pairs, from the inventory (XiVO VoIP IPs, CC IPs)."""
 
@@ -98,7 +98,7 @@ class IssueKind(StrEnum):
     COVERED_BY_RANGE = "covered_by_range"  # a range or CIDR allows the address: left as is
 
 
-@dataclass(frozen=True)
+@record
 class EdgeIssue:
     """What the admin must know about the `.env`: errors stop the switch, warnings do not."""
 
@@ -111,7 +111,7 @@ class EdgeIssue:
         return self.message
 
 
-@dataclass(frozen=True)
+@record
 class EdgeVarEntry:
     """One assignment of a managed variable (a variable assigned twice has two entries)."""
 
@@ -129,7 +129,7 @@ class EdgeVarEntry:
         return self.new_value != self.old_value
 
 
-@dataclass(frozen=True)
+@record
 class Occurrence:
     """An old address the plan leaves alone (sed would have changed it)."""
 
@@ -140,7 +140,7 @@ class Occurrence:
     text: str  # the whole line, without its line ending
 
 
-@dataclass(frozen=True)
+@record
 class SedLine:
     """A line the seed's two `sed -i s/old/new/g` commands would change."""
 
@@ -150,7 +150,7 @@ class SedLine:
     same_as_plan: bool  # the plan produces this very line too
 
 
-@dataclass(frozen=True)
+@record
 class EdgeSwitchPlan:
     """The Edge `.env` switched to one side, for review before anything is written: the new text,
     what it leaves alone and why, and what the seed's sed would have changed."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from dotenv.parser import parse_stream
 from dotenv.variables import Variable, parse_variables
+
+from resil_tui.core.records import record
 
 # Mirrors dotenv.parser's grammar up to the start of the value (leading whitespace,
 # optional `export `, quoted or bare key, `=` and the blanks after it).
@@ -30,7 +31,7 @@ _INLINE_COMMENT = re.compile(r"\s+#.*")
 _BOM = "\ufeff"
 
 
-@dataclass(frozen=True)
+@record
 class Assignment:
     """One `KEY=value` binding as dotenv reads it, with where its value sits in the text."""
 
@@ -43,7 +44,7 @@ class Assignment:
     quote: str  # "'", '"' or "" (bare value)
 
 
-@dataclass(frozen=True)
+@record
 class Chunk:
     """A stretch of text dotenv read as one binding, a comment/blank, or an unparsable line."""
 
@@ -53,7 +54,7 @@ class Chunk:
     parse_error: bool
 
 
-@dataclass(frozen=True)
+@record
 class EnvScan:
     """An Edge `.env` cut into dotenv's chunks, with the offsets the planner edits by."""
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
 from typing import TYPE_CHECKING, Any
 
+from resil_tui.core.records import field, record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ _AS_EDGE_SIDE = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class PairAddresses:
     """The site's addresses the variables are compared with (None: not in the inventory)."""
 
@@ -87,7 +87,7 @@ class PairAddresses:
         return self.xivo_master, self.xivo_slave
 
 
-@dataclass(frozen=True)
+@record
 class EdgeVariableTarget:
     """One of the four relay variables of an Edge `.env`, and the side its addresses name."""
 
@@ -112,7 +112,7 @@ class EdgeVariableTarget:
         }
 
 
-@dataclass(frozen=True)
+@record
 class EdgeTargets:
     """Which side an Edge `.env` points to, variable by variable and as a whole."""
 
@@ -145,7 +145,7 @@ _IPV4_RANGE = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@record
 class PeerSpan:
     """A range `a-b` or a network `x/NN` in a value: it allows the addresses it covers,
     but names none of them (its ends are never rewritten)."""

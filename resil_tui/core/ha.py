@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import AddressValueError, IPv4Address
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 # In a module of its own (the first screen names it before anything is polled); it is
 # this module's too.
 from resil_tui.core.ha_mode import HaMode as HaMode
+from resil_tui.core.records import field, record
 
 # The next LTS renames the roles Main / Standby; what its ha.conf holds is unverified
 # (XIVO.md), so those words are read as master / slave.
@@ -29,7 +29,7 @@ _ALIASES = {"main": "master", "standby": "slave"}
 _NO_PEER = IPv4Address("0.0.0.0")
 
 
-@dataclass(frozen=True)
+@record
 class HaConfig:
     """A XiVO node's HA role and peer, as ha.conf (or sysconfd's answer) states them."""
 
@@ -154,7 +154,7 @@ def expected_cron_state(mode: HaMode) -> CronState | None:
     }.get(mode)
 
 
-@dataclass(frozen=True)
+@record
 class CronEntry:
     """One job line of an HA cron file, active or commented out."""
 
@@ -225,7 +225,7 @@ def parse_cron_line(line: str) -> CronEntry | None:
     return CronEntry(schedule, user, command, program, ip, commented, line.rstrip("\r\n"))
 
 
-@dataclass(frozen=True)
+@record
 class CronFile:
     """One HA cron file (/etc/cron.d/xivo-ha-master or xivo-ha-slave) as read on a node."""
 
@@ -263,7 +263,7 @@ def parse_cron_file(text: str | None) -> CronFile:
     return CronFile(True, entries, unparsed)
 
 
-@dataclass(frozen=True)
+@record
 class HaCron:
     """Both HA cron files of one XiVO node."""
 

@@ -12,7 +12,6 @@ besides sysconfd (SIP expiry, backup registrar) is in core/ha_webui.py.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
 from typing import Any
@@ -24,6 +23,7 @@ from resil_tui.core.ha import (
     render_ha_config,
 )
 from resil_tui.core.ha_webui import SEED_HA_ON, SipExpiryTriple, web_ui_preview_lines
+from resil_tui.core.records import field, record
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.core.sync_log import SyncOutcome, SyncResult, last_sync_result
 
@@ -35,14 +35,14 @@ class IssueLevel(StrEnum):
     WARNING = "warning"  # shown, the admin may go on
 
 
-@dataclass(frozen=True)
+@record
 class FormIssue:
     level: IssueLevel
     field: str  # "mode" | "peer"
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class FormValidation:
     mode: HaMode | None
     peer: IPv4Address | None
@@ -184,7 +184,7 @@ PHONES_REMINDER = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class PeerNow:
     """The other node of the pair as the last poll saw it (for the split-brain guard)."""
 
@@ -248,7 +248,7 @@ def cron_lines_for(mode: HaMode, peer: IPv4Address | None) -> list[str]:
     return []
 
 
-@dataclass(frozen=True)
+@record
 class HaPreview:
     node_id: str
     mode: HaMode
@@ -410,7 +410,7 @@ class CheckDecision(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@record
 class CheckMasterResult:
     master_reachable: bool | None
     decision: CheckDecision
@@ -495,7 +495,7 @@ def new_log_lines(before: str, after: str) -> list[str]:
     return new
 
 
-@dataclass(frozen=True)
+@record
 class SyncRunCheck:
     ok: bool
     outcome: SyncOutcome

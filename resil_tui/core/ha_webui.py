@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Any
 
 from resil_tui.core.ha_mode import HaMode
+from resil_tui.core.records import field, record
 from resil_tui.core.sanitize import clean
 
 # The triple and the site's expected one in a module of their own (the first screen's
@@ -83,7 +83,7 @@ def expected_backup(mode: HaMode, peer: IPv4Address | None) -> str | Unchanged |
 # --- reading -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class SipExpiry:
     """The registration expiry rows (`staticsip`) of a node's asterisk database, as read."""
 
@@ -116,7 +116,7 @@ def parse_sip_expiry(text: str) -> SipExpiry:
     return SipExpiry(values, unparsed)
 
 
-@dataclass(frozen=True)
+@record
 class ProvdDefault:
     """The backup registrar and proxy of provd's "default" config, as found in its JSON."""
 
@@ -217,7 +217,7 @@ class CheckState(StrEnum):
     NOT_APPLICABLE = "not applicable"
 
 
-@dataclass(frozen=True)
+@record
 class AutoCheck:
     """One thing the web UI's HA save writes and sysconfd does not, checked on a node."""
 
@@ -246,7 +246,7 @@ def instruction(node_label: str) -> list[str]:
     ]
 
 
-@dataclass(frozen=True)
+@record
 class WebUiCheck:
     """SIP expiry and backup registrar of one node against its HA mode."""
 

@@ -18,11 +18,11 @@ Pure: everything comes from the run and the events given.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from resil_tui.core.cluster import Topology, Verdict
 from resil_tui.core.journal_event import EventKind, JournalEvent
+from resil_tui.core.records import record
 from resil_tui.core.wizard_run import StepState, WizardRun
 
 # How far before the run's start the journal is searched for the first sign.
@@ -32,19 +32,19 @@ _PAIR_KINDS = frozenset({EventKind.REACHABILITY, EventKind.TELEPHONY, EventKind.
 TIMELINE_LINES = 40
 
 
-@dataclass(frozen=True)
+@record
 class Outage:
     start: float
     end: float | None  # None: still unavailable when the record was written
 
 
-@dataclass(frozen=True)
+@record
 class Milestone:
     at: float | None  # None: not observed
     how: str  # where the time comes from / what was seen
 
 
-@dataclass(frozen=True)
+@record
 class IncidentFigures:
     direction: str  # "failover" | "failback"
     target: str  # "slave" | "master"

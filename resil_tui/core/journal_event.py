@@ -11,11 +11,11 @@ skipped by the caller, never fatal).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 
 SCHEMA_VERSION = 1
@@ -53,7 +53,7 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-@dataclass(frozen=True)
+@record
 class JournalEvent:
     """One journal entry: a fact of a site that changed, or an action someone took on it."""
 

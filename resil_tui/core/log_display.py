@@ -27,6 +27,7 @@ from resil_tui.core.log_lines import (
     is_gap_marker,
     split_line,
 )
+from resil_tui.core.records import record
 
 _LOGBACK_REST = re.compile(
     r"^(?P<level>ERROR|WARN|WARNING|INFO|DEBUG|TRACE)\s+\[(?P<logger>[^\]]*)\]\s+-\s+"
@@ -83,7 +84,7 @@ def is_warn_or_error(raw: str) -> bool:
     return classify(raw) in (LineLevel.WARN, LineLevel.ERROR)
 
 
-@dataclass(frozen=True)
+@record
 class ViewOptions:
     """What the view leaves out. All off: every line, as it came."""
 

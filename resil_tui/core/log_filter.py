@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from resil_tui.core.records import record
 
-@dataclass(frozen=True)
+
+@record
 class FilterError:
     pattern: str
     message: str  # one line for the UI: "invalid regular expression at position 4: ..."

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean, is_clean
 
 _PREFIX = re.compile(r"^(?P<service>[A-Za-z0-9][A-Za-z0-9_.-]*)[ \t]+\|(?: |$)")
@@ -60,7 +60,7 @@ def clean_lines(lines: list[str]) -> list[str]:
     return [clean_line(line) for line in lines]
 
 
-@dataclass(frozen=True)
+@record
 class LineParts:
     """A followed log line taken apart: compose prefix, time and the application's own text."""
 

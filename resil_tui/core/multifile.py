@@ -9,12 +9,13 @@ prints a `==> FILE <==` header before each file, a blank line between files, and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from resil_tui.core.records import field, record
 
 _MISSING = re.compile(r"^tail: cannot open '(?P<path>.*)' for reading: (?P<why>.*)$")
 
 
-@dataclass(frozen=True)
+@record
 class MultiFile:
     """The files one `tail -n N -- FILE...` read, split back per path."""
 

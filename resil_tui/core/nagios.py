@@ -15,10 +15,10 @@ Pure: it renders verdicts and snapshots it is given.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from resil_tui.core.cluster import Severity, SiteVerdicts, exit_code, worst
 from resil_tui.core.node_status import SiteSnapshot
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 
 PREFIX = "RESIL"
@@ -30,13 +30,13 @@ _STATE = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Thresholds:
     latency_warning: float = 1.0  # seconds
     latency_critical: float = 5.0
 
 
-@dataclass(frozen=True)
+@record
 class PluginResult:
     code: int
     text: str  # every line, ending with a newline
@@ -46,7 +46,7 @@ class PluginResult:
         return self.text.split("\n", 1)[0]
 
 
-@dataclass(frozen=True)
+@record
 class SiteCheck:
     snapshot: SiteSnapshot
     verdicts: SiteVerdicts

@@ -8,11 +8,11 @@ poller; times read from node logs stay node-local datetimes.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.reach_state import ReachState as ReachState
+from resil_tui.core.records import field, record
 from resil_tui.core.sip_expiry import SEED_HA_ON, SipExpiryTriple
 from resil_tui.lazy import lazy_module
 
@@ -38,7 +38,7 @@ else:
     ha_webui = lazy_module("resil_tui.core.ha_webui")
 
 
-@dataclass(frozen=True)
+@record
 class Reachability:
     """Whether the last poll reached the node over SSH, since when, and if not, why."""
 
@@ -76,7 +76,7 @@ class Reachability:
 # --- per kind -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class XivoStatus:
     """What a poll read on a XiVO node (None: not known): HA, services, sync and replication, the
     web UI's HA settings, phones and calls."""
@@ -143,7 +143,7 @@ class XivoStatus:
 XUC_SERVICE = "xuc"
 
 
-@dataclass(frozen=True)
+@record
 class CcStatus:
     """What a poll read on a CC node: the xivocc stack's containers and whether xuc is ready."""
 
@@ -172,7 +172,7 @@ class CcStatus:
         }
 
 
-@dataclass(frozen=True)
+@record
 class EdgeStatus:
     """What a poll read on an Edge node: its `.env` (the side it points to) and its containers."""
 
@@ -199,7 +199,7 @@ class EdgeStatus:
         }
 
 
-@dataclass(frozen=True)
+@record
 class MdsStatus:
     """What a poll read on an MDS node: its services."""
 
@@ -212,7 +212,7 @@ class MdsStatus:
 # --- node and site -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class NodeSnapshot:
     """One node as its last poll saw it: reached or not, the status of its kind, the raw outputs
     and what could not be read."""
@@ -270,7 +270,7 @@ class NodeSnapshot:
         return data
 
 
-@dataclass(frozen=True)
+@record
 class SiteSnapshot:
     """Every node of a site as last polled: what cluster.py judges."""
 

@@ -25,6 +25,7 @@ from resil_tui.core.cluster import Severity, SiteVerdicts, Verdict, XivoState, t
 from resil_tui.core.edge_side import EdgeSide
 from resil_tui.core.ha import HaMode
 from resil_tui.core.node_status import NodeSnapshot, SiteSnapshot
+from resil_tui.core.records import record
 from resil_tui.core.replication import ReplicationOutcome
 from resil_tui.core.site_picture import xuc_readiness
 from resil_tui.core.sync_log import SyncOutcome
@@ -42,7 +43,7 @@ HA_ROLES = (HaMode.MASTER, HaMode.SLAVE, HaMode.DISABLED, HaMode.UNKNOWN)
 EDGE_SIDES = (EdgeSide.MASTER, EdgeSide.SLAVE, EdgeSide.MIXED, EdgeSide.UNKNOWN)
 
 
-@dataclass(frozen=True)
+@record
 class SitePoll:
     """One site's last poll, as the exposition needs it."""
 

@@ -1,15 +1,16 @@
-"""Frozen records: the dataclasses of what every command loads, made at a fraction of the cost.
+"""Frozen records: the product's frozen value types, made at a fraction of a dataclass's cost.
 
-`resil-tui check-config`, `check` and `status` are run by monitoring every minute or so; each
-start loads the inventory model. On Python 3.11 the `dataclasses` module costs about 15 ms
-to import (it imports `inspect`: ast, dis, tokenize) and each frozen dataclass 0.8 - 1.7 ms
-to create (its six methods compiled one `exec` at a time); that was 30 ms of `check-config`'s
-70 - 100 ms. A `@record` class is made from its annotations without importing
-`dataclasses`: its `__init__` is the one method compiled (so that Python binds and checks
-its arguments), the others are closures over the field names. It behaves as
-`@dataclass(frozen=True)` (tests/unit/test_core_records.py compares them): the same
-`__init__` (defaults, `field(default_factory=...)`, the same errors), `__repr__`, `__eq__`,
-`__hash__`, `__match_args__`, and assignment refused with `FrozenInstanceError`'s message.
+`resil-tui check-config`, `check` and `status` are run by monitoring every minute or so, and
+each start creates the classes it loads. On Python 3.11 the `dataclasses` module costs about
+15 ms to import (it imports `inspect`: ast, dis, tokenize) and each frozen dataclass 0.5 -
+1.7 ms to create (its six methods compiled one `exec` at a time): 30 ms of `check-config`'s
+70 - 100 ms, some 90 ms of `status --json`'s 600. A `@record` class is made from its
+annotations without importing `dataclasses`: its `__init__` is the one method compiled (so
+that Python binds and checks its arguments), the others are closures over the field names.
+It behaves as `@dataclass(frozen=True)` (tests/unit/test_core_records.py compares them): the
+same `__init__` (defaults, `field(default_factory=...)`, the same errors), `__repr__`,
+`__eq__`, `__hash__`, `__match_args__`, the methods a class defines itself kept, and
+assignment refused with `FrozenInstanceError`'s message.
 
 Everything in `dataclasses` that takes an instance works on a record too (`replace`,
 `fields`, `asdict`, `is_dataclass`): the first time one asks for `__dataclass_fields__`,
@@ -17,9 +18,10 @@ Everything in `dataclasses` that takes an instance works on a record too (`repla
 is `dataclasses.replace` to the type checker (which checks the field names and types) and
 does not import `dataclasses` at run time; use it on the start-up path.
 
-Only what the model uses is supported: no options (`order`, `kw_only`, `slots`, ...), no
-inheritance between records, no `ClassVar`, `InitVar` or `__post_init__`: each is refused
-when the class is made, never ignored.
+Only what a plain frozen dataclass does is supported (the others stay dataclasses): no
+options (`order`, `kw_only`, `slots`, ...), no inheritance between records, no `ClassVar`,
+`InitVar` or `__post_init__`, no field options but `default_factory`: each is refused when
+the class is made, never ignored.
 """
 
 from __future__ import annotations
@@ -114,18 +116,25 @@ class _Shape:
         ns: dict[str, Any] = {"_set": object.__setattr__, "_d": self.defaults, "_MISSING": _MISSING}
         exec(compile(self.init_source(), "<record>", "exec"), ns)
         names = self.names
-        many = attrgetter(*names) if names else None
+        # The others are closures over the names: nothing to compile. A record's values as
+        # a tuple, made in C for two fields or more (the hot case).
+        values: Callable[[object], tuple[object, ...]]
+        if len(names) > 1:
+            values = attrgetter(*names)
+        elif names:
+            one = attrgetter(names[0])
 
-        # The others are closures over the names: nothing to compile.
-        def values(obj: object) -> tuple[object, ...]:
-            if many is None:
+            def values(obj: object) -> tuple[object, ...]:
+                return (one(obj),)
+        else:
+
+            def values(obj: object) -> tuple[object, ...]:
                 return ()
-            got = many(obj)
-            return got if len(names) > 1 else (got,)
+
+        shown = "{}(" + ", ".join(f"{n}={{!r}}" for n in names) + ")"
 
         def __repr__(self: object) -> str:
-            shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
-            return f"{self.__class__.__qualname__}({shown})"
+            return shown.format(self.__class__.__qualname__, *values(self))
 
         def __eq__(self: object, other: object) -> bool:
             if other.__class__ is self.__class__:

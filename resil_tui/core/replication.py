@@ -9,9 +9,10 @@ so a result exists only for runs the product started itself.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from resil_tui.core.records import field, record
 
 
 class ReplicationOutcome(StrEnum):
@@ -21,7 +22,7 @@ class ReplicationOutcome(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@record
 class ReplicationResult:
     """How a run of the master's database replication to the slave ended."""
 

@@ -10,12 +10,12 @@ a next-LTS mode says Main / Standby; the scripts keep their names
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from resil_tui.core.records import record
 from resil_tui.inventory_model import Resilience, Side
 
 
-@dataclass(frozen=True)
+@record
 class RoleWords:
     """What a site calls the two sides of its pair, in every label the product prints."""
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from resil_tui.core import edge_env, edge_side
 from resil_tui.core.cluster import Severity, Verdict
+from resil_tui.core.records import record
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords, role_words
 from resil_tui.inventory_model import ManualServices, Node, Resilience, Side, SipStack, Site
 
@@ -179,7 +180,7 @@ def _call(name: str, node_id: str | None, params: Mapping[str, str]) -> str:
     return f"{name}({', '.join(args)})"
 
 
-@dataclass(frozen=True)
+@record
 class EnvChange:
     """One Edge ``.env`` variable the switch changes (display; core.edge_env does the work)."""
 
@@ -194,7 +195,7 @@ class EnvChange:
         return f"{self.variable}: {self.old} -> {self.new} inside the value"
 
 
-@dataclass(frozen=True)
+@record
 class NodeRef:
     """What a reader needs to recognise a node; no SSH settings."""
 

@@ -20,9 +20,10 @@ two nodes with Asterisk up is the split brain the HA scripts cannot prevent.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from resil_tui.core.records import field, record
 
 DEFAULT_TELEPHONY_SERVICES: frozenset[str] = frozenset({"asterisk"})
 
@@ -40,7 +41,7 @@ class DatabaseState(StrEnum):
     UNKNOWN = "unknown"  # not shown / not understood
 
 
-@dataclass(frozen=True)
+@record
 class ServiceEntry:
     """One service line of `xivo-service status`."""
 
@@ -52,7 +53,7 @@ class ServiceEntry:
         return {"name": self.name, "state": self.state.value, "raw_state": self.raw_state}
 
 
-@dataclass(frozen=True)
+@record
 class ServicesStatus:
     """A node's `xivo-service status` answer: whether it serves telephony is read from it."""
 

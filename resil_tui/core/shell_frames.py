@@ -21,7 +21,7 @@ both streams open, gets reads this way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from resil_tui.core.records import record
 
 READY_FORMAT = "%s R %d\n"  # nonce, the exit status of `false` ($?)
 READY_ERR_FORMAT = "%s R\n"  # nonce, on stderr
@@ -32,7 +32,7 @@ END_ERR_FORMAT = "\n%s Z\n"  # nonce
 _MAX_STATUS_DIGITS = 3
 
 
-@dataclass(frozen=True)
+@record
 class FrameEnd:
     """One stream of a read, once its end marker arrived whole."""
 

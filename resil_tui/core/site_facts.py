@@ -14,16 +14,16 @@ recreates, and the calls relayed through them). Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from resil_tui.core.cluster import SiteVerdicts, XivoState
 from resil_tui.core.freshness import clock
 from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.core.records import field, record
 from resil_tui.inventory_model import Node, Side, Site
 
 
-@dataclass(frozen=True)
+@record
 class SiteFacts:
     at: float | None  # when the facts were judged (epoch); None: never polled
     active_side: str | None  # "master" | "slave" | "both" | None
@@ -161,7 +161,7 @@ def site_facts(
     )
 
 
-@dataclass(frozen=True)
+@record
 class Consequences:
     """What a confirmation leads with: the live facts and what changes (`lines`), then
     what is risky about it now (`warnings`)."""

@@ -23,13 +23,13 @@ Pure: no clock, no I/O; every time comes from the snapshot or the events.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from resil_tui.core.cluster import SiteVerdicts, XivoState, phone_placement, telephony_role
 from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.journal_event import EventKind, JournalEvent, one_line
 from resil_tui.core.node_status import CcStatus, NodeSnapshot, ReachState
+from resil_tui.core.records import field, record
 from resil_tui.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ REACHABLE = "reachable"
 UNREACHABLE = "unreachable"
 
 
-@dataclass(frozen=True)
+@record
 class Fact:
     """One thing known about a node or the site, with when it was seen and the evidence."""
 
@@ -59,7 +59,7 @@ class Fact:
         return (self.node or "", self.kind.value)
 
 
-@dataclass(frozen=True)
+@record
 class SitePicture:
     """What is known about a site: the latest fact of each kind, per node and for the site."""
 
@@ -155,7 +155,7 @@ def _sync(snap: NodeSnapshot) -> tuple[str, str] | None:
     return sync.outcome.value, f"{when}: {sync.message}"
 
 
-@dataclass(frozen=True)
+@record
 class NodeRule:
     """How one kind of node fact is read from a snapshot, and which kinds of node have it."""
 
@@ -213,7 +213,7 @@ def _verdict(
     return primary.code.value, evidence, verdicts.evaluated_at
 
 
-@dataclass(frozen=True)
+@record
 class SiteRule:
     """A fact of the site as a whole: (value, evidence, time seen), or None."""
 

@@ -16,10 +16,11 @@ Lines without the record prefix continue the previous record (rsync output, trac
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from resil_tui.core.records import field, record
 
 
 class SyncOutcome(StrEnum):
@@ -29,7 +30,7 @@ class SyncOutcome(StrEnum):
     UNKNOWN = "unknown"  # empty log, or the last run logged no result (running or killed)
 
 
-@dataclass(frozen=True)
+@record
 class SyncRecord:
     """One record of /var/log/xivo-sync.log, with the lines that continue it."""
 
@@ -41,7 +42,7 @@ class SyncRecord:
     detail: list[str] = field(default_factory=list)  # continuation lines
 
 
-@dataclass(frozen=True)
+@record
 class SyncResult:
     """How the last xivo-sync run (the master's files copied to the slave) ended."""
 
@@ -125,26 +126,26 @@ def last_sync_result(text: str) -> SyncResult:
     """Outcome of the last run in the log text (a ``tail`` of the file is enough)."""
     records, unparsed = parse_sync_records(text)
     last_success = None
-    for record in records:
-        if _classify(record) is SyncOutcome.SUCCESS and record.time is not None:
-            last_success = record.time
+    for entry in records:
+        if _classify(entry) is SyncOutcome.SUCCESS and entry.time is not None:
+            last_success = entry.time
     if not records:
         return SyncResult(SyncOutcome.UNKNOWN, "no xivo-sync record in the log", unparsed=unparsed)
 
     last_pid = records[-1].pid
     run: list[SyncRecord] = []
-    for record in reversed(records):
-        if record.pid != last_pid:
+    for entry in reversed(records):
+        if entry.pid != last_pid:
             break
-        run.append(record)
+        run.append(entry)
     run.reverse()
 
     decided: tuple[SyncOutcome, SyncRecord] | None = None
-    for record in run:
-        outcome = _classify(record)
+    for entry in run:
+        outcome = _classify(entry)
         # An error anywhere in the run wins over a later success line.
         if outcome is not None and (decided is None or decided[0] is not SyncOutcome.ERROR):
-            decided = (outcome, record)
+            decided = (outcome, entry)
     if decided is None:
         tail = run[-1]
         return SyncResult(

@@ -22,10 +22,10 @@ Counting rules (one place):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 from resil_tui.lazy import lazy_module
 
@@ -45,7 +45,7 @@ class CountState(StrEnum):
     NOT_READ = "not_read"  # no answer for this part in the last poll
 
 
-@dataclass(frozen=True)
+@record
 class PhoneCounts:
     """A XiVO node's phones and calls as last read, or why they cannot be counted."""
 
@@ -160,7 +160,7 @@ MASTER, SLAVE = "master", "slave"
 SPLIT, NONE = "split", "none"
 
 
-@dataclass(frozen=True)
+@record
 class PhonePlacement:
     """Phones counted on each XiVO of the pair (0 where Asterisk is not running; None where
     it is not known now: unreachable, stale, unreadable)."""
@@ -195,7 +195,7 @@ class PhonePlacement:
         return "phones: " + " · ".join(parts)
 
 
-@dataclass(frozen=True)
+@record
 class PhoneMark:
     """A count of phones on one side at a time (the wizard's record keeps these)."""
 
@@ -230,7 +230,7 @@ class PhoneMark:
         )
 
 
-@dataclass(frozen=True)
+@record
 class PhoneHistory:
     """What successive judged polls saw of the pair's phones."""
 

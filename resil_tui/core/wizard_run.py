@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from resil_tui.core.records import record
 from resil_tui.core.runbook import Runbook, Step
 from resil_tui.core.site_facts import SiteFacts
 from resil_tui.core.telephony import PhoneMark
@@ -175,7 +176,7 @@ class FinalVerdict:
         )
 
 
-@dataclass(frozen=True)
+@record
 class Problem:
     """Why a run is not simply "finished": which step (None: the site at the end) and why."""
 

@@ -77,6 +77,7 @@ from typing import Any
 from resil_tui.core.compose import ComposePs, Container, ContainerState
 from resil_tui.core.freshness import age, clock, stamp
 from resil_tui.core.log_lines import clean_line, split_line, strip_compose_prefix
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import DEFAULT_XUC_CONTAINERS, DEFAULT_XUC_GRACE
 
@@ -112,7 +113,7 @@ class StartSource(StrEnum):
 # --- the run ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class XucRun:
     """The current run of the xuc container, as inspect (or ps) reported it."""
 
@@ -389,7 +390,7 @@ def _key(line: str) -> str:
     return f"{service or ''}\x00{rest}"
 
 
-@dataclass(frozen=True)
+@record
 class Anchor:
     """A point in the xuc log: the lines just before it (the end of a read), when it was
     taken, and the run current then. Lines after it were logged after `taken_at`."""
@@ -472,7 +473,7 @@ def find_anchor(lines: Sequence[str], anchor: Anchor) -> int | None:
     return span[1] if span is not None else None
 
 
-@dataclass(frozen=True)
+@record
 class _Line:
     """A line of the log window, with its time read (docker's or the application's)."""
 
@@ -495,7 +496,7 @@ def _lines(lines: Iterable[str]) -> list[_Line]:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class Attribution:
     """Which lines of a window belong to the current run, and how that was decided."""
 
@@ -572,7 +573,7 @@ def attribute(
 # --- the verdict ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ProbeAnswer:
     """The HTTP probe on the CC node: an HTTP code means the server answered."""
 
@@ -607,7 +608,7 @@ def parse_probe(url: str, stdout: str, stderr: str, exit_status: int | None) -> 
     return ProbeAnswer(url, code, detail)
 
 
-@dataclass(frozen=True)
+@record
 class XucReadiness:
     """Whether the current run of the xuc container is ready to serve, and what decided it."""
 
@@ -697,7 +698,7 @@ class XucReadiness:
         )
 
 
-@dataclass(frozen=True)
+@record
 class LogWindow:
     """A bounded read of the xuc log: its lines (oldest first) and whether it was cut (as
     many lines as asked for: older ones exist), None when the read failed."""
@@ -722,7 +723,7 @@ def kept_ready(run: XucRun | None, previous: XucReadiness | None) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@record
 class _Early:
     state: XucState
     since: float | None
@@ -869,7 +870,7 @@ def judge(
     return verdict(XucState.NOT_READY, run.started_at, basis, evidence=tuple(evidence))
 
 
-@dataclass(frozen=True)
+@record
 class _Found:
     """What the log window says of the run's readiness line: found, absent, or not to be told."""
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from resil_tui.core.batch import PartOutput
 from resil_tui.core.compose import parse_compose_ps
 from resil_tui.core.log_lines import since_argument
 from resil_tui.core.node_status import CcStatus
+from resil_tui.core.records import record
 from resil_tui.core.xuc_readiness import (
     Anchor,
     LogWindow,
@@ -74,7 +74,7 @@ PS, INSPECT, LOGS, PROBE = "ps", "inspect", "logs", "probe"
 PARTS = "parts"  # the name the commands are kept under in a node's LastParse
 
 
-@dataclass(frozen=True)
+@record
 class CcPart:
     """One read of a CC poll: its read-only command, and the name its output comes back under."""
 

@@ -45,6 +45,7 @@ from resil_tui.core.edge_env import (
 )
 from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, EdgeTargets, VarSide, edge_targets
 from resil_tui.core.node_status import NodeSnapshot
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, Site
 from resil_tui.remote import commands as cat
@@ -161,7 +162,7 @@ def step_label(direction: Direction) -> str:
 # --- preview -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class EdgePreview:
     """The Edge `.env` as read (by the status poll or just now), and what the planner makes
     of it. `as_of` is when it was read."""
@@ -318,7 +319,7 @@ def step_text(step: EdgeStep, path: str) -> str:
     }[step]
 
 
-@dataclass(frozen=True)
+@record
 class StepStarted:
     step: EdgeStep
     index: int  # 1-based
@@ -327,7 +328,7 @@ class StepStarted:
     node_id: str = ""  # the Edge node the step runs on (a site may have several)
 
 
-@dataclass(frozen=True)
+@record
 class StepFinished:
     step: EdgeStep
     index: int
@@ -338,7 +339,7 @@ class StepFinished:
     node_id: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class ContainersPolled:
     attempt: int
     all_up: bool
@@ -351,7 +352,7 @@ EdgeEvent = StepStarted | StepFinished | ContainersPolled
 EventCallback = Callable[[EdgeEvent], Awaitable[None] | None]
 
 
-@dataclass(frozen=True)
+@record
 class ContainerWait:
     """How long to watch the containers come back after `edge-dcomp up -d`."""
 
@@ -793,7 +794,7 @@ async def _refused(switch: _Switch, what: str) -> EdgeOutcome | None:
 # --- apply -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class EdgeChange:
     """One Edge node's part of a switch: the file the plan was made from, and the plan."""
 
@@ -806,7 +807,7 @@ class EdgeChange:
         return cls(preview.node, preview.plan(direction), preview.path)
 
 
-@dataclass(frozen=True)
+@record
 class SiteEdgeOutcome:
     """A switch (or rollback) of a site's Edge nodes: one outcome per node, in order."""
 
@@ -1095,7 +1096,7 @@ class NoBackupError(LookupError):
     """No backup (or none with the requested name) next to the Edge `.env`."""
 
 
-@dataclass(frozen=True)
+@record
 class RollbackPreview:
     """What a rollback would put back, for the admin to review before confirming."""
 

@@ -57,6 +57,7 @@ from resil_tui.core.ha_webui import (
 )
 from resil_tui.core.multifile import MultiFile, split_multi_tail
 from resil_tui.core.node_status import NodeSnapshot, XivoStatus
+from resil_tui.core.records import record
 from resil_tui.core.replication import ReplicationResult, parse_replication_output
 from resil_tui.core.roles import role_words
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
@@ -86,7 +87,7 @@ def _ignore(_line: str) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class HaNodeState:
     node: Node
     snapshot: NodeSnapshot
@@ -145,7 +146,7 @@ class HaNodeState:
         }
 
 
-@dataclass(frozen=True)
+@record
 class HaSiteState:
     site: Site
     nodes: dict[str, HaNodeState]  # the XiVO master and slave, by node id
@@ -457,7 +458,7 @@ class HaActionKind(StrEnum):
     SLAVE_STOP = "slave-stop"
 
 
-@dataclass(frozen=True)
+@record
 class HaAction:
     """One HA change, planned: the exact catalog command it sends is `command`, built once.
     The HA pane's confirmation shows `command.line`; `run_action` sends that same object."""
@@ -937,7 +938,7 @@ def is_xivo(node: Node) -> bool:
 _SHOWN_BODY = '{"config": {}}'  # the PUT's line does not depend on its body (stdin)
 
 
-@dataclass(frozen=True)
+@record
 class WebUiApplyPlan:
     """What `ha set --with-sip-and-provisioning` sends after sysconfd: the staticsip update
     and, unless the node is a slave (the web UI leaves its provisioning as it is), a GET

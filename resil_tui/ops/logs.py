@@ -39,6 +39,7 @@ from resil_tui.core.logbuf import (
     since_argument,
     split_line,
 )
+from resil_tui.core.records import record
 from resil_tui.inventory_model import Node, NodeKind, Side, Site
 from resil_tui.remote import commands as cat
 from resil_tui.remote.commands import Command, CommandError
@@ -163,19 +164,19 @@ class FollowState(StrEnum):
     STOPPED = "stopped"  # stopped by us: the remote process was ended
 
 
-@dataclass(frozen=True)
+@record
 class LogLines:
     lines: list[str]
 
 
-@dataclass(frozen=True)
+@record
 class LogGap:
     """A line the product inserts (connection lost / resumed / lines skipped)."""
 
     marker: str
 
 
-@dataclass(frozen=True)
+@record
 class LogState:
     state: FollowState
     message: str = ""
@@ -185,7 +186,7 @@ class LogState:
 FollowEvent = LogLines | LogGap | LogState
 
 
-@dataclass(frozen=True)
+@record
 class Backoff:
     """Delays between reconnect attempts: base * 2^n, capped, with a little jitter."""
 
@@ -453,7 +454,7 @@ async def follow(
 # --- readiness -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ReadyResult:
     ready: bool
     node_id: str

@@ -13,9 +13,9 @@ import contextlib
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 from resil_tui.core.prometheus import CONTENT_TYPE
+from resil_tui.core.records import record
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class ListenRefused(ValueError):
     """A listen address that is not HOST:PORT, or not loopback without permission."""
 
 
-@dataclass(frozen=True)
+@record
 class ListenAddress:
     host: str
     port: int

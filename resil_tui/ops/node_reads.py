@@ -28,7 +28,7 @@ its first poll).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from resil_tui.core.asterisk import (
@@ -45,6 +45,7 @@ from resil_tui.core.ha import HaCron, parse_cron_file, parse_ha_conf
 from resil_tui.core.ha_webui import parse_sip_expiry, read_provd_file
 from resil_tui.core.multifile import split_multi_tail
 from resil_tui.core.node_status import EdgeStatus, MdsStatus, NodeSnapshot, XivoStatus
+from resil_tui.core.records import record
 from resil_tui.core.services import ServicesStatus, parse_xivo_service_status
 from resil_tui.core.sync_log import last_sync_result
 from resil_tui.inventory_model import Node, NodeKind, SipStack, Site
@@ -57,7 +58,7 @@ from resil_tui.remote.commands import Command
 SYNC_LOG_LINES = 60
 
 
-@dataclass(frozen=True)
+@record
 class PartResult:
     """What a parser gets: one part's output, the node and site it came from, and the
     poll's error list, where it says what it could not read."""
@@ -71,7 +72,7 @@ class PartResult:
 S = TypeVar("S")
 
 
-@dataclass(frozen=True)
+@record
 class Read(Generic[S]):
     """One read of a poll: a name, its catalog command, and how its output updates the
     kind's status (a parser returns the status with its own fields filled in)."""
@@ -88,7 +89,7 @@ class Read(Generic[S]):
         return self.command(node)
 
 
-@dataclass(frozen=True)
+@record
 class KindReads(Generic[S]):
     """Every read a poll makes on one kind of node, and the status they fill in."""
 

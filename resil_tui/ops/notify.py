@@ -19,9 +19,9 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from resil_tui.core.journal_event import SCHEMA_VERSION, JournalEvent
+from resil_tui.core.records import record
 from resil_tui.inventory_model import WatchSettings
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ QUEUE_SIZE = 100
 OUTPUT_KEPT = 2000  # characters of the command's output kept in the debug log
 
 
-@dataclass(frozen=True)
+@record
 class Notified:
     event_id: str
     exit_status: int | None  # None: killed at the timeout, or it could not start

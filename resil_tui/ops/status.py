@@ -36,6 +36,7 @@ from resil_tui.core.node_status import (
     ReachState,
     SiteSnapshot,
 )
+from resil_tui.core.records import record
 from resil_tui.inventory_model import Inventory, Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
 from resil_tui.listeners import Listeners
@@ -560,7 +561,7 @@ NOT_A_SHELL = "this node did not run the batched read as a shell would; polled p
 DEEP_READ_TRIES = 3
 
 
-@dataclass(frozen=True)
+@record
 class _DeepRead:
     """What a CC poll read, kept for a read of the xuc log that follows it (the usual
     window after a short read, a deeper one)."""
@@ -577,7 +578,7 @@ RAW_LOGS = "raw logs"
 BATCH_RETRY_POLLS = 20
 
 
-@dataclass(frozen=True)
+@record
 class _Parsed:
     """A read's output and what its parser made of it: an unchanged output is not parsed again."""
 

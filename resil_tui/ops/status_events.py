@@ -8,15 +8,16 @@ collector are even imported (ResilApp opens the session right after its first pa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from resil_tui.core.records import record
 
 if TYPE_CHECKING:
     from resil_tui.core.cluster import Severity, SiteVerdicts
     from resil_tui.core.node_status import NodeSnapshot, SiteSnapshot
 
 
-@dataclass(frozen=True)
+@record
 class SiteReport:
     """A site judged from its nodes' latest snapshots (what `SiteJudged` carries)."""
 
@@ -37,7 +38,7 @@ class SiteReport:
         }
 
 
-@dataclass(frozen=True)
+@record
 class NodePolled:
     """One node answered (or failed) a poll, whoever asked for it."""
 
@@ -45,7 +46,7 @@ class NodePolled:
     snapshot: NodeSnapshot
 
 
-@dataclass(frozen=True)
+@record
 class SiteJudged:
     """A site was judged from its nodes' latest snapshots."""
 

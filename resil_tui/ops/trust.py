@@ -15,11 +15,11 @@ Nothing is written until `accept()` is called for an offer the admin agreed to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from resil_tui.core.records import record
 from resil_tui.inventory_model import Node
 from resil_tui.lazy import lazy_module
 from resil_tui.remote.errors import ErrorKind, RemoteError
@@ -46,7 +46,7 @@ class TrustState(StrEnum):
     FAILED = "failed"  # something else stopped the connection (refused, auth...)
 
 
-@dataclass(frozen=True)
+@record
 class TrustOffer:
     """A key the admin may trust: which hop presents it, and where it would be written."""
 
@@ -71,7 +71,7 @@ class TrustOffer:
         )
 
 
-@dataclass(frozen=True)
+@record
 class TrustCheck:
     """Whether host keys let a node be reached and, when not, which hop stops it and what to do."""
 

@@ -41,7 +41,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +52,7 @@ from resil_tui.core.edge_side import containers_behind
 from resil_tui.core.ha_webui import WebUiCheck, site_sip_expiry
 from resil_tui.core.incident import LOOKBACK_SECONDS, IncidentFigures, incident_figures
 from resil_tui.core.journal_event import EventKind, JournalEvent
+from resil_tui.core.records import record
 from resil_tui.core.roles import reword
 from resil_tui.core.runbook import (
     DEFAULT_OPTIONS,
@@ -126,7 +127,7 @@ class WizardError(Exception):
     """An operation the run does not allow now (wrong step, busy, finished, bad word...)."""
 
 
-@dataclass(frozen=True)
+@record
 class EngineOptions:
     poll_interval: float = 2.0  # between two probes of a wait's condition
     tick: float = 1.0  # between two countdown events
@@ -138,7 +139,7 @@ class EngineOptions:
 # --- events --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class StepBegan:
     step_id: str
     title: str
@@ -147,13 +148,13 @@ class StepBegan:
     attempt: int
 
 
-@dataclass(frozen=True)
+@record
 class StepOutput:
     step_id: str
     lines: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class WaitTick:
     step_id: str
     condition: str
@@ -162,14 +163,14 @@ class WaitTick:
     last: str  # what the last probe said
 
 
-@dataclass(frozen=True)
+@record
 class StepChanged:
     step_id: str
     state: StepState
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class RunEnded:
     run_id: str
     status: RunStatus

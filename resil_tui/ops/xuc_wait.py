@@ -21,10 +21,10 @@ import contextlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from resil_tui.core.freshness import stamp
 from resil_tui.core.node_status import CcStatus
+from resil_tui.core.records import record
 from resil_tui.core.xuc_readiness import (
     ANCHOR_MAX_LINES,
     Anchor,
@@ -59,7 +59,7 @@ CONTEXT_LINES = 10
 MARK_TAIL = ANCHOR_MAX_LINES
 
 
-@dataclass(frozen=True)
+@record
 class XucWaitPlan:
     """The commands a readiness wait sends, built once; `text` is what is shown."""
 
@@ -93,7 +93,7 @@ def plan_xuc_wait(node: Node) -> XucWaitPlan:
     return XucWaitPlan(node, tuple(cc_parts(node)), follow, deep)
 
 
-@dataclass(frozen=True)
+@record
 class XucRestart:
     """`xivocc-dcomp restart xuc` with the reads that note the run before it."""
 
@@ -130,7 +130,7 @@ async def take_mark(pool: Pool, restart: XucRestart, now: float) -> Anchor | Non
     return anchor_of(lines, now, run, "the log's end before the restart the product issued")
 
 
-@dataclass(frozen=True)
+@record
 class XucWaitResult:
     ready: bool
     node_id: str

@@ -28,6 +28,7 @@ from resil_tui.core.batch import (
     check_nonce,
 )
 from resil_tui.core.log_readers import ReaderRefused, check_reader
+from resil_tui.core.records import record
 
 # The most one command's answer may hold on one stream (stdout or stderr), whether it ran
 # as an execution or on a kept shell: a node that writes more is stopped, its answer
@@ -477,7 +478,7 @@ _SHELL_WORDS = frozenset(_SHELL_WORDS_TEXT.split())
 _LAST_STATUS = '"$?"'
 
 
-@dataclass(frozen=True)
+@record
 class Batch:
     """Read-only catalog commands sent as one execution; split with core.batch."""
 

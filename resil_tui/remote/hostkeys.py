@@ -7,11 +7,11 @@ from __future__ import annotations
 import getpass
 import os
 import shlex
-from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import ip_address
 from pathlib import Path
 
+from resil_tui.core.records import record
 from resil_tui.inventory_model import SshSettings
 from resil_tui.remote import ssh
 from resil_tui.remote.ssh import asyncssh
@@ -19,7 +19,7 @@ from resil_tui.remote.ssh import asyncssh
 DEFAULT_PORT = 22
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """Where a node really is once ~/.ssh/config has been applied."""
 
@@ -34,7 +34,7 @@ class Target:
         return self.key_name if self.port == DEFAULT_PORT else f"[{self.key_name}]:{self.port}"
 
 
-@dataclass(frozen=True)
+@record
 class KnownHostEntry:
     """A known_hosts line that names the host: the fingerprint of its key and where the line is."""
 
@@ -53,7 +53,7 @@ class KnownHostEntry:
         return f"{self.path} line {self.line}"
 
 
-@dataclass(frozen=True)
+@record
 class HostKeyInfo:
     """A server key fetched for the admin to accept or reject."""
 
@@ -183,7 +183,7 @@ class KeyStatus(StrEnum):
     REVOKED = "revoked"  # a @revoked entry holds this key: refuse, never offer
 
 
-@dataclass(frozen=True)
+@record
 class KeyVerdict:
     """A presented host key judged against the known_hosts files."""
 

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from resil_tui.audit import local_user
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node
 from resil_tui.remote.commands import CommandError, remote_path
@@ -65,7 +66,7 @@ def _left_behind(pool: Pool) -> dict[tuple[str, str], str]:
     return _LEFT_BEHIND.setdefault(pool, {})
 
 
-@dataclass(frozen=True)
+@record
 class LockHolder:
     user: str
     host: str  # where resil-tui runs (the jump host)

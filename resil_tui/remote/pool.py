@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from resil_tui.audit import STARTED, AuditLog, AuditUnavailable, new_op_id
 from resil_tui.core import validators
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node, SshSettings
 from resil_tui.lazy import lazy_module
@@ -109,7 +110,7 @@ def _without_sha1(names: list[bytes]) -> tuple[str, ...]:
     return tuple(n.decode("ascii") for n in names if not is_sha1(n.decode("ascii")))
 
 
-@dataclass(frozen=True)
+@record
 class Algorithms:
     """What the pool offers a node in the SSH handshake: asyncssh's defaults without SHA-1."""
 
@@ -141,7 +142,7 @@ class LinkState(StrEnum):
     DOWN = "down"  # last attempt failed or the connection was lost
 
 
-@dataclass(frozen=True)
+@record
 class NodeLink:
     """Connection state of one node, for the UI."""
 
@@ -153,7 +154,7 @@ class NodeLink:
     failures: int = 0  # consecutive failed connection attempts
 
 
-@dataclass(frozen=True)
+@record
 class Result:
     """How a catalog command ended on a node: its output, or that it was lost or timed out."""
 

@@ -22,9 +22,9 @@ import os
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from resil_tui.core import shell_frames
+from resil_tui.core.records import record
 from resil_tui.remote import commands
 from resil_tui.remote.commands import Command, shared_shell_refusal
 from resil_tui.remote.ssh import asyncssh
@@ -49,7 +49,7 @@ class ShellGone(Exception):
         self.overflowed = overflowed
 
 
-@dataclass(frozen=True)
+@record
 class ShellAnswer:
     """What one read wrote, and how it ended."""
 

@@ -24,9 +24,9 @@ import posixpath
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from resil_tui.core.records import record
 from resil_tui.core.sanitize import clean
 from resil_tui.inventory_model import Node
 from resil_tui.remote.commands import CommandError, remote_path
@@ -42,7 +42,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True)
+@record
 class WriteResult:
     path: str
     changed: bool  # False when the file already held exactly this content
@@ -56,7 +56,7 @@ class WriteResult:
     pruned: tuple[str, ...] = ()  # old backups removed by this replace
 
 
-@dataclass(frozen=True)
+@record
 class BackupInfo:
     path: str
     taken: datetime  # from the name, UTC

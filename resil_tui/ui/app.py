@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -28,6 +27,7 @@ from textual.widget import AwaitMount
 from textual.widgets import TabbedContent, TabPane
 
 from resil_tui import paths
+from resil_tui.core.records import record
 from resil_tui.inventory_model import Site
 from resil_tui.lazy import lazy_module
 from resil_tui.ops.session import LabControl, Session, SessionOnDemand
@@ -78,7 +78,7 @@ MUTATING_ACTIONS: frozenset[str] = frozenset({"apply"})
 GC_YOUNG_THRESHOLD = 20_000
 
 
-@dataclass(frozen=True)
+@record
 class ConnectionSummary:
     """What the header says about connections; the status poller replaces it."""
 

@@ -7,17 +7,18 @@ theme are current and what read-only mode refuses.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from resil_tui.core.records import record
+
 if TYPE_CHECKING:
     from resil_tui.ui.app import ResilApp
 
 
-@dataclass(frozen=True)
+@record
 class PaletteCommand:
     """One entry of the command palette: what it says and what it does."""
 

@@ -9,12 +9,13 @@ in hosts.toml must not keep an admin out of the console during an incident.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 
+from resil_tui.core.records import record
 
-@dataclass(frozen=True)
+
+@record
 class BindingInfo:
     """One remappable binding: its id, default keys and where it applies."""
 
@@ -25,7 +26,7 @@ class BindingInfo:
     context: str  # "global", "help screen", "confirmation dialog", ...
 
 
-@dataclass(frozen=True)
+@record
 class KeymapCheck:
     """The inventory's `[keys]` sorted into the bindings to apply and the entries to report."""
 

@@ -3,13 +3,13 @@ app in one of them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from resil_tui.core.records import record
 from resil_tui.theme_files import DEFAULT_THEME, ThemeSpec, load_themes
 
 # Used when no theme file could be loaded at all: the app must still start.
@@ -46,7 +46,7 @@ def to_textual_theme(spec: ThemeSpec) -> Theme:
     )
 
 
-@dataclass(frozen=True)
+@record
 class RegisteredThemes:
     """The themes registered with the app, and what was wrong with the theme files."""
 

@@ -11,16 +11,17 @@ dialogs, opened only when asked for (`HelpScreen.BINDINGS = HELP_BINDINGS`).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual.binding import Binding, BindingType
+
+from resil_tui.core.records import record
 
 if TYPE_CHECKING:
     from resil_tui.ui.panes.base import Pane
 
 
-@dataclass(frozen=True)
+@record
 class PaneSpec:
     """A pane as the shell knows it before its module loads: where its class is, and its keys."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,6 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from resil_tui.core.records import record
 from resil_tui.ui.panes.catalog import HELP_BINDINGS
 
 SAFETY_MODEL: tuple[str, ...] = (
@@ -29,7 +29,7 @@ SAFETY_MODEL: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class HelpRow:
     """One line of the help screen's table of bindings."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from resil_tui.core.records import record
 from resil_tui.inventory import InventoryError
 from resil_tui.inventory_draft import (
     DEFAULT_EDGE_ENV,
@@ -44,7 +44,7 @@ from resil_tui.ui.screens.confirm import trust_screen
 from resil_tui.ui.widgets.footer import StableFooter
 
 
-@dataclass(frozen=True)
+@record
 class FieldSpec:
     id: str
     label: str

@@ -14,7 +14,6 @@ every refresh; comparing what would be shown first makes an unchanged footer fre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rich.cells import cell_len
@@ -24,11 +23,13 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from resil_tui.core.records import record
+
 HELP_ACTION = "help"
 PALETTE = ("^p", "Palette")
 
 
-@dataclass(frozen=True)
+@record
 class FooterKey:
     """One key as the footer shows it (greyed when it does not work now)."""
 

@@ -15,7 +15,6 @@ on a header; again reverses), and the cursor stays on its node through both.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ from resil_tui.core.cluster_kinds import XivoState
 from resil_tui.core.freshness import age, clock
 from resil_tui.core.ha_mode import HaMode
 from resil_tui.core.reach_state import ReachState
+from resil_tui.core.records import record
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
 from resil_tui.inventory_model import Node, NodeKind, Site
 from resil_tui.lazy import lazy_module
@@ -62,7 +62,7 @@ KIND_LABEL = {NodeKind.XIVO: "XiVO", NodeKind.CC: "CC", NodeKind.EDGE: "Edge", N
 WAITING_MARK_AFTER = 3.0
 
 
-@dataclass(frozen=True)
+@record
 class RowContext:
     """What a row needs besides the node and its snapshot."""
 
