@@ -19,15 +19,16 @@ is `dataclasses.replace` to the type checker (which checks the field names and t
 does not import `dataclasses` at run time; use it on the start-up path.
 
 Only what a plain frozen dataclass does is supported (the others stay dataclasses): no
-options (`order`, `kw_only`, `slots`, ...), no inheritance between records, no `ClassVar`,
-`InitVar` or `__post_init__`, no field options but `default_factory`: each is refused when
-the class is made, never ignored.
+options (`order`, `kw_only`, `slots`, ...), no inheritance (from or by a record, or from a
+dataclass), no `ClassVar`, `InitVar` or `__post_init__`, no field options but
+`default_factory`: each is refused when the class is made, never ignored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from operator import attrgetter
+from reprlib import recursive_repr
 from typing import TYPE_CHECKING, Any, TypeVar, cast, dataclass_transform
 
 T = TypeVar("T")
@@ -35,8 +36,6 @@ T = TypeVar("T")
 _MISSING = object()  # a factory field not given to __init__
 # The names the generated __init__ uses besides the fields.
 _RESERVED = frozenset({"self", "_set", "_d", "_MISSING"})
-# What dataclasses refuses as a default (one object shared by every instance).
-_MUTABLE = (list, dict, set)
 
 
 class FrozenRecordError(AttributeError):
@@ -61,9 +60,9 @@ class _Shape:
     __slots__ = ("annotations", "defaults", "names")
 
     def __init__(self, cls: type) -> None:
-        if any("__record__" in base.__dict__ for base in cls.__mro__[1:]):
-            raise TypeError(f"{cls.__name__}: a record cannot derive from a record")
-        if "__post_init__" in cls.__dict__:
+        if any("__dataclass_fields__" in base.__dict__ for base in cls.__mro__[1:]):
+            raise TypeError(f"{cls.__name__}: a record cannot derive from a record or dataclass")
+        if hasattr(cls, "__post_init__"):
             raise TypeError(f"{cls.__name__}: records have no __post_init__")
         # The class's own annotations, as dataclasses reads them; inspect.get_annotations
         # would import inspect, a third of what this module spares.
@@ -83,7 +82,9 @@ class _Shape:
                 default = cls.__dict__[name]
                 if type(default).__module__ == "dataclasses":  # dataclasses.field(...)
                     raise TypeError(f"{cls.__name__}.{name}: records.field, not dataclasses'")
-                if isinstance(default, _MUTABLE):
+                # dataclasses' rule: an unhashable default (a list, a dict...) would be one
+                # object shared by every instance.
+                if type(default).__hash__ is None:
                     raise ValueError(
                         f"{cls.__name__}.{name}: mutable default {type(default).__name__}; "
                         "use field(default_factory=...)"
@@ -133,6 +134,7 @@ class _Shape:
 
         shown = "{}(" + ", ".join(f"{n}={{!r}}" for n in names) + ")"
 
+        @recursive_repr()  # as dataclasses: "..." for a record inside itself
         def __repr__(self: object) -> str:
             return shown.format(self.__class__.__qualname__, *values(self))
 
@@ -150,8 +152,12 @@ class _Shape:
         def __delattr__(self: object, name: str) -> None:
             raise FrozenRecordError(f"cannot delete field {name!r}")
 
+        def __replace__(self: Any, /, **changes: Any) -> Any:
+            return replace(self, **changes)  # copy.replace (Python 3.13), as a dataclass
+
         return {
             "__init__": ns["__init__"],
+            "__replace__": __replace__,
             "__repr__": __repr__,
             "__eq__": __eq__,
             "__hash__": __hash__,
@@ -188,6 +194,11 @@ class _DataclassFields:
         return described
 
 
+def _refuse_subclass(sub: type, /, **_: object) -> None:
+    # A subclass would inherit the record's frozen __setattr__ and none of its rules.
+    raise TypeError(f"{sub.__name__}: a record cannot be subclassed")
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def record(cls: type[T]) -> type[T]:
     """The class as a frozen record (module docstring)."""
@@ -209,6 +220,7 @@ def record(cls: type[T]) -> type[T]:
             type.__delattr__(cls, n)  # as dataclasses: no class attribute for a factory
     if "__match_args__" not in own:
         type.__setattr__(cls, "__match_args__", shape.names)
+    type.__setattr__(cls, "__init_subclass__", classmethod(_refuse_subclass))
     type.__setattr__(cls, "__record__", shape)
     type.__setattr__(cls, "__dataclass_fields__", _DataclassFields())
     return cls

@@ -134,15 +134,41 @@ def test_what_records_refuse() -> None:
         "order": "class A:\n    x: int = 1\n    y: int\n",
         "classvar": "class A:\n    x: ClassVar[int] = 1\n",
         "reserved": "class A:\n    self: int\n",
+        "unhashable": "class A:\n    x: bytearray = bytearray()\n",
+        "from a dataclass": "class A(Plain):\n    y: int = 0\n",
+        "inherited post_init": "class A(Hook):\n    x: int = 0\n",
         "post_init": "class A:\n    x: int\n    def __post_init__(self):\n        pass\n",
     }
     for name, body in cases.items():
         with pytest.raises((TypeError, ValueError)):
-            exec("from __future__ import annotations\n@record\n" + body, {"record": records.record})
+            exec(
+                "from __future__ import annotations\n@record\n" + body,
+                {"record": records.record, "Plain": Plain, "Hook": Hook},
+            )
         assert name  # each case is its own refusal
     base = records.record(type("Base", (), {"__annotations__": {"x": "int"}}))
-    with pytest.raises(TypeError, match="cannot derive"):
-        records.record(type("Sub", (base,), {"__annotations__": {"y": "int"}}))
+    with pytest.raises(TypeError, match="cannot be subclassed"):
+        type("Sub", (base,), {})  # a subclass would inherit the frozen __setattr__ only
+
+
+@dataclasses.dataclass(frozen=True)
+class Plain:
+    x: int = 0
+
+
+class Hook:
+    def __post_init__(self) -> None:
+        raise AssertionError("never run")
+
+
+def test_a_record_inside_itself_reads_as_a_dataclass_does() -> None:
+    for make in (dataclasses.dataclass(frozen=True), records.record):
+        box = make(type("Box", (), {"__annotations__": {"items": "list[object]"}}))
+        outer = box([])
+        outer.items.append(outer)
+        assert repr(outer) == "Box(items=[...])"
+    assert records.replace(box([1]), items=[2]) == box([2])
+    assert box([1]).__replace__(items=[3]) == box([3])  # copy.replace on Python 3.13
 
 
 def test_the_model_is_records_and_the_stdlib_still_works_on_it() -> None:
