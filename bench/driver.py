@@ -66,7 +66,7 @@ def run_module(name: str, module: ModuleType | None, quick: bool) -> list[Sectio
         print(f"== {target.title}", flush=True)
         for line in got.lines:
             print(line, flush=True)
-        result = target.result_line(got.value)
+        result = target.result_line(got.value, got.missed)
         print(result, flush=True)
         sections.append(
             Section(

@@ -2,9 +2,11 @@
 
 1. Ingest: a headless app with the Logs pane's `LogView` (bounded buffer, Textual `Log`
    flushed with one `write_lines()` per timer tick) fed by an in-process generator at
-   50,000 lines/s for 20 s (1,000,000 unique lines). Figures: sustained lines/s, event-loop
-   lag (a 10 ms timer recording how late it fires: p50/p99/max) and RSS growth.
-2. Baseline, same run: a plain `Log.write_line()` per line at the same target rate for 2 s.
+   50,000 lines/s for 20 s (1,000,000 unique lines), with the cyclic collector as the
+   console runs it (`console_collector`). Figures: sustained lines/s, event-loop lag (a
+   10 ms timer recording how late it fires: p50/p99/max) and RSS growth.
+2. Baseline, same run and collector: a plain `Log.write_line()` per line at the same
+   target rate for 2 s.
 3. End to end over real SSH: the lab (own process) appends to a node's xivo-sync log, the
    product follows it with `tail -F` through `LogFollower` into a `LogView`.
 4. Ceiling (issue 17): the same `LogView` fed as fast as the loop allows (no rate cap):
@@ -23,18 +25,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.widgets import Log
 
 from bench.results import Measured, Target
+from resil_tui.ui.app import collect_as_a_running_console
 from resil_tui.ui.widgets.log_view import DEFAULT_BUFFER_LINES, DEFAULT_DISPLAY_LINES, LogView
 
 RATE = 50_000
@@ -47,6 +51,17 @@ CEILING_SECONDS = 5.0
 CEILING_BATCH = 2_000  # lines per producer step (one SSH read holds ~1,000 such lines)
 BASELINE_SECONDS = 2.0
 TICK = 0.01  # producer and lag-probe period
+# The other criteria of each target, besides its figure: a RESULT is ok only if they hold.
+INGEST_LAG_P99_MS = 100.0
+INGEST_RSS_MB = 50.0
+PANE_LAG_P99_MS = 50.0  # issue 17
+PANE_RSS_MB = 50.0  # per E2E_LINES lines
+
+
+def _against(value: float, limit: float) -> str:
+    return f"target < {limit:g}: {'met' if value < limit else 'MISSED'}"
+
+
 TARGETS = (
     # The capped ingest offers RATE lines/s and no more: its figure is the share of that
     # sustained (caught up at the end, else 0); the uncapped ceiling is printed with it.
@@ -141,6 +156,22 @@ class PlainLogApp(App[None]):
         yield Log(max_lines=DEFAULT_DISPLAY_LINES)
 
 
+@contextlib.contextmanager
+def console_collector() -> Iterator[None]:
+    """The collector as the console runs it (ui/app.py), for the in-process runs; then as
+    it was, so that the benchmarks after these are not measured under it. Without it the
+    lag measured the harness: Python's default thresholds, and every full collection
+    scanning what the benchmarks before this one left (p99 70 ms alone, 118 ms after the
+    others in `make bench`, against 36 ms under the console's policy, 2026-12-04)."""
+    threshold = gc.get_threshold()
+    collect_as_a_running_console()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
 async def ingest(rate: int, seconds: float) -> dict[str, float]:
     app = ViewApp(
         buffer_lines=DEFAULT_BUFFER_LINES, display_lines=DEFAULT_DISPLAY_LINES, flush_interval=0.075
@@ -148,13 +179,14 @@ async def ingest(rate: int, seconds: float) -> dict[str, float]:
     async with app.run_test(size=(160, 50)) as pilot:
         view = app.query_one(LogView)
         await pilot.pause(0.3)
-        rss0 = rss_mb()
-        probe = LagProbe()
-        probe.start()
-        sent, elapsed = await produce(view.ingest, rate, seconds)
-        await pilot.pause(0.2)
-        await probe.stop()
-        rss1 = rss_mb()
+        with console_collector():
+            rss0 = rss_mb()
+            probe = LagProbe()
+            probe.start()
+            sent, elapsed = await produce(view.ingest, rate, seconds)
+            await pilot.pause(0.2)
+            await probe.stop()
+            rss1 = rss_mb()
         view.flush()
         caught_up = view.shown_seq == view.buffer.last_seq
         p50, p99, worst = probe.figures()
@@ -178,15 +210,16 @@ async def baseline(rate: int, seconds: float) -> dict[str, float]:
     async with app.run_test(size=(160, 50)) as pilot:
         log = app.query_one(Log)
         await pilot.pause(0.3)
-        probe = LagProbe()
-        probe.start()
 
         def per_line(lines: list[str]) -> None:
             for line in lines:
                 log.write_line(line)
 
-        sent, elapsed = await produce(per_line, rate, seconds, hard_stop=True)
-        await probe.stop()
+        with console_collector():  # as for ours: the ratio compares the widgets alone
+            probe = LagProbe()
+            probe.start()
+            sent, elapsed = await produce(per_line, rate, seconds, hard_stop=True)
+            await probe.stop()
         p50, p99, worst = probe.figures()
         return {
             "lines": sent,
@@ -279,17 +312,18 @@ async def ingest_ceiling(seconds: float) -> dict[str, float]:
     async with app.run_test(size=(160, 50)) as pilot:
         view = app.query_one(LogView)
         await pilot.pause(0.3)
-        probe = LagProbe()
-        probe.start()
-        sent = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            view.ingest([make_line(i) for i in range(sent, sent + CEILING_BATCH)])
-            sent += CEILING_BATCH
-            await asyncio.sleep(0)
-        elapsed = time.perf_counter() - start
-        await pilot.pause(0.2)
-        await probe.stop()
+        with console_collector():
+            probe = LagProbe()
+            probe.start()
+            sent = 0
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                view.ingest([make_line(i) for i in range(sent, sent + CEILING_BATCH)])
+                sent += CEILING_BATCH
+                await asyncio.sleep(0)
+            elapsed = time.perf_counter() - start
+            await pilot.pause(0.2)
+            await probe.stop()
         view.flush()
         p50, p99, worst = probe.figures()
         return {
@@ -367,9 +401,23 @@ def e2e_pane_lines(e2e: dict[str, float]) -> list[str]:
         f"offering {e2e['offered']:,.0f}/s): {e2e['received']:,.0f}/{e2e['lines']:,.0f} lines "
         f"in {e2e['elapsed']:.1f}s = {e2e['rate']:,.0f} lines/s sustained (target >= 100,000)",
         f"logs end-to-end into the pane: event-loop lag p50 {e2e['p50']:.1f} ms, p99 "
-        f"{e2e['p99']:.1f} ms (target < 50), max {e2e['max']:.1f} ms; RSS growth "
-        f"{e2e['rss']:.1f} MB over {e2e['received']:,.0f} lines (target < 50 per 2,000,000)",
+        f"{e2e['p99']:.1f} ms ({_against(e2e['p99'], PANE_LAG_P99_MS)}), max {e2e['max']:.1f}"
+        f" ms; RSS growth {e2e['rss']:.1f} MB over {e2e['received']:,.0f} lines, "
+        f"{_pane_rss(e2e):.1f} per {E2E_LINES:,} ({_against(_pane_rss(e2e), PANE_RSS_MB)})",
     ]
+
+
+def _pane_rss(e2e: dict[str, float]) -> float:
+    return e2e["rss"] * E2E_LINES / max(e2e["received"], 1.0)
+
+
+def e2e_pane_missed(e2e: dict[str, float]) -> tuple[str, ...]:
+    missed = []
+    if not e2e["p99"] < PANE_LAG_P99_MS:
+        missed.append(f"lag p99 {e2e['p99']:.1f} ms")
+    if not _pane_rss(e2e) < PANE_RSS_MB:
+        missed.append(f"RSS growth {_pane_rss(e2e):.1f} MB per {E2E_LINES:,} lines")
+    return tuple(missed)
 
 
 async def main_async(rate: int, seconds: float, quick: bool = False) -> list[Measured]:
@@ -382,11 +430,20 @@ async def main_async(rate: int, seconds: float, quick: bool = False) -> list[Mea
     )
     out.append(
         f"logs ingest: event-loop lag p50 {ours['p50']:.1f} ms, p99 {ours['p99']:.1f} ms "
-        f"(target < 100), max {ours['max']:.1f} ms"
+        f"({_against(ours['p99'], INGEST_LAG_P99_MS)}), max {ours['max']:.1f} ms"
     )
     out.append(
         f"logs ingest: RSS growth {ours['rss']:.1f} MB after {ours['lines']:,.0f} lines "
-        f"(target < 50; buffer keeps {ours['kept']:,.0f}, Log widget {ours['shown']:,.0f})"
+        f"({_against(ours['rss'], INGEST_RSS_MB)}; buffer keeps {ours['kept']:,.0f}, "
+        f"Log widget {ours['shown']:,.0f})"
+    )
+    ingest_missed = tuple(
+        what
+        for what, holds in (
+            (f"lag p99 {ours['p99']:.1f} ms", ours["p99"] < INGEST_LAG_P99_MS),
+            (f"RSS growth {ours['rss']:.1f} MB", ours["rss"] < INGEST_RSS_MB),
+        )
+        if not holds
     )
     base = await baseline(rate, BASELINE_SECONDS)
     out.append(
@@ -418,15 +475,20 @@ async def main_async(rate: int, seconds: float, quick: bool = False) -> list[Mea
     )
     kept_up = ours["rate"] / rate if ours["caught_up"] else 0.0
     total = int(E2E_RATE * QUICK_SECONDS) if quick else E2E_LINES
+    pane_missed: tuple[str, ...] = ()
     try:
         pane = await end_to_end_pane(E2E_RATE, total)
         pane_lines, pane_rate = e2e_pane_lines(pane), pane["rate"]
+        pane_missed = e2e_pane_missed(pane)
     except Exception as exc:  # the figures above stand on their own
         pane_lines = [
             f"logs end-to-end into the Logs pane: failed: {exc.__class__.__name__}: {exc}"
         ]
         pane_rate = float("nan")
-    return [Measured(out, kept_up), Measured(pane_lines, pane_rate)]
+    return [
+        Measured(out, kept_up, missed=ingest_missed),
+        Measured(pane_lines, pane_rate, missed=pane_missed),
+    ]
 
 
 def run(quick: bool = False, rate: int = RATE, seconds: float = SECONDS) -> list[Measured]:
@@ -441,7 +503,7 @@ def main() -> None:
     args = parser.parse_args()
     for measured, target in zip(run(args.quick, args.rate, args.seconds), TARGETS, strict=True):
         print("\n".join(measured.lines), flush=True)
-        print(target.result_line(measured.value), flush=True)
+        print(target.result_line(measured.value, measured.missed), flush=True)
 
 
 if __name__ == "__main__":

@@ -44,10 +44,12 @@ class Target:
     def _number(self, value: float) -> str:
         return f"{value:.{self.digits}f}{self.unit}"
 
-    def result_line(self, value: float | None) -> str:
+    def result_line(self, value: float | None, missed: tuple[str, ...] = ()) -> str:
+        """`missed`: the target's other criteria (its lines print them) that were not met;
+        any of them makes the line short whatever its figure."""
         figure = "failed" if value is None or math.isnan(value) else self._number(value)
         op = ">=" if self.higher_is_better else "<="
-        verdict = "ok" if self.ok(value) else "short"
+        verdict = "ok" if self.ok(value) and not missed else "short"
         return f"RESULT {self.name} {figure} {op}{self._number(self.target)} {verdict}"
 
 
@@ -58,6 +60,8 @@ class Measured:
     lines: list[str]  # figures: "| ..." lines form a Markdown table, others become bullets
     value: float | None  # the headline figure (None: not measured)
     notes: str = ""  # how it was measured (Markdown)
+    # Criteria of the same target besides its figure (a lag, a memory bound) not met.
+    missed: tuple[str, ...] = ()
 
 
 @dataclass

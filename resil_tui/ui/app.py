@@ -78,6 +78,14 @@ MUTATING_ACTIONS: frozenset[str] = frozenset({"apply"})
 GC_YOUNG_THRESHOLD = 20_000
 
 
+def collect_as_a_running_console() -> None:
+    """The collector as the console runs it once started: what exists now frozen out of
+    its way (a full collection scanned it all: gen 2 pauses of 100-500 ms while a log
+    streams 100,000 lines/s), and fewer, larger young collections for the same reason."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 @record
 class ConnectionSummary:
     """What the header says about connections; the status poller replaces it."""
@@ -315,11 +323,8 @@ class ResilApp(DebugLogErrors, App[int]):
             await self.ensure_pane(spec.pane_id)
         if self._shutting_down():
             return
-        # Everything start-up built lives as long as the console: out of the collector's
-        # way. A full collection scanned it all (gen 2: 100-500 ms pauses while a log
-        # streams 100,000 lines/s); fewer, larger young collections for the same reason.
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        # Everything start-up built lives as long as the console.
+        collect_as_a_running_console()
         # An unfinished wizard run (console or link died): offer to resume it.
         from resil_tui.ui.panes.wizard import offer_resume
 

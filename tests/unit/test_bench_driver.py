@@ -59,6 +59,36 @@ def test_a_failing_module_still_prints_its_result_lines(
     assert all(s.failed for s in sections)
 
 
+def test_a_missed_criterion_makes_the_result_short_whatever_its_figure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A rate kept up but a lag over its bound (bench/logs.py) is not "ok"."""
+    target = Target("lagged", "A rate with a lag bound", 0.98, "", True, 3)
+    module = SimpleNamespace(
+        TARGETS=(target, Target("fine", "The same, within bounds", 0.98, "", True, 3)),
+        run=lambda quick=False: [
+            Measured(["lag p99 117.6 ms (target < 100: MISSED)"], 0.999, missed=("lag p99",)),
+            Measured(["lag p99 20.0 ms (target < 100: met)"], 0.999),
+        ],
+        NOTES="",
+    )
+    driver.run_module("x", module, quick=True)  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "RESULT lagged 0.999 >=0.980 short" in out
+    assert "RESULT fine 0.999 >=0.980 ok" in out
+
+
+def test_the_logs_criteria_besides_the_rate() -> None:
+    from bench import logs
+
+    within = {"p99": 23.6, "rss": 0.0, "received": 2_000_000.0}
+    assert logs.e2e_pane_missed(within) == ()
+    assert logs.e2e_pane_missed({**within, "p99": 50.0}) == ("lag p99 50.0 ms",)
+    # Growth is judged per 2,000,000 lines: 12 MB over a quick run's 450,000 is 53 MB.
+    grown = logs.e2e_pane_missed({**within, "rss": 12.0, "received": 450_000.0})
+    assert grown == ("RSS growth 53.3 MB per 2,000,000 lines",)
+
+
 def test_higher_is_better_targets() -> None:
     t = Target("rate", "Rate", 100_000, "/s", higher_is_better=True, digits=0)
     assert t.result_line(123_456.7) == "RESULT rate 123457/s >=100000/s ok"
