@@ -74,7 +74,7 @@ def test_a_missed_criterion_makes_the_result_short_whatever_its_figure(
     )
     driver.run_module("x", module, quick=True)  # type: ignore[arg-type]
     out = capsys.readouterr().out
-    assert "RESULT lagged 0.999 >=0.980 short" in out
+    assert "not met besides the figure: lag p99\nRESULT lagged 0.999 >=0.980 short" in out
     assert "RESULT fine 0.999 >=0.980 ok" in out
 
 
