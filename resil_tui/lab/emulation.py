@@ -12,6 +12,8 @@ import contextlib
 import posixpath
 import shlex
 import traceback
+import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from resil_tui.lab import asterisk_cli, containers, docker_cli, files, shell, xivo
@@ -127,6 +129,57 @@ class _RedirectIO:
             setter(on)
 
 
+class _Turns:
+    """When lines' work may start, on a lab with latency: one line's per turn of the loop,
+    in the order their clocks started.
+
+    The lab plays a whole estate on one process. Work started as soon as it is read runs
+    every line read so far before the loop reads its sockets again; while a fleet's lines
+    keep arriving, each turn of the loop is longer than the one before, and a line waits
+    tens of milliseconds in the lab's socket before its clock starts (measured at 200
+    nodes: the last clock 50 ms after the client's last write). One start per turn, the
+    sockets are read between any two, and a line's clock starts when it arrives, as on a
+    node with a CPU of its own. The work itself is the same, in arrival order; the latency
+    hides it unless the lab has more of it than its cores can do in that time.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._granting = False
+
+    def turn(self) -> asyncio.Future[None]:
+        """Done when this line's work may start."""
+        waiter = self._loop.create_future()
+        self._waiting.append(waiter)
+        if not self._granting:
+            self._granting = True
+            self._loop.call_soon(self._grant)
+        return waiter
+
+    def _grant(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():  # a line given up on (its peer left) has no turn
+                waiter.set_result(None)
+                break
+        if self._waiting:
+            # On the next turn of the loop, after it has read its sockets.
+            self._loop.call_soon(self._grant)
+        else:
+            self._granting = False
+
+
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
+
+
+def _turns_of(loop: asyncio.AbstractEventLoop) -> _Turns:
+    turns = _TURNS.get(loop)
+    if turns is None:
+        turns = _TURNS[loop] = _Turns(loop)
+    return turns
+
+
 class _Latency:
     """A command line's streams while the lab's latency runs: what it writes leaves no
     sooner than `latency` after the line arrived, and the line runs meanwhile. A real node
@@ -146,12 +199,12 @@ class _Latency:
 
     @classmethod
     async def start(cls, inner: CommandIO, latency: float) -> _Latency:
-        """The line's clock starts now; its work waits for the lines that arrived with it
-        to start theirs (one turn of the loop): the node of the last line read in a burst
-        does not count the work of every node before it as its own latency."""
+        """The line's clock starts now; its work waits for its turn (_Turns): the node
+        of a line read while the lab runs other nodes' lines does not count their work
+        as its own latency."""
         held = cls(inner, latency)
         if latency > 0:
-            await asyncio.sleep(0)
+            await _turns_of(held._loop).turn()
         return held
 
     async def read(self, n: int = -1) -> bytes:
@@ -341,18 +394,19 @@ async def _run_words(ctx: Ctx, line: str) -> int:
 async def run_script(ctx: Ctx, line: str) -> int:
     """Run a command line as sh would: every simple command in turn, `&&`/`||` by $?."""
     try:
-        return await _run_line(ctx, line, 0, 1)
+        program = shell.parse(line)
+    except shell.ShellError as exc:
+        ctx.err(f"sh: 1: {exc}\n")
+        return 2
+    try:
+        return await _run_program(ctx, program, 0)
     except _Exit as exc:
         return exc.code
 
 
-async def _run_line(ctx: Ctx, line: str, status: int, number: int) -> int:
-    """One line of a script, `status` being $? when it starts; `exit` raises _Exit."""
-    try:
-        program = shell.parse(line)
-    except shell.ShellError as exc:
-        ctx.err(f"sh: {number}: {exc}\n")
-        return 2
+async def _run_program(ctx: Ctx, program: shell.Program, status: int) -> int:
+    """One line of a script, parsed, `status` being $? when it starts; `exit` raises
+    _Exit."""
     for connector, command in program:
         if (connector == "&&" and status != 0) or (connector == "||" and status == 0):
             continue  # skipped: $? stays what it was
@@ -386,8 +440,8 @@ async def _run_stdin(ctx: Ctx) -> int:
         ctx.io = held
         ended = True
         try:
-            shell.parse(line)
-            status = await _run_line(ctx, line, status, number)
+            # Parsed once: a syntax error ends the shell before any of the line runs.
+            status = await _run_program(ctx, shell.parse(line), status)
             ended = False
         except shell.ShellError as exc:
             # A script read from stdin ends at its first syntax error, as in dash (and

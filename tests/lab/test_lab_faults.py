@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import sys
@@ -179,6 +180,51 @@ async def test_a_kept_shells_answer_is_drained_once_its_latency_is_over(tmp_path
     assert b"".join(io.sent) == b"1\n" and not shell.done()
     io.lines.put_nowait(b"")
     assert await asyncio.wait_for(shell, 5) == 0
+
+
+async def test_on_a_lab_with_latency_lines_start_their_work_one_per_turn_in_order() -> None:
+    # A burst of lines all started at once would run before the loop reads its sockets
+    # again: the next lines' clocks would start behind the whole burst's work.
+    loop = asyncio.get_running_loop()
+    turns = emulation._turns_of(loop)
+    ticks, ticking = 0, True
+
+    def tick() -> None:  # once per turn of the loop, as its reads of the sockets
+        nonlocal ticks
+        ticks += 1
+        if ticking:
+            loop.call_soon(tick)
+
+    loop.call_soon(tick)
+    started: list[tuple[int, int]] = []
+
+    async def line(n: int) -> None:
+        await turns.turn()
+        started.append((n, ticks))
+
+    await asyncio.gather(*(line(n) for n in range(6)))
+    ticking = False
+    assert [n for n, _ in started] == list(range(6))
+    at = [t for _, t in started]
+    assert all(later > earlier for earlier, later in itertools.pairwise(at)), at
+
+
+async def test_a_line_given_up_on_before_its_turn_passes_it_on() -> None:
+    turns = emulation._turns_of(asyncio.get_running_loop())
+    gone, waiting = turns.turn(), turns.turn()
+    gone.cancel()  # its peer left while it waited
+    await asyncio.wait_for(waiting, 5)
+    await asyncio.wait_for(turns.turn(), 5)  # and the next burst is served as the first
+
+
+async def test_a_lines_latency_runs_from_its_arrival_not_from_its_turn() -> None:
+    loop = asyncio.get_running_loop()
+    turns = emulation._turns_of(loop)
+    ahead = [turns.turn() for _ in range(50)]  # fifty lines read before this one
+    arrived = loop.time()
+    held = await emulation._Latency.start(_SentOnDrain(), 10.0)
+    assert all(f.done() for f in ahead)
+    assert arrived <= held._deadline - 10.0 < loop.time()
 
 
 async def test_drop_connections_mid_stream(lab: Lab) -> None:
