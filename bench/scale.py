@@ -72,7 +72,9 @@ batch). The asyncssh lab runs in {LAB_PROCS} process(es) of its own (one per cor
 serving whole sites: `bench.labproc --share`) and answers every command line no sooner
 than {LATENCY * 1000:.0f} ms after it arrived, running it meanwhile (a real node works while
 its answer is on its way; run after the wait, a burst of 500 lines would queue on the
-lab's cores behind the last wait). Its directory is in /dev/shm when that is a tmpfs
+lab's cores behind the last wait), one line's work starting per turn of its loop (a
+line read while it works is read at once: its clock starts when it arrives). Its
+directory is in /dev/shm when that is a tmpfs
 with room (each state change of the lab replaces a JSON file, 0.2-0.4 ms on an ext4 disk,
 a cost no real node has); so are the inventory and keys it writes for the client, read
 once at connection. The client's state directory stays in the usual temporary one. The
