@@ -3,7 +3,7 @@
 1. Ingest: a headless app with the Logs pane's `LogView` (bounded buffer, Textual `Log`
    flushed with one `write_lines()` per timer tick) fed by an in-process generator at
    50,000 lines/s for 20 s (1,000,000 unique lines), with the cyclic collector as the
-   console runs it (`console_collector`). Figures: sustained lines/s, event-loop lag (a
+   console runs it (`bench/collector.py`). Figures: sustained lines/s, event-loop lag (a
    10 ms timer recording how late it fires: p50/p99/max) and RSS growth.
 2. Baseline, same run and collector: a plain `Log.write_line()` per line at the same
    target rate for 2 s.
@@ -25,20 +25,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import os
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.widgets import Log
 
+from bench.collector import long_running_collector
 from bench.results import Measured, Target
-from resil_tui.ui.app import collect_as_a_running_console
 from resil_tui.ui.widgets.log_view import DEFAULT_BUFFER_LINES, DEFAULT_DISPLAY_LINES, LogView
 
 RATE = 50_000
@@ -156,22 +155,6 @@ class PlainLogApp(App[None]):
         yield Log(max_lines=DEFAULT_DISPLAY_LINES)
 
 
-@contextlib.contextmanager
-def console_collector() -> Iterator[None]:
-    """The collector as the console runs it (ui/app.py), for the in-process runs; then as
-    it was, so that the benchmarks after these are not measured under it. Without it the
-    lag measured the harness: Python's default thresholds, and every full collection
-    scanning what the benchmarks before this one left (p99 70 ms alone, 118 ms after the
-    others in `make bench`, against 36 ms under the console's policy, 2026-12-04)."""
-    threshold = gc.get_threshold()
-    collect_as_a_running_console()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*threshold)
-
-
 async def ingest(rate: int, seconds: float) -> dict[str, float]:
     app = ViewApp(
         buffer_lines=DEFAULT_BUFFER_LINES, display_lines=DEFAULT_DISPLAY_LINES, flush_interval=0.075
@@ -179,7 +162,7 @@ async def ingest(rate: int, seconds: float) -> dict[str, float]:
     async with app.run_test(size=(160, 50)) as pilot:
         view = app.query_one(LogView)
         await pilot.pause(0.3)
-        with console_collector():
+        with long_running_collector():
             rss0 = rss_mb()
             probe = LagProbe()
             probe.start()
@@ -215,7 +198,7 @@ async def baseline(rate: int, seconds: float) -> dict[str, float]:
             for line in lines:
                 log.write_line(line)
 
-        with console_collector():  # as for ours: the ratio compares the widgets alone
+        with long_running_collector():  # as for ours: the ratio compares the widgets alone
             probe = LagProbe()
             probe.start()
             sent, elapsed = await produce(per_line, rate, seconds, hard_stop=True)
@@ -312,7 +295,7 @@ async def ingest_ceiling(seconds: float) -> dict[str, float]:
     async with app.run_test(size=(160, 50)) as pilot:
         view = app.query_one(LogView)
         await pilot.pause(0.3)
-        with console_collector():
+        with long_running_collector():
             probe = LagProbe()
             probe.start()
             sent = 0

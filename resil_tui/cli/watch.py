@@ -14,6 +14,7 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
+from resil_tui import gc_policy
 from resil_tui.cli.common import CliError, bounded_float
 from resil_tui.cli.context import Context
 from resil_tui.core.records import record
@@ -124,6 +125,8 @@ async def run(ctx: Context, args: WatchArgs) -> int:
                     except OSError as exc:
                         raise CliError(f"--listen {address}: {exc.strerror or exc}") from None
                     ctx.io.note(f"serving /metrics on {address.host}:{server.port}")
+                # Started: the pool, the collector and the journal live as long as it does.
+                gc_policy.collect_as_long_running()
                 await watcher.run(stop)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -26,7 +26,7 @@ from textual.reactive import reactive
 from textual.widget import AwaitMount
 from textual.widgets import TabbedContent, TabPane
 
-from resil_tui import paths
+from resil_tui import gc_policy, paths
 from resil_tui.core.records import record
 from resil_tui.inventory_model import Site
 from resil_tui.lazy import lazy_module
@@ -74,16 +74,6 @@ else:
 # footer shows them dimmed) and the actions refuse again with a notification when reached
 # another way (palette). Panes declare their own in Pane.MUTATING_ACTIONS.
 MUTATING_ACTIONS: frozenset[str] = frozenset({"apply"})
-# Allocations between two young collections (Python's default: 700). bench/logs.py.
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def collect_as_a_running_console() -> None:
-    """The collector as the console runs it once started: what exists now frozen out of
-    its way (a full collection scanned it all: gen 2 pauses of 100-500 ms while a log
-    streams 100,000 lines/s), and fewer, larger young collections for the same reason."""
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @record
@@ -324,7 +314,7 @@ class ResilApp(DebugLogErrors, App[int]):
         if self._shutting_down():
             return
         # Everything start-up built lives as long as the console.
-        collect_as_a_running_console()
+        gc_policy.collect_as_long_running()
         # An unfinished wizard run (console or link died): offer to resume it.
         from resil_tui.ui.panes.wizard import offer_resume
 

@@ -3,6 +3,7 @@ processes, a lab process driven from its prompt, several writers on one journal.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import os
@@ -17,6 +18,7 @@ import pytest
 from labkit import console, eventually, lab_inventory
 from prometheus_client.parser import text_string_to_metric_families
 
+from resil_tui import gc_policy
 from resil_tui.core.journal_event import EventKind, JournalEvent
 from resil_tui.journal import Journal
 from resil_tui.lab.server import Lab
@@ -387,3 +389,36 @@ def test_monitoring_commands_never_import_textual(tmp_path: Path, command: list[
     )
     assert "TEXTUAL []" in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_watcher_collects_garbage_as_a_started_console_does(tmp_path: Path) -> None:
+    # With Python's default thresholds a full collection (70 ms at 200 nodes) now and
+    # then fell inside a refresh; the watcher runs under the console's policy once started.
+    script = (
+        "import gc, os, signal, threading\n"
+        "from resil_tui.entry import main\n"
+        "from resil_tui import paths\n"
+        "seen = []\n"
+        "def stop_after_a_poll():\n"
+        "    for _ in range(600):\n"
+        "        if paths.journal_path().exists(): break\n"
+        "        threading.Event().wait(0.1)\n"
+        "    seen.append((gc.get_threshold()[0], gc.get_freeze_count(), gc.isenabled()))\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "threading.Thread(target=stop_after_a_poll, daemon=True).start()\n"
+        "code = main(['--demo', 'watch', '--interval', '0.5', '--quiet'])\n"
+        "print('COLLECTOR', seen, flush=True)\n"
+        "raise SystemExit(code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env_for(tmp_path),
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("COLLECTOR"))
+    ((young, frozen, enabled),) = ast.literal_eval(line.removeprefix("COLLECTOR "))
+    assert (young, enabled) == (gc_policy.YOUNG_THRESHOLD, True) and frozen > 1000, line
