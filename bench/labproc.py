@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from resil_tui import gc_policy
 from resil_tui.lab.server import Lab
 from resil_tui.lab.spec import LabSpec, LabTiming
 
@@ -65,6 +66,11 @@ async def _serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.read(1) else None)
+    # Its world, keys and listeners live as long as it does: frozen out of the cyclic
+    # collector's way, with its young collections spaced as a started console's (a full
+    # collection of a lab of 500 nodes is the emulation's cost, not a node's: its CPU per
+    # refresh of 500 nodes went from 0.57 - 0.59 s to 0.52 - 0.56 s, 2026-12-04).
+    gc_policy.collect_as_long_running()
     print("READY", flush=True)
     await stop.wait()
     for h in helpers:

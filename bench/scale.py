@@ -67,27 +67,27 @@ TARGETS = (
 
 NOTES = f"""\
 **Setup.** One lab, `LabSpec.many(S, mds=0)` with S = the largest size / {NODES_PER_SITE}:
-per site a XiVO master and slave, a CC master and slave and an Edge, so every kind of
-status poll is in the mix (one command line per node: XiVO 3 reads, Edge 2, CC 1, in one
-batch). The asyncssh lab runs in {LAB_PROCS} process(es) of its own (one per core, each
-serving whole sites: `bench.labproc --share`) and answers every command line no sooner
-than {LATENCY * 1000:.0f} ms after it arrived, running it meanwhile (a real node works while
-its answer is on its way; run after the wait, a burst of 500 lines would queue on the
-lab's cores behind the last wait), one line's work starting per turn of its loop (a
-line read while it works is read at once: its clock starts when it arrives). Its
-directory is in /dev/shm when that is a tmpfs
-with room (each state change of the lab replaces a JSON file, 0.2-0.4 ms on an ext4 disk,
-a cost no real node has); so are the inventory and keys it writes for the client, read
-once at connection. The client's state directory stays in the usual temporary one. The
-lab sends no SSH_MSG_IGNORE, as OpenSSH's sshd. The client is the bench process itself,
-its cyclic collector as a started console or watcher has it (`resil_tui/gc_policy.py`;
-with Python's default thresholds, a full collection of about 70 ms fell in some refreshes
-of 200 nodes): per size, one `Pool` and one `StatusCollector` over the first
-N / {NODES_PER_SITE} sites, polling as the console and the watcher do (`keep_shells`: each
-read one line on a shell kept open per node, *kept shells* counts the nodes that had one);
-a first poll opens the
-connections (measured apart: *cold*), polls follow until every node's shell is kept, then
-{ROUNDS} warm refreshes are timed (median shown; {QUICK_ROUNDS} with `--quick`, sizes
+per site a XiVO master and slave, a CC master and slave and an Edge, so every kind of status
+poll is in the mix (one command line per node: XiVO 3 reads, Edge 2, CC 1, in one batch).
+The asyncssh lab runs in {LAB_PROCS} process(es) of its own (one per core, each serving
+whole sites: `bench.labproc --share`) and answers every command line no sooner than
+{LATENCY * 1000:.0f} ms after it arrived, running it meanwhile (a real node works while its
+answer is on its way; run after the wait, a burst of 500 lines would queue on the lab's
+cores behind the last wait), one line's work starting per turn of its loop (a line read
+while it works is read at once: its clock starts when it arrives). Its directory is in
+/dev/shm when that is a tmpfs with room (each state change of the lab replaces a JSON file,
+0.2-0.4 ms on an ext4 disk, a cost no real node has); so are the inventory and keys it
+writes for the client, read once at connection. Its processes run their cyclic collector as
+a started console does (their world frozen once they listen: a full collection is the
+emulation's cost). The client's state directory stays in the usual temporary one. The lab
+sends no SSH_MSG_IGNORE, as OpenSSH's sshd. The client is the bench process itself, its
+cyclic collector as a started console or watcher has it (`resil_tui/gc_policy.py`; with
+Python's default thresholds, a full collection of about 70 ms fell in some refreshes of 200
+nodes): per size, one `Pool` and one `StatusCollector` over the first N / {NODES_PER_SITE}
+sites, polling as the console and the watcher do (`keep_shells`: each read one line on a
+shell kept open per node, *kept shells* counts the nodes that had one); a first poll opens
+the connections (measured apart: *cold*), polls follow until every node's shell is kept,
+then {ROUNDS} warm refreshes are timed (median shown; {QUICK_ROUNDS} with `--quick`, sizes
 {QUICK_SIZES} only, on one pool). The line under the table is {CPU_SIZE} nodes once more in
 the same run with one remote execution per read (a pool without kept shells, as a one-shot
 `status --json` polls), the kept shells' baseline.
