@@ -18,7 +18,8 @@ def long_running_collector() -> Iterator[None]:
     thresholds, and every full collection scanning what the benchmarks before it left
     (the in-process logs' lag p99 70 ms alone, 118 ms after the others in `make bench`,
     against 36 ms under the policy; a full collection of 70 ms now and then in a warm
-    refresh of 200 nodes, 2026-12-04)."""
+    refresh of 200 nodes, 2026-12-04). Not nested, nor after anything else froze: on
+    exit it thaws what was frozen before it too."""
     threshold = gc.get_threshold()
     collect_as_long_running()
     try:

@@ -126,6 +126,8 @@ async def run(ctx: Context, args: WatchArgs) -> int:
                         raise CliError(f"--listen {address}: {exc.strerror or exc}") from None
                     ctx.io.note(f"serving /metrics on {address.host}:{server.port}")
                 # Started: the pool, the collector and the journal live as long as it does.
+                # Before the first poll: the connections and answers that come and go
+                # later stay collectable.
                 gc_policy.collect_as_long_running()
                 await watcher.run(stop)
     finally:

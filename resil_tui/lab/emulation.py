@@ -143,21 +143,22 @@ class _Turns:
     hides it unless the lab has more of it than its cores can do in that time.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    # No reference to its loop: the loop is its key in _TURNS (a weak one).
+    def __init__(self) -> None:
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._granting = False
 
     def turn(self) -> asyncio.Future[None]:
         """Done when this line's work may start."""
-        waiter = self._loop.create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiting.append(waiter)
         if not self._granting:
             self._granting = True
-            self._loop.call_soon(self._grant)
+            loop.call_soon(self._grant, loop)
         return waiter
 
-    def _grant(self) -> None:
+    def _grant(self, loop: asyncio.AbstractEventLoop) -> None:
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():  # a line given up on (its peer left) has no turn
@@ -165,7 +166,7 @@ class _Turns:
                 break
         if self._waiting:
             # On the next turn of the loop, after it has read its sockets.
-            self._loop.call_soon(self._grant)
+            loop.call_soon(self._grant, loop)
         else:
             self._granting = False
 
@@ -176,7 +177,7 @@ _TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.W
 def _turns_of(loop: asyncio.AbstractEventLoop) -> _Turns:
     turns = _TURNS.get(loop)
     if turns is None:
-        turns = _TURNS[loop] = _Turns(loop)
+        turns = _TURNS[loop] = _Turns()
     return turns
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import os
 import socket
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import asyncssh
@@ -221,10 +223,29 @@ async def test_a_lines_latency_runs_from_its_arrival_not_from_its_turn() -> None
     loop = asyncio.get_running_loop()
     turns = emulation._turns_of(loop)
     ahead = [turns.turn() for _ in range(50)]  # fifty lines read before this one
+    granted: list[float] = []
+    ahead[0].add_done_callback(lambda _: granted.append(loop.time()))
     arrived = loop.time()
     held = await emulation._Latency.start(_SentOnDrain(), 10.0)
     assert all(f.done() for f in ahead)
-    assert arrived <= held._deadline - 10.0 < loop.time()
+    assert arrived <= held._deadline - 10.0 < granted[0]  # before the first turn given
+
+
+async def test_the_labs_turns_keep_no_event_loop_alive() -> None:
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    def one_loop() -> None:
+        async def line() -> None:
+            loop = asyncio.get_running_loop()
+            loops.append(weakref.ref(loop))
+            await emulation._turns_of(loop).turn()
+
+        asyncio.run(line())
+
+    for _ in range(3):
+        await asyncio.to_thread(one_loop)  # a loop of its own: asyncio.run refuses nesting
+    gc.collect()
+    assert len(loops) == 3 and all(ref() is None for ref in loops)
 
 
 async def test_drop_connections_mid_stream(lab: Lab) -> None:

@@ -119,6 +119,6 @@ def test_every_real_module_declares_its_targets() -> None:
 
 def test_every_benchmark_module_is_run_by_the_driver() -> None:
     # `python -m bench --quick` runs every benchmark: a new module must be in MODULES.
-    helpers = {"__init__", "__main__", "driver", "results", "labproc"}
+    helpers = {"__init__", "__main__", "driver", "results", "labproc", "collector"}
     files = {p.stem for p in Path(driver.__file__).parent.glob("*.py")} - helpers
     assert files == {name for name, _ in driver.MODULES}
