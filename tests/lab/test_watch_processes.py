@@ -358,20 +358,38 @@ def test_demo_metrics_parse_with_a_sample_per_node(tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["resil.prom"]  # no temporary left
 
 
+# The program run by a script of its own: `stop_after_a_poll()` sends it SIGTERM once the
+# watcher wrote the journal (it is running), after calling `before_stop()`.
+_STOP_AFTER_A_POLL = (
+    "import os, signal, sys, threading\n"
+    "from resil_tui.entry import main\n"
+    "from resil_tui import paths\n"
+    "def stop_after_a_poll(before_stop=lambda: None):\n"
+    "    for _ in range(600):\n"
+    "        if paths.journal_path().exists(): break\n"
+    "        threading.Event().wait(0.1)\n"
+    "    before_stop()\n"
+    "    os.kill(os.getpid(), signal.SIGTERM)\n"
+)
+
+
+def _python(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _STOP_AFTER_A_POLL + script, *args],
+        capture_output=True,
+        text=True,
+        env=env_for(tmp_path),
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
 @pytest.mark.parametrize(
     "command",
     [["watch", "--interval", "0.5"], ["check", *SLOW_MACHINE], ["metrics"], ["history"]],
 )
 def test_monitoring_commands_never_import_textual(tmp_path: Path, command: list[str]) -> None:
     script = (
-        "import os, signal, sys, threading\n"
-        "from resil_tui.entry import main\n"
-        "from resil_tui import paths\n"
-        "def stop_after_a_poll():\n"  # the watcher wrote the journal: it is running
-        "    for _ in range(600):\n"
-        "        if paths.journal_path().exists(): break\n"
-        "        threading.Event().wait(0.1)\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "if sys.argv[1] == 'watch':\n"
         "    threading.Thread(target=stop_after_a_poll, daemon=True).start()\n"
         "code = main(['--demo', *sys.argv[1:]])\n"
@@ -379,14 +397,7 @@ def test_monitoring_commands_never_import_textual(tmp_path: Path, command: list[
         "print('TEXTUAL', loaded, file=sys.stderr)\n"
         "sys.exit(code if not loaded else 99)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *command],
-        capture_output=True,
-        text=True,
-        env=env_for(tmp_path),
-        timeout=60,
-        cwd=ROOT,
-    )
+    proc = _python(script, tmp_path, *command)
     assert "TEXTUAL []" in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
 
@@ -395,34 +406,23 @@ def test_the_watcher_collects_garbage_as_a_started_console_does(tmp_path: Path) 
     # With Python's default thresholds a full collection (70 ms at 200 nodes) now and
     # then fell inside a refresh; the watcher runs under the console's policy once started.
     script = (
-        "import gc, os, signal, threading\n"
-        "from resil_tui.entry import main\n"
-        "from resil_tui import paths\n"
+        "import gc\n"
         "freezes, seen = [], []\n"
         "freeze = gc.freeze\n"
-        "gc.freeze = lambda: (freezes.append(gc.get_threshold()[0]), freeze())[1]\n"
-        "def stop_after_a_poll():\n"
-        "    for _ in range(300):\n"
-        "        if paths.journal_path().exists(): break\n"
-        "        threading.Event().wait(0.1)\n"
+        "gc.freeze = lambda: (freezes.append(1), freeze())[1]\n"
+        "def read_the_collector():\n"
         "    seen.append((gc.get_threshold()[0], gc.isenabled()))\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "threading.Thread(target=stop_after_a_poll, daemon=True).start()\n"
+        "stopper = threading.Thread(target=stop_after_a_poll, args=(read_the_collector,))\n"
+        "stopper.daemon = True\n"
+        "stopper.start()\n"
         "code = main(['--demo', 'watch', '--interval', '0.5', '--quiet'])\n"
-        "print('COLLECTOR', repr((freezes, seen)), flush=True)\n"
+        "print('COLLECTOR', repr((len(freezes), seen)), flush=True)\n"
         "raise SystemExit(code)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env_for(tmp_path),
-        timeout=60,
-        cwd=ROOT,
-    )
+    proc = _python(script, tmp_path)
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if x.startswith("COLLECTOR"))
     freezes, seen = ast.literal_eval(line.removeprefix("COLLECTOR "))
     # Frozen once by entry.py after start-up, once more by the watcher with its session.
-    assert len(freezes) == 2, line
+    assert freezes == 2, line
     assert seen == [(gc_policy.YOUNG_THRESHOLD, True)], line
