@@ -36,7 +36,8 @@ from resil_tui.remote.pool import Pool
 LATENCY = 0.2
 # The lab's processes: one per core. A real estate's nodes each work on their own CPU; one
 # process playing 500 of them would set the pace of every refresh (see NOTES).
-LAB_PROCS = max(1, len(os.sched_getaffinity(0)))  # the cores this process may use
+CORES = len(os.sched_getaffinity(0))  # the cores this process, and the lab's, may use
+LAB_PROCS = max(1, CORES)
 NODES_PER_SITE = 5  # XiVO master + slave, CC master + slave, Edge: every kind the poll knows
 SIZES = (50, 100, 200, 500)
 QUICK_SIZES = (200, 500)
@@ -100,8 +101,12 @@ node's own round trip and parsing. *CPU/node* = `time.process_time()` of the cli
 one refresh / nodes; *cold CPU/node* the same over the first poll (an SSH handshake per
 node, then the poll). *lab CPU* = CPU time of the lab's processes during one refresh (not part
 of the client's figure: it shows when the single-threaded emulation, not the client, sets
-the pace: a refresh cannot end before the lab has served every command). *fds* = the
-client's open file descriptors once connected."""
+the pace: a refresh cannot end before the lab has served every command). *CPU floor* = the
+lab's and the client's CPU of one refresh over the {CORES} core(s) they share, as x slowest
+alone: no refresh doing that work could take less on this machine, however well ordered;
+*cores busy* = that CPU / (cores x the refresh's wall time), near 100 % when the refresh is
+bound by this machine's CPU rather than by the client's waits (both medians of the
+refreshes). *fds* = the client's open file descriptors once connected."""
 
 
 SHELLS_READY_TIMEOUT = 30.0
@@ -207,7 +212,7 @@ async def refresh_at(
         cold, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
         kept = (await keep_shells_ready(collector, pool, sites))[0] if keep else 0
         fds = _fds() - fds0
-        walls, cpu, lab_cpu = [], [], []
+        walls, cpu, lab_cpu, busy = [], [], [], []
         for _ in range(rounds):
             c0 = time.process_time()
             l0 = _cpu_of(lab_pids)
@@ -216,6 +221,7 @@ async def refresh_at(
             walls.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
             lab_cpu.append(_cpu_of(lab_pids) - l0)
+            busy.append((cpu[-1] + lab_cpu[-1]) / (CORES * walls[-1]))
             down = [
                 n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok
             ]
@@ -227,10 +233,11 @@ async def refresh_at(
             await pool.close()
     count = len(chosen)
     wall = statistics.median(walls)
+    nan = float("nan")
     return {
         "nodes": count,
-        "cold_s": float("nan") if reused else cold,
-        "cold_cpu_ms_per_node": float("nan") if reused else cold_cpu / count * 1000,
+        "cold_s": nan if reused else cold,
+        "cold_cpu_ms_per_node": nan if reused else cold_cpu / count * 1000,
         "fds": -1 if reused else fds,
         "wall_s": wall,
         "wall_max_s": max(walls),
@@ -239,7 +246,13 @@ async def refresh_at(
         "alone_kind": alone_kind,
         "x_alone": wall / alone,
         "cpu_ms_per_node": statistics.median(cpu) / count * 1000,
-        "lab_cpu_s": statistics.median(lab_cpu) if lab_pids else float("nan"),
+        "lab_cpu_s": statistics.median(lab_cpu) if lab_pids else nan,
+        # Per refresh, then the median: the CPU of one refresh, not of two medians' sum.
+        "floor_x": statistics.median((c + lc) / CORES for c, lc in zip(cpu, lab_cpu, strict=True))
+        / alone
+        if lab_pids
+        else nan,
+        "cores_busy": statistics.median(busy) if lab_pids else nan,
         "kept_shells": kept,
     }
 
@@ -302,15 +315,17 @@ def run(quick: bool = False) -> list[Measured]:
         f"by the lab ({LAB_PROCS} processes); median of {QUICK_ROUNDS if quick else ROUNDS} "
         "refreshes",
         "| nodes | refresh s (max) | x latency (0.2 s) | slowest alone s (kind) "
-        "| x slowest alone | CPU ms/node | lab CPU s/refresh | cold first poll s "
-        "| cold CPU ms/node | fds | kept shells |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| x slowest alone | CPU ms/node | lab CPU s/refresh | CPU floor (x alone) "
+        "| cores busy | cold first poll s | cold CPU ms/node | fds | kept shells |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for _, r in sorted(found.items()):
         lines.append(
             f"| {r['nodes']} | {r['wall_s']:.3f} ({r['wall_max_s']:.3f}) "
             f"| {r['x_latency']:.2f} | {r['alone_s']:.3f} ({r['alone_kind']}) "
             f"| {r['x_alone']:.2f} | {r['cpu_ms_per_node']:.2f} | {r['lab_cpu_s']:.2f} "
+            f"| {r['floor_x']:.2f} | {float(r['cores_busy']):.0%} "
             f"| {r['cold_s']:.2f} | {r['cold_cpu_ms_per_node']:.1f} "
             f"| {r['fds'] if int(r['fds']) >= 0 else 'n/a'} | {r['kept_shells']} |"
         )
@@ -318,7 +333,11 @@ def run(quick: bool = False) -> list[Measured]:
     def ratio(size: int) -> Measured:
         r = found[size]
         return Measured(
-            [f"{size} nodes: refresh {r['wall_s']:.3f} s / slowest alone {r['alone_s']:.3f} s"],
+            [
+                f"{size} nodes: refresh {r['wall_s']:.3f} s / slowest alone {r['alone_s']:.3f} s"
+                f" (this machine's CPU floor for that work: {r['floor_x']:.2f}x, cores busy "
+                f"{float(r['cores_busy']):.0%})"
+            ],
             float(r["x_alone"]),
         )
 
