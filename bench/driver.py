@@ -13,6 +13,7 @@ status is then 1.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 import traceback
 from types import ModuleType
@@ -77,7 +78,7 @@ def run_module(name: str, module: ModuleType | None, quick: bool) -> list[Sectio
                 lines,
                 got.notes or (notes if i == 0 else ""),
                 seconds if i == 0 else 0.0,
-                failed or got.value is None,
+                failed or got.value is None or math.isnan(got.value),  # NaN: no figure
                 result,
             )
         )

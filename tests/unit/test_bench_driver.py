@@ -32,9 +32,10 @@ def stand_in(*values: float | None, fail: bool = False) -> SimpleNamespace:
 
 
 def test_each_benchmark_ends_with_one_result_line(capsys: pytest.CaptureFixture[str]) -> None:
-    sections = driver.run_module("x", stand_in(0.5, 2.0, None), quick=True)  # type: ignore[arg-type]
+    values = (0.5, 2.0, None, float("nan"))
+    sections = driver.run_module("x", stand_in(*values), quick=True)  # type: ignore[arg-type]
     blocks = capsys.readouterr().out.split("== ")[1:]
-    assert len(blocks) == 3 == len(sections)
+    assert len(blocks) == 4 == len(sections)
     results = []
     for block in blocks:
         lines = block.strip().splitlines()
@@ -45,8 +46,9 @@ def test_each_benchmark_ends_with_one_result_line(capsys: pytest.CaptureFixture[
         "RESULT fig-0 0.50x <=1.00x ok",
         "RESULT fig-1 2.00x <=1.00x short",
         "RESULT fig-2 failed <=1.00x short",  # not measured: never "ok"
+        "RESULT fig-3 failed <=1.00x short",  # NaN (a tool missing, a node not read): the same
     ]
-    assert [s.failed for s in sections] == [False, False, True]
+    assert [s.failed for s in sections] == [False, False, True, True]
 
 
 def test_a_failing_module_still_prints_its_result_lines(
