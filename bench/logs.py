@@ -345,29 +345,32 @@ async def end_to_end_pane(rate: int, total: int) -> dict[str, float]:
             session = make_session(inv, audit_path=Path(tmp) / "audit.jsonl")
             app = ResilApp(session, status_refresh_interval=60.0)
             try:
-                async with app.run_test(size=(120, 40)) as pilot:
-                    pane = await app.ensure_pane(LogsPane.PANE_ID)
-                    assert isinstance(pane, LogsPane)
-                    tab = await pane.open_stream(node, find_stream(node, "xivo-sync"), tail=0)
-                    await pilot.pause(1.5)  # the remote tail -F runs; the first poll is over
-                    view = tab.log_view
-                    base = view.buffer.total
-                    rss0 = rss_mb()
-                    probe = LagProbe()
-                    probe.start()
-                    writer = subprocess.Popen(
-                        [sys.executable, "-c", _WRITER, str(target), str(rate), str(total)]
-                    )
-                    t0 = time.perf_counter()
-                    deadline = t0 + total / rate + 20
-                    while view.buffer.total - base < total and time.perf_counter() < deadline:
-                        await asyncio.sleep(0.05)
-                    elapsed = time.perf_counter() - t0
-                    await probe.stop()
-                    writer.wait(timeout=30)
-                    received = view.buffer.total - base
-                    rss1 = rss_mb()
-                    p50, p99, worst = probe.figures()
+                # The console sets the collector's policy as it starts (gc_policy.py); the
+                # benchmarks after this one in the process (sanitize) must not run under it.
+                with long_running_collector():
+                    async with app.run_test(size=(120, 40)) as pilot:
+                        pane = await app.ensure_pane(LogsPane.PANE_ID)
+                        assert isinstance(pane, LogsPane)
+                        tab = await pane.open_stream(node, find_stream(node, "xivo-sync"), tail=0)
+                        await pilot.pause(1.5)  # the remote tail -F runs; the first poll is over
+                        view = tab.log_view
+                        base = view.buffer.total
+                        rss0 = rss_mb()
+                        probe = LagProbe()
+                        probe.start()
+                        writer = subprocess.Popen(
+                            [sys.executable, "-c", _WRITER, str(target), str(rate), str(total)]
+                        )
+                        t0 = time.perf_counter()
+                        deadline = t0 + total / rate + 20
+                        while view.buffer.total - base < total and time.perf_counter() < deadline:
+                            await asyncio.sleep(0.05)
+                        elapsed = time.perf_counter() - t0
+                        await probe.stop()
+                        writer.wait(timeout=30)
+                        received = view.buffer.total - base
+                        rss1 = rss_mb()
+                        p50, p99, worst = probe.figures()
             finally:
                 await session.pool.close()
     return {

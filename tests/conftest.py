@@ -35,10 +35,13 @@ def _private_xdg_dirs(
 def _collector_as_at_start() -> Iterator[None]:
     # entry.main() and the console freeze what start-up built, once per process in real
     # use; called in-process by a test, they would freeze the whole worker's heap (its
-    # garbage cycles then never collected, and a later test's gc.collect() order-bound).
+    # garbage cycles then never collected, and a later test's gc.collect() order-bound),
+    # and the console's young threshold (gc_policy.py) would stay for the worker's life.
+    threshold = gc.get_threshold()
     yield
     gc.unfreeze()
     gc.enable()
+    gc.set_threshold(*threshold)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

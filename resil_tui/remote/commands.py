@@ -470,8 +470,8 @@ _PROGRAM_RE = re.compile(r"(/?[A-Za-z0-9_][A-Za-z0-9_.+-]*)+")
 _SHELL_WORDS_TEXT = (
     "! { } case do done elif else esac fi for if in then until while . : break continue "
     "eval exec exit export readonly return set shift times trap unset alias unalias cd "
-    "command read wait"
-)
+    "command read wait source builtin time function select coproc ulimit umask"
+)  # the last eight: bash's (where the node's sh is bash), or acting on the shell
 _SHELL_WORDS = frozenset(_SHELL_WORDS_TEXT.split())
 # `$?` must be expanded by the node's shell: the one token of the script that is not
 # quoted by shlex (which would single-quote it into a literal).

@@ -15,6 +15,7 @@ from labkit import ROOT
 from textual.binding import Binding
 
 from bench.startup import smallest_inventory
+from resil_tui.gc_policy import YOUNG_THRESHOLD
 from resil_tui.ui.panes.base import Pane
 from resil_tui.ui.panes.catalog import (
     CONFIRM_BINDINGS,
@@ -169,11 +170,14 @@ def test_console_starts_without_the_collector_and_turns_it_back_on(tmp_path: Pat
         f"    seen['PARSERS'] = [m for m in {PARSERS!r} if loaded(m)]\n"
         "    from resil_tui.ui.panes.base import Pane\n"
         "    for _ in range(400):\n"
-        "        if len(p.app.query(Pane)) == 6 and gc.isenabled():\n"
+        "        if len(p.app.query(Pane)) == 6 and gc.isenabled()"
+        f" and gc.get_threshold()[0] == {YOUNG_THRESHOLD}:\n"
         "            break\n"
         "        await asyncio.sleep(0.05)\n"
         "    seen['PANES'] = len(p.app.query(Pane))\n"
         "    seen['STARTED'] = gc.isenabled()\n"
+        "    seen['YOUNG'] = gc.get_threshold()[0]\n"
+        "    seen['FROZEN'] = gc.get_freeze_count() > 0\n"
         "    p.app.exit()\n"
         "original = App.run_async\n"
         "async def run_async(self, *a, **k):\n"
@@ -197,3 +201,5 @@ def test_console_starts_without_the_collector_and_turns_it_back_on(tmp_path: Pat
     # run_test the tab bar is not focused first either, so only this path can tell).
     assert found["FOCUSED"] == "['StatusPane']"
     assert (found["PANES"], found["STARTED"], found["AFTER"]) == ("6", "True", "True")
+    # Once started, the collector runs as a long-running console's (gc_policy.py).
+    assert (found["YOUNG"], found["FROZEN"]) == (str(YOUNG_THRESHOLD), "True")

@@ -142,9 +142,11 @@ def test_the_line_never_holds_a_marker() -> None:
     # A server that echoes the line back (an error message, a naive emulation) cannot
     # produce a marker: the nonce and the part index are separate printf arguments.
     batch = C.batch([C.cat("/etc/xivo/ha.conf"), C.xivo_service_status(all=True)])
-    for i in range(2):
-        assert BEGIN_FORMAT % (batch.nonce, i) not in batch.command.line
-        assert END_OUT_FORMAT % (batch.nonce, i, 0) not in batch.command.line
+    for i in range(2):  # without their newlines, which the line never holds (below)
+        assert (BEGIN_FORMAT % (batch.nonce, i)).strip() not in batch.command.line
+        assert (END_OUT_FORMAT % (batch.nonce, i, 0)).strip() not in batch.command.line
+    assert f"{batch.nonce} B" not in batch.command.line
+    assert f"{batch.nonce} E" not in batch.command.line
     echoed = split_batch(batch.command.line, batch.command.line, batch.nonce, 2)
     assert not echoed.markers_seen
     assert "\n" not in batch.command.line
@@ -168,6 +170,9 @@ def test_every_batch_has_its_own_nonce() -> None:
         Command("x", ("set", "-e"), mutates=False),
         Command("x", ("eval", "reboot"), mutates=False),
         Command("x", (".", "/tmp/x"), mutates=False),
+        Command("x", ("source", "/tmp/x"), mutates=False),  # bash's `.`
+        Command("x", ("builtin", "exit"), mutates=False),
+        Command("x", ("umask", "0"), mutates=False),
         Command("x", ("a;b",), mutates=False),
         Command("x", ("$(reboot)",), mutates=False),
     ],
