@@ -127,6 +127,11 @@ async def test_a_read_that_hangs_times_out_and_the_shell_is_replaced(
     hung = await kept.run(node, cat.cat(node.paths.edge_env), timeout=0.5)
     assert hung.timed_out and not hung.ok and "closed the shell" in hung.note
     assert not kept.kept_shell(EDGE)
+    # The shell given up on is closed, its channel slot given back (not left to leak one
+    # slot per timeout until the connection has none).
+    async with asyncio.timeout(5):
+        while free_channels(kept, EDGE) < kept.max_channels:
+            await asyncio.sleep(0.02)
     await lab.hang(EDGE, False)
     again = await kept.run(node, cat.cat(node.paths.edge_env))
     assert again.ok and again.stdout

@@ -5,7 +5,10 @@ ForceCommand is replaced by `/bin/sh -c "$SSH_ORIGINAL_COMMAND"`, what sshd does
 user whose login shell is sh: the reads run on this machine's files, as the tier's login
 user, through dash. One node (the XiVO slave) also loses its stderr at login
 (`exec 2>/dev/null` in a profile or a wrapper): a shell there must never be kept, since
-every read would wait for a stderr marker that cannot come.
+every read would wait for a stderr marker that cannot come. A third (the CC master) runs
+its `sh` as a shell whose `false` ends 0 (a login shell's function or alias of the name):
+the kept shell's `$?` check must refuse it, since every status read through it would be
+in doubt.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ from resil_tui.remote.errors import ErrorKind
 from resil_tui.remote.pool import Pool, Result
 from tests.labkit import open_pool, shell_kept
 
-REAL, NO_STDERR = "demo.xivo.master", "demo.xivo.slave"
+REAL, NO_STDERR, FALSE_IS_TRUE = "demo.xivo.master", "demo.xivo.slave", "demo.cc.master"
 
 WRAPPER = """#!/bin/sh
 # Replaced by tests/sshd/test_sshd_real_shell.py: the command through a real sh.
 case "$1" in
   *xivo.slave) exec 2>/dev/null ;;
+  *cc.master)
+    if [ "$SSH_ORIGINAL_COMMAND" = sh ]; then
+      exec /bin/sh -c 'false() { return 0; }; while IFS= read -r l; do eval "$l"; done'
+    fi ;;
 esac
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 """
@@ -122,6 +129,16 @@ async def test_a_node_without_stderr_is_read_one_execution_per_read(
         result = await kept.run(node, cat.cat("/etc/hostname"))
         assert result.ok and result.stdout and not result.timed_out
         await asyncio.sleep(0.3)
+    assert not kept.kept_shell(node.id)
+
+
+async def test_a_shell_whose_status_check_fails_is_never_kept(inv: Inventory, kept: Pool) -> None:
+    node = inv.node(FALSE_IS_TRUE)
+    for _ in range(8):
+        result = await kept.run(node, cat.test_exists("/nonexistent"))
+        # Read as an execution of its own: its status is the node's real one.
+        assert (result.exit_status, result.timed_out) == (1, False)
+        await asyncio.sleep(0.2)
     assert not kept.kept_shell(node.id)
 
 
