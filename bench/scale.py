@@ -9,7 +9,9 @@ size:
 - wall time / the slowest node polled alone, warm, in the same run;
 - CPU time of this process per node and refresh (`time.process_time()` deltas), and per
   node during the cold poll (mostly the SSH handshake);
-- CPU time of the lab's processes per refresh, and the client's open file descriptors.
+- CPU time of the lab's processes per refresh, and the client's open file descriptors;
+- the CPU floor: the lab's and the client's CPU of a refresh over the cores they share (what
+  no refresh could go under on this machine), and how busy those cores were.
 """
 
 from __future__ import annotations
