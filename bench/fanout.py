@@ -766,11 +766,16 @@ def measure(scratch: Path, quick: bool = False) -> tuple[list[Tool], list[str]]:
     return tools, skipped
 
 
-def _median(tools: list[Tool], key: str) -> float:
-    """The tool's median, or nan once any of its runs failed (the runs before a failure
-    are no figure: a RESULT must not read ok from part of a run)."""
-    found = [t for t in tools if t.key == key and t.times and not t.error]
-    return statistics.median(found[0].times) if found else float("nan")
+def _median(tools: list[Tool], key: str, runs: int | None = None) -> float:
+    """The tool's median (of its first `runs` runs if given), or nan once any of its runs
+    failed (the runs before a failure are no figure: a RESULT must not read ok from part
+    of a run)."""
+    found = [t.times[:runs] for t in tools if t.key == key and not t.error]
+    return statistics.median(found[0]) if found and found[0] else float("nan")
+
+
+def _runs(tools: list[Tool], key: str) -> int:
+    return next((len(t.times) for t in tools if t.key == key), 0)
 
 
 def report(tools: list[Tool], skipped: list[str]) -> list[str]:
@@ -800,13 +805,16 @@ def run(quick: bool = False) -> list[Measured]:
     with tempfile.TemporaryDirectory(prefix="resil-fanout-") as d:
         tools, skipped = measure(Path(d), quick)
     lines = report(tools, skipped)
-    ours = _median(tools, "ours")
     out = []
     for peer, target in (("pssh", TARGETS[0]), ("ansible", TARGETS[1])):
-        ratio = ours / _median(tools, peer)
+        # The same rounds of both (they run interleaved, one run of each per round): when
+        # the deadline stopped one tool short, the other's later runs are left out.
+        runs = min(_runs(tools, "ours"), _runs(tools, peer))
+        ours, theirs = _median(tools, "ours", runs), _median(tools, peer, runs)
+        ratio = ours / theirs
         line = (
-            f"ours status --json {ours:.2f} s / {peer} joined {_median(tools, peer):.2f} s = "
-            f"{ratio:.2f} (target <= {target.target:g})"
+            f"ours status --json {ours:.2f} s / {peer} joined {theirs:.2f} s = "
+            f"{ratio:.2f} (target <= {target.target:g}; medians of the same {runs} rounds)"
         )
         out.append(Measured([*lines, line] if peer == "pssh" else [line], ratio))
     return out

@@ -8,6 +8,7 @@ declare what the driver needs.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -124,3 +125,19 @@ def test_every_benchmark_module_is_run_by_the_driver() -> None:
     helpers = {"__init__", "__main__", "driver", "results", "labproc", "collector"}
     files = {p.stem for p in Path(driver.__file__).parent.glob("*.py")} - helpers
     assert files == {name for name, _ in driver.MODULES}
+
+
+def test_fanout_compares_the_same_rounds_of_both_tools() -> None:
+    from bench.fanout import Tool, _median, _runs
+
+    def tool(key: str, times: list[float], error: str = "") -> Tool:
+        return Tool(key, "1", lambda _: {}, key=key, times=times, error=error)
+
+    # The deadline stopped pssh after 2 rounds: ours' third run is left out of the ratio.
+    tools = [tool("ours", [1.0, 2.0, 9.0]), tool("pssh", [2.0, 2.0])]
+    runs = min(_runs(tools, "ours"), _runs(tools, "pssh"))
+    assert (runs, _median(tools, "ours", runs), _median(tools, "pssh", runs)) == (2, 1.5, 2.0)
+    assert _median(tools, "ours") == 2.0  # the table's figure: every run
+    # No run of one, or a failed run: no figure.
+    assert math.isnan(_median([tool("ours", [1.0]), tool("pssh", [])], "ours", 0))
+    assert math.isnan(_median([tool("pssh", [1.0], error="boom")], "pssh"))
