@@ -33,6 +33,7 @@ from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, Node, Site
 from resil_tui.ops.session import make_pool
 from resil_tui.ops.status import StatusCollector
+from resil_tui.ops.status_events import SiteReport
 from resil_tui.remote.pool import Pool
 
 LATENCY = 0.2
@@ -129,6 +130,13 @@ async def keep_shells_ready(
         if ready == len(nodes) or time.monotonic() > deadline:
             return ready, len(nodes)
         await asyncio.sleep(0.2)
+
+
+def require_every_node_read(reports: Sequence[SiteReport]) -> None:
+    """A timed refresh is a figure only if it read every node."""
+    down = [n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok]
+    if down:
+        raise RuntimeError(f"unreachable in the benchmark: {down[:5]}")
 
 
 async def slowest_alone(
@@ -237,11 +245,7 @@ async def refresh_at(
             cpu.append(time.process_time() - c0)
             lab_cpu.append(_cpu_of(lab_pids) - l0)
             busy.append((cpu[-1] + lab_cpu[-1]) / (CORES * walls[-1]))
-            down = [
-                n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok
-            ]
-            if down:
-                raise RuntimeError(f"unreachable in the benchmark: {down[:5]}")
+            require_every_node_read(reports)
         alone, alone_kind = await slowest_alone(collector, chosen, ALONE_PER_KIND, alone_rounds)
     finally:
         if owned:

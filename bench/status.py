@@ -25,7 +25,7 @@ from pathlib import Path
 from bench.collector import long_running_collector
 from bench.labproc import lab_process
 from bench.results import Measured, Target
-from bench.scale import keep_shells_ready, slowest_alone
+from bench.scale import keep_shells_ready, require_every_node_read, slowest_alone
 from resil_tui.inventory import load_inventory
 from resil_tui.inventory_model import Inventory, Node
 from resil_tui.lab.world import LabWorld
@@ -93,11 +93,7 @@ async def executions_per_refresh(tmp: Path) -> tuple[dict[str, int], dict[str, i
                 after = _received(directory, inv)
             finally:
                 await pool.close()
-            down = [
-                n for r in reports for n, s in r.snapshot.nodes.items() if not s.reachability.ok
-            ]
-            if down:
-                raise RuntimeError(f"unreachable in the benchmark: {down}")
+            require_every_node_read(reports)
             found.append({n: sum(after[n]) - sum(before[n]) for n in after})
             if keep and any(after[n][0] != before[n][0] for n in after):
                 raise RuntimeError("a console refresh with kept shells started new executions")
@@ -123,16 +119,11 @@ async def warm_refresh(tmp: Path, sites: int, mds: int, rounds: int) -> dict[str
                     reports = await collector.poll()
                     walls.append(time.perf_counter() - t0)
                     cpu.append(time.process_time() - c0)
-                    down = [  # every refresh timed must have read every node
-                        n
-                        for r in reports
-                        for n, s in r.snapshot.nodes.items()
-                        if not s.reachability.ok
-                    ]
-                    if down:
-                        raise RuntimeError(f"unreachable in the benchmark: {down}")
+                    require_every_node_read(reports)
                 # Baseline in the same run: nodes polled alone (warm), the slowest kind.
-                slowest, _ = await slowest_alone(collector, list(inv.nodes()), 3, 1, LATENCY)
+                slowest, _ = await slowest_alone(
+                    collector, list(inv.nodes()), per_kind=3, rounds=1, latency=LATENCY
+                )
             finally:
                 await pool.close()
     nodes = len(inv.nodes())

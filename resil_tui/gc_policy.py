@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import gc
 
-# Allocations between two young collections (Python's default: 700). bench/logs.py,
-# bench/scale.py.
+# Allocations between two young collections (Python's default: 700); measured by the
+# benchmarks in bench/ (their runs apply it through bench/collector.py).
 YOUNG_THRESHOLD = 20_000
 
 
