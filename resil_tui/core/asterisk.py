@@ -356,14 +356,18 @@ class Channels:
 
 
 _N = r"([0-9]{1,9})"
-_ACTIVE_CHANNELS = re.compile(rf"^{_N}\s+active\s+channels?$", re.I)
-_ACTIVE_CALLS = re.compile(rf"^{_N}\s+active\s+calls?$", re.I)
+# Asterisk drops the plural `s` for exactly 1 (its ESS macro); the documentation writes
+# the lines as `N active channel(s)`: a wrapper or another version may print that
+# literally, so the plural is `s`, `(s)` or nothing.
+_S = r"(?:s|\(s\))?"
+_ACTIVE_CHANNELS = re.compile(rf"^{_N}\s+active\s+channel{_S}$", re.I)
+_ACTIVE_CALLS = re.compile(rf"^{_N}\s+active\s+call{_S}$", re.I)
 _MAX_CALLS = re.compile(
-    rf"^{_N}\s+of\s+{_N}\s+max\s+active\s+calls?"
+    rf"^{_N}\s+of\s+{_N}\s+max\s+active\s+call{_S}"
     r"(?:\s*\(\s*([0-9]{1,9}(?:\.[0-9]{1,9})?)\s*%\s*of\s+capacity\s*\))?$",
     re.I,
 )
-_PROCESSED = re.compile(rf"^{_N}\s+calls?\s+processed$", re.I)
+_PROCESSED = re.compile(rf"^{_N}\s+call{_S}\s+processed$", re.I)
 
 
 def parse_channels_count(

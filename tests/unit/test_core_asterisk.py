@@ -226,6 +226,20 @@ def test_channels_count_with_maxcalls() -> None:
     assert one.value is not None and one.value.capacity_percent == 100.0
 
 
+def test_channels_count_plural_written_as_the_documentation_does() -> None:
+    # The documentation prints `N active channel(s)`: a wrapper or a version that writes
+    # it literally must be counted, not "unparsable" (and the calls kept, not dropped).
+    res = parse_channels_count("3 active channel(s)\n2 active call(s)\n10 call(s) processed\n")
+    assert res.value is not None
+    assert (res.value.active_channels, res.value.active_calls, res.value.processed) == (3, 2, 10)
+    capped = parse_channels_count(
+        "5 active channels\n3 of 100 max active call(s) (3% of capacity)\n"
+    )
+    assert capped.value is not None
+    assert (capped.value.active_calls, capped.value.max_calls) == (3, 100)
+    assert parse_channels_count("3 active channel(\n").outcome is Outcome.UNPARSABLE
+
+
 def test_channels_count_unparsable() -> None:
     assert parse_channels_count("Channel  Location  State\n").outcome is Outcome.UNPARSABLE
 
