@@ -20,6 +20,7 @@ from resil_tui.core.cluster import SiteVerdicts, XivoState
 from resil_tui.core.freshness import clock
 from resil_tui.core.node_status import NodeSnapshot
 from resil_tui.core.records import field, record
+from resil_tui.core.telephony import CountState
 from resil_tui.inventory_model import Node, Side, Site
 
 
@@ -34,6 +35,9 @@ class SiteFacts:
     verdict: str = ""  # the site's headline
     phones: str = ""  # where the phones are: "phones: 412 on slave · 3 on master"
     calls: dict[str, int] = field(default_factory=dict)  # XiVO node id -> calls counted
+    # XiVO node id -> why its calls were not counted (unreachable, not read, unreadable);
+    # a XiVO whose Asterisk is stopped has none, and is in neither mapping.
+    calls_unknown: dict[str, str] = field(default_factory=dict)
 
     @property
     def known(self) -> bool:
@@ -49,6 +53,7 @@ class SiteFacts:
         if self.phones:
             out.append(self.phones)
         out += [f"calls in progress on {node}: {n}" for node, n in self.calls.items() if n]
+        out += [f"calls in progress on {node}: {why}" for node, why in self.calls_unknown.items()]
         if self.verdict:
             out.append(f"site verdict: {self.verdict}")
         return out
@@ -64,6 +69,7 @@ class SiteFacts:
             "verdict": self.verdict,
             "phones": self.phones,
             "calls": dict(self.calls),
+            "calls_unknown": dict(self.calls_unknown),
         }
 
     @classmethod
@@ -85,6 +91,9 @@ class SiteFacts:
                 str(k): v
                 for k, v in dict(data.get("calls") or {}).items()
                 if isinstance(v, int) and not isinstance(v, bool)
+            },
+            calls_unknown={
+                str(k): str(v) for k, v in dict(data.get("calls_unknown") or {}).items()
             },
         )
 
@@ -141,16 +150,28 @@ def site_facts(
             xuc[cc.id] = readiness.describe(now)
             ready[cc.id] = readiness.ready
     calls: dict[str, int] = {}
+    calls_unknown: dict[str, str] = {}
     for xivo in (site.xivo_master, site.xivo_slave):
         snap = nodes.get(xivo.id)
-        counts = snap.phone_counts() if snap is not None and snap.reachability.ok else None
-        if counts is not None and counts.calls is not None:
+        if snap is None or snap.reachability.state.value == "not_polled":
+            calls_unknown[xivo.id] = "not known (not polled yet)"
+            continue
+        if not snap.reachability.ok:
+            calls_unknown[xivo.id] = f"not known (unreachable: {snap.reachability.state.value})"
+            continue
+        counts = snap.phone_counts()
+        if counts is None:
+            calls_unknown[xivo.id] = "not known (not read)"
+        elif counts.calls_state is CountState.COUNTED and counts.calls is not None:
             calls[xivo.id] = counts.calls
+        elif counts.calls_state is not CountState.NOT_RUNNING:
+            calls_unknown[xivo.id] = f"not known ({counts.calls_text()})"
     placement = verdicts.phones
     known = placement.master is not None or placement.slave is not None
     return SiteFacts(
         phones=verdicts.phones_text if known else "",
         calls=calls,
+        calls_unknown=calls_unknown,
         at=verdicts.evaluated_at,
         active_side=verdicts.active_side,
         telephony=_who(site, verdicts),
@@ -240,6 +261,11 @@ def edge_switch_consequences(facts: SiteFacts, site: Site, target: Side) -> Cons
         warnings.append(
             f"xuc on the CC {target.value} is not ready ({facts.xuc.get(cc.id, '?')}): remote "
             "CC users would reach a xuc that does not serve"
+        )
+    if not cut and source.id in facts.calls_unknown:
+        warnings.append(
+            f"calls in progress on {source.id}: {facts.calls_unknown[source.id]}; switching "
+            "cuts any relayed through the Edge"
         )
     return Consequences(tuple(lines), tuple(warnings))
 

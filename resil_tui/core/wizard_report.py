@@ -262,7 +262,9 @@ def _facts_cell(facts: SiteFacts | None, row: str) -> str:
     if row == "phones":
         return facts.phones or "not counted"
     if row == "calls":
-        return ", ".join(f"{n} on {node}" for node, n in facts.calls.items()) or "not counted"
+        counted = [f"{n} on {node}" for node, n in facts.calls.items()]
+        unknown = [f"{why} on {node}" for node, why in facts.calls_unknown.items()]
+        return ", ".join(counted + unknown) or "not counted"
     return facts.xuc.get(row, "-")
 
 

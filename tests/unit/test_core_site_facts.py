@@ -77,7 +77,11 @@ def test_edge_switch_to_the_side_not_serving_warns() -> None:
     toward = edge_switch_consequences(
         site_facts(SITE, verdicts("slave"), {}, NOW), SITE, Side.SLAVE
     )
-    assert toward.warnings == ()
+    # The master was never read: its calls are not known, never "none".
+    assert toward.warnings == (
+        "calls in progress on s.xivo.master: not known (not polled yet); switching cuts any "
+        "relayed through the Edge",
+    )
 
 
 def test_edge_switch_warns_when_the_targets_xuc_is_not_ready() -> None:
@@ -111,7 +115,40 @@ def test_an_edge_switch_says_the_calls_it_cuts() -> None:
     assert facts.calls == {"s.xivo.master": 4} and facts.phones.startswith("phones: 40 on master")
     assert "calls in progress on s.xivo.master: 4" in facts.lines()
     assert SiteFacts.from_dict(facts.to_dict()) == facts
+    assert facts.calls_unknown == {}  # the standby's Asterisk is stopped: no calls there
     found = edge_switch_consequences(facts, SITE, Side.SLAVE)
     assert any(
         w.startswith("4 call(s) in progress on s.xivo.master: switching") for w in found.warnings
     )
+
+
+def test_an_edge_switch_never_reads_calls_not_counted_as_none() -> None:
+    from resil_tui.core.asterisk import parse_channels_count
+    from tests.unit.test_core_cluster import master_active, slave_standby
+    from tests.unit.test_core_telephony import with_phones
+
+    master = replace(with_phones(master_active(), 40, calls=4), node_id="s.xivo.master")
+    slave = replace(with_phones(slave_standby(), None), node_id="s.xivo.slave")
+    assert master.xivo is not None
+    garbled = parse_channels_count("Channel  Location  State\n")  # an answer not understood
+    unread = replace(master, xivo=replace(master.xivo, channels=garbled))
+    facts = site_facts(
+        SITE, verdicts("master"), {"s.xivo.master": unread, "s.xivo.slave": slave}, NOW
+    )
+    assert facts.calls == {} and set(facts.calls_unknown) == {"s.xivo.master"}
+    assert facts.calls_unknown["s.xivo.master"].startswith("not known (unknown")
+    assert SiteFacts.from_dict(facts.to_dict()) == facts
+    found = edge_switch_consequences(facts, SITE, Side.SLAVE)
+    assert any(
+        w.startswith("calls in progress on s.xivo.master: not known") and "cuts any" in w
+        for w in found.warnings
+    )
+    down = replace(master, reachability=Reachability(ReachState.TIMEOUT))
+    lost = site_facts(SITE, verdicts("master"), {"s.xivo.master": down, "s.xivo.slave": slave}, NOW)
+    assert lost.calls_unknown == {"s.xivo.master": "not known (unreachable: timeout)"}
+    assert "calls in progress on s.xivo.master: not known (unreachable: timeout)" in lost.lines()
+    never = site_facts(SITE, verdicts("master"), {"s.xivo.slave": slave}, NOW)
+    assert never.calls_unknown == {"s.xivo.master": "not known (not polled yet)"}
+    # A record written before the field existed still reads.
+    old = {k: v for k, v in facts.to_dict().items() if k != "calls_unknown"}
+    assert SiteFacts.from_dict(old).calls_unknown == {}

@@ -195,6 +195,8 @@ def test_record_with_problems_next_steps_and_live_facts() -> None:
         {"demo.cc.slave": "✔ ready since 10:00:00"},
         {"demo.cc.slave": True},
         "Failed over (warning)",
+        calls={"demo.xivo.slave": 2},
+        calls_unknown={"demo.xivo.master": "not known (unreachable: timeout)"},
     )
     text = render_report(run)
     assert "- Outcome: finished with problems" in text
@@ -208,6 +210,10 @@ def test_record_with_problems_next_steps_and_live_facts() -> None:
     assert "resil-tui plan failback --site demo" in text
     assert "| The Edge sends remote users to | master | slave |" in text
     assert "| xuc on demo.cc.slave | … starting for 3s | ✔ ready since 10:00:00 |" in text
+    assert (
+        "| Calls in progress | not counted | 2 on demo.xivo.slave, not known (unreachable: "
+        "timeout) on demo.xivo.master |" in text
+    )
     again = WizardRun.from_dict(json.loads(json.dumps(run.to_dict())))
     assert again.problems == run.problems and again.facts_end == run.facts_end
     assert again.status is RunStatus.FINISHED_WITH_PROBLEMS
