@@ -183,10 +183,14 @@ def _inspected(given: tuple[str, tuple[str, ...]]) -> XucRun | None:
     return parse_inspect(text, names) if text else None
 
 
-def _window_lines(text: str) -> tuple[str, ...]:
+def _window_lines(text: str) -> tuple[tuple[str, ...], int]:
+    """The window's lines that hold something, and how many lines the answer had: a
+    window is as long as the tail asked for counting its blank lines (a log may hold
+    some), and one counted without them would pass for the whole log."""
+    every = text.splitlines()
     # filter(str.strip, ...) keeps the lines `if x.strip()` keeps, without a Python-level
     # test per line (a window is hundreds of lines).
-    return tuple(filter(str.strip, text.splitlines()))
+    return tuple(filter(str.strip, every)), len(every)
 
 
 def cc_status(
@@ -224,9 +228,9 @@ def cc_status(
     if logs is not None:
         if since_used:
             since_ok = not since_refused(logs)
-        lines = memo.get(LOGS, _window_lines, logs.stdout)
+        lines, answered = memo.get(LOGS, _window_lines, logs.stdout)
         if logs.ok:
-            window = LogWindow(lines, full=len(lines) >= tail, whole=not since_used)
+            window = LogWindow(lines, full=answered >= tail, whole=not since_used)
             end = fingerprint(lines)
         else:
             why = _first_line(logs.stderr) or _first_line(logs.stdout) or f"exit {logs.exit_status}"

@@ -100,3 +100,22 @@ def test_the_log_end_kept_for_the_next_run_is_unique_in_its_read() -> None:
     assert status.log_tail == tuple(log_text.splitlines()[-4:])
     timed = cc.cc_status(cc_node(), outputs(logs=plain("a", "b", "c", "d")), T0 + 100)
     assert timed.log_tail == tuple(plain("b", "c", "d").splitlines())
+
+
+def test_a_full_window_with_a_blank_line_is_not_taken_for_the_whole_log() -> None:
+    # The tail asked for XUC_LOG_LINES and got them, one of them blank (an application
+    # that logs an empty line): older lines exist, so an xuc up for two days whose
+    # readiness line is out of view is not known, never "not ready" (critical).
+    node = cc_node()
+    up_two_days = inspect_doc("2025-11-23T10:00:00Z")
+    for blanks in (0, 1):
+        lines = [
+            f"2025-11-25 09:{i // 60:02d}:{i % 60:02d},000 INFO traffic {i}"
+            for i in range(cc.XUC_LOG_LINES - blanks)
+        ]
+        lines[10:10] = [""] * blanks
+        text = "\n".join(lines) + "\n"
+        assert len(text.splitlines()) == cc.XUC_LOG_LINES
+        got = cc.cc_status(node, outputs(inspect=up_two_days, logs=text), T0)
+        assert got.xuc is not None and got.xuc.state is XucState.UNKNOWN, (blanks, got.xuc.basis)
+        assert "older than the last" in got.xuc.basis
