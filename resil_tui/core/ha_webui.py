@@ -307,14 +307,21 @@ def check_sip(
     actual = ", ".join(f"{n[:-6]} {sip.values.get(n, 'missing')}" for n in SIP_EXPIRY_NAMES)
     if expected is None:
         return AutoCheck(name, CheckState.UNREADABLE, f"HA mode unknown; staticsip: {actual}")
+    off = mode is HaMode.DISABLED
+    # The seed: disabling HA resets these values "to blank" (Asterisk's defaults, the
+    # HA-off values); a blank row of a disabled node is as right as the number itself.
+    blank = [n for n in SIP_EXPIRY_NAMES if off and sip.values.get(n) == ""]
     wrong = [
-        f"{n[:-6]} {sip.values.get(n, 'missing')} (expected {v})"
+        f"{n[:-6]} {sip.values.get(n, 'missing') or 'blank'} (expected {v})"
         for n, v in expected.as_dict().items()
-        if sip.seconds(n) != v
+        if sip.seconds(n) != v and n not in blank
     ]
-    what = "HA on" if mode is not HaMode.DISABLED else "HA off"
+    what = "HA off" if off else "HA on"
     if wrong:
         return AutoCheck(name, CheckState.DIFFERS, f"{'; '.join(wrong)} for {what}")
+    if blank:
+        shown = ", ".join(f"{n[:-6]} {sip.values[n] or 'blank'}" for n in SIP_EXPIRY_NAMES)
+        return AutoCheck(name, CheckState.OK, f"{shown} ({what}: blank is the default)")
     return AutoCheck(name, CheckState.OK, f"{expected.text()} ({what})")
 
 

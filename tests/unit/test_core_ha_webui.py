@@ -61,6 +61,19 @@ def test_sip_expiry_states() -> None:
     assert partial.state is CheckState.DIFFERS and "max missing" in partial.detail
 
 
+def test_sip_expiry_blank_is_right_for_ha_off_only() -> None:
+    # The seed: disabling HA resets these values to blank (Asterisk's defaults).
+    blank = parse_sip_expiry("minexpiry|\nmaxexpiry|\ndefaultexpiry|\n")
+    off = check_sip(HaMode.DISABLED, blank, None)
+    assert off.state is CheckState.OK and "blank is the default" in off.detail
+    mixed = check_sip(HaMode.DISABLED, parse_sip_expiry("minexpiry|60\nmaxexpiry|\n"), None)
+    assert mixed.state is CheckState.DIFFERS and "default missing" in mixed.detail
+    on = check_sip(HaMode.MASTER, blank, None)
+    assert on.state is CheckState.DIFFERS and "min blank (expected 60)" in on.detail
+    wrong = check_sip(HaMode.DISABLED, parse_sip_expiry("minexpiry|\nmaxexpiry|300\n"), None)
+    assert wrong.state is CheckState.DIFFERS and "max 300 (expected 3600)" in wrong.detail
+
+
 def test_sip_expiry_triple_is_configurable() -> None:
     xivo_2016 = SipExpiryTriple(180, 300, 240)
     sip = parse_sip_expiry("minexpiry|180\nmaxexpiry|300\ndefaultexpiry|240\n")
