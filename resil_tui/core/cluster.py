@@ -290,11 +290,18 @@ def _primary(
             nodes,
         ), "both"
     if m is active:
+        slave = (
+            "the slave is not running telephony."
+            if s in inactive
+            # Unreachable or not read: a slave that took over behind a cut link would be
+            # split brain; its own finding says why it is not known.
+            else f"the slave's telephony is not known ({s.value}): split brain is not ruled out."
+        )
         return Finding(
             Verdict.NORMAL,
             Severity.OK,
             "Normal: master serves telephony",
-            "The master is active and the slave is not running telephony.",
+            f"The master is active and {slave}",
             evidence,
             nodes,
         ), "master"

@@ -215,6 +215,7 @@ def test_normal_site():
     assert v.severity is Severity.OK and v.exit_code == 0
     assert v.active_side == "master"
     assert v.xivo_states == {"s.xivo.master": XivoState.ACTIVE, "s.xivo.slave": XivoState.STANDBY}
+    assert v.primary.explanation.endswith("the slave is not running telephony.")
 
 
 def test_failed_over_master_down():
@@ -289,6 +290,9 @@ def test_slave_unreachable_while_master_active():
     finding = next(f for f in v.findings if f.code is Verdict.NODE_UNREACHABLE)
     assert finding.severity is Severity.WARNING
     assert "host_key_changed" in finding.title
+    # The slave's telephony is not known: the master's verdict does not claim it is off.
+    assert "not running" not in v.primary.explanation
+    assert "split brain is not ruled out" in v.primary.explanation
 
 
 def test_standby_broken():
