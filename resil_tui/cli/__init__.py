@@ -28,6 +28,7 @@ from resil_tui.cli.common import (
     bounded_float,
     bounded_int,
     maybe_lab,
+    one_line,
     resolve_inventory,
 )
 from resil_tui.core.records import record
@@ -268,15 +269,18 @@ def open_debug_log(verbose: bool) -> None:
     import logging
 
     from resil_tui import localfiles
+    from resil_tui.log_format import SafeFormatter
 
     # 0600 in the 0700 state directory whatever the umask (it names hosts and commands).
+    # Records quote what nodes said: every handler writes through the sanitizer.
     handler = localfiles.debug_log_handler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter())
     root = logging.getLogger("resil_tui")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG)
     if verbose:
         stderr = logging.StreamHandler(sys.stderr)
+        stderr.setFormatter(SafeFormatter("%(message)s"))
         stderr.setLevel(logging.INFO)
         root.addHandler(stderr)
     # asyncssh logs every channel at INFO; keep its detail in the debug log only.
@@ -331,11 +335,12 @@ def report(exc: BaseException, io: Io) -> int | None:
     if isinstance(exc, InventoryError):
         io.note(f"resil-tui: invalid inventory:\n{exc}")
         return EXIT_USAGE
+    # One line each: a refusal or an error may quote a node (a RemoteError's message).
     if isinstance(exc, CliError):
-        io.note(f"resil-tui: {exc}")
+        io.note(f"resil-tui: {one_line(exc)}")
         return exc.code
     if isinstance(exc, LookupError):  # an unknown site or node name: the message lists them
-        io.note(f"resil-tui: {exc}")
+        io.note(f"resil-tui: {one_line(exc)}")
         return EXIT_USAGE
     return None
 
@@ -375,7 +380,7 @@ def guard(run: Callable[[], int], err: Io | None = None) -> int:
             open_debug_log(verbose=False)
         root.exception("unexpected error")
         io.note(
-            f"resil-tui: unexpected error: {exc.__class__.__name__}: {exc}\n"
+            f"resil-tui: unexpected error: {exc.__class__.__name__}: {one_line(exc)}\n"
             f"(details in {xdg.debug_log_path()})"
         )
         return EXIT_UNEXPECTED

@@ -190,6 +190,14 @@ class SafeWriter:
         return value
 
 
+def one_line(text: object) -> str:
+    """`text` as part of one printed line: what a node said (a DISCONNECT reason, a status
+    field, a script's line) keeps its newlines through SafeWriter, so a field that can
+    hold remote text passes here, where a newline is shown as `␤` (the sanitizer's
+    one-line form): it cannot forge a row, a verdict or a prompt of its own."""
+    return clean(str(text), one_line=True)
+
+
 def _safe(sink: TextSink) -> SafeWriter:
     return sink if isinstance(sink, SafeWriter) else SafeWriter(sink)
 

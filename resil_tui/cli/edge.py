@@ -22,6 +22,7 @@ from resil_tui.cli.common import (
     CliError,
     Io,
     Refused,
+    one_line,
     subparser,
 )
 from resil_tui.cli.context import Context
@@ -121,7 +122,9 @@ class EdgeCli:
     # --- output helpers ------------------------------------------------------------------
 
     def note(self, text: str) -> None:
-        self.io.note(text)
+        # Every note is one line, and most quote the node (a step's detail, a poll error,
+        # `docker ps` states, a backup's name): `one_line` keeps each on its line.
+        self.io.note(one_line(text))
 
     def progress(self, event: edge_ops.EdgeEvent) -> None:
         if isinstance(event, edge_ops.StepStarted):
@@ -212,7 +215,7 @@ class EdgeCli:
     def finish(self, done: edge_ops.SiteEdgeOutcome, site: Site) -> int:
         said = roles.reword(done.message, self.words(site.name))
         if done.ok:
-            self.io.say(said)
+            self.io.say(one_line(said))
             return EXIT_OK
         self.note(f"resil-tui: {said}")
         several = len(done.outcomes) > 1

@@ -23,6 +23,7 @@ from resil_tui.cli.common import (
     EXIT_OK,
     Io,
     Refused,
+    one_line,
     subparser,
 )
 from resil_tui.cli.context import Context
@@ -138,7 +139,7 @@ async def run(ctx: Context, args: HaArgs) -> int:
     except ops_errors.RemoteError as exc:
         if exc.kind is ops_errors.ErrorKind.READ_ONLY:
             raise Refused(exc.message) from None
-        io.note(f"resil-tui ha: {exc}")
+        io.note(f"resil-tui ha: {one_line(exc)}")
         return EXIT_FAILED
 
 
@@ -154,13 +155,15 @@ def _sites(inventory: Inventory, name: str | None) -> list[Site]:
 
 
 def render_state(state: ha_ops.HaSiteState) -> list[str]:
+    """`ha show`'s lines for one site, each on one line: a node's unreachable reason, its
+    ha.conf problems and cron entries quote what it holds (`one_line`)."""
     v = state.verdicts
     lines = [f"Site {state.site.name}: {v.primary.title}  (as of {clock(state.read_at)})"]
     for finding in state.ha_findings():
         lines.append(f"  {finding}")
     for node_state in state.nodes.values():
         lines.extend(render_node(node_state, state))
-    return lines
+    return [one_line(line) for line in lines]
 
 
 def render_node(ns: ha_ops.HaNodeState, state: ha_ops.HaSiteState) -> list[str]:
@@ -224,11 +227,11 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
     current = state.node(node.id)
     if current is None or not current.reachable:
         why = current.snapshot.reachability.message if current else "not read"
-        io.note(f"resil-tui ha: {node.id} unreachable, nothing sent: {why}")
+        io.note(f"resil-tui ha: {node.id} unreachable, nothing sent: {one_line(why)}")
         return EXIT_FAILED
     preview = ha_ops.preview_for(site, node, state, validation)
     for line in preview.lines():
-        io.say(line)
+        io.say(one_line(line))
     if session.read_only:
         raise Refused("read-only mode: the change is refused; nothing was sent")
     if preview.typed_confirmation:
@@ -241,7 +244,7 @@ async def _set(session: Session, args: HaArgs, io: Io) -> int:
         pool,
         node,
         validation,
-        on_line=lambda s: io.say(f"  {s}"),
+        on_line=lambda s: io.say(f"  {one_line(s)}"),
         action=action,
         force=args.break_stale_lock,
     )
@@ -269,10 +272,13 @@ async def _web_ui_part(
     )
     io.say("Also write what the web UI's HA save writes (unverified: check the result):")
     for line in plan.lines():
-        io.say(f"  {line}")
+        io.say(f"  {one_line(line)}")
     await io.typed_confirm(node.id, yes=args.yes)
     rec = await ha_ops.apply_web_ui_part(
-        session.pool, plan, on_line=lambda s: io.say(f"  {s}"), force=args.break_stale_lock
+        session.pool,
+        plan,
+        on_line=lambda s: io.say(f"  {one_line(s)}"),
+        force=args.break_stale_lock,
     )
     _say_web_ui_part(rec, io)
     return EXIT_OK if rec.ok else EXIT_FAILED
@@ -284,7 +290,7 @@ def _say_web_ui_part(rec: ha_ops.ActionRecord, io: Io) -> None:
         return
     io.say(f"Web UI part on {rec.node_id} (sysconfd does not do it):")
     for line in rec.web_ui.lines():
-        io.say(f"  {line}")
+        io.say(f"  {one_line(line)}")
 
 
 async def _after_set(
@@ -307,7 +313,7 @@ async def _after_set(
         io.say(ha_form.PHONES_REMINDER)
         return EXIT_OK
     rec = await ha_ops.restart_services(
-        pool, node, on_line=lambda s: io.say(f"  {s}"), force=args.break_stale_lock
+        pool, node, on_line=lambda s: io.say(f"  {one_line(s)}"), force=args.break_stale_lock
     )
     io.say(ha_form.PHONES_REMINDER)
     return EXIT_OK if rec.ok else EXIT_FAILED
@@ -347,7 +353,7 @@ async def _script(session: Session, args: HaArgs, io: Io) -> int:
         )
 
     def sink(line: str) -> None:
-        io.say(f"  {line}")
+        io.say(f"  {one_line(line)}")
 
     rec: ha_ops.ActionRecord
     if what == "replicate":

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from resil_tui import __version__
-from resil_tui.cli.common import EXIT_OK, GlobalArgs, Io
+from resil_tui.cli.common import EXIT_OK, GlobalArgs, Io, one_line
 from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
 
@@ -100,5 +100,6 @@ def offline(ns: argparse.Namespace, options: GlobalArgs, io: Io) -> int:
         return EXIT_OK
     for event in found:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.time))
-        io.say(f"{stamp}  {event.site:<10} {event.describe()}")
+        # The journal quotes nodes (evidence) and is read back leniently: one line each.
+        io.say(one_line(f"{stamp}  {event.site:<10} {event.describe()}"))
     return EXIT_OK

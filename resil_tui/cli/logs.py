@@ -25,6 +25,7 @@ from resil_tui.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     checked,
+    one_line,
     timestamp,
 )
 from resil_tui.cli.context import Context
@@ -106,17 +107,17 @@ async def run(ctx: Context, args: LogsArgs) -> int:
         if args.until_ready:
 
             def show(line: str) -> None:
-                (err if line.startswith("── ") else out).write(line + "\n")
+                (err if line.startswith("── ") else out).write(one_line(line) + "\n")
                 out.flush()
 
             if node.kind.value == "cc" and stream.name == "xuc":
                 plan = xuc_wait.plan_xuc_wait(node)
-                err.write(f"resil-tui: {node.id}: {plan.text}\n")
+                err.write(f"resil-tui: {node.id}: {one_line(plan.text)}\n")
                 since = args.not_before.timestamp() if args.not_before else None
                 waited = await xuc_wait.wait_for_xuc(
                     pool, plan, timeout=args.timeout, not_before=since, on_line=show
                 )
-                err.write(f"resil-tui: {waited.summary()}\n")
+                err.write(f"resil-tui: {one_line(waited.summary())}\n")
                 return EXIT_OK if waited.ready else EXIT_FAILED
             not_before = args.not_before or datetime.now(UTC)
             result = await logs_ops.wait_until_ready(
@@ -128,7 +129,7 @@ async def run(ctx: Context, args: LogsArgs) -> int:
                 stream=stream,
                 tail=args.tail,
             )
-            err.write(f"resil-tui: {result.summary}\n")
+            err.write(f"resil-tui: {one_line(result.summary)}\n")
             return EXIT_OK if result.ready else EXIT_FAILED
 
         follower = logs_ops.LogFollower(
@@ -154,7 +155,7 @@ async def run(ctx: Context, args: LogsArgs) -> int:
                         event.state is logs_ops.FollowState.RECONNECTING
                         and "; retry" in event.message
                     ):
-                        err.write(f"resil-tui: {event.message}\n")
+                        err.write(f"resil-tui: {one_line(event.message)}\n")
 
         if args.no_follow:
             import asyncio  # here: 30 ms that check-config does not need
@@ -173,10 +174,11 @@ async def run(ctx: Context, args: LogsArgs) -> int:
         else:
             await pump()
         if final is None or final.state is logs_ops.FollowState.FAILED:
-            err.write(f"resil-tui: {node.id}: {final.message if final else 'stream stopped'}\n")
+            said = final.message if final else "stream stopped"
+            err.write(f"resil-tui: {node.id}: {one_line(said)}\n")
             return EXIT_FAILED
         if final.exit_status not in (0, None):
-            err.write(f"resil-tui: {node.id}: {final.message}\n")
+            err.write(f"resil-tui: {node.id}: {one_line(final.message)}\n")
             return EXIT_FAILED
         return EXIT_OK
 

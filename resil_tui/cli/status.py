@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from resil_tui import __version__
-from resil_tui.cli.common import TextSink, checked
+from resil_tui.cli.common import TextSink, checked, one_line
 from resil_tui.cli.context import Context
 from resil_tui.core import validators
 from resil_tui.core.freshness import stamp
@@ -97,6 +97,8 @@ def report_json(
 def _node_line(
     snap: NodeSnapshot, now: float, words: RoleWords = CLASSIC_WORDS
 ) -> tuple[str, str, str]:
+    """A node's row: its state, what it says, its latency. What it says quotes the node
+    (a DISCONNECT reason, ha.conf's peer, xuc's state): render_table prints it on one line."""
     reach = snap.reachability
     if not reach.ok:
         since = f" (since {stamp(reach.since, now)})" if reach.since is not None else ""
@@ -109,11 +111,9 @@ def _node_line(
         role = {"active": "ACTIVE", "standby": "standby", "stopped": "stopped"}.get(
             cluster.telephony_role(x).value, "?"
         )
-        from resil_tui.core.sanitize import clean
-
         counts = x.phone_counts()
         phones = f"phones: {counts.phones_text()} · calls: {counts.calls_text()}"
-        return ("✔ up", f"HA {mode}{peer} · telephony {role} · {clean(phones)}", latency)
+        return ("✔ up", f"HA {mode}{peer} · telephony {role} · {phones}", latency)
     if snap.cc is not None:
         if snap.cc.xuc is not None:
             return ("✔ up", f"xuc {snap.cc.xuc.describe(now)}", latency)
@@ -131,6 +131,13 @@ def _node_line(
 def render_table(
     reports: list[SiteReport], out: TextSink, sites: dict[str, Site] | None = None
 ) -> None:
+    """The table, one line per write: a node row, a verdict's title or explanation can
+    hold what a node said (a DISCONNECT reason with newlines), shown on its own line only
+    (`one_line`), never as forged rows or verdicts."""
+
+    def say(text: str) -> None:
+        out.write(one_line(text) + "\n")
+
     for report in reports:
         site = (sites or {}).get(report.site)
         words = role_words(site.resilience) if site is not None else CLASSIC_WORDS
@@ -138,23 +145,23 @@ def render_table(
         head = v.headline
         # Every figure below is as old as this poll (a node down keeps its since).
         as_of = f"as of {stamp(report.snapshot.polled_at, v.evaluated_at)}"
-        out.write(f"Site {report.site}: {SYMBOL[v.severity.value]} {head.title}  ({as_of})\n")
-        out.write(f"  {head.explanation}\n")
+        say(f"Site {report.site}: {SYMBOL[v.severity.value]} {head.title}  ({as_of})")
+        say(f"  {head.explanation}")
         if head is not v.primary:
-            out.write(f"  Telephony: {v.primary.title}\n")
+            say(f"  Telephony: {v.primary.title}")
         now = report.verdicts.evaluated_at
-        out.write(f"  {v.phones_text} (as of {stamp(now, now)})\n")
+        say(f"  {v.phones_text} (as of {stamp(now, now)})")
         rows = [(nid, *_node_line(s, now, words)) for nid, s in report.snapshot.nodes.items()]
         width = max((len(r[0]) for r in rows), default=10)
         for nid, state, what, latency in rows:
-            out.write(f"  {nid:<{width}}  {state:<7} {what}  {latency}".rstrip() + "\n")
+            say(f"  {nid:<{width}}  {state:<7} {what}  {latency}".rstrip())
         for f in v.ordered():
             if f is not head:
-                out.write(f"  {SYMBOL[f.severity.value].split()[0]} {f.title}: {f.explanation}\n")
+                say(f"  {SYMBOL[f.severity.value].split()[0]} {f.title}: {f.explanation}")
             if f.remedy is not None:
-                out.write(
+                say(
                     f"    → the {f.remedy.value} procedure: resil-tui plan {f.remedy.value} "
-                    f"--site {report.site}, or the console's Wizard pane\n"
+                    f"--site {report.site}, or the console's Wizard pane"
                 )
         out.write("\n")
 

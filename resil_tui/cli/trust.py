@@ -19,6 +19,7 @@ from resil_tui.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Refused,
+    one_line,
 )
 from resil_tui.cli.context import Context
 from resil_tui.core.records import record
@@ -63,11 +64,14 @@ async def run(ctx: Context, args: TrustArgs) -> int:
                 )
                 return EXIT_OK
             if found.state is not trust.TrustState.UNKNOWN or found.offer is None:
-                io.note(f"resil-tui: {node.id}: {found.message}")
+                io.note(f"resil-tui: {node.id}: {one_line(found.message)}")
                 return EXIT_USAGE
             offer = found.offer
             io.say(
-                f"{offer.label} ({offer.info.host_pattern}) presents a {offer.info.key_type} key:"
+                one_line(
+                    f"{offer.label} ({offer.info.host_pattern}) presents a "
+                    f"{offer.info.key_type} key:"
+                )
             )
             io.say(f"  {offer.info.fingerprint}")
             io.say("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on that host.")

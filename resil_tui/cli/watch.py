@@ -15,7 +15,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from resil_tui import gc_policy
-from resil_tui.cli.common import CliError, bounded_float
+from resil_tui.cli.common import CliError, bounded_float, one_line
 from resil_tui.cli.context import Context
 from resil_tui.core.records import record
 from resil_tui.lazy import lazy_module
@@ -97,7 +97,8 @@ async def run(ctx: Context, args: WatchArgs) -> int:
         _check_program(settings.on_change)
 
         def notified(result: notify.Notified) -> None:
-            ctx.io.note(f"on_change for {result.event_id}: {result.detail} ({result.seconds:.1f}s)")
+            detail = one_line(result.detail)
+            ctx.io.note(f"on_change for {result.event_id}: {detail} ({result.seconds:.1f}s)")
 
         notifier = notify.ChangeNotifier(settings, on_result=notified)
     stop = asyncio.Event()
@@ -110,7 +111,7 @@ async def run(ctx: Context, args: WatchArgs) -> int:
                 session,
                 sites,
                 interval=args.interval,
-                say=None if args.quiet else ctx.io.say,
+                say=None if args.quiet else lambda line: ctx.io.say(one_line(line)),
                 notifier=notifier,
             )
             names = ", ".join(s.name for s in sites)

@@ -405,7 +405,10 @@ async def release(
                     await sftp.remove(lock.holder_path)
                     await sftp.rmdir(lock.directory)
     except (RemoteError, TimeoutError, OSError, asyncssh.Error) as exc:
-        why = exc.message if isinstance(exc, RemoteError) else str(exc) or "timeout"
+        # An SFTP status text is the server's: shown, logged and audited on one line.
+        why = clean(
+            exc.message if isinstance(exc, RemoteError) else str(exc) or "timeout", one_line=True
+        )
         sooner = " (sooner if this process changes the node again)" if change_over else ""
         warning = (
             f"the lock {lock.directory} could not be released ({why}); it goes stale after "
@@ -452,7 +455,8 @@ async def node_lock(
                     log.warning("%s: the lock %s was taken over", node.id, lock.directory)
                     return
             except (RemoteError, OSError, asyncssh.Error) as exc:
-                log.warning("%s: lock refresh failed: %s", node.id, exc)
+                why = clean(str(exc), one_line=True)  # the server's text, as release() says it
+                log.warning("%s: lock refresh failed: %s", node.id, why)
 
     task = asyncio.create_task(keep_fresh(), name=f"lock refresh {node.id}")
     unsure = pool.unsure_changes.get(node.id, 0)

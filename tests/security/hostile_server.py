@@ -7,7 +7,9 @@ text carries them, sent *before* authentication), normal sessions otherwise. Com
 `after`), `secret-split` (reads a secret from stdin, prints it so that it straddles a 4 KiB
 chunk boundary), `stream` (payload lines until closed), anything else echoes the payloads.
 SFTP is chrooted to `root`; opening `/hostile-error` fails with a payload as its reason;
-with `refuse_chown`, changing a file's owner is refused.
+with `refuse_chown`, changing a file's owner is refused; with `refuse_lock`, rewriting or
+removing a node lock's holder.json (remote/lock.py's refresh and release) fails with a
+payload as its reason. `disconnect_reason` replaces the DISCONNECT's reason text.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class HostileServer:
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self.server_options: dict[str, Any] = {}
         self.refuse_chown = False  # SFTP setstat with an owner: permission denied
+        self.refuse_lock = False  # a lock's refresh and release: SFTP failure, payloads
+        self.disconnect_reason = "maintenance " + ALL
 
     async def start(self) -> HostileServer:
         self._acceptor = await asyncssh.listen(
@@ -122,7 +126,7 @@ class _Server(asyncssh.SSHServer):
             self.conn.send_auth_banner("Welcome " + ALL + " to the node\n")
         elif self.t.mode == "disconnect":
             # No credentials needed: the reason text reaches the client before any auth.
-            self.conn.disconnect(asyncssh.DISC_BY_APPLICATION, "maintenance " + ALL)
+            self.conn.disconnect(asyncssh.DISC_BY_APPLICATION, self.t.disconnect_reason)
         return True
 
     def auth_completed(self) -> None:
@@ -143,7 +147,14 @@ class _SFTP(asyncssh.SFTPServer):
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
         if path.endswith(b"hostile-error"):
             raise asyncssh.SFTPFailure("cannot open " + ALL)
+        if self.t.refuse_lock and b"/.holder.json." in path:  # refresh: the temp file
+            raise asyncssh.SFTPFailure("refresh refused " + ALL)
         return super().open(path, pflags, attrs)
+
+    def remove(self, path: bytes) -> Any:
+        if self.t.refuse_lock and path.endswith(b"/holder.json"):  # release
+            raise asyncssh.SFTPFailure("remove refused " + ALL)
+        return super().remove(path)
 
 
 def spy_forwarding(monkeypatch: Any, seen: Seen) -> None:
