@@ -91,9 +91,12 @@ SHELL_TRIES = 3
 MAX_LINE_BYTES = 64 * 1024
 LINE_CUT_MARKER = " ⟨… line cut at {limit} bytes⟩"
 STREAM_READ = 64 * 1024
-# A PTY read that may end inside a secret (or between CR and LF) is held back this long
-# for the rest before it is handed out as it is.
+# A PTY read that may end inside a secret (or between CR and LF, or inside a colour
+# sequence) is held back this long for the rest before it is handed out as it is.
 PTY_HOLD = 0.2
+# The end of a PTY read that may still become a colour sequence, which clean() removes
+# whole (a secret echoed with one inside it is masked once it is removed).
+_SGR_UNFINISHED = re.compile(r"\x1b(?:\[[0-9;:]*)?")
 
 _SHA1 = re.compile(r"sha1(?![0-9])")
 _SHA1_SIGNATURES = frozenset(
@@ -378,11 +381,17 @@ class _Link:
     last_stdout: tuple[bytes, str] | None = None
 
 
+# What a jump hop's connection is made of: for each hop up to and including it, its spec
+# and the settings it connects with (see Pool._jump_chain).
+_HopKey = tuple[tuple[str, SshSettings], ...]
+
+
 @dataclass
 class _Jump:
-    """One hop of a jump chain, shared by every node behind the same chain."""
+    """One hop of a jump chain, shared by every node behind the same chain with the same
+    settings (known_hosts, keys, user, port, timeouts: see Pool._jump_chain)."""
 
-    chain: str  # the hops up to and including this one, "a,b": the key of the hop
+    chain: str  # the hops up to and including this one, "a,b" (what `hop=` may name)
     spec: str  # this hop, as written: "admin@bastion:22"
     settings: SshSettings
     conn: asyncssh.SSHClientConnection | None = None
@@ -438,7 +447,7 @@ class Pool:
         self.on_state_change = on_state_change
         self._connect_sem = asyncio.Semaphore(max_connects)
         self._links: dict[str, _Link] = {}
-        self._jumps: dict[str, _Jump] = {}
+        self._jumps: dict[_HopKey, _Jump] = {}
         self._closed = False
         # Per node: how many changing commands ended without us knowing whether they ran
         # (link lost, or given up on). The node's lock reads it (remote/lock.py).
@@ -801,16 +810,22 @@ class Pool:
         )
 
     def _jump_chain(self, node: Node) -> list[_Jump]:
+        """The node's jump hops, nearest first. A hop's connection is shared only by nodes
+        for which it is the same connection: the same hops before it, each with the same
+        settings (the node lends its known_hosts, keys and timeouts to its hops). Keyed by
+        the spec alone, a node would ride on a hop whose host key was checked against
+        another node's known_hosts file (a per-site or per-node `known_hosts`)."""
         chain: list[_Jump] = []
-        previous: _Jump | None = None
+        key: _HopKey = ()
         for spec in self.hop_specs(node):
-            key = f"{previous.chain},{spec}" if previous is not None else spec
+            settings = self._hop_settings(node, spec)
+            key = (*key, (spec, settings))
             jump = self._jumps.get(key)
             if jump is None:
-                jump = _Jump(key, spec, self._hop_settings(node, spec))
+                label = f"{chain[-1].chain},{spec}" if chain else spec
+                jump = _Jump(label, spec, settings)
                 self._jumps[key] = jump
             chain.append(jump)
-            previous = jump
         return chain
 
     def _jump_for(self, node: Node, hop: str | None = None) -> _Jump:
@@ -1662,7 +1677,9 @@ class PtySession:
     """An interactive process on a PTY. Secrets sent with `send_secret` are masked in
     everything this object returns and are never logged, even when a secret arrives split
     across two reads: a read that ends with the beginning of a secret is held back (at
-    most PTY_HOLD seconds) until the rest shows whether it is one. Output is sanitized."""
+    most PTY_HOLD seconds) until the rest shows whether it is one. Output is sanitized,
+    and masked both as received and as sanitized: clean() removes colour sequences, so
+    an echo with one inside the secret becomes the secret only then."""
 
     def __init__(
         self, node_id: str, command: Command, proc: asyncssh.SSHClientProcess[bytes]
@@ -1672,15 +1689,26 @@ class PtySession:
         self._proc = proc
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""  # received, not yet consumed by expect()
-        self._held = ""  # decoded and masked, not yet handed out (see _hold_length)
+        self._raw = ""  # decoded and masked, not yet sanitized (see _unfinished)
+        self._held = ""  # sanitized and masked, not yet handed out (see _secret_start)
         self._eof = False
         self._transcript: list[str] = []
         self.secrets: list[str] = []
         self.exit_status: int | None = None
         self.lost = False
 
-    def _mask(self, text: str) -> str:
+    def _forms(self) -> list[str]:
+        """Each secret as sent and as clean() shows it (when that differs)."""
+        forms: list[str] = []
         for secret in self.secrets:
+            forms.append(secret)
+            shown = clean(secret)
+            if shown and shown != secret:
+                forms.append(shown)
+        return forms
+
+    def _mask(self, text: str) -> str:
+        for secret in self._forms():
             text = text.replace(secret, "***")
         return text
 
@@ -1688,11 +1716,22 @@ class PtySession:
     def transcript(self) -> str:
         return self._mask("".join(self._transcript))
 
-    def _hold_length(self, text: str) -> int:
-        """How many trailing characters of `text` may be the start of a secret (or a CR
-        whose LF has not come yet) and must wait for the next read."""
-        hold = 1 if text.endswith("\r") else 0
-        for secret in self.secrets:
+    def _unfinished(self, raw: str) -> int:
+        """How many trailing characters of received text clean() cannot sanitize yet: CRs
+        whose LF has not come, an escape that may become a colour sequence, the start of
+        a secret as sent (kept whole for the mask, whatever clean() makes of it)."""
+        hold = len(raw) - len(raw.rstrip("\r"))
+        esc = raw.rfind("\x1b")
+        if esc >= 0 and _SGR_UNFINISHED.fullmatch(raw, esc):
+            hold = max(hold, len(raw) - esc)
+        return max(hold, self._secret_start(raw, self.secrets))
+
+    @staticmethod
+    def _secret_start(text: str, secrets: list[str]) -> int:
+        """How many trailing characters of `text` may be the start of one of `secrets`
+        and must wait for the next read."""
+        hold = 0
+        for secret in secrets:
             for n in range(min(len(secret) - 1, len(text)), hold, -1):
                 if secret.startswith(text[-n:]):
                     hold = n
@@ -1700,11 +1739,15 @@ class PtySession:
         return hold
 
     def _release(self, everything: bool) -> str:
-        text = self._mask(self._held)
-        keep = 0 if everything else self._hold_length(text)
+        # Masked as received, then sanitized, then masked again as shown: the colour
+        # sequences clean() removes can no longer hide a secret from the mask.
+        raw = self._mask(self._raw)
+        keep = 0 if everything else self._unfinished(raw)
+        ready, self._raw = raw[: len(raw) - keep], raw[len(raw) - keep :]
+        text = self._mask(self._held + clean(ready)) if ready else self._held
+        keep = 0 if everything else self._secret_start(text, self._forms())
         out, self._held = text[: len(text) - keep], text[len(text) - keep :]
         if out:
-            out = clean(out)
             self._transcript.append(out)
         return out
 
@@ -1716,12 +1759,12 @@ class PtySession:
             if self._eof:
                 return self._release(everything=True)
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if self._held:
+            if self._raw or self._held:
                 wait = PTY_HOLD if wait is None else min(wait, PTY_HOLD)
             try:
                 text = await asyncio.wait_for(self._read_text(), wait)
             except TimeoutError:
-                if self._held:
+                if self._raw or self._held:
                     return self._release(everything=True)
                 raise
             except (OSError, asyncssh.Error) as exc:
@@ -1730,7 +1773,7 @@ class PtySession:
             if not text:
                 self._eof = True
                 continue
-            self._held += text
+            self._raw += text
             out = self._release(everything=False)
             if out:
                 return out

@@ -143,6 +143,18 @@ class TestServer:
                 ok = line.strip() == b"s3cret"
                 out.write(b"\nkey copied\n" if ok else b"\nPermission denied\n")
                 proc.exit(0 if ok else 1)
+            elif name == "echo-split":
+                # Echo the secret read from stdin with a colour reset inside it (at byte
+                # argv[1], none if negative), in two reads split at byte argv[2].
+                out.write(b"root@slave's password: ")
+                secret = (await proc.stdin.readline()).rstrip(b"\r\n")
+                at, split = int(argv[1]), int(argv[2])
+                echo = (secret[:at] + b"\x1b[0m" + secret[at:] if at >= 0 else secret) + b"\r\n"
+                out.write(echo[:split])
+                await out.drain()
+                await asyncio.sleep(0.05)
+                out.write(echo[split:] + b"done\r\n")
+                proc.exit(0)
             elif name == "exit":
                 proc.exit(int(argv[1]))
             else:

@@ -115,3 +115,65 @@ def _dummy_keys() -> Keys:
         client_pub="",
         stranger_path=Path("/none"),
     )
+
+
+async def test_a_shared_jump_host_is_checked_against_each_nodes_own_known_hosts(
+    keys: Keys, server: TestServer, pool: Pool, tmp_path: Path
+) -> None:
+    """Nodes behind the same jump spec with their own known_hosts / keys (per site or per
+    node in the inventory) never ride on a hop checked or authenticated with another's."""
+    root = tmp_path / "jump-root"
+    root.mkdir()
+    jump = await TestServer(keys.other_host, keys.client_pub, root).start()
+    try:
+        spec = f"tester@{HOST}:{jump.port}"
+        node_line = known_hosts_line(keys.host, server.port)
+        ka, kb, kc = tmp_path / "kh_a", tmp_path / "kh_b", tmp_path / "kh_c"
+        ka.write_text(node_line + known_hosts_line(keys.other_host, jump.port))
+        kb.write_text(node_line + known_hosts_line(keys.host, jump.port))  # another key: changed
+        kc.write_text(node_line)  # the jump host is unknown to C
+        a_known = ka.read_text()
+        a = make_node(server.port, keys, ka, node_id="t.a", jump=spec)
+        b = make_node(server.port, keys, kb, node_id="t.b", jump=spec)
+        c = make_node(server.port, keys, kc, node_id="t.c", jump=spec)
+        stranger = make_node(
+            server.port,
+            keys,
+            ka,
+            node_id="t.d",
+            jump=spec,
+            identity_files=(str(keys.stranger_path),),
+        )
+        same = make_node(server.port, keys, ka, node_id="t.e", jump=spec)
+        assert (await pool.run(a, NOOP)).ok
+
+        with pytest.raises(RemoteError) as info:
+            await pool.run(b, NOOP)
+        assert info.value.kind is ErrorKind.HOST_KEY_CHANGED and info.value.hop == spec
+        assert info.value.known_hosts == str(kb) and info.value.line == 2
+
+        with pytest.raises(RemoteError) as info:
+            await pool.run(stranger, NOOP)
+        assert info.value.kind is ErrorKind.AUTH and info.value.hop == spec
+
+        # The trust flow writes the hop's key to C's file, the one C's hop is checked against.
+        with pytest.raises(RemoteError) as info:
+            await pool.run(c, NOOP)
+        assert info.value.kind is ErrorKind.HOST_KEY_UNKNOWN and info.value.hop == spec
+        assert info.value.known_hosts == str(kc)
+        key = await pool.fetch_host_key(c, hop=spec)
+        assert key.fingerprint == keys.other_host.get_fingerprint("sha256")
+        pool.trust_host_key(c, key)
+        assert f"[{HOST}]:{jump.port}" in kc.read_text()
+        assert ka.read_text() == a_known  # nothing written to another node's file
+        assert (await pool.run(c, NOOP)).ok
+
+        # Identical settings still share one hop connection: E rides on A's.
+        authenticated = jump.rec.authenticated
+        assert (await pool.run(same, NOOP)).ok
+        assert jump.rec.authenticated == authenticated
+        assert pool._jump_chain(same)[0] is pool._jump_chain(a)[0]
+        assert pool._jump_chain(c)[0] is not pool._jump_chain(a)[0]
+    finally:
+        await pool.close()
+        await jump.stop()

@@ -270,6 +270,45 @@ async def test_pty_session_answers_prompt_with_secret(pool: Pool, node, server) 
     assert "s3cret" not in pool.audit.path.read_text()
 
 
+@pytest.mark.parametrize(
+    ("secret", "colour_at", "split_at"),
+    [
+        ("S3cretPass", -1, 0),  # a plain echo, one read
+        ("S3cretPass", -1, 5),  # a plain echo, two reads
+        ("S3cretPass", 6, 0),  # "S3cret\x1b[0mPass": masked only once the SGR is removed
+        ("S3cretPass", 6, 3),  # "S3c" | "ret\x1b[0mPass"
+        ("S3cretPass", 6, 6),  # "S3cret" | "\x1b[0mPass"
+        ("S3cretPass", 6, 7),  # "S3cret\x1b" | "[0mPass"
+        ("S3cretPass", 6, 9),  # "S3cret\x1b[0" | "mPass"
+        ("S3cretPass", 6, 10),  # "S3cret\x1b[0m" | "Pass"
+        ("S3cretPass", 6, 12),  # "S3cret\x1b[0mPa" | "ss"
+        ("S3cretPass", 6, 15),  # between CR and LF
+        # A secret clean() changes (a bidi mark): masked as sent and as shown.
+        ("pa\u200ess", -1, 0),
+        ("pa\u200ess", 5, 0),  # "pa\u200e\x1b[0mss": only clean()'s form of it is there
+        ("pa\u200ess", 5, 3),
+        ("pa\u200ess", 5, 5),
+    ],
+)
+async def test_pty_secret_masked_when_its_echo_carries_a_colour_code(
+    pool: Pool, node, server: TestServer, secret: str, colour_at: int, split_at: int
+) -> None:
+    cmd = raw("echo-split", str(colour_at), str(split_at), mutates=True, pty=True)
+    chunks: list[str] = []
+    async with pool.open_pty(node, cmd) as session:
+        chunks.append(await session.expect(r"password: ", timeout=5))
+        session.send_secret(secret)
+        while chunk := await session.read(5):
+            chunks.append(chunk)
+        transcript = session.transcript
+    out = "".join(chunks)
+    assert out == "root@slave's password: ***\ndone\n", chunks
+    assert "***" in transcript and "done" in transcript
+    audit = pool.audit.path.read_text()
+    for shown in (secret, secret.replace("\u200e", "⟨U+200E⟩"), "S3cret", "Pass"):
+        assert shown not in out and shown not in transcript and shown not in audit
+
+
 async def test_ssh_config_supplies_host_port_user(
     keys: Keys, server: TestServer, known_hosts: Path, isolated_home: Path, pool: Pool
 ) -> None:
