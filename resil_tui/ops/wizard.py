@@ -40,7 +40,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -314,6 +314,9 @@ class WizardEngine:
         # Nodes whose stale lock the admin chose to break, for the next attempt of a step
         # (`retry_breaking_stale_lock`): used once, then forgotten.
         self._break_once: dict[str, frozenset[str]] = {}
+        # The Edge files whose diff the admin confirmed (confirm_edge_diff), by node id:
+        # the Edge switch writes only a file that is still the one shown.
+        self._edge_shown: dict[str, str | None] | None = None
         # The incident journal: the run's start and end go in, its figures come out.
         self.journal = journal or journal_for(inventory)
         resumed = run is not None
@@ -602,6 +605,14 @@ class WizardEngine:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait({task}, timeout=5.0)
+
+    def confirm_edge_diff(self, shown: Mapping[str, str | None]) -> None:
+        """What the confirmation of the Edge switch showed: by Edge node id, the sha256 of
+        the `.env` its diff was made from (None: not read, no diff shown). From then on
+        the step writes a node's file only while it is still that one: a file changed
+        since, or never shown, is refused with nothing written, and a new confirmation
+        (its diff as the file is now) replaces this one."""
+        self._edge_shown = dict(shown)
 
     async def retry(self, step_id: str) -> StepRecord:
         """Run a failed (or refused, or unconfirmed) current step again."""
@@ -1188,8 +1199,28 @@ class WizardEngine:
         first (one unreadable: nothing written), then `ops.edge.apply_switches`."""
         direction = self.runbook.direction.edge_direction
         previews = await load_previews(self.pool, self.site)
+        several = len(previews) > 1
+        shown = self._edge_shown
+        moved = [p for p in previews if shown is not None and shown.get(p.node.id) != p.sha256]
+        if moved:
+            self._fail(
+                rec,
+                "; ".join(
+                    f"{p.node.id if several else p.path}: "
+                    + (
+                        "not read when you confirmed (no diff was shown)"
+                        if shown is not None and shown.get(p.node.id) is None
+                        else "changed since the diff you confirmed"
+                    )
+                    for p in moved
+                )
+                + ": nothing written; run the step again to see the diff as it is now",
+            )
+            # Read again now, so that the next confirmation shows the file as it is.
+            with contextlib.suppress(RemoteError, TimeoutError):
+                await self.collector.poll_nodes(self.site, [p.node.id for p in moved])
+            return
         changes = [EdgeChange.of(p, direction) for p in previews]
-        several = len(changes) > 1
         for change in changes:
             at = f"{change.node.id}: " if several else ""
             self._output(rec, [f"note: {at}{n}" for n in plan_notes(change.plan)])

@@ -211,3 +211,38 @@ async def test_a_step_refused_by_a_stale_lock_is_retried_with_the_typed_node(
         )
         for r in locks
     ), [r["result"] for r in locks]
+
+
+@pytest.mark.lab(ticker=True)
+async def test_the_edge_switch_writes_only_the_file_whose_diff_was_confirmed(
+    lab: Lab, pool: Pool, tmp_path: Path
+) -> None:
+    from resil_tui.ops.edge import load_preview
+
+    inventory, _ = lab_inventory(lab, tmp_path, edit=with_phones)
+    await master_down(lab)
+    eng = engine(pool, inventory)
+    assert await eng.run_guards()
+    await drive(eng, until="edge.switch_env")
+    site = inventory.site("demo")
+    edge = site.edges[0]
+    seen = await load_preview(pool, site, edge)
+    eng.confirm_edge_diff({edge.id: seen.sha256})  # the diff the admin confirmed
+    # A colleague edits the file between the confirmation and the step.
+    env = lab.world.resolve(edge.id, ENV)
+    edited = env.read_text() + "XIVO_HOST=10.50.0.11\n"
+    env.write_text(edited)
+    refused = await eng.run_step("edge.switch_env")
+    assert refused.state is StepState.FAILED, refused.message
+    assert "changed since the diff you confirmed" in refused.message
+    assert "nothing written" in refused.message and env.read_text() == edited
+    # A confirmation that showed no diff (the file not read yet) writes nothing either.
+    eng.confirm_edge_diff({edge.id: None})
+    unseen = await eng.retry("edge.switch_env")
+    assert unseen.state is StepState.FAILED and "no diff was shown" in unseen.message
+    assert env.read_text() == edited
+    # Confirmed again with the diff of the file as it is now: written.
+    eng.confirm_edge_diff({edge.id: (await load_preview(pool, site, edge)).sha256})
+    done = await eng.retry("edge.switch_env")
+    assert done.state is StepState.DONE, done.message
+    assert env.read_text().count("XIVO_HOST=10.50.0.12\n") == 2

@@ -172,6 +172,29 @@ async def test_failover_driven_with_keys(lab: Lab, inventory: Inventory, tmp_pat
                             # The diff of the file, as the last poll read it.
                             assert "+XIVO_HOST=10.50.0.12" in shown
                             assert "demo.edge, /etc/docker/edge/.env as read at" in shown
+                            # Edited after the diff was shown: refused, nothing written.
+                            env = lab.world.resolve("demo.edge", "/etc/docker/edge/.env")
+                            edited = env.read_text() + "XIVO_HOST=10.50.0.11\n"
+                            env.write_text(edited)
+                            await pilot.press("y")
+                            await until(
+                                pilot,
+                                lambda: engine.record("edge.switch_env").state is StepState.FAILED,
+                                "the refusal of a file changed since its diff",
+                            )
+                            assert "changed since the diff you confirmed" in (
+                                engine.record("edge.switch_env").message
+                            )
+                            assert env.read_text() == edited
+                            # A retry shows the diff again, of the file as it is now.
+                            await pilot.press("t")
+                            await until(
+                                pilot,
+                                lambda: isinstance(app.screen, ConfirmScreen),
+                                "the retry's confirmation",
+                            )
+                            again = confirm_text(app)
+                            assert again.count("+XIVO_HOST=10.50.0.12") == 2, again
                         await pilot.press("y")
                 await pilot.pause(0.05)
                 if step.id == "cc.wait_xuc_ready":

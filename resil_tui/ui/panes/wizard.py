@@ -553,9 +553,10 @@ class WizardPane(Pane):
             return edge_up_consequences(facts, self.site)
         return Consequences(tuple(f"Now: {line}" for line in facts.lines()))
 
-    def _edge_diffs(self) -> str:
-        """The switch's diff on each Edge node, from the last poll's `.env` (the step reads
-        every file again and writes only what it read; a file changed since is refused)."""
+    def _edge_diffs(self, shown: dict[str, str | None]) -> str:
+        """The switch's diff on each Edge node, from the last poll's `.env`; `shown` gets
+        the sha256 of each file a diff was made from (None: not read). The step reads every
+        file again and writes only one still as shown (WizardEngine.confirm_edge_diff)."""
         direction = self.runbook.direction.edge_direction
         several = len(self.site.edges) > 1
         parts: list[str] = []
@@ -565,8 +566,9 @@ class WizardPane(Pane):
                 preview = preview_from_snapshot(self.site, node, snap)
             except EdgeSetupError:
                 preview = None
+            shown[node.id] = preview.sha256 if preview is not None else None
             if preview is None:
-                parts.append(f"{node.id}: its .env has not been read yet")
+                parts.append(f"{node.id}: its .env has not been read yet (the step will refuse it)")
                 continue
             title = f"{node.id}:{preview.path}" if several else preview.path
             diff = preview.plan(direction).unified_diff(title).rstrip("\n")
@@ -577,7 +579,7 @@ class WizardPane(Pane):
 
     def _confirm_then(self, engine: WizardEngine, step: Step, then: str) -> None:
         """Ask first (live consequences, skipped waits it depends on), then run `then`:
-        "run" (the step) or "done" (a manual step)."""
+        "run" (the step), "retry" (it again) or "done" (a manual step)."""
         reasons = engine.unacknowledged(step)
         found = self.consequences(step)
         warnings = [f"{r}: it may not serve" for r in reasons] + list(found.warnings)
@@ -591,8 +593,9 @@ class WizardPane(Pane):
             title = f"{title} (a wait it depends on was skipped)"
         command = engine.command_text(step) or "(a person does this)"
         node = self.runbook.nodes_text(step) or "-"
+        shown: dict[str, str | None] = {}
         if step.id == "edge.switch_env":
-            command += self._edge_diffs()
+            command += self._edge_diffs(shown)
         screen = ConfirmScreen(
             title, command, node, warnings, confirm_label=label, consequences=found.lines
         )
@@ -600,8 +603,12 @@ class WizardPane(Pane):
         async def job() -> None:
             if reasons:
                 await engine.acknowledge(step.id)
+            if step.id == "edge.switch_env":
+                engine.confirm_edge_diff(shown)  # what this confirmation showed, nothing else
             if then == "done":
                 await engine.mark_done(step.id)
+            elif then == "retry":
+                await engine.retry(step.id)
             else:
                 await engine.run_step(step.id)
 
@@ -636,6 +643,10 @@ class WizardPane(Pane):
         stale = engine.stale_locks(step.id)
         if stale:
             self._offer_break(engine, step, stale[0])
+            return
+        if step.id == "edge.switch_env":
+            # The file may have changed since the last diff: shown again, confirmed again.
+            self._confirm_then(engine, step, "retry")
             return
         self._work(step.id, lambda: engine.retry(step.id))
 
