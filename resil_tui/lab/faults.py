@@ -27,6 +27,8 @@ Faults and commands:
   webui-ha-save NODE          save the web UI's HA page of a XiVO node as it stands: SIP
                               expiry, backup registrar, then sysconfd (what sysconfd alone
                               does not do)
+  sysconfd-ha-gone NODE on|off sysconfd answers 404 to update_ha_config (the next LTS's
+                              "HA depreciation": the endpoint may be gone)
   xuc-never-ready NODE on|off the next xuc start never logs its readiness line
   xuc-ready-delay NODE SECONDS|default
                               seconds from an xuc start to its readiness line
@@ -196,6 +198,12 @@ async def apply_fault(lab: Lab, words: list[str]) -> str:
             f"{nid}: web UI HA page saved ({ha['node_type']}{peer}): SIP expiry and "
             "provisioning written, then sysconfd"
         )
+    if cmd == "sysconfd-ha-gone":
+        need(2, "sysconfd-ha-gone NODE on|off")
+        nid = _xivo_node(lab, args[0])
+        on = _on_off(args[1])
+        lab.world.set_node_flag(nid, "sysconfd_ha_gone", on)
+        return f"{nid}: sysconfd's update_ha_config {'answers 404' if on else 'is back'}"
     if cmd == "xuc-never-ready":
         need(2, "xuc-never-ready NODE on|off")
         nid = lab.resolve_node(args[0])

@@ -505,6 +505,8 @@ async def _sysconfd(ctx: Ctx, method: str, path: str, body: str) -> tuple[int, s
             return 405, "Method Not Allowed"
         return 200, json.dumps(read_ha(ctx.world, ctx.node.id))
     if path == "/update_ha_config":
+        if ctx.world.node_flags(ctx.node.id).get("sysconfd_ha_gone"):
+            return 404, json.dumps({"detail": "Not Found"})  # FastAPI's answer (wazo-sysconfd)
         if method != "POST":
             return 405, "Method Not Allowed"
         try:

@@ -650,10 +650,25 @@ def _sysconfd_problem(exit_status: int | None, stdout: str, stderr: str) -> str:
     try:
         data = json.loads(body)
     except ValueError:
-        return ""  # plain text acknowledgements are judged by the re-read, not here
+        # Plain text acknowledgements are judged by the re-read, but an HTTP error's own
+        # page ("404 Not Found", "Not Found") is an answer too: the endpoint did nothing.
+        first = body.splitlines()[0][:120]
+        return f"sysconfd answered: {first}" if _HTTP_ERROR.search(first) else ""
     if isinstance(data, dict) and "error" in data:
         return f"sysconfd refused: {data['error']}"
+    if isinstance(data, dict) and "detail" in data:
+        # FastAPI's error answer (wazo-sysconfd): {"detail": "Not Found"} for a 404.
+        return f"sysconfd answered: {str(data['detail'])[:120]}"
     return ""
+
+
+# An HTTP error page's first line, whatever the server (sysconfd's HA endpoint may be gone:
+# the documentation's "HA depreciation", XIVO.md).
+_HTTP_ERROR = re.compile(
+    r"^(?:HTTP/\S+\s+)?[45][0-9]{2}\b"
+    r"|\b(?:not found|method not allowed|internal server error|bad request)\b",
+    re.I,
+)
 
 
 async def restart_services(

@@ -161,6 +161,33 @@ async def test_sysconfd_refusal_is_a_failure(lab: Lab, inventory: Inventory, poo
     assert "curl exit 7" in rec.summary
 
 
+async def test_a_sysconfd_that_answers_404_is_reported_not_verified(
+    lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    # The next LTS's "HA depreciation": update_ha_config may be gone. curl exits 0 on a
+    # 404; re-applying the mode ha.conf already holds would read back as it was asked.
+    from resil_tui.lab.faults import apply_fault
+
+    node = inventory.node(MASTER)
+    await apply_fault(lab, ["sysconfd-ha-gone", MASTER, "on"])
+    v = validate_for_node(inventory.site("demo"), node, "master", "10.50.0.12")
+    rec = await apply_ha_mode(pool, node, v)
+    assert not rec.ok and "sysconfd answered: Not Found" in rec.summary, rec.summary
+    await apply_fault(lab, ["sysconfd-ha-gone", MASTER, "off"])
+    assert (await apply_ha_mode(pool, node, v)).ok
+
+
+def test_an_http_error_answer_of_sysconfd_is_a_problem() -> None:
+    from resil_tui.ops.ha import _sysconfd_problem
+
+    assert _sysconfd_problem(0, '{"detail":"Not Found"}', "") == "sysconfd answered: Not Found"
+    assert _sysconfd_problem(0, "404 Not Found\n", "") == "sysconfd answered: 404 Not Found"
+    assert _sysconfd_problem(0, "Method Not Allowed", "").startswith("sysconfd answered")
+    assert _sysconfd_problem(0, "HTTP/1.1 500 oops", "").startswith("sysconfd answered")
+    assert _sysconfd_problem(0, "", "") == "" and _sysconfd_problem(0, "OK\n", "") == ""
+    assert _sysconfd_problem(0, "updated in 404 ms", "") == ""  # a number is not a code
+
+
 async def test_failed_replication(lab: Lab, inventory: Inventory, pool: Pool) -> None:
     node = inventory.node(MASTER)
     ok = await run_replication(pool, node, "10.50.0.12")
