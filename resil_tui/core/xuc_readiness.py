@@ -37,16 +37,9 @@ run's readiness line is in the history and must not count:
   a line older than ``newest - (now - start)`` surely belongs to an earlier run and does
   not count; younger lines do (``now`` is our clock: with it behind the node's by d, a
   readiness line logged within d of the start would be missed; Play takes seconds). This
-  assumes the newest line is recent (a running xuc logs steadily). The newest line itself
-  is checked: a time with its offset is compared with the start outright, and a
-  node-local one must fit some zone (a whole number of quarter hours, -12 h to +14 h)
-  that puts it between the start and now (our clock, the node's up to 2 minutes ahead).
-  So an earlier run's last line, when the new run has logged nothing yet, does not count
-  (`_may_be_since`), but for a run younger than a quarter of an hour by one chance in
-  900 / (now - start) (its minutes and seconds happen to fit), and a run up longer gets
-  only the check of the zones' range. After a long silence an earlier run's line logged
-  shortly before the restart could still count. A clock step (DST) inside the window
-  shifts the rule by that step.
+  assumes the newest line is recent (a running xuc logs steadily): after a long silence an
+  earlier run's line logged shortly before the restart could count. A clock step (DST)
+  inside the window shifts the rule by that step.
 * **no usable time and no anchor**: a readiness line cannot be placed. When the window holds
   no readiness line at all the run is surely not ready (no attribution needed); when it holds
   one, the answer is ``unknown``, with one exception: the window is the container's whole log
@@ -74,11 +67,10 @@ Pure: no I/O; times are epoch seconds (float) unless a docstring says otherwise.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -549,17 +541,8 @@ def attribute(
         return Attribution(current, "anchor", True)
     timed = [(i, x.app_time) for i, x in enumerate(lines) if x.app_time is not None]
     if start is not None and timed:
-        last_timed, newest = timed[-1]
+        newest = timed[-1][1]
         assert newest is not None
-        if not _may_be_since(newest, start, now, margin):
-            # The newest timed line was logged before the run began (an earlier run's last
-            # line: the new one has logged nothing yet), and so was every line above it;
-            # lines after it without a time of their own cannot be placed.
-            return Attribution(
-                tuple(None if i > last_timed else False for i in range(len(lines))),
-                "application times",
-                True,
-            )
         running_for = max(0.0, now - start)
         marks: list[bool | None] = []
         seen: datetime | None = None
@@ -585,32 +568,6 @@ def attribute(
             tuple(None if i < head else True for i in range(len(lines))), "anchor", False
         )
     return Attribution(tuple(None for _ in lines), "none", not window_full)
-
-
-# Every zone's offset from UTC is a whole number of quarter hours, from -12 h to +14 h.
-_ZONE_STEP = 900.0
-_ZONE_WEST, _ZONE_EAST = -12 * 3600.0, 14 * 3600.0
-# How far the node's clock may run ahead of ours for a line just logged to still fit.
-_AHEAD_SECONDS = 120.0
-
-
-def _may_be_since(logged: datetime, start: float, now: float, margin: float) -> bool:
-    """Whether a line the application stamped `logged` may have been logged at or after
-    `start` (epoch), and by `now`.
-
-    A time with its offset says it outright. A node-local time without one was logged at
-    `logged - Z`, for the node's offset Z, unknown but a whole number of quarter hours:
-    the line may be the run's only when some such Z puts it between the start and now.
-    For a run up more than a quarter of an hour one always does, unless the line is
-    older than any zone makes it; for a younger run this tells an earlier run's last
-    line from the new run's first, but for the one chance in 900 / (now - start) that
-    the earlier line's minutes and seconds fit."""
-    if logged.tzinfo is not None:
-        return logged.timestamp() >= start - margin
-    local = logged.replace(tzinfo=UTC).timestamp()
-    low = max(local - (now + margin + _AHEAD_SECONDS), _ZONE_WEST)
-    high = min(local - (start - margin), _ZONE_EAST)
-    return low <= high and math.floor(high / _ZONE_STEP) * _ZONE_STEP >= low
 
 
 # --- the verdict ---------------------------------------------------------------------------

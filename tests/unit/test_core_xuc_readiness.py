@@ -239,51 +239,6 @@ def test_application_times_alone_tell_the_runs_apart(restart_ready: bool) -> Non
         assert result.state is XucState.STARTING
 
 
-def stamped_at(t: float, msg: str, offset: float) -> str:
-    """No docker time; logback's node-local time in a zone `offset` seconds east of UTC."""
-    d = datetime.fromtimestamp(t + offset, UTC).replace(tzinfo=None)
-    return f"xuc-1  | {d:%Y-%m-%d %H:%M:%S},{d.microsecond // 1000:03d} INFO  [x] - {msg}"
-
-
-@pytest.mark.parametrize("offset", [0, 7200, -5 * 3600, 5.5 * 3600, 5.75 * 3600, 14 * 3600])
-def test_an_earlier_run_s_last_line_is_never_this_run_s_readiness(offset: float) -> None:
-    # An earlier run that logged nothing after its readiness line, not even at its stop,
-    # and a new run (restarted 40 s ago) that has logged nothing yet: the newest line of
-    # the window is the earlier run's readiness line. Compared only with itself, it is
-    # "0 s before the newest"; no zone puts it after this run's start, so it does not
-    # count, whatever the node's zone.
-    start, now = T0 + 7 * 60 + 13, T0 + 7 * 60 + 53
-    old = [
-        stamped_at(T0 - 3 * 3600, "Starting xuc", offset),
-        stamped_at(T0 - 3 * 3600 + 6, "Listening for HTTP on /0.0.0.0:9000", offset),
-    ]
-    quiet = judge(run(start), window(old), pattern=READY, now=now)
-    assert quiet.state is XucState.STARTING, quiet.basis
-    # Once the new run has logged its own, it counts (the node's clock a minute ahead).
-    new = [
-        stamped_at(start + 61, "Starting xuc", offset),
-        stamped_at(start + 62, "Listening for HTTP on /0.0.0.0:9000", offset),
-    ]
-    ready = judge(run(start), window(old + new), pattern=READY, now=now + 5)
-    assert ready.state is XucState.READY and "application times" in ready.basis
-    # Lines after the earlier run's last one without a time of their own are not placed.
-    untimed = judge(
-        run(start),
-        window([*old, "xuc-1  | Listening for HTTP on /0.0.0.0:9000"]),
-        pattern=READY,
-        now=now,
-    )
-    assert not untimed.ready, untimed.basis
-
-
-def test_an_application_time_with_its_offset_is_placed_outright() -> None:
-    start, now = T0 + 600, T0 + 640
-    logged = datetime.fromtimestamp(start - 3600 + 6, UTC).astimezone().isoformat(sep=" ")
-    lines = [f"xuc-1  | {logged} INFO  [x] - Listening for HTTP on /0.0.0.0:9000"]
-    found = judge(run(start), window(lines), pattern=READY, now=now)
-    assert not found.ready, found.basis
-
-
 def test_no_time_at_all_needs_an_anchor() -> None:
     now = T0 + 60
     lines = history(docker=False, app_time=False, restart_ready=False, now=now)
