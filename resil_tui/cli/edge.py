@@ -122,9 +122,11 @@ class EdgeCli:
     # --- output helpers ------------------------------------------------------------------
 
     def note(self, text: str) -> None:
-        # Every note is one line, and most quote the node (a step's detail, a poll error,
-        # `docker ps` states, a backup's name): `one_line` keeps each on its line.
-        self.io.note(one_line(text))
+        # Most notes quote the node (a step's detail, a poll error, `docker ps` states, a
+        # backup's name): each of the note's own lines (one per node of a 3-server Edge's
+        # outcome) is kept on its line by `one_line`.
+        for line in text.split("\n"):
+            self.io.note(one_line(line))
 
     def progress(self, event: edge_ops.EdgeEvent) -> None:
         if isinstance(event, edge_ops.StepStarted):
@@ -215,7 +217,8 @@ class EdgeCli:
     def finish(self, done: edge_ops.SiteEdgeOutcome, site: Site) -> int:
         said = roles.reword(done.message, self.words(site.name))
         if done.ok:
-            self.io.say(one_line(said))
+            for line in said.split("\n"):  # one line per node of a 3-server Edge
+                self.io.say(one_line(line))
             return EXIT_OK
         self.note(f"resil-tui: {said}")
         several = len(done.outcomes) > 1

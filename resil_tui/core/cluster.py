@@ -295,7 +295,9 @@ def _primary(
             if s in inactive
             # Unreachable or not read: a slave that took over behind a cut link would be
             # split brain; its own finding says why it is not known.
-            else f"the slave's telephony is not known ({s.value}): split brain is not ruled out."
+            else "the slave's telephony is not known"
+            + ("" if s is XivoState.UNKNOWN else f" ({s.value})")
+            + ": split brain is not ruled out."
         )
         return Finding(
             Verdict.NORMAL,

@@ -164,8 +164,10 @@ def site_facts(
             calls_unknown[xivo.id] = "not known (not read)"
         elif counts.calls_state is CountState.COUNTED and counts.calls is not None:
             calls[xivo.id] = counts.calls
+        elif counts.calls_state is CountState.UNREADABLE:
+            calls_unknown[xivo.id] = f"not known ({counts.reason or 'answer not understood'})"
         elif counts.calls_state is not CountState.NOT_RUNNING:
-            calls_unknown[xivo.id] = f"not known ({counts.calls_text()})"
+            calls_unknown[xivo.id] = "not known (not read)"
     placement = verdicts.phones
     known = placement.master is not None or placement.slave is not None
     return SiteFacts(

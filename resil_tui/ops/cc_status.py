@@ -187,10 +187,11 @@ def _window_lines(text: str) -> tuple[tuple[str, ...], int]:
     """The window's lines that hold something, and how many lines the answer had: a
     window is as long as the tail asked for counting its blank lines (a log may hold
     some), and one counted without them would pass for the whole log."""
-    every = text.splitlines()
+    # Counted as docker's --tail counts them, by "\n" (splitlines also splits at \f, \x85...).
+    answered = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
     # filter(str.strip, ...) keeps the lines `if x.strip()` keeps, without a Python-level
     # test per line (a window is hundreds of lines).
-    return tuple(filter(str.strip, every)), len(every)
+    return tuple(filter(str.strip, text.splitlines())), answered
 
 
 def cc_status(

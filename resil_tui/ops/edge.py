@@ -822,8 +822,10 @@ class SiteEdgeOutcome:
     def message(self) -> str:
         if len(self.outcomes) == 1:
             return self.outcomes[0].message
+        # One line per node: a node's own text (a step's detail) cannot start another.
         return "\n".join(
-            f"{'✔' if o.ok else '✖'} {o.node_id} ({o.path}): {o.message}" for o in self.outcomes
+            f"{'✔' if o.ok else '✖'} {o.node_id} ({o.path}): {clean(o.message, one_line=True)}"
+            for o in self.outcomes
         )
 
     @property

@@ -96,7 +96,7 @@ STREAM_READ = 64 * 1024
 PTY_HOLD = 0.2
 # The end of a PTY read that may still become a colour sequence, which clean() removes
 # whole (a secret echoed with one inside it is masked once it is removed).
-_SGR_UNFINISHED = re.compile(r"\x1b(?:\[[0-9;:]*)?")
+_SGR_UNFINISHED = re.compile(r"\x1b(?:\[[0-9;:]{0,64})?")  # clean()'s _SGR: at most 64
 
 _SHA1 = re.compile(r"sha1(?![0-9])")
 _SHA1_SIGNATURES = frozenset(
@@ -382,8 +382,9 @@ class _Link:
 
 
 # What a jump hop's connection is made of: for each hop up to and including it, its spec
-# and the settings it connects with (see Pool._jump_chain).
-_HopKey = tuple[tuple[str, SshSettings], ...]
+# and what its trust and login come from (known_hosts, keys, ~/.ssh/config); timeouts
+# are the first node's, as one connection has one (see Pool._jump_chain).
+_HopKey = tuple[tuple[str, str | None, tuple[str, ...], bool], ...]
 
 
 @dataclass
@@ -811,15 +812,17 @@ class Pool:
 
     def _jump_chain(self, node: Node) -> list[_Jump]:
         """The node's jump hops, nearest first. A hop's connection is shared only by nodes
-        for which it is the same connection: the same hops before it, each with the same
-        settings (the node lends its known_hosts, keys and timeouts to its hops). Keyed by
+        for which it is the same connection: the same hops before it, each checked and
+        logged into the same way (the node lends its known_hosts and keys to its hops; a
+        node's own command timeout does not make another hop). Keyed by
         the spec alone, a node would ride on a hop whose host key was checked against
         another node's known_hosts file (a per-site or per-node `known_hosts`)."""
         chain: list[_Jump] = []
         key: _HopKey = ()
         for spec in self.hop_specs(node):
             settings = self._hop_settings(node, spec)
-            key = (*key, (spec, settings))
+            trust = (spec, settings.known_hosts, settings.identity_files, settings.use_ssh_config)
+            key = (*key, trust)
             jump = self._jumps.get(key)
             if jump is None:
                 label = f"{chain[-1].chain},{spec}" if chain else spec
@@ -1720,7 +1723,8 @@ class PtySession:
         """How many trailing characters of received text clean() cannot sanitize yet: CRs
         whose LF has not come, an escape that may become a colour sequence, the start of
         a secret as sent (kept whole for the mask, whatever clean() makes of it)."""
-        hold = len(raw) - len(raw.rstrip("\r"))
+        # At most the CRs of a PTY's `\r\r\n`: a run of them is shown as it comes.
+        hold = min(2, len(raw) - len(raw.rstrip("\r")))
         esc = raw.rfind("\x1b")
         if esc >= 0 and _SGR_UNFINISHED.fullmatch(raw, esc):
             hold = max(hold, len(raw) - esc)

@@ -145,6 +145,8 @@ async def test_a_shared_jump_host_is_checked_against_each_nodes_own_known_hosts(
             identity_files=(str(keys.stranger_path),),
         )
         same = make_node(server.port, keys, ka, node_id="t.e", jump=spec)
+        # A node's own command timeout is not the hop's: it rides on A's hop as well.
+        slower = make_node(server.port, keys, ka, node_id="t.f", jump=spec, command_timeout=99.0)
         assert (await pool.run(a, NOOP)).ok
 
         with pytest.raises(RemoteError) as info:
@@ -173,6 +175,9 @@ async def test_a_shared_jump_host_is_checked_against_each_nodes_own_known_hosts(
         assert (await pool.run(same, NOOP)).ok
         assert jump.rec.authenticated == authenticated
         assert pool._jump_chain(same)[0] is pool._jump_chain(a)[0]
+        assert (await pool.run(slower, NOOP)).ok
+        assert jump.rec.authenticated == authenticated
+        assert pool._jump_chain(slower)[0] is pool._jump_chain(a)[0]
         assert pool._jump_chain(c)[0] is not pool._jump_chain(a)[0]
     finally:
         await pool.close()

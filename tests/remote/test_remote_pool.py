@@ -309,6 +309,19 @@ async def test_pty_secret_masked_when_its_echo_carries_a_colour_code(
         assert shown not in out and shown not in transcript and shown not in audit
 
 
+def test_pty_holds_back_only_what_may_still_become_a_colour_code_or_a_newline() -> None:
+    # Bounded: clean() removes at most 64 parameter characters of a colour sequence, and a
+    # PTY ends a line with at most `\r\r\n`; a node sending longer runs is shown as it
+    # comes, not held back (and rescanned) until it pauses.
+    from resil_tui.remote.pool import PtySession
+
+    session = PtySession("t.xivo.master", raw("x", mutates=True, pty=True), None)  # type: ignore[arg-type]
+    assert session._unfinished("out \x1b[1;3") == len("\x1b[1;3")
+    assert session._unfinished("out \x1b") == 1
+    assert session._unfinished("out \x1b[" + "1;" * 40) == 0
+    assert session._unfinished("out\r\r\r\r") == 2
+
+
 async def test_ssh_config_supplies_host_port_user(
     keys: Keys, server: TestServer, known_hosts: Path, isolated_home: Path, pool: Pool
 ) -> None:

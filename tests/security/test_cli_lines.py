@@ -90,3 +90,41 @@ def test_a_reported_error_is_one_line(error: Exception) -> None:
     assert cli.report(error, Io(io.StringIO(), err)) is not None
     assert_nothing_forged(err.getvalue(), "report")
     assert err.getvalue().count("\n") == 1
+
+
+def test_a_three_server_edge_outcome_keeps_one_line_per_node() -> None:
+    # The outcome says one line per Edge node; each stays a line of its own (one_line is
+    # per line: a node's text still cannot start one).
+    import io
+
+    from resil_tui.cli.common import Io
+    from resil_tui.cli.edge import EdgeCli
+    from resil_tui.core import roles
+    from resil_tui.ops import edge as edge_ops
+
+    def outcome(node: str) -> edge_ops.EdgeOutcome:
+        return edge_ops.EdgeOutcome(
+            "apply",
+            node,
+            "/etc/docker/edge/.env",
+            "edge switch",
+            True,
+            edge_ops.NodeState.APPLIED,
+            "switched;\ncontainers up",
+        )
+
+    done = edge_ops.SiteEdgeOutcome(
+        "apply", tuple(outcome(n) for n in ("e.web", "e.sip", "e.turn"))
+    )
+    cli = EdgeCli.__new__(EdgeCli)
+    out, err = io.StringIO(), io.StringIO()
+    cli.io = Io(out, err)
+    cli.words = lambda site: roles.CLASSIC_WORDS  # type: ignore[method-assign]
+
+    class Named:
+        name = "demo"
+
+    assert cli.finish(done, Named()) == 0  # type: ignore[arg-type]
+    lines = out.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["e.web", "e.sip", "e.turn"], lines
+    assert all("␤" in line for line in lines)  # the detail's own newline, shown
