@@ -13,6 +13,8 @@ import re
 from resil_tui.core.records import field, record
 
 _MISSING = re.compile(r"^tail: cannot open '(?P<path>.*)' for reading: (?P<why>.*)$")
+# A file tail opened but could not read (a directory): its header is written all the same.
+_ERROR_READING = re.compile(r"^tail: error reading '(?P<path>.*)': (?P<why>.*)$")
 
 
 @record
@@ -34,7 +36,12 @@ def split_multi_tail(stdout: str, stderr: str, paths: list[str]) -> MultiFile:
     cut short), are problems, never texts judged as if read whole."""
     problems: dict[str, str] = {}
     missing: set[str] = set()
+    unread: dict[str, str] = {}  # headed in stdout, but not read
     for line in stderr.splitlines():
+        errored = _ERROR_READING.match(line.strip())
+        if errored and errored.group("path") in paths:
+            unread[errored.group("path")] = errored.group("why")
+            continue
         found = _MISSING.match(line.strip())
         if found and found.group("path") in paths:
             why = found.group("why")
@@ -85,4 +92,7 @@ def split_multi_tail(stdout: str, stderr: str, paths: list[str]) -> MultiFile:
         problems.setdefault(
             suspect, "tail's output cannot be split: a file holds a line like its header"
         )
+    for path, why in unread.items():
+        texts[path] = None
+        problems.setdefault(path, why)
     return MultiFile(texts, problems)

@@ -110,6 +110,13 @@ async def tail(ctx: Ctx, args: list[str]) -> int:
                 ctx.out(("\n" if headers_written else "") + f"==> {name} <==\n")
                 headers_written += 1
             ctx.io.write(_last_lines(p.read_bytes(), n, from_start))
+        elif p.is_dir():
+            # GNU tail opens a directory, writes its header, then fails to read it.
+            if len(paths) > 1:
+                ctx.out(("\n" if headers_written else "") + f"==> {name} <==\n")
+                headers_written += 1
+            ctx.err(f"tail: error reading '{name}': Is a directory\n")
+            code = 1
         else:
             ctx.err(f"tail: cannot open '{name}' for reading: No such file or directory\n")
             code = 1

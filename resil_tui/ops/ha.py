@@ -605,6 +605,17 @@ async def apply_ha_mode(
             texts = await _read_files(pool, node, paths)
         except RemoteError as exc:
             return rec.finish(False, f"could not re-read ha.conf to verify: {exc.message}")
+        # A file that could not be read is not a file that is not there (disabled, no cron).
+        unread = [
+            f"{path}: {texts.problems[path]}"
+            for path in (node.paths.ha_conf, node.paths.cron_master, node.paths.cron_slave)
+            if path in texts.problems
+        ]
+        if unread:
+            for line in unread:
+                rec.emit(f"verify: could not read {line}")
+            why = answer_problem or f"could not read {'; '.join(unread)}"
+            return rec.finish(False, f"HA mode {mode.value} not confirmed on {node.id}: {why}")
         after = parse_ha_conf(texts.text(node.paths.ha_conf))
         cron = HaCron(
             master=parse_cron_file(texts.text(node.paths.cron_master)),

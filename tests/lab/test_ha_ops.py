@@ -177,6 +177,25 @@ async def test_a_sysconfd_that_answers_404_is_reported_not_verified(
     assert (await apply_ha_mode(pool, node, v)).ok
 
 
+async def test_a_file_the_read_back_could_not_read_is_never_taken_for_no_file(
+    lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    # A cron path that is a directory: GNU tail writes its header, then "error reading".
+    # Disabling writes no cron file; an unreadable one is not "none there".
+    from resil_tui.lab.faults import apply_fault
+
+    node = inventory.node(MASTER)
+    cron = lab.world.resolve(MASTER, node.paths.cron_slave)
+    cron.mkdir(parents=True)
+    await apply_fault(lab, ["sysconfd-ha-gone", MASTER, "on"])
+    v = validate_for_node(inventory.site("demo"), node, "disabled", None)
+    rec = await apply_ha_mode(pool, node, v)
+    assert not rec.ok
+    said = "\n".join(rec.lines)
+    assert f"verify: could not read {node.paths.cron_slave}: Is a directory" in said, said
+    assert "ha.conf now" not in said  # nothing judged from a read-back not made whole
+
+
 def test_an_http_error_answer_of_sysconfd_is_a_problem() -> None:
     from resil_tui.ops.ha import _sysconfd_problem
 

@@ -98,3 +98,18 @@ def test_a_file_holding_the_next_files_header_makes_both_problems(tmp_path: Path
     assert set(got.problems) == {paths[0], paths[1]}
     assert "cannot be split" in got.problems[paths[0]]
     assert got.text(paths[2]) == "sync ok\n"
+
+
+def test_a_directory_real_tail_heads_but_cannot_read_is_a_problem(tmp_path: Path) -> None:
+    # GNU tail writes a directory's header, then "error reading ...: Is a directory": the
+    # split keeps every other file in place and never reads the directory as empty.
+    (tmp_path / "a").write_text("x\n")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "b").write_text("y\n")
+    paths = [tmp_path / "a", tmp_path / "dir", tmp_path / "b"]
+    out, err = real_tail(paths)
+    assert f"==> {tmp_path / 'dir'} <==" in out and "error reading" in err
+    got = split_multi_tail(out, err, [str(p) for p in paths])
+    assert got.text(str(tmp_path / "a")) == "x\n" and got.text(str(tmp_path / "b")) == "y\n"
+    assert got.text(str(tmp_path / "dir")) is None
+    assert got.problems == {str(tmp_path / "dir"): "Is a directory"}
