@@ -561,3 +561,55 @@ async def test_calls_in_progress_stop_the_failback_until_they_end(
             await until(pilot, lambda: rec.state is StepState.DONE and not pane.working, "done")
             assert not rec.confirmed and rec.message.startswith(f"0 call(s) in progress on {SLAVE}")
             assert not isinstance(app.screen, TypedConfirmScreen)
+
+
+async def test_a_failed_action_is_confirmed_again_before_it_is_sent_again(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    cc = "demo.cc.slave"
+
+    def restarts() -> int:
+        return sum(
+            1
+            for c in lab.commands(cc)
+            if (c.get("argv") or [])[:3] == ["xivocc-dcomp", "restart", "xuc"]
+        )
+
+    await master_off(lab)
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        app = console(inventory, read_only=False, pool=pool)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await show_wizard(app, pilot)
+            await pilot.press("f")
+            await until(pilot, lambda: pane.engine is not None and not pane.working, "the guards")
+            engine = pane.engine
+            assert engine is not None
+            while (step := engine.current) is not None and step.id != "cc.restart_xuc":
+                if step.kind.value in ("wait", "manual"):
+                    await engine.skip(step.id, "not under test")
+                else:
+                    await engine.run_step(step.id)
+            if engine.unacknowledged(engine.step("cc.restart_xuc")):
+                await engine.acknowledge("cc.restart_xuc")
+            await lab.power_off(cc)
+            await pilot.press("g")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+            await pilot.press("y")
+            await until(
+                pilot,
+                lambda: (
+                    not pane.working and engine.record("cc.restart_xuc").state is StepState.FAILED
+                ),
+                "the restart to fail with the CC off",
+                rounds=2000,
+            )
+            await lab.power_on(cc)
+            sent = restarts()
+            await pilot.press("t")
+            await until(
+                pilot, lambda: isinstance(app.screen, ConfirmScreen), "the retry's confirmation"
+            )
+            assert restarts() == sent  # nothing sent before the answer
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            assert restarts() == sent and engine.record("cc.restart_xuc").state is StepState.FAILED

@@ -644,8 +644,9 @@ class WizardPane(Pane):
         if stale:
             self._offer_break(engine, step, stale[0])
             return
-        if step.id == "edge.switch_env":
-            # The file may have changed since the last diff: shown again, confirmed again.
+        if step.kind is StepKind.ACTION:
+            # A change sent again is confirmed again, with its consequences as they are now
+            # (the Edge switch: the diff of the file as it is now).
             self._confirm_then(engine, step, "retry")
             return
         self._work(step.id, lambda: engine.retry(step.id))
