@@ -198,8 +198,8 @@ class ConditionProber:
             if condition.params.get("unreachable") == "pass":
                 return Probe(
                     True,
-                    f"{node} does not answer ({snap.reachability.state.value}): no call "
-                    "counted there; a XiVO that is down carries none",
+                    f"{node} does not answer ({snap.reachability.state.value}): its calls are "
+                    "not counted (a XiVO that is down carries none)",
                     (_reach(snap),),
                 )
             return Probe(False, f"calls on {node} not counted: {_reach(snap)}", (_reach(snap),))
@@ -267,8 +267,25 @@ class ConditionProber:
             and slave.reachability.ok
         ):
             return Probe(False, "SPLIT BRAIN: both the master and the slave run telephony", lines)
+        unread = [s.node_id for s in (master, slave) if s.reachability.ok and _telephony(s) is None]
+        if unread:
+            # It answers, and what it runs is not known: not "not running".
+            return Probe(
+                False,
+                f"the telephony state of {', '.join(unread)} is unknown: split brain is not "
+                "ruled out",
+                lines,
+            )
         active = [s.node_id for s in (master, slave) if s.reachability.ok and _telephony(s)]
-        return Probe(True, f"telephony runs on: {', '.join(active) or 'neither'}", lines)
+        silent = [s.node_id for s in (master, slave) if not s.reachability.ok]
+        # A node down is the reason for the move; one cut off from us while phones still
+        # reach it would be split brain, which no check from here can rule out.
+        unknown = (
+            f"; {', '.join(silent)} does not answer: whether it runs telephony is not known"
+            if silent
+            else ""
+        )
+        return Probe(True, f"telephony runs on: {', '.join(active) or 'neither'}{unknown}", lines)
 
     async def _verdict(self, condition: Condition) -> Probe:
         report = await self.site_report()

@@ -319,6 +319,28 @@ async def test_split_brain_guard_needs_the_typed_word(
     assert kinds == ["wizard_report"]
 
 
+async def test_the_split_brain_guard_never_reads_an_unknown_state_as_not_running(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    # Newer xivo-service prints `unknown` (XIVO.md): the slave answers, and whether it
+    # runs telephony is not known. The guard warns (split brain not ruled out); then,
+    # with the master down, it says the master's state is not known either.
+    lab = ticking_lab
+    xivo.set_services(lab.world, SLAVE, {"asterisk"}, "unknown")
+    eng = engine(pool, inventory, Direction.FAILBACK)
+    await eng.run_step("guard.target_reachable")
+    split = await eng.run_step("guard.split_brain")
+    assert split.warning and "telephony state of demo.xivo.slave is unknown" in split.warning
+    await eng.abort("testing the guard only")
+    xivo.set_services(lab.world, SLAVE, {"asterisk"}, "running")
+    await master_down(lab)
+    eng = engine(pool, inventory, Direction.FAILOVER)
+    await eng.run_step("guard.target_reachable")
+    down = await eng.run_step("guard.split_brain")
+    assert down.state is StepState.DONE and not down.warning, down.message
+    assert f"{MASTER} does not answer: whether it runs telephony is not known" in down.message
+
+
 async def test_read_only_runs_checks_and_refuses_actions(
     ticking_lab: Lab, inventory: Inventory, tmp_path: Path
 ) -> None:
