@@ -649,7 +649,8 @@ class _Builder:
                 kind=StepKind.WAIT,
                 title=f"Wait until the XiVO {self.w.of(self.direction.target)} runs telephony",
                 detail=(
-                    f"`xivo-service status all` on {_role(t, self.w)} must show Asterisk running; "
+                    f"`xivo-service status all` on {_role(t, self.w)} must show Asterisk "
+                    "running, the database OK and no failed service; "
                     + (
                         "the services were started by hand in the step above."
                         if self.mode is Resilience.MANUAL

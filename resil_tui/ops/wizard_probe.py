@@ -129,12 +129,35 @@ class ConditionProber:
             return Probe(False, why, (line,))
         if kind in (ConditionKind.XIVO_TELEPHONY_RUNNING, ConditionKind.XIVO_TELEPHONY_STOPPED):
             want = kind is ConditionKind.XIVO_TELEPHONY_RUNNING
-            line = _services_line(snap, _xivo_services(snap))
+            services = _xivo_services(snap)
+            line = _services_line(snap, services)
             if not snap.reachability.ok:
                 return Probe(False, _reach(snap), (line,))
             running = _telephony(snap)
             word = {True: "running", False: "stopped", None: "unknown"}[running]
-            return Probe(running is want, f"{snap.node_id}: telephony {word}", (line,))
+            said = f"{snap.node_id}: telephony {word}"
+            if running is not want:
+                return Probe(False, said, (line,))
+            if want:
+                # The seed: wait until `xivo-service status all` shows its services ready.
+                problems = [f"{name} failed" for name in services.failed] if services else []
+                if services is not None and services.database is not DatabaseState.OK:
+                    problems.insert(
+                        0, f"database {services.database_raw or services.database.value}"
+                    )
+                if problems:
+                    return Probe(False, f"{said}, but {'; '.join(problems)}", (line,))
+                return Probe(True, f"{said}, database OK, no failed service", (line,))
+            # Stopped on purpose (standby) leaves /var/lib/xivo/disabled; stopped without it
+            # is a node whose telephony is down, not a standby.
+            flag = snap.xivo.disabled_flag if snap.xivo is not None else None
+            if flag is None:
+                return Probe(False, f"{said}, /var/lib/xivo/disabled not read", (line,))
+            if not flag:
+                return Probe(
+                    False, f"{said}, but no /var/lib/xivo/disabled: down, not on standby", (line,)
+                )
+            return Probe(True, f"{said}, on standby (/var/lib/xivo/disabled)", (line,))
         if kind is ConditionKind.XIVO_SERVICES_HEALTHY:
             services = _xivo_services(snap)
             line = _services_line(snap, services)

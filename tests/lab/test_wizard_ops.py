@@ -341,6 +341,29 @@ async def test_the_split_brain_guard_never_reads_an_unknown_state_as_not_running
     assert f"{MASTER} does not answer: whether it runs telephony is not known" in down.message
 
 
+async def test_the_xivo_waits_read_services_ready_and_a_standby_on_purpose(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    # The seed waits for the target's services ready, not Asterisk alone; a slave whose
+    # telephony stopped without /var/lib/xivo/disabled is down, not on standby.
+    from resil_tui.core.runbook import Condition, ConditionKind
+
+    lab = ticking_lab
+    eng = engine(pool, inventory, Direction.FAILBACK)
+    running = Condition(ConditionKind.XIVO_TELEPHONY_RUNNING, MASTER)
+    assert (await eng.prober.probe(running)).holds
+    xivo.set_services(lab.world, MASTER, {"xivo-agid"}, "failed")
+    sick = await eng.prober.probe(running)
+    assert not sick.holds and "telephony running, but xivo-agid failed" in sick.detail
+    standby = Condition(ConditionKind.XIVO_TELEPHONY_STOPPED, SLAVE)
+    on_purpose = await eng.prober.probe(standby)
+    assert on_purpose.holds and "on standby" in on_purpose.detail, on_purpose.detail
+    lab.world.resolve(SLAVE, "/var/lib/xivo/disabled").unlink()
+    crashed = await eng.prober.probe(standby)
+    assert not crashed.holds and "down, not on standby" in crashed.detail
+    await eng.abort("testing the conditions only")
+
+
 async def test_read_only_runs_checks_and_refuses_actions(
     ticking_lab: Lab, inventory: Inventory, tmp_path: Path
 ) -> None:
