@@ -6,7 +6,8 @@ The incident starts at its first sign: the first change of the XiVO pair (reacha
 telephony, HA role) or of the site verdict after the site was last seen in its steady
 state before the run (failover: verdict normal; failback: verdict failed_over), or the
 run's start when the journal saw nothing. Telephony is unavailable while the verdict says
-no XiVO is seen serving (no_telephony, unknown).
+no XiVO is seen serving (no_telephony, unknown); how much of that the verdict was unknown
+(who serves could not be told: a XiVO unreachable, not seen down) is said apart.
 
 Every time is when a poll saw the change (the watcher's or the console's), so each figure
 is late by up to one poll interval: the record says so. xuc readiness comes first from
@@ -53,6 +54,7 @@ class IncidentFigures:
     first_sign: JournalEvent | None
     journal_begins: float | None  # the first entry of the site (None: no entry at all)
     outages: tuple[Outage, ...]
+    unknown_seconds: float  # of the outages, the time the verdict was unknown
     target_active: Milestone
     xuc_served: Milestone | None  # None: the site has no CC on the target side
     edge_followed: Milestone | None  # None: the site has no Edge
@@ -137,9 +139,13 @@ def incident_figures(
     outages: list[Outage] = []
     verdict = _value_at(observed, None, EventKind.VERDICT, start)
     opened: float | None = start if verdict in UNAVAILABLE else None
+    unknown, since = 0.0, start
     for e in observed:
         if e.kind is not EventKind.VERDICT or not start < e.time <= end:
             continue
+        if verdict == Verdict.UNKNOWN.value:
+            unknown += e.time - since
+        verdict, since = e.after, e.time
         if e.after in UNAVAILABLE and opened is None:
             opened = e.time
         elif e.after not in UNAVAILABLE and opened is not None:
@@ -147,6 +153,8 @@ def incident_figures(
             opened = None
     if opened is not None:
         outages.append(Outage(opened, None))
+    if verdict == Verdict.UNKNOWN.value:
+        unknown += end - since
 
     target_id = topology.xivo_slave_id if failover else topology.xivo_master_id
     alone = Verdict.FAILED_OVER.value if failover else Verdict.NORMAL.value
@@ -183,6 +191,7 @@ def incident_figures(
         first_sign=first_sign,
         journal_begins=site[0].time if site else None,
         outages=tuple(outages),
+        unknown_seconds=unknown,
         target_active=target_active,
         xuc_served=xuc_served,
         edge_followed=edge_followed,
@@ -301,6 +310,11 @@ def incident_section(figures: IncidentFigures | None) -> list[str]:
         )
         total = span(f.unavailable_seconds)
         out.append(f"- Outage (telephony unavailable: no XiVO seen serving): {total} ({spans})")
+        if f.unknown_seconds > 0:
+            out.append(
+                f"  - of which {span(f.unknown_seconds)} with the verdict unknown: no XiVO "
+                "seen serving, none seen down either (one unreachable)"
+            )
     else:
         out.append("- Outage (telephony unavailable: no XiVO seen serving): none seen")
     side = f.target

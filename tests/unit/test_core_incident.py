@@ -108,6 +108,10 @@ def test_failover_figures_start_at_the_first_sign() -> None:
         and "d.xivo.master reachability: reachable → unreachable" in text
     )
     assert "Outage (telephony unavailable: no XiVO seen serving): 44.9 s" in text
+    # The whole of it with the master unreachable and the slave not yet serving: the
+    # verdict unknown, said as such (not seen down either).
+    assert round(f.unknown_seconds, 1) == 44.9
+    assert "of which 44.9 s with the verdict unknown" in text
     assert "Time to failover (the slave serves telephony): 45.1 s" in text
     assert "Time until xuc served again on the slave CC: 1 min 35 s" in text
     assert "Time until the Edge followed (to the slave): 2 min 05 s" in text
@@ -151,7 +155,7 @@ def test_failback_figures() -> None:
     run.finished_at = T0 + 3200
     f = incident_figures(run, events, TOPO)
     assert f.first_sign is not None and f.first_sign.time == T0 + 3000  # the master is back
-    assert f.outages == ()  # split brain is no outage
+    assert f.outages == () and f.unknown_seconds == 0  # split brain is no outage
     assert f.target_active.at == T0 + 3010.1  # the master alone: verdict normal
     assert f.edge_followed is not None and f.edge_followed.at == T0 + 3100
     text = "\n".join(incident_section(f))
