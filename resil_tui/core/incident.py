@@ -232,15 +232,20 @@ def _phones_moved(
 def _xuc_served(
     run: WizardRun, site: list[JournalEvent], start: float, end: float, cc_id: str
 ) -> Milestone:
-    # The run's own wait saw the readiness line of the xuc it restarted: the best witness.
-    for rec in run.steps:
-        if (
-            rec.kind == "wait"
+    # The run's own wait saw the readiness line of the xuc it restarted: the best witness,
+    # of when it was ready at the latest (the wait may have been started late); a poll
+    # that saw it ready before that tells the time better.
+    waited = min(
+        (
+            rec.finished_at
+            for rec in run.steps
+            if rec.kind == "wait"
             and rec.node_id == cc_id
             and rec.state is StepState.DONE
             and rec.finished_at is not None
-        ):
-            return Milestone(rec.finished_at, "the wizard's xuc wait saw the readiness line")
+        ),
+        default=None,
+    )
     restarts = [
         e.time
         for e in site
@@ -248,8 +253,11 @@ def _xuc_served(
     ]
     since = max([start, *(t for t in restarts if t <= end)])
     ready = _first(site, since, cc_id, EventKind.XUC, frozenset({"ready"}))
-    if ready is not None and ready.time <= end:
-        return Milestone(ready.time, f"{cc_id} xuc ready (status poll)")
+    polled = ready.time if ready is not None and ready.time <= end else None
+    if polled is not None and (waited is None or polled < waited):
+        return Milestone(polled, f"{cc_id} xuc ready (status poll)")
+    if waited is not None:
+        return Milestone(waited, "the wizard's xuc wait saw the readiness line (ready by then)")
     return Milestone(None, f"{cc_id} xuc not seen ready")
 
 

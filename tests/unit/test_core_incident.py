@@ -140,6 +140,16 @@ def test_xuc_from_the_journal_when_the_wait_was_skipped_and_what_was_not_seen() 
     )
 
 
+def test_xuc_served_is_when_it_was_seen_ready_first_not_when_the_wait_ran() -> None:
+    # The wait ran late (at +95): a poll saw the restarted xuc ready at +85 already.
+    events = [*failover(), ev(85, CCS, EventKind.XUC, "down", "ready")]
+    f = incident_figures(a_run(), events, TOPO)
+    assert f.xuc_served is not None and f.xuc_served.at == T0 + 85
+    assert "status poll" in f.xuc_served.how
+    alone = incident_figures(a_run(), failover(), TOPO).xuc_served
+    assert alone is not None and alone.at == T0 + 95 and "ready by then" in alone.how
+
+
 def test_failback_figures() -> None:
     events = [
         *failover(),
