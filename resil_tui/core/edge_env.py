@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from ipaddress import IPv4Address
 
@@ -255,6 +255,22 @@ def _preflight(
             message = f"line {line} is not a valid assignment for dotenv; left as is"
             warnings.append(EdgeIssue(IssueKind.UNPARSED_LINE, message, line=line))
     return errors, warnings
+
+
+def unset_on_every_node(plans: Sequence[EdgeSwitchPlan]) -> tuple[str, ...]:
+    """The Edge variables none of a 3-server Edge's files sets (each node's plan warned it
+    is not set there): a switch of the site would leave that setting where it is, on no
+    node at all, so it is not a switch to make."""
+    if len(plans) < 2:
+        return ()
+    return tuple(
+        name
+        for name in EDGE_VARIABLES
+        if all(
+            any(w.kind is IssueKind.MISSING_VARIABLE and w.variable == name for w in p.warnings)
+            for p in plans
+        )
+    )
 
 
 def plan_edge_switch(

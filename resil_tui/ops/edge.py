@@ -42,6 +42,7 @@ from resil_tui.core.edge_env import (
     EdgeSwitchPlan,
     plan_edge_switch,
     unified_diff,
+    unset_on_every_node,
 )
 from resil_tui.core.edge_side import EDGE_VARIABLES, EdgeSide, EdgeTargets, VarSide, edge_targets
 from resil_tui.core.node_status import NodeSnapshot
@@ -924,6 +925,15 @@ async def apply_switches(
     plans = [change.plan for change in changes]
     todo = [(switch, plan) for switch, plan in zip(switches, plans, strict=True) if plan.applicable]
     broken = [s.node.id for s, plan in zip(switches, plans, strict=True) if plan.errors]
+    unset = unset_on_every_node(plans)
+    if unset:
+        why = (
+            f"nothing to apply: {', '.join(unset)} is set on none of the site's Edge nodes "
+            "(a 3-server Edge's files hold each variable on one node at least): nothing written"
+        )
+        return SiteEdgeOutcome(
+            "apply", tuple(s.outcome(False, NodeState.UNCHANGED, why) for s in switches)
+        )
     if broken or not todo:
         return SiteEdgeOutcome(
             "apply",

@@ -197,3 +197,26 @@ async def test_a_node_holding_only_the_variables_it_uses_is_switched_too(
     assert b"XIVOCC_HOST=10.50.0.22\n" in env(lab, WEB)
     status = json.loads((await run_cli(inventory, "status", "--json")).out)
     assert status["sites"][0]["nodes"][SIP]["edge"]["targets"]["overall"] == "slave"
+
+
+async def test_a_variable_set_on_no_edge_node_refuses_the_switch(
+    lab: Lab, inventory: Inventory
+) -> None:
+    # Each node alone may leave a variable out; the site's Edge as a whole may not: the
+    # switch would leave that setting on no node at all.
+    before = {}
+    for node in (WEB, SIP):
+        path = lab.world.resolve(node, ENV)
+        path.write_bytes(
+            b"".join(
+                line
+                for line in path.read_bytes().splitlines(keepends=True)
+                if not line.startswith(b"XIVO_MDS_HOST_DEFAULT=")
+            )
+        )
+        before[node] = env(lab, node)
+    run = await edge(inventory, "apply", "--to", "slave", "--yes")
+    assert run.code != 0
+    assert "XIVO_MDS_HOST_DEFAULT is set on none of the site's Edge nodes" in run.err, run.err
+    assert all(env(lab, node) == before[node] for node in (WEB, SIP))
+    assert ups(lab, WEB) == ups(lab, SIP) == 0
