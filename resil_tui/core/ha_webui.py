@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Any
@@ -254,6 +255,7 @@ class WebUiCheck:
     mode: HaMode
     sip: AutoCheck
     registrar: AutoCheck
+    read_at: float | None = None  # when the node was read (epoch), where the caller knows
 
     @property
     def checks(self) -> tuple[AutoCheck, AutoCheck]:
@@ -403,7 +405,12 @@ def record_section(checks: Sequence[WebUiCheck]) -> list[str]:
         return []
     out = ["## What the web UI's HA save writes (sysconfd does not)", ""]
     for check in checks:
-        out.append(f"- {check.node_label} ({check.mode.value}):")
+        read = (
+            f", read {datetime.fromtimestamp(check.read_at, UTC):%Y-%m-%d %H:%M:%S UTC}"
+            if check.read_at is not None
+            else ", when read not known"
+        )
+        out.append(f"- {check.node_label} ({check.mode.value}{read}):")
         out += [f"  - {c.line()}" for c in check.checks]
     todo = [c for c in checks if c.differs]
     if todo:

@@ -795,7 +795,8 @@ class WizardEngine:
         for node in (self.site.xivo_master, self.site.xivo_slave):
             snap = self.collector.last(node.id)
             if snap is not None and snap.xivo is not None and snap.reachability.ok:
-                checks.append(snap.xivo.web_ui_check(node.id, ha_on))
+                check = snap.xivo.web_ui_check(node.id, ha_on)
+                checks.append(replace(check, read_at=snap.last_success_at))
         return checks
 
     async def _end(self, status: RunStatus, reason: str | None) -> Path:

@@ -178,3 +178,23 @@ def test_check_lines_and_instruction() -> None:
     )
     assert fixed.all_ok and "To do" not in "\n".join(fixed.lines())
     assert fixed.to_dict()["sip_expiry"]["state"] == "ok"
+
+
+def test_the_record_section_says_when_each_node_was_read() -> None:
+    from dataclasses import replace
+
+    from resil_tui.core.ha_webui import record_section
+
+    check = check_web_ui_effects(
+        "paris.xivo.master",
+        HaMode.MASTER,
+        PEER,
+        sip=HA_ON,
+        sip_error=None,
+        provd=parse_provd_default(doc("10.0.0.12", "10.0.0.12")),
+        provd_error=None,
+    )
+    read = replace(check, read_at=1_764_064_800.0)  # 2025-11-25T10:00:00Z
+    lines = record_section([read, replace(check, node_label="paris.xivo.slave")])
+    assert "- paris.xivo.master (master, read 2025-11-25 10:00:00 UTC):" in lines
+    assert "- paris.xivo.slave (master, when read not known):" in lines
