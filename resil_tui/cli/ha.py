@@ -70,7 +70,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     hp = subparser(ha, "set", "set a XiVO node's HA mode through sysconfd")
     hp.set_defaults(site=None)
     hp.add_argument("node", metavar="NODE", help="node id, e.g. paris.xivo.master")
-    hp.add_argument("--mode", choices=("disabled", "master", "slave"), required=True)
+    hp.add_argument(
+        "--mode",
+        choices=("disabled", "master", "slave", "main", "standby"),
+        required=True,
+        help="main and standby (the next LTS's names) are master and slave",
+    )
     hp.add_argument("--peer", metavar="IP", help="the other node's VoIP IP (master, slave)")
     hp.add_argument("--restart", action="store_true", help="then run xivo-service restart")
     hp.add_argument(

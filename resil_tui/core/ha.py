@@ -19,11 +19,8 @@ from typing import Any
 # In a module of its own (the first screen names it before anything is polled); it is
 # this module's too.
 from resil_tui.core.ha_mode import HaMode as HaMode
+from resil_tui.core.ha_mode import mode_word
 from resil_tui.core.records import field, record
-
-# The next LTS renames the roles Main / Standby; what its ha.conf holds is unverified
-# (XIVO.md), so those words are read as master / slave.
-_ALIASES = {"main": "master", "standby": "slave"}
 
 # sysconfd writes this address (or "") on a disabled node: it means "no peer".
 _NO_PEER = IPv4Address("0.0.0.0")
@@ -80,10 +77,8 @@ def _parse_json_config(text: str, source: str) -> HaConfig:
     problems: list[str] = []
     node_type = data.get("node_type")
     if isinstance(node_type, str):
-        word = node_type.strip().lower()
-        node_type = _ALIASES.get(
-            word, word if word in ("master", "slave", "disabled") else node_type
-        )
+        word = mode_word(node_type)
+        node_type = word if word in ("master", "slave", "disabled") else node_type
     try:
         mode = HaMode(node_type) if isinstance(node_type, str) else HaMode.UNKNOWN
     except ValueError:

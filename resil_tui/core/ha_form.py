@@ -22,6 +22,7 @@ from resil_tui.core.ha import (
     HaMode,
     render_ha_config,
 )
+from resil_tui.core.ha_mode import mode_word
 from resil_tui.core.ha_webui import SEED_HA_ON, SipExpiryTriple, web_ui_preview_lines
 from resil_tui.core.records import field, record
 from resil_tui.core.roles import CLASSIC_WORDS, RoleWords
@@ -65,7 +66,7 @@ def parse_mode(value: str | HaMode | None) -> HaMode | None:
     """A writable HA mode from form or CLI text ("Master", "slave"...); None when invalid."""
     if isinstance(value, HaMode):
         return value if value is not HaMode.UNKNOWN else None
-    text = (value or "").strip().lower()
+    text = mode_word(value or "")  # "Main" / "Standby" (next LTS) too
     try:
         mode = HaMode(text)
     except ValueError:

@@ -15,3 +15,14 @@ class HaMode(StrEnum):
     MASTER = "master"
     SLAVE = "slave"
     UNKNOWN = "unknown"  # unreadable, invalid JSON or an unexpected node_type
+
+
+# The next LTS renames the roles Main / Standby; what its ha.conf holds is unverified
+# (XIVO.md), so those words are read as master / slave, in ha.conf and where typed.
+ALIASES = {"main": "master", "standby": "slave"}
+
+
+def mode_word(text: str) -> str:
+    """`text` as a mode's value: stripped, lower case, a next-LTS name as its classic one."""
+    word = text.strip().lower()
+    return ALIASES.get(word, word)

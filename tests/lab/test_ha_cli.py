@@ -105,6 +105,14 @@ async def test_set_other_peer_warns_and_applies(lab: Lab) -> None:
     )
 
 
+async def test_set_takes_the_next_lts_names(lab: Lab) -> None:
+    code, out, err = await ha(
+        lab, "set", SLAVE, "--mode", "standby", "--peer", "10.50.0.11", "--yes"
+    )
+    assert code == 0, err
+    assert "verified" in out and node_type(lab, SLAVE) == "slave"
+
+
 async def test_disable_typed_confirmation(lab: Lab) -> None:
     code, _, err = await ha(lab, "set", MASTER, "--mode", "disabled", stdin=Tty("master\n"))
     assert code == 2 and "nothing was sent" in err

@@ -433,3 +433,27 @@ async def test_a_stale_lock_is_offered_to_break_and_the_action_retried(
         r.startswith("acquired after breaking a stale lock (restart services by bob")
         for r in results
     )
+
+
+async def test_a_next_lts_site_offers_main_and_standby(lab: Lab, tmp_path: Path) -> None:
+    from labkit import lab_inventory
+    from textual.widgets import RadioButton
+
+    inventory, _ = lab_inventory(
+        lab,
+        tmp_path,
+        edit=lambda t: t.replace("[site.demo]\n", '[site.demo]\nresilience = "manual"\n'),
+    )
+    async with Pool(audit=tmp_path / "audit.jsonl") as pool:
+        app = console(
+            inventory,
+            read_only=False,
+            pool=pool,
+            lab=lab,
+            status_refresh_interval=3600,
+            app_class=RecordingApp,
+        )
+        async with app.run_test(size=(140, 50)) as pilot:
+            pane = await open_pane(pilot, app)
+            modes = [str(b.label) for b in pane.query("#ha-mode RadioButton").results(RadioButton)]
+            assert modes == ["Disabled", "Main", "Standby"], modes

@@ -90,6 +90,13 @@ def test_disabled_needs_no_peer_and_ignores_one() -> None:
     assert "ignored" in v.warnings[0]
 
 
+def test_the_next_lts_names_are_the_classic_modes() -> None:
+    from resil_tui.core.ha import HaMode
+
+    assert check("Main", "10.0.0.12").mode is HaMode.MASTER
+    assert check(" standby ", "10.0.0.12").mode is HaMode.SLAVE
+
+
 def test_unknown_mode() -> None:
     for mode in (None, "", "primary", "unknown"):
         v = check(mode, "10.0.0.12")

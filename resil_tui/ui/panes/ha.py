@@ -162,11 +162,18 @@ class HaPane(Pane):
             yield RadioButton(self.site.xivo_master.id, value=True, id="ha-node-master")
             yield RadioButton(self.site.xivo_slave.id, id="ha-node-slave")
         yield Static("HA mode:", classes="ha-label")
+        words = role_words(self.site.resilience)  # Main / Standby on a next-LTS site
+
+        def shown(mode: str) -> str:
+            label = words.mode(mode)
+            return label[:1].upper() + label[1:]
+
         with RadioSet(id="ha-mode"):
             for mode in MODES:
-                yield RadioButton(mode.value.capitalize(), id=f"ha-mode-{mode.value}")
+                yield RadioButton(shown(mode.value), id=f"ha-mode-{mode.value}")
         yield Static(
-            "Peer VoIP IP (the other node; required for Master and Slave):", classes="ha-label"
+            f"Peer VoIP IP (the other node; required for {shown('master')} and {shown('slave')}):",
+            classes="ha-label",
         )
         yield Input(placeholder="e.g. 10.0.0.12", id="ha-peer")
         yield Static("", id="ha-form-issues", markup=False)
