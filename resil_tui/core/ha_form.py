@@ -473,8 +473,8 @@ def parse_check_master(
             decision = CheckDecision.START
         else:
             evidence = "neither output nor node state"
-    if reachable is None and decision is not CheckDecision.UNKNOWN:
-        reachable = decision is CheckDecision.STOP
+    # A decision read from the node's state says what the script did, not that a ping was
+    # seen: the ping's result stays "not printed" (None) then.
     return CheckMasterResult(reachable, decision, pings, evidence)
 
 

@@ -252,6 +252,7 @@ def test_check_master_from_output_and_state() -> None:
     assert "STARTED" in down.describe()
     silent = parse_check_master("", disabled_flag_after=True, telephony_after=False)
     assert silent.decision is CheckDecision.STOP and silent.evidence == "node state afterwards"
+    assert silent.master_reachable is None and "ping result not printed" in silent.describe()
     unknown = parse_check_master("")
     assert unknown.decision is CheckDecision.UNKNOWN and unknown.master_reachable is None
 
