@@ -1258,6 +1258,15 @@ async def _rollback(
         f"{preview.name} (taken {chosen.taken:%Y-%m-%d %H:%M:%S} UTC, sha256 "
         f"{_short(sha256_hex(preview.content))})",
     )
+    if preview.current is None:
+        # A replace keeps the file's mode and owner and checks what it replaces: with no
+        # file there is neither, so the backup is not written blind.
+        return await switch.fail(
+            EdgeStep.CHECK,
+            NodeState.UNCHANGED,
+            f"{path} is not there (gone since the switch): nothing written; put the backup "
+            f"back by hand, with the mode and owner it needs: cp -p {chosen.path} {path}",
+        )
     # Nothing previewed: compare with what was there a moment ago (replace_file checks
     # again right before writing).
     expected = expected_sha256 or preview.current_sha256 or ""

@@ -457,3 +457,19 @@ def test_edge_without_cc_pair_is_refused(site: Site) -> None:
         edge_addresses(dataclasses.replace(site, edges=()))
     addresses = edge_addresses(site)
     assert str(addresses.cc_slave) == "10.50.0.22" and str(addresses.xivo_slave) == "10.50.0.12"
+
+
+async def test_a_rollback_over_a_file_that_is_gone_says_how_to_put_it_back(
+    lab: Lab, site: Site, pool: Pool
+) -> None:
+    node = site.edges[0]
+    switched = await apply_switch(
+        pool, node, (await load_preview(pool, site, node)).plan(Direction.TO_SLAVE), wait=FAST
+    )
+    assert switched.ok and switched.backup
+    lab.world.resolve(node.id, ENV).unlink()  # lost since the switch
+    done = await rollback(pool, node, wait=FAST)
+    assert not done.ok and done.state is NodeState.UNCHANGED
+    assert f"{ENV} is not there (gone since the switch): nothing written" in done.message
+    assert f"cp -p {switched.backup} {ENV}" in done.message, done.message
+    assert not lab.world.resolve(node.id, ENV).exists()
