@@ -1046,18 +1046,39 @@ def parse_inventory(text: str, *, file: str = "<inventory>", path: Path | None =
 
 def _syntax_error(file: str, exc: tomllib.TOMLDecodeError, text: str) -> ConfigError:
     message = str(exc)
+    lines = text.split("\n")
+    if text.startswith("\ufeff"):
+        # tomllib reads a byte order mark as a statement it does not know.
+        return config_error(
+            file,
+            1,
+            "",
+            "TOML syntax error: the file starts with a byte order mark (BOM); "
+            "save it as UTF-8 without BOM",
+        )
     if message.endswith("(at end of document)"):
         bare = message.removesuffix("(at end of document)").strip()
-        return config_error(
-            file, text.count("\n") + 1, "", f"TOML syntax error at end of file: {bare}"
-        )
+        # The last line that holds something, not the empty one after the final newline.
+        last = len(text.rstrip().split("\n")) if text.strip() else 1
+        return config_error(file, last, "", f"TOML syntax error at end of file: {bare}")
     found = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if found:
         bare = message[: found.start()].strip()
+        number = int(found.group(1))
+        # The key the line assigns, when it is one (`ssh = ...`): named, as every error is.
+        held = lines[number - 1] if 0 < number <= len(lines) else ""
+        key = held.split("=", 1)[0].strip() if "=" in held else ""
         return config_error(
-            file, int(found.group(1)), "", f"TOML syntax error: {bare}", column=int(found.group(2))
+            file,
+            number,
+            key if _BARE_KEY.fullmatch(key) else "",
+            f"TOML syntax error: {bare}",
+            column=int(found.group(2)),
         )
     return config_error(file, None, "", f"TOML syntax error: {message}")
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:

@@ -90,6 +90,16 @@ def test_syntax_error_names_line_and_column() -> None:
     assert re.match(r"hosts\.toml:9:\d+: TOML syntax error", err), err
 
 
+def test_syntax_errors_name_the_key_the_last_line_and_a_bom() -> None:
+    (twice,) = errors_of(MINIMAL.replace('ssh = "xivo2"', 'ssh = "xivo2"\nssh = "again"'))
+    assert re.match(r"hosts\.toml:\d+:\d+: ssh: TOML syntax error: Cannot overwrite", twice), twice
+    lines = (MINIMAL + "logs = [\n").rstrip().count("\n") + 1
+    (end,) = errors_of(MINIMAL + "logs = [\n")
+    assert end.startswith(f"hosts.toml:{lines}: TOML syntax error at end of file"), end
+    (bom,) = errors_of("\ufeff" + MINIMAL)
+    assert bom.startswith("hosts.toml:1:") and "byte order mark" in bom
+
+
 def test_all_errors_reported_at_once() -> None:
     text = MINIMAL.replace("10.0.0.1", "nope").replace('ssh = "xivo2"', "ssh = 3")
     errs = errors_of(text)
