@@ -217,7 +217,8 @@ def split_brain_risk(
     node_label: str, mode: HaMode, telephony_now: bool | None, peer: PeerNow | None
 ) -> str | None:
     """The preview's first line when the change leaves two nodes, or none, running
-    telephony (naming them); None when it does not, or when it cannot be told."""
+    telephony (naming them), or this node running it beside a peer whose telephony is not
+    known; None when it does not, or when this node's own cannot be told."""
     if peer is None:
         return None
     mine, other = telephony_after(node_label, mode, telephony_now, peer)
@@ -225,6 +226,13 @@ def split_brain_risk(
         return (
             f"SPLIT BRAIN: after this change both {node_label} and {peer.label} run "
             "telephony (XiVO HA has no fencing: phones and calls split between them)"
+        )
+    if mine is True and other is None:
+        why = "unreachable from here" if not peer.reachable else "its state not read"
+        return (
+            f"SPLIT BRAIN NOT RULED OUT: after this change {node_label} runs telephony, and "
+            f"whether {peer.label} does is not known ({why}): if it does, phones and calls "
+            "split between them"
         )
     if mine is False and other is False:
         return (

@@ -226,7 +226,7 @@ def test_no_guard_when_one_node_serves_after_the_change() -> None:
     )
     assert p.risk is None and not p.typed_confirmation
     assert p.lines()[0].startswith("Change on n2")
-    # The other node unreachable: cannot tell, no false alarm.
+    # The other node unreachable: not an alarm of split brain, but not ruled out either.
     unknown = build_preview(
         "n2",
         parse_ha_conf(SLAVE_CONF),
@@ -235,7 +235,9 @@ def test_no_guard_when_one_node_serves_after_the_change() -> None:
         telephony_now=False,
         peer_now=PeerNow("n1", False, None),
     )
-    assert unknown.risk is None and unknown.typed_confirmation  # disabled: typed anyway
+    assert unknown.risk is not None and unknown.typed_confirmation
+    assert unknown.risk.startswith("SPLIT BRAIN NOT RULED OUT: after this change n2 runs")
+    assert "n1 does is not known (unreachable from here)" in unknown.risk
 
 
 def test_check_master_from_output_and_state() -> None:
