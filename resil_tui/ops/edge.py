@@ -41,6 +41,7 @@ from resil_tui.core.edge_env import (
     EdgeAddresses,
     EdgeSwitchPlan,
     plan_edge_switch,
+    sha256_text,
     unified_diff,
     unset_on_every_node,
 )
@@ -180,6 +181,12 @@ class EdgePreview:
     @property
     def sha256(self) -> str:
         return sha256_hex(encode_env(self.text))
+
+    @property
+    def shown_sha256(self) -> str:
+        """The digest of the file as the screens show it (sanitized): a poll's copy, which
+        comes sanitized, and a fresh read of the same file agree on it (a CRLF file too)."""
+        return sha256_text(clean(self.text))
 
     @property
     def targets(self) -> EdgeTargets:

@@ -607,8 +607,9 @@ class WizardEngine:
             await asyncio.wait({task}, timeout=5.0)
 
     def confirm_edge_diff(self, shown: Mapping[str, str | None]) -> None:
-        """What the confirmation of the Edge switch showed: by Edge node id, the sha256 of
-        the `.env` its diff was made from (None: not read, no diff shown). From then on
+        """What the confirmation of the Edge switch showed: by Edge node id, the digest of
+        the `.env` its diff was made from (`EdgePreview.shown_sha256`; None: not read, no
+        diff shown). From then on
         the step writes a node's file only while it is still that one: a file changed
         since, or never shown, is refused with nothing written, and a new confirmation
         (its diff as the file is now) replaces this one."""
@@ -1202,7 +1203,9 @@ class WizardEngine:
         previews = await load_previews(self.pool, self.site)
         several = len(previews) > 1
         shown = self._edge_shown
-        moved = [p for p in previews if shown is not None and shown.get(p.node.id) != p.sha256]
+        moved = [
+            p for p in previews if shown is not None and shown.get(p.node.id) != p.shown_sha256
+        ]
         if moved:
             self._fail(
                 rec,

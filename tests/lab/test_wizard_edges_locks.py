@@ -227,7 +227,7 @@ async def test_the_edge_switch_writes_only_the_file_whose_diff_was_confirmed(
     site = inventory.site("demo")
     edge = site.edges[0]
     seen = await load_preview(pool, site, edge)
-    eng.confirm_edge_diff({edge.id: seen.sha256})  # the diff the admin confirmed
+    eng.confirm_edge_diff({edge.id: seen.shown_sha256})  # the diff the admin confirmed
     # A colleague edits the file between the confirmation and the step.
     env = lab.world.resolve(edge.id, ENV)
     edited = env.read_text() + "XIVO_HOST=10.50.0.11\n"
@@ -242,7 +242,34 @@ async def test_the_edge_switch_writes_only_the_file_whose_diff_was_confirmed(
     assert unseen.state is StepState.FAILED and "no diff was shown" in unseen.message
     assert env.read_text() == edited
     # Confirmed again with the diff of the file as it is now: written.
-    eng.confirm_edge_diff({edge.id: (await load_preview(pool, site, edge)).sha256})
+    eng.confirm_edge_diff({edge.id: (await load_preview(pool, site, edge)).shown_sha256})
     done = await eng.retry("edge.switch_env")
     assert done.state is StepState.DONE, done.message
     assert env.read_text().count("XIVO_HOST=10.50.0.12\n") == 2
+
+
+@pytest.mark.lab(ticker=True)
+async def test_the_diff_confirmed_from_a_poll_matches_a_crlf_file_read_again(
+    lab: Lab, pool: Pool, tmp_path: Path
+) -> None:
+    # The confirmation's diff comes from the status poll, whose copy is sanitized (a CRLF
+    # file's CRs dropped); the step reads the file again by SFTP, bytes as they are. The
+    # same file must be recognised as the one shown, or no CRLF .env could ever be switched.
+    from resil_tui.ops.edge import preview_from_snapshot
+
+    inventory, _ = lab_inventory(lab, tmp_path, edit=with_phones)
+    edge = inventory.site("demo").edges[0]
+    env = lab.world.resolve(edge.id, ENV)
+    env.write_bytes(env.read_bytes().replace(b"\n", b"\r\n"))
+    await master_down(lab)
+    eng = engine(pool, inventory)
+    assert await eng.run_guards()
+    await drive(eng, until="edge.switch_env")
+    site = inventory.site("demo")
+    await eng.collector.poll_nodes(site, [edge.id])
+    polled = preview_from_snapshot(site, edge, eng.collector.last(edge.id))
+    assert polled is not None
+    eng.confirm_edge_diff({edge.id: polled.shown_sha256})
+    done = await eng.run_step("edge.switch_env")
+    assert done.state is StepState.DONE, done.message
+    assert b"XIVO_HOST=10.50.0.12\r\n" in env.read_bytes()

@@ -555,7 +555,7 @@ class WizardPane(Pane):
 
     def _edge_diffs(self, shown: dict[str, str | None]) -> str:
         """The switch's diff on each Edge node, from the last poll's `.env`; `shown` gets
-        the sha256 of each file a diff was made from (None: not read). The step reads every
+        the digest of each file a diff was made from (None: not read). The step reads every
         file again and writes only one still as shown (WizardEngine.confirm_edge_diff)."""
         direction = self.runbook.direction.edge_direction
         several = len(self.site.edges) > 1
@@ -566,7 +566,7 @@ class WizardPane(Pane):
                 preview = preview_from_snapshot(self.site, node, snap)
             except EdgeSetupError:
                 preview = None
-            shown[node.id] = preview.sha256 if preview is not None else None
+            shown[node.id] = preview.shown_sha256 if preview is not None else None
             if preview is None:
                 parts.append(f"{node.id}: its .env has not been read yet (the step will refuse it)")
                 continue
