@@ -54,7 +54,7 @@ from resil_tui.remote import commands as cat
 from resil_tui.remote import sftp
 from resil_tui.remote.errors import ErrorKind, RemoteError
 from resil_tui.remote.lock import node_lock
-from resil_tui.remote.pool import Pool, Result
+from resil_tui.remote.pool import Pool, Result, shown_text
 from resil_tui.remote.sftp import BackupInfo as BackupInfo
 
 # `edge-dcomp up -d` may pull images and recreate every container: minutes, not the
@@ -184,9 +184,10 @@ class EdgePreview:
 
     @property
     def shown_sha256(self) -> str:
-        """The digest of the file as the screens show it (sanitized): a poll's copy, which
-        comes sanitized, and a fresh read of the same file agree on it (a CRLF file too)."""
-        return sha256_text(clean(self.text))
+        """The digest of the file as the screens show it (decoded and sanitized as a poll's
+        answer is): a poll's copy and a fresh read of the same file agree on it (a CRLF or
+        a latin-1 file too); a poll's copy is that already (shown_text is idempotent)."""
+        return sha256_text(shown_text(encode_env(self.text)))
 
     @property
     def targets(self) -> EdgeTargets:

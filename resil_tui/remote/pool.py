@@ -399,6 +399,12 @@ class _Jump:
     connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
 
 
+def shown_text(data: bytes) -> str:
+    """Bytes read otherwise (SFTP) as a poll's answer holds the same bytes: what screens
+    show, and what a diff shown from a poll was made of."""
+    return _decode(data, pty=False)
+
+
 def _decode(data: bytes | str | None, pty: bool) -> str:
     """Remote bytes as text the product may show: invalid UTF-8 replaced (strict decoding
     would tear the connection down), escapes and controls made visible. A PTY's "\r\n"

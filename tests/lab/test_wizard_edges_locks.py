@@ -249,7 +249,7 @@ async def test_the_edge_switch_writes_only_the_file_whose_diff_was_confirmed(
 
 
 @pytest.mark.lab(ticker=True)
-async def test_the_diff_confirmed_from_a_poll_matches_a_crlf_file_read_again(
+async def test_the_diff_confirmed_from_a_poll_matches_a_crlf_latin1_file_read_again(
     lab: Lab, pool: Pool, tmp_path: Path
 ) -> None:
     # The confirmation's diff comes from the status poll, whose copy is sanitized (a CRLF
@@ -260,7 +260,8 @@ async def test_the_diff_confirmed_from_a_poll_matches_a_crlf_file_read_again(
     inventory, _ = lab_inventory(lab, tmp_path, edit=with_phones)
     edge = inventory.site("demo").edges[0]
     env = lab.world.resolve(edge.id, ENV)
-    env.write_bytes(env.read_bytes().replace(b"\n", b"\r\n"))
+    # CRLF, and a latin-1 comment (not UTF-8: the poll shows it replaced).
+    env.write_bytes(b"# caf\xe9\n" + env.read_bytes().replace(b"\n", b"\r\n"))
     await master_down(lab)
     eng = engine(pool, inventory)
     assert await eng.run_guards()
