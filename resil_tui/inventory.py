@@ -1065,13 +1065,10 @@ def _syntax_error(file: str, exc: tomllib.TOMLDecodeError, text: str) -> ConfigE
     if found:
         bare = message[: found.start()].strip()
         number = int(found.group(1))
-        # The key the line assigns, when it is one (`ssh = ...`): named, as every error is.
-        held = lines[number - 1] if 0 < number <= len(lines) else ""
-        key = held.split("=", 1)[0].strip() if "=" in held else ""
         return config_error(
             file,
             number,
-            key if _BARE_KEY.fullmatch(key) else "",
+            _key_at(lines, number),
             f"TOML syntax error: {bare}",
             column=int(found.group(2)),
         )
@@ -1079,6 +1076,23 @@ def _syntax_error(file: str, exc: tomllib.TOMLDecodeError, text: str) -> ConfigE
 
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+_TABLE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$")
+
+
+def _key_at(lines: list[str], number: int) -> str:
+    """The full key line `number` assigns (`site.paris.xivo.slave.ssh`), as every other
+    error names it; "" when that is not plain: not `key = ...`, or a line inside a
+    multi-line string or array (whose text only looks like a key)."""
+    if not 0 < number <= len(lines) or "=" not in lines[number - 1]:
+        return ""
+    key = lines[number - 1].split("=", 1)[0].strip()
+    before = lines[: number - 1]
+    text = "\n".join(before)
+    depth = sum(line.count("[") - line.count("]") for line in before if not _TABLE.match(line))
+    if not _BARE_KEY.fullmatch(key) or text.count('"""') % 2 or text.count("'''") % 2 or depth:
+        return ""
+    table = next((m.group(1) for line in reversed(before) if (m := _TABLE.match(line))), "")
+    return f"{table}.{key}" if table else key
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:

@@ -321,7 +321,7 @@ def incident_section(figures: IncidentFigures | None) -> list[str]:
         if f.unknown_seconds > 0:
             out.append(
                 f"  - of which {span(f.unknown_seconds)} with the verdict unknown: no XiVO "
-                "seen serving, none seen down either (one unreachable)"
+                "seen serving, and who serves could not be told"
             )
     else:
         out.append("- Outage (telephony unavailable: no XiVO seen serving): none seen")

@@ -53,8 +53,10 @@ def split_multi_tail(stdout: str, stderr: str, paths: list[str]) -> MultiFile:
     texts: dict[str, str | None] = {p: None for p in paths}
     if len(paths) == 1:
         # A single file gets no header from tail.
-        if present:
+        if present and paths[0] not in unread:
             texts[paths[0]] = stdout
+        for path, why in unread.items():
+            problems.setdefault(path, why)
         return MultiFile(texts, problems)
     lines = stdout.splitlines(keepends=True)
     current: str | None = None

@@ -30,6 +30,7 @@ import hashlib
 import inspect
 import logging
 import posixpath
+import shlex
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -933,7 +934,7 @@ async def apply_switches(
     plans = [change.plan for change in changes]
     todo = [(switch, plan) for switch, plan in zip(switches, plans, strict=True) if plan.applicable]
     broken = [s.node.id for s, plan in zip(switches, plans, strict=True) if plan.errors]
-    unset = unset_on_every_node(plans)
+    unset = () if broken else unset_on_every_node(plans)  # a plan's own errors first
     if unset:
         why = (
             f"nothing to apply: {', '.join(unset)} is set on none of the site's Edge nodes "
@@ -1272,8 +1273,8 @@ async def _rollback(
         return await switch.fail(
             EdgeStep.CHECK,
             NodeState.UNCHANGED,
-            f"{path} is not there (gone since the switch): nothing written; put the backup "
-            f"back by hand, with the mode and owner it needs: cp -p {chosen.path} {path}",
+            f"{path} is not there: nothing written; put the backup back by hand, with the "
+            f"mode and owner it needs: cp -p {shlex.quote(chosen.path)} {shlex.quote(path)}",
         )
     # Nothing previewed: compare with what was there a moment ago (replace_file checks
     # again right before writing).

@@ -667,9 +667,11 @@ def _sysconfd_problem(exit_status: int | None, stdout: str, stderr: str) -> str:
         return f"sysconfd answered: {first}" if _HTTP_ERROR.search(first) else ""
     if isinstance(data, dict) and "error" in data:
         return f"sysconfd refused: {data['error']}"
-    if isinstance(data, dict) and "detail" in data:
-        # FastAPI's error answer (wazo-sysconfd): {"detail": "Not Found"} for a 404.
-        return f"sysconfd answered: {str(data['detail'])[:120]}"
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if isinstance(detail, list) or (isinstance(detail, str) and _HTTP_ERROR.search(detail)):
+        # FastAPI's error answers (wazo-sysconfd): {"detail": "Not Found"} for a 404, a
+        # list of what was wrong for a 422.
+        return f"sysconfd answered: {str(detail)[:120]}"
     return ""
 
 

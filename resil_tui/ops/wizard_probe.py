@@ -300,12 +300,20 @@ class ConditionProber:
                 lines,
             )
         active = [s.node_id for s in (master, slave) if s.reachability.ok and _telephony(s)]
-        silent = [s.node_id for s in (master, slave) if not s.reachability.ok]
-        # A node down is the reason for the move; one cut off from us while phones still
-        # reach it would be split brain, which no check from here can rule out.
+        if not slave.reachability.ok:
+            # A master down is the reason for a failover; a slave we cannot read may run
+            # telephony (it took over once), and moving back beside it would split them.
+            return Probe(
+                False,
+                f"{slave.node_id} does not answer: whether it runs telephony is not known, "
+                "split brain is not ruled out",
+                lines,
+            )
+        # A node cut off from us while phones still reach it would be split brain, which no
+        # check from here can rule out.
         unknown = (
-            f"; {', '.join(silent)} does not answer: whether it runs telephony is not known"
-            if silent
+            f"; {master.node_id} does not answer: whether it runs telephony is not known"
+            if not master.reachability.ok
             else ""
         )
         return Probe(True, f"telephony runs on: {', '.join(active) or 'neither'}{unknown}", lines)

@@ -205,6 +205,8 @@ def test_an_http_error_answer_of_sysconfd_is_a_problem() -> None:
     assert _sysconfd_problem(0, "HTTP/1.1 500 oops", "").startswith("sysconfd answered")
     assert _sysconfd_problem(0, "", "") == "" and _sysconfd_problem(0, "OK\n", "") == ""
     assert _sysconfd_problem(0, "updated in 404 ms", "") == ""  # a number is not a code
+    assert _sysconfd_problem(0, '{"detail": "HA config updated"}', "") == ""
+    assert _sysconfd_problem(0, '{"detail": [{"loc": ["body"]}]}', "").startswith("sysconfd")
 
 
 async def test_failed_replication(lab: Lab, inventory: Inventory, pool: Pool) -> None:

@@ -341,6 +341,20 @@ async def test_the_split_brain_guard_never_reads_an_unknown_state_as_not_running
     assert f"{MASTER} does not answer: whether it runs telephony is not known" in down.message
 
 
+async def test_a_failback_beside_a_slave_that_does_not_answer_is_warned(
+    ticking_lab: Lab, inventory: Inventory, pool: Pool
+) -> None:
+    lab = ticking_lab
+    await lab.hang(SLAVE)  # accepts TCP, never answers: it may still run telephony
+    eng = engine(pool, inventory, Direction.FAILBACK)
+    await eng.run_step("guard.target_reachable")
+    split = await eng.run_step("guard.split_brain")
+    assert split.warning and f"{SLAVE} does not answer" in split.warning, split.message
+    assert "split brain is not ruled out" in split.warning
+    await eng.abort("testing the guard only")
+    await lab.hang(SLAVE, False)
+
+
 async def test_the_xivo_waits_read_services_ready_and_a_standby_on_purpose(
     ticking_lab: Lab, inventory: Inventory, pool: Pool
 ) -> None:

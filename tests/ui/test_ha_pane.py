@@ -457,3 +457,13 @@ async def test_a_next_lts_site_offers_main_and_standby(lab: Lab, tmp_path: Path)
             pane = await open_pane(pilot, app)
             modes = [str(b.label) for b in pane.query("#ha-mode RadioButton").results(RadioButton)]
             assert modes == ["Disabled", "Main", "Standby"], modes
+            # Another site, in the classic words: the labels follow it.
+            import dataclasses
+
+            from resil_tui.inventory_model import Resilience
+
+            pane.show_site(dataclasses.replace(pane.site, resilience=Resilience.CLASSIC))
+            await pilot.pause(0.2)
+            again = [str(b.label) for b in pane.query("#ha-mode RadioButton").results(RadioButton)]
+            assert again == ["Disabled", "Master", "Slave"], again
+            assert "required for Master and Slave" in text(app, "#ha-peer-label")

@@ -113,3 +113,11 @@ def test_a_directory_real_tail_heads_but_cannot_read_is_a_problem(tmp_path: Path
     assert got.text(str(tmp_path / "a")) == "x\n" and got.text(str(tmp_path / "b")) == "y\n"
     assert got.text(str(tmp_path / "dir")) is None
     assert got.problems == {str(tmp_path / "dir"): "Is a directory"}
+
+
+def test_a_single_directory_read_is_a_problem_not_an_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    out, err = real_tail([tmp_path / "dir"])
+    got = split_multi_tail(out, err, [str(tmp_path / "dir")])
+    assert got.text(str(tmp_path / "dir")) is None
+    assert got.problems == {str(tmp_path / "dir"): "Is a directory"}

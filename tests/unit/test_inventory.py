@@ -92,7 +92,13 @@ def test_syntax_error_names_line_and_column() -> None:
 
 def test_syntax_errors_name_the_key_the_last_line_and_a_bom() -> None:
     (twice,) = errors_of(MINIMAL.replace('ssh = "xivo2"', 'ssh = "xivo2"\nssh = "again"'))
-    assert re.match(r"hosts\.toml:\d+:\d+: ssh: TOML syntax error: Cannot overwrite", twice), twice
+    assert re.match(
+        r"hosts\.toml:\d+:\d+: site\.paris\.xivo\.slave\.ssh: TOML syntax error: Cannot overwrite",
+        twice,
+    ), twice
+    # Text inside a multi-line string or array only looks like a key: none named.
+    (inside,) = errors_of(MINIMAL + 'note = """\nfoo = \\q\n"""\n')
+    assert ": foo:" not in inside and "TOML syntax error" in inside, inside
     lines = (MINIMAL + "logs = [\n").rstrip().count("\n") + 1
     (end,) = errors_of(MINIMAL + "logs = [\n")
     assert end.startswith(f"hosts.toml:{lines}: TOML syntax error at end of file"), end

@@ -162,19 +162,11 @@ class HaPane(Pane):
             yield RadioButton(self.site.xivo_master.id, value=True, id="ha-node-master")
             yield RadioButton(self.site.xivo_slave.id, id="ha-node-slave")
         yield Static("HA mode:", classes="ha-label")
-        words = role_words(self.site.resilience)  # Main / Standby on a next-LTS site
-
-        def shown(mode: str) -> str:
-            label = words.mode(mode)
-            return label[:1].upper() + label[1:]
-
+        modes, peer = self._mode_labels(self.site)
         with RadioSet(id="ha-mode"):
-            for mode in MODES:
-                yield RadioButton(shown(mode.value), id=f"ha-mode-{mode.value}")
-        yield Static(
-            f"Peer VoIP IP (the other node; required for {shown('master')} and {shown('slave')}):",
-            classes="ha-label",
-        )
+            for mode, label in zip(MODES, modes, strict=True):
+                yield RadioButton(label, id=f"ha-mode-{mode.value}")
+        yield Static(peer, id="ha-peer-label", classes="ha-label", markup=False)
         yield Input(placeholder="e.g. 10.0.0.12", id="ha-peer")
         yield Static("", id="ha-form-issues", markup=False)
         yield Static("", id="ha-preview", markup=False)
@@ -385,11 +377,30 @@ class HaPane(Pane):
 
     # --- shell hooks ------------------------------------------------------------------------
 
+    @staticmethod
+    def _mode_labels(site: Site) -> tuple[list[str], str]:
+        """The mode radios' labels and the peer field's, in the site's words (Main /
+        Standby on a next-LTS site)."""
+        words = role_words(site.resilience)
+
+        def shown(mode: str) -> str:
+            label = words.mode(mode)
+            return label[:1].upper() + label[1:]
+
+        peer = (
+            f"Peer VoIP IP (the other node; required for {shown('master')} and {shown('slave')}):"
+        )
+        return [shown(mode.value) for mode in MODES], peer
+
     def show_site(self, site: Site) -> None:
         super().show_site(site)
         self._prefilled = False
         self.selected = site.xivo_master.id
         if self.is_mounted:
+            modes, peer = self._mode_labels(site)
+            for mode, label in zip(MODES, modes, strict=True):
+                self.query_one(f"#ha-mode-{mode.value}", RadioButton).label = label
+            self.query_one("#ha-peer-label", Static).update(peer)
             self.query_one("#ha-card-master", HaNodeCard).node = site.xivo_master
             self.query_one("#ha-card-slave", HaNodeCard).node = site.xivo_slave
             self.query_one("#ha-node-master", RadioButton).label = site.xivo_master.id
