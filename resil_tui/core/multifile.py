@@ -49,14 +49,15 @@ def split_multi_tail(stdout: str, stderr: str, paths: list[str]) -> MultiFile:
                 missing.add(found.group("path"))
             else:
                 problems[found.group("path")] = why
+    # A file tail could not read still has its header (split by it), but no text.
     present = [p for p in paths if p not in missing and p not in problems]
+    for path, why in unread.items():
+        problems.setdefault(path, why)
     texts: dict[str, str | None] = {p: None for p in paths}
     if len(paths) == 1:
         # A single file gets no header from tail.
         if present and paths[0] not in unread:
             texts[paths[0]] = stdout
-        for path, why in unread.items():
-            problems.setdefault(path, why)
         return MultiFile(texts, problems)
     lines = stdout.splitlines(keepends=True)
     current: str | None = None
@@ -94,7 +95,6 @@ def split_multi_tail(stdout: str, stderr: str, paths: list[str]) -> MultiFile:
         problems.setdefault(
             suspect, "tail's output cannot be split: a file holds a line like its header"
         )
-    for path, why in unread.items():
+    for path in unread:
         texts[path] = None
-        problems.setdefault(path, why)
     return MultiFile(texts, problems)

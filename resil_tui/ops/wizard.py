@@ -609,10 +609,9 @@ class WizardEngine:
     def confirm_edge_diff(self, shown: Mapping[str, str | None]) -> None:
         """What the confirmation of the Edge switch showed: by Edge node id, the digest of
         the `.env` its diff was made from (`EdgePreview.shown_sha256`; None: not read, no
-        diff shown). From then on
-        the step writes a node's file only while it is still that one: a file changed
-        since, or never shown, is refused with nothing written, and a new confirmation
-        (its diff as the file is now) replaces this one."""
+        diff shown). From then on the step writes a node's file only while it is still
+        that one: a file changed since, or never shown, is refused with nothing written,
+        and a new confirmation (its diff as the file is now) replaces this one."""
         self._edge_shown = dict(shown)
 
     async def retry(self, step_id: str) -> StepRecord:
@@ -1202,9 +1201,11 @@ class WizardEngine:
         direction = self.runbook.direction.edge_direction
         previews = await load_previews(self.pool, self.site)
         several = len(previews) > 1
-        shown = self._edge_shown
+        shown = self._edge_shown or {}
         moved = [
-            p for p in previews if shown is not None and shown.get(p.node.id) != p.shown_sha256
+            p
+            for p in previews
+            if self._edge_shown is not None and shown.get(p.node.id) != p.shown_sha256
         ]
         if moved:
             self._fail(
@@ -1213,7 +1214,7 @@ class WizardEngine:
                     f"{p.node.id if several else p.path}: "
                     + (
                         "not read when you confirmed (no diff was shown)"
-                        if shown is not None and shown.get(p.node.id) is None
+                        if shown.get(p.node.id) is None
                         else "changed since the diff you confirmed"
                     )
                     for p in moved

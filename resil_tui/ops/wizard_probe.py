@@ -56,6 +56,15 @@ def _xivo_services(snap: NodeSnapshot) -> ServicesStatus | None:
     return snap.xivo.services if snap.xivo is not None else None
 
 
+def _service_problems(services: ServicesStatus) -> list[str]:
+    """What keeps `xivo-service status all` from showing the node ready: its database
+    not OK, then each failed service."""
+    problems = [f"{name} failed" for name in services.failed]
+    if services.database is not DatabaseState.OK:
+        problems.insert(0, f"database {services.database_raw or services.database.value}")
+    return problems
+
+
 def _telephony(snap: NodeSnapshot) -> bool | None:
     services = _xivo_services(snap)
     return services.telephony_running if services is not None else None
@@ -140,11 +149,7 @@ class ConditionProber:
                 return Probe(False, said, (line,))
             if want:
                 # The seed: wait until `xivo-service status all` shows its services ready.
-                problems = [f"{name} failed" for name in services.failed] if services else []
-                if services is not None and services.database is not DatabaseState.OK:
-                    problems.insert(
-                        0, f"database {services.database_raw or services.database.value}"
-                    )
+                problems = _service_problems(services) if services is not None else []
                 if problems:
                     return Probe(False, f"{said}, but {'; '.join(problems)}", (line,))
                 return Probe(True, f"{said}, database OK, no failed service", (line,))
@@ -165,9 +170,7 @@ class ConditionProber:
                 return Probe(False, _reach(snap), (line,))
             if services is None or services.empty:
                 return Probe(False, f"{snap.node_id}: no service status", (line,))
-            problems = [f"{name} failed" for name in services.failed]
-            if services.database is not DatabaseState.OK:
-                problems.insert(0, f"database {services.database_raw or services.database.value}")
+            problems = _service_problems(services)
             if problems:
                 return Probe(False, f"{snap.node_id}: {'; '.join(problems)}", (line,))
             return Probe(True, f"{snap.node_id}: database OK, no failed service", (line,))

@@ -389,8 +389,8 @@ _HopKey = tuple[tuple[str, str | None, tuple[str, ...], bool], ...]
 
 @dataclass
 class _Jump:
-    """One hop of a jump chain, shared by every node behind the same chain with the same
-    settings (known_hosts, keys, user, port, timeouts: see Pool._jump_chain)."""
+    """One hop of a jump chain, shared by every node behind the same chain checked and
+    logged into the same way (known_hosts, keys, ssh config: see Pool._jump_chain)."""
 
     chain: str  # the hops up to and including this one, "a,b" (what `hop=` may name)
     spec: str  # this hop, as written: "admin@bastion:22"
@@ -820,9 +820,9 @@ class Pool:
         """The node's jump hops, nearest first. A hop's connection is shared only by nodes
         for which it is the same connection: the same hops before it, each checked and
         logged into the same way (the node lends its known_hosts and keys to its hops; a
-        node's own command timeout does not make another hop). Keyed by
-        the spec alone, a node would ride on a hop whose host key was checked against
-        another node's known_hosts file (a per-site or per-node `known_hosts`)."""
+        node's own command timeout does not make another hop). Keyed by the spec alone, a
+        node would ride on a hop whose host key was checked against another node's
+        known_hosts file (a per-site or per-node `known_hosts`)."""
         chain: list[_Jump] = []
         key: _HopKey = ()
         for spec in self.hop_specs(node):

@@ -70,6 +70,15 @@ def sent(lab: Lab, node: str, *argv: str) -> int:
     return sum(1 for c in lab.commands(node) if c.get("argv") == list(argv))
 
 
+async def at_edge_switch(lab: Lab, pool: Pool, inventory: Inventory) -> WizardEngine:
+    """A failover run, the master down, driven up to its Edge switch."""
+    await master_down(lab)
+    eng = engine(pool, inventory)
+    assert await eng.run_guards()
+    await drive(eng, until="edge.switch_env")
+    return eng
+
+
 async def master_down(lab: Lab) -> None:
     await lab.power_off(MASTER)
     await eventually(
@@ -220,10 +229,7 @@ async def test_the_edge_switch_writes_only_the_file_whose_diff_was_confirmed(
     from resil_tui.ops.edge import load_preview
 
     inventory, _ = lab_inventory(lab, tmp_path, edit=with_phones)
-    await master_down(lab)
-    eng = engine(pool, inventory)
-    assert await eng.run_guards()
-    await drive(eng, until="edge.switch_env")
+    eng = await at_edge_switch(lab, pool, inventory)
     site = inventory.site("demo")
     edge = site.edges[0]
     seen = await load_preview(pool, site, edge)
@@ -262,10 +268,7 @@ async def test_the_diff_confirmed_from_a_poll_matches_a_crlf_latin1_file_read_ag
     env = lab.world.resolve(edge.id, ENV)
     # CRLF, and a latin-1 comment (not UTF-8: the poll shows it replaced).
     env.write_bytes(b"# caf\xe9\n" + env.read_bytes().replace(b"\n", b"\r\n"))
-    await master_down(lab)
-    eng = engine(pool, inventory)
-    assert await eng.run_guards()
-    await drive(eng, until="edge.switch_env")
+    eng = await at_edge_switch(lab, pool, inventory)
     site = inventory.site("demo")
     await eng.collector.poll_nodes(site, [edge.id])
     polled = preview_from_snapshot(site, edge, eng.collector.last(edge.id))

@@ -553,10 +553,11 @@ class WizardPane(Pane):
             return edge_up_consequences(facts, self.site)
         return Consequences(tuple(f"Now: {line}" for line in facts.lines()))
 
-    def _edge_diffs(self, shown: dict[str, str | None]) -> str:
-        """The switch's diff on each Edge node, from the last poll's `.env`; `shown` gets
-        the digest of each file a diff was made from (None: not read). The step reads every
-        file again and writes only one still as shown (WizardEngine.confirm_edge_diff)."""
+    def _edge_diffs(self) -> tuple[str, dict[str, str | None]]:
+        """The switch's diff on each Edge node, from the last poll's `.env`, and the digest
+        of each file a diff was made from (None: not read). The step reads every file again
+        and writes only one still as shown (WizardEngine.confirm_edge_diff)."""
+        shown: dict[str, str | None] = {}
         direction = self.runbook.direction.edge_direction
         several = len(self.site.edges) > 1
         parts: list[str] = []
@@ -575,7 +576,7 @@ class WizardPane(Pane):
             read = f"{node.id}, {preview.path} as read at {clock(preview.as_of)}"
             parts.append(f"{read}:\n{diff}" if diff else f"{read}: already there, nothing to write")
         head = "\n\nThe diff on each Edge node (the step reads each file again first):\n"
-        return head + "\n".join(parts) if parts else ""
+        return (head + "\n".join(parts) if parts else ""), shown
 
     def _confirm_then(self, engine: WizardEngine, step: Step, then: str) -> None:
         """Ask first (live consequences, skipped waits it depends on), then run `then`:
@@ -595,7 +596,8 @@ class WizardPane(Pane):
         node = self.runbook.nodes_text(step) or "-"
         shown: dict[str, str | None] = {}
         if step.id == "edge.switch_env":
-            command += self._edge_diffs(shown)
+            diffs, shown = self._edge_diffs()
+            command += diffs
         screen = ConfirmScreen(
             title, command, node, warnings, confirm_label=label, consequences=found.lines
         )
